@@ -1,0 +1,13 @@
+/* Whole-file reads and atomic replacement (write to a temporary file in the
+ * same directory, fsync, rename, fsync the directory). A crash at any point
+ * leaves either the old file or the new one, never a mix. */
+#pragma once
+#include <stddef.h>
+#include <sys/types.h>
+
+int atomic_write_file(const char *path, const void *data, size_t len, mode_t mode);
+/* Reads at most max bytes; -EFBIG if the file is larger. *out is NUL-terminated
+ * (not counted in *len) and must be freed by the caller. */
+int read_file(const char *path, size_t max, char **out, size_t *len);
+/* mkdir -p with the given mode for directories it creates. */
+int mkdir_p(const char *path, mode_t mode);

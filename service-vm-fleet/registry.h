@@ -1,0 +1,85 @@
+/* The fleet's view of its nodes: liveness and eviction on the monotonic clock.
+ * Pure logic: every call takes `now` (CLOCK_MONOTONIC ns) so tests inject time.
+ *
+ * Rules (docs/architecture.md):
+ * - a node silent for MORE than evict_after is evicted; exactly evict_after is
+ *   still live. Evicted nodes are readmitted by their next accepted heartbeat.
+ * - nodes restored from the store at start count as last seen at the fleet's
+ *   start, so each gets a full window.
+ * - if at least hold_min_live nodes are live and more than half of them are
+ *   due for eviction at one sweep, the fleet suspects its own network and holds
+ *   all evictions until heartbeats return (due <= half) or an operator
+ *   overrides (one-shot: the next sweep evicts whoever is due). */
+#pragma once
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "nametable.h"
+#include "wire-heartbeat.h"
+
+enum node_state { NODE_LIVE = 0, NODE_EVICTED = 1 };
+
+struct node {
+	char name[NODE_NAME_MAX + 1];
+	enum node_state state;
+	bool heard;               /* a heartbeat arrived since the fleet started */
+	uint64_t last_seen_ns;    /* monotonic; the fleet's start for unheard nodes */
+	int64_t last_seen_wall;   /* display only; 0 if never */
+	int64_t registered_wall;
+	struct heartbeat last;    /* last accepted sample (valid when has_sample) */
+	bool has_sample;
+	uint64_t pending_bytes;   /* placed since the last heartbeat */
+	uint32_t pending_guests;
+	uint32_t pending_vcpus;
+};
+
+enum reg_event {
+	REG_EV_REGISTERED, REG_EV_EVICTED, REG_EV_READMITTED,
+	REG_EV_HOLD_START, REG_EV_HOLD_END, REG_EV_PLACED,
+};
+const char *reg_event_name(enum reg_event ev);
+
+/* Called for every state change; node is NULL for hold events. detail is a
+ * short human sentence. */
+typedef void (*reg_event_fn)(void *ctx, enum reg_event ev, const struct node *node,
+			     const char *detail);
+
+struct registry_config {
+	uint64_t evict_after_ns;   /* default 30 s */
+	unsigned hold_min_live;    /* default 3 */
+};
+
+struct registry {
+	struct registry_config cfg;
+	struct node *nodes;
+	size_t count, cap;
+	struct nametable index;
+	uint64_t started_ns;
+	bool holding;
+	bool override;             /* operator asked to evict despite the hold */
+	uint64_t evictions;        /* total since start, for metrics */
+	unsigned held_due;         /* nodes due but held, for status */
+	reg_event_fn on_event;
+	void *event_ctx;
+};
+
+int registry_init(struct registry *r, const struct registry_config *cfg, uint64_t now,
+		  reg_event_fn fn, void *ctx);
+void registry_free(struct registry *r);
+/* Restores a node kept in the store, before any heartbeat; emits no event. */
+int registry_restore(struct registry *r, const char *name, enum node_state state,
+		     int64_t registered_wall, int64_t last_seen_wall);
+/* An authenticated, fresh heartbeat: registers, refreshes or readmits. Clears
+ * the node's pending reservations (the sample now includes them). */
+int registry_heartbeat(struct registry *r, const struct heartbeat *hb, uint64_t now,
+		       int64_t wall);
+/* Evicts the nodes whose silence exceeds the window, or holds (see above). */
+void registry_sweep(struct registry *r, uint64_t now);
+/* Operator override of a hold; -EALREADY if not holding. */
+int registry_override_hold(struct registry *r);
+/* Adds a reservation made by a committed placement; -ENOENT if unknown. */
+int registry_reserve(struct registry *r, const char *name, uint64_t bytes, uint32_t vcpus);
+struct node *registry_find(const struct registry *r, const char *name);
+/* Monotonic time at which the next node becomes due, or UINT64_MAX. */
+uint64_t registry_next_due(const struct registry *r);

@@ -1,0 +1,41 @@
+/* What the host agent reports: CPU busy since the last sample (/proc/stat),
+ * MemTotal and MemAvailable (/proc/meminfo), the CPU count, and guests when
+ * libvirt answers. Parsers work on text so tests feed fixture files. */
+#pragma once
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct cpu_times {
+	uint64_t busy;   /* user+nice+system+irq+softirq+steal */
+	uint64_t total;  /* busy + idle + iowait */
+};
+
+/* Parses the aggregate "cpu " line and counts "cpuN" lines. -EBADMSG if absent
+ * or malformed. */
+int parse_proc_stat(const char *text, struct cpu_times *out, unsigned *ncpu);
+/* MemTotal and MemAvailable in KiB; -EBADMSG if either is missing. */
+int parse_proc_meminfo(const char *text, uint64_t *total_kib, uint64_t *avail_kib);
+/* Busy per-mille between two samples (0 when no time passed or counters went
+ * backwards). */
+uint16_t cpu_busy_permille(const struct cpu_times *prev, const struct cpu_times *now);
+
+struct sample {
+	uint16_t cpu_busy_permille;
+	uint16_t ncpu;
+	uint64_t mem_total_kib;
+	uint64_t mem_available_kib;
+	bool libvirt_ok;
+	uint32_t guests_running;
+	uint64_t guest_mem_kib;
+};
+
+struct sampler {
+	const char *proc_root;   /* "/proc" or a fixture directory */
+	struct cpu_times prev;
+	bool have_prev;
+};
+
+void sampler_init(struct sampler *s, const char *proc_root);
+/* Reads /proc; the first call reports 0 busy (no interval yet). */
+int sampler_read(struct sampler *s, struct sample *out);

@@ -1,0 +1,2 @@
+/* placeholder: not yet written */
+int main(void) { return 77; }
