@@ -1,1 +1,244 @@
-/* placeholder: not yet written */
+#include "fleet.h"
+
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+#include "log.h"
+#include "osi-config.h"
+
+#define KEY(n, t, field, def, doc) \
+	{ n, t, offsetof(struct fleet_config, field), sizeof(((struct fleet_config *)0)->field), def, doc }
+
+const struct config_key fleet_config_keys[] = {
+	KEY("state_dir", CFG_STRING, state_dir, OSI_STATE_DIR,
+	    "identity, fleet.db and the trust file live here"),
+	KEY("trust_file", CFG_STRING, trust_file, "",
+	    "trusted members (default: <state_dir>/trust)"),
+	KEY("heartbeat_listen", CFG_STRING, heartbeat_listen, "127.0.0.1:7101",
+	    "UDP address for heartbeats; in production the fleet's mesh address"),
+	KEY("api_listen", CFG_STRING, api_listen, "127.0.0.1:7102",
+	    "TCP address of the signed operator API (mesh address in production; empty: off)"),
+	KEY("api_socket", CFG_STRING, api_socket, OSI_RUN_DIR "/fleet.sock",
+	    "Unix socket of the local operator API (root only)"),
+	KEY("metrics_listen", CFG_STRING, metrics_listen, "127.0.0.1:9102",
+	    "HTTP address serving /metrics (empty: off)"),
+	KEY("log_level", CFG_STRING, log_level, "info", "error, warn, info or debug"),
+	KEY("evict_after", CFG_DURATION_MS, evict_after_ms, "30s",
+	    "a node silent for longer than this is evicted"),
+	KEY("hold_min_live", CFG_UINT, hold_min_live, "3",
+	    "mass-silence hold applies only with at least this many live nodes"),
+	KEY("margin_min", CFG_SIZE, margin_min_bytes, "1G",
+	    "placement keeps at least this much RAM free on a node"),
+	KEY("margin_percent", CFG_PERCENT, margin_percent, "5",
+	    "... or this share of the node's RAM, whichever is larger"),
+	KEY("checkpoint_interval", CFG_DURATION_MS, checkpoint_interval_ms, "60s",
+	    "how often sequence numbers are saved for replay protection across restarts"),
+};
+const size_t fleet_config_nkeys = sizeof(fleet_config_keys) / sizeof(fleet_config_keys[0]);
+
+const double place_bucket_us[PLACE_BUCKETS] = { 10, 50, 100, 500, 1000, 5000, 50000 };
+
+int fleet_config_defaults(struct fleet_config *cfg, char *err, size_t errlen)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	return config_defaults(fleet_config_keys, fleet_config_nkeys, cfg, err, errlen);
+}
+
+void fleet_config_finish(struct fleet_config *cfg)
+{
+	if (!cfg->trust_file[0])
+		snprintf(cfg->trust_file, sizeof(cfg->trust_file), "%s/trust", cfg->state_dir);
+}
+
+static void node_record(const struct node *n, struct store_node *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->name = n->name;
+	out->state = n->state == NODE_LIVE ? "live" : "evicted";
+	out->registered_wall = n->registered_wall;
+	out->last_seen_wall = n->last_seen_wall;
+	if (n->has_sample) {
+		out->ncpu = n->last.ncpu;
+		out->mem_total_kib = n->last.mem_total_kib;
+		out->mem_available_kib = n->last.mem_available_kib;
+		out->cpu_busy_permille = n->last.cpu_busy_permille;
+		out->guests_running = n->last.guests_running;
+		out->last_seq = n->last.seq;
+	}
+}
+
+/* Every state change is logged once and stored with its event in one
+ * transaction. A store failure is counted and logged, never fatal: the fleet
+ * keeps serving from memory. */
+static void on_registry_event(void *ctx, enum reg_event ev, const struct node *n,
+			      const char *detail)
+{
+	struct fleet *f = ctx;
+	struct store_node rec;
+	int ret;
+
+	if (n) {
+		log_info("node %s %s: %s", n->name, reg_event_name(ev), detail);
+		node_record(n, &rec);
+		ret = store_transition(f->store, &rec, reg_event_name(ev), detail, clock_wall_s(), NULL);
+	} else {
+		log_msg(ev == REG_EV_HOLD_START ? LOG_LVL_WARN : LOG_LVL_INFO, "%s: %s",
+			reg_event_name(ev), detail);
+		ret = store_event(f->store, reg_event_name(ev), NULL, detail, clock_wall_s(), NULL);
+	}
+	if (ret < 0) {
+		f->store_errors++;
+		log_err("store: cannot record %s: %s", reg_event_name(ev), store_errmsg(f->store));
+	}
+}
+
+static int restore_node(void *ctx, const struct store_node *n)
+{
+	struct fleet *f = ctx;
+	enum node_state st = strcmp(n->state, "evicted") ? NODE_LIVE : NODE_EVICTED;
+	int ret = registry_restore(&f->reg, n->name, st, n->registered_wall, n->last_seen_wall);
+
+	if (ret < 0)
+		return ret;
+	ingest_set_floor(&f->ingest, n->name, n->last_seq);
+	return 0;
+}
+
+int fleet_reload_trust(struct fleet *f)
+{
+	struct trust_set fresh = { 0 };
+	char err[256];
+	int ret = trust_load(f->cfg.trust_file, &fresh, err, sizeof(err));
+
+	if (ret == -ENOENT) {
+		log_warn("no trust file at %s: no node is trusted yet", f->cfg.trust_file);
+	} else if (ret < 0) {
+		log_err("trust file %s: %s; keeping the previous set", f->cfg.trust_file,
+			ret == -EBADMSG ? err : strerror(-ret));
+		return ret;
+	}
+	ret = ingest_set_trust(&f->ingest, &fresh, &f->id);
+	if (ret < 0) {
+		trust_free(&fresh);
+		return ret;
+	}
+	trust_free(&f->trust);
+	f->trust = fresh;
+	log_info("trust: %zu members from %s", f->trust.count, f->cfg.trust_file);
+	return 0;
+}
+
+int fleet_open(struct fleet *f, const struct fleet_config *cfg, uint64_t now)
+{
+	struct registry_config rc = {
+		.evict_after_ns = cfg->evict_after_ms * NSEC_PER_MSEC,
+		.hold_min_live = (unsigned)cfg->hold_min_live,
+	};
+	char path[PATH_MAX + 16];
+	int ret;
+
+	memset(f, 0, sizeof(*f));
+	f->cfg = *cfg;
+	f->started_ns = now;
+	f->started_wall = clock_wall_s();
+	f->place.margin_min_bytes = cfg->margin_min_bytes;
+	f->place.margin_percent = (unsigned)cfg->margin_percent;
+	ingest_init(&f->ingest);
+	ret = identity_load(cfg->state_dir, &f->id);
+	if (ret < 0) {
+		log_err("cannot load the fleet's identity from %s/%s: %s%s", cfg->state_dir,
+			IDENTITY_FILE, strerror(-ret),
+			ret == -ENOENT ? " (create it with: os-infrastructure keygen --role node,fleet)" : "");
+		goto cleanup;
+	}
+	ret = registry_init(&f->reg, &rc, now, on_registry_event, f);
+	if (ret < 0)
+		goto cleanup;
+	ret = fleet_reload_trust(f);
+	if (ret < 0 && ret != -ENOENT)
+		goto cleanup;
+	snprintf(path, sizeof(path), "%s/fleet.db", cfg->state_dir);
+	ret = store_open(path, &f->store);
+	if (ret < 0) {
+		log_err("cannot open %s: %s", path, strerror(-ret));
+		goto cleanup;
+	}
+	ret = store_nodes_each(f->store, restore_node, f);
+	if (ret < 0) {
+		log_err("cannot read nodes from %s: %s", path, store_errmsg(f->store));
+		goto cleanup;
+	}
+	log_info("fleet %s started: %zu stored nodes, each gets a full %llu ms window",
+		 f->id.name, f->reg.count, (unsigned long long)cfg->evict_after_ms);
+	return 0;
+cleanup:
+	fleet_close(f);
+	return ret;
+}
+
+void fleet_close(struct fleet *f)
+{
+	if (f->store)
+		store_close(f->store);
+	f->store = NULL;
+	registry_free(&f->reg);
+	ingest_free(&f->ingest);
+	trust_free(&f->trust);
+	identity_wipe(&f->id);
+}
+
+void fleet_datagram(struct fleet *f, const uint8_t *buf, size_t len, uint64_t now, int64_t wall)
+{
+	struct heartbeat hb;
+	enum hb_reject r = ingest_datagram(&f->ingest, buf, len, &hb);
+
+	if (r != HB_OK) {
+		log_debug("heartbeat dropped: %s", hb_reject_name(r));
+		return;
+	}
+	registry_heartbeat(&f->reg, &hb, now, wall);
+}
+
+void fleet_checkpoint(struct fleet *f)
+{
+	struct store_seq *seqs;
+	size_t n = 0;
+	int ret;
+
+	if (!f->reg.count)
+		return;
+	seqs = calloc(f->reg.count, sizeof(*seqs));
+	if (!seqs)
+		return;
+	for (size_t i = 0; i < f->reg.count; i++) {
+		const struct node *nd = &f->reg.nodes[i];
+
+		if (nd->has_sample)
+			seqs[n++] = (struct store_seq){ .name = nd->name, .seq = nd->last.seq };
+	}
+	ret = store_checkpoint_seqs(f->store, seqs, n);
+	if (ret < 0) {
+		f->store_errors++;
+		log_err("store: checkpoint failed: %s", store_errmsg(f->store));
+	}
+	free(seqs);
+}
+
+void fleet_record_placement_latency(struct fleet *f, double us)
+{
+	size_t b = 0;
+
+	while (b < PLACE_BUCKETS && us > place_bucket_us[b])
+		b++;
+	f->place_count[b]++;
+	f->place_sum_us += us;
+}
+
+const struct trust_entry *fleet_api_member(const struct fleet *f, const char *name)
+{
+	return trust_find(&f->trust, name);
+}

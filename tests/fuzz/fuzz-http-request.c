@@ -1,5 +1,15 @@
-/* placeholder */
+/* The /metrics server's request-head parser on arbitrary bytes. */
 #include <stddef.h>
 #include <stdint.h>
-int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n);
-int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n) { (void)d; (void)n; return 0; }
+
+#include "metrics.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	char method[16], path[256];
+
+	http_parse_request((const char *)data, size, method, sizeof(method), path, sizeof(path));
+	return 0;
+}

@@ -1,2 +1,205 @@
-/* placeholder: not yet written */
-int main(void) { return 77; }
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "api.h"
+#include "clock.h"
+#include "fleet.h"
+
+struct ctx {
+	char dir[64];
+	struct fleet f;
+};
+
+static void beat(struct fleet *f, const char *name, uint64_t avail_gib, uint64_t seq)
+{
+	struct heartbeat hb = { .seq = seq, .ncpu = 4, .cpu_busy_permille = 250,
+				.mem_total_kib = 16ULL << 20, .mem_available_kib = avail_gib << 20 };
+
+	snprintf(hb.name, sizeof(hb.name), "%s", name);
+	assert_int_equal(registry_heartbeat(&f->reg, &hb, clock_mono_ns(), clock_wall_s()), 0);
+}
+
+static int setup(void **state)
+{
+	static struct ctx c;
+	struct registry_config rc = { .evict_after_ns = 30 * NSEC_PER_SEC, .hold_min_live = 3 };
+	char path[128];
+
+	memset(&c, 0, sizeof(c));
+	strcpy(c.dir, "/tmp/osi-test-api.XXXXXX");
+	assert_non_null(mkdtemp(c.dir));
+	snprintf(path, sizeof(path), "%s/fleet.db", c.dir);
+	assert_int_equal(store_open(path, &c.f.store), 0);
+	strcpy(c.f.id.name, "fleet");
+	c.f.cfg.evict_after_ms = 30000;
+	c.f.place.margin_min_bytes = 1ULL << 30;
+	c.f.place.margin_percent = 5;
+	c.f.started_ns = clock_mono_ns();
+	assert_int_equal(registry_init(&c.f.reg, &rc, c.f.started_ns, NULL, NULL), 0);
+	beat(&c.f, "beta", 8, 1);
+	beat(&c.f, "alpha", 4, 1);
+	beat(&c.f, "gamma", 1, 1);
+	*state = &c;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct ctx *c = *state;
+	char cmd[128];
+
+	registry_free(&c->f.reg);
+	store_close(c->f.store);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", c->dir);
+	assert_int_equal(system(cmd), 0);
+	return 0;
+}
+
+static json_t *call(struct fleet *f, const char *text)
+{
+	char err[200];
+	json_t *req = api_parse_request(text, strlen(text), err, sizeof(err));
+	json_t *reply;
+
+	assert_non_null(req);
+	reply = api_handle(f, req, "test");
+	json_decref(req);
+	assert_non_null(reply);
+	return reply;
+}
+
+static const char *error_of(json_t *reply)
+{
+	assert_false(json_is_true(json_object_get(reply, "ok")));
+	return json_string_value(json_object_get(reply, "error"));
+}
+
+static void status_lists_sorted_nodes(void **state)
+{
+	struct ctx *c = *state;
+	json_t *r = call(&c->f, "{\"op\":\"status\"}");
+	json_t *nodes = json_object_get(r, "nodes");
+	json_t *alpha = json_array_get(nodes, 0);
+
+	assert_true(json_is_true(json_object_get(r, "ok")));
+	assert_int_equal(json_array_size(nodes), 3);
+	assert_string_equal(json_string_value(json_object_get(alpha, "name")), "alpha");
+	assert_string_equal(json_string_value(json_object_get(alpha, "state")), "live");
+	assert_int_equal(json_integer_value(json_object_get(alpha, "mem_available_bytes")), 4LL << 30);
+	assert_int_equal(json_integer_value(json_object_get(alpha, "ncpu")), 4);
+	assert_true(json_real_value(json_object_get(alpha, "cpu_percent")) == 25.0);
+	assert_false(json_is_true(json_object_get(json_object_get(r, "fleet"), "holding")));
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(r, "fleet"), "nodes_live")), 3);
+	json_decref(r);
+}
+
+static void place_ranks_and_excludes(void **state)
+{
+	struct ctx *c = *state;
+	json_t *r = call(&c->f, "{\"op\":\"place\",\"memory_bytes\":2147483648,\"vcpus\":2}");
+	json_t *cands = json_object_get(r, "candidates");
+	json_t *excl = json_object_get(r, "excluded");
+
+	assert_true(json_is_true(json_object_get(r, "ok")));
+	assert_string_equal(json_string_value(json_object_get(r, "suggestion")), "beta");
+	assert_int_equal(json_array_size(cands), 2);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(cands, 1), "name")), "alpha");
+	assert_int_equal(json_array_size(excl), 1);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(excl, 0), "name")), "gamma");
+	assert_string_equal(json_string_value(json_object_get(json_array_get(excl, 0), "reason")), "memory");
+	assert_null(json_object_get(r, "placement_id")); /* a dry run records nothing */
+	json_decref(r);
+}
+
+static void commit_reserves_and_logs(void **state)
+{
+	struct ctx *c = *state;
+	json_t *r = call(&c->f, "{\"op\":\"place\",\"memory_bytes\":6442450944,\"vcpus\":1,"
+				"\"commit\":true,\"guest_name\":\"web1\",\"type\":\"mediakit\"}");
+	json_t *ev;
+
+	assert_string_equal(json_string_value(json_object_get(r, "suggestion")), "beta");
+	assert_true(json_integer_value(json_object_get(r, "placement_id")) > 0);
+	json_decref(r);
+	/* beta now has 2 GiB left: the next 2 GiB request goes to alpha. */
+	r = call(&c->f, "{\"op\":\"place\",\"memory_bytes\":2147483648,\"vcpus\":1}");
+	assert_string_equal(json_string_value(json_object_get(r, "suggestion")), "alpha");
+	json_decref(r);
+	ev = call(&c->f, "{\"op\":\"events\"}");
+	assert_string_equal(json_string_value(json_object_get(
+		json_array_get(json_object_get(ev, "events"), 0), "kind")), "placed");
+	json_decref(ev);
+}
+
+static void no_fit_is_an_answer(void **state)
+{
+	struct ctx *c = *state;
+	json_t *r = call(&c->f, "{\"op\":\"place\",\"memory_bytes\":68719476736,\"vcpus\":1}");
+
+	assert_true(json_is_true(json_object_get(r, "ok")));
+	assert_true(json_is_null(json_object_get(r, "suggestion")));
+	assert_false(json_is_true(json_object_get(r, "fits")));
+	assert_int_equal(json_array_size(json_object_get(r, "excluded")), 3);
+	json_decref(r);
+}
+
+static void refusals(void **state)
+{
+	struct ctx *c = *state;
+	json_t *r;
+
+	r = call(&c->f, "{\"op\":\"place\",\"memory_bytes\":1,\"vcpus\":1,\"type\":\"totebox\",\"commit\":true}");
+	assert_non_null(strstr(error_of(r), "Totebox"));
+	json_decref(r);
+	r = call(&c->f, "{\"op\":\"place\",\"memory_bytes\":-5,\"vcpus\":1}");
+	assert_non_null(strstr(error_of(r), "memory_bytes"));
+	json_decref(r);
+	r = call(&c->f, "{\"op\":\"place\",\"memory_bytes\":5,\"vcpus\":1,\"type\":\"vax\"}");
+	assert_non_null(strstr(error_of(r), "guest type"));
+	json_decref(r);
+	r = call(&c->f, "{\"op\":\"place\",\"memory_bytes\":5,\"vcpus\":1,\"node\":\"nope\"}");
+	assert_non_null(strstr(error_of(r), "nope"));
+	json_decref(r);
+	r = call(&c->f, "{\"op\":\"node\",\"name\":\"nope\"}");
+	assert_non_null(strstr(error_of(r), "nope"));
+	json_decref(r);
+	r = call(&c->f, "{\"op\":\"migrate\"}");
+	assert_non_null(strstr(error_of(r), "excluded by design"));
+	json_decref(r);
+	r = call(&c->f, "{\"op\":\"hold-override\"}");
+	assert_non_null(strstr(error_of(r), "not holding"));
+	json_decref(r);
+	r = call(&c->f, "{\"op\":\"reboot-everything\"}");
+	assert_non_null(strstr(error_of(r), "unknown op"));
+	json_decref(r);
+}
+
+static void parse_rejects_non_requests(void **state)
+{
+	char err[200];
+
+	assert_null(api_parse_request("[1,2]", 5, err, sizeof(err)));
+	assert_null(api_parse_request("{\"op\":1}", 8, err, sizeof(err)));
+	assert_null(api_parse_request("{\"op\":\"a\",\"op\":\"b\"}", 19, err, sizeof(err)));
+	assert_null(api_parse_request("{", 1, err, sizeof(err)));
+	assert_non_null(strstr(err, "not JSON"));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(status_lists_sorted_nodes, setup, teardown),
+		cmocka_unit_test_setup_teardown(place_ranks_and_excludes, setup, teardown),
+		cmocka_unit_test_setup_teardown(commit_reserves_and_logs, setup, teardown),
+		cmocka_unit_test_setup_teardown(no_fit_is_an_answer, setup, teardown),
+		cmocka_unit_test_setup_teardown(refusals, setup, teardown),
+		cmocka_unit_test(parse_rejects_non_requests),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

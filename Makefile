@@ -1,0 +1,53 @@
+# Thin wrapper: dependencies, build, demo, tests, benchmarks. meson does the work.
+BUILD ?= build
+CHECK_BUILD ?= build-check
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 15
+MESON_SETUP = meson setup --reconfigure
+
+DEBIAN_PACKAGES = meson ninja-build pkg-config gcc clang libclang-rt-14-dev \
+	libsodium-dev libjansson-dev libuv1-dev libcmocka-dev libsqlite3-dev sqlite3 \
+	libvirt-dev libmnl-dev libncurses-dev libarchive-dev \
+	wireguard-tools wireguard-go iproute2 procps tmux jq curl
+
+.PHONY: all deps build demo check check-unit check-integration check-fuzz bench clean
+
+all: build
+
+deps:
+	@missing=$$(for p in $(DEBIAN_PACKAGES); do \
+		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "installing:" $$missing; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	fi
+
+$(BUILD)/build.ninja:
+	meson setup $(BUILD)
+
+build: deps $(BUILD)/build.ninja
+	ninja -C $(BUILD)
+
+demo: build
+	tests/demo.sh $(BUILD)
+
+$(CHECK_BUILD)/build.ninja:
+	meson setup $(CHECK_BUILD) -Dbuildtype=debug -Db_sanitize=address,undefined -Db_lundef=false
+
+$(FUZZ_BUILD)/build.ninja:
+	CC=clang meson setup $(FUZZ_BUILD) -Dfuzz=true -Dfuzz_seconds=$(FUZZ_SECONDS) \
+		-Db_sanitize=address,undefined -Db_lundef=false
+
+check: deps $(CHECK_BUILD)/build.ninja $(FUZZ_BUILD)/build.ninja
+	ninja -C $(CHECK_BUILD)
+	meson test -C $(CHECK_BUILD) --suite unit --print-errorlogs
+	meson test -C $(CHECK_BUILD) --suite integration --suite slow --print-errorlogs --num-processes 1
+	ninja -C $(FUZZ_BUILD)
+	meson test -C $(FUZZ_BUILD) --suite fuzz --print-errorlogs --num-processes 1
+	tests/summary.sh $(CHECK_BUILD) $(FUZZ_BUILD)
+
+bench: build
+	bench/run.sh $(BUILD)
+
+clean:
+	rm -rf $(BUILD) $(CHECK_BUILD) $(FUZZ_BUILD)

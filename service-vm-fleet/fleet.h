@@ -1,0 +1,70 @@
+/* The fleet controller's state: configuration, identity, trusted keys,
+ * registry, store and counters. The servers (server-*.c) feed it; api.c and
+ * metrics.c read it. Single-threaded: everything runs on one libuv loop. */
+#pragma once
+#include <limits.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "identity.h"
+#include "ingest.h"
+#include "placement.h"
+#include "registry.h"
+#include "store.h"
+
+struct fleet_config {
+	char state_dir[PATH_MAX];
+	char trust_file[PATH_MAX];
+	char heartbeat_listen[128];
+	char api_listen[128];
+	char api_socket[PATH_MAX];
+	char metrics_listen[128];
+	char log_level[16];
+	uint64_t evict_after_ms;
+	uint64_t hold_min_live;
+	uint64_t margin_min_bytes;
+	uint64_t margin_percent;
+	uint64_t checkpoint_interval_ms;
+};
+
+extern const struct config_key fleet_config_keys[];
+extern const size_t fleet_config_nkeys;
+
+/* Placement latency histogram bounds, in microseconds. */
+#define PLACE_BUCKETS 7
+extern const double place_bucket_us[PLACE_BUCKETS];
+
+struct fleet {
+	struct fleet_config cfg;
+	struct identity id;
+	struct trust_set trust;
+	struct ingest ingest;
+	struct registry reg;
+	struct place_config place;
+	struct store *store;
+	uint64_t started_ns;
+	int64_t started_wall;
+	uint64_t store_errors;
+	uint64_t place_count[PLACE_BUCKETS + 1];
+	double place_sum_us;
+	uint64_t api_requests, api_rejected;
+};
+
+/* Fills defaults from the key table. */
+int fleet_config_defaults(struct fleet_config *cfg, char *err, size_t errlen);
+/* Resolves keys that default to paths under state_dir. */
+void fleet_config_finish(struct fleet_config *cfg);
+
+/* Loads identity and trust, opens the store, restores the registry. */
+int fleet_open(struct fleet *f, const struct fleet_config *cfg, uint64_t now);
+void fleet_close(struct fleet *f);
+/* Re-reads the trust file; on error the old set stays in force. */
+int fleet_reload_trust(struct fleet *f);
+/* One accepted or rejected datagram. */
+void fleet_datagram(struct fleet *f, const uint8_t *buf, size_t len, uint64_t now, int64_t wall);
+/* Stores every node's last sequence number (a periodic checkpoint, so a
+ * restarted fleet rejects replays of anything older). */
+void fleet_checkpoint(struct fleet *f);
+void fleet_record_placement_latency(struct fleet *f, double us);
+/* Whether a trusted member may use the TCP operator API. */
+const struct trust_entry *fleet_api_member(const struct fleet *f, const char *name);

@@ -1,0 +1,19 @@
+/* The fleet's listeners on one libuv loop. Each start function logs its own
+ * failure and returns -errno; close functions are safe on unstarted servers. */
+#pragma once
+#include <stdbool.h>
+#include <uv.h>
+
+struct fleet;
+
+/* "host:port" with a numeric IPv4 or IPv6 host into a sockaddr. */
+int server_resolve(const char *hostport, struct sockaddr_storage *ss);
+
+int server_udp_start(uv_loop_t *loop, struct fleet *f);
+void server_udp_close(void);
+
+int server_api_start(uv_loop_t *loop, struct fleet *f);
+void server_api_close(void);
+
+int server_metrics_start(uv_loop_t *loop, struct fleet *f);
+void server_metrics_close(void);

@@ -1,0 +1,105 @@
+# Shared helpers for the integration tests; sourced, never run.
+# Each test gets its own loopback address (127.x.y.z from its PID), so tests and
+# a developer's own fleet never collide on ports. Only processes started here
+# are stopped, by their PID.
+set -euo pipefail
+
+BUILD=${OSI_BUILD:?OSI_BUILD must point at the meson build directory}
+OSI_BIN=$BUILD/os-infrastructure/os-infrastructure
+FLEET_BIN=$BUILD/service-vm-fleet/service-vm-fleet
+HOST_BIN=$BUILD/service-vm-host/service-vm-host
+SEND_BIN=$BUILD/bench/bench-heartbeat-send
+
+T=$(mktemp -d /tmp/osi-test.XXXXXX)
+ADDR=127.$(( ($$ >> 16) % 200 + 20 )).$(( ($$ >> 8) % 256 )).$(( $$ % 250 + 2 ))
+HB_PORT=7101 API_PORT=7102 METRICS_PORT=9102
+declare -A PIDS=()
+FAILED=0
+
+log() { printf '[%s] %s\n' "$(date +%T.%3N)" "$*"; }
+die() { log "FAIL: $*"; FAILED=1; exit 1; }
+pass() { log "ok: $*"; }
+
+cleanup() {
+	local rc=$?
+	for name in "${!PIDS[@]}"; do
+		kill -TERM "${PIDS[$name]}" 2>/dev/null || true
+	done
+	for name in "${!PIDS[@]}"; do
+		wait "${PIDS[$name]}" 2>/dev/null || true
+	done
+	if [[ $rc -ne 0 || $FAILED -ne 0 ]]; then
+		for f in "$T"/*.log; do
+			[[ -f $f ]] || continue
+			echo "----- $(basename "$f") (last 30 lines)"
+			tail -n 30 "$f"
+		done
+	fi
+	rm -rf "$T"
+	exit $rc
+}
+trap cleanup EXIT
+
+# wait_until SECONDS CMD... : polls every 100 ms until CMD succeeds.
+wait_until() {
+	local deadline=$(( $(date +%s%N) + $1 * 1000000000 )); shift
+	until "$@" >/dev/null 2>&1; do
+		(( $(date +%s%N) < deadline )) || return 1
+		sleep 0.1
+	done
+}
+
+now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
+
+osi() { "$OSI_BIN" --state-dir "$T/cli" --socket "$T/fleet.sock" --trust-file "$T/trust" "$@"; }
+
+# make_member NAME ROLES: creates an identity and trusts it.
+make_member() {
+	local line
+	line=$("$OSI_BIN" --state-dir "$T/$1" keygen --name "$1" --role "$2")
+	"$OSI_BIN" --trust-file "$T/trust" trust add --line "$line" >/dev/null
+}
+
+# start_fleet [--set k=v]...: default test timing is a 3 s eviction window.
+start_fleet() {
+	: > "$T/fleet.conf"
+	"$FLEET_BIN" --config "$T/fleet.conf" --set state_dir="$T/fleet" --set trust_file="$T/trust" \
+		--set heartbeat_listen="$ADDR:$HB_PORT" --set api_listen="$ADDR:$API_PORT" \
+		--set api_socket="$T/fleet.sock" --set metrics_listen="$ADDR:$METRICS_PORT" \
+		--set evict_after=${EVICT_AFTER:-3s} --set checkpoint_interval=1s "$@" \
+		>> "$T/fleet.log" 2>&1 &
+	PIDS[fleet]=$!
+	wait_until 10 test -S "$T/fleet.sock" || die "fleet did not start"
+	wait_until 10 osi status || die "fleet does not answer"
+}
+
+stop() { # stop NAME [SIGNAL]
+	local pid=${PIDS[$1]}
+	kill -"${2:-TERM}" "$pid" 2>/dev/null || true
+	wait "$pid" 2>/dev/null || true
+	unset "PIDS[$1]"
+}
+
+start_agent() { # start_agent NAME [--set k=v]...
+	local name=$1; shift
+	: > "$T/host-$name.conf"
+	"$HOST_BIN" --config "$T/host-$name.conf" --set name="$name" --set state_dir="$T/$name" \
+		--set trust_file="$T/trust" --set fleet_address="$ADDR:$HB_PORT" \
+		--set heartbeat_interval=${HB_INTERVAL:-500ms} --set guests_uri= "$@" \
+		>> "$T/host-$name.log" 2>&1 &
+	PIDS[$name]=$!
+}
+
+status_json() { osi status --format json; }
+node_field() { status_json | jq -r --arg n "$1" ".nodes[] | select(.name == \$n) | .$2"; }
+node_state_is() { [[ $(node_field "$1" state) == "$2" ]]; }
+live_count_is() { [[ $(status_json | jq '[.nodes[] | select(.state == "live")] | length') == "$1" ]]; }
+metric() { curl -fsS "http://$ADDR:$METRICS_PORT/metrics" | awk -v m="$1" '$1 == m { print $2 }'; }
+event_count() { osi events --limit 1000 --format json | jq --arg k "$1" --arg n "$2" \
+	'[.[] | select(.kind == $k and .node == $n)] | length'; }
+
+setup_members() { # setup_members NODE...
+	make_member fleet fleet
+	make_member cli admin
+	for n in "$@"; do make_member "$n" node; done
+}
