@@ -1,6 +1,7 @@
 /* Sliding-window replay protection for sequence numbers (in the manner of
- * RFC 6479 and WireGuard's counter): the highest accepted seq and a bitmap of
- * the REPLAY_WINDOW seqs below it. Check first, and only after the MAC has
+ * RFC 6479 and WireGuard's counter): the highest accepted seq `top` and a
+ * bitmap covering top and the REPLAY_WINDOW - 1 seqs below it. Anything at or
+ * below top - REPLAY_WINDOW is too old. Check first, and only after the MAC has
  * verified, record. */
 #pragma once
 #include <stdint.h>

@@ -12,6 +12,7 @@
  * The signature covers the transcript of auth.h's api_sign(); seq starts at 1
  * on each connection and must increase by exactly one per request. */
 #pragma once
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -29,6 +30,8 @@ enum frame_type { FRAME_HELLO = 1, FRAME_SIGNED = 2, FRAME_LOCAL = 3, FRAME_REPL
 struct frame_reader {
 	uint8_t *buf;
 	size_t len, cap, max;
+	size_t off;      /* bytes at the front already handed out */
+	bool broken;     /* a bad header was seen: the stream is unusable */
 };
 
 void frame_reader_init(struct frame_reader *r, size_t max_payload);
