@@ -1,2 +1,251 @@
-/* placeholder: not yet written */
-int main(void) { return 77; }
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "fileio.h"
+
+struct fixture {
+	char dir[64];
+	char path[96];
+};
+
+static int setup_dir(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+
+	if (!f)
+		return -1;
+	strcpy(f->dir, "/tmp/test-fileio-XXXXXX");
+	if (!mkdtemp(f->dir))
+		return -1;
+	snprintf(f->path, sizeof(f->path), "%s/file", f->dir);
+	*state = f;
+	return 0;
+}
+
+static int teardown_dir(void **state)
+{
+	struct fixture *f = *state;
+	char cmd[128];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
+	if (system(cmd) != 0)
+		return -1;
+	free(f);
+	return 0;
+}
+
+static int count_entries(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	int n = 0;
+
+	assert_non_null(d);
+	while ((de = readdir(d))) {
+		if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+			n++;
+	}
+	closedir(d);
+	return n;
+}
+
+static void write_raw(const char *path, const char *data, size_t len)
+{
+	FILE *fp = fopen(path, "w");
+
+	assert_non_null(fp);
+	assert_int_equal(fwrite(data, 1, len, fp), len);
+	assert_int_equal(fclose(fp), 0);
+}
+
+static void test_write_no_temp_left(void **state)
+{
+	struct fixture *f = *state;
+	char *buf;
+	size_t len;
+
+	assert_int_equal(atomic_write_file(f->path, "hello\n", 6, 0644), 0);
+	assert_int_equal(count_entries(f->dir), 1);
+	assert_int_equal(read_file(f->path, 100, &buf, &len), 0);
+	assert_int_equal(len, 6);
+	assert_string_equal(buf, "hello\n");
+	free(buf);
+}
+
+static mode_t write_with_umask(const char *path, mode_t mask, mode_t mode)
+{
+	struct stat st;
+	mode_t old = umask(mask);
+	int ret = atomic_write_file(path, "x", 1, mode);
+
+	umask(old);
+	assert_int_equal(ret, 0);
+	assert_int_equal(stat(path, &st), 0);
+	return st.st_mode & 07777;
+}
+
+static void test_mode_ignores_umask(void **state)
+{
+	struct fixture *f = *state;
+
+	assert_int_equal(write_with_umask(f->path, 077, 0644), 0644);
+	assert_int_equal(write_with_umask(f->path, 0, 0600), 0600);
+	assert_int_equal(write_with_umask(f->path, 022, 0666), 0666);
+	assert_int_equal(write_with_umask(f->path, 0777, 0640), 0640);
+}
+
+static void test_replaces_existing(void **state)
+{
+	struct fixture *f = *state;
+	struct stat before, after;
+	char *buf;
+	size_t len;
+
+	write_raw(f->path, "old contents that are longer", 28);
+	assert_int_equal(stat(f->path, &before), 0);
+	assert_int_equal(atomic_write_file(f->path, "new", 3, 0600), 0);
+	assert_int_equal(stat(f->path, &after), 0);
+	/* a new inode: the old file was replaced, not rewritten in place */
+	assert_true(before.st_ino != after.st_ino);
+	assert_int_equal(read_file(f->path, 100, &buf, &len), 0);
+	assert_int_equal(len, 3);
+	assert_string_equal(buf, "new");
+	free(buf);
+	assert_int_equal(count_entries(f->dir), 1);
+}
+
+static void test_failed_write_keeps_old(void **state)
+{
+	struct fixture *f = *state;
+	char tmp[PATH_MAX], *buf;
+	size_t len;
+
+	write_raw(f->path, "old", 3);
+	/* a directory where the temporary file would go makes open() fail */
+	snprintf(tmp, sizeof(tmp), "%s.tmp.%d", f->path, (int)getpid());
+	assert_int_equal(mkdir(tmp, 0700), 0);
+	assert_true(atomic_write_file(f->path, "new", 3, 0600) < 0);
+	assert_int_equal(read_file(f->path, 100, &buf, &len), 0);
+	assert_string_equal(buf, "old");
+	free(buf);
+	rmdir(tmp);
+}
+
+static void test_write_missing_dir(void **state)
+{
+	struct fixture *f = *state;
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/nope/file", f->dir);
+	assert_int_equal(atomic_write_file(path, "x", 1, 0600), -ENOENT);
+	assert_int_equal(count_entries(f->dir), 0);
+}
+
+static void test_write_empty(void **state)
+{
+	struct fixture *f = *state;
+	char *buf;
+	size_t len = 99;
+
+	assert_int_equal(atomic_write_file(f->path, "", 0, 0600), 0);
+	assert_int_equal(read_file(f->path, 0, &buf, &len), 0);
+	assert_int_equal(len, 0);
+	assert_string_equal(buf, "");
+	free(buf);
+}
+
+static void test_read_limits(void **state)
+{
+	struct fixture *f = *state;
+	size_t big = 10000, len = 0;
+	char *data = malloc(big), *buf = NULL;
+
+	assert_non_null(data);
+	for (size_t i = 0; i < big; i++)
+		data[i] = (char)('a' + i % 26);
+	write_raw(f->path, data, big);
+
+	assert_int_equal(read_file(f->path, big, &buf, &len), 0);
+	assert_int_equal(len, big);
+	assert_memory_equal(buf, data, big);
+	assert_int_equal(buf[big], '\0');
+	free(buf);
+
+	buf = NULL;
+	assert_int_equal(read_file(f->path, big - 1, &buf, &len), -EFBIG);
+	assert_null(buf);
+	assert_int_equal(read_file(f->path, 100, &buf, &len), -EFBIG);
+	assert_int_equal(read_file(f->path, 0, &buf, &len), -EFBIG);
+	/* the boundary right at the first buffer size */
+	write_raw(f->path, data, 4096);
+	assert_int_equal(read_file(f->path, 4095, &buf, &len), -EFBIG);
+	assert_int_equal(read_file(f->path, 4096, &buf, &len), 0);
+	assert_int_equal(len, 4096);
+	free(buf);
+	free(data);
+}
+
+static void test_read_missing(void **state)
+{
+	struct fixture *f = *state;
+	char *buf = NULL;
+	size_t len;
+
+	assert_int_equal(read_file(f->path, 100, &buf, &len), -ENOENT);
+	assert_null(buf);
+	assert_int_equal(read_file(f->dir, 100, &buf, &len), -EISDIR);
+}
+
+static void test_mkdir_p(void **state)
+{
+	struct fixture *f = *state;
+	char path[PATH_MAX];
+	struct stat st;
+	mode_t old;
+
+	snprintf(path, sizeof(path), "%s/a/b/c", f->dir);
+	old = umask(022);
+	assert_int_equal(mkdir_p(path, 0700), 0);
+	umask(old);
+	assert_int_equal(stat(path, &st), 0);
+	assert_true(S_ISDIR(st.st_mode));
+	assert_int_equal(st.st_mode & 07777, 0700);
+	/* existing directories are fine, trailing slash too */
+	assert_int_equal(mkdir_p(path, 0700), 0);
+	snprintf(path, sizeof(path), "%s/a/b/", f->dir);
+	assert_int_equal(mkdir_p(path, 0700), 0);
+	assert_int_equal(mkdir_p("", 0700), -EINVAL);
+	/* a file in the way */
+	write_raw(f->path, "x", 1);
+	snprintf(path, sizeof(path), "%s/sub", f->path);
+	assert_int_equal(mkdir_p(path, 0700), -ENOTDIR);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_write_no_temp_left, setup_dir, teardown_dir),
+		cmocka_unit_test_setup_teardown(test_mode_ignores_umask, setup_dir, teardown_dir),
+		cmocka_unit_test_setup_teardown(test_replaces_existing, setup_dir, teardown_dir),
+		cmocka_unit_test_setup_teardown(test_failed_write_keeps_old, setup_dir, teardown_dir),
+		cmocka_unit_test_setup_teardown(test_write_missing_dir, setup_dir, teardown_dir),
+		cmocka_unit_test_setup_teardown(test_write_empty, setup_dir, teardown_dir),
+		cmocka_unit_test_setup_teardown(test_read_limits, setup_dir, teardown_dir),
+		cmocka_unit_test_setup_teardown(test_read_missing, setup_dir, teardown_dir),
+		cmocka_unit_test_setup_teardown(test_mkdir_p, setup_dir, teardown_dir),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
