@@ -44,44 +44,58 @@ static int fsync_parent(const char *path)
 	return ret;
 }
 
-int atomic_write_file(const char *path, const void *data, size_t len, mode_t mode)
+/* Writes a complete temporary file next to path and fsyncs it; the caller
+ * then publishes it with rename (replace) or link (create only). */
+static int write_temp(const char *path, const void *data, size_t len, mode_t mode,
+		      char *tmp, size_t tmplen)
 {
-	char tmp[PATH_MAX];
-	int fd = -1, ret;
+	int fd, ret;
 
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid()) >= (int)sizeof(tmp))
+	if (snprintf(tmp, tmplen, "%s.tmp.%d", path, (int)getpid()) >= (int)tmplen)
 		return -ENAMETOOLONG;
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
 	if (fd < 0)
 		return -errno;
 	/* The umask must not widen or narrow what the caller asked for. */
-	if (fchmod(fd, mode) < 0) {
+	ret = fchmod(fd, mode) < 0 ? -errno : 0;
+	if (ret == 0)
+		ret = write_all(fd, data, len);
+	if (ret == 0 && fsync(fd) < 0)
 		ret = -errno;
-		goto cleanup;
-	}
-	ret = write_all(fd, data, len);
+	if (close(fd) < 0 && ret == 0)
+		ret = -errno;
 	if (ret < 0)
-		goto cleanup;
-	if (fsync(fd) < 0) {
-		ret = -errno;
-		goto cleanup;
-	}
-	if (close(fd) < 0) {
-		fd = -1;
-		ret = -errno;
-		goto cleanup;
-	}
-	fd = -1;
+		unlink(tmp);
+	return ret;
+}
+
+int atomic_write_file(const char *path, const void *data, size_t len, mode_t mode)
+{
+	char tmp[PATH_MAX];
+	int ret = write_temp(path, data, len, mode, tmp, sizeof(tmp));
+
+	if (ret < 0)
+		return ret;
 	if (rename(tmp, path) < 0) {
 		ret = -errno;
-		goto cleanup;
+		unlink(tmp);
+		return ret;
 	}
 	return fsync_parent(path);
-cleanup:
-	if (fd >= 0)
-		close(fd);
+}
+
+int atomic_create_file(const char *path, const void *data, size_t len, mode_t mode)
+{
+	char tmp[PATH_MAX];
+	int ret = write_temp(path, data, len, mode, tmp, sizeof(tmp));
+
+	if (ret < 0)
+		return ret;
+	/* link() fails with EEXIST instead of replacing: of two racing
+	 * creators exactly one wins, and the file is never half-written. */
+	ret = link(tmp, path) < 0 ? -errno : 0;
 	unlink(tmp);
-	return ret;
+	return ret < 0 ? ret : fsync_parent(path);
 }
 
 int read_file(const char *path, size_t max, char **out, size_t *len)

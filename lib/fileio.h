@@ -6,6 +6,8 @@
 #include <sys/types.h>
 
 int atomic_write_file(const char *path, const void *data, size_t len, mode_t mode);
+/* The same, but never replaces: -EEXIST if path exists (checked atomically). */
+int atomic_create_file(const char *path, const void *data, size_t len, mode_t mode);
 /* Reads at most max bytes; -EFBIG if the file is larger. *out is NUL-terminated
  * (not counted in *len) and must be freed by the caller. */
 int read_file(const char *path, size_t max, char **out, size_t *len);

@@ -177,7 +177,7 @@ int identity_create(const char *state_dir, const char *name, struct identity *ou
 		ret = len;
 		goto cleanup;
 	}
-	ret = atomic_write_file(path, text, (size_t)len, 0600);
+	ret = atomic_create_file(path, text, (size_t)len, 0600);
 	if (ret < 0)
 		goto cleanup;
 	*out = id;

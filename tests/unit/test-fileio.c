@@ -126,6 +126,23 @@ static void test_replaces_existing(void **state)
 	assert_int_equal(count_entries(f->dir), 1);
 }
 
+static void test_create_never_replaces(void **state)
+{
+	struct fixture *f = *state;
+	struct stat st;
+	char *buf;
+	size_t len;
+
+	assert_int_equal(atomic_create_file(f->path, "first", 5, 0600), 0);
+	assert_int_equal(stat(f->path, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0600);
+	assert_int_equal(atomic_create_file(f->path, "second", 6, 0600), -EEXIST);
+	assert_int_equal(read_file(f->path, 100, &buf, &len), 0);
+	assert_string_equal(buf, "first");
+	free(buf);
+	assert_int_equal(count_entries(f->dir), 1); /* no temporary file left */
+}
+
 static void test_failed_write_keeps_old(void **state)
 {
 	struct fixture *f = *state;
@@ -239,6 +256,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_write_no_temp_left, setup_dir, teardown_dir),
 		cmocka_unit_test_setup_teardown(test_mode_ignores_umask, setup_dir, teardown_dir),
 		cmocka_unit_test_setup_teardown(test_replaces_existing, setup_dir, teardown_dir),
+		cmocka_unit_test_setup_teardown(test_create_never_replaces, setup_dir, teardown_dir),
 		cmocka_unit_test_setup_teardown(test_failed_write_keeps_old, setup_dir, teardown_dir),
 		cmocka_unit_test_setup_teardown(test_write_missing_dir, setup_dir, teardown_dir),
 		cmocka_unit_test_setup_teardown(test_write_empty, setup_dir, teardown_dir),
