@@ -1,5 +1,8 @@
 /* Open-addressing hash index from node name to a caller's array slot.
- * The caller owns the records; the table stores indices only. */
+ * The caller owns the records; the table stores indices only and reads names
+ * back through name_of(ctx, index), so a record must hold its name before it
+ * is inserted, and ctx must stay valid (pass a pointer that survives the
+ * records' reallocation, or call nametable_rebuild with the new one). */
 #pragma once
 #include <stddef.h>
 #include <stdint.h>

@@ -46,7 +46,7 @@ static const char *display_state(const struct fleet *f, const struct node *n, ui
 {
 	if (n->state == NODE_EVICTED)
 		return "evicted";
-	if (f->reg.holding && now - n->last_seen_ns > f->reg.cfg.evict_after_ns)
+	if (f->reg.holding && registry_node_due(&f->reg, n, now))
 		return "held";
 	return n->heard ? "live" : "awaiting";
 }
@@ -60,22 +60,23 @@ static json_t *node_json(const struct fleet *f, const struct node *n, uint64_t n
 {
 	const struct heartbeat *s = &n->last;
 	bool have = n->has_sample;
-	uint64_t reported = s->mem_available_kib * 1024;
-	uint64_t avail = reported > n->pending_bytes ? reported - n->pending_bytes : 0;
+	uint64_t reported = kib_to_bytes(s->mem_available_kib);
+	uint64_t avail = node_available_bytes(n);
 
 	return json_pack("{s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:I, s:o, s:o, s:o, s:I}",
 		"name", n->name,
 		"state", display_state(f, n, now),
 		"last_seen", n->last_seen_wall ? json_integer(n->last_seen_wall) : json_null(),
-		"last_seen_age_ms", num_or_null(n->heard, (json_int_t)((now - n->last_seen_ns) / NSEC_PER_MSEC)),
+		"last_seen_age_ms", num_or_null(n->heard, (json_int_t)(now > n->last_seen_ns ?
+			(now - n->last_seen_ns) / NSEC_PER_MSEC : 0)),
 		"cpu_percent", have ? json_real(s->cpu_busy_permille / 10.0) : json_null(),
 		"ncpu", num_or_null(have, s->ncpu),
-		"mem_total_bytes", num_or_null(have, (json_int_t)(s->mem_total_kib * 1024)),
+		"mem_total_bytes", num_or_null(have, (json_int_t)kib_to_bytes(s->mem_total_kib)),
 		"mem_available_bytes", num_or_null(have, (json_int_t)avail),
 		"mem_reported_available_bytes", num_or_null(have, (json_int_t)reported),
 		"pending_bytes", (json_int_t)n->pending_bytes,
 		"guests", num_or_null(have, s->guests_running),
-		"guest_mem_bytes", num_or_null(have, (json_int_t)(s->guest_mem_kib * 1024)),
+		"guest_mem_bytes", num_or_null(have, (json_int_t)kib_to_bytes(s->guest_mem_kib)),
 		"libvirt", have ? json_boolean(s->flags & HB_FLAG_LIBVIRT) : json_null(),
 		"registered", (json_int_t)n->registered_wall);
 }

@@ -48,10 +48,14 @@ int fleet_config_defaults(struct fleet_config *cfg, char *err, size_t errlen)
 	return config_defaults(fleet_config_keys, fleet_config_nkeys, cfg, err, errlen);
 }
 
-void fleet_config_finish(struct fleet_config *cfg)
+int fleet_config_finish(struct fleet_config *cfg)
 {
-	if (!cfg->trust_file[0])
-		snprintf(cfg->trust_file, sizeof(cfg->trust_file), "%s/trust", cfg->state_dir);
+	int n;
+
+	if (cfg->trust_file[0])
+		return 0;
+	n = snprintf(cfg->trust_file, sizeof(cfg->trust_file), "%s/trust", cfg->state_dir);
+	return n < 0 || (size_t)n >= sizeof(cfg->trust_file) ? -ENAMETOOLONG : 0;
 }
 
 static void node_record(const struct node *n, struct store_node *out)

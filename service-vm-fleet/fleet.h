@@ -52,8 +52,8 @@ struct fleet {
 
 /* Fills defaults from the key table. */
 int fleet_config_defaults(struct fleet_config *cfg, char *err, size_t errlen);
-/* Resolves keys that default to paths under state_dir. */
-void fleet_config_finish(struct fleet_config *cfg);
+/* Resolves keys that default to paths under state_dir; -ENAMETOOLONG. */
+int fleet_config_finish(struct fleet_config *cfg);
 
 /* Loads identity and trust, opens the store, restores the registry. */
 int fleet_open(struct fleet *f, const struct fleet_config *cfg, uint64_t now);

@@ -62,7 +62,10 @@ static int parse_args(int argc, char **argv, struct fleet_config *cfg)
 		if (c == 's' && config_override(fleet_config_keys, fleet_config_nkeys, cfg, optarg,
 						err, sizeof(err)) < 0)
 			goto bad;
-	fleet_config_finish(cfg);
+	if (fleet_config_finish(cfg) < 0) {
+		snprintf(err, sizeof(err), "state_dir is too long");
+		goto bad;
+	}
 	return 0;
 bad:
 	fprintf(stderr, "service-vm-fleet: configuration: %s\n", err);

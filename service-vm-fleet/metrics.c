@@ -22,7 +22,7 @@ static void node_states(FILE *o, const struct fleet *f, uint64_t now)
 
 		if (n->state == NODE_EVICTED)
 			evicted++;
-		else if (f->reg.holding && now - n->last_seen_ns > f->reg.cfg.evict_after_ns)
+		else if (f->reg.holding && registry_node_due(&f->reg, n, now))
 			held++;
 		else if (!n->heard)
 			awaiting++;

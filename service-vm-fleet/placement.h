@@ -53,8 +53,10 @@ struct place_result {
 };
 
 /* limit bounds how many candidates and exclusions are listed (0 = all);
- * counts always cover every node. -EINVAL on a zero-memory or zero-vcpu
- * request, -ENOENT if req->node names no registered node. */
+ * counts always cover every node. Candidates are listed best first;
+ * exclusions in registry order, the named node's own first. cfg NULL: the
+ * defaults. -EINVAL on a zero-memory or zero-vcpu request, -ENOENT if
+ * req->node names no registered node, -ENOMEM. On error *out is empty. */
 int placement_rank(const struct registry *r, const struct place_config *cfg,
 		   const struct place_request *req, size_t limit, struct place_result *out);
 void place_result_free(struct place_result *res);

@@ -9,7 +9,10 @@
  * - if at least hold_min_live nodes are live and more than half of them are
  *   due for eviction at one sweep, the fleet suspects its own network and holds
  *   all evictions until heartbeats return (due <= half) or an operator
- *   overrides (one-shot: the next sweep evicts whoever is due). */
+ *   overrides (one-shot: the next sweep evicts whoever is due).
+ *
+ * The index refers back to the struct registry itself: do not move or copy it
+ * after registry_init. Event callbacks must not call back into the registry. */
 #pragma once
 #include <stdbool.h>
 #include <stddef.h>
@@ -41,7 +44,10 @@ enum reg_event {
 const char *reg_event_name(enum reg_event ev);
 
 /* Called for every state change; node is NULL for hold events. detail is a
- * short human sentence. */
+ * short human sentence. reg_event_name() gives the store's kinds:
+ * "registered", "evicted", "readmitted", "held", "hold-released", "placed".
+ * The registry never emits REG_EV_PLACED itself: a committed placement is
+ * recorded with its event by store_placement(), then registry_reserve(). */
 typedef void (*reg_event_fn)(void *ctx, enum reg_event ev, const struct node *node,
 			     const char *detail);
 
@@ -50,10 +56,24 @@ struct registry_config {
 	unsigned hold_min_live;    /* default 3 */
 };
 
+/* What placement reads of each node, in a compact array beside nodes[]
+ * (fit[i] mirrors nodes[i]) so that ranking 10,000 nodes stays in cache.
+ * The registry updates it on every change: outside registry.c, treat nodes
+ * and fit as read-only. */
+struct node_fit {
+	uint64_t available;        /* node_available_bytes() */
+	uint64_t mem_total;        /* bytes, last sample */
+	uint32_t guests;           /* node_guests() */
+	uint16_t ncpu;
+	uint8_t live;              /* state == NODE_LIVE */
+	uint8_t sampled;           /* has_sample */
+};
+
 struct registry {
 	struct registry_config cfg;
 	struct node *nodes;
 	size_t count, cap;
+	struct node_fit *fit;      /* count entries, same order as nodes */
 	struct nametable index;
 	uint64_t started_ns;
 	bool holding;
@@ -64,14 +84,18 @@ struct registry {
 	void *event_ctx;
 };
 
+/* cfg NULL: the defaults. -EINVAL for a zero evict_after_ns. hold_min_live is
+ * taken as given (0 or 1: the hold applies to any fleet size). */
 int registry_init(struct registry *r, const struct registry_config *cfg, uint64_t now,
 		  reg_event_fn fn, void *ctx);
 void registry_free(struct registry *r);
-/* Restores a node kept in the store, before any heartbeat; emits no event. */
+/* Restores a node kept in the store, before any heartbeat; emits no event.
+ * -EINVAL for an invalid name or state, -EEXIST if already present. */
 int registry_restore(struct registry *r, const char *name, enum node_state state,
 		     int64_t registered_wall, int64_t last_seen_wall);
-/* An authenticated, fresh heartbeat: registers, refreshes or readmits. Clears
- * the node's pending reservations (the sample now includes them). */
+/* An authenticated, fresh heartbeat: registers (REG_EV_REGISTERED), refreshes
+ * (no event) or readmits (REG_EV_READMITTED). Clears the node's pending
+ * reservations (the sample now includes them). -EINVAL for an invalid name. */
 int registry_heartbeat(struct registry *r, const struct heartbeat *hb, uint64_t now,
 		       int64_t wall);
 /* Evicts the nodes whose silence exceeds the window, or holds (see above). */
@@ -81,5 +105,19 @@ int registry_override_hold(struct registry *r);
 /* Adds a reservation made by a committed placement; -ENOENT if unknown. */
 int registry_reserve(struct registry *r, const char *name, uint64_t bytes, uint32_t vcpus);
 struct node *registry_find(const struct registry *r, const char *name);
-/* Monotonic time at which the next node becomes due, or UINT64_MAX. */
+/* Monotonic time at which the next node becomes due, or UINT64_MAX. While
+ * holding, this is in the past: sweep at your own pace then. */
 uint64_t registry_next_due(const struct registry *r);
+/* Whether a live node's silence exceeds the window at now (due for eviction,
+ * or held). */
+bool registry_node_due(const struct registry *r, const struct node *n, uint64_t now);
+/* Last MemAvailable minus pending reservations, saturating at 0 (0 without
+ * a sample). */
+uint64_t node_available_bytes(const struct node *n);
+/* Guests running at the last sample plus those placed since. */
+uint32_t node_guests(const struct node *n);
+/* A sample's KiB to bytes, saturating. */
+static inline uint64_t kib_to_bytes(uint64_t kib)
+{
+	return kib > UINT64_MAX / 1024 ? UINT64_MAX : kib * 1024;
+}

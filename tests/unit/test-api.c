@@ -21,8 +21,12 @@ static void beat(struct fleet *f, const char *name, uint64_t avail_gib, uint64_t
 	struct heartbeat hb = { .seq = seq, .ncpu = 4, .cpu_busy_permille = 250,
 				.mem_total_kib = 16ULL << 20, .mem_available_kib = avail_gib << 20 };
 
+	struct store_node row = { .name = name, .state = "live", .registered_wall = 1 };
+
 	snprintf(hb.name, sizeof(hb.name), "%s", name);
 	assert_int_equal(registry_heartbeat(&f->reg, &hb, clock_mono_ns(), clock_wall_s()), 0);
+	/* what the fleet's event hook does on registration */
+	assert_int_equal(store_transition(f->store, &row, "registered", "test", 1, NULL), 0);
 }
 
 static int setup(void **state)
@@ -131,10 +135,13 @@ static void commit_reserves_and_logs(void **state)
 	r = call(&c->f, "{\"op\":\"place\",\"memory_bytes\":2147483648,\"vcpus\":1}");
 	assert_string_equal(json_string_value(json_object_get(r, "suggestion")), "alpha");
 	json_decref(r);
-	ev = call(&c->f, "{\"op\":\"events\"}");
-	assert_string_equal(json_string_value(json_object_get(
-		json_array_get(json_object_get(ev, "events"), 0), "kind")), "placed");
-	json_decref(ev);
+	r = call(&c->f, "{\"op\":\"events\"}");
+	ev = json_object_get(r, "events");
+	/* oldest first: the three registrations, then the placement */
+	assert_int_equal(json_array_size(ev), 4);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(ev, 3), "kind")), "placed");
+	assert_string_equal(json_string_value(json_object_get(json_array_get(ev, 3), "node")), "beta");
+	json_decref(r);
 }
 
 static void no_fit_is_an_answer(void **state)
