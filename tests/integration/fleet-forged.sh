@@ -17,7 +17,7 @@ wait_until 10 node_state_is n1 live || die "n1 live"
 send() { "$SEND_BIN" --state-dir "$T/n2" --trust "$T/trust" --fleet "$ADDR:$HB_PORT" "$@" >/dev/null; }
 rejected() { metric "osi_fleet_heartbeats_rejected_total{reason=\"$1\"}"; }
 expect() { # expect REASON COUNT
-	wait_until 5 test "$(rejected "$1")" = "$2" || die "$1: expected $2, got $(rejected "$1")"
+	wait_until 5 metric_is "osi_fleet_heartbeats_rejected_total{reason=\"$1\"}" "$2" || die "$1: expected $2, got $(rejected "$1")"
 	pass "$2 x $1 counted"
 }
 

@@ -94,9 +94,12 @@ status_json() { osi status --format json; }
 node_field() { status_json | jq -r --arg n "$1" ".nodes[] | select(.name == \$n) | .$2"; }
 node_state_is() { [[ $(node_field "$1" state) == "$2" ]]; }
 live_count_is() { [[ $(status_json | jq '[.nodes[] | select(.state == "live")] | length') == "$1" ]]; }
+holding_is() { [[ $(status_json | jq .fleet.holding) == "$1" ]]; }
+count_in_state_is() { [[ $(status_json | jq --arg s "$1" '[.nodes[] | select(.state == $s)] | length') == "$2" ]]; }
+metric_is() { [[ $(metric "$1") == "$2" ]]; }
 metric() { curl -fsS "http://$ADDR:$METRICS_PORT/metrics" | awk -v m="$1" '$1 == m { print $2 }'; }
 event_count() { osi events --limit 1000 --format json | jq --arg k "$1" --arg n "$2" \
-	'[.[] | select(.kind == $k and .node == $n)] | length'; }
+	'[.events[] | select(.kind == $k and .node == $n)] | length'; }
 
 setup_members() { # setup_members NODE...
 	make_member fleet fleet
