@@ -255,7 +255,9 @@ static json_t *op_place(struct fleet *f, json_t *req, const char *caller)
 
 	if (place_args(req, &rq, &limit, &err) < 0)
 		return fail("%s", err);
-	if (json_is_true(json_object_get(req, "commit")) && rq.type && !strcmp(rq.type, "totebox") && !rq.node)
+	if (json_is_true(json_object_get(req, "commit")) && !rq.type)
+		return fail("a committed placement needs the guest's \"type\"");
+	if (json_is_true(json_object_get(req, "commit")) && !strcmp(rq.type, "totebox") && !rq.node)
 		return fail("a Totebox goes only on a node the operator names: its WORM archive "
 			    "cannot move over the network");
 	clock_gettime(CLOCK_MONOTONIC, &t0);

@@ -17,7 +17,7 @@ wait_until 12 live_count_is 3 || die "three live"
 # All three report this machine's memory; ties go by name, so n1 first.
 avail=$(node_field n1 mem_available_bytes)
 half=$(( avail / 2 ))
-first=$(osi place --memory $half --vcpus 1 --reserve --name g1 --format json | jq -r .suggestion)
+first=$(osi place --memory $half --vcpus 1 --type mediakit --reserve --name g1 --format json | jq -r .suggestion)
 second=$(osi place --memory $half --vcpus 1 --format json | jq -r .suggestion)
 [[ $first == n1 && $second == n2 ]] || die "reservation ignored: first=$first second=$second"
 pass "pending reservation moved the second placement to $second"

@@ -164,6 +164,9 @@ static void refusals(void **state)
 	r = call(&c->f, "{\"op\":\"place\",\"memory_bytes\":1,\"vcpus\":1,\"type\":\"totebox\",\"commit\":true}");
 	assert_non_null(strstr(error_of(r), "Totebox"));
 	json_decref(r);
+	r = call(&c->f, "{\"op\":\"place\",\"memory_bytes\":1,\"vcpus\":1,\"commit\":true}");
+	assert_non_null(strstr(error_of(r), "type"));
+	json_decref(r);
 	r = call(&c->f, "{\"op\":\"place\",\"memory_bytes\":-5,\"vcpus\":1}");
 	assert_non_null(strstr(error_of(r), "memory_bytes"));
 	json_decref(r);
