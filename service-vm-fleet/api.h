@@ -41,6 +41,37 @@
  *   without "since": the latest `limit` (default 50) events.
  *
  * {"op":"hold-override"} -> {"ok":true,"evicting":n}  (error if not holding)
+ *
+ * Guests. Creating one is an operator action in two steps: a plan (the
+ * fleet's advisory node and why), then an explicit confirmation of that plan.
+ *
+ * {"op":"vm-plan","type":T,"name":S,"node":S?,"memory_bytes":N?,"vcpus":N?} ->
+ *   {"ok":true,"plan":{"token":hex32,"expires_in_s":N,"type","name","node",
+ *                      "memory_bytes","vcpus","advisory":bool,
+ *                      "ranking":<the "place" reply without "ok">}}
+ *   T is totebox|mediakit|orchestration|privategit; memory and vCPUs default
+ *   to the type's manifest. A totebox without "node" is refused (its WORM
+ *   archive never moves over the network). "advisory" is false when the
+ *   operator named the node. A plan reserves nothing and expires
+ *   (default 120 s); an unconfirmed plan creates nothing.
+ *
+ * {"op":"vm-confirm","token":hex32,"how":"cli-yes"|"cli-interactive"|"panel-f9"} ->
+ *   {"ok":true,"guest":GUEST}
+ *   Commits the plan (reservation + "placed" event + "confirmed" event naming
+ *   who confirmed and how) and dispatches it to the node's service-vm-host.
+ *   Errors: unknown or expired token, name taken, node gone.
+ *
+ * {"op":"vm-list"} -> {"ok":true,"guests":[GUEST...]}   sorted by name
+ * {"op":"vm-show","name":S} -> {"ok":true,"guest":GUEST}
+ * {"op":"vm-action","name":S,"action":"start"|"stop"|"destroy"} -> {"ok":true,"guest":GUEST}
+ * {"op":"vm-migrate",...} -> always an error: live migration is excluded by design.
+ *
+ * GUEST = {"name","type","node","memory_bytes","vcpus",
+ *          "state":"planned"|"dispatched"|"defining"|"booting"|"running"|
+ *                  "stopped"|"failed"|"destroyed"|"node-lost",
+ *          "detail":S|null (the failure's reason, or progress text),
+ *          "accel":"kvm"|"tcg"|null, "created":<unix s>, "updated":<unix s>}
+ *   "node-lost": the node is evicted; its guests are shown so and never moved.
  */
 #pragma once
 #include <jansson.h>
