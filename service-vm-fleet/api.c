@@ -7,14 +7,14 @@
 #include <string.h>
 #include <time.h>
 
+#include "api-internal.h"
 #include "clock.h"
 #include "fleet.h"
 #include "log.h"
 #include "osi-config.h"
 #include "units.h"
 
-static json_t *fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static json_t *fail(const char *fmt, ...)
+json_t *api_fail(const char *fmt, ...)
 {
 	char msg[256];
 	va_list ap;
@@ -94,7 +94,7 @@ static json_t *op_status(struct fleet *f, uint64_t now)
 	char reason[160] = "";
 
 	if (!sorted)
-		return fail("out of memory");
+		return api_fail("out of memory");
 	for (size_t i = 0; i < f->reg.count; i++) {
 		const struct node *n = &f->reg.nodes[i];
 
@@ -137,10 +137,10 @@ static json_t *op_node(struct fleet *f, json_t *req, uint64_t now)
 	const struct node *n;
 
 	if (!name)
-		return fail("\"name\" is required");
+		return api_fail("\"name\" is required");
 	n = registry_find(&f->reg, name);
 	if (!n)
-		return fail("no node named '%s' is registered", name);
+		return api_fail("no node named '%s' is registered", name);
 	return json_pack("{s:b, s:o}", "ok", 1, "node", node_json(f, n, now));
 }
 
@@ -178,16 +178,6 @@ static json_t *place_reply(const struct place_result *res, const struct place_re
 		"excluded", (json_int_t)res->nexclusions, "excluded_by_reason", by);
 }
 
-static const char *const guest_types[] = { "totebox", "mediakit", "orchestration", "privategit" };
-
-static bool guest_type_valid(const char *t)
-{
-	for (size_t i = 0; i < sizeof(guest_types) / sizeof(guest_types[0]); i++)
-		if (!strcmp(t, guest_types[i]))
-			return true;
-	return false;
-}
-
 static int place_args(json_t *req, struct place_request *rq, json_int_t *limit, const char **err)
 {
 	json_t *mem = json_object_get(req, "memory_bytes"), *cpu = json_object_get(req, "vcpus");
@@ -205,7 +195,7 @@ static int place_args(json_t *req, struct place_request *rq, json_int_t *limit, 
 	rq->type = json_string_value(json_object_get(req, "type"));
 	rq->node = json_string_value(json_object_get(req, "node"));
 	*limit = lim ? json_integer_value(lim) : 0;
-	if (rq->type && !guest_type_valid(rq->type))
+	if (rq->type && !guest_type_find(rq->type))
 		return *err = "unknown guest type (totebox, mediakit, orchestration, privategit)", -EINVAL;
 	return 0;
 }
@@ -232,7 +222,7 @@ static json_t *commit_placement(struct fleet *f, const struct place_request *rq,
 	if (store_placement(f->store, &p, clock_wall_s(), &id) < 0) {
 		f->store_errors++;
 		json_decref(reply);
-		return fail("cannot record the placement: %s", store_errmsg(f->store));
+		return api_fail("cannot record the placement: %s", store_errmsg(f->store));
 	}
 	registry_reserve(&f->reg, node, rq->memory_bytes, rq->vcpus);
 	format_size(rq->memory_bytes, size, sizeof(size));
@@ -254,19 +244,20 @@ static json_t *op_place(struct fleet *f, json_t *req, const char *caller)
 	int ret;
 
 	if (place_args(req, &rq, &limit, &err) < 0)
-		return fail("%s", err);
+		return api_fail("%s", err);
 	if (json_is_true(json_object_get(req, "commit")) && !rq.type)
-		return fail("a committed placement needs the guest's \"type\"");
-	if (json_is_true(json_object_get(req, "commit")) && !strcmp(rq.type, "totebox") && !rq.node)
-		return fail("a Totebox goes only on a node the operator names: its WORM archive "
+		return api_fail("a committed placement needs the guest's \"type\"");
+	if (json_is_true(json_object_get(req, "commit")) && guest_type_find(rq.type)->named_node_only &&
+	    !rq.node)
+		return api_fail("a Totebox goes only on a node the operator names: its WORM archive "
 			    "cannot move over the network");
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	ret = placement_rank(&f->reg, &f->place, &rq, (size_t)limit, &res);
 	us = elapsed_us(&t0);
 	if (ret == -ENOENT)
-		return fail("no node named '%s' is registered", rq.node);
+		return api_fail("no node named '%s' is registered", rq.node);
 	if (ret < 0)
-		return fail("placement failed: %s", strerror(-ret));
+		return api_fail("placement failed: %s", strerror(-ret));
 	fleet_record_placement_latency(f, us);
 	reply = place_reply(&res, &rq);
 	json_object_set_new(reply, "decision_us", json_real(us));
@@ -284,13 +275,13 @@ static json_t *op_events(struct fleet *f, json_t *req)
 	int ret;
 
 	if ((since && !json_is_integer(since)) || limit <= 0 || limit > 10000)
-		return fail("\"since\" must be an integer and \"limit\" between 1 and 10000");
+		return api_fail("\"since\" must be an integer and \"limit\" between 1 and 10000");
 	if (since)
 		ret = store_events_json(f->store, json_integer_value(since), (unsigned)limit, &events);
 	else
 		ret = store_events_tail_json(f->store, (unsigned)limit, &events);
 	if (ret < 0)
-		return fail("cannot read events: %s", store_errmsg(f->store));
+		return api_fail("cannot read events: %s", store_errmsg(f->store));
 	return json_pack("{s:b, s:o}", "ok", 1, "events", events);
 }
 
@@ -299,7 +290,7 @@ static json_t *op_hold_override(struct fleet *f, const char *caller, uint64_t no
 	unsigned due = f->reg.held_due;
 
 	if (registry_override_hold(&f->reg) < 0)
-		return fail("the fleet is not holding evictions");
+		return api_fail("the fleet is not holding evictions");
 	log_warn("eviction hold overridden by %s: evicting %u silent nodes", caller, due);
 	if (store_event(f->store, "hold-override", NULL, caller, clock_wall_s(), NULL) < 0)
 		f->store_errors++;
@@ -314,7 +305,7 @@ json_t *api_handle(struct fleet *f, json_t *req, const char *caller)
 
 	f->api_requests++;
 	if (!op)
-		return fail("request must have a string \"op\"");
+		return api_fail("request must have a string \"op\"");
 	if (!strcmp(op, "status"))
 		return op_status(f, now);
 	if (!strcmp(op, "node"))
@@ -325,7 +316,18 @@ json_t *api_handle(struct fleet *f, json_t *req, const char *caller)
 		return op_events(f, req);
 	if (!strcmp(op, "hold-override"))
 		return op_hold_override(f, caller, now);
-	if (!strcmp(op, "migrate"))
-		return fail("live migration is excluded by design: a guest stays on the node it was placed on");
-	return fail("unknown op '%s'", op);
+	if (!strcmp(op, "vm-plan"))
+		return op_vm_plan(f, req, caller, now);
+	if (!strcmp(op, "vm-confirm"))
+		return op_vm_confirm(f, req, caller, now);
+	if (!strcmp(op, "vm-list"))
+		return op_vm_list(f);
+	if (!strcmp(op, "vm-show"))
+		return op_vm_show(f, req);
+	if (!strcmp(op, "vm-action"))
+		return op_vm_action(f, req, caller);
+	if (!strcmp(op, "migrate") || !strcmp(op, "vm-migrate"))
+		return api_fail("live migration is excluded by design: a guest stays on the node it "
+				"was placed on; to move one, create a new guest elsewhere and move the data");
+	return api_fail("unknown op '%s'", op);
 }

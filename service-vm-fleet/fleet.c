@@ -37,6 +37,10 @@ const struct config_key fleet_config_keys[] = {
 	    "... or this share of the node's RAM, whichever is larger"),
 	KEY("checkpoint_interval", CFG_DURATION_MS, checkpoint_interval_ms, "60s",
 	    "how often sequence numbers are saved for replay protection across restarts"),
+	KEY("plan_ttl", CFG_DURATION_MS, plan_ttl_ms, "120s",
+	    "a guest plan not confirmed within this time expires and creates nothing"),
+	KEY("dispatch_port", CFG_UINT, dispatch_port, "7103",
+	    "TCP port of service-vm-host's dispatch listener on each node's mesh address"),
 };
 const size_t fleet_config_nkeys = sizeof(fleet_config_keys) / sizeof(fleet_config_keys[0]);
 
@@ -112,6 +116,33 @@ static int restore_node(void *ctx, const struct store_node *n)
 	return 0;
 }
 
+static int restore_guest(void *ctx, const struct store_guest *row)
+{
+	struct fleet *f = ctx;
+	struct guest g = { .memory_bytes = row->memory_bytes, .vcpus = row->vcpus,
+			   .created = row->created, .updated = row->updated };
+
+	snprintf(g.name, sizeof(g.name), "%s", row->name);
+	snprintf(g.type, sizeof(g.type), "%s", row->type);
+	snprintf(g.node, sizeof(g.node), "%s", row->node);
+	snprintf(g.detail, sizeof(g.detail), "%s", row->detail ? row->detail : "");
+	snprintf(g.accel, sizeof(g.accel), "%s", row->accel ? row->accel : "");
+	if (guest_state_parse(row->state, &g.state) < 0)
+		g.state = GS_FAILED;
+	/* A creation the fleet was following when it stopped has no follower now. */
+	if (guest_state_pending(g.state)) {
+		g.state = GS_FAILED;
+		snprintf(g.detail, sizeof(g.detail), "the fleet restarted during creation; "
+			 "check the node and destroy or recreate");
+	}
+	return guests_add(&f->guests, &g);
+}
+
+static void no_dispatch(struct fleet *f, const struct guest *g, const char *action)
+{
+	fleet_guest_progress(f, g->name, GS_FAILED, "this fleet cannot dispatch", NULL);
+}
+
 int fleet_reload_trust(struct fleet *f)
 {
 	struct trust_set fresh = { 0 };
@@ -152,6 +183,8 @@ int fleet_open(struct fleet *f, const struct fleet_config *cfg, uint64_t now)
 	f->place.margin_min_bytes = cfg->margin_min_bytes;
 	f->place.margin_percent = (unsigned)cfg->margin_percent;
 	ingest_init(&f->ingest);
+	guests_init(&f->guests);
+	f->dispatch = no_dispatch;
 	ret = identity_load(cfg->state_dir, &f->id);
 	if (ret < 0) {
 		log_err("cannot load the fleet's identity from %s/%s: %s%s", cfg->state_dir,
@@ -172,6 +205,8 @@ int fleet_open(struct fleet *f, const struct fleet_config *cfg, uint64_t now)
 		goto cleanup;
 	}
 	ret = store_nodes_each(f->store, restore_node, f);
+	if (ret >= 0)
+		ret = store_guests_each(f->store, restore_guest, f);
 	if (ret < 0) {
 		log_err("cannot read nodes from %s: %s", path, store_errmsg(f->store));
 		goto cleanup;
@@ -191,11 +226,37 @@ void fleet_close(struct fleet *f)
 	f->store = NULL;
 	registry_free(&f->reg);
 	ingest_free(&f->ingest);
+	guests_free(&f->guests);
+	free(f->addrs);
+	f->addrs = NULL;
 	trust_free(&f->trust);
 	identity_wipe(&f->id);
 }
 
-void fleet_datagram(struct fleet *f, const uint8_t *buf, size_t len, uint64_t now, int64_t wall)
+static void remember_addr(struct fleet *f, const char *name, const struct sockaddr *src)
+{
+	const struct node *n = registry_find(&f->reg, name);
+	size_t i = n ? (size_t)(n - f->reg.nodes) : 0;
+	socklen_t len = src->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+						   : sizeof(struct sockaddr_in);
+
+	if (!n)
+		return;
+	if (i >= f->naddrs) {
+		size_t cap = f->reg.cap > i ? f->reg.cap : i + 1;
+		struct sockaddr_storage *a = realloc(f->addrs, cap * sizeof(*a));
+
+		if (!a)
+			return;
+		memset(a + f->naddrs, 0, (cap - f->naddrs) * sizeof(*a));
+		f->addrs = a;
+		f->naddrs = cap;
+	}
+	memcpy(&f->addrs[i], src, len);
+}
+
+void fleet_datagram(struct fleet *f, const uint8_t *buf, size_t len, const struct sockaddr *src,
+		    uint64_t now, int64_t wall)
 {
 	struct heartbeat hb;
 	enum hb_reject r = ingest_datagram(&f->ingest, buf, len, &hb);
@@ -204,7 +265,18 @@ void fleet_datagram(struct fleet *f, const uint8_t *buf, size_t len, uint64_t no
 		log_debug("heartbeat dropped: %s", hb_reject_name(r));
 		return;
 	}
-	registry_heartbeat(&f->reg, &hb, now, wall);
+	if (registry_heartbeat(&f->reg, &hb, now, wall) == 0 && src)
+		remember_addr(f, hb.name, src);
+}
+
+const struct sockaddr_storage *fleet_node_addr(const struct fleet *f, const char *node)
+{
+	const struct node *n = registry_find(&f->reg, node);
+	size_t i = n ? (size_t)(n - f->reg.nodes) : 0;
+
+	if (!n || i >= f->naddrs || !f->addrs[i].ss_family)
+		return NULL;
+	return &f->addrs[i];
 }
 
 void fleet_checkpoint(struct fleet *f)

@@ -5,7 +5,11 @@
 #include <limits.h>
 #include <stdint.h>
 
+#include <netinet/in.h>
+#include <sys/socket.h>
+
 #include "config.h"
+#include "guests.h"
 #include "identity.h"
 #include "ingest.h"
 #include "placement.h"
@@ -25,6 +29,8 @@ struct fleet_config {
 	uint64_t margin_min_bytes;
 	uint64_t margin_percent;
 	uint64_t checkpoint_interval_ms;
+	uint64_t plan_ttl_ms;
+	uint64_t dispatch_port;
 };
 
 extern const struct config_key fleet_config_keys[];
@@ -48,6 +54,14 @@ struct fleet {
 	uint64_t place_count[PLACE_BUCKETS + 1];
 	double place_sum_us;
 	uint64_t api_requests, api_rejected;
+	struct guests guests;
+	/* Where each node's heartbeats come from (its mesh address), by registry
+	 * index; dispatch goes there. ss_family 0: not heard since start. */
+	struct sockaddr_storage *addrs;
+	size_t naddrs;
+	/* Hands an action ("create", "start", "stop", "destroy") to the node's
+	 * agent; progress comes back through fleet_guest_progress(). */
+	void (*dispatch)(struct fleet *f, const struct guest *g, const char *action);
 };
 
 /* Fills defaults from the key table. */
@@ -60,8 +74,14 @@ int fleet_open(struct fleet *f, const struct fleet_config *cfg, uint64_t now);
 void fleet_close(struct fleet *f);
 /* Re-reads the trust file; on error the old set stays in force. */
 int fleet_reload_trust(struct fleet *f);
-/* One accepted or rejected datagram. */
-void fleet_datagram(struct fleet *f, const uint8_t *buf, size_t len, uint64_t now, int64_t wall);
+/* One accepted or rejected datagram from src. */
+void fleet_datagram(struct fleet *f, const uint8_t *buf, size_t len, const struct sockaddr *src,
+		    uint64_t now, int64_t wall);
+/* A node's report on a guest (or the dispatcher's, when the node is unreachable). */
+void fleet_guest_progress(struct fleet *f, const char *name, enum guest_state state,
+			  const char *detail, const char *accel);
+/* The address dispatch uses for a node, or NULL if not heard since start. */
+const struct sockaddr_storage *fleet_node_addr(const struct fleet *f, const char *node);
 /* Stores every node's last sequence number (a periodic checkpoint, so a
  * restarted fleet rejects replays of anything older). */
 void fleet_checkpoint(struct fleet *f);

@@ -98,7 +98,13 @@ static uint64_t sweep_period_ms(const struct fleet_config *cfg)
 
 static void on_sweep(uv_timer_t *t)
 {
-	registry_sweep(&fleet.reg, clock_mono_ns());
+	uint64_t now = clock_mono_ns();
+	size_t expired = guests_expire_plans(&fleet.guests, now);
+
+	if (expired)
+		log_info("%zu guest plan%s expired unconfirmed; nothing was created", expired,
+			 expired == 1 ? "" : "s");
+	registry_sweep(&fleet.reg, now);
 }
 
 static void on_checkpoint(uv_timer_t *t)
@@ -134,6 +140,7 @@ static int start(uv_loop_t *loop)
 		ret = server_metrics_start(loop, &fleet);
 	if (ret < 0)
 		return ret;
+	server_dispatch_init(loop, &fleet);
 	uv_timer_init(loop, &sweep_timer);
 	uv_timer_start(&sweep_timer, on_sweep, sweep_period_ms(&fleet.cfg), sweep_period_ms(&fleet.cfg));
 	uv_timer_init(loop, &checkpoint_timer);

@@ -51,7 +51,8 @@ static void on_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf,
 		f->ingest.rejected[HB_REJECT_OVERSIZED]++;
 		return;
 	}
-	fleet_datagram(f, (const uint8_t *)buf->base, (size_t)nread, clock_mono_ns(), clock_wall_s());
+	fleet_datagram(f, (const uint8_t *)buf->base, (size_t)nread, addr, clock_mono_ns(),
+		       clock_wall_s());
 }
 
 int server_udp_start(uv_loop_t *loop, struct fleet *f)

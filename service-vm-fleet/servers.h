@@ -15,5 +15,8 @@ void server_udp_close(void);
 int server_api_start(uv_loop_t *loop, struct fleet *f);
 void server_api_close(void);
 
+/* Installs the dispatcher: guest actions go to the nodes' agents over TCP. */
+void server_dispatch_init(uv_loop_t *loop, struct fleet *f);
+
 int server_metrics_start(uv_loop_t *loop, struct fleet *f);
 void server_metrics_close(void);

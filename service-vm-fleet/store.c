@@ -48,11 +48,22 @@ static const char schema[] =
 	" memory_bytes INTEGER NOT NULL,"
 	" vcpus INTEGER NOT NULL,"
 	" origin TEXT NOT NULL);"
+	"CREATE TABLE IF NOT EXISTS guests ("
+	" name TEXT PRIMARY KEY NOT NULL,"
+	" type TEXT NOT NULL,"
+	" node TEXT NOT NULL,"
+	" memory_bytes INTEGER NOT NULL,"
+	" vcpus INTEGER NOT NULL,"
+	" state TEXT NOT NULL,"
+	" detail TEXT,"
+	" accel TEXT,"
+	" created INTEGER NOT NULL,"
+	" updated INTEGER NOT NULL);"
 	"PRAGMA user_version = " STR(STORE_SCHEMA_VERSION) ";";
 
 enum {
 	ST_BEGIN, ST_COMMIT, ST_EVENT, ST_NODE, ST_PLACEMENT, ST_SEQ,
-	ST_NODES, ST_EVENTS_SINCE, ST_EVENTS_TAIL, ST__COUNT
+	ST_NODES, ST_EVENTS_SINCE, ST_EVENTS_TAIL, ST_GUEST, ST_GUESTS, ST__COUNT
 };
 
 /* A record without a sample (ncpu 0) keeps the stored one, and the replay
@@ -88,6 +99,12 @@ static const char *const statements[ST__COUNT] = {
 	[ST_EVENTS_TAIL] =
 		"SELECT id, time, kind, node, detail FROM"
 		" (SELECT * FROM events ORDER BY id DESC LIMIT ?1) ORDER BY id",
+	[ST_GUEST] =
+		"INSERT OR REPLACE INTO guests (name, type, node, memory_bytes, vcpus, state,"
+		" detail, accel, created, updated) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+	[ST_GUESTS] =
+		"SELECT name, type, node, memory_bytes, vcpus, state, detail, accel, created,"
+		" updated FROM guests ORDER BY name",
 };
 
 struct store {
@@ -631,4 +648,74 @@ int store_events_tail_json(struct store *s, unsigned limit, json_t **out)
 	int rc = sqlite3_bind_int64(st, 1, limit ? limit : EVENTS_DEFAULT_LIMIT);
 
 	return event_rows(s, st, rc, out);
+}
+
+static int upsert_guest(struct store *s, const struct store_guest *g)
+{
+	sqlite3_stmt *st = s->st[ST_GUEST];
+	int rc = bind_text(st, 1, g->name);
+
+	rc = rc ?: bind_text(st, 2, g->type);
+	rc = rc ?: bind_text(st, 3, g->node);
+	rc = rc ?: sqlite3_bind_int64(st, 4, (int64_t)g->memory_bytes);
+	rc = rc ?: sqlite3_bind_int64(st, 5, g->vcpus);
+	rc = rc ?: bind_text(st, 6, g->state);
+	rc = rc ?: bind_text(st, 7, g->detail);
+	rc = rc ?: bind_text(st, 8, g->accel);
+	rc = rc ?: sqlite3_bind_int64(st, 9, g->created);
+	rc = rc ?: sqlite3_bind_int64(st, 10, g->updated);
+	return step(s, st, rc);
+}
+
+int store_guest(struct store *s, const struct store_guest *g, const char *kind,
+		const char *detail, int64_t wall)
+{
+	int64_t id;
+	int ret;
+
+	if (!g->name || !g->type || !g->node || !g->state)
+		return fail_msg(s, -EINVAL, "a guest needs a name, type, node and state");
+	if (!text_ok(g->detail))
+		return fail_msg(s, -EILSEQ, "guest detail is not valid UTF-8");
+	ret = kind ? check_event(s, kind, g->node, detail) : 0;
+	if (ret < 0)
+		return ret;
+	ret = tx_begin(s);
+	if (ret < 0)
+		return ret;
+	ret = upsert_guest(s, g);
+	if (ret >= 0 && kind)
+		ret = append_event(s, kind, g->node, detail, wall, &id);
+	return tx_end(s, ret);
+}
+
+static const char *column_text(sqlite3_stmt *st, int i)
+{
+	return (const char *)sqlite3_column_text(st, i);
+}
+
+int store_guests_each(struct store *s, store_guest_fn fn, void *ctx)
+{
+	sqlite3_stmt *st = s->st[ST_GUESTS];
+	int rc, ret = 0;
+
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct store_guest g = {
+			.name = column_text(st, 0), .type = column_text(st, 1),
+			.node = column_text(st, 2),
+			.memory_bytes = (uint64_t)sqlite3_column_int64(st, 3),
+			.vcpus = (uint32_t)sqlite3_column_int64(st, 4),
+			.state = column_text(st, 5), .detail = column_text(st, 6),
+			.accel = column_text(st, 7), .created = sqlite3_column_int64(st, 8),
+			.updated = sqlite3_column_int64(st, 9),
+		};
+
+		ret = fn(ctx, &g);
+		if (ret < 0)
+			break;
+	}
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		ret = fail(s, rc);
+	sqlite3_reset(st);
+	return ret < 0 ? ret : 0;
 }

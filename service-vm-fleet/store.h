@@ -88,3 +88,21 @@ int store_nodes_each(struct store *s, store_node_fn fn, void *ctx);
 int store_events_json(struct store *s, int64_t since_id, unsigned limit, json_t **out);
 /* The most recent `limit` events (0 = 100), oldest first, same shape. */
 int store_events_tail_json(struct store *s, unsigned limit, json_t **out);
+
+/* A guest row: its plan and where its creation stands. */
+struct store_guest {
+	const char *name, *type, *node, *state;
+	const char *detail;          /* may be NULL */
+	const char *accel;           /* "kvm" | "tcg" | NULL */
+	uint64_t memory_bytes;
+	uint32_t vcpus;
+	int64_t created, updated;
+};
+
+/* Writes the guest row and, when kind is not NULL, appends its event (on the
+ * guest's node) in one transaction. */
+int store_guest(struct store *s, const struct store_guest *g, const char *kind,
+		const char *detail, int64_t wall);
+typedef int (*store_guest_fn)(void *ctx, const struct store_guest *g);
+/* Every stored guest, by name; strings are valid during the call only. */
+int store_guests_each(struct store *s, store_guest_fn fn, void *ctx);

@@ -1,0 +1,241 @@
+/* The guest operations of the operator API: plan, confirm, list, show,
+ * actions. Creating a guest takes a plan and an explicit confirmation of it;
+ * the fleet then hands the work to the node's service-vm-host. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api.h"
+#include "api-internal.h"
+#include "clock.h"
+#include "fleet.h"
+#include "log.h"
+#include "units.h"
+
+static const char *shown_state(const struct fleet *f, const struct guest *g)
+{
+	const struct node *n = registry_find(&f->reg, g->node);
+
+	if (g->state != GS_DESTROYED && n && n->state == NODE_EVICTED)
+		return "node-lost";
+	return guest_state_name(g->state);
+}
+
+json_t *guest_json(const struct fleet *f, const struct guest *g)
+{
+	return json_pack("{s:s, s:s, s:s, s:I, s:I, s:s, s:s?, s:s?, s:I, s:I}",
+		"name", g->name, "type", g->type, "node", g->node,
+		"memory_bytes", (json_int_t)g->memory_bytes, "vcpus", (json_int_t)g->vcpus,
+		"state", shown_state(f, g), "detail", g->detail[0] ? g->detail : NULL,
+		"accel", g->accel[0] ? g->accel : NULL,
+		"created", (json_int_t)g->created, "updated", (json_int_t)g->updated);
+}
+
+static int plan_args(json_t *req, struct guest *g, const struct guest_type **t, const char **err)
+{
+	const char *type = json_string_value(json_object_get(req, "type"));
+	const char *name = json_string_value(json_object_get(req, "name"));
+	json_t *mem = json_object_get(req, "memory_bytes"), *cpu = json_object_get(req, "vcpus");
+
+	memset(g, 0, sizeof(*g));
+	*t = guest_type_find(type);
+	if (!*t)
+		return *err = "\"type\" must be one of totebox, mediakit, orchestration, privategit", -EINVAL;
+	if (!name || !guest_name_valid(name))
+		return *err = "\"name\" must be 1-63 characters of a-z, 0-9 and '-'", -EINVAL;
+	if ((mem && (!json_is_integer(mem) || json_integer_value(mem) < (32 << 20))) ||
+	    (cpu && (!json_is_integer(cpu) || json_integer_value(cpu) < 1 || json_integer_value(cpu) > 256)))
+		return *err = "\"memory_bytes\" must be at least 32 MiB and \"vcpus\" 1..256", -EINVAL;
+	snprintf(g->name, sizeof(g->name), "%s", name);
+	snprintf(g->type, sizeof(g->type), "%s", type);
+	g->memory_bytes = mem ? (uint64_t)json_integer_value(mem) : (*t)->memory_bytes;
+	g->vcpus = cpu ? (uint32_t)json_integer_value(cpu) : (*t)->vcpus;
+	return 0;
+}
+
+static json_t *plan_json(const struct plan *p, uint64_t now, json_t *ranking)
+{
+	json_object_del(ranking, "ok");
+	return json_pack("{s:b, s:{s:s, s:I, s:s, s:s, s:s, s:I, s:I, s:b, s:o}}", "ok", 1, "plan",
+		"token", p->token, "expires_in_s", (json_int_t)((p->expires_ns - now) / NSEC_PER_SEC),
+		"type", p->guest.type, "name", p->guest.name, "node", p->guest.node,
+		"memory_bytes", (json_int_t)p->guest.memory_bytes, "vcpus", (json_int_t)p->guest.vcpus,
+		"advisory", p->advisory, "ranking", ranking);
+}
+
+json_t *op_vm_plan(struct fleet *f, json_t *req, const char *caller, uint64_t now)
+{
+	const char *node = json_string_value(json_object_get(req, "node"));
+	const struct guest_type *t;
+	const char *err;
+	struct guest g;
+	struct plan *p;
+	json_t *ranking, *q;
+
+	if (plan_args(req, &g, &t, &err) < 0)
+		return api_fail("%s", err);
+	if (t->named_node_only && !node)
+		return api_fail("a %s is placed only on a node you name (--node): its WORM archive "
+				"cannot move over the network", t->title);
+	q = json_pack("{s:s, s:I, s:I, s:s, s:s?}", "op", "place",
+		      "memory_bytes", (json_int_t)g.memory_bytes, "vcpus", (json_int_t)g.vcpus,
+		      "type", g.type, "node", node);
+	ranking = api_handle(f, q, caller);
+	json_decref(q);
+	if (!json_is_true(json_object_get(ranking, "ok")))
+		return ranking;
+	if (!json_is_true(json_object_get(ranking, "fits"))) {
+		char size[32];
+
+		json_decref(ranking);
+		format_size(g.memory_bytes, size, sizeof(size));
+		return node ? api_fail("%s cannot take %s and %u vCPUs now (see 'place --node %s')",
+				       node, size, g.vcpus, node)
+			    : api_fail("no node fits %s and %u vCPUs now (see 'place')", size, g.vcpus);
+	}
+	snprintf(g.node, sizeof(g.node), "%s", json_string_value(json_object_get(ranking, "suggestion")));
+	if (guests_plan(&f->guests, &g, node == NULL, now,
+			f->cfg.plan_ttl_ms * NSEC_PER_MSEC, &p) < 0) {
+		json_decref(ranking);
+		return api_fail("a guest named '%s' exists or is being planned", g.name);
+	}
+	return plan_json(p, now, ranking);
+}
+
+static int persist(struct fleet *f, const struct guest *g, const char *kind, const char *detail)
+{
+	struct store_guest row = {
+		.name = g->name, .type = g->type, .node = g->node,
+		.state = guest_state_name(g->state), .detail = g->detail[0] ? g->detail : NULL,
+		.accel = g->accel[0] ? g->accel : NULL, .memory_bytes = g->memory_bytes,
+		.vcpus = g->vcpus, .created = g->created, .updated = g->updated,
+	};
+	int ret = store_guest(f->store, &row, kind, detail, clock_wall_s());
+
+	if (ret < 0) {
+		f->store_errors++;
+		log_err("store: cannot record guest %s: %s", g->name, store_errmsg(f->store));
+	}
+	return ret;
+}
+
+static json_t *commit(struct fleet *f, struct plan *p, const char *caller, const char *how)
+{
+	struct guest *g = &p->guest;
+	json_t *q, *r;
+	char detail[256], size[32];
+
+	q = json_pack("{s:s, s:I, s:I, s:s, s:s, s:s, s:b}", "op", "place",
+		      "memory_bytes", (json_int_t)g->memory_bytes, "vcpus", (json_int_t)g->vcpus,
+		      "type", g->type, "node", g->node, "guest_name", g->name, "commit", 1);
+	r = api_handle(f, q, caller);
+	json_decref(q);
+	if (!json_is_true(json_object_get(r, "ok")) || !json_object_get(r, "placement_id")) {
+		json_decref(r);
+		return api_fail("%s can no longer take this guest; ask for a new plan", g->node);
+	}
+	json_decref(r);
+	g->created = g->updated = clock_wall_s();
+	g->state = GS_DISPATCHED;
+	format_size(g->memory_bytes, size, sizeof(size));
+	snprintf(detail, sizeof(detail), "%s %s (%s, %u vCPU) confirmed by %s (%s)%s", g->type,
+		 g->name, size, g->vcpus, caller, how, p->advisory ? "" : "; node named by the operator");
+	if (guests_add(&f->guests, g) < 0 || persist(f, g, "confirmed", detail) < 0)
+		return api_fail("cannot record guest '%s'", g->name);
+	log_info("guest %s", detail);
+	f->dispatch(f, guests_find(&f->guests, g->name), "create");
+	return json_pack("{s:b, s:o}", "ok", 1, "guest", guest_json(f, guests_find(&f->guests, g->name)));
+}
+
+json_t *op_vm_confirm(struct fleet *f, json_t *req, const char *caller, uint64_t now)
+{
+	const char *token = json_string_value(json_object_get(req, "token"));
+	const char *how = json_string_value(json_object_get(req, "how"));
+	struct plan p;
+	json_t *reply;
+	int ret;
+
+	if (!token || !how || (strcmp(how, "cli-yes") && strcmp(how, "cli-interactive") &&
+			       strcmp(how, "panel-f9")))
+		return api_fail("\"token\" and \"how\" (cli-yes, cli-interactive, panel-f9) are required");
+	ret = guests_take_plan(&f->guests, token, now, &p);
+	if (ret == -ETIMEDOUT)
+		return api_fail("the plan for '%s' expired unconfirmed; nothing was created", p.guest.name);
+	if (ret < 0)
+		return api_fail("no such plan (it may have expired, or been confirmed already)");
+	reply = commit(f, &p, caller, how);
+	sodium_memzero(&p, sizeof(p));
+	return reply;
+}
+
+static int by_name(const void *a, const void *b)
+{
+	return strcmp(((const struct guest *)a)->name, ((const struct guest *)b)->name);
+}
+
+json_t *op_vm_list(struct fleet *f)
+{
+	json_t *list = json_array();
+
+	qsort(f->guests.list, f->guests.count, sizeof(*f->guests.list), by_name);
+	for (size_t i = 0; i < f->guests.count; i++)
+		json_array_append_new(list, guest_json(f, &f->guests.list[i]));
+	return json_pack("{s:b, s:o}", "ok", 1, "guests", list);
+}
+
+json_t *op_vm_show(struct fleet *f, json_t *req)
+{
+	const char *name = json_string_value(json_object_get(req, "name"));
+	const struct guest *g = name ? guests_find(&f->guests, name) : NULL;
+
+	if (!g)
+		return api_fail("no guest named '%s'", name ? name : "");
+	return json_pack("{s:b, s:o}", "ok", 1, "guest", guest_json(f, g));
+}
+
+json_t *op_vm_action(struct fleet *f, json_t *req, const char *caller)
+{
+	const char *name = json_string_value(json_object_get(req, "name"));
+	const char *action = json_string_value(json_object_get(req, "action"));
+	struct guest *g = name ? guests_find(&f->guests, name) : NULL;
+	const struct node *n;
+	char detail[160];
+
+	if (!g)
+		return api_fail("no guest named '%s'", name ? name : "");
+	if (!action || (strcmp(action, "start") && strcmp(action, "stop") && strcmp(action, "destroy")))
+		return api_fail("\"action\" must be start, stop or destroy");
+	n = registry_find(&f->reg, g->node);
+	if (!n || n->state == NODE_EVICTED)
+		return api_fail("%s's node %s is lost; its guests stay there and are never moved",
+				g->name, g->node);
+	if (guest_state_pending(g->state))
+		return api_fail("%s is still being created (%s)", g->name, guest_state_name(g->state));
+	snprintf(detail, sizeof(detail), "%s %s asked by %s", action, g->name, caller);
+	log_info("guest %s", detail);
+	if (store_event(f->store, "guest-action", g->node, detail, clock_wall_s(), NULL) < 0)
+		f->store_errors++;
+	f->dispatch(f, g, action);
+	return json_pack("{s:b, s:o}", "ok", 1, "guest", guest_json(f, g));
+}
+
+void fleet_guest_progress(struct fleet *f, const char *name, enum guest_state state,
+			  const char *detail, const char *accel)
+{
+	struct guest *g = guests_find(&f->guests, name);
+	char text[256];
+
+	if (!g || g->state == state)
+		return;
+	g->state = state;
+	g->updated = clock_wall_s();
+	snprintf(g->detail, sizeof(g->detail), "%s", detail ? detail : "");
+	if (accel)
+		snprintf(g->accel, sizeof(g->accel), "%s", accel);
+	snprintf(text, sizeof(text), "%s %s%s%s", g->name, guest_state_name(state),
+		 detail && detail[0] ? ": " : "", detail ? detail : "");
+	log_msg(state == GS_FAILED ? LOG_LVL_WARN : LOG_LVL_INFO, "guest %s", text);
+	persist(f, g, state == GS_FAILED ? "guest-failed" : "guest-state", text);
+}

@@ -1,0 +1,19 @@
+/* Shared by the operator API's handler files. */
+#pragma once
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "guests.h"
+
+struct fleet;
+
+/* {"ok":false,"error":<formatted>} */
+json_t *api_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+json_t *guest_json(const struct fleet *f, const struct guest *g);
+
+json_t *op_vm_plan(struct fleet *f, json_t *req, const char *caller, uint64_t now);
+json_t *op_vm_confirm(struct fleet *f, json_t *req, const char *caller, uint64_t now);
+json_t *op_vm_list(struct fleet *f);
+json_t *op_vm_show(struct fleet *f, json_t *req);
+json_t *op_vm_action(struct fleet *f, json_t *req, const char *caller);

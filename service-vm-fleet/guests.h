@@ -1,0 +1,60 @@
+/* Guests the fleet has planned or created, and plans awaiting confirmation.
+ * Pure bookkeeping: time is passed in, persistence is the caller's. */
+#pragma once
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "guest-types.h"
+#include "wire-heartbeat.h"
+
+enum guest_state {
+	GS_PLANNED, GS_DISPATCHED, GS_DEFINING, GS_BOOTING, GS_RUNNING,
+	GS_STOPPED, GS_FAILED, GS_DESTROYED, GS__COUNT
+};
+const char *guest_state_name(enum guest_state s);
+int guest_state_parse(const char *text, enum guest_state *out);
+/* A creation still under way: the host has not reported an end state. */
+bool guest_state_pending(enum guest_state s);
+
+#define PLAN_TOKEN_HEX 32
+
+struct guest {
+	char name[GUEST_NAME_MAX + 1];
+	char type[16];
+	char node[NODE_NAME_MAX + 1];
+	uint64_t memory_bytes;
+	uint32_t vcpus;
+	enum guest_state state;
+	char detail[200];
+	char accel[8];
+	int64_t created, updated;
+};
+
+struct plan {
+	char token[PLAN_TOKEN_HEX + 1];
+	uint64_t expires_ns;
+	bool advisory;             /* the fleet chose the node */
+	struct guest guest;
+};
+
+struct guests {
+	struct guest *list;
+	size_t count, cap;
+	struct plan *plans;
+	size_t nplans, capplans;
+};
+
+void guests_init(struct guests *g);
+void guests_free(struct guests *g);
+struct guest *guests_find(const struct guests *g, const char *name);
+/* -EEXIST if the name is taken (by a guest or a pending plan). */
+int guests_add(struct guests *g, const struct guest *gu);
+/* Draws a random token; -EEXIST if the name is taken. */
+int guests_plan(struct guests *g, const struct guest *gu, bool advisory, uint64_t now,
+		uint64_t ttl_ns, struct plan **out);
+/* Removes and returns the plan: -ENOENT for an unknown token, -ETIMEDOUT for
+ * an expired one (removed too). */
+int guests_take_plan(struct guests *g, const char *token, uint64_t now, struct plan *out);
+/* Drops expired plans; returns how many. */
+size_t guests_expire_plans(struct guests *g, uint64_t now);

@@ -1,0 +1,268 @@
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "api.h"
+#include "clock.h"
+#include "fleet.h"
+
+struct ctx {
+	char dir[64];
+	char db[96];
+	struct fleet f;
+	char dispatched[8][160];
+	int ndispatched;
+};
+
+static struct ctx *current;
+
+static void record_dispatch(struct fleet *f, const struct guest *g, const char *action)
+{
+	snprintf(current->dispatched[current->ndispatched++ % 8], 160, "%s %s on %s", action, g->name,
+		 g->node);
+}
+
+static void beat(struct fleet *f, const char *name, uint64_t avail_gib)
+{
+	struct heartbeat hb = { .seq = 1, .ncpu = 4, .mem_total_kib = 16ULL << 20,
+				.mem_available_kib = avail_gib << 20 };
+	struct store_node row = { .name = name, .state = "live", .registered_wall = 1 };
+
+	snprintf(hb.name, sizeof(hb.name), "%s", name);
+	assert_int_equal(registry_heartbeat(&f->reg, &hb, clock_mono_ns(), 1), 0);
+	assert_int_equal(store_transition(f->store, &row, "registered", "test", 1, NULL), 0);
+}
+
+static void open_fleet(struct ctx *c)
+{
+	struct registry_config rc = { .evict_after_ns = 30 * NSEC_PER_SEC, .hold_min_live = 3 };
+
+	assert_int_equal(store_open(c->db, &c->f.store), 0);
+	strcpy(c->f.id.name, "fleet");
+	c->f.cfg.evict_after_ms = 30000;
+	c->f.cfg.plan_ttl_ms = 120000;
+	c->f.place.margin_min_bytes = 1ULL << 30;
+	c->f.place.margin_percent = 5;
+	c->f.dispatch = record_dispatch;
+	guests_init(&c->f.guests);
+	assert_int_equal(registry_init(&c->f.reg, &rc, clock_mono_ns(), NULL, NULL), 0);
+}
+
+static int setup(void **state)
+{
+	static struct ctx c;
+
+	memset(&c, 0, sizeof(c));
+	strcpy(c.dir, "/tmp/osi-test-guests.XXXXXX");
+	assert_non_null(mkdtemp(c.dir));
+	snprintf(c.db, sizeof(c.db), "%s/fleet.db", c.dir);
+	open_fleet(&c);
+	beat(&c.f, "alpha", 8);
+	beat(&c.f, "beta", 4);
+	current = &c;
+	*state = &c;
+	return 0;
+}
+
+static void close_fleet(struct ctx *c)
+{
+	registry_free(&c->f.reg);
+	guests_free(&c->f.guests);
+	store_close(c->f.store);
+}
+
+static int teardown(void **state)
+{
+	struct ctx *c = *state;
+	char cmd[128];
+
+	close_fleet(c);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", c->dir);
+	assert_int_equal(system(cmd), 0);
+	return 0;
+}
+
+static json_t *call(struct fleet *f, const char *fmt, ...)
+{
+	char text[512], err[200];
+	va_list ap;
+	json_t *req, *reply;
+
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	req = api_parse_request(text, strlen(text), err, sizeof(err));
+	assert_non_null(req);
+	reply = api_handle(f, req, "ops");
+	json_decref(req);
+	return reply;
+}
+
+static const char *str(json_t *o, const char *path1, const char *key)
+{
+	return json_string_value(json_object_get(path1 ? json_object_get(o, path1) : o, key));
+}
+
+static char *plan(struct fleet *f, const char *extra)
+{
+	json_t *r = call(f, "{\"op\":\"vm-plan\",\"type\":\"mediakit\",\"name\":\"web1\"%s}", extra);
+	char *token;
+
+	assert_true(json_is_true(json_object_get(r, "ok")));
+	token = strdup(str(r, "plan", "token"));
+	json_decref(r);
+	return token;
+}
+
+static void plan_then_confirm_dispatches(void **state)
+{
+	struct ctx *c = *state;
+	json_t *r = call(&c->f, "{\"op\":\"vm-plan\",\"type\":\"mediakit\",\"name\":\"web1\"}");
+	char token[64];
+
+	assert_string_equal(str(r, "plan", "node"), "alpha");
+	assert_true(json_is_true(json_object_get(json_object_get(r, "plan"), "advisory")));
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(r, "plan"), "memory_bytes")),
+			 1LL << 30); /* the type's default */
+	snprintf(token, sizeof(token), "%s", str(r, "plan", "token"));
+	json_decref(r);
+	assert_int_equal(c->ndispatched, 0); /* a plan creates nothing */
+	r = call(&c->f, "{\"op\":\"vm-list\"}");
+	assert_int_equal(json_array_size(json_object_get(r, "guests")), 0);
+	json_decref(r);
+
+	r = call(&c->f, "{\"op\":\"vm-confirm\",\"token\":\"%s\",\"how\":\"cli-yes\"}", token);
+	assert_string_equal(str(r, "guest", "state"), "dispatched");
+	json_decref(r);
+	assert_int_equal(c->ndispatched, 1);
+	assert_string_equal(c->dispatched[0], "create web1 on alpha");
+	/* the same token twice: refused */
+	r = call(&c->f, "{\"op\":\"vm-confirm\",\"token\":\"%s\",\"how\":\"cli-yes\"}", token);
+	assert_non_null(strstr(str(r, NULL, "error"), "no such plan"));
+	json_decref(r);
+}
+
+static int remember_row(void *ctx, const struct store_guest *g)
+{
+	char *out = ctx;
+
+	snprintf(out, 128, "%s %s %s %s %s", g->name, g->type, g->node, g->state,
+		 g->accel ? g->accel : "-");
+	return 0;
+}
+
+static void progress_is_kept_across_restart(void **state)
+{
+	struct ctx *c = *state;
+	char *token = plan(&c->f, "");
+	json_t *r = call(&c->f, "{\"op\":\"vm-confirm\",\"token\":\"%s\",\"how\":\"panel-f9\"}", token);
+	char row[128] = "";
+
+	free(token);
+	json_decref(r);
+	fleet_guest_progress(&c->f, "web1", GS_DEFINING, NULL, NULL);
+	fleet_guest_progress(&c->f, "web1", GS_RUNNING, NULL, "tcg");
+	r = call(&c->f, "{\"op\":\"vm-show\",\"name\":\"web1\"}");
+	assert_string_equal(str(r, "guest", "state"), "running");
+	assert_string_equal(str(r, "guest", "accel"), "tcg");
+	json_decref(r);
+	close_fleet(c);
+	open_fleet(c);
+	assert_int_equal(store_guests_each(c->f.store, remember_row, row), 0);
+	assert_string_equal(row, "web1 mediakit alpha running tcg");
+}
+
+static void totebox_needs_a_named_node(void **state)
+{
+	struct ctx *c = *state;
+	json_t *r = call(&c->f, "{\"op\":\"vm-plan\",\"type\":\"totebox\",\"name\":\"vault\"}");
+
+	assert_non_null(strstr(str(r, NULL, "error"), "node you name"));
+	json_decref(r);
+	r = call(&c->f, "{\"op\":\"vm-plan\",\"type\":\"totebox\",\"name\":\"vault\",\"node\":\"beta\"}");
+	assert_string_equal(str(r, "plan", "node"), "beta");
+	assert_false(json_is_true(json_object_get(json_object_get(r, "plan"), "advisory")));
+	json_decref(r);
+}
+
+static void unconfirmed_plan_expires(void **state)
+{
+	struct ctx *c = *state;
+	struct plan p;
+	char *token;
+	json_t *r;
+
+	c->f.cfg.plan_ttl_ms = 1;
+	token = plan(&c->f, "");
+	/* expired at its deadline: confirming it creates nothing */
+	assert_int_equal(guests_expire_plans(&c->f.guests, clock_mono_ns() + 2 * NSEC_PER_MSEC), 1);
+	r = call(&c->f, "{\"op\":\"vm-confirm\",\"token\":\"%s\",\"how\":\"cli-yes\"}", token);
+	assert_false(json_is_true(json_object_get(r, "ok")));
+	json_decref(r);
+	assert_int_equal(c->ndispatched, 0);
+	assert_int_equal(c->f.guests.count, 0);
+	/* taken after its deadline, before a sweep: -ETIMEDOUT */
+	c->f.cfg.plan_ttl_ms = 1000;
+	free(token);
+	token = plan(&c->f, "");
+	assert_int_equal(guests_take_plan(&c->f.guests, token, clock_mono_ns() + 2 * NSEC_PER_SEC, &p),
+			 -ETIMEDOUT);
+	free(token);
+}
+
+static void names_are_unique_and_valid(void **state)
+{
+	struct ctx *c = *state;
+	char *token = plan(&c->f, "");
+	json_t *r = call(&c->f, "{\"op\":\"vm-plan\",\"type\":\"mediakit\",\"name\":\"web1\"}");
+
+	assert_non_null(strstr(str(r, NULL, "error"), "exists or is being planned"));
+	json_decref(r);
+	r = call(&c->f, "{\"op\":\"vm-plan\",\"type\":\"mediakit\",\"name\":\"Web_1\"}");
+	assert_non_null(strstr(str(r, NULL, "error"), "a-z"));
+	json_decref(r);
+	r = call(&c->f, "{\"op\":\"vm-plan\",\"type\":\"vax\",\"name\":\"x\"}");
+	assert_non_null(strstr(str(r, NULL, "error"), "type"));
+	json_decref(r);
+	free(token);
+}
+
+static void lost_node_guests_stay(void **state)
+{
+	struct ctx *c = *state;
+	char *token = plan(&c->f, "");
+	json_t *r = call(&c->f, "{\"op\":\"vm-confirm\",\"token\":\"%s\",\"how\":\"cli-yes\"}", token);
+
+	free(token);
+	json_decref(r);
+	fleet_guest_progress(&c->f, "web1", GS_RUNNING, NULL, "tcg");
+	registry_sweep(&c->f.reg, clock_mono_ns() + 31 * NSEC_PER_SEC); /* 2 live: no hold */
+	r = call(&c->f, "{\"op\":\"vm-show\",\"name\":\"web1\"}");
+	assert_string_equal(str(r, "guest", "state"), "node-lost");
+	assert_string_equal(str(r, "guest", "node"), "alpha");
+	json_decref(r);
+	r = call(&c->f, "{\"op\":\"vm-action\",\"name\":\"web1\",\"action\":\"stop\"}");
+	assert_non_null(strstr(str(r, NULL, "error"), "never moved"));
+	json_decref(r);
+	r = call(&c->f, "{\"op\":\"vm-migrate\",\"name\":\"web1\"}");
+	assert_non_null(strstr(str(r, NULL, "error"), "excluded by design"));
+	json_decref(r);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(plan_then_confirm_dispatches, setup, teardown),
+		cmocka_unit_test_setup_teardown(progress_is_kept_across_restart, setup, teardown),
+		cmocka_unit_test_setup_teardown(totebox_needs_a_named_node, setup, teardown),
+		cmocka_unit_test_setup_teardown(unconfirmed_plan_expires, setup, teardown),
+		cmocka_unit_test_setup_teardown(names_are_unique_and_valid, setup, teardown),
+		cmocka_unit_test_setup_teardown(lost_node_guests_stay, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
