@@ -1,1 +1,172 @@
-/* placeholder: not yet written */
+/* service-vm-host: the agent on every node. Reads its configuration (file,
+ * then --set overrides), then hands over to agent_run(). */
+#include <ctype.h>
+#include <errno.h>
+#include <getopt.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "agent.h"
+#include "config.h"
+#include "log.h"
+#include "osi-config.h"
+
+#define PROG "service-vm-host"
+#define DEFAULT_CONFIG "/etc/os-infrastructure/host.conf"
+#define FLEET_EVICT_MS 30000
+
+#define STR(field) CFG_STRING, offsetof(struct host_config, field), \
+	sizeof(((struct host_config *)0)->field)
+#define NUM(field, type) type, offsetof(struct host_config, field), sizeof(uint64_t)
+
+static const struct config_key keys[] = {
+	{ "name", STR(name), "",
+	  "this node's name, as in its identity (empty: the hostname up to the first dot)" },
+	{ "state_dir", STR(state_dir), OSI_STATE_DIR,
+	  "holds the identity (from `os-infrastructure keygen`) and heartbeat.seq" },
+	{ "fleet_address", STR(fleet_address), "127.0.0.1:7101",
+	  "service-vm-fleet's heartbeat address: numeric IP and UDP port on the mesh" },
+	{ "trust_file", STR(trust_file), "",
+	  "trust file naming the fleet's keys (empty: <state_dir>/trust); SIGHUP reloads it" },
+	{ "heartbeat_interval", NUM(heartbeat_interval_ms, CFG_DURATION_MS), "10s",
+	  "time between heartbeats (100ms..1h); the fleet evicts a node silent for 30 s" },
+	{ "guests_uri", STR(guests_uri), "qemu:///system",
+	  "libvirt URI asked read-only for running guests (empty: do not ask)" },
+	{ "log_level", STR(log_level), "info", "error, warn, info or debug" },
+};
+#define NKEYS (sizeof(keys) / sizeof(keys[0]))
+
+static void usage(FILE *f)
+{
+	fputs("Usage: " PROG " [--config FILE] [--set KEY=VALUE]... [--help-config]\n\n"
+	      "Sends this node's CPU, memory and guest figures, signed, to service-vm-fleet\n"
+	      "every heartbeat_interval. SIGHUP reloads the trust file; SIGTERM stops.\n\n"
+	      "  --config FILE     configuration file (default " DEFAULT_CONFIG ",\n"
+	      "                    which may be absent)\n"
+	      "  --set KEY=VALUE   override one key after the file; may be repeated\n"
+	      "  --help-config     list the keys with their defaults\n"
+	      "  --version         print the version\n", f);
+}
+
+/* The hostname's first label, lowercased, when it makes a node name. */
+static int name_from_hostname(struct host_config *cfg)
+{
+	char host[256] = "";
+
+	if (gethostname(host, sizeof(host) - 1) < 0)
+		return -errno;
+	host[strcspn(host, ".")] = '\0';
+	for (char *p = host; *p; p++)
+		*p = (char)tolower((unsigned char)*p);
+	if (!node_name_valid(host)) {
+		log_err("the hostname '%s' is not a node name: set name (1 to %d of a-z, 0-9 "
+			"and '-', not starting or ending with '-')", host, NODE_NAME_MAX);
+		return -EINVAL;
+	}
+	strcpy(cfg->name, host);
+	return 0;
+}
+
+static int finish_config(struct host_config *cfg)
+{
+	enum log_level level;
+	uint64_t ms = cfg->heartbeat_interval_ms;
+
+	if (log_level_parse(cfg->log_level, &level) < 0) {
+		log_err("log_level '%s': expected error, warn, info or debug", cfg->log_level);
+		return -EINVAL;
+	}
+	log_set_level(level);
+	if (!cfg->name[0] && name_from_hostname(cfg) < 0)
+		return -EINVAL;
+	if (!node_name_valid(cfg->name)) {
+		log_err("name '%s' is not a node name (1 to %d of a-z, 0-9 and '-')", cfg->name,
+			NODE_NAME_MAX);
+		return -EINVAL;
+	}
+	if (!cfg->state_dir[0]) {
+		log_err("state_dir is empty");
+		return -EINVAL;
+	}
+	if (!cfg->trust_file[0] &&
+	    snprintf(cfg->trust_file, sizeof(cfg->trust_file), "%s/trust", cfg->state_dir) >=
+	    (int)sizeof(cfg->trust_file)) {
+		log_err("state_dir is too long");
+		return -ENAMETOOLONG;
+	}
+	if (ms < HOST_INTERVAL_MIN_MS || ms > HOST_INTERVAL_MAX_MS) {
+		log_err("heartbeat_interval must be between 100ms and 1h");
+		return -ERANGE;
+	}
+	if (ms >= FLEET_EVICT_MS)
+		log_warn("heartbeat_interval is %llu ms: a fleet with the default 30 s eviction "
+			 "will drop this node between heartbeats", (unsigned long long)ms);
+	return 0;
+}
+
+static int load_config(struct host_config *cfg, const char *path, int optional,
+		       char **sets, int nsets)
+{
+	char err[512];
+	int ret;
+
+	ret = config_defaults(keys, NKEYS, cfg, err, sizeof(err));
+	if (ret == 0)
+		ret = config_load(keys, NKEYS, cfg, path, optional, err, sizeof(err));
+	for (int i = 0; ret == 0 && i < nsets; i++)
+		ret = config_override(keys, NKEYS, cfg, sets[i], err, sizeof(err));
+	if (ret < 0) {
+		log_err("%s", err);
+		return ret;
+	}
+	return finish_config(cfg);
+}
+
+int main(int argc, char *argv[])
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "set", required_argument, NULL, 's' },
+		{ "help-config", no_argument, NULL, 'k' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ 0 }
+	};
+	static struct host_config cfg;
+	const char *path = DEFAULT_CONFIG;
+	int c, optional = 1, nsets = 0, ret;
+	char **sets;
+
+	log_init(PROG);
+	sets = calloc((size_t)argc, sizeof(*sets));
+	if (!sets)
+		return 1;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c': path = optarg; optional = 0; break;
+		case 's': sets[nsets++] = optarg; break;
+		case 'k':
+			printf("Keys for %s (file lines \"key = value\", or --set key=value):\n",
+			       PROG);
+			config_print_help(keys, NKEYS);
+			free(sets);
+			return 0;
+		case 'h': usage(stdout); free(sets); return 0;
+		case 'V': puts(PROG " " OSI_VERSION); free(sets); return 0;
+		default: usage(stderr); free(sets); return 2;
+		}
+	}
+	if (optind < argc) {
+		log_err("unexpected argument '%s'", argv[optind]);
+		free(sets);
+		return 2;
+	}
+	ret = load_config(&cfg, path, optional, sets, nsets);
+	free(sets);
+	if (ret < 0)
+		return 1;
+	return agent_run(&cfg);
+}

@@ -1,1 +1,295 @@
-/* placeholder: not yet written */
+#include "sampler.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fileio.h"
+
+/* /proc/stat grows with the number of CPUs and interrupts. */
+#define PROC_FILE_MAX (4u << 20)
+
+static bool is_digit(char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+/* Strict decimal: one or more digits, no sign, no overflow. */
+static int scan_u64(const char **pp, const char *end, uint64_t *out)
+{
+	const char *p = *pp;
+	uint64_t v = 0;
+
+	if (p >= end || !is_digit(*p))
+		return -EBADMSG;
+	for (; p < end && is_digit(*p); p++) {
+		if (__builtin_mul_overflow(v, 10, &v) ||
+		    __builtin_add_overflow(v, (uint64_t)(*p - '0'), &v))
+			return -EBADMSG;
+	}
+	*pp = p;
+	*out = v;
+	return 0;
+}
+
+static const char *skip_spaces(const char *p, const char *end)
+{
+	while (p < end && (*p == ' ' || *p == '\t'))
+		p++;
+	return p;
+}
+
+static bool has_prefix(const char *p, const char *end, const char *prefix)
+{
+	size_t n = strlen(prefix);
+
+	return (size_t)(end - p) >= n && !memcmp(p, prefix, n);
+}
+
+static const char *line_end(const char *p, const char *end)
+{
+	const char *nl = memchr(p, '\n', (size_t)(end - p));
+
+	return nl ? nl : end;
+}
+
+/* "cpu  user nice system idle iowait irq softirq steal guest guest_nice":
+ * guest time is already inside user and nice, so it is not added again.
+ * Kernels before 2.6 print only the first four; later ones may add more. */
+static int parse_cpu_line(const char *p, const char *eol, struct cpu_times *out)
+{
+	uint64_t v[8] = { 0 }, busy = 0, total;
+	unsigned n = 0;
+
+	for (;;) {
+		uint64_t x;
+
+		p = skip_spaces(p, eol);
+		if (p == eol)
+			break;
+		if (scan_u64(&p, eol, &x) < 0)
+			return -EBADMSG;
+		if (p < eol && *p != ' ' && *p != '\t')
+			return -EBADMSG;
+		if (n < 8)
+			v[n] = x;
+		n++;
+	}
+	if (n < 4)
+		return -EBADMSG;
+	for (unsigned i = 0; i < 8; i++) {
+		if (i == 3 || i == 4)
+			continue;
+		if (__builtin_add_overflow(busy, v[i], &busy))
+			return -EBADMSG;
+	}
+	if (__builtin_add_overflow(busy, v[3], &total) ||
+	    __builtin_add_overflow(total, v[4], &total))
+		return -EBADMSG;
+	out->busy = busy;
+	out->total = total;
+	return 0;
+}
+
+/* "cpu<digits> ..." */
+static bool is_cpun_line(const char *p, const char *eol)
+{
+	if (!has_prefix(p, eol, "cpu"))
+		return false;
+	p += 3;
+	if (p == eol || !is_digit(*p))
+		return false;
+	while (p < eol && is_digit(*p))
+		p++;
+	return p < eol && *p == ' ';
+}
+
+int parse_proc_stat(const char *text, struct cpu_times *out, unsigned *ncpu)
+{
+	const char *p = text, *end = text + strlen(text);
+	struct cpu_times t;
+	bool have_total = false;
+	unsigned n = 0;
+
+	while (p < end) {
+		const char *eol = line_end(p, end);
+
+		if (has_prefix(p, eol, "cpu ")) {
+			if (have_total || parse_cpu_line(p + 4, eol, &t) < 0)
+				return -EBADMSG;
+			have_total = true;
+		} else if (is_cpun_line(p, eol)) {
+			if (n == UINT_MAX)
+				return -EBADMSG;
+			n++;
+		}
+		p = eol < end ? eol + 1 : end;
+	}
+	if (!have_total || n == 0)
+		return -EBADMSG;
+	*out = t;
+	*ncpu = n;
+	return 0;
+}
+
+/* "<value> kB" after the key, then the end of the line. */
+static int parse_kib(const char *p, const char *eol, uint64_t *out)
+{
+	p = skip_spaces(p, eol);
+	if (scan_u64(&p, eol, out) < 0)
+		return -EBADMSG;
+	return (eol - p == 3 && !memcmp(p, " kB", 3)) ? 0 : -EBADMSG;
+}
+
+int parse_proc_meminfo(const char *text, uint64_t *total_kib, uint64_t *avail_kib)
+{
+	const char *p = text, *end = text + strlen(text);
+	bool have_total = false, have_avail = false;
+	uint64_t total = 0, avail = 0;
+
+	while (p < end) {
+		const char *eol = line_end(p, end);
+
+		if (has_prefix(p, eol, "MemTotal:")) {
+			if (have_total || parse_kib(p + 9, eol, &total) < 0)
+				return -EBADMSG;
+			have_total = true;
+		} else if (has_prefix(p, eol, "MemAvailable:")) {
+			if (have_avail || parse_kib(p + 13, eol, &avail) < 0)
+				return -EBADMSG;
+			have_avail = true;
+		}
+		p = eol < end ? eol + 1 : end;
+	}
+	if (!have_total || !have_avail)
+		return -EBADMSG;
+	*total_kib = total;
+	*avail_kib = avail;
+	return 0;
+}
+
+uint16_t cpu_busy_permille(const struct cpu_times *prev, const struct cpu_times *now)
+{
+	uint64_t busy, total;
+
+	if (now->total <= prev->total || now->busy < prev->busy)
+		return 0;
+	busy = now->busy - prev->busy;
+	total = now->total - prev->total;
+	if (busy >= total)
+		return 1000;
+	/* Keep busy * 1000 inside 64 bits; precision lost here is invisible. */
+	while (total > UINT64_MAX / 1000 / 2) {
+		busy >>= 1;
+		total >>= 1;
+	}
+	return (uint16_t)((busy * 1000 + total / 2) / total);
+}
+
+void sampler_init(struct sampler *s, const char *proc_root)
+{
+	memset(s, 0, sizeof(*s));
+	s->proc_root = proc_root;
+}
+
+static int read_proc(const char *root, const char *name, char **text)
+{
+	char path[PATH_MAX];
+	size_t len;
+
+	if (snprintf(path, sizeof(path), "%s/%s", root, name) >= (int)sizeof(path))
+		return -ENAMETOOLONG;
+	return read_file(path, PROC_FILE_MAX, text, &len);
+}
+
+int sampler_read(struct sampler *s, struct sample *out)
+{
+	char *stat = NULL, *meminfo = NULL;
+	struct cpu_times now;
+	unsigned ncpu;
+	int ret;
+
+	ret = read_proc(s->proc_root, "stat", &stat);
+	if (ret < 0)
+		goto cleanup;
+	ret = read_proc(s->proc_root, "meminfo", &meminfo);
+	if (ret < 0)
+		goto cleanup;
+	memset(out, 0, sizeof(*out));
+	ret = parse_proc_stat(stat, &now, &ncpu);
+	if (ret < 0)
+		goto cleanup;
+	ret = parse_proc_meminfo(meminfo, &out->mem_total_kib, &out->mem_available_kib);
+	if (ret < 0)
+		goto cleanup;
+	/* Containers and odd kernels can report more available than total. */
+	if (out->mem_available_kib > out->mem_total_kib)
+		out->mem_available_kib = out->mem_total_kib;
+	out->ncpu = ncpu > UINT16_MAX ? UINT16_MAX : (uint16_t)ncpu;
+	out->cpu_busy_permille = s->have_prev ? cpu_busy_permille(&s->prev, &now) : 0;
+	s->prev = now;
+	s->have_prev = true;
+cleanup:
+	free(stat);
+	free(meminfo);
+	return ret;
+}
+
+static int parse_probe_ok(const char *p, const char *end, struct probe_result *out)
+{
+	uint64_t running, mem;
+
+	if (!has_prefix(p, end, "running="))
+		return -EBADMSG;
+	p += 8;
+	if (scan_u64(&p, end, &running) < 0 || running > UINT32_MAX)
+		return -EBADMSG;
+	if (!has_prefix(p, end, " memory_kib="))
+		return -EBADMSG;
+	p += 12;
+	if (scan_u64(&p, end, &mem) < 0 || p != end)
+		return -EBADMSG;
+	out->ok = true;
+	out->running = (uint32_t)running;
+	out->memory_kib = mem;
+	return 0;
+}
+
+static int parse_probe_error(const char *p, const char *end, struct probe_result *out)
+{
+	size_t n = (size_t)(end - p);
+
+	if (n == 0 || n > PROBE_REASON_MAX)
+		return -EBADMSG;
+	for (size_t i = 0; i < n; i++) {
+		if (p[i] < 0x20 || p[i] > 0x7e)
+			return -EBADMSG;
+	}
+	memcpy(out->reason, p, n);
+	out->reason[n] = '\0';
+	return 0;
+}
+
+int parse_probe_line(const char *line, size_t len, struct probe_result *out)
+{
+	const char *end;
+	int ret;
+
+	memset(out, 0, sizeof(*out));
+	if (len && line[len - 1] == '\n')
+		len--;
+	if (len > PROBE_LINE_MAX)
+		return -EBADMSG;
+	end = line + len;
+	if (has_prefix(line, end, "ok "))
+		ret = parse_probe_ok(line + 3, end, out);
+	else if (has_prefix(line, end, "error "))
+		ret = parse_probe_error(line + 6, end, out);
+	else
+		ret = -EBADMSG;
+	if (ret < 0)
+		memset(out, 0, sizeof(*out));
+	return ret;
+}

@@ -37,5 +37,23 @@ struct sampler {
 };
 
 void sampler_init(struct sampler *s, const char *proc_root);
-/* Reads /proc; the first call reports 0 busy (no interval yet). */
+/* Reads /proc; the first call reports 0 busy (no interval yet). Leaves the
+ * libvirt fields zero: they come from the guests probe. */
 int sampler_read(struct sampler *s, struct sample *out);
+
+/* The one line service-vm-host-guests prints on stdout:
+ *   "ok running=<u32> memory_kib=<u64>"  or  "error <printable ASCII>"
+ * with an optional trailing newline and nothing else. */
+#define PROBE_LINE_MAX 256
+#define PROBE_REASON_MAX 200
+
+struct probe_result {
+	bool ok;
+	uint32_t running;
+	uint64_t memory_kib;
+	char reason[PROBE_REASON_MAX + 1]; /* when !ok */
+};
+
+/* Parses len bytes (need not be NUL-terminated); -EBADMSG unless the line is
+ * exactly one of the two forms. */
+int parse_probe_line(const char *line, size_t len, struct probe_result *out);

@@ -2,7 +2,7 @@
 # Runs one libFuzzer harness for a bounded time. New inputs go to a scratch
 # directory, so the seed corpus in the source tree is only read.
 set -euo pipefail
-exe=$1 seeds=$2 seconds=$3
+exe=$(realpath "$1") seeds=$(realpath "$2") seconds=$3
 scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
 cd "$scratch"

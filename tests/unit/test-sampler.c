@@ -1,2 +1,294 @@
-/* placeholder: not yet written */
-int main(void) { return 77; }
+#include <errno.h>
+#include <limits.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "fileio.h"
+#include "sampler.h"
+
+static const char *fixture(const char *name)
+{
+	static char path[PATH_MAX];
+	const char *root = getenv("OSI_FIXTURES");
+
+	assert_non_null(root);
+	snprintf(path, sizeof(path), "%s/%s", root, name);
+	return path;
+}
+
+static char *load(const char *name)
+{
+	char *text;
+	size_t len;
+
+	assert_int_equal(read_file(fixture(name), 1 << 20, &text, &len), 0);
+	return text;
+}
+
+static void real_stat(void **state)
+{
+	struct cpu_times t;
+	unsigned ncpu;
+	char *text = load("proc-a/stat");
+
+	assert_int_equal(parse_proc_stat(text, &t, &ncpu), 0);
+	/* cpu  11731 0 11978 93220 497 0 486 0 0 0 */
+	assert_int_equal(ncpu, 2);
+	assert_int_equal(t.busy, 11731 + 11978 + 486);
+	assert_int_equal(t.total, 11731 + 11978 + 486 + 93220 + 497);
+	free(text);
+}
+
+static void real_meminfo(void **state)
+{
+	uint64_t total, avail;
+	char *text = load("proc-a/meminfo");
+
+	assert_int_equal(parse_proc_meminfo(text, &total, &avail), 0);
+	assert_int_equal(total, 24683620);
+	assert_int_equal(avail, 24340276);
+	free(text);
+}
+
+static void cpu_counts(void **state)
+{
+	struct cpu_times t;
+	unsigned ncpu;
+	char *one = load("proc-1cpu/stat"), *many = load("proc-64cpu/stat");
+
+	assert_int_equal(parse_proc_stat(one, &t, &ncpu), 0);
+	assert_int_equal(ncpu, 1);
+	assert_int_equal(t.busy, 43445 + 485 + 10886 + 98);
+	assert_int_equal(parse_proc_stat(many, &t, &ncpu), 0);
+	assert_int_equal(ncpu, 64);
+	free(one);
+	free(many);
+}
+
+static void huge_values(void **state)
+{
+	struct sampler s;
+	struct sample smp;
+
+	sampler_init(&s, fixture("proc-huge"));
+	assert_int_equal(sampler_read(&s, &smp), 0);
+	assert_int_equal(smp.mem_total_kib, 17179869184ULL);
+	assert_int_equal(smp.mem_available_kib, 17000000000ULL);
+	assert_int_equal(s.prev.busy, 1125000000000000000ULL + 12345678901234ULL + 7);
+	assert_int_equal(smp.ncpu, 1);
+}
+
+static void missing_memavailable(void **state)
+{
+	struct sampler s;
+	struct sample smp;
+
+	sampler_init(&s, fixture("proc-no-memavailable"));
+	assert_int_equal(sampler_read(&s, &smp), -EBADMSG);
+}
+
+static void garbage(void **state)
+{
+	struct sampler s;
+	struct sample smp;
+
+	sampler_init(&s, fixture("proc-garbage"));
+	assert_int_equal(sampler_read(&s, &smp), -EBADMSG);
+	sampler_init(&s, fixture("no-such-dir"));
+	assert_int_equal(sampler_read(&s, &smp), -ENOENT);
+}
+
+static void stat_edges(void **state)
+{
+	static const char *const bad[] = {
+		"",
+		"cpu0 1 2 3 4\n",                               /* no aggregate */
+		"cpu  1 2 3 4\n",                               /* no cpuN */
+		"cpu  1 2 3\ncpu0 1 2 3\n",                     /* too few fields */
+		"cpu  1 2 3 4\ncpu  1 2 3 4\ncpu0 1 2 3 4\n",   /* twice */
+		"cpu  1 2 3 4x\ncpu0 1 2 3 4\n",
+		"cpu  1 -2 3 4\ncpu0 1 2 3 4\n",
+		"cpu  18446744073709551616 0 0 0\ncpu0 0 0 0 0\n",
+		"cpu  18446744073709551615 1 0 0\ncpu0 0 0 0 0\n", /* busy sum wraps */
+		"cpu  0 0 0 18446744073709551615 1\ncpu0 0 0 0 0\n", /* total wraps */
+	};
+	struct cpu_times t;
+	unsigned ncpu;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(parse_proc_stat(bad[i], &t, &ncpu), -EBADMSG);
+
+	/* Linux 2.4 printed four fields and no trailing newline. */
+	assert_int_equal(parse_proc_stat("cpu  5 1 4 90\ncpu0 5 1 4 90", &t, &ncpu), 0);
+	assert_int_equal(t.busy, 10);
+	assert_int_equal(t.total, 100);
+	/* Guest time is inside user; fields beyond the tenth are ignored. */
+	assert_int_equal(parse_proc_stat("cpu  5 0 0 5 0 0 0 0 5 5 7\ncpu0 1\ncpu1 1\n",
+					 &t, &ncpu), 0);
+	assert_int_equal(t.busy, 5);
+	assert_int_equal(t.total, 10);
+	assert_int_equal(ncpu, 2);
+	assert_int_equal(parse_proc_stat("cpu  18446744073709551615 0 0 0\ncpu0 1\n", &t, &ncpu), 0);
+	assert_int_equal(t.total, UINT64_MAX);
+}
+
+static void meminfo_edges(void **state)
+{
+	static const char *const bad[] = {
+		"",
+		"MemTotal: 10 kB\n",
+		"MemAvailable: 10 kB\n",
+		"MemTotal: 10\nMemAvailable: 5 kB\n",
+		"MemTotal: 10 MB\nMemAvailable: 5 kB\n",
+		"MemTotal: 10 kB\nMemAvailable: 5 kB\nMemTotal: 10 kB\n",
+		"MemTotal: kB\nMemAvailable: 5 kB\n",
+		"MemTotal: 99999999999999999999 kB\nMemAvailable: 5 kB\n",
+		"MemTotal: 10 kB junk\nMemAvailable: 5 kB\n",
+	};
+	uint64_t total, avail;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(parse_proc_meminfo(bad[i], &total, &avail), -EBADMSG);
+	assert_int_equal(parse_proc_meminfo("MemAvailable:5 kB\nMemTotal:    10 kB", &total, &avail), 0);
+	assert_int_equal(total, 10);
+	assert_int_equal(avail, 5);
+}
+
+static void permille(void **state)
+{
+	struct cpu_times a = { 100, 1000 }, b;
+
+	b = a;
+	assert_int_equal(cpu_busy_permille(&a, &b), 0);
+	b = (struct cpu_times){ 500, 2000 };
+	assert_int_equal(cpu_busy_permille(&a, &b), 400);
+	assert_int_equal(cpu_busy_permille(&b, &a), 0);
+	b = (struct cpu_times){ 50, 2000 };
+	assert_int_equal(cpu_busy_permille(&a, &b), 0);
+	b = (struct cpu_times){ 5000, 2000 };
+	assert_int_equal(cpu_busy_permille(&a, &b), 1000);
+	b = (struct cpu_times){ 101, 3000 };
+	assert_int_equal(cpu_busy_permille(&a, &b), 1); /* 0.5 rounds up */
+	a = (struct cpu_times){ 0, 0 };
+	b = (struct cpu_times){ UINT64_MAX / 2, UINT64_MAX };
+	assert_int_equal(cpu_busy_permille(&a, &b), 500);
+	b = (struct cpu_times){ UINT64_MAX - 1, UINT64_MAX };
+	assert_int_equal(cpu_busy_permille(&a, &b), 1000);
+}
+
+static void two_samples(void **state)
+{
+	struct sampler s;
+	struct sample smp;
+
+	sampler_init(&s, fixture("proc-a"));
+	assert_int_equal(sampler_read(&s, &smp), 0);
+	assert_int_equal(smp.cpu_busy_permille, 0);
+	assert_int_equal(smp.ncpu, 2);
+	assert_int_equal(smp.mem_total_kib, 24683620);
+	assert_false(smp.libvirt_ok);
+	s.proc_root = fixture("proc-a-later");
+	assert_int_equal(sampler_read(&s, &smp), 0);
+	assert_int_equal(smp.cpu_busy_permille, 400);
+	/* A failed read leaves the previous sample in place. */
+	s.proc_root = fixture("proc-garbage");
+	assert_int_equal(sampler_read(&s, &smp), -EBADMSG);
+	s.proc_root = fixture("proc-a-later");
+	assert_int_equal(sampler_read(&s, &smp), 0);
+	assert_int_equal(smp.cpu_busy_permille, 0);
+}
+
+static void write_text(const char *dir, const char *name, const char *text)
+{
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	assert_int_equal(atomic_write_file(path, text, strlen(text), 0644), 0);
+}
+
+static void available_clamped(void **state)
+{
+	char dir[] = "/tmp/test-sampler-XXXXXX", path[PATH_MAX];
+	struct sampler s;
+	struct sample smp;
+
+	assert_non_null(mkdtemp(dir));
+	write_text(dir, "stat", "cpu  1 0 1 8\ncpu0 1 0 1 8\n");
+	write_text(dir, "meminfo", "MemTotal: 1000 kB\nMemAvailable: 1200 kB\n");
+	sampler_init(&s, dir);
+	assert_int_equal(sampler_read(&s, &smp), 0);
+	assert_int_equal(smp.mem_available_kib, 1000);
+	snprintf(path, sizeof(path), "%s/stat", dir);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/meminfo", dir);
+	unlink(path);
+	rmdir(dir);
+}
+
+static void probe_line(void **state)
+{
+	static const char *const bad[] = {
+		"", "\n", "ok", "ok \n", "ok running=1", "ok running=1 memory_kib=",
+		"ok running=1 memory_kib=2 ", "ok running=1 memory_kib=2\n\n",
+		"ok running=1  memory_kib=2", "ok running=-1 memory_kib=2",
+		"ok running=4294967296 memory_kib=2", "ok memory_kib=2 running=1",
+		"ok running=1 memory_kib=18446744073709551616", "OK running=1 memory_kib=2",
+		"ok running=1 memory_kib=2\r\n", "error", "error ", "error \n",
+		"error bad\tbyte", "error \x7f", "error \xc3\xa9", "errors oops", " error x",
+	};
+	struct probe_result r;
+	char big[PROBE_LINE_MAX + 8];
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(parse_probe_line(bad[i], strlen(bad[i]), &r), -EBADMSG);
+		assert_false(r.ok);
+	}
+	assert_int_equal(parse_probe_line("ok running=3 memory_kib=6291456\n", 32, &r), 0);
+	assert_true(r.ok);
+	assert_int_equal(r.running, 3);
+	assert_int_equal(r.memory_kib, 6291456);
+	assert_int_equal(parse_probe_line("ok running=4294967295 memory_kib=0", 34, &r), 0);
+	assert_int_equal(r.running, UINT32_MAX);
+	assert_int_equal(parse_probe_line("error no connection to libvirt\n", 31, &r), 0);
+	assert_false(r.ok);
+	assert_string_equal(r.reason, "no connection to libvirt");
+	/* Only len bytes count: a prefix of a good line is a bad line. */
+	assert_int_equal(parse_probe_line("ok running=3 memory_kib=6", 14, &r), -EBADMSG);
+	assert_int_equal(parse_probe_line("ok running=3 memory_kib=6XYZ", 25, &r), 0);
+	assert_int_equal(parse_probe_line("error x\0y", 9, &r), -EBADMSG);
+
+	memset(big, 'a', sizeof(big));
+	memcpy(big, "error ", 6);
+	assert_int_equal(parse_probe_line(big, 6 + PROBE_REASON_MAX, &r), 0);
+	assert_int_equal(strlen(r.reason), PROBE_REASON_MAX);
+	assert_int_equal(parse_probe_line(big, 6 + PROBE_REASON_MAX + 1, &r), -EBADMSG);
+	assert_int_equal(parse_probe_line(big, sizeof(big), &r), -EBADMSG);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(real_stat),
+		cmocka_unit_test(real_meminfo),
+		cmocka_unit_test(cpu_counts),
+		cmocka_unit_test(huge_values),
+		cmocka_unit_test(missing_memavailable),
+		cmocka_unit_test(garbage),
+		cmocka_unit_test(stat_edges),
+		cmocka_unit_test(meminfo_edges),
+		cmocka_unit_test(permille),
+		cmocka_unit_test(two_samples),
+		cmocka_unit_test(available_clamped),
+		cmocka_unit_test(probe_line),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,24 @@
+/* The host agent's event loop: every heartbeat_interval it samples /proc,
+ * adds the last guests probe's answer, and sends one sealed heartbeat to the
+ * fleet over UDP. main.c fills the configuration; agent_run() owns the rest. */
+#pragma once
+#include <limits.h>
+#include <stdint.h>
+
+#include "wire-heartbeat.h"
+
+struct host_config {
+	char name[NODE_NAME_MAX + 1];
+	char state_dir[PATH_MAX];
+	char fleet_address[128];
+	char trust_file[PATH_MAX];
+	uint64_t heartbeat_interval_ms;
+	char guests_uri[256];
+	char log_level[16];
+};
+
+#define HOST_INTERVAL_MIN_MS 100
+#define HOST_INTERVAL_MAX_MS (3600 * 1000)
+
+/* Runs until SIGTERM or SIGINT; returns the process exit status. */
+int agent_run(const struct host_config *cfg);
