@@ -357,3 +357,60 @@ void render_event_stream(FILE *f, const json_t *event, enum format fmt, bool fir
 		fputc('\n', f);
 	}
 }
+
+static const char *const guest_keys[] = {
+	"name", "type", "node", "state", "memory_bytes", "vcpus", "accel", "detail", "created", "updated",
+};
+
+int render_guests(FILE *f, const json_t *reply, enum format fmt)
+{
+	static const struct column cols[] = {
+		{ .title = "NAME", .key = "name" },
+		{ .title = "TYPE", .key = "type" },
+		{ .title = "NODE", .key = "node" },
+		{ .title = "STATE", .key = "state" },
+		{ .title = "MEMORY", .key = "memory_bytes", .cell = cell_bytes, .right = true },
+		{ .title = "VCPUS", .key = "vcpus", .right = true },
+		{ .title = "ACCEL", .key = "accel" },
+		{ .title = "DETAIL", .key = "detail" },
+	};
+	const json_t *guests = json_object_get(reply, "guests");
+	json_t *rows = NULL;
+	int ret;
+
+	if (fmt == FORMAT_JSON || fmt == FORMAT_YAML)
+		return render_body(f, reply, fmt);
+	if (!guests) {
+		rows = json_pack("[O]", json_object_get(reply, "guest"));
+		if (!rows)
+			return -ENOMEM;
+		guests = rows;
+	}
+	if (fmt == FORMAT_CSV)
+		ret = format_csv(f, guests, guest_keys, ARRAY_SIZE(guest_keys), true);
+	else if (!json_array_size(guests))
+		ret = fputs("No guests.\n", f) < 0 ? -EIO : 0;
+	else
+		ret = format_table(f, guests, cols, ARRAY_SIZE(cols));
+	json_decref(rows);
+	return ret ? ret : ferror(f) ? -EIO : 0;
+}
+
+int render_plan(FILE *f, const json_t *reply)
+{
+	const json_t *plan = json_object_get(reply, "plan");
+	char mem[32];
+	int ret;
+
+	format_bytes_json(json_object_get(plan, "memory_bytes"), mem, sizeof(mem));
+	fprintf(f, "Plan: %s '%s' (%s, %lld vCPU) on node %s — ", str_or(plan, "type", "?"),
+		str_or(plan, "name", "?"), mem, (long long)json_integer_value(json_object_get(plan, "vcpus")),
+		str_or(plan, "node", "?"));
+	fputs(json_is_true(json_object_get(plan, "advisory"))
+		      ? "the fleet's advisory choice (pass --node to choose another).\n"
+		      : "the node you named.\n", f);
+	ret = render_place(f, json_object_get(plan, "ranking"), FORMAT_TABLE);
+	fprintf(f, "This plan expires in %lld s; nothing is created until you confirm it.\n",
+		(long long)json_integer_value(json_object_get(plan, "expires_in_s")));
+	return ret ? ret : ferror(f) ? -EIO : 0;
+}

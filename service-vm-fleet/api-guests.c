@@ -170,6 +170,20 @@ json_t *op_vm_confirm(struct fleet *f, json_t *req, const char *caller, uint64_t
 	return reply;
 }
 
+json_t *op_vm_cancel(struct fleet *f, json_t *req, const char *caller, uint64_t now)
+{
+	const char *token = json_string_value(json_object_get(req, "token"));
+	struct plan p;
+	int ret = token ? guests_take_plan(&f->guests, token, now, &p) : -ENOENT;
+
+	if (ret == -ENOENT)
+		return api_fail("no such plan (it may have expired already)");
+	log_info("plan for %s %s declined by %s; nothing was created", p.guest.type, p.guest.name,
+		 caller);
+	sodium_memzero(&p, sizeof(p));
+	return json_pack("{s:b}", "ok", 1);
+}
+
 static int by_name(const void *a, const void *b)
 {
 	return strcmp(((const struct guest *)a)->name, ((const struct guest *)b)->name);

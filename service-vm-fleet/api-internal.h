@@ -14,6 +14,7 @@ json_t *guest_json(const struct fleet *f, const struct guest *g);
 
 json_t *op_vm_plan(struct fleet *f, json_t *req, const char *caller, uint64_t now);
 json_t *op_vm_confirm(struct fleet *f, json_t *req, const char *caller, uint64_t now);
+json_t *op_vm_cancel(struct fleet *f, json_t *req, const char *caller, uint64_t now);
 json_t *op_vm_list(struct fleet *f);
 json_t *op_vm_show(struct fleet *f, json_t *req);
 json_t *op_vm_action(struct fleet *f, json_t *req, const char *caller);

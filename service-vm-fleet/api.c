@@ -320,6 +320,8 @@ json_t *api_handle(struct fleet *f, json_t *req, const char *caller)
 		return op_vm_plan(f, req, caller, now);
 	if (!strcmp(op, "vm-confirm"))
 		return op_vm_confirm(f, req, caller, now);
+	if (!strcmp(op, "vm-cancel"))
+		return op_vm_cancel(f, req, caller, now);
 	if (!strcmp(op, "vm-list"))
 		return op_vm_list(f);
 	if (!strcmp(op, "vm-show"))

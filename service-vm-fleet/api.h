@@ -61,6 +61,9 @@
  *   who confirmed and how) and dispatches it to the node's service-vm-host.
  *   Errors: unknown or expired token, name taken, node gone.
  *
+ * {"op":"vm-cancel","token":hex32} -> {"ok":true}: drops a plan at once (the
+ *   operator declined); its name is free again. Unknown tokens are an error.
+ *
  * {"op":"vm-list"} -> {"ok":true,"guests":[GUEST...]}   sorted by name
  * {"op":"vm-show","name":S} -> {"ok":true,"guest":GUEST}
  * {"op":"vm-action","name":S,"action":"start"|"stop"|"destroy"} -> {"ok":true,"guest":GUEST}

@@ -215,6 +215,23 @@ static void unconfirmed_plan_expires(void **state)
 	free(token);
 }
 
+static void declined_plan_frees_the_name(void **state)
+{
+	struct ctx *c = *state;
+	char *token = plan(&c->f, "");
+	json_t *r = call(&c->f, "{\"op\":\"vm-cancel\",\"token\":\"%s\"}", token);
+
+	assert_true(json_is_true(json_object_get(r, "ok")));
+	json_decref(r);
+	r = call(&c->f, "{\"op\":\"vm-confirm\",\"token\":\"%s\",\"how\":\"cli-yes\"}", token);
+	assert_false(json_is_true(json_object_get(r, "ok")));
+	json_decref(r);
+	free(token);
+	token = plan(&c->f, ""); /* the same name plans again */
+	free(token);
+	assert_int_equal(c->ndispatched, 0);
+}
+
 static void names_are_unique_and_valid(void **state)
 {
 	struct ctx *c = *state;
@@ -261,6 +278,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(progress_is_kept_across_restart, setup, teardown),
 		cmocka_unit_test_setup_teardown(totebox_needs_a_named_node, setup, teardown),
 		cmocka_unit_test_setup_teardown(unconfirmed_plan_expires, setup, teardown),
+		cmocka_unit_test_setup_teardown(declined_plan_frees_the_name, setup, teardown),
 		cmocka_unit_test_setup_teardown(names_are_unique_and_valid, setup, teardown),
 		cmocka_unit_test_setup_teardown(lost_node_guests_stay, setup, teardown),
 	};

@@ -1,0 +1,232 @@
+/* vm: guests. Creating one is two steps with the operator in between: the
+ * fleet proposes a plan (its advisory node and why), the operator confirms
+ * it (y at the prompt, or --yes, which is logged as such), and only then
+ * does the fleet dispatch the creation to the node. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "client.h"
+#include "cmd.h"
+#include "render.h"
+#include "units.h"
+
+struct create_args {
+	const char *type, *name, *node;
+	uint64_t memory, vcpus;
+	bool yes, wait;
+};
+
+static int parse_create(int argc, char *argv[], struct create_args *a)
+{
+	static const struct option opts[] = {
+		{ "type", required_argument, NULL, 't' }, { "name", required_argument, NULL, 'n' },
+		{ "node", required_argument, NULL, 'N' }, { "memory", required_argument, NULL, 'm' },
+		{ "vcpus", required_argument, NULL, 'c' }, { "yes", no_argument, NULL, 'y' },
+		{ "no-wait", no_argument, NULL, 'W' }, { "help", no_argument, NULL, 'h' }, { 0 },
+	};
+	int c;
+
+	a->wait = true;
+	optind = 0;
+	while ((c = getopt_long(argc, argv, ":t:n:N:m:c:yh", opts, NULL)) != -1) {
+		switch (c) {
+		case 't': a->type = optarg; break;
+		case 'n': a->name = optarg; break;
+		case 'N': a->node = optarg; break;
+		case 'm':
+			if (parse_size(optarg, &a->memory) < 0)
+				return cmd_usage_error(&cmd_vm, "--memory: '%s' is not a size like 2G", optarg);
+			break;
+		case 'c':
+			if (parse_u64(optarg, 1, 256, &a->vcpus) < 0)
+				return cmd_usage_error(&cmd_vm, "--vcpus must be 1..256");
+			break;
+		case 'y': a->yes = true; break;
+		case 'W': a->wait = false; break;
+		case 'h': return cmd_help(&cmd_vm);
+		default: return cmd_bad_option(&cmd_vm, c, argv);
+		}
+	}
+	if (!a->type || !a->name)
+		return cmd_usage_error(&cmd_vm, "vm create needs --type and --name");
+	return optind == argc ? 0 : cmd_usage_error(&cmd_vm, "unexpected argument '%s'", argv[optind]);
+}
+
+/* y/N from the terminal itself, so a pipe on stdin cannot confirm. */
+static bool ask(void)
+{
+	char line[16] = "";
+	FILE *tty = fopen("/dev/tty", "r+");
+
+	if (!tty)
+		return false;
+	fputs("Create this guest? [y/N] ", tty);
+	fflush(tty);
+	if (!fgets(line, sizeof(line), tty))
+		line[0] = '\0';
+	fclose(tty);
+	return line[0] == 'y' || line[0] == 'Y';
+}
+
+static int call(const struct cli *cli, json_t *req, json_t **reply)
+{
+	int ret = req ? fleet_request(cli, req, reply) : cmd_fail("out of memory");
+
+	json_decref(req);
+	return ret;
+}
+
+/* Follows the creation until an end state, one line per change. */
+static int follow(const struct cli *cli, const char *name)
+{
+	char last[32] = "";
+	struct timespec tick = { 0, 500000000 };
+
+	for (;;) {
+		json_t *r;
+		const json_t *g;
+		const char *st, *detail;
+		int ret = call(cli, json_pack("{s:s, s:s}", "op", "vm-show", "name", name), &r);
+
+		if (ret)
+			return ret;
+		g = json_object_get(r, "guest");
+		st = json_string_value(json_object_get(g, "state"));
+		detail = json_string_value(json_object_get(g, "detail"));
+		if (st && strcmp(st, last)) {
+			printf("%s: %s%s%s\n", name, st, detail ? " — " : "", detail ? detail : "");
+			fflush(stdout);
+			snprintf(last, sizeof(last), "%s", st);
+		}
+		ret = !st || !strcmp(st, "failed") || !strcmp(st, "node-lost") ? EXIT_FAIL
+		      : !strcmp(st, "running") || !strcmp(st, "stopped") ? EXIT_OK : -1;
+		json_decref(r);
+		if (ret >= 0)
+			return ret;
+		nanosleep(&tick, NULL);
+	}
+}
+
+static int create(const struct cli *cli, int argc, char *argv[])
+{
+	struct create_args a = { 0 };
+	json_t *req, *plan, *done;
+	char token[80];
+	int ret = parse_create(argc, argv, &a);
+
+	if (ret)
+		return ret;
+	req = json_pack("{s:s, s:s, s:s, s:s?}", "op", "vm-plan", "type", a.type, "name", a.name,
+			"node", a.node);
+	if (req && a.memory)
+		json_object_set_new(req, "memory_bytes", json_integer((json_int_t)a.memory));
+	if (req && a.vcpus)
+		json_object_set_new(req, "vcpus", json_integer((json_int_t)a.vcpus));
+	ret = call(cli, req, &plan);
+	if (ret)
+		return ret;
+	render_plan(stdout, plan);
+	fflush(stdout);
+	snprintf(token, sizeof(token), "%s",
+		 json_string_value(json_object_get(json_object_get(plan, "plan"), "token")));
+	json_decref(plan);
+	if (!a.yes && !ask()) {
+		json_t *r = NULL;
+
+		call(cli, json_pack("{s:s, s:s}", "op", "vm-cancel", "token", token), &r);
+		json_decref(r);
+		return cmd_fail("not confirmed: nothing was created%s",
+				isatty(STDIN_FILENO) ? "" : " (no terminal to ask: pass --yes to confirm)");
+	}
+	ret = call(cli, json_pack("{s:s, s:s, s:s}", "op", "vm-confirm", "token", token, "how",
+				  a.yes ? "cli-yes" : "cli-interactive"), &done);
+	if (ret)
+		return ret;
+	json_decref(done);
+	printf("Confirmed%s; the fleet dispatched it to the node.\n", a.yes ? " (--yes)" : "");
+	return a.wait ? follow(cli, a.name) : cmd_output(0);
+}
+
+static int list_or_show(const struct cli *cli, int argc, char *argv[], bool show)
+{
+	static const struct option opts[] = {
+		{ "format", required_argument, NULL, 'f' }, { "help", no_argument, NULL, 'h' }, { 0 },
+	};
+	enum format fmt = FORMAT_TABLE;
+	json_t *reply;
+	int c, ret;
+
+	optind = 0;
+	while ((c = getopt_long(argc, argv, ":f:h", opts, NULL)) != -1) {
+		if (c == 'h')
+			return cmd_help(&cmd_vm);
+		if (c != 'f')
+			return cmd_bad_option(&cmd_vm, c, argv);
+		if (cmd_parse_format(&cmd_vm, optarg, &fmt))
+			return EXIT_USAGE;
+	}
+	if (argc - optind != (show ? 1 : 0))
+		return cmd_usage_error(&cmd_vm, show ? "which guest?" : "vm list takes no argument");
+	ret = call(cli, show ? json_pack("{s:s, s:s}", "op", "vm-show", "name", argv[optind])
+			     : json_pack("{s:s}", "op", "vm-list"), &reply);
+	if (!ret)
+		ret = cmd_output(render_guests(stdout, reply, fmt));
+	json_decref(reply);
+	return ret;
+}
+
+static int action(const struct cli *cli, int argc, char *argv[])
+{
+	json_t *reply;
+	int ret;
+
+	if (argc != 2)
+		return cmd_usage_error(&cmd_vm, "vm %s takes one guest name", argv[0]);
+	ret = call(cli, json_pack("{s:s, s:s, s:s}", "op", "vm-action", "name", argv[1], "action",
+				  argv[0]), &reply);
+	if (!ret)
+		printf("%s: %s sent to its node.\n", argv[1], argv[0]);
+	json_decref(reply);
+	return ret ? ret : cmd_output(0);
+}
+
+static int vm(const struct cli *cli, int argc, char *argv[])
+{
+	const char *sub = argc > 1 ? argv[1] : "";
+
+	if (!strcmp(sub, "create"))
+		return create(cli, argc - 1, argv + 1);
+	if (!strcmp(sub, "list"))
+		return list_or_show(cli, argc - 1, argv + 1, false);
+	if (!strcmp(sub, "show"))
+		return list_or_show(cli, argc - 1, argv + 1, true);
+	if (!strcmp(sub, "start") || !strcmp(sub, "stop") || !strcmp(sub, "destroy"))
+		return action(cli, argc - 1, argv + 1);
+	if (!strcmp(sub, "migrate"))
+		return cmd_fail("live migration is excluded by design: a guest stays on the node it "
+				"was placed on (a Totebox's archive never crosses the network)");
+	if (!strcmp(sub, "--help") || !strcmp(sub, "-h"))
+		return cmd_help(&cmd_vm);
+	return cmd_usage_error(&cmd_vm, *sub ? "unknown vm command '%s'" : "which vm command?%s", sub);
+}
+
+const struct cmd cmd_vm = {
+	.name = "vm",
+	.fn = vm,
+	.usage = "vm create --type T --name N [--node X] [--memory M] [--vcpus V] [--yes] [--no-wait]\n"
+		 "       " PROG_NAME " vm list|show NAME [--format table|json|yaml|csv]\n"
+		 "       " PROG_NAME " vm start|stop|destroy NAME",
+	.description = "Create guests (plan, then confirm), list them, start, stop, destroy",
+	.help = "  --type T       totebox, mediakit, orchestration or privategit\n"
+		"  --node X       the node to use; a Totebox always needs one\n"
+		"  --memory M     e.g. 2G (default: the type's)\n"
+		"  --vcpus V      (default: the type's)\n"
+		"  --yes          confirm the plan without asking (logged as such)\n"
+		"  --no-wait      do not follow the creation to its end\n\n"
+		"create shows the fleet's plan and asks for confirmation; without a terminal\n"
+		"it needs --yes. Live migration does not exist, by design.\n",
+};
