@@ -16,6 +16,7 @@
 
 #include "auth.h"
 #include "clock.h"
+#include "dispatch.h"
 #include "guests.h"
 #include "identity.h"
 #include "log.h"
@@ -35,6 +36,7 @@ struct agent {
 	uv_timer_t tick;
 	uv_udp_t udp;
 	uv_signal_t sigs[3];
+	struct dispatch *dispatch;
 	struct sockaddr_storage fleet_addr;
 	struct sampler sampler;
 	struct seqstore seq;
@@ -340,6 +342,7 @@ static void stop(struct agent *a)
 	if (a->stopping)
 		return;
 	a->stopping = true;
+	dispatch_stop(a->dispatch);
 	if (a->guests_ready)
 		guests_close(&a->guests);
 	uv_walk(&a->loop, close_handle, NULL);
@@ -359,6 +362,29 @@ static void on_signal(uv_signal_t *h, int signum)
 	stop(a);
 }
 
+/* With dispatch on, heartbeats leave from the dispatch address: the fleet
+ * dispatches to wherever a node's heartbeats come from. */
+static int bind_source(struct agent *a)
+{
+	struct sockaddr_storage ss;
+	char host[64];
+	uint16_t port;
+	int ret;
+
+	if (!a->cfg->dispatch_listen[0])
+		return 0;
+	if (parse_hostport(a->cfg->dispatch_listen, host, sizeof(host), &port) < 0 ||
+	    (uv_ip4_addr(host, 0, (struct sockaddr_in *)&ss) &&
+	     uv_ip6_addr(host, 0, (struct sockaddr_in6 *)&ss))) {
+		log_err("dispatch_listen '%s' is not a numeric host:port", a->cfg->dispatch_listen);
+		return -EINVAL;
+	}
+	ret = uv_udp_bind(&a->udp, (struct sockaddr *)&ss, 0);
+	if (ret < 0)
+		log_err("cannot send heartbeats from %s: %s", host, uv_strerror(ret));
+	return ret;
+}
+
 static int start(struct agent *a)
 {
 	static const int signums[3] = { SIGTERM, SIGINT, SIGHUP };
@@ -368,6 +394,12 @@ static int start(struct agent *a)
 	if (ret < 0)
 		return ret;
 	a->udp.data = a;
+	ret = bind_source(a);
+	if (ret < 0)
+		return ret;
+	ret = dispatch_start(&a->loop, a->cfg, &a->dispatch);
+	if (ret < 0)
+		return ret;
 	ret = uv_timer_init(&a->loop, &a->tick);
 	if (ret < 0)
 		return ret;

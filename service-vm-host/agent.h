@@ -15,6 +15,14 @@ struct host_config {
 	uint64_t heartbeat_interval_ms;
 	char guests_uri[256];
 	char log_level[16];
+	/* dispatch: guests built on the fleet's request */
+	char dispatch_listen[128];
+	char virt_uri[256];
+	char images_dir[PATH_MAX];
+	char pool_dir[PATH_MAX];
+	char console_dir[PATH_MAX];
+	char guest_network[96];
+	char base_image[64];
 };
 
 #define HOST_INTERVAL_MIN_MS 100

@@ -36,6 +36,19 @@ static const struct config_key keys[] = {
 	{ "guests_uri", STR(guests_uri), "qemu:///system",
 	  "libvirt URI asked read-only for running guests (empty: do not ask)" },
 	{ "log_level", STR(log_level), "info", "error, warn, info or debug" },
+	{ "dispatch_listen", STR(dispatch_listen), "",
+	  "this node's mesh address and TCP port for the fleet's guest requests, e.g. "
+	  "10.77.0.2:7103; heartbeats are sent from the same address (empty: no dispatch)" },
+	{ "virt_uri", STR(virt_uri), "qemu:///system", "libvirt URI guests are built with" },
+	{ "images_dir", STR(images_dir), OSI_IMAGES_DIR,
+	  "guest manifests and cloud-init templates (images/ of the source tree)" },
+	{ "pool_dir", STR(pool_dir), "", "the project's storage pool directory "
+	  "(empty: <state_dir>/images)" },
+	{ "console_dir", STR(console_dir), "", "guest serial console logs "
+	  "(empty: /var/log/os-infrastructure/guests)" },
+	{ "guest_network", STR(guest_network), "network:default",
+	  "guest NIC: none, user, network:NAME or bridge:NAME" },
+	{ "base_image", STR(base_image), "", "base image for every guest (empty: each manifest's)" },
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 

@@ -1,0 +1,15 @@
+/* The agent's dispatch listener: the fleet connects over the mesh, proves
+ * who it is by signing its one request (with the nonce this agent sent), and
+ * the agent runs service-vm-host-virt for it, relaying that helper's
+ * progress lines back as reply frames. Only members holding the fleet role
+ * in the trust file are obeyed. */
+#pragma once
+#include <uv.h>
+
+#include "agent.h"
+
+struct dispatch;
+
+/* Listens on cfg->dispatch_listen; a no-op when it is empty. */
+int dispatch_start(uv_loop_t *loop, const struct host_config *cfg, struct dispatch **out);
+void dispatch_stop(struct dispatch *d);
