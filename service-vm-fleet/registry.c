@@ -275,14 +275,25 @@ static void evict_due(struct registry *r, uint64_t now)
 	}
 }
 
+/* Quiet: silent for more than half the window. Nodes that stop together
+ * stop within one heartbeat interval of each other, so when the first of
+ * them is due the others are quiet, not yet due; counting only the due ones
+ * would evict them one by one and never see the outage. */
+static bool node_quiet(const struct registry *r, const struct node *n, uint64_t now)
+{
+	return n->state == NODE_LIVE && now > n->last_seen_ns &&
+	       now - n->last_seen_ns > r->cfg.evict_after_ns / 2;
+}
+
 void registry_sweep(struct registry *r, uint64_t now)
 {
-	unsigned live = 0, due = 0;
+	unsigned live = 0, due = 0, quiet = 0;
 	char window[24];
 
 	for (size_t i = 0; i < r->count; i++) {
 		live += r->nodes[i].state == NODE_LIVE;
 		due += registry_node_due(r, &r->nodes[i], now);
+		quiet += node_quiet(r, &r->nodes[i], now);
 	}
 	if (!due) {
 		if (r->holding)
@@ -296,12 +307,12 @@ void registry_sweep(struct registry *r, uint64_t now)
 	}
 	/* A fleet that suddenly hears from most of its nodes at once is more
 	 * likely cut off itself than facing that many dead nodes. */
-	if (live >= r->cfg.hold_min_live && 2 * (uint64_t)due > live) {
+	if (live >= r->cfg.hold_min_live && 2 * (uint64_t)quiet > live) {
 		if (!r->holding) {
 			r->holding = true;
 			emit(r, REG_EV_HOLD_START, NULL,
-			     "%u of %u live nodes silent > %s; suspecting the fleet's own "
-			     "network; evictions held", due, live,
+			     "%u of %u live nodes went silent together (%u past %s); suspecting "
+			     "the fleet's own network; evictions held", quiet, live, due,
 			     secs(r->cfg.evict_after_ns, window, sizeof(window)));
 		}
 		r->held_due = due;
@@ -310,8 +321,8 @@ void registry_sweep(struct registry *r, uint64_t now)
 	if (r->holding) {
 		char why[DETAIL_MAX];
 
-		snprintf(why, sizeof(why), "heartbeats returned; %u of %u live nodes still silent",
-			 due, live);
+		snprintf(why, sizeof(why), "heartbeats returned; %u of %u live nodes still silent, "
+			 "%u past %s", quiet, live, due, secs(r->cfg.evict_after_ns, window, sizeof(window)));
 		hold_end(r, why);
 	}
 	evict_due(r, now);

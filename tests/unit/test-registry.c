@@ -324,13 +324,57 @@ static void test_hold_all_silent(void **state)
 		assert_int_equal(state_of(&r, four[i]), NODE_LIVE);
 	assert_int_equal(ev.n, 4);
 	expect_event(&ev, 3, REG_EV_HOLD_START, "",
-		     "3 of 3 live nodes silent > 30 s; suspecting the fleet's own network; "
-		     "evictions held");
+		     "3 of 3 live nodes went silent together (3 past 30 s); suspecting the "
+		     "fleet's own network; evictions held");
 	registry_sweep(&r, T0 + 60 * SEC);
 	assert_true(r.holding);
 	assert_int_equal(ev.n, 4);
 	assert_true(registry_node_due(&r, registry_find(&r, "n1"), T0 + 60 * SEC));
 	assert_false(registry_node_due(&r, registry_find(&r, "n1"), T0 + 30 * SEC));
+	registry_free(&r);
+}
+
+/* An outage stops every node within one heartbeat interval (10 s), so their
+ * deadlines are spread too: when the first is due, the rest are only quiet.
+ * The hold must fire then, not after the first has been evicted alone. */
+static void test_hold_staggered_outage(void **state)
+{
+	struct registry r;
+	struct events ev;
+
+	setup_reg(&r, &ev);
+	beat_all(&r, 4, T0);
+	beat(&r, "n2", T0 + 3 * SEC);
+	beat(&r, "n3", T0 + 6 * SEC);
+	beat(&r, "n4", T0 + 9 * SEC);
+	registry_sweep(&r, T0 + 30 * SEC + 100 * MS);
+	assert_true(r.holding);
+	assert_int_equal(r.evictions, 0);
+	assert_int_equal(state_of(&r, "n1"), NODE_LIVE);
+	registry_sweep(&r, T0 + 45 * SEC);
+	assert_true(r.holding);
+	assert_int_equal(r.evictions, 0);
+	registry_free(&r);
+}
+
+/* One node dies among healthy ones that report every 10 s: evicted on time. */
+static void test_single_death_evicted(void **state)
+{
+	struct registry r;
+	struct events ev;
+
+	setup_reg(&r, &ev);
+	beat_all(&r, 4, T0);
+	for (uint64_t t = 10; t <= 30; t += 10) {
+		beat(&r, "n2", T0 + t * SEC);
+		beat(&r, "n3", T0 + t * SEC);
+		beat(&r, "n4", T0 + t * SEC);
+		registry_sweep(&r, T0 + t * SEC);
+	}
+	registry_sweep(&r, T0 + 30 * SEC + 100 * MS);
+	assert_false(r.holding);
+	assert_int_equal(state_of(&r, "n1"), NODE_EVICTED);
+	assert_int_equal(r.evictions, 1);
 	registry_free(&r);
 }
 
@@ -372,8 +416,8 @@ static void test_hold_then_partial_return(void **state)
 	assert_int_equal(r.held_due, 3);
 	assert_int_equal(ev.n, 5);
 	expect_event(&ev, 4, REG_EV_HOLD_START, "",
-		     "3 of 4 live nodes silent > 30 s; suspecting the fleet's own network; "
-		     "evictions held");
+		     "3 of 4 live nodes went silent together (3 past 30 s); suspecting the "
+		     "fleet's own network; evictions held");
 	beat(&r, "n1", T0 + 35 * SEC);
 	beat(&r, "n2", T0 + 35 * SEC);
 	registry_sweep(&r, T0 + 36 * SEC);
@@ -384,7 +428,7 @@ static void test_hold_then_partial_return(void **state)
 	assert_int_equal(r.evictions, 1);
 	assert_int_equal(ev.n, 7);
 	expect_event(&ev, 5, REG_EV_HOLD_END, "",
-		     "heartbeats returned; 1 of 4 live nodes still silent");
+		     "heartbeats returned; 2 of 4 live nodes still silent, 1 past 30 s");
 	expect_event(&ev, 6, REG_EV_EVICTED, "n3", "silent for 36 s > 30 s");
 	registry_free(&r);
 }
@@ -513,8 +557,8 @@ static void test_restart_hold(void **state)
 	assert_int_equal(r.evictions, 0);
 	assert_int_equal(ev.n, 1);
 	expect_event(&ev, 0, REG_EV_HOLD_START, "",
-		     "4 of 4 live nodes silent > 30 s; suspecting the fleet's own network; "
-		     "evictions held");
+		     "4 of 4 live nodes went silent together (4 past 30 s); suspecting the "
+		     "fleet's own network; evictions held");
 	registry_free(&r);
 }
 
@@ -617,6 +661,8 @@ int main(void)
 		cmocka_unit_test(test_readmit),
 		cmocka_unit_test(test_restore),
 		cmocka_unit_test(test_hold_all_silent),
+		cmocka_unit_test(test_hold_staggered_outage),
+		cmocka_unit_test(test_single_death_evicted),
 		cmocka_unit_test(test_half_evicted),
 		cmocka_unit_test(test_hold_then_partial_return),
 		cmocka_unit_test(test_hold_all_return),
