@@ -8,7 +8,7 @@ MESON_SETUP = meson setup --reconfigure
 DEBIAN_PACKAGES = meson ninja-build pkg-config gcc clang libclang-rt-14-dev \
 	libsodium-dev libjansson-dev libuv1-dev libcmocka-dev libsqlite3-dev sqlite3 \
 	libvirt-dev libmnl-dev libncurses-dev libarchive-dev \
-	wireguard-tools wireguard-go iproute2 procps tmux jq curl
+	wireguard-tools wireguard-go iproute2 procps iputils-ping nftables tmux jq curl bc util-linux
 
 .PHONY: all deps build demo check check-unit check-integration check-fuzz bench clean
 
@@ -29,7 +29,7 @@ build: deps $(BUILD)/build.ninja
 	ninja -C $(BUILD)
 
 demo: build
-	tests/demo.sh $(BUILD)
+	demo/local-fleet.sh $(BUILD)
 
 $(CHECK_BUILD)/build.ninja:
 	meson setup $(CHECK_BUILD) -Dbuildtype=debug -Db_sanitize=address,undefined -Db_lundef=false
@@ -40,10 +40,10 @@ $(FUZZ_BUILD)/build.ninja:
 
 check: deps $(CHECK_BUILD)/build.ninja $(FUZZ_BUILD)/build.ninja
 	ninja -C $(CHECK_BUILD)
-	meson test -C $(CHECK_BUILD) --suite unit --print-errorlogs
-	meson test -C $(CHECK_BUILD) --suite integration --suite slow --print-errorlogs --num-processes 1
+	meson test -C $(CHECK_BUILD) --suite unit --logbase unit --print-errorlogs
+	meson test -C $(CHECK_BUILD) --suite integration --suite slow --logbase integration --print-errorlogs --num-processes 1
 	ninja -C $(FUZZ_BUILD)
-	meson test -C $(FUZZ_BUILD) --suite fuzz --print-errorlogs --num-processes 1
+	meson test -C $(FUZZ_BUILD) --suite fuzz --logbase fuzz --print-errorlogs --num-processes 1
 	tests/summary.sh $(CHECK_BUILD) $(FUZZ_BUILD)
 
 bench: build
