@@ -1,0 +1,93 @@
+/* Shared between virt*.c only: a growing text buffer, the pure XML and seed
+ * builders, and the error helpers. */
+#pragma once
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "virt.h"
+
+/* A text buffer whose first failure sticks: build, then check once. */
+struct vbuf {
+	char *p;
+	size_t len, cap;
+	int err;
+};
+
+void vbuf_printf(struct vbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Appends text with &, <, >, ' and " escaped. */
+void vbuf_xml(struct vbuf *b, const char *text);
+/* 0 and *out (caller frees) or the first error; the buffer is consumed. */
+int vbuf_take(struct vbuf *b, char **out);
+void vbuf_free(struct vbuf *b);
+
+/* What a domain's <metadata> says about it. */
+struct virt_meta {
+	enum virt_guest_type type;
+	char owner[VIRT_NAME_MAX];
+	char instance_id[VIRT_NAME_MAX];
+	char base[VIRT_NAME_MAX];
+	char spec[65];
+	char data[VIRT_MAX_DATA_DISKS][VIRT_DISK_NAME_MAX];
+	unsigned ndata;
+};
+
+struct virt_domain_desc {
+	const struct virt_spec *spec;
+	const struct virt_meta *meta;
+	const char *pool;
+	const char *uuid;        /* our own, so a racing define cannot adopt another's */
+	const char *console_log; /* "" for none */
+	bool kvm;
+};
+
+int virt_xml_domain(const struct virt_domain_desc *d, char **out);
+int virt_xml_meta(const struct virt_meta *m, char **out);
+/* Reads the <osi:guest> element as libvirt returns it; -ENOMSG if not ours. */
+int virt_xml_meta_parse(const char *xml, struct virt_meta *m);
+int virt_xml_pool(const char *name, const char *dir, char **out);
+/* backing may be NULL; format "raw" or "qcow2". */
+int virt_xml_volume(const char *name, uint64_t capacity, const char *format,
+		    const char *backing, const char *backing_format, char **out);
+
+/* The digest that makes a retried create recognisable. */
+int virt_spec_digest(const struct virt_spec *s, char hex[65]);
+bool virt_name_ok(const char *name, size_t max);
+
+struct virt_seed_file {
+	const char *name;
+	const char *data;
+	size_t len;
+};
+
+int virt_seed_meta_data(const char *instance_id, const char *hostname, char **out);
+int virt_seed_network_config(enum virt_net net, char **out);
+/* An ISO9660 image (Rock Ridge and Joliet, so lowercase names survive) with
+ * the given volume label, built in memory. */
+int virt_seed_iso(const struct virt_seed_file *files, size_t n, const char *label,
+		  void **iso, size_t *len, char *err, size_t errlen);
+/* meta-data, user-data and network-config in a volume labelled cidata. */
+int virt_seed_build(const char *instance_id, const char *hostname, const char *user_data,
+		    enum virt_net net, void **iso, size_t *len, char *err, size_t errlen);
+
+/* h->err = formatted text; returns ret so callers can `return virt_fail(...)`. */
+int virt_fail(struct virt_host *h, int ret, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* The same, followed by ": " and libvirt's last error message. */
+int virt_fail_lv(struct virt_host *h, int ret, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+const char *virt_lv_error(void);
+
+/* virt-pool.c */
+int virt_vol_create(struct virt_host *h, const char *xml, virStorageVolPtr *out);
+int virt_vol_delete(struct virt_host *h, const char *name);
+virStorageVolPtr virt_vol_lookup(struct virt_host *h, const char *name);
+int virt_vol_upload_buf(struct virt_host *h, virStorageVolPtr vol, const void *data, size_t len);
+int virt_default_upload(virStorageVolPtr vol, uint64_t len, virt_read_fn read, void *rctx,
+			void *opaque, char *err, size_t errlen);
+int virt_default_download(virStorageVolPtr vol, virt_sink_fn sink, void *sctx, void *opaque,
+			  char *err, size_t errlen);
+int virt_default_has_kvm(virConnectPtr conn, void *opaque, char *err, size_t errlen);
+
+/* virt-image.c */
+int virt_image_fetch_file(struct virt_host *h, const char *url, const char *path,
+			  size_t max, char *err, size_t errlen);

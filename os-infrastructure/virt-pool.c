@@ -1,0 +1,276 @@
+/* The pool we own, its volumes, and the default seams: streams for upload
+ * and download, domain capabilities for KVM. */
+#include <errno.h>
+#include <libvirt/virterror.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "virt-internal.h"
+
+#define STREAM_CHUNK (256 * 1024)
+
+static virStoragePoolPtr pool_get(struct virt_host *h)
+{
+	virStoragePoolPtr p = virStoragePoolLookupByName(h->conn, h->pool);
+
+	if (!p)
+		virt_fail_lv(h, -ENOENT, "storage pool %s", h->pool);
+	return p;
+}
+
+static int pool_define(struct virt_host *h, virStoragePoolPtr *out)
+{
+	char *xml = NULL;
+	int ret;
+
+	ret = virt_xml_pool(h->pool, h->pool_dir, &xml);
+	if (ret < 0)
+		return virt_fail(h, ret, "pool XML: %s", strerror(-ret));
+	*out = virStoragePoolDefineXML(h->conn, xml, 0);
+	free(xml);
+	if (!*out)
+		return virt_fail_lv(h, -EIO, "cannot define storage pool %s at %s", h->pool, h->pool_dir);
+	log_info("storage pool %s defined at %s", h->pool, h->pool_dir);
+	/* Creates the directory; an existing one is fine. */
+	if (virStoragePoolBuild(*out, 0) < 0)
+		log_warn("storage pool %s: build: %s", h->pool, virt_lv_error());
+	return 0;
+}
+
+int virt_pool_ensure(struct virt_host *h)
+{
+	virStoragePoolPtr p = virStoragePoolLookupByName(h->conn, h->pool);
+	int ret = 0, active, autostart = 0;
+
+	if (!p) {
+		ret = pool_define(h, &p);
+		if (ret < 0)
+			return ret;
+	}
+	active = virStoragePoolIsActive(p);
+	if (active < 0) {
+		ret = virt_fail_lv(h, -EIO, "storage pool %s", h->pool);
+		goto cleanup;
+	}
+	if (!active && virStoragePoolCreate(p, 0) < 0) {
+		ret = virt_fail_lv(h, -EIO, "cannot start storage pool %s", h->pool);
+		goto cleanup;
+	}
+	if (virStoragePoolGetAutostart(p, &autostart) < 0 || !autostart) {
+		if (virStoragePoolSetAutostart(p, 1) < 0)
+			log_warn("storage pool %s: autostart: %s", h->pool, virt_lv_error());
+	}
+	/* Volumes created behind libvirt's back (by a crashed import) show up. */
+	if (active && virStoragePoolRefresh(p, 0) < 0)
+		log_warn("storage pool %s: refresh: %s", h->pool, virt_lv_error());
+cleanup:
+	virStoragePoolFree(p);
+	return ret;
+}
+
+virStorageVolPtr virt_vol_lookup(struct virt_host *h, const char *name)
+{
+	virStoragePoolPtr p = virStoragePoolLookupByName(h->conn, h->pool);
+	virStorageVolPtr v;
+
+	if (!p)
+		return NULL;
+	v = virStorageVolLookupByName(p, name);
+	virStoragePoolFree(p);
+	return v;
+}
+
+int virt_vol_create(struct virt_host *h, const char *xml, virStorageVolPtr *out)
+{
+	virStoragePoolPtr p = pool_get(h);
+
+	if (!p)
+		return -ENOENT;
+	*out = virStorageVolCreateXML(p, xml, 0);
+	virStoragePoolFree(p);
+	if (!*out)
+		return virt_fail_lv(h, -EIO, "cannot create volume");
+	return 0;
+}
+
+/* -ENOENT when there is nothing to delete, so callers may ignore it. */
+int virt_vol_delete(struct virt_host *h, const char *name)
+{
+	virStorageVolPtr v = virt_vol_lookup(h, name);
+	int ret = 0;
+
+	if (!v)
+		return -ENOENT;
+	if (virStorageVolDelete(v, 0) < 0)
+		ret = virt_fail_lv(h, -EIO, "cannot delete volume %s", name);
+	virStorageVolFree(v);
+	return ret;
+}
+
+struct buf_reader {
+	const unsigned char *p;
+	size_t left;
+};
+
+static ssize_t buf_read(void *ctx, void *out, size_t len)
+{
+	struct buf_reader *r = ctx;
+
+	if (len > r->left)
+		len = r->left;
+	memcpy(out, r->p, len);
+	r->p += len;
+	r->left -= len;
+	return (ssize_t)len;
+}
+
+int virt_vol_upload_buf(struct virt_host *h, virStorageVolPtr vol, const void *data, size_t len)
+{
+	struct buf_reader r = { data, len };
+	char err[256] = "";
+	int ret;
+
+	ret = h->ops.upload(vol, len, buf_read, &r, h->ops.opaque, err, sizeof(err));
+	if (ret < 0)
+		return virt_fail(h, ret, "upload to %s: %s", virStorageVolGetName(vol),
+				 err[0] ? err : strerror(-ret));
+	return 0;
+}
+
+static int send_all(virStreamPtr st, const char *p, size_t n)
+{
+	while (n) {
+		int sent = virStreamSend(st, p, n);
+
+		if (sent < 0)
+			return -EIO;
+		p += sent;
+		n -= (size_t)sent;
+	}
+	return 0;
+}
+
+int virt_default_upload(virStorageVolPtr vol, uint64_t len, virt_read_fn source, void *rctx,
+			void *opaque, char *err, size_t errlen)
+{
+	virStreamPtr st = virStreamNew(virStorageVolGetConnect(vol), 0);
+	char *chunk = malloc(STREAM_CHUNK);
+	uint64_t total = 0;
+	int ret = 0;
+
+	if (!st || !chunk) {
+		ret = -ENOMEM;
+		goto cleanup;
+	}
+	if (virStorageVolUpload(vol, st, 0, len, 0) < 0) {
+		snprintf(err, errlen, "%s", virt_lv_error());
+		virStreamFree(st);
+		st = NULL;
+		ret = -EIO;
+		goto cleanup;
+	}
+	for (;;) {
+		ssize_t n = source(rctx, chunk, STREAM_CHUNK);
+
+		if (n < 0) {
+			ret = (int)n;
+			snprintf(err, errlen, "reading the source: %s", strerror(-ret));
+			goto cleanup;
+		}
+		if (n == 0)
+			break;
+		total += (uint64_t)n;
+		if (total > len) {
+			ret = -EFBIG;
+			snprintf(err, errlen, "the source grew while it was sent");
+			goto cleanup;
+		}
+		if (send_all(st, chunk, (size_t)n) < 0) {
+			ret = -EIO;
+			snprintf(err, errlen, "%s", virt_lv_error());
+			goto cleanup;
+		}
+	}
+	if (total != len) {
+		ret = -EIO;
+		snprintf(err, errlen, "the source shrank while it was sent");
+		goto cleanup;
+	}
+	if (virStreamFinish(st) < 0) {
+		ret = -EIO;
+		snprintf(err, errlen, "%s", virt_lv_error());
+	}
+	virStreamFree(st);
+	st = NULL;
+cleanup:
+	if (st) {
+		virStreamAbort(st);
+		virStreamFree(st);
+	}
+	free(chunk);
+	return ret;
+}
+
+int virt_default_download(virStorageVolPtr vol, virt_sink_fn sink, void *sctx, void *opaque,
+			  char *err, size_t errlen)
+{
+	virStreamPtr st = virStreamNew(virStorageVolGetConnect(vol), 0);
+	char *chunk = malloc(STREAM_CHUNK);
+	int ret = 0;
+
+	if (!st || !chunk) {
+		ret = -ENOMEM;
+		goto cleanup;
+	}
+	if (virStorageVolDownload(vol, st, 0, 0, 0) < 0) {
+		snprintf(err, errlen, "%s", virt_lv_error());
+		virStreamFree(st);
+		st = NULL;
+		ret = -EIO;
+		goto cleanup;
+	}
+	for (;;) {
+		int n = virStreamRecv(st, chunk, STREAM_CHUNK);
+
+		if (n < 0) {
+			ret = -EIO;
+			snprintf(err, errlen, "%s", virt_lv_error());
+			goto cleanup;
+		}
+		if (n == 0)
+			break;
+		ret = sink(sctx, chunk, (size_t)n);
+		if (ret < 0)
+			goto cleanup;
+	}
+	if (virStreamFinish(st) < 0) {
+		ret = -EIO;
+		snprintf(err, errlen, "%s", virt_lv_error());
+	}
+	virStreamFree(st);
+	st = NULL;
+cleanup:
+	if (st) {
+		virStreamAbort(st);
+		virStreamFree(st);
+	}
+	free(chunk);
+	return ret;
+}
+
+/* libvirt picks KVM by itself when it can; its choice is in <domain>. */
+int virt_default_has_kvm(virConnectPtr conn, void *opaque, char *err, size_t errlen)
+{
+	char *caps = virConnectGetDomainCapabilities(conn, NULL, "x86_64", "q35", NULL, 0);
+	int ret;
+
+	if (!caps) {
+		snprintf(err, errlen, "domain capabilities: %s", virt_lv_error());
+		return -EIO;
+	}
+	ret = strstr(caps, "<domain>kvm</domain>") != NULL;
+	free(caps);
+	return ret;
+}

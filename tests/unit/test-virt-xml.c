@@ -1,0 +1,406 @@
+/* Domain, volume and pool XML per guest type; the metadata round trip; the
+ * spec digest; the manifests in images/ and the strict manifest parser. The
+ * domain XML of every type is also parsed back by libvirt's test driver. */
+#include <errno.h>
+#include <limits.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <libvirt/libvirt.h>
+#include <libvirt/virterror.h>
+
+#include "virt-internal.h"
+
+static char images_dir[PATH_MAX];
+
+static void quiet(void *data, virErrorPtr err)
+{
+}
+
+static int setup(void **state)
+{
+	const char *src = getenv("OSI_SOURCE");
+
+	snprintf(images_dir, sizeof(images_dir), "%s/images", src ? src : ".");
+	virSetErrorFunc(NULL, quiet);
+	return 0;
+}
+
+static void load(enum virt_guest_type t, struct virt_manifest *m, struct virt_spec *s, char **ud)
+{
+	char err[512] = "";
+	int ret = virt_manifest_load(images_dir, t, m, ud, err, sizeof(err));
+
+	if (ret < 0)
+		fail_msg("%s: %s", virt_type_name(t), err);
+	virt_spec_from_manifest(s, m, "guest-1", "operator");
+	s->user_data = *ud;
+}
+
+static char *domain_xml(const struct virt_spec *s, bool kvm, const char *log)
+{
+	struct virt_meta m = { .type = s->type };
+	char uuid[] = "6695eb01-f6a4-4304-89aa-97f2502e111?";
+	struct virt_domain_desc d = { .spec = s, .meta = &m, .pool = "osi", .uuid = uuid,
+				      .console_log = log, .kvm = kvm };
+	char *xml = NULL;
+
+	uuid[35] = (char)('0' + s->type);
+	strcpy(m.owner, s->owner);
+	strcpy(m.instance_id, "i-0123456789abcdef");
+	strcpy(m.base, s->base);
+	virt_spec_digest(s, m.spec);
+	for (unsigned i = 0; i < s->ndata; i++)
+		strcpy(m.data[i], s->data[i].name);
+	m.ndata = s->ndata;
+	assert_int_equal(virt_xml_domain(&d, &xml), 0);
+	return xml;
+}
+
+#define assert_has(hay, needle) do { \
+	if (!strstr((hay), (needle))) \
+		fail_msg("missing %s in:\n%s", (needle), (hay)); \
+} while (0)
+
+static void test_manifests_in_images(void **state)
+{
+	for (unsigned t = 0; t < VIRT_TYPE_COUNT; t++) {
+		struct virt_manifest m;
+		struct virt_spec s;
+		char err[256], *ud = NULL;
+
+		load((enum virt_guest_type)t, &m, &s, &ud);
+		assert_int_equal(m.type, t);
+		assert_true(m.vcpus >= 1);
+		assert_string_equal(m.base, "ubuntu-24.04");
+		assert_true(!strncmp(ud, "#cloud-config\n", 14));
+		assert_int_equal(virt_spec_check(&s, err, sizeof(err)), 0);
+		free(ud);
+	}
+}
+
+static void test_totebox_manifest(void **state)
+{
+	struct virt_manifest m;
+	struct virt_spec s;
+	char *ud;
+
+	load(VIRT_TOTEBOX, &m, &s, &ud);
+	assert_int_equal(m.placement, VIRT_PLACE_OPERATOR_NODE);
+	assert_int_equal(m.ndata, 1);
+	assert_string_equal(m.data[0].name, "archive");
+	assert_string_equal(m.data[0].mount, "/srv/archive");
+	assert_has(ud, "chattr +a");
+	free(ud);
+	load(VIRT_MEDIAKIT, &m, &s, &ud);
+	assert_int_equal(m.placement, VIRT_PLACE_ADVISORY);
+	assert_int_equal(m.ndata, 0);
+	assert_has(ud, "nginx");
+	free(ud);
+}
+
+static void test_domain_tcg(void **state)
+{
+	struct virt_manifest m;
+	struct virt_spec s;
+	char *ud, *xml;
+
+	load(VIRT_TOTEBOX, &m, &s, &ud);
+	xml = domain_xml(&s, false, "/var/log/osi/guest-1.log");
+	assert_true(!strncmp(xml, "<domain type='qemu'>", 20));
+	assert_has(xml, "<cpu mode='maximum' check='none'/>");
+	assert_has(xml, "<name>guest-1</name>");
+	assert_has(xml, "<source pool='osi' volume='guest-1.qcow2'/>");
+	assert_has(xml, "<target dev='vda' bus='virtio'/>");
+	assert_has(xml, "<source pool='osi' volume='guest-1-data-archive.qcow2'/>");
+	assert_has(xml, "<target dev='vdb' bus='virtio'/>");
+	assert_has(xml, "<serial>osi-archive</serial>");
+	assert_has(xml, "<disk type='volume' device='cdrom'>");
+	assert_has(xml, "<source pool='osi' volume='guest-1-seed.iso'/>");
+	assert_has(xml, "<controller type='scsi' index='0' model='virtio-scsi'/>");
+	assert_has(xml, "<interface type='network'>\n      <source network='default'/>\n      <model type='virtio'/>");
+	assert_has(xml, "<serial type='pty'>\n      <log file='/var/log/osi/guest-1.log' append='off'/>");
+	assert_has(xml, "<target type='virtio' name='org.qemu.guest_agent.0'/>");
+	assert_has(xml, "<rng model='virtio'>");
+	assert_has(xml, "<osi:guest xmlns:osi=\"" VIRT_NS_URI "\">");
+	assert_has(xml, "<osi:type>totebox</osi:type>");
+	assert_has(xml, "<osi:data>archive</osi:data>");
+	assert_has(xml, "<memory unit='KiB'>4194304</memory>");
+	assert_has(xml, "<vcpu>2</vcpu>");
+	free(xml);
+	free(ud);
+}
+
+static void test_domain_kvm_and_networks(void **state)
+{
+	struct virt_manifest m;
+	struct virt_spec s;
+	char *ud, *xml;
+
+	load(VIRT_MEDIAKIT, &m, &s, &ud);
+	xml = domain_xml(&s, true, "");
+	assert_true(!strncmp(xml, "<domain type='kvm'>", 19));
+	assert_has(xml, "<cpu mode='host-passthrough'");
+	assert_null(strstr(xml, "<log file"));
+	assert_null(strstr(xml, "vdb"));
+	free(xml);
+
+	s.net = VIRT_NET_NONE;
+	xml = domain_xml(&s, false, "");
+	assert_null(strstr(xml, "<interface"));
+	free(xml);
+	s.net = VIRT_NET_USER;
+	xml = domain_xml(&s, false, "");
+	assert_has(xml, "<interface type='user'>");
+	free(xml);
+	s.net = VIRT_NET_BRIDGE;
+	strcpy(s.net_source, "br0");
+	xml = domain_xml(&s, false, "");
+	assert_has(xml, "<interface type='bridge'>\n      <source bridge='br0'/>");
+	free(xml);
+	free(ud);
+}
+
+/* Every type's XML is accepted by libvirt's parser, and the metadata that
+ * comes back through virDomainGetMetadata reads as what went in. */
+static void test_domain_parses_in_libvirt(void **state)
+{
+	char node[PATH_MAX], uri[PATH_MAX + 16];
+	const char *fixtures = getenv("OSI_FIXTURES");
+	virConnectPtr conn;
+
+	snprintf(node, sizeof(node), "%s/virt-node.xml", fixtures ? fixtures : "tests/fixtures");
+	snprintf(uri, sizeof(uri), "test://%s", node);
+	conn = virConnectOpen(uri);
+	assert_non_null(conn);
+	for (unsigned t = 0; t < VIRT_TYPE_COUNT; t++) {
+		struct virt_manifest m;
+		struct virt_spec s;
+		struct virt_meta back;
+		char *ud, *xml, *meta;
+		virDomainPtr dom;
+
+		load((enum virt_guest_type)t, &m, &s, &ud);
+		snprintf(s.name, sizeof(s.name), "g-%s", virt_type_name(s.type));
+		strcpy(s.owner, "o'<&>\"wner");
+		xml = domain_xml(&s, false, "/tmp/c.log");
+		dom = virDomainDefineXML(conn, xml);
+		if (!dom)
+			fail_msg("%s: %s", virt_type_name(s.type), virGetLastErrorMessage());
+		meta = virDomainGetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT, VIRT_NS_URI, 0);
+		assert_non_null(meta);
+		assert_int_equal(virt_xml_meta_parse(meta, &back), 0);
+		assert_int_equal(back.type, s.type);
+		assert_string_equal(back.owner, "o'<&>\"wner");
+		assert_string_equal(back.instance_id, "i-0123456789abcdef");
+		assert_int_equal(back.ndata, s.ndata);
+		free(meta);
+		free(xml);
+		xml = virDomainGetXMLDesc(dom, 0);
+		assert_has(xml, "<domain type='qemu'");
+		assert_has(xml, "<cpu mode='maximum'");
+		free(xml);
+		virDomainFree(dom);
+		free(ud);
+	}
+	virConnectClose(conn);
+}
+
+static void test_meta_round_trip_and_foreign(void **state)
+{
+	struct virt_meta m = { .type = VIRT_PRIVATEGIT, .ndata = 2 }, back;
+	char *xml;
+
+	strcpy(m.owner, "a&b");
+	strcpy(m.instance_id, "i-1");
+	strcpy(m.base, "ubuntu-24.04");
+	memset(m.spec, 'a', 64);
+	strcpy(m.data[0], "repos");
+	strcpy(m.data[1], "lfs");
+	assert_int_equal(virt_xml_meta(&m, &xml), 0);
+	assert_int_equal(virt_xml_meta_parse(xml, &back), 0);
+	assert_int_equal(back.type, VIRT_PRIVATEGIT);
+	assert_string_equal(back.owner, "a&b");
+	assert_int_equal(back.ndata, 2);
+	assert_string_equal(back.data[1], "lfs");
+	free(xml);
+
+	assert_int_equal(virt_xml_meta_parse("<other/>", &back), -ENOMSG);
+	assert_int_equal(virt_xml_meta_parse("<guest><type>router</type></guest>", &back), -ENOMSG);
+	assert_int_equal(virt_xml_meta_parse("<guest><type>totebox</type></guest>", &back), -ENOMSG);
+	assert_int_equal(virt_xml_meta_parse("<osi:guest xmlns:osi=\"urn:other\"><osi:type>totebox</osi:type>"
+					     "</osi:guest>", &back), -ENOMSG);
+	assert_int_equal(virt_xml_meta_parse("<guest><type>totebox</type><owner>&bogus;</owner>"
+					     "<instance-id>i</instance-id><base>b</base><spec>s</spec></guest>",
+					     &back), -ENOMSG);
+}
+
+static void test_volume_and_pool_xml(void **state)
+{
+	char *xml;
+
+	assert_int_equal(virt_xml_volume("g.qcow2", 21474836480ULL, "qcow2", "/p/base-u.img", "raw", &xml), 0);
+	assert_has(xml, "<name>g.qcow2</name>");
+	assert_has(xml, "<capacity unit='bytes'>21474836480</capacity>");
+	assert_has(xml, "<format type='qcow2'/>");
+	assert_has(xml, "<backingStore>\n    <path>/p/base-u.img</path>\n    <format type='raw'/>");
+	free(xml);
+	assert_int_equal(virt_xml_volume("s.iso", 2048, "raw", NULL, NULL, &xml), 0);
+	assert_null(strstr(xml, "backingStore"));
+	free(xml);
+	assert_int_equal(virt_xml_pool("osi", "/var/lib/o&i", &xml), 0);
+	assert_has(xml, "<pool type='dir'>");
+	assert_has(xml, "<path>/var/lib/o&amp;i</path>");
+	free(xml);
+}
+
+static void test_volume_names(void **state)
+{
+	char buf[80];
+
+	assert_int_equal(virt_volume_name(buf, sizeof(buf), "g", "disk"), 0);
+	assert_string_equal(buf, "g.qcow2");
+	assert_int_equal(virt_volume_name(buf, sizeof(buf), "g", "seed"), 0);
+	assert_string_equal(buf, "g-seed.iso");
+	assert_int_equal(virt_volume_name(buf, sizeof(buf), "g", "data-archive"), 0);
+	assert_string_equal(buf, "g-data-archive.qcow2");
+	assert_int_equal(virt_volume_name(buf, sizeof(buf), "g", "data-"), -EINVAL);
+	assert_int_equal(virt_volume_name(buf, 4, "guest", "disk"), -ENAMETOOLONG);
+}
+
+static void test_spec_digest(void **state)
+{
+	struct virt_manifest m;
+	struct virt_spec a, b;
+	char da[65], db[65], *ud;
+
+	load(VIRT_TOTEBOX, &m, &a, &ud);
+	b = a;
+	virt_spec_digest(&a, da);
+	strcpy(b.instance_id, "i-other");
+	b.start = !a.start;
+	virt_spec_digest(&b, db);
+	assert_string_equal(da, db);
+	b.memory_bytes += 1024 * 1024;
+	virt_spec_digest(&b, db);
+	assert_string_not_equal(da, db);
+	b = a;
+	b.data[0].bytes *= 2;
+	virt_spec_digest(&b, db);
+	assert_string_not_equal(da, db);
+	b = a;
+	b.user_data = "#cloud-config\n";
+	virt_spec_digest(&b, db);
+	assert_string_not_equal(da, db);
+	b = a;
+	strcpy(b.owner, "someone-else");
+	virt_spec_digest(&b, db);
+	assert_string_not_equal(da, db);
+	free(ud);
+}
+
+static void test_spec_check(void **state)
+{
+	struct virt_manifest m;
+	struct virt_spec s, t;
+	char err[256], *ud;
+
+	load(VIRT_MEDIAKIT, &m, &s, &ud);
+	t = s;
+	strcpy(t.name, "Upper");
+	assert_int_equal(virt_spec_check(&t, err, sizeof(err)), -EINVAL);
+	t = s;
+	strcpy(t.name, "-dash");
+	assert_int_equal(virt_spec_check(&t, err, sizeof(err)), -EINVAL);
+	t = s;
+	strcpy(t.name, "a/b");
+	assert_int_equal(virt_spec_check(&t, err, sizeof(err)), -EINVAL);
+	t = s;
+	strcpy(t.owner, "new\nline");
+	assert_int_equal(virt_spec_check(&t, err, sizeof(err)), -EINVAL);
+	t = s;
+	t.memory_bytes = 1024;
+	assert_int_equal(virt_spec_check(&t, err, sizeof(err)), -ERANGE);
+	t = s;
+	t.vcpus = 0;
+	assert_int_equal(virt_spec_check(&t, err, sizeof(err)), -ERANGE);
+	t = s;
+	t.ndata = 2;
+	strcpy(t.data[0].name, "x");
+	t.data[0].bytes = 1 << 30;
+	t.data[1] = t.data[0];
+	assert_int_equal(virt_spec_check(&t, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "twice"));
+	t = s;
+	strcpy(t.instance_id, "has space");
+	assert_int_equal(virt_spec_check(&t, err, sizeof(err)), -EINVAL);
+	free(ud);
+}
+
+#define MANIFEST(extra) "{\"type\":\"mediakit\",\"summary\":\"s\",\"vcpus\":1,\"memory\":\"512M\"," \
+	"\"disk\":\"2G\",\"base_image\":\"u\",\"placement\":\"advisory\",\"user_data\":\"m/u\"" extra "}"
+
+static int parse(const char *text, char *err, size_t errlen)
+{
+	struct virt_manifest m;
+
+	return virt_manifest_parse(text, strlen(text), &m, err, errlen);
+}
+
+static void test_manifest_parser_strict(void **state)
+{
+	char err[256];
+
+	assert_int_equal(parse(MANIFEST(""), err, sizeof(err)), 0);
+	assert_int_equal(parse(MANIFEST(",\"extra\":1"), err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "extra"));
+	assert_int_equal(parse(MANIFEST(",\"vcpus\":2"), err, sizeof(err)), -EINVAL);
+	assert_int_equal(parse(MANIFEST(",\"data_disks\":[{\"name\":\"d\",\"size\":\"1G\",\"mount\":\"/d\",\"x\":1}]"),
+			       err, sizeof(err)), -EINVAL);
+	assert_int_equal(parse(MANIFEST(",\"data_disks\":[{\"name\":\"d\",\"size\":\"1G\",\"mount\":\"rel\"}]"),
+			       err, sizeof(err)), -EINVAL);
+	assert_int_equal(parse(MANIFEST(",\"data_disks\":[{\"name\":\"D\",\"size\":\"1G\",\"mount\":\"/d\"}]"),
+			       err, sizeof(err)), -EINVAL);
+	assert_int_equal(parse(MANIFEST(",\"data_disks\":[{\"name\":\"d\",\"size\":\"lots\",\"mount\":\"/d\"}]"),
+			       err, sizeof(err)), -EINVAL);
+	assert_int_equal(parse(MANIFEST(",\"data_disks\":[{\"name\":\"d\",\"size\":\"1G\",\"mount\":\"/d\"},"
+					"{\"name\":\"d\",\"size\":\"1G\",\"mount\":\"/e\"}]"), err, sizeof(err)), -EINVAL);
+	assert_int_equal(parse("[1]", err, sizeof(err)), -EINVAL);
+	assert_int_equal(parse("{", err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "line 1"));
+	assert_int_equal(parse("{\"type\":\"totebox\",\"summary\":\"s\",\"vcpus\":1,\"memory\":\"512M\","
+			       "\"disk\":\"2G\",\"base_image\":\"u\",\"placement\":\"advisory\",\"user_data\":\"t/u\"}",
+			       err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "operator-named node"));
+	assert_int_equal(parse("{\"type\":\"mediakit\",\"summary\":\"s\",\"vcpus\":1,\"memory\":\"512M\","
+			       "\"disk\":\"2G\",\"base_image\":\"u\",\"placement\":\"advisory\",\"user_data\":\"../x\"}",
+			       err, sizeof(err)), -EINVAL);
+	assert_int_equal(parse("{\"type\":\"mediakit\",\"summary\":\"s\",\"vcpus\":1,\"memory\":\"1M\","
+			       "\"disk\":\"2G\",\"base_image\":\"u\",\"placement\":\"advisory\",\"user_data\":\"m/u\"}",
+			       err, sizeof(err)), -ERANGE);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_manifests_in_images),
+		cmocka_unit_test(test_totebox_manifest),
+		cmocka_unit_test(test_domain_tcg),
+		cmocka_unit_test(test_domain_kvm_and_networks),
+		cmocka_unit_test(test_domain_parses_in_libvirt),
+		cmocka_unit_test(test_meta_round_trip_and_foreign),
+		cmocka_unit_test(test_volume_and_pool_xml),
+		cmocka_unit_test(test_volume_names),
+		cmocka_unit_test(test_spec_digest),
+		cmocka_unit_test(test_spec_check),
+		cmocka_unit_test(test_manifest_parser_strict),
+	};
+
+	return cmocka_run_group_tests(tests, setup, NULL);
+}

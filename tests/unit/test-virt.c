@@ -1,0 +1,781 @@
+/* Provisioning against libvirt's test driver (tests/fixtures/virt-node.xml):
+ * pool creation, image import and verification, define/start/metadata,
+ * idempotent create, rollback, destroy that keeps data volumes, and the
+ * explicit data deletion. The driver has no volume streams and no domain
+ * capabilities, so those go through the seams: uploads land in memory here,
+ * and the test decides whether KVM is on offer. */
+#include <errno.h>
+#include <limits.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <cmocka.h>
+#include <libvirt/libvirt.h>
+#include <libvirt/virterror.h>
+#include <sodium.h>
+
+#include "fileio.h"
+#include "virt-internal.h"
+
+#define MAX_VOLS 32
+/* magic, version 3, no backing file, cluster bits, virtual size 4 GiB */
+#define QCOW2_HEAD "QFI\xfb\0\0\0\3\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x10\0\0\0\x01\0\0\0\0"
+
+/* What the fake uploader stored, by volume name. */
+struct stored {
+	char name[96];
+	unsigned char *data;
+	size_t len;
+};
+
+struct fixture {
+	char dir[64];
+	char uri[PATH_MAX + 16];
+	struct virt_host h;
+	struct stored vols[MAX_VOLS];
+	size_t nvols;
+	const char *fail_upload_suffix; /* uploads to matching volumes fail midway */
+	int fail_step;                  /* -1: none */
+	int kvm;
+	unsigned uploads;
+};
+
+static struct stored *stored_get(struct fixture *f, const char *name)
+{
+	for (size_t i = 0; i < f->nvols; i++) {
+		if (!strcmp(f->vols[i].name, name))
+			return &f->vols[i];
+	}
+	return NULL;
+}
+
+static bool suffix(const char *s, const char *suf)
+{
+	size_t a = strlen(s), b = strlen(suf);
+
+	return a >= b && !strcmp(s + a - b, suf);
+}
+
+static int fake_upload(virStorageVolPtr vol, uint64_t len, virt_read_fn source, void *rctx,
+		       void *opaque, char *err, size_t errlen)
+{
+	struct fixture *f = opaque;
+	const char *name = virStorageVolGetName(vol);
+	struct stored *s = stored_get(f, name);
+	unsigned char *buf = malloc(len ? len : 1);
+	size_t got = 0;
+
+	assert_non_null(buf);
+	f->uploads++;
+	while (got < len) {
+		ssize_t n = source(rctx, buf + got, len - got < 4096 ? len - got : 4096);
+
+		assert_true(n > 0);
+		got += (size_t)n;
+		if (f->fail_upload_suffix && suffix(name, f->fail_upload_suffix) && got >= len / 2) {
+			free(buf);
+			snprintf(err, errlen, "injected upload failure");
+			return -EIO;
+		}
+	}
+	if (!s) {
+		assert_true(f->nvols < MAX_VOLS);
+		s = &f->vols[f->nvols++];
+		snprintf(s->name, sizeof(s->name), "%s", name);
+	}
+	free(s->data);
+	s->data = buf;
+	s->len = len;
+	return 0;
+}
+
+static int fake_download(virStorageVolPtr vol, virt_sink_fn sink, void *sctx, void *opaque,
+			 char *err, size_t errlen)
+{
+	struct stored *s = stored_get(opaque, virStorageVolGetName(vol));
+
+	if (!s) {
+		snprintf(err, errlen, "nothing uploaded to %s", virStorageVolGetName(vol));
+		return -ENOENT;
+	}
+	return sink(sctx, s->data, s->len);
+}
+
+static int fake_kvm(virConnectPtr conn, void *opaque, char *err, size_t errlen)
+{
+	return ((struct fixture *)opaque)->kvm;
+}
+
+static int fake_progress(enum virt_step step, const char *guest, void *opaque)
+{
+	struct fixture *f = opaque;
+
+	return (int)step == f->fail_step ? -ECANCELED : 0;
+}
+
+static void quiet(void *data, virErrorPtr err)
+{
+}
+
+static int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	const char *fixtures = getenv("OSI_FIXTURES");
+	char pool_dir[128], consoles[128], manifest[128];
+	struct virt_config cfg = { 0 };
+
+	if (!f)
+		return -1;
+	strcpy(f->dir, "/tmp/test-virt-XXXXXX");
+	if (!mkdtemp(f->dir))
+		return -1;
+	snprintf(f->uri, sizeof(f->uri), "test://%s/virt-node.xml", fixtures ? fixtures : "tests/fixtures");
+	snprintf(pool_dir, sizeof(pool_dir), "%s/images", f->dir);
+	snprintf(consoles, sizeof(consoles), "%s/consoles", f->dir);
+	snprintf(manifest, sizeof(manifest), "%s/images.json", f->dir);
+	cfg.uri = f->uri;
+	cfg.pool_dir = pool_dir;
+	cfg.console_dir = consoles;
+	cfg.image_manifest = manifest;
+	cfg.fetch_url = "http://127.0.0.1:9/";
+	virSetErrorFunc(NULL, quiet);
+	if (virt_host_open(&f->h, &cfg) < 0) {
+		fprintf(stderr, "%s\n", f->h.err);
+		return -1;
+	}
+	f->h.ops.upload = fake_upload;
+	f->h.ops.download = fake_download;
+	f->h.ops.has_kvm = fake_kvm;
+	f->h.ops.progress = fake_progress;
+	f->h.ops.opaque = f;
+	f->fail_step = -1;
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+	char cmd[128];
+
+	virt_host_close(&f->h);
+	for (size_t i = 0; i < f->nvols; i++)
+		free(f->vols[i].data);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
+	if (system(cmd) != 0)
+		return -1;
+	free(f);
+	return 0;
+}
+
+#define check(f, call) do { \
+	int ret_ = (call); \
+	if (ret_ < 0) \
+		fail_msg("%s: %d %s", #call, ret_, (f)->h.err); \
+} while (0)
+
+static void write_image(struct fixture *f, const char *name, const void *head, size_t headlen,
+			size_t size, char *path, size_t pathlen)
+{
+	unsigned char *buf = calloc(1, size);
+
+	assert_non_null(buf);
+	memcpy(buf, head, headlen);
+	for (size_t i = headlen; i < size; i++)
+		buf[i] = (unsigned char)(i * 7);
+	snprintf(path, pathlen, "%s/%s", f->dir, name);
+	assert_int_equal(atomic_write_file(path, buf, size, 0644), 0);
+	free(buf);
+}
+
+static void import_base(struct fixture *f, const char *name)
+{
+	char path[PATH_MAX];
+
+	write_image(f, "base.raw", "\x33\xc0", 2, 300000, path, sizeof(path));
+	check(f, virt_image_import(&f->h, path, name, NULL, NULL));
+}
+
+static void spec(struct virt_spec *s, enum virt_guest_type type, const char *name)
+{
+	memset(s, 0, sizeof(*s));
+	strcpy(s->name, name);
+	s->type = type;
+	strcpy(s->owner, "operator");
+	strcpy(s->base, "testguest");
+	s->vcpus = 1;
+	s->memory_bytes = 192ULL << 20;
+	s->disk_bytes = 1ULL << 30;
+	s->net = VIRT_NET_NONE;
+	s->user_data = "#cloud-config\n";
+	s->start = true;
+	if (type == VIRT_TOTEBOX) {
+		s->ndata = 1;
+		strcpy(s->data[0].name, "archive");
+		s->data[0].bytes = 2ULL << 30;
+		strcpy(s->data[0].mount, "/srv/archive");
+	}
+}
+
+static bool vol_exists(struct fixture *f, const char *name)
+{
+	virStorageVolPtr v = virt_vol_lookup(&f->h, name);
+
+	if (v)
+		virStorageVolFree(v);
+	return v != NULL;
+}
+
+static int count_vols(struct fixture *f)
+{
+	virStoragePoolPtr p = virStoragePoolLookupByName(f->h.conn, "osi");
+	int n;
+
+	assert_non_null(p);
+	n = virStoragePoolNumOfVolumes(p);
+	virStoragePoolFree(p);
+	return n;
+}
+
+static int count_domains(struct fixture *f)
+{
+	return virConnectNumOfDomains(f->h.conn) + virConnectNumOfDefinedDomains(f->h.conn);
+}
+
+static void test_pool_created_once(void **state)
+{
+	struct fixture *f = *state;
+	virStoragePoolPtr p;
+	char *xml;
+	int autostart = 0;
+
+	assert_null(virStoragePoolLookupByName(f->h.conn, "osi"));
+	check(f, virt_pool_ensure(&f->h));
+	p = virStoragePoolLookupByName(f->h.conn, "osi");
+	assert_non_null(p);
+	assert_int_equal(virStoragePoolIsActive(p), 1);
+	assert_int_equal(virStoragePoolGetAutostart(p, &autostart), 0);
+	assert_int_equal(autostart, 1);
+	xml = virStoragePoolGetXMLDesc(p, 0);
+	assert_non_null(strstr(xml, f->dir));
+	free(xml);
+	assert_int_equal(virStoragePoolDestroy(p), 0);
+	virStoragePoolFree(p);
+	check(f, virt_pool_ensure(&f->h));
+	p = virStoragePoolLookupByName(f->h.conn, "osi");
+	assert_int_equal(virStoragePoolIsActive(p), 1);
+	virStoragePoolFree(p);
+	assert_int_equal(virConnectNumOfStoragePools(f->h.conn) + virConnectNumOfDefinedStoragePools(f->h.conn), 2);
+}
+
+static void test_image_import_list_verify(void **state)
+{
+	struct fixture *f = *state;
+	unsigned char digest[32];
+	char path[PATH_MAX], hex[65], *text;
+	struct virt_image *list, im;
+	struct stored *s;
+	size_t n, len;
+
+	write_image(f, "u.qcow2", QCOW2_HEAD, 32, 70000, path, sizeof(path));
+	check(f, virt_image_import(&f->h, path, "ubuntu-24.04", NULL, &im));
+	assert_string_equal(im.format, "qcow2");
+	assert_int_equal(im.virtual_bytes, 1ULL << 32);
+	assert_int_equal(im.bytes, 70000);
+	assert_string_equal(im.volume, "base-ubuntu-24.04.img");
+	assert_int_equal(read_file(path, 1 << 20, &text, &len), 0);
+	crypto_hash_sha256(digest, (unsigned char *)text, len);
+	sodium_bin2hex(hex, sizeof(hex), digest, sizeof(digest));
+	free(text);
+	assert_string_equal(im.sha256, hex);
+	s = stored_get(f, "base-ubuntu-24.04.img");
+	assert_non_null(s);
+	assert_int_equal(s->len, 70000);
+
+	import_base(f, "testguest");
+	check(f, virt_image_list(&f->h, &list, &n));
+	assert_int_equal(n, 2);
+	assert_string_equal(list[0].name, "ubuntu-24.04");
+	assert_string_equal(list[1].name, "testguest");
+	assert_string_equal(list[1].format, "raw");
+	assert_int_equal(list[1].virtual_bytes, 300000);
+	free(list);
+	assert_int_equal(read_file(f->h.image_manifest, 1 << 20, &text, &len), 0);
+	assert_non_null(strstr(text, hex));
+	free(text);
+
+	check(f, virt_image_verify(&f->h, "ubuntu-24.04"));
+	s->data[100] ^= 1;
+	assert_int_equal(virt_image_verify(&f->h, "ubuntu-24.04"), -EBADMSG);
+	assert_non_null(strstr(f->h.err, "changed since import"));
+	assert_int_equal(virt_image_verify(&f->h, "nothing"), -ENOENT);
+}
+
+static void test_image_import_refusals(void **state)
+{
+	struct fixture *f = *state;
+	char path[PATH_MAX];
+	int vols;
+
+	import_base(f, "testguest");
+	vols = count_vols(f);
+	write_image(f, "other.raw", "x", 1, 5000, path, sizeof(path));
+	assert_int_equal(virt_image_import(&f->h, path, "testguest", NULL, NULL), -EEXIST);
+	assert_int_equal(virt_image_import(&f->h, path, "Bad/Name", NULL, NULL), -EINVAL);
+	assert_int_equal(virt_image_import(&f->h, "/nonexistent", "x", NULL, NULL), -ENOENT);
+	/* A checksum that does not match leaves no volume and no record. */
+	assert_int_equal(virt_image_import(&f->h, path, "other",
+		"0000000000000000000000000000000000000000000000000000000000000000", NULL), -EBADMSG);
+	assert_false(vol_exists(f, "base-other.img"));
+	/* An upload that fails midway, likewise. */
+	f->fail_upload_suffix = ".img";
+	assert_int_equal(virt_image_import(&f->h, path, "other", NULL, NULL), -EIO);
+	assert_non_null(strstr(f->h.err, "injected"));
+	assert_false(vol_exists(f, "base-other.img"));
+	assert_int_equal(count_vols(f), vols);
+	f->fail_upload_suffix = NULL;
+	{
+		struct virt_image im;
+
+		assert_int_equal(virt_image_get(&f->h, "other", &im), -ENOENT);
+		assert_non_null(strstr(f->h.err, "image import"));
+	}
+}
+
+static void test_image_fetch_offline(void **state)
+{
+	struct fixture *f = *state;
+	int ret = virt_image_fetch(&f->h, "ubuntu-24.04", NULL);
+
+	if (ret == -ENOSYS) {
+		assert_non_null(strstr(f->h.err, "image import"));
+		return;
+	}
+	assert_int_equal(ret, -ENETUNREACH);
+	assert_non_null(strstr(f->h.err, "cannot reach 127.0.0.1: offline? use image import"));
+	assert_int_equal(virt_image_fetch(&f->h, "debian-12", NULL), -ENOENT);
+}
+
+/* The whole fetch path, offline: a file:// mirror with SHA256SUMS. */
+static void test_image_fetch_from_mirror(void **state)
+{
+	struct fixture *f = *state;
+	char mirror[128], path[PATH_MAX], sums[256], hex[65];
+	unsigned char digest[32], *buf;
+	struct virt_image im;
+	size_t len;
+	char *text;
+	int vols;
+
+	snprintf(mirror, sizeof(mirror), "%s/mirror", f->dir);
+	assert_int_equal(mkdir(mirror, 0755), 0);
+	write_image(f, "mirror/ubuntu-24.04-server-cloudimg-amd64.img", QCOW2_HEAD, 32, 9000, path, sizeof(path));
+	assert_int_equal(read_file(path, 1 << 20, &text, &len), 0);
+	buf = (unsigned char *)text;
+	crypto_hash_sha256(digest, buf, len);
+	free(text);
+	sodium_bin2hex(hex, sizeof(hex), digest, sizeof(digest));
+	snprintf(sums, sizeof(sums), "%064d *other.img\n%s *ubuntu-24.04-server-cloudimg-amd64.img\n", 0, hex);
+	snprintf(path, sizeof(path), "%s/SHA256SUMS", mirror);
+	assert_int_equal(atomic_write_file(path, sums, strlen(sums), 0644), 0);
+	snprintf(f->h.fetch_url, sizeof(f->h.fetch_url), "file://%s", mirror);
+	if (virt_image_fetch(&f->h, "ubuntu-24.04", &im) == -ENOSYS)
+		skip();
+	check(f, virt_image_get(&f->h, "ubuntu-24.04", &im));
+	assert_string_equal(im.sha256, hex);
+	assert_non_null(strstr(im.source, "file://"));
+	assert_string_equal(im.format, "qcow2");
+
+	/* A mirror whose image does not match its SHA256SUMS imports nothing. */
+	hex[0] = hex[0] == 'f' ? 'e' : 'f';
+	snprintf(sums, sizeof(sums), "%s *ubuntu-24.04-server-cloudimg-amd64.img\n", hex);
+	assert_int_equal(atomic_write_file(path, sums, strlen(sums), 0644), 0);
+	check(f, virt_vol_delete(&f->h, "base-ubuntu-24.04.img"));
+	snprintf(f->h.image_manifest, sizeof(f->h.image_manifest), "%s/other-index.json", f->dir);
+	vols = count_vols(f);
+	assert_int_equal(virt_image_fetch(&f->h, "ubuntu-24.04", NULL), -EBADMSG);
+	assert_non_null(strstr(f->h.err, "expected"));
+	assert_int_equal(count_vols(f), vols);
+	{
+		struct virt_image *list;
+		size_t n;
+
+		check(f, virt_image_list(&f->h, &list, &n));
+		assert_int_equal(n, 0);
+		free(list);
+	}
+}
+
+static void test_create_defines_and_starts(void **state)
+{
+	struct fixture *f = *state;
+	struct virt_spec s;
+	struct virt_guest g;
+	struct stored *seed;
+	virDomainPtr dom;
+	char *xml, *meta;
+	int autostart = 0;
+
+	import_base(f, "testguest");
+	spec(&s, VIRT_TOTEBOX, "vault-1");
+	strcpy(s.instance_id, "i-fixed-1");
+	check(f, virt_guest_create(&f->h, &s, &g));
+	assert_false(g.existed);
+	assert_string_equal(g.name, "vault-1");
+	assert_int_equal(g.type, VIRT_TOTEBOX);
+	assert_string_equal(g.owner, "operator");
+	assert_string_equal(g.instance_id, "i-fixed-1");
+	assert_int_equal(g.state, VIRT_STATE_RUNNING);
+	assert_false(g.kvm);
+	assert_true(g.autostart);
+	assert_int_equal(g.ndata, 1);
+	assert_string_equal(g.data[0], "archive");
+	assert_int_equal(g.memory_bytes, 192ULL << 20);
+
+	assert_true(vol_exists(f, "vault-1.qcow2"));
+	assert_true(vol_exists(f, "vault-1-seed.iso"));
+	assert_true(vol_exists(f, "vault-1-data-archive.qcow2"));
+	dom = virDomainLookupByName(f->h.conn, "vault-1");
+	assert_non_null(dom);
+	assert_int_equal(virDomainGetAutostart(dom, &autostart), 0);
+	assert_int_equal(autostart, 1);
+	xml = virDomainGetXMLDesc(dom, 0);
+	assert_non_null(strstr(xml, "<domain type='qemu'"));
+	assert_non_null(strstr(xml, "<cpu mode='maximum'"));
+	assert_non_null(strstr(xml, "consoles/vault-1.log"));
+	free(xml);
+	meta = virDomainGetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT, VIRT_NS_URI, 0);
+	assert_non_null(strstr(meta, "<type>totebox</type>"));
+	assert_non_null(strstr(meta, "<owner>operator</owner>"));
+	free(meta);
+	virDomainFree(dom);
+
+	/* The seed that went up is an ISO with this guest's identity. */
+	seed = stored_get(f, "vault-1-seed.iso");
+	assert_non_null(seed);
+	{
+		struct archive *a = archive_read_new();
+		struct archive_entry *e;
+		char buf[256] = "";
+
+		archive_read_support_format_iso9660(a);
+		assert_int_equal(archive_read_open_memory(a, seed->data, seed->len), ARCHIVE_OK);
+		while (archive_read_next_header(a, &e) == ARCHIVE_OK) {
+			if (!strcmp(archive_entry_pathname(e), "meta-data"))
+				assert_true(archive_read_data(a, buf, sizeof(buf) - 1) > 0);
+		}
+		archive_read_free(a);
+		assert_string_equal(buf, "instance-id: i-fixed-1\nlocal-hostname: vault-1\n");
+	}
+}
+
+static void test_create_kvm_when_offered(void **state)
+{
+	struct fixture *f = *state;
+	struct virt_spec s;
+	struct virt_guest g;
+
+	import_base(f, "testguest");
+	f->kvm = 1;
+	spec(&s, VIRT_MEDIAKIT, "web-1");
+	s.start = false;
+	check(f, virt_guest_create(&f->h, &s, &g));
+	assert_true(g.kvm);
+	assert_int_equal(g.state, VIRT_STATE_DEFINED);
+	assert_int_equal(strlen(g.instance_id), 18);
+	assert_true(!strncmp(g.instance_id, "i-", 2));
+}
+
+static void test_create_is_idempotent(void **state)
+{
+	struct fixture *f = *state;
+	struct virt_spec s, t;
+	struct virt_guest g1, g2;
+	int doms, vols;
+	unsigned uploads;
+
+	import_base(f, "testguest");
+	spec(&s, VIRT_PRIVATEGIT, "git-1");
+	check(f, virt_guest_create(&f->h, &s, &g1));
+	doms = count_domains(f);
+	vols = count_vols(f);
+	uploads = f->uploads;
+
+	/* The same request again: the same guest, nothing new made. */
+	check(f, virt_guest_create(&f->h, &s, &g2));
+	assert_true(g2.existed);
+	assert_string_equal(g1.instance_id, g2.instance_id);
+	assert_int_equal(count_domains(f), doms);
+	assert_int_equal(count_vols(f), vols);
+	assert_int_equal(f->uploads, uploads);
+
+	/* Stopped meanwhile: the retry starts it again. */
+	check(f, virt_guest_stop(&f->h, "git-1", true));
+	check(f, virt_guest_create(&f->h, &s, &g2));
+	assert_int_equal(g2.state, VIRT_STATE_RUNNING);
+
+	/* Another spec under the same name is refused and changes nothing. */
+	t = s;
+	t.memory_bytes *= 2;
+	assert_int_equal(virt_guest_create(&f->h, &t, &g2), -EEXIST);
+	assert_non_null(strstr(f->h.err, "different spec"));
+	t = s;
+	t.type = VIRT_MEDIAKIT;
+	assert_int_equal(virt_guest_create(&f->h, &t, &g2), -EEXIST);
+	assert_int_equal(count_domains(f), doms);
+	assert_int_equal(count_vols(f), vols);
+
+	/* A domain that is not ours is never adopted. */
+	spec(&t, VIRT_MEDIAKIT, "foreign");
+	assert_int_equal(virt_guest_create(&f->h, &t, &g2), -EEXIST);
+	assert_non_null(strstr(f->h.err, "not created by os-infrastructure"));
+	assert_int_equal(virt_guest_destroy(&f->h, "foreign", NULL), -EPERM);
+	assert_int_equal(virt_guest_stop(&f->h, "foreign", true), -EPERM);
+}
+
+static void assert_nothing_left(struct fixture *f, const char *name, int doms, int vols)
+{
+	virDomainPtr dom = virDomainLookupByName(f->h.conn, name);
+
+	if (dom) {
+		virDomainFree(dom);
+		fail_msg("domain %s left behind", name);
+	}
+	assert_int_equal(count_domains(f), doms);
+	assert_int_equal(count_vols(f), vols);
+}
+
+static void test_rollback_on_seed_upload(void **state)
+{
+	struct fixture *f = *state;
+	struct virt_spec s;
+	int doms, vols;
+
+	import_base(f, "testguest");
+	doms = count_domains(f);
+	vols = count_vols(f);
+	f->fail_upload_suffix = "-seed.iso";
+	spec(&s, VIRT_TOTEBOX, "vault-2");
+	assert_int_equal(virt_guest_create(&f->h, &s, NULL), -EIO);
+	assert_non_null(strstr(f->h.err, "injected upload failure"));
+	assert_nothing_left(f, "vault-2", doms, vols);
+	assert_false(vol_exists(f, "vault-2-data-archive.qcow2"));
+
+	/* The retry, with the fault gone, succeeds from scratch. */
+	f->fail_upload_suffix = NULL;
+	check(f, virt_guest_create(&f->h, &s, NULL));
+	assert_int_equal(count_vols(f), vols + 3);
+}
+
+static void test_rollback_at_every_step(void **state)
+{
+	struct fixture *f = *state;
+	struct virt_spec s;
+	int doms, vols;
+
+	import_base(f, "testguest");
+	doms = count_domains(f);
+	vols = count_vols(f);
+	spec(&s, VIRT_TOTEBOX, "vault-3");
+	for (int st = VIRT_STEP_VOLUMES; st <= VIRT_STEP_RUNNING; st++) {
+		f->fail_step = st;
+		assert_int_equal(virt_guest_create(&f->h, &s, NULL), -ECANCELED);
+		assert_non_null(strstr(f->h.err, virt_step_name((enum virt_step)st)));
+		assert_nothing_left(f, "vault-3", doms, vols);
+	}
+	f->fail_step = -1;
+}
+
+static void test_base_checked_before_use(void **state)
+{
+	struct fixture *f = *state;
+	struct virt_spec s;
+	int vols;
+
+	spec(&s, VIRT_MEDIAKIT, "web-2");
+	assert_int_equal(virt_guest_create(&f->h, &s, NULL), -ENOENT);
+	assert_non_null(strstr(f->h.err, "no base image testguest"));
+	import_base(f, "testguest");
+	vols = count_vols(f);
+	stored_get(f, "base-testguest.img")->data[7] ^= 0x80;
+	assert_int_equal(virt_guest_create(&f->h, &s, NULL), -EBADMSG);
+	assert_int_equal(count_vols(f), vols);
+	f->h.skip_verify = true;
+	check(f, virt_guest_create(&f->h, &s, NULL));
+}
+
+static void test_leftover_volume_refused_then_destroyed(void **state)
+{
+	struct fixture *f = *state;
+	struct virt_spec s;
+	char *xml;
+	virStorageVolPtr v;
+
+	import_base(f, "testguest");
+	check(f, virt_pool_ensure(&f->h));
+	assert_int_equal(virt_xml_volume("web-3.qcow2", 1 << 20, "qcow2", NULL, NULL, &xml), 0);
+	check(f, virt_vol_create(&f->h, xml, &v));
+	virStorageVolFree(v);
+	free(xml);
+	spec(&s, VIRT_MEDIAKIT, "web-3");
+	assert_int_equal(virt_guest_create(&f->h, &s, NULL), -EEXIST);
+	assert_non_null(strstr(f->h.err, "web-3.qcow2 exists without its guest"));
+	assert_true(vol_exists(f, "web-3.qcow2"));
+	check(f, virt_guest_destroy(&f->h, "web-3", NULL));
+	assert_false(vol_exists(f, "web-3.qcow2"));
+	check(f, virt_guest_create(&f->h, &s, NULL));
+	assert_int_equal(virt_guest_destroy(&f->h, "nobody-here", NULL), -ENOENT);
+}
+
+static void test_list_show_start_stop(void **state)
+{
+	struct fixture *f = *state;
+	struct virt_guest *list, g;
+	struct virt_spec s;
+	size_t n;
+
+	import_base(f, "testguest");
+	spec(&s, VIRT_ORCHESTRATION, "orch-1");
+	check(f, virt_guest_create(&f->h, &s, NULL));
+	spec(&s, VIRT_MEDIAKIT, "media-1");
+	s.start = false;
+	check(f, virt_guest_create(&f->h, &s, NULL));
+	check(f, virt_guest_list(&f->h, &list, &n));
+	assert_int_equal(n, 2); /* "foreign" is not listed */
+	assert_string_equal(list[0].name, "media-1");
+	assert_int_equal(list[0].state, VIRT_STATE_DEFINED);
+	assert_string_equal(list[1].name, "orch-1");
+	assert_int_equal(list[1].type, VIRT_ORCHESTRATION);
+	assert_int_equal(list[1].state, VIRT_STATE_RUNNING);
+	free(list);
+	check(f, virt_guest_start(&f->h, "media-1"));
+	check(f, virt_guest_start(&f->h, "media-1"));
+	check(f, virt_guest_get(&f->h, "media-1", &g));
+	assert_int_equal(g.state, VIRT_STATE_RUNNING);
+	check(f, virt_guest_stop(&f->h, "media-1", false));
+	check(f, virt_guest_stop(&f->h, "media-1", true));
+	check(f, virt_guest_get(&f->h, "media-1", &g));
+	assert_int_equal(g.state, VIRT_STATE_DEFINED);
+	assert_string_equal(virt_state_name(g.state), "shut off");
+	assert_int_equal(virt_guest_get(&f->h, "foreign", &g), -EPERM);
+	assert_int_equal(virt_guest_get(&f->h, "absent", &g), -ENOENT);
+}
+
+static void test_destroy_keeps_data_volume(void **state)
+{
+	struct fixture *f = *state;
+	struct virt_spec s;
+	struct virt_guest g;
+	char log[PATH_MAX], *text;
+	unsigned kept = 9;
+	size_t len;
+	int vols;
+
+	import_base(f, "testguest");
+	vols = count_vols(f);
+	spec(&s, VIRT_TOTEBOX, "vault-4");
+	check(f, virt_guest_create(&f->h, &s, &g));
+	check(f, virt_console_path(&f->h, "vault-4", log, sizeof(log)));
+	assert_int_equal(atomic_write_file(log, "boot\n", 5, 0644), 0);
+
+	assert_int_equal(virt_data_delete(&f->h, "vault-4", "archive", "test"), -EBUSY);
+	check(f, virt_guest_destroy(&f->h, "vault-4", &kept));
+	assert_int_equal(kept, 1);
+	assert_int_equal(virt_guest_get(&f->h, "vault-4", &g), -ENOENT);
+	assert_false(vol_exists(f, "vault-4.qcow2"));
+	assert_false(vol_exists(f, "vault-4-seed.iso"));
+	assert_true(vol_exists(f, "vault-4-data-archive.qcow2"));
+	assert_int_equal(access(log, F_OK), -1);
+
+	/* The same vault again gets its archive back. */
+	check(f, virt_guest_create(&f->h, &s, &g));
+	assert_int_equal(count_vols(f), vols + 3);
+	check(f, virt_guest_destroy(&f->h, "vault-4", &kept));
+
+	/* Removing the archive is explicit, needs a reason, and is recorded. */
+	assert_int_equal(virt_data_delete(&f->h, "vault-4", "archive", ""), -EINVAL);
+	assert_int_equal(virt_data_delete(&f->h, "vault-4", "archive", NULL), -EINVAL);
+	check(f, virt_data_delete(&f->h, "vault-4", "archive", "entity dissolved, ticket 42"));
+	assert_false(vol_exists(f, "vault-4-data-archive.qcow2"));
+	assert_int_equal(count_vols(f), vols);
+	assert_int_equal(virt_data_delete(&f->h, "vault-4", "archive", "again"), -ENOENT);
+	snprintf(log, sizeof(log), "%s/virt-audit.log", f->dir);
+	assert_int_equal(read_file(log, 1 << 20, &text, &len), 0);
+	assert_non_null(strstr(text, "vault-4-data-archive.qcow2 is kept"));
+	assert_non_null(strstr(text, "reusing data volume vault-4-data-archive.qcow2"));
+	assert_non_null(strstr(text, "deleted on request: entity dissolved, ticket 42"));
+	free(text);
+}
+
+static void test_image_remove(void **state)
+{
+	struct fixture *f = *state;
+	struct virt_image *list;
+	struct virt_spec s;
+	size_t n;
+
+	import_base(f, "testguest");
+	spec(&s, VIRT_MEDIAKIT, "web-5");
+	check(f, virt_guest_create(&f->h, &s, NULL));
+	assert_int_equal(virt_image_remove(&f->h, "testguest"), -EBUSY);
+	assert_non_null(strstr(f->h.err, "in use by guest web-5"));
+	assert_true(vol_exists(f, "base-testguest.img"));
+	check(f, virt_guest_destroy(&f->h, "web-5", NULL));
+	check(f, virt_image_remove(&f->h, "testguest"));
+	assert_false(vol_exists(f, "base-testguest.img"));
+	check(f, virt_image_list(&f->h, &list, &n));
+	assert_int_equal(n, 0);
+	free(list);
+	assert_int_equal(virt_image_remove(&f->h, "testguest"), -ENOENT);
+	import_base(f, "testguest");
+}
+
+static void test_open_refuses_bad_config(void **state)
+{
+	struct virt_host h;
+	struct virt_config cfg = { .uri = "test:///default", .pool = "Bad Pool" };
+
+	assert_int_equal(virt_host_open(&h, &cfg), -EINVAL);
+	cfg.pool = NULL;
+	cfg.pool_dir = "relative";
+	assert_int_equal(virt_host_open(&h, &cfg), -EINVAL);
+	cfg.pool_dir = NULL;
+	cfg.uri = "nosuchdriver:///x";
+	assert_true(virt_host_open(&h, &cfg) < 0);
+	assert_non_null(strstr(h.err, "cannot connect"));
+	virt_host_close(&h);
+}
+
+int main(void)
+{
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+	const struct CMUnitTest tests[] = {
+		T(test_pool_created_once),
+		T(test_image_import_list_verify),
+		T(test_image_import_refusals),
+		T(test_image_fetch_offline),
+		T(test_image_fetch_from_mirror),
+		T(test_create_defines_and_starts),
+		T(test_create_kvm_when_offered),
+		T(test_create_is_idempotent),
+		T(test_rollback_on_seed_upload),
+		T(test_rollback_at_every_step),
+		T(test_base_checked_before_use),
+		T(test_leftover_volume_refused_then_destroyed),
+		T(test_list_show_start_stop),
+		T(test_destroy_keeps_data_volume),
+		T(test_image_remove),
+		cmocka_unit_test(test_open_refuses_bad_config),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
