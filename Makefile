@@ -48,6 +48,8 @@ check: deps $(CHECK_BUILD)/build.ninja $(FUZZ_BUILD)/build.ninja
 	tests/summary.sh $(CHECK_BUILD) $(FUZZ_BUILD)
 
 bench: build
+	@command -v virt-install >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq virtinst
+	ninja -C $(BUILD) tests/virt-tool
 	bench/run.sh $(BUILD)
 
 clean:

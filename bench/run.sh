@@ -56,3 +56,6 @@ for interval in 10s 1s; do
 	echo "  interval $interval: VmRSS ${rss} KiB, VmHWM ${hwm} KiB, cpu $(( (c1 - c0) * 1000 / hz )) ms in 60 s"
 	kill $agent; wait $agent 2>/dev/null || true
 done
+
+echo "== guests: see bench/guests.sh"
+"$(dirname "$0")/guests.sh" "$BUILD" || echo "  (guest benchmark skipped: $?)"

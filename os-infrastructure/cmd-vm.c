@@ -111,29 +111,54 @@ static int follow(const struct cli *cli, const char *name)
 	}
 }
 
-static int create(const struct cli *cli, int argc, char *argv[])
+static int confirm(const struct cli *cli, const char *token, const char *how, const char *name,
+		   bool wait)
 {
-	struct create_args a = { 0 };
-	json_t *req, *plan, *done;
-	char token[80];
-	int ret = parse_create(argc, argv, &a);
+	json_t *done;
+	char guest[80];
+	int ret = call(cli, json_pack("{s:s, s:s, s:s}", "op", "vm-confirm", "token", token, "how", how),
+		       &done);
 
 	if (ret)
 		return ret;
-	req = json_pack("{s:s, s:s, s:s, s:s?}", "op", "vm-plan", "type", a.type, "name", a.name,
-			"node", a.node);
-	if (req && a.memory)
-		json_object_set_new(req, "memory_bytes", json_integer((json_int_t)a.memory));
-	if (req && a.vcpus)
-		json_object_set_new(req, "vcpus", json_integer((json_int_t)a.vcpus));
-	ret = call(cli, req, &plan);
+	snprintf(guest, sizeof(guest), "%s", name ? name :
+		 json_string_value(json_object_get(json_object_get(done, "guest"), "name")));
+	json_decref(done);
+	printf("Confirmed (%s); the fleet dispatched %s to its node.\n", how, guest);
+	return wait ? follow(cli, guest) : cmd_output(0);
+}
+
+/* Asks for a plan and prints it; *token receives its token. */
+static int plan(const struct cli *cli, const struct create_args *a, char *token, size_t len)
+{
+	json_t *req, *reply;
+	int ret;
+
+	req = json_pack("{s:s, s:s, s:s, s:s?}", "op", "vm-plan", "type", a->type, "name", a->name,
+			"node", a->node);
+	if (req && a->memory)
+		json_object_set_new(req, "memory_bytes", json_integer((json_int_t)a->memory));
+	if (req && a->vcpus)
+		json_object_set_new(req, "vcpus", json_integer((json_int_t)a->vcpus));
+	ret = call(cli, req, &reply);
 	if (ret)
 		return ret;
-	render_plan(stdout, plan);
+	render_plan(stdout, reply);
 	fflush(stdout);
-	snprintf(token, sizeof(token), "%s",
-		 json_string_value(json_object_get(json_object_get(plan, "plan"), "token")));
-	json_decref(plan);
+	snprintf(token, len, "%s",
+		 json_string_value(json_object_get(json_object_get(reply, "plan"), "token")));
+	json_decref(reply);
+	return 0;
+}
+
+static int create(const struct cli *cli, int argc, char *argv[])
+{
+	struct create_args a = { 0 };
+	char token[80];
+	int ret = parse_create(argc, argv, &a);
+
+	if (ret || (ret = plan(cli, &a, token, sizeof(token))))
+		return ret;
 	if (!a.yes && !ask()) {
 		json_t *r = NULL;
 
@@ -142,13 +167,29 @@ static int create(const struct cli *cli, int argc, char *argv[])
 		return cmd_fail("not confirmed: nothing was created%s",
 				isatty(STDIN_FILENO) ? "" : " (no terminal to ask: pass --yes to confirm)");
 	}
-	ret = call(cli, json_pack("{s:s, s:s, s:s}", "op", "vm-confirm", "token", token, "how",
-				  a.yes ? "cli-yes" : "cli-interactive"), &done);
-	if (ret)
+	return confirm(cli, token, a.yes ? "cli-yes" : "cli-interactive", a.name, a.wait);
+}
+
+/* "vm plan": the plan only, to confirm later with "vm confirm TOKEN". */
+static int plan_only(const struct cli *cli, int argc, char *argv[])
+{
+	struct create_args a = { 0 };
+	char token[80];
+	int ret = parse_create(argc, argv, &a);
+
+	if (ret || (ret = plan(cli, &a, token, sizeof(token))))
 		return ret;
-	json_decref(done);
-	printf("Confirmed%s; the fleet dispatched it to the node.\n", a.yes ? " (--yes)" : "");
-	return a.wait ? follow(cli, a.name) : cmd_output(0);
+	printf("Token: %s\nConfirm with: " PROG_NAME " vm confirm %s\n", token, token);
+	return cmd_output(0);
+}
+
+static int confirm_token(const struct cli *cli, int argc, char *argv[])
+{
+	bool wait = !(argc == 3 && !strcmp(argv[2], "--no-wait"));
+
+	if (argc < 2 || argc > 3 || (argc == 3 && wait))
+		return cmd_usage_error(&cmd_vm, "vm confirm TOKEN [--no-wait]");
+	return confirm(cli, argv[1], "cli-token", NULL, wait);
 }
 
 static int list_or_show(const struct cli *cli, int argc, char *argv[], bool show)
@@ -200,6 +241,10 @@ static int vm(const struct cli *cli, int argc, char *argv[])
 
 	if (!strcmp(sub, "create"))
 		return create(cli, argc - 1, argv + 1);
+	if (!strcmp(sub, "plan"))
+		return plan_only(cli, argc - 1, argv + 1);
+	if (!strcmp(sub, "confirm"))
+		return confirm_token(cli, argc - 1, argv + 1);
 	if (!strcmp(sub, "list"))
 		return list_or_show(cli, argc - 1, argv + 1, false);
 	if (!strcmp(sub, "show"))
@@ -218,6 +263,7 @@ const struct cmd cmd_vm = {
 	.name = "vm",
 	.fn = vm,
 	.usage = "vm create --type T --name N [--node X] [--memory M] [--vcpus V] [--yes] [--no-wait]\n"
+		 "       " PROG_NAME " vm plan --type T --name N [...]   then   vm confirm TOKEN\n"
 		 "       " PROG_NAME " vm list|show NAME [--format table|json|yaml|csv]\n"
 		 "       " PROG_NAME " vm start|stop|destroy NAME",
 	.description = "Create guests (plan, then confirm), list them, start, stop, destroy",

@@ -158,8 +158,9 @@ json_t *op_vm_confirm(struct fleet *f, json_t *req, const char *caller, uint64_t
 	int ret;
 
 	if (!token || !how || (strcmp(how, "cli-yes") && strcmp(how, "cli-interactive") &&
-			       strcmp(how, "panel-f9")))
-		return api_fail("\"token\" and \"how\" (cli-yes, cli-interactive, panel-f9) are required");
+			       strcmp(how, "cli-token") && strcmp(how, "panel-f9")))
+		return api_fail("\"token\" and \"how\" (cli-yes, cli-interactive, cli-token, "
+				"panel-f9) are required");
 	ret = guests_take_plan(&f->guests, token, now, &p);
 	if (ret == -ETIMEDOUT)
 		return api_fail("the plan for '%s' expired unconfirmed; nothing was created", p.guest.name);

@@ -55,7 +55,7 @@
  *   operator named the node. A plan reserves nothing and expires
  *   (default 120 s); an unconfirmed plan creates nothing.
  *
- * {"op":"vm-confirm","token":hex32,"how":"cli-yes"|"cli-interactive"|"panel-f9"} ->
+ * {"op":"vm-confirm","token":hex32,"how":"cli-yes"|"cli-interactive"|"cli-token"|"panel-f9"} ->
  *   {"ok":true,"guest":GUEST}
  *   Commits the plan (reservation + "placed" event + "confirmed" event naming
  *   who confirmed and how) and dispatches it to the node's service-vm-host.

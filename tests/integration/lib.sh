@@ -78,6 +78,7 @@ stop() { # stop NAME [SIGNAL]
 	kill -"${2:-TERM}" "$pid" 2>/dev/null || true
 	wait "$pid" 2>/dev/null || true
 	unset "PIDS[$1]"
+	return 0
 }
 
 start_agent() { # start_agent NAME [--set k=v]...

@@ -18,70 +18,9 @@
 # definition. Skipped (77) without root, qemu, libvirtd or a Debian mirror.
 source "$(dirname "$0")/lib.sh"
 
-TOOL=${OSI_VIRT_TOOL:?OSI_VIRT_TOOL must point at virt-tool}
-SRC=${OSI_SOURCE:?}
-CACHE=${OSI_TESTGUEST_CACHE:-$BUILD/testguest-cache}
-LV=$T/lv
-TYPES=(totebox mediakit orchestration privategit)
+source "$(dirname "$0")/lib-libvirt.sh"
+img=$TESTGUEST_IMG
 
-skip() { log "SKIP: $*"; exit 77; }
-
-[[ $(id -u) == 0 ]] || skip "needs root (loop devices for the test guest)"
-for p in libvirtd qemu-system-x86_64 qemu-img setpriv losetup mkfs.ext4; do
-	command -v "$p" >/dev/null || PATH=$PATH:/usr/sbin:/sbin command -v "$p" >/dev/null ||
-		skip "$p not installed"
-done
-export PATH=$PATH:/usr/sbin:/sbin
-
-# Processes libvirtd started for us, by the PIDs it recorded; then libvirtd.
-virt_cleanup() {
-	local f pid
-	for f in "$LV"/run/libvirt/qemu/run/*.pid "$LV"/run/libvirt/virtlogd.pid; do
-		[[ -f $f ]] || continue
-		pid=$(cat "$f" 2>/dev/null) || continue
-		[[ $pid =~ ^[0-9]+$ ]] && grep -qE 'qemu|virtlogd' "/proc/$pid/cmdline" 2>/dev/null &&
-			kill -KILL "$pid" 2>/dev/null || true
-	done
-	if [[ $FAILED -ne 0 ]]; then
-		cp "$LV"/consoles/*.log "$T"/ 2>/dev/null || true
-	fi
-}
-# lib.sh's cleanup reads the script's status from $?: hand it on untouched.
-virt_exit() {
-	local rc=$?
-	virt_cleanup || true
-	set +e
-	(exit $rc)
-	cleanup
-}
-trap virt_exit EXIT
-
-t0=$(now_ms)
-img=$("$SRC/images/testguest/build.sh" "$CACHE" 2> "$T/testguest-build.log") || {
-	rc=$?
-	[[ $rc == 3 ]] && skip "test guest packages unavailable: $(tail -n 1 "$T/testguest-build.log")"
-	die "test guest build failed: $(tail -n 5 "$T/testguest-build.log")"
-}
-build_ms=$(( $(now_ms) - t0 ))
-log "test guest $(basename "$img") ready in ${build_ms} ms ($(du -h --apparent-size "$img" | cut -f1))"
-
-# A session-mode libvirtd as nobody: its sockets, config, state and cache
-# all live under $LV, so nothing is shared with a system libvirtd.
-chmod 711 "$T"
-mkdir -p "$LV"/{sock,run,config/libvirt,cache,data,home,consoles} "$T/index"
-cat > "$LV/libvirtd.conf" <<EOF
-unix_sock_dir = "$LV/sock"
-log_outputs = "2:stderr"
-EOF
-# qemu writes the console log itself: no virtlogd to start and stop.
-echo 'stdio_handler = "file"' > "$LV/config/libvirt/qemu.conf"
-chown -R nobody:nogroup "$LV"
-setpriv --reuid=nobody --regid=nogroup --clear-groups \
-	env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME="$LV/home" XDG_RUNTIME_DIR="$LV/run" \
-	XDG_CONFIG_HOME="$LV/config" XDG_CACHE_HOME="$LV/cache" XDG_DATA_HOME="$LV/data" \
-	libvirtd -f "$LV/libvirtd.conf" >> "$T/libvirtd.log" 2>&1 &
-PIDS[libvirtd]=$!
-URI="qemu+unix:///session?socket=$LV/sock/libvirt-sock"
 vt() { "$TOOL" --uri "$URI" --pool-dir "$LV/pool" --index "$T/index/images.json" \
 	--consoles "$LV/consoles" --fetch-url http://127.0.0.1:9/ "$@"; }
 wait_until 20 vt domains || die "libvirtd did not answer on $URI"

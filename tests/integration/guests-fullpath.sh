@@ -1,0 +1,84 @@
+#!/bin/bash
+# Guests through the whole path: plan, confirmation, dispatch, libvirt.
+#
+#   os-infrastructure vm create --yes ──unix──> service-vm-fleet ──plan/confirm──┐
+#                                                   │  signed dispatch (tcp 7103) │
+#                                                   v                             │
+#   service-vm-host n1 ──spawns──> service-vm-host-virt ──> private libvirtd ──> qemu (TCG)
+#        └──── progress frames (defining, booting, running) ──> fleet ──> vm list
+#
+# One guest of each type boots from the test guest image and prints its own
+# instance-id and hostname on its serial console. Also: a Totebox without a
+# node is refused; migrate is refused; an unconfirmed plan expires and creates
+# nothing; a creation that fails (missing base image) leaves nothing behind;
+# destroy cleans up and is reflected in vm list.
+source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/lib-libvirt.sh"
+
+POOL=$LV/pool
+vt() { "$TOOL" --uri "$URI" --pool-dir "$POOL" --consoles "$LV/consoles" --fetch-url http://127.0.0.1:9/ "$@"; }
+wait_until 20 vt domains || die "libvirtd did not answer on $URI"
+vt image-import "$TESTGUEST_IMG" testguest > /dev/null || die "import of the test guest"
+pass "private libvirtd up, test guest imported as base image 'testguest'"
+
+setup_members n1
+start_fleet --set plan_ttl=3s
+start_agent n1 --set dispatch_listen="$ADDR:7103" --set virt_uri="$URI" --set images_dir="$SRC/images" \
+	--set pool_dir="$POOL" --set console_dir="$LV/consoles" --set guest_network=none \
+	--set base_image=testguest
+wait_until 10 node_state_is n1 live || die "n1 live"
+
+guest_field() { osi vm show "$1" --format json | jq -r ".guest.$2"; }
+guest_state_is() { [[ $(guest_field "$1" state) == "$2" ]]; }
+console_has() { grep -qa "osi-testguest instance-id=.* hostname=$1" "$LV/consoles/$1.log" 2>/dev/null; }
+
+for type in "${TYPES[@]}"; do
+	node=()
+	[[ $type == totebox ]] && node=(--node n1)
+	t1=$(now_ms)
+	out=$(osi vm create --type "$type" --name "fp-$type" "${node[@]}" --memory 192M --vcpus 1 --yes 2>&1) ||
+		die "vm create $type: $out"
+	t2=$(now_ms)
+	grep -q "fp-$type: running" <<<"$out" || die "create $type did not reach running: $out"
+	[[ $(guest_field "fp-$type" accel) == tcg ]] || die "fp-$type accel: $(guest_field "fp-$type" accel)"
+	wait_until 180 console_has "fp-$type" || die "fp-$type console: $(tail -c 400 "$LV/consoles/fp-$type.log" 2>/dev/null)"
+	log "fp-$type: confirmation to running $(( t2 - t1 )) ms, to its console line $(( $(now_ms) - t1 )) ms"
+done
+[[ $(osi vm list --format json | jq '[.guests[] | select(.state == "running")] | length') == 4 ]] ||
+	die "vm list: $(osi vm list)"
+pass "four guests created through plan, confirm, dispatch and libvirt; each console shows its hostname"
+[[ $(event_count confirmed n1) == 4 ]] || die "four confirmed events expected"
+osi events --limit 100 | grep -q 'confirmed by unix:uid=0 (cli-yes)' || die "confirmation not logged as --yes"
+
+out=$(osi vm create --type totebox --name vault2 --yes 2>&1) && die "a Totebox without a node was created"
+grep -q 'node you name' <<<"$out" || die "Totebox refusal: $out"
+out=$(osi vm migrate fp-mediakit 2>&1) && die "migrate succeeded"
+grep -q 'excluded by design' <<<"$out" || die "migrate refusal: $out"
+pass "Totebox without a node and migrate refused: ${out#os-infrastructure: }"
+
+token=$(osi vm plan --type mediakit --name never --memory 192M --vcpus 1 | sed -n 's/^Token: //p')
+[[ -n $token ]] || die "no plan token"
+sleep 3.5   # plan_ttl is 3 s in this test
+out=$(osi vm confirm "$token" --no-wait 2>&1) && die "an expired plan was confirmed: $out"
+[[ $(osi vm list --format json | jq '[.guests[] | select(.name == "never")] | length') == 0 ]] ||
+	die "the expired plan created a guest"
+vt domains | grep -q never && die "the expired plan defined a domain"
+pass "an unconfirmed plan expired and created nothing: ${out#os-infrastructure: }"
+
+doms=$(vt domains | sort | tr '\n' ' ') vols=$(vt volumes | sort | tr '\n' ' ')
+stop n1
+start_agent n1 --set dispatch_listen="$ADDR:7103" --set virt_uri="$URI" --set images_dir="$SRC/images" \
+	--set pool_dir="$POOL" --set console_dir="$LV/consoles" --set guest_network=none \
+	--set base_image=no-such-image
+wait_until 10 node_state_is n1 live || die "n1 back"
+out=$(osi vm create --type mediakit --name broken --memory 192M --vcpus 1 --yes 2>&1) && die "create succeeded without its base"
+[[ $(guest_field broken state) == failed ]] || die "broken: $(guest_field broken state)"
+grep -q 'no base image no-such-image' <<<"$(guest_field broken detail)" || die "reason: $(guest_field broken detail)"
+[[ $(vt domains | sort | tr '\n' ' ') == "$doms" && $(vt volumes | sort | tr '\n' ' ') == "$vols" ]] ||
+	die "a failed creation left something: $(vt domains) / $(vt volumes)"
+pass "a failed creation says why and leaves nothing: $(guest_field broken detail)"
+
+out=$(osi vm destroy fp-mediakit 2>&1) || die "destroy: $out"
+wait_until 30 guest_state_is fp-mediakit destroyed || die "fp-mediakit: $(guest_field fp-mediakit state)"
+vt domains | grep -q fp-mediakit && die "fp-mediakit domain still defined"
+pass "destroy removed the guest and the fleet shows it destroyed"
