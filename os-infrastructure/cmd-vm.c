@@ -13,6 +13,7 @@
 #include "cmd.h"
 #include "render.h"
 #include "units.h"
+#include "virt.h"
 
 struct create_args {
 	const char *type, *name, *node;
@@ -235,6 +236,41 @@ static int action(const struct cli *cli, int argc, char *argv[])
 	return ret ? ret : cmd_output(0);
 }
 
+/* Runs on the guest's node, against its libvirt: a Totebox's archive is
+ * never deleted by destroy, only here, with a reason that is logged. */
+static int data_delete(int argc, char *argv[])
+{
+	static const struct option opts[] = {
+		{ "reason", required_argument, NULL, 'r' }, { "uri", required_argument, NULL, 'u' },
+		{ "pool-dir", required_argument, NULL, 'p' }, { 0 },
+	};
+	struct virt_config cfg = { .uri = "qemu:///system" };
+	const char *reason = NULL;
+	struct virt_host h;
+	int c, ret;
+
+	optind = 0;
+	while ((c = getopt_long(argc, argv, ":r:u:p:", opts, NULL)) != -1) {
+		switch (c) {
+		case 'r': reason = optarg; break;
+		case 'u': cfg.uri = optarg; break;
+		case 'p': cfg.pool_dir = optarg; break;
+		default: return cmd_bad_option(&cmd_vm, c, argv);
+		}
+	}
+	if (argc - optind != 2 || !reason || !*reason)
+		return cmd_usage_error(&cmd_vm, "vm data-delete GUEST DISK --reason TEXT");
+	if (virt_host_open(&h, &cfg) < 0)
+		return cmd_fail("%s", h.err);
+	ret = virt_data_delete(&h, argv[optind], argv[optind + 1], reason);
+	if (ret < 0)
+		ret = cmd_fail("%s", h.err);
+	else
+		printf("Deleted data volume %s of %s (logged: %s).\n", argv[optind + 1], argv[optind], reason);
+	virt_host_close(&h);
+	return ret < 0 ? ret : cmd_output(0);
+}
+
 static int vm(const struct cli *cli, int argc, char *argv[])
 {
 	const char *sub = argc > 1 ? argv[1] : "";
@@ -251,6 +287,8 @@ static int vm(const struct cli *cli, int argc, char *argv[])
 		return list_or_show(cli, argc - 1, argv + 1, true);
 	if (!strcmp(sub, "start") || !strcmp(sub, "stop") || !strcmp(sub, "destroy"))
 		return action(cli, argc - 1, argv + 1);
+	if (!strcmp(sub, "data-delete"))
+		return data_delete(argc - 1, argv + 1);
 	if (!strcmp(sub, "migrate"))
 		return cmd_fail("live migration is excluded by design: a guest stays on the node it "
 				"was placed on (a Totebox's archive never crosses the network)");
@@ -265,7 +303,8 @@ const struct cmd cmd_vm = {
 	.usage = "vm create --type T --name N [--node X] [--memory M] [--vcpus V] [--yes] [--no-wait]\n"
 		 "       " PROG_NAME " vm plan --type T --name N [...]   then   vm confirm TOKEN\n"
 		 "       " PROG_NAME " vm list|show NAME [--format table|json|yaml|csv]\n"
-		 "       " PROG_NAME " vm start|stop|destroy NAME",
+		 "       " PROG_NAME " vm start|stop|destroy NAME\n"
+		 "       " PROG_NAME " vm data-delete GUEST DISK --reason TEXT   (on the guest's node)",
 	.description = "Create guests (plan, then confirm), list them, start, stop, destroy",
 	.help = "  --type T       totebox, mediakit, orchestration or privategit\n"
 		"  --node X       the node to use; a Totebox always needs one\n"

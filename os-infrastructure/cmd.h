@@ -28,7 +28,8 @@ struct cmd {
 	const char *help;        /* options and details for --help, or NULL */
 };
 
-extern const struct cmd cmd_status, cmd_place, cmd_events, cmd_node, cmd_keygen, cmd_trust, cmd_vm;
+extern const struct cmd cmd_status, cmd_place, cmd_events, cmd_node, cmd_keygen, cmd_trust, cmd_vm,
+	cmd_image;
 
 /* Helpers for commands (main.c). */
 int cmd_help(const struct cmd *c);

@@ -11,7 +11,7 @@
 #include "osi-config.h"
 
 static const struct cmd *const commands[] = {
-	&cmd_status, &cmd_place, &cmd_events, &cmd_node, &cmd_vm, &cmd_keygen, &cmd_trust,
+	&cmd_status, &cmd_place, &cmd_events, &cmd_node, &cmd_vm, &cmd_image, &cmd_keygen, &cmd_trust,
 };
 
 static void show_usage(FILE *f)

@@ -18,8 +18,14 @@ source "$(dirname "$0")/lib-libvirt.sh"
 POOL=$LV/pool
 vt() { "$TOOL" --uri "$URI" --pool-dir "$POOL" --consoles "$LV/consoles" --fetch-url http://127.0.0.1:9/ "$@"; }
 wait_until 20 vt domains || die "libvirtd did not answer on $URI"
-vt image-import "$TESTGUEST_IMG" testguest > /dev/null || die "import of the test guest"
-pass "private libvirtd up, test guest imported as base image 'testguest'"
+img() { "$OSI_BIN" image --uri "$URI" --pool-dir "$POOL" "$@"; }
+sha=$(sha256sum "$TESTGUEST_IMG" | cut -d' ' -f1)
+out=$(img import "$TESTGUEST_IMG" --name testguest --sha256 0000000000000000000000000000000000000000000000000000000000000000 2>&1) &&
+	die "an import with the wrong checksum succeeded"
+img import "$TESTGUEST_IMG" --name testguest --sha256 "$sha" > /dev/null || die "image import"
+img list --format json | jq -e --arg s "$sha" '.[] | select(.name == "testguest" and .sha256 == $s)' > /dev/null ||
+	die "image list: $(img list)"
+pass "os-infrastructure image import: checksum checked and recorded (${out#os-infrastructure: })"
 
 setup_members n1
 start_fleet --set plan_ttl=3s
