@@ -5,9 +5,9 @@
 #define GIB (1024ULL * 1024 * 1024)
 
 static const struct guest_type types[] = {
-	{ "totebox", "Totebox", 2, 2 * GIB, true,
+	{ "totebox", "Totebox", 2, 4 * GIB, true,
 	  "per-entity data vault; append-only archive on its own data volume" },
-	{ "mediakit", "MediaKit", 1, 1 * GIB, false,
+	{ "mediakit", "MediaKit", 2, 2 * GIB, false,
 	  "public web appliance: websites and knowledge portals" },
 	{ "orchestration", "Orchestration", 2, 2 * GIB, false,
 	  "stateless aggregator across Toteboxes; holds no data of its own" },

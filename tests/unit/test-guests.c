@@ -128,7 +128,7 @@ static void plan_then_confirm_dispatches(void **state)
 	assert_string_equal(str(r, "plan", "node"), "alpha");
 	assert_true(json_is_true(json_object_get(json_object_get(r, "plan"), "advisory")));
 	assert_int_equal(json_integer_value(json_object_get(json_object_get(r, "plan"), "memory_bytes")),
-			 1LL << 30); /* the type's default */
+			 2LL << 30); /* the type's default */
 	snprintf(token, sizeof(token), "%s", str(r, "plan", "token"));
 	json_decref(r);
 	assert_int_equal(c->ndispatched, 0); /* a plan creates nothing */
@@ -184,7 +184,8 @@ static void totebox_needs_a_named_node(void **state)
 
 	assert_non_null(strstr(str(r, NULL, "error"), "node you name"));
 	json_decref(r);
-	r = call(&c->f, "{\"op\":\"vm-plan\",\"type\":\"totebox\",\"name\":\"vault\",\"node\":\"beta\"}");
+	r = call(&c->f, "{\"op\":\"vm-plan\",\"type\":\"totebox\",\"name\":\"vault\",\"node\":\"beta\","
+		    "\"memory_bytes\":1073741824}");
 	assert_string_equal(str(r, "plan", "node"), "beta");
 	assert_false(json_is_true(json_object_get(json_object_get(r, "plan"), "advisory")));
 	json_decref(r);
