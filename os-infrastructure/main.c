@@ -9,9 +9,10 @@
 #include "auth.h"
 #include "cmd.h"
 #include "osi-config.h"
+#include "panel.h"
 
 static const struct cmd *const commands[] = {
-	&cmd_status, &cmd_place, &cmd_events, &cmd_node, &cmd_vm, &cmd_image, &cmd_keygen, &cmd_trust,
+	&cmd_status, &cmd_place, &cmd_events, &cmd_node, &cmd_vm, &cmd_image, &cmd_keygen, &cmd_trust, &cmd_panel,
 };
 
 static void show_usage(FILE *f)
@@ -143,21 +144,31 @@ static int global_options(int argc, char *argv[], struct cli *cli)
 	return -1;
 }
 
+/* Installed under its own name (a symlink), the binary is the panel. */
+static bool called_as_panel(const char *argv0)
+{
+	const char *base = strrchr(argv0, '/');
+
+	return !strcmp(base ? base + 1 : argv0, PANEL_ALIAS);
+}
+
 int main(int argc, char *argv[])
 {
 	struct cli cli = { .state_dir = OSI_STATE_DIR, .socket = OSI_RUN_DIR "/fleet.sock" };
 	static char trust_path[PATH_MAX];
 	const struct cmd *cmd;
+	bool alias = called_as_panel(argv[0]);
 	int ret;
 
 	ret = global_options(argc, argv, &cli);
 	if (ret >= 0)
 		return ret;
-	if (optind >= argc || !strcmp(argv[optind], "help")) {
+	if (!alias && (optind >= argc || !strcmp(argv[optind], "help"))) {
 		show_usage(optind >= argc ? stderr : stdout);
 		return optind >= argc ? EXIT_USAGE : EXIT_OK;
 	}
-	cmd = find_command(argv[optind]);
+	/* As the alias, what follows the global options is the panel's. */
+	cmd = alias ? &cmd_panel : find_command(argv[optind]);
 	if (!cmd) {
 		fprintf(stderr, PROG_NAME ": unknown command '%s'\n", argv[optind]);
 		show_usage(stderr);
@@ -171,5 +182,5 @@ int main(int argc, char *argv[])
 	}
 	if (auth_init() < 0)
 		return cmd_fail("libsodium failed to initialise");
-	return cmd->fn(&cli, argc - optind, argv + optind);
+	return cmd->fn(&cli, argc - optind + alias, argv + optind - alias);
 }

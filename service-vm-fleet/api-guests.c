@@ -99,7 +99,7 @@ json_t *op_vm_plan(struct fleet *f, json_t *req, const char *caller, uint64_t no
 	if (guests_plan(&f->guests, &g, node == NULL, now,
 			f->cfg.plan_ttl_ms * NSEC_PER_MSEC, &p) < 0) {
 		json_decref(ranking);
-		return api_fail("a guest named '%s' exists or is being planned", g.name);
+		return api_fail("a guest named '%s' exists", g.name);
 	}
 	return plan_json(p, now, ranking);
 }
@@ -194,7 +194,8 @@ json_t *op_vm_list(struct fleet *f)
 {
 	json_t *list = json_array();
 
-	qsort(f->guests.list, f->guests.count, sizeof(*f->guests.list), by_name);
+	if (f->guests.count)
+		qsort(f->guests.list, f->guests.count, sizeof(*f->guests.list), by_name);
 	for (size_t i = 0; i < f->guests.count; i++)
 		json_array_append_new(list, guest_json(f, &f->guests.list[i]));
 	return json_pack("{s:b, s:o}", "ok", 1, "guests", list);

@@ -53,7 +53,8 @@
  *   to the type's manifest. A totebox without "node" is refused (its WORM
  *   archive never moves over the network). "advisory" is false when the
  *   operator named the node. A plan reserves nothing and expires
- *   (default 120 s); an unconfirmed plan creates nothing.
+ *   (default 120 s); an unconfirmed plan creates nothing. A newer plan for
+ *   the same name replaces the older one: only the latest token confirms.
  *
  * {"op":"vm-confirm","token":hex32,"how":"cli-yes"|"cli-interactive"|"cli-token"|"panel-f9"} ->
  *   {"ok":true,"guest":GUEST}

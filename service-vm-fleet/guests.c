@@ -55,16 +55,6 @@ struct guest *guests_find(const struct guests *g, const char *name)
 	return NULL;
 }
 
-static bool name_taken(const struct guests *g, const char *name)
-{
-	if (guests_find(g, name))
-		return true;
-	for (size_t i = 0; i < g->nplans; i++)
-		if (!strcmp(g->plans[i].guest.name, name))
-			return true;
-	return false;
-}
-
 static int grow(void **arr, size_t *cap, size_t need, size_t size)
 {
 	size_t ncap = *cap ? *cap * 2 : 8;
@@ -92,6 +82,12 @@ int guests_add(struct guests *g, const struct guest *gu)
 	return 0;
 }
 
+static void remove_plan(struct guests *g, size_t i)
+{
+	g->plans[i] = g->plans[--g->nplans];
+	sodium_memzero(&g->plans[g->nplans], sizeof(g->plans[0]));
+}
+
 int guests_plan(struct guests *g, const struct guest *gu, bool advisory, uint64_t now,
 		uint64_t ttl_ns, struct plan **out)
 {
@@ -99,8 +95,16 @@ int guests_plan(struct guests *g, const struct guest *gu, bool advisory, uint64_
 	struct plan *p;
 
 	guests_expire_plans(g, now);
-	if (name_taken(g, gu->name))
+	if (guests_find(g, gu->name))
 		return -EEXIST;
+	/* A newer plan for the same name replaces the older one (the operator
+	 * changed the node or the size): only the latest token confirms. */
+	for (size_t i = 0; i < g->nplans; i++) {
+		if (!strcmp(g->plans[i].guest.name, gu->name)) {
+			remove_plan(g, i);
+			break;
+		}
+	}
 	if (grow((void **)&g->plans, &g->capplans, g->nplans + 1, sizeof(*g->plans)) < 0)
 		return -ENOMEM;
 	p = &g->plans[g->nplans++];
@@ -113,12 +117,6 @@ int guests_plan(struct guests *g, const struct guest *gu, bool advisory, uint64_
 	p->guest.state = GS_PLANNED;
 	*out = p;
 	return 0;
-}
-
-static void remove_plan(struct guests *g, size_t i)
-{
-	g->plans[i] = g->plans[--g->nplans];
-	sodium_memzero(&g->plans[g->nplans], sizeof(g->plans[0]));
 }
 
 int guests_take_plan(struct guests *g, const char *token, uint64_t now, struct plan *out)

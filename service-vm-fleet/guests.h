@@ -48,9 +48,10 @@ struct guests {
 void guests_init(struct guests *g);
 void guests_free(struct guests *g);
 struct guest *guests_find(const struct guests *g, const char *name);
-/* -EEXIST if the name is taken (by a guest or a pending plan). */
+/* -EEXIST if a guest has the name. */
 int guests_add(struct guests *g, const struct guest *gu);
-/* Draws a random token; -EEXIST if the name is taken. */
+/* Draws a random token; -EEXIST if a guest has the name. A pending plan for
+ * the same name is replaced. */
 int guests_plan(struct guests *g, const struct guest *gu, bool advisory, uint64_t now,
 		uint64_t ttl_ns, struct plan **out);
 /* Removes and returns the plan: -ENOENT for an unknown token, -ETIMEDOUT for

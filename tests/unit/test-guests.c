@@ -237,9 +237,19 @@ static void names_are_unique_and_valid(void **state)
 {
 	struct ctx *c = *state;
 	char *token = plan(&c->f, "");
-	json_t *r = call(&c->f, "{\"op\":\"vm-plan\",\"type\":\"mediakit\",\"name\":\"web1\"}");
+	char *newer = plan(&c->f, ",\"node\":\"beta\"");
+	json_t *r;
 
-	assert_non_null(strstr(str(r, NULL, "error"), "exists or is being planned"));
+	/* the newer plan replaced the older: only its token confirms */
+	r = call(&c->f, "{\"op\":\"vm-confirm\",\"token\":\"%s\",\"how\":\"cli-yes\"}", token);
+	assert_false(json_is_true(json_object_get(r, "ok")));
+	json_decref(r);
+	r = call(&c->f, "{\"op\":\"vm-confirm\",\"token\":\"%s\",\"how\":\"cli-yes\"}", newer);
+	assert_string_equal(str(r, "guest", "node"), "beta");
+	json_decref(r);
+	free(newer);
+	r = call(&c->f, "{\"op\":\"vm-plan\",\"type\":\"mediakit\",\"name\":\"web1\"}");
+	assert_non_null(strstr(str(r, NULL, "error"), "exists"));
 	json_decref(r);
 	r = call(&c->f, "{\"op\":\"vm-plan\",\"type\":\"mediakit\",\"name\":\"Web_1\"}");
 	assert_non_null(strstr(str(r, NULL, "error"), "a-z"));
