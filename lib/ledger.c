@@ -1,4 +1,5 @@
 #include "ledger.h"
+#include "roles.h"
 
 #include <arpa/inet.h>
 #include <endian.h>
@@ -71,10 +72,7 @@ struct encoded {
 
 static const uint8_t zero_hash[LEDGER_HASH_BYTES];
 
-static const struct {
-	const char *name;
-	unsigned role;
-} role_names[] = {
+static const struct role_name role_names[] = {
 	{ "node", LEDGER_ROLE_NODE },
 	{ "fleet", LEDGER_ROLE_FLEET },
 	{ "admin", LEDGER_ROLE_ADMIN },
@@ -1387,43 +1385,10 @@ void ledger_addr_format(uint32_t addr, char buf[16])
 
 int ledger_roles_parse(const char *text, unsigned *roles)
 {
-	unsigned acc = 0;
-
-	for (const char *p = text;;) {
-		size_t len = strcspn(p, ","), i;
-
-		for (i = 0; i < NROLES; i++) {
-			if (strlen(role_names[i].name) == len && !memcmp(p, role_names[i].name, len))
-				break;
-		}
-		if (i == NROLES)
-			return -EINVAL;
-		acc |= role_names[i].role;
-		if (!p[len])
-			break;
-		p += len + 1;
-	}
-	*roles = acc;
-	return 0;
+	return roles_parse(text, role_names, NROLES, roles);
 }
 
 void ledger_roles_format(unsigned roles, char *buf, size_t len)
 {
-	size_t used = 0;
-
-	if (!len)
-		return;
-	buf[0] = '\0';
-	for (size_t i = 0; i < NROLES; i++) {
-		int n;
-
-		if (!(roles & role_names[i].role))
-			continue;
-		n = snprintf(buf + used, len - used, "%s%s", used ? "," : "", role_names[i].name);
-		if (n < 0 || (size_t)n >= len - used) {
-			buf[used] = '\0';
-			return;
-		}
-		used += (size_t)n;
-	}
+	roles_format(roles, role_names, NROLES, buf, len);
 }

@@ -1,4 +1,5 @@
 #include "trust.h"
+#include "roles.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -15,10 +16,7 @@
 #define ROLES_TEXT_MAX sizeof("node,fleet,admin")
 #define TRUST_ROLES_ALL (TRUST_ROLE_NODE | TRUST_ROLE_FLEET | TRUST_ROLE_ADMIN)
 
-static const struct {
-	const char *name;
-	unsigned role;
-} role_names[] = {
+static const struct role_name role_names[] = {
 	{ "node", TRUST_ROLE_NODE },
 	{ "fleet", TRUST_ROLE_FLEET },
 	{ "admin", TRUST_ROLE_ADMIN },
@@ -38,47 +36,12 @@ static void set_err(char *err, size_t errlen, const char *fmt, ...)
 
 int trust_roles_parse(const char *text, unsigned *roles)
 {
-	unsigned acc = 0;
-	const char *p = text;
-
-	for (;;) {
-		size_t len = strcspn(p, ","), i;
-
-		for (i = 0; i < sizeof(role_names) / sizeof(role_names[0]); i++) {
-			if (strlen(role_names[i].name) == len && !memcmp(p, role_names[i].name, len))
-				break;
-		}
-		if (i == sizeof(role_names) / sizeof(role_names[0]))
-			return -EINVAL;
-		acc |= role_names[i].role;
-		if (!p[len])
-			break;
-		p += len + 1;
-	}
-	*roles = acc;
-	return 0;
+	return roles_parse(text, role_names, sizeof(role_names) / sizeof(role_names[0]), roles);
 }
 
 void trust_roles_format(unsigned roles, char *buf, size_t len)
 {
-	size_t used = 0;
-
-	if (!len)
-		return;
-	buf[0] = '\0';
-	for (size_t i = 0; i < sizeof(role_names) / sizeof(role_names[0]); i++) {
-		int n;
-
-		if (!(roles & role_names[i].role))
-			continue;
-		n = snprintf(buf + used, len - used, "%s%s", used ? "," : "", role_names[i].name);
-		if (n < 0 || (size_t)n >= len - used) {
-			/* Drop a half-written role rather than show a wrong one. */
-			buf[used] = '\0';
-			return;
-		}
-		used += (size_t)n;
-	}
+	roles_format(roles, role_names, sizeof(role_names) / sizeof(role_names[0]), buf, len);
 }
 
 static int hex_key(uint8_t *key, size_t keylen, const char *hex)
