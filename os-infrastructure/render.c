@@ -134,6 +134,10 @@ int render_status(FILE *f, const json_t *reply, enum format fmt)
 	}
 	ret = format_table(f, nodes, cols, ARRAY_SIZE(cols));
 	print_summary(f, nodes);
+	if (!ret && json_array_size(json_object_get(reply, "guests"))) {
+		fputs("\nGuests:\n", f);
+		ret = render_guests(f, reply, FORMAT_TABLE);
+	}
 	return ret ? ret : ferror(f) ? -EIO : 0;
 }
 

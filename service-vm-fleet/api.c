@@ -114,7 +114,7 @@ static json_t *op_status(struct fleet *f, uint64_t now)
 		snprintf(reason, sizeof(reason),
 			 "%u nodes went silent together; suspecting the fleet's own network",
 			 f->reg.held_due);
-	return json_pack("{s:b, s:{s:s, s:s, s:I, s:I, s:I, s:b, s:I, s:o, s:I, s:I, s:I}, s:o}",
+	json_t *reply = json_pack("{s:b, s:{s:s, s:s, s:I, s:I, s:I, s:b, s:I, s:o, s:I, s:I, s:I}, s:o}",
 		"ok", 1,
 		"fleet",
 		"name", f->id.name,
@@ -129,6 +129,11 @@ static json_t *op_status(struct fleet *f, uint64_t now)
 		"nodes_evicted", (json_int_t)evicted,
 		"nodes_awaiting", (json_int_t)awaiting,
 		"nodes", nodes);
+	json_t *guests = op_vm_list(f);
+
+	json_object_set(reply, "guests", json_object_get(guests, "guests"));
+	json_decref(guests);
+	return reply;
 }
 
 static json_t *op_node(struct fleet *f, json_t *req, uint64_t now)

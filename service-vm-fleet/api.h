@@ -8,7 +8,8 @@
  *    "fleet":{"version","started":<unix s>,"uptime_s","evict_after_ms",
  *             "holding":bool,"held_due":n,"hold_reason":str|null,
  *             "nodes_live","nodes_evicted","nodes_awaiting"},
- *    "nodes":[NODE...]}              sorted by name
+ *    "nodes":[NODE...],              sorted by name
+ *    "guests":[GUEST...]}            as vm-list (below)
  *
  * NODE = {"name","state":"live"|"awaiting"|"held"|"evicted",
  *         "last_seen":<unix s>|null, "last_seen_age_ms":n|null,

@@ -100,6 +100,7 @@ static void status_lists_sorted_nodes(void **state)
 	assert_true(json_real_value(json_object_get(alpha, "cpu_percent")) == 25.0);
 	assert_false(json_is_true(json_object_get(json_object_get(r, "fleet"), "holding")));
 	assert_int_equal(json_integer_value(json_object_get(json_object_get(r, "fleet"), "nodes_live")), 3);
+	assert_true(json_is_array(json_object_get(r, "guests"))); /* guests shown with the nodes */
 	json_decref(r);
 }
 
