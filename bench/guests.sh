@@ -37,11 +37,8 @@ for i in $(seq 1 "$RUNS"); do
 	t0=$(now_ms)
 	virt-install --connect "$URI" --name "vi-$i" --memory 192 --vcpus 1 --import --virt-type qemu \
 		--disk "pool=osi,size=1,backing_store=$POOL/base-testguest.img,backing_format=raw,format=qcow2,bus=virtio" \
-		--osinfo detect=on,require=off --graphics none --network none --noautoconsole --noreboot \
-		> "$T/virt-install-$i.log" 2>&1 || { virt-install --connect "$URI" --name "vi-$i" --memory 192 \
-		--vcpus 1 --import --virt-type qemu --disk "pool=osi,size=1,backing_store=$POOL/base-testguest.img,backing_format=raw,format=qcow2,bus=virtio" \
-		--os-variant generic --graphics none --network none --noautoconsole >> "$T/virt-install-$i.log" 2>&1 ||
-		die "virt-install: $(tail -3 "$T/virt-install-$i.log")"; }
+		--osinfo detect=on,require=off --graphics none --network none --noautoconsole \
+		> "$T/virt-install-$i.log" 2>&1 || die "virt-install: $(tail -3 "$T/virt-install-$i.log")"
 	wait_until 60 running "vi-$i" || die "vi-$i not running"
 	t1=$(now_ms)
 	theirs+=($(( t1 - t0 )))
