@@ -13,6 +13,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static struct fleet fleet;
 
+static void no_dispatch(struct fleet *f, const struct guest *g, const char *action)
+{
+}
+
 static void init(void)
 {
 	static const char *names[] = { "alpha", "beta", "gamma" };
@@ -24,6 +28,9 @@ static void init(void)
 	snprintf(path, sizeof(path), "%s/fleet.db", dir);
 	if (store_open(path, &fleet.store) < 0 || registry_init(&fleet.reg, &rc, 0, NULL, NULL) < 0)
 		abort();
+	fleet.dispatch = no_dispatch;
+	fleet.cfg.plan_ttl_ms = 60000;
+	guests_init(&fleet.guests);
 	fleet.place.margin_min_bytes = 1ULL << 30;
 	fleet.place.margin_percent = 5;
 	for (uint64_t i = 0; i < 3; i++) {
