@@ -5,15 +5,20 @@
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "fileio.h"
+#include "wg.h"
+
+_Static_assert(IDENTITY_WG_KEY_BYTES == WG_KEY_LEN, "WireGuard key size");
 
 /* The file is about 300 bytes; anything much larger is not ours. */
 #define IDENTITY_TEXT_MAX 2048
 
-enum { FIELD_NAME = 1u << 0, FIELD_SIGN = 1u << 1, FIELD_KX = 1u << 2 };
+enum { FIELD_NAME = 1u << 0, FIELD_SIGN = 1u << 1, FIELD_KX = 1u << 2, FIELD_WG = 1u << 3 };
+#define FIELDS_REQUIRED (FIELD_NAME | FIELD_SIGN | FIELD_KX)
 
 static int identity_path(const char *state_dir, char path[PATH_MAX])
 {
@@ -60,6 +65,10 @@ static int parse_field(struct identity *id, const char *key, size_t keylen,
 	} else if (keylen == 9 && !memcmp(key, "kx_secret", 9)) {
 		field = FIELD_KX;
 		ret = hex_field(id->kx_sk, sizeof(id->kx_sk), val, vallen);
+	} else if (keylen == 9 && !memcmp(key, "wg_secret", 9)) {
+		field = FIELD_WG;
+		ret = hex_field(id->wg_sk, sizeof(id->wg_sk), val, vallen);
+		id->has_wg = true;
 	} else {
 		return -EBADMSG;
 	}
@@ -82,6 +91,8 @@ static int derive_public(struct identity *id)
 	if (sodium_memcmp(sk, id->sign_sk, sizeof(sk)) != 0)
 		goto cleanup;
 	if (crypto_scalarmult_base(id->kx_pk, id->kx_sk) < 0)
+		goto cleanup;
+	if (id->has_wg && wg_generate_public_key(id->wg_pk, id->wg_sk) < 0)
 		goto cleanup;
 	ret = 0;
 cleanup:
@@ -122,7 +133,7 @@ int identity_parse(const char *text, struct identity *out)
 		ret = parse_field(out, line, (size_t)(key_end - line), val,
 				  (size_t)(val_end - val), &seen);
 	}
-	if (ret == 0 && seen != (FIELD_NAME | FIELD_SIGN | FIELD_KX))
+	if (ret == 0 && (seen & FIELDS_REQUIRED) != FIELDS_REQUIRED)
 		ret = -EBADMSG;
 	if (ret == 0)
 		ret = derive_public(out);
@@ -134,17 +145,29 @@ int identity_parse(const char *text, struct identity *out)
 static int format_identity(const struct identity *id, char *text, size_t len)
 {
 	char sign_hex[SIGN_SK_BYTES * 2 + 1], kx_hex[KX_SK_BYTES * 2 + 1];
+	char wg_hex[IDENTITY_WG_KEY_BYTES * 2 + 1] = "";
 	int n;
 
 	sodium_bin2hex(sign_hex, sizeof(sign_hex), id->sign_sk, sizeof(id->sign_sk));
 	sodium_bin2hex(kx_hex, sizeof(kx_hex), id->kx_sk, sizeof(id->kx_sk));
+	if (id->has_wg)
+		sodium_bin2hex(wg_hex, sizeof(wg_hex), id->wg_sk, sizeof(id->wg_sk));
 	n = snprintf(text, len,
 		     "# os-infrastructure node identity. Secret: keep this file mode 0600.\n"
-		     "name = %s\nsign_secret = %s\nkx_secret = %s\n",
-		     id->name, sign_hex, kx_hex);
+		     "name = %s\nsign_secret = %s\nkx_secret = %s\n%s%s%s",
+		     id->name, sign_hex, kx_hex, id->has_wg ? "wg_secret = " : "", wg_hex,
+		     id->has_wg ? "\n" : "");
 	sodium_memzero(sign_hex, sizeof(sign_hex));
 	sodium_memzero(kx_hex, sizeof(kx_hex));
+	sodium_memzero(wg_hex, sizeof(wg_hex));
 	return n < 0 || (size_t)n >= len ? -ENOBUFS : n;
+}
+
+static void new_wg_key(struct identity *id)
+{
+	wg_generate_private_key(id->wg_sk);
+	wg_generate_public_key(id->wg_pk, id->wg_sk);
+	id->has_wg = true;
 }
 
 int identity_create(const char *state_dir, const char *name, struct identity *out)
@@ -172,6 +195,7 @@ int identity_create(const char *state_dir, const char *name, struct identity *ou
 	strcpy(id.name, name);
 	crypto_sign_keypair(id.sign_pk, id.sign_sk);
 	crypto_kx_keypair(id.kx_pk, id.kx_sk);
+	new_wg_key(&id);
 	len = format_identity(&id, text, sizeof(text));
 	if (len < 0) {
 		ret = len;
@@ -241,6 +265,64 @@ int identity_load(const char *state_dir, struct identity *out)
 cleanup:
 	sodium_memzero(text, sizeof(text));
 	close(fd);
+	return ret;
+}
+
+static int lock_identity(const char *state_dir)
+{
+	char path[PATH_MAX];
+	int fd;
+
+	if (snprintf(path, sizeof(path), "%s/" IDENTITY_LOCK_FILE, state_dir) >= (int)sizeof(path))
+		return -ENAMETOOLONG;
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return -errno;
+	if (flock(fd, LOCK_EX) < 0) {
+		int ret = -errno;
+
+		close(fd);
+		return ret;
+	}
+	return fd;
+}
+
+int identity_ensure_wg(const char *state_dir, struct identity *id)
+{
+	char path[PATH_MAX], text[IDENTITY_TEXT_MAX];
+	struct identity cur;
+	int lock, ret, len;
+
+	if (id->has_wg)
+		return 0;
+	ret = identity_path(state_dir, path);
+	if (ret < 0)
+		return ret;
+	lock = lock_identity(state_dir);
+	if (lock < 0)
+		return lock;
+	memset(text, 0, sizeof(text));
+	ret = identity_load(state_dir, &cur);
+	if (ret < 0)
+		goto cleanup;
+	if (strcmp(cur.name, id->name) || sodium_memcmp(cur.sign_pk, id->sign_pk, sizeof(cur.sign_pk))) {
+		ret = -ESTALE;
+		goto cleanup;
+	}
+	if (!cur.has_wg) {
+		new_wg_key(&cur);
+		len = format_identity(&cur, text, sizeof(text));
+		ret = len < 0 ? len : atomic_write_file(path, text, (size_t)len, 0600);
+		if (ret < 0)
+			goto cleanup;
+	}
+	memcpy(id->wg_sk, cur.wg_sk, sizeof(id->wg_sk));
+	memcpy(id->wg_pk, cur.wg_pk, sizeof(id->wg_pk));
+	id->has_wg = true;
+cleanup:
+	sodium_memzero(text, sizeof(text));
+	identity_wipe(&cur);
+	close(lock);
 	return ret;
 }
 

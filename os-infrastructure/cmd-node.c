@@ -1,8 +1,14 @@
+#include <errno.h>
 #include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "client.h"
 #include "cmd.h"
+#include "mesh-sync.h"
+#include "mesh.h"
+#include "pairing.h"
 #include "render.h"
 
 static int hold_override(const struct cli *cli)
@@ -35,6 +41,66 @@ static int show(const struct cli *cli, const char *name, enum format fmt)
 	return ret;
 }
 
+static int append_revoke(struct ledger *l, const struct identity *id, void *arg, char *err,
+			 size_t errlen)
+{
+	return ledger_append_revoke(l, id, arg, err, errlen);
+}
+
+/* The revoked member hears it first, while the others still route to it;
+ * then every live member drops it. */
+static void push_revocation(const char *state_dir, const struct ledger *l,
+			    const struct identity *id, const char *name)
+{
+	const struct ledger_member *m = ledger_find(l, name);
+	struct mesh_sync_reply r;
+	uint8_t *bytes = NULL;
+	char addr[16], err[256] = "";
+	size_t len;
+	int ret;
+
+	ledger_addr_format(m->addr, addr);
+	ret = ledger_encode(l, &bytes, &len);
+	if (ret == 0 && strcmp(name, id->name)) {
+		ret = mesh_sync_call(addr, MESH_SYNC_PORT, bytes, len, 0, &r, err, sizeof(err));
+		pairing_report_push(NULL, m, ret, ret == 0 ? &r : NULL, err);
+		mesh_sync_reply_free(&r);
+	}
+	free(bytes);
+	pairing_publish(state_dir, l, id, name);
+}
+
+/* "node revoke NAME": a revoke entry signed by this admin, made final by the
+ * sequencer, pushed to every member. */
+static int revoke(const struct cli *cli, const char *name)
+{
+	struct identity id = { 0 };
+	struct ledger l;
+	char err[256] = "";
+	int ret;
+
+	ledger_init(&l);
+	ret = identity_load(cli->state_dir, &id);
+	if (ret < 0) {
+		ret = cmd_fail("no identity in %s: %s", cli->state_dir, strerror(-ret));
+		goto cleanup;
+	}
+	ret = pairing_commit(cli->state_dir, &id, &l, append_revoke, (void *)name, err, sizeof(err));
+	if (ret < 0) {
+		ret = cmd_fail("cannot revoke '%s': %s", name, err[0] ? err : strerror(-ret));
+		goto cleanup;
+	}
+	printf("'%s' revoked (ledger entry %zu); it has no peers once the members hear it\n", name,
+	       l.count - 1);
+	fflush(stdout);
+	push_revocation(cli->state_dir, &l, &id, name);
+	ret = cmd_output(0);
+cleanup:
+	ledger_free(&l);
+	identity_wipe(&id);
+	return ret;
+}
+
 /* "node NAME", "node show NAME" (for nodes named show or hold-override),
  * "node hold-override". */
 static int node(const struct cli *cli, int argc, char *argv[])
@@ -62,6 +128,8 @@ static int node(const struct cli *cli, int argc, char *argv[])
 		return hold_override(cli);
 	if (nargs == 2 && !strcmp(argv[0], "show"))
 		return show(cli, argv[1], fmt);
+	if (nargs == 2 && !strcmp(argv[0], "revoke"))
+		return revoke(cli, argv[1]);
 	if (nargs == 1)
 		return show(cli, argv[0], fmt);
 	return cmd_usage_error(&cmd_node, nargs ? "too many arguments" : "which node?");
@@ -71,10 +139,14 @@ const struct cmd cmd_node = {
 	.name = "node",
 	.fn = node,
 	.usage = "node [--format table|json|yaml|csv] [show] NAME\n"
-		 "       " PROG_NAME " node hold-override",
-	.description = "Show one node in detail, or release held evictions",
+		 "       " PROG_NAME " node hold-override\n"
+		 "       " PROG_NAME " node revoke NAME",
+	.description = "Show one node in detail, release held evictions, or revoke a member",
 	.help = "  --format F     table (default), json, yaml or csv\n\n"
 		"hold-override evicts the nodes whose eviction the fleet is holding (it\n"
 		"holds them when it suddenly hears from no one, being more likely cut off\n"
-		"itself). 'show' is only needed for a node named show or hold-override.\n",
+		"itself). 'show' is only needed for a node named show or hold-override.\n\n"
+		"revoke (on an admin of the mesh) appends a revocation to the ledger, has the\n"
+		"sequencer accept it and pushes it to every member: they drop the node's\n"
+		"WireGuard peer, and the fleet rejects its heartbeats as revoked.\n",
 };

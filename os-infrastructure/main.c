@@ -13,6 +13,7 @@
 
 static const struct cmd *const commands[] = {
 	&cmd_status, &cmd_place, &cmd_events, &cmd_node, &cmd_vm, &cmd_image, &cmd_keygen, &cmd_trust, &cmd_panel,
+	&cmd_genesis, &cmd_join, &cmd_invite, &cmd_mesh,
 };
 
 static void show_usage(FILE *f)
@@ -103,8 +104,20 @@ int cmd_output(int render_ret)
 	return EXIT_OK;
 }
 
+/* "--genesis" and "--join[=CODE]" stand for their commands. */
+static const struct cmd *top_level_form(const char *arg)
+{
+	if (!strcmp(arg, "--genesis"))
+		return &cmd_genesis;
+	if (!strcmp(arg, "--join") || !strncmp(arg, "--join=", 7))
+		return &cmd_join;
+	return NULL;
+}
+
 static const struct cmd *find_command(const char *name)
 {
+	if (top_level_form(name))
+		return top_level_form(name);
 	for (size_t i = 0; i < ARRAY_SIZE(commands); i++) {
 		if (!strcmp(commands[i]->name, name))
 			return commands[i];
@@ -135,6 +148,10 @@ static int global_options(int argc, char *argv[], struct cli *cli)
 		case 'h': show_usage(stdout); return EXIT_OK;
 		case 'V': puts(PROG_NAME " " OSI_VERSION); return EXIT_OK;
 		default:
+			if (top_level_form(argv[optind - 1])) {
+				optind--;
+				return -1;
+			}
 			fprintf(stderr, PROG_NAME ": %s %s\n", c == ':' ? "missing value for" :
 				"unknown global option", argv[optind - 1]);
 			show_usage(stderr);

@@ -8,6 +8,7 @@
 
 #include "clock.h"
 #include "log.h"
+#include "mesh.h"
 #include "osi-config.h"
 
 #define KEY(n, t, field, def, doc) \
@@ -143,16 +144,20 @@ static void no_dispatch(struct fleet *f, const struct guest *g, const char *acti
 	fleet_guest_progress(f, g->name, GS_FAILED, "this fleet cannot dispatch", NULL);
 }
 
+/* The ledger in state_dir when there is one (the mesh), else the trust file.
+ * Members gone from the set stay known to ingest as revoked. */
 int fleet_reload_trust(struct fleet *f)
 {
 	struct trust_set fresh = { 0 };
-	char err[256];
-	int ret = trust_load(f->cfg.trust_file, &fresh, err, sizeof(err));
+	char err[256], source[PATH_MAX + 8];
+	int ret = mesh_trust_load(f->cfg.state_dir, f->cfg.trust_file, &fresh, source,
+				  sizeof(source), err, sizeof(err));
 
 	if (ret == -ENOENT) {
-		log_warn("no trust file at %s: no node is trusted yet", f->cfg.trust_file);
+		log_warn("no ledger in %s and no trust file at %s: no node is trusted yet",
+			 f->cfg.state_dir, f->cfg.trust_file);
 	} else if (ret < 0) {
-		log_err("trust file %s: %s; keeping the previous set", f->cfg.trust_file,
+		log_err("trust from %s: %s; keeping the previous set", source,
 			ret == -EBADMSG ? err : strerror(-ret));
 		return ret;
 	}
@@ -163,7 +168,7 @@ int fleet_reload_trust(struct fleet *f)
 	}
 	trust_free(&f->trust);
 	f->trust = fresh;
-	log_info("trust: %zu members from %s", f->trust.count, f->cfg.trust_file);
+	log_info("trust: %zu members from %s", f->trust.count, source);
 	return 0;
 }
 

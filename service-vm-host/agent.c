@@ -19,7 +19,9 @@
 #include "dispatch.h"
 #include "guests.h"
 #include "identity.h"
+#include "ledger-sync.h"
 #include "log.h"
+#include "mesh.h"
 #include "sampler.h"
 #include "seqstore.h"
 #include "trust.h"
@@ -45,6 +47,9 @@ struct agent {
 	struct identity id;
 	uint8_t key[HB_KEY_BYTES];
 	char fleet_name[NODE_NAME_MAX + 1];
+	char fleet_address[128];  /* "" until the mesh has a fleet */
+	bool mesh, have_key;      /* mesh: trust and fleet come from the ledger */
+	struct ledger_sync *sync;
 	char rx[HB_SIZE];
 	int lock_fd;
 	uint64_t due_ns, connected_ns;
@@ -60,7 +65,7 @@ static void fleet_error(struct agent *a, const char *reason)
 		return;
 	a->unreachable = true;
 	log_warn("fleet %s at %s unreachable (%s); still sending every %" PRIu64 " ms",
-		 a->fleet_name, a->cfg->fleet_address, reason, a->cfg->heartbeat_interval_ms);
+		 a->fleet_name, a->fleet_address, reason, a->cfg->heartbeat_interval_ms);
 }
 
 /* UDP has no acknowledgement: reachable means a whole interval went by
@@ -69,7 +74,7 @@ static void note_reachability(struct agent *a)
 {
 	if (a->sent_last && a->unreachable && !a->error_seen) {
 		a->unreachable = false;
-		log_info("fleet %s at %s reachable again", a->fleet_name, a->cfg->fleet_address);
+		log_info("fleet %s at %s reachable again", a->fleet_name, a->fleet_address);
 	}
 	a->error_seen = false;
 }
@@ -180,10 +185,12 @@ static void on_tick(uv_timer_t *t)
 	struct agent *a = t->data;
 	uint64_t now = clock_mono_ns();
 
-	note_reachability(a);
-	if (!a->connected || now - a->connected_ns >= RECONNECT_NS)
-		connect_fleet(a, now);
-	a->sent_last = send_heartbeat(a) == 0;
+	if (a->have_key && a->fleet_address[0]) {
+		note_reachability(a);
+		if (!a->connected || now - a->connected_ns >= RECONNECT_NS)
+			connect_fleet(a, now);
+		a->sent_last = send_heartbeat(a) == 0;
+	}
 	guests_probe(&a->guests);
 	schedule(a, now);
 }
@@ -232,39 +239,45 @@ static int load_identity(struct agent *a)
 	return 0;
 }
 
-/* The fleet's kx key in the trust file gives the heartbeat key. On failure
- * the key in use, if any, is kept. */
+/* The fleet's kx key in the ledger (or, without one, the trust file) gives
+ * the heartbeat key. On failure the key in use, if any, is kept. */
 static int load_fleet_key(struct agent *a)
 {
-	const char *path = a->cfg->trust_file;
 	const struct trust_entry *fleet;
 	struct trust_set set = { 0 };
 	uint8_t key[HB_KEY_BYTES];
-	char err[256];
+	char err[256], source[PATH_MAX + 8];
 	int ret;
 
-	ret = trust_load(path, &set, err, sizeof(err));
+	ret = mesh_trust_load(a->cfg->state_dir, a->cfg->trust_file, &set, source, sizeof(source),
+			      err, sizeof(err));
 	if (ret < 0) {
 		if (ret == -EBADMSG)
 			log_err("%s", err); /* names the file already */
 		else
-			log_err("%s: %s", path, strerror(-ret));
+			log_err("%s: %s", source, strerror(-ret));
 		goto cleanup;
 	}
 	fleet = trust_find_role(&set, TRUST_ROLE_FLEET);
+	if (!fleet && a->mesh) {
+		log_info("the mesh has no fleet yet; heartbeats start when one joins");
+		ret = -ENOENT;
+		goto cleanup;
+	}
 	if (!fleet) {
 		log_err("%s: no member has the fleet role; add the fleet's trust line with "
-			"`os-infrastructure trust add --line ...`", path);
+			"`os-infrastructure trust add --line ...`", source);
 		ret = -ENOENT;
 		goto cleanup;
 	}
 	ret = hb_key_node(key, a->id.kx_pk, a->id.kx_sk, fleet->kx_pk);
 	if (ret < 0) {
-		log_err("%s: the key of fleet '%s' is unusable", path, fleet->name);
+		log_err("%s: the key of fleet '%s' is unusable", source, fleet->name);
 		goto cleanup;
 	}
 	memcpy(a->key, key, sizeof(key));
 	strcpy(a->fleet_name, fleet->name);
+	a->have_key = true;
 cleanup:
 	sodium_memzero(key, sizeof(key));
 	trust_free(&set);
@@ -312,13 +325,41 @@ static int open_seq(struct agent *a)
 	return ret;
 }
 
+/* fleet_address as configured, else the fleet member's mesh address from
+ * the ledger (none yet: "" and -ENOENT), else the local default. */
+static int choose_fleet_address(struct agent *a)
+{
+	struct ledger l;
+	char err[256];
+	int ret = 0;
+
+	if (a->cfg->fleet_address[0] || !a->mesh) {
+		snprintf(a->fleet_address, sizeof(a->fleet_address), "%s",
+			 a->cfg->fleet_address[0] ? a->cfg->fleet_address : "127.0.0.1:7101");
+		return 0;
+	}
+	ledger_init(&l);
+	ret = mesh_ledger_load(a->cfg->state_dir, &l, err, sizeof(err));
+	if (ret == 0)
+		ret = mesh_fleet_address(&l, a->fleet_address, sizeof(a->fleet_address));
+	else
+		log_err("%s", err);
+	if (ret < 0)
+		a->fleet_address[0] = '\0';
+	ledger_free(&l);
+	return ret;
+}
+
 static int parse_fleet_address(struct agent *a)
 {
 	char host[64];
 	uint16_t port;
 	int ret;
 
-	ret = parse_hostport(a->cfg->fleet_address, host, sizeof(host), &port);
+	ret = choose_fleet_address(a);
+	if (ret < 0)
+		return ret;
+	ret = parse_hostport(a->fleet_address, host, sizeof(host), &port);
 	if (ret == 0 && port == 0)
 		ret = -EINVAL;
 	if (ret == 0 && uv_ip4_addr(host, port, (struct sockaddr_in *)&a->fleet_addr) < 0 &&
@@ -326,8 +367,27 @@ static int parse_fleet_address(struct agent *a)
 		ret = -EINVAL;
 	if (ret < 0)
 		log_err("fleet_address '%s' is not a numeric address and port "
-			"(10.42.0.1:7101 or [fd42::1]:7101)", a->cfg->fleet_address);
+			"(10.42.0.1:7101 or [fd42::1]:7101)", a->fleet_address);
 	return ret;
+}
+
+/* After the ledger changed (or SIGHUP): the fleet may have joined, moved or
+ * been revoked. */
+static void reload_fleet(void *ctx)
+{
+	struct agent *a = ctx;
+	char before[sizeof(a->fleet_address)];
+
+	memcpy(before, a->fleet_address, sizeof(before));
+	if (load_fleet_key(a) < 0 && a->have_key)
+		log_warn("keeping the fleet key loaded before");
+	if (parse_fleet_address(a) < 0 || strcmp(before, a->fleet_address)) {
+		if (a->connected)
+			uv_udp_connect(&a->udp, NULL);
+		a->connected = false;
+		if (a->fleet_address[0])
+			log_info("heartbeats go to fleet %s at %s", a->fleet_name, a->fleet_address);
+	}
 }
 
 static void close_handle(uv_handle_t *h, void *arg)
@@ -343,6 +403,7 @@ static void stop(struct agent *a)
 		return;
 	a->stopping = true;
 	dispatch_stop(a->dispatch);
+	ledger_sync_stop(a->sync);
 	if (a->guests_ready)
 		guests_close(&a->guests);
 	uv_walk(&a->loop, close_handle, NULL);
@@ -353,9 +414,9 @@ static void on_signal(uv_signal_t *h, int signum)
 	struct agent *a = h->data;
 
 	if (signum == SIGHUP) {
-		log_info("SIGHUP: reloading %s", a->cfg->trust_file);
-		if (load_fleet_key(a) < 0)
-			log_warn("keeping the fleet key loaded before");
+		log_info("SIGHUP: reloading %s", a->mesh ? "the ledger" : a->cfg->trust_file);
+		ledger_sync_check(a->sync);
+		reload_fleet(a);
 		return;
 	}
 	log_info("%s: stopping", signum == SIGTERM ? "SIGTERM" : "SIGINT");
@@ -390,6 +451,12 @@ static int start(struct agent *a)
 	static const int signums[3] = { SIGTERM, SIGINT, SIGHUP };
 	int ret;
 
+	/* The mesh first: the addresses below may be mesh addresses. */
+	if (a->mesh) {
+		ret = ledger_sync_start(&a->loop, a->cfg, &a->id, reload_fleet, a, &a->sync);
+		if (ret < 0)
+			return ret;
+	}
 	ret = uv_udp_init_ex(&a->loop, &a->udp, a->fleet_addr.ss_family);
 	if (ret < 0)
 		return ret;
@@ -415,7 +482,8 @@ static int start(struct agent *a)
 	if (ret < 0)
 		return ret;
 	a->guests_ready = true;
-	connect_fleet(a, clock_mono_ns());
+	if (a->fleet_address[0])
+		connect_fleet(a, clock_mono_ns());
 	ret = uv_udp_recv_start(&a->udp, on_alloc, on_recv);
 	if (ret < 0)
 		return ret;
@@ -432,11 +500,17 @@ static int prepare(struct agent *a)
 		log_err("libsodium failed to initialise");
 		return ret;
 	}
+	/* A member waits for a fleet to join the mesh rather than exit. */
+	a->mesh = mesh_has_ledger(a->cfg->state_dir);
 	ret = parse_fleet_address(a);
+	if (ret == -ENOENT && a->mesh)
+		ret = 0;
 	if (ret == 0)
 		ret = load_identity(a);
 	if (ret == 0)
 		ret = load_fleet_key(a);
+	if (ret == -ENOENT && a->mesh)
+		ret = 0;
 	if (ret == 0)
 		ret = open_seq(a);
 	sampler_init(&a->sampler, "/proc");
@@ -465,7 +539,9 @@ int agent_run(const struct host_config *cfg)
 		log_err("cannot start: %s", uv_strerror(ret));
 	else
 		log_info("node %s: heartbeats every %" PRIu64 " ms to fleet %s at %s; guests: %s",
-			 a->id.name, cfg->heartbeat_interval_ms, a->fleet_name, cfg->fleet_address,
+			 a->id.name, cfg->heartbeat_interval_ms,
+			 a->fleet_name[0] ? a->fleet_name : "(none yet)",
+			 a->fleet_address[0] ? a->fleet_address : "-",
 			 cfg->guests_uri[0] ? cfg->guests_uri : "not counted");
 	if (ret == 0)
 		uv_run(&a->loop, UV_RUN_DEFAULT);

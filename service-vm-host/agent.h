@@ -23,6 +23,8 @@ struct host_config {
 	char console_dir[PATH_MAX];
 	char guest_network[96];
 	char base_image[64];
+	/* the mesh (a node with <state_dir>/ledger) */
+	uint64_t ledger_sync_interval_ms;
 };
 
 #define HOST_INTERVAL_MIN_MS 100

@@ -10,6 +10,7 @@
 
 #include "guest-types.h"
 #include "log.h"
+#include "mesh.h"
 #include "trust.h"
 #include "units.h"
 #include "wire-frame.h"
@@ -289,13 +290,14 @@ static void handle_request(struct job *j, const uint8_t *p, size_t len)
 	const json_t *g;
 	const char *op, *why = NULL;
 	json_t *req = NULL;
-	char err[256];
+	char err[256], source[PATH_MAX + 8];
 
 	j->requested = true;
 	if (frame_parse_signed(p, len, &s) < 0 || s.seq != 1)
 		return refuse(j, "malformed request frame");
-	if (trust_load(j->d->cfg->trust_file, &ts, err, sizeof(err)) < 0)
-		return refuse(j, "this node cannot read its trust file");
+	if (mesh_trust_load(j->d->cfg->state_dir, j->d->cfg->trust_file, &ts, source,
+			    sizeof(source), err, sizeof(err)) < 0)
+		return refuse(j, "this node cannot read its ledger or trust file");
 	m = trust_find(&ts, s.name);
 	if (!m || !(m->roles & TRUST_ROLE_FLEET))
 		why = "signer is not a fleet this node trusts";

@@ -27,10 +27,12 @@ static const struct config_key keys[] = {
 	  "this node's name, as in its identity (empty: the hostname up to the first dot)" },
 	{ "state_dir", STR(state_dir), OSI_STATE_DIR,
 	  "holds the identity (from `os-infrastructure keygen`) and heartbeat.seq" },
-	{ "fleet_address", STR(fleet_address), "127.0.0.1:7101",
-	  "service-vm-fleet's heartbeat address: numeric IP and UDP port on the mesh" },
+	{ "fleet_address", STR(fleet_address), "",
+	  "service-vm-fleet's heartbeat address: numeric IP and UDP port on the mesh (empty: "
+	  "the fleet member's mesh address and port 7101 from the ledger, else 127.0.0.1:7101)" },
 	{ "trust_file", STR(trust_file), "",
-	  "trust file naming the fleet's keys (empty: <state_dir>/trust); SIGHUP reloads it" },
+	  "trust file naming the fleet's keys when there is no <state_dir>/ledger "
+	  "(empty: <state_dir>/trust); SIGHUP reloads it" },
 	{ "heartbeat_interval", NUM(heartbeat_interval_ms, CFG_DURATION_MS), "10s",
 	  "time between heartbeats (100ms..1h); the fleet evicts a node silent for 30 s" },
 	{ "guests_uri", STR(guests_uri), "qemu:///system",
@@ -49,6 +51,8 @@ static const struct config_key keys[] = {
 	{ "guest_network", STR(guest_network), "network:default",
 	  "guest NIC: none, user, network:NAME or bridge:NAME" },
 	{ "base_image", STR(base_image), "", "base image for every guest (empty: each manifest's)" },
+	{ "ledger_sync_interval", NUM(ledger_sync_interval_ms, CFG_DURATION_MS), "30s",
+	  "with a ledger: how often to pull it from a peer and check the mesh interface" },
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
@@ -112,6 +116,10 @@ static int finish_config(struct host_config *cfg)
 	}
 	if (ms < HOST_INTERVAL_MIN_MS || ms > HOST_INTERVAL_MAX_MS) {
 		log_err("heartbeat_interval must be between 100ms and 1h");
+		return -ERANGE;
+	}
+	if (cfg->ledger_sync_interval_ms < HOST_INTERVAL_MIN_MS) {
+		log_err("ledger_sync_interval must be at least 100ms");
 		return -ERANGE;
 	}
 	if (ms >= FLEET_EVICT_MS)

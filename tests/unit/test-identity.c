@@ -22,6 +22,9 @@
 #define X_SK "77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a"
 #define X_PK "8520f0098930a754748b7ddcb43ef75a0dbf3a0d26381af4eba4a98eaa9b4e6a"
 #define GOOD "name = alpha\nsign_secret = " ED_SEED ED_PK "\nkx_secret = " X_SK "\n"
+/* RFC 7748 6.1 (Bob), as a WireGuard key. */
+#define WG_SK "5dab087e624a8a4b79e17f8b83800ee66f3bb1292618b6fd1c2f8b27ff88e0eb"
+#define WG_PK "de9edb7d7b7dc1b4d35b61c2ece435373f8343c85b78674dadfc7e146f882b4f"
 
 struct fixture {
 	char base[64];
@@ -81,8 +84,24 @@ static void test_parse_known_keys(void **state)
 	assert_memory_equal(id.kx_pk, want, 32);
 	unhex(want, 32, X_SK);
 	assert_memory_equal(id.kx_sk, want, 32);
+	assert_false(id.has_wg);
+	assert_true(all_zero(id.wg_sk, sizeof(id.wg_sk)));
 	identity_wipe(&id);
 	assert_true(all_zero(&id, sizeof(id)));
+}
+
+static void test_parse_wg_key(void **state)
+{
+	struct identity id;
+	uint8_t want[32];
+
+	assert_int_equal(identity_parse(GOOD "wg_secret = " WG_SK "\n", &id), 0);
+	assert_true(id.has_wg);
+	unhex(want, 32, WG_SK);
+	assert_memory_equal(id.wg_sk, want, 32);
+	unhex(want, 32, WG_PK);
+	assert_memory_equal(id.wg_pk, want, 32);
+	identity_wipe(&id);
 }
 
 static void test_parse_layout(void **state)
@@ -153,6 +172,12 @@ static void test_parse_rejects(void **state)
 	parse_fails("name = a\nsign_secret = g" ED_SEED "\nkx_secret = " X_SK "\n");
 	parse_fails("name = a\nsign_secret = " ED_SEED ED_PK "\nkx_secret = " X_SK " x\n");
 	parse_fails("name = a\nsign_secret = " ED_SEED ED_PK "\nkx_secret = 0x" X_SK "\n");
+	/* the WireGuard key: once, exactly 32 bytes of hex */
+	parse_fails(GOOD "wg_secret = " WG_SK "\nwg_secret = " WG_SK "\n");
+	parse_fails(GOOD "wg_secret = " WG_SK "0\n");
+	parse_fails(GOOD "wg_secret = " X_PK X_PK "\n");
+	parse_fails(GOOD "wg_secret =\n");
+	parse_fails(GOOD "wg_public = " WG_PK "\n");
 }
 
 static void test_parse_rejects_mismatched_public_half(void **state)
@@ -195,6 +220,12 @@ static void test_create_and_load(void **state)
 	assert_memory_equal(pk, made.sign_pk, 32);
 	assert_int_equal(crypto_scalarmult_base(pk, made.kx_sk), 0);
 	assert_memory_equal(pk, made.kx_pk, 32);
+	assert_true(made.has_wg);
+	assert_int_equal(crypto_scalarmult_base(pk, made.wg_sk), 0);
+	assert_memory_equal(pk, made.wg_pk, 32);
+	/* clamped as WireGuard expects */
+	assert_int_equal(made.wg_sk[0] & 7, 0);
+	assert_int_equal(made.wg_sk[31] & 0xc0, 0x40);
 
 	assert_int_equal(identity_load(f->state, &loaded), 0);
 	assert_memory_equal(&loaded, &made, sizeof(made));
@@ -217,12 +248,15 @@ static void test_create_file_format(void **state)
 	assert_non_null(strstr(text, "\nname = alpha\n"));
 	assert_non_null(strstr(text, "\nsign_secret = "));
 	assert_non_null(strstr(text, "\nkx_secret = "));
-	/* the x25519 public key is derived, never stored */
+	assert_non_null(strstr(text, "\nwg_secret = "));
+	/* the x25519 public keys are derived, never stored */
 	sodium_bin2hex(kx_pk_hex, sizeof(kx_pk_hex), id.kx_pk, sizeof(id.kx_pk));
+	assert_null(strstr(text, kx_pk_hex));
+	sodium_bin2hex(kx_pk_hex, sizeof(kx_pk_hex), id.wg_pk, sizeof(id.wg_pk));
 	assert_null(strstr(text, kx_pk_hex));
 	for (char *p = text; *p; p++)
 		lines += *p == '\n';
-	assert_int_equal(lines, 4);
+	assert_int_equal(lines, 5);
 	sodium_memzero(text, len);
 	free(text);
 	identity_wipe(&id);
@@ -327,10 +361,49 @@ static void test_load_rejects_bad_files(void **state)
 	assert_int_equal(identity_load(f->state, &id), -EBADMSG);
 }
 
+static void test_ensure_wg_adds_once(void **state)
+{
+	struct fixture *f = *state;
+	struct identity old, id, again, other;
+	struct stat st;
+	uint8_t want[32];
+
+	assert_int_equal(mkdir_p(f->state, 0700), 0);
+	assert_int_equal(atomic_write_file(f->file, GOOD, strlen(GOOD), 0600), 0);
+	assert_int_equal(identity_load(f->state, &old), 0);
+	assert_false(old.has_wg);
+	id = old;
+	assert_int_equal(identity_ensure_wg(f->state, &id), 0);
+	assert_true(id.has_wg);
+	assert_int_equal(crypto_scalarmult_base(want, id.wg_sk), 0);
+	assert_memory_equal(want, id.wg_pk, 32);
+	/* the other keys are untouched, the file is still private */
+	assert_memory_equal(id.sign_sk, old.sign_sk, sizeof(old.sign_sk));
+	assert_memory_equal(id.kx_sk, old.kx_sk, sizeof(old.kx_sk));
+	assert_int_equal(stat(f->file, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0600);
+	assert_int_equal(identity_load(f->state, &again), 0);
+	assert_memory_equal(&again, &id, sizeof(id));
+	/* a second caller holding the old copy gets the stored key, not a new one */
+	assert_int_equal(identity_ensure_wg(f->state, &old), 0);
+	assert_memory_equal(old.wg_sk, id.wg_sk, 32);
+	/* with a key already, nothing is read or written */
+	assert_int_equal(identity_ensure_wg("/nonexistent/dir", &again), 0);
+	/* another node's identity is not this file's */
+	assert_int_equal(identity_parse("name = other\nsign_secret = " ED_SEED ED_PK
+					"\nkx_secret = " X_SK "\n", &other), 0);
+	assert_int_equal(identity_ensure_wg(f->state, &other), -ESTALE);
+	identity_wipe(&old);
+	identity_wipe(&id);
+	identity_wipe(&again);
+	identity_wipe(&other);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_parse_known_keys, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_parse_wg_key, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_parse_layout, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_parse_rejects, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_parse_rejects_mismatched_public_half, setup,
@@ -344,6 +417,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_load_missing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_load_refuses_open_modes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_load_rejects_bad_files, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ensure_wg_adds_once, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,184 @@
+#include "mesh-wg.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "wg-if.h"
+#include "wg.h"
+
+static struct wg_allowedip host_route(uint32_t addr, uint8_t len)
+{
+	struct wg_allowedip ip = { .family = AF_INET, .cidr = len };
+
+	ip.ip4.s_addr = htonl(addr);
+	return ip;
+}
+
+static int add_plan_peer(struct wg_device *dev, const struct mesh_peer *mp, char *err,
+			 size_t errlen)
+{
+	struct wg_peer *p;
+	struct wg_allowedip ip;
+	int ret;
+
+	ret = wg_device_add_peer(dev, mp->wg_pk, &p);
+	if (ret < 0)
+		return ret;
+	p->flags = WG_PEER_REPLACE_ALLOWEDIPS | WG_PEER_HAS_KEEPALIVE;
+	p->persistent_keepalive = mp->keepalive;
+	if (mp->endpoint[0] && wg_endpoint_resolve(&p->endpoint, mp->endpoint) < 0) {
+		memset(&p->endpoint, 0, sizeof(p->endpoint));
+		snprintf(err, errlen, "endpoint %s of %s does not resolve", mp->endpoint, mp->name);
+	}
+	for (size_t i = 0; i < mp->nallowed && ret == 0; i++) {
+		ip = host_route(mp->allowed[i], 32);
+		ret = wg_peer_add_allowedip(p, &ip);
+	}
+	return ret;
+}
+
+/* Removal of the peers the plan no longer has, from what the device holds. */
+static int add_removals(struct wg_device *dev, const char *ifname, const struct mesh_plan *plan)
+{
+	struct wg_device *cur = NULL;
+	struct wg_peer *p;
+	int ret = wg_get_device(ifname, &cur);
+
+	for (size_t i = 0; ret == 0 && i < cur->peers_len; i++) {
+		if (mesh_plan_find(plan, cur->peers[i].public_key))
+			continue;
+		ret = wg_device_add_peer(dev, cur->peers[i].public_key, &p);
+		if (ret == 0)
+			p->flags = WG_PEER_REMOVE_ME;
+	}
+	wg_device_free(cur);
+	return ret;
+}
+
+int mesh_apply(const char *ifname, const struct mesh_plan *plan, const struct identity *id,
+	       uint16_t listen_port, char *err, size_t errlen)
+{
+	struct wg_device dev = { 0 };
+	int ret;
+
+	if (errlen)
+		err[0] = '\0';
+	ret = wg_device_set_name(&dev, ifname);
+	if (ret == 0 && id) {
+		if (!id->has_wg) {
+			ret = -ENOKEY;
+			goto cleanup;
+		}
+		dev.flags |= WG_DEVICE_HAS_PRIVATE_KEY | WG_DEVICE_HAS_LISTEN_PORT;
+		memcpy(dev.private_key, id->wg_sk, sizeof(dev.private_key));
+		dev.listen_port = listen_port;
+	}
+	if (ret == 0)
+		ret = add_removals(&dev, ifname, plan);
+	for (size_t i = 0; ret == 0 && i < plan->count; i++)
+		ret = add_plan_peer(&dev, &plan->peers[i], err, errlen);
+	if (ret == 0)
+		ret = wg_set_device(&dev);
+cleanup:
+	wg_device_clear(&dev);
+	return ret;
+}
+
+/* Only packets that arrive on the mesh interface are forwarded: the relay
+ * does not become a router for anything else. */
+static int enable_forwarding(const char *ifname)
+{
+	char path[128];
+	int fd, ret = 0;
+
+	snprintf(path, sizeof(path), "/proc/sys/net/ipv4/conf/%s/forwarding", ifname);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (write(fd, "1\n", 2) != 2)
+		ret = -errno;
+	close(fd);
+	/* Forwarding back out of the interface it came in on is the point:
+	 * no redirects telling a peer to go direct. */
+	snprintf(path, sizeof(path), "/proc/sys/net/ipv4/conf/%s/send_redirects", ifname);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		if (write(fd, "0\n", 2) != 2 && ret == 0)
+			ret = -errno;
+		close(fd);
+	}
+	return ret;
+}
+
+static int configure(const struct mesh_conf *c, const struct mesh_plan *plan,
+		     const struct identity *id, char *err, size_t errlen)
+{
+	struct wg_allowedip ip = host_route(plan->self->addr, 32);
+	const char *step = "address";
+	int ret;
+
+	ret = wg_if_add_address(c->interface, &ip);
+	if (ret == 0) {
+		step = "WireGuard configuration";
+		ret = mesh_apply(c->interface, plan, id, (uint16_t)c->listen_port, err, errlen);
+	}
+	if (ret == 0) {
+		step = "link up";
+		ret = wg_if_set_up(c->interface, 0);
+	}
+	if (ret == 0) {
+		step = "route to the mesh prefix";
+		ip = host_route(plan->prefix_addr, plan->prefix_len);
+		ret = wg_if_add_route(c->interface, &ip);
+	}
+	if (ret == 0 && plan->relay) {
+		step = "forwarding (relay)";
+		ret = enable_forwarding(c->interface);
+	}
+	if (ret < 0)
+		snprintf(err, errlen, "%s: %s: %s", c->interface, step, strerror(-ret));
+	return ret;
+}
+
+int mesh_up(const char *state_dir, const struct identity *id, const struct ledger *l,
+	    int log_fd, pid_t *pid, char *err, size_t errlen)
+{
+	struct mesh_plan plan;
+	struct mesh_conf c;
+	int ret;
+
+	*pid = 0;
+	ret = mesh_conf_load(state_dir, &c, err, errlen);
+	if (ret < 0)
+		return ret;
+	ret = mesh_plan(l, id->name, &plan);
+	if (ret < 0) {
+		snprintf(err, errlen, "cannot compute the peers: %s", strerror(-ret));
+		return ret;
+	}
+	if (!plan.self || memcmp(plan.self->sign_pk, id->sign_pk, sizeof(id->sign_pk)) ||
+	    !id->has_wg || memcmp(plan.self->wg_pk, id->wg_pk, sizeof(id->wg_pk))) {
+		snprintf(err, errlen, "'%s' is not a live member of this mesh with this identity",
+			 id->name);
+		ret = -EKEYREVOKED;
+		goto cleanup;
+	}
+	if (!wg_if_exists(c.interface)) {
+		ret = wg_if_create(c.interface, log_fd, pid);
+		if (ret < 0) {
+			snprintf(err, errlen, "cannot create %s: %s%s", c.interface, strerror(-ret),
+				 ret == -ENOENT ? " (no kernel WireGuard and no wireguard-go)" : "");
+			goto cleanup;
+		}
+	}
+	ret = configure(&c, &plan, id, err, errlen);
+cleanup:
+	mesh_plan_free(&plan);
+	return ret;
+}

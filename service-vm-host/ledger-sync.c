@@ -1,0 +1,483 @@
+#include "ledger-sync.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include <sodium.h>
+
+#include "fileio.h"
+#include "log.h"
+#include "mesh-sync.h"
+#include "mesh-wg.h"
+#include "mesh.h"
+#include "wg-if.h"
+#include "wire-frame.h"
+
+#define MAX_CONNS 16
+#define CONN_TIMEOUT_MS 10000
+#define PULL_TIMEOUT_MS 3000
+
+struct conn;
+
+struct ledger_sync {
+	uv_loop_t *loop;
+	const struct host_config *cfg;
+	const struct identity *id;
+	ledger_sync_changed_fn changed;
+	void *ctx;
+	struct mesh_conf conf;
+	uv_tcp_t server;
+	uv_timer_t timer;
+	uv_work_t work;
+	int open_handles;
+	bool listening, working, stopping;
+	pid_t wg_pid;
+	uint8_t applied[LEDGER_HASH_BYTES], notified[LEDGER_HASH_BYTES];
+	bool have_applied, have_notified, warned_revoked;
+	struct conn *conns;
+	size_t nconns;
+	/* results of the pull, written by the worker thread */
+	char pull_from[NODE_NAME_MAX + 1];
+	int pull_ret, pull_status;
+	uint32_t pull_added;
+	char pull_err[256];
+};
+
+struct conn {
+	uv_tcp_t tcp;
+	uv_timer_t timer;
+	uv_write_t wr;
+	int open;
+	bool done;
+	struct ledger_sync *s;
+	struct conn *next;
+	struct frame_reader rd;
+	uint8_t *out;
+	uint8_t buf[16384];
+};
+
+static void maybe_free(struct ledger_sync *s)
+{
+	if (s->stopping && !s->open_handles && !s->working)
+		free(s);
+}
+
+static void sync_handle_closed(uv_handle_t *h)
+{
+	struct ledger_sync *s = h->data;
+
+	s->open_handles--;
+	maybe_free(s);
+}
+
+/* ---- applying the ledger ---- */
+
+static void apply_wg(struct ledger_sync *s, const struct ledger *l, const uint8_t head[])
+{
+	struct mesh_plan plan;
+	char err[256] = "";
+	int ret;
+
+	if (s->have_applied && !memcmp(head, s->applied, LEDGER_HASH_BYTES))
+		return;
+	ret = mesh_plan(l, s->id->name, &plan);
+	if (ret < 0) {
+		log_err("ledger: cannot compute the peers: %s", strerror(-ret));
+		return;
+	}
+	if (!plan.self && !s->warned_revoked) {
+		log_warn("ledger: %s is no longer a live member; removing every peer", s->id->name);
+		s->warned_revoked = true;
+	}
+	ret = mesh_apply(s->conf.interface, &plan, NULL, 0, err, sizeof(err));
+	if (ret < 0) {
+		log_warn("%s: cannot apply the peers: %s", s->conf.interface, strerror(-ret));
+	} else {
+		if (err[0])
+			log_warn("%s: %s", s->conf.interface, err);
+		log_info("%s: %zu peers from the ledger (%zu entries)%s%s", s->conf.interface,
+			 plan.count, l->count, plan.relay ? "; relaying" : "",
+			 plan.unreachable ? "; some members have no path (no relay)" : "");
+		memcpy(s->applied, head, LEDGER_HASH_BYTES);
+		s->have_applied = true;
+	}
+	mesh_plan_free(&plan);
+}
+
+static void check_apply(struct ledger_sync *s)
+{
+	uint8_t head[LEDGER_HASH_BYTES];
+	struct ledger l;
+	char err[256];
+
+	ledger_init(&l);
+	if (mesh_ledger_load(s->cfg->state_dir, &l, err, sizeof(err)) < 0) {
+		log_err("ledger: %s", err);
+		goto cleanup;
+	}
+	ledger_head_hash(&l, head);
+	apply_wg(s, &l, head);
+	if (!s->have_notified || memcmp(head, s->notified, sizeof(head))) {
+		memcpy(s->notified, head, sizeof(head));
+		s->have_notified = true;
+		s->changed(s->ctx);
+	}
+cleanup:
+	ledger_free(&l);
+}
+
+/* ---- serving ---- */
+
+static void conn_closed(uv_handle_t *h)
+{
+	struct conn *c = h->data;
+	struct ledger_sync *s = c->s;
+	struct conn **pp;
+
+	s->open_handles--;
+	if (--c->open == 0) {
+		for (pp = &s->conns; *pp; pp = &(*pp)->next)
+			if (*pp == c) {
+				*pp = c->next;
+				break;
+			}
+		s->nconns--;
+		frame_reader_free(&c->rd);
+		free(c->out);
+		free(c);
+	}
+	maybe_free(s);
+}
+
+static void conn_end(struct conn *c)
+{
+	if (c->done)
+		return;
+	c->done = true;
+	uv_close((uv_handle_t *)&c->tcp, conn_closed);
+	uv_close((uv_handle_t *)&c->timer, conn_closed);
+}
+
+static void on_written(uv_write_t *w, int status)
+{
+	conn_end(w->data);
+}
+
+static void reply(struct conn *c, int status, uint32_t added, const uint8_t *l, size_t len)
+{
+	size_t n;
+	uv_buf_t b;
+
+	uv_read_stop((uv_stream_t *)&c->tcp);
+	if (mesh_sync_build_reply(status, added, l, len, &c->out, &n) < 0)
+		return conn_end(c);
+	b = uv_buf_init((char *)c->out, (unsigned)n);
+	c->wr.data = c;
+	if (uv_write(&c->wr, (uv_stream_t *)&c->tcp, &b, 1, on_written) < 0)
+		conn_end(c);
+}
+
+static void handle(struct conn *c, const uint8_t *p, size_t len)
+{
+	struct ledger_sync *s = c->s;
+	const uint8_t *remote;
+	uint8_t *cur = NULL;
+	size_t rlen, curlen = 0;
+	char err[256] = "", path[PATH_MAX];
+	uint32_t added = 0;
+	int status = MESH_SYNC_ERROR;
+	bool push;
+
+	if (mesh_sync_parse_request(p, len, &push, &remote, &rlen) < 0) {
+		log_debug("ledger sync: malformed request");
+		return conn_end(c);
+	}
+	if (push && mesh_sync_merge(s->cfg->state_dir, remote, rlen, &status, &added, &cur,
+				    &curlen, err, sizeof(err)) < 0)
+		log_err("ledger sync: %s", err);
+	if (push && status != MESH_SYNC_OK && status != MESH_SYNC_STALE)
+		log_warn("ledger sync: refused a pushed ledger: %s%s%s",
+			 mesh_sync_status_text(status), err[0] ? ": " : "", err);
+	if (!push && !mesh_path(s->cfg->state_dir, MESH_LEDGER_FILE, path) &&
+	    !read_file(path, LEDGER_FILE_MAX, (char **)&cur, &curlen))
+		status = MESH_SYNC_OK;
+	if (added)
+		log_info("ledger sync: took %u new entr%s from a push", added, added == 1 ? "y" : "ies");
+	reply(c, status, added, cur, curlen);
+	free(cur);
+	/* Also when nothing was added: a command on this node may have
+	 * written the file itself and pushed to us to say so. */
+	if (push)
+		check_apply(s);
+}
+
+static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
+{
+	struct conn *c = h->data;
+
+	*buf = uv_buf_init((char *)c->buf, sizeof(c->buf));
+}
+
+static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
+{
+	struct conn *c = st->data;
+	const uint8_t *p;
+	size_t len;
+
+	if (n < 0)
+		return conn_end(c);
+	if (n == 0)
+		return;
+	if (frame_reader_feed(&c->rd, (const uint8_t *)buf->base, (size_t)n) < 0)
+		return conn_end(c);
+	if (frame_reader_next(&c->rd, &p, &len) == 1)
+		handle(c, p, len);
+}
+
+static void on_conn_timeout(uv_timer_t *t)
+{
+	conn_end(t->data);
+}
+
+static void on_connection(uv_stream_t *server, int status)
+{
+	struct ledger_sync *s = server->data;
+	struct conn *c;
+
+	if (status < 0 || s->stopping)
+		return;
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return;
+	c->s = s;
+	c->tcp.data = c->timer.data = c;
+	frame_reader_init(&c->rd, MESH_SYNC_FRAME_MAX);
+	uv_tcp_init(s->loop, &c->tcp);
+	uv_timer_init(s->loop, &c->timer);
+	c->open = 2;
+	s->open_handles += 2;
+	c->next = s->conns;
+	s->conns = c;
+	s->nconns++;
+	if (uv_accept(server, (uv_stream_t *)&c->tcp) < 0 || s->nconns > MAX_CONNS)
+		return conn_end(c);
+	uv_timer_start(&c->timer, on_conn_timeout, CONN_TIMEOUT_MS, 0);
+	if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) < 0)
+		conn_end(c);
+}
+
+/* On this member's own mesh address only: the underlay never sees it. */
+static void try_listen(struct ledger_sync *s)
+{
+	struct ledger_member const *me;
+	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(MESH_SYNC_PORT) };
+	struct ledger l;
+	char err[256], addr[16];
+	int ret;
+
+	ledger_init(&l);
+	ret = mesh_ledger_load(s->cfg->state_dir, &l, err, sizeof(err));
+	me = ret == 0 ? ledger_find(&l, s->id->name) : NULL;
+	if (!me || me->revoked)
+		goto cleanup;
+	sin.sin_addr.s_addr = htonl(me->addr);
+	ledger_addr_format(me->addr, addr);
+	uv_tcp_init(s->loop, &s->server);
+	s->server.data = s;
+	s->open_handles++;
+	ret = uv_tcp_bind(&s->server, (struct sockaddr *)&sin, 0);
+	if (ret == 0)
+		ret = uv_listen((uv_stream_t *)&s->server, 16, on_connection);
+	if (ret < 0) {
+		log_warn("ledger sync: cannot listen on %s:%d yet: %s", addr, MESH_SYNC_PORT,
+			 uv_strerror(ret));
+		uv_close((uv_handle_t *)&s->server, sync_handle_closed);
+	} else {
+		s->listening = true;
+		log_info("ledger sync: serving on %s:%d", addr, MESH_SYNC_PORT);
+	}
+cleanup:
+	ledger_free(&l);
+}
+
+/* ---- the interface and the pull ---- */
+
+static void ensure_interface(struct ledger_sync *s)
+{
+	struct ledger l;
+	char err[256] = "";
+	pid_t pid;
+	int ret;
+
+	if (s->wg_pid > 0 && waitpid(s->wg_pid, NULL, WNOHANG) == s->wg_pid) {
+		log_warn("wireguard-go (pid %d) of %s exited", (int)s->wg_pid, s->conf.interface);
+		s->wg_pid = 0;
+	}
+	if (wg_if_exists(s->conf.interface))
+		return;
+	ledger_init(&l);
+	ret = mesh_ledger_load(s->cfg->state_dir, &l, err, sizeof(err));
+	if (ret == 0)
+		ret = mesh_up(s->cfg->state_dir, s->id, &l, -1, &pid, err, sizeof(err));
+	if (ret < 0) {
+		log_err("cannot bring up the mesh interface %s: %s", s->conf.interface, err);
+	} else {
+		s->wg_pid = pid;
+		s->have_applied = false;
+		if (pid)
+			log_info("%s up from the stored state (wireguard-go pid %d)",
+				 s->conf.interface, (int)pid);
+		else
+			log_info("%s up from the stored state", s->conf.interface);
+		if (err[0])
+			log_warn("%s: %s", s->conf.interface, err);
+	}
+	ledger_free(&l);
+}
+
+/* The sequencer's copy first: every other is a prefix of it. */
+static void pull_order(const struct ledger *l, const struct ledger_member **order, size_t *n)
+{
+	const struct ledger_member *m, *seq = ledger_sequencer(l);
+	size_t count, start;
+
+	*n = 0;
+	if (ledger_members(l, &m, &count) < 0 || !count)
+		return;
+	if (seq)
+		order[(*n)++] = seq;
+	start = randombytes_uniform((uint32_t)count);
+	for (size_t k = 0; k < count; k++) {
+		const struct ledger_member *p = &m[(start + k) % count];
+
+		if (!p->revoked && p != seq)
+			order[(*n)++] = p;
+	}
+}
+
+static void pull_work(uv_work_t *w)
+{
+	struct ledger_sync *s = w->data;
+	const struct ledger_member **order = NULL;
+	struct mesh_sync_reply r;
+	struct ledger l;
+	char addr[16];
+	size_t n = 0;
+
+	s->pull_ret = -ENOENT;
+	s->pull_from[0] = '\0';
+	s->pull_err[0] = '\0';
+	ledger_init(&l);
+	if (mesh_ledger_load(s->cfg->state_dir, &l, s->pull_err, sizeof(s->pull_err)) < 0)
+		goto cleanup;
+	order = calloc(l.count + 1, sizeof(*order));
+	if (!order)
+		goto cleanup;
+	pull_order(&l, order, &n);
+	for (size_t i = 0; i < n; i++) {
+		if (!strcmp(order[i]->name, s->id->name))
+			continue;
+		ledger_addr_format(order[i]->addr, addr);
+		if (mesh_sync_call(addr, MESH_SYNC_PORT, NULL, 0, PULL_TIMEOUT_MS, &r, s->pull_err,
+				   sizeof(s->pull_err)) < 0)
+			continue;
+		memcpy(s->pull_from, order[i]->name, sizeof(s->pull_from));
+		s->pull_ret = r.ledger ? mesh_sync_merge(s->cfg->state_dir, r.ledger, r.len,
+							  &s->pull_status, &s->pull_added, NULL,
+							  NULL, s->pull_err, sizeof(s->pull_err))
+				       : -ENODATA;
+		mesh_sync_reply_free(&r);
+		break;
+	}
+cleanup:
+	free(order);
+	ledger_free(&l);
+}
+
+static void pull_done(uv_work_t *w, int status)
+{
+	struct ledger_sync *s = w->data;
+
+	s->working = false;
+	if (s->stopping)
+		return maybe_free(s);
+	if (s->pull_ret == 0 && s->pull_added)
+		log_info("ledger sync: pulled %u new entr%s from %s", s->pull_added,
+			 s->pull_added == 1 ? "y" : "ies", s->pull_from);
+	else if (s->pull_ret == 0 && s->pull_status == MESH_SYNC_FORK)
+		log_err("ledger sync: %s holds a fork of our ledger: %s", s->pull_from, s->pull_err);
+	else if (s->pull_ret < 0 && s->pull_from[0])
+		log_warn("ledger sync: pull from %s failed: %s", s->pull_from, s->pull_err);
+	else if (s->pull_ret < 0)
+		log_debug("ledger sync: no peer answered (%s)", s->pull_err);
+	check_apply(s);
+}
+
+static void on_timer(uv_timer_t *t)
+{
+	struct ledger_sync *s = t->data;
+
+	ensure_interface(s);
+	check_apply(s);
+	if (!s->listening)
+		try_listen(s);
+	if (!s->working && uv_queue_work(s->loop, &s->work, pull_work, pull_done) == 0)
+		s->working = true;
+}
+
+int ledger_sync_start(uv_loop_t *loop, const struct host_config *cfg, const struct identity *id,
+		      ledger_sync_changed_fn changed, void *ctx, struct ledger_sync **out)
+{
+	struct ledger_sync *s = calloc(1, sizeof(*s));
+	char err[256];
+	int ret;
+
+	if (!s)
+		return -ENOMEM;
+	ret = mesh_conf_load(cfg->state_dir, &s->conf, err, sizeof(err));
+	if (ret < 0) {
+		log_err("%s", err);
+		free(s);
+		return ret;
+	}
+	s->loop = loop;
+	s->cfg = cfg;
+	s->id = id;
+	s->changed = changed;
+	s->ctx = ctx;
+	s->work.data = s;
+	uv_timer_init(loop, &s->timer);
+	s->timer.data = s;
+	s->open_handles++;
+	*out = s;
+	ensure_interface(s);
+	check_apply(s);
+	try_listen(s);
+	return uv_timer_start(&s->timer, on_timer, 0, cfg->ledger_sync_interval_ms);
+}
+
+void ledger_sync_check(struct ledger_sync *s)
+{
+	if (s && !s->stopping)
+		check_apply(s);
+}
+
+void ledger_sync_stop(struct ledger_sync *s)
+{
+	if (!s || s->stopping)
+		return;
+	s->stopping = true;
+	uv_close((uv_handle_t *)&s->timer, sync_handle_closed);
+	if (s->listening)
+		uv_close((uv_handle_t *)&s->server, sync_handle_closed);
+	for (struct conn *c = s->conns; c; c = c->next)
+		conn_end(c);
+	/* A pull under way finishes on its own; pull_done frees. */
+	if (s->working)
+		uv_cancel((uv_req_t *)&s->work);
+	maybe_free(s);
+}
