@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "clock.h"
 #include "log.h"
@@ -146,11 +147,49 @@ static void no_dispatch(struct fleet *f, const struct guest *g, const char *acti
 
 /* The ledger in state_dir when there is one (the mesh), else the trust file.
  * Members gone from the set stay known to ingest as revoked. */
+/* What identifies a file's version: inode, size and change time. The rename
+ * of an atomic write gives a new inode, so even a same-second rewrite shows. */
+static void file_version(const char *path, char *out, size_t len)
+{
+	struct stat st;
+
+	if (stat(path, &st) < 0)
+		snprintf(out, len, "absent");
+	else
+		snprintf(out, len, "%llu:%lld:%lld.%09ld", (unsigned long long)st.st_ino,
+			 (long long)st.st_size, (long long)st.st_ctim.tv_sec, st.st_ctim.tv_nsec);
+}
+
+static void trust_versions(const struct fleet *f, char v[2][96])
+{
+	char ledger[PATH_MAX + 16];
+
+	memset(v, 0, 2 * sizeof(v[0])); /* compared whole, padding included */
+	snprintf(ledger, sizeof(ledger), "%s/%s", f->cfg.state_dir, MESH_LEDGER_FILE);
+	file_version(ledger, v[0], sizeof(v[0]));
+	file_version(f->cfg.trust_file, v[1], sizeof(v[1]));
+}
+
+void fleet_watch_trust(struct fleet *f)
+{
+	char now[2][96];
+
+	trust_versions(f, now);
+	if (!memcmp(now, f->trust_seen, sizeof(now)))
+		return;
+	log_info("trust changed on disk: reloading");
+	fleet_reload_trust(f);
+}
+
 int fleet_reload_trust(struct fleet *f)
 {
 	struct trust_set fresh = { 0 };
 	char err[256], source[PATH_MAX + 8];
-	int ret = mesh_trust_load(f->cfg.state_dir, f->cfg.trust_file, &fresh, source,
+	int ret;
+
+	/* Noted before reading: a change during the read is seen next time. */
+	trust_versions(f, f->trust_seen);
+	ret = mesh_trust_load(f->cfg.state_dir, f->cfg.trust_file, &fresh, source,
 				  sizeof(source), err, sizeof(err));
 
 	if (ret == -ENOENT) {

@@ -54,6 +54,7 @@ struct fleet {
 	uint64_t place_count[PLACE_BUCKETS + 1];
 	double place_sum_us;
 	uint64_t api_requests, api_rejected;
+	char trust_seen[2][96];    /* identity of the ledger and trust file last loaded */
 	struct guests guests;
 	/* Where each node's heartbeats come from (its mesh address), by registry
 	 * index; dispatch goes there. ss_family 0: not heard since start. */
@@ -72,8 +73,12 @@ int fleet_config_finish(struct fleet_config *cfg);
 /* Loads identity and trust, opens the store, restores the registry. */
 int fleet_open(struct fleet *f, const struct fleet_config *cfg, uint64_t now);
 void fleet_close(struct fleet *f);
-/* Re-reads the trust file; on error the old set stays in force. */
+/* Re-reads the trust (the ledger, else the trust file); on error the old set
+ * stays in force. */
 int fleet_reload_trust(struct fleet *f);
+/* Reloads the trust when the ledger or trust file changed on disk since the
+ * last look (a member joined or was revoked); cheap enough for every sweep. */
+void fleet_watch_trust(struct fleet *f);
 /* One accepted or rejected datagram from src. */
 void fleet_datagram(struct fleet *f, const uint8_t *buf, size_t len, const struct sockaddr *src,
 		    uint64_t now, int64_t wall);

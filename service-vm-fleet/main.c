@@ -105,6 +105,7 @@ static void on_sweep(uv_timer_t *t)
 		log_info("%zu guest plan%s expired unconfirmed; nothing was created", expired,
 			 expired == 1 ? "" : "s");
 	registry_sweep(&fleet.reg, now);
+	fleet_watch_trust(&fleet);
 }
 
 static void on_checkpoint(uv_timer_t *t)
@@ -121,7 +122,7 @@ static void on_walk_close(uv_handle_t *h, void *arg)
 static void on_signal(uv_signal_t *s, int signum)
 {
 	if (signum == SIGHUP) {
-		log_info("SIGHUP: reloading %s", fleet.cfg.trust_file);
+		log_info("SIGHUP: reloading the trust (ledger or %s)", fleet.cfg.trust_file);
 		fleet_reload_trust(&fleet);
 		return;
 	}

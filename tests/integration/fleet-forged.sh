@@ -49,3 +49,13 @@ fi
 grep -q 'not a trusted member' <<<"$out" || die "stranger refusal message: $out"
 (( $(metric osi_fleet_api_rejected_total) >= 1 )) || die "api rejection counted"
 pass "stranger refused: $out"
+
+# Trust changes on disk take effect without a signal: a new member is heard,
+# a removed one is refused as revoked.
+make_member n3 node
+start_agent n3
+wait_until 10 node_state_is n3 live || die "a member added to the trust file was not heard"
+"$OSI_BIN" --trust-file "$T/trust" trust remove n1 > /dev/null
+wait_until 10 metric_is_positive 'osi_fleet_heartbeats_rejected_total{reason="revoked"}' ||
+	die "n1's heartbeats not refused after its removal"
+pass "trust file edits picked up without SIGHUP (n3 added and heard, n1 removed and refused)"

@@ -98,6 +98,7 @@ live_count_is() { [[ $(status_json | jq '[.nodes[] | select(.state == "live")] |
 holding_is() { [[ $(status_json | jq .fleet.holding) == "$1" ]]; }
 count_in_state_is() { [[ $(status_json | jq --arg s "$1" '[.nodes[] | select(.state == $s)] | length') == "$2" ]]; }
 metric_is() { [[ $(metric "$1") == "$2" ]]; }
+metric_is_positive() { (( $(metric "$1") > 0 )); }
 metric() { curl -fsS "http://$ADDR:$METRICS_PORT/metrics" | awk -v m="$1" '$1 == m { print $2 }'; }
 event_count() { osi events --limit 1000 --format json | jq --arg k "$1" --arg n "$2" \
 	'[.events[] | select(.kind == $k and .node == $n)] | length'; }
