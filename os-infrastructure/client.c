@@ -1,4 +1,5 @@
 #include "client.h"
+#include "mesh.h"
 
 #include <errno.h>
 #include <netdb.h>
@@ -169,22 +170,47 @@ static void io_error(const struct client *c, int ret, char *err, size_t errlen)
 		snprintf(err, errlen, "talking to the fleet at %s: %s", c->where, strerror(-ret));
 }
 
+/* On a member without the fleet's local socket, the ledger says where the
+ * fleet is: its mesh address and the operator API's port. */
+static const char *fleet_from_ledger(const struct cli *cli, char *buf, size_t len)
+{
+	struct ledger l = { 0 };
+	char err[128], *colon;
+	int ret;
+
+	if (cli->fleet || access(cli->socket, F_OK) == 0 || !mesh_has_ledger(cli->state_dir))
+		return cli->fleet;
+	if (mesh_ledger_load(cli->state_dir, &l, err, sizeof(err)) < 0) {
+		ledger_free(&l);
+		return NULL;
+	}
+	ret = mesh_fleet_address(&l, buf, len);
+	ledger_free(&l);
+	colon = ret == 0 ? strrchr(buf, ':') : NULL;
+	if (!colon || (size_t)(colon - buf) + 6 >= len)
+		return NULL;
+	snprintf(colon, len - (size_t)(colon - buf), ":%d", MESH_API_PORT);
+	return buf;
+}
+
 int client_open(struct client *c, const struct cli *cli, char *err, size_t errlen)
 {
+	char from_ledger[80];
+	const char *fleet = fleet_from_ledger(cli, from_ledger, sizeof(from_ledger));
 	const uint8_t *p;
 	size_t len;
 	int ret;
 
 	memset(c, 0, sizeof(*c));
 	c->fd = -1;
-	c->sign = cli->fleet != NULL;
+	c->sign = fleet != NULL;
 	frame_reader_init(&c->reader, FRAME_REPLY_MAX);
-	snprintf(c->where, sizeof(c->where), "%s", c->sign ? cli->fleet : cli->socket);
+	snprintf(c->where, sizeof(c->where), "%s", c->sign ? fleet : cli->socket);
 	err[0] = '\0';
 	if (c->sign) {
 		ret = load_identity(c, cli->state_dir, err, errlen);
 		if (!ret)
-			ret = open_tcp(c, cli->fleet, err, errlen);
+			ret = open_tcp(c, fleet, err, errlen);
 	} else {
 		ret = open_unix(c, cli->socket);
 	}

@@ -269,11 +269,12 @@ pings a "${MESH[b]}"; pings b "${MESH[a]}"
 pings b "${MESH[cloud]}"; pings cloud "${MESH[b]}"
 pass "pings cross the mesh: a<->cloud, a<->b, b<->cloud"
 
-osi a --fleet "${MESH[cloud]}:7102" status --format json > "$T/status-a.json" 2>> "$T/cli.log" ||
+# No --fleet: laptop-a has no fleet socket, and its ledger says where the fleet is.
+osi a --socket "$T/no-such.sock" status --format json > "$T/status-a.json" 2>> "$T/cli.log" ||
 	die "status from laptop-a over the mesh: $(cat "$T/cli.log")"
 [[ $(jq '[.nodes[] | select(.state == "live")] | length' "$T/status-a.json") == 3 ]] ||
 	die "status from a: $(cat "$T/status-a.json")"
-pass "status from laptop-a, signed, over the mesh: three live nodes"
+pass "status from laptop-a (fleet found in the ledger), signed, over the mesh: three live nodes"
 
 # ---- laptop-c joins over the LAN; the sequencer (cloud) takes the admission ----
 bg_osi a-invite2 a invite --listen 192.168.1.2:7104 --ttl 60s --sas-from "$T/a-invite2.sas"
