@@ -30,6 +30,7 @@ build: deps $(BUILD)/build.ninja
 	ninja -C $(BUILD)
 
 demo: build
+	demo/mesh.sh $(BUILD)
 	demo/local-fleet.sh $(BUILD)
 
 $(CHECK_BUILD)/build.ninja:

@@ -276,6 +276,15 @@ osi a --socket "$T/no-such.sock" status --format json > "$T/status-a.json" 2>> "
 	die "status from a: $(cat "$T/status-a.json")"
 pass "status from laptop-a (fleet found in the ledger), signed, over the mesh: three live nodes"
 
+# make demo stops here, once the fleet has formed, and shows it.
+if [[ ${OSI_DEMO:-} ]]; then
+	printf '\n\033[1m== laptop-a: os-infrastructure mesh (like wg show, with names from the ledger)\033[0m\n'
+	osi a mesh
+	printf '\n\033[1m== laptop-a: os-infrastructure status (the fleet on cloud, over WireGuard)\033[0m\n'
+	osi a --socket "$T/no-such.sock" status
+	exit 0
+fi
+
 # ---- laptop-c joins over the LAN; the sequencer (cloud) takes the admission ----
 bg_osi a-invite2 a invite --listen 192.168.1.2:7104 --ttl 60s --sas-from "$T/a-invite2.sas"
 wait_until 10 in_log a-invite2 '^Code:' || die "invite printed no code"
