@@ -57,5 +57,9 @@ for interval in 10s 1s; do
 	kill $agent; wait $agent 2>/dev/null || true
 done
 
+echo "== mesh: CPace CPU per side, and --join to the first heartbeat over WireGuard"
+"$BUILD/bench/bench-cpace" || true
+"$(dirname "$0")/mesh-join.sh" "$BUILD" || echo "  (mesh benchmark skipped: $?)"
+
 echo "== guests: see bench/guests.sh"
 "$(dirname "$0")/guests.sh" "$BUILD" || echo "  (guest benchmark skipped: $?)"
