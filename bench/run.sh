@@ -58,7 +58,6 @@ for interval in 10s 1s; do
 done
 
 echo "== mesh: CPace CPU per side, and --join to the first heartbeat over WireGuard"
-"$BUILD/bench/bench-cpace" || true
 "$(dirname "$0")/mesh-join.sh" "$BUILD" || echo "  (mesh benchmark skipped: $?)"
 
 echo "== guests: see bench/guests.sh"
