@@ -25,6 +25,21 @@ json_t *api_fail(const char *fmt, ...)
 	return json_pack("{s:b, s:s}", "ok", 0, "error", msg);
 }
 
+bool api_op_changes(const json_t *req)
+{
+	static const char *const readers[] = { "status", "node", "events", "vm-list", "vm-show" };
+	const char *op = json_string_value(json_object_get(req, "op"));
+
+	if (!op)
+		return true;
+	if (!strcmp(op, "place"))
+		return json_is_true(json_object_get(req, "commit"));
+	for (size_t i = 0; i < sizeof(readers) / sizeof(readers[0]); i++)
+		if (!strcmp(op, readers[i]))
+			return false;
+	return true; /* anything else, including unknown ops, counts as a change */
+}
+
 json_t *api_parse_request(const char *body, size_t len, char *err, size_t errlen)
 {
 	json_error_t jerr;

@@ -79,6 +79,8 @@
  *   "node-lost": the node is evicted; its guests are shown so and never moved.
  */
 #pragma once
+#include <stdbool.h>
+
 #include <jansson.h>
 
 struct fleet;
@@ -86,5 +88,8 @@ struct fleet;
 /* Handles one decoded request; `caller` names who asked, for the event log.
  * Always returns a reply object (never NULL). */
 json_t *api_handle(struct fleet *f, json_t *request, const char *caller);
+/* Whether a request changes anything (place with commit, hold-override,
+ * vm-plan/confirm/cancel/action): over TCP those need the admin role. */
+bool api_op_changes(const json_t *request);
 /* Parses a request body; on failure returns NULL and writes the reason. */
 json_t *api_parse_request(const char *body, size_t len, char *err, size_t errlen);

@@ -34,6 +34,8 @@ struct conn {
 	uint8_t nonce[API_NONCE_BYTES];
 	uint64_t next_seq;
 	bool local;
+	bool admin;      /* TCP: the signer holds the admin role */
+	bool refused;    /* a refusal is on its way: nothing more is read */
 	char caller[64];
 	uint8_t rbuf[16384];
 };
@@ -116,6 +118,8 @@ static void send_json(struct conn *c, json_t *reply, bool close_after)
 
 static void refuse(struct conn *c, const char *why)
 {
+	c->refused = true;
+	uv_read_stop(&c->h.stream);
 	c->f->api_rejected++;
 	log_warn("api: refused %s: %s", c->caller, why);
 	send_json(c, json_pack("{s:b, s:s}", "ok", 0, "error", why), true);
@@ -128,6 +132,14 @@ static void run_request(struct conn *c, const uint8_t *body, size_t len)
 
 	if (!req) {
 		send_json(c, json_pack("{s:b, s:s}", "ok", 0, "error", err), false);
+		return;
+	}
+	/* Over the network, changing anything takes the admin role; looking
+	 * does not, so status works from every member. */
+	if (!c->local && !c->admin && api_op_changes(req)) {
+		send_json(c, json_pack("{s:b, s:s}", "ok", 0, "error",
+				       "this operation needs the admin role"), false);
+		json_decref(req);
 		return;
 	}
 	send_json(c, api_handle(c->f, req, c->caller), false);
@@ -149,6 +161,7 @@ static void handle_signed(struct conn *c, const uint8_t *p, size_t len)
 	if (!api_verify(s.sig, m->sign_pk, c->nonce, s.seq, s.name, s.body, s.body_len))
 		return refuse(c, "bad signature");
 	c->next_seq++;
+	c->admin = m->roles & TRUST_ROLE_ADMIN;
 	snprintf(c->caller, sizeof(c->caller), "%s", s.name);
 	run_request(c, s.body, s.body_len);
 }
@@ -182,7 +195,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 	uv_timer_again(&c->idle);
 	if (frame_reader_feed(&c->rd, (const uint8_t *)buf->base, (size_t)nread) < 0)
 		return refuse(c, "frame too large");
-	while (!uv_is_closing(&c->h.handle) && frame_reader_next(&c->rd, &p, &len) == 1)
+	while (!c->refused && !uv_is_closing(&c->h.handle) && frame_reader_next(&c->rd, &p, &len) == 1)
 		handle_payload(c, p, len);
 }
 

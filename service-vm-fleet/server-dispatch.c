@@ -81,7 +81,7 @@ static json_t *request_body(struct job *j)
 
 	if (!g)
 		return NULL;
-	return json_pack("{s:s, s:{s:s, s:s, s:I, s:I}}", "op", j->action, "guest",
+	return json_pack("{s:s, s:s, s:{s:s, s:s, s:I, s:I}}", "op", j->action, "node", g->node, "guest",
 			 "name", g->name, "type", g->type, "memory_bytes", (json_int_t)g->memory_bytes,
 			 "vcpus", (json_int_t)g->vcpus);
 }

@@ -18,10 +18,12 @@
 #define HELPER "service-vm-host-virt"
 #define IDLE_MS 10000
 #define LINE_BYTES 2048
+#define MAX_JOBS 16
 
 struct dispatch {
 	uv_tcp_t listener;
 	const struct host_config *cfg;
+	unsigned jobs;
 	char helper[4096];
 };
 
@@ -47,6 +49,7 @@ static void job_closed(uv_handle_t *h)
 	struct job *j = h->data;
 
 	if (--j->open_handles == 0) {
+		j->d->jobs--;
 		frame_reader_free(&j->rd);
 		free(j);
 	}
@@ -245,23 +248,32 @@ static int spawn_helper(struct job *j, const char *op, const json_t *g)
 	po.exit_cb = on_helper_exit;
 	j->proc.data = j;
 	ret = uv_spawn(j->tcp.loop, &j->proc, &po);
+	/* libuv keeps the process handle on the loop even when the spawn fails:
+	 * it must be closed like any other, or the freed job stays linked. */
+	j->open_handles++;
 	if (ret < 0) {
+		close_handle((uv_handle_t *)&j->proc);
 		close_handle((uv_handle_t *)&j->out);
 		return ret;
 	}
-	j->open_handles++;
 	j->running = true;
 	log_info("dispatch: %s %s%s%s", op, name, type && !strcmp(op, "create") ? " as " : "",
 		 type && !strcmp(op, "create") ? type : "");
 	return uv_read_start((uv_stream_t *)&j->out, on_helper_alloc, on_helper_read);
 }
 
-/* {"op":"create"|"start"|"stop"|"destroy","guest":{"name","type","memory_bytes","vcpus"}} */
-static const char *check_request(const json_t *req, const char **op, const json_t **g)
+/* {"op":"create"|"start"|"stop"|"destroy","node":N,
+ *  "guest":{"name","type","memory_bytes","vcpus"}}: N must be this node, so a
+ * request routed to the wrong host (a relay rewriting source addresses, say)
+ * is refused rather than obeyed. */
+static const char *check_request(const json_t *req, const char *self, const char **op,
+				 const json_t **g)
 {
-	const char *name, *type;
+	const char *name, *type, *node = json_string_value(json_object_get(req, "node"));
 	json_int_t mem, cpus;
 
+	if (!node || strcmp(node, self))
+		return "request is for another node";
 	*op = json_string_value(json_object_get(req, "op"));
 	*g = json_object_get(req, "guest");
 	name = json_string_value(json_object_get(*g, "name"));
@@ -307,7 +319,7 @@ static void handle_request(struct job *j, const uint8_t *p, size_t len)
 	if (why)
 		return refuse(j, why);
 	req = json_loadb((const char *)s.body, s.body_len, JSON_REJECT_DUPLICATES, NULL);
-	why = req ? check_request(req, &op, &g) : "request is not JSON";
+	why = req ? check_request(req, j->d->cfg->name, &op, &g) : "request is not JSON";
 	if (!why && spawn_helper(j, op, g) < 0)
 		why = "cannot start the provisioning helper";
 	json_decref(req);
@@ -355,12 +367,13 @@ static void on_connection(uv_stream_t *l, int status)
 	if (status < 0 || !(j = calloc(1, sizeof(*j))))
 		return;
 	j->d = d;
+	d->jobs++;
 	frame_reader_init(&j->rd, FRAME_REQUEST_MAX);
 	uv_tcp_init(l->loop, &j->tcp);
 	uv_timer_init(l->loop, &j->idle);
 	j->tcp.data = j->idle.data = j;
 	j->open_handles = 2;
-	if (uv_accept(l, (uv_stream_t *)&j->tcp) < 0)
+	if (uv_accept(l, (uv_stream_t *)&j->tcp) < 0 || d->jobs > MAX_JOBS)
 		return job_end(j);
 	uv_timer_start(&j->idle, on_idle, IDLE_MS, 0);
 	randombytes_buf(j->nonce, sizeof(j->nonce));

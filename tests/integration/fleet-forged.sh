@@ -50,6 +50,13 @@ grep -q 'not a trusted member' <<<"$out" || die "stranger refusal message: $out"
 (( $(metric osi_fleet_api_rejected_total) >= 1 )) || die "api rejection counted"
 pass "stranger refused: $out"
 
+# A member without the admin role may look, not change.
+"$OSI_BIN" --state-dir "$T/n2" --fleet "$ADDR:$API_PORT" status > /dev/null || die "status for a node member"
+out=$("$OSI_BIN" --state-dir "$T/n2" --fleet "$ADDR:$API_PORT" vm create --type mediakit --name x --yes 2>&1) &&
+	die "a node member created a guest: $out"
+grep -q 'needs the admin role' <<<"$out" || die "non-admin refusal: $out"
+pass "a node member reads status over TCP but cannot change anything: ${out#os-infrastructure: }"
+
 # Trust changes on disk take effect without a signal: a new member is heard,
 # a removed one is refused as revoked.
 make_member n3 node

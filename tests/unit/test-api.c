@@ -191,6 +191,27 @@ static void refusals(void **state)
 	json_decref(r);
 }
 
+static void changes_need_admin(void **state)
+{
+	static const char *const looks[] = { "{\"op\":\"status\"}", "{\"op\":\"events\"}",
+		"{\"op\":\"vm-list\"}", "{\"op\":\"place\",\"memory_bytes\":1,\"vcpus\":1}" };
+	static const char *const changes[] = { "{\"op\":\"hold-override\"}", "{\"op\":\"vm-plan\"}",
+		"{\"op\":\"vm-confirm\"}", "{\"op\":\"vm-action\"}", "{\"op\":\"vm-cancel\"}",
+		"{\"op\":\"place\",\"commit\":true}", "{\"op\":\"something-new\"}" };
+	char err[200];
+
+	for (size_t i = 0; i < 4; i++) {
+		json_t *r = api_parse_request(looks[i], strlen(looks[i]), err, sizeof(err));
+		assert_false(api_op_changes(r));
+		json_decref(r);
+	}
+	for (size_t i = 0; i < 7; i++) {
+		json_t *r = api_parse_request(changes[i], strlen(changes[i]), err, sizeof(err));
+		assert_true(api_op_changes(r));
+		json_decref(r);
+	}
+}
+
 static void parse_rejects_non_requests(void **state)
 {
 	char err[200];
@@ -211,6 +232,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(no_fit_is_an_answer, setup, teardown),
 		cmocka_unit_test_setup_teardown(refusals, setup, teardown),
 		cmocka_unit_test(parse_rejects_non_requests),
+		cmocka_unit_test(changes_need_admin),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
