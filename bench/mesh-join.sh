@@ -100,7 +100,7 @@ for i in $(seq "$RUNS"); do
 		--set guests_uri= --set heartbeat_interval=1s > "$T/agent$i.log" 2>&1 &
 	PIDS+=($!)
 	wait_for 20 "$T/fleet.log" "node node-$i registered"
-	stamp=$(grep "node node-$i registered" "$T/fleet.log" | head -n 1 | cut -d' ' -f1)
+	stamp=$(grep -m 1 "node node-$i registered" "$T/fleet.log" | cut -d' ' -f1)
 	t_hb=$(date -d "$stamp" +%s%3N)
 	total=$(( t_hb - t0 - (t_conf - t_sas) ))
 	results+=("$total")

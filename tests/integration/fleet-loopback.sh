@@ -15,7 +15,7 @@ for n in n1 n2 n3; do start_agent $n; done
 wait_until 10 live_count_is 3 || die "three live nodes expected: $(status_json)"
 pass "n1 n2 n3 live in status --format json"
 [[ $(status_json | jq -r '[.nodes[].name] | join(",")') == "n1,n2,n3" ]] || die "names sorted"
-osi status | grep -q '| NAME ' || die "table header"
+osi status | grep -c '| NAME ' >/dev/null || die "table header"
 
 # Kill n2 hard; watch the fleet until it evicts, remembering how long n2 had
 # been silent at the last look before and the first look after.

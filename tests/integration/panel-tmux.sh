@@ -19,7 +19,7 @@ command -v tmux >/dev/null || { log "SKIP: tmux is not installed"; exit 77; }
 
 tm() { tmux -S "$T/tmux.sock" -f /dev/null "$@"; }
 screen() { tm capture-pane -p -t "${PANE:-panel}"; }
-on_screen() { screen | grep -qE -- "$1"; }
+on_screen() { screen | grep -cE -- "$1" >/dev/null; }
 off_screen() { ! on_screen "$1"; }
 # see SECONDS REGEX WHAT: waits for the screen to show it, else fails with it.
 see() {

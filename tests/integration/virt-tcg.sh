@@ -29,7 +29,7 @@ pass "private libvirtd up ($URI)"
 out=$(vt image-import "$img" testguest) || die "image import: $out"
 sha=$(sha256sum "$img" | cut -d' ' -f1)
 [[ $out == *"format=raw"* && $out == *"sha256=$sha"* ]] || die "import recorded: $out"
-vt image-list | grep -q "name=testguest .*sha256=$sha" || die "image list: $(vt image-list)"
+vt image-list | grep -c "name=testguest .*sha256=$sha" >/dev/null || die "image list: $(vt image-list)"
 vt image-verify testguest || die "verify after import"
 out=$(vt image-import "$img" testguest 2>&1) && die "second import of the same name succeeded"
 pass "base image streamed into the pool, sha256 recorded and verified"
@@ -74,7 +74,7 @@ out=$(create mediakit --net user 2>> "$T/virt-tool.log") || die "retried create 
 out=$(create mediakit --net none 2>&1) && die "create with another spec succeeded: $out"
 [[ $out == *"different spec"* ]] || die "refusal says: $out"
 [[ $(vt domains | wc -l) == "$doms" && $(vt volumes | wc -l) == "$vols" ]] || die "retry made something"
-vt show tg-totebox | grep -q "type=totebox owner=virt-tool .*data=archive" || die "show: $(vt show tg-totebox)"
+vt show tg-totebox | grep -c "type=totebox owner=virt-tool .*data=archive" >/dev/null || die "show: $(vt show tg-totebox)"
 pass "retried create made no second guest; a different spec was refused"
 
 qemu_pid() { cat "$LV/run/libvirt/qemu/run/$1.pid" 2>/dev/null; }
