@@ -14,12 +14,17 @@ for n in n1 n2 n3; do HB_INTERVAL=10s start_agent $n; done
 wait_until 12 live_count_is 3 || die "three live"
 [[ $(status_json | jq .fleet.evict_after_ms) == 30000 ]] || die "default window"
 
-# All three report this machine's memory; ties go by name, so n1 first.
+# Reserve half of a node's memory; until its next heartbeat (10 s away) the
+# same request must not land there again: it no longer fits that node.
 avail=$(node_field n1 mem_available_bytes)
 half=$(( avail / 2 ))
 first=$(osi place --memory $half --vcpus 1 --type mediakit --reserve --name g1 --format json | jq -r .suggestion)
-second=$(osi place --memory $half --vcpus 1 --format json | jq -r .suggestion)
-[[ $first == n1 && $second == n2 ]] || die "reservation ignored: first=$first second=$second"
+[[ $first == n[123] ]] || die "no node took the first placement: $first"
+again=$(osi place --memory $half --vcpus 1 --format json)
+second=$(jq -r .suggestion <<<"$again")
+[[ $second != "$first" && $second == n[123] ]] || die "reservation ignored: first=$first second=$second"
+[[ $(jq -r --arg n "$first" '.excluded[] | select(.name == $n) | .reason' <<<"$again") == memory ]] ||
+	die "$first should be excluded for memory: $again"
 pass "pending reservation moved the second placement to $second"
 
 stop n2 KILL
