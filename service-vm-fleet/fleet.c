@@ -255,8 +255,7 @@ int fleet_open(struct fleet *f, const struct fleet_config *cfg, uint64_t now)
 		log_err("cannot read nodes from %s: %s", path, store_errmsg(f->store));
 		goto cleanup;
 	}
-	log_info("fleet %s started: %zu stored nodes, each gets a full %llu ms window",
-		 f->id.name, f->reg.count, (unsigned long long)cfg->evict_after_ms);
+	log_info("fleet %s started: %zu stored nodes", f->id.name, f->reg.count);
 	return 0;
 cleanup:
 	fleet_close(f);

@@ -183,8 +183,12 @@ int main(int argc, char **argv)
 	if (fleet_open(&fleet, &cfg, clock_mono_ns()) < 0)
 		return 1;
 	ret = start(loop);
-	if (ret == 0)
+	if (ret == 0) {
+		registry_begin_window(&fleet.reg, clock_mono_ns());
+		log_info("listening: %zu stored nodes each get a full %llu ms window from now",
+			 fleet.reg.count, (unsigned long long)fleet.cfg.evict_after_ms);
 		ret = uv_run(loop, UV_RUN_DEFAULT);
+	}
 	else
 		uv_walk(loop, on_walk_close, NULL);
 	uv_run(loop, UV_RUN_DEFAULT); /* let close callbacks run */

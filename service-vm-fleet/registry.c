@@ -328,6 +328,14 @@ void registry_sweep(struct registry *r, uint64_t now)
 	evict_due(r, now);
 }
 
+void registry_begin_window(struct registry *r, uint64_t now)
+{
+	r->started_ns = now;
+	for (size_t i = 0; i < r->count; i++)
+		if (!r->nodes[i].heard)
+			r->nodes[i].last_seen_ns = now;
+}
+
 int registry_override_hold(struct registry *r)
 {
 	if (!r->holding)

@@ -93,6 +93,9 @@ void registry_free(struct registry *r);
  * -EINVAL for an invalid name or state, -EEXIST if already present. */
 int registry_restore(struct registry *r, const char *name, enum node_state state,
 		     int64_t registered_wall, int64_t last_seen_wall);
+/* Starts every unheard node's window at now: called once the fleet listens,
+ * so opening the store and binding sockets take nothing from it. */
+void registry_begin_window(struct registry *r, uint64_t now);
 /* An authenticated, fresh heartbeat: registers (REG_EV_REGISTERED), refreshes
  * (no event) or readmits (REG_EV_READMITTED). Clears the node's pending
  * reservations (the sample now includes them). -EINVAL for an invalid name. */

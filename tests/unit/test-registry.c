@@ -378,6 +378,22 @@ static void test_single_death_evicted(void **state)
 	registry_free(&r);
 }
 
+/* The window of restored nodes starts when the fleet listens, not before. */
+static void test_window_starts_when_listening(void **state)
+{
+	struct registry r;
+	struct events ev;
+
+	setup_reg(&r, &ev);
+	assert_int_equal(registry_restore(&r, "n1", NODE_LIVE, 1, 1), 0);
+	registry_begin_window(&r, T0 + 2 * SEC); /* the store took 2 s to open */
+	registry_sweep(&r, T0 + 32 * SEC);
+	assert_int_equal(state_of(&r, "n1"), NODE_LIVE);
+	registry_sweep(&r, T0 + 32 * SEC + 1);
+	assert_int_equal(state_of(&r, "n1"), NODE_EVICTED);
+	registry_free(&r);
+}
+
 /* Exactly half is not more than half: evicted. */
 static void test_half_evicted(void **state)
 {
@@ -662,6 +678,7 @@ int main(void)
 		cmocka_unit_test(test_restore),
 		cmocka_unit_test(test_hold_all_silent),
 		cmocka_unit_test(test_hold_staggered_outage),
+		cmocka_unit_test(test_window_starts_when_listening),
 		cmocka_unit_test(test_single_death_evicted),
 		cmocka_unit_test(test_half_evicted),
 		cmocka_unit_test(test_hold_then_partial_return),
