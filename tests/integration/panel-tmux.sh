@@ -87,7 +87,7 @@ done
 wait_until 5 guest_listed web1 || { screen > "$T/screen.log"; die "web1 not in vm-list after F9"; }
 [[ $(osi events --limit 200 --format json | jq '[.events[] | select(.kind == "confirmed") |
 	select(.detail | test("panel-f9"))] | length') == 1 ]] || die "one confirmed event, how panel-f9"
-see 5 'web1 (confirmed on|on) n[12]' "the confirmation or its progress in the message line"
+see 5 'web1 (confirmed on|on) n[123]' "the confirmation or its progress in the message line"
 see 10 '[├└]─ web1 ' "web1 listed under its node"
 pass "F2, form, F9: web1 created (confirmed panel-f9) and shown with its state"
 
@@ -96,9 +96,9 @@ keys Enter
 see 5 'Guest web1' "Enter on the new guest"
 see 5 'Type +mediakit' "the guest's detail"
 keys Escape k Enter
-see 5 'Node n[12]' "k, then Enter: the guest's node"
+see 5 'Node n[123]' "k, then Enter: the guest's node"
 keys Escape j j Enter
-wait_until 5 on_screen 'Node n[23]|Guest ' || die "j moves on"
+wait_until 5 on_screen 'Node n[123]|Guest ' || die "j moves on"
 keys Escape
 pass "j/k move, Enter shows the selected node or guest"
 
@@ -127,7 +127,7 @@ see 10 'refused the plan: .*[Tt]otebox' "the fleet's refusal of a Totebox withou
 guest_listed vault1 && die "a Totebox without a node was created"
 pane_alive || die "the panel died on the refusal"
 keys Tab Tab Right
-see 5 'Node +< n[12] \(your choice' "a node chosen for the Totebox"
+see 5 'Node +< n[123] \(your choice' "a node chosen for the Totebox"
 keys F9
 for _ in 1 2; do
 	wait_until 10 guest_listed vault1 && break
