@@ -17,8 +17,7 @@ wait_until 20 vt domains || die "libvirtd did not answer"
 vt image-import "$TESTGUEST_IMG" testguest > /dev/null
 setup_members n1
 start_fleet
-start_agent n1 --set dispatch_listen="$ADDR:7103" --set virt_uri="$URI" --set images_dir="$SRC/images" \
-	--set pool_dir="$POOL" --set console_dir="$LV/consoles" --set guest_network=none --set base_image=testguest
+start_building_agent n1
 wait_until 10 node_state_is n1 live || die "n1 live"
 console_has() { grep -qa "osi-testguest .*hostname=$1" "$LV/consoles/$1.log" 2>/dev/null; }
 running() { [[ $(virsh -c "$URI" domstate "$1" 2>/dev/null) == running ]]; }

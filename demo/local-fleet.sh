@@ -43,8 +43,7 @@ wait_until 20 "$OSI_BIN" image --uri "$URI" --pool-dir "$POOL" list || die "libv
 printf '\033[2m$ os-infrastructure image import %s --name testguest\033[0m\n' "$(basename "$TESTGUEST_IMG")"
 "$OSI_BIN" image --uri "$URI" --pool-dir "$POOL" import "$TESTGUEST_IMG" --name testguest 2>/dev/null
 stop cloud
-start_agent cloud --set dispatch_listen="$ADDR:7103" --set virt_uri="$URI" --set images_dir="$SRC/images" \
-	--set pool_dir="$POOL" --set console_dir="$LV/consoles" --set guest_network=none --set base_image=testguest
+start_building_agent cloud
 wait_until 10 node_state_is cloud live
 show vm create --type mediakit --name web1 --node cloud --memory 192M --vcpus 1 --yes
 show vm list

@@ -29,9 +29,7 @@ pass "os-infrastructure image import: checksum checked and recorded (${out#os-in
 
 setup_members n1
 start_fleet --set plan_ttl=3s
-start_agent n1 --set dispatch_listen="$ADDR:7103" --set virt_uri="$URI" --set images_dir="$SRC/images" \
-	--set pool_dir="$POOL" --set console_dir="$LV/consoles" --set guest_network=none \
-	--set base_image=testguest
+start_building_agent n1
 wait_until 10 node_state_is n1 live || die "n1 live"
 
 guest_field() { osi vm show "$1" --format json | jq -r ".guest.$2"; }
@@ -73,9 +71,7 @@ pass "an unconfirmed plan expired and created nothing: ${out#os-infrastructure: 
 
 doms=$(vt domains | sort | tr '\n' ' ') vols=$(vt volumes | sort | tr '\n' ' ')
 stop n1
-start_agent n1 --set dispatch_listen="$ADDR:7103" --set virt_uri="$URI" --set images_dir="$SRC/images" \
-	--set pool_dir="$POOL" --set console_dir="$LV/consoles" --set guest_network=none \
-	--set base_image=no-such-image
+start_building_agent n1 --set base_image=no-such-image
 wait_until 10 node_state_is n1 live || die "n1 back"
 out=$(osi vm create --type mediakit --name broken --memory 192M --vcpus 1 --yes 2>&1) && die "create succeeded without its base"
 [[ $(guest_field broken state) == failed ]] || die "broken: $(guest_field broken state)"

@@ -68,3 +68,12 @@ setpriv --reuid=nobody --regid=nogroup --clear-groups \
 	libvirtd -f "$LV/libvirtd.conf" >> "$T/libvirtd.log" 2>&1 &
 PIDS[libvirtd]=$!
 URI="qemu+unix:///session?socket=$LV/sock/libvirt-sock"
+
+# start_building_agent NAME [--set k=v]...: an agent that builds guests with
+# this libvirtd, in its pool, from the given base image (default testguest).
+start_building_agent() {
+	local name=$1; shift
+	start_agent "$name" --set dispatch_listen="$ADDR:7103" --set virt_uri="$URI" \
+		--set images_dir="$SRC/images" --set pool_dir="$LV/pool" --set console_dir="$LV/consoles" \
+		--set guest_network=none --set base_image=testguest "$@"
+}
