@@ -15,8 +15,8 @@
 
 #include <sodium.h>
 
-#include "ceremony.h"
-#include "cpace.h"
+#include "genesis/ceremony.h"
+#include "genesis/cpace.h"
 
 static uint64_t cpu_ns(void)
 {

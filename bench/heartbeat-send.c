@@ -18,12 +18,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "auth.h"
-#include "clock.h"
-#include "identity.h"
-#include "trust.h"
-#include "units.h"
-#include "wire-heartbeat.h"
+#include "lib/auth.h"
+#include "lib/clock.h"
+#include "lib/identity.h"
+#include "lib/trust.h"
+#include "lib/units.h"
+#include "lib/wire-heartbeat.h"
 
 #define BATCH 64
 

@@ -9,8 +9,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "clock.h"
-#include "placement.h"
+#include "lib/clock.h"
+#include "service-vm-fleet/placement.h"
 
 #define NODES 10000
 #define GiB (1024ULL * 1024 * 1024)

@@ -1,4 +1,4 @@
-#include "ceremony-io.h"
+#include "genesis/ceremony-io.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -12,7 +12,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "clock.h"
+#include "lib/clock.h"
 
 int cio_wait(int fd, short events, uint64_t deadline_ns)
 {

@@ -1,4 +1,4 @@
-#include "ceremony-msg.h"
+#include "genesis/ceremony-msg.h"
 
 #include <arpa/inet.h>
 #include <errno.h>

@@ -13,8 +13,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "ceremony.h"
-#include "cpace.h"
+#include "genesis/ceremony.h"
+#include "genesis/cpace.h"
 
 #define CMSG_NONCE_BYTES 16
 #define CMSG_AD_BYTES (2 + CMSG_NONCE_BYTES)

@@ -1,12 +1,12 @@
 /* The operator's side of the SAS comparison, on a terminal or a pipe. */
-#include "ceremony.h"
+#include "genesis/ceremony.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
-#include "ceremony-io.h"
+#include "genesis/ceremony-io.h"
 
 static void roles_text(unsigned int roles, char *out, size_t len)
 {

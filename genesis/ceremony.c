@@ -1,5 +1,5 @@
 /* The pairing ceremony's two state machines; ceremony.h has the protocol. */
-#include "ceremony.h"
+#include "genesis/ceremony.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -11,11 +11,11 @@
 
 #include <sodium.h>
 
-#include "ceremony-io.h"
-#include "ceremony-msg.h"
-#include "clock.h"
-#include "cpace.h"
-#include "wire-frame.h"
+#include "genesis/ceremony-io.h"
+#include "genesis/ceremony-msg.h"
+#include "lib/clock.h"
+#include "genesis/cpace.h"
+#include "lib/wire-frame.h"
 
 #define LABEL "osi-pairing-v1"
 #define LABEL_KEYS LABEL " keys"

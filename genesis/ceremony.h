@@ -144,10 +144,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "auth.h"
-#include "sas.h"
-#include "shortcode.h"
-#include "wire-heartbeat.h"
+#include "lib/auth.h"
+#include "genesis/sas.h"
+#include "genesis/shortcode.h"
+#include "lib/wire-heartbeat.h"
 
 #define CEREMONY_PORT 7104
 #define CEREMONY_VERSION 1

@@ -1,6 +1,6 @@
 /* CPACE-RISTR255-SHA512, written from draft-irtf-cfrg-cpace; section names in
  * quotes below are the draft's. */
-#include "cpace.h"
+#include "genesis/cpace.h"
 
 #include <errno.h>
 #include <string.h>

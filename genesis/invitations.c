@@ -1,14 +1,14 @@
 /* Pending invitations of an inviting process. Dead invitations (used,
  * burned, expired) keep their slot and state, so that a late joiner learns
  * why, but lose their secret. */
-#include "ceremony.h"
+#include "genesis/ceremony.h"
 
 #include <errno.h>
 #include <string.h>
 
 #include <sodium.h>
 
-#include "clock.h"
+#include "lib/clock.h"
 
 static bool usable(const struct invitation *inv, uint64_t now_ns)
 {

@@ -1,4 +1,4 @@
-#include "sas.h"
+#include "genesis/sas.h"
 
 #include <errno.h>
 #include <stdbool.h>

@@ -9,7 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "wordlist.h"
+#include "genesis/wordlist.h"
 
 #define SAS_ISK_LEN 64
 #define SAS_DIGITS 6

@@ -1,4 +1,4 @@
-#include "shortcode.h"
+#include "genesis/shortcode.h"
 
 #include <errno.h>
 #include <stdarg.h>

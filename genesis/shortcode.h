@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "wordlist.h"
+#include "genesis/wordlist.h"
 
 #define SHORTCODE_SLOT_MAX 999
 #define SHORTCODE_WORDS 4

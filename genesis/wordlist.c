@@ -1,4 +1,4 @@
-#include "wordlist.h"
+#include "genesis/wordlist.h"
 
 #include <errno.h>
 #include <string.h>

@@ -1,4 +1,4 @@
-#include "auth.h"
+#include "lib/auth.h"
 
 #include <endian.h>
 #include <errno.h>

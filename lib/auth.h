@@ -15,7 +15,7 @@
 
 #include <sodium.h>
 
-#include "wire-heartbeat.h"
+#include "lib/wire-heartbeat.h"
 
 #define KX_PK_BYTES crypto_kx_PUBLICKEYBYTES
 #define KX_SK_BYTES crypto_kx_SECRETKEYBYTES

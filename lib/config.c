@@ -1,4 +1,4 @@
-#include "config.h"
+#include "lib/config.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fileio.h"
-#include "units.h"
+#include "lib/fileio.h"
+#include "lib/units.h"
 
 #define CONFIG_FILE_MAX (1u << 20)
 #define MSG_MAX 256

@@ -1,4 +1,4 @@
-#include "guest-types.h"
+#include "lib/guest-types.h"
 
 #include <string.h>
 

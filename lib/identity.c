@@ -1,4 +1,4 @@
-#include "identity.h"
+#include "lib/identity.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -9,8 +9,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "fileio.h"
-#include "wg.h"
+#include "lib/fileio.h"
+#include "lib/wg.h"
 
 _Static_assert(IDENTITY_WG_KEY_BYTES == WG_KEY_LEN, "WireGuard key size");
 

@@ -8,8 +8,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "auth.h"
-#include "wire-heartbeat.h"
+#include "lib/auth.h"
+#include "lib/wire-heartbeat.h"
 
 #define IDENTITY_WG_KEY_BYTES 32
 

@@ -1,5 +1,5 @@
-#include "ledger.h"
-#include "roles.h"
+#include "lib/ledger.h"
+#include "lib/roles.h"
 
 #include <arpa/inet.h>
 #include <endian.h>
@@ -12,7 +12,7 @@
 
 #include <sodium.h>
 
-#include "fileio.h"
+#include "lib/fileio.h"
 
 #define DOMAIN_LEN (sizeof(LEDGER_DOMAIN) - 1)
 /* kind, index, prev, timestamp, signer */

@@ -89,9 +89,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "auth.h"
-#include "identity.h"
-#include "wire-heartbeat.h"
+#include "lib/auth.h"
+#include "lib/identity.h"
+#include "lib/wire-heartbeat.h"
 
 #define LEDGER_MAGIC "OILG"
 #define LEDGER_VERSION 1

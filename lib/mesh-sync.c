@@ -1,4 +1,4 @@
-#include "mesh-sync.h"
+#include "lib/mesh-sync.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -13,8 +13,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "clock.h"
-#include "mesh.h"
+#include "lib/clock.h"
+#include "lib/mesh.h"
 
 static const char *const status_texts[] = {
 	[MESH_SYNC_OK] = "ok",

@@ -24,7 +24,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "ledger.h"
+#include "lib/ledger.h"
 
 #define MESH_SYNC_GET 0x01
 #define MESH_SYNC_PUSH 0x02

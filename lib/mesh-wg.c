@@ -1,4 +1,4 @@
-#include "mesh-wg.h"
+#include "lib/mesh-wg.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -9,8 +9,8 @@
 
 #include <sodium.h>
 
-#include "wg-if.h"
-#include "wg.h"
+#include "lib/wg-if.h"
+#include "lib/wg.h"
 
 static struct wg_allowedip host_route(uint32_t addr, uint8_t len)
 {

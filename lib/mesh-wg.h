@@ -6,9 +6,9 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-#include "identity.h"
-#include "ledger.h"
-#include "mesh.h"
+#include "lib/identity.h"
+#include "lib/ledger.h"
+#include "lib/mesh.h"
 
 /* Makes ifname's peers the plan's: listed peers are added or updated (their
  * allowed IPs replaced; an endpoint set only when the ledger has one, so a

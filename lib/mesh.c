@@ -1,4 +1,4 @@
-#include "mesh.h"
+#include "lib/mesh.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -10,8 +10,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "config.h"
-#include "fileio.h"
+#include "lib/config.h"
+#include "lib/fileio.h"
 
 int mesh_path(const char *state_dir, const char *file, char path[PATH_MAX])
 {

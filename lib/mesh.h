@@ -26,8 +26,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "ledger.h"
-#include "trust.h"
+#include "lib/ledger.h"
+#include "lib/trust.h"
 
 #define MESH_LEDGER_FILE "ledger"
 #define MESH_LEDGER_LOCK "ledger.lock"

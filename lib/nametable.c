@@ -1,4 +1,4 @@
-#include "nametable.h"
+#include "lib/nametable.h"
 
 #include <errno.h>
 #include <stdlib.h>

@@ -1,4 +1,4 @@
-#include "replay.h"
+#include "lib/replay.h"
 
 #include <stdbool.h>
 #include <string.h>

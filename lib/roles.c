@@ -1,4 +1,4 @@
-#include "roles.h"
+#include "lib/roles.h"
 
 #include <errno.h>
 #include <stdio.h>

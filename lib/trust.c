@@ -1,5 +1,5 @@
-#include "trust.h"
-#include "roles.h"
+#include "lib/trust.h"
+#include "lib/roles.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fileio.h"
-#include "nametable.h"
+#include "lib/fileio.h"
+#include "lib/nametable.h"
 
 #define TRUST_HEADER \
 	"# os-infrastructure trust file: <name> <role>[,<role>...] <ed25519-public> <x25519-public>\n"

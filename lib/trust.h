@@ -9,8 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "auth.h"
-#include "wire-heartbeat.h"
+#include "lib/auth.h"
+#include "lib/wire-heartbeat.h"
 
 enum trust_role { TRUST_ROLE_NODE = 1u << 0, TRUST_ROLE_FLEET = 1u << 1, TRUST_ROLE_ADMIN = 1u << 2 };
 

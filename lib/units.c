@@ -1,4 +1,4 @@
-#include "units.h"
+#include "lib/units.h"
 
 #include <arpa/inet.h>
 #include <errno.h>

@@ -3,7 +3,7 @@
  * rather than daemonizing itself, so that we hold its PID without scraping
  * for it, see it die while we wait for it to come up, and can hand it to a
  * supervisor; it gets a session of its own so that it outlives the caller. */
-#include "wg-if.h"
+#include "lib/wg-if.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -21,8 +21,8 @@
 #include <linux/if_link.h>
 #include <linux/rtnetlink.h>
 
-#include "wg-netlink.h"
-#include "wg-uapi.h"
+#include "lib/wg-netlink.h"
+#include "lib/wg-uapi.h"
 
 #define USERSPACE_START_MS 10000
 

@@ -1,7 +1,7 @@
 /* Netlink backend. The attribute tree of WG_CMD_SET_DEVICE and
  * WG_CMD_GET_DEVICE, and how both are split across messages, are those
  * documented in the kernel's uapi header linux/wireguard.h. */
-#include "wg-netlink.h"
+#include "lib/wg-netlink.h"
 
 #include <errno.h>
 #include <stdlib.h>

@@ -9,7 +9,7 @@
 
 #include <libmnl/libmnl.h>
 
-#include "wg.h"
+#include "lib/wg.h"
 
 /* Big enough for any message the kernel sends in a dump. */
 #define WGNL_RECV_SIZE 32768

@@ -4,7 +4,7 @@
  * hex. A line's key says whether it belongs to the device or to the peer
  * opened by the last public_key line. wireguard-go answers errors with a
  * negative errno, the spec with a positive one: both are taken. */
-#include "wg-uapi.h"
+#include "lib/wg-uapi.h"
 
 #include <errno.h>
 #include <stdarg.h>

@@ -5,7 +5,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "wg.h"
+#include "lib/wg.h"
 
 #define WG_UAPI_DIR "/var/run/wireguard"
 

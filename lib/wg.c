@@ -1,6 +1,6 @@
 /* The front: picks a backend per interface, and the helpers both backends
  * share (keys, endpoints, allowed IPs, building and freeing devices). */
-#include "wg.h"
+#include "lib/wg.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -12,8 +12,8 @@
 
 #include <sodium.h>
 
-#include "wg-netlink.h"
-#include "wg-uapi.h"
+#include "lib/wg-netlink.h"
+#include "lib/wg-uapi.h"
 
 static bool use_uapi(const char *ifname)
 {

@@ -1,4 +1,4 @@
-#include "wire-frame.h"
+#include "lib/wire-frame.h"
 
 #include <endian.h>
 #include <errno.h>

@@ -16,8 +16,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "auth.h"
-#include "wire-heartbeat.h"
+#include "lib/auth.h"
+#include "lib/wire-heartbeat.h"
 
 #define FRAME_VERSION 1
 #define FRAME_HEADER 4

@@ -1,4 +1,4 @@
-#include "wire-heartbeat.h"
+#include "lib/wire-heartbeat.h"
 
 #include <endian.h>
 #include <errno.h>

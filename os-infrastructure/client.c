@@ -1,5 +1,5 @@
-#include "client.h"
-#include "mesh.h"
+#include "os-infrastructure/client.h"
+#include "lib/mesh.h"
 
 #include <errno.h>
 #include <netdb.h>
@@ -11,8 +11,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "format.h"
-#include "units.h"
+#include "os-infrastructure/format.h"
+#include "lib/units.h"
 
 static int wait_fd(int fd, short events, int timeout_ms)
 {

@@ -9,9 +9,9 @@
 
 #include <jansson.h>
 
-#include "cmd.h"
-#include "identity.h"
-#include "wire-frame.h"
+#include "os-infrastructure/cmd.h"
+#include "lib/identity.h"
+#include "lib/wire-frame.h"
 
 #define CLIENT_CONNECT_TIMEOUT_MS 3000
 #define CLIENT_READ_TIMEOUT_MS 10000

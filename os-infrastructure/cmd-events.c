@@ -3,9 +3,9 @@
 #include <signal.h>
 #include <time.h>
 
-#include "client.h"
-#include "cmd.h"
-#include "render.h"
+#include "os-infrastructure/client.h"
+#include "os-infrastructure/cmd.h"
+#include "os-infrastructure/render.h"
 
 #define EVENTS_LIMIT_MAX 100000
 #define FOLLOW_BATCH 1000

@@ -4,9 +4,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "cmd.h"
-#include "mesh.h"
-#include "pairing.h"
+#include "os-infrastructure/cmd.h"
+#include "lib/mesh.h"
+#include "os-infrastructure/pairing.h"
 
 static int create_ledger(const char *dir, const struct identity *id, const char *prefix_text,
 			 const struct pairing_opts *o, struct ledger *l)

@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cmd.h"
-#include "virt.h"
+#include "os-infrastructure/cmd.h"
+#include "virt/virt.h"
 
 struct image_args {
 	struct virt_config cfg;

@@ -2,8 +2,8 @@
 #include <getopt.h>
 #include <string.h>
 
-#include "cmd.h"
-#include "pairing.h"
+#include "os-infrastructure/cmd.h"
+#include "os-infrastructure/pairing.h"
 
 static int invite(const struct cli *cli, int argc, char *argv[])
 {

@@ -5,10 +5,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "clock.h"
-#include "cmd.h"
-#include "mesh.h"
-#include "pairing.h"
+#include "lib/clock.h"
+#include "os-infrastructure/cmd.h"
+#include "lib/mesh.h"
+#include "os-infrastructure/pairing.h"
 
 static void make_request(const struct identity *id, const struct pairing_opts *o,
 			 struct ceremony_joiner *j)

@@ -3,10 +3,10 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "cmd.h"
-#include "fileio.h"
-#include "identity.h"
-#include "trust.h"
+#include "os-infrastructure/cmd.h"
+#include "lib/fileio.h"
+#include "lib/identity.h"
+#include "lib/trust.h"
 
 /* "<name> <roles> <ed25519-hex> <x25519-hex>": public halves only. */
 static int print_trust_line(const struct identity *id, unsigned roles)

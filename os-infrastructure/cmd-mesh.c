@@ -6,13 +6,13 @@
 #include <string.h>
 #include <time.h>
 
-#include "cmd.h"
-#include "mesh-wg.h"
-#include "mesh.h"
-#include "pairing.h"
-#include "units.h"
-#include "wg-if.h"
-#include "wg.h"
+#include "os-infrastructure/cmd.h"
+#include "lib/mesh-wg.h"
+#include "lib/mesh.h"
+#include "os-infrastructure/pairing.h"
+#include "lib/units.h"
+#include "lib/wg-if.h"
+#include "lib/wg.h"
 
 static const struct ledger_member *by_wg_key(const struct ledger *l, const uint8_t *key)
 {

@@ -4,12 +4,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "client.h"
-#include "cmd.h"
-#include "mesh-sync.h"
-#include "mesh.h"
-#include "pairing.h"
-#include "render.h"
+#include "os-infrastructure/client.h"
+#include "os-infrastructure/cmd.h"
+#include "lib/mesh-sync.h"
+#include "lib/mesh.h"
+#include "os-infrastructure/pairing.h"
+#include "os-infrastructure/render.h"
 
 static int hold_override(const struct cli *cli)
 {

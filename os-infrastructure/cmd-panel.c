@@ -14,9 +14,9 @@
 
 #include <curses.h>
 
-#include "clock.h"
-#include "format.h"
-#include "panel.h"
+#include "lib/clock.h"
+#include "os-infrastructure/format.h"
+#include "os-infrastructure/panel.h"
 
 #define WAKE_MS 250
 #define KEYS_PER_TURN 64

@@ -1,10 +1,10 @@
 #include <getopt.h>
 #include <string.h>
 
-#include "client.h"
-#include "cmd.h"
-#include "render.h"
-#include "units.h"
+#include "os-infrastructure/client.h"
+#include "os-infrastructure/cmd.h"
+#include "os-infrastructure/render.h"
+#include "lib/units.h"
 
 #define VCPUS_MAX 1024
 

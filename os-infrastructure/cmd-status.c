@@ -1,8 +1,8 @@
 #include <getopt.h>
 
-#include "client.h"
-#include "cmd.h"
-#include "render.h"
+#include "os-infrastructure/client.h"
+#include "os-infrastructure/cmd.h"
+#include "os-infrastructure/render.h"
 
 static int status(const struct cli *cli, int argc, char *argv[])
 {

@@ -8,8 +8,8 @@
 #include <sys/file.h>
 #include <unistd.h>
 
-#include "cmd.h"
-#include "trust.h"
+#include "os-infrastructure/cmd.h"
+#include "lib/trust.h"
 
 /* Serializes editors: the file itself is replaced by rename, so the lock is
  * on its directory. Returns the fd to close, or -errno. */

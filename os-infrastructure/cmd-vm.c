@@ -9,11 +9,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "client.h"
-#include "cmd.h"
-#include "render.h"
-#include "units.h"
-#include "virt.h"
+#include "os-infrastructure/client.h"
+#include "os-infrastructure/cmd.h"
+#include "os-infrastructure/render.h"
+#include "lib/units.h"
+#include "virt/virt.h"
 
 struct create_args {
 	const char *type, *name, *node;

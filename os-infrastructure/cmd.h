@@ -4,7 +4,7 @@
 #pragma once
 #include <stdint.h>
 
-#include "format.h"
+#include "os-infrastructure/format.h"
 
 enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2 };
 

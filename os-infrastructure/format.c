@@ -1,4 +1,4 @@
-#include "format.h"
+#include "os-infrastructure/format.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -6,7 +6,7 @@
 #include <strings.h>
 #include <time.h>
 
-#include "units.h"
+#include "lib/units.h"
 
 int format_parse(const char *text, enum format *out)
 {

@@ -6,10 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "auth.h"
-#include "cmd.h"
+#include "lib/auth.h"
+#include "os-infrastructure/cmd.h"
 #include "osi-config.h"
-#include "panel.h"
+#include "os-infrastructure/panel.h"
 
 static const struct cmd *const commands[] = {
 	&cmd_status, &cmd_place, &cmd_events, &cmd_node, &cmd_vm, &cmd_image, &cmd_keygen, &cmd_trust, &cmd_panel,

@@ -1,4 +1,4 @@
-#include "pairing.h"
+#include "os-infrastructure/pairing.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -15,12 +15,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "clock.h"
-#include "fileio.h"
-#include "mesh-sync.h"
-#include "mesh-wg.h"
-#include "mesh.h"
-#include "units.h"
+#include "lib/clock.h"
+#include "lib/fileio.h"
+#include "lib/mesh-sync.h"
+#include "lib/mesh-wg.h"
+#include "lib/mesh.h"
+#include "lib/units.h"
 
 #define RETRY_MS 200
 

@@ -10,10 +10,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "ceremony.h"
-#include "cmd.h"
-#include "identity.h"
-#include "ledger.h"
+#include "genesis/ceremony.h"
+#include "os-infrastructure/cmd.h"
+#include "lib/identity.h"
+#include "lib/ledger.h"
 
 /* How the operator confirms the SAS: typed on the terminal (or piped on
  * stdin), or given in advance (expect), or read from a file another script

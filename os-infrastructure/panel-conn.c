@@ -12,9 +12,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "client.h"
-#include "clock.h"
-#include "panel.h"
+#include "os-infrastructure/client.h"
+#include "lib/clock.h"
+#include "os-infrastructure/panel.h"
 
 #define STOP_WAIT_MS 500
 

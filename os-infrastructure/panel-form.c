@@ -1,11 +1,11 @@
-#include "panel-form.h"
+#include "os-infrastructure/panel-form.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "format.h"
-#include "units.h"
+#include "os-infrastructure/format.h"
+#include "lib/units.h"
 
 static const char *str_or(const json_t *obj, const char *key, const char *def)
 {

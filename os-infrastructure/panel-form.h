@@ -14,9 +14,9 @@
 
 #include <jansson.h>
 
-#include "guest-types.h"
-#include "panel-model.h"
-#include "wire-heartbeat.h"
+#include "lib/guest-types.h"
+#include "os-infrastructure/panel-model.h"
+#include "lib/wire-heartbeat.h"
 
 /* Keys, as the panel understands them (panel-input.c maps the terminal's). */
 enum panel_key {

@@ -3,7 +3,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "panel.h"
+#include "os-infrastructure/panel.h"
 
 #define PAGE_ROWS 10
 #define RANK_EVERY_MS 2000

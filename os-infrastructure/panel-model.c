@@ -1,4 +1,4 @@
-#include "panel-model.h"
+#include "os-infrastructure/panel-model.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -7,8 +7,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "format.h"
-#include "units.h"
+#include "os-infrastructure/format.h"
+#include "lib/units.h"
 
 static const char *str_or(const json_t *obj, const char *key, const char *def)
 {

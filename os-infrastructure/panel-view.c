@@ -11,9 +11,9 @@
 #include <unistd.h>
 #include <wchar.h>
 
-#include "clock.h"
-#include "panel.h"
-#include "units.h"
+#include "lib/clock.h"
+#include "os-infrastructure/panel.h"
+#include "lib/units.h"
 
 #define STALE_MS 3000
 

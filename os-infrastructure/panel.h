@@ -16,9 +16,9 @@
 
 #include <jansson.h>
 
-#include "cmd.h"
-#include "panel-form.h"
-#include "panel-model.h"
+#include "os-infrastructure/cmd.h"
+#include "os-infrastructure/panel-form.h"
+#include "os-infrastructure/panel-model.h"
 
 #define PANEL_ALIAS "app-network-admin"
 #define PANEL_REFRESH_MS 1000

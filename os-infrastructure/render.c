@@ -1,4 +1,4 @@
-#include "render.h"
+#include "os-infrastructure/render.h"
 
 #include <errno.h>
 #include <string.h>

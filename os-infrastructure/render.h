@@ -7,7 +7,7 @@
 
 #include <jansson.h>
 
-#include "format.h"
+#include "os-infrastructure/format.h"
 
 int render_status(FILE *f, const json_t *reply, enum format fmt);
 int render_node(FILE *f, const json_t *reply, enum format fmt);

@@ -7,12 +7,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "api.h"
-#include "api-internal.h"
-#include "clock.h"
-#include "fleet.h"
-#include "log.h"
-#include "units.h"
+#include "service-vm-fleet/api.h"
+#include "service-vm-fleet/api-internal.h"
+#include "lib/clock.h"
+#include "service-vm-fleet/fleet.h"
+#include "lib/log.h"
+#include "lib/units.h"
 
 static const char *shown_state(const struct fleet *f, const struct guest *g)
 {

@@ -4,7 +4,7 @@
 
 #include <jansson.h>
 
-#include "guests.h"
+#include "service-vm-fleet/guests.h"
 
 struct fleet;
 

@@ -1,4 +1,4 @@
-#include "api.h"
+#include "service-vm-fleet/api.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -7,12 +7,12 @@
 #include <string.h>
 #include <time.h>
 
-#include "api-internal.h"
-#include "clock.h"
-#include "fleet.h"
-#include "log.h"
+#include "service-vm-fleet/api-internal.h"
+#include "lib/clock.h"
+#include "service-vm-fleet/fleet.h"
+#include "lib/log.h"
 #include "osi-config.h"
-#include "units.h"
+#include "lib/units.h"
 
 json_t *api_fail(const char *fmt, ...)
 {

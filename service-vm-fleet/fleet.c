@@ -1,4 +1,4 @@
-#include "fleet.h"
+#include "service-vm-fleet/fleet.h"
 
 #include <errno.h>
 #include <stddef.h>
@@ -7,9 +7,9 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "clock.h"
-#include "log.h"
-#include "mesh.h"
+#include "lib/clock.h"
+#include "lib/log.h"
+#include "lib/mesh.h"
 #include "osi-config.h"
 
 #define KEY(n, t, field, def, doc) \

@@ -8,13 +8,13 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
-#include "config.h"
-#include "guests.h"
-#include "identity.h"
-#include "ingest.h"
-#include "placement.h"
-#include "registry.h"
-#include "store.h"
+#include "lib/config.h"
+#include "service-vm-fleet/guests.h"
+#include "lib/identity.h"
+#include "service-vm-fleet/ingest.h"
+#include "service-vm-fleet/placement.h"
+#include "service-vm-fleet/registry.h"
+#include "service-vm-fleet/store.h"
 
 struct fleet_config {
 	char state_dir[PATH_MAX];

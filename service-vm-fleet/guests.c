@@ -1,4 +1,4 @@
-#include "guests.h"
+#include "service-vm-fleet/guests.h"
 
 #include <errno.h>
 #include <stdlib.h>

@@ -5,8 +5,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "guest-types.h"
-#include "wire-heartbeat.h"
+#include "lib/guest-types.h"
+#include "lib/wire-heartbeat.h"
 
 enum guest_state {
 	GS_PLANNED, GS_DISPATCHED, GS_DEFINING, GS_BOOTING, GS_RUNNING,

@@ -1,4 +1,4 @@
-#include "ingest.h"
+#include "service-vm-fleet/ingest.h"
 
 #include <errno.h>
 #include <stdio.h>

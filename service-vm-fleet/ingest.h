@@ -5,12 +5,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "auth.h"
-#include "identity.h"
-#include "nametable.h"
-#include "replay.h"
-#include "trust.h"
-#include "wire-heartbeat.h"
+#include "lib/auth.h"
+#include "lib/identity.h"
+#include "lib/nametable.h"
+#include "lib/replay.h"
+#include "lib/trust.h"
+#include "lib/wire-heartbeat.h"
 
 struct ingest_peer {
 	char name[NODE_NAME_MAX + 1];

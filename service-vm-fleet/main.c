@@ -9,12 +9,12 @@
 #include <sys/file.h>
 #include <unistd.h>
 
-#include "clock.h"
-#include "fileio.h"
-#include "fleet.h"
-#include "log.h"
+#include "lib/clock.h"
+#include "lib/fileio.h"
+#include "service-vm-fleet/fleet.h"
+#include "lib/log.h"
 #include "osi-config.h"
-#include "servers.h"
+#include "service-vm-fleet/servers.h"
 
 static struct fleet fleet;
 static uv_timer_t sweep_timer, checkpoint_timer;

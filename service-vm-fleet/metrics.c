@@ -1,12 +1,12 @@
-#include "metrics.h"
+#include "service-vm-fleet/metrics.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "fleet.h"
-#include "wire-heartbeat.h"
+#include "service-vm-fleet/fleet.h"
+#include "lib/wire-heartbeat.h"
 
 static void header(FILE *o, const char *name, const char *type, const char *help)
 {

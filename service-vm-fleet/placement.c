@@ -1,4 +1,4 @@
-#include "placement.h"
+#include "service-vm-fleet/placement.h"
 
 #include <errno.h>
 #include <stdbool.h>
@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "clock.h"
-#include "units.h"
+#include "lib/clock.h"
+#include "lib/units.h"
 
 #define PLACE_DEFAULT_MARGIN_MIN (1024ULL * 1024 * 1024)
 #define PLACE_DEFAULT_MARGIN_PERCENT 5

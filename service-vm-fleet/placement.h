@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "registry.h"
+#include "service-vm-fleet/registry.h"
 
 struct place_config {
 	uint64_t margin_min_bytes;   /* default 1 GiB */

@@ -1,4 +1,4 @@
-#include "registry.h"
+#include "service-vm-fleet/registry.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "clock.h"
-#include "units.h"
+#include "lib/clock.h"
+#include "lib/units.h"
 
 #define REGISTRY_DEFAULT_EVICT_NS (30 * NSEC_PER_SEC)
 #define REGISTRY_DEFAULT_HOLD_MIN 3

@@ -18,8 +18,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "nametable.h"
-#include "wire-heartbeat.h"
+#include "lib/nametable.h"
+#include "lib/wire-heartbeat.h"
 
 enum node_state { NODE_LIVE = 0, NODE_EVICTED = 1 };
 

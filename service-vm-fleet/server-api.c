@@ -10,12 +10,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "api.h"
-#include "fileio.h"
-#include "fleet.h"
-#include "log.h"
-#include "servers.h"
-#include "wire-frame.h"
+#include "service-vm-fleet/api.h"
+#include "lib/fileio.h"
+#include "service-vm-fleet/fleet.h"
+#include "lib/log.h"
+#include "service-vm-fleet/servers.h"
+#include "lib/wire-frame.h"
 
 #define MAX_CONNS 64
 #define IDLE_MS 30000

@@ -7,11 +7,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "clock.h"
-#include "fleet.h"
-#include "log.h"
-#include "servers.h"
-#include "wire-frame.h"
+#include "lib/clock.h"
+#include "service-vm-fleet/fleet.h"
+#include "lib/log.h"
+#include "service-vm-fleet/servers.h"
+#include "lib/wire-frame.h"
 
 #define DISPATCH_TIMEOUT_MS (15 * 60 * 1000) /* a TCG guest build is slow */
 

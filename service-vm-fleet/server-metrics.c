@@ -5,11 +5,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "clock.h"
-#include "fleet.h"
-#include "log.h"
-#include "metrics.h"
-#include "servers.h"
+#include "lib/clock.h"
+#include "service-vm-fleet/fleet.h"
+#include "lib/log.h"
+#include "service-vm-fleet/metrics.h"
+#include "service-vm-fleet/servers.h"
 
 #define SCRAPE_TIMEOUT_MS 10000
 #define MAX_SCRAPES 16

@@ -1,11 +1,11 @@
 #include <errno.h>
 #include <string.h>
 
-#include "clock.h"
-#include "fleet.h"
-#include "log.h"
-#include "servers.h"
-#include "units.h"
+#include "lib/clock.h"
+#include "service-vm-fleet/fleet.h"
+#include "lib/log.h"
+#include "service-vm-fleet/servers.h"
+#include "lib/units.h"
 
 /* recvmmsg fills the buffer in 64 KiB slots, one datagram each. */
 #define SLOT (64u * 1024)

@@ -1,4 +1,4 @@
-#include "store.h"
+#include "service-vm-fleet/store.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -13,8 +13,8 @@
 
 #include <sqlite3.h>
 
-#include "log.h"
-#include "units.h"
+#include "lib/log.h"
+#include "lib/units.h"
 
 #define STR_(x) #x
 #define STR(x) STR_(x)

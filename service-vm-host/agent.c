@@ -1,4 +1,4 @@
-#include "agent.h"
+#include "service-vm-host/agent.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -14,18 +14,18 @@
 
 #include <uv.h>
 
-#include "auth.h"
-#include "clock.h"
-#include "dispatch.h"
-#include "guests.h"
-#include "identity.h"
-#include "ledger-sync.h"
-#include "log.h"
-#include "mesh.h"
-#include "sampler.h"
-#include "seqstore.h"
-#include "trust.h"
-#include "units.h"
+#include "lib/auth.h"
+#include "lib/clock.h"
+#include "service-vm-host/dispatch.h"
+#include "service-vm-host/guest-probe.h"
+#include "lib/identity.h"
+#include "service-vm-host/ledger-sync.h"
+#include "lib/log.h"
+#include "lib/mesh.h"
+#include "service-vm-host/sampler.h"
+#include "service-vm-host/seqstore.h"
+#include "lib/trust.h"
+#include "lib/units.h"
 
 /* The source address is chosen when the socket connects; connecting again
  * now and then picks up a route that changed (the mesh came up late). */

@@ -5,7 +5,7 @@
 #include <limits.h>
 #include <stdint.h>
 
-#include "wire-heartbeat.h"
+#include "lib/wire-heartbeat.h"
 
 struct host_config {
 	char name[NODE_NAME_MAX + 1];

@@ -1,4 +1,4 @@
-#include "dispatch.h"
+#include "service-vm-host/dispatch.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -8,12 +8,12 @@
 
 #include <jansson.h>
 
-#include "guest-types.h"
-#include "log.h"
-#include "mesh.h"
-#include "trust.h"
-#include "units.h"
-#include "wire-frame.h"
+#include "lib/guest-types.h"
+#include "lib/log.h"
+#include "lib/mesh.h"
+#include "lib/trust.h"
+#include "lib/units.h"
+#include "lib/wire-frame.h"
 
 #define HELPER "service-vm-host-virt"
 #define IDLE_MS 10000

@@ -6,7 +6,7 @@
 #pragma once
 #include <uv.h>
 
-#include "agent.h"
+#include "service-vm-host/agent.h"
 
 struct dispatch;
 

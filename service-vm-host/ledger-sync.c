@@ -1,4 +1,4 @@
-#include "ledger-sync.h"
+#include "service-vm-host/ledger-sync.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -9,13 +9,13 @@
 
 #include <sodium.h>
 
-#include "fileio.h"
-#include "log.h"
-#include "mesh-sync.h"
-#include "mesh-wg.h"
-#include "mesh.h"
-#include "wg-if.h"
-#include "wire-frame.h"
+#include "lib/fileio.h"
+#include "lib/log.h"
+#include "lib/mesh-sync.h"
+#include "lib/mesh-wg.h"
+#include "lib/mesh.h"
+#include "lib/wg-if.h"
+#include "lib/wire-frame.h"
 
 #define MAX_CONNS 16
 #define CONN_TIMEOUT_MS 10000

@@ -8,8 +8,8 @@
 #pragma once
 #include <uv.h>
 
-#include "agent.h"
-#include "identity.h"
+#include "service-vm-host/agent.h"
+#include "lib/identity.h"
 
 struct ledger_sync;
 

@@ -9,9 +9,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "agent.h"
-#include "config.h"
-#include "log.h"
+#include "service-vm-host/agent.h"
+#include "lib/config.h"
+#include "lib/log.h"
 #include "osi-config.h"
 
 #define PROG "service-vm-host"

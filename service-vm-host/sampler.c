@@ -1,4 +1,4 @@
-#include "sampler.h"
+#include "service-vm-host/sampler.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fileio.h"
+#include "lib/fileio.h"
 
 /* /proc/stat grows with the number of CPUs and interrupts. */
 #define PROC_FILE_MAX (4u << 20)

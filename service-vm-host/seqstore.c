@@ -1,4 +1,4 @@
-#include "seqstore.h"
+#include "service-vm-host/seqstore.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fileio.h"
+#include "lib/fileio.h"
 
 #define SEQ_FILE "heartbeat.seq"
 #define SEQ_FILE_MAX 64

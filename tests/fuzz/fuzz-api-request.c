@@ -5,9 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "api.h"
-#include "clock.h"
-#include "fleet.h"
+#include "service-vm-fleet/api.h"
+#include "lib/clock.h"
+#include "service-vm-fleet/fleet.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -12,8 +12,8 @@
 
 #include <sodium.h>
 
-#include "ceremony-msg.h"
-#include "ceremony.h"
+#include "genesis/ceremony-msg.h"
+#include "genesis/ceremony.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

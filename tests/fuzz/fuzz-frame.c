@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "wire-frame.h"
+#include "lib/wire-frame.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n);
 

@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "auth.h"
-#include "wire-heartbeat.h"
+#include "lib/auth.h"
+#include "lib/wire-heartbeat.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n);
 

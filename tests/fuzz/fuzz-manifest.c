@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "virt-internal.h"
+#include "virt/virt-internal.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "mesh-sync.h"
+#include "lib/mesh-sync.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sampler.h"
-#include "seqstore.h"
+#include "service-vm-host/sampler.h"
+#include "service-vm-host/seqstore.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sas.h"
-#include "shortcode.h"
+#include "genesis/sas.h"
+#include "genesis/shortcode.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "trust.h"
+#include "lib/trust.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "wg-uapi.h"
-#include "wg.h"
+#include "lib/wg-uapi.h"
+#include "lib/wg.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -226,7 +226,7 @@ done
 join_ms=$(( ($(date +%s%N) - join_t0) / 1000000 ))
 pass "heartbeats of laptop-a, laptop-b and cloud reach the fleet ($join_ms ms after genesis began)"
 # Where systemd runs, a path unit reloads the fleet when the ledger changes
-# (genesis/systemd/service-vm-fleet-ledger.path); here we do what it does.
+# (dist/systemd/service-vm-fleet-ledger.path); here we do what it does.
 reload_fleet() {
 	local n
 	n=$(grep -c 'trust: .* from ledger' "$T/fleet.log")

@@ -19,8 +19,8 @@
 
 #include <sqlite3.h>
 
-#include "clock.h"
-#include "store.h"
+#include "lib/clock.h"
+#include "service-vm-fleet/store.h"
 
 static const struct {
 	const char *kind, *state;

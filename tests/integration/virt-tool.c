@@ -20,9 +20,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "log.h"
-#include "units.h"
-#include "virt.h"
+#include "lib/log.h"
+#include "lib/units.h"
+#include "virt/virt.h"
 
 struct tool {
 	struct virt_host h;

@@ -24,9 +24,9 @@
 
 #include <sodium.h>
 
-#include "fileio.h"
-#include "wg-if.h"
-#include "wg.h"
+#include "lib/fileio.h"
+#include "lib/wg-if.h"
+#include "lib/wg.h"
 
 static int fail(const char *what, int err)
 {

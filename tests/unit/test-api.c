@@ -7,9 +7,9 @@
 
 #include <cmocka.h>
 
-#include "api.h"
-#include "clock.h"
-#include "fleet.h"
+#include "service-vm-fleet/api.h"
+#include "lib/clock.h"
+#include "service-vm-fleet/fleet.h"
 
 struct ctx {
 	char dir[64];

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "auth.h"
+#include "lib/auth.h"
 
 struct kx {
 	uint8_t pk[KX_PK_BYTES], sk[KX_SK_BYTES];

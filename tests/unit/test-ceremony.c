@@ -20,10 +20,10 @@
 #include <cmocka.h>
 #include <sodium.h>
 
-#include "ceremony-msg.h"
-#include "ceremony.h"
-#include "clock.h"
-#include "wire-frame.h"
+#include "genesis/ceremony-msg.h"
+#include "genesis/ceremony.h"
+#include "lib/clock.h"
+#include "lib/wire-frame.h"
 
 #define SLOT 7
 #define SHORT_MS 300

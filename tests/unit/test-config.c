@@ -11,8 +11,8 @@
 
 #include <cmocka.h>
 
-#include "config.h"
-#include "fileio.h"
+#include "lib/config.h"
+#include "lib/fileio.h"
 
 struct cfg {
 	char name[8];

@@ -10,7 +10,7 @@
 #include <jansson.h>
 #include <sodium.h>
 
-#include "cpace.h"
+#include "genesis/cpace.h"
 
 /* Copy of cpace-ristretto255-sha512-vectors.json (draft-irtf-cfrg-cpace,
  * "Test vector for CPace using group ristretto255 and hash SHA-512"). */

@@ -13,7 +13,7 @@
 
 #include <cmocka.h>
 
-#include "fileio.h"
+#include "lib/fileio.h"
 
 struct fixture {
 	char dir[64];

@@ -11,8 +11,8 @@
 #include <time.h>
 #include <cmocka.h>
 
-#include "format.h"
-#include "render.h"
+#include "os-infrastructure/format.h"
+#include "os-infrastructure/render.h"
 
 #define GIB 1073741824LL
 

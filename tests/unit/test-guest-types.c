@@ -10,9 +10,9 @@
 
 #include <cmocka.h>
 
-#include "fileio.h"
-#include "guest-types.h"
-#include "virt.h"
+#include "lib/fileio.h"
+#include "lib/guest-types.h"
+#include "virt/virt.h"
 
 static void manifests_agree(void **state)
 {

@@ -13,8 +13,8 @@
 #include <cmocka.h>
 #include <sodium.h>
 
-#include "fileio.h"
-#include "identity.h"
+#include "lib/fileio.h"
+#include "lib/identity.h"
 
 /* RFC 8032 7.1 test 1 and RFC 7748 6.1 (Alice). */
 #define ED_SEED "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60"

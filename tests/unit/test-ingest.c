@@ -5,7 +5,7 @@
 
 #include <cmocka.h>
 
-#include "ingest.h"
+#include "service-vm-fleet/ingest.h"
 
 struct world {
 	struct identity fleet;

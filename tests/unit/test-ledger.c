@@ -12,7 +12,7 @@
 #include <cmocka.h>
 #include <sodium.h>
 
-#include "ledger.h"
+#include "lib/ledger.h"
 
 #define NET 0x0a4d0000u /* 10.77.0.0 */
 #define ADDR(n) (NET + (n))

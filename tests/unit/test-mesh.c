@@ -13,9 +13,9 @@
 #include <cmocka.h>
 #include <sodium.h>
 
-#include "fileio.h"
-#include "mesh-sync.h"
-#include "mesh.h"
+#include "lib/fileio.h"
+#include "lib/mesh-sync.h"
+#include "lib/mesh.h"
 
 #define NET 0x0a4d0000u /* 10.77.0.0 */
 #define ADDR(n) (NET + (n))

@@ -7,9 +7,9 @@
 
 #include <cmocka.h>
 
-#include "clock.h"
-#include "fleet.h"
-#include "metrics.h"
+#include "lib/clock.h"
+#include "service-vm-fleet/fleet.h"
+#include "service-vm-fleet/metrics.h"
 
 static int parse(const char *req, char *m, char *p)
 {

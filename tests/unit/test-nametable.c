@@ -8,7 +8,7 @@
 
 #include <cmocka.h>
 
-#include "nametable.h"
+#include "lib/nametable.h"
 
 struct names {
 	char (*v)[32];

@@ -11,9 +11,9 @@
 #include <time.h>
 #include <cmocka.h>
 
-#include "panel-form.h"
-#include "panel-model.h"
-#include "units.h"
+#include "os-infrastructure/panel-form.h"
+#include "os-infrastructure/panel-model.h"
+#include "lib/units.h"
 
 #define GIB 1073741824LL
 

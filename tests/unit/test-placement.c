@@ -9,8 +9,8 @@
 
 #include <cmocka.h>
 
-#include "clock.h"
-#include "placement.h"
+#include "lib/clock.h"
+#include "service-vm-fleet/placement.h"
 
 #define GiB (1024ULL * 1024 * 1024)
 #define GiB_KIB (1024ULL * 1024)

@@ -7,8 +7,8 @@
 
 #include <cmocka.h>
 
-#include "clock.h"
-#include "registry.h"
+#include "lib/clock.h"
+#include "service-vm-fleet/registry.h"
 
 #define SEC NSEC_PER_SEC
 #define MS NSEC_PER_MSEC

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "replay.h"
+#include "lib/replay.h"
 
 static void check_then_accept(struct replay_window *w, uint64_t seq)
 {

@@ -11,8 +11,8 @@
 
 #include <cmocka.h>
 
-#include "fileio.h"
-#include "sampler.h"
+#include "lib/fileio.h"
+#include "service-vm-host/sampler.h"
 
 static const char *fixture(const char *name)
 {

@@ -8,7 +8,7 @@
 #include <cmocka.h>
 #include <sodium.h>
 
-#include "sas.h"
+#include "genesis/sas.h"
 
 /* ISK_IR from the draft's ristretto255/SHA-512 test vectors (../shared/reference). */
 static const char isk_hex[] =

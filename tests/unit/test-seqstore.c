@@ -11,8 +11,8 @@
 
 #include <cmocka.h>
 
-#include "fileio.h"
-#include "seqstore.h"
+#include "lib/fileio.h"
+#include "service-vm-host/seqstore.h"
 
 struct dir {
 	char path[64];

@@ -9,8 +9,8 @@
 #include <cmocka.h>
 #include <sodium.h>
 
-#include "shortcode.h"
-#include "wordlist.h"
+#include "genesis/shortcode.h"
+#include "genesis/wordlist.h"
 
 /* Levenshtein distance; with swaps, a swap of neighbours also costs one
  * (optimal string alignment). */

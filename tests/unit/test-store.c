@@ -14,7 +14,7 @@
 #include <cmocka.h>
 #include <sqlite3.h>
 
-#include "store.h"
+#include "service-vm-fleet/store.h"
 
 struct fixture {
 	char dir[64];

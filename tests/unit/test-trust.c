@@ -11,8 +11,8 @@
 
 #include <cmocka.h>
 
-#include "fileio.h"
-#include "trust.h"
+#include "lib/fileio.h"
+#include "lib/trust.h"
 
 #define K0 "0000000000000000000000000000000000000000000000000000000000000000"
 #define K1 "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"

@@ -7,7 +7,7 @@
 
 #include <cmocka.h>
 
-#include "units.h"
+#include "lib/units.h"
 
 #define KIB 1024ULL
 #define MIB (KIB * 1024)

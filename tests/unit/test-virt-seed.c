@@ -14,7 +14,7 @@
 
 #include <cmocka.h>
 
-#include "virt-internal.h"
+#include "virt/virt-internal.h"
 
 #define SECTOR 2048
 

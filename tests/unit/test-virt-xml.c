@@ -15,7 +15,7 @@
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
 
-#include "virt-internal.h"
+#include "virt/virt-internal.h"
 
 static char images_dir[PATH_MAX];
 

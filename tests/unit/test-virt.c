@@ -23,8 +23,8 @@
 #include <libvirt/virterror.h>
 #include <sodium.h>
 
-#include "fileio.h"
-#include "virt-internal.h"
+#include "lib/fileio.h"
+#include "virt/virt-internal.h"
 
 #define MAX_VOLS 32
 /* magic, version 3, no backing file, cluster bits, virtual size 4 GiB */

@@ -20,8 +20,8 @@
 #include <linux/wireguard.h>
 #include <sodium.h>
 
-#include "wg-netlink.h"
-#include "wg.h"
+#include "lib/wg-netlink.h"
+#include "lib/wg.h"
 
 #define FAMILY 0x1c
 #define SEQ 7

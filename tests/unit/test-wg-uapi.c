@@ -17,8 +17,8 @@
 #include <cmocka.h>
 #include <sodium.h>
 
-#include "wg-uapi.h"
-#include "wg.h"
+#include "lib/wg-uapi.h"
+#include "lib/wg.h"
 
 /* RFC 7748 section 6.1: Alice's private and public keys. */
 #define PRIV_HEX "77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a"

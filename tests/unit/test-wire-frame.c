@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "wire-frame.h"
+#include "lib/wire-frame.h"
 
 static const uint8_t hdr_len5[] = { 0, 0, 0, 5 };
 

@@ -7,7 +7,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "wire-heartbeat.h"
+#include "lib/wire-heartbeat.h"
 
 static struct heartbeat sample(void)
 {

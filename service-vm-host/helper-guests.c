@@ -12,7 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "sampler.h"
+#include "service-vm-host/sampler.h"
 
 /* The agent gives up after a few seconds; never outlive it for long. */
 #define PROBE_ALARM_S 30

@@ -12,10 +12,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "fileio.h"
-#include "log.h"
+#include "lib/fileio.h"
+#include "lib/log.h"
 #include "osi-config.h"
-#include "virt-internal.h"
+#include "virt/virt-internal.h"
 
 #define DEFAULT_CONSOLE_DIR "/var/log/os-infrastructure/guests"
 #define VOL_NAME_MAX (VIRT_NAME_MAX * 2)

@@ -11,7 +11,7 @@
 # Options after the mode go to `os-infrastructure --genesis` / `--join`
 # unchanged (see their --help). Behind NAT, give no --endpoint: the machine
 # keeps its peers alive itself and is reached through the relay.
-# shellcheck source=genesis/provision-common.sh
+# shellcheck source=dist/provision-common.sh
 source "$(dirname "$0")/provision-common.sh"
 
 [[ $# -ge 1 && ( $1 == genesis || $1 == join ) ]] ||

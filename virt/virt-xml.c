@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "virt-internal.h"
+#include "virt/virt-internal.h"
 
 void vbuf_printf(struct vbuf *b, const char *fmt, ...)
 {

@@ -9,9 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fileio.h"
-#include "units.h"
-#include "virt-internal.h"
+#include "lib/fileio.h"
+#include "lib/units.h"
+#include "virt/virt-internal.h"
 
 #define MANIFEST_MAX (64 * 1024)
 #define USER_DATA_MAX (256 * 1024)

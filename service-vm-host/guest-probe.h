@@ -10,7 +10,7 @@
 
 #include <uv.h>
 
-#include "sampler.h"
+#include "service-vm-host/sampler.h"
 
 #define GUESTS_TIMEOUT_MS 5000
 /* A probe costs tens of ms of CPU (libvirt's start-up): at most one per

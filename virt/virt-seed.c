@@ -10,7 +10,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "virt-internal.h"
+#include "virt/virt-internal.h"
 
 #define SEED_MAX (16 * 1024 * 1024)
 

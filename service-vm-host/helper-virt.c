@@ -20,8 +20,8 @@
 
 #include <jansson.h>
 
-#include "guest-types.h"
-#include "virt.h"
+#include "lib/guest-types.h"
+#include "virt/virt.h"
 
 struct opts {
 	struct virt_config cfg;

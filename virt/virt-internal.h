@@ -6,7 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "virt.h"
+#include "virt/virt.h"
 
 /* A text buffer whose first failure sticks: build, then check once. */
 struct vbuf {

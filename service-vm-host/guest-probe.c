@@ -1,4 +1,4 @@
-#include "guests.h"
+#include "service-vm-host/guest-probe.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -8,7 +8,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "log.h"
+#include "lib/log.h"
 
 /* After the exit, how long stdout may stay open (held by a grandchild). */
 #define GUESTS_GRACE_MS 1000

@@ -12,7 +12,7 @@
 # behind NAT cannot be reached: join with --listen and let it connect out
 # (`os-infrastructure invite --connect THIS-HOST:7104` on the laptop).
 # The security group must let in udp 51820 (and tcp 7104 during the join).
-# shellcheck source=genesis/provision-common.sh
+# shellcheck source=dist/provision-common.sh
 source "$(dirname "$0")/provision-common.sh"
 
 [[ $# -ge 1 && ( $1 == genesis || $1 == join ) ]] ||

@@ -18,9 +18,9 @@
 #include <curl/curl.h>
 #endif
 
-#include "fileio.h"
-#include "log.h"
-#include "virt-internal.h"
+#include "lib/fileio.h"
+#include "lib/log.h"
+#include "virt/virt-internal.h"
 
 #define INDEX_MAX (1024 * 1024)
 #define SUMS_MAX (1024 * 1024)

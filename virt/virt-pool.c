@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "log.h"
-#include "virt-internal.h"
+#include "lib/log.h"
+#include "virt/virt-internal.h"
 
 #define STREAM_CHUNK (256 * 1024)
 
