@@ -1,0 +1,39 @@
+#include "lib/guest-ops.h"
+
+#include <string.h>
+
+#define MIGRATE_REFUSAL "live migration is excluded by design: a guest stays on the node it " \
+	"was placed on; to move one, create a new guest elsewhere and move the data"
+
+static const struct guest_op_def ops[] = {
+	{ "create",      GOP_CREATE,      true, false, true,  4, NULL,        NULL },
+	{ "start",       GOP_START,       true, true,  true,  1, "running",   NULL },
+	{ "stop",        GOP_STOP,        true, true,  true,  1, "stopped",   NULL },
+	{ "destroy",     GOP_DESTROY,     true, true,  true,  1, "destroyed", NULL },
+	{ "data-delete", GOP_DATA_DELETE, true, false, false, 3, NULL,        NULL },
+	{ "migrate",     GOP_MIGRATE,     true, false, false, 0, NULL,        MIGRATE_REFUSAL },
+};
+
+const struct guest_op_def *guest_op_find(const char *verb)
+{
+	for (unsigned i = 0; verb && i < sizeof(ops) / sizeof(ops[0]); i++)
+		if (!strcmp(ops[i].verb, verb))
+			return &ops[i];
+	return NULL;
+}
+
+const struct guest_op_def *guest_op_at(unsigned i)
+{
+	return i < sizeof(ops) / sizeof(ops[0]) ? &ops[i] : NULL;
+}
+
+const char *guest_op_action_names(void)
+{
+	return "start, stop or destroy";
+}
+
+bool guest_size_valid(uint64_t memory_bytes, uint64_t vcpus)
+{
+	return memory_bytes >= GUEST_MEM_MIN && memory_bytes <= GUEST_MEM_MAX &&
+	       vcpus >= GUEST_VCPUS_MIN && vcpus <= GUEST_VCPUS_MAX;
+}
