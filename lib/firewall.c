@@ -1,0 +1,174 @@
+#include "lib/firewall.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <nftables/libnftables.h>
+
+#define T "inet " FW_TABLE
+
+struct out {
+	char *buf;
+	size_t len, used;
+	bool full;
+};
+
+__attribute__((format(printf, 2, 3)))
+static void put(struct out *o, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (o->full)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(o->buf + o->used, o->len - o->used, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= o->len - o->used)
+		o->full = true;
+	else
+		o->used += (size_t)n;
+}
+
+static bool ifname_ok(const char *name)
+{
+	size_t n = strnlen(name, IFNAMSIZ);
+
+	if (n == 0 || n >= IFNAMSIZ)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!((name[i] >= 'a' && name[i] <= 'z') || (name[i] >= 'A' && name[i] <= 'Z') ||
+		      (name[i] >= '0' && name[i] <= '9') || strchr("-_.", name[i])))
+			return false;
+	return true;
+}
+
+/* "add" leaves an existing object as it is, so the ceremony set keeps its
+ * elements (and their timeouts) while the members and rules are replaced;
+ * the whole buffer is one nftables transaction. */
+static void put_objects(struct out *o)
+{
+	put(o, "add table " T "\n");
+	put(o, "add set " T " members { type ipv4_addr; }\n");
+	put(o, "add set " T " ceremony { type inet_service; flags timeout; }\n");
+	put(o, "add counter " T " denied\n");
+	put(o, "add chain " T " input { type filter hook input priority filter - 5; "
+	       "policy accept; }\n");
+	put(o, "flush chain " T " input\n");
+	put(o, "flush set " T " members\n");
+}
+
+static void put_members(struct out *o, const struct fw_spec *s)
+{
+	char addr[INET_ADDRSTRLEN];
+	struct in_addr a;
+
+	if (!s->nmembers)
+		return;
+	put(o, "add element " T " members { ");
+	for (size_t i = 0; i < s->nmembers; i++) {
+		a.s_addr = htonl(s->members[i]);
+		inet_ntop(AF_INET, &a, addr, sizeof(addr));
+		put(o, "%s%s", i ? ", " : "", addr);
+	}
+	put(o, " }\n");
+}
+
+static void put_rules(struct out *o, const struct fw_spec *s)
+{
+	const char *r = "add rule " T " input";
+
+	put(o, "%s iif \"lo\" accept\n", r);
+	put(o, "%s tcp dport @ceremony accept\n", r);
+	put(o, "%s iifname \"%s\" ip saddr @members tcp dport %d-%d accept\n", r, s->mesh_if,
+	    FW_PORT_FIRST, FW_PORT_LAST);
+	put(o, "%s iifname \"%s\" ip saddr @members udp dport %d accept\n", r, s->mesh_if,
+	    FW_PORT_FIRST);
+	put(o, "%s meta l4proto { tcp, udp } th dport %d-%d counter name \"denied\" drop\n", r,
+	    FW_PORT_FIRST, FW_PORT_LAST);
+}
+
+int fw_render(const struct fw_spec *s, char *buf, size_t len)
+{
+	struct out o = { .buf = buf, .len = len };
+
+	if (!s || !buf || !len || !ifname_ok(s->mesh_if) || (s->nmembers && !s->members))
+		return -EINVAL;
+	buf[0] = '\0';
+	put_objects(&o);
+	put_members(&o, s);
+	put_rules(&o, s);
+	return o.full ? -ENOSPC : 0;
+}
+
+static void set_err(char *err, size_t errlen, const char *what, const char *detail)
+{
+	size_t n;
+
+	if (!err || !errlen)
+		return;
+	snprintf(err, errlen, "%s: %s", what, detail && *detail ? detail : "failed");
+	n = strlen(err);
+	while (n && (err[n - 1] == '\n' || err[n - 1] == ' '))
+		err[--n] = '\0';
+}
+
+/* One nftables transaction; nft's own message in err on failure. */
+static int run(const char *cmds, const char *what, char *err, size_t errlen)
+{
+	struct nft_ctx *nft = nft_ctx_new(NFT_CTX_DEFAULT);
+	int ret;
+
+	if (!nft)
+		return -ENOMEM;
+	nft_ctx_buffer_output(nft);
+	nft_ctx_buffer_error(nft);
+	ret = nft_run_cmd_from_buffer(nft, cmds) ? -EIO : 0;
+	if (ret < 0)
+		set_err(err, errlen, what, nft_ctx_get_error_buffer(nft));
+	nft_ctx_free(nft);
+	return ret;
+}
+
+int fw_apply(const struct fw_spec *s, char *err, size_t errlen)
+{
+	size_t len = 2048 + (s ? s->nmembers : 0) * 20;
+	char *buf = malloc(len);
+	int ret;
+
+	if (!buf)
+		return -ENOMEM;
+	ret = fw_render(s, buf, len);
+	if (ret == 0)
+		ret = run(buf, "firewall", err, errlen);
+	else
+		set_err(err, errlen, "firewall", "unusable interface name or member list");
+	free(buf);
+	return ret;
+}
+
+int fw_ceremony_open(unsigned ttl_s, char *err, size_t errlen)
+{
+	char cmd[160];
+
+	if (run("list table " T "\n", "firewall", NULL, 0) < 0)
+		return -ENOENT;
+	/* "add" would keep an existing element's old timeout: flush, then add. */
+	snprintf(cmd, sizeof(cmd), "flush set " T " ceremony\n");
+	if (ttl_s)
+		snprintf(cmd + strlen(cmd), sizeof(cmd) - strlen(cmd),
+			 "add element " T " ceremony { %d timeout %us }\n", FW_CEREMONY_PORT, ttl_s);
+	return run(cmd, "ceremony port", err, errlen);
+}
+
+int fw_remove(char *err, size_t errlen)
+{
+	if (run("list table " T "\n", "firewall", NULL, 0) < 0)
+		return 0;
+	return run("delete table " T "\n", "firewall", err, errlen);
+}

@@ -1,0 +1,39 @@
+/* The project's own nftables table, "inet osi": only mesh members, arriving
+ * on the mesh interface, reach the control-plane ports (7101-7105); the
+ * ceremony port is open from anywhere only while an invitation is (an
+ * element with a timeout in the "ceremony" set). The table is replaced whole
+ * in one transaction and never touches another table (libvirt's, the
+ * operator's); deleting it restores the host as it was.
+ *
+ * Syntax: nft(8), nftables 1.0.6; applied through libnftables
+ * (nft_run_cmd_from_buffer), never by running nft. */
+#pragma once
+#include <net/if.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define FW_TABLE "osi"
+#define FW_PORT_FIRST 7101 /* heartbeats (udp), API, dispatch, ceremony, ledger sync */
+#define FW_PORT_LAST 7105
+#define FW_CEREMONY_PORT 7104
+
+struct fw_spec {
+	char mesh_if[IFNAMSIZ];     /* the WireGuard interface */
+	const uint32_t *members;    /* live members' mesh addresses, host order */
+	size_t nmembers;
+};
+
+/* The whole ruleset as nft(8) text: a pure function for tests. -ENOSPC if
+ * buf is too small, -EINVAL on an unusable spec. */
+int fw_render(const struct fw_spec *s, char *buf, size_t len);
+
+/* Replaces the table with s's, atomically, keeping the ceremony set's live
+ * elements. Needs CAP_NET_ADMIN. */
+int fw_apply(const struct fw_spec *s, char *err, size_t errlen);
+
+/* Opens the ceremony port to every source for ttl_s seconds (or closes it,
+ * ttl_s 0). -ENOENT when the table is not there (no firewall to open). */
+int fw_ceremony_open(unsigned ttl_s, char *err, size_t errlen);
+
+/* Deletes the table; 0 also when it was not there. */
+int fw_remove(char *err, size_t errlen);

@@ -1,0 +1,109 @@
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <sched.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <nftables/libnftables.h>
+
+#include "lib/firewall.h"
+
+static const uint32_t members[] = { 0x0a4d0001, 0x0a4d0002, 0x0a4d0105 };
+
+static struct fw_spec spec(const char *ifname, size_t n)
+{
+	struct fw_spec s = { .members = members, .nmembers = n };
+
+	snprintf(s.mesh_if, sizeof(s.mesh_if), "%s", ifname);
+	return s;
+}
+
+static void test_render_rules(void **state)
+{
+	struct fw_spec s = spec("osi0", 3);
+	char buf[4096];
+
+	assert_int_equal(fw_render(&s, buf, sizeof(buf)), 0);
+	assert_non_null(strstr(buf, "add element inet osi members { 10.77.0.1, 10.77.0.2, 10.77.1.5 }"));
+	assert_non_null(strstr(buf, "iifname \"osi0\" ip saddr @members tcp dport 7101-7105 accept"));
+	assert_non_null(strstr(buf, "iifname \"osi0\" ip saddr @members udp dport 7101 accept"));
+	/* the drop comes last: nothing below it may accept a control-plane port */
+	assert_non_null(strstr(buf, "th dport 7101-7105 counter name \"denied\" drop\n"));
+	assert_string_equal(strstr(buf, "th dport 7101-7105 counter"),
+			    "th dport 7101-7105 counter name \"denied\" drop\n");
+	/* the table is never deleted, so the ceremony set keeps its elements */
+	assert_null(strstr(buf, "delete table"));
+}
+
+static void test_render_refuses(void **state)
+{
+	struct fw_spec s = spec("osi0\"; flush ruleset; \"", 0);
+	struct fw_spec empty = spec("", 0);
+	struct fw_spec ok = spec("wg-a.1", 0);
+	char buf[4096], small[40];
+
+	assert_int_equal(fw_render(&s, buf, sizeof(buf)), -EINVAL);
+	assert_int_equal(fw_render(&empty, buf, sizeof(buf)), -EINVAL);
+	assert_int_equal(fw_render(&ok, small, sizeof(small)), -ENOSPC);
+	assert_int_equal(fw_render(&ok, buf, sizeof(buf)), 0);
+	assert_null(strstr(buf, "add element inet osi members"));
+}
+
+static char *ruleset(void)
+{
+	struct nft_ctx *nft = nft_ctx_new(NFT_CTX_DEFAULT);
+	char *out;
+
+	assert_non_null(nft);
+	nft_ctx_buffer_output(nft);
+	assert_int_equal(nft_run_cmd_from_buffer(nft, "list ruleset"), 0);
+	out = strdup(nft_ctx_get_output_buffer(nft));
+	nft_ctx_free(nft);
+	return out;
+}
+
+/* The real kernel, in a network namespace of this test's own. */
+static void test_apply_in_netns(void **state)
+{
+	struct fw_spec s = spec("osi0", 2), s3 = spec("osi0", 3);
+	char err[256], *before, *now;
+
+	if (unshare(CLONE_NEWNET) < 0)
+		skip();
+	before = ruleset();
+	assert_int_equal(fw_ceremony_open(60, err, sizeof(err)), -ENOENT);
+	assert_int_equal(fw_apply(&s, err, sizeof(err)), 0);
+	assert_int_equal(fw_ceremony_open(600, err, sizeof(err)), 0);
+	assert_int_equal(fw_apply(&s3, err, sizeof(err)), 0); /* a ledger change */
+	now = ruleset();
+	assert_non_null(strstr(now, "10.77.1.5"));
+	assert_non_null(strstr(now, "7104 timeout 10m")); /* kept across the change */
+	free(now);
+	assert_int_equal(fw_ceremony_open(0, err, sizeof(err)), 0);
+	now = ruleset();
+	assert_null(strstr(now, "7104 timeout"));
+	free(now);
+	assert_int_equal(fw_remove(err, sizeof(err)), 0);
+	assert_int_equal(fw_remove(err, sizeof(err)), 0);
+	now = ruleset();
+	assert_string_equal(now, before);
+	free(now);
+	free(before);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_render_rules),
+		cmocka_unit_test(test_render_refuses),
+		cmocka_unit_test(test_apply_in_netns),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
