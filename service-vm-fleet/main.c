@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "lib/clock.h"
+#include "lib/conf-path.h"
 #include "lib/fileio.h"
 #include "service-vm-fleet/fleet.h"
 #include "lib/log.h"
@@ -23,7 +24,9 @@ static uv_signal_t sig_term, sig_int, sig_hup;
 static void usage(FILE *o)
 {
 	fprintf(o, "Usage: service-vm-fleet [--config FILE] [--set KEY=VALUE]... [--help-config]\n"
-		   "The fleet controller: heartbeats, eviction, advisory placement, operator API.\n");
+		   "The fleet controller: heartbeats, eviction, advisory placement, operator API.\n"
+		   "Without --config: " CONF_ETC_DIR "/fleet.conf, else " OSI_STATE_DIR
+		   "/fleet.conf\n(as genesis or join wrote it); the log names the file read.\n");
 }
 
 static int parse_args(int argc, char **argv, struct fleet_config *cfg)
@@ -33,8 +36,8 @@ static int parse_args(int argc, char **argv, struct fleet_config *cfg)
 		{ "help-config", no_argument, NULL, 'H' }, { "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' }, { 0 },
 	};
-	const char *file = "/etc/os-infrastructure/fleet.conf";
-	char err[256];
+	char found[PATH_MAX], err[256];
+	const char *file = conf_default_path(CONF_ETC_DIR, OSI_STATE_DIR, "fleet.conf", found);
 	int c, explicit_file = 0;
 
 	if (fleet_config_defaults(cfg, err, sizeof(err)) < 0)
@@ -54,9 +57,14 @@ static int parse_args(int argc, char **argv, struct fleet_config *cfg)
 		usage(stderr);
 		exit(2);
 	}
-	if (config_load(fleet_config_keys, fleet_config_nkeys, cfg, file, !explicit_file, err,
-			sizeof(err)) < 0)
+	if (file && config_load(fleet_config_keys, fleet_config_nkeys, cfg, file, !explicit_file,
+				err, sizeof(err)) < 0)
 		goto bad;
+	if (file)
+		log_info("configuration: %s", file);
+	else
+		log_info("configuration: no " CONF_ETC_DIR "/fleet.conf nor " OSI_STATE_DIR
+			 "/fleet.conf: defaults and --set only");
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "c:s:hV", opts, NULL)) != -1)
 		if (c == 's' && config_override(fleet_config_keys, fleet_config_nkeys, cfg, optarg,

@@ -10,12 +10,14 @@
 #include <unistd.h>
 
 #include "service-vm-host/agent.h"
+#include "lib/conf-path.h"
 #include "lib/config.h"
 #include "lib/log.h"
 #include "osi-config.h"
 
 #define PROG "service-vm-host"
-#define DEFAULT_CONFIG "/etc/os-infrastructure/host.conf"
+#define CONFIG_FILE "host.conf"
+#define DEFAULT_CONFIG CONF_ETC_DIR "/" CONFIG_FILE
 #define FLEET_EVICT_MS 30000
 
 #define STR(field) CFG_STRING, offsetof(struct host_config, field), \
@@ -61,7 +63,8 @@ static void usage(FILE *f)
 	fputs("Usage: " PROG " [--config FILE] [--set KEY=VALUE]... [--help-config]\n\n"
 	      "Sends this node's CPU, memory and guest figures, signed, to service-vm-fleet\n"
 	      "every heartbeat_interval. SIGHUP reloads the trust file; SIGTERM stops.\n\n"
-	      "  --config FILE     configuration file (default " DEFAULT_CONFIG ",\n"
+	      "  --config FILE     configuration file (default " DEFAULT_CONFIG ", else\n"
+	      "                    " OSI_STATE_DIR "/" CONFIG_FILE " as join wrote it,\n"
 	      "                    which may be absent)\n"
 	      "  --set KEY=VALUE   override one key after the file; may be repeated\n"
 	      "  --help-config     list the keys with their defaults\n"
@@ -135,8 +138,13 @@ static int load_config(struct host_config *cfg, const char *path, int optional,
 	int ret;
 
 	ret = config_defaults(keys, NKEYS, cfg, err, sizeof(err));
-	if (ret == 0)
+	if (ret == 0 && path)
 		ret = config_load(keys, NKEYS, cfg, path, optional, err, sizeof(err));
+	if (ret == 0 && path)
+		log_info("configuration: %s", path);
+	else if (ret == 0)
+		log_info("configuration: no %s nor %s: defaults and --set only", DEFAULT_CONFIG,
+			 OSI_STATE_DIR "/" CONFIG_FILE);
 	for (int i = 0; ret == 0 && i < nsets; i++)
 		ret = config_override(keys, NKEYS, cfg, sets[i], err, sizeof(err));
 	if (ret < 0) {
@@ -157,7 +165,8 @@ int main(int argc, char *argv[])
 		{ 0 }
 	};
 	static struct host_config cfg;
-	const char *path = DEFAULT_CONFIG;
+	char found[PATH_MAX];
+	const char *path = conf_default_path(CONF_ETC_DIR, OSI_STATE_DIR, CONFIG_FILE, found);
 	int c, optional = 1, nsets = 0, ret;
 	char **sets;
 

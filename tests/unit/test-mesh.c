@@ -13,6 +13,7 @@
 #include <cmocka.h>
 #include <sodium.h>
 
+#include "lib/conf-path.h"
 #include "lib/fileio.h"
 #include "lib/mesh-sync.h"
 #include "lib/mesh.h"
@@ -425,6 +426,27 @@ static void test_sync_merge(void **state)
 	ledger_free(&stored);
 }
 
+/* The services without --config read /etc's file if there is one, else the
+ * one join wrote into the state directory (issue 10 #11: it was ignored). */
+static void test_conf_default_path(void **state)
+{
+	struct fixture *f = *state;
+	char etc[PATH_MAX], st[PATH_MAX], file[PATH_MAX], path[PATH_MAX];
+
+	snprintf(etc, sizeof(etc), "%s/etc", f->dir);
+	snprintf(st, sizeof(st), "%s/state", f->dir);
+	assert_int_equal(mkdir_p(etc, 0700), 0);
+	assert_int_equal(mkdir_p(st, 0700), 0);
+	assert_null(conf_default_path(etc, st, "host.conf", path));
+	snprintf(file, sizeof(file), "%s/host.conf", st);
+	assert_int_equal(atomic_create_file(file, "name = x\n", 9, 0644), 0);
+	assert_string_equal(conf_default_path(etc, st, "host.conf", path), file);
+	snprintf(file, sizeof(file), "%s/host.conf", etc);
+	assert_int_equal(atomic_create_file(file, "name = y\n", 9, 0644), 0);
+	assert_string_equal(conf_default_path(etc, st, "host.conf", path), file);
+	assert_null(conf_default_path(etc, st, "fleet.conf", path));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -435,6 +457,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_trust_from_ledger, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_trust_load_prefers_ledger, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_conf, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_conf_default_path, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sync_codec, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sync_merge, setup, teardown),
 	};
