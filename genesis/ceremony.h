@@ -9,7 +9,7 @@
  * lib/wire-frame.h):
  *
  *   frame   = u32be n | payload[n]     1 <= n <= 4096 toward I,
- *                                      1 <= n <= 1 MiB + 4096 toward J
+ *                                      1 <= n <= 32 MiB + 4096 toward J
  *   payload = u8 type | body
  *
  * Integers are big-endian. Strings carry a length prefix and no NUL. Every
@@ -51,7 +51,8 @@
  *                                                host bits zero
  *                          u8 n | address[n]     J's address, inside the prefix
  *                          u8 n | fleet[n]       "host:port" or none (n = 0)
- *                          u32be n | ledger[n]   1..1 MiB, opaque here
+ *                          u32be n | ledger[n]   1..32 MiB (LEDGER_FILE_MAX, the
+ *                                                ledger's own cap), opaque here
  *   0x14  ABORT      both  as the clear ABORT
  *
  * The run:
@@ -145,6 +146,7 @@
 #include <stdint.h>
 
 #include "lib/auth.h"
+#include "lib/ledger.h"
 #include "genesis/sas.h"
 #include "genesis/shortcode.h"
 #include "lib/wire-heartbeat.h"
@@ -159,7 +161,7 @@
 #define CEREMONY_WG_KEY_BYTES 32
 #define CEREMONY_ENDPOINT_MAX 63
 #define CEREMONY_ADDR_MAX 63
-#define CEREMONY_LEDGER_MAX (1u << 20)
+#define CEREMONY_LEDGER_MAX LEDGER_FILE_MAX /* one cap: any ledger a member holds */
 #define CEREMONY_ERR_MAX 128
 
 /* The same bits as the ledger's roles. */

@@ -23,12 +23,15 @@
 #include "genesis/ceremony-msg.h"
 #include "genesis/ceremony.h"
 #include "lib/clock.h"
+#include "lib/ledger.h"
 #include "lib/wire-frame.h"
 
 #define SLOT 7
 #define SHORT_MS 300
 
-static uint8_t ledger_bytes[CEREMONY_LEDGER_MAX];
+#define BIG_LEDGER ((2u << 20) + 1) /* past the old 1 MiB cap of ANSWER */
+
+static uint8_t ledger_bytes[BIG_LEDGER];
 
 /* An operator: answers the SAS prompt as told and notes what it saw. */
 struct operator {
@@ -250,7 +253,7 @@ static void test_success(void **state)
 
 	invite(&set, 0, code);
 	inviter_init(&inv, &set);
-	inv.ledger_len = CEREMONY_LEDGER_MAX;
+	inv.ledger_len = sizeof(ledger_bytes);
 	randombytes_buf(ledger_bytes, sizeof(ledger_bytes));
 	joiner_init(&jn);
 	pair(&inv, &jn, code);
@@ -270,8 +273,8 @@ static void test_success(void **state)
 	assert_string_equal(jn.answer.mesh_prefix, "10.77.0.0/16");
 	assert_string_equal(jn.answer.address, "10.77.0.2");
 	assert_string_equal(jn.answer.fleet, "10.77.0.1:7100");
-	assert_int_equal(jn.answer.ledger_len, CEREMONY_LEDGER_MAX);
-	assert_memory_equal(jn.answer.ledger, ledger_bytes, CEREMONY_LEDGER_MAX);
+	assert_int_equal(jn.answer.ledger_len, sizeof(ledger_bytes));
+	assert_memory_equal(jn.answer.ledger, ledger_bytes, sizeof(ledger_bytes));
 	ceremony_answer_free(&jn.answer);
 	/* Used up, secret gone. */
 	assert_true(slot_inv(&set)->used);
@@ -288,6 +291,25 @@ static void test_success(void **state)
 	assert_string_equal(jn.err, "invitation already used");
 	assert_int_equal(jn.op.asked, 0);
 	assert_int_equal(inv.admitted, 0);
+}
+
+/* Issue 9 #11: a ledger past 1 MiB (members may hold up to LEDGER_FILE_MAX)
+ * got the joiner "invalid answer" after the admission was committed. The
+ * ANSWER carries any ledger a member may hold, and one past that is
+ * refused before any encoding. */
+static void test_answer_carries_any_ledger(void **state)
+{
+	struct ceremony_answer a = { .mesh_prefix = "10.77.0.0/16", .address = "10.77.0.2" };
+	size_t max = LEDGER_FILE_MAX;
+
+	assert_int_equal(CEREMONY_LEDGER_MAX, max);
+	a.ledger = calloc(1, max + 1);
+	assert_non_null(a.ledger);
+	a.ledger_len = max;
+	assert_true(cmsg_encode_answer(&a, NULL, 0) > (ssize_t)max);
+	a.ledger_len = max + 1;
+	assert_int_equal(cmsg_encode_answer(&a, NULL, 0), -EINVAL);
+	ceremony_answer_free(&a);
 }
 
 static void test_wrong_code(void **state)
@@ -1194,6 +1216,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_success),
+		cmocka_unit_test(test_answer_carries_any_ledger),
 		cmocka_unit_test(test_wrong_code),
 		cmocka_unit_test(test_burned),
 		cmocka_unit_test(test_expired),
