@@ -45,11 +45,13 @@ int ceremony_confirm_prompt(int in_fd, int out_fd, const struct ceremony_sas_inf
 	char line[128], roles[32];
 	int ret;
 
-	if (info->inviter && j) {
+	if (j)
 		roles_text(j->roles, roles, sizeof(roles));
+	if (info->inviter && j)
 		dprintf(out_fd, "'%s' asks to join (roles: %s%s%s)\n", j->name, roles,
 			j->endpoint[0] ? ", reachable at " : "", j->endpoint);
-	}
+	else if (j)
+		dprintf(out_fd, "asking to join as '%s' (roles: %s)\n", j->name, roles);
 	dprintf(out_fd, "SAS: %s  (%s)\n"
 		"Type y if the other screen shows the same, or type the SAS it shows: ",
 		info->digits, info->words);

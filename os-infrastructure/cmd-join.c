@@ -3,7 +3,10 @@
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
+#include <termios.h>
 #include <unistd.h>
+
+#include <sodium.h>
 
 #include "lib/clock.h"
 #include "os-infrastructure/cmd.h"
@@ -50,6 +53,76 @@ static int pair(const char *code, const char *via, const struct identity *id,
 	return ret < 0 ? cmd_fail("pairing failed: %s", err[0] ? err : strerror(-ret)) : 0;
 }
 
+/* One line from fd, byte by byte so that what follows (a SAS typed or
+ * piped later) stays unread; -ENODATA at end of input before any byte. */
+static int read_line(int fd, char *line, size_t size)
+{
+	size_t n = 0;
+	ssize_t r;
+	char c;
+
+	for (;;) {
+		r = read(fd, &c, 1);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return -errno;
+		if (r == 0 && !n)
+			return -ENODATA;
+		if (r == 0 || c == '\n')
+			break;
+		if (c != '\r' && n + 1 < size)
+			line[n++] = c;
+	}
+	line[n] = '\0';
+	return 0;
+}
+
+/* The code from the terminal without echo, or one line of stdin: never in
+ * argv, where every local user can read it (/proc/PID/cmdline). */
+static int read_code(char *code, size_t size)
+{
+	struct termios old, quiet;
+	bool tty = isatty(STDIN_FILENO) && tcgetattr(STDIN_FILENO, &old) == 0;
+	int ret;
+
+	if (tty) {
+		fprintf(stderr, "Short code: ");
+		fflush(stderr);
+		quiet = old;
+		quiet.c_lflag &= (tcflag_t)~ECHO;
+		quiet.c_lflag |= ECHONL;
+		tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet);
+	}
+	ret = read_line(STDIN_FILENO, code, size);
+	if (tty)
+		tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
+	return ret;
+}
+
+/* The code as given: "-" or nothing reads it (read_code); a code in argv
+ * still works, with a warning, and is blanked there at once. */
+static int take_code(char *arg, char *code, size_t size)
+{
+	int ret;
+
+	if (arg && *arg && strcmp(arg, "-")) {
+		fprintf(stderr, PROG_NAME ": warning: a code on the command line is readable by "
+			"every local user (/proc/PID/cmdline); use --join - (or no code) to be "
+			"prompted, or pipe it on stdin\n");
+		snprintf(code, size, "%s", arg);
+		memset(arg, 'x', strlen(arg));
+		return 0;
+	}
+	ret = read_code(code, size);
+	if (ret < 0)
+		return cmd_usage_error(&cmd_join, "no short code on stdin%s",
+				       ret == -ENODATA ? "" : ": read failed");
+	if (!code[0])
+		return cmd_usage_error(&cmd_join, "the short code is empty");
+	return 0;
+}
+
 /* The answer's ledger must verify and hold us, with our keys, at the
  * address the inviter announced. */
 static int take_ledger(const char *dir, const struct identity *id, const struct ceremony_answer *a,
@@ -87,7 +160,8 @@ static int join(const struct cli *cli, int argc, char *argv[])
 		{ "via", required_argument, NULL, 'V' },
 		{ 0 }
 	};
-	const char *code = strchr(argv[0], '='), *via = NULL;
+	char *arg = strchr(argv[0], '='), code[128] = "";
+	const char *via = NULL;
 	struct ceremony_answer answer = { 0 };
 	char name[NODE_NAME_MAX + 1];
 	struct identity id = { 0 };
@@ -95,7 +169,7 @@ static int join(const struct cli *cli, int argc, char *argv[])
 	struct ledger l;
 	int c, ret;
 
-	code = code ? code + 1 : NULL;
+	arg = arg ? arg + 1 : NULL;
 	pairing_opts_init(&o);
 	optind = 0;
 	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
@@ -108,10 +182,8 @@ static int join(const struct cli *cli, int argc, char *argv[])
 		else if (ret)
 			return ret;
 	}
-	if (!code && optind < argc)
-		code = argv[optind++];
-	if (!code || !*code)
-		return cmd_usage_error(&cmd_join, "the short code is missing");
+	if (!arg && optind < argc)
+		arg = argv[optind++];
 	if (optind < argc)
 		return cmd_usage_error(&cmd_join, "unexpected argument '%s'", argv[optind]);
 	if (!via == !o.invite.listen)
@@ -121,6 +193,9 @@ static int join(const struct cli *cli, int argc, char *argv[])
 		return cmd_usage_error(&cmd_join, "the hostname is not a node name: give --name");
 	if (mesh_has_ledger(cli->state_dir))
 		return cmd_fail("%s already holds a mesh ledger: this node is a member", cli->state_dir);
+	ret = take_code(arg, code, sizeof(code));
+	if (ret)
+		return ret;
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	ledger_init(&l);
 	ret = pairing_identity(cli->state_dir, name, &id);
@@ -135,20 +210,21 @@ static int join(const struct cli *cli, int argc, char *argv[])
 	ceremony_answer_free(&answer);
 	ledger_free(&l);
 	identity_wipe(&id);
+	sodium_memzero(code, sizeof(code));
 	return ret;
 }
 
 const struct cmd cmd_join = {
 	.name = "join",
 	.fn = join,
-	.usage = "--join CODE (--via HOST:PORT | --listen ADDR:PORT) [--role relay|fleet|node]\n"
+	.usage = "--join [-|CODE] (--via HOST:PORT | --listen ADDR:PORT) [--role relay|fleet|node]\n"
 		 "       [--endpoint HOST:PORT] [--name N] [OPTIONS]",
 	.description = "Join the mesh with a short code from a member's 'invite'",
 	.help = "  --via HOST:PORT    the inviter's ceremony (port 7104 if omitted)\n"
 		"  --listen ADDR:PORT wait there for an inviter behind NAT to connect\n"
 		"                     ('invite --connect' on its side)\n"
-		"  --role ROLES       relay, fleet or admin besides node (the inviter's\n"
-		"                     --grant decides)\n"
+		"  --role ROLES       relay, fleet or admin besides node; fleet and admin\n"
+		"                     only if the inviter gave 'invite --grant' them\n"
 		"  --endpoint H:P     where other members reach this node's WireGuard (omit\n"
 		"                     behind NAT)\n"
 		"  --name N           this node's name (default: the hostname)\n"
@@ -157,6 +233,9 @@ const struct cmd cmd_join = {
 		"  --ttl DURATION     how long --listen waits (default 10m)\n"
 		"  --no-start         write the services' configuration, do not start them\n"
 		PAIRING_HELP_SAS "\n"
+		"The code is read from the terminal without echo (or one line of stdin) when\n"
+		"it is '-' or missing; a code in the arguments works but is readable by every\n"
+		"local user while the command runs, so it draws a warning.\n"
 		"Runs the pairing ceremony, shows the SAS (confirm only if the inviter's\n"
 		"screen shows the same), stores the ledger the inviter signed and brings up\n"
 		"WireGuard with this node's address and its peers from the ledger.\n",

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "lib/clock.h"
+#include "lib/conf-path.h"
 #include "lib/fileio.h"
 #include "lib/mesh-sync.h"
 #include "lib/mesh-wg.h"
@@ -42,6 +43,8 @@ static int duration(const struct cmd *c, const char *opt, const char *arg, uint6
 
 int pairing_option(const struct cmd *c, struct pairing_opts *o, int opt, const char *arg)
 {
+	unsigned roles;
+
 	switch (opt) {
 	case 'n':
 		if (!node_name_valid(arg))
@@ -74,8 +77,9 @@ int pairing_option(const struct cmd *c, struct pairing_opts *o, int opt, const c
 	case 'T': return duration(c, "--ttl", arg, &o->invite.ttl_ms);
 	case 'L': return duration(c, "--linger", arg, &o->invite.linger_ms);
 	case 'g':
-		if (ledger_roles_parse(arg, &o->invite.allow_roles) < 0)
-			return cmd_usage_error(c, "--grant: '%s' (node, relay, fleet, admin)", arg);
+		if (ledger_roles_parse(arg, &roles) < 0)
+			return cmd_usage_error(c, "--grant: '%s' (fleet, admin; node, relay)", arg);
+		o->invite.allow_roles |= roles;
 		return 0;
 	case 'S': o->invite.sas.from_file = arg; return 0;
 	case 'E': o->invite.sas.expect = arg; return 0;
@@ -139,13 +143,17 @@ static int sas_from_file(const char *path, const struct ceremony_sas_info *info,
 int pairing_confirm(void *ctx, const struct ceremony_sas_info *info)
 {
 	const struct sas_opts *o = ctx;
-	char line[128] = "";
+	char line[128] = "", roles[64];
 	int ret;
 
 	if (!o->expect && !o->from_file)
 		return ceremony_confirm_prompt(STDIN_FILENO, STDOUT_FILENO, info);
+	ledger_roles_format(info->joiner->roles, roles, sizeof(roles));
 	if (info->inviter)
-		printf("'%s' asks to join\n", info->joiner->name);
+		printf("'%s' asks to join (roles: %s%s%s)\n", info->joiner->name, roles,
+		       info->joiner->endpoint[0] ? ", reachable at " : "", info->joiner->endpoint);
+	else
+		printf("asking to join as '%s' (roles: %s)\n", info->joiner->name, roles);
 	printf("SAS: %s  (%s)\n", info->digits, info->words);
 	fflush(stdout);
 	if (o->expect)
@@ -385,6 +393,26 @@ static int fill_answer(struct admit_ctx *c, const struct ledger_member *m,
 	return ledger_encode(&c->ledger, &a->ledger, &a->ledger_len);
 }
 
+/* The ledger with the admission must fit the ceremony's ANSWER, checked
+ * here, before the sequencer or the disk sees the entry: an admission the
+ * joiner cannot receive is never committed. */
+static int check_deliverable(struct ledger *l, char *err, size_t errlen)
+{
+	uint8_t *bytes = NULL;
+	size_t len = 0;
+	int ret = ledger_encode(l, &bytes, &len);
+
+	free(bytes);
+	if (ret == 0 && len > CEREMONY_LEDGER_MAX)
+		ret = -EFBIG;
+	if (ret < 0) {
+		snprintf(err, errlen, "the ledger with this admission (%zu bytes) cannot be sent: %s",
+			 len, ret == -EFBIG ? "over the ceremony's limit" : strerror(-ret));
+		ledger_truncate(l, l->count - 1);
+	}
+	return ret;
+}
+
 static int append_admit(struct ledger *l, const struct identity *id, void *arg, char *err,
 			size_t errlen)
 {
@@ -395,7 +423,8 @@ static int append_admit(struct ledger *l, const struct identity *id, void *arg, 
 		snprintf(err, errlen, "no address left in the mesh prefix");
 		return ret;
 	}
-	return ledger_append_admit(l, id, m, err, errlen);
+	ret = ledger_append_admit(l, id, m, err, errlen);
+	return ret < 0 ? ret : check_deliverable(l, err, errlen);
 }
 
 static int admit(void *ctx, const struct ceremony_joiner *j, struct ceremony_answer *answer,
@@ -529,7 +558,7 @@ static int next_conn(int lfd, const struct invite_opts *o, uint64_t deadline)
 }
 
 static int serve(struct invitation_set *set, unsigned slot, const struct invite_opts *o,
-		 struct admit_ctx *ac)
+		 struct admit_ctx *ac, unsigned *tries)
 {
 	struct ceremony_inviter_cfg cfg = { .confirm_sas = pairing_confirm, .admit = admit,
 					    .ctx = ac };
@@ -551,6 +580,7 @@ static int serve(struct invitation_set *set, unsigned slot, const struct invite_
 			ret = fd;
 			break;
 		}
+		++*tries;
 		ret = ceremony_serve_fd(fd, set, &cfg, err, sizeof(err));
 		if (ret == 0)
 			break;
@@ -562,12 +592,31 @@ static int serve(struct invitation_set *set, unsigned slot, const struct invite_
 	return ret;
 }
 
+/* The last line of an invitation nobody used: the invitation's own state
+ * says why in words (expired, burned, used), never an errno's text. */
+static int no_one_joined(const struct invitation_set *set, unsigned slot,
+			 const struct invite_opts *o, unsigned tries, int ret)
+{
+	int why = invitation_refusal(set, slot, clock_mono_ns());
+
+	if (!why)
+		return cmd_fail("no one joined: %s", strerror(-ret));
+	if (why == CEREMONY_EXPIRED && !tries && o->connect)
+		return cmd_fail("no one joined: %s; no joiner listened at %s",
+				ceremony_reason_text(why), o->connect);
+	if (why == CEREMONY_EXPIRED && !tries)
+		return cmd_fail("no one joined: %s; nobody tried the code",
+				ceremony_reason_text(why));
+	return cmd_fail("no one joined: %s", ceremony_reason_text(why));
+}
+
 int pairing_invite(const char *state_dir, const struct identity *id, const struct invite_opts *o)
 {
 	struct admit_ctx ac = { .sas = o->sas, .state_dir = state_dir, .id = id,
 				.allow_roles = o->allow_roles };
 	struct invitation_set set;
 	char code[SHORTCODE_TEXT_MAX], err[256], ttl[32];
+	unsigned tries = 0;
 	int ret, slot;
 
 	ledger_init(&ac.ledger);
@@ -589,18 +638,18 @@ int pairing_invite(const char *state_dir, const struct identity *id, const struc
 		 CEREMONY_INVITE_TTL_MS) / 1000);
 	printf("Code: %s\n", code);
 	if (o->connect)
-		printf("On the new machine: " PROG_NAME " --join %s --listen %s\n"
-		       "(valid for %s, one use; this side connects to it)\n", code, o->connect, ttl);
+		printf("On the new machine: " PROG_NAME " --join --listen %s, then type the code\n"
+		       "(valid for %s, one use; this side connects to it)\n", o->connect, ttl);
 	else
-		printf("On the new machine: " PROG_NAME " --join %s --via ADDRESS:%s\n"
-		       "(ADDRESS: this machine's; valid for %s, one use)\n", code,
+		printf("On the new machine: " PROG_NAME " --join --via ADDRESS:%s, then type the "
+		       "code\n(ADDRESS: this machine's; valid for %s, one use)\n",
 		       o->listen && strrchr(o->listen, ':') ? strrchr(o->listen, ':') + 1 : "7104",
 		       ttl);
 	fflush(stdout);
 	sodium_memzero(code, sizeof(code));
-	ret = serve(&set, (unsigned)slot, o, &ac);
+	ret = serve(&set, (unsigned)slot, o, &ac, &tries);
 	if (ret < 0) {
-		ret = cmd_fail("no one joined: %s", strerror(-ret));
+		ret = no_one_joined(&set, (unsigned)slot, o, tries, ret);
 		goto cleanup;
 	}
 	printf("'%s' admitted at %s\n", ac.admitted, ac.address);
@@ -699,6 +748,18 @@ static int write_conf(const char *state_dir, const char *file, const char *text)
 	return ret;
 }
 
+/* A file in /etc comes first when a service starts without --config
+ * (lib/conf-path.h): say so rather than let it hide what we wrote. */
+static void warn_shadowed(const char *state_dir, const char *file)
+{
+	char path[PATH_MAX], ours[PATH_MAX];
+	const char *read = conf_default_path(CONF_ETC_DIR, state_dir, file, path);
+
+	if (read && mesh_path(state_dir, file, ours) == 0 && strcmp(read, ours))
+		printf("note: %s exists and is what the services read without --config, not %s\n",
+		       read, ours);
+}
+
 static bool systemd_running(void)
 {
 	return access("/run/systemd/system", F_OK) == 0;
@@ -732,11 +793,13 @@ void pairing_services(const char *state_dir, const struct ledger *l, const char 
 	snprintf(text, sizeof(text), "# written by " PROG_NAME " when this node joined the mesh\n"
 		 "name = %s\nstate_dir = %s\ndispatch_listen = %s:7103\n", self, state_dir, addr);
 	write_conf(state_dir, "host.conf", text);
+	warn_shadowed(state_dir, "host.conf");
 	if (fleet) {
 		snprintf(text, sizeof(text), "# written by " PROG_NAME " when this node joined "
 			 "the mesh\nstate_dir = %s\nheartbeat_listen = %s:%d\napi_listen = %s:%d\n",
 			 state_dir, addr, MESH_HEARTBEAT_PORT, addr, MESH_API_PORT);
 		write_conf(state_dir, "fleet.conf", text);
+		warn_shadowed(state_dir, "fleet.conf");
 	}
 	if (start && systemd_running() && systemctl(fleet) == 0) {
 		printf("services: osi-mesh, service-vm-host%s enabled and started\n",

@@ -28,11 +28,13 @@ struct invite_opts {
 	const char *connect;  /* connect out to a listening joiner instead */
 	uint64_t ttl_ms;      /* 0: CEREMONY_INVITE_TTL_MS */
 	uint64_t linger_ms;   /* keep refusing after the invitation died */
-	unsigned allow_roles; /* roles a joiner may ask for */
+	unsigned allow_roles; /* roles a joiner may ask for: the default and --grant */
 	struct sas_opts sas;
 };
 
-#define PAIRING_DEFAULT_ROLES (LEDGER_ROLE_NODE | LEDGER_ROLE_FLEET | LEDGER_ROLE_RELAY)
+/* What any joiner may take: fleet and admin carry authority (the agents obey
+ * the fleet's key), so only an explicit --grant gives them. */
+#define PAIRING_DEFAULT_ROLES (LEDGER_ROLE_NODE | LEDGER_ROLE_RELAY)
 
 /* The options genesis, join and invite share; pairing_option() takes them. */
 struct pairing_opts {
@@ -71,7 +73,8 @@ struct pairing_opts {
 	"                     for an inviter behind NAT\n" \
 	"  --ttl DURATION     the code's lifetime (default 10m)\n" \
 	"  --linger DURATION  after the code died, keep refusing attempts this long\n" \
-	"  --grant ROLES      roles a joiner may ask for (default node,fleet,relay)\n"
+	"  --grant ROLES      roles a joiner may take besides node and relay (which any\n" \
+	"                     may): fleet, admin; without it, asking for them is refused\n"
 
 void pairing_opts_init(struct pairing_opts *o);
 /* 0 when opt was one of PAIRING_OPTIONS and its value is good, 1 when it is
