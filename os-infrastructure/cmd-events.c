@@ -6,8 +6,10 @@
 #include "os-infrastructure/client.h"
 #include "os-infrastructure/cmd.h"
 #include "os-infrastructure/render.h"
+#include "lib/api-limits.h"
 
-#define EVENTS_LIMIT_MAX 100000
+#define STR(x) #x
+#define XSTR(x) STR(x)
 #define FOLLOW_BATCH 1000
 #define FOLLOW_RETRY_S 30
 
@@ -45,9 +47,10 @@ static int parse_args(int argc, char *argv[], struct events_args *a)
 			a->has_since = true;
 			break;
 		case 'l':
-			if (parse_u64(optarg, 1, EVENTS_LIMIT_MAX, &a->limit) < 0)
+			/* The fleet's own limit: refused here, before asking. */
+			if (parse_u64(optarg, 1, API_EVENTS_LIMIT_MAX, &a->limit) < 0)
 				return cmd_usage_error(&cmd_events, "--limit wants 1..%d, not '%s'",
-						       EVENTS_LIMIT_MAX, optarg);
+						       API_EVENTS_LIMIT_MAX, optarg);
 			break;
 		case 'F': a->follow = true; break;
 		case 'f':
@@ -200,7 +203,8 @@ const struct cmd cmd_events = {
 	.usage = "events [--since ID] [--limit N] [--follow] [--format table|json|yaml|csv]",
 	.description = "Show the fleet's event log: registrations, evictions, placements",
 	.help = "  --since ID     only events after this id (default: the latest ones)\n"
-		"  --limit N      at most N events (the fleet's default is 50)\n"
+		"  --limit N      at most N events, 1.." XSTR(API_EVENTS_LIMIT_MAX)
+		" (the fleet's default is " XSTR(API_EVENTS_LIMIT_DEFAULT) ")\n"
 		"  --follow       keep watching: ask every second for newer events, one\n"
 		"                 line each (json: one object per line); waits up to 30 s\n"
 		"                 for a fleet that restarts; Ctrl-C stops\n"

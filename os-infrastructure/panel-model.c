@@ -118,7 +118,7 @@ static enum tone node_tone(const char *state)
 {
 	if (!strcmp(state, "live"))
 		return TONE_GOOD;
-	if (!strcmp(state, "evicted"))
+	if (!strcmp(state, "evicted") || !strcmp(state, "revoked"))
 		return TONE_BAD;
 	return TONE_WARN;
 }
@@ -446,8 +446,8 @@ static void uptime_text(uint64_t s, char *buf, size_t len)
 void panel_summary(const struct panel_model *m, char *buf, size_t len)
 {
 	const json_t *fleet = json_object_get(m->status, "fleet");
-	uint64_t up = 0, live = 0, evicted = 0, awaiting = 0;
-	char upt[32];
+	uint64_t up = 0, live = 0, evicted = 0, awaiting = 0, revoked = 0;
+	char upt[32], rev[32] = "";
 
 	if (!fleet) {
 		snprintf(buf, len, "fleet at %s", m->where);
@@ -457,10 +457,14 @@ void panel_summary(const struct panel_model *m, char *buf, size_t len)
 	get_u64(fleet, "nodes_live", &live);
 	get_u64(fleet, "nodes_evicted", &evicted);
 	get_u64(fleet, "nodes_awaiting", &awaiting);
+	get_u64(fleet, "nodes_revoked", &revoked);
 	uptime_text(up, upt, sizeof(upt));
-	snprintf(buf, len, "fleet %s v%s up %s | %llu live %llu evicted %llu awaiting",
+	if (revoked)
+		snprintf(rev, sizeof(rev), " %llu revoked", (unsigned long long)revoked);
+	snprintf(buf, len, "fleet %s v%s up %s | %llu live %llu evicted %llu awaiting%s",
 		 str_or(fleet, "name", "?"), str_or(fleet, "version", "?"), upt,
-		 (unsigned long long)live, (unsigned long long)evicted, (unsigned long long)awaiting);
+		 (unsigned long long)live, (unsigned long long)evicted, (unsigned long long)awaiting,
+		 rev);
 	format_sanitize(buf);
 }
 
@@ -515,7 +519,8 @@ enum tone panel_event_tone(const json_t *event)
 	static const struct { const char *kind; enum tone tone; } kinds[] = {
 		{ "evicted", TONE_BAD }, { "guest-failed", TONE_BAD }, { "hold", TONE_WARN },
 		{ "held", TONE_WARN }, { "hold-override", TONE_WARN }, { "readmitted", TONE_GOOD },
-		{ "registered", TONE_GOOD }, { "confirmed", TONE_GOOD },
+		{ "registered", TONE_GOOD }, { "confirmed", TONE_GOOD }, { "revoked", TONE_BAD },
+		{ "reinstated", TONE_WARN },
 	};
 	const char *kind = str_or(event, "kind", "");
 
@@ -550,6 +555,8 @@ static const char *state_meaning(const char *state)
 		return "evicted: silent past the eviction window; its guests are node-lost and never moved";
 	if (!strcmp(state, "held"))
 		return "held: due for eviction, but the fleet is holding evictions (see the banner)";
+	if (!strcmp(state, "revoked"))
+		return "revoked: no longer trusted; its heartbeats are refused and it takes no guests";
 	if (!strcmp(state, "awaiting"))
 		return "awaiting: known from before the fleet restarted, not heard from since";
 	return NULL;

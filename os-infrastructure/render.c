@@ -94,7 +94,7 @@ static void print_hold(FILE *f, const json_t *fleet)
 
 static void print_summary(FILE *f, const json_t *nodes)
 {
-	static const char *const states[] = { "live", "awaiting", "held", "evicted" };
+	static const char *const states[] = { "live", "awaiting", "held", "evicted", "revoked" };
 	size_t count[ARRAY_SIZE(states)] = { 0 }, i;
 	json_t *node;
 

@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "service-vm-fleet/api-internal.h"
+#include "lib/api-limits.h"
 #include "lib/clock.h"
 #include "service-vm-fleet/fleet.h"
 #include "lib/log.h"
@@ -59,11 +60,7 @@ json_t *api_parse_request(const char *body, size_t len, char *err, size_t errlen
 
 static const char *display_state(const struct fleet *f, const struct node *n, uint64_t now)
 {
-	if (n->state == NODE_EVICTED)
-		return "evicted";
-	if (f->reg.holding && registry_node_due(&f->reg, n, now))
-		return "held";
-	return n->heard ? "live" : "awaiting";
+	return registry_state_name(&f->reg, n, now);
 }
 
 static json_t *num_or_null(bool have, json_int_t v)
@@ -105,8 +102,8 @@ static json_t *op_status(struct fleet *f, uint64_t now)
 {
 	const struct node **sorted = calloc(f->reg.count ? f->reg.count : 1, sizeof(*sorted));
 	json_t *nodes = json_array();
-	unsigned live = 0, evicted = 0, awaiting = 0;
-	char reason[160] = "";
+	unsigned live = 0, evicted = 0, awaiting = 0, revoked = 0;
+	char reason[192] = "";
 
 	if (!sorted)
 		return api_fail("out of memory");
@@ -114,7 +111,9 @@ static json_t *op_status(struct fleet *f, uint64_t now)
 		const struct node *n = &f->reg.nodes[i];
 
 		sorted[i] = n;
-		if (n->state == NODE_EVICTED)
+		if (n->revoked)
+			revoked++;
+		else if (n->state == NODE_EVICTED)
 			evicted++;
 		else if (!n->heard)
 			awaiting++;
@@ -125,10 +124,7 @@ static json_t *op_status(struct fleet *f, uint64_t now)
 	for (size_t i = 0; i < f->reg.count; i++)
 		json_array_append_new(nodes, node_json(f, sorted[i], now));
 	free(sorted);
-	if (f->reg.holding)
-		snprintf(reason, sizeof(reason),
-			 "%u nodes went silent together; suspecting the fleet's own network",
-			 f->reg.held_due);
+	registry_hold_reason(&f->reg, reason, sizeof(reason));
 	json_t *reply = json_pack("{s:b, s:{s:s, s:s, s:I, s:I, s:I, s:b, s:I, s:o, s:I, s:I, s:I}, s:o}",
 		"ok", 1,
 		"fleet",
@@ -145,6 +141,8 @@ static json_t *op_status(struct fleet *f, uint64_t now)
 		"nodes_awaiting", (json_int_t)awaiting,
 		"nodes", nodes);
 	json_t *guests = op_vm_list(f);
+
+	json_object_set_new(json_object_get(reply, "fleet"), "nodes_revoked", json_integer(revoked));
 
 	json_object_set(reply, "guests", json_object_get(guests, "guests"));
 	json_decref(guests);
@@ -290,12 +288,13 @@ static json_t *op_place(struct fleet *f, json_t *req, const char *caller)
 static json_t *op_events(struct fleet *f, json_t *req)
 {
 	json_t *since = json_object_get(req, "since"), *lim = json_object_get(req, "limit");
-	json_int_t limit = json_is_integer(lim) ? json_integer_value(lim) : 50;
+	json_int_t limit = json_is_integer(lim) ? json_integer_value(lim) : API_EVENTS_LIMIT_DEFAULT;
 	json_t *events = NULL;
 	int ret;
 
-	if ((since && !json_is_integer(since)) || limit <= 0 || limit > 10000)
-		return api_fail("\"since\" must be an integer and \"limit\" between 1 and 10000");
+	if ((since && !json_is_integer(since)) || limit <= 0 || limit > API_EVENTS_LIMIT_MAX)
+		return api_fail("\"since\" must be an integer and \"limit\" between 1 and %d",
+				API_EVENTS_LIMIT_MAX);
 	if (since)
 		ret = store_events_json(f->store, json_integer_value(since), (unsigned)limit, &events);
 	else

@@ -170,6 +170,15 @@ static void trust_versions(const struct fleet *f, char v[2][96])
 	file_version(f->cfg.trust_file, v[1], sizeof(v[1]));
 }
 
+/* Whose heartbeats ingest accepts: trusted members with the node role. */
+static bool node_trusted(void *ctx, const char *name)
+{
+	const struct fleet *f = ctx;
+	const struct trust_entry *e = trust_find(&f->trust, name);
+
+	return e && (e->roles & TRUST_ROLE_NODE);
+}
+
 void fleet_watch_trust(struct fleet *f)
 {
 	char now[2][96];
@@ -208,6 +217,7 @@ int fleet_reload_trust(struct fleet *f)
 	trust_free(&f->trust);
 	f->trust = fresh;
 	log_info("trust: %zu members from %s", f->trust.count, source);
+	registry_apply_trust(&f->reg, node_trusted, f, true);
 	return 0;
 }
 
@@ -255,6 +265,7 @@ int fleet_open(struct fleet *f, const struct fleet_config *cfg, uint64_t now)
 		log_err("cannot read nodes from %s: %s", path, store_errmsg(f->store));
 		goto cleanup;
 	}
+	registry_apply_trust(&f->reg, node_trusted, f, false);
 	log_info("fleet %s started: %zu stored nodes", f->id.name, f->reg.count);
 	return 0;
 cleanup:
@@ -296,6 +307,30 @@ static void remember_addr(struct fleet *f, const char *name, const struct sockad
 		f->naddrs = cap;
 	}
 	memcpy(&f->addrs[i], src, len);
+}
+
+uint64_t fleet_sweep_period_ms(const struct fleet_config *cfg)
+{
+	uint64_t p = cfg->evict_after_ms / 30;
+
+	return p < 50 ? 50 : p > 1000 ? 1000 : p;
+}
+
+uint64_t fleet_tick(struct fleet *f, uint64_t now)
+{
+	uint64_t period = fleet_sweep_period_ms(&f->cfg) * NSEC_PER_MSEC, delay;
+	size_t expired = guests_expire_plans(&f->guests, now);
+
+	if (expired)
+		log_info("%zu guest plan%s expired unconfirmed; nothing was created", expired,
+			 expired == 1 ? "" : "s");
+	registry_sweep(&f->reg, now);
+	fleet_watch_trust(f);
+	delay = registry_sweep_delay(&f->reg, now, period);
+	/* Rounded up, plus a millisecond: libuv's clock is in whole ms and may
+	 * lag ours, and a timer that fires before the deadline only costs a
+	 * wasted run. */
+	return delay / NSEC_PER_MSEC + (delay % NSEC_PER_MSEC != 0) + 1;
 }
 
 void fleet_datagram(struct fleet *f, const uint8_t *buf, size_t len, const struct sockaddr *src,

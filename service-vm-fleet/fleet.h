@@ -74,11 +74,18 @@ int fleet_config_finish(struct fleet_config *cfg);
 int fleet_open(struct fleet *f, const struct fleet_config *cfg, uint64_t now);
 void fleet_close(struct fleet *f);
 /* Re-reads the trust (the ledger, else the trust file); on error the old set
- * stays in force. */
+ * stays in force. Nodes the new set no longer holds are marked revoked at
+ * once (registry_apply_trust). */
 int fleet_reload_trust(struct fleet *f);
 /* Reloads the trust when the ledger or trust file changed on disk since the
  * last look (a member joined or was revoked); cheap enough for every sweep. */
 void fleet_watch_trust(struct fleet *f);
+/* The sweep timer's longest period: evict_after / 30, within 50 ms .. 1 s. */
+uint64_t fleet_sweep_period_ms(const struct fleet_config *cfg);
+/* One run of the sweep timer: expires plans, evicts (or holds), watches the
+ * trust. Returns the delay in ms until the next run: the next eviction
+ * deadline (just past it), at most the period. */
+uint64_t fleet_tick(struct fleet *f, uint64_t now);
 /* One accepted or rejected datagram from src. */
 void fleet_datagram(struct fleet *f, const uint8_t *buf, size_t len, const struct sockaddr *src,
 		    uint64_t now, int64_t wall);

@@ -97,23 +97,10 @@ static int take_lock(const char *state_dir)
 	return fd; /* held until exit */
 }
 
-static uint64_t sweep_period_ms(const struct fleet_config *cfg)
-{
-	uint64_t p = cfg->evict_after_ms / 30;
-
-	return p < 50 ? 50 : p > 1000 ? 1000 : p;
-}
-
+/* One-shot, re-armed for the next eviction deadline (at most a period). */
 static void on_sweep(uv_timer_t *t)
 {
-	uint64_t now = clock_mono_ns();
-	size_t expired = guests_expire_plans(&fleet.guests, now);
-
-	if (expired)
-		log_info("%zu guest plan%s expired unconfirmed; nothing was created", expired,
-			 expired == 1 ? "" : "s");
-	registry_sweep(&fleet.reg, now);
-	fleet_watch_trust(&fleet);
+	uv_timer_start(t, on_sweep, fleet_tick(&fleet, clock_mono_ns()), 0);
 }
 
 static void on_checkpoint(uv_timer_t *t)
@@ -151,7 +138,7 @@ static int start(uv_loop_t *loop)
 		return ret;
 	server_dispatch_init(loop, &fleet);
 	uv_timer_init(loop, &sweep_timer);
-	uv_timer_start(&sweep_timer, on_sweep, sweep_period_ms(&fleet.cfg), sweep_period_ms(&fleet.cfg));
+	uv_timer_start(&sweep_timer, on_sweep, fleet_sweep_period_ms(&fleet.cfg), 0);
 	uv_timer_init(loop, &checkpoint_timer);
 	uv_timer_start(&checkpoint_timer, on_checkpoint, fleet.cfg.checkpoint_interval_ms,
 		       fleet.cfg.checkpoint_interval_ms);

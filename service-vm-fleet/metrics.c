@@ -15,12 +15,14 @@ static void header(FILE *o, const char *name, const char *type, const char *help
 
 static void node_states(FILE *o, const struct fleet *f, uint64_t now)
 {
-	unsigned live = 0, awaiting = 0, held = 0, evicted = 0;
+	unsigned live = 0, awaiting = 0, held = 0, evicted = 0, revoked = 0;
 
 	for (size_t i = 0; i < f->reg.count; i++) {
 		const struct node *n = &f->reg.nodes[i];
 
-		if (n->state == NODE_EVICTED)
+		if (n->revoked)
+			revoked++;
+		else if (n->state == NODE_EVICTED)
 			evicted++;
 		else if (f->reg.holding && registry_node_due(&f->reg, n, now))
 			held++;
@@ -34,6 +36,7 @@ static void node_states(FILE *o, const struct fleet *f, uint64_t now)
 	fprintf(o, "osi_fleet_nodes{state=\"awaiting\"} %u\n", awaiting);
 	fprintf(o, "osi_fleet_nodes{state=\"held\"} %u\n", held);
 	fprintf(o, "osi_fleet_nodes{state=\"evicted\"} %u\n", evicted);
+	fprintf(o, "osi_fleet_nodes{state=\"revoked\"} %u\n", revoked);
 }
 
 static void heartbeats(FILE *o, const struct fleet *f)

@@ -21,6 +21,7 @@ static const char *const reason_names[PLACE_EX__COUNT] = {
 	[PLACE_EX_MEMORY] = "memory",
 	[PLACE_EX_VCPUS] = "vcpus",
 	[PLACE_EX_NOT_NAMED] = "not-named",
+	[PLACE_EX_REVOKED] = "revoked",
 };
 
 static const struct place_config default_config = {
@@ -52,7 +53,7 @@ static inline int judge(const struct place_config *cfg, const struct place_reque
 			const struct node_fit *f, uint64_t *after)
 {
 	if (!f->live)
-		return PLACE_EX_EVICTED;
+		return f->revoked ? PLACE_EX_REVOKED : PLACE_EX_EVICTED;
 	if (!f->sampled)
 		return PLACE_EX_NO_SAMPLE;
 	if (f->ncpu < req->vcpus)
@@ -114,6 +115,9 @@ static void explain(const struct registry *r, const struct place_config *cfg,
 		break;
 	case PLACE_EX_NOT_NAMED:
 		snprintf(e->why, sizeof(e->why), "the operator named %s", req->node);
+		break;
+	case PLACE_EX_REVOKED:
+		snprintf(e->why, sizeof(e->why), "revoked: no longer trusted by the fleet");
 		break;
 	default:
 		e->why[0] = '\0';

@@ -28,6 +28,7 @@ struct place_request {
 enum place_exclusion_reason {
 	PLACE_EX_EVICTED, PLACE_EX_NO_SAMPLE, PLACE_EX_MEMORY, PLACE_EX_VCPUS,
 	PLACE_EX_NOT_NAMED, /* the operator named another node */
+	PLACE_EX_REVOKED,   /* the trust no longer holds it */
 	PLACE_EX__COUNT
 };
 const char *place_exclusion_name(enum place_exclusion_reason r);

@@ -21,6 +21,8 @@ static const char *const event_names[] = {
 	[REG_EV_HOLD_START] = "held",
 	[REG_EV_HOLD_END] = "hold-released",
 	[REG_EV_PLACED] = "placed",
+	[REG_EV_REVOKED] = "revoked",
+	[REG_EV_REINSTATED] = "reinstated",
 };
 
 const char *reg_event_name(enum reg_event ev)
@@ -47,13 +49,19 @@ static void emit(const struct registry *r, enum reg_event ev, const struct node 
 	r->on_event(r->event_ctx, ev, n, detail);
 }
 
-/* "30 s" for whole seconds, "30.1 s" otherwise. */
+/* "30 s", "30.1 s", "3.04 s", "3.001 s": rounded UP to the millisecond, so
+ * a silence longer than a window (a whole number of ms) never reads as equal
+ * to it or shorter. */
 static const char *secs(uint64_t ns, char *buf, size_t len)
 {
-	if (ns % NSEC_PER_SEC == 0)
-		snprintf(buf, len, "%llu s", (unsigned long long)(ns / NSEC_PER_SEC));
-	else
-		snprintf(buf, len, "%.1f s", (double)ns / NSEC_PER_SEC);
+	uint64_t ms = ns / NSEC_PER_MSEC + (ns % NSEC_PER_MSEC != 0);
+	char frac[8];
+	int n;
+
+	snprintf(frac, sizeof(frac), "%03llu", (unsigned long long)(ms % 1000));
+	for (n = 3; n > 0 && frac[n - 1] == '0'; n--)
+		frac[n - 1] = '\0';
+	snprintf(buf, len, "%llu%s%s s", (unsigned long long)(ms / 1000), n ? "." : "", frac);
 	return buf;
 }
 
@@ -91,6 +99,7 @@ static void node_sync(struct registry *r, const struct node *n)
 	f->ncpu = n->has_sample ? n->last.ncpu : 0;
 	f->live = n->state == NODE_LIVE;
 	f->sampled = n->has_sample;
+	f->revoked = n->revoked;
 }
 
 static const char *name_at(const void *ctx, size_t index)
@@ -232,11 +241,21 @@ int registry_heartbeat(struct registry *r, const struct heartbeat *hb, uint64_t 
 		emit(r, REG_EV_REGISTERED, n, "first heartbeat: %u CPUs, %s RAM", hb->ncpu, mem);
 		return 0;
 	}
+	if (n->revoked)
+		return -EPERM;
 	if (n->state == NODE_EVICTED) {
+		bool heard = n->heard;
+
 		secs(now > n->last_seen_ns ? now - n->last_seen_ns : 0, gap, sizeof(gap));
 		n->state = NODE_LIVE;
 		node_refresh(r, n, hb, now, wall);
-		emit(r, REG_EV_READMITTED, n, "heartbeat after %s of silence", gap);
+		/* An unheard node's silence is counted from the fleet's start, not
+		 * from a heartbeat the fleet never saw: say which. */
+		if (heard)
+			emit(r, REG_EV_READMITTED, n, "heartbeat after %s of silence", gap);
+		else
+			emit(r, REG_EV_READMITTED, n,
+			     "first heartbeat since the fleet restarted %s ago", gap);
 		return 0;
 	}
 	node_refresh(r, n, hb, now, wall);
@@ -253,7 +272,7 @@ static void hold_end(struct registry *r, const char *why)
 {
 	r->holding = false;
 	r->override = false;
-	r->held_due = 0;
+	r->held_due = r->held_quiet = r->held_live = 0;
 	emit(r, REG_EV_HOLD_END, NULL, "%s", why);
 }
 
@@ -270,8 +289,12 @@ static void evict_due(struct registry *r, uint64_t now)
 		n->state = NODE_EVICTED;
 		node_sync(r, n);
 		r->evictions++;
-		emit(r, REG_EV_EVICTED, n, "silent for %s > %s",
-		     secs(now - n->last_seen_ns, silent, sizeof(silent)), window);
+		secs(now - n->last_seen_ns, silent, sizeof(silent));
+		if (n->heard)
+			emit(r, REG_EV_EVICTED, n, "silent for %s, over the %s limit", silent, window);
+		else
+			emit(r, REG_EV_EVICTED, n, "not heard since the fleet restarted %s ago, "
+			     "over the %s limit", silent, window);
 	}
 }
 
@@ -308,14 +331,16 @@ void registry_sweep(struct registry *r, uint64_t now)
 	/* A fleet that suddenly hears from most of its nodes at once is more
 	 * likely cut off itself than facing that many dead nodes. */
 	if (live >= r->cfg.hold_min_live && 2 * (uint64_t)quiet > live) {
-		if (!r->holding) {
-			r->holding = true;
-			emit(r, REG_EV_HOLD_START, NULL,
-			     "%u of %u live nodes went silent together (%u past %s); suspecting "
-			     "the fleet's own network; evictions held", quiet, live, due,
-			     secs(r->cfg.evict_after_ns, window, sizeof(window)));
-		}
 		r->held_due = due;
+		r->held_quiet = quiet;
+		r->held_live = live;
+		if (!r->holding) {
+			char why[DETAIL_MAX];
+
+			r->holding = true;
+			registry_hold_reason(r, why, sizeof(why));
+			emit(r, REG_EV_HOLD_START, NULL, "%s", why);
+		}
 		return;
 	}
 	if (r->holding) {
@@ -326,6 +351,63 @@ void registry_sweep(struct registry *r, uint64_t now)
 		hold_end(r, why);
 	}
 	evict_due(r, now);
+}
+
+void registry_hold_reason(const struct registry *r, char *buf, size_t len)
+{
+	char window[24];
+
+	if (!r->holding) {
+		snprintf(buf, len, "%s", "");
+		return;
+	}
+	snprintf(buf, len, "%u of %u live nodes went silent together (%u past %s); suspecting "
+		 "the fleet's own network; evictions held", r->held_quiet, r->held_live,
+		 r->held_due, secs(r->cfg.evict_after_ns, window, sizeof(window)));
+}
+
+const char *registry_state_name(const struct registry *r, const struct node *n, uint64_t now)
+{
+	if (n->revoked)
+		return "revoked";
+	if (n->state == NODE_EVICTED)
+		return "evicted";
+	if (r->holding && registry_node_due(r, n, now))
+		return "held";
+	return n->heard ? "live" : "awaiting";
+}
+
+static void node_revoke(struct registry *r, struct node *n)
+{
+	bool was_live = n->state == NODE_LIVE;
+
+	n->revoked = true;
+	n->state = NODE_EVICTED;
+	node_sync(r, n);
+	emit(r, REG_EV_REVOKED, n, "no longer trusted%s: its heartbeats are refused and it "
+	     "takes no new guests", was_live ? " while live" : "");
+}
+
+void registry_apply_trust(struct registry *r, bool (*trusted)(void *ctx, const char *name),
+			  void *ctx, bool announce)
+{
+	reg_event_fn fn = r->on_event;
+
+	if (!announce)
+		r->on_event = NULL;
+	for (size_t i = 0; i < r->count; i++) {
+		struct node *n = &r->nodes[i];
+		bool ok = trusted(ctx, n->name);
+
+		if (!ok && !n->revoked) {
+			node_revoke(r, n);
+		} else if (ok && n->revoked) {
+			n->revoked = false;
+			node_sync(r, n);
+			emit(r, REG_EV_REINSTATED, n, "trusted again: its next heartbeat readmits it");
+		}
+	}
+	r->on_event = fn;
 }
 
 void registry_begin_window(struct registry *r, uint64_t now)
@@ -357,6 +439,15 @@ int registry_reserve(struct registry *r, const char *name, uint64_t bytes, uint3
 								  : n->pending_vcpus + vcpus;
 	node_sync(r, n);
 	return 0;
+}
+
+uint64_t registry_sweep_delay(const struct registry *r, uint64_t now, uint64_t period_ns)
+{
+	uint64_t next = registry_next_due(r);
+
+	if (r->holding || next <= now)
+		return period_ns;
+	return next - now < period_ns ? next - now : period_ns;
 }
 
 uint64_t registry_next_due(const struct registry *r)

@@ -10,6 +10,9 @@
  *   due for eviction at one sweep, the fleet suspects its own network and holds
  *   all evictions until heartbeats return (due <= half) or an operator
  *   overrides (one-shot: the next sweep evicts whoever is due).
+ * - a node the trust no longer holds (revoked, or gone from the trust file)
+ *   is marked revoked at the reload: out of placement and shown "revoked"
+ *   at once, never readmitted until the trust holds it again.
  *
  * The index refers back to the struct registry itself: do not move or copy it
  * after registry_init. Event callbacks must not call back into the registry. */
@@ -27,6 +30,7 @@ struct node {
 	char name[NODE_NAME_MAX + 1];
 	enum node_state state;
 	bool heard;               /* a heartbeat arrived since the fleet started */
+	bool revoked;             /* the trust no longer holds it; state is EVICTED */
 	uint64_t last_seen_ns;    /* monotonic; the fleet's start for unheard nodes */
 	int64_t last_seen_wall;   /* display only; 0 if never */
 	int64_t registered_wall;
@@ -39,13 +43,14 @@ struct node {
 
 enum reg_event {
 	REG_EV_REGISTERED, REG_EV_EVICTED, REG_EV_READMITTED,
-	REG_EV_HOLD_START, REG_EV_HOLD_END, REG_EV_PLACED,
+	REG_EV_HOLD_START, REG_EV_HOLD_END, REG_EV_PLACED, REG_EV_REVOKED, REG_EV_REINSTATED,
 };
 const char *reg_event_name(enum reg_event ev);
 
 /* Called for every state change; node is NULL for hold events. detail is a
  * short human sentence. reg_event_name() gives the store's kinds:
- * "registered", "evicted", "readmitted", "held", "hold-released", "placed".
+ * "registered", "evicted", "readmitted", "held", "hold-released", "placed",
+ * "revoked", "reinstated".
  * The registry never emits REG_EV_PLACED itself: a committed placement is
  * recorded with its event by store_placement(), then registry_reserve(). */
 typedef void (*reg_event_fn)(void *ctx, enum reg_event ev, const struct node *node,
@@ -67,6 +72,7 @@ struct node_fit {
 	uint16_t ncpu;
 	uint8_t live;              /* state == NODE_LIVE */
 	uint8_t sampled;           /* has_sample */
+	uint8_t revoked;           /* revoked (and so not live) */
 };
 
 struct registry {
@@ -80,6 +86,7 @@ struct registry {
 	bool override;             /* operator asked to evict despite the hold */
 	uint64_t evictions;        /* total since start, for metrics */
 	unsigned held_due;         /* nodes due but held, for status */
+	unsigned held_quiet, held_live; /* the hold's other counts, at the last sweep */
 	reg_event_fn on_event;
 	void *event_ctx;
 };
@@ -98,11 +105,28 @@ int registry_restore(struct registry *r, const char *name, enum node_state state
 void registry_begin_window(struct registry *r, uint64_t now);
 /* An authenticated, fresh heartbeat: registers (REG_EV_REGISTERED), refreshes
  * (no event) or readmits (REG_EV_READMITTED). Clears the node's pending
- * reservations (the sample now includes them). -EINVAL for an invalid name. */
+ * reservations (the sample now includes them). -EINVAL for an invalid name,
+ * -EPERM for a revoked node. */
 int registry_heartbeat(struct registry *r, const struct heartbeat *hb, uint64_t now,
 		       int64_t wall);
 /* Evicts the nodes whose silence exceeds the window, or holds (see above). */
 void registry_sweep(struct registry *r, uint64_t now);
+/* How long until the next sweep is worth running: until the next node is
+ * due, at most period_ns (and period_ns while holding or when nothing is
+ * due), so an eviction lands at its deadline rather than up to a period late. */
+uint64_t registry_sweep_delay(const struct registry *r, uint64_t now, uint64_t period_ns);
+/* After a trust reload: marks revoked (REG_EV_REVOKED) every node that
+ * trusted(ctx, name) no longer holds, and reinstates (REG_EV_REINSTATED, as
+ * evicted: its next heartbeat readmits it) a revoked node it holds again.
+ * announce false: no events (nodes just restored, revoked long ago). */
+void registry_apply_trust(struct registry *r, bool (*trusted)(void *ctx, const char *name),
+			  void *ctx, bool announce);
+/* What status shows for a node: "revoked", "evicted", "held", "live" or
+ * "awaiting" (restored from the store, not heard since the fleet started). */
+const char *registry_state_name(const struct registry *r, const struct node *n, uint64_t now);
+/* Why evictions are held: the same sentence the hold's event carried, with
+ * the counts of the last sweep. Empty when not holding. */
+void registry_hold_reason(const struct registry *r, char *buf, size_t len);
 /* Operator override of a hold; -EALREADY if not holding. */
 int registry_override_hold(struct registry *r);
 /* Adds a reservation made by a committed placement; -ENOENT if unknown. */

@@ -401,6 +401,38 @@ static void test_topk_matches_sort(void **state)
 	registry_free(&r);
 }
 
+static bool not_big(void *ctx, const char *name)
+{
+	return strcmp(name, "big") != 0;
+}
+
+/* A revoked member leaves placement at the trust reload, with its reason,
+ * even while its last heartbeat is recent; named, it is refused too. */
+static void test_revoked_excluded(void **state)
+{
+	const struct place_request req = { .memory_bytes = 2 * GiB, .vcpus = 2 };
+	const struct place_request named = { .memory_bytes = 2 * GiB, .vcpus = 2, .node = "big" };
+	struct place_result res;
+	struct registry r;
+
+	fleet(&r);
+	registry_apply_trust(&r, not_big, NULL, true);
+	assert_int_equal(placement_rank(&r, &defaults, &req, 0, &res), 0);
+	assert_int_equal(res.ncandidates, 2);
+	assert_string_equal(res.candidates[0].node->name, "mid");
+	assert_int_equal(excluded(&res, "big")->reason, PLACE_EX_REVOKED);
+	assert_string_equal(excluded(&res, "big")->why, "revoked: no longer trusted by the fleet");
+	assert_int_equal(res.excluded_by_reason[PLACE_EX_REVOKED], 1);
+	assert_int_equal(res.excluded_by_reason[PLACE_EX_EVICTED], 1);
+	place_result_free(&res);
+	assert_int_equal(placement_rank(&r, &defaults, &named, 0, &res), 0);
+	assert_int_equal(res.ncandidates, 0);
+	assert_int_equal(res.exclusions[0].reason, PLACE_EX_REVOKED);
+	place_result_free(&res);
+	assert_string_equal(place_exclusion_name(PLACE_EX_REVOKED), "revoked");
+	registry_free(&r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -415,6 +447,7 @@ int main(void)
 		cmocka_unit_test(test_invalid),
 		cmocka_unit_test(test_nothing_fits),
 		cmocka_unit_test(test_topk_matches_sort),
+		cmocka_unit_test(test_revoked_excluded),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,6 +1,7 @@
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
@@ -85,6 +86,7 @@ static void check_fit(const struct registry *r)
 		assert_int_equal(f->ncpu, n->has_sample ? n->last.ncpu : 0);
 		assert_int_equal(f->live, n->state == NODE_LIVE);
 		assert_int_equal(f->sampled, n->has_sample);
+		assert_int_equal(f->revoked, n->revoked);
 	}
 }
 
@@ -185,7 +187,7 @@ static void test_eviction_boundary(void **state)
 	assert_int_equal(state_of(&r, "alpha"), NODE_EVICTED);
 	assert_int_equal(r.evictions, 1);
 	assert_int_equal(ev.n, 2);
-	expect_event(&ev, 1, REG_EV_EVICTED, "alpha", "silent for 30.1 s > 30 s");
+	expect_event(&ev, 1, REG_EV_EVICTED, "alpha", "silent for 30.1 s, over the 30 s limit");
 	/* Evicted once only. */
 	registry_sweep(&r, t + 60 * SEC);
 	assert_int_equal(r.evictions, 1);
@@ -244,7 +246,7 @@ static void test_readmit(void **state)
 	assert_int_equal(n->last_seen_ns, T0 + 40 * SEC);
 	assert_int_equal(n->pending_bytes, 0);
 	assert_int_equal(ev.n, 3);
-	expect_event(&ev, 1, REG_EV_EVICTED, "alpha", "silent for 31 s > 30 s");
+	expect_event(&ev, 1, REG_EV_EVICTED, "alpha", "silent for 31 s, over the 30 s limit");
 	expect_event(&ev, 2, REG_EV_READMITTED, "alpha", "heartbeat after 40 s of silence");
 	assert_int_equal(r.count, 1);
 	check_fit(&r);
@@ -289,7 +291,8 @@ static void test_restore(void **state)
 	beat(&r, "gamma", T0 + 101 * SEC);
 	assert_int_equal(state_of(&r, "gamma"), NODE_LIVE);
 	assert_int_equal(ev.n, 3);
-	expect_event(&ev, 2, REG_EV_READMITTED, "gamma", "heartbeat after 101 s of silence");
+	expect_event(&ev, 2, REG_EV_READMITTED, "gamma",
+		     "first heartbeat since the fleet restarted 101 s ago");
 	/* A restored live node's first heartbeat is a refresh, not an event. */
 	check_fit(&r);
 	registry_free(&r);
@@ -445,7 +448,7 @@ static void test_hold_then_partial_return(void **state)
 	assert_int_equal(ev.n, 7);
 	expect_event(&ev, 5, REG_EV_HOLD_END, "",
 		     "heartbeats returned; 2 of 4 live nodes still silent, 1 past 30 s");
-	expect_event(&ev, 6, REG_EV_EVICTED, "n3", "silent for 36 s > 30 s");
+	expect_event(&ev, 6, REG_EV_EVICTED, "n3", "silent for 36 s, over the 30 s limit");
 	registry_free(&r);
 }
 
@@ -487,7 +490,7 @@ static void test_override(void **state)
 		assert_int_equal(state_of(&r, four[i]), NODE_EVICTED);
 	assert_int_equal(ev.n, 8);
 	expect_event(&ev, 4, REG_EV_HOLD_END, "", "operator override");
-	expect_event(&ev, 5, REG_EV_EVICTED, "n1", "silent for 32 s > 30 s");
+	expect_event(&ev, 5, REG_EV_EVICTED, "n1", "silent for 32 s, over the 30 s limit");
 	expect_event(&ev, 7, REG_EV_EVICTED, "n3", NULL);
 	assert_int_equal(registry_override_hold(&r), -EALREADY);
 
@@ -665,6 +668,163 @@ static void test_growth(void **state)
 	assert_null(r.nodes);
 }
 
+static bool trust_all_but_alpha(void *ctx, const char *name)
+{
+	return strcmp(name, "alpha") != 0;
+}
+
+static bool trust_all(void *ctx, const char *name)
+{
+	return true;
+}
+
+/* A revoked member shows as such at the trust reload, not a window later. */
+static void test_revoke_at_once(void **state)
+{
+	struct registry r;
+	struct events ev;
+	struct heartbeat hb = sample("alpha");
+	const struct node *a;
+
+	setup_reg(&r, &ev);
+	beat(&r, "alpha", T0);
+	beat(&r, "beta", T0);
+	registry_apply_trust(&r, trust_all_but_alpha, NULL, true);
+	a = registry_find(&r, "alpha");
+	assert_true(a->revoked);
+	assert_string_equal(registry_state_name(&r, a, T0 + SEC), "revoked");
+	assert_string_equal(registry_state_name(&r, registry_find(&r, "beta"), T0 + SEC), "live");
+	assert_int_equal(a->state, NODE_EVICTED);
+	assert_int_equal(r.evictions, 0);
+	assert_int_equal(ev.n, 3);
+	expect_event(&ev, 2, REG_EV_REVOKED, "alpha", NULL);
+	assert_string_equal(reg_event_name(REG_EV_REVOKED), "revoked");
+	check_fit(&r);
+	assert_int_equal(r.fit[a - r.nodes].live, 0);
+	assert_int_equal(r.fit[a - r.nodes].revoked, 1);
+	/* Revoked once; never readmitted by a heartbeat while revoked. */
+	registry_apply_trust(&r, trust_all_but_alpha, NULL, true);
+	assert_int_equal(ev.n, 3);
+	assert_int_equal(registry_heartbeat(&r, &hb, T0 + 2 * SEC, 1), -EPERM);
+	assert_int_equal(a->state, NODE_EVICTED);
+	/* Trusted again: evicted, and its next heartbeat readmits it. */
+	registry_apply_trust(&r, trust_all, NULL, true);
+	expect_event(&ev, 3, REG_EV_REINSTATED, "alpha", NULL);
+	assert_false(a->revoked);
+	assert_string_equal(registry_state_name(&r, a, T0 + 3 * SEC), "evicted");
+	beat(&r, "alpha", T0 + 4 * SEC);
+	assert_string_equal(registry_state_name(&r, a, T0 + 4 * SEC), "live");
+	check_fit(&r);
+	/* At a restart the marks are set quietly. */
+	registry_apply_trust(&r, trust_all_but_alpha, NULL, false);
+	assert_true(a->revoked);
+	assert_int_equal(ev.n, 5);
+	registry_free(&r);
+}
+
+/* Status must say what the log said: 3 silent together, 1 already due. */
+static void test_hold_reason_is_the_logged_one(void **state)
+{
+	struct registry r;
+	struct events ev;
+	char why[256];
+
+	setup_reg(&r, &ev);
+	beat(&r, "n1", T0);
+	beat(&r, "n2", T0 + 2 * SEC);
+	beat(&r, "n3", T0 + 4 * SEC);
+	registry_hold_reason(&r, why, sizeof(why));
+	assert_string_equal(why, "");
+	registry_sweep(&r, T0 + 31 * SEC);
+	assert_true(r.holding);
+	expect_event(&ev, 3, REG_EV_HOLD_START, "",
+		     "3 of 3 live nodes went silent together (1 past 30 s); suspecting the "
+		     "fleet's own network; evictions held");
+	registry_hold_reason(&r, why, sizeof(why));
+	assert_string_equal(why, ev.v[3].detail);
+	registry_free(&r);
+}
+
+/* Details read true after rounding, and say where silence is counted from. */
+static void test_detail_precision(void **state)
+{
+	const struct registry_config cfg = { .evict_after_ns = 3 * SEC, .hold_min_live = 10 };
+	struct registry r;
+	struct events ev;
+
+	memset(&ev, 0, sizeof(ev));
+	assert_int_equal(registry_init(&r, &cfg, T0, record, &ev), 0);
+	beat(&r, "alpha", T0);
+	beat(&r, "beta", T0);
+	assert_int_equal(registry_restore(&r, "gamma", NODE_LIVE, 1, 2), 0);
+	registry_sweep(&r, T0 + 3 * SEC + 1);
+	expect_event(&ev, 2, REG_EV_EVICTED, "alpha", "silent for 3.001 s, over the 3 s limit");
+	expect_event(&ev, 3, REG_EV_EVICTED, "beta", "silent for 3.001 s, over the 3 s limit");
+	expect_event(&ev, 4, REG_EV_EVICTED, "gamma",
+		     "not heard since the fleet restarted 3.001 s ago, over the 3 s limit");
+	beat(&r, "alpha", T0 + 3040 * MS);
+	expect_event(&ev, 5, REG_EV_READMITTED, "alpha", "heartbeat after 3.04 s of silence");
+	beat(&r, "gamma", T0 + 31200 * MS);
+	expect_event(&ev, 6, REG_EV_READMITTED, "gamma",
+		     "first heartbeat since the fleet restarted 31.2 s ago");
+	registry_sweep(&r, T0 + 3040 * MS + 3 * SEC + 42 * MS);
+	expect_event(&ev, 7, REG_EV_EVICTED, "alpha", "silent for 3.042 s, over the 3 s limit");
+	registry_free(&r);
+}
+
+/* Drives the sweep as the fleet's one-shot timer does, on an injected clock
+ * with an arbitrary phase: every eviction lands at its deadline, not up to
+ * a period after it. */
+static uint64_t run_timer(struct registry *r, uint64_t from, uint64_t until, uint64_t period)
+{
+	uint64_t now = from;
+
+	while (now < until && registry_find(r, "alpha")->state == NODE_LIVE) {
+		registry_sweep(r, now);
+		if (registry_find(r, "alpha")->state != NODE_LIVE)
+			break;
+		now += registry_sweep_delay(r, now, period);
+	}
+	return now;
+}
+
+static void test_sweep_lands_on_deadline(void **state)
+{
+	static const uint64_t windows[] = { 3 * SEC, 30 * SEC, 2555 * MS, 300 * SEC };
+	uint64_t phase = 337 * MS + 17;
+
+	for (size_t i = 0; i < sizeof(windows) / sizeof(windows[0]); i++) {
+		const struct registry_config cfg = { .evict_after_ns = windows[i], .hold_min_live = 3 };
+		uint64_t period = windows[i] / 30 > SEC ? SEC : windows[i] / 30, deadline, at;
+		struct registry r;
+
+		assert_int_equal(registry_init(&r, &cfg, T0, NULL, NULL), 0);
+		beat(&r, "alpha", T0 + phase);
+		deadline = T0 + phase + windows[i];
+		at = run_timer(&r, T0, T0 + 10 * windows[i], period);
+		assert_int_equal(state_of(&r, "alpha"), NODE_EVICTED);
+		assert_true(at > deadline);
+		assert_true(at - deadline < 100 * MS);
+		registry_free(&r);
+	}
+}
+
+static void test_sweep_delay(void **state)
+{
+	struct registry r;
+	struct events ev;
+
+	setup_reg(&r, &ev);
+	assert_int_equal(registry_sweep_delay(&r, T0, SEC), SEC);
+	beat(&r, "alpha", T0);
+	assert_int_equal(registry_sweep_delay(&r, T0, SEC), SEC);
+	assert_int_equal(registry_sweep_delay(&r, T0 + 29500 * MS, SEC), 500 * MS + 1);
+	assert_int_equal(registry_sweep_delay(&r, T0 + 30 * SEC, SEC), 1);
+	/* Past due (a hold, or a late timer): back to the period. */
+	assert_int_equal(registry_sweep_delay(&r, T0 + 31 * SEC, SEC), SEC);
+	registry_free(&r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -691,6 +851,11 @@ int main(void)
 		cmocka_unit_test(test_reserve),
 		cmocka_unit_test(test_next_due),
 		cmocka_unit_test(test_growth),
+		cmocka_unit_test(test_revoke_at_once),
+		cmocka_unit_test(test_hold_reason_is_the_logged_one),
+		cmocka_unit_test(test_detail_precision),
+		cmocka_unit_test(test_sweep_lands_on_deadline),
+		cmocka_unit_test(test_sweep_delay),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
