@@ -22,7 +22,15 @@ void vbuf_xml(struct vbuf *b, const char *text);
 int vbuf_take(struct vbuf *b, char **out);
 void vbuf_free(struct vbuf *b);
 
-/* What a domain's <metadata> says about it. */
+#define VIRT_VOL_NAME_MAX (VIRT_NAME_MAX * 2)
+
+/* The names before virt_volume_name's current scheme, for guests made then. */
+int virt_volume_name_legacy(char *buf, size_t len, const char *guest, const char *role);
+
+/* What a domain's <metadata> says about it. root, seed and datavol name the
+ * volumes the domain was built on ("" in domains made before they were
+ * recorded); destroy removes root and seed only when they are named here
+ * and attached to the domain. */
 struct virt_meta {
 	enum virt_guest_type type;
 	char owner[VIRT_NAME_MAX];
@@ -31,6 +39,9 @@ struct virt_meta {
 	char spec[65];
 	char data[VIRT_MAX_DATA_DISKS][VIRT_DISK_NAME_MAX];
 	unsigned ndata;
+	char root[VIRT_VOL_NAME_MAX];
+	char seed[VIRT_VOL_NAME_MAX];
+	char datavol[VIRT_MAX_DATA_DISKS][VIRT_VOL_NAME_MAX];
 };
 
 struct virt_domain_desc {

@@ -80,19 +80,48 @@ void vbuf_free(struct vbuf *b)
 	b->len = b->cap = 0;
 }
 
-int virt_volume_name(char *buf, size_t len, const char *guest, const char *role)
+/* Volume names: "G.root.qcow2", "G.seed.iso", "G.data.D.qcow2". A guest
+ * name is [a-z0-9-] and a data disk name [a-z0-9], neither with a '.', so
+ * the text before the first '.' is the guest, the next field the role and,
+ * for data, the one after it the disk: a name reads back as exactly one
+ * (guest, role, disk), and no two legal pairs share a volume. Names that
+ * fail those rules are refused, which is what keeps this true. The names
+ * before this scheme ("G.qcow2", "G-seed.iso", "G-data-D.qcow2") joined
+ * with '-', which a guest name may hold: guest "x-data-y" owned guest x's
+ * data volume y. They carry one '.', these at least two, so a new name
+ * never meets an old one. */
+static bool disk_name_ok(const char *d)
+{
+	size_t n = strspn(d, "abcdefghijklmnopqrstuvwxyz0123456789");
+
+	return n > 0 && n < VIRT_DISK_NAME_MAX && !d[n];
+}
+
+static int volume_name(char *buf, size_t len, const char *guest, const char *role, bool legacy)
 {
 	int n;
 
+	if (!virt_name_ok(guest, VIRT_NAME_MAX - 1))
+		return -EINVAL;
 	if (!strcmp(role, "disk"))
-		n = snprintf(buf, len, "%s.qcow2", guest);
+		n = snprintf(buf, len, legacy ? "%s.qcow2" : "%s.root.qcow2", guest);
 	else if (!strcmp(role, "seed"))
-		n = snprintf(buf, len, "%s-seed.iso", guest);
-	else if (!strncmp(role, "data-", 5) && role[5])
-		n = snprintf(buf, len, "%s-%s.qcow2", guest, role);
+		n = snprintf(buf, len, legacy ? "%s-seed.iso" : "%s.seed.iso", guest);
+	else if (!strncmp(role, "data-", 5) && disk_name_ok(role + 5))
+		n = snprintf(buf, len, legacy ? "%s-data-%s.qcow2" : "%s.data.%s.qcow2", guest, role + 5);
 	else
 		return -EINVAL;
 	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+int virt_volume_name(char *buf, size_t len, const char *guest, const char *role)
+{
+	return volume_name(buf, len, guest, role, false);
+}
+
+int virt_volume_name_legacy(char *buf, size_t len, const char *guest, const char *role)
+{
+	return volume_name(buf, len, guest, role, true);
 }
 
 static void element(struct vbuf *b, const char *name, const char *text)
@@ -112,6 +141,12 @@ static void meta_body(struct vbuf *b, const struct virt_meta *m)
 	element(b, "spec", m->spec);
 	for (unsigned i = 0; i < m->ndata; i++)
 		element(b, "data", m->data[i]);
+	if (m->root[0])
+		element(b, "root-volume", m->root);
+	if (m->seed[0])
+		element(b, "seed-volume", m->seed);
+	for (unsigned i = 0; i < m->ndata && m->datavol[i][0]; i++)
+		element(b, "data-volume", m->datavol[i]);
 	vbuf_printf(b, "</" VIRT_NS_PREFIX ":guest>\n");
 }
 
@@ -138,12 +173,26 @@ static void disk_volume(struct vbuf *b, const char *pool, const char *vol, const
 	vbuf_printf(b, "    </disk>\n");
 }
 
+/* The names recorded in the metadata; by convention when none are. */
+static int disk_vol(const struct virt_domain_desc *d, const char *role, unsigned i, char *vol,
+		    size_t len)
+{
+	const struct virt_meta *m = d->meta;
+	const char *rec = !strcmp(role, "disk") ? m->root : !strcmp(role, "seed") ? m->seed : m->datavol[i];
+	int n;
+
+	if (!rec[0])
+		return virt_volume_name(vol, len, d->spec->name, role);
+	n = snprintf(vol, len, "%s", rec);
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
 static void disks(struct vbuf *b, const struct virt_domain_desc *d)
 {
 	const struct virt_spec *s = d->spec;
-	char vol[VIRT_NAME_MAX * 2], role[8 + VIRT_DISK_NAME_MAX], serial[32];
+	char vol[VIRT_VOL_NAME_MAX], role[8 + VIRT_DISK_NAME_MAX], serial[32];
 
-	if (virt_volume_name(vol, sizeof(vol), s->name, "disk") < 0) {
+	if (disk_vol(d, "disk", 0, vol, sizeof(vol)) < 0) {
 		b->err = -ENAMETOOLONG;
 		return;
 	}
@@ -154,13 +203,13 @@ static void disks(struct vbuf *b, const struct virt_domain_desc *d)
 		target[2] = (char)('b' + i);
 		snprintf(role, sizeof(role), "data-%s", s->data[i].name);
 		snprintf(serial, sizeof(serial), "osi-%s", s->data[i].name);
-		if (virt_volume_name(vol, sizeof(vol), s->name, role) < 0) {
+		if (disk_vol(d, role, i, vol, sizeof(vol)) < 0) {
 			b->err = -ENAMETOOLONG;
 			return;
 		}
 		disk_volume(b, d->pool, vol, "qcow2", target, serial);
 	}
-	if (virt_volume_name(vol, sizeof(vol), s->name, "seed") < 0) {
+	if (disk_vol(d, "seed", 0, vol, sizeof(vol)) < 0) {
 		b->err = -ENAMETOOLONG;
 		return;
 	}
@@ -377,5 +426,14 @@ int virt_xml_meta_parse(const char *xml, struct virt_meta *m)
 			break;
 		m->ndata++;
 	}
+	/* Absent in domains made before volume names were recorded. */
+	if (!field(xml, prefix, "root-volume", m->root, sizeof(m->root), &ret) ||
+	    !field(xml, prefix, "seed-volume", m->seed, sizeof(m->seed), &ret))
+		m->root[0] = m->seed[0] = '\0';
+	p = xml;
+	for (unsigned i = 0; i < m->ndata && p; i++)
+		p = field(p, prefix, "data-volume", m->datavol[i], sizeof(m->datavol[0]), &ret);
+	if (!p)
+		memset(m->datavol, 0, sizeof(m->datavol));
 	return 0;
 }

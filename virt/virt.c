@@ -18,7 +18,7 @@
 #include "virt/virt-internal.h"
 
 #define DEFAULT_CONSOLE_DIR "/var/log/os-infrastructure/guests"
-#define VOL_NAME_MAX (VIRT_NAME_MAX * 2)
+#define VOL_NAME_MAX VIRT_VOL_NAME_MAX
 #define UNDEFINE_FLAGS (VIR_DOMAIN_UNDEFINE_MANAGED_SAVE | VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA)
 
 static const char *const step_names[] = {
@@ -364,23 +364,120 @@ int virt_guest_stop(struct virt_host *h, const char *name, bool force)
 	return ret;
 }
 
-/* Overlay and seed by convention; -ENOENT counts as done. */
-static int remove_disks(struct virt_host *h, const char *name, unsigned *removed)
+/* Whether xml attaches vol: by pool and name (pool NULL: any pool), or by
+ * path when path is given. Names are [a-z0-9.-]: no escaping to undo. */
+static bool xml_has_vol(const char *xml, const char *pool, const char *vol, const char *path)
+{
+	char needle[VIRT_NAME_MAX + VIRT_VOL_NAME_MAX + PATH_MAX];
+
+	if (pool)
+		snprintf(needle, sizeof(needle), "pool='%s' volume='%s'", pool, vol);
+	else
+		snprintf(needle, sizeof(needle), "volume='%s'", vol);
+	if (strstr(xml, needle))
+		return true;
+	snprintf(needle, sizeof(needle), "file='%s'", path ? path : "");
+	return path && strstr(xml, needle);
+}
+
+static bool dom_has_vol(virDomainPtr dom, const char *vol, const char *path)
+{
+	static const unsigned flags[] = { VIR_DOMAIN_XML_INACTIVE, 0 };
+	bool has = false;
+
+	for (size_t i = 0; i < 2 && !has; i++) {
+		char *xml = virDomainGetXMLDesc(dom, flags[i]);
+
+		/* A description we cannot read is not a proof of absence. */
+		has = !xml || xml_has_vol(xml, NULL, vol, path);
+		free(xml);
+	}
+	return has;
+}
+
+/* 1 and the domain's name in who when any domain (defined or running, ours
+ * or not) attaches vol; 0 when none does; -EIO when that cannot be told. */
+static int vol_attached(struct virt_host *h, const char *vol, char *who, size_t wholen)
+{
+	virStorageVolPtr v = virt_vol_lookup(h, vol);
+	char *path = v ? virStorageVolGetPath(v) : NULL;
+	virDomainPtr *doms = NULL;
+	int n, found = 0;
+
+	if (v)
+		virStorageVolFree(v);
+	n = virConnectListAllDomains(h->conn, &doms, 0);
+	for (int i = 0; i < n; i++) {
+		if (!found && dom_has_vol(doms[i], vol, path)) {
+			found = 1;
+			snprintf(who, wholen, "%s", virDomainGetName(doms[i]));
+		}
+		virDomainFree(doms[i]);
+	}
+	free(doms);
+	free(path);
+	return n < 0 ? -EIO : found;
+}
+
+/* Removes vol unless some domain attaches it; -ENOENT counts as done.
+ * Returns 1 when removed, 0 when absent or kept. */
+static int remove_unattached(struct virt_host *h, const char *name, const char *vol)
+{
+	char who[VIRT_NAME_MAX] = "";
+	int r = vol_attached(h, vol, who, sizeof(who));
+
+	if (r != 0) {
+		audit(h, "guest %s: volume %s kept: %s", name, vol,
+		      r > 0 ? "another domain attaches it" : "cannot tell whether a domain attaches it");
+		if (r > 0)
+			log_warn("guest %s: volume %s is attached to %s", name, vol, who);
+		return 0;
+	}
+	r = virt_vol_delete(h, vol);
+	if (r == -ENOENT)
+		return 0;
+	return r < 0 ? r : 1;
+}
+
+/* The overlay and seed a domain is proven to own: named in its metadata (or,
+ * for domains made before names were recorded, by the old convention), that
+ * name being this guest's under the scheme, and attached to the domain.
+ * Data volumes are never among them. */
+static unsigned owned_disks(struct virt_host *h, virDomainPtr dom, const char *name,
+			    const struct virt_meta *m, char vols[2][VIRT_VOL_NAME_MAX])
 {
 	static const char *const roles[] = { "disk", "seed" };
-	char vol[VOL_NAME_MAX];
+	const char *rec[] = { m->root, m->seed };
+	bool legacy = !m->root[0] && !m->seed[0];
+	char *xml = virDomainGetXMLDesc(dom, VIR_DOMAIN_XML_INACTIVE);
+	unsigned n = 0;
+
+	for (size_t i = 0; i < 2; i++) {
+		char *v = vols[i];
+		int r = legacy ? virt_volume_name_legacy(v, VIRT_VOL_NAME_MAX, name, roles[i])
+			       : virt_volume_name(v, VIRT_VOL_NAME_MAX, name, roles[i]);
+
+		if (r < 0 || (!legacy && strcmp(v, rec[i])) || !xml || !xml_has_vol(xml, h->pool, v, NULL))
+			v[0] = '\0';
+		else
+			n++;
+	}
+	free(xml);
+	return n;
+}
+
+static int remove_disks(struct virt_host *h, const char *name, char vols[2][VIRT_VOL_NAME_MAX],
+			unsigned *removed)
+{
 	int ret = 0;
 
 	*removed = 0;
 	for (size_t i = 0; i < 2; i++) {
-		int r;
+		int r = vols[i][0] ? remove_unattached(h, name, vols[i]) : 0;
 
-		if (virt_volume_name(vol, sizeof(vol), name, roles[i]) < 0)
-			return virt_fail(h, -ENAMETOOLONG, "%s: name too long", name);
-		r = virt_vol_delete(h, vol);
-		if (r == 0)
+		if (r > 0)
 			(*removed)++;
-		else if (r != -ENOENT && !ret)
+		else if (r < 0 && !ret)
 			ret = r;
 	}
 	return ret;
@@ -395,16 +492,28 @@ static void remove_console_log(struct virt_host *h, const char *name)
 		log_warn("%s: %s", path, strerror(errno));
 }
 
+/* Guest name and disk -> volume: recorded, or by the scheme the domain was
+ * made under. */
+static int data_vol(const struct virt_meta *m, const char *name, unsigned i, char *vol, size_t len)
+{
+	char role[8 + VIRT_DISK_NAME_MAX];
+
+	if (m->datavol[i][0])
+		return snprintf(vol, len, "%s", m->datavol[i]) >= (int)len ? -ENAMETOOLONG : 0;
+	snprintf(role, sizeof(role), "data-%s", m->data[i]);
+	return m->root[0] ? virt_volume_name(vol, len, name, role)
+			  : virt_volume_name_legacy(vol, len, name, role);
+}
+
 static unsigned report_kept(struct virt_host *h, const char *name, const struct virt_meta *m)
 {
-	char vol[VOL_NAME_MAX], role[8 + VIRT_DISK_NAME_MAX];
+	char vol[VIRT_VOL_NAME_MAX];
 	unsigned kept = 0;
 
 	for (unsigned i = 0; i < m->ndata; i++) {
 		virStorageVolPtr v;
 
-		snprintf(role, sizeof(role), "data-%s", m->data[i]);
-		if (virt_volume_name(vol, sizeof(vol), name, role) < 0 || !(v = virt_vol_lookup(h, vol)))
+		if (data_vol(m, name, i, vol, sizeof(vol)) < 0 || !(v = virt_vol_lookup(h, vol)))
 			continue;
 		virStorageVolFree(v);
 		kept++;
@@ -414,14 +523,23 @@ static unsigned report_kept(struct virt_host *h, const char *name, const struct 
 	return kept;
 }
 
-/* No domain: only leftovers of an interrupted create, which are removed. */
+/* No domain: only what an interrupted create left. Under the current names
+ * an overlay or seed can belong to this guest alone; one that a domain
+ * attaches is kept all the same. Old-scheme names prove nothing without
+ * their domain and are left alone, as are data volumes. */
 static int destroy_leftovers(struct virt_host *h, const char *name)
 {
+	char vols[2][VIRT_VOL_NAME_MAX];
 	unsigned removed;
-	int ret = remove_disks(h, name, &removed);
+	int ret;
 
+	if (virt_volume_name(vols[0], sizeof(vols[0]), name, "disk") < 0 ||
+	    virt_volume_name(vols[1], sizeof(vols[1]), name, "seed") < 0)
+		return virt_fail(h, -ENAMETOOLONG, "%s: name too long", name);
+	ret = remove_disks(h, name, vols, &removed);
 	if (ret < 0)
-		return ret;
+		return virt_fail(h, ret, "guest %s: removing what an interrupted create left: %s", name,
+				 h->err[0] ? h->err : strerror(-ret));
 	if (!removed)
 		return virt_fail(h, -ENOENT, "no guest %s", name);
 	remove_console_log(h, name);
@@ -432,6 +550,7 @@ static int destroy_leftovers(struct virt_host *h, const char *name)
 
 int virt_guest_destroy(struct virt_host *h, const char *name, unsigned *kept)
 {
+	char vols[2][VIRT_VOL_NAME_MAX];
 	struct virt_meta m;
 	virDomainPtr dom;
 	unsigned removed, k;
@@ -446,6 +565,7 @@ int virt_guest_destroy(struct virt_host *h, const char *name, unsigned *kept)
 		return destroy_leftovers(h, name);
 	if (ret < 0)
 		return ret;
+	owned_disks(h, dom, name, &m, vols);
 	if (virDomainIsActive(dom) == 1 && virDomainDestroy(dom) < 0) {
 		ret = virt_fail_lv(h, -EIO, "cannot stop %s", name);
 		goto cleanup;
@@ -454,7 +574,7 @@ int virt_guest_destroy(struct virt_host *h, const char *name, unsigned *kept)
 		ret = virt_fail_lv(h, -EIO, "cannot undefine %s", name);
 		goto cleanup;
 	}
-	ret = remove_disks(h, name, &removed);
+	ret = remove_disks(h, name, vols, &removed);
 	remove_console_log(h, name);
 	k = report_kept(h, name, &m);
 	if (kept)
@@ -466,9 +586,30 @@ cleanup:
 	return ret;
 }
 
+/* The volume under the current name, else under the old one. */
+static int find_data_vol(struct virt_host *h, const char *guest, const char *disk, char *vol, size_t len)
+{
+	char role[8 + VIRT_DISK_NAME_MAX];
+	virStorageVolPtr v;
+
+	snprintf(role, sizeof(role), "data-%s", disk);
+	if (virt_volume_name(vol, len, guest, role) < 0)
+		return -ENAMETOOLONG;
+	if ((v = virt_vol_lookup(h, vol))) {
+		virStorageVolFree(v);
+		return 0;
+	}
+	if (virt_volume_name_legacy(vol, len, guest, role) < 0 || !(v = virt_vol_lookup(h, vol))) {
+		virt_volume_name(vol, len, guest, role);
+		return -ENOENT;
+	}
+	virStorageVolFree(v);
+	return 0;
+}
+
 int virt_data_delete(struct virt_host *h, const char *guest, const char *disk, const char *reason)
 {
-	char vol[VOL_NAME_MAX], role[8 + VIRT_DISK_NAME_MAX];
+	char vol[VIRT_VOL_NAME_MAX], who[VIRT_NAME_MAX] = "";
 	virDomainPtr dom;
 	int ret;
 
@@ -483,9 +624,15 @@ int virt_data_delete(struct virt_host *h, const char *guest, const char *disk, c
 	}
 	if (ret != -ENOENT)
 		return ret;
-	snprintf(role, sizeof(role), "data-%s", disk);
-	if (virt_volume_name(vol, sizeof(vol), guest, role) < 0)
-		return virt_fail(h, -ENAMETOOLONG, "%s: name too long", guest);
+	ret = find_data_vol(h, guest, disk, vol, sizeof(vol));
+	if (ret == -ENOENT)
+		return virt_fail(h, ret, "no data volume %s", vol);
+	if (ret < 0)
+		return virt_fail(h, ret, "%s: name too long", guest);
+	ret = vol_attached(h, vol, who, sizeof(who));
+	if (ret != 0)
+		return virt_fail(h, ret < 0 ? ret : -EBUSY, "volume %s: %s%s", vol,
+				 ret < 0 ? "cannot tell whether a domain attaches it" : "attached to domain ", who);
 	ret = virt_vol_delete(h, vol);
 	if (ret == -ENOENT)
 		return virt_fail(h, ret, "no data volume %s", vol);
@@ -593,24 +740,47 @@ static int make_overlay(struct virt_host *h, const struct virt_spec *s, const st
 	return ret;
 }
 
-/* A data volume kept from an earlier guest of the same name is its archive:
- * it is attached again, not replaced. */
-static int make_data(struct virt_host *h, const struct virt_spec *s, struct rollback *r)
+/* A data volume under its old name (see virt_volume_name) is taken only
+ * when it can be nothing else: no domain attaches it, and it has no backing
+ * file (the old name may be another guest's root overlay, which has). */
+static bool legacy_data_ok(struct virt_host *h, const char *vol)
 {
-	char vol[VOL_NAME_MAX], role[8 + VIRT_DISK_NAME_MAX], *xml = NULL;
+	virStorageVolPtr v = virt_vol_lookup(h, vol);
+	char who[VIRT_NAME_MAX], *xml, *bs;
+	bool ok;
+
+	if (!v)
+		return false;
+	xml = virStorageVolGetXMLDesc(v, 0);
+	virStorageVolFree(v);
+	bs = xml ? strstr(xml, "<backingStore>") : NULL;
+	ok = xml && !(bs && strstr(bs, "<path>"));
+	free(xml);
+	return ok && vol_attached(h, vol, who, sizeof(who)) == 0;
+}
+
+/* A data volume kept from an earlier guest of the same name is its archive:
+ * it is attached again, not replaced; m->datavol records which it is. */
+static int make_data(struct virt_host *h, const struct virt_spec *s, struct virt_meta *m,
+		     struct rollback *r)
+{
+	char old[VIRT_VOL_NAME_MAX], role[8 + VIRT_DISK_NAME_MAX], *xml = NULL;
 	int ret = 0;
 
 	for (unsigned i = 0; i < s->ndata && !ret; i++) {
-		virStorageVolPtr v;
+		const char *vol = m->datavol[i];
+		virStorageVolPtr v = virt_vol_lookup(h, vol);
 
-		snprintf(role, sizeof(role), "data-%s", s->data[i].name);
-		ret = virt_volume_name(vol, sizeof(vol), s->name, role);
-		if (ret < 0)
-			return virt_fail(h, ret, "%s: name too long", s->name);
-		v = virt_vol_lookup(h, vol);
 		if (v) {
 			virStorageVolFree(v);
 			audit(h, "guest %s: reusing data volume %s kept from an earlier guest", s->name, vol);
+			continue;
+		}
+		snprintf(role, sizeof(role), "data-%s", s->data[i].name);
+		if (virt_volume_name_legacy(old, sizeof(old), s->name, role) == 0 && legacy_data_ok(h, old)) {
+			strcpy(m->datavol[i], old);
+			audit(h, "guest %s: reusing data volume %s kept from an earlier guest (old name)",
+			      s->name, old);
 			continue;
 		}
 		ret = virt_xml_volume(vol, s->data[i].bytes, "qcow2", NULL, NULL, &xml);
@@ -711,8 +881,11 @@ static int adopt(struct virt_host *h, virDomainPtr dom, const struct virt_spec *
 	return 0;
 }
 
-static void fill_meta(struct virt_meta *m, const struct virt_spec *s, const char *digest)
+static int fill_meta(struct virt_meta *m, const struct virt_spec *s, const char *digest)
 {
+	char role[8 + VIRT_DISK_NAME_MAX];
+	int ret;
+
 	memset(m, 0, sizeof(*m));
 	m->type = s->type;
 	strcpy(m->owner, s->owner);
@@ -722,6 +895,14 @@ static void fill_meta(struct virt_meta *m, const struct virt_spec *s, const char
 	for (unsigned i = 0; i < s->ndata; i++)
 		strcpy(m->data[i], s->data[i].name);
 	m->ndata = s->ndata;
+	ret = virt_volume_name(m->root, sizeof(m->root), s->name, "disk");
+	if (!ret)
+		ret = virt_volume_name(m->seed, sizeof(m->seed), s->name, "seed");
+	for (unsigned i = 0; i < s->ndata && !ret; i++) {
+		snprintf(role, sizeof(role), "data-%s", s->data[i].name);
+		ret = virt_volume_name(m->datavol[i], sizeof(m->datavol[i]), s->name, role);
+	}
+	return ret;
 }
 
 static int prepare(struct virt_host *h, struct virt_spec *s, struct virt_image *base, int *kvm)
@@ -747,13 +928,13 @@ static int prepare(struct virt_host *h, struct virt_spec *s, struct virt_image *
 	return 0;
 }
 
-static int build(struct virt_host *h, const struct virt_spec *s, const struct virt_meta *m,
+static int build(struct virt_host *h, const struct virt_spec *s, struct virt_meta *m,
 		 const struct virt_image *base, bool kvm, struct rollback *r)
 {
 	int ret;
 
 	if ((ret = step(h, VIRT_STEP_VOLUMES, s->name)) < 0 || (ret = make_overlay(h, s, base, r)) < 0 ||
-	    (ret = make_data(h, s, r)) < 0)
+	    (ret = make_data(h, s, m, r)) < 0)
 		return ret;
 	if ((ret = step(h, VIRT_STEP_SEED, s->name)) < 0 || (ret = make_seed(h, s, r)) < 0)
 		return ret;
@@ -793,7 +974,8 @@ int virt_guest_create(struct virt_host *h, const struct virt_spec *in, struct vi
 	h->err[0] = '\0';
 	if ((ret = prepare(h, &s, &base, &kvm)) < 0)
 		return ret;
-	fill_meta(&m, &s, digest);
+	if ((ret = fill_meta(&m, &s, digest)) < 0)
+		return virt_fail(h, ret, "%s: volume names: %s", s.name, strerror(-ret));
 	ret = build(h, &s, &m, &base, kvm == 1, &r);
 	if (ret < 0)
 		goto cleanup;

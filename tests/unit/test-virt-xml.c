@@ -116,13 +116,13 @@ static void test_domain_tcg(void **state)
 	assert_true(!strncmp(xml, "<domain type='qemu'>", 20));
 	assert_has(xml, "<cpu mode='maximum' check='none'/>");
 	assert_has(xml, "<name>guest-1</name>");
-	assert_has(xml, "<source pool='osi' volume='guest-1.qcow2'/>");
+	assert_has(xml, "<source pool='osi' volume='guest-1.root.qcow2'/>");
 	assert_has(xml, "<target dev='vda' bus='virtio'/>");
-	assert_has(xml, "<source pool='osi' volume='guest-1-data-archive.qcow2'/>");
+	assert_has(xml, "<source pool='osi' volume='guest-1.data.archive.qcow2'/>");
 	assert_has(xml, "<target dev='vdb' bus='virtio'/>");
 	assert_has(xml, "<serial>osi-archive</serial>");
 	assert_has(xml, "<disk type='volume' device='cdrom'>");
-	assert_has(xml, "<source pool='osi' volume='guest-1-seed.iso'/>");
+	assert_has(xml, "<source pool='osi' volume='guest-1.seed.iso'/>");
 	assert_has(xml, "<controller type='scsi' index='0' model='virtio-scsi'/>");
 	assert_has(xml, "<interface type='network'>\n      <source network='default'/>\n      <model type='virtio'/>");
 	assert_has(xml, "<serial type='pty'>\n      <log file='/var/log/osi/guest-1.log' append='off'/>");
@@ -229,6 +229,25 @@ static void test_meta_round_trip_and_foreign(void **state)
 	assert_string_equal(back.owner, "a&b");
 	assert_int_equal(back.ndata, 2);
 	assert_string_equal(back.data[1], "lfs");
+	/* Made before volume names were recorded: none read back. */
+	assert_string_equal(back.root, "");
+	assert_string_equal(back.seed, "");
+	assert_string_equal(back.datavol[0], "");
+	free(xml);
+
+	strcpy(m.root, "git-1.root.qcow2");
+	strcpy(m.seed, "git-1.seed.iso");
+	strcpy(m.datavol[0], "git-1.data.repos.qcow2");
+	strcpy(m.datavol[1], "git-1-data-lfs.qcow2");
+	assert_int_equal(virt_xml_meta(&m, &xml), 0);
+	assert_has(xml, "<osi:root-volume>git-1.root.qcow2</osi:root-volume>");
+	assert_int_equal(virt_xml_meta_parse(xml, &back), 0);
+	assert_int_equal(back.ndata, 2);
+	assert_string_equal(back.data[0], "repos");
+	assert_string_equal(back.root, "git-1.root.qcow2");
+	assert_string_equal(back.seed, "git-1.seed.iso");
+	assert_string_equal(back.datavol[0], "git-1.data.repos.qcow2");
+	assert_string_equal(back.datavol[1], "git-1-data-lfs.qcow2");
 	free(xml);
 
 	assert_int_equal(virt_xml_meta_parse("<other/>", &back), -ENOMSG);
@@ -265,13 +284,111 @@ static void test_volume_names(void **state)
 	char buf[80];
 
 	assert_int_equal(virt_volume_name(buf, sizeof(buf), "g", "disk"), 0);
-	assert_string_equal(buf, "g.qcow2");
+	assert_string_equal(buf, "g.root.qcow2");
 	assert_int_equal(virt_volume_name(buf, sizeof(buf), "g", "seed"), 0);
-	assert_string_equal(buf, "g-seed.iso");
+	assert_string_equal(buf, "g.seed.iso");
 	assert_int_equal(virt_volume_name(buf, sizeof(buf), "g", "data-archive"), 0);
-	assert_string_equal(buf, "g-data-archive.qcow2");
+	assert_string_equal(buf, "g.data.archive.qcow2");
 	assert_int_equal(virt_volume_name(buf, sizeof(buf), "g", "data-"), -EINVAL);
 	assert_int_equal(virt_volume_name(buf, 4, "guest", "disk"), -ENAMETOOLONG);
+	/* Names that would break the scheme's injectivity are refused. */
+	assert_int_equal(virt_volume_name(buf, sizeof(buf), "g.x", "disk"), -EINVAL);
+	assert_int_equal(virt_volume_name(buf, sizeof(buf), "g", "data-a.b"), -EINVAL);
+	assert_int_equal(virt_volume_name(buf, sizeof(buf), "g", "data-a-b"), -EINVAL);
+	assert_int_equal(virt_volume_name(buf, sizeof(buf), "", "disk"), -EINVAL);
+	/* The old names, still read for guests made under them. */
+	assert_int_equal(virt_volume_name_legacy(buf, sizeof(buf), "g", "disk"), 0);
+	assert_string_equal(buf, "g.qcow2");
+	assert_int_equal(virt_volume_name_legacy(buf, sizeof(buf), "g", "seed"), 0);
+	assert_string_equal(buf, "g-seed.iso");
+	assert_int_equal(virt_volume_name_legacy(buf, sizeof(buf), "g", "data-archive"), 0);
+	assert_string_equal(buf, "g-data-archive.qcow2");
+}
+
+/* The property behind destroy's safety: no two (guest, volume) pairs share a
+ * volume name, whatever legal names the operator picks. Adversarial names
+ * (one guest's name spelled like another's volume) and random ones built
+ * from the words volume names use. */
+#define NGUESTS 600
+#define NDISKS 8
+#define VOLS_PER (2 + NDISKS)
+
+struct owned {
+	char vol[160];
+	unsigned guest, role;
+};
+
+static int by_vol(const void *a, const void *b)
+{
+	return strcmp(((const struct owned *)a)->vol, ((const struct owned *)b)->vol);
+}
+
+static void random_name(char *out, size_t len, unsigned *seed)
+{
+	static const char *const words[] = { "x", "y", "a", "b", "vault1", "web", "data", "seed",
+					     "root", "archive", "qcow2", "iso", "1", "-", "--" };
+	size_t n = 0;
+
+	out[0] = '\0';
+	for (unsigned k = 1 + rand_r(seed) % 6; k-- && n + 8 < len;)
+		n += (size_t)snprintf(out + n, len - n, "%s", words[rand_r(seed) % 15]);
+}
+
+static unsigned legal_guests(char names[][VIRT_NAME_MAX], unsigned max)
+{
+	static const char *const fixed[] = {
+		"x", "x-data", "x-data-y", "x-data-archive", "data", "data-x", "seed", "x-seed", "root",
+		"x-root", "vault1", "vault1-data-archive", "web", "web-data-archive", "a-b", "a", "b",
+		"a-data-b-data-c", "a-data-b", "qcow2", "x-qcow2", "iso", "x-seed-iso", "data-data",
+		"archive", "vault1-data", "web-seed", "x-data-x-data-x",
+		"abcdefghijklmnopqrstuvwxyz0123456789-abcdefghijklmnopqrstuvwxyz",
+	};
+	unsigned n = 0, seed = 20240607;
+
+	for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
+		strcpy(names[n++], fixed[i]);
+	while (n < max) {
+		char c[VIRT_NAME_MAX * 2];
+		bool dup = false;
+
+		random_name(c, sizeof(c), &seed);
+		if (!virt_name_ok(c, VIRT_NAME_MAX - 1))
+			continue;
+		for (unsigned k = 0; k < n && !dup; k++)
+			dup = !strcmp(names[k], c);
+		if (!dup)
+			strcpy(names[n++], c);
+	}
+	return n;
+}
+
+static void test_volume_names_never_collide(void **state)
+{
+	static const char *const disks[NDISKS] = { "archive", "repos", "data", "seed", "root", "y",
+						   "x0", "abcdefghijklmno" };
+	static char guests[NGUESTS][VIRT_NAME_MAX];
+	struct owned *all = calloc(NGUESTS * VOLS_PER, sizeof(*all));
+	unsigned ng = legal_guests(guests, NGUESTS), n = 0;
+
+	assert_non_null(all);
+	for (unsigned g = 0; g < ng; g++) {
+		for (unsigned r = 0; r < VOLS_PER; r++) {
+			char role[8 + VIRT_DISK_NAME_MAX];
+
+			snprintf(role, sizeof(role), "%s%s", r == 0 ? "disk" : r == 1 ? "seed" : "data-",
+				 r >= 2 ? disks[r - 2] : "");
+			assert_int_equal(virt_volume_name(all[n].vol, sizeof(all[n].vol), guests[g], role), 0);
+			all[n].guest = g;
+			all[n++].role = r;
+		}
+	}
+	qsort(all, n, sizeof(*all), by_vol);
+	for (unsigned i = 1; i < n; i++) {
+		if (!strcmp(all[i - 1].vol, all[i].vol))
+			fail_msg("%s is volume %u of guest %s and volume %u of guest %s", all[i].vol,
+				 all[i - 1].role, guests[all[i - 1].guest], all[i].role, guests[all[i].guest]);
+	}
+	free(all);
 }
 
 static void test_spec_digest(void **state)
@@ -397,6 +514,7 @@ int main(void)
 		cmocka_unit_test(test_meta_round_trip_and_foreign),
 		cmocka_unit_test(test_volume_and_pool_xml),
 		cmocka_unit_test(test_volume_names),
+		cmocka_unit_test(test_volume_names_never_collide),
 		cmocka_unit_test(test_spec_digest),
 		cmocka_unit_test(test_spec_check),
 		cmocka_unit_test(test_manifest_parser_strict),

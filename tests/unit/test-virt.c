@@ -441,9 +441,9 @@ static void test_create_defines_and_starts(void **state)
 	assert_string_equal(g.data[0], "archive");
 	assert_int_equal(g.memory_bytes, 192ULL << 20);
 
-	assert_true(vol_exists(f, "vault-1.qcow2"));
-	assert_true(vol_exists(f, "vault-1-seed.iso"));
-	assert_true(vol_exists(f, "vault-1-data-archive.qcow2"));
+	assert_true(vol_exists(f, "vault-1.root.qcow2"));
+	assert_true(vol_exists(f, "vault-1.seed.iso"));
+	assert_true(vol_exists(f, "vault-1.data.archive.qcow2"));
 	dom = virDomainLookupByName(f->h.conn, "vault-1");
 	assert_non_null(dom);
 	assert_int_equal(virDomainGetAutostart(dom, &autostart), 0);
@@ -460,7 +460,7 @@ static void test_create_defines_and_starts(void **state)
 	virDomainFree(dom);
 
 	/* The seed that went up is an ISO with this guest's identity. */
-	seed = stored_get(f, "vault-1-seed.iso");
+	seed = stored_get(f, "vault-1.seed.iso");
 	assert_non_null(seed);
 	{
 		struct archive *a = archive_read_new();
@@ -563,12 +563,12 @@ static void test_rollback_on_seed_upload(void **state)
 	import_base(f, "testguest");
 	doms = count_domains(f);
 	vols = count_vols(f);
-	f->fail_upload_suffix = "-seed.iso";
+	f->fail_upload_suffix = ".seed.iso";
 	spec(&s, VIRT_TOTEBOX, "vault-2");
 	assert_int_equal(virt_guest_create(&f->h, &s, NULL), -EIO);
 	assert_non_null(strstr(f->h.err, "injected upload failure"));
 	assert_nothing_left(f, "vault-2", doms, vols);
-	assert_false(vol_exists(f, "vault-2-data-archive.qcow2"));
+	assert_false(vol_exists(f, "vault-2.data.archive.qcow2"));
 
 	/* The retry, with the fault gone, succeeds from scratch. */
 	f->fail_upload_suffix = NULL;
@@ -622,16 +622,16 @@ static void test_leftover_volume_refused_then_destroyed(void **state)
 
 	import_base(f, "testguest");
 	check(f, virt_pool_ensure(&f->h));
-	assert_int_equal(virt_xml_volume("web-3.qcow2", 1 << 20, "qcow2", NULL, NULL, &xml), 0);
+	assert_int_equal(virt_xml_volume("web-3.root.qcow2", 1 << 20, "qcow2", NULL, NULL, &xml), 0);
 	check(f, virt_vol_create(&f->h, xml, &v));
 	virStorageVolFree(v);
 	free(xml);
 	spec(&s, VIRT_MEDIAKIT, "web-3");
 	assert_int_equal(virt_guest_create(&f->h, &s, NULL), -EEXIST);
-	assert_non_null(strstr(f->h.err, "web-3.qcow2 exists without its guest"));
-	assert_true(vol_exists(f, "web-3.qcow2"));
+	assert_non_null(strstr(f->h.err, "web-3.root.qcow2 exists without its guest"));
+	assert_true(vol_exists(f, "web-3.root.qcow2"));
 	check(f, virt_guest_destroy(&f->h, "web-3", NULL));
-	assert_false(vol_exists(f, "web-3.qcow2"));
+	assert_false(vol_exists(f, "web-3.root.qcow2"));
 	check(f, virt_guest_create(&f->h, &s, NULL));
 	assert_int_equal(virt_guest_destroy(&f->h, "nobody-here", NULL), -ENOENT);
 }
@@ -691,9 +691,9 @@ static void test_destroy_keeps_data_volume(void **state)
 	check(f, virt_guest_destroy(&f->h, "vault-4", &kept));
 	assert_int_equal(kept, 1);
 	assert_int_equal(virt_guest_get(&f->h, "vault-4", &g), -ENOENT);
-	assert_false(vol_exists(f, "vault-4.qcow2"));
-	assert_false(vol_exists(f, "vault-4-seed.iso"));
-	assert_true(vol_exists(f, "vault-4-data-archive.qcow2"));
+	assert_false(vol_exists(f, "vault-4.root.qcow2"));
+	assert_false(vol_exists(f, "vault-4.seed.iso"));
+	assert_true(vol_exists(f, "vault-4.data.archive.qcow2"));
 	assert_int_equal(access(log, F_OK), -1);
 
 	/* The same vault again gets its archive back. */
@@ -705,15 +705,187 @@ static void test_destroy_keeps_data_volume(void **state)
 	assert_int_equal(virt_data_delete(&f->h, "vault-4", "archive", ""), -EINVAL);
 	assert_int_equal(virt_data_delete(&f->h, "vault-4", "archive", NULL), -EINVAL);
 	check(f, virt_data_delete(&f->h, "vault-4", "archive", "entity dissolved, ticket 42"));
-	assert_false(vol_exists(f, "vault-4-data-archive.qcow2"));
+	assert_false(vol_exists(f, "vault-4.data.archive.qcow2"));
 	assert_int_equal(count_vols(f), vols);
 	assert_int_equal(virt_data_delete(&f->h, "vault-4", "archive", "again"), -ENOENT);
 	snprintf(log, sizeof(log), "%s/virt-audit.log", f->dir);
 	assert_int_equal(read_file(log, 1 << 20, &text, &len), 0);
-	assert_non_null(strstr(text, "vault-4-data-archive.qcow2 is kept"));
-	assert_non_null(strstr(text, "reusing data volume vault-4-data-archive.qcow2"));
+	assert_non_null(strstr(text, "vault-4.data.archive.qcow2 is kept"));
+	assert_non_null(strstr(text, "reusing data volume vault-4.data.archive.qcow2"));
 	assert_non_null(strstr(text, "deleted on request: entity dissolved, ticket 42"));
 	free(text);
+}
+
+static bool dom_has(struct fixture *f, const char *name, const char *needle)
+{
+	virDomainPtr dom = virDomainLookupByName(f->h.conn, name);
+	char *xml = dom ? virDomainGetXMLDesc(dom, VIR_DOMAIN_XML_INACTIVE) : NULL;
+	bool has = xml && strstr(xml, needle);
+
+	free(xml);
+	if (dom)
+		virDomainFree(dom);
+	return has;
+}
+
+static unsigned long long vol_capacity(struct fixture *f, const char *name)
+{
+	virStorageVolPtr v = virt_vol_lookup(&f->h, name);
+	virStorageVolInfo info;
+
+	if (!v)
+		return 0;
+	assert_int_equal(virStorageVolGetInfo(v, &info), 0);
+	virStorageVolFree(v);
+	return info.capacity;
+}
+
+static void make_vol(struct fixture *f, const char *name, const char *backing)
+{
+	virStorageVolPtr v;
+	char *xml;
+
+	check(f, virt_pool_ensure(&f->h));
+	assert_int_equal(virt_xml_volume(name, 3ULL << 30, "qcow2", backing, backing ? "raw" : NULL, &xml), 0);
+	check(f, virt_vol_create(&f->h, xml, &v));
+	virStorageVolFree(v);
+	free(xml);
+}
+
+/* Guest "vault1-data-archive" is spelled like vault1's archive volume under
+ * the old names: creating, failing and destroying it leaves that archive. */
+static void test_guest_named_like_a_data_volume(void **state)
+{
+	struct fixture *f = *state;
+	char arch[128], needle[160];
+	struct virt_spec s, t;
+	unsigned long long cap;
+	unsigned kept = 9;
+
+	import_base(f, "testguest");
+	spec(&s, VIRT_TOTEBOX, "vault1");
+	check(f, virt_guest_create(&f->h, &s, NULL));
+	check(f, virt_volume_name(arch, sizeof(arch), "vault1", "data-archive"));
+	cap = vol_capacity(f, arch);
+	assert_int_equal(cap, 2ULL << 30);
+
+	spec(&t, VIRT_MEDIAKIT, "vault1-data-archive");
+	check(f, virt_guest_create(&f->h, &t, NULL));
+	check(f, virt_guest_destroy(&f->h, "vault1-data-archive", &kept));
+	assert_int_equal(kept, 0);
+	assert_int_equal(vol_capacity(f, arch), cap);
+	snprintf(needle, sizeof(needle), "volume='%s'", arch);
+	assert_true(dom_has(f, "vault1", needle));
+
+	/* With vault1 gone and its archive kept, a failed create and the
+	 * destroy that cleans up after it still do not touch the archive. */
+	check(f, virt_guest_destroy(&f->h, "vault1", &kept));
+	assert_int_equal(kept, 1);
+	f->fail_step = VIRT_STEP_DEFINE;
+	assert_int_equal(virt_guest_create(&f->h, &t, NULL), -ECANCELED);
+	f->fail_step = -1;
+	assert_int_equal(virt_guest_destroy(&f->h, "vault1-data-archive", NULL), -ENOENT);
+	assert_int_equal(vol_capacity(f, arch), cap);
+	assert_int_equal(virt_data_delete(&f->h, "vault1-data", "archive", "wrong guest"), -ENOENT);
+	assert_int_equal(vol_capacity(f, arch), cap);
+}
+
+/* Totebox "web" made while "web-data-archive" runs gets an archive of its
+ * own, not that guest's root overlay. */
+static void test_data_volume_not_another_guests_root(void **state)
+{
+	struct fixture *f = *state;
+	char root[128], arch[128], needle[160];
+	struct virt_spec s;
+	int vols;
+
+	import_base(f, "testguest");
+	spec(&s, VIRT_MEDIAKIT, "web-data-archive");
+	check(f, virt_guest_create(&f->h, &s, NULL));
+	check(f, virt_volume_name(root, sizeof(root), "web-data-archive", "disk"));
+	vols = count_vols(f);
+	spec(&s, VIRT_TOTEBOX, "web");
+	check(f, virt_guest_create(&f->h, &s, NULL));
+	assert_int_equal(count_vols(f), vols + 3);
+	check(f, virt_volume_name(arch, sizeof(arch), "web", "data-archive"));
+	assert_string_not_equal(arch, root);
+	assert_int_equal(vol_capacity(f, arch), 2ULL << 30);
+	snprintf(needle, sizeof(needle), "volume='%s'", root);
+	assert_false(dom_has(f, "web", needle));
+	assert_true(dom_has(f, "web-data-archive", needle));
+}
+
+/* Volumes under the old names: a leftover is not destroyed on the word of
+ * its name, and a vault made again takes its archive back. */
+static void test_old_names_kept_and_reused(void **state)
+{
+	struct fixture *f = *state;
+	struct virt_spec s;
+	unsigned kept = 9;
+	int vols;
+
+	import_base(f, "testguest");
+	make_vol(f, "vault9-data-archive.qcow2", NULL);
+	assert_int_equal(virt_guest_destroy(&f->h, "vault9-data-archive", NULL), -ENOENT);
+	assert_true(vol_exists(f, "vault9-data-archive.qcow2"));
+
+	vols = count_vols(f);
+	spec(&s, VIRT_TOTEBOX, "vault9");
+	check(f, virt_guest_create(&f->h, &s, NULL));
+	assert_int_equal(count_vols(f), vols + 2);
+	assert_true(dom_has(f, "vault9", "volume='vault9-data-archive.qcow2'"));
+	assert_true(dom_has(f, "vault9", "<osi:data-volume>vault9-data-archive.qcow2</osi:data-volume>"));
+	assert_int_equal(virt_data_delete(&f->h, "vault9", "archive", "test"), -EBUSY);
+	check(f, virt_guest_destroy(&f->h, "vault9", &kept));
+	assert_int_equal(kept, 1);
+	assert_true(vol_exists(f, "vault9-data-archive.qcow2"));
+	check(f, virt_data_delete(&f->h, "vault9", "archive", "old archive retired"));
+	assert_false(vol_exists(f, "vault9-data-archive.qcow2"));
+	assert_int_equal(count_vols(f), vols - 1);
+}
+
+/* A domain made before volume names were recorded: destroy removes the
+ * overlay and seed it attaches under the old names, and keeps its data. */
+static void test_destroy_old_domain(void **state)
+{
+	struct fixture *f = *state;
+	static const char *const from[] = { "old-1.root.qcow2", "old-1.seed.iso", "old-1.data.archive.qcow2" };
+	static const char *const to[] = { "old-1.qcow2", "old-1-seed.iso", "old-1-data-archive.qcow2" };
+	struct virt_meta m = { .type = VIRT_TOTEBOX, .ndata = 1 };
+	struct virt_domain_desc d = { .meta = &m, .pool = "osi", .uuid = "6695eb01-f6a4-4304-89aa-97f2502e1177",
+				      .console_log = "" };
+	struct virt_spec s;
+	virDomainPtr dom;
+	unsigned kept = 9;
+	char *xml;
+
+	import_base(f, "testguest");
+	spec(&s, VIRT_TOTEBOX, "old-1");
+	d.spec = &s;
+	strcpy(m.owner, "operator");
+	strcpy(m.instance_id, "i-old");
+	strcpy(m.base, "testguest");
+	memset(m.spec, 'a', 64);
+	strcpy(m.data[0], "archive");
+	assert_int_equal(virt_xml_domain(&d, &xml), 0);
+	for (size_t i = 0; i < 3; i++) {
+		char *at = strstr(xml, from[i]);
+
+		assert_non_null(at);
+		memmove(at + strlen(to[i]), at + strlen(from[i]), strlen(at + strlen(from[i])) + 1);
+		memcpy(at, to[i], strlen(to[i]));
+		make_vol(f, to[i], NULL);
+	}
+	assert_null(strstr(xml, "-volume>"));
+	dom = virDomainDefineXML(f->h.conn, xml);
+	assert_non_null(dom);
+	virDomainFree(dom);
+	free(xml);
+	check(f, virt_guest_destroy(&f->h, "old-1", &kept));
+	assert_int_equal(kept, 1);
+	assert_false(vol_exists(f, "old-1.qcow2"));
+	assert_false(vol_exists(f, "old-1-seed.iso"));
+	assert_true(vol_exists(f, "old-1-data-archive.qcow2"));
 }
 
 static void test_image_remove(void **state)
@@ -773,6 +945,10 @@ int main(void)
 		T(test_leftover_volume_refused_then_destroyed),
 		T(test_list_show_start_stop),
 		T(test_destroy_keeps_data_volume),
+		T(test_guest_named_like_a_data_volume),
+		T(test_data_volume_not_another_guests_root),
+		T(test_old_names_kept_and_reused),
+		T(test_destroy_old_domain),
 		T(test_image_remove),
 		cmocka_unit_test(test_open_refuses_bad_config),
 	};
