@@ -5,54 +5,61 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <jansson.h>
 
-#include "lib/guest-types.h"
+#include "lib/conn.h"
 #include "lib/log.h"
 #include "lib/mesh.h"
 #include "lib/trust.h"
 #include "lib/units.h"
 #include "lib/wire-frame.h"
+#include "service-vm-host/dispatch-check.h"
 
 #define HELPER "service-vm-host-virt"
-#define IDLE_MS 10000
 #define LINE_BYTES 2048
-#define MAX_JOBS 16
+/* The fleet sends its request as soon as it has the greeting. */
+#define FIRST_FRAME_MS 5000
+#define MAX_JOBS 32
+#define MAX_PER_SOURCE 4        /* until the peer proves it is the fleet */
+#define WRITE_QUEUE_MAX (256u * 1024)
+#define TRUST_RELOAD_MS 1000    /* an unknown signer loads the ledger at most this often */
 
 struct dispatch {
-	uv_tcp_t listener;
+	struct conn_listener *listener;
+	uv_loop_t *loop;
 	const struct host_config *cfg;
-	unsigned jobs;
+	struct trust_set trust;   /* the fleets this node obeys, as last loaded */
+	struct stat stamp[2];     /* the ledger and the trust file when loaded */
+	uint64_t loaded_ms;
+	bool stopping;
 	char helper[4096];
 };
 
-/* Every handle a job initialises counts once in open_handles and is closed
- * exactly once; the job is freed when the last close callback runs. */
+/* The connection, the helper process and its pipe each count once in
+ * open_parts; the job is freed when the last of them is closed. */
 struct job {
-	uv_tcp_t tcp;
-	uv_timer_t idle;
+	struct conn *c;
 	uv_process_t proc;
 	uv_pipe_t out;
-	int open_handles;
+	int open_parts;
 	struct dispatch *d;
-	struct frame_reader rd;
 	uint8_t nonce[API_NONCE_BYTES];
-	bool requested, running, ended, final_sent;
+	bool requested, running, final_sent;
 	char line[LINE_BYTES];
 	size_t linelen;
-	uint8_t rbuf[8192];
 };
+
+static void job_release(struct job *j)
+{
+	if (--j->open_parts == 0)
+		free(j);
+}
 
 static void job_closed(uv_handle_t *h)
 {
-	struct job *j = h->data;
-
-	if (--j->open_handles == 0) {
-		j->d->jobs--;
-		frame_reader_free(&j->rd);
-		free(j);
-	}
+	job_release(h->data);
 }
 
 static void close_handle(uv_handle_t *h)
@@ -61,57 +68,35 @@ static void close_handle(uv_handle_t *h)
 		uv_close(h, job_closed);
 }
 
-/* Ends the conversation with the fleet. A helper still working on an
- * unfinished request is stopped: nobody is left to hear its result. */
-static void job_end(struct job *j)
+/* The conversation with the fleet is over. A helper still working on an
+ * unfinished request is stopped: nobody is left to hear its result (unless
+ * the agent itself is stopping: then the helper finishes on its own). */
+static void on_conn_closed(struct conn *c, int why)
 {
-	if (j->ended)
-		return;
-	j->ended = true;
-	close_handle((uv_handle_t *)&j->tcp);
-	close_handle((uv_handle_t *)&j->idle);
-	if (j->running && !j->final_sent)
+	struct job *j = conn_data(c);
+
+	j->c = NULL;
+	if (j->running && !j->final_sent && !j->d->stopping)
 		uv_process_kill(&j->proc, SIGTERM);
+	job_release(j);
 }
 
-struct write_req {
-	uv_write_t req;
-	struct job *job;
-	uint8_t *frame;
-	bool last;
-};
-
-static void on_written(uv_write_t *req, int status)
+static void job_end(struct job *j)
 {
-	struct write_req *w = (struct write_req *)req;
-
-	if (status < 0 || w->last)
-		job_end(w->job);
-	free(w->frame);
-	free(w);
+	if (j->c)
+		conn_close(j->c);
 }
 
 static void send_reply(struct job *j, const char *json, bool last)
 {
-	struct write_req *w;
+	uint8_t *frame;
 	size_t len;
-	uv_buf_t b;
 
-	if (j->ended)
+	if (!j->c || conn_closing(j->c))
 		return;
-	w = calloc(1, sizeof(*w));
-	if (!w || frame_build_plain(FRAME_REPLY, json, strlen(json), &w->frame, &len) < 0) {
-		free(w);
+	if (frame_build_plain(FRAME_REPLY, json, strlen(json), &frame, &len) < 0)
 		return job_end(j);
-	}
-	w->job = j;
-	w->last = last;
-	b = uv_buf_init((char *)w->frame, (unsigned)len);
-	if (uv_write(&w->req, (uv_stream_t *)&j->tcp, &b, 1, on_written) < 0) {
-		free(w->frame);
-		free(w);
-		job_end(j);
-	}
+	conn_send(j->c, frame, len, last);
 }
 
 static void send_failure(struct job *j, const char *why)
@@ -202,19 +187,19 @@ static void on_helper_exit(uv_process_t *p, int64_t status, int sig)
 }
 
 /* argv for the helper: options from the configuration, then the verb. */
-static int spawn_helper(struct job *j, const char *op, const json_t *g)
+static int spawn_helper(struct job *j, const struct dispatch_req *r)
 {
 	const struct host_config *c = j->d->cfg;
-	char mem[24], cpus[12];
-	const char *name = json_string_value(json_object_get(g, "name"));
-	const char *type = json_string_value(json_object_get(g, "type"));
+	bool create = r->op->op == GOP_CREATE;
+	char mem[24], cpus[24];
 	char *args[24];
 	int n = 0, ret;
+	uv_loop_t *loop = conn_loop(j->c);
 	uv_stdio_container_t io[3];
 	uv_process_options_t po = { 0 };
 
-	snprintf(mem, sizeof(mem), "%lld", (long long)json_integer_value(json_object_get(g, "memory_bytes")));
-	snprintf(cpus, sizeof(cpus), "%lld", (long long)json_integer_value(json_object_get(g, "vcpus")));
+	snprintf(mem, sizeof(mem), "%llu", (unsigned long long)r->memory_bytes);
+	snprintf(cpus, sizeof(cpus), "%llu", (unsigned long long)r->vcpus);
 	args[n++] = j->d->helper;
 	args[n++] = "--uri"; args[n++] = (char *)c->virt_uri;
 	args[n++] = "--images"; args[n++] = (char *)c->images_dir;
@@ -227,15 +212,15 @@ static int spawn_helper(struct job *j, const char *op, const json_t *g)
 	if (c->console_dir[0]) {
 		args[n++] = "--console-dir"; args[n++] = (char *)c->console_dir;
 	}
-	args[n++] = (char *)op;
-	args[n++] = (char *)name;
-	if (!strcmp(op, "create")) {
-		args[n++] = (char *)type; args[n++] = mem; args[n++] = cpus;
+	args[n++] = (char *)r->op->verb;
+	args[n++] = (char *)r->name;
+	if (create) {
+		args[n++] = (char *)r->type; args[n++] = mem; args[n++] = cpus;
 	}
 	args[n] = NULL;
-	uv_pipe_init(j->tcp.loop, &j->out, 0);
+	uv_pipe_init(loop, &j->out, 0);
 	j->out.data = j;
-	j->open_handles++;
+	j->open_parts++;
 	io[0].flags = UV_IGNORE;
 	io[1].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
 	io[1].data.stream = (uv_stream_t *)&j->out;
@@ -247,158 +232,148 @@ static int spawn_helper(struct job *j, const char *op, const json_t *g)
 	po.stdio_count = 3;
 	po.exit_cb = on_helper_exit;
 	j->proc.data = j;
-	ret = uv_spawn(j->tcp.loop, &j->proc, &po);
+	ret = uv_spawn(loop, &j->proc, &po);
 	/* libuv keeps the process handle on the loop even when the spawn fails:
 	 * it must be closed like any other, or the freed job stays linked. */
-	j->open_handles++;
+	j->open_parts++;
 	if (ret < 0) {
 		close_handle((uv_handle_t *)&j->proc);
 		close_handle((uv_handle_t *)&j->out);
 		return ret;
 	}
 	j->running = true;
-	log_info("dispatch: %s %s%s%s", op, name, type && !strcmp(op, "create") ? " as " : "",
-		 type && !strcmp(op, "create") ? type : "");
+	log_info("dispatch: %s %s%s%s", r->op->verb, r->name, create ? " as " : "",
+		 create ? r->type : "");
 	return uv_read_start((uv_stream_t *)&j->out, on_helper_alloc, on_helper_read);
 }
 
-/* {"op":"create"|"start"|"stop"|"destroy","node":N,
- *  "guest":{"name","type","memory_bytes","vcpus"}}: N must be this node, so a
- * request routed to the wrong host (a relay rewriting source addresses, say)
- * is refused rather than obeyed. */
-static const char *check_request(const json_t *req, const char *self, const char **op,
-				 const json_t **g)
-{
-	const char *name, *type, *node = json_string_value(json_object_get(req, "node"));
-	json_int_t mem, cpus;
+/* ---- whom to obey ---- */
 
-	if (!node || strcmp(node, self))
-		return "request is for another node";
-	*op = json_string_value(json_object_get(req, "op"));
-	*g = json_object_get(req, "guest");
-	name = json_string_value(json_object_get(*g, "name"));
-	if (!*op || (strcmp(*op, "create") && strcmp(*op, "start") && strcmp(*op, "stop") &&
-		     strcmp(*op, "destroy")))
-		return "unknown operation";
-	if (!name || !guest_name_valid(name))
-		return "invalid guest name";
-	if (strcmp(*op, "create"))
-		return NULL;
-	type = json_string_value(json_object_get(*g, "type"));
-	mem = json_integer_value(json_object_get(*g, "memory_bytes"));
-	cpus = json_integer_value(json_object_get(*g, "vcpus"));
-	if (!guest_type_find(type))
-		return "unknown guest type";
-	if (mem < (32 << 20) || mem > (1LL << 42) || cpus < 1 || cpus > 256)
-		return "guest size out of range";
-	return NULL;
+static void file_stamp(const char *path, struct stat *st)
+{
+	if (stat(path, st) < 0)
+		memset(st, 0, sizeof(*st));
+}
+
+static bool stamp_same(const struct stat *a, const struct stat *b)
+{
+	return a->st_ino == b->st_ino && a->st_size == b->st_size &&
+	       a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
+}
+
+static void current_stamp(const struct dispatch *d, struct stat st[2])
+{
+	char path[PATH_MAX];
+
+	if (mesh_path(d->cfg->state_dir, MESH_LEDGER_FILE, path) == 0)
+		file_stamp(path, &st[0]);
+	else
+		memset(&st[0], 0, sizeof(st[0]));
+	file_stamp(d->cfg->trust_file, &st[1]);
+}
+
+static int load_trust(void *ctx, struct trust_set *out)
+{
+	struct dispatch *d = ctx;
+	char err[256], source[PATH_MAX + 8];
+	int ret;
+
+	current_stamp(d, d->stamp);
+	d->loaded_ms = uv_now(d->loop);
+	ret = mesh_trust_load(d->cfg->state_dir, d->cfg->trust_file, out, source, sizeof(source),
+			      err, sizeof(err));
+	if (ret < 0)
+		log_warn("dispatch: cannot load %s: %s", source, ret == -EBADMSG ? err : strerror(-ret));
+	return ret;
+}
+
+/* A change of the ledger or the trust file (a revocation, say) counts at
+ * once; otherwise the set loaded before answers, so a stranger's request
+ * costs no ledger load. */
+static void refresh_trust(struct dispatch *d)
+{
+	struct trust_set fresh = { 0 };
+	struct stat now[2];
+
+	current_stamp(d, now);
+	if (stamp_same(&now[0], &d->stamp[0]) && stamp_same(&now[1], &d->stamp[1]))
+		return;
+	if (load_trust(d, &fresh) == 0) {
+		trust_free(&d->trust);
+		d->trust = fresh;
+	} else {
+		trust_free(&d->trust); /* an unreadable ledger trusts nobody */
+	}
 }
 
 static void handle_request(struct job *j, const uint8_t *p, size_t len)
 {
-	struct trust_set ts = { 0 };
-	const struct trust_entry *m;
+	struct dispatch *d = j->d;
+	struct dispatch_req r;
 	struct frame_signed s;
-	const json_t *g;
-	const char *op, *why = NULL;
-	json_t *req = NULL;
-	char err[256], source[PATH_MAX + 8];
+	const char *why;
+	json_t *req;
 
-	j->requested = true;
 	if (frame_parse_signed(p, len, &s) < 0 || s.seq != 1)
 		return refuse(j, "malformed request frame");
-	if (mesh_trust_load(j->d->cfg->state_dir, j->d->cfg->trust_file, &ts, source,
-			    sizeof(source), err, sizeof(err)) < 0)
-		return refuse(j, "this node cannot read its ledger or trust file");
-	m = trust_find(&ts, s.name);
-	if (!m || !(m->roles & TRUST_ROLE_FLEET))
-		why = "signer is not a fleet this node trusts";
-	else if (!api_verify(s.sig, m->sign_pk, j->nonce, s.seq, s.name, s.body, s.body_len))
-		why = "bad signature";
-	trust_free(&ts);
+	refresh_trust(d);
+	why = dispatch_check_signer(&d->trust, &s, j->nonce,
+				    uv_now(conn_loop(j->c)) - d->loaded_ms >= TRUST_RELOAD_MS,
+				    load_trust, d);
 	if (why)
 		return refuse(j, why);
+	conn_uncap(j->c);
 	req = json_loadb((const char *)s.body, s.body_len, JSON_REJECT_DUPLICATES, NULL);
-	why = req ? check_request(req, j->d->cfg->name, &op, &g) : "request is not JSON";
-	if (!why && spawn_helper(j, op, g) < 0)
+	why = req ? dispatch_check_request(req, d->cfg->name, &r) : "request is not JSON";
+	if (!why && spawn_helper(j, &r) < 0)
 		why = "cannot start the provisioning helper";
 	json_decref(req);
 	if (why)
 		refuse(j, why);
 }
 
-static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
+/* One request per connection; after it, what arrives is dropped, but the
+ * fleet leaving is still seen (and stops the helper). */
+static void on_frame(struct conn *c, const uint8_t *p, size_t len)
 {
-	struct job *j = h->data;
+	struct job *j = conn_data(c);
 
-	*buf = uv_buf_init((char *)j->rbuf, sizeof(j->rbuf));
-}
-
-static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
-{
-	struct job *j = s->data;
-	const uint8_t *p;
-	size_t len;
-
-	if (n < 0)
-		return job_end(j);
 	if (j->requested)
-		return; /* one request per connection */
-	if (frame_reader_feed(&j->rd, (const uint8_t *)buf->base, (size_t)n) < 0)
-		return refuse(j, "frame too large");
-	if (frame_reader_next(&j->rd, &p, &len) == 1) {
-		uv_timer_stop(&j->idle); /* a creation may take minutes */
-		handle_request(j, p, len);
-	}
+		return;
+	j->requested = true;
+	conn_ignore_input(c);
+	handle_request(j, p, len);
 }
 
-static void on_idle(uv_timer_t *t)
+static void on_oversized(struct conn *c)
 {
-	job_end(t->data);
+	refuse(conn_data(c), "frame too large");
 }
 
-static void on_connection(uv_stream_t *l, int status)
+static void on_accepted(struct conn *c, void *ctx)
 {
-	struct dispatch *d = l->data;
-	struct job *j;
+	struct dispatch *d = ctx;
+	struct job *j = calloc(1, sizeof(*j));
 	uint8_t *hello;
 	size_t len;
 
-	if (status < 0 || !(j = calloc(1, sizeof(*j))))
-		return;
+	if (!j)
+		return conn_close(c);
 	j->d = d;
-	d->jobs++;
-	frame_reader_init(&j->rd, FRAME_REQUEST_MAX);
-	uv_tcp_init(l->loop, &j->tcp);
-	uv_timer_init(l->loop, &j->idle);
-	j->tcp.data = j->idle.data = j;
-	j->open_handles = 2;
-	if (uv_accept(l, (uv_stream_t *)&j->tcp) < 0 || d->jobs > MAX_JOBS)
-		return job_end(j);
-	uv_timer_start(&j->idle, on_idle, IDLE_MS, 0);
+	j->c = c;
+	j->open_parts = 1;
+	conn_set_data(c, j);
 	randombytes_buf(j->nonce, sizeof(j->nonce));
 	if (frame_build_hello(j->nonce, &hello, &len) < 0)
-		return job_end(j);
-	{
-		struct write_req *w = calloc(1, sizeof(*w));
-		uv_buf_t b = uv_buf_init((char *)hello, (unsigned)len);
-
-		if (w) {
-			w->job = j;
-			w->frame = hello;
-		}
-		if (!w || uv_write(&w->req, (uv_stream_t *)&j->tcp, &b, 1, on_written) < 0) {
-			free(w);
-			free(hello);
-			return job_end(j);
-		}
-	}
-	uv_read_start((uv_stream_t *)&j->tcp, on_alloc, on_read);
+		return conn_close(c);
+	conn_send(c, hello, len, false);
 }
 
-static void free_dispatch(uv_handle_t *h)
+/* Over a cap: no job, nothing sent. */
+static void on_closed(struct conn *c, int why)
 {
-	free(h->data);
+	if (conn_data(c))
+		on_conn_closed(c, why);
 }
 
 static int helper_path(char *path, size_t size)
@@ -414,8 +389,26 @@ static int helper_path(char *path, size_t size)
 	return 0;
 }
 
+static void on_stopped(void *ctx)
+{
+	struct dispatch *d = ctx;
+
+	trust_free(&d->trust);
+	free(d);
+}
+
 int dispatch_start(uv_loop_t *loop, const struct host_config *cfg, struct dispatch **out)
 {
+	struct conn_listener_opts o = {
+		.max_conns = MAX_JOBS,
+		.max_per_source = MAX_PER_SOURCE,
+		.backlog = 16,
+		.limits = { .first_frame_ms = FIRST_FRAME_MS, .frame_max = FRAME_REQUEST_MAX,
+			    .write_queue_max = WRITE_QUEUE_MAX },
+		.cbs = { .frame = on_frame, .oversized = on_oversized, .closed = on_closed },
+		.accepted = on_accepted,
+		.stopped = on_stopped,
+	};
 	struct sockaddr_storage ss;
 	struct dispatch *d;
 	char host[64];
@@ -435,18 +428,16 @@ int dispatch_start(uv_loop_t *loop, const struct host_config *cfg, struct dispat
 	if (!d)
 		return -ENOMEM;
 	d->cfg = cfg;
+	d->loop = loop;
 	if (helper_path(d->helper, sizeof(d->helper)) < 0) {
 		free(d);
 		return -ENOENT;
 	}
-	uv_tcp_init(loop, &d->listener);
-	d->listener.data = d;
-	ret = uv_tcp_bind(&d->listener, (struct sockaddr *)&ss, 0);
-	if (ret == 0)
-		ret = uv_listen((uv_stream_t *)&d->listener, 16, on_connection);
+	o.ctx = d;
+	ret = conn_listen_tcp(loop, (struct sockaddr *)&ss, &o, &d->listener);
 	if (ret < 0) {
 		log_err("cannot listen for dispatch on %s: %s", cfg->dispatch_listen, uv_strerror(ret));
-		uv_close((uv_handle_t *)&d->listener, free_dispatch);
+		free(d);
 		return ret;
 	}
 	log_info("dispatch on tcp %s (requests signed by the fleet)", cfg->dispatch_listen);
@@ -456,6 +447,8 @@ int dispatch_start(uv_loop_t *loop, const struct host_config *cfg, struct dispat
 
 void dispatch_stop(struct dispatch *d)
 {
-	if (d && !uv_is_closing((uv_handle_t *)&d->listener))
-		uv_close((uv_handle_t *)&d->listener, free_dispatch);
+	if (d && !d->stopping) {
+		d->stopping = true;
+		conn_listener_close(d->listener);
+	}
 }

@@ -6,7 +6,7 @@
 #pragma once
 #include <uv.h>
 
-#include "service-vm-host/agent.h"
+#include "service-vm-host/host-config.h"
 
 struct dispatch;
 

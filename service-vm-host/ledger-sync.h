@@ -8,7 +8,7 @@
 #pragma once
 #include <uv.h>
 
-#include "service-vm-host/agent.h"
+#include "service-vm-host/host-config.h"
 #include "lib/identity.h"
 
 struct ledger_sync;

@@ -1,0 +1,37 @@
+/* The pure checks of a dispatch request, apart from the connection so they
+ * can be tested alone: who signed it, and whether this node should obey. */
+#pragma once
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "lib/auth.h"
+#include "lib/guest-ops.h"
+#include "lib/trust.h"
+#include "lib/wire-frame.h"
+
+/* What a request asks, pointing into the JSON it was checked from. */
+struct dispatch_req {
+	const struct guest_op_def *op;
+	const char *name, *type;  /* type only for a create */
+	uint64_t memory_bytes, vcpus;
+};
+
+/* {"op":V,"node":N,"guest":{"name","type","memory_bytes","vcpus"}}: V a
+ * dispatched verb, N this node (a request routed to the wrong host is
+ * refused rather than obeyed), a valid guest name, and for a create a known
+ * type and a size within guest_size_valid(). NULL if fine, else why not. */
+const char *dispatch_check_request(const json_t *req, const char *self, struct dispatch_req *out);
+
+/* Loads the set this node obeys (the ledger or the trust file): costly. */
+typedef int (*dispatch_trust_load_fn)(void *ctx, struct trust_set *out);
+
+/* Whether s was signed for this nonce by a fleet. The cached set is asked
+ * first: a known fleet's key settles it, good or bad, without loading
+ * anything. Only a signer the cache does not hold as a fleet makes it load
+ * the set again, and only if may_load (the caller rate-limits); a loaded set
+ * replaces *cached. NULL if accepted, else why not. */
+const char *dispatch_check_signer(struct trust_set *cached, const struct frame_signed *s,
+				  const uint8_t nonce[API_NONCE_BYTES], bool may_load,
+				  dispatch_trust_load_fn load, void *ctx);

@@ -1,0 +1,203 @@
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "service-vm-host/dispatch-check.h"
+
+/* The request lives until the next call: r points into it. */
+static const char *check(const char *text, struct dispatch_req *r)
+{
+	static json_t *req;
+
+	json_decref(req);
+	req = json_loads(text, 0, NULL);
+	assert_non_null(req);
+	return dispatch_check_request(req, "n1", r);
+}
+
+static void test_request(void **state)
+{
+	struct dispatch_req r;
+
+	(void)state;
+	assert_null(check("{\"op\":\"create\",\"node\":\"n1\",\"guest\":{\"name\":\"g1\","
+			  "\"type\":\"mediakit\",\"memory_bytes\":201326592,\"vcpus\":1}}", &r));
+	assert_int_equal(r.op->op, GOP_CREATE);
+	assert_string_equal(r.type, "mediakit");
+	assert_int_equal(r.memory_bytes, 201326592);
+	assert_null(check("{\"op\":\"stop\",\"node\":\"n1\",\"guest\":{\"name\":\"g1\"}}", &r));
+	assert_int_equal(r.op->op, GOP_STOP);
+	assert_string_equal(check("{\"op\":\"stop\",\"node\":\"n2\",\"guest\":{\"name\":\"g1\"}}", &r),
+			    "request is for another node");
+	assert_string_equal(check("{\"op\":\"stop\",\"guest\":{\"name\":\"g1\"}}", &r),
+			    "request is for another node");
+	/* known verbs that are never dispatched, and unknown ones */
+	assert_string_equal(check("{\"op\":\"migrate\",\"node\":\"n1\",\"guest\":{\"name\":\"g1\"}}", &r),
+			    "unknown operation");
+	assert_string_equal(check("{\"op\":\"data-delete\",\"node\":\"n1\",\"guest\":{\"name\":\"g1\"}}", &r),
+			    "unknown operation");
+	assert_string_equal(check("{\"op\":\"reboot\",\"node\":\"n1\",\"guest\":{\"name\":\"g1\"}}", &r),
+			    "unknown operation");
+	assert_string_equal(check("{\"op\":\"stop\",\"node\":\"n1\",\"guest\":{\"name\":\"../x\"}}", &r),
+			    "invalid guest name");
+	assert_string_equal(check("{\"op\":\"create\",\"node\":\"n1\",\"guest\":{\"name\":\"g1\","
+				  "\"type\":\"nope\",\"memory_bytes\":201326592,\"vcpus\":1}}", &r),
+			    "unknown guest type");
+	assert_string_equal(check("{\"op\":\"create\",\"node\":\"n1\",\"guest\":{\"name\":\"g1\","
+				  "\"type\":\"mediakit\",\"memory_bytes\":1024,\"vcpus\":1}}", &r),
+			    "guest size out of range");
+	assert_string_equal(check("{\"op\":\"create\",\"node\":\"n1\",\"guest\":{\"name\":\"g1\","
+				  "\"type\":\"mediakit\",\"memory_bytes\":201326592,\"vcpus\":0}}", &r),
+			    "guest size out of range");
+	assert_string_equal(check("{\"op\":\"create\",\"node\":\"n1\",\"guest\":{\"name\":\"g1\","
+				  "\"type\":\"mediakit\",\"memory_bytes\":-1,\"vcpus\":1}}", &r),
+			    "guest size out of range");
+}
+
+/* ---- the signer ---- */
+
+static uint8_t fleet_pk[SIGN_PK_BYTES], fleet_sk[SIGN_SK_BYTES];
+static uint8_t nonce[API_NONCE_BYTES];
+static unsigned loads;
+static struct trust_set loadable;
+
+static void add(struct trust_set *ts, const char *name, unsigned roles, const uint8_t *pk)
+{
+	struct trust_entry e = { .roles = roles };
+
+	strcpy(e.name, name);
+	memcpy(e.sign_pk, pk, SIGN_PK_BYTES);
+	assert_int_equal(trust_add(ts, &e), 0);
+}
+
+static int load(void *ctx, struct trust_set *out)
+{
+	loads++;
+	memset(out, 0, sizeof(*out));
+	for (size_t i = 0; i < loadable.count; i++)
+		add(out, loadable.entries[i].name, loadable.entries[i].roles, loadable.entries[i].sign_pk);
+	return 0;
+}
+
+static int fail_load(void *ctx, struct trust_set *out)
+{
+	loads++;
+	return -ENOENT;
+}
+
+static void frame(struct frame_signed *s, const char *name, const uint8_t *sk, uint8_t *sig)
+{
+	static const char body[] = "{\"op\":\"stop\"}";
+
+	memset(s, 0, sizeof(*s));
+	s->seq = 1;
+	strcpy(s->name, name);
+	s->body = (const uint8_t *)body;
+	s->body_len = strlen(body);
+	if (sk)
+		assert_int_equal(api_sign(sig, sk, nonce, 1, name, s->body, s->body_len), 0);
+	else
+		memset(sig, 0, SIG_BYTES); /* well-formed, unsigned */
+	s->sig = sig;
+}
+
+static int setup_keys(void **state)
+{
+	crypto_sign_keypair(fleet_pk, fleet_sk);
+	randombytes_buf(nonce, sizeof(nonce));
+	memset(&loadable, 0, sizeof(loadable));
+	add(&loadable, "fleet", TRUST_ROLE_FLEET, fleet_pk);
+	loads = 0;
+	return 0;
+}
+
+static int teardown_keys(void **state)
+{
+	trust_free(&loadable);
+	return 0;
+}
+
+/* An unsigned frame in the fleet's name is refused on the cached key alone:
+ * the ledger is not loaded for it. */
+static void test_unsigned_refused_without_loading(void **state)
+{
+	struct trust_set cached = { 0 };
+	struct frame_signed s;
+	uint8_t sig[SIG_BYTES];
+
+	add(&cached, "fleet", TRUST_ROLE_FLEET, fleet_pk);
+	frame(&s, "fleet", NULL, sig);
+	assert_string_equal(dispatch_check_signer(&cached, &s, nonce, true, load, NULL), "bad signature");
+	assert_int_equal(loads, 0);
+	frame(&s, "fleet", fleet_sk, sig);
+	assert_null(dispatch_check_signer(&cached, &s, nonce, true, load, NULL));
+	assert_int_equal(loads, 0);
+	trust_free(&cached);
+}
+
+/* A fleet the cache does not know yet (it joined since) is found by one
+ * load; a stranger costs a load only when the caller allows one. */
+static void test_unknown_signer_loads(void **state)
+{
+	struct trust_set cached = { 0 };
+	uint8_t stranger_pk[SIGN_PK_BYTES], stranger_sk[SIGN_SK_BYTES], sig[SIG_BYTES];
+	struct frame_signed s;
+
+	crypto_sign_keypair(stranger_pk, stranger_sk);
+	frame(&s, "fleet", fleet_sk, sig);
+	assert_null(dispatch_check_signer(&cached, &s, nonce, true, load, NULL));
+	assert_int_equal(loads, 1);
+	assert_non_null(trust_find(&cached, "fleet"));
+
+	frame(&s, "mallory", stranger_sk, sig);
+	assert_string_equal(dispatch_check_signer(&cached, &s, nonce, false, load, NULL),
+			    "signer is not a fleet this node trusts");
+	assert_int_equal(loads, 1);
+	assert_string_equal(dispatch_check_signer(&cached, &s, nonce, true, load, NULL),
+			    "signer is not a fleet this node trusts");
+	assert_int_equal(loads, 2);
+	/* a member without the fleet role is no fleet */
+	add(&cached, "n2", TRUST_ROLE_NODE, stranger_pk);
+	frame(&s, "n2", stranger_sk, sig);
+	assert_string_equal(dispatch_check_signer(&cached, &s, nonce, false, load, NULL),
+			    "signer is not a fleet this node trusts");
+	/* a signature for another nonce */
+	frame(&s, "fleet", fleet_sk, sig);
+	nonce[0] ^= 1;
+	assert_string_equal(dispatch_check_signer(&cached, &s, nonce, false, load, NULL), "bad signature");
+	nonce[0] ^= 1;
+	trust_free(&cached);
+}
+
+static void test_unreadable_trust(void **state)
+{
+	struct trust_set cached = { 0 };
+	struct frame_signed s;
+	uint8_t sig[SIG_BYTES];
+
+	frame(&s, "fleet", fleet_sk, sig);
+	assert_string_equal(dispatch_check_signer(&cached, &s, nonce, true, fail_load, NULL),
+			    "this node cannot read its ledger or trust file");
+	trust_free(&cached);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_request),
+		cmocka_unit_test_setup_teardown(test_unsigned_refused_without_loading, setup_keys, teardown_keys),
+		cmocka_unit_test_setup_teardown(test_unknown_signer_loads, setup_keys, teardown_keys),
+		cmocka_unit_test_setup_teardown(test_unreadable_trust, setup_keys, teardown_keys),
+	};
+	if (sodium_init() < 0)
+		return 1;
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
