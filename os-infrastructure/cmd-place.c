@@ -4,27 +4,18 @@
 #include "os-infrastructure/client.h"
 #include "os-infrastructure/cmd.h"
 #include "os-infrastructure/render.h"
+#include "lib/guest-types.h"
 #include "lib/units.h"
 
 #define VCPUS_MAX 1024
 
 struct place_args {
 	uint64_t memory, vcpus;
-	const char *type, *node, *guest;
+	const struct guest_type *type;
+	const char *node, *guest;
 	bool reserve;
 	enum format fmt;
 };
-
-static bool type_known(const char *type)
-{
-	static const char *const types[] = { "totebox", "mediakit", "orchestration", "privategit" };
-
-	for (size_t i = 0; i < ARRAY_SIZE(types); i++) {
-		if (!strcmp(type, types[i]))
-			return true;
-	}
-	return false;
-}
 
 static int parse_args(int argc, char *argv[], struct place_args *a)
 {
@@ -53,9 +44,9 @@ static int parse_args(int argc, char *argv[], struct place_args *a)
 				return cmd_usage_error(&cmd_place, "--vcpus wants 1..%d, not '%s'", VCPUS_MAX, optarg);
 			break;
 		case 't':
-			if (!type_known(optarg))
+			a->type = guest_type_find(optarg);
+			if (!a->type)
 				return cmd_usage_error(&cmd_place, "unknown guest type '%s'", optarg);
-			a->type = optarg;
 			break;
 		case 'n': a->node = optarg; break;
 		case 'r': a->reserve = true; break;
@@ -76,8 +67,9 @@ static int parse_args(int argc, char *argv[], struct place_args *a)
 		return cmd_usage_error(&cmd_place, "--memory is required");
 	if (a->reserve != !!a->guest)
 		return cmd_usage_error(&cmd_place, "--reserve and --name GUEST go together");
-	if (a->reserve && a->type && !strcmp(a->type, "totebox") && !a->node)
-		return cmd_usage_error(&cmd_place, "a totebox goes only on a node you name: add --node NAME");
+	if (a->reserve && a->type && a->type->named_node_only && !a->node)
+		return cmd_usage_error(&cmd_place, "a %s goes only on a node you name: add --node NAME",
+				       a->type->name);
 	return 0;
 }
 
@@ -86,7 +78,7 @@ static json_t *build_request(const struct place_args *a)
 	json_t *req = json_pack("{s:s, s:I, s:I}", "op", "place",
 				"memory_bytes", (json_int_t)a->memory, "vcpus", (json_int_t)a->vcpus);
 
-	if (req && a->type && json_object_set_new(req, "type", json_string(a->type)))
+	if (req && a->type && json_object_set_new(req, "type", json_string(a->type->name)))
 		goto fail;
 	if (req && a->node && json_object_set_new(req, "node", json_string(a->node)))
 		goto fail;

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "lib/fileio.h"
+#include "lib/guest-types.h"
 #include "lib/units.h"
 #include "virt/virt-internal.h"
 
@@ -18,27 +19,24 @@
 #define MIB (1024ULL * 1024)
 #define GIB (1024ULL * MIB)
 
-static const char *const type_names[VIRT_TYPE_COUNT] = {
-	[VIRT_TOTEBOX] = "totebox",
-	[VIRT_MEDIAKIT] = "mediakit",
-	[VIRT_ORCHESTRATION] = "orchestration",
-	[VIRT_PRIVATEGIT] = "privategit",
-};
+/* The enum indexes lib/guest-types' table, which holds the names. */
+_Static_assert(VIRT_TYPE_COUNT == GUEST_TYPE_COUNT, "virt_guest_type must index the guest type table");
 
 const char *virt_type_name(enum virt_guest_type type)
 {
-	return (unsigned)type < VIRT_TYPE_COUNT ? type_names[type] : "unknown";
+	const struct guest_type *t = guest_type_at((unsigned)type);
+
+	return t ? t->name : "unknown";
 }
 
 int virt_type_parse(const char *text, enum virt_guest_type *type)
 {
-	for (unsigned i = 0; i < VIRT_TYPE_COUNT; i++) {
-		if (!strcmp(text, type_names[i])) {
-			*type = (enum virt_guest_type)i;
-			return 0;
-		}
-	}
-	return -EINVAL;
+	const struct guest_type *t = guest_type_find(text);
+
+	if (!t)
+		return -EINVAL;
+	*type = (enum virt_guest_type)guest_type_index(t);
+	return 0;
 }
 
 /* Lowercase letters, digits and inner dashes: valid as a hostname label, a
@@ -179,27 +177,57 @@ static int parse_data_disks(json_t *arr, struct virt_manifest *m, char *err, siz
 	return 0;
 }
 
+/* Size and placement default to the guest type table; a manifest may give
+ * them (a test or a one-off), but never loosens a type's placement rule. */
+static int parse_shape(const struct guest_type *t, json_t *vcpus, const char *memory,
+		       const char *placement, struct virt_manifest *m, char *err, size_t errlen)
+{
+	int ret;
+
+	m->vcpus = t->vcpus;
+	m->memory_bytes = t->memory_bytes;
+	m->placement = t->named_node_only ? VIRT_PLACE_OPERATOR_NODE : VIRT_PLACE_ADVISORY;
+	if (vcpus && !json_is_integer(vcpus))
+		return fail(err, errlen, -EINVAL, "vcpus: an integer expected");
+	if (vcpus && (json_integer_value(vcpus) < 1 || json_integer_value(vcpus) > 64))
+		return fail(err, errlen, -ERANGE, "vcpus: 1 to 64");
+	if (vcpus)
+		m->vcpus = (unsigned)json_integer_value(vcpus);
+	if (memory && (ret = size_in("memory", memory, 64 * MIB, 1024 * GIB, &m->memory_bytes,
+				     err, errlen)) < 0)
+		return ret;
+	if (placement && !strcmp(placement, "advisory"))
+		m->placement = VIRT_PLACE_ADVISORY;
+	else if (placement && !strcmp(placement, "operator-node"))
+		m->placement = VIRT_PLACE_OPERATOR_NODE;
+	else if (placement)
+		return fail(err, errlen, -EINVAL, "placement: \"advisory\" or \"operator-node\"");
+	/* WORM data is not transferable over the network: a vault is placed by name. */
+	if (t->named_node_only && m->placement != VIRT_PLACE_OPERATOR_NODE)
+		return fail(err, errlen, -EINVAL, "placement: a %s is always placed on an operator-named node",
+			    t->name);
+	return 0;
+}
+
 static int parse_root(json_t *root, struct virt_manifest *m, char *err, size_t errlen)
 {
-	const char *type, *summary, *memory, *disk, *base, *placement, *user_data;
-	json_t *data = NULL;
-	json_int_t vcpus;
+	const char *type, *summary, *memory = NULL, *disk, *base, *placement = NULL, *user_data;
+	const struct guest_type *t;
+	json_t *data = NULL, *vcpus = NULL;
 	json_error_t je;
 	int ret;
 
-	if (json_unpack_ex(root, &je, 0, "{s:s, s:s, s:I, s:s, s:s, s:s, s?o, s:s, s:s !}",
+	if (json_unpack_ex(root, &je, 0, "{s:s, s:s, s?o, s?s, s:s, s:s, s?o, s?s, s:s !}",
 			   "type", &type, "summary", &summary, "vcpus", &vcpus, "memory", &memory,
 			   "disk", &disk, "base_image", &base, "data_disks", &data,
 			   "placement", &placement, "user_data", &user_data) < 0)
 		return fail(err, errlen, -EINVAL, "%s", je.text);
-	if (virt_type_parse(type, &m->type) < 0)
+	t = guest_type_find(type);
+	if (!t)
 		return fail(err, errlen, -EINVAL, "type: unknown guest type \"%s\"", type);
-	if ((ret = copy(m->summary, sizeof(m->summary), "summary", summary, err, errlen)) < 0)
-		return ret;
-	if (vcpus < 1 || vcpus > 64)
-		return fail(err, errlen, -ERANGE, "vcpus: 1 to 64");
-	m->vcpus = (unsigned)vcpus;
-	if ((ret = size_in("memory", memory, 64 * MIB, 1024 * GIB, &m->memory_bytes, err, errlen)) < 0 ||
+	m->type = (enum virt_guest_type)guest_type_index(t);
+	if ((ret = copy(m->summary, sizeof(m->summary), "summary", summary, err, errlen)) < 0 ||
+	    (ret = parse_shape(t, vcpus, memory, placement, m, err, errlen)) < 0 ||
 	    (ret = size_in("disk", disk, MIB, 64 * 1024 * GIB, &m->disk_bytes, err, errlen)) < 0)
 		return ret;
 	if (!image_name_ok(base))
@@ -207,15 +235,6 @@ static int parse_root(json_t *root, struct virt_manifest *m, char *err, size_t e
 	strcpy(m->base, base);
 	if (data && (ret = parse_data_disks(data, m, err, errlen)) < 0)
 		return ret;
-	if (!strcmp(placement, "advisory"))
-		m->placement = VIRT_PLACE_ADVISORY;
-	else if (!strcmp(placement, "operator-node"))
-		m->placement = VIRT_PLACE_OPERATOR_NODE;
-	else
-		return fail(err, errlen, -EINVAL, "placement: \"advisory\" or \"operator-node\"");
-	/* WORM data is not transferable over the network: a vault is placed by name. */
-	if (m->type == VIRT_TOTEBOX && m->placement != VIRT_PLACE_OPERATOR_NODE)
-		return fail(err, errlen, -EINVAL, "placement: a totebox is always placed on an operator-named node");
 	if (!path_ok(user_data, false) || strlen(user_data) >= sizeof(m->user_data))
 		return fail(err, errlen, -EINVAL, "user_data: a relative path expected");
 	strcpy(m->user_data, user_data);
@@ -245,12 +264,15 @@ int virt_manifest_parse(const char *text, size_t len, struct virt_manifest *m,
 int virt_manifest_load(const char *images_dir, enum virt_guest_type type,
 		       struct virt_manifest *m, char **user_data, char *err, size_t errlen)
 {
+	const struct guest_type *t = guest_type_at((unsigned)type);
 	char path[PATH_MAX], *text = NULL;
 	size_t len;
 	int ret;
 
 	*user_data = NULL;
-	if (snprintf(path, sizeof(path), "%s/%s.json", images_dir, virt_type_name(type)) >= (int)sizeof(path))
+	if (!t)
+		return fail(err, errlen, -EINVAL, "unknown guest type");
+	if (snprintf(path, sizeof(path), "%s/%s", images_dir, t->manifest) >= (int)sizeof(path))
 		return fail(err, errlen, -ENAMETOOLONG, "%s: path too long", images_dir);
 	ret = read_file(path, MANIFEST_MAX, &text, &len);
 	if (ret < 0)

@@ -28,6 +28,7 @@
 #define VIRT_DISK_NAME_MAX 16
 #define VIRT_ERR_MAX 512
 
+/* Indexes lib/guest-types' table (same order), where the names live. */
 enum virt_guest_type {
 	VIRT_TOTEBOX,
 	VIRT_MEDIAKIT,
@@ -51,7 +52,8 @@ struct virt_data_disk {
 	char mount[64];                /* where the template mounts it (informative) */
 };
 
-/* images/<type>.json, parsed strictly (unknown keys are errors). */
+/* images/<type>.json, parsed strictly (unknown keys are errors). vcpus,
+ * memory and placement are optional: the guest type table gives them. */
 struct virt_manifest {
 	enum virt_guest_type type;
 	char summary[128];
@@ -68,7 +70,7 @@ struct virt_manifest {
 /* Pure: text -> struct. err gets "key: reason" on failure. */
 int virt_manifest_parse(const char *text, size_t len, struct virt_manifest *m,
 			char *err, size_t errlen);
-/* Reads DIR/<type>.json and its template; *user_data is malloc'd text. */
+/* Reads DIR/<the type's manifest> and its template; *user_data is malloc'd text. */
 int virt_manifest_load(const char *images_dir, enum virt_guest_type type,
 		       struct virt_manifest *m, char **user_data, char *err, size_t errlen);
 
