@@ -1,5 +1,6 @@
 #include "lib/guest-ops.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #define MIGRATE_REFUSAL "live migration is excluded by design: a guest stays on the node it " \
@@ -14,9 +15,11 @@ static const struct guest_op_def ops[] = {
 	{ "migrate",     GOP_MIGRATE,     true, false, false, 0, NULL,        MIGRATE_REFUSAL },
 };
 
+#define OPS_COUNT (sizeof(ops) / sizeof(ops[0]))
+
 const struct guest_op_def *guest_op_find(const char *verb)
 {
-	for (unsigned i = 0; verb && i < sizeof(ops) / sizeof(ops[0]); i++)
+	for (unsigned i = 0; verb && i < OPS_COUNT; i++)
 		if (!strcmp(ops[i].verb, verb))
 			return &ops[i];
 	return NULL;
@@ -24,12 +27,26 @@ const struct guest_op_def *guest_op_find(const char *verb)
 
 const struct guest_op_def *guest_op_at(unsigned i)
 {
-	return i < sizeof(ops) / sizeof(ops[0]) ? &ops[i] : NULL;
+	return i < OPS_COUNT ? &ops[i] : NULL;
 }
 
+/* "start, stop or destroy", built once from the table. */
 const char *guest_op_action_names(void)
 {
-	return "start, stop or destroy";
+	static char names[96];
+	const struct guest_op_def *last = NULL;
+	size_t n = 0;
+
+	if (names[0])
+		return names;
+	for (unsigned i = 0; i < OPS_COUNT; i++)
+		if (ops[i].action)
+			last = &ops[i];
+	for (unsigned i = 0; i < OPS_COUNT && n < sizeof(names); i++)
+		if (ops[i].action)
+			n += (size_t)snprintf(names + n, sizeof(names) - n, "%s%s",
+					      !n ? "" : &ops[i] == last ? " or " : ", ", ops[i].verb);
+	return names;
 }
 
 bool guest_size_valid(uint64_t memory_bytes, uint64_t vcpus)

@@ -12,6 +12,7 @@
 #include "os-infrastructure/client.h"
 #include "os-infrastructure/cmd.h"
 #include "os-infrastructure/render.h"
+#include "lib/guest-ops.h"
 #include "lib/units.h"
 #include "virt/virt.h"
 
@@ -274,7 +275,12 @@ static int data_delete(int argc, char *argv[])
 static int vm(const struct cli *cli, int argc, char *argv[])
 {
 	const char *sub = argc > 1 ? argv[1] : "";
+	const struct guest_op_def *op = guest_op_find(sub);
 
+	if (op && op->refusal)
+		return cmd_fail("%s", op->refusal);
+	if (op && op->action)
+		return action(cli, argc - 1, argv + 1);
 	if (!strcmp(sub, "create"))
 		return create(cli, argc - 1, argv + 1);
 	if (!strcmp(sub, "plan"))
@@ -285,13 +291,8 @@ static int vm(const struct cli *cli, int argc, char *argv[])
 		return list_or_show(cli, argc - 1, argv + 1, false);
 	if (!strcmp(sub, "show"))
 		return list_or_show(cli, argc - 1, argv + 1, true);
-	if (!strcmp(sub, "start") || !strcmp(sub, "stop") || !strcmp(sub, "destroy"))
-		return action(cli, argc - 1, argv + 1);
 	if (!strcmp(sub, "data-delete"))
 		return data_delete(argc - 1, argv + 1);
-	if (!strcmp(sub, "migrate"))
-		return cmd_fail("live migration is excluded by design: a guest stays on the node it "
-				"was placed on (a Totebox's archive never crosses the network)");
 	if (!strcmp(sub, "--help") || !strcmp(sub, "-h"))
 		return cmd_help(&cmd_vm);
 	return cmd_usage_error(&cmd_vm, *sub ? "unknown vm command '%s'" : "which vm command?%s", sub);

@@ -20,6 +20,7 @@
 
 #include <jansson.h>
 
+#include "lib/guest-ops.h"
 #include "lib/guest-types.h"
 #include "virt/virt.h"
 
@@ -90,7 +91,7 @@ static int create(struct virt_host *h, const struct opts *o, char **argv)
 	unsigned long cpus = strtoul(argv[3], NULL, 10);
 	int ret;
 
-	if (!t || virt_type_parse(argv[1], &vt) < 0 || *end || mem < (32u << 20) || cpus < 1 || cpus > 256)
+	if (!t || virt_type_parse(argv[1], &vt) < 0 || *end || !guest_size_valid(mem, cpus))
 		return fail("bad create arguments for '%s'", argv[0]);
 	ret = virt_manifest_load(o->images, vt, &m, &user_data, h->err, sizeof(h->err));
 	if (ret < 0)
@@ -116,26 +117,36 @@ static int create(struct virt_host *h, const struct opts *o, char **argv)
 	return 0;
 }
 
-static int act(struct virt_host *h, const char *verb, const char *name)
+static int act(struct virt_host *h, const struct guest_op_def *op, const char *name)
 {
 	unsigned kept = 0;
 	char detail[96] = "";
 	int ret;
 
-	if (!strcmp(verb, "start"))
-		ret = virt_guest_start(h, name);
-	else if (!strcmp(verb, "stop"))
-		ret = virt_guest_stop(h, name, false);
-	else
-		ret = virt_guest_destroy(h, name, &kept);
+	switch (op->op) {
+	case GOP_START: ret = virt_guest_start(h, name); break;
+	case GOP_STOP: ret = virt_guest_stop(h, name, false); break;
+	case GOP_DESTROY: ret = virt_guest_destroy(h, name, &kept); break;
+	default: return fail("the helper does not do '%s'", op->verb);
+	}
 	if (ret < 0)
 		return fail("%s", h->err);
 	if (kept)
 		snprintf(detail, sizeof(detail), "%u data volume%s kept; deleting one is a separate step",
 			 kept, kept == 1 ? "" : "s");
-	report(!strcmp(verb, "start") ? "running" : !strcmp(verb, "stop") ? "stopped" : "destroyed",
-	       kept ? detail : NULL, NULL);
+	report(op->done_state, kept ? detail : NULL, NULL);
 	return 0;
+}
+
+/* Only the dispatched verbs reach the helper, each with its own count of
+ * arguments; a verb the table does not know, or refuses, never gets here. */
+static const struct guest_op_def *helper_op(const char *verb, int nargs)
+{
+	const struct guest_op_def *op = guest_op_find(verb);
+
+	if (!op || !op->dispatched || op->refusal || nargs < 0 || (unsigned)nargs != op->helper_args)
+		return NULL;
+	return op;
 }
 
 static int parse(int argc, char **argv, struct opts *o)
@@ -165,6 +176,7 @@ static int parse(int argc, char **argv, struct opts *o)
 int main(int argc, char **argv)
 {
 	struct opts o = { .owner = "os-infrastructure" };
+	const struct guest_op_def *op;
 	struct virt_host h;
 	const char *verb;
 	int nargs, ret;
@@ -175,13 +187,13 @@ int main(int argc, char **argv)
 	nargs = argc - optind - 1;
 	if (nargs < 1 || !guest_name_valid(argv[optind + 1]))
 		return fail("a guest name of a-z, 0-9 and '-' is required");
-	if (!((!strcmp(verb, "create") && nargs == 4) ||
-	      ((!strcmp(verb, "start") || !strcmp(verb, "stop") || !strcmp(verb, "destroy")) && nargs == 1)))
+	op = helper_op(verb, nargs);
+	if (!op)
 		return fail("unknown verb or wrong arguments: '%s'", verb);
 	if (virt_host_open(&h, &o.cfg) < 0)
 		return fail("%s", h.err);
 	h.ops.progress = on_step;
-	ret = !strcmp(verb, "create") ? create(&h, &o, argv + optind + 1) : act(&h, verb, argv[optind + 1]);
+	ret = op->op == GOP_CREATE ? create(&h, &o, argv + optind + 1) : act(&h, op, argv[optind + 1]);
 	virt_host_close(&h);
 	return ret;
 }

@@ -1,0 +1,89 @@
+/* The guest operation table (lib/guest-ops.c): what is derived from it, and
+ * the rules that hold across its rows. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "lib/guest-ops.h"
+
+static void lookups(void **state)
+{
+	const struct guest_op_def *op;
+	unsigned n = 0;
+
+	for (; (op = guest_op_at(n)); n++) {
+		assert_ptr_equal(guest_op_find(op->verb), op);
+		assert_int_equal(op->op, n);
+	}
+	assert_int_equal(n, GOP_MIGRATE + 1);
+	assert_null(guest_op_find(NULL));
+	assert_null(guest_op_find("reboot"));
+	assert_null(guest_op_find("START"));
+}
+
+static void action_names_come_from_the_table(void **state)
+{
+	const struct guest_op_def *op;
+	char want[96] = "";
+	unsigned n = 0, k = 0;
+
+	for (unsigned i = 0; (op = guest_op_at(i)); i++)
+		n += op->action;
+	for (unsigned i = 0; (op = guest_op_at(i)); i++) {
+		if (!op->action)
+			continue;
+		strcat(want, !k ? "" : k == n - 1 ? " or " : ", ");
+		strcat(want, op->verb);
+		k++;
+	}
+	assert_string_equal(guest_op_action_names(), want);
+	assert_string_equal(guest_op_action_names(), "start, stop or destroy");
+}
+
+/* An action travels to the node's helper with the guest's name alone and
+ * reports a state when done; a refused operation never travels. */
+static void rows_agree(void **state)
+{
+	const struct guest_op_def *op;
+
+	for (unsigned i = 0; (op = guest_op_at(i)); i++) {
+		if (op->action) {
+			assert_true(op->dispatched);
+			assert_int_equal(op->helper_args, 1);
+			assert_non_null(op->done_state);
+		}
+		if (op->refusal) {
+			assert_false(op->dispatched);
+			assert_false(op->action);
+		}
+		assert_true(op->admin_only);
+	}
+	assert_non_null(strstr(guest_op_find("migrate")->refusal, "excluded by design"));
+	assert_int_equal(guest_op_find("create")->helper_args, 4);
+	assert_null(guest_op_find("create")->done_state);
+}
+
+static void sizes(void **state)
+{
+	assert_true(guest_size_valid(GUEST_MEM_MIN, GUEST_VCPUS_MIN));
+	assert_true(guest_size_valid(GUEST_MEM_MAX, GUEST_VCPUS_MAX));
+	assert_false(guest_size_valid(GUEST_MEM_MIN - 1, 1));
+	assert_false(guest_size_valid(GUEST_MEM_MAX + 1, 1));
+	assert_false(guest_size_valid(1ULL << 30, 0));
+	assert_false(guest_size_valid(1ULL << 30, GUEST_VCPUS_MAX + 1));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(lookups),
+		cmocka_unit_test(action_names_come_from_the_table),
+		cmocka_unit_test(rows_agree),
+		cmocka_unit_test(sizes),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
