@@ -10,6 +10,7 @@
 #include "service-vm-fleet/api.h"
 #include "service-vm-fleet/api-internal.h"
 #include "lib/clock.h"
+#include "lib/guest-ops.h"
 #include "service-vm-fleet/fleet.h"
 #include "lib/log.h"
 #include "lib/units.h"
@@ -33,25 +34,22 @@ json_t *guest_json(const struct fleet *f, const struct guest *g)
 		"created", (json_int_t)g->created, "updated", (json_int_t)g->updated);
 }
 
-static int plan_args(json_t *req, struct guest *g, const struct guest_type **t, const char **err)
+static int plan_args(json_t *req, const struct guest_type *t, struct guest *g, const char **err)
 {
-	const char *type = json_string_value(json_object_get(req, "type"));
 	const char *name = json_string_value(json_object_get(req, "name"));
 	json_t *mem = json_object_get(req, "memory_bytes"), *cpu = json_object_get(req, "vcpus");
 
 	memset(g, 0, sizeof(*g));
-	*t = guest_type_find(type);
-	if (!*t)
-		return *err = "\"type\" must be one of totebox, mediakit, orchestration, privategit", -EINVAL;
 	if (!name || !guest_name_valid(name))
 		return *err = "\"name\" must be 1-63 characters of a-z, 0-9 and '-'", -EINVAL;
-	if ((mem && (!json_is_integer(mem) || json_integer_value(mem) < (32 << 20))) ||
-	    (cpu && (!json_is_integer(cpu) || json_integer_value(cpu) < 1 || json_integer_value(cpu) > 256)))
+	if ((mem && (!json_is_integer(mem) || json_integer_value(mem) < (json_int_t)GUEST_MEM_MIN)) ||
+	    (cpu && (!json_is_integer(cpu) || json_integer_value(cpu) < GUEST_VCPUS_MIN ||
+		     json_integer_value(cpu) > GUEST_VCPUS_MAX)))
 		return *err = "\"memory_bytes\" must be at least 32 MiB and \"vcpus\" 1..256", -EINVAL;
 	snprintf(g->name, sizeof(g->name), "%s", name);
-	snprintf(g->type, sizeof(g->type), "%s", type);
-	g->memory_bytes = mem ? (uint64_t)json_integer_value(mem) : (*t)->memory_bytes;
-	g->vcpus = cpu ? (uint32_t)json_integer_value(cpu) : (*t)->vcpus;
+	snprintf(g->type, sizeof(g->type), "%s", t->name);
+	g->memory_bytes = mem ? (uint64_t)json_integer_value(mem) : t->memory_bytes;
+	g->vcpus = cpu ? (uint32_t)json_integer_value(cpu) : t->vcpus;
 	return 0;
 }
 
@@ -68,13 +66,15 @@ static json_t *plan_json(const struct plan *p, uint64_t now, json_t *ranking)
 json_t *op_vm_plan(struct fleet *f, json_t *req, const char *caller, uint64_t now)
 {
 	const char *node = json_string_value(json_object_get(req, "node"));
-	const struct guest_type *t;
+	const struct guest_type *t = guest_type_find(json_string_value(json_object_get(req, "type")));
 	const char *err;
 	struct guest g;
 	struct plan *p;
 	json_t *ranking, *q;
 
-	if (plan_args(req, &g, &t, &err) < 0)
+	if (!t)
+		return api_fail("\"type\" must be one of %s", guest_type_names());
+	if (plan_args(req, t, &g, &err) < 0)
 		return api_fail("%s", err);
 	if (t->named_node_only && !node)
 		return api_fail("a %s is placed only on a node you name (--node): its WORM archive "
@@ -214,26 +214,26 @@ json_t *op_vm_show(struct fleet *f, json_t *req)
 json_t *op_vm_action(struct fleet *f, json_t *req, const char *caller)
 {
 	const char *name = json_string_value(json_object_get(req, "name"));
-	const char *action = json_string_value(json_object_get(req, "action"));
+	const struct guest_op_def *op = guest_op_find(json_string_value(json_object_get(req, "action")));
 	struct guest *g = name ? guests_find(&f->guests, name) : NULL;
 	const struct node *n;
 	char detail[160];
 
 	if (!g)
 		return api_fail("no guest named '%s'", name ? name : "");
-	if (!action || (strcmp(action, "start") && strcmp(action, "stop") && strcmp(action, "destroy")))
-		return api_fail("\"action\" must be start, stop or destroy");
+	if (!op || !op->action)
+		return api_fail("\"action\" must be %s", guest_op_action_names());
 	n = registry_find(&f->reg, g->node);
 	if (!n || n->state == NODE_EVICTED)
 		return api_fail("%s's node %s is lost; its guests stay there and are never moved",
 				g->name, g->node);
 	if (guest_state_pending(g->state))
 		return api_fail("%s is still being created (%s)", g->name, guest_state_name(g->state));
-	snprintf(detail, sizeof(detail), "%s %s asked by %s", action, g->name, caller);
+	snprintf(detail, sizeof(detail), "%s %s asked by %s", op->verb, g->name, caller);
 	log_info("guest %s", detail);
 	if (store_event(f->store, "guest-action", g->node, detail, clock_wall_s(), NULL) < 0)
 		f->store_errors++;
-	f->dispatch(f, g, action);
+	f->dispatch(f, g, op->verb);
 	return json_pack("{s:b, s:o}", "ok", 1, "guest", guest_json(f, g));
 }
 

@@ -10,6 +10,7 @@
 #include "service-vm-fleet/api-internal.h"
 #include "lib/api-limits.h"
 #include "lib/clock.h"
+#include "lib/guest-ops.h"
 #include "service-vm-fleet/fleet.h"
 #include "lib/log.h"
 #include "osi-config.h"
@@ -24,21 +25,6 @@ json_t *api_fail(const char *fmt, ...)
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	return json_pack("{s:b, s:s}", "ok", 0, "error", msg);
-}
-
-bool api_op_changes(const json_t *req)
-{
-	static const char *const readers[] = { "status", "node", "events", "vm-list", "vm-show" };
-	const char *op = json_string_value(json_object_get(req, "op"));
-
-	if (!op)
-		return true;
-	if (!strcmp(op, "place"))
-		return json_is_true(json_object_get(req, "commit"));
-	for (size_t i = 0; i < sizeof(readers) / sizeof(readers[0]); i++)
-		if (!strcmp(op, readers[i]))
-			return false;
-	return true; /* anything else, including unknown ops, counts as a change */
 }
 
 json_t *api_parse_request(const char *body, size_t len, char *err, size_t errlen)
@@ -98,7 +84,7 @@ static int by_name(const void *a, const void *b)
 	return strcmp((*(const struct node *const *)a)->name, (*(const struct node *const *)b)->name);
 }
 
-static json_t *op_status(struct fleet *f, uint64_t now)
+static json_t *op_status(struct fleet *f, json_t *req, const char *caller, uint64_t now)
 {
 	const struct node **sorted = calloc(f->reg.count ? f->reg.count : 1, sizeof(*sorted));
 	json_t *nodes = json_array();
@@ -149,7 +135,7 @@ static json_t *op_status(struct fleet *f, uint64_t now)
 	return reply;
 }
 
-static json_t *op_node(struct fleet *f, json_t *req, uint64_t now)
+static json_t *op_node(struct fleet *f, json_t *req, const char *caller, uint64_t now)
 {
 	const char *name = json_string_value(json_object_get(req, "name"));
 	const struct node *n;
@@ -214,7 +200,7 @@ static int place_args(json_t *req, struct place_request *rq, json_int_t *limit, 
 	rq->node = json_string_value(json_object_get(req, "node"));
 	*limit = lim ? json_integer_value(lim) : 0;
 	if (rq->type && !guest_type_find(rq->type))
-		return *err = "unknown guest type (totebox, mediakit, orchestration, privategit)", -EINVAL;
+		return -ENOENT;
 	return 0;
 }
 
@@ -250,7 +236,7 @@ static json_t *commit_placement(struct fleet *f, const struct place_request *rq,
 	return reply;
 }
 
-static json_t *op_place(struct fleet *f, json_t *req, const char *caller)
+static json_t *op_place(struct fleet *f, json_t *req, const char *caller, uint64_t now)
 {
 	struct place_request rq;
 	struct place_result res;
@@ -261,7 +247,10 @@ static json_t *op_place(struct fleet *f, json_t *req, const char *caller)
 	double us;
 	int ret;
 
-	if (place_args(req, &rq, &limit, &err) < 0)
+	ret = place_args(req, &rq, &limit, &err);
+	if (ret == -ENOENT)
+		return api_fail("unknown guest type (%s)", guest_type_names());
+	if (ret < 0)
 		return api_fail("%s", err);
 	if (json_is_true(json_object_get(req, "commit")) && !rq.type)
 		return api_fail("a committed placement needs the guest's \"type\"");
@@ -285,7 +274,7 @@ static json_t *op_place(struct fleet *f, json_t *req, const char *caller)
 	return reply;
 }
 
-static json_t *op_events(struct fleet *f, json_t *req)
+static json_t *op_events(struct fleet *f, json_t *req, const char *caller, uint64_t now)
 {
 	json_t *since = json_object_get(req, "since"), *lim = json_object_get(req, "limit");
 	json_int_t limit = json_is_integer(lim) ? json_integer_value(lim) : API_EVENTS_LIMIT_DEFAULT;
@@ -304,7 +293,7 @@ static json_t *op_events(struct fleet *f, json_t *req)
 	return json_pack("{s:b, s:o}", "ok", 1, "events", events);
 }
 
-static json_t *op_hold_override(struct fleet *f, const char *caller, uint64_t now)
+static json_t *op_hold_override(struct fleet *f, json_t *req, const char *caller, uint64_t now)
 {
 	unsigned due = f->reg.held_due;
 
@@ -317,38 +306,84 @@ static json_t *op_hold_override(struct fleet *f, const char *caller, uint64_t no
 	return json_pack("{s:b, s:I}", "ok", 1, "evicting", (json_int_t)due);
 }
 
+static json_t *op_vm_list_all(struct fleet *f, json_t *req, const char *caller, uint64_t now)
+{
+	return op_vm_list(f);
+}
+
+static json_t *op_vm_show_one(struct fleet *f, json_t *req, const char *caller, uint64_t now)
+{
+	return op_vm_show(f, req);
+}
+
+static json_t *op_vm_act(struct fleet *f, json_t *req, const char *caller, uint64_t now)
+{
+	return op_vm_action(f, req, caller);
+}
+
+/* Its reason comes from the guest operation table, like the CLI's. */
+static json_t *op_migrate(struct fleet *f, json_t *req, const char *caller, uint64_t now)
+{
+	return api_fail("%s", guest_op_find("migrate")->refusal);
+}
+
+/* The one list of operations: dispatch and authorisation both read it. */
+static const struct api_op ops[] = {
+	{ "status",        op_status,        API_READS },
+	{ "node",          op_node,          API_READS },
+	{ "place",         op_place,         API_CHANGES_IF_COMMIT },
+	{ "events",        op_events,        API_READS },
+	{ "hold-override", op_hold_override, API_CHANGES },
+	{ "vm-plan",       op_vm_plan,       API_CHANGES },
+	{ "vm-confirm",    op_vm_confirm,    API_CHANGES },
+	{ "vm-cancel",     op_vm_cancel,     API_CHANGES },
+	{ "vm-list",       op_vm_list_all,   API_READS },
+	{ "vm-show",       op_vm_show_one,   API_READS },
+	{ "vm-action",     op_vm_act,        API_CHANGES },
+	{ "migrate",       op_migrate,       API_CHANGES },
+	{ "vm-migrate",    op_migrate,       API_CHANGES },
+};
+
+const struct api_op *api_op_find(const char *name)
+{
+	for (size_t i = 0; name && i < sizeof(ops) / sizeof(ops[0]); i++)
+		if (!strcmp(ops[i].name, name))
+			return &ops[i];
+	return NULL;
+}
+
+const struct api_op *api_op_at(unsigned i)
+{
+	return i < sizeof(ops) / sizeof(ops[0]) ? &ops[i] : NULL;
+}
+
+bool api_op_changes(const json_t *req)
+{
+	const struct api_op *op = api_op_find(json_string_value(json_object_get(req, "op")));
+
+	if (!op)
+		return true; /* unknown ops count as changes */
+	if (op->changes == API_CHANGES_IF_COMMIT)
+		return json_is_true(json_object_get(req, "commit"));
+	return op->changes == API_CHANGES;
+}
+
+const char *api_refusal(const json_t *req, bool local, bool admin)
+{
+	/* Over the network, changing anything takes the admin role; looking
+	 * does not, so status works from every member. */
+	return !local && !admin && api_op_changes(req) ? "this operation needs the admin role" : NULL;
+}
+
 json_t *api_handle(struct fleet *f, json_t *req, const char *caller)
 {
-	const char *op = json_string_value(json_object_get(req, "op"));
-	uint64_t now = clock_mono_ns();
+	const char *name = json_string_value(json_object_get(req, "op"));
+	const struct api_op *op = api_op_find(name);
 
 	f->api_requests++;
-	if (!op)
+	if (!name)
 		return api_fail("request must have a string \"op\"");
-	if (!strcmp(op, "status"))
-		return op_status(f, now);
-	if (!strcmp(op, "node"))
-		return op_node(f, req, now);
-	if (!strcmp(op, "place"))
-		return op_place(f, req, caller);
-	if (!strcmp(op, "events"))
-		return op_events(f, req);
-	if (!strcmp(op, "hold-override"))
-		return op_hold_override(f, caller, now);
-	if (!strcmp(op, "vm-plan"))
-		return op_vm_plan(f, req, caller, now);
-	if (!strcmp(op, "vm-confirm"))
-		return op_vm_confirm(f, req, caller, now);
-	if (!strcmp(op, "vm-cancel"))
-		return op_vm_cancel(f, req, caller, now);
-	if (!strcmp(op, "vm-list"))
-		return op_vm_list(f);
-	if (!strcmp(op, "vm-show"))
-		return op_vm_show(f, req);
-	if (!strcmp(op, "vm-action"))
-		return op_vm_action(f, req, caller);
-	if (!strcmp(op, "migrate") || !strcmp(op, "vm-migrate"))
-		return api_fail("live migration is excluded by design: a guest stays on the node it "
-				"was placed on; to move one, create a new guest elsewhere and move the data");
-	return api_fail("unknown op '%s'", op);
+	if (!op)
+		return api_fail("unknown op '%s'", name);
+	return op->handler(f, req, caller, clock_mono_ns());
 }

@@ -80,6 +80,7 @@
  */
 #pragma once
 #include <stdbool.h>
+#include <stdint.h>
 
 #include <jansson.h>
 
@@ -88,8 +89,26 @@ struct fleet;
 /* Handles one decoded request; `caller` names who asked, for the event log.
  * Always returns a reply object (never NULL). */
 json_t *api_handle(struct fleet *f, json_t *request, const char *caller);
-/* Whether a request changes anything (place with commit, hold-override,
- * vm-plan/confirm/cancel/action): over TCP those need the admin role. */
+
+/* The operations, one table (api.c): api_handle dispatches through it and
+ * api_op_changes reads who may ask from it. */
+typedef json_t *api_handler(struct fleet *f, json_t *request, const char *caller, uint64_t now);
+enum api_change {
+	API_READS,               /* anyone who may reach the API */
+	API_CHANGES,             /* over TCP, the admin role */
+	API_CHANGES_IF_COMMIT,   /* a change only with "commit":true (place) */
+};
+struct api_op {
+	const char *name;        /* the request's "op" */
+	api_handler *handler;
+	enum api_change changes;
+};
+const struct api_op *api_op_find(const char *name);   /* NULL if unknown */
+const struct api_op *api_op_at(unsigned i);           /* NULL past the end */
+/* Whether a request changes anything; unknown ops count as changes. */
 bool api_op_changes(const json_t *request);
+/* Why a caller may not make this request, or NULL: over TCP (!local) a
+ * change needs the admin role. */
+const char *api_refusal(const json_t *request, bool local, bool admin);
 /* Parses a request body; on failure returns NULL and writes the reason. */
 json_t *api_parse_request(const char *body, size_t len, char *err, size_t errlen);

@@ -212,6 +212,62 @@ static void changes_need_admin(void **state)
 	}
 }
 
+/* Derived from the operation table, so an operation added later cannot be
+ * left open: over TCP, a non-admin member may only look. */
+static void every_change_is_refused_to_a_non_admin(void **state)
+{
+	const struct api_op *op;
+	unsigned changes = 0;
+
+	for (unsigned i = 0; (op = api_op_at(i)); i++) {
+		json_t *req = json_pack("{s:s}", "op", op->name);
+
+		assert_ptr_equal(api_op_find(op->name), op);
+		if (op->changes == API_CHANGES_IF_COMMIT) {
+			assert_null(api_refusal(req, false, false));   /* a dry run */
+			json_object_set_new(req, "commit", json_true());
+		}
+		if (op->changes != API_READS) {
+			assert_string_equal(api_refusal(req, false, false), "this operation needs the admin role");
+			changes++;
+		} else {
+			assert_null(api_refusal(req, false, false));
+		}
+		assert_null(api_refusal(req, true, false));   /* the local socket */
+		assert_null(api_refusal(req, false, true));   /* an admin member */
+		json_decref(req);
+	}
+	assert_true(changes >= 6);
+	assert_null(api_op_find("something-new"));
+}
+
+/* Dispatch reads the same table: every operation in it has a handler that
+ * answers, even to a request with nothing but its name. */
+static void every_op_is_dispatched(void **state)
+{
+	struct ctx *c = *state;
+	const struct api_op *op;
+
+	for (unsigned i = 0; (op = api_op_at(i)); i++) {
+		json_t *req = json_pack("{s:s}", "op", op->name);
+		json_t *r = api_handle(&c->f, req, "test");
+		const char *err = json_string_value(json_object_get(r, "error"));
+
+		assert_true(json_is_boolean(json_object_get(r, "ok")));
+		assert_true(!err || !strstr(err, "unknown op"));
+		json_decref(r);
+		json_decref(req);
+	}
+	for (unsigned i = 0; i < 2; i++) {
+		json_t *r = call(&c->f, i ? "{\"op\":\"vm-migrate\"}" : "{\"op\":\"migrate\"}");
+
+		assert_string_equal(error_of(r), "live migration is excluded by design: a guest stays on "
+				    "the node it was placed on; to move one, create a new guest elsewhere "
+				    "and move the data");
+		json_decref(r);
+	}
+}
+
 static void parse_rejects_non_requests(void **state)
 {
 	char err[200];
@@ -233,6 +289,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(refusals, setup, teardown),
 		cmocka_unit_test(parse_rejects_non_requests),
 		cmocka_unit_test(changes_need_admin),
+		cmocka_unit_test(every_change_is_refused_to_a_non_admin),
+		cmocka_unit_test_setup_teardown(every_op_is_dispatched, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
