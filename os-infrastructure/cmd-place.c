@@ -63,10 +63,18 @@ static int parse_args(int argc, char *argv[], struct place_args *a)
 	}
 	if (optind < argc)
 		return cmd_usage_error(&cmd_place, "unexpected argument '%s'", argv[optind]);
-	if (!a->memory)
-		return cmd_usage_error(&cmd_place, "--memory is required");
 	if (a->reserve != !!a->guest)
 		return cmd_usage_error(&cmd_place, "--reserve and --name GUEST go together");
+	/* The fleet records what kind of guest a reservation is for. */
+	if (a->reserve && !a->type)
+		return cmd_usage_error(&cmd_place, "--reserve needs --type TYPE (%s)", guest_type_names());
+	if (!a->memory && !a->type)
+		return cmd_usage_error(&cmd_place, "--memory SIZE or --type TYPE is required "
+				       "(a type brings its default size)");
+	if (!a->memory)
+		a->memory = a->type->memory_bytes;
+	if (!a->vcpus)
+		a->vcpus = a->type ? a->type->vcpus : 1;
 	if (a->reserve && a->type && a->type->named_node_only && !a->node)
 		return cmd_usage_error(&cmd_place, "a %s goes only on a node you name: add --node NAME",
 				       a->type->name);
@@ -93,7 +101,7 @@ fail:
 
 static int place(const struct cli *cli, int argc, char *argv[])
 {
-	struct place_args a = { .vcpus = 1, .fmt = FORMAT_TABLE };
+	struct place_args a = { .fmt = FORMAT_TABLE }; /* vcpus 0: the type's, else 1 */
 	json_t *req = NULL, *reply = NULL;
 	int ret;
 
@@ -116,15 +124,16 @@ static int place(const struct cli *cli, int argc, char *argv[])
 const struct cmd cmd_place = {
 	.name = "place",
 	.fn = place,
-	.usage = "place --memory SIZE [--vcpus N] [--type TYPE] [--node NAME]\n"
-		 "                         [--reserve --name GUEST] [--format table|json|yaml|csv]",
+	.usage = "place (--memory SIZE | --type TYPE) [--vcpus N] [--node NAME]\n"
+		 "                         [--reserve --type TYPE --name GUEST] [--format table|json|yaml|csv]",
 	.description = "Ask the fleet which node should take a new guest",
-	.help = "  --memory SIZE  the guest's memory: 512M, 2G, 1.5G\n"
-		"  --vcpus N      virtual CPUs (default 1)\n"
-		"  --type TYPE    totebox, mediakit, orchestration or privategit\n"
+	.help = "  --memory SIZE  the guest's memory: 512M, 2G, 1.5G (default: the type's)\n"
+		"  --vcpus N      virtual CPUs (default: the type's, else 1)\n"
+		"  --type TYPE    totebox, mediakit, orchestration or privategit; required\n"
+		"                 with --reserve, and enough alone: its default size\n"
 		"  --node NAME    the node you want (a totebox is reserved only this way)\n"
 		"  --reserve      record the placement (the suggestion, or --node) so the\n"
-		"                 next request counts its memory as taken\n"
+		"                 next request counts its memory as taken; needs --type\n"
 		"  --name GUEST   the guest's name, with --reserve\n"
 		"  --format F     table (default), json, yaml or csv\n\n"
 		"Without --reserve this is a dry run and the answer is advisory. \"No node\n"
