@@ -40,6 +40,13 @@ log "n2 evicted ${took} ms after kill; last seen ${age_before} ms before the las
 pass "n2 evicted on time (${took} ms after kill)"
 [[ $(node_field n1 state) == live && $(node_field n3 state) == live ]] || die "n1/n3 must stay live"
 [[ $(metric osi_fleet_evictions_total) == 1 ]] || die "evictions_total should be 1"
+# The fleet's own measure: silence at the eviction, from its event's detail.
+# The sweep is armed for the deadline, so it lands well within 0.2 s of it.
+silent=$(osi events --limit 1000 --format json | jq -r '[.events[] | select(.kind == "evicted" and
+	.node == "n2")][0].detail' | sed -n 's/^silent for \([0-9.]*\) s, over the 3 s limit$/\1/p')
+[[ $silent ]] || die "evicted event detail: $(osi events --format json)"
+awk -v s="$silent" 'BEGIN { exit !(s > 3 && s < 3.2) }' || die "n2 evicted ${silent} s after its last heartbeat (deadline 3 s)"
+pass "eviction ${silent} s after n2's last heartbeat: within 0.2 s of the deadline"
 
 start_agent n2
 wait_until 5 node_state_is n2 live || die "n2 not readmitted"
