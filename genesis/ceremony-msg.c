@@ -6,6 +6,8 @@
 
 #include <sodium.h>
 
+#include "lib/bytes.h"
+
 struct writer {
 	uint8_t *out;
 	size_t size;
@@ -29,6 +31,22 @@ static void put(struct writer *w, const void *p, size_t n)
 static void put_u8(struct writer *w, uint8_t v)
 {
 	put(w, &v, 1);
+}
+
+static void put_u16(struct writer *w, uint16_t v)
+{
+	uint8_t b[2];
+
+	put_be16(b, v);
+	put(w, b, sizeof(b));
+}
+
+static void put_u32(struct writer *w, uint32_t v)
+{
+	uint8_t b[4];
+
+	put_be32(b, v);
+	put(w, b, sizeof(b));
 }
 
 static void put_str8(struct writer *w, const char *s)
@@ -65,6 +83,20 @@ static uint8_t take_u8(struct reader *r)
 	const uint8_t *p = take(r, 1);
 
 	return p ? *p : 0;
+}
+
+static uint16_t take_u16(struct reader *r)
+{
+	const uint8_t *p = take(r, 2);
+
+	return p ? get_be16(p) : 0;
+}
+
+static uint32_t take_u32(struct reader *r)
+{
+	const uint8_t *p = take(r, 4);
+
+	return p ? get_be32(p) : 0;
 }
 
 static void take_bytes(struct reader *r, void *out, size_t n)
@@ -265,8 +297,7 @@ ssize_t cmsg_encode_hello(const struct cmsg_hello *m, uint8_t *out, size_t size)
 		return -EINVAL;
 	put_u8(&w, CMSG_HELLO);
 	put_u8(&w, m->version);
-	put_u8(&w, (uint8_t)(m->slot >> 8));
-	put_u8(&w, (uint8_t)m->slot);
+	put_u16(&w, (uint16_t)m->slot);
 	put(&w, m->nonce, CMSG_NONCE_BYTES);
 	return finish(&w);
 }
@@ -284,8 +315,7 @@ int cmsg_decode_hello(const uint8_t *p, size_t len, struct cmsg_hello *m)
 	/* Another version may lay out the rest differently: say so first. */
 	if (m->version != CEREMONY_VERSION)
 		return -EPROTONOSUPPORT;
-	m->slot = (unsigned int)take_u8(&r) << 8;
-	m->slot |= take_u8(&r);
+	m->slot = take_u16(&r);
 	take_bytes(&r, m->nonce, CMSG_NONCE_BYTES);
 	if (m->slot < 1 || m->slot > SHORTCODE_SLOT_MAX)
 		return -EBADMSG;
@@ -471,7 +501,6 @@ static bool answer_valid(const char *prefix, const char *address, const char *fl
 ssize_t cmsg_encode_answer(const struct ceremony_answer *m, uint8_t *out, size_t size)
 {
 	struct writer w = { out, size, 0 };
-	uint8_t n[4];
 
 	if (!memchr(m->mesh_prefix, '\0', sizeof(m->mesh_prefix)) ||
 	    !memchr(m->address, '\0', sizeof(m->address)) ||
@@ -482,11 +511,7 @@ ssize_t cmsg_encode_answer(const struct ceremony_answer *m, uint8_t *out, size_t
 	put_str8(&w, m->mesh_prefix);
 	put_str8(&w, m->address);
 	put_str8(&w, m->fleet);
-	n[0] = (uint8_t)(m->ledger_len >> 24);
-	n[1] = (uint8_t)(m->ledger_len >> 16);
-	n[2] = (uint8_t)(m->ledger_len >> 8);
-	n[3] = (uint8_t)m->ledger_len;
-	put(&w, n, sizeof(n));
+	put_u32(&w, (uint32_t)m->ledger_len);
 	put(&w, m->ledger, m->ledger_len);
 	return finish(&w);
 }
@@ -494,7 +519,6 @@ ssize_t cmsg_encode_answer(const struct ceremony_answer *m, uint8_t *out, size_t
 int cmsg_decode_answer(const uint8_t *p, size_t len, struct cmsg_answer *m)
 {
 	struct reader r;
-	uint8_t n[4];
 
 	memset(m, 0, sizeof(*m));
 	reader_init(&r, p, len);
@@ -503,8 +527,7 @@ int cmsg_decode_answer(const uint8_t *p, size_t len, struct cmsg_answer *m)
 	take_str8(&r, m->mesh_prefix, CEREMONY_ADDR_MAX);
 	take_str8(&r, m->address, CEREMONY_ADDR_MAX);
 	take_str8(&r, m->fleet, CEREMONY_ENDPOINT_MAX);
-	take_bytes(&r, n, sizeof(n));
-	m->ledger_len = (size_t)n[0] << 24 | (size_t)n[1] << 16 | (size_t)n[2] << 8 | n[3];
+	m->ledger_len = take_u32(&r);
 	if (m->ledger_len > CEREMONY_LEDGER_MAX)
 		return -EBADMSG;
 	m->ledger = take(&r, m->ledger_len);

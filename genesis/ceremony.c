@@ -13,6 +13,7 @@
 
 #include "genesis/ceremony-io.h"
 #include "genesis/ceremony-msg.h"
+#include "lib/bytes.h"
 #include "lib/clock.h"
 #include "genesis/cpace.h"
 #include "lib/wire-frame.h"
@@ -170,19 +171,11 @@ static int fail(struct conn *c, int ret, const char *fmt, ...)
 	return ret;
 }
 
-static void put32(uint8_t *p, size_t v)
-{
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
-}
-
 static void transcript_add(struct conn *c, const uint8_t *p, size_t len)
 {
 	uint8_t n[4];
 
-	put32(n, len);
+	put_be32(n, (uint32_t)len);
 	crypto_hash_sha512_update(&c->transcript, n, sizeof(n));
 	crypto_hash_sha512_update(&c->transcript, p, len);
 }
@@ -194,7 +187,7 @@ static int send_frame(struct conn *c, const uint8_t *payload, size_t len, uint64
 
 	if (len > SMALL_MSG)
 		return -EMSGSIZE;
-	put32(f, len);
+	put_be32(f, (uint32_t)len);
 	memcpy(f + FRAME_HEADER, payload, len);
 	return cio_send_all(c->fd, f, FRAME_HEADER + len, deadline);
 }
@@ -202,8 +195,7 @@ static int send_frame(struct conn *c, const uint8_t *payload, size_t len, uint64
 static void nonce_of(uint8_t nonce[NONCE_BYTES], uint64_t ctr)
 {
 	memset(nonce, 0, NONCE_BYTES);
-	for (int i = 0; i < 8; ++i)
-		nonce[i] = (uint8_t)(ctr >> (56 - 8 * i));
+	put_be64(nonce, ctr);
 }
 
 static int send_sealed(struct conn *c, const uint8_t *pt, size_t len, uint64_t deadline)
@@ -215,7 +207,7 @@ static int send_sealed(struct conn *c, const uint8_t *pt, size_t len, uint64_t d
 	f = malloc(FRAME_HEADER + n);
 	if (!f)
 		return -ENOMEM;
-	put32(f, n);
+	put_be32(f, (uint32_t)n);
 	f[FRAME_HEADER] = CMSG_SEALED;
 	nonce_of(nonce, c->tx_ctr++);
 	crypto_aead_xchacha20poly1305_ietf_encrypt(f + FRAME_HEADER + 1, NULL, pt, len, NULL, 0,
@@ -414,8 +406,7 @@ static int send_msg(struct conn *c, const uint8_t *p, size_t len, const char *wh
 static void make_ci(uint8_t ci[CI_BYTES], unsigned int slot)
 {
 	memcpy(ci, LABEL, sizeof(LABEL) - 1);
-	ci[CI_BYTES - 2] = (uint8_t)(slot >> 8);
-	ci[CI_BYTES - 1] = (uint8_t)slot;
+	put_be16(ci + CI_BYTES - 2, (uint16_t)slot);
 }
 
 static void make_sid(uint8_t sid[SID_BYTES], const uint8_t nonce_j[CMSG_NONCE_BYTES],

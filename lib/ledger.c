@@ -2,7 +2,6 @@
 #include "lib/roles.h"
 
 #include <arpa/inet.h>
-#include <endian.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -12,6 +11,7 @@
 
 #include <sodium.h>
 
+#include "lib/bytes.h"
 #include "lib/fileio.h"
 
 #define DOMAIN_LEN (sizeof(LEDGER_DOMAIN) - 1)
@@ -242,14 +242,18 @@ static void put_u8(struct writer *w, uint8_t v)
 
 static void put_u32(struct writer *w, uint32_t v)
 {
-	v = htobe32(v);
-	put(w, &v, sizeof(v));
+	uint8_t b[4];
+
+	put_be32(b, v);
+	put(w, b, sizeof(b));
 }
 
 static void put_u64(struct writer *w, uint64_t v)
 {
-	v = htobe64(v);
-	put(w, &v, sizeof(v));
+	uint8_t b[8];
+
+	put_be64(b, v);
+	put(w, b, sizeof(b));
 }
 
 static void put_str(struct writer *w, const char *s)
@@ -406,18 +410,18 @@ static uint8_t get_u8(struct reader *r)
 
 static uint32_t get_u32(struct reader *r)
 {
-	uint32_t v = 0;
+	uint8_t b[4] = { 0 };
 
-	get(r, &v, sizeof(v));
-	return be32toh(v);
+	get(r, b, sizeof(b));
+	return get_be32(b);
 }
 
 static uint64_t get_u64(struct reader *r)
 {
-	uint64_t v = 0;
+	uint8_t b[8] = { 0 };
 
-	get(r, &v, sizeof(v));
-	return be64toh(v);
+	get(r, b, sizeof(b));
+	return get_be64(b);
 }
 
 /* out has room for max + 1 bytes and is zeroed by the caller. */
@@ -514,8 +518,7 @@ static int parse_header(struct reader *r, uint32_t *count, char *err, size_t err
 		set_err(err, errlen, "header: reserved bytes not zero");
 		return -EBADMSG;
 	}
-	memcpy(count, h + 8, sizeof(*count));
-	*count = be32toh(*count);
+	*count = get_be32(h + 8);
 	if (*count == 0 || *count > LEDGER_MAX_ENTRIES) {
 		set_err(err, errlen, "header: entry count %u out of range (1..%u)", *count,
 			LEDGER_MAX_ENTRIES);

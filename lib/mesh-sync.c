@@ -13,6 +13,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "lib/bytes.h"
 #include "lib/clock.h"
 #include "lib/mesh.h"
 
@@ -43,19 +44,6 @@ int mesh_sync_status_of(int extend_ret)
 	}
 }
 
-static void put32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
 int mesh_sync_parse_request(const uint8_t *p, size_t len, bool *push, const uint8_t **ledger,
 			    size_t *ledger_len)
 {
@@ -84,7 +72,7 @@ static int build(const uint8_t *head, size_t headlen, const uint8_t *body, size_
 	f = malloc(4 + n);
 	if (!f)
 		return -ENOMEM;
-	put32(f, (uint32_t)n);
+	put_be32(f, (uint32_t)n);
 	memcpy(f + 4, head, headlen);
 	if (len)
 		memcpy(f + 4 + headlen, body, len);
@@ -109,7 +97,7 @@ int mesh_sync_build_reply(int status, uint32_t added, const uint8_t *ledger, siz
 
 	if (status < 0 || status > MESH_SYNC_ERROR || len > LEDGER_FILE_MAX)
 		return -EINVAL;
-	put32(head + 2, added);
+	put_be32(head + 2, added);
 	return build(head, sizeof(head), ledger, len, out, outlen);
 }
 
@@ -120,7 +108,7 @@ int mesh_sync_parse_reply(const uint8_t *p, size_t len, struct mesh_sync_reply *
 	    p[1] > MESH_SYNC_ERROR)
 		return -EBADMSG;
 	r->status = p[1];
-	r->added = get32(p + 2);
+	r->added = get_be32(p + 2);
 	r->len = len - 6;
 	if (!r->len)
 		return 0;
@@ -242,7 +230,7 @@ static int exchange(int fd, const uint8_t *req, size_t reqlen, uint64_t deadline
 		ret = recv_exact(fd, head, sizeof(head), deadline);
 	if (ret < 0)
 		return ret;
-	n = get32(head);
+	n = get_be32(head);
 	if (n < 6 || n > MESH_SYNC_FRAME_MAX)
 		return -EBADMSG;
 	payload = malloc(n);

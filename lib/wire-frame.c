@@ -1,9 +1,10 @@
 #include "lib/wire-frame.h"
 
-#include <endian.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "lib/bytes.h"
 
 /* Buffered bytes, and so every offset, fit in 31 bits. */
 #define BUF_MAX 0x7fffffffu
@@ -11,28 +12,6 @@
 #define HELLO_PAYLOAD (1 + 1 + API_NONCE_BYTES)
 /* type, seq, name length, then the name, the signature and the body */
 #define SIGNED_FIXED (1 + 8 + 1 + SIG_BYTES)
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	v = htobe32(v);
-	memcpy(p, &v, sizeof(v));
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-	uint32_t v;
-
-	memcpy(&v, p, sizeof(v));
-	return be32toh(v);
-}
-
-static uint64_t get64(const uint8_t *p)
-{
-	uint64_t v;
-
-	memcpy(&v, p, sizeof(v));
-	return be64toh(v);
-}
 
 void frame_reader_init(struct frame_reader *r, size_t max_payload)
 {
@@ -69,7 +48,7 @@ static int check_headers(const struct frame_reader *r)
 	size_t pos = 0;
 
 	while (r->len - pos >= FRAME_HEADER) {
-		uint32_t n = get32(r->buf + pos);
+		uint32_t n = get_be32(r->buf + pos);
 
 		if (n == 0 || n > r->max)
 			return -EMSGSIZE;
@@ -120,7 +99,7 @@ int frame_reader_next(struct frame_reader *r, const uint8_t **payload, size_t *l
 
 	if (r->broken || r->len - off < FRAME_HEADER)
 		return 0;
-	n = get32(r->buf + off);
+	n = get_be32(r->buf + off);
 	if (n == 0 || n > r->max || r->len - off - FRAME_HEADER < n)
 		return 0;
 	*payload = r->buf + off + FRAME_HEADER;
@@ -137,7 +116,7 @@ static uint8_t *frame_new(enum frame_type type, size_t payload_len, uint8_t **ou
 
 	if (!f)
 		return NULL;
-	put32(f, (uint32_t)payload_len);
+	put_be32(f, (uint32_t)payload_len);
 	f[FRAME_HEADER] = (uint8_t)type;
 	*out = f;
 	*len = FRAME_HEADER + payload_len;
@@ -158,7 +137,6 @@ int frame_build_hello(const uint8_t nonce[API_NONCE_BYTES], uint8_t **out, size_
 int frame_build_signed(uint64_t seq, const char *name, const uint8_t sig[SIG_BYTES],
 		       const void *body, size_t body_len, uint8_t **out, size_t *len)
 {
-	uint64_t seq_be = htobe64(seq);
 	size_t name_len, payload_len;
 	uint8_t *p;
 
@@ -171,8 +149,8 @@ int frame_build_signed(uint64_t seq, const char *name, const uint8_t sig[SIG_BYT
 	p = frame_new(FRAME_SIGNED, payload_len, out, len);
 	if (!p)
 		return -ENOMEM;
-	memcpy(p, &seq_be, sizeof(seq_be));
-	p += sizeof(seq_be);
+	put_be64(p, seq);
+	p += sizeof(seq);
 	*p++ = (uint8_t)name_len;
 	memcpy(p, name, name_len);
 	p += name_len;
@@ -219,7 +197,7 @@ int frame_parse_signed(const uint8_t *p, size_t len, struct frame_signed *out)
 
 	if (len < SIGNED_FIXED + 1 + 1 || p[0] != FRAME_SIGNED)
 		return -EBADMSG;
-	f.seq = get64(p + 1);
+	f.seq = get_be64(p + 1);
 	name_len = p[9];
 	if (name_len == 0 || name_len > NODE_NAME_MAX)
 		return -EBADMSG;

@@ -1,8 +1,9 @@
 #include "lib/wire-heartbeat.h"
 
-#include <endian.h>
 #include <errno.h>
 #include <string.h>
+
+#include "lib/bytes.h"
 
 /* Offsets from the layout in wire-heartbeat.h. */
 enum {
@@ -28,48 +29,6 @@ enum {
 
 _Static_assert(OFF_RESERVED1 + 8 == HB_MAC_OFFSET, "layout ends at the MAC");
 _Static_assert(HB_MAC_OFFSET + HB_MAC_SIZE == HB_SIZE, "MAC ends the datagram");
-
-static void put16(uint8_t *p, uint16_t v)
-{
-	v = htobe16(v);
-	memcpy(p, &v, sizeof(v));
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	v = htobe32(v);
-	memcpy(p, &v, sizeof(v));
-}
-
-static void put64(uint8_t *p, uint64_t v)
-{
-	v = htobe64(v);
-	memcpy(p, &v, sizeof(v));
-}
-
-static uint16_t get16(const uint8_t *p)
-{
-	uint16_t v;
-
-	memcpy(&v, p, sizeof(v));
-	return be16toh(v);
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-	uint32_t v;
-
-	memcpy(&v, p, sizeof(v));
-	return be32toh(v);
-}
-
-static uint64_t get64(const uint8_t *p)
-{
-	uint64_t v;
-
-	memcpy(&v, p, sizeof(v));
-	return be64toh(v);
-}
 
 bool node_name_valid(const char *name)
 {
@@ -108,15 +67,15 @@ int hb_encode(const struct heartbeat *hb, uint8_t out[HB_SIZE])
 	out[OFF_VERSION] = HB_VERSION;
 	out[OFF_TYPE] = HB_TYPE_HEARTBEAT;
 	memcpy(out + OFF_NAME, hb->name, strlen(hb->name));
-	put64(out + OFF_SEQ, hb->seq);
-	put16(out + OFF_CPU, hb->cpu_busy_permille);
-	put16(out + OFF_NCPU, hb->ncpu);
-	put32(out + OFF_FLAGS, hb->flags);
-	put64(out + OFF_MEM_TOTAL, hb->mem_total_kib);
-	put64(out + OFF_MEM_AVAIL, hb->mem_available_kib);
-	put32(out + OFF_GUESTS, hb->guests_running);
-	put32(out + OFF_INTERVAL, hb->interval_ms);
-	put64(out + OFF_GUEST_MEM, hb->guest_mem_kib);
+	put_be64(out + OFF_SEQ, hb->seq);
+	put_be16(out + OFF_CPU, hb->cpu_busy_permille);
+	put_be16(out + OFF_NCPU, hb->ncpu);
+	put_be32(out + OFF_FLAGS, hb->flags);
+	put_be64(out + OFF_MEM_TOTAL, hb->mem_total_kib);
+	put_be64(out + OFF_MEM_AVAIL, hb->mem_available_kib);
+	put_be32(out + OFF_GUESTS, hb->guests_running);
+	put_be32(out + OFF_INTERVAL, hb->interval_ms);
+	put_be64(out + OFF_GUEST_MEM, hb->guest_mem_kib);
 	return 0;
 }
 
@@ -160,15 +119,15 @@ int hb_decode(const uint8_t *buf, size_t len, struct heartbeat *out)
 		return -HB_REJECT_MALFORMED;
 	if (!name_field_valid(buf + OFF_NAME, hb.name))
 		return -HB_REJECT_MALFORMED;
-	hb.seq = get64(buf + OFF_SEQ);
-	hb.cpu_busy_permille = get16(buf + OFF_CPU);
-	hb.ncpu = get16(buf + OFF_NCPU);
-	hb.flags = get32(buf + OFF_FLAGS);
-	hb.mem_total_kib = get64(buf + OFF_MEM_TOTAL);
-	hb.mem_available_kib = get64(buf + OFF_MEM_AVAIL);
-	hb.guests_running = get32(buf + OFF_GUESTS);
-	hb.interval_ms = get32(buf + OFF_INTERVAL);
-	hb.guest_mem_kib = get64(buf + OFF_GUEST_MEM);
+	hb.seq = get_be64(buf + OFF_SEQ);
+	hb.cpu_busy_permille = get_be16(buf + OFF_CPU);
+	hb.ncpu = get_be16(buf + OFF_NCPU);
+	hb.flags = get_be32(buf + OFF_FLAGS);
+	hb.mem_total_kib = get_be64(buf + OFF_MEM_TOTAL);
+	hb.mem_available_kib = get_be64(buf + OFF_MEM_AVAIL);
+	hb.guests_running = get_be32(buf + OFF_GUESTS);
+	hb.interval_ms = get_be32(buf + OFF_INTERVAL);
+	hb.guest_mem_kib = get_be64(buf + OFF_GUEST_MEM);
 	if (!fields_valid(&hb))
 		return -HB_REJECT_MALFORMED;
 	*out = hb;

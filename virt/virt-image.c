@@ -18,6 +18,7 @@
 #include <curl/curl.h>
 #endif
 
+#include "lib/bytes.h"
 #include "lib/fileio.h"
 #include "lib/log.h"
 #include "virt/virt-internal.h"
@@ -211,15 +212,6 @@ static ssize_t file_read(void *ctx, void *buf, size_t len)
 	return n;
 }
 
-static uint64_t be(const unsigned char *p, int n)
-{
-	uint64_t v = 0;
-
-	for (int i = 0; i < n; i++)
-		v = v << 8 | p[i];
-	return v;
-}
-
 /* qcow2 by its magic, version and size; anything else is raw. */
 static int sniff(const struct file_reader *r, struct virt_image *im)
 {
@@ -229,8 +221,8 @@ static int sniff(const struct file_reader *r, struct virt_image *im)
 	im->virtual_bytes = im->bytes;
 	if (r->head_len < 4 || memcmp(r->head, QCOW2_MAGIC, 4))
 		return 0;
-	version = r->head_len >= 32 ? be(r->head + 4, 4) : 0;
-	size = r->head_len >= 32 ? be(r->head + 24, 8) : 0;
+	version = r->head_len >= 32 ? get_be32(r->head + 4) : 0;
+	size = r->head_len >= 32 ? get_be64(r->head + 24) : 0;
 	if ((version != 2 && version != 3) || size == 0 || size > QCOW2_MAX_SIZE)
 		return -EINVAL;
 	strcpy(im->format, "qcow2");
