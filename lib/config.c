@@ -2,28 +2,16 @@
 
 #include <ctype.h>
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/errbuf.h"
 #include "lib/fileio.h"
 #include "lib/units.h"
 
 #define CONFIG_FILE_MAX (1u << 20)
 #define MSG_MAX 256
-
-__attribute__((format(printf, 3, 4)))
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 static const struct config_key *find_key(const struct config_key *keys, size_t n,
 					 const char *name, size_t len)
@@ -100,7 +88,7 @@ static int store(const struct config_key *k, void *cfg, const char *value,
 	if (k->type == CFG_STRING) {
 		len = strlen(value);
 		if (len >= k->size) {
-			set_err(err, errlen, "key '%s': value too long (at most %zu bytes)",
+			errbuf_set(err, errlen, "key '%s': value too long (at most %zu bytes)",
 				k->name, k->size ? k->size - 1 : 0);
 			return -ENAMETOOLONG;
 		}
@@ -109,11 +97,11 @@ static int store(const struct config_key *k, void *cfg, const char *value,
 	}
 	ret = parse_number(k->type, value, &num);
 	if (ret == -ERANGE) {
-		set_err(err, errlen, "key '%s': value '%.64s' out of range", k->name, value);
+		errbuf_set(err, errlen, "key '%s': value '%.64s' out of range", k->name, value);
 		return ret;
 	}
 	if (ret < 0) {
-		set_err(err, errlen, "key '%s': invalid value '%.64s' (%s)", k->name, value,
+		errbuf_set(err, errlen, "key '%s': invalid value '%.64s' (%s)", k->name, value,
 			type_hint(k->type));
 		return ret;
 	}
@@ -127,7 +115,7 @@ int config_set(const struct config_key *keys, size_t n, void *cfg, const char *k
 	const struct config_key *k = find_key(keys, n, key, strlen(key));
 
 	if (!k) {
-		set_err(err, errlen, "unknown key '%.64s'", key);
+		errbuf_set(err, errlen, "unknown key '%.64s'", key);
 		return -ENOENT;
 	}
 	return store(k, cfg, value, err, errlen);
@@ -145,7 +133,7 @@ int config_defaults(const struct config_key *keys, size_t n, void *cfg, char *er
 			def = keys[i].type == CFG_STRING ? "" : "0";
 		ret = store(&keys[i], cfg, def, msg, sizeof(msg));
 		if (ret < 0) {
-			set_err(err, errlen, "default: %s", msg);
+			errbuf_set(err, errlen, "default: %s", msg);
 			return ret;
 		}
 	}
@@ -167,12 +155,12 @@ static int cut_value(char *p, char **value, char *msg, size_t msglen)
 	if (*p == '"') {
 		end = strchr(p + 1, '"');
 		if (!end) {
-			set_err(msg, msglen, "unterminated quoted value");
+			errbuf_set(msg, msglen, "unterminated quoted value");
 			return -EINVAL;
 		}
 		rest = skip_space(end + 1);
 		if (*rest && (*rest != '#' || rest == end + 1)) {
-			set_err(msg, msglen, "unexpected text after the closing quote");
+			errbuf_set(msg, msglen, "unexpected text after the closing quote");
 			return -EINVAL;
 		}
 		*end = '\0';
@@ -207,12 +195,13 @@ static int parse_line(const struct config_key *keys, size_t n, void *cfg, char *
 	keylen = (size_t)(p - key);
 	p = skip_space(p);
 	if (*p != '=' || keylen == 0) {
-		set_err(msg, msglen, "expected 'key = value'");
+		errbuf_set(msg, msglen, "expected 'key = value'");
 		return -EINVAL;
 	}
 	k = find_key(keys, n, key, keylen);
 	if (!k) {
-		set_err(msg, msglen, "unknown key '%.*s'", (int)(keylen > 64 ? 64 : keylen), key);
+		errbuf_set(msg, msglen, "unknown key '%.*s'", (int)(keylen > 64 ? 64 : keylen),
+			key);
 		return -ENOENT;
 	}
 	ret = cut_value(skip_space(p + 1), &value, msg, msglen);
@@ -238,7 +227,7 @@ int config_parse(const struct config_key *keys, size_t n, void *cfg, const char 
 		lineno++;
 		ret = parse_line(keys, n, cfg, line, msg, sizeof(msg));
 		if (ret < 0) {
-			set_err(err, errlen, "line %u: %s", lineno, msg);
+			errbuf_set(err, errlen, "line %u: %s", lineno, msg);
 			break;
 		}
 	}
@@ -257,17 +246,18 @@ int config_load(const struct config_key *keys, size_t n, void *cfg, const char *
 	if (ret == -ENOENT && optional)
 		return 0;
 	if (ret < 0) {
-		set_err(err, errlen, "%s: %s", path, ret == -EFBIG ? "file too large" : strerror(-ret));
+		errbuf_set(err, errlen, "%s: %s", path,
+			ret == -EFBIG ? "file too large" : strerror(-ret));
 		return ret;
 	}
 	if (strlen(text) != len) {
-		set_err(err, errlen, "%s: contains a NUL byte", path);
+		errbuf_set(err, errlen, "%s: contains a NUL byte", path);
 		ret = -EINVAL;
 		goto cleanup;
 	}
 	ret = config_parse(keys, n, cfg, text, msg, sizeof(msg));
 	if (ret < 0)
-		set_err(err, errlen, "%s: %s", path, msg);
+		errbuf_set(err, errlen, "%s: %s", path, msg);
 cleanup:
 	free(text);
 	return ret;
@@ -280,12 +270,13 @@ int config_override(const struct config_key *keys, size_t n, void *cfg, const ch
 	const char *eq = strchr(kv, '=');
 
 	if (!eq || eq == kv) {
-		set_err(err, errlen, "expected key=value, got '%.64s'", kv);
+		errbuf_set(err, errlen, "expected key=value, got '%.64s'", kv);
 		return -EINVAL;
 	}
 	k = find_key(keys, n, kv, (size_t)(eq - kv));
 	if (!k) {
-		set_err(err, errlen, "unknown key '%.*s'", (int)(eq - kv > 64 ? 64 : eq - kv), kv);
+		errbuf_set(err, errlen, "unknown key '%.*s'", (int)(eq - kv > 64 ? 64 : eq - kv),
+			kv);
 		return -ENOENT;
 	}
 	return store(k, cfg, eq + 1, err, errlen);

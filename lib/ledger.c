@@ -3,7 +3,6 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +11,7 @@
 #include <sodium.h>
 
 #include "lib/bytes.h"
+#include "lib/errbuf.h"
 #include "lib/fileio.h"
 
 #define DOMAIN_LEN (sizeof(LEDGER_DOMAIN) - 1)
@@ -79,30 +79,6 @@ static const struct role_name role_names[] = {
 	{ "relay", LEDGER_ROLE_RELAY },
 };
 #define NROLES (sizeof(role_names) / sizeof(role_names[0]))
-
-__attribute__((format(printf, 3, 4)))
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
-/* Like set_err, for the checks: returns ret so that a check is one line. */
-__attribute__((format(printf, 4, 5)))
-static int fail(int ret, char *why, size_t len, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(why, len, fmt, ap);
-	va_end(ap);
-	return ret;
-}
 
 const char *ledger_kind_name(enum ledger_kind kind)
 {
@@ -503,29 +479,30 @@ static int parse_header(struct reader *r, uint32_t *count, char *err, size_t err
 	const uint8_t *h = take(r, LEDGER_HEADER_SIZE);
 
 	if (!h) {
-		set_err(err, errlen, "header: truncated");
+		errbuf_set(err, errlen, "header: truncated");
 		return -EBADMSG;
 	}
 	if (memcmp(h, LEDGER_MAGIC, 4)) {
-		set_err(err, errlen, "header: not a ledger (bad magic)");
+		errbuf_set(err, errlen, "header: not a ledger (bad magic)");
 		return -EBADMSG;
 	}
 	if (h[4] != LEDGER_VERSION) {
-		set_err(err, errlen, "header: version %u not supported", h[4]);
+		errbuf_set(err, errlen, "header: version %u not supported", h[4]);
 		return -EBADMSG;
 	}
 	if (h[5] || h[6] || h[7]) {
-		set_err(err, errlen, "header: reserved bytes not zero");
+		errbuf_set(err, errlen, "header: reserved bytes not zero");
 		return -EBADMSG;
 	}
 	*count = get_be32(h + 8);
 	if (*count == 0 || *count > LEDGER_MAX_ENTRIES) {
-		set_err(err, errlen, "header: entry count %u out of range (1..%u)", *count,
+		errbuf_set(err, errlen, "header: entry count %u out of range (1..%u)", *count,
 			LEDGER_MAX_ENTRIES);
 		return -EBADMSG;
 	}
 	if (*count > r->left / ENTRY_MIN) {
-		set_err(err, errlen, "header: %u entries cannot fit in %zu bytes", *count, r->left);
+		errbuf_set(err, errlen, "header: %u entries cannot fit in %zu bytes", *count,
+			r->left);
 		return -EBADMSG;
 	}
 	return 0;
@@ -548,13 +525,13 @@ int ledger_parse(const uint8_t *buf, size_t len, struct ledger *l, char *err, si
 	for (l->count = 0; l->count < count; l->count++) {
 		get_entry(&r, &l->entries[l->count]);
 		if (r.why) {
-			set_err(err, errlen, "entry %zu: %s", l->count, r.why);
+			errbuf_set(err, errlen, "entry %zu: %s", l->count, r.why);
 			ret = -EBADMSG;
 			goto cleanup;
 		}
 	}
 	if (r.left) {
-		set_err(err, errlen, "%zu trailing bytes after entry %u", r.left, count - 1);
+		errbuf_set(err, errlen, "%zu trailing bytes after entry %u", r.left, count - 1);
 		ret = -EBADMSG;
 		goto cleanup;
 	}
@@ -787,10 +764,11 @@ static int check_record(const struct ledger_state *s, const struct ledger_member
 
 	/* Keys compare whole fields: whatever follows a name's NUL must not count. */
 	if (copy_record(m, rec) < 0)
-		return fail(-EINVAL, why, wlen, "invalid member record");
+		return errbuf_fail(-EINVAL, why, wlen, "invalid member record");
 	ledger_addr_format(m->addr, a);
 	if (!addr_usable(m->addr, net, len))
-		return fail(-EINVAL, why, wlen, "address %s is not a host address of the mesh prefix", a);
+		return errbuf_fail(-EINVAL, why, wlen,
+			"address %s is not a host address of the mesh prefix", a);
 	for (int k = 0; k < KEY__COUNT; k++) {
 		long i = key_find(s, k, member_key(m, k));
 		const struct ledger_member *o;
@@ -799,11 +777,13 @@ static int check_record(const struct ledger_state *s, const struct ledger_member
 			continue;
 		o = &s->members[i];
 		if (k == KEY_ADDR)
-			return fail(-EEXIST, why, wlen, "address %s already belongs to '%s'", a, o->name);
+			return errbuf_fail(-EEXIST, why, wlen, "address %s already belongs to '%s'",
+				a, o->name);
 		if (k == KEY_NAME)
-			return fail(-EEXIST, why, wlen, "name '%s' was already admitted at entry %u",
-				    o->name, o->admitted_at);
-		return fail(-EEXIST, why, wlen, "%s of '%s' already belongs to '%s'",
+			return errbuf_fail(-EEXIST, why, wlen,
+				"name '%s' was already admitted at entry %u",
+				o->name, o->admitted_at);
+		return errbuf_fail(-EEXIST, why, wlen, "%s of '%s' already belongs to '%s'",
 			    key_fields[k].what, m->name, o->name);
 	}
 	return 0;
@@ -817,13 +797,13 @@ static int check_signer(const struct ledger_state *s, const struct ledger_entry 
 	const struct ledger_member *m;
 
 	if (i < 0)
-		return fail(-EPERM, why, wlen, "signer '%s' is not a member", e->signer);
+		return errbuf_fail(-EPERM, why, wlen, "signer '%s' is not a member", e->signer);
 	m = &s->members[i];
 	if (m->revoked)
-		return fail(-EPERM, why, wlen, "signer '%s' was revoked at entry %u", m->name,
-			    m->revoked_at);
+		return errbuf_fail(-EPERM, why, wlen, "signer '%s' was revoked at entry %u",
+			m->name, m->revoked_at);
 	if (!(m->roles & LEDGER_ROLE_ADMIN))
-		return fail(-EPERM, why, wlen, "signer '%s' is not an admin", m->name);
+		return errbuf_fail(-EPERM, why, wlen, "signer '%s' is not an admin", m->name);
 	*signer = m;
 	return 0;
 }
@@ -834,10 +814,10 @@ static int check_subject(const struct ledger_state *s, const char *name,
 	long i = find_name(s, name);
 
 	if (i < 0)
-		return fail(-ENOENT, why, wlen, "no member named '%s'", name);
+		return errbuf_fail(-ENOENT, why, wlen, "no member named '%s'", name);
 	*subject = &s->members[i];
 	if ((*subject)->revoked)
-		return fail(-ENOENT, why, wlen, "'%s' was revoked at entry %u", name,
+		return errbuf_fail(-ENOENT, why, wlen, "'%s' was revoked at entry %u", name,
 			    (*subject)->revoked_at);
 	return 0;
 }
@@ -851,7 +831,8 @@ static int check_body(const struct ledger_state *s, const struct ledger_entry *e
 	switch (e->kind) {
 	case LEDGER_GENESIS:
 		if (!(e->member.roles & LEDGER_ROLE_ADMIN))
-			return fail(-EINVAL, why, wlen, "the founder does not hold the admin role");
+			return errbuf_fail(-EINVAL, why, wlen,
+				"the founder does not hold the admin role");
 		return check_record(s, &e->member, e->prefix_addr, e->prefix_len, why, wlen);
 	case LEDGER_ADMIT:
 		return check_record(s, &e->member, s->prefix_addr, s->prefix_len, why, wlen);
@@ -860,17 +841,18 @@ static int check_body(const struct ledger_state *s, const struct ledger_entry *e
 		if (ret < 0)
 			return ret;
 		if ((m->roles & LEDGER_ROLE_ADMIN) && s->live_admins == 1)
-			return fail(-EPERM, why, wlen, "'%s' is the last admin", m->name);
+			return errbuf_fail(-EPERM, why, wlen, "'%s' is the last admin", m->name);
 		return 0;
 	case LEDGER_GRANT:
 		ret = check_subject(s, e->subject, &m, why, wlen);
 		if (ret < 0)
 			return ret;
 		if (!(e->roles & ~m->roles))
-			return fail(-EINVAL, why, wlen, "'%s' already holds those roles", m->name);
+			return errbuf_fail(-EINVAL, why, wlen, "'%s' already holds those roles",
+				m->name);
 		return 0;
 	}
-	return fail(-EINVAL, why, wlen, "unknown kind");
+	return errbuf_fail(-EINVAL, why, wlen, "unknown kind");
 }
 
 /* Checks entry e at position pos against the state built from the entries
@@ -884,16 +866,17 @@ static int check_entry(const struct ledger_state *s, size_t pos, const struct le
 	int ret;
 
 	if (e->index != pos)
-		return fail(-EBADMSG, why, wlen, "index %u at position %zu", e->index, pos);
+		return errbuf_fail(-EBADMSG, why, wlen, "index %u at position %zu", e->index, pos);
 	if ((e->kind == LEDGER_GENESIS) != (pos == 0))
-		return fail(-EBADMSG, why, wlen, "%s", pos ? "genesis after the first entry" :
-			    "the first entry is not genesis");
+		return errbuf_fail(-EBADMSG, why, wlen, "%s",
+			pos ? "genesis after the first entry" : "the first entry is not genesis");
 	if (memcmp(e->prev, prev, LEDGER_HASH_BYTES) && pos)
-		return fail(-EBADMSG, why, wlen, "previous hash does not match entry %zu", pos - 1);
+		return errbuf_fail(-EBADMSG, why, wlen, "previous hash does not match entry %zu",
+			pos - 1);
 	if (memcmp(e->prev, prev, LEDGER_HASH_BYTES))
-		return fail(-EBADMSG, why, wlen, "genesis has a previous hash");
+		return errbuf_fail(-EBADMSG, why, wlen, "genesis has a previous hash");
 	if (pos == 0 && strcmp(e->signer, e->member.name))
-		return fail(-EBADMSG, why, wlen, "signed by '%s', not by its founder '%s'",
+		return errbuf_fail(-EBADMSG, why, wlen, "signed by '%s', not by its founder '%s'",
 			    e->signer, e->member.name);
 	if (pos) {
 		ret = check_signer(s, e, &signer, why, wlen);
@@ -902,7 +885,7 @@ static int check_entry(const struct ledger_state *s, size_t pos, const struct le
 	}
 	if (check_sig && crypto_sign_verify_detached(e->sig, enc->buf, enc->len - SIG_BYTES,
 						     signer->sign_pk) != 0)
-		return fail(-EBADMSG, why, wlen, "bad signature by '%s'", e->signer);
+		return errbuf_fail(-EBADMSG, why, wlen, "bad signature by '%s'", e->signer);
 	return check_body(s, e, why, wlen);
 }
 
@@ -924,7 +907,8 @@ static int replay(const struct ledger *l, const struct ledger *known,
 		goto cleanup;
 	ret = -EBADMSG;
 	if (!l->count || l->count > LEDGER_MAX_ENTRIES) {
-		set_err(err, errlen, "ledger has %zu entries (1..%u)", l->count, LEDGER_MAX_ENTRIES);
+		errbuf_set(err, errlen, "ledger has %zu entries (1..%u)", l->count,
+			LEDGER_MAX_ENTRIES);
 		goto cleanup;
 	}
 	for (size_t i = 0; i < l->count; i++) {
@@ -933,7 +917,7 @@ static int replay(const struct ledger *l, const struct ledger *known,
 
 		ret = entry_encode(e, enc);
 		if (ret < 0) {
-			set_err(err, errlen, "entry %zu (%s): %s", i, ledger_kind_name(e->kind),
+			errbuf_set(err, errlen, "entry %zu (%s): %s", i, ledger_kind_name(e->kind),
 				entry_syntax(e) ?: "cannot be encoded");
 			goto cleanup;
 		}
@@ -944,7 +928,8 @@ static int replay(const struct ledger *l, const struct ledger *known,
 			goto cleanup;
 		ret = check_entry(s, i, e, enc, !seen, why, sizeof(why));
 		if (ret < 0) {
-			set_err(err, errlen, "entry %zu (%s): %s", i, ledger_kind_name(e->kind), why);
+			errbuf_set(err, errlen, "entry %zu (%s): %s", i, ledger_kind_name(e->kind),
+				why);
 			goto cleanup;
 		}
 		apply_entry(s, e, hash);
@@ -999,7 +984,7 @@ int ledger_load(const char *path, struct ledger *l, char *err, size_t errlen)
 
 	ret = read_file(path, LEDGER_FILE_MAX, &buf, &len);
 	if (ret < 0) {
-		set_err(err, errlen, "%s: %s", path, strerror(-ret));
+		errbuf_set(err, errlen, "%s: %s", path, strerror(-ret));
 		return ret;
 	}
 	ret = ledger_parse((const uint8_t *)buf, len, l, err, errlen);
@@ -1051,21 +1036,21 @@ static int append(struct ledger *l, struct ledger_entry *e, const struct identit
 	int ret = -EINVAL;
 
 	if (!s || s->nhashes != l->count) {
-		set_err(err, errlen, "the ledger is not verified");
+		errbuf_set(err, errlen, "the ledger is not verified");
 		return -EINVAL;
 	}
 	if (l->count >= LEDGER_MAX_ENTRIES) {
-		set_err(err, errlen, "the ledger is full (%u entries)", LEDGER_MAX_ENTRIES);
+		errbuf_set(err, errlen, "the ledger is full (%u entries)", LEDGER_MAX_ENTRIES);
 		return -ENOSPC;
 	}
 	if (!node_name_valid(id->name)) {
-		set_err(err, errlen, "invalid signer name");
+		errbuf_set(err, errlen, "invalid signer name");
 		return -EINVAL;
 	}
 	me = find_name(s, id->name);
 	if (me >= 0 && memcmp(s->members[me].sign_pk, id->sign_pk, SIGN_PK_BYTES)) {
-		set_err(err, errlen, "this identity's key is not the one the ledger holds for '%s'",
-			id->name);
+		errbuf_set(err, errlen,
+			"this identity's key is not the one the ledger holds for '%s'", id->name);
 		return -EBADMSG;
 	}
 	e->index = (uint32_t)l->count;
@@ -1077,7 +1062,7 @@ static int append(struct ledger *l, struct ledger_entry *e, const struct identit
 		return -ENOMEM;
 	ret = entry_encode(e, enc);
 	if (ret < 0) {
-		set_err(err, errlen, "%s", entry_syntax(e) ?: "cannot be encoded");
+		errbuf_set(err, errlen, "%s", entry_syntax(e) ?: "cannot be encoded");
 		goto cleanup;
 	}
 	crypto_sign_detached(e->sig, NULL, enc->buf, enc->len - SIG_BYTES, id->sign_sk);
@@ -1098,7 +1083,7 @@ static int append(struct ledger *l, struct ledger_entry *e, const struct identit
 		goto cleanup;
 	ret = check_entry(s, l->count, e, enc, true, why, sizeof(why));
 	if (ret < 0) {
-		set_err(err, errlen, "%s", why);
+		errbuf_set(err, errlen, "%s", why);
 		goto cleanup;
 	}
 	l->entries[l->count++] = *e;
@@ -1118,7 +1103,7 @@ int ledger_genesis(struct ledger *l, const struct identity *id, const uint8_t *m
 	int ret;
 
 	if (l->count) {
-		set_err(err, errlen, "the ledger already has a genesis");
+		errbuf_set(err, errlen, "the ledger already has a genesis");
 		return -EEXIST;
 	}
 	memset(&e, 0, sizeof(e));
@@ -1132,7 +1117,7 @@ int ledger_genesis(struct ledger *l, const struct identity *id, const uint8_t *m
 	if (!endpoint)
 		endpoint = "";
 	if (copy_name(m->name, id->name) < 0 || strlen(endpoint) > LEDGER_ENDPOINT_MAX) {
-		set_err(err, errlen, "invalid founder name or endpoint");
+		errbuf_set(err, errlen, "invalid founder name or endpoint");
 		return -EINVAL;
 	}
 	memcpy(m->sign_pk, id->sign_pk, sizeof(m->sign_pk));
@@ -1161,7 +1146,7 @@ int ledger_append_admit(struct ledger *l, const struct identity *id,
 	memset(&e, 0, sizeof(e));
 	e.kind = LEDGER_ADMIT;
 	if (copy_record(&e.member, m) < 0) {
-		set_err(err, errlen, "invalid member name or endpoint");
+		errbuf_set(err, errlen, "invalid member name or endpoint");
 		return -EINVAL;
 	}
 	return append(l, &e, id, err, errlen);
@@ -1175,7 +1160,7 @@ int ledger_append_revoke(struct ledger *l, const struct identity *id, const char
 	memset(&e, 0, sizeof(e));
 	e.kind = LEDGER_REVOKE;
 	if (copy_name(e.subject, name) < 0) {
-		set_err(err, errlen, "invalid member name");
+		errbuf_set(err, errlen, "invalid member name");
 		return -EINVAL;
 	}
 	return append(l, &e, id, err, errlen);
@@ -1190,7 +1175,7 @@ int ledger_append_grant(struct ledger *l, const struct identity *id, const char 
 	e.kind = LEDGER_GRANT;
 	e.roles = roles;
 	if (copy_name(e.subject, name) < 0) {
-		set_err(err, errlen, "invalid member name");
+		errbuf_set(err, errlen, "invalid member name");
 		return -EINVAL;
 	}
 	return append(l, &e, id, err, errlen);
@@ -1239,7 +1224,7 @@ static int common_prefix(const struct ledger *local, const struct ledger *remote
 		int ret = entry_hash(&remote->entries[*n], hash);
 
 		if (ret < 0) {
-			set_err(err, errlen, "remote entry %zu is malformed", *n);
+			errbuf_set(err, errlen, "remote entry %zu is malformed", *n);
 			return ret == -ENOMEM ? ret : -EBADMSG;
 		}
 		if (memcmp(hash, local->state->hashes[*n], LEDGER_HASH_BYTES))
@@ -1255,29 +1240,31 @@ int ledger_extend(struct ledger *local, struct ledger *remote, char *err, size_t
 	int ret;
 
 	if (!ledger_verified(local)) {
-		set_err(err, errlen, "the local ledger is not verified");
+		errbuf_set(err, errlen, "the local ledger is not verified");
 		return -EINVAL;
 	}
 	if (!remote->count) {
-		set_err(err, errlen, "the remote ledger is empty");
+		errbuf_set(err, errlen, "the remote ledger is empty");
 		return -EBADMSG;
 	}
 	ret = common_prefix(local, remote, &same, err, errlen);
 	if (ret < 0)
 		return ret;
 	if (same == 0) {
-		set_err(err, errlen, "the remote ledger belongs to another mesh (genesis differs)");
+		errbuf_set(err, errlen,
+			"the remote ledger belongs to another mesh (genesis differs)");
 		return -EXDEV;
 	}
 	if (same < local->count && same < remote->count) {
 		const struct ledger_entry *a = &local->entries[same], *b = &remote->entries[same];
 
-		set_err(err, errlen, "fork at entry %zu: ours is %s by '%s', theirs is %s by '%s'",
+		errbuf_set(err, errlen,
+			"fork at entry %zu: ours is %s by '%s', theirs is %s by '%s'",
 			same, ledger_kind_name(a->kind), a->signer, ledger_kind_name(b->kind), b->signer);
 		return -EEXIST;
 	}
 	if (remote->count < local->count) {
-		set_err(err, errlen, "the remote ledger is older: %zu entries, ours has %zu",
+		errbuf_set(err, errlen, "the remote ledger is older: %zu entries, ours has %zu",
 			remote->count, local->count);
 		return -ESTALE;
 	}

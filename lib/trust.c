@@ -2,11 +2,11 @@
 #include "lib/roles.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/errbuf.h"
 #include "lib/fileio.h"
 #include "lib/nametable.h"
 
@@ -21,18 +21,6 @@ static const struct role_name role_names[] = {
 	{ "fleet", TRUST_ROLE_FLEET },
 	{ "admin", TRUST_ROLE_ADMIN },
 };
-
-__attribute__((format(printf, 3, 4)))
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 int trust_roles_parse(const char *text, unsigned *roles)
 {
@@ -85,24 +73,25 @@ static int parse_entry(char *line, struct trust_entry *e, char *msg, size_t msgl
 
 	memset(e, 0, sizeof(*e));
 	if (split_fields(line, f, FIELDS) != FIELDS) {
-		set_err(msg, msglen, "expected '<name> <roles> <ed25519-public-hex> <x25519-public-hex>'");
+		errbuf_set(msg, msglen,
+			"expected '<name> <roles> <ed25519-public-hex> <x25519-public-hex>'");
 		return -EBADMSG;
 	}
 	if (strlen(f[0]) > NODE_NAME_MAX || !node_name_valid(f[0])) {
-		set_err(msg, msglen, "invalid name '%.40s'", f[0]);
+		errbuf_set(msg, msglen, "invalid name '%.40s'", f[0]);
 		return -EBADMSG;
 	}
 	strcpy(e->name, f[0]);
 	if (trust_roles_parse(f[1], &e->roles) < 0) {
-		set_err(msg, msglen, "invalid roles '%.40s' (node, fleet, admin)", f[1]);
+		errbuf_set(msg, msglen, "invalid roles '%.40s' (node, fleet, admin)", f[1]);
 		return -EBADMSG;
 	}
 	if (hex_key(e->sign_pk, sizeof(e->sign_pk), f[2]) < 0) {
-		set_err(msg, msglen, "invalid ed25519 key (64 lowercase hex digits)");
+		errbuf_set(msg, msglen, "invalid ed25519 key (64 lowercase hex digits)");
 		return -EBADMSG;
 	}
 	if (hex_key(e->kx_pk, sizeof(e->kx_pk), f[3]) < 0) {
-		set_err(msg, msglen, "invalid x25519 key (64 lowercase hex digits)");
+		errbuf_set(msg, msglen, "invalid x25519 key (64 lowercase hex digits)");
 		return -EBADMSG;
 	}
 	return 0;
@@ -150,11 +139,11 @@ static int parse_lines(char *text, struct trust_set *set, struct nametable *name
 			continue;
 		ret = parse_entry(line, &e, msg, sizeof(msg));
 		if (ret < 0) {
-			set_err(err, errlen, "line %u: %s", lineno, msg);
+			errbuf_set(err, errlen, "line %u: %s", lineno, msg);
 			break;
 		}
 		if (nametable_find(names, e.name) >= 0) {
-			set_err(err, errlen, "line %u: duplicate name '%s'", lineno, e.name);
+			errbuf_set(err, errlen, "line %u: duplicate name '%s'", lineno, e.name);
 			ret = -EBADMSG;
 			break;
 		}
@@ -200,18 +189,18 @@ int trust_load(const char *path, struct trust_set *out, char *err, size_t errlen
 	out->count = 0;
 	ret = read_file(path, TRUST_FILE_MAX, &text, &len);
 	if (ret < 0) {
-		set_err(err, errlen, "%s: %s", path,
+		errbuf_set(err, errlen, "%s: %s", path,
 			ret == -EFBIG ? "larger than 4 MiB" : strerror(-ret));
 		return ret;
 	}
 	if (strlen(text) != len) {
-		set_err(err, errlen, "%s: contains a NUL byte", path);
+		errbuf_set(err, errlen, "%s: contains a NUL byte", path);
 		ret = -EBADMSG;
 		goto cleanup;
 	}
 	ret = trust_parse(text, out, msg, sizeof(msg));
 	if (ret < 0)
-		set_err(err, errlen, "%s: %s", path, msg);
+		errbuf_set(err, errlen, "%s: %s", path, msg);
 cleanup:
 	free(text);
 	return ret;
