@@ -808,25 +808,29 @@ static int check_signer(const struct ledger_state *s, const struct ledger_entry 
 	return 0;
 }
 
-static int check_subject(const struct ledger_state *s, const char *name,
-			 const struct ledger_member **subject, char *why, size_t wlen)
+/* The live member named name, or NULL (and why) if there is none: the
+ * pointer is the only result, so no caller can use one it was not given. */
+static const struct ledger_member *check_subject(const struct ledger_state *s, const char *name,
+						 char *why, size_t wlen)
 {
 	long i = find_name(s, name);
 
-	if (i < 0)
-		return errbuf_fail(-ENOENT, why, wlen, "no member named '%s'", name);
-	*subject = &s->members[i];
-	if ((*subject)->revoked)
-		return errbuf_fail(-ENOENT, why, wlen, "'%s' was revoked at entry %u", name,
-			    (*subject)->revoked_at);
-	return 0;
+	if (i < 0) {
+		errbuf_set(why, wlen, "no member named '%s'", name);
+		return NULL;
+	}
+	if (s->members[i].revoked) {
+		errbuf_set(why, wlen, "'%s' was revoked at entry %u", name,
+			   s->members[i].revoked_at);
+		return NULL;
+	}
+	return &s->members[i];
 }
 
 static int check_body(const struct ledger_state *s, const struct ledger_entry *e,
 		      char *why, size_t wlen)
 {
 	const struct ledger_member *m;
-	int ret;
 
 	switch (e->kind) {
 	case LEDGER_GENESIS:
@@ -837,16 +841,16 @@ static int check_body(const struct ledger_state *s, const struct ledger_entry *e
 	case LEDGER_ADMIT:
 		return check_record(s, &e->member, s->prefix_addr, s->prefix_len, why, wlen);
 	case LEDGER_REVOKE:
-		ret = check_subject(s, e->subject, &m, why, wlen);
-		if (ret < 0)
-			return ret;
+		m = check_subject(s, e->subject, why, wlen);
+		if (!m)
+			return -ENOENT;
 		if ((m->roles & LEDGER_ROLE_ADMIN) && s->live_admins == 1)
 			return errbuf_fail(-EPERM, why, wlen, "'%s' is the last admin", m->name);
 		return 0;
 	case LEDGER_GRANT:
-		ret = check_subject(s, e->subject, &m, why, wlen);
-		if (ret < 0)
-			return ret;
+		m = check_subject(s, e->subject, why, wlen);
+		if (!m)
+			return -ENOENT;
 		if (!(e->roles & ~m->roles))
 			return errbuf_fail(-EINVAL, why, wlen, "'%s' already holds those roles",
 				m->name);
