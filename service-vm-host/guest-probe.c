@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include "lib/log.h"
+#include "service-vm-host/helper-path.h"
 
 /* After the exit, how long stdout may stay open (held by a grandchild). */
 #define GUESTS_GRACE_MS 1000
@@ -216,25 +217,6 @@ bool guests_last(const struct guests *g, uint32_t *running, uint64_t *memory_kib
 	return true;
 }
 
-static int helper_next_to_self(char *path, size_t size)
-{
-	size_t len = size;
-	char *slash;
-	int ret;
-
-	ret = uv_exepath(path, &len);
-	if (ret < 0)
-		return ret;
-	slash = strrchr(path, '/');
-	if (!slash)
-		return -ENOENT;
-	len = (size_t)(slash + 1 - path);
-	if (len + sizeof(GUESTS_HELPER) > size)
-		return -ENAMETOOLONG;
-	memcpy(slash + 1, GUESTS_HELPER, sizeof(GUESTS_HELPER));
-	return 0;
-}
-
 int guests_init(struct guests *g, uv_loop_t *loop, const char *helper, const char *uri)
 {
 	int ret;
@@ -249,7 +231,7 @@ int guests_init(struct guests *g, uv_loop_t *loop, const char *helper, const cha
 			return -ENAMETOOLONG;
 		strcpy(g->helper, helper);
 	} else {
-		ret = helper_next_to_self(g->helper, sizeof(g->helper));
+		ret = host_helper_path(GUESTS_HELPER, g->helper, sizeof(g->helper));
 		if (ret < 0)
 			return ret;
 	}

@@ -38,8 +38,9 @@ struct guests {
 	bool have_last;
 };
 
-/* helper: path of service-vm-host-guests, or NULL to look next to this
- * executable. An empty uri turns probing off. */
+/* helper: path of service-vm-host-guests, or NULL for host_helper_path()'s
+ * choice (next to this executable, else the libexec directory). An empty uri
+ * turns probing off. */
 int guests_init(struct guests *g, uv_loop_t *loop, const char *helper, const char *uri);
 /* Starts a probe unless one is under way, one began less than
  * GUESTS_PERIOD_MS ago, or probing is off. Never blocks. */
