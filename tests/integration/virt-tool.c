@@ -68,7 +68,7 @@ static int upload(virStorageVolPtr vol, uint64_t len, virt_read_fn source, void 
 	const char *name = virStorageVolGetName(vol);
 	size_t n = strlen(name);
 
-	if (!t->fail_at || strcmp(t->fail_at, "seed-upload") || n < 9 || strcmp(name + n - 9, "-seed.iso"))
+	if (!t->fail_at || strcmp(t->fail_at, "seed-upload") || n < 9 || strcmp(name + n - 9, ".seed.iso"))
 		return t->real_upload(vol, len, source, rctx, NULL, err, errlen);
 	t->real_read = source;
 	t->real_ctx = rctx;
