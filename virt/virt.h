@@ -223,9 +223,11 @@ int virt_guest_start(struct virt_host *h, const char *name);
 /* Asks the guest to shut down; force pulls the plug. */
 int virt_guest_stop(struct virt_host *h, const char *name, bool force);
 /* Pulls the plug (stop first for a clean shutdown), undefines, removes the
- * overlay, seed and console log. Data volumes are kept and logged; *kept
- * (may be NULL) says how many. With no domain, removes what an interrupted
- * create left under that name. */
+ * overlay, seed and console log: only volumes the domain's metadata names
+ * and the domain attaches, and no other domain does. Data volumes are kept
+ * and logged; *kept (may be NULL) says how many. With no domain, removes
+ * the overlay and seed an interrupted create left under that name, unless
+ * a domain attaches them. */
 int virt_guest_destroy(struct virt_host *h, const char *name, unsigned *kept);
 /* The explicit, logged removal of a guest's data volume. Refused while a
  * domain of that name exists; reason is mandatory and goes to the log. */
@@ -233,5 +235,6 @@ int virt_data_delete(struct virt_host *h, const char *guest, const char *disk, c
 
 /* Where the console of a guest is logged ("" when logging is off). */
 int virt_console_path(const struct virt_host *h, const char *guest, char *buf, size_t len);
-/* Volume names, by convention, in the pool. */
+/* Volume names in the pool; role "disk", "seed" or "data-DISK". Injective
+ * over legal names (see virt-xml.c); -EINVAL for a name outside them. */
 int virt_volume_name(char *buf, size_t len, const char *guest, const char *role);
