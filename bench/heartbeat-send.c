@@ -3,7 +3,11 @@
  *
  *   bench-heartbeat-send --state-dir DIR --trust FILE --fleet HOST:PORT
  *        [--count N] [--rate PER_S] [--seq-start S]
- *        [--mode good|replay|wrong-key|truncated|random|garbage|unknown]
+ *        [--mode good|replay|wrong-key|truncated|random|garbage|unknown] [--names N]
+ *
+ * --names N: datagram i speaks for "<name>-<i mod N>" (with the node's own
+ * keys), so one sender fills a fleet with N nodes whose trust lines repeat its
+ * keys under those names (bench/run.sh's status benchmark).
  *
  * random: 65507 random bytes (oversized); garbage: 128 random bytes.
  *
@@ -29,7 +33,7 @@
 
 struct opts {
 	const char *state_dir, *trust, *fleet, *mode;
-	uint64_t count, rate, seq;
+	uint64_t count, rate, seq, names;
 };
 
 static int connect_udp(const char *hostport)
@@ -96,6 +100,8 @@ static size_t build(const struct opts *o, const struct identity *id, const uint8
 	struct heartbeat hb;
 	uint8_t bad[HB_KEY_BYTES];
 	bool replay = !strcmp(o->mode, "replay");
+	char name[NODE_NAME_MAX + 1];
+	int len;
 
 	if (!strcmp(o->mode, "random")) {
 		randombytes_buf(out, 65507);
@@ -105,7 +111,13 @@ static size_t build(const struct opts *o, const struct identity *id, const uint8
 		randombytes_buf(out, HB_SIZE);
 		return HB_SIZE;
 	}
-	fill(&hb, !strcmp(o->mode, "unknown") ? "ghost-node" : id->name, replay ? o->seq : o->seq + i);
+	len = o->names ? snprintf(name, sizeof(name), "%s-%llu", id->name,
+				  (unsigned long long)(i % o->names))
+		       : snprintf(name, sizeof(name), "%s", id->name);
+
+	if (len < 0 || (size_t)len >= sizeof(name))
+		return 0; /* a name too long for the wire: nothing to send */
+	fill(&hb, !strcmp(o->mode, "unknown") ? "ghost-node" : name, replay ? o->seq : o->seq + i);
 	hb_encode(&hb, out);
 	if (!strcmp(o->mode, "wrong-key") || !strcmp(o->mode, "unknown")) {
 		randombytes_buf(bad, sizeof(bad));
@@ -165,7 +177,7 @@ int main(int argc, char **argv)
 	static const struct option lo[] = {
 		{ "state-dir", 1, NULL, 'd' }, { "trust", 1, NULL, 't' }, { "fleet", 1, NULL, 'f' },
 		{ "count", 1, NULL, 'n' }, { "rate", 1, NULL, 'r' }, { "seq-start", 1, NULL, 's' },
-		{ "mode", 1, NULL, 'm' }, { 0 },
+		{ "mode", 1, NULL, 'm' }, { "names", 1, NULL, 'N' }, { 0 },
 	};
 	struct opts o = { .fleet = "127.0.0.1:7101", .mode = "good", .count = 1, .seq = 1ULL << 40 };
 	struct identity id;
@@ -181,6 +193,7 @@ int main(int argc, char **argv)
 		case 'r': o.rate = strtoull(optarg, NULL, 10); break;
 		case 's': o.seq = strtoull(optarg, NULL, 10); break;
 		case 'm': o.mode = optarg; break;
+		case 'N': o.names = strtoull(optarg, NULL, 10); break;
 		default: return 2;
 		}
 	}

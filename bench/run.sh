@@ -62,3 +62,9 @@ echo "== mesh: CPace CPU per side, and --join to the first heartbeat over WireGu
 
 echo "== guests: see bench/guests.sh"
 "$(dirname "$0")/guests.sh" "$BUILD" || echo "  (guest benchmark skipped: $?)"
+
+echo "== status --format json with 10,000 live nodes (target <= 50 ms)"
+"$(dirname "$0")/status.sh" "$BUILD" || echo "  (status benchmark failed: $?)"
+
+echo "== host agent RSS beside prometheus-node-exporter's"
+"$(dirname "$0")/agent-rss.sh" "$BUILD" || echo "  (RSS comparison failed: $?)"
