@@ -90,14 +90,14 @@ for type in "${TYPES[@]}"; do
 done
 [[ -z $(vt domains) ]] || die "domains left: $(vt domains)"
 left=$(vt volumes | sort | tr '\n' ' ')
-[[ $left == "base-testguest.img tg-privategit-data-repos.qcow2 tg-totebox-data-archive.qcow2 " ]] ||
+[[ $left == "base-testguest.img tg-privategit.data.repos.qcow2 tg-totebox.data.archive.qcow2 " ]] ||
 	die "volumes after destroy: $left"
 pass "destroy removed domains, overlays, seeds and console logs; data volumes kept"
 
 out=$(vt data-delete tg-totebox archive "" 2>&1) && die "data-delete without a reason succeeded"
 vt data-delete tg-totebox archive "integration test cleanup" 2>> "$T/virt-tool.log" || die "data-delete totebox"
 vt data-delete tg-privategit repos "integration test cleanup" 2>> "$T/virt-tool.log" || die "data-delete privategit"
-grep -q "tg-totebox-data-archive.qcow2 of guest tg-totebox deleted on request: integration test cleanup" \
+grep -q "tg-totebox.data.archive.qcow2 of guest tg-totebox deleted on request: integration test cleanup" \
 	"$T/index/virt-audit.log" || die "audit log: $(cat "$T/index/virt-audit.log")"
 [[ $(vt volumes) == base-testguest.img ]] || die "volumes after data-delete: $(vt volumes | tr '\n' ' ')"
 pass "data volumes removed only by the explicit, logged step"
