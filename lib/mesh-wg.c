@@ -5,10 +5,12 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <sodium.h>
 
+#include "lib/clock.h"
 #include "lib/wg-if.h"
 #include "lib/wg.h"
 
@@ -181,4 +183,78 @@ int mesh_up(const char *state_dir, const struct identity *id, const struct ledge
 cleanup:
 	mesh_plan_free(&plan);
 	return ret;
+}
+
+/* Removes the peer, then adds it back as it was (endpoint, keepalive,
+ * allowed IPs): a new peer with a keepalive initiates a handshake at once. */
+static int recreate_peer(const char *ifname, const struct wg_peer *cur)
+{
+	struct wg_device dev = { 0 };
+	struct wg_peer *p;
+	int ret = wg_device_set_name(&dev, ifname);
+
+	if (ret == 0)
+		ret = wg_device_add_peer(&dev, cur->public_key, &p);
+	if (ret == 0) {
+		p->flags = WG_PEER_REMOVE_ME;
+		ret = wg_set_device(&dev);
+	}
+	wg_device_clear(&dev);
+	if (ret == 0)
+		ret = wg_device_set_name(&dev, ifname);
+	if (ret == 0)
+		ret = wg_device_add_peer(&dev, cur->public_key, &p);
+	if (ret == 0) {
+		p->flags = WG_PEER_REPLACE_ALLOWEDIPS | WG_PEER_HAS_KEEPALIVE;
+		p->persistent_keepalive = cur->persistent_keepalive;
+		p->endpoint = cur->endpoint;
+	}
+	for (size_t i = 0; ret == 0 && i < cur->allowedips_len; i++)
+		ret = wg_peer_add_allowedip(p, &cur->allowedips[i]);
+	if (ret == 0)
+		ret = wg_set_device(&dev);
+	wg_device_clear(&dev);
+	return ret;
+}
+
+/* 1 after a handshake, 2 when not ours to initiate, 0 while none yet (and
+ * recreated when due), -errno. */
+static int kick_once(const char *ifname, const uint8_t wg_pk[32], bool due)
+{
+	struct wg_device *dev = NULL;
+	const struct wg_peer *p;
+	int ret = wg_get_device(ifname, &dev);
+
+	if (ret < 0)
+		return ret;
+	p = wg_device_find_peer(dev, wg_pk);
+	if (!p || !p->persistent_keepalive)
+		ret = 2;
+	else if (p->last_handshake.tv_sec || p->last_handshake.tv_nsec)
+		ret = 1;
+	else if (due)
+		ret = recreate_peer(ifname, p);
+	wg_device_free(dev);
+	return ret;
+}
+
+int mesh_kick_peer(const char *ifname, const uint8_t wg_pk[32], uint64_t timeout_ms)
+{
+	struct timespec pause = { .tv_nsec = 20 * 1000 * 1000 };
+	uint64_t start = clock_mono_ns(), next = start + MESH_KICK_INTERVAL_MS * NSEC_PER_MSEC;
+	int ret;
+
+	for (;;) {
+		uint64_t now = clock_mono_ns();
+		bool due = now >= next;
+
+		ret = kick_once(ifname, wg_pk, due);
+		if (ret != 0)
+			return ret < 0 ? ret : ret - 1;
+		if (now >= start + timeout_ms * NSEC_PER_MSEC)
+			return -ETIMEDOUT;
+		if (due)
+			next = now + MESH_KICK_INTERVAL_MS * NSEC_PER_MSEC;
+		nanosleep(&pause, NULL);
+	}
 }

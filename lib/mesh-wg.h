@@ -27,3 +27,15 @@ int mesh_apply(const char *ifname, const struct mesh_plan *plan, const struct id
  * live member of l. */
 int mesh_up(const char *state_dir, const struct identity *id, const struct ledger *l,
 	    int log_fd, pid_t *pid, char *err, size_t errlen);
+
+/* A new member's wireguard-go starts only after its ceremony, so the first
+ * handshake we send it may find nobody listening, and WireGuard tries again
+ * only 5 s later (REKEY_TIMEOUT): pushes in that window are lost. While the
+ * peer with wg_pk has had no handshake, this re-creates it every
+ * MESH_KICK_INTERVAL_MS, which makes WireGuard initiate at once, until a
+ * handshake or timeout_ms. Only where we initiate (the peer has a
+ * keepalive, i.e. we are behind NAT); otherwise the other side does. 0 once
+ * a handshake happened, 1 when the peer is not ours to initiate (none, or no
+ * keepalive), -ETIMEDOUT, -errno. */
+#define MESH_KICK_INTERVAL_MS 200
+int mesh_kick_peer(const char *ifname, const uint8_t wg_pk[32], uint64_t timeout_ms);

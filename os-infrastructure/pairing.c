@@ -24,6 +24,7 @@
 #include "lib/units.h"
 
 #define RETRY_MS 200
+#define PAIRING_GREET_MS 5000
 
 /* ---- options ---- */
 
@@ -468,6 +469,31 @@ void pairing_report_push(void *ctx, const struct ledger_member *m, int ret,
 		printf("ledger: %s (%s): %s\n", m->name, addr, mesh_sync_status_text(r->status));
 }
 
+/* Our first handshake to the new member went out before its wireguard-go
+ * ran: without this, it is reachable only once WireGuard retries (5 s), and
+ * the next admission pushed to it in that window is lost. */
+static void greet_new_member(const char *ifname, const struct ledger *l, const char *name)
+{
+	const struct ledger_member *m = ledger_find(l, name);
+	uint64_t t0 = clock_mono_ns();
+	int ret;
+
+	if (!m || m->revoked)
+		return;
+	ret = mesh_kick_peer(ifname, m->wg_pk, PAIRING_GREET_MS);
+	if (ret == 1)
+		return;
+	if (ret == -ETIMEDOUT)
+		printf("mesh: no handshake with %s after %d ms; WireGuard keeps trying\n", name,
+		       PAIRING_GREET_MS);
+	else if (ret < 0)
+		printf("mesh: cannot check the handshake with %s: %s\n", name, strerror(-ret));
+	else
+		printf("mesh: %s reachable (%llu ms after its admission)\n", name,
+		       (unsigned long long)((clock_mono_ns() - t0) / NSEC_PER_MSEC));
+	fflush(stdout);
+}
+
 /* This node's own peers follow at once (its agent may not run yet), its
  * agent is told quietly, then every other member but skip hears it. */
 void pairing_publish(const char *state_dir, const struct ledger *l, const struct identity *id,
@@ -502,6 +528,8 @@ void pairing_publish(const char *state_dir, const struct ledger *l, const struct
 	free(bytes);
 	fflush(stdout);
 	mesh_sync_push_all(l, id->name, false, skip, MESH_SYNC_PORT, 0, pairing_report_push, NULL);
+	if (ret == 0 && skip)
+		greet_new_member(c.interface, l, skip);
 }
 
 /* ---- inviting ---- */
