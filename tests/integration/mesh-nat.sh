@@ -37,7 +37,7 @@ HOST_BIN=$BUILD/service-vm-host/service-vm-host
 SEND_BIN=$BUILD/bench/bench-heartbeat-send
 la=osi-la-$$ lb=osi-lb-$$ lc=osi-lc-$$ cl=osi-cl-$$ nat=osi-nat-$$ inet=osi-inet-$$
 declare -A IF=([a]=osa$$ [b]=osb$$ [c]=osc$$ [cloud]=osk$$)
-declare -A NS=([a]=$la [b]=$lb [c]=$lc [cloud]=$cl)
+declare -A NS=([a]=$la [b]=$lb [c]=$lc [cloud]=$cl [d]=$lc) # d: a would-be member on c's LAN
 declare -A MESH=([a]=10.77.0.1 [b]=10.77.0.2 [cloud]=10.77.0.3 [c]=10.77.0.4)
 T=$(mktemp -d /tmp/osi-mesh-nat.XXXXXX)
 declare -A PIDS=()
@@ -160,9 +160,10 @@ pass "underlay: laptops behind NAT reach out, nothing reaches in"
 
 # ---- helpers for the ceremonies ----
 bg() { # bg NAME NODE PROGRAM ARGS...: in NODE's namespace, in the background;
-	# PIDS[NAME] is the program itself (ip netns exec execs it), output in $T/NAME.log
+	# PIDS[NAME] is the program itself (ip netns exec execs it), output in $T/NAME.log,
+	# input from $BG_IN if set
 	local name=$1 node=$2; shift 2
-	ip netns exec "${NS[$node]}" "$@" >> "$T/$name.log" 2>&1 &
+	ip netns exec "${NS[$node]}" "$@" < "${BG_IN:-/dev/null}" >> "$T/$name.log" 2>&1 &
 	PIDS[$name]=$!
 }
 bg_osi() { # bg_osi NAME NODE ARGS...
@@ -170,6 +171,13 @@ bg_osi() { # bg_osi NAME NODE ARGS...
 	bg "$name" "$node" "$OSI_BIN" --state-dir "$T/$node" "$@"
 }
 code_of() { awk '/^Code:/ { print $2 }' "$T/$1.log" | tail -n 1; }
+# bg_join NAME NODE INVITER ARGS...: --join with the inviter's code on stdin,
+# never in argv (any local user reads /proc/PID/cmdline)
+bg_join() {
+	local name=$1 node=$2 inviter=$3; shift 3
+	code_of "$inviter" > "$T/$name.code"
+	BG_IN=$T/$name.code bg_osi "$name" "$node" --join "$@"
+}
 sas_of() { awk '/^SAS:/ { print $2 $3 }' "$T/$1.log" | tail -n 1; }
 # exchange_sas I J: each side confirms with the SAS the other side printed.
 exchange_sas() {
@@ -190,26 +198,39 @@ bg_osi a-genesis a --genesis --name laptop-a --interface "${IF[a]}" --connect 19
 	--ttl 60s --sas-from "$T/a-genesis.sas"
 wait_until 20 in_log a-genesis '^Code:' || die "genesis printed no code"
 grep -q 'wireguard-go pid' "$T/a-genesis.log" || die "genesis: no wireguard-go"
-bg_osi b-join b --join "$(code_of a-genesis)" --listen 198.51.100.2:7104 --name laptop-b --role relay \
+bg_join b-join b a-genesis - --listen 198.51.100.2:7104 --name laptop-b --role relay \
 	--endpoint 198.51.100.2:51820 --interface "${IF[b]}" --sas-from "$T/b-join.sas"
 exchange_sas a-genesis b-join
 finish b-join
 finish a-genesis
 grep -q "joined mesh 10.77.0.0/16 as 'laptop-b' at 10.77.0.2" "$T/b-join.log" || die "b's address"
+grep -q 'warning: a code on the command line' "$T/b-join.log" && die "--join - warned about argv"
 pass "genesis behind NAT; laptop-b joined as relay (a connected out, the SAS matched on both screens)"
 
 start_agent a
 start_agent b
 
 # ---- the cloud joins as fleet, a connecting out again ----
-bg_osi a-invite1 a invite --connect 192.0.2.2:7104 --ttl 60s --sas-from "$T/a-invite1.sas"
+# At once after b's join: b, new and behind no NAT, must get this admission
+# from a (behind NAT) within 2 s, not after WireGuard's 5 s retry.
+bg_osi a-invite1 a invite --connect 192.0.2.2:7104 --ttl 60s --grant fleet --sas-from "$T/a-invite1.sas"
 wait_until 10 in_log a-invite1 '^Code:' || die "invite printed no code"
-bg_osi cloud-join cloud --join "$(code_of a-invite1)" --listen 192.0.2.2:7104 --name cloud --role fleet \
+bg_join cloud-join cloud a-invite1 --listen 192.0.2.2:7104 --name cloud --role fleet \
 	--endpoint 192.0.2.2:51820 --interface "${IF[cloud]}" --sas-from "$T/cloud-join.sas"
 exchange_sas a-invite1 cloud-join
+wait_until 15 in_log a-invite1 "'cloud' admitted at" || die "cloud not admitted: $(cat "$T/a-invite1.log")"
+admit_t0=$(date +%s%N)
+b_has_cloud() { cmp -s "$T/a/ledger" "$T/b/ledger"; }
+wait_until 10 b_has_cloud || die "b never got the cloud's admission"
+spread_ms=$(( ($(date +%s%N) - admit_t0) / 1000000 ))
 finish cloud-join
 finish a-invite1
+grep -q "laptop-b (10.77.0.2): ok" "$T/a-invite1.log" || die "the push to b: $(grep ledger: "$T/a-invite1.log")"
+(( spread_ms < 2000 )) || die "b had the cloud's admission $spread_ms ms after it (want < 2000)"
+pass "b, joined a moment before, had the cloud's admission $spread_ms ms after it"
 grep -q "fleet at 10.77.0.3:7101" "$T/cloud-join.log" || die "the cloud is not the fleet"
+grep -q "'cloud' asks to join (roles: node,fleet" "$T/a-invite1.log" || die "inviter's screen: roles"
+grep -q "asking to join as 'cloud' (roles: node,fleet)" "$T/cloud-join.log" || die "joiner's screen: roles"
 bg fleet cloud "$FLEET_BIN" --config "$T/cloud/fleet.conf" --set api_socket="$T/fleet.sock" \
 	--set evict_after=5s --set checkpoint_interval=1s --set hold_min_live=10
 start_agent cloud
@@ -288,7 +309,7 @@ fi
 # ---- laptop-c joins over the LAN; the sequencer (cloud) takes the admission ----
 bg_osi a-invite2 a invite --listen 192.168.1.2:7104 --ttl 60s --sas-from "$T/a-invite2.sas"
 wait_until 10 in_log a-invite2 '^Code:' || die "invite printed no code"
-bg_osi c-join c --join "$(code_of a-invite2)" --via 192.168.1.2:7104 --name laptop-c \
+bg_join c-join c a-invite2 --via 192.168.1.2:7104 --name laptop-c \
 	--interface "${IF[c]}" --sas-from "$T/c-join.sas"
 exchange_sas a-invite2 c-join
 finish c-join
@@ -316,8 +337,8 @@ good=$(code_of a-invite3)
 bad=$(wrong_code "$good")
 for attempt in 1 2 3; do
 	t0=$(date +%s%N)
-	if on c "$OSI_BIN" --state-dir "$T/d" --join "$bad" --via 192.168.1.2:7104 --name laptop-d \
-		--interface osd$$ --no-start > "$T/d-wrong$attempt.log" 2>&1; then
+	if on c "$OSI_BIN" --state-dir "$T/d" --join - --via 192.168.1.2:7104 --name laptop-d \
+		--interface osd$$ --no-start <<< "$bad" > "$T/d-wrong$attempt.log" 2>&1; then
 		die "a wrong code was accepted"
 	fi
 	ms=$(( ($(date +%s%N) - t0) / 1000000 ))
@@ -332,33 +353,58 @@ if on c "$OSI_BIN" --state-dir "$T/d" --join "$good" --via 192.168.1.2:7104 --na
 	die "the fourth attempt on a burned invitation was accepted"
 fi
 grep -q 'burned' "$T/d-fourth.log" || die "fourth attempt: $(cat "$T/d-fourth.log")"
+grep -q 'warning: a code on the command line is readable' "$T/d-fourth.log" || die "no argv warning"
 pass "the fourth attempt, with the right code, on the burned invitation: $(tail -n 1 "$T/d-fourth.log")"
 kill "${PIDS[a-invite3]}"; wait "${PIDS[a-invite3]}" 2>/dev/null || true; unset "PIDS[a-invite3]"
 
 bg_osi a-invite4 a invite --listen 192.168.1.2:7104 --ttl 1s --linger 30s --sas-from "$T/a-invite4.sas"
 wait_until 10 in_log a-invite4 'invitation is dead: invitation expired' || die "the code did not expire"
-if on c "$OSI_BIN" --state-dir "$T/d" --join "$(code_of a-invite4)" --via 192.168.1.2:7104 --name laptop-d \
-	--interface osd$$ --no-start > "$T/d-expired.log" 2>&1; then
+if on c "$OSI_BIN" --state-dir "$T/d" --join --via 192.168.1.2:7104 --name laptop-d \
+	--interface osd$$ --no-start <<< "$(code_of a-invite4)" > "$T/d-expired.log" 2>&1; then
 	die "an expired code was accepted"
 fi
 grep -q 'expired' "$T/d-expired.log" || die "expired: $(cat "$T/d-expired.log")"
 pass "an expired code is refused: $(tail -n 1 "$T/d-expired.log")"
 kill "${PIDS[a-invite4]}"; wait "${PIDS[a-invite4]}" 2>/dev/null || true; unset "PIDS[a-invite4]"
+# The inviter's last line says why, in words (issue 10 #9: errno texts).
+if osi a invite --listen 192.168.1.2:7104 --ttl 1s > "$T/a-invite-idle.log" 2>&1; then
+	die "an idle invitation succeeded"
+fi
+[[ $(tail -n 1 "$T/a-invite-idle.log") == *"no one joined: invitation expired; nobody tried the code" ]] ||
+	die "idle invite: $(tail -n 1 "$T/a-invite-idle.log")"
+pass "an invitation nobody tried ends with: $(tail -n 1 "$T/a-invite-idle.log")"
 
 # Two screens that differ (here: both scripts expect a SAS neither shows):
 # both sides abort, nothing is signed, and the code is used up.
 bg_osi a-invite5 a invite --listen 192.168.1.2:7104 --ttl 60s --expect-sas 000000
 wait_until 10 in_log a-invite5 '^Code:' || die "invite printed no code"
 if on c "$OSI_BIN" --state-dir "$T/d" --join "$(code_of a-invite5)" --via 192.168.1.2:7104 --name laptop-d \
-	--interface osd$$ --no-start --expect-sas 000000 > "$T/d-mismatch.log" 2>&1; then
+	--interface osd$$ --no-start --expect-sas 000000 > "$T/d-mismatch.log" 2>&1 < /dev/null; then
 	die "a SAS mismatch was accepted"
 fi
 grep -q 'SAS mismatch' "$T/d-mismatch.log" || die "joiner: $(cat "$T/d-mismatch.log")"
 finish_fails a-invite5
 grep -q 'SAS mismatch' "$T/a-invite5.log" || die "inviter: $(cat "$T/a-invite5.log")"
 grep -q 'invitation is dead: invitation already used' "$T/a-invite5.log" || die "inviter: $(cat "$T/a-invite5.log")"
+[[ $(tail -n 1 "$T/a-invite5.log") == *"no one joined: invitation already used" ]] ||
+	die "inviter's last line: $(tail -n 1 "$T/a-invite5.log")"
 pass "a SAS mismatch aborts both sides and uses the code up"
 [[ ! -e $T/d/ledger ]] || die "a refused joiner holds a ledger"
+
+# The fleet role only by name (issue 9 #7): an invite without --grant fleet
+# refuses a joiner that asks for it, after both screens showed the request.
+bg_osi a-invite6 a invite --listen 192.168.1.2:7104 --ttl 60s --sas-from "$T/a-invite6.sas"
+wait_until 10 in_log a-invite6 '^Code:' || die "invite printed no code"
+bg_join d-fleet d a-invite6 --via 192.168.1.2:7104 --name laptop-d --role fleet \
+	--interface osd$$ --no-start --sas-from "$T/d-fleet.sas"
+exchange_sas a-invite6 d-fleet
+finish_fails d-fleet
+finish_fails a-invite6
+grep -q "'laptop-d' asks to join (roles: node,fleet)" "$T/a-invite6.log" || die "inviter's screen: $(cat "$T/a-invite6.log")"
+grep -q 'does not grant fleet' "$T/a-invite6.log" || die "inviter: $(cat "$T/a-invite6.log")"
+grep -q 'admission refused' "$T/d-fleet.log" || die "joiner: $(cat "$T/d-fleet.log")"
+[[ ! -e $T/d/ledger ]] || die "a joiner asking for fleet without a grant holds a ledger"
+pass "asking for the fleet role without invite --grant fleet: refused"
 [[ $(osi a mesh members --format json | jq length) == 4 ]] || die "a refused joiner was admitted"
 
 # ---- revocation ----
