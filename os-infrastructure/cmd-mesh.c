@@ -226,6 +226,40 @@ static int down(const struct mesh_conf *c)
 	return cmd_output(0);
 }
 
+/* Reads the stored ledger and checks every entry's signature, chain link
+ * and rule back to genesis; needs no identity, interface or mesh.conf. */
+static int verify(const struct cli *cli)
+{
+	uint8_t head[LEDGER_HASH_BYTES];
+	char err[256], hex[2 * LEDGER_HASH_BYTES + 1], prefix[16];
+	const struct ledger_member *m;
+	struct ledger l;
+	size_t n, live = 0;
+	int ret;
+
+	ledger_init(&l);
+	ret = mesh_ledger_load(cli->state_dir, &l, err, sizeof(err));
+	if (ret == -ENOENT)
+		ret = cmd_fail("%s holds no mesh ledger: --genesis or --join first", cli->state_dir);
+	else if (ret < 0)
+		ret = cmd_fail("ledger does NOT verify: %s", err);
+	if (ret)
+		goto cleanup;
+	ledger_members(&l, &m, &n);
+	for (size_t i = 0; i < n; i++)
+		live += !m[i].revoked;
+	ledger_head_hash(&l, head);
+	sodium_bin2hex(hex, sizeof(hex), head, sizeof(head));
+	ledger_addr_format(l.entries[0].prefix_addr, prefix);
+	printf("ledger verified: %zu entries, signatures and chain back to the genesis of mesh "
+	       "%s/%u; %zu members (%zu live); head %s\n", l.count, prefix,
+	       l.entries[0].prefix_len, n, live, hex);
+	ret = cmd_output(0);
+cleanup:
+	ledger_free(&l);
+	return ret;
+}
+
 static int mesh(const struct cli *cli, int argc, char *argv[])
 {
 	static const struct option opts[] = {
@@ -254,8 +288,10 @@ static int mesh(const struct cli *cli, int argc, char *argv[])
 	if (optind < argc)
 		return cmd_usage_error(&cmd_mesh, "unexpected argument '%s'", argv[optind]);
 	if (strcmp(verb, "show") && strcmp(verb, "members") && strcmp(verb, "up") &&
-	    strcmp(verb, "down"))
+	    strcmp(verb, "down") && strcmp(verb, "verify"))
 		return cmd_usage_error(&cmd_mesh, "unknown verb '%s'", verb);
+	if (!strcmp(verb, "verify"))
+		return verify(cli);
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	ledger_init(&l);
 	ret = load_state(cli, &id, &l, &c);
@@ -275,7 +311,7 @@ static int mesh(const struct cli *cli, int argc, char *argv[])
 const struct cmd cmd_mesh = {
 	.name = "mesh",
 	.fn = mesh,
-	.usage = "mesh [show|members|up|down] [--format table|json|yaml|csv]",
+	.usage = "mesh [show|members|up|down|verify] [--format table|json|yaml|csv]",
 	.description = "Show the mesh's WireGuard peers by name; bring the interface up",
 	.help = "  show (default)  the interface and its peers, as `wg show` draws them,\n"
 		"                  with each peer's name and roles from the ledger\n"
@@ -284,5 +320,7 @@ const struct cmd cmd_mesh = {
 		"                  and mesh.conf (after a reboot or if wireguard-go died):\n"
 		"                  no ceremony\n"
 		"  down            delete the interface (wireguard-go exits with it)\n"
+		"  verify          check the stored ledger: every signature and chain link\n"
+		"                  back to genesis; exits non-zero if it does not verify\n"
 		"  --format F      table (default), json, yaml or csv\n",
 };
