@@ -1,7 +1,10 @@
 #!/bin/bash
 # Makes a fresh Debian or Ubuntu cloud instance the mesh's fleet node: it
-# joins (or founds) the mesh with the fleet role and a public endpoint, and
-# runs service-vm-fleet next to service-vm-host.
+# joins (or founds) the mesh with the fleet and relay roles and a public
+# endpoint, and runs service-vm-fleet next to service-vm-host. As the relay
+# it carries the traffic between members that are both behind NAT (two
+# laptops have no other path to each other). The inviter grants the fleet
+# role by name: `os-infrastructure invite --grant fleet`.
 #
 #   provision-vm-infrastructure-cloud.sh join CODE [--listen 0.0.0.0:7104 | --via HOST:PORT]
 #                                        [--endpoint PUBLIC-IP:51820] ...
@@ -30,6 +33,6 @@ if [[ " $* " != *" --endpoint "* ]]; then
 	say "endpoint $addr:51820 (give --endpoint if the public address differs)"
 	args+=(--endpoint "$addr:51820")
 fi
-[[ " $* " == *" --role "* ]] || args+=(--role fleet)
+[[ " $* " == *" --role "* ]] || args+=(--role fleet,relay)
 open_firewall 51820
 run_osi "$mode" "${args[@]}"
