@@ -13,6 +13,7 @@
 
 #include "lib/config.h"
 #include "lib/fileio.h"
+#include "tests/unit/fixture.h"
 
 struct cfg {
 	char name[8];
@@ -221,10 +222,10 @@ static void test_err_truncates(void **state)
 static void test_load(void **state)
 {
 	struct cfg *c = *state;
-	char dir[] = "/tmp/test-config-XXXXXX", path[64], err[160];
+	char dir[64], path[96], err[160];
 	const char *text = "port = 9\nmargin = 50\n";
 
-	assert_non_null(mkdtemp(dir));
+	assert_int_equal(fixture_tmpdir(dir, sizeof(dir), "test-config"), 0);
 	snprintf(path, sizeof(path), "%s/osi.conf", dir);
 
 	assert_int_equal(config_load(keys, NKEYS, c, path, 1, err, sizeof(err)), 0);
@@ -245,8 +246,7 @@ static void test_load(void **state)
 	assert_int_equal(config_load(keys, NKEYS, c, path, 0, err, sizeof(err)), -EINVAL);
 	assert_non_null(strstr(err, "contains a NUL byte"));
 
-	unlink(path);
-	rmdir(dir);
+	assert_int_equal(fixture_rmtree(dir), 0);
 }
 
 static void test_print_help(void **state)

@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include "lib/fileio.h"
+#include "tests/unit/fixture.h"
 
 struct fixture {
 	char dir[64];
@@ -26,8 +27,7 @@ static int setup_dir(void **state)
 
 	if (!f)
 		return -1;
-	strcpy(f->dir, "/tmp/test-fileio-XXXXXX");
-	if (!mkdtemp(f->dir))
+	if (fixture_tmpdir(f->dir, sizeof(f->dir), "test-fileio"))
 		return -1;
 	snprintf(f->path, sizeof(f->path), "%s/file", f->dir);
 	*state = f;
@@ -37,10 +37,8 @@ static int setup_dir(void **state)
 static int teardown_dir(void **state)
 {
 	struct fixture *f = *state;
-	char cmd[128];
 
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
-	if (system(cmd) != 0)
+	if (fixture_rmtree(f->dir) != 0)
 		return -1;
 	free(f);
 	return 0;
@@ -250,6 +248,32 @@ static void test_mkdir_p(void **state)
 	assert_int_equal(mkdir_p(path, 0700), -ENOTDIR);
 }
 
+/* The tests' own cleanup: everything under the directory goes, nothing a
+ * symlink inside it points at does. */
+static void test_fixture_rmtree(void **state)
+{
+	struct fixture *f = *state;
+	char outside[64], kept[96], path[PATH_MAX];
+
+	assert_int_equal(fixture_tmpdir(outside, sizeof(outside), "test-fileio-outside"), 0);
+	snprintf(kept, sizeof(kept), "%s/kept", outside);
+	write_raw(kept, "x", 1);
+	snprintf(path, sizeof(path), "%s/a/b", f->dir);
+	assert_int_equal(mkdir_p(path, 0700), 0);
+	snprintf(path, sizeof(path), "%s/a/b/file", f->dir);
+	write_raw(path, "y", 1);
+	snprintf(path, sizeof(path), "%s/a/link", f->dir);
+	assert_int_equal(symlink(outside, path), 0);
+
+	assert_int_equal(fixture_rmtree(f->dir), 0);
+	assert_int_equal(access(f->dir, F_OK), -1);
+	assert_int_equal(errno, ENOENT);
+	assert_int_equal(access(kept, F_OK), 0);
+	assert_int_equal(fixture_rmtree(outside), 0);
+	/* teardown removes it again: give it something to remove */
+	assert_int_equal(mkdir(f->dir, 0700), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -263,6 +287,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_read_limits, setup_dir, teardown_dir),
 		cmocka_unit_test_setup_teardown(test_read_missing, setup_dir, teardown_dir),
 		cmocka_unit_test_setup_teardown(test_mkdir_p, setup_dir, teardown_dir),
+		cmocka_unit_test_setup_teardown(test_fixture_rmtree, setup_dir, teardown_dir),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

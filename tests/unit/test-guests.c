@@ -10,6 +10,7 @@
 #include "service-vm-fleet/api.h"
 #include "lib/clock.h"
 #include "service-vm-fleet/fleet.h"
+#include "tests/unit/fixture.h"
 
 struct ctx {
 	char dir[64];
@@ -58,8 +59,7 @@ static int setup(void **state)
 	static struct ctx c;
 
 	memset(&c, 0, sizeof(c));
-	strcpy(c.dir, "/tmp/osi-test-guests.XXXXXX");
-	assert_non_null(mkdtemp(c.dir));
+	assert_int_equal(fixture_tmpdir(c.dir, sizeof(c.dir), "osi-test-guests"), 0);
 	snprintf(c.db, sizeof(c.db), "%s/fleet.db", c.dir);
 	open_fleet(&c);
 	beat(&c.f, "alpha", 8);
@@ -79,11 +79,9 @@ static void close_fleet(struct ctx *c)
 static int teardown(void **state)
 {
 	struct ctx *c = *state;
-	char cmd[128];
 
 	close_fleet(c);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", c->dir);
-	assert_int_equal(system(cmd), 0);
+	assert_int_equal(fixture_rmtree(c->dir), 0);
 	return 0;
 }
 

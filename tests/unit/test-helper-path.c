@@ -15,6 +15,7 @@
 
 #include "osi-config.h"
 #include "service-vm-host/helper-path.h"
+#include "tests/unit/fixture.h"
 
 struct dir {
 	char path[64];
@@ -25,8 +26,7 @@ static int setup(void **state)
 {
 	struct dir *d = calloc(1, sizeof(*d));
 
-	strcpy(d->path, "/tmp/test-helper-path-XXXXXX");
-	if (!mkdtemp(d->path))
+	if (!d || fixture_tmpdir(d->path, sizeof(d->path), "test-helper-path"))
 		return -1;
 	snprintf(d->file, sizeof(d->file), "%s/service-vm-host-guests", d->path);
 	*state = d;
@@ -37,8 +37,7 @@ static int teardown(void **state)
 {
 	struct dir *d = *state;
 
-	unlink(d->file);
-	rmdir(d->path);
+	fixture_rmtree(d->path);
 	free(d);
 	return 0;
 }

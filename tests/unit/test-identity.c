@@ -15,6 +15,7 @@
 
 #include "lib/fileio.h"
 #include "lib/identity.h"
+#include "tests/unit/fixture.h"
 
 /* RFC 8032 7.1 test 1 and RFC 7748 6.1 (Alice). */
 #define ED_SEED "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60"
@@ -38,8 +39,7 @@ static int setup(void **state)
 
 	if (!f || sodium_init() < 0)
 		return -1;
-	strcpy(f->base, "/tmp/test-identity-XXXXXX");
-	if (!mkdtemp(f->base))
+	if (fixture_tmpdir(f->base, sizeof(f->base), "test-identity"))
 		return -1;
 	snprintf(f->state, sizeof(f->state), "%s/state/sub", f->base);
 	snprintf(f->file, sizeof(f->file), "%s/" IDENTITY_FILE, f->state);
@@ -50,10 +50,8 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	struct fixture *f = *state;
-	char cmd[128];
 
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->base);
-	if (system(cmd) != 0)
+	if (fixture_rmtree(f->base) != 0)
 		return -1;
 	free(f);
 	return 0;

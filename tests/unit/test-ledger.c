@@ -13,6 +13,7 @@
 #include <sodium.h>
 
 #include "lib/ledger.h"
+#include "tests/unit/fixture.h"
 
 #define NET 0x0a4d0000u /* 10.77.0.0 */
 #define ADDR(n) (NET + (n))
@@ -113,8 +114,7 @@ static int setup(void **state)
 		   "[2001:db8::7]:51820");
 	if (ledger_append_admit(&f->l, &f->alpha, &m, f->err, sizeof(f->err)) < 0)
 		return -1;
-	strcpy(f->dir, "/tmp/test-ledger-XXXXXX");
-	if (!mkdtemp(f->dir))
+	if (fixture_tmpdir(f->dir, sizeof(f->dir), "test-ledger"))
 		return -1;
 	*state = f;
 	return 0;
@@ -123,10 +123,8 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	struct fixture *f = *state;
-	char cmd[128];
 
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
-	if (system(cmd) != 0)
+	if (fixture_rmtree(f->dir) != 0)
 		return -1;
 	ledger_free(&f->l);
 	identity_wipe(&f->alpha);

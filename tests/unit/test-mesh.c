@@ -17,6 +17,7 @@
 #include "lib/fileio.h"
 #include "lib/mesh-sync.h"
 #include "lib/mesh.h"
+#include "tests/unit/fixture.h"
 
 #define NET 0x0a4d0000u /* 10.77.0.0 */
 #define ADDR(n) (NET + (n))
@@ -79,8 +80,7 @@ static int setup(void **state)
 	admit(f, &f->l, B, LEDGER_ROLE_NODE | LEDGER_ROLE_RELAY, "198.51.100.2:51820");
 	admit(f, &f->l, CLOUD, LEDGER_ROLE_NODE | LEDGER_ROLE_FLEET, "203.0.113.3:51820");
 	admit(f, &f->l, C, LEDGER_ROLE_NODE, "");
-	strcpy(f->dir, "/tmp/test-mesh-XXXXXX");
-	if (!mkdtemp(f->dir))
+	if (fixture_tmpdir(f->dir, sizeof(f->dir), "test-mesh"))
 		return -1;
 	*state = f;
 	return 0;
@@ -89,10 +89,8 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	struct fixture *f = *state;
-	char cmd[128];
 
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
-	if (system(cmd) != 0)
+	if (fixture_rmtree(f->dir) != 0)
 		return -1;
 	ledger_free(&f->l);
 	for (int i = 0; i < NIDS; i++)

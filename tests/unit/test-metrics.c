@@ -14,6 +14,7 @@
 #include "service-vm-fleet/api.h"
 #include "service-vm-fleet/fleet.h"
 #include "service-vm-fleet/metrics.h"
+#include "tests/unit/fixture.h"
 
 static int parse(const char *req, char *m, char *p)
 {
@@ -190,13 +191,13 @@ static void hold_reason_matches_log(void **state)
 /* The fleet and the CLI share one events limit (lib/api-limits.h). */
 static void events_limit_is_the_shared_one(void **state)
 {
-	char dir[] = "/tmp/osi-test-metrics.XXXXXX", path[64], req[64], cmd[80];
+	char dir[64], path[96], req[64];
 	struct fleet f;
 	json_t *reply;
 
 	assert_int_equal(API_EVENTS_LIMIT_MAX, 10000);
 	fleet_with(&f, 0, 0);
-	assert_non_null(mkdtemp(dir));
+	assert_int_equal(fixture_tmpdir(dir, sizeof(dir), "osi-test-metrics"), 0);
 	snprintf(path, sizeof(path), "%s/fleet.db", dir);
 	assert_int_equal(store_open(path, &f.store), 0);
 	snprintf(req, sizeof(req), "{\"op\":\"events\",\"limit\":%d}", API_EVENTS_LIMIT_MAX);
@@ -211,8 +212,7 @@ static void events_limit_is_the_shared_one(void **state)
 	store_close(f.store);
 	registry_free(&f.reg);
 	guests_free(&f.guests);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	assert_int_equal(system(cmd), 0);
+	assert_int_equal(fixture_rmtree(dir), 0);
 }
 
 int main(void)

@@ -13,6 +13,7 @@
 
 #include "lib/fileio.h"
 #include "service-vm-host/sampler.h"
+#include "tests/unit/fixture.h"
 
 static const char *fixture(const char *name)
 {
@@ -216,21 +217,17 @@ static void write_text(const char *dir, const char *name, const char *text)
 
 static void available_clamped(void **state)
 {
-	char dir[] = "/tmp/test-sampler-XXXXXX", path[PATH_MAX];
+	char dir[64];
 	struct sampler s;
 	struct sample smp;
 
-	assert_non_null(mkdtemp(dir));
+	assert_int_equal(fixture_tmpdir(dir, sizeof(dir), "test-sampler"), 0);
 	write_text(dir, "stat", "cpu  1 0 1 8\ncpu0 1 0 1 8\n");
 	write_text(dir, "meminfo", "MemTotal: 1000 kB\nMemAvailable: 1200 kB\n");
 	sampler_init(&s, dir);
 	assert_int_equal(sampler_read(&s, &smp), 0);
 	assert_int_equal(smp.mem_available_kib, 1000);
-	snprintf(path, sizeof(path), "%s/stat", dir);
-	unlink(path);
-	snprintf(path, sizeof(path), "%s/meminfo", dir);
-	unlink(path);
-	rmdir(dir);
+	assert_int_equal(fixture_rmtree(dir), 0);
 }
 
 static void probe_line(void **state)

@@ -13,6 +13,7 @@
 
 #include "lib/fileio.h"
 #include "service-vm-host/seqstore.h"
+#include "tests/unit/fixture.h"
 
 struct dir {
 	char path[64];
@@ -23,8 +24,7 @@ static int setup(void **state)
 {
 	struct dir *d = calloc(1, sizeof(*d));
 
-	strcpy(d->path, "/tmp/test-seqstore-XXXXXX");
-	if (!mkdtemp(d->path))
+	if (!d || fixture_tmpdir(d->path, sizeof(d->path), "test-seqstore"))
 		return -1;
 	snprintf(d->file, sizeof(d->file), "%s/heartbeat.seq", d->path);
 	*state = d;
@@ -35,8 +35,7 @@ static int teardown(void **state)
 {
 	struct dir *d = *state;
 
-	unlink(d->file);
-	rmdir(d->path);
+	fixture_rmtree(d->path);
 	free(d);
 	return 0;
 }

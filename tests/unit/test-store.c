@@ -1,4 +1,3 @@
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
@@ -15,6 +14,7 @@
 #include <sqlite3.h>
 
 #include "service-vm-fleet/store.h"
+#include "tests/unit/fixture.h"
 
 struct fixture {
 	char dir[64];
@@ -28,8 +28,7 @@ static int setup(void **state)
 
 	if (!f)
 		return -1;
-	strcpy(f->dir, "/tmp/test-store-XXXXXX");
-	if (!mkdtemp(f->dir))
+	if (fixture_tmpdir(f->dir, sizeof(f->dir), "test-store"))
 		return -1;
 	snprintf(f->path, sizeof(f->path), "%s/fleet.db", f->dir);
 	if (store_open(f->path, &f->s) < 0)
@@ -38,26 +37,12 @@ static int setup(void **state)
 	return 0;
 }
 
-static void remove_tree(const char *path)
-{
-	DIR *d = opendir(path);
-	struct dirent *e;
-
-	if (!d)
-		return;
-	while ((e = readdir(d)))
-		if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
-			unlinkat(dirfd(d), e->d_name, 0);
-	closedir(d);
-	rmdir(path);
-}
-
 static int teardown(void **state)
 {
 	struct fixture *f = *state;
 
 	store_close(f->s);
-	remove_tree(f->dir);
+	fixture_rmtree(f->dir);
 	free(f);
 	return 0;
 }

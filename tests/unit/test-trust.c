@@ -13,6 +13,7 @@
 
 #include "lib/fileio.h"
 #include "lib/trust.h"
+#include "tests/unit/fixture.h"
 
 #define K0 "0000000000000000000000000000000000000000000000000000000000000000"
 #define K1 "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
@@ -29,8 +30,7 @@ static int setup(void **state)
 
 	if (!f)
 		return -1;
-	strcpy(f->dir, "/tmp/test-trust-XXXXXX");
-	if (!mkdtemp(f->dir))
+	if (fixture_tmpdir(f->dir, sizeof(f->dir), "test-trust"))
 		return -1;
 	snprintf(f->path, sizeof(f->path), "%s/trust", f->dir);
 	*state = f;
@@ -40,10 +40,8 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	struct fixture *f = *state;
-	char cmd[128];
 
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
-	if (system(cmd) != 0)
+	if (fixture_rmtree(f->dir) != 0)
 		return -1;
 	free(f);
 	return 0;

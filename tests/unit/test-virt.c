@@ -25,6 +25,7 @@
 
 #include "lib/fileio.h"
 #include "virt/virt-internal.h"
+#include "tests/unit/fixture.h"
 
 #define MAX_VOLS 32
 /* magic, version 3, no backing file, cluster bits, virtual size 4 GiB */
@@ -135,8 +136,7 @@ static int setup(void **state)
 
 	if (!f)
 		return -1;
-	strcpy(f->dir, "/tmp/test-virt-XXXXXX");
-	if (!mkdtemp(f->dir))
+	if (fixture_tmpdir(f->dir, sizeof(f->dir), "test-virt"))
 		return -1;
 	snprintf(f->uri, sizeof(f->uri), "test://%s/virt-node.xml", fixtures ? fixtures : "tests/fixtures");
 	snprintf(pool_dir, sizeof(pool_dir), "%s/images", f->dir);
@@ -165,13 +165,11 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	struct fixture *f = *state;
-	char cmd[128];
 
 	virt_host_close(&f->h);
 	for (size_t i = 0; i < f->nvols; i++)
 		free(f->vols[i].data);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
-	if (system(cmd) != 0)
+	if (fixture_rmtree(f->dir) != 0)
 		return -1;
 	free(f);
 	return 0;
