@@ -479,17 +479,37 @@ static int confirm(struct conn *c, ceremony_confirm_fn fn, void *ctx,
 
 /* ---- inviter ---- */
 
-/* HELLO in, START out; on success *inv is the invitation asked for. */
+/* Probing slots from the underlay must not tell which exist: an unknown
+ * slot gets the whole run against a random secret, and ends as a wrong
+ * code does, after the same work. */
+static struct invitation *decoy(struct invitation *d, unsigned int slot)
+{
+	memset(d, 0, sizeof(*d));
+	d->slot = slot;
+	d->attempts_left = CEREMONY_ATTEMPTS;
+	randombytes_buf(d->prs, sizeof(d->prs));
+	return d;
+}
+
+/* HELLO in (within CEREMONY_HELLO_TIMEOUT_MS: a silent connection does not
+ * hold the port for the whole step), START out; on success *inv is the
+ * invitation asked for, or the decoy for an unknown slot. */
 static int inviter_hello(struct conn *c, struct invitation_set *set, struct invitation **inv,
-			 struct cmsg_hello *hello, struct cmsg_start *start)
+			 struct invitation *dummy, struct cmsg_hello *hello,
+			 struct cmsg_start *start)
 {
 	uint8_t buf[SMALL_MSG];
 	const uint8_t *p;
+	uint64_t step, hello_by;
 	size_t len;
 	ssize_t n;
 	int ret;
 
+	step = c->deadline;
+	hello_by = clock_mono_ns() + CEREMONY_HELLO_TIMEOUT_MS * NSEC_PER_MSEC;
+	c->deadline = hello_by < step ? hello_by : step;
 	ret = recv_msg(c, CMSG_HELLO, &p, &len);
+	c->deadline = step;
 	if (ret < 0)
 		return ret;
 	ret = cmsg_decode_hello(p, len, hello);
@@ -500,9 +520,12 @@ static int inviter_hello(struct conn *c, struct invitation_set *set, struct invi
 		return abort_run(c, CEREMONY_PROTOCOL, "malformed HELLO from the joiner");
 	transcript_add(c, p, len);
 	ret = invitation_refusal(set, hello->slot, clock_mono_ns());
-	if (ret)
+	if (ret == CEREMONY_NO_INVITATION)
+		*inv = decoy(dummy, hello->slot);
+	else if (ret)
 		return abort_run(c, ret, "%s (slot %u)", reasons[ret].text, hello->slot);
-	*inv = (struct invitation *)invitation_find(set, hello->slot);
+	else
+		*inv = (struct invitation *)invitation_find(set, hello->slot);
 	start->version = CEREMONY_VERSION;
 	randombytes_buf(start->nonce, sizeof(start->nonce));
 	n = cmsg_encode_start(start, buf, sizeof(buf));
@@ -519,7 +542,9 @@ static int wrong_code(struct conn *c, const struct invitation *inv, bool detecte
 		send_abort(c, CEREMONY_WRONG_CODE);
 	if (!c->err || !c->errlen)
 		return -EACCES;
-	if (!inv->attempts_left)
+	if (!inv->live)
+		snprintf(c->err, c->errlen, "wrong code (no invitation on slot %u)", inv->slot);
+	else if (!inv->attempts_left)
 		snprintf(c->err, c->errlen, "wrong code; %s", reasons[CEREMONY_BURNED].text);
 	else
 		snprintf(c->err, c->errlen, "wrong code (%u attempt%s left)", inv->attempts_left,
@@ -626,7 +651,7 @@ cleanup:
 static int inviter_run(struct conn *c, struct invitation_set *set,
 		       const struct ceremony_inviter_cfg *cfg)
 {
-	struct invitation *inv = NULL;
+	struct invitation *inv = NULL, dummy;
 	struct ceremony_joiner joiner;
 	struct ceremony_sas_info info;
 	struct cmsg_hello hello;
@@ -635,10 +660,13 @@ static int inviter_run(struct conn *c, struct invitation_set *set,
 	size_t len;
 	int ret;
 
-	ret = inviter_hello(c, set, &inv, &hello, &start);
-	if (ret < 0)
-		return ret;
-	ret = inviter_cpace(c, inv, &hello, &start);
+	ret = inviter_hello(c, set, &inv, &dummy, &hello, &start);
+	if (ret == 0)
+		ret = inviter_cpace(c, inv, &hello, &start);
+	if (ret == 0 && !inv->live) /* guessed a random secret: still no */
+		ret = wrong_code(c, inv, true);
+	if (inv == &dummy)
+		sodium_memzero(&dummy, sizeof(dummy));
 	if (ret < 0)
 		return ret;
 	/* The code was right: whatever happens now, it has been used. */

@@ -58,8 +58,9 @@
  * The run:
  *
  *   J                                         I
- *   HELLO                     ------>         unknown slot, expired, used or
- *                                             burned: ABORT and close
+ *   HELLO                     ------>         expired, used or burned: ABORT
+ *                                             and close; an unknown slot runs
+ *                                             on against a random secret
  *                             <------         START
  *   SHARE_A                   ------>         check ADa and Ya, then
  *                                             attempts_left -= 1
@@ -121,10 +122,13 @@
  * next: a joiner that hangs up then has still had its guess. A correct tag_a
  * uses the invitation up even if the SAS is then refused (whoever knew the
  * code is suspect). Refusals depend on the slot and the invitation's state
- * only, and come before any CPace computation.
+ * only, and come before any CPace computation; an unknown slot is no
+ * refusal: the inviter runs CPace with a random secret, so that it ends as a
+ * wrong code does and probing tells nothing about which slots exist.
  *
  * Deadlines (CLOCK_MONOTONIC): the key exchange, from accept() or connect()
- * to JOIN, has CEREMONY_STEP_TIMEOUT_MS in total; the SAS phase, from the
+ * to JOIN, has CEREMONY_STEP_TIMEOUT_MS in total, of which HELLO must come
+ * within CEREMONY_HELLO_TIMEOUT_MS; the SAS phase, from the
  * moment a side can show the SAS to ANSWER, both operators and admit()
  * included, has CEREMONY_CONFIRM_TIMEOUT_MS; every read and write waits with
  * poll() against the deadline of its phase. A wrong code ends both sides as
@@ -156,6 +160,7 @@
 #define CEREMONY_INVITE_TTL_MS (10 * 60 * 1000)
 #define CEREMONY_ATTEMPTS 3
 #define CEREMONY_STEP_TIMEOUT_MS (10 * 1000)
+#define CEREMONY_HELLO_TIMEOUT_MS (2 * 1000) /* from accept() to HELLO */
 #define CEREMONY_CONFIRM_TIMEOUT_MS CEREMONY_INVITE_TTL_MS
 #define CEREMONY_INVITATIONS_MAX 16
 #define CEREMONY_WG_KEY_BYTES 32

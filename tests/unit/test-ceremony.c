@@ -412,10 +412,14 @@ static void test_no_such_invitation(void **state)
 	inviter_init(&inv, &set);
 	joiner_init(&jn);
 	pair(&inv, &jn, other);
-	assert_int_equal(jn.ret, -ENOENT);
-	assert_int_equal(inv.ret, -ENOENT);
-	assert_string_equal(jn.err, "no such invitation");
-	assert_string_equal(inv.err, "no such invitation (slot 8)");
+	/* Issue 9 #10: probing slots told which exist. An unknown slot now
+	 * ends as a wrong code, after the same CPace. */
+	assert_int_equal(jn.ret, -EACCES);
+	assert_int_equal(inv.ret, -EACCES);
+	assert_string_equal(jn.err, "wrong code");
+	assert_string_equal(inv.err, "wrong code (no invitation on slot 8)");
+	assert_int_equal(jn.op.asked, 0);
+	assert_int_equal(inv.admitted, 0);
 	assert_int_equal(slot_inv(&set)->attempts_left, CEREMONY_ATTEMPTS);
 }
 
@@ -726,6 +730,32 @@ struct fake_inviter {
 };
 
 enum { FAKE_SILENT, FAKE_BAD_START, FAKE_ABORT, FAKE_BAD_SHARE, FAKE_CLOSE };
+
+/* A connection that never says HELLO frees the port after
+ * CEREMONY_HELLO_TIMEOUT_MS, not the whole step's 10 s. */
+static void test_silent_before_hello(void **state)
+{
+	struct invitation_set set;
+	struct inviter inv;
+	char code[SHORTCODE_TEXT_MAX];
+	struct pollfd pfd = { .events = POLLIN };
+	int sv[2];
+
+	invite(&set, 0, code);
+	inviter_init(&inv, &set);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	inv.fd = sv[0];
+	pfd.fd = sv[1];
+	assert_int_equal(pthread_create(&inv.th, NULL, inviter_main, &inv), 0);
+	assert_int_equal(poll(&pfd, 1, CEREMONY_HELLO_TIMEOUT_MS + 2000), 1);
+	expect_abort(sv[1], CEREMONY_TIMEOUT);
+	assert_int_equal(pthread_join(inv.th, NULL), 0);
+	close(sv[1]);
+	assert_int_equal(inv.ret, -ETIMEDOUT);
+	assert_true(inv.ns >= CEREMONY_HELLO_TIMEOUT_MS * NSEC_PER_MSEC);
+	assert_true(inv.ns < (CEREMONY_HELLO_TIMEOUT_MS + 1000) * NSEC_PER_MSEC);
+	assert_true(CEREMONY_HELLO_TIMEOUT_MS < CEREMONY_STEP_TIMEOUT_MS);
+}
 
 static void *fake_inviter_main(void *arg)
 {
@@ -1221,6 +1251,7 @@ int main(void)
 		cmocka_unit_test(test_burned),
 		cmocka_unit_test(test_expired),
 		cmocka_unit_test(test_no_such_invitation),
+		cmocka_unit_test(test_silent_before_hello),
 		cmocka_unit_test(test_sas_mismatch),
 		cmocka_unit_test(test_declined),
 		cmocka_unit_test(test_admit_refused),

@@ -429,7 +429,7 @@ static void test_sync_merge(void **state)
 static void test_conf_default_path(void **state)
 {
 	struct fixture *f = *state;
-	char etc[PATH_MAX], st[PATH_MAX], file[PATH_MAX], path[PATH_MAX];
+	char etc[PATH_MAX / 2], st[PATH_MAX / 2], file[PATH_MAX], path[PATH_MAX];
 
 	snprintf(etc, sizeof(etc), "%s/etc", f->dir);
 	snprintf(st, sizeof(st), "%s/state", f->dir);
