@@ -464,6 +464,20 @@ wait_until 10 in_log agent-a 'up from the stored state (wireguard-go pid' || die
 wait_until 15 on a ping -c 1 -W 1 "${MESH[cloud]}" || die "a -> cloud after the agent restored it"
 pass "laptop-a's agent restored its dead wireguard-go from the stored state"
 
+# mesh verify: the stored chain back to genesis; a flipped byte fails it.
+osi a mesh verify > "$T/verify-a.log" 2>&1 || die "mesh verify: $(cat "$T/verify-a.log")"
+grep -q '^ledger verified: 5 entries' "$T/verify-a.log" || die "mesh verify: $(cat "$T/verify-a.log")"
+mkdir -p "$T/tampered" && cp "$T/a/ledger" "$T/tampered/ledger"
+byte=$(od -An -tu1 -j200 -N1 "$T/tampered/ledger" | tr -d ' ')
+printf "\\x$(printf %02x $(( (byte + 1) % 256 )))" |
+	dd of="$T/tampered/ledger" bs=1 seek=200 conv=notrunc status=none
+cmp -s "$T/a/ledger" "$T/tampered/ledger" && die "the byte did not change"
+if on a "$OSI_BIN" --state-dir "$T/tampered" mesh verify > "$T/verify-t.log" 2>&1; then
+	die "a tampered ledger verified"
+fi
+grep -q 'does NOT verify' "$T/verify-t.log" || die "tampered: $(cat "$T/verify-t.log")"
+pass "mesh verify: a's ledger verifies back to genesis; a flipped byte does not"
+
 # Nothing but WireGuard and the ceremony listens on the underlay.
 for n in a b cloud; do
 	on "$n" ss -Hltnu | awk '{ print $5 }' | grep -Ev '^(10\.77\.|127\.|\[::1\]|0\.0\.0\.0:51820|\*:51820|\[::\]:51820)' \
