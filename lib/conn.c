@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <netinet/in.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -227,6 +228,13 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 	pump(c);
 }
 
+void conn_set_frame_max(struct conn *c, size_t frame_max)
+{
+	c->lim.frame_max = frame_max;
+	frame_reader_free(&c->rd);
+	frame_reader_init(&c->rd, frame_max);
+}
+
 void conn_read_stop(struct conn *c)
 {
 	c->want_read = false;
@@ -299,11 +307,23 @@ int conn_send(struct conn *c, uint8_t *frame, size_t len, bool close_after)
 
 /* ---- creating ---- */
 
+/* A peer that leaves while a reply is being written must cost an EPIPE,
+ * not the process: libuv writes without MSG_NOSIGNAL. */
+static void ignore_sigpipe(void)
+{
+	static bool done;
+
+	if (!done)
+		signal(SIGPIPE, SIG_IGN);
+	done = true;
+}
+
 static struct conn *conn_new(uv_loop_t *loop, const struct conn_limits *lim,
 			     const struct conn_cbs *cbs, bool tcp)
 {
 	struct conn *c = calloc(1, sizeof(*c));
 
+	ignore_sigpipe();
 	if (!c)
 		return NULL;
 	c->lim = *lim;

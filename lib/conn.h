@@ -89,9 +89,12 @@ int conn_connect_tcp(uv_loop_t *loop, const struct sockaddr *addr, const struct 
  * frame is written. -errno if the connection is closing or the write fails
  * (then it closes). */
 int conn_send(struct conn *c, uint8_t *frame, size_t len, bool close_after);
+/* Before any byte is read (in accepted()): a cap for this connection only. */
+void conn_set_frame_max(struct conn *c, size_t frame_max);
 /* Stops reading for good: no more frames are handed out. */
 void conn_read_stop(struct conn *c);
-/* Keeps reading (to see the peer leave) but drops what arrives. */
+/* Keeps reading (to see the peer leave) but drops what arrives; frees the
+ * buffered bytes, so not before a frame callback is done with its payload. */
 void conn_ignore_input(struct conn *c);
 /* The peer proved who it is: this connection stops counting against its
  * address's cap (it still counts against the listener's). */

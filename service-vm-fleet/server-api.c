@@ -11,94 +11,36 @@
 #include <unistd.h>
 
 #include "service-vm-fleet/api.h"
+#include "lib/conn.h"
 #include "lib/fileio.h"
 #include "service-vm-fleet/fleet.h"
 #include "lib/log.h"
 #include "service-vm-fleet/servers.h"
 #include "lib/wire-frame.h"
 
-#define MAX_CONNS 64
+/* Local and remote clients have separate caps, so a flood over the network
+ * never locks root out of the local socket; one address gets a share. */
+#define MAX_LOCAL 32
+#define MAX_REMOTE 64
+#define MAX_PER_SOURCE 8
+/* Absolute: trickled bytes do not extend it. */
+#define FIRST_FRAME_MS 10000
 #define IDLE_MS 30000
+/* Past this many unsent reply bytes a client's requests wait unread. */
+#define WRITE_QUEUE_MAX (1u << 20)
 
-struct conn {
-	union {
-		uv_handle_t handle;
-		uv_stream_t stream;
-		uv_tcp_t tcp;
-		uv_pipe_t pipe;
-	} h;
-	uv_timer_t idle;
-	int open_handles;
+struct client {
+	struct conn *c;
 	struct fleet *f;
-	struct frame_reader rd;
 	uint8_t nonce[API_NONCE_BYTES];
 	uint64_t next_seq;
 	bool local;
 	bool admin;      /* TCP: the signer holds the admin role */
 	bool refused;    /* a refusal is on its way: nothing more is read */
 	char caller[64];
-	uint8_t rbuf[16384];
 };
 
-struct write_req {
-	uv_write_t req;
-	uint8_t *data;
-	bool close_after;
-};
-
-static uv_tcp_t tcp_listener;
-static uv_pipe_t unix_listener;
-static bool tcp_started, unix_started;
-static unsigned nconns;
-
-static void conn_handle_closed(uv_handle_t *h)
-{
-	struct conn *c = h->data;
-
-	if (--c->open_handles)
-		return;
-	frame_reader_free(&c->rd);
-	free(c);
-	nconns--;
-}
-
-static void conn_close(struct conn *c)
-{
-	if (uv_is_closing(&c->h.handle))
-		return;
-	uv_close(&c->h.handle, conn_handle_closed);
-	uv_close((uv_handle_t *)&c->idle, conn_handle_closed);
-}
-
-static void on_written(uv_write_t *req, int status)
-{
-	struct write_req *w = (struct write_req *)req;
-	struct conn *c = req->handle->data;
-
-	free(w->data);
-	if (status < 0 || w->close_after)
-		conn_close(c);
-	free(w);
-}
-
-static void send_frame(struct conn *c, uint8_t *frame, size_t len, bool close_after)
-{
-	struct write_req *w = calloc(1, sizeof(*w));
-	uv_buf_t b = uv_buf_init((char *)frame, (unsigned)len);
-
-	if (!w) {
-		free(frame);
-		conn_close(c);
-		return;
-	}
-	w->data = frame;
-	w->close_after = close_after;
-	if (uv_write(&w->req, &c->h.stream, &b, 1, on_written) < 0) {
-		free(frame);
-		free(w);
-		conn_close(c);
-	}
-}
+static struct conn_listener *tcp_listener, *unix_listener;
 
 static void send_json(struct conn *c, json_t *reply, bool close_after)
 {
@@ -113,162 +55,166 @@ static void send_json(struct conn *c, json_t *reply, bool close_after)
 		return;
 	}
 	free(text);
-	send_frame(c, frame, len, close_after);
+	conn_send(c, frame, len, close_after);
 }
 
-static void refuse(struct conn *c, const char *why)
+static void refuse(struct client *cl, const char *why)
 {
-	c->refused = true;
-	uv_read_stop(&c->h.stream);
-	c->f->api_rejected++;
-	log_warn("api: refused %s: %s", c->caller, why);
-	send_json(c, json_pack("{s:b, s:s}", "ok", 0, "error", why), true);
+	cl->refused = true;
+	cl->f->api_rejected++;
+	log_warn("api: refused %s: %s", cl->caller, why);
+	send_json(cl->c, json_pack("{s:b, s:s}", "ok", 0, "error", why), true);
 }
 
-static void run_request(struct conn *c, const uint8_t *body, size_t len)
+static void run_request(struct client *cl, const uint8_t *body, size_t len)
 {
 	char err[200];
 	json_t *req = api_parse_request((const char *)body, len, err, sizeof(err));
+	const char *why;
 
 	if (!req) {
-		send_json(c, json_pack("{s:b, s:s}", "ok", 0, "error", err), false);
+		send_json(cl->c, json_pack("{s:b, s:s}", "ok", 0, "error", err), false);
 		return;
 	}
-	/* Over the network, changing anything takes the admin role; looking
-	 * does not, so status works from every member. */
-	if (!c->local && !c->admin && api_op_changes(req)) {
-		send_json(c, json_pack("{s:b, s:s}", "ok", 0, "error",
-				       "this operation needs the admin role"), false);
+	why = api_refusal(req, cl->local, cl->admin);
+	if (why) {
+		send_json(cl->c, json_pack("{s:b, s:s}", "ok", 0, "error", why), false);
 		json_decref(req);
 		return;
 	}
-	send_json(c, api_handle(c->f, req, c->caller), false);
+	send_json(cl->c, api_handle(cl->f, req, cl->caller), false);
 	json_decref(req);
 }
 
-static void handle_signed(struct conn *c, const uint8_t *p, size_t len)
+static void handle_signed(struct client *cl, const uint8_t *p, size_t len)
 {
 	struct frame_signed s;
 	const struct trust_entry *m;
 
 	if (frame_parse_signed(p, len, &s) < 0)
-		return refuse(c, "malformed signed request");
-	m = fleet_api_member(c->f, s.name);
+		return refuse(cl, "malformed signed request");
+	m = fleet_api_member(cl->f, s.name);
 	if (!m)
-		return refuse(c, "signer is not a trusted member");
-	if (s.seq != c->next_seq)
-		return refuse(c, "request out of sequence");
-	if (!api_verify(s.sig, m->sign_pk, c->nonce, s.seq, s.name, s.body, s.body_len))
-		return refuse(c, "bad signature");
-	c->next_seq++;
-	c->admin = m->roles & TRUST_ROLE_ADMIN;
-	snprintf(c->caller, sizeof(c->caller), "%s", s.name);
-	run_request(c, s.body, s.body_len);
+		return refuse(cl, "signer is not a trusted member");
+	if (s.seq != cl->next_seq)
+		return refuse(cl, "request out of sequence");
+	if (!api_verify(s.sig, m->sign_pk, cl->nonce, s.seq, s.name, s.body, s.body_len))
+		return refuse(cl, "bad signature");
+	cl->next_seq++;
+	cl->admin = m->roles & TRUST_ROLE_ADMIN;
+	snprintf(cl->caller, sizeof(cl->caller), "%s", s.name);
+	run_request(cl, s.body, s.body_len);
 }
 
-static void handle_payload(struct conn *c, const uint8_t *p, size_t len)
+static void handle_payload(struct client *cl, const uint8_t *p, size_t len)
 {
-	if (c->local && p[0] == FRAME_LOCAL)
-		return run_request(c, p + 1, len - 1);
-	if (!c->local && p[0] == FRAME_SIGNED)
-		return handle_signed(c, p, len);
-	refuse(c, c->local ? "expected a local request frame" : "expected a signed request frame");
+	if (cl->local && p[0] == FRAME_LOCAL)
+		return run_request(cl, p + 1, len - 1);
+	if (!cl->local && p[0] == FRAME_SIGNED)
+		return handle_signed(cl, p, len);
+	refuse(cl, cl->local ? "expected a local request frame" : "expected a signed request frame");
 }
 
-static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+static void on_frame(struct conn *c, const uint8_t *p, size_t len)
 {
-	struct conn *c = h->data;
+	struct client *cl = conn_data(c);
 
-	*buf = uv_buf_init((char *)c->rbuf, sizeof(c->rbuf));
+	if (!cl->refused)
+		handle_payload(cl, p, len);
 }
 
-static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+static void on_oversized(struct conn *c)
 {
-	struct conn *c = s->data;
-	const uint8_t *p;
-	size_t len;
-
-	if (nread < 0)
-		return conn_close(c);
-	if (nread == 0)
-		return;
-	uv_timer_again(&c->idle);
-	if (frame_reader_feed(&c->rd, (const uint8_t *)buf->base, (size_t)nread) < 0)
-		return refuse(c, "frame too large");
-	while (!c->refused && !uv_is_closing(&c->h.handle) && frame_reader_next(&c->rd, &p, &len) == 1)
-		handle_payload(c, p, len);
+	refuse(conn_data(c), "frame too large");
 }
 
-static void on_idle(uv_timer_t *t)
+static void on_closed(struct conn *c, int why)
 {
-	conn_close(t->data);
+	free(conn_data(c));
 }
 
 /* Only root or the fleet's own user may use the local socket. */
-static int check_peer(struct conn *c)
+static int check_peer(struct client *cl)
 {
 	struct ucred cred;
 	socklen_t clen = sizeof(cred);
 	uv_os_fd_t fd;
 
-	if (uv_fileno(&c->h.handle, &fd) < 0 ||
+	if (uv_fileno((uv_handle_t *)conn_stream(cl->c), &fd) < 0 ||
 	    getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) < 0)
 		return -EPERM;
-	snprintf(c->caller, sizeof(c->caller), "unix:uid=%u", (unsigned)cred.uid);
+	snprintf(cl->caller, sizeof(cl->caller), "unix:uid=%u", (unsigned)cred.uid);
 	if (cred.uid != 0 && cred.uid != geteuid())
 		return -EPERM;
 	return 0;
 }
 
-static void greet(struct conn *c)
+static void greet(struct client *cl)
 {
 	uint8_t *frame;
 	size_t len;
 
-	randombytes_buf(c->nonce, sizeof(c->nonce));
-	if (frame_build_hello(c->nonce, &frame, &len) < 0)
-		return conn_close(c);
-	send_frame(c, frame, len, false);
-	uv_read_start(&c->h.stream, on_alloc, on_read);
+	randombytes_buf(cl->nonce, sizeof(cl->nonce));
+	if (frame_build_hello(cl->nonce, &frame, &len) < 0)
+		return conn_close(cl->c);
+	conn_send(cl->c, frame, len, false);
 }
 
-static void on_connection(uv_stream_t *listener, int status)
+static void accepted(struct conn *c, struct fleet *f, bool local)
 {
-	struct fleet *f = listener->data;
-	bool local = listener == (uv_stream_t *)&unix_listener;
-	struct conn *c;
+	struct client *cl = calloc(1, sizeof(*cl));
 
-	if (status < 0)
-		return;
-	c = calloc(1, sizeof(*c));
-	if (!c)
-		return;
-	c->f = f;
-	c->local = local;
-	c->next_seq = 1;
-	nconns++;
-	frame_reader_init(&c->rd, FRAME_REQUEST_MAX);
-	if (local)
-		uv_pipe_init(listener->loop, &c->h.pipe, 0);
-	else
-		uv_tcp_init(listener->loop, &c->h.tcp);
-	uv_timer_init(listener->loop, &c->idle);
-	c->h.handle.data = c;
-	c->idle.data = c;
-	c->open_handles = 2;
-	uv_timer_start(&c->idle, on_idle, IDLE_MS, IDLE_MS);
-	if (uv_accept(listener, &c->h.stream) < 0)
+	if (!cl)
 		return conn_close(c);
-	snprintf(c->caller, sizeof(c->caller), local ? "unix" : "tcp");
-	if (nconns > MAX_CONNS)
-		return refuse(c, "too many connections");
-	if (local && check_peer(c) < 0)
-		return refuse(c, "only root may use the local operator socket");
-	greet(c);
+	cl->c = c;
+	cl->f = f;
+	cl->local = local;
+	cl->next_seq = 1;
+	conn_set_data(c, cl);
+	snprintf(cl->caller, sizeof(cl->caller), local ? "unix" : "tcp");
+	if (local && check_peer(cl) < 0)
+		return refuse(cl, "only root may use the local operator socket");
+	greet(cl);
+}
+
+static void on_local(struct conn *c, void *ctx)
+{
+	accepted(c, ctx, true);
+}
+
+static void on_remote(struct conn *c, void *ctx)
+{
+	accepted(c, ctx, false);
+}
+
+static void on_over_cap(struct conn *c, void *ctx, const char *why)
+{
+	struct fleet *f = ctx;
+
+	f->api_rejected++;
+	log_warn("api: refused a connection: %s", why);
+	send_json(c, json_pack("{s:b, s:s}", "ok", 0, "error", why), true);
+}
+
+static struct conn_listener_opts listener_opts(struct fleet *f, bool local)
+{
+	struct conn_listener_opts o = {
+		.max_conns = local ? MAX_LOCAL : MAX_REMOTE,
+		.max_per_source = local ? 0 : MAX_PER_SOURCE,
+		.backlog = local ? 16 : 64,
+		.limits = { .first_frame_ms = FIRST_FRAME_MS, .idle_ms = IDLE_MS,
+			    .frame_max = FRAME_REQUEST_MAX, .write_queue_max = WRITE_QUEUE_MAX },
+		.cbs = { .frame = on_frame, .oversized = on_oversized, .closed = on_closed },
+		.accepted = local ? on_local : on_remote,
+		.over_cap = on_over_cap,
+		.ctx = f,
+	};
+	return o;
 }
 
 static int start_unix(uv_loop_t *loop, struct fleet *f)
 {
+	struct conn_listener_opts o = listener_opts(f, true);
 	const char *path = f->cfg.api_socket;
 	char dir[PATH_MAX];
 	char *slash;
@@ -281,14 +227,9 @@ static int start_unix(uv_loop_t *loop, struct fleet *f)
 		mkdir_p(dir, 0755);
 	}
 	unlink(path); /* a stale socket from a killed fleet */
-	uv_pipe_init(loop, &unix_listener, 0);
-	unix_listener.data = f;
-	unix_started = true;
-	ret = uv_pipe_bind(&unix_listener, path);
+	ret = conn_listen_unix(loop, path, &o, &unix_listener);
 	if (ret == 0 && chmod(path, 0600) < 0)
 		ret = -errno;
-	if (ret == 0)
-		ret = uv_listen((uv_stream_t *)&unix_listener, 16, on_connection);
 	if (ret < 0)
 		log_err("cannot listen on %s: %s", path, uv_strerror(ret));
 	else
@@ -298,6 +239,7 @@ static int start_unix(uv_loop_t *loop, struct fleet *f)
 
 static int start_tcp(uv_loop_t *loop, struct fleet *f)
 {
+	struct conn_listener_opts o = listener_opts(f, false);
 	struct sockaddr_storage ss;
 	int ret;
 
@@ -305,12 +247,7 @@ static int start_tcp(uv_loop_t *loop, struct fleet *f)
 		log_err("api_listen '%s' is not a numeric host:port", f->cfg.api_listen);
 		return -EINVAL;
 	}
-	uv_tcp_init(loop, &tcp_listener);
-	tcp_listener.data = f;
-	tcp_started = true;
-	ret = uv_tcp_bind(&tcp_listener, (const struct sockaddr *)&ss, 0);
-	if (ret == 0)
-		ret = uv_listen((uv_stream_t *)&tcp_listener, 64, on_connection);
+	ret = conn_listen_tcp(loop, (const struct sockaddr *)&ss, &o, &tcp_listener);
 	if (ret < 0)
 		log_err("cannot listen on %s: %s", f->cfg.api_listen, uv_strerror(ret));
 	else
@@ -331,8 +268,7 @@ int server_api_start(uv_loop_t *loop, struct fleet *f)
 
 void server_api_close(void)
 {
-	if (unix_started && !uv_is_closing((uv_handle_t *)&unix_listener))
-		uv_close((uv_handle_t *)&unix_listener, NULL);
-	if (tcp_started && !uv_is_closing((uv_handle_t *)&tcp_listener))
-		uv_close((uv_handle_t *)&tcp_listener, NULL);
+	conn_listener_close(unix_listener);
+	conn_listener_close(tcp_listener);
+	unix_listener = tcp_listener = NULL;
 }

@@ -341,8 +341,8 @@ static void on_frame(struct conn *c, const uint8_t *p, size_t len)
 	if (j->requested)
 		return;
 	j->requested = true;
-	conn_ignore_input(c);
 	handle_request(j, p, len);
+	conn_ignore_input(c); /* frees what p points into */
 }
 
 static void on_oversized(struct conn *c)

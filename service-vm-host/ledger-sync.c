@@ -5,10 +5,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 #include <sodium.h>
 
+#include "lib/conn.h"
 #include "lib/fileio.h"
 #include "lib/log.h"
 #include "lib/mesh-sync.h"
@@ -18,10 +20,11 @@
 #include "lib/wire-frame.h"
 
 #define MAX_CONNS 16
-#define CONN_TIMEOUT_MS 10000
+#define MAX_PER_SOURCE 4
+#define CONN_TIMEOUT_MS 10000   /* absolute, from accept to the reply written */
 #define PULL_TIMEOUT_MS 3000
-
-struct conn;
+/* A pushed ledger may be ahead of ours, but not by more than this. */
+#define PUSH_GROWTH_BYTES (1u << 20)
 
 struct ledger_sync {
 	uv_loop_t *loop;
@@ -30,7 +33,7 @@ struct ledger_sync {
 	ledger_sync_changed_fn changed;
 	void *ctx;
 	struct mesh_conf conf;
-	uv_tcp_t server;
+	struct conn_listener *server;
 	uv_timer_t timer;
 	uv_work_t work;
 	int open_handles;
@@ -38,26 +41,11 @@ struct ledger_sync {
 	pid_t wg_pid;
 	uint8_t applied[LEDGER_HASH_BYTES], notified[LEDGER_HASH_BYTES];
 	bool have_applied, have_notified, warned_revoked;
-	struct conn *conns;
-	size_t nconns;
 	/* results of the pull, written by the worker thread */
 	char pull_from[NODE_NAME_MAX + 1];
 	int pull_ret, pull_status;
 	uint32_t pull_added;
 	char pull_err[256];
-};
-
-struct conn {
-	uv_tcp_t tcp;
-	uv_timer_t timer;
-	uv_write_t wr;
-	int open;
-	bool done;
-	struct ledger_sync *s;
-	struct conn *next;
-	struct frame_reader rd;
-	uint8_t *out;
-	uint8_t buf[16384];
 };
 
 static void maybe_free(struct ledger_sync *s)
@@ -132,58 +120,19 @@ cleanup:
 
 /* ---- serving ---- */
 
-static void conn_closed(uv_handle_t *h)
-{
-	struct conn *c = h->data;
-	struct ledger_sync *s = c->s;
-	struct conn **pp;
-
-	s->open_handles--;
-	if (--c->open == 0) {
-		for (pp = &s->conns; *pp; pp = &(*pp)->next)
-			if (*pp == c) {
-				*pp = c->next;
-				break;
-			}
-		s->nconns--;
-		frame_reader_free(&c->rd);
-		free(c->out);
-		free(c);
-	}
-	maybe_free(s);
-}
-
-static void conn_end(struct conn *c)
-{
-	if (c->done)
-		return;
-	c->done = true;
-	uv_close((uv_handle_t *)&c->tcp, conn_closed);
-	uv_close((uv_handle_t *)&c->timer, conn_closed);
-}
-
-static void on_written(uv_write_t *w, int status)
-{
-	conn_end(w->data);
-}
-
 static void reply(struct conn *c, int status, uint32_t added, const uint8_t *l, size_t len)
 {
+	uint8_t *out;
 	size_t n;
-	uv_buf_t b;
 
-	uv_read_stop((uv_stream_t *)&c->tcp);
-	if (mesh_sync_build_reply(status, added, l, len, &c->out, &n) < 0)
-		return conn_end(c);
-	b = uv_buf_init((char *)c->out, (unsigned)n);
-	c->wr.data = c;
-	if (uv_write(&c->wr, (uv_stream_t *)&c->tcp, &b, 1, on_written) < 0)
-		conn_end(c);
+	if (mesh_sync_build_reply(status, added, l, len, &out, &n) < 0)
+		return conn_close(c);
+	conn_send(c, out, n, true);
 }
 
 static void handle(struct conn *c, const uint8_t *p, size_t len)
 {
-	struct ledger_sync *s = c->s;
+	struct ledger_sync *s = conn_data(c);
 	const uint8_t *remote;
 	uint8_t *cur = NULL;
 	size_t rlen, curlen = 0;
@@ -194,7 +143,7 @@ static void handle(struct conn *c, const uint8_t *p, size_t len)
 
 	if (mesh_sync_parse_request(p, len, &push, &remote, &rlen) < 0) {
 		log_debug("ledger sync: malformed request");
-		return conn_end(c);
+		return conn_close(c);
 	}
 	if (push && mesh_sync_merge(s->cfg->state_dir, remote, rlen, &status, &added, &cur,
 				    &curlen, err, sizeof(err)) < 0)
@@ -215,64 +164,57 @@ static void handle(struct conn *c, const uint8_t *p, size_t len)
 		check_apply(s);
 }
 
-static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
+/* One request per connection. */
+static void on_frame(struct conn *c, const uint8_t *p, size_t len)
 {
-	struct conn *c = h->data;
-
-	*buf = uv_buf_init((char *)c->buf, sizeof(c->buf));
+	conn_read_stop(c);
+	handle(c, p, len);
 }
 
-static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
+/* The largest request worth reading: our own ledger's size and room to
+ * grow, never the format's 32 MiB ceiling for a ledger of a few entries. */
+static size_t frame_max(const struct ledger_sync *s)
 {
-	struct conn *c = st->data;
-	const uint8_t *p;
-	size_t len;
+	char path[PATH_MAX];
+	struct stat st;
+	uint64_t max;
 
-	if (n < 0)
-		return conn_end(c);
-	if (n == 0)
-		return;
-	if (frame_reader_feed(&c->rd, (const uint8_t *)buf->base, (size_t)n) < 0)
-		return conn_end(c);
-	if (frame_reader_next(&c->rd, &p, &len) == 1)
-		handle(c, p, len);
+	if (mesh_path(s->cfg->state_dir, MESH_LEDGER_FILE, path) < 0 || stat(path, &st) < 0)
+		st.st_size = 0;
+	max = 6 + 2 * (uint64_t)st.st_size + PUSH_GROWTH_BYTES;
+	return max < MESH_SYNC_FRAME_MAX ? (size_t)max : MESH_SYNC_FRAME_MAX;
 }
 
-static void on_conn_timeout(uv_timer_t *t)
+static void on_accepted(struct conn *c, void *ctx)
 {
-	conn_end(t->data);
+	struct ledger_sync *s = ctx;
+
+	conn_set_data(c, s);
+	conn_set_frame_max(c, frame_max(s));
 }
 
-static void on_connection(uv_stream_t *server, int status)
+static void on_stopped(void *ctx)
 {
-	struct ledger_sync *s = server->data;
-	struct conn *c;
+	struct ledger_sync *s = ctx;
 
-	if (status < 0 || s->stopping)
-		return;
-	c = calloc(1, sizeof(*c));
-	if (!c)
-		return;
-	c->s = s;
-	c->tcp.data = c->timer.data = c;
-	frame_reader_init(&c->rd, MESH_SYNC_FRAME_MAX);
-	uv_tcp_init(s->loop, &c->tcp);
-	uv_timer_init(s->loop, &c->timer);
-	c->open = 2;
-	s->open_handles += 2;
-	c->next = s->conns;
-	s->conns = c;
-	s->nconns++;
-	if (uv_accept(server, (uv_stream_t *)&c->tcp) < 0 || s->nconns > MAX_CONNS)
-		return conn_end(c);
-	uv_timer_start(&c->timer, on_conn_timeout, CONN_TIMEOUT_MS, 0);
-	if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) < 0)
-		conn_end(c);
+	s->open_handles--;
+	maybe_free(s);
 }
 
 /* On this member's own mesh address only: the underlay never sees it. */
 static void try_listen(struct ledger_sync *s)
 {
+	struct conn_listener_opts o = {
+		.max_conns = MAX_CONNS,
+		.max_per_source = MAX_PER_SOURCE,
+		.backlog = 16,
+		.limits = { .first_frame_ms = CONN_TIMEOUT_MS, .lifetime_ms = CONN_TIMEOUT_MS,
+			    .frame_max = MESH_SYNC_FRAME_MAX },
+		.cbs = { .frame = on_frame },
+		.accepted = on_accepted,
+		.stopped = on_stopped,
+		.ctx = s,
+	};
 	struct ledger_member const *me;
 	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(MESH_SYNC_PORT) };
 	struct ledger l;
@@ -286,17 +228,12 @@ static void try_listen(struct ledger_sync *s)
 		goto cleanup;
 	sin.sin_addr.s_addr = htonl(me->addr);
 	ledger_addr_format(me->addr, addr);
-	uv_tcp_init(s->loop, &s->server);
-	s->server.data = s;
-	s->open_handles++;
-	ret = uv_tcp_bind(&s->server, (struct sockaddr *)&sin, 0);
-	if (ret == 0)
-		ret = uv_listen((uv_stream_t *)&s->server, 16, on_connection);
+	ret = conn_listen_tcp(s->loop, (struct sockaddr *)&sin, &o, &s->server);
 	if (ret < 0) {
 		log_warn("ledger sync: cannot listen on %s:%d yet: %s", addr, MESH_SYNC_PORT,
 			 uv_strerror(ret));
-		uv_close((uv_handle_t *)&s->server, sync_handle_closed);
 	} else {
+		s->open_handles++;
 		s->listening = true;
 		log_info("ledger sync: serving on %s:%d", addr, MESH_SYNC_PORT);
 	}
@@ -473,9 +410,7 @@ void ledger_sync_stop(struct ledger_sync *s)
 	s->stopping = true;
 	uv_close((uv_handle_t *)&s->timer, sync_handle_closed);
 	if (s->listening)
-		uv_close((uv_handle_t *)&s->server, sync_handle_closed);
-	for (struct conn *c = s->conns; c; c = c->next)
-		conn_end(c);
+		conn_listener_close(s->server);
 	/* A pull under way finishes on its own; pull_done frees. */
 	if (s->working)
 		uv_cancel((uv_req_t *)&s->work);
