@@ -1,0 +1,142 @@
+#!/bin/bash
+# The project's nftables table against an underlay neighbour that routes a
+# node's mesh address through the node's LAN address (Linux accepts a packet
+# for any local address on any interface): real connections, real
+# wireguard-go, the real kernel's nftables.
+#
+#  ┌──── $nm (member) ────┐         ┌─────────── $nn (node) ───────────┐        ┌── $nb (neighbour) ──┐
+#  │ $wgm 10.242.0.2/32   │ tunnel  │ $wgn 10.242.0.1/32               │        │ route 10.242.0.1/32 │
+#  │ vm 192.168.242.2 ────┼─────────┼─ vn 192.168.242.1                │        │   via 192.168.243.1 │
+#  └──────────────────────┘         │ vb 192.168.243.1 ────────────────┼────────┼─ vb 192.168.243.3   │
+#                                   │ listeners: 10.242.0.1:7102,7103, │        └─────────────────────┘
+#                                   │ 7105, 8022; *:7104 (ceremony)     │
+#                                   └──────────────────────────────────┘
+set -euo pipefail
+
+WG=${OSI_WG_TOOL:?OSI_WG_TOOL must point at the wg-tool test program}
+FW=${OSI_FW_TOOL:?OSI_FW_TOOL must point at the fw-tool test program}
+nm=osi-fwm-$$ nn=osi-fwn-$$ nb=osi-fwb-$$
+wgm=osfm-$$ wgn=osfn-$$
+T=$(mktemp -d /tmp/osi-firewall.XXXXXX)
+declare -a PIDS=()
+
+log() { printf '[%s] %s\n' "$(date +%T.%3N)" "$*"; }
+die() { log "FAIL: $*"; exit 1; }
+pass() { log "ok: $*"; }
+m() { ip netns exec "$nm" "$@"; }
+n() { ip netns exec "$nn" "$@"; }
+b() { ip netns exec "$nb" "$@"; }
+
+cleanup() {
+	local rc=$? pid
+	set +e
+	for pid in "${PIDS[@]}"; do
+		kill -TERM "$pid" 2>/dev/null
+	done
+	for pid in "${PIDS[@]}"; do
+		wait "$pid" 2>/dev/null
+	done
+	ip netns del "$nm" 2>/dev/null
+	ip netns del "$nn" 2>/dev/null
+	ip netns del "$nb" 2>/dev/null
+	if [[ $rc -ne 0 ]]; then
+		for f in "$T"/*.log; do
+			[[ -f $f ]] && { echo "----- $(basename "$f")"; tail -n 30 "$f"; }
+		done
+	fi
+	rm -rf "$T"
+	exit $rc
+}
+trap cleanup EXIT
+
+wait_until() {
+	local deadline=$(( $(date +%s%N) + $1 * 1000000000 )); shift
+	until "$@" >/dev/null 2>&1; do
+		(( $(date +%s%N) < deadline )) || return 1
+		sleep 0.1
+	done
+}
+
+if [[ $(id -u) != 0 || ! -c /dev/net/tun ]]; then
+	echo "SKIP: needs root and /dev/net/tun"
+	exit 77
+fi
+PY=$(command -v /usr/bin/python3 python3 | head -n1)
+for prog in wireguard-go ip python3 nft; do
+	command -v $prog >/dev/null || die "$prog not installed (Debian: wireguard-go iproute2 python3 nftables)"
+done
+
+ip netns add "$nm"; ip netns add "$nn"; ip netns add "$nb"
+for ns in m n b; do $ns ip link set lo up; done
+ip link add vm netns "$nm" type veth peer name vn netns "$nn"
+ip link add vb netns "$nn" type veth peer name vb netns "$nb"
+m ip addr add 192.168.242.2/24 dev vm; m ip link set vm up
+n ip addr add 192.168.242.1/24 dev vn; n ip link set vn up
+n ip addr add 192.168.243.1/24 dev vb; n ip link set vb up
+b ip addr add 192.168.243.3/24 dev vb; b ip link set vb up
+b ip route add 10.242.0.1/32 via 192.168.243.1
+
+pubm=$("$WG" genkey "$T/keym")
+pubn=$("$WG" genkey "$T/keyn")
+PIDS+=("$(m "$WG" up "$wgm" --log "$T/wgm.log" 10.242.0.2/32 --route 10.242.0.0/24)")
+PIDS+=("$(n "$WG" up "$wgn" --log "$T/wgn.log" 10.242.0.1/32 --route 10.242.0.0/24)")
+n "$WG" set "$wgn" --private-key "$T/keyn" --listen-port 51831 --peer "$pubm" --allowed-ip 10.242.0.2/32
+m "$WG" set "$wgm" --private-key "$T/keym" --listen-port 51832 \
+	--peer "$pubn" --endpoint 192.168.242.1:51831 --allowed-ip 10.242.0.1/32 --keepalive 1
+wait_until 15 m ping -c 1 -W 1 10.242.0.1 || die "no tunnel from the member to the node"
+pass "wireguard-go tunnel member -> node"
+
+# Listeners that answer "ok" to every connection: the control-plane ports on
+# the mesh address, the ceremony on every address, and a port of the
+# operator's own (8022) that the project must not touch.
+listen() { # listen ADDR PORT (ip netns exec execs python3, so $! is python3)
+	ip netns exec "$nn" "$PY" -c '
+import socket, sys
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind((sys.argv[1], int(sys.argv[2]))); s.listen(16)
+while True:
+    c, _ = s.accept(); c.sendall(b"ok\n"); c.close()
+' "$1" "$2" &
+	PIDS+=("$!")
+}
+for p in 7102 7103 7105 8022; do listen 10.242.0.1 $p; done
+listen 0.0.0.0 7104
+reach() { # reach NSFN ADDR PORT: a real TCP connection that gets "ok"
+	[[ $("$1" timeout 2 bash -c "exec 3<>/dev/tcp/$2/$3 && head -n1 <&3" 2>/dev/null) == ok ]]
+}
+wait_until 20 reach n 10.242.0.1 8022 || die "listeners did not start"
+
+# Without the table, the finding as reported: the neighbour reaches ledger sync.
+reach b 10.242.0.1 7105 || die "the neighbour should reach 7105 before the firewall (test set-up)"
+pass "before: an underlay neighbour reaches 10.242.0.1:7105 through the node's LAN address"
+
+before=$(n nft list ruleset)
+n "$FW" apply "$wgn" 10.242.0.1 10.242.0.2 || die "fw-tool apply"
+for p in 7102 7103 7104 7105; do
+	reach b 10.242.0.1 $p && die "the neighbour reaches 10.242.0.1:$p through the firewall"
+done
+reach b 192.168.243.1 7104 && die "the neighbour reaches the closed ceremony port"
+pass "after: the neighbour reaches none of 7102-7105 (mesh or LAN address)"
+for p in 7102 7103 7105; do
+	reach m 10.242.0.1 $p || die "the member cannot reach 10.242.0.1:$p over the mesh"
+done
+pass "a member reaches 7102, 7103, 7105 over the mesh"
+reach b 10.242.0.1 8022 || die "the firewall blocked a port that is not the project's"
+reach n 10.242.0.1 7105 || die "the node cannot reach its own services"
+pass "other ports and the node's own loopback traffic untouched"
+denied=$(n nft list counter inet osi denied | awk '/packets/ { print $2 }')
+(( denied > 0 )) || die "denied counter did not count ($denied)"
+pass "denied packets counted ($denied)"
+
+n "$FW" ceremony 30 || die "fw-tool ceremony 30"
+reach b 192.168.243.1 7104 || die "the ceremony port stayed closed while open"
+n "$FW" apply "$wgn" 10.242.0.1 10.242.0.2 10.242.0.9 || die "fw-tool apply (a ledger change)"
+reach b 192.168.243.1 7104 || die "a ledger change closed the open ceremony port"
+n "$FW" ceremony 0
+reach b 192.168.243.1 7104 && die "the ceremony port stayed open after closing"
+pass "the ceremony port opens and closes, and survives a member change"
+
+n "$FW" remove || die "fw-tool remove"
+[[ $(n nft list ruleset) == "$before" ]] || die "removing the table did not restore the ruleset"
+reach b 10.242.0.1 7105 || die "removing the table did not restore reachability"
+pass "removing the table restores the host as it was"
