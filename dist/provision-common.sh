@@ -1,14 +1,16 @@
 # shellcheck shell=bash
 # Shared by provision-vm-infrastructure-onprem.sh and -cloud.sh; sourced.
 # Installs what a fresh Debian or Ubuntu host needs, builds and installs the
-# project from this source tree (prefix /usr/local, where the systemd units
-# expect it), then runs --genesis or --join.
+# project from this source tree (prefix /usr/local: programs in bin, the
+# agent's helpers in libexec/os-infrastructure, guest manifests in
+# share/os-infrastructure/images; systemd units, configured with these paths,
+# in systemd's unit directory), then runs --genesis or --join.
 set -euo pipefail
 
 SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # shellcheck disable=SC2034 # used by the scripts that source this
 BUILD_PACKAGES=(meson ninja-build pkg-config gcc libsodium-dev libjansson-dev libuv1-dev
-	libsqlite3-dev libvirt-dev libmnl-dev libncurses-dev libarchive-dev libcurl4-openssl-dev)
+	libsqlite3-dev libvirt-dev libmnl-dev libncurses-dev libarchive-dev libnftables-dev libcurl4-openssl-dev scdoc)
 # shellcheck disable=SC2034
 RUN_PACKAGES=(wireguard-tools iproute2 nftables procps)
 
