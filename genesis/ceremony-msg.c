@@ -6,6 +6,7 @@
 
 #include <sodium.h>
 
+#include "genesis/shortcode.h"
 #include "lib/bytes.h"
 
 struct writer {

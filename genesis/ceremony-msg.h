@@ -13,7 +13,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "genesis/ceremony.h"
+#include "genesis/ceremony-types.h"
 #include "genesis/cpace.h"
 
 #define CMSG_NONCE_BYTES 16

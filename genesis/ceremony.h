@@ -149,34 +149,18 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "lib/auth.h"
-#include "lib/ledger.h"
+#include "genesis/ceremony-types.h"
 #include "genesis/sas.h"
 #include "genesis/shortcode.h"
-#include "lib/wire-heartbeat.h"
 
 #define CEREMONY_PORT 7104
-#define CEREMONY_VERSION 1
 #define CEREMONY_INVITE_TTL_MS (10 * 60 * 1000)
 #define CEREMONY_ATTEMPTS 3
 #define CEREMONY_STEP_TIMEOUT_MS (10 * 1000)
 #define CEREMONY_HELLO_TIMEOUT_MS (2 * 1000) /* from accept() to HELLO */
 #define CEREMONY_CONFIRM_TIMEOUT_MS CEREMONY_INVITE_TTL_MS
 #define CEREMONY_INVITATIONS_MAX 16
-#define CEREMONY_WG_KEY_BYTES 32
-#define CEREMONY_ENDPOINT_MAX 63
-#define CEREMONY_ADDR_MAX 63
-#define CEREMONY_LEDGER_MAX LEDGER_FILE_MAX /* one cap: any ledger a member holds */
 #define CEREMONY_ERR_MAX 128
-
-/* The same bits as the ledger's roles. */
-enum ceremony_role {
-	CEREMONY_ROLE_NODE = 1u << 0,
-	CEREMONY_ROLE_FLEET = 1u << 1,
-	CEREMONY_ROLE_ADMIN = 1u << 2,
-	CEREMONY_ROLE_RELAY = 1u << 3,
-};
-#define CEREMONY_ROLES_ALL 0x0fu
 
 /* ABORT's reason byte: wire values, never renumbered. */
 enum ceremony_reason {
@@ -193,30 +177,6 @@ enum ceremony_reason {
 	CEREMONY_TIMEOUT,
 	CEREMONY_INTERNAL,
 };
-
-/* What J asks for (JOIN); only public keys. */
-struct ceremony_joiner {
-	char name[NODE_NAME_MAX + 1];
-	uint8_t sign_pk[SIGN_PK_BYTES];
-	uint8_t kx_pk[KX_PK_BYTES];
-	uint8_t wg_pk[CEREMONY_WG_KEY_BYTES];
-	char endpoint[CEREMONY_ENDPOINT_MAX + 1]; /* "" for none */
-	unsigned int roles;
-};
-
-/* What I gives (ANSWER). ledger is malloc'd; ceremony_answer_free() frees it. */
-struct ceremony_answer {
-	char mesh_prefix[CEREMONY_ADDR_MAX + 1];
-	char address[CEREMONY_ADDR_MAX + 1];
-	char fleet[CEREMONY_ENDPOINT_MAX + 1]; /* "" for none yet */
-	uint8_t *ledger;
-	size_t ledger_len;
-};
-
-void ceremony_answer_free(struct ceremony_answer *a);
-
-/* "host:port" as JOIN and ANSWER carry it (see above). */
-bool ceremony_endpoint_valid(const char *s);
 
 /* ---- invitations (inviter side) ---- */
 

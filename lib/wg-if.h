@@ -5,7 +5,7 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
-#include "lib/wg.h"
+#include "lib/wg-types.h"
 
 /* Creates ifname and returns once it can be configured with wg_set_device.
  * Kernel first (RTM_NEWLINK, kind "wireguard"); when the kernel does not know

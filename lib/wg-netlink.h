@@ -9,7 +9,7 @@
 
 #include <libmnl/libmnl.h>
 
-#include "lib/wg.h"
+#include "lib/wg-types.h"
 
 /* Big enough for any message the kernel sends in a dump. */
 #define WGNL_RECV_SIZE 32768

@@ -24,23 +24,6 @@
 #define UAPI_REPLY_MAX (64U << 20)
 #define LINE_MAX_LEN 256
 
-int wg_uapi_parse_uint(const char *text, unsigned long long max, unsigned long long *out)
-{
-	unsigned long long v = 0;
-
-	if (!*text)
-		return -EINVAL;
-	for (; *text; text++) {
-		if (*text < '0' || *text > '9')
-			return -EINVAL;
-		if (v > (max - (unsigned)(*text - '0')) / 10)
-			return -ERANGE;
-		v = v * 10 + (unsigned)(*text - '0');
-	}
-	*out = v;
-	return 0;
-}
-
 void wg_uapi_text_free(char *text, size_t len)
 {
 	if (!text)
@@ -160,7 +143,7 @@ struct reply_state {
 
 static int parse_number(const char *value, unsigned long long max, unsigned long long *out)
 {
-	return wg_uapi_parse_uint(value, max, out) ? -EBADMSG : 0;
+	return wg_parse_uint(value, max, out) ? -EBADMSG : 0;
 }
 
 static int key_private(struct reply_state *st, const char *value)

@@ -5,12 +5,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "lib/wg.h"
+#include "lib/wg-types.h"
 
 #define WG_UAPI_DIR "/var/run/wireguard"
-
-/* Strict decimal: digits only, no sign or blanks, at most max. */
-int wg_uapi_parse_uint(const char *text, unsigned long long max, unsigned long long *out);
 
 bool wg_uapi_has_interface(const char *ifname);
 int wg_uapi_set_device(const struct wg_device *dev);
