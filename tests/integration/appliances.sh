@@ -30,6 +30,7 @@ done
 appl_cleanup() {
 	local rc=$?
 	chattr -R -i -a "$T" 2>/dev/null || true
+	set +e
 	(exit $rc)
 	cleanup
 }
