@@ -22,7 +22,7 @@ static void quiet(void *data, virErrorPtr err)
 }
 
 /* Printable ASCII only, and short: the agent's parser accepts nothing else. */
-static int fail(const char *fmt, ...)
+static int __attribute__((format(printf, 1, 2))) fail(const char *fmt, ...)
 {
 	char reason[PROBE_REASON_MAX + 1];
 	va_list ap;
