@@ -9,7 +9,8 @@ DEBIAN_PACKAGES = meson ninja-build pkg-config gcc clang libclang-rt-14-dev \
 	libsodium-dev libjansson-dev libuv1-dev libcmocka-dev libsqlite3-dev sqlite3 \
 	libvirt-dev libmnl-dev libncurses-dev libarchive-dev libnftables-dev libsystemd-dev \
 	wireguard-tools wireguard-go iproute2 procps iputils-ping nftables tmux jq curl bc util-linux \
-	libvirt-daemon libvirt-daemon-driver-qemu qemu-system-x86 qemu-utils kmod e2fsprogs libcurl4-openssl-dev
+	libvirt-daemon libvirt-daemon-driver-qemu qemu-system-x86 qemu-utils kmod e2fsprogs libcurl4-openssl-dev \
+	scdoc bash-completion groff-base man-db systemd
 
 .PHONY: all deps build demo check check-unit check-integration check-fuzz bench clean
 
@@ -36,14 +37,16 @@ demo: build
 $(CHECK_BUILD)/build.ninja:
 	meson setup $(CHECK_BUILD) -Dbuildtype=debug -Db_sanitize=address,undefined -Db_lundef=false
 
+# clang with -Werror: the warnings gcc does not give fail make check too.
 $(FUZZ_BUILD)/build.ninja:
-	CC=clang meson setup $(FUZZ_BUILD) -Dfuzz=true -Dfuzz_seconds=$(FUZZ_SECONDS) \
+	CC=clang meson setup $(FUZZ_BUILD) -Dfuzz=true -Dfuzz_seconds=$(FUZZ_SECONDS) -Dwerror=true \
 		-Db_sanitize=address,undefined -Db_lundef=false
 
 check: deps $(CHECK_BUILD)/build.ninja $(FUZZ_BUILD)/build.ninja
 	ninja -C $(CHECK_BUILD)
 	meson test -C $(CHECK_BUILD) --suite unit --logbase unit --print-errorlogs
 	meson test -C $(CHECK_BUILD) --suite integration --suite slow --logbase integration --print-errorlogs --num-processes 1
+	meson configure $(FUZZ_BUILD) -Dwerror=true >/dev/null
 	ninja -C $(FUZZ_BUILD)
 	meson test -C $(FUZZ_BUILD) --suite fuzz --logbase fuzz --print-errorlogs --num-processes 1
 	tests/summary.sh $(CHECK_BUILD) $(FUZZ_BUILD)
