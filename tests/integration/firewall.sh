@@ -12,62 +12,30 @@
 #                                   │ 7105, 8022; *:7104 (ceremony)     │
 #                                   └──────────────────────────────────┘
 set -euo pipefail
+source "$(dirname "$0")/lib.sh"
 
 WG=${OSI_WG_TOOL:?OSI_WG_TOOL must point at the wg-tool test program}
 FW=${OSI_FW_TOOL:?OSI_FW_TOOL must point at the fw-tool test program}
 nm=osi-fwm-$$ nn=osi-fwn-$$ nb=osi-fwb-$$
 wgm=osfm-$$ wgn=osfn-$$
-T=$(mktemp -d /tmp/osi-firewall.XXXXXX)
-declare -a PIDS=()
+declare -a WG_PIDS=()
 
-log() { printf '[%s] %s\n' "$(date +%T.%3N)" "$*"; }
-die() { log "FAIL: $*"; exit 1; }
-pass() { log "ok: $*"; }
-m() { ip netns exec "$nm" "$@"; }
-n() { ip netns exec "$nn" "$@"; }
-b() { ip netns exec "$nb" "$@"; }
+m() { in_ns "$nm" "$@"; }
+n() { in_ns "$nn" "$@"; }
+b() { in_ns "$nb" "$@"; }
 
-cleanup() {
-	local rc=$? pid
-	set +e
-	for pid in "${PIDS[@]}"; do
-		kill -TERM "$pid" 2>/dev/null
-	done
-	for pid in "${PIDS[@]}"; do
-		wait "$pid" 2>/dev/null
-	done
-	ip netns del "$nm" 2>/dev/null
-	ip netns del "$nn" 2>/dev/null
-	ip netns del "$nb" 2>/dev/null
-	if [[ $rc -ne 0 ]]; then
-		for f in "$T"/*.log; do
-			[[ -f $f ]] && { echo "----- $(basename "$f")"; tail -n 30 "$f"; }
-		done
-	fi
-	rm -rf "$T"
-	exit $rc
-}
-trap cleanup EXIT
+# wireguard-go by the PIDs wg-tool printed; lib.sh's cleanup stops the
+# listeners in PIDS and deletes our namespaces.
+stop_wg() { wg_go_stop "${WG_PIDS[@]}"; }
+at_exit stop_wg
 
-wait_until() {
-	local deadline=$(( $(date +%s%N) + $1 * 1000000000 )); shift
-	until "$@" >/dev/null 2>&1; do
-		(( $(date +%s%N) < deadline )) || return 1
-		sleep 0.1
-	done
-}
-
-if [[ $(id -u) != 0 || ! -c /dev/net/tun ]]; then
-	echo "SKIP: needs root and /dev/net/tun"
-	exit 77
-fi
+[[ $(id -u) == 0 && -c /dev/net/tun ]] || skip "needs root and /dev/net/tun"
 PY=$(command -v /usr/bin/python3 python3 | head -n1)
 for prog in wireguard-go ip python3 nft; do
 	command -v $prog >/dev/null || die "$prog not installed (Debian: wireguard-go iproute2 python3 nftables)"
 done
 
-ip netns add "$nm"; ip netns add "$nn"; ip netns add "$nb"
-for ns in m n b; do $ns ip link set lo up; done
+netns_add "$nm" "$nn" "$nb"
 ip link add vm netns "$nm" type veth peer name vn netns "$nn"
 ip link add vb netns "$nn" type veth peer name vb netns "$nb"
 m ip addr add 192.168.242.2/24 dev vm; m ip link set vm up
@@ -78,8 +46,8 @@ b ip route add 10.242.0.1/32 via 192.168.243.1
 
 pubm=$("$WG" genkey "$T/keym")
 pubn=$("$WG" genkey "$T/keyn")
-PIDS+=("$(m "$WG" up "$wgm" --log "$T/wgm.log" 10.242.0.2/32 --route 10.242.0.0/24)")
-PIDS+=("$(n "$WG" up "$wgn" --log "$T/wgn.log" 10.242.0.1/32 --route 10.242.0.0/24)")
+WG_PIDS+=("$(m "$WG" up "$wgm" --log "$T/wgm.log" 10.242.0.2/32 --route 10.242.0.0/24)")
+WG_PIDS+=("$(n "$WG" up "$wgn" --log "$T/wgn.log" 10.242.0.1/32 --route 10.242.0.0/24)")
 n "$WG" set "$wgn" --private-key "$T/keyn" --listen-port 51831 --peer "$pubm" --allowed-ip 10.242.0.2/32
 m "$WG" set "$wgm" --private-key "$T/keym" --listen-port 51832 \
 	--peer "$pubn" --endpoint 192.168.242.1:51831 --allowed-ip 10.242.0.1/32 --keepalive 1
@@ -97,7 +65,7 @@ s.bind((sys.argv[1], int(sys.argv[2]))); s.listen(16)
 while True:
     c, _ = s.accept(); c.sendall(b"ok\n"); c.close()
 ' "$1" "$2" &
-	PIDS+=("$!")
+	PIDS[listen-$1-$2]=$!
 }
 for p in 7102 7103 7105 8022; do listen 10.242.0.1 $p; done
 listen 0.0.0.0 7104

@@ -10,8 +10,6 @@ CACHE=${OSI_TESTGUEST_CACHE:-$BUILD/testguest-cache}
 LV=$T/lv
 TYPES=(totebox mediakit orchestration privategit)
 
-skip() { log "SKIP: $*"; exit 77; }
-
 [[ $(id -u) == 0 ]] || skip "needs root (loop devices for the test guest)"
 for p in libvirtd qemu-system-x86_64 qemu-img setpriv losetup mkfs.ext4; do
 	command -v "$p" >/dev/null || PATH=$PATH:/usr/sbin:/sbin command -v "$p" >/dev/null ||
@@ -32,15 +30,7 @@ virt_cleanup() {
 		cp "$LV"/consoles/*.log "$T"/ 2>/dev/null || true
 	fi
 }
-# lib.sh's cleanup reads the script's status from $?: hand it on untouched.
-virt_exit() {
-	local rc=$?
-	virt_cleanup || true
-	set +e
-	(exit $rc)
-	cleanup
-}
-trap virt_exit EXIT
+at_exit virt_cleanup
 
 t0=$(now_ms)
 TESTGUEST_IMG=$("$SRC/images/testguest/build.sh" "$CACHE" 2> "$T/testguest-build.log") || {
@@ -68,6 +58,10 @@ setpriv --reuid=nobody --regid=nogroup --clear-groups \
 	libvirtd -f "$LV/libvirtd.conf" >> "$T/libvirtd.log" 2>&1 &
 PIDS[libvirtd]=$!
 URI="qemu+unix:///session?socket=$LV/sock/libvirt-sock"
+
+# vt ARGS...: virt-tool on this libvirtd, with its pool, image index and consoles.
+vt() { "$TOOL" --uri "$URI" --pool-dir "$LV/pool" --index "$T/index/images.json" \
+	--consoles "$LV/consoles" --fetch-url http://127.0.0.1:9/ "$@"; }
 
 # start_building_agent NAME [--set k=v]...: an agent that builds guests with
 # this libvirtd, in its pool, from the given base image (default testguest).

@@ -14,19 +14,31 @@ T=$(mktemp -d /tmp/osi-test.XXXXXX)
 ADDR=127.$(( ($$ >> 16) % 200 + 20 )).$(( ($$ >> 8) % 256 )).$(( $$ % 250 + 2 ))
 HB_PORT=7101 API_PORT=7102 METRICS_PORT=9102
 declare -A PIDS=()
+EXIT_HOOKS=() NETNS=()
 FAILED=0
 
 log() { printf '[%s] %s\n' "$(date +%T.%3N)" "$*"; }
 die() { log "FAIL: $*"; FAILED=1; exit 1; }
 pass() { log "ok: $*"; }
+skip() { log "SKIP: $*"; exit 77; }
+
+# at_exit FUNC: cleanup runs FUNC first (in the order given), before it stops
+# the processes in PIDS, deletes the namespaces and removes $T.
+at_exit() { EXIT_HOOKS+=("$1"); }
 
 cleanup() {
-	local rc=$?
+	local rc=$? hook name
+	for hook in "${EXIT_HOOKS[@]}"; do
+		"$hook" || true
+	done
 	for name in "${!PIDS[@]}"; do
 		kill -TERM "${PIDS[$name]}" 2>/dev/null || true
 	done
 	for name in "${!PIDS[@]}"; do
 		wait "${PIDS[$name]}" 2>/dev/null || true
+	done
+	for name in "${NETNS[@]}"; do
+		ip netns del "$name" 2>/dev/null || true
 	done
 	if [[ $rc -ne 0 || $FAILED -ne 0 ]]; then
 		for f in "$T"/*.log; do
@@ -50,6 +62,33 @@ wait_until() {
 }
 
 now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
+
+# netns_add NS...: new namespaces with loopback up, deleted by cleanup.
+netns_add() {
+	local ns
+	for ns in "$@"; do
+		ip netns add "$ns"
+		NETNS+=("$ns")
+		ip netns exec "$ns" ip link set lo up
+	done
+}
+in_ns() { local ns=$1; shift; ip netns exec "$ns" "$@"; }
+
+# wg_go_stop PID...: stops the wireguard-go processes among PIDs (by the PID
+# a tool printed, so checked to still be wireguard-go): TERM, up to 5 s to
+# exit, then KILL.
+wg_go_running() { [[ $(cat "/proc/$1/comm" 2>/dev/null) == wireguard-go ]]; }
+wg_go_gone() { ! wg_go_running "$1"; }
+wg_go_stop() {
+	local pid
+	for pid in "$@"; do
+		wg_go_running "$pid" && kill -TERM "$pid" 2>/dev/null
+	done
+	for pid in "$@"; do
+		wait_until 5 wg_go_gone "$pid" || kill -KILL "$pid" 2>/dev/null
+	done
+	return 0
+}
 
 osi() { "$OSI_BIN" --state-dir "$T/cli" --socket "$T/fleet.sock" --trust-file "$T/trust" "$@"; }
 

@@ -29,24 +29,14 @@
 # relay b. wireguard-go's UAPI sockets share /var/run/wireguard across
 # namespaces, hence interface names with our PID.
 set -euo pipefail
+source "$(dirname "$0")/lib.sh"
 
-BUILD=${OSI_BUILD:?OSI_BUILD must point at the meson build directory}
-OSI_BIN=$BUILD/os-infrastructure/os-infrastructure
-FLEET_BIN=$BUILD/service-vm-fleet/service-vm-fleet
-HOST_BIN=$BUILD/service-vm-host/service-vm-host
-SEND_BIN=$BUILD/bench/bench-heartbeat-send
 la=osi-la-$$ lb=osi-lb-$$ lc=osi-lc-$$ cl=osi-cl-$$ nat=osi-nat-$$ inet=osi-inet-$$
 declare -A IF=([a]=osa$$ [b]=osb$$ [c]=osc$$ [cloud]=osk$$)
 declare -A NS=([a]=$la [b]=$lb [c]=$lc [cloud]=$cl [d]=$lc) # d: a would-be member on c's LAN
 declare -A MESH=([a]=10.77.0.1 [b]=10.77.0.2 [cloud]=10.77.0.3 [c]=10.77.0.4)
-T=$(mktemp -d /tmp/osi-mesh-nat.XXXXXX)
-declare -A PIDS=()
 STARTED=$(date +%s)
 
-log() { printf '[%s] %s\n' "$(date +%T.%3N)" "$*"; }
-die() { log "FAIL: $*"; exit 1; }
-pass() { log "ok: $*"; }
-in_ns() { local ns=$1; shift; ip netns exec "$ns" "$@"; }
 on() { local n=$1; shift; ip netns exec "${NS[$n]}" "$@"; }
 osi() { local n=$1; shift; on "$n" "$OSI_BIN" --state-dir "$T/$n" "$@"; }
 
@@ -60,39 +50,24 @@ ours() {
 	[[ " ${IF[*]} " == *" $arg "* ]]
 }
 
-cleanup() {
-	local rc=$? pid
-	set +e
+# The agents, the fleet and the ceremonies first (as before wireguard-go),
+# then our wireguard-go; lib.sh's cleanup deletes the namespaces.
+stop_all() {
+	local name pid
 	for name in "${!PIDS[@]}"; do
 		kill -TERM "${PIDS[$name]}" 2>/dev/null
 	done
 	for name in "${!PIDS[@]}"; do
 		wait "${PIDS[$name]}" 2>/dev/null
 	done
+	PIDS=()
 	for pid in $(wg_pids); do
 		ours "$pid" && kill -TERM "$pid"
 	done
-	for ns in "$la" "$lb" "$lc" "$cl" "$nat" "$inet"; do
-		ip netns del "$ns" 2>/dev/null
-	done
-	if [[ $rc -ne 0 ]]; then
-		for f in "$T"/*.log; do
-			[[ -f $f ]] && { echo "----- $(basename "$f") (last 25 lines)"; tail -n 25 "$f"; }
-		done
-	fi
-	rm -rf "$T"
-	exit $rc
+	return 0
 }
-trap cleanup EXIT
+at_exit stop_all
 
-# wait_until SECONDS CMD... : polls every 100 ms until CMD succeeds.
-wait_until() {
-	local deadline=$(( $(date +%s%N) + $1 * 1000000000 )); shift
-	until "$@" >/dev/null 2>&1; do
-		(( $(date +%s%N) < deadline )) || return 1
-		sleep 0.1
-	done
-}
 in_log() { grep -q -- "$2" "$T/$1.log"; }
 exited() { ! kill -0 "${PIDS[$1]}" 2>/dev/null; }
 finish() { # finish NAME: waits for a backgrounded command, fails on a non-zero status
@@ -108,19 +83,13 @@ finish_fails() {
 	(( rc != 0 )) || die "$1 succeeded, should have failed"
 }
 
-if [[ $(id -u) != 0 || ! -c /dev/net/tun ]]; then
-	echo "SKIP: needs root and /dev/net/tun"
-	exit 77
-fi
+[[ $(id -u) == 0 && -c /dev/net/tun ]] || skip "needs root and /dev/net/tun"
 for prog in wireguard-go wg ping ip nft jq curl; do
 	command -v $prog >/dev/null || die "$prog not installed (make deps)"
 done
 
 # ---- the underlay ----
-for ns in "$la" "$lb" "$lc" "$cl" "$nat" "$inet"; do
-	ip netns add "$ns"
-	in_ns "$ns" ip link set lo up
-done
+netns_add "$la" "$lb" "$lc" "$cl" "$nat" "$inet"
 link() { # link NS1 IF1 ADDR1 NS2 IF2 ADDR2
 	ip link add "$2" netns "$1" type veth peer name "$5" netns "$4"
 	in_ns "$1" ip addr add "$3" dev "$2"

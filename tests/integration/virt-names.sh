@@ -12,8 +12,6 @@ source "$(dirname "$0")/lib.sh"
 
 source "$(dirname "$0")/lib-libvirt.sh"
 
-vt() { "$TOOL" --uri "$URI" --pool-dir "$LV/pool" --index "$T/index/images.json" \
-	--consoles "$LV/consoles" --fetch-url http://127.0.0.1:9/ "$@"; }
 wait_until 20 vt domains || die "libvirtd did not answer on $URI"
 vt image-import "$TESTGUEST_IMG" testguest > /dev/null || die "image import"
 

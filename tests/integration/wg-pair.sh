@@ -14,66 +14,29 @@
 # both endpoint forms of the UAPI. wireguard-go's socket directory
 # (/var/run/wireguard) is shared by all namespaces, hence names with our PID.
 set -euo pipefail
+source "$(dirname "$0")/lib.sh"
 
 TOOL=${OSI_WG_TOOL:?OSI_WG_TOOL must point at the wg-tool test program}
 ns1=osi-wg1-$$ ns2=osi-wg2-$$
 wg1=osw1-$$ wg2=osw2-$$
-T=$(mktemp -d /tmp/osi-wg-pair.XXXXXX)
 declare -a WG_PIDS=()
 
-log() { printf '[%s] %s\n' "$(date +%T.%3N)" "$*"; }
-die() { log "FAIL: $*"; exit 1; }
-pass() { log "ok: $*"; }
 n0() { "$@"; }
-n1() { ip netns exec "$ns1" "$@"; }
-n2() { ip netns exec "$ns2" "$@"; }
+n1() { in_ns "$ns1" "$@"; }
+n2() { in_ns "$ns2" "$@"; }
 
 # Only what this script started: wireguard-go by the PID wg-tool reported,
-# checked to still be wireguard-go, and our two namespaces.
-cleanup() {
-	local rc=$? pid
-	set +e
-	for pid in "${WG_PIDS[@]}"; do
-		[[ $(cat "/proc/$pid/comm" 2>/dev/null) == wireguard-go ]] && kill -TERM "$pid"
-	done
-	for pid in "${WG_PIDS[@]}"; do
-		wait_until 5 gone "$pid" || kill -KILL "$pid" 2>/dev/null
-	done
-	ip netns del "$ns1" 2>/dev/null
-	ip netns del "$ns2" 2>/dev/null
-	if [[ $rc -ne 0 ]]; then
-		for f in "$T"/*.log; do
-			[[ -f $f ]] && { echo "----- $(basename "$f")"; tail -n 30 "$f"; }
-		done
-	fi
-	rm -rf "$T"
-	exit $rc
-}
-trap cleanup EXIT
+# checked to still be wireguard-go; lib.sh's cleanup deletes our namespaces.
+stop_wg() { wg_go_stop "${WG_PIDS[@]}"; }
+at_exit stop_wg
 
-# wait_until SECONDS CMD... : polls every 100 ms until CMD succeeds.
-wait_until() {
-	local deadline=$(( $(date +%s%N) + $1 * 1000000000 )); shift
-	until "$@" >/dev/null 2>&1; do
-		(( $(date +%s%N) < deadline )) || return 1
-		sleep 0.1
-	done
-}
-gone() { [[ $(cat "/proc/$1/comm" 2>/dev/null) != wireguard-go ]]; }
-
-if [[ $(id -u) != 0 || ! -c /dev/net/tun ]]; then
-	echo "SKIP: needs root and /dev/net/tun"
-	exit 77
-fi
+[[ $(id -u) == 0 && -c /dev/net/tun ]] || skip "needs root and /dev/net/tun"
 for prog in wireguard-go wg ping ip; do
 	command -v $prog >/dev/null || die "$prog not installed (Debian: wireguard-go wireguard-tools iputils-ping iproute2)"
 done
 
 # The underlay.
-ip netns add "$ns1"
-ip netns add "$ns2"
-n1 ip link set lo up
-n2 ip link set lo up
+netns_add "$ns1" "$ns2"
 n0 ip link add veth1 netns "$ns1" type veth peer name veth2 netns "$ns2"
 n1 ip addr add 192.168.241.1/24 dev veth1
 n1 ip addr add fd40::1/64 dev veth1 nodad
@@ -173,7 +136,7 @@ pass "replace_peers and remove"
 
 # Deleting the interface ends wireguard-go and its socket.
 n1 "$TOOL" down "$wg1"
-wait_until 5 gone "${WG_PIDS[0]}" || die "wireguard-go of $wg1 still running"
+wait_until 5 wg_go_gone "${WG_PIDS[0]}" || die "wireguard-go of $wg1 still running"
 wait_until 5 test ! -e "/var/run/wireguard/$wg1.sock" || die "socket of $wg1 left behind"
 n1 "$TOOL" show "$wg1" 2>>"$T/tool.log" && die "show on a deleted interface"
 pass "down: interface, engine and socket gone"
