@@ -84,6 +84,7 @@ static void put_rules(struct out *o, const struct fw_spec *s)
 	const char *r = "add rule " T " input";
 
 	put(o, "%s iif \"lo\" accept\n", r);
+	put(o, "%s ct state established,related accept\n", r);
 	put(o, "%s tcp dport @ceremony accept\n", r);
 	put(o, "%s iifname \"%s\" ip saddr @members tcp dport %d-%d accept\n", r, s->mesh_if,
 	    FW_PORT_FIRST, FW_PORT_LAST);
@@ -152,7 +153,7 @@ int fw_apply(const struct fw_spec *s, char *err, size_t errlen)
 	return ret;
 }
 
-int fw_ceremony_open(unsigned ttl_s, char *err, size_t errlen)
+int fw_ceremony_open(uint16_t port, unsigned ttl_s, char *err, size_t errlen)
 {
 	char cmd[160];
 
@@ -160,9 +161,9 @@ int fw_ceremony_open(unsigned ttl_s, char *err, size_t errlen)
 		return -ENOENT;
 	/* "add" would keep an existing element's old timeout: flush, then add. */
 	snprintf(cmd, sizeof(cmd), "flush set " T " ceremony\n");
-	if (ttl_s)
+	if (ttl_s && port)
 		snprintf(cmd + strlen(cmd), sizeof(cmd) - strlen(cmd),
-			 "add element " T " ceremony { %d timeout %us }\n", FW_CEREMONY_PORT, ttl_s);
+			 "add element " T " ceremony { %u timeout %us }\n", port, ttl_s);
 	return run(cmd, "ceremony port", err, errlen);
 }
 

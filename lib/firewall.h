@@ -15,7 +15,6 @@
 #define FW_TABLE "osi"
 #define FW_PORT_FIRST 7101 /* heartbeats (udp), API, dispatch, ceremony, ledger sync */
 #define FW_PORT_LAST 7105
-#define FW_CEREMONY_PORT 7104
 
 struct fw_spec {
 	char mesh_if[IFNAMSIZ];     /* the WireGuard interface */
@@ -31,9 +30,9 @@ int fw_render(const struct fw_spec *s, char *buf, size_t len);
  * elements. Needs CAP_NET_ADMIN. */
 int fw_apply(const struct fw_spec *s, char *err, size_t errlen);
 
-/* Opens the ceremony port to every source for ttl_s seconds (or closes it,
- * ttl_s 0). -ENOENT when the table is not there (no firewall to open). */
-int fw_ceremony_open(unsigned ttl_s, char *err, size_t errlen);
+/* Opens TCP port to every source for ttl_s seconds (ttl_s 0 closes every
+ * ceremony port). -ENOENT when the table is not there (nothing to open). */
+int fw_ceremony_open(uint16_t port, unsigned ttl_s, char *err, size_t errlen);
 
 /* Deletes the table; 0 also when it was not there. */
 int fw_remove(char *err, size_t errlen);

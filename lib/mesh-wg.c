@@ -11,6 +11,7 @@
 #include <sodium.h>
 
 #include "lib/clock.h"
+#include "lib/firewall.h"
 #include "lib/wg-if.h"
 #include "lib/wg.h"
 
@@ -63,6 +64,16 @@ static int add_removals(struct wg_device *dev, const char *ifname, const struct 
 	return ret;
 }
 
+/* The control plane's sources follow the same ledger as the peers. */
+static int apply_firewall(const char *ifname, const struct mesh_plan *plan, char *err,
+			  size_t errlen)
+{
+	struct fw_spec s = { .members = plan->members, .nmembers = plan->nmembers };
+
+	snprintf(s.mesh_if, sizeof(s.mesh_if), "%s", ifname);
+	return fw_apply(&s, err, errlen);
+}
+
 int mesh_apply(const char *ifname, const struct mesh_plan *plan, const struct identity *id,
 	       uint16_t listen_port, char *err, size_t errlen)
 {
@@ -87,6 +98,8 @@ int mesh_apply(const char *ifname, const struct mesh_plan *plan, const struct id
 		ret = add_plan_peer(&dev, &plan->peers[i], err, errlen);
 	if (ret == 0)
 		ret = wg_set_device(&dev);
+	if (ret == 0)
+		ret = apply_firewall(ifname, plan, err, errlen);
 cleanup:
 	wg_device_clear(&dev);
 	return ret;

@@ -13,7 +13,9 @@
 /* Makes ifname's peers the plan's: listed peers are added or updated (their
  * allowed IPs replaced; an endpoint set only when the ledger has one, so a
  * peer behind NAT keeps the one WireGuard learned), every other peer is
- * removed. With id, also sets the private key and listen_port. A ledger
+ * removed. With id, also sets the private key and listen_port. Then the
+ * project's nftables table (lib/firewall.h) takes the plan's members as the
+ * only sources of the control plane. A ledger
  * endpoint that does not resolve is left out and named in err (not an
  * error). */
 int mesh_apply(const char *ifname, const struct mesh_plan *plan, const struct identity *id,

@@ -263,8 +263,14 @@ int mesh_plan(const struct ledger *l, const char *self, struct mesh_plan *out)
 		out->relay = relay == out->self;
 	}
 	out->peers = calloc(n, sizeof(*out->peers));
-	if (!out->peers)
+	out->members = calloc(n, sizeof(*out->members));
+	if (!out->peers || !out->members) {
+		mesh_plan_free(out);
 		return -ENOMEM;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (live(&m[i]))
+			out->members[out->nmembers++] = m[i].addr;
 	ret = fill_plan(out, m, n, relay);
 	if (ret < 0)
 		mesh_plan_free(out);
@@ -284,6 +290,7 @@ void mesh_plan_free(struct mesh_plan *p)
 	for (size_t i = 0; p->peers && i < p->count; i++)
 		free(p->peers[i].allowed);
 	free(p->peers);
+	free(p->members);
 	memset(p, 0, sizeof(*p));
 }
 

@@ -94,6 +94,8 @@ struct mesh_plan {
 	struct mesh_peer *peers;
 	size_t count;
 	size_t unreachable;                     /* members no path reaches */
+	uint32_t *members;                      /* every live member's address, self too */
+	size_t nmembers;                        /* (the firewall's sources, lib/firewall.h) */
 };
 
 /* Computes self's peers from a verified ledger (rules above); pure. */

@@ -1,5 +1,6 @@
 #include "os-infrastructure/pairing.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
@@ -18,6 +19,7 @@
 #include "lib/clock.h"
 #include "lib/conf-path.h"
 #include "lib/fileio.h"
+#include "lib/firewall.h"
 #include "lib/mesh-sync.h"
 #include "lib/mesh-wg.h"
 #include "lib/mesh.h"
@@ -585,6 +587,28 @@ static int next_conn(int lfd, const struct invite_opts *o, uint64_t deadline)
 	}
 }
 
+/* While an invitation is served, the project's firewall (where this member
+ * has one) lets the ceremony's port in from the underlay; it closes by
+ * itself when the invitation would have expired. */
+static void ceremony_port(int lfd, const struct invite_opts *o, bool open)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	uint64_t ttl_ms = (o->ttl_ms ? o->ttl_ms : CEREMONY_INVITE_TTL_MS) + o->linger_ms;
+	uint16_t port;
+	char err[256];
+	int ret;
+
+	if (lfd < 0 || getsockname(lfd, (struct sockaddr *)&ss, &len) < 0)
+		return;
+	port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port :
+						((struct sockaddr_in *)&ss)->sin_port);
+	ret = fw_ceremony_open(open ? port : 0, open ? (unsigned)(ttl_ms / 1000) + 1 : 0, err,
+			       sizeof(err));
+	if (ret < 0 && ret != -ENOENT)
+		fprintf(stderr, "warning: %s\n", err);
+}
+
 static int serve(struct invitation_set *set, unsigned slot, const struct invite_opts *o,
 		 struct admit_ctx *ac, unsigned *tries)
 {
@@ -599,6 +623,7 @@ static int serve(struct invitation_set *set, unsigned slot, const struct invite_
 		if (lfd < 0)
 			return cmd_fail("cannot listen on %s: %s", o->listen ? o->listen : ":7104",
 					strerror(-lfd));
+		ceremony_port(lfd, o, true);
 	}
 	while ((deadline = serve_deadline(set, slot, o->linger_ms * NSEC_PER_MSEC, &dead_ns))) {
 		fd = next_conn(lfd, o, deadline);
@@ -615,6 +640,7 @@ static int serve(struct invitation_set *set, unsigned slot, const struct invite_
 		printf("pairing failed: %s\n", err);
 		fflush(stdout);
 	}
+	ceremony_port(lfd, o, false);
 	if (lfd >= 0)
 		close(lfd);
 	return ret;

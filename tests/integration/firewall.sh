@@ -96,11 +96,11 @@ denied=$(n nft list counter inet osi denied | awk '/packets/ { print $2 }')
 (( denied > 0 )) || die "denied counter did not count ($denied)"
 pass "denied packets counted ($denied)"
 
-n "$FW" ceremony 30 || die "fw-tool ceremony 30"
+n "$FW" ceremony 7104 30 || die "fw-tool ceremony 7104 30"
 reach b 192.168.243.1 7104 || die "the ceremony port stayed closed while open"
 n "$FW" apply "$wgn" 10.242.0.1 10.242.0.2 10.242.0.9 || die "fw-tool apply (a ledger change)"
 reach b 192.168.243.1 7104 || die "a ledger change closed the open ceremony port"
-n "$FW" ceremony 0
+n "$FW" ceremony 0 0
 reach b 192.168.243.1 7104 && die "the ceremony port stayed open after closing"
 pass "the ceremony port opens and closes, and survives a member change"
 

@@ -1,7 +1,7 @@
 /* A small driver of lib/firewall.h for the integration tests.
  *
  *   fw-tool apply IF ADDR...      the table for mesh interface IF, members ADDR
- *   fw-tool ceremony SECONDS      open the ceremony port for SECONDS (0 closes)
+ *   fw-tool ceremony PORT SECONDS open a ceremony port for SECONDS (0 closes all)
  *   fw-tool remove                delete the table */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -13,7 +13,7 @@
 
 static int usage(void)
 {
-	fprintf(stderr, "usage: fw-tool apply IF ADDR... | ceremony SECONDS | remove\n");
+	fprintf(stderr, "usage: fw-tool apply IF ADDR... | ceremony PORT SECONDS | remove\n");
 	return 2;
 }
 
@@ -50,8 +50,9 @@ int main(int argc, char **argv)
 
 	if (argc >= 2 && !strcmp(argv[1], "apply"))
 		return apply(argc - 1, argv + 1);
-	if (argc == 3 && !strcmp(argv[1], "ceremony"))
-		return done(fw_ceremony_open((unsigned)strtoul(argv[2], NULL, 10), err, sizeof(err)), err);
+	if (argc == 4 && !strcmp(argv[1], "ceremony"))
+		return done(fw_ceremony_open((uint16_t)strtoul(argv[2], NULL, 10),
+					     (unsigned)strtoul(argv[3], NULL, 10), err, sizeof(err)), err);
 	if (argc == 2 && !strcmp(argv[1], "remove"))
 		return done(fw_remove(err, sizeof(err)), err);
 	return usage();
