@@ -455,6 +455,22 @@ for n in a b cloud; do
 done
 pass "only WireGuard listens on the underlay (services are on mesh addresses)"
 
+# Binding to a mesh address is not enough (Linux accepts a packet for any
+# local address on any interface): an underlay neighbour that routes the
+# mesh addresses through the members' public addresses must still reach no
+# control-plane port; the project's nftables table drops it.
+ip netns exec "$inet" ip route add "${MESH[cloud]}/32" via 192.0.2.2
+ip netns exec "$inet" ip route add "${MESH[b]}/32" via 198.51.100.2
+connects() { timeout 2 ip netns exec "$inet" bash -c "exec 3<>/dev/tcp/$1/$2" 2>/dev/null; }
+for target in "${MESH[cloud]}:7102" "${MESH[cloud]}:7105" "${MESH[b]}:7105" "${MESH[b]}:7103"; do
+	connects "${target%:*}" "${target#*:}" && die "an underlay neighbour reached $target"
+done
+for n in b cloud; do
+	on "$n" nft list table inet osi > "$T/nft-$n.txt" || die "$n has no project table"
+	grep -q "${MESH[a]}" "$T/nft-$n.txt" || die "$n's table lacks member a: $(cat "$T/nft-$n.txt")"
+done
+pass "an underlay neighbour routing to mesh addresses reaches no control-plane port (7102, 7103, 7105)"
+
 # No private key on a command line, in an environment or in a log.
 for n in a b cloud c; do
 	priv=$(awk '/^wg_secret/ { print $3 }' "$T/$n/identity")
