@@ -1,5 +1,6 @@
 /* Logging to stderr: one line per event, with a level and the program's name.
- * Never pass secrets to these functions. */
+ * Control characters in a message are escaped (lib/sanitize.h), so a
+ * relayed string cannot start a line of its own. Never pass secrets. */
 #pragma once
 #include <stdarg.h>
 

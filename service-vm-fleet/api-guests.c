@@ -13,6 +13,7 @@
 #include "lib/guest-ops.h"
 #include "service-vm-fleet/fleet.h"
 #include "lib/log.h"
+#include "lib/sanitize.h"
 #include "lib/units.h"
 
 static const char *shown_state(const struct fleet *f, const struct guest *g)
@@ -241,17 +242,17 @@ void fleet_guest_progress(struct fleet *f, const char *name, enum guest_state st
 			  const char *detail, const char *accel)
 {
 	struct guest *g = guests_find(&f->guests, name);
-	char text[256];
+	char text[GUEST_NAME_MAX + 32 + sizeof(g->detail)];
 
 	if (!g || g->state == state)
 		return;
 	g->state = state;
 	g->updated = clock_wall_s();
-	snprintf(g->detail, sizeof(g->detail), "%s", detail ? detail : "");
+	sanitize_text(g->detail, sizeof(g->detail), detail ? detail : ""); /* the node's text */
 	if (accel)
-		snprintf(g->accel, sizeof(g->accel), "%s", accel);
+		sanitize_text(g->accel, sizeof(g->accel), accel);
 	snprintf(text, sizeof(text), "%s %s%s%s", g->name, guest_state_name(state),
-		 detail && detail[0] ? ": " : "", detail ? detail : "");
+		 g->detail[0] ? ": " : "", g->detail);
 	log_msg(state == GS_FAILED ? LOG_LVL_WARN : LOG_LVL_INFO, "guest %s", text);
 	persist(f, g, state == GS_FAILED ? "guest-failed" : "guest-state", text);
 }

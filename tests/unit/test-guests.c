@@ -175,6 +175,31 @@ static void progress_is_kept_across_restart(void **state)
 	assert_string_equal(row, "web1 mediakit alpha running tcg");
 }
 
+/* A node's progress detail is the node's text: its control characters are
+ * escaped before the fleet keeps it, so it cannot forge lines or events. */
+static void relayed_detail_is_escaped(void **state)
+{
+	struct ctx *c = *state;
+	char *token = plan(&c->f, ""), *text;
+	json_t *r = call(&c->f, "{\"op\":\"vm-confirm\",\"token\":\"%s\",\"how\":\"cli-yes\"}", token);
+
+	free(token);
+	json_decref(r);
+	fleet_guest_progress(&c->f, "web1", GS_FAILED, "disk full\n2026-01-01T00:00:00.000Z "
+			     "service-vm-fleet[info] x\x1b[2J", "\x1b[2J");
+	r = call(&c->f, "{\"op\":\"vm-show\",\"name\":\"web1\"}");
+	assert_string_equal(str(r, "guest", "detail"),
+			    "disk full\\n2026-01-01T00:00:00.000Z service-vm-fleet[info] x\\x1b[2J");
+	assert_string_equal(str(r, "guest", "accel"), "\\x1b[2J");
+	json_decref(r);
+	assert_int_equal(store_events_tail_json(c->f.store, 0, &r), 0);
+	text = json_dumps(r, JSON_COMPACT);
+	assert_non_null(strstr(text, "web1 failed: disk full\\\\n2026"));
+	assert_null(strstr(text, "\\u001b"));
+	free(text);
+	json_decref(r);
+}
+
 static void totebox_needs_a_named_node(void **state)
 {
 	struct ctx *c = *state;
@@ -285,6 +310,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(plan_then_confirm_dispatches, setup, teardown),
 		cmocka_unit_test_setup_teardown(progress_is_kept_across_restart, setup, teardown),
+		cmocka_unit_test_setup_teardown(relayed_detail_is_escaped, setup, teardown),
 		cmocka_unit_test_setup_teardown(totebox_needs_a_named_node, setup, teardown),
 		cmocka_unit_test_setup_teardown(unconfirmed_plan_expires, setup, teardown),
 		cmocka_unit_test_setup_teardown(declined_plan_frees_the_name, setup, teardown),
