@@ -33,29 +33,41 @@ const char *dispatch_check_request(const json_t *req, const char *self, struct d
 	return NULL;
 }
 
-static const struct trust_entry *fleet_named(const struct trust_set *ts, const char *name)
+/* Only the fleet this node reports to may dispatch to it: the first member
+ * holding the fleet role, the one its heartbeats are keyed for (agent.c)
+ * and sent to (mesh_fleet_address). Another fleet-role member, a second
+ * fleet or one admitted by mistake, is refused. NULL and *out if s may. */
+static const char *our_fleet(const struct trust_set *ts, const char *name,
+			     const struct trust_entry **out)
 {
 	const struct trust_entry *m = trust_find(ts, name);
 
-	return m && (m->roles & TRUST_ROLE_FLEET) ? m : NULL;
+	*out = NULL;
+	if (!m || !(m->roles & TRUST_ROLE_FLEET))
+		return "signer is not a fleet this node trusts";
+	if (m != trust_find_role(ts, TRUST_ROLE_FLEET))
+		return "signer holds the fleet role but is not the fleet this node reports to";
+	*out = m;
+	return NULL;
 }
 
 const char *dispatch_check_signer(struct trust_set *cached, const struct frame_signed *s,
 				  const uint8_t nonce[API_NONCE_BYTES], bool may_load,
 				  dispatch_trust_load_fn load, void *ctx)
 {
-	const struct trust_entry *m = fleet_named(cached, s->name);
+	const struct trust_entry *m;
+	const char *why = our_fleet(cached, s->name, &m);
 	struct trust_set fresh = { 0 };
 
-	if (!m && may_load && load(ctx, &fresh) == 0) {
+	if (why && may_load && load(ctx, &fresh) == 0) {
 		trust_free(cached);
 		*cached = fresh;
-		m = fleet_named(cached, s->name);
-	} else if (!m && may_load) {
+		why = our_fleet(cached, s->name, &m);
+	} else if (why && may_load) {
 		return "this node cannot read its ledger or trust file";
 	}
-	if (!m)
-		return "signer is not a fleet this node trusts";
+	if (why)
+		return why;
 	if (!api_verify(s->sig, m->sign_pk, nonce, s->seq, s->name, s->body, s->body_len))
 		return "bad signature";
 	return NULL;

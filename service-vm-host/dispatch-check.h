@@ -27,9 +27,11 @@ const char *dispatch_check_request(const json_t *req, const char *self, struct d
 /* Loads the set this node obeys (the ledger or the trust file): costly. */
 typedef int (*dispatch_trust_load_fn)(void *ctx, struct trust_set *out);
 
-/* Whether s was signed for this nonce by a fleet. The cached set is asked
- * first: a known fleet's key settles it, good or bad, without loading
- * anything. Only a signer the cache does not hold as a fleet makes it load
+/* Whether s was signed for this nonce by the fleet this node reports to
+ * (the set's first member holding the fleet role; any other fleet-role
+ * member is refused, with a reason saying so). The cached set is asked
+ * first: its fleet's key settles it, good or bad, without loading
+ * anything. Only a signer the cache does not hold as its fleet makes it load
  * the set again, and only if may_load (the caller rate-limits); a loaded set
  * replaces *cached. NULL if accepted, else why not. */
 const char *dispatch_check_signer(struct trust_set *cached, const struct frame_signed *s,

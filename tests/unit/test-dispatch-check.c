@@ -177,6 +177,38 @@ static void test_unknown_signer_loads(void **state)
 	trust_free(&cached);
 }
 
+/* Dispatch obeys the fleet this node reports to, the first member holding
+ * the fleet role: another fleet-role member is refused, whether the cache
+ * or a fresh load knows it, until it is the first (the other revoked). */
+static void test_other_fleet_refused(void **state)
+{
+	struct trust_set cached = { 0 };
+	uint8_t other_pk[SIGN_PK_BYTES], other_sk[SIGN_SK_BYTES], sig[SIG_BYTES];
+	struct frame_signed s;
+
+	crypto_sign_keypair(other_pk, other_sk);
+	add(&loadable, "fleet2", TRUST_ROLE_FLEET | TRUST_ROLE_NODE, other_pk);
+	add(&cached, "fleet", TRUST_ROLE_FLEET, fleet_pk);
+	add(&cached, "fleet2", TRUST_ROLE_FLEET | TRUST_ROLE_NODE, other_pk);
+	frame(&s, "fleet2", other_sk, sig);
+	assert_string_equal(dispatch_check_signer(&cached, &s, nonce, false, load, NULL),
+			    "signer holds the fleet role but is not the fleet this node reports to");
+	assert_string_equal(dispatch_check_signer(&cached, &s, nonce, true, load, NULL),
+			    "signer holds the fleet role but is not the fleet this node reports to");
+	assert_int_equal(loads, 1);
+	frame(&s, "fleet", fleet_sk, sig);
+	assert_null(dispatch_check_signer(&cached, &s, nonce, false, load, NULL));
+	/* the first fleet revoked: the other one is now the fleet */
+	assert_int_equal(trust_remove(&loadable, "fleet"), 0);
+	frame(&s, "fleet2", other_sk, sig);
+	assert_null(dispatch_check_signer(&cached, &s, nonce, true, load, NULL));
+	assert_int_equal(loads, 2);
+	frame(&s, "fleet", fleet_sk, sig);
+	assert_string_equal(dispatch_check_signer(&cached, &s, nonce, false, load, NULL),
+			    "signer is not a fleet this node trusts");
+	trust_free(&cached);
+}
+
 static void test_unreadable_trust(void **state)
 {
 	struct trust_set cached = { 0 };
@@ -195,6 +227,7 @@ int main(void)
 		cmocka_unit_test(test_request),
 		cmocka_unit_test_setup_teardown(test_unsigned_refused_without_loading, setup_keys, teardown_keys),
 		cmocka_unit_test_setup_teardown(test_unknown_signer_loads, setup_keys, teardown_keys),
+		cmocka_unit_test_setup_teardown(test_other_fleet_refused, setup_keys, teardown_keys),
 		cmocka_unit_test_setup_teardown(test_unreadable_trust, setup_keys, teardown_keys),
 	};
 	if (sodium_init() < 0)
