@@ -10,6 +10,7 @@
 #include "service-vm-fleet/api.h"
 #include "lib/clock.h"
 #include "service-vm-fleet/fleet.h"
+#include "tests/unit/fixture.h"
 
 struct ctx {
 	char dir[64];
@@ -36,8 +37,7 @@ static int setup(void **state)
 	char path[128];
 
 	memset(&c, 0, sizeof(c));
-	strcpy(c.dir, "/tmp/osi-test-api.XXXXXX");
-	assert_non_null(mkdtemp(c.dir));
+	assert_int_equal(fixture_tmpdir(c.dir, sizeof(c.dir), "osi-test-api"), 0);
 	snprintf(path, sizeof(path), "%s/fleet.db", c.dir);
 	assert_int_equal(store_open(path, &c.f.store), 0);
 	strcpy(c.f.id.name, "fleet");
@@ -56,12 +56,10 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	struct ctx *c = *state;
-	char cmd[128];
 
 	registry_free(&c->f.reg);
 	store_close(c->f.store);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", c->dir);
-	assert_int_equal(system(cmd), 0);
+	assert_int_equal(fixture_rmtree(c->dir), 0);
 	return 0;
 }
 
