@@ -42,6 +42,7 @@ int log_level_parse(const char *text, enum log_level *out)
 /* fmt's text with its control characters escaped (lib/sanitize.h), so that
  * a message carrying a peer's newline or escape sequence stays one line:
  * in buf if it fits, else malloc'ed; NULL only if out of memory. */
+__attribute__((format(printf, 3, 0)))
 static char *format_clean(char *buf, size_t cap, const char *fmt, va_list ap)
 {
 	char raw[1024], *text = raw, *out = buf;
