@@ -222,19 +222,79 @@ static int list_or_show(const struct cli *cli, int argc, char *argv[], bool show
 	return ret;
 }
 
+static const json_t *find_guest(const json_t *list, const char *name)
+{
+	size_t i;
+	const json_t *g;
+
+	json_array_foreach(list, i, g)
+		if (!strcmp(json_string_value(json_object_get(g, "name")) ?: "", name))
+			return g;
+	return NULL;
+}
+
+/* One look at the operation: -EINPROGRESS, else the exit status. A
+ * destroyed guest is forgotten by the fleet: its absence is the answer. */
+static int op_outcome(const json_t *g, const char *name, const char *verb, json_int_t seq)
+{
+	const json_t *op = json_object_get(g, "op");
+	const char *st = json_string_value(json_object_get(op, "state"));
+	const char *detail = json_string_value(json_object_get(op, "detail"));
+
+	if (!g && !strcmp(verb, "destroy")) {
+		printf("%s: destroyed\n", name);
+		return cmd_output(0);
+	}
+	if (!g || json_integer_value(json_object_get(op, "seq")) != seq || !st ||
+	    strcmp(json_string_value(json_object_get(op, "verb")) ?: "", verb))
+		return cmd_fail("%s: the fleet no longer follows this %s (it restarted, or another "
+				"operation was sent): see '" PROG_NAME " vm show %s'", name, verb, name);
+	if (!strcmp(st, "pending"))
+		return -EINPROGRESS;
+	if (!strcmp(st, "failed"))
+		return cmd_fail("%s: %s failed on its node: %s", name, verb, detail ? detail : "no reason given");
+	printf("%s: %s%s%s\n", name, json_string_value(json_object_get(g, "state")),
+	       detail ? " — " : "", detail ? detail : "");
+	return cmd_output(0);
+}
+
+/* Waits for the node's answer to start, stop or destroy. */
+static int follow_op(const struct cli *cli, const char *name, const char *verb, json_int_t seq)
+{
+	struct timespec tick = { 0, 250000000 };
+
+	for (;;) {
+		json_t *r;
+		int ret = call(cli, json_pack("{s:s}", "op", "vm-list"), &r);
+
+		if (!ret)
+			ret = op_outcome(find_guest(json_object_get(r, "guests"), name), name, verb, seq);
+		json_decref(r);
+		if (ret != -EINPROGRESS)
+			return ret;
+		nanosleep(&tick, NULL);
+	}
+}
+
 static int action(const struct cli *cli, int argc, char *argv[])
 {
+	bool wait = !(argc == 3 && !strcmp(argv[2], "--no-wait"));
+	json_int_t seq;
 	json_t *reply;
 	int ret;
 
-	if (argc != 2)
-		return cmd_usage_error(&cmd_vm, "vm %s takes one guest name", argv[0]);
+	if (argc < 2 || argc > 3 || (argc == 3 && wait))
+		return cmd_usage_error(&cmd_vm, "vm %s NAME [--no-wait]", argv[0]);
 	ret = call(cli, json_pack("{s:s, s:s, s:s}", "op", "vm-action", "name", argv[1], "action",
 				  argv[0]), &reply);
-	if (!ret)
-		printf("%s: %s sent to its node.\n", argv[1], argv[0]);
+	if (ret)
+		return ret;
+	seq = json_integer_value(json_object_get(json_object_get(json_object_get(reply, "guest"), "op"),
+						 "seq"));
 	json_decref(reply);
-	return ret ? ret : cmd_output(0);
+	printf("%s: %s sent to its node.\n", argv[1], argv[0]);
+	fflush(stdout);
+	return wait ? follow_op(cli, argv[1], argv[0], seq) : cmd_output(0);
 }
 
 /* Runs on the guest's node, against its libvirt: a Totebox's archive is
@@ -263,13 +323,14 @@ static int data_delete(int argc, char *argv[])
 		return cmd_usage_error(&cmd_vm, "vm data-delete GUEST DISK --reason TEXT");
 	if (virt_host_open(&h, &cfg) < 0)
 		return cmd_fail("%s", h.err);
-	ret = virt_data_delete(&h, argv[optind], argv[optind + 1], reason);
-	if (ret < 0)
+	if (virt_data_delete(&h, argv[optind], argv[optind + 1], reason) < 0) {
 		ret = cmd_fail("%s", h.err);
-	else
+	} else {
 		printf("Deleted data volume %s of %s (logged: %s).\n", argv[optind + 1], argv[optind], reason);
+		ret = cmd_output(0);
+	}
 	virt_host_close(&h);
-	return ret < 0 ? ret : cmd_output(0);
+	return ret;
 }
 
 static int vm(const struct cli *cli, int argc, char *argv[])
@@ -304,7 +365,7 @@ const struct cmd cmd_vm = {
 	.usage = "vm create --type T --name N [--node X] [--memory M] [--vcpus V] [--yes] [--no-wait]\n"
 		 "       " PROG_NAME " vm plan --type T --name N [...]   then   vm confirm TOKEN\n"
 		 "       " PROG_NAME " vm list|show NAME [--format table|json|yaml|csv]\n"
-		 "       " PROG_NAME " vm start|stop|destroy NAME\n"
+		 "       " PROG_NAME " vm start|stop|destroy NAME [--no-wait]\n"
 		 "       " PROG_NAME " vm data-delete GUEST DISK --reason TEXT   (on the guest's node)",
 	.description = "Create guests (plan, then confirm), list them, start, stop, destroy",
 	.help = "  --type T       totebox, mediakit, orchestration or privategit\n"
@@ -312,7 +373,8 @@ const struct cmd cmd_vm = {
 		"  --memory M     e.g. 2G (default: the type's)\n"
 		"  --vcpus V      (default: the type's)\n"
 		"  --yes          confirm the plan without asking (logged as such)\n"
-		"  --no-wait      do not follow the creation to its end\n\n"
+		"  --no-wait      do not wait for the node's answer (create, confirm, start,\n"
+		"                 stop, destroy); otherwise the exit status is the node's\n\n"
 		"create shows the fleet's plan and asks for confirmation; without a terminal\n"
 		"it needs --yes. Live migration does not exist, by design.\n",
 };

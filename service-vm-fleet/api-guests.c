@@ -25,14 +25,34 @@ static const char *shown_state(const struct fleet *f, const struct guest *g)
 	return guest_state_name(g->state);
 }
 
+/* The last operation sent to the node, which the CLI follows to its end. */
+static json_t *op_json(const struct guest *g)
+{
+	if (g->op_state == GOPS_NONE)
+		return json_null();
+	return json_pack("{s:s, s:s, s:s?, s:I}", "verb", g->op, "state",
+			 guest_op_state_name(g->op_state), "detail",
+			 g->op_detail[0] ? g->op_detail : NULL, "seq", (json_int_t)g->op_seq);
+}
+
 json_t *guest_json(const struct fleet *f, const struct guest *g)
 {
-	return json_pack("{s:s, s:s, s:s, s:I, s:I, s:s, s:s?, s:s?, s:I, s:I}",
+	return json_pack("{s:s, s:s, s:s, s:I, s:I, s:s, s:s?, s:s?, s:s?, s:I, s:I, s:o}",
 		"name", g->name, "type", g->type, "node", g->node,
 		"memory_bytes", (json_int_t)g->memory_bytes, "vcpus", (json_int_t)g->vcpus,
 		"state", shown_state(f, g), "detail", g->detail[0] ? g->detail : NULL,
 		"accel", g->accel[0] ? g->accel : NULL,
-		"created", (json_int_t)g->created, "updated", (json_int_t)g->updated);
+		"address", g->address[0] ? g->address : NULL,
+		"created", (json_int_t)g->created, "updated", (json_int_t)g->updated,
+		"op", op_json(g));
+}
+
+static void op_begin(struct guest *g, const char *verb, uint32_t prev_seq)
+{
+	snprintf(g->op, sizeof(g->op), "%s", verb);
+	g->op_state = GOPS_PENDING;
+	g->op_detail[0] = '\0';
+	g->op_seq = prev_seq + 1;
 }
 
 static int plan_args(json_t *req, const struct guest_type *t, struct guest *g, const char **err)
@@ -125,6 +145,7 @@ static int persist(struct fleet *f, const struct guest *g, const char *kind, con
 static json_t *commit(struct fleet *f, struct plan *p, const char *caller, const char *how)
 {
 	struct guest *g = &p->guest;
+	const struct guest *old;
 	json_t *q, *r;
 	char detail[256], size[32];
 
@@ -138,11 +159,17 @@ static json_t *commit(struct fleet *f, struct plan *p, const char *caller, const
 		return api_fail("%s can no longer take this guest; ask for a new plan", g->node);
 	}
 	json_decref(r);
+	old = guests_find(&f->guests, g->name);
 	g->created = g->updated = clock_wall_s();
 	g->state = GS_DISPATCHED;
+	op_begin(g, "create", old ? old->op_seq : 0);
 	format_size(g->memory_bytes, size, sizeof(size));
 	snprintf(detail, sizeof(detail), "%s %s (%s, %u vCPU) confirmed by %s (%s)%s", g->type,
 		 g->name, size, g->vcpus, caller, how, p->advisory ? "" : "; node named by the operator");
+	if (old && !guest_name_reusable(old))
+		return api_fail("a guest named '%s' exists", g->name);
+	if (old)
+		log_info("guest %s: a new creation takes the name of the failed one", g->name);
 	if (guests_add(&f->guests, g) < 0 || persist(f, g, "confirmed", detail) < 0)
 		return api_fail("cannot record guest '%s'", g->name);
 	log_info("guest %s", detail);
@@ -219,6 +246,7 @@ json_t *op_vm_action(struct fleet *f, json_t *req, const char *caller)
 	struct guest *g = name ? guests_find(&f->guests, name) : NULL;
 	const struct node *n;
 	char detail[160];
+	json_t *reply;
 
 	if (!g)
 		return api_fail("no guest named '%s'", name ? name : "");
@@ -230,12 +258,42 @@ json_t *op_vm_action(struct fleet *f, json_t *req, const char *caller)
 				g->name, g->node);
 	if (guest_state_pending(g->state))
 		return api_fail("%s is still being created (%s)", g->name, guest_state_name(g->state));
+	if (g->state == GS_FAILED)
+		return api_fail("%s's creation failed (%s); create it again under its name",
+				g->name, g->detail[0] ? g->detail : "no reason given");
 	snprintf(detail, sizeof(detail), "%s %s asked by %s", op->verb, g->name, caller);
 	log_info("guest %s", detail);
 	if (store_event(f->store, "guest-action", g->node, detail, clock_wall_s(), NULL) < 0)
 		f->store_errors++;
-	f->dispatch(f, g, op->verb);
-	return json_pack("{s:b, s:o}", "ok", 1, "guest", guest_json(f, g));
+	op_begin(g, op->verb, g->op_seq);
+	reply = json_pack("{s:b, s:o}", "ok", 1, "guest", guest_json(f, g));
+	f->dispatch(f, g, op->verb); /* may answer at once, even forget g */
+	return reply;
+}
+
+/* The node's answer to the operation in flight. A start, stop or destroy
+ * that failed leaves the guest's state as it was: only the operation failed. */
+static bool op_end(struct guest *g, enum guest_state state, const char *detail)
+{
+	bool action = g->op_state != GOPS_NONE && strcmp(g->op, "create");
+
+	if (guest_state_pending(state) || g->op_state != GOPS_PENDING)
+		return action && state == GS_FAILED;
+	g->op_state = state == GS_FAILED ? GOPS_FAILED : GOPS_DONE;
+	sanitize_text(g->op_detail, sizeof(g->op_detail), detail ? detail : "");
+	return action && state == GS_FAILED;
+}
+
+/* A destroyed guest is forgotten: its name is free, the event log keeps it. */
+static void forget(struct fleet *f, struct guest *g, const char *text)
+{
+	log_info("guest %s", text);
+	if (store_guest_forget(f->store, g->name, g->node, "guest-destroyed", text,
+			       clock_wall_s()) < 0) {
+		f->store_errors++;
+		log_err("store: cannot forget guest %s: %s", g->name, store_errmsg(f->store));
+	}
+	guests_remove(&f->guests, g->name);
 }
 
 void fleet_guest_progress(struct fleet *f, const char *name, enum guest_state state,
@@ -244,7 +302,16 @@ void fleet_guest_progress(struct fleet *f, const char *name, enum guest_state st
 	struct guest *g = guests_find(&f->guests, name);
 	char text[GUEST_NAME_MAX + 32 + sizeof(g->detail)];
 
-	if (!g || g->state == state)
+	if (!g)
+		return;
+	if (op_end(g, state, detail)) {
+		log_warn("guest %s: %s failed: %s", g->name, g->op, g->op_detail);
+		snprintf(text, sizeof(text), "%s %s failed: %s", g->name, g->op, g->op_detail);
+		if (store_event(f->store, "guest-action-failed", g->node, text, clock_wall_s(), NULL) < 0)
+			f->store_errors++;
+		return;
+	}
+	if (g->state == state)
 		return;
 	g->state = state;
 	g->updated = clock_wall_s();
@@ -253,6 +320,8 @@ void fleet_guest_progress(struct fleet *f, const char *name, enum guest_state st
 		sanitize_text(g->accel, sizeof(g->accel), accel);
 	snprintf(text, sizeof(text), "%s %s%s%s", g->name, guest_state_name(state),
 		 g->detail[0] ? ": " : "", g->detail);
+	if (state == GS_DESTROYED)
+		return forget(f, g, text);
 	log_msg(state == GS_FAILED ? LOG_LVL_WARN : LOG_LVL_INFO, "guest %s", text);
 	persist(f, g, state == GS_FAILED ? "guest-failed" : "guest-state", text);
 }

@@ -28,6 +28,18 @@ int guest_state_parse(const char *text, enum guest_state *out)
 	return -EINVAL;
 }
 
+const char *guest_op_state_name(enum guest_op_state s)
+{
+	static const char *const ops[] = { "none", "pending", "done", "failed" };
+
+	return s <= GOPS_FAILED ? ops[s] : "invalid";
+}
+
+bool guest_name_reusable(const struct guest *gu)
+{
+	return gu->state == GS_DESTROYED || gu->state == GS_FAILED;
+}
+
 bool guest_state_pending(enum guest_state s)
 {
 	return s == GS_PLANNED || s == GS_DISPATCHED || s == GS_DEFINING || s == GS_BOOTING;
@@ -74,11 +86,28 @@ static int grow(void **arr, size_t *cap, size_t need, size_t size)
 
 int guests_add(struct guests *g, const struct guest *gu)
 {
-	if (guests_find(g, gu->name))
+	struct guest *old = guests_find(g, gu->name);
+
+	if (old && !guest_name_reusable(old))
 		return -EEXIST;
+	if (old) {
+		*old = *gu;
+		return 0;
+	}
 	if (grow((void **)&g->list, &g->cap, g->count + 1, sizeof(*g->list)) < 0)
 		return -ENOMEM;
 	g->list[g->count++] = *gu;
+	return 0;
+}
+
+int guests_remove(struct guests *g, const char *name)
+{
+	struct guest *gu = guests_find(g, name);
+
+	if (!gu)
+		return -ENOENT;
+	*gu = g->list[--g->count];
+	memset(&g->list[g->count], 0, sizeof(g->list[0]));
 	return 0;
 }
 
@@ -92,10 +121,12 @@ int guests_plan(struct guests *g, const struct guest *gu, bool advisory, uint64_
 		uint64_t ttl_ns, struct plan **out)
 {
 	uint8_t raw[PLAN_TOKEN_HEX / 2];
+	const struct guest *old;
 	struct plan *p;
 
 	guests_expire_plans(g, now);
-	if (guests_find(g, gu->name))
+	old = guests_find(g, gu->name);
+	if (old && !guest_name_reusable(old))
 		return -EEXIST;
 	/* A newer plan for the same name replaces the older one (the operator
 	 * changed the node or the size): only the latest token confirms. */

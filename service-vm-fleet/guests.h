@@ -18,6 +18,12 @@ int guest_state_parse(const char *text, enum guest_state *out);
 bool guest_state_pending(enum guest_state s);
 
 #define PLAN_TOKEN_HEX 32
+#define GUEST_ADDR_MAX 45 /* an IPv6 address in text */
+
+/* The last operation sent to the guest's node and how it ended: the CLI
+ * follows it to the node's answer. seq grows with each operation. */
+enum guest_op_state { GOPS_NONE, GOPS_PENDING, GOPS_DONE, GOPS_FAILED };
+const char *guest_op_state_name(enum guest_op_state s);
 
 struct guest {
 	char name[GUEST_NAME_MAX + 1];
@@ -28,7 +34,12 @@ struct guest {
 	enum guest_state state;
 	char detail[200];
 	char accel[8];
+	char address[GUEST_ADDR_MAX + 1]; /* "" when not known */
 	int64_t created, updated;
+	char op[12];                      /* the last operation sent: create, start, ... */
+	enum guest_op_state op_state;
+	char op_detail[200];
+	uint32_t op_seq;
 };
 
 struct plan {
@@ -48,9 +59,15 @@ struct guests {
 void guests_init(struct guests *g);
 void guests_free(struct guests *g);
 struct guest *guests_find(const struct guests *g, const char *name);
-/* -EEXIST if a guest has the name. */
+/* A name is free again once its guest was destroyed or its creation failed:
+ * a failed guest stays listed until a new guest (the retry) takes its name. */
+bool guest_name_reusable(const struct guest *gu);
+/* -EEXIST if a guest has the name (a reusable one is replaced). */
 int guests_add(struct guests *g, const struct guest *gu);
-/* Draws a random token; -EEXIST if a guest has the name. A pending plan for
+/* Forgets a guest (a destroyed one): -ENOENT if there is none. */
+int guests_remove(struct guests *g, const char *name);
+/* Draws a random token; -EEXIST if a guest has the name and it is not
+ * reusable. A pending plan for
  * the same name is replaced. */
 int guests_plan(struct guests *g, const struct guest *gu, bool advisory, uint64_t now,
 		uint64_t ttl_ns, struct plan **out);

@@ -30,16 +30,14 @@ struct job {
 
 static uv_loop_t *loop;
 
-/* A creation that did not reach an end state is failed with the reason.
- * Other actions only log: the guest keeps its state. */
+/* A job that did not reach an end state failed with the reason: a creation
+ * fails its guest; another action fails only itself (the guest keeps its
+ * state, fleet_guest_progress tells them apart). */
 static void job_failed(struct job *j, const char *failure)
 {
 	if (j->finished || !failure)
 		return;
-	if (j->op->op == GOP_CREATE)
-		fleet_guest_progress(j->f, j->guest, GS_FAILED, failure, NULL);
-	else
-		log_warn("guest %s: %s failed: %s", j->guest, j->op->verb, failure);
+	fleet_guest_progress(j->f, j->guest, GS_FAILED, failure, NULL);
 }
 
 static void job_end(struct conn *c, const char *failure)

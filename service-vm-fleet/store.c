@@ -63,7 +63,7 @@ static const char schema[] =
 
 enum {
 	ST_BEGIN, ST_COMMIT, ST_EVENT, ST_NODE, ST_PLACEMENT, ST_SEQ,
-	ST_NODES, ST_EVENTS_SINCE, ST_EVENTS_TAIL, ST_GUEST, ST_GUESTS, ST__COUNT
+	ST_NODES, ST_EVENTS_SINCE, ST_EVENTS_TAIL, ST_GUEST, ST_GUESTS, ST_GUEST_DEL, ST__COUNT
 };
 
 /* A record without a sample (ncpu 0) keeps the stored one, and the replay
@@ -104,7 +104,8 @@ static const char *const statements[ST__COUNT] = {
 		" detail, accel, created, updated) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
 	[ST_GUESTS] =
 		"SELECT name, type, node, memory_bytes, vcpus, state, detail, accel, created,"
-		" updated FROM guests ORDER BY name",
+		" updated FROM guests WHERE state != 'destroyed' ORDER BY name",
+	[ST_GUEST_DEL] = "DELETE FROM guests WHERE name = ?1",
 };
 
 struct store {
@@ -686,6 +687,26 @@ int store_guest(struct store *s, const struct store_guest *g, const char *kind,
 	ret = upsert_guest(s, g);
 	if (ret >= 0 && kind)
 		ret = append_event(s, kind, g->node, detail, wall, &id);
+	return tx_end(s, ret);
+}
+
+int store_guest_forget(struct store *s, const char *name, const char *node, const char *kind,
+		       const char *detail, int64_t wall)
+{
+	int64_t id;
+	int ret;
+
+	if (!name || !node)
+		return fail_msg(s, -EINVAL, "a guest to forget needs a name and a node");
+	ret = check_event(s, kind, node, detail);
+	if (ret < 0)
+		return ret;
+	ret = tx_begin(s);
+	if (ret < 0)
+		return ret;
+	ret = step(s, s->st[ST_GUEST_DEL], bind_text(s->st[ST_GUEST_DEL], 1, name));
+	if (ret >= 0)
+		ret = append_event(s, kind, node, detail, wall, &id);
 	return tx_end(s, ret);
 }
 

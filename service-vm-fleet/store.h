@@ -103,6 +103,11 @@ struct store_guest {
  * guest's node) in one transaction. */
 int store_guest(struct store *s, const struct store_guest *g, const char *kind,
 		const char *detail, int64_t wall);
+/* Deletes a (destroyed) guest's row and appends its event on node in one
+ * transaction: the name is free again, the history keeps it. */
+int store_guest_forget(struct store *s, const char *name, const char *node, const char *kind,
+		       const char *detail, int64_t wall);
 typedef int (*store_guest_fn)(void *ctx, const struct store_guest *g);
-/* Every stored guest, by name; strings are valid during the call only. */
+/* Every stored guest but destroyed ones (rows an older build kept), by name;
+ * strings are valid during the call only. */
 int store_guests_each(struct store *s, store_guest_fn fn, void *ctx);

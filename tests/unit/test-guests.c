@@ -305,6 +305,111 @@ static void lost_node_guests_stay(void **state)
 	json_decref(r);
 }
 
+static void confirm_web1(struct ctx *c)
+{
+	char *token = plan(&c->f, "");
+	json_t *r = call(&c->f, "{\"op\":\"vm-confirm\",\"token\":\"%s\",\"how\":\"cli-yes\"}", token);
+
+	assert_true(json_is_true(json_object_get(r, "ok")));
+	free(token);
+	json_decref(r);
+}
+
+static int count_rows(void *ctx, const struct store_guest *g)
+{
+	(*(int *)ctx)++;
+	return 0;
+}
+
+/* Issue: a destroyed guest's name could never be used again. */
+static void destroyed_guest_is_forgotten(void **state)
+{
+	struct ctx *c = *state;
+	json_t *r, *ev;
+	char *text;
+	int rows = 0;
+
+	confirm_web1(c);
+	fleet_guest_progress(&c->f, "web1", GS_RUNNING, NULL, "tcg");
+	r = call(&c->f, "{\"op\":\"vm-action\",\"name\":\"web1\",\"action\":\"destroy\"}");
+	assert_string_equal(str(json_object_get(r, "guest"), "op", "verb"), "destroy");
+	assert_string_equal(str(json_object_get(r, "guest"), "op", "state"), "pending");
+	json_decref(r);
+	fleet_guest_progress(&c->f, "web1", GS_DESTROYED, "1 data volume kept", NULL);
+	r = call(&c->f, "{\"op\":\"vm-show\",\"name\":\"web1\"}");
+	assert_non_null(strstr(str(r, NULL, "error"), "no guest named"));
+	json_decref(r);
+	assert_int_equal(store_guests_each(c->f.store, count_rows, &rows), 0);
+	assert_int_equal(rows, 0);
+	assert_int_equal(store_events_tail_json(c->f.store, 0, &ev), 0);
+	text = json_dumps(ev, JSON_COMPACT);
+	assert_non_null(strstr(text, "\"guest-destroyed\""));
+	free(text);
+	json_decref(ev);
+	confirm_web1(c); /* the name is free again */
+	assert_int_equal(c->ndispatched, 3);
+	assert_string_equal(c->dispatched[2], "create web1 on alpha");
+	close_fleet(c);
+	open_fleet(c);
+	assert_int_equal(store_guests_each(c->f.store, count_rows, &rows), 0);
+	assert_int_equal(rows, 1);
+}
+
+/* Issue: a failed creation could not be retried under its name. */
+static void failed_creation_is_retried(void **state)
+{
+	struct ctx *c = *state;
+	json_t *r;
+
+	confirm_web1(c);
+	fleet_guest_progress(&c->f, "web1", GS_FAILED, "cannot reach the node's agent", NULL);
+	r = call(&c->f, "{\"op\":\"vm-action\",\"name\":\"web1\",\"action\":\"start\"}");
+	assert_non_null(strstr(str(r, NULL, "error"), "create it again"));
+	json_decref(r);
+	confirm_web1(c);
+	assert_int_equal(c->ndispatched, 2);
+	r = call(&c->f, "{\"op\":\"vm-list\"}");
+	assert_int_equal(json_array_size(json_object_get(r, "guests")), 1);
+	json_decref(r);
+	r = call(&c->f, "{\"op\":\"vm-show\",\"name\":\"web1\"}");
+	assert_string_equal(str(r, "guest", "state"), "dispatched");
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(json_object_get(r, "guest"),
+								       "op"), "seq")), 2);
+	json_decref(r);
+	/* a running guest's name is not free */
+	fleet_guest_progress(&c->f, "web1", GS_RUNNING, NULL, "tcg");
+	r = call(&c->f, "{\"op\":\"vm-plan\",\"type\":\"mediakit\",\"name\":\"web1\"}");
+	assert_non_null(strstr(str(r, NULL, "error"), "exists"));
+	json_decref(r);
+}
+
+/* A stop that fails fails the operation, not the guest; an action that
+ * changes nothing (start of a running guest) still ends. */
+static void action_outcome_is_followed(void **state)
+{
+	struct ctx *c = *state;
+	json_t *r, *op;
+
+	confirm_web1(c);
+	fleet_guest_progress(&c->f, "web1", GS_RUNNING, NULL, "tcg");
+	json_decref(call(&c->f, "{\"op\":\"vm-action\",\"name\":\"web1\",\"action\":\"stop\"}"));
+	fleet_guest_progress(&c->f, "web1", GS_FAILED, "cannot stop web1", NULL);
+	r = call(&c->f, "{\"op\":\"vm-show\",\"name\":\"web1\"}");
+	op = json_object_get(json_object_get(r, "guest"), "op");
+	assert_string_equal(str(r, "guest", "state"), "running");
+	assert_string_equal(str(op, NULL, "state"), "failed");
+	assert_string_equal(str(op, NULL, "detail"), "cannot stop web1");
+	json_decref(r);
+	json_decref(call(&c->f, "{\"op\":\"vm-action\",\"name\":\"web1\",\"action\":\"start\"}"));
+	fleet_guest_progress(&c->f, "web1", GS_RUNNING, NULL, NULL);
+	r = call(&c->f, "{\"op\":\"vm-show\",\"name\":\"web1\"}");
+	op = json_object_get(json_object_get(r, "guest"), "op");
+	assert_string_equal(str(op, NULL, "verb"), "start");
+	assert_string_equal(str(op, NULL, "state"), "done");
+	assert_int_equal(json_integer_value(json_object_get(op, "seq")), 3);
+	json_decref(r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -316,6 +421,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(declined_plan_frees_the_name, setup, teardown),
 		cmocka_unit_test_setup_teardown(names_are_unique_and_valid, setup, teardown),
 		cmocka_unit_test_setup_teardown(lost_node_guests_stay, setup, teardown),
+		cmocka_unit_test_setup_teardown(destroyed_guest_is_forgotten, setup, teardown),
+		cmocka_unit_test_setup_teardown(failed_creation_is_retried, setup, teardown),
+		cmocka_unit_test_setup_teardown(action_outcome_is_followed, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -468,6 +468,41 @@ static void test_checkpoint_seqs(void **state)
 	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM events"), 2);
 }
 
+static int guest_names(void *ctx, const struct store_guest *g)
+{
+	strcat(ctx, g->name);
+	strcat(ctx, " ");
+	return 0;
+}
+
+/* A destroyed guest is forgotten (its row goes, its event stays); a row an
+ * older build kept as 'destroyed' is not restored either. */
+static void test_guest_forget(void **state)
+{
+	struct fixture *f = *state;
+	struct store_guest g = { .name = "web1", .type = "mediakit", .node = "n1",
+				 .state = "running", .memory_bytes = 1, .vcpus = 1 };
+	char names[64] = "";
+	json_t *events;
+
+	assert_int_equal(store_guest(f->s, &g, "confirmed", "web1 confirmed", 1), 0);
+	g.name = "old1";
+	g.state = "destroyed";
+	assert_int_equal(store_guest(f->s, &g, NULL, NULL, 1), 0);
+	assert_int_equal(store_guests_each(f->s, guest_names, names), 0);
+	assert_string_equal(names, "web1 ");
+	assert_int_equal(store_guest_forget(f->s, "web1", "n1", "guest-destroyed",
+					    "web1 destroyed", 2), 0);
+	names[0] = '\0';
+	assert_int_equal(store_guests_each(f->s, guest_names, names), 0);
+	assert_string_equal(names, "");
+	events = tail(f->s, 0);
+	assert_int_equal(json_array_size(events), 2);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(events, 1), "kind")),
+			    "guest-destroyed");
+	json_decref(events);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -485,6 +520,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_failed_transaction_leaves_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_arguments, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_checkpoint_seqs, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_guest_forget, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
