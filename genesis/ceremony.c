@@ -88,7 +88,8 @@ struct conn {
 	bool keys;               /* tx and rx are set: our ABORT goes sealed */
 	bool tag_sent;           /* the inviter has sent SHARE_B */
 	bool aborted;            /* our ABORT went out: one is enough */
-	uint64_t deadline;
+	uint64_t deadline;       /* of the next read or write */
+	uint64_t step_end;       /* of the key exchange */
 	struct frame_reader rd;
 	crypto_hash_sha512_state transcript;
 	struct cpace_ctx cpace;
@@ -115,6 +116,7 @@ static void conn_init(struct conn *c, int fd, bool inviter, unsigned int step_ms
 	c->clear_ok = true;
 	c->deadline = clock_mono_ns() + (uint64_t)(step_ms ? step_ms : CEREMONY_STEP_TIMEOUT_MS) *
 					      NSEC_PER_MSEC;
+	c->step_end = c->deadline;
 	frame_reader_init(&c->rd, inviter ? CMSG_TO_INVITER_MAX : CMSG_TO_JOINER_MAX);
 	crypto_hash_sha512_init(&c->transcript);
 	crypto_hash_sha512_update(&c->transcript, (const uint8_t *)LABEL_SAS, sizeof(LABEL_SAS) - 1);
@@ -479,37 +481,32 @@ static int confirm(struct conn *c, ceremony_confirm_fn fn, void *ctx,
 
 /* ---- inviter ---- */
 
-/* Probing slots from the underlay must not tell which exist: an unknown
- * slot gets the whole run against a random secret, and ends as a wrong
- * code does, after the same work. */
-static struct invitation *decoy(struct invitation *d, unsigned int slot)
+/* A connection that stalls holds its own thread only (ceremony_serve()),
+ * and not for long: HELLO within CEREMONY_HELLO_TIMEOUT_MS, each message
+ * after it within CEREMONY_MSG_TIMEOUT_MS, all within the step. */
+static void read_within(struct conn *c, unsigned int ms)
 {
-	memset(d, 0, sizeof(*d));
-	d->slot = slot;
-	d->attempts_left = CEREMONY_ATTEMPTS;
-	randombytes_buf(d->prs, sizeof(d->prs));
-	return d;
+	uint64_t by = clock_mono_ns() + (uint64_t)ms * NSEC_PER_MSEC;
+
+	c->deadline = by < c->step_end ? by : c->step_end;
 }
 
-/* HELLO in (within CEREMONY_HELLO_TIMEOUT_MS: a silent connection does not
- * hold the port for the whole step), START out; on success *inv is the
- * invitation asked for, or the decoy for an unknown slot. */
-static int inviter_hello(struct conn *c, struct invitation_set *set, struct invitation **inv,
-			 struct invitation *dummy, struct cmsg_hello *hello,
-			 struct cmsg_start *start)
+/* HELLO in, START out; on success inv is a copy of the invitation asked
+ * for, or for an unknown slot a decoy: probing slots from the underlay must
+ * not tell which exist, so it gets the whole run against a random secret,
+ * and ends as a wrong code does, after the same work. */
+static int inviter_hello(struct conn *c, struct invitation_set *set, struct invitation *inv,
+			 struct cmsg_hello *hello, struct cmsg_start *start)
 {
 	uint8_t buf[SMALL_MSG];
 	const uint8_t *p;
-	uint64_t step, hello_by;
 	size_t len;
 	ssize_t n;
 	int ret;
 
-	step = c->deadline;
-	hello_by = clock_mono_ns() + CEREMONY_HELLO_TIMEOUT_MS * NSEC_PER_MSEC;
-	c->deadline = hello_by < step ? hello_by : step;
+	read_within(c, CEREMONY_HELLO_TIMEOUT_MS);
 	ret = recv_msg(c, CMSG_HELLO, &p, &len);
-	c->deadline = step;
+	c->deadline = c->step_end;
 	if (ret < 0)
 		return ret;
 	ret = cmsg_decode_hello(p, len, hello);
@@ -519,13 +516,16 @@ static int inviter_hello(struct conn *c, struct invitation_set *set, struct invi
 	if (ret < 0)
 		return abort_run(c, CEREMONY_PROTOCOL, "malformed HELLO from the joiner");
 	transcript_add(c, p, len);
-	ret = invitation_refusal(set, hello->slot, clock_mono_ns());
+	memset(inv, 0, sizeof(*inv));
+	inv->slot = hello->slot;
+	inv->attempts_left = CEREMONY_ATTEMPTS;
+	ret = invitation_secret(set, hello->slot, clock_mono_ns(), inv->prs);
 	if (ret == CEREMONY_NO_INVITATION)
-		*inv = decoy(dummy, hello->slot);
+		randombytes_buf(inv->prs, sizeof(inv->prs));
 	else if (ret)
 		return abort_run(c, ret, "%s (slot %u)", reasons[ret].text, hello->slot);
 	else
-		*inv = (struct invitation *)invitation_find(set, hello->slot);
+		inv->live = true;
 	start->version = CEREMONY_VERSION;
 	randombytes_buf(start->nonce, sizeof(start->nonce));
 	n = cmsg_encode_start(start, buf, sizeof(buf));
@@ -552,9 +552,26 @@ static int wrong_code(struct conn *c, const struct invitation *inv, bool detecte
 	return -EACCES;
 }
 
+/* Counts the attempt in the set, where concurrent runs see it. Another
+ * run may have used or burned the invitation since HELLO: then it is
+ * refused here, before any tag. */
+static int take_attempt(struct conn *c, struct invitation_set *set, struct invitation *inv)
+{
+	int ret;
+
+	if (!inv->live) {
+		inv->attempts_left--;
+		return 0;
+	}
+	ret = invitation_attempt(set, inv->slot, clock_mono_ns(), &inv->attempts_left);
+	if (ret)
+		return abort_run(c, ret, "%s (slot %u)", reasons[ret].text, inv->slot);
+	return 0;
+}
+
 /* SHARE_A in, SHARE_B out, CONFIRM in. */
-static int inviter_cpace(struct conn *c, struct invitation *inv, const struct cmsg_hello *hello,
-			 const struct cmsg_start *start)
+static int inviter_cpace(struct conn *c, struct invitation_set *set, struct invitation *inv,
+			 const struct cmsg_hello *hello, const struct cmsg_start *start)
 {
 	uint8_t ci[CI_BYTES], sid[SID_BYTES], ad_a[CMSG_AD_BYTES], tag_a[CPACE_TAG_BYTES];
 	uint8_t buf[SMALL_MSG];
@@ -564,6 +581,7 @@ static int inviter_cpace(struct conn *c, struct invitation *inv, const struct cm
 	ssize_t n;
 	int ret;
 
+	read_within(c, CEREMONY_MSG_TIMEOUT_MS);
 	ret = recv_msg(c, CMSG_SHARE_A, &p, &len);
 	if (ret < 0)
 		return ret;
@@ -584,7 +602,9 @@ static int inviter_cpace(struct conn *c, struct invitation *inv, const struct cm
 		return abort_run(c, CEREMONY_PROTOCOL, "invalid key share from the joiner");
 	/* Our tag tells the joiner whether its guess was right: from here on
 	 * this is an attempt, however the run ends. */
-	inv->attempts_left--;
+	ret = take_attempt(c, set, inv);
+	if (ret < 0)
+		return ret;
 	c->tag_sent = true;
 	memcpy(share.Y, cpace_share(&c->cpace), CPACE_POINT_BYTES);
 	memcpy(share.tag, cpace_confirm_tag(&c->cpace), CPACE_TAG_BYTES);
@@ -593,6 +613,7 @@ static int inviter_cpace(struct conn *c, struct invitation *inv, const struct cm
 	ret = send_msg(c, buf, (size_t)n, "SHARE_B");
 	if (ret < 0)
 		return ret;
+	read_within(c, CEREMONY_MSG_TIMEOUT_MS);
 	ret = recv_msg(c, CMSG_CONFIRM, &p, &len);
 	if (ret == -EACCES)
 		return wrong_code(c, inv, false);
@@ -651,7 +672,7 @@ cleanup:
 static int inviter_run(struct conn *c, struct invitation_set *set,
 		       const struct ceremony_inviter_cfg *cfg)
 {
-	struct invitation *inv = NULL, dummy;
+	struct invitation inv;
 	struct ceremony_joiner joiner;
 	struct ceremony_sas_info info;
 	struct cmsg_hello hello;
@@ -660,20 +681,21 @@ static int inviter_run(struct conn *c, struct invitation_set *set,
 	size_t len;
 	int ret;
 
-	ret = inviter_hello(c, set, &inv, &dummy, &hello, &start);
+	ret = inviter_hello(c, set, &inv, &hello, &start);
 	if (ret == 0)
-		ret = inviter_cpace(c, inv, &hello, &start);
-	if (ret == 0 && !inv->live) /* guessed a random secret: still no */
-		ret = wrong_code(c, inv, true);
-	if (inv == &dummy)
-		sodium_memzero(&dummy, sizeof(dummy));
+		ret = inviter_cpace(c, set, &inv, &hello, &start);
+	if (ret == 0 && !inv.live) /* guessed a random secret: still no */
+		ret = wrong_code(c, &inv, true);
+	/* The code was right: whatever happens now, it has been used; of two
+	 * right joiners at once, the first here has it. */
+	if (ret == 0 && (ret = invitation_use(set, inv.slot)))
+		ret = abort_run(c, ret, "%s (slot %u)", reasons[ret].text, inv.slot);
+	sodium_memzero(&inv, sizeof(inv));
 	if (ret < 0)
 		return ret;
-	/* The code was right: whatever happens now, it has been used. */
-	inv->used = true;
-	sodium_memzero(inv->prs, sizeof(inv->prs));
 	if (derive_keys(c) < 0)
 		return abort_run(c, CEREMONY_INTERNAL, "key derivation failed");
+	read_within(c, CEREMONY_MSG_TIMEOUT_MS);
 	ret = recv_msg(c, CMSG_JOIN, &p, &len);
 	if (ret < 0)
 		return ret;

@@ -125,12 +125,17 @@
  * only, and come before any CPace computation; an unknown slot is no
  * refusal: the inviter runs CPace with a random secret, so that it ends as a
  * wrong code does and probing tells nothing about which slots exist.
+ * Several runs may share the invitations (ceremony_serve()): the attempt is
+ * counted, after a fresh check of the invitation's state, in one step under
+ * the set's lock, and so is its use, which goes to the first right tag_a
+ * only; a later one is told "already used".
  *
  * Deadlines (CLOCK_MONOTONIC): the key exchange, from accept() or connect()
  * to JOIN, has CEREMONY_STEP_TIMEOUT_MS in total, of which HELLO must come
- * within CEREMONY_HELLO_TIMEOUT_MS; the SAS phase, from the
- * moment a side can show the SAS to ANSWER, both operators and admit()
- * included, has CEREMONY_CONFIRM_TIMEOUT_MS; every read and write waits with
+ * within CEREMONY_HELLO_TIMEOUT_MS and, on I's side, each of SHARE_A, CONFIRM
+ * and JOIN within CEREMONY_MSG_TIMEOUT_MS of the message before; the SAS
+ * phase, from the moment a side can show the SAS to ANSWER, both operators
+ * and admit() included, has CEREMONY_CONFIRM_TIMEOUT_MS; every read and write waits with
  * poll() against the deadline of its phase. A wrong code ends both sides as
  * soon as J has checked tag_b: one round trip, milliseconds on a LAN.
  *
@@ -145,6 +150,7 @@
  * Other reason codes are accepted and reported as -ECONNABORTED.
  * A connection that closes early gives -ECONNRESET. */
 #pragma once
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -158,6 +164,9 @@
 #define CEREMONY_ATTEMPTS 3
 #define CEREMONY_STEP_TIMEOUT_MS (10 * 1000)
 #define CEREMONY_HELLO_TIMEOUT_MS (2 * 1000) /* from accept() to HELLO */
+#define CEREMONY_MSG_TIMEOUT_MS (3 * 1000)   /* then each of SHARE_A, CONFIRM, JOIN */
+#define CEREMONY_CONNS_MAX 8                 /* ceremonies ceremony_serve() runs at once */
+#define CEREMONY_CONNS_PER_SOURCE 2          /* of them from one address */
 #define CEREMONY_CONFIRM_TIMEOUT_MS CEREMONY_INVITE_TTL_MS
 #define CEREMONY_INVITATIONS_MAX 16
 #define CEREMONY_ERR_MAX 128
@@ -189,7 +198,9 @@ struct invitation {
 	uint8_t prs[SHORTCODE_PRS_LEN]; /* zero once the invitation is dead */
 };
 
+/* Every function below takes the lock: ceremonies may run in threads. */
 struct invitation_set {
+	pthread_mutex_t lock;
 	struct invitation inv[CEREMONY_INVITATIONS_MAX];
 };
 
@@ -205,13 +216,24 @@ int invitation_create(struct invitation_set *set, unsigned int ttl_ms, char *cod
 int invitation_add(struct invitation_set *set, const struct shortcode *code, unsigned int ttl_ms);
 /* Zeroes the secret of every invitation that can no longer be used. */
 void invitation_set_prune(struct invitation_set *set, uint64_t now_ns);
-/* The invitation for slot, or NULL. */
+/* The invitation for slot, or NULL; unlocked: for a set no ceremony uses. */
 const struct invitation *invitation_find(const struct invitation_set *set, unsigned int slot);
 /* Why slot cannot be used now (an enum ceremony_reason), or 0 if it can. */
 int invitation_refusal(const struct invitation_set *set, unsigned int slot, uint64_t now_ns);
 /* Number of invitations still usable at now_ns, and the earliest deadline
  * among them (UINT64_MAX if none). */
 size_t invitation_pending(const struct invitation_set *set, uint64_t now_ns, uint64_t *next_expiry);
+/* The ceremony's steps, each atomic. Copies slot's secret into prs if the
+ * slot can be used now, else returns its refusal. */
+int invitation_secret(struct invitation_set *set, unsigned int slot, uint64_t now_ns,
+		      uint8_t prs[SHORTCODE_PRS_LEN]);
+/* Counts one attempt (the attempts then left in *left) unless the slot can
+ * no longer be used: then its refusal, and nothing counted. */
+int invitation_attempt(struct invitation_set *set, unsigned int slot, uint64_t now_ns,
+		       unsigned int *left);
+/* Marks slot used and wipes its secret; CEREMONY_USED if another joiner
+ * was first. */
+int invitation_use(struct invitation_set *set, unsigned int slot);
 
 /* ---- operator confirmation ---- */
 
@@ -284,6 +306,27 @@ int ceremony_serve_one(int listen_fd, struct invitation_set *set,
 /* The inviter's side on a connected stream socket, which it closes. */
 int ceremony_serve_fd(int fd, struct invitation_set *set,
 		      const struct ceremony_inviter_cfg *cfg, char *err, size_t errlen);
+
+struct ceremony_serve_cfg {
+	/* Accept until this CLOCK_MONOTONIC time, asked again after every
+	 * event; 0 ends the serving once the runs under way have ended.
+	 * NULL: until no invitation is pending. */
+	uint64_t (*until)(void *ctx);
+	/* Each run that ended, but for those cut short after an admission. */
+	void (*ended)(void *ctx, int ret, const char *err);
+	void *ctx;
+};
+
+/* Serves listen_fd with up to CEREMONY_CONNS_MAX runs at once, each in a
+ * thread of its own, at most CEREMONY_CONNS_PER_SOURCE of them from one
+ * address (more are closed at once), so that connections that stall do not
+ * keep the real joiner out. Returns 0 once a joiner is admitted, shutting
+ * the other runs down; else, once until() says so and every run has ended,
+ * how the last run ended (-ETIMEDOUT if none did), or -errno. The set's
+ * lock keeps attempts and the single use exact; cfg's callbacks run in the
+ * runs' threads (one at a time per invitation: only after its use). */
+int ceremony_serve(int listen_fd, struct invitation_set *set,
+		   const struct ceremony_inviter_cfg *cfg, const struct ceremony_serve_cfg *scfg);
 
 /* Connects to host_port ("host:port", or "host" for port 7104), runs J's side
  * with the typed code and fills out on success (ceremony_answer_free() it). */

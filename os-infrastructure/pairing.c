@@ -264,7 +264,7 @@ int pairing_listen(const char *host_port)
 	ret = fd < 0 ? -errno : 0;
 	if (ret == 0)
 		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (ret == 0 && (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, 4) < 0))
+	if (ret == 0 && (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, 16) < 0))
 		ret = -errno;
 	freeaddrinfo(ai);
 	if (ret < 0 && fd >= 0)
@@ -306,8 +306,8 @@ struct admit_ctx {
 /* The sequencer's acceptance makes our entry final (ledger.h). On a
  * refusal the sequencer's copy, which the reply carries, is merged after
  * dropping our entry: 1 asks the caller to try again. */
-static int ask_sequencer(struct ledger *l, const struct ledger_member *seq, char *err,
-			 size_t errlen)
+static int ask_sequencer(struct ledger *l, const struct identity *id,
+			 const struct ledger_member *seq, char *err, size_t errlen)
 {
 	struct mesh_sync_reply r;
 	struct ledger remote;
@@ -320,7 +320,7 @@ static int ask_sequencer(struct ledger *l, const struct ledger_member *seq, char
 	ledger_addr_format(seq->addr, addr);
 	ret = ledger_encode(l, &bytes, &len);
 	if (ret == 0)
-		ret = mesh_sync_call(addr, MESH_SYNC_PORT, bytes, len, 0, &r, why, sizeof(why));
+		ret = mesh_sync_call(addr, MESH_SYNC_PORT, id, bytes, len, 0, &r, why, sizeof(why));
 	free(bytes);
 	if (ret < 0) {
 		snprintf(err, errlen, "the sequencer %s does not answer (%s); admissions need it",
@@ -370,7 +370,7 @@ int pairing_commit(const char *state_dir, const struct identity *id, struct ledg
 		seq = *s; /* the pointer dies with the append */
 		ret = append(l, id, arg, err, errlen);
 		if (ret == 0 && strcmp(seq.name, id->name))
-			ret = ask_sequencer(l, &seq, err, errlen);
+			ret = ask_sequencer(l, id, &seq, err, errlen);
 		if (ret == 0) {
 			ret = mesh_ledger_save(state_dir, l);
 			break;
@@ -524,12 +524,13 @@ void pairing_publish(const char *state_dir, const struct ledger *l, const struct
 	}
 	if (me && !me->revoked && ledger_encode(l, &bytes, &len) == 0) {
 		ledger_addr_format(me->addr, addr);
-		if (mesh_sync_call(addr, MESH_SYNC_PORT, bytes, len, 1000, &r, err, sizeof(err)) == 0)
+		if (mesh_sync_call(addr, MESH_SYNC_PORT, id, bytes, len, 1000, &r, err,
+				   sizeof(err)) == 0)
 			mesh_sync_reply_free(&r);
 	}
 	free(bytes);
 	fflush(stdout);
-	mesh_sync_push_all(l, id->name, false, skip, MESH_SYNC_PORT, 0, pairing_report_push, NULL);
+	mesh_sync_push_all(l, id, false, skip, MESH_SYNC_PORT, 0, pairing_report_push, NULL);
 	if (ret == 0 && skip)
 		greet_new_member(c.interface, l, skip);
 }
@@ -609,40 +610,76 @@ static void ceremony_port(int lfd, const struct invite_opts *o, bool open)
 		fprintf(stderr, "warning: %s\n", err);
 }
 
+struct serving {
+	struct invitation_set *set;
+	unsigned slot;
+	uint64_t linger_ns, dead_ns;
+	unsigned *tries;
+};
+
+static uint64_t serving_until(void *ctx)
+{
+	struct serving *sv = ctx;
+
+	return serve_deadline(sv->set, sv->slot, sv->linger_ns, &sv->dead_ns);
+}
+
+static void serving_ended(void *ctx, int ret, const char *err)
+{
+	struct serving *sv = ctx;
+
+	++*sv->tries;
+	if (ret < 0) {
+		printf("pairing failed: %s\n", err);
+		fflush(stdout);
+	}
+}
+
+/* The joiner listens: one connection at a time, ours. */
+static int serve_out(struct serving *sv, const struct invite_opts *o,
+		     const struct ceremony_inviter_cfg *cfg)
+{
+	char err[CEREMONY_ERR_MAX * 2];
+	uint64_t deadline;
+	int fd, ret = -ENOENT;
+
+	while ((deadline = serving_until(sv))) {
+		fd = next_conn(-1, o, deadline);
+		if (fd == -ETIMEDOUT)
+			continue;
+		if (fd < 0)
+			return fd;
+		ret = ceremony_serve_fd(fd, sv->set, cfg, err, sizeof(err));
+		serving_ended(sv, ret, err);
+		if (ret == 0)
+			break;
+	}
+	return ret;
+}
+
+/* We listen: several ceremonies at once (ceremony_serve()), so that
+ * connections that stall from the underlay cannot keep the joiner out. */
 static int serve(struct invitation_set *set, unsigned slot, const struct invite_opts *o,
 		 struct admit_ctx *ac, unsigned *tries)
 {
 	struct ceremony_inviter_cfg cfg = { .confirm_sas = pairing_confirm, .admit = admit,
 					    .ctx = ac };
-	uint64_t deadline, dead_ns = 0;
-	char err[CEREMONY_ERR_MAX * 2];
-	int lfd = -1, fd, ret = -ENOENT;
+	struct serving sv = { .set = set, .slot = slot, .linger_ns = o->linger_ms * NSEC_PER_MSEC,
+			      .tries = tries };
+	struct ceremony_serve_cfg scfg = { .until = serving_until, .ended = serving_ended,
+					   .ctx = &sv };
+	int lfd, ret;
 
-	if (!o->connect) {
-		lfd = pairing_listen(o->listen);
-		if (lfd < 0)
-			return cmd_fail("cannot listen on %s: %s", o->listen ? o->listen : ":7104",
-					strerror(-lfd));
-		ceremony_port(lfd, o, true);
-	}
-	while ((deadline = serve_deadline(set, slot, o->linger_ms * NSEC_PER_MSEC, &dead_ns))) {
-		fd = next_conn(lfd, o, deadline);
-		if (fd == -ETIMEDOUT)
-			continue;
-		if (fd < 0) {
-			ret = fd;
-			break;
-		}
-		++*tries;
-		ret = ceremony_serve_fd(fd, set, &cfg, err, sizeof(err));
-		if (ret == 0)
-			break;
-		printf("pairing failed: %s\n", err);
-		fflush(stdout);
-	}
+	if (o->connect)
+		return serve_out(&sv, o, &cfg);
+	lfd = pairing_listen(o->listen);
+	if (lfd < 0)
+		return cmd_fail("cannot listen on %s: %s", o->listen ? o->listen : ":7104",
+				strerror(-lfd));
+	ceremony_port(lfd, o, true);
+	ret = ceremony_serve(lfd, set, &cfg, &scfg);
 	ceremony_port(lfd, o, false);
-	if (lfd >= 0)
-		close(lfd);
+	close(lfd);
 	return ret;
 }
 

@@ -1050,6 +1050,204 @@ static void test_serve_expiry(void **state)
 	close(fd);
 }
 
+/* ---- several at once, through ceremony_serve ---- */
+
+static void *server_main(void *arg)
+{
+	struct inviter *inv = arg;
+	uint64_t start = clock_mono_ns();
+
+	inv->ret = ceremony_serve(inv->fd, inv->set, &inv->cfg, NULL);
+	inv->ns = clock_mono_ns() - start;
+	return NULL;
+}
+
+/* A listening socket on 127.0.0.1 and a thread serving it; where in where. */
+static void serve_start(struct inviter *inv, struct invitation_set *set, char *code,
+			char where[64])
+{
+	struct sockaddr_in sa;
+	socklen_t salen = sizeof(sa);
+	char err[CEREMONY_ERR_MAX];
+
+	invite(set, 0, code);
+	inviter_init(inv, set);
+	inv->fd = ceremony_listen("127.0.0.1:0", err, sizeof(err));
+	assert_true(inv->fd >= 0);
+	assert_int_equal(getsockname(inv->fd, (struct sockaddr *)&sa, &salen), 0);
+	snprintf(where, 64, "127.0.0.1:%u", ntohs(sa.sin_port));
+	assert_int_equal(pthread_create(&inv->th, NULL, server_main, inv), 0);
+}
+
+/* A client from src (127.0.0.x) that sends HELLO for SLOT and then stalls. */
+static int stalled_client(const char *where, const char *src)
+{
+	struct cmsg_hello hello = { .version = CEREMONY_VERSION, .slot = SLOT };
+	struct sockaddr_in sa = { .sin_family = AF_INET }, me = { .sin_family = AF_INET };
+	uint8_t msg[256];
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	assert_true(fd >= 0);
+	assert_int_equal(inet_pton(AF_INET, src, &me.sin_addr), 1);
+	assert_int_equal(bind(fd, (struct sockaddr *)&me, sizeof(me)), 0);
+	assert_int_equal(inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr), 1);
+	sa.sin_port = htons((uint16_t)atoi(strchr(where, ':') + 1));
+	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	randombytes_buf(hello.nonce, sizeof(hello.nonce));
+	assert_true(raw_send(fd, msg, (size_t)cmsg_encode_hello(&hello, msg, sizeof(msg))));
+	return fd;
+}
+
+static void join_tcp(struct joiner *jn, const char *where, const char *code)
+{
+	jn->ns = clock_mono_ns();
+	jn->ret = ceremony_join(where, code, &jn->me, &jn->cfg, &jn->answer, jn->err,
+				sizeof(jn->err));
+	jn->ns = clock_mono_ns() - jn->ns;
+}
+
+/* A client that said HELLO and stalls holds its own run only: the real
+ * joiner, right behind it, is admitted at once; the stalled one is cut. */
+static void test_serve_stalled_first(void **state)
+{
+	struct invitation_set set;
+	struct inviter inv;
+	struct joiner jn;
+	char code[SHORTCODE_TEXT_MAX], where[64];
+	uint8_t buf[512];
+	int stall;
+
+	serve_start(&inv, &set, code, where);
+	stall = stalled_client(where, "127.0.0.1");
+	assert_true(raw_recv(stall, buf, sizeof(buf)) > 0); /* START: it is being served */
+	joiner_init(&jn);
+	join_tcp(&jn, where, code);
+	assert_int_equal(pthread_join(inv.th, NULL), 0);
+	assert_int_equal(jn.ret, 0);
+	assert_true(jn.ns < NSEC_PER_SEC);
+	assert_int_equal(inv.ret, 0);
+	assert_int_equal(inv.admitted, 1);
+	assert_true(inv.ns < 2 * NSEC_PER_SEC);
+	assert_true(slot_inv(&set)->used);
+	assert_int_equal(raw_recv(stall, buf, sizeof(buf)), -1); /* cut after the admission */
+	print_message("joiner behind a stalled client: %.1f ms\n", jn.ns / 1e6);
+	ceremony_answer_free(&jn.answer);
+	close(stall);
+	close(inv.fd);
+}
+
+/* Many stalled clients from one address get CEREMONY_CONNS_PER_SOURCE
+ * runs; the rest are closed at once, and a joiner from elsewhere gets in. */
+static void test_serve_per_source(void **state)
+{
+	struct invitation_set set;
+	struct inviter inv;
+	struct joiner jn;
+	char code[SHORTCODE_TEXT_MAX], where[64];
+	int stall[CEREMONY_CONNS_MAX], served = 0, closed = 0;
+	uint8_t buf[512];
+
+	serve_start(&inv, &set, code, where);
+	for (int i = 0; i < CEREMONY_CONNS_MAX; ++i)
+		stall[i] = stalled_client(where, "127.0.0.2");
+	for (int i = 0; i < CEREMONY_CONNS_MAX; ++i) {
+		if (raw_recv(stall[i], buf, sizeof(buf)) > 0)
+			served++;
+		else
+			closed++;
+	}
+	assert_int_equal(served, CEREMONY_CONNS_PER_SOURCE);
+	assert_int_equal(closed, CEREMONY_CONNS_MAX - CEREMONY_CONNS_PER_SOURCE);
+	joiner_init(&jn);
+	join_tcp(&jn, where, code);
+	assert_int_equal(pthread_join(inv.th, NULL), 0);
+	assert_int_equal(jn.ret, 0);
+	assert_true(jn.ns < NSEC_PER_SEC);
+	assert_int_equal(inv.ret, 0);
+	ceremony_answer_free(&jn.answer);
+	for (int i = 0; i < CEREMONY_CONNS_MAX; ++i)
+		close(stall[i]);
+	close(inv.fd);
+}
+
+struct join_thread {
+	struct joiner jn;
+	const char *where, *code;
+	pthread_t th;
+};
+
+static void *join_main(void *arg)
+{
+	struct join_thread *t = arg;
+
+	join_tcp(&t->jn, t->where, t->code);
+	return NULL;
+}
+
+/* Two joiners with the right code at once: exactly one is admitted, the
+ * other told the invitation is used; no attempt is counted twice. */
+static void test_serve_two_right(void **state)
+{
+	struct invitation_set set;
+	struct inviter inv;
+	struct join_thread t[2];
+	char code[SHORTCODE_TEXT_MAX], where[64];
+	int ok = 0, used = 0;
+
+	serve_start(&inv, &set, code, where);
+	inv.op.delay_ms = 300; /* the winner's operator is slower than the loser's refusal */
+	for (int i = 0; i < 2; ++i) {
+		joiner_init(&t[i].jn);
+		t[i].where = where;
+		t[i].code = code;
+		assert_int_equal(pthread_create(&t[i].th, NULL, join_main, &t[i]), 0);
+	}
+	for (int i = 0; i < 2; ++i) {
+		assert_int_equal(pthread_join(t[i].th, NULL), 0);
+		ok += t[i].jn.ret == 0;
+		if (t[i].jn.ret == -EALREADY) {
+			used++;
+			assert_string_equal(t[i].jn.err, "invitation already used");
+		}
+		ceremony_answer_free(&t[i].jn.answer);
+	}
+	assert_int_equal(pthread_join(inv.th, NULL), 0);
+	assert_int_equal(ok, 1);
+	assert_int_equal(used, 1);
+	assert_int_equal(inv.ret, 0);
+	assert_int_equal(inv.admitted, 1);
+	assert_true(slot_inv(&set)->used);
+	assert_true(slot_inv(&set)->attempts_left >= CEREMONY_ATTEMPTS - 2);
+	close(inv.fd);
+}
+
+/* After HELLO each message has CEREMONY_MSG_TIMEOUT_MS, not the whole step. */
+static void test_stall_after_hello(void **state)
+{
+	struct cmsg_hello hello = { .version = CEREMONY_VERSION, .slot = SLOT };
+	struct invitation_set set;
+	struct inviter inv;
+	char code[SHORTCODE_TEXT_MAX];
+	uint8_t msg[256];
+	int sv[2];
+
+	invite(&set, 0, code);
+	inviter_init(&inv, &set);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	inv.fd = sv[0];
+	assert_int_equal(pthread_create(&inv.th, NULL, inviter_main, &inv), 0);
+	randombytes_buf(hello.nonce, sizeof(hello.nonce));
+	assert_true(raw_send(sv[1], msg, (size_t)cmsg_encode_hello(&hello, msg, sizeof(msg))));
+	assert_int_equal(pthread_join(inv.th, NULL), 0);
+	expect_abort_after(sv[1], CEREMONY_TIMEOUT, 1);
+	close(sv[1]);
+	assert_int_equal(inv.ret, -ETIMEDOUT);
+	assert_true(inv.ns >= CEREMONY_MSG_TIMEOUT_MS * NSEC_PER_MSEC);
+	assert_true(inv.ns < (CEREMONY_MSG_TIMEOUT_MS + 1000) * NSEC_PER_MSEC);
+	assert_true(CEREMONY_MSG_TIMEOUT_MS < CEREMONY_STEP_TIMEOUT_MS);
+	assert_int_equal(slot_inv(&set)->attempts_left, CEREMONY_ATTEMPTS);
+}
+
 /* ---- invitations ---- */
 
 static void test_invitations(void **state)
@@ -1263,6 +1461,10 @@ int main(void)
 		cmocka_unit_test(test_tampered),
 		cmocka_unit_test(test_tcp),
 		cmocka_unit_test(test_serve_expiry),
+		cmocka_unit_test(test_serve_stalled_first),
+		cmocka_unit_test(test_serve_per_source),
+		cmocka_unit_test(test_serve_two_right),
+		cmocka_unit_test(test_stall_after_hello),
 		cmocka_unit_test(test_invitations),
 		cmocka_unit_test(test_messages),
 		cmocka_unit_test(test_prompt),
