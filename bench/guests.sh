@@ -31,7 +31,9 @@ for i in $(seq 1 "$RUNS"); do
 	wait_until 120 console_has "b-$i" || die "b-$i console"
 	t2=$(now_ms)
 	ours+=($(( t1 - t0 ))) ours_console+=($(( t2 - t0 )))
-	osi vm destroy "b-$i" > /dev/null
+	# destroy waits for the node's answer: virt-install below refreshes the
+	# same pool, and a volume (b-N.root.qcow2) still being removed broke it.
+	osi vm destroy "b-$i" > /dev/null || die "destroy b-$i"
 
 	t0=$(now_ms)
 	virt-install --connect "$URI" --name "vi-$i" --memory 192 --vcpus 1 --import --virt-type qemu \

@@ -10,8 +10,11 @@
 # One guest of each type boots from the test guest image and prints its own
 # instance-id and hostname on its serial console. Also: a Totebox without a
 # node is refused; migrate is refused; an unconfirmed plan expires and creates
-# nothing; a creation that fails (missing base image) leaves nothing behind;
-# destroy cleans up and is reflected in vm list.
+# nothing; a creation that fails (missing base image) leaves nothing behind
+# and is retried under its name; start, stop and destroy wait for the node and
+# exit with its answer; a destroyed guest is forgotten and its name used again
+# (a Totebox's kept archive attached again); data-delete exits non-zero on
+# each refusal.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/lib-libvirt.sh"
 
@@ -80,7 +83,72 @@ grep -q 'no base image no-such-image' <<<"$(guest_field broken detail)" || die "
 	die "a failed creation left something: $(vt domains) / $(vt volumes)"
 pass "a failed creation says why and leaves nothing: $(guest_field broken detail)"
 
+# Each refusal of data-delete exits non-zero (it printed its reason and exited 0).
+dd() { osi vm data-delete "$@" --uri "$URI" --pool-dir "$POOL"; }
+out=$(dd fp-totebox archive --reason test 2>&1) && die "data-delete of a defined Totebox exited 0: $out"
+grep -q 'still exists' <<<"$out" || die "data-delete refusal: $out"
+out=$(dd nosuch archive --reason test 2>&1) && die "data-delete of a missing volume exited 0: $out"
+pass "data-delete refuses with a non-zero exit: ${out#os-infrastructure: }"
+
+# start, stop and destroy wait for the node's answer and exit with it.
+out=$(osi vm stop fp-orchestration 2>&1) || die "stop: $out"
+[[ $(guest_field fp-orchestration state) == stopped ]] ||
+	die "stop returned before the node's answer: $(guest_field fp-orchestration state) ($out)"
+out=$(osi vm start fp-orchestration 2>&1) || die "start: $out"
+[[ $(guest_field fp-orchestration state) == running ]] ||
+	die "start returned before the node's answer: $(guest_field fp-orchestration state) ($out)"
+out=$(osi vm stop fp-orchestration --no-wait 2>&1) || die "stop --no-wait: $out"
+grep -q 'sent to its node' <<<"$out" || die "stop --no-wait: $out"
+wait_until 30 guest_state_is fp-orchestration stopped || die "fp-orchestration: $(guest_field fp-orchestration state)"
+pass "start and stop follow the node's answer (--no-wait does not)"
+
 out=$(osi vm destroy fp-mediakit 2>&1) || die "destroy: $out"
-wait_until 30 guest_state_is fp-mediakit destroyed || die "fp-mediakit: $(guest_field fp-mediakit state)"
-vt domains | grep -c fp-mediakit >/dev/null && die "fp-mediakit domain still defined"
-pass "destroy removed the guest and the fleet shows it destroyed"
+grep -q 'fp-mediakit: destroyed' <<<"$out" || die "destroy: $out"
+vt domains | grep -c fp-mediakit >/dev/null && die "destroy returned with fp-mediakit still defined"
+out=$(osi vm show fp-mediakit 2>&1) && die "a destroyed guest is still listed: $out"
+grep -q 'no guest named' <<<"$out" || die "vm show after destroy: $out"
+osi events --limit 1000 --format json | jq -e '.[] | select(.kind == "guest-destroyed" and (.detail | test("fp-mediakit")))' \
+	> /dev/null || die "the destroy is not in the event history"
+pass "destroy waits for the node, removes the domain, and the fleet forgets the guest (history keeps it)"
+
+# The failed creation, retried under its name once the node has its base.
+dispatch_up() { (exec 3<>"/dev/tcp/$ADDR/7103") 2>/dev/null; }
+stop n1
+start_building_agent n1
+wait_until 10 dispatch_up || die "n1's dispatch port"
+wait_until 10 node_state_is n1 live || die "n1 back"
+out=$(osi vm create --type mediakit --name broken --memory 192M --vcpus 1 --yes 2>&1) ||
+	die "the retry of a failed creation: $out"
+grep -q 'broken: running' <<<"$out" || die "the retry did not reach running: $out"
+[[ $(osi vm list --format json | jq '[.guests[] | select(.name == "broken")] | length') == 1 ]] ||
+	die "vm list: $(osi vm list)"
+pass "a failed creation is retried under its name"
+
+vt destroy broken > /dev/null || die "vt destroy broken"
+out=$(osi vm stop broken 2>&1) && die "a stop the node cannot do exited 0: $out"
+grep -q 'stop failed on its node' <<<"$out" || die "failed stop: $out"
+[[ $(guest_field broken state) == running && $(guest_field broken op.state) == failed ]] ||
+	die "a failed stop: state $(guest_field broken state), op $(guest_field broken op.state)"
+out=$(osi vm destroy broken 2>&1) || die "destroy of a guest already gone from libvirt: $out"
+pass "an action the node cannot do exits non-zero and keeps the guest's state"
+
+# The same name again after destroy: a new guest; a Totebox's kept archive is attached again.
+out=$(osi vm create --type mediakit --name fp-mediakit --memory 192M --vcpus 1 --yes 2>&1) ||
+	die "re-create after destroy: $out"
+grep -q 'fp-mediakit: running' <<<"$out" || die "re-create after destroy: $out"
+archive=$(vt volumes | grep -o 'fp-totebox\.data\.archive[^ ]*' | head -1)
+[[ -n $archive ]] || die "no archive volume: $(vt volumes)"
+inode=$(stat -c %i "$POOL/$archive")
+out=$(osi vm destroy fp-totebox 2>&1) || die "destroy fp-totebox: $out"
+grep -q 'data volume kept' <<<"$out" || die "destroy fp-totebox: $out"
+[[ $(stat -c %i "$POOL/$archive") == "$inode" ]] || die "the archive was not kept"
+out=$(osi vm create --type totebox --name fp-totebox --node n1 --memory 192M --vcpus 1 --yes 2>&1) ||
+	die "a new Totebox of the same name: $out"
+[[ $(stat -c %i "$POOL/$archive" 2>/dev/null) == "$inode" ]] || die "the kept archive was not attached again"
+pass "a destroyed guest's name is used again; the new Totebox attaches the kept archive $archive"
+
+# Once the guest is gone, data-delete deletes the archive and exits 0.
+out=$(osi vm destroy fp-totebox 2>&1) || die "destroy fp-totebox: $out"
+out=$(dd fp-totebox archive --reason "test over" 2>&1) || die "data-delete: $out"
+[[ -e $POOL/$archive ]] && die "data-delete left $archive"
+pass "data-delete after destroy: $out"
