@@ -139,3 +139,53 @@ bool api_verify(const uint8_t sig[SIG_BYTES], const uint8_t pk[SIGN_PK_BYTES],
 	free(msg);
 	return ok;
 }
+
+#define SYNC_DOMAIN "osi-sync-v2"
+#define SYNC_DOMAIN_LEN (sizeof(SYNC_DOMAIN) - 1)
+#define SYNC_HASH_BYTES 32
+#define SYNC_MSG_MAX (SYNC_DOMAIN_LEN + SYNC_NONCE_BYTES + 2 + NODE_NAME_MAX + SYNC_HASH_BYTES)
+
+/* The transcript of auth.h in msg (SYNC_MSG_MAX bytes); its length, or -EINVAL. */
+static int sync_transcript(uint8_t msg[SYNC_MSG_MAX], const uint8_t nonce[SYNC_NONCE_BYTES],
+			   uint8_t type, const char *name, const uint8_t *body, size_t body_len)
+{
+	size_t name_len;
+	uint8_t *p = msg;
+
+	if (!node_name_valid(name) || (!body && body_len))
+		return -EINVAL;
+	name_len = strlen(name);
+	memcpy(p, SYNC_DOMAIN, SYNC_DOMAIN_LEN);
+	p += SYNC_DOMAIN_LEN;
+	memcpy(p, nonce, SYNC_NONCE_BYTES);
+	p += SYNC_NONCE_BYTES;
+	*p++ = type;
+	*p++ = (uint8_t)name_len;
+	memcpy(p, name, name_len);
+	p += name_len;
+	crypto_generichash(p, SYNC_HASH_BYTES, body, body_len, NULL, 0);
+	p += SYNC_HASH_BYTES;
+	return (int)(p - msg);
+}
+
+int sync_sign(uint8_t sig[SIG_BYTES], const uint8_t sk[SIGN_SK_BYTES],
+	      const uint8_t nonce[SYNC_NONCE_BYTES], uint8_t type, const char *name,
+	      const uint8_t *body, size_t body_len)
+{
+	uint8_t msg[SYNC_MSG_MAX];
+	int len = sync_transcript(msg, nonce, type, name, body, body_len);
+
+	if (len < 0)
+		return len;
+	return crypto_sign_detached(sig, NULL, msg, (size_t)len, sk) ? -EIO : 0;
+}
+
+bool sync_verify(const uint8_t sig[SIG_BYTES], const uint8_t pk[SIGN_PK_BYTES],
+		 const uint8_t nonce[SYNC_NONCE_BYTES], uint8_t type, const char *name,
+		 const uint8_t *body, size_t body_len)
+{
+	uint8_t msg[SYNC_MSG_MAX];
+	int len = sync_transcript(msg, nonce, type, name, body, body_len);
+
+	return len >= 0 && crypto_sign_verify_detached(sig, msg, (size_t)len, pk) == 0;
+}

@@ -47,3 +47,17 @@ int api_sign(uint8_t sig[SIG_BYTES], const uint8_t sk[SIGN_SK_BYTES],
 bool api_verify(const uint8_t sig[SIG_BYTES], const uint8_t pk[SIGN_PK_BYTES],
 		const uint8_t nonce[API_NONCE_BYTES], uint64_t seq, const char *name,
 		const uint8_t *body, size_t body_len);
+
+/* Ledger sync request signatures (lib/mesh-sync.h). The signed message is
+ *   "osi-sync-v2" || nonce[32] || u8(type) || u8(len(name)) || name ||
+ *   BLAKE2b-256(body)
+ * where nonce is the server's, fresh per connection, and body the pushed
+ * ledger (empty for a get). The body enters as a hash, so a ledger of many
+ * MiB is not copied to be signed. */
+#define SYNC_NONCE_BYTES 32
+int sync_sign(uint8_t sig[SIG_BYTES], const uint8_t sk[SIGN_SK_BYTES],
+	      const uint8_t nonce[SYNC_NONCE_BYTES], uint8_t type, const char *name,
+	      const uint8_t *body, size_t body_len);
+bool sync_verify(const uint8_t sig[SIG_BYTES], const uint8_t pk[SIGN_PK_BYTES],
+		 const uint8_t nonce[SYNC_NONCE_BYTES], uint8_t type, const char *name,
+		 const uint8_t *body, size_t body_len);

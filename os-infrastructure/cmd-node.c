@@ -62,7 +62,7 @@ static void push_revocation(const char *state_dir, const struct ledger *l,
 	ledger_addr_format(m->addr, addr);
 	ret = ledger_encode(l, &bytes, &len);
 	if (ret == 0 && strcmp(name, id->name)) {
-		ret = mesh_sync_call(addr, MESH_SYNC_PORT, bytes, len, 0, &r, err, sizeof(err));
+		ret = mesh_sync_call(addr, MESH_SYNC_PORT, id, bytes, len, 0, &r, err, sizeof(err));
 		pairing_report_push(NULL, m, ret, ret == 0 ? &r : NULL, err);
 		mesh_sync_reply_free(&r);
 	}

@@ -306,8 +306,8 @@ struct admit_ctx {
 /* The sequencer's acceptance makes our entry final (ledger.h). On a
  * refusal the sequencer's copy, which the reply carries, is merged after
  * dropping our entry: 1 asks the caller to try again. */
-static int ask_sequencer(struct ledger *l, const struct ledger_member *seq, char *err,
-			 size_t errlen)
+static int ask_sequencer(struct ledger *l, const struct identity *id,
+			 const struct ledger_member *seq, char *err, size_t errlen)
 {
 	struct mesh_sync_reply r;
 	struct ledger remote;
@@ -320,7 +320,7 @@ static int ask_sequencer(struct ledger *l, const struct ledger_member *seq, char
 	ledger_addr_format(seq->addr, addr);
 	ret = ledger_encode(l, &bytes, &len);
 	if (ret == 0)
-		ret = mesh_sync_call(addr, MESH_SYNC_PORT, bytes, len, 0, &r, why, sizeof(why));
+		ret = mesh_sync_call(addr, MESH_SYNC_PORT, id, bytes, len, 0, &r, why, sizeof(why));
 	free(bytes);
 	if (ret < 0) {
 		snprintf(err, errlen, "the sequencer %s does not answer (%s); admissions need it",
@@ -370,7 +370,7 @@ int pairing_commit(const char *state_dir, const struct identity *id, struct ledg
 		seq = *s; /* the pointer dies with the append */
 		ret = append(l, id, arg, err, errlen);
 		if (ret == 0 && strcmp(seq.name, id->name))
-			ret = ask_sequencer(l, &seq, err, errlen);
+			ret = ask_sequencer(l, id, &seq, err, errlen);
 		if (ret == 0) {
 			ret = mesh_ledger_save(state_dir, l);
 			break;
@@ -524,12 +524,13 @@ void pairing_publish(const char *state_dir, const struct ledger *l, const struct
 	}
 	if (me && !me->revoked && ledger_encode(l, &bytes, &len) == 0) {
 		ledger_addr_format(me->addr, addr);
-		if (mesh_sync_call(addr, MESH_SYNC_PORT, bytes, len, 1000, &r, err, sizeof(err)) == 0)
+		if (mesh_sync_call(addr, MESH_SYNC_PORT, id, bytes, len, 1000, &r, err,
+				   sizeof(err)) == 0)
 			mesh_sync_reply_free(&r);
 	}
 	free(bytes);
 	fflush(stdout);
-	mesh_sync_push_all(l, id->name, false, skip, MESH_SYNC_PORT, 0, pairing_report_push, NULL);
+	mesh_sync_push_all(l, id, false, skip, MESH_SYNC_PORT, 0, pairing_report_push, NULL);
 	if (ret == 0 && skip)
 		greet_new_member(c.interface, l, skip);
 }

@@ -120,47 +120,40 @@ cleanup:
 
 /* ---- serving ---- */
 
-static void reply(struct conn *c, int status, uint32_t added, const uint8_t *l, size_t len)
-{
-	uint8_t *out;
-	size_t n;
+/* One per connection: the nonce its request must sign. */
+struct sync_client {
+	struct ledger_sync *s;
+	uint8_t nonce[SYNC_NONCE_BYTES];
+};
 
-	if (mesh_sync_build_reply(status, added, l, len, &out, &n) < 0)
-		return conn_close(c);
-	conn_send(c, out, n, true);
+static void log_served(const struct mesh_sync_served *o, const char *err)
+{
+	if (o->denied)
+		log_warn("ledger sync: refused a %s: %s", o->push ? "push" : "request", err);
+	else if (o->status == MESH_SYNC_ERROR)
+		log_err("ledger sync: %s", err);
+	else if (o->push && o->status != MESH_SYNC_OK && o->status != MESH_SYNC_STALE)
+		log_warn("ledger sync: refused a ledger pushed by %s: %s%s%s", o->signer,
+			 mesh_sync_status_text(o->status), err[0] ? ": " : "", err);
+	if (o->added)
+		log_info("ledger sync: took %u new entr%s from a push by %s", o->added,
+			 o->added == 1 ? "y" : "ies", o->signer);
 }
 
 static void handle(struct conn *c, const uint8_t *p, size_t len)
 {
-	struct ledger_sync *s = conn_data(c);
-	const uint8_t *remote;
-	uint8_t *cur = NULL;
-	size_t rlen, curlen = 0;
-	char err[256] = "", path[PATH_MAX];
-	uint32_t added = 0;
-	int status = MESH_SYNC_ERROR;
-	bool push;
+	struct sync_client *cl = conn_data(c);
+	struct ledger_sync *s = cl->s;
+	struct mesh_sync_served o;
+	char err[256] = "";
 
-	if (mesh_sync_parse_request(p, len, &push, &remote, &rlen) < 0) {
-		log_debug("ledger sync: malformed request");
+	if (mesh_sync_serve(s->cfg->state_dir, cl->nonce, p, len, &o, err, sizeof(err)) < 0)
 		return conn_close(c);
-	}
-	if (push && mesh_sync_merge(s->cfg->state_dir, remote, rlen, &status, &added, &cur,
-				    &curlen, err, sizeof(err)) < 0)
-		log_err("ledger sync: %s", err);
-	if (push && status != MESH_SYNC_OK && status != MESH_SYNC_STALE)
-		log_warn("ledger sync: refused a pushed ledger: %s%s%s",
-			 mesh_sync_status_text(status), err[0] ? ": " : "", err);
-	if (!push && !mesh_path(s->cfg->state_dir, MESH_LEDGER_FILE, path) &&
-	    !read_file(path, LEDGER_FILE_MAX, (char **)&cur, &curlen))
-		status = MESH_SYNC_OK;
-	if (added)
-		log_info("ledger sync: took %u new entr%s from a push", added, added == 1 ? "y" : "ies");
-	reply(c, status, added, cur, curlen);
-	free(cur);
+	log_served(&o, err);
+	conn_send(c, o.frame, o.frame_len, true);
 	/* Also when nothing was added: a command on this node may have
 	 * written the file itself and pushed to us to say so. */
-	if (push)
+	if (o.push && !o.denied)
 		check_apply(s);
 }
 
@@ -169,6 +162,12 @@ static void on_frame(struct conn *c, const uint8_t *p, size_t len)
 {
 	conn_read_stop(c);
 	handle(c, p, len);
+}
+
+static void on_closed(struct conn *c, int why)
+{
+	(void)why;
+	free(conn_data(c));
 }
 
 /* The largest request worth reading: our own ledger's size and room to
@@ -181,16 +180,26 @@ static size_t frame_max(const struct ledger_sync *s)
 
 	if (mesh_path(s->cfg->state_dir, MESH_LEDGER_FILE, path) < 0 || stat(path, &st) < 0)
 		st.st_size = 0;
-	max = 6 + 2 * (uint64_t)st.st_size + PUSH_GROWTH_BYTES;
+	max = MESH_SYNC_REQUEST_HEAD_MAX + 2 * (uint64_t)st.st_size + PUSH_GROWTH_BYTES;
 	return max < MESH_SYNC_FRAME_MAX ? (size_t)max : MESH_SYNC_FRAME_MAX;
 }
 
+/* The challenge goes first: the request must sign its nonce. */
 static void on_accepted(struct conn *c, void *ctx)
 {
-	struct ledger_sync *s = ctx;
+	struct sync_client *cl = calloc(1, sizeof(*cl));
+	uint8_t *frame;
+	size_t len;
 
-	conn_set_data(c, s);
-	conn_set_frame_max(c, frame_max(s));
+	if (!cl)
+		return conn_close(c);
+	cl->s = ctx;
+	conn_set_data(c, cl);
+	conn_set_frame_max(c, frame_max(cl->s));
+	randombytes_buf(cl->nonce, sizeof(cl->nonce));
+	if (mesh_sync_build_challenge(cl->nonce, &frame, &len) < 0)
+		return conn_close(c);
+	conn_send(c, frame, len, false);
 }
 
 static void on_stopped(void *ctx)
@@ -210,7 +219,7 @@ static void try_listen(struct ledger_sync *s)
 		.backlog = 16,
 		.limits = { .first_frame_ms = CONN_TIMEOUT_MS, .lifetime_ms = CONN_TIMEOUT_MS,
 			    .frame_max = MESH_SYNC_FRAME_MAX },
-		.cbs = { .frame = on_frame },
+		.cbs = { .frame = on_frame, .closed = on_closed },
 		.accepted = on_accepted,
 		.stopped = on_stopped,
 		.ctx = s,
@@ -319,9 +328,16 @@ static void pull_work(uv_work_t *w)
 		if (!strcmp(order[i]->name, s->id->name))
 			continue;
 		ledger_addr_format(order[i]->addr, addr);
-		if (mesh_sync_call(addr, MESH_SYNC_PORT, NULL, 0, PULL_TIMEOUT_MS, &r, s->pull_err,
-				   sizeof(s->pull_err)) < 0)
+		if (mesh_sync_call(addr, MESH_SYNC_PORT, s->id, NULL, 0, PULL_TIMEOUT_MS, &r,
+				   s->pull_err, sizeof(s->pull_err)) < 0)
 			continue;
+		/* A member that does not know us yet: the next one may. */
+		if (r.status == MESH_SYNC_DENIED) {
+			snprintf(s->pull_err, sizeof(s->pull_err), "%s: %s", order[i]->name,
+				 mesh_sync_status_text(r.status));
+			mesh_sync_reply_free(&r);
+			continue;
+		}
 		memcpy(s->pull_from, order[i]->name, sizeof(s->pull_from));
 		s->pull_ret = r.ledger ? mesh_sync_merge(s->cfg->state_dir, r.ledger, r.len,
 							  &s->pull_status, &s->pull_added, NULL,

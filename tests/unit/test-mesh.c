@@ -1,5 +1,6 @@
 /* lib/mesh.c and lib/mesh-sync.c: the peers each member computes from the
- * ledger, trust from the ledger, mesh.conf, the sync codec and merging. */
+ * ledger, trust from the ledger, mesh.conf, the sync codec, merging and
+ * the authentication of sync requests. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -312,32 +313,59 @@ static void test_conf(void **state)
 
 static void test_sync_codec(void **state)
 {
+	struct fixture *f = *state;
+	struct mesh_sync_request req;
 	struct mesh_sync_reply r;
-	const uint8_t *body;
-	uint8_t *frame, ledger[3] = { 'O', 'I', 'L' };
-	size_t len, blen;
-	bool push;
+	uint8_t *frame, ledger[3] = { 'O', 'I', 'L' }, nonce[SYNC_NONCE_BYTES], got[SYNC_NONCE_BYTES];
+	size_t len;
 
-	assert_int_equal(mesh_sync_build_request(NULL, 0, &frame, &len), 0);
-	assert_int_equal(len, 5);
-	assert_int_equal(frame[3], 1);
-	assert_int_equal(mesh_sync_parse_request(frame + 4, len - 4, &push, &body, &blen), 0);
-	assert_false(push);
-	assert_null(body);
+	randombytes_buf(nonce, sizeof(nonce));
+	assert_int_equal(mesh_sync_build_challenge(nonce, &frame, &len), 0);
+	assert_int_equal(len, 4 + 2 + SYNC_NONCE_BYTES);
+	assert_int_equal(mesh_sync_parse_challenge(frame + 4, len - 4, got), 0);
+	assert_memory_equal(got, nonce, sizeof(nonce));
+	frame[5] = 1; /* version 1 */
+	assert_int_equal(mesh_sync_parse_challenge(frame + 4, len - 4, got), -EPROTO);
 	free(frame);
-	assert_int_equal(mesh_sync_build_request(ledger, 3, &frame, &len), 0);
-	assert_int_equal(mesh_sync_parse_request(frame + 4, len - 4, &push, &body, &blen), 0);
-	assert_true(push);
-	assert_int_equal(blen, 3);
-	assert_memory_equal(body, ledger, 3);
+
+	assert_int_equal(mesh_sync_build_request(&f->id[B], nonce, NULL, 0, &frame, &len), 0);
+	assert_int_equal(len, 4 + 3 + strlen("laptop-b") + SIG_BYTES);
+	assert_int_equal(frame[4], MESH_SYNC_GET);
+	assert_int_equal(frame[5], MESH_SYNC_VERSION);
+	assert_int_equal(mesh_sync_parse_request(frame + 4, len - 4, &req), 0);
+	assert_int_equal(req.type, MESH_SYNC_GET);
+	assert_string_equal(req.name, "laptop-b");
+	assert_null(req.ledger);
 	free(frame);
-	/* an empty push, an unknown type, a GET with a body */
-	assert_int_equal(mesh_sync_parse_request((const uint8_t *)"\x02", 1, &push, &body, &blen),
-			 -EBADMSG);
-	assert_int_equal(mesh_sync_parse_request((const uint8_t *)"\x03", 1, &push, &body, &blen),
-			 -EBADMSG);
-	assert_int_equal(mesh_sync_parse_request((const uint8_t *)"\x01x", 2, &push, &body, &blen),
-			 -EBADMSG);
+	assert_int_equal(mesh_sync_build_request(&f->id[B], nonce, ledger, 3, &frame, &len), 0);
+	assert_int_equal(mesh_sync_parse_request(frame + 4, len - 4, &req), 0);
+	assert_int_equal(req.type, MESH_SYNC_PUSH);
+	assert_int_equal(req.len, 3);
+	assert_memory_equal(req.ledger, ledger, 3);
+	assert_true(sync_verify(req.sig, f->id[B].sign_pk, nonce, req.type, req.name, req.ledger,
+				req.len));
+	free(frame);
+	/* version 1's GET and PUSH (unsigned), an unknown type, a GET with a
+	 * body, an empty push, a name with a NUL */
+	assert_int_equal(mesh_sync_parse_request((const uint8_t *)"\x01", 1, &req), -EBADMSG);
+	assert_int_equal(mesh_sync_parse_request((const uint8_t *)"\x02OILG", 5, &req), -EPROTO);
+	{
+		uint8_t p[3 + 1 + SIG_BYTES + 1] = { MESH_SYNC_GET, MESH_SYNC_VERSION, 1, 'x' };
+
+		assert_int_equal(mesh_sync_parse_request(p, sizeof(p) - 1, &req), 0);
+		assert_int_equal(mesh_sync_parse_request(p, sizeof(p), &req), -EBADMSG);
+		p[0] = MESH_SYNC_PUSH;
+		assert_int_equal(mesh_sync_parse_request(p, sizeof(p) - 1, &req), -EBADMSG);
+		assert_int_equal(mesh_sync_parse_request(p, sizeof(p), &req), 0);
+		p[0] = 0x03;
+		assert_int_equal(mesh_sync_parse_request(p, sizeof(p), &req), -EBADMSG);
+		p[0] = MESH_SYNC_PUSH;
+		p[1] = 1;
+		assert_int_equal(mesh_sync_parse_request(p, sizeof(p), &req), -EPROTO);
+		p[1] = MESH_SYNC_VERSION;
+		p[3] = '\0';
+		assert_int_equal(mesh_sync_parse_request(p, sizeof(p), &req), -EBADMSG);
+	}
 
 	assert_int_equal(mesh_sync_build_reply(MESH_SYNC_FORK, 7, ledger, 3, &frame, &len), 0);
 	assert_int_equal(len, 4 + 6 + 3);
@@ -347,14 +375,142 @@ static void test_sync_codec(void **state)
 	assert_int_equal(r.len, 3);
 	assert_memory_equal(r.ledger, ledger, 3);
 	mesh_sync_reply_free(&r);
+	frame[5] = MESH_SYNC_DENIED; /* a refusal never carries a ledger */
+	assert_int_equal(mesh_sync_parse_reply(frame + 4, len - 4, &r), -EBADMSG);
 	frame[5] = 9; /* unknown status */
 	assert_int_equal(mesh_sync_parse_reply(frame + 4, len - 4, &r), -EBADMSG);
 	assert_int_equal(mesh_sync_parse_reply(frame + 4, 5, &r), -EBADMSG);
 	free(frame);
-	assert_int_equal(mesh_sync_build_reply(6, 0, NULL, 0, &frame, &len), -EINVAL);
+	assert_int_equal(mesh_sync_build_reply(MESH_SYNC_DENIED, 0, ledger, 3, &frame, &len),
+			 -EINVAL);
+	assert_int_equal(mesh_sync_build_reply(7, 0, NULL, 0, &frame, &len), -EINVAL);
 	assert_string_equal(mesh_sync_status_text(MESH_SYNC_STALE), "stale copy");
 	assert_int_equal(mesh_sync_status_of(-EEXIST), MESH_SYNC_FORK);
 	assert_int_equal(mesh_sync_status_of(2), MESH_SYNC_OK);
+}
+
+/* Serves one request payload for nonce; returns the reply's status and
+ * frees the rest. *denied and *with_ledger say what the server did. */
+static int serve(struct fixture *f, const uint8_t *nonce, const uint8_t *p, size_t len,
+		 int *denied, bool *with_ledger)
+{
+	struct mesh_sync_served o;
+	struct mesh_sync_reply r;
+	char err[256] = "";
+
+	assert_int_equal(mesh_sync_serve(f->dir, nonce, p, len, &o, err, sizeof(err)), 0);
+	assert_int_equal(mesh_sync_parse_reply(o.frame + 4, o.frame_len - 4, &r), 0);
+	assert_int_equal(r.status, o.status);
+	*denied = o.denied;
+	*with_ledger = r.ledger != NULL;
+	if (o.denied)
+		assert_true(err[0]);
+	free(o.frame);
+	mesh_sync_reply_free(&r);
+	return o.status;
+}
+
+/* A request from id for nonce, served with served_nonce (a replay when
+ * they differ). */
+static int serve_signed(struct fixture *f, const struct identity *id, const uint8_t *nonce,
+			const uint8_t *served_nonce, const struct ledger *push, int *denied,
+			bool *with_ledger)
+{
+	uint8_t *frame, *bytes = NULL;
+	size_t len, blen = 0;
+	int status;
+
+	if (push)
+		assert_int_equal(ledger_encode(push, &bytes, &blen), 0);
+	assert_int_equal(mesh_sync_build_request(id, nonce, bytes, blen, &frame, &len), 0);
+	status = serve(f, served_nonce, frame + 4, len - 4, denied, with_ledger);
+	free(frame);
+	free(bytes);
+	return status;
+}
+
+static size_t stored_count(struct fixture *f)
+{
+	struct ledger l;
+	size_t n;
+
+	ledger_init(&l);
+	assert_int_equal(mesh_ledger_load(f->dir, &l, f->err, sizeof(f->err)), 0);
+	n = l.count;
+	ledger_free(&l);
+	return n;
+}
+
+/* Issue 9: ledger sync answered anyone with the whole ledger and parsed
+ * anyone's push. Now only a live member's request, signed for this
+ * connection's nonce, is served. */
+static void test_sync_auth(void **state)
+{
+	struct fixture *f = *state;
+	struct identity stranger;
+	uint8_t n1[SYNC_NONCE_BYTES], n2[SYNC_NONCE_BYTES];
+	bool with_ledger;
+	int denied;
+
+	randombytes_buf(n1, sizeof(n1));
+	randombytes_buf(n2, sizeof(n2));
+	make_id(&stranger, "stranger");
+	assert_int_equal(mesh_ledger_save(f->dir, &f->l), 0);
+
+	/* a good get is served the ledger */
+	assert_int_equal(serve_signed(f, &f->id[B], n1, n1, NULL, &denied, &with_ledger),
+			 MESH_SYNC_OK);
+	assert_int_equal(denied, 0);
+	assert_true(with_ledger);
+	/* unsigned: version 1's get, and version 2's with a zero signature */
+	assert_int_equal(serve(f, n1, (const uint8_t *)"\x01", 1, &denied, &with_ledger),
+			 MESH_SYNC_DENIED);
+	assert_false(with_ledger);
+	{
+		uint8_t p[3 + 8 + SIG_BYTES] = { MESH_SYNC_GET, MESH_SYNC_VERSION, 8 };
+
+		memcpy(p + 3, "laptop-b", 8);
+		assert_int_equal(serve(f, n1, p, sizeof(p), &denied, &with_ledger),
+				 MESH_SYNC_DENIED);
+		assert_int_equal(denied, -EACCES);
+		assert_false(with_ledger);
+	}
+	/* a non-member, and a non-member using a member's name */
+	assert_int_equal(serve_signed(f, &stranger, n1, n1, NULL, &denied, &with_ledger),
+			 MESH_SYNC_DENIED);
+	assert_int_equal(denied, -ENOENT);
+	assert_false(with_ledger);
+	strcpy(stranger.name, "laptop-c");
+	assert_int_equal(serve_signed(f, &stranger, n1, n1, NULL, &denied, &with_ledger),
+			 MESH_SYNC_DENIED);
+	assert_int_equal(denied, -EACCES);
+	/* a request recorded on one connection, replayed on another */
+	assert_int_equal(serve_signed(f, &f->id[B], n1, n2, NULL, &denied, &with_ledger),
+			 MESH_SYNC_DENIED);
+	assert_int_equal(denied, -EACCES);
+	assert_false(with_ledger);
+
+	/* a stranger's push of a valid newer ledger is not taken */
+	assert_int_equal(ledger_append_revoke(&f->l, &f->id[A], "laptop-c", f->err,
+					      sizeof(f->err)), 0);
+	strcpy(stranger.name, "stranger");
+	assert_int_equal(serve_signed(f, &stranger, n1, n1, &f->l, &denied, &with_ledger),
+			 MESH_SYNC_DENIED);
+	assert_int_equal(stored_count(f), 4);
+	/* a member's is */
+	assert_int_equal(serve_signed(f, &f->id[A], n2, n2, &f->l, &denied, &with_ledger),
+			 MESH_SYNC_OK);
+	assert_true(with_ledger);
+	assert_int_equal(stored_count(f), 5);
+	/* laptop-c is revoked now: refused, get or push */
+	assert_int_equal(serve_signed(f, &f->id[C], n1, n1, NULL, &denied, &with_ledger),
+			 MESH_SYNC_DENIED);
+	assert_int_equal(denied, -EKEYREVOKED);
+	assert_false(with_ledger);
+	assert_int_equal(serve_signed(f, &f->id[C], n1, n1, &f->l, &denied, &with_ledger),
+			 MESH_SYNC_DENIED);
+	assert_int_equal(denied, -EKEYREVOKED);
+	identity_wipe(&stranger);
 }
 
 static void merge(struct fixture *f, const struct ledger *l, int want_status, uint32_t want_added)
@@ -458,6 +614,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_conf_default_path, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sync_codec, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sync_merge, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sync_auth, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
