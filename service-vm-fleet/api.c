@@ -8,7 +8,6 @@
 #include <time.h>
 
 #include "service-vm-fleet/api-internal.h"
-#include "service-vm-fleet/api-status.h"
 #include "lib/api-limits.h"
 #include "lib/clock.h"
 #include "lib/guest-ops.h"
@@ -85,31 +84,34 @@ static int by_name(const void *a, const void *b)
 	return strcmp((*(const struct node *const *)a)->name, (*(const struct node *const *)b)->name);
 }
 
-/* The nodes sorted by name, and the counts the fleet object gives. */
-static const struct node **status_nodes(const struct fleet *f, unsigned count[4])
+static json_t *op_status(struct fleet *f, json_t *req, const char *caller, uint64_t now)
 {
 	const struct node **sorted = calloc(f->reg.count ? f->reg.count : 1, sizeof(*sorted));
+	json_t *nodes = json_array();
+	unsigned live = 0, evicted = 0, awaiting = 0, revoked = 0;
+	char reason[192] = "";
 
-	memset(count, 0, 4 * sizeof(count[0]));
-	for (size_t i = 0; sorted && i < f->reg.count; i++) {
+	if (!sorted)
+		return api_fail("out of memory");
+	for (size_t i = 0; i < f->reg.count; i++) {
 		const struct node *n = &f->reg.nodes[i];
 
 		sorted[i] = n;
-		count[n->revoked ? 3 : n->state == NODE_EVICTED ? 1 : !n->heard ? 2 : 0]++;
+		if (n->revoked)
+			revoked++;
+		else if (n->state == NODE_EVICTED)
+			evicted++;
+		else if (!n->heard)
+			awaiting++;
+		else
+			live++;
 	}
-	if (sorted)
-		qsort(sorted, f->reg.count, sizeof(*sorted), by_name);
-	return sorted;
-}
-
-/* {"ok":true,"fleet":{...}}: the reply before its "nodes" and "guests". */
-static json_t *status_head(struct fleet *f, uint64_t now, const unsigned count[4])
-{
-	char reason[192] = "";
-	json_t *reply;
-
+	qsort(sorted, f->reg.count, sizeof(*sorted), by_name);
+	for (size_t i = 0; i < f->reg.count; i++)
+		json_array_append_new(nodes, node_json(f, sorted[i], now));
+	free(sorted);
 	registry_hold_reason(&f->reg, reason, sizeof(reason));
-	reply = json_pack("{s:b, s:{s:s, s:s, s:I, s:I, s:I, s:b, s:I, s:o, s:I, s:I, s:I}}",
+	json_t *reply = json_pack("{s:b, s:{s:s, s:s, s:I, s:I, s:I, s:b, s:I, s:o, s:I, s:I, s:I}, s:o}",
 		"ok", 1,
 		"fleet",
 		"name", f->id.name,
@@ -120,51 +122,17 @@ static json_t *status_head(struct fleet *f, uint64_t now, const unsigned count[4
 		"holding", f->reg.holding,
 		"held_due", (json_int_t)f->reg.held_due,
 		"hold_reason", f->reg.holding ? json_string(reason) : json_null(),
-		"nodes_live", (json_int_t)count[0],
-		"nodes_evicted", (json_int_t)count[1],
-		"nodes_awaiting", (json_int_t)count[2]);
-	json_object_set_new(json_object_get(reply, "fleet"), "nodes_revoked",
-			    json_integer(count[3]));
-	return reply;
-}
+		"nodes_live", (json_int_t)live,
+		"nodes_evicted", (json_int_t)evicted,
+		"nodes_awaiting", (json_int_t)awaiting,
+		"nodes", nodes);
+	json_t *guests = op_vm_list(f);
 
-static json_t *op_status(struct fleet *f, json_t *req, const char *caller, uint64_t now)
-{
-	unsigned count[4];
-	const struct node **sorted = status_nodes(f, count);
-	json_t *nodes = json_array(), *reply, *guests;
+	json_object_set_new(json_object_get(reply, "fleet"), "nodes_revoked", json_integer(revoked));
 
-	if (!sorted)
-		return api_fail("out of memory");
-	for (size_t i = 0; i < f->reg.count; i++)
-		json_array_append_new(nodes, node_json(f, sorted[i], now));
-	free(sorted);
-	reply = status_head(f, now, count);
-	json_object_set_new(reply, "nodes", nodes);
-	guests = op_vm_list(f);
 	json_object_set(reply, "guests", json_object_get(guests, "guests"));
 	json_decref(guests);
 	return reply;
-}
-
-/* op_status's reply as json_dumps(JSON_COMPACT) gives it, but with the
- * nodes written straight to text: 10,000 of them as a tree cost more to
- * build, dump and free than the operator should wait. */
-static char *status_text(struct fleet *f, uint64_t now, size_t *len)
-{
-	unsigned count[4];
-	const struct node **sorted = status_nodes(f, count);
-	json_t *head = sorted ? status_head(f, now, count) : NULL;
-	json_t *guests = head ? op_vm_list(f) : NULL;
-	char *text = NULL;
-
-	if (guests)
-		text = status_text_join(head, json_object_get(guests, "guests"), &f->reg,
-					sorted, now, len);
-	json_decref(guests);
-	json_decref(head);
-	free(sorted);
-	return text;
 }
 
 static json_t *op_node(struct fleet *f, json_t *req, const char *caller, uint64_t now)
@@ -405,26 +373,6 @@ const char *api_refusal(const json_t *req, bool local, bool admin)
 	/* Over the network, changing anything takes the admin role; looking
 	 * does not, so status works from every member. */
 	return !local && !admin && api_op_changes(req) ? "this operation needs the admin role" : NULL;
-}
-
-/* status writes its own text; without memory for that, it takes the tree. */
-char *api_handle_text(struct fleet *f, json_t *req, const char *caller, size_t *len)
-{
-	const char *op = json_string_value(json_object_get(req, "op"));
-	char *text = NULL;
-	json_t *reply;
-
-	if (op && !strcmp(op, "status"))
-		text = status_text(f, clock_mono_ns(), len);
-	if (text) {
-		f->api_requests++;
-		return text;
-	}
-	reply = api_handle(f, req, caller);
-	text = json_dumps(reply, JSON_COMPACT);
-	json_decref(reply);
-	*len = text ? strlen(text) : 0;
-	return text;
 }
 
 json_t *api_handle(struct fleet *f, json_t *req, const char *caller)

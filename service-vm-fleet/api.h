@@ -89,8 +89,6 @@ struct fleet;
 /* Handles one decoded request; `caller` names who asked, for the event log.
  * Always returns a reply object (never NULL). */
 json_t *api_handle(struct fleet *f, json_t *request, const char *caller);
-/* api_handle's reply as compact JSON text (what goes on the wire), or NULL. */
-char *api_handle_text(struct fleet *f, json_t *request, const char *caller, size_t *len);
 
 /* The operations, one table (api.c): api_handle dispatches through it and
  * api_op_changes reads who may ask from it. */

@@ -42,26 +42,20 @@ struct client {
 
 static struct conn_listener *tcp_listener, *unix_listener;
 
-static void send_text(struct conn *c, char *text, size_t text_len, bool close_after)
+static void send_json(struct conn *c, json_t *reply, bool close_after)
 {
+	char *text = json_dumps(reply, JSON_COMPACT);
 	uint8_t *frame;
 	size_t len;
 
-	if (!text || frame_build_plain(FRAME_REPLY, text, text_len, &frame, &len) < 0) {
+	json_decref(reply);
+	if (!text || frame_build_plain(FRAME_REPLY, text, strlen(text), &frame, &len) < 0) {
 		free(text);
 		conn_close(c);
 		return;
 	}
 	free(text);
 	conn_send(c, frame, len, close_after);
-}
-
-static void send_json(struct conn *c, json_t *reply, bool close_after)
-{
-	char *text = json_dumps(reply, JSON_COMPACT);
-
-	json_decref(reply);
-	send_text(c, text, text ? strlen(text) : 0, close_after);
 }
 
 static void refuse(struct client *cl, const char *why)
@@ -77,8 +71,6 @@ static void run_request(struct client *cl, const uint8_t *body, size_t len)
 	char err[200];
 	json_t *req = api_parse_request((const char *)body, len, err, sizeof(err));
 	const char *why;
-	size_t text_len;
-	char *text;
 
 	if (!req) {
 		send_json(cl->c, json_pack("{s:b, s:s}", "ok", 0, "error", err), false);
@@ -90,8 +82,7 @@ static void run_request(struct client *cl, const uint8_t *body, size_t len)
 		json_decref(req);
 		return;
 	}
-	text = api_handle_text(cl->f, req, cl->caller, &text_len);
-	send_text(cl->c, text, text_len, false);
+	send_json(cl->c, api_handle(cl->f, req, cl->caller), false);
 	json_decref(req);
 }
 

@@ -82,44 +82,6 @@ static const char *error_of(json_t *reply)
 	return json_string_value(json_object_get(reply, "error"));
 }
 
-static char *status_dumped(struct fleet *f)
-{
-	json_t *r = call(f, "{\"op\":\"status\"}");
-	char *text = json_dumps(r, JSON_COMPACT);
-
-	json_decref(r);
-	return text;
-}
-
-/* The text written node by node is byte for byte the tree's dump. */
-static void status_text_matches_tree(void **state)
-{
-	struct ctx *c = *state;
-	struct heartbeat hb = { .seq = 1, .ncpu = 2, .cpu_busy_permille = 333, .flags = HB_FLAG_LIBVIRT,
-				.mem_total_kib = 8ULL << 20, .mem_available_kib = 3ULL << 20,
-				.guests_running = 2, .guest_mem_kib = 1ULL << 20 };
-	json_t *req = json_pack("{s:s}", "op", "status");
-	char *before = NULL, *text = NULL, *after = NULL;
-	size_t len = 0;
-
-	strcpy(hb.name, "delta-1");
-	assert_int_equal(registry_heartbeat(&c->f.reg, &hb, clock_mono_ns(), clock_wall_s()), 0);
-	for (int i = 0; i < 20; i++) {
-		free(before), free(text), free(after);
-		before = status_dumped(&c->f);
-		text = api_handle_text(&c->f, req, "test", &len);
-		after = status_dumped(&c->f);
-		if (!strcmp(before, after))
-			break;   /* no millisecond turned over during the calls */
-	}
-	assert_non_null(text);
-	assert_int_equal(len, strlen(text));
-	assert_string_equal(text, before);
-	assert_non_null(strstr(text, "\"cpu_percent\":33.299999999999997,"));
-	free(before), free(text), free(after);
-	json_decref(req);
-}
-
 static void status_lists_sorted_nodes(void **state)
 {
 	struct ctx *c = *state;
@@ -319,7 +281,6 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(status_lists_sorted_nodes, setup, teardown),
-		cmocka_unit_test_setup_teardown(status_text_matches_tree, setup, teardown),
 		cmocka_unit_test_setup_teardown(place_ranks_and_excludes, setup, teardown),
 		cmocka_unit_test_setup_teardown(commit_reserves_and_logs, setup, teardown),
 		cmocka_unit_test_setup_teardown(no_fit_is_an_answer, setup, teardown),
