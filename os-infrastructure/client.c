@@ -265,15 +265,16 @@ static int check_reply(const struct client *c, json_t *r, char *err, size_t errl
 	return -EREMOTEIO;
 }
 
-int client_call_text(struct client *c, const json_t *request, const char **text, size_t *len,
-		     char *err, size_t errlen)
+int client_call(struct client *c, const json_t *request, json_t **reply, char *err, size_t errlen)
 {
 	char *body = json_dumps(request, JSON_COMPACT);
 	uint8_t *frame = NULL;
 	const uint8_t *p;
 	size_t flen, plen;
+	json_t *r = NULL;
 	int ret = -ENOMEM;
 
+	*reply = NULL;
 	if (!body) {
 		snprintf(err, errlen, "out of memory");
 		goto cleanup;
@@ -292,36 +293,17 @@ int client_call_text(struct client *c, const json_t *request, const char **text,
 		io_error(c, ret, err, errlen);
 		goto cleanup;
 	}
-	*text = (const char *)p + 1;
-	*len = plen - 1;
+	r = json_loadb((const char *)p + 1, plen - 1, 0, NULL);
+	ret = check_reply(c, r, err, errlen);
+	if (!ret) {
+		*reply = r;
+		r = NULL;
+	}
 cleanup:
+	json_decref(r);
 	free(frame);
 	free(body);
 	return ret;
-}
-
-static int parse_reply(const struct client *c, const char *text, size_t len, json_t **reply,
-		       char *err, size_t errlen)
-{
-	json_t *r = json_loadb(text, len, 0, NULL);
-	int ret = check_reply(c, r, err, errlen);
-
-	if (ret)
-		json_decref(r);
-	else
-		*reply = r;
-	return ret;
-}
-
-int client_call(struct client *c, const json_t *request, json_t **reply, char *err, size_t errlen)
-{
-	const char *text;
-	size_t len;
-	int ret;
-
-	*reply = NULL;
-	ret = client_call_text(c, request, &text, &len, err, errlen);
-	return ret ? ret : parse_reply(c, text, len, reply, err, errlen);
 }
 
 void client_close(struct client *c)
@@ -335,28 +317,6 @@ void client_close(struct client *c)
 
 int fleet_request(const struct cli *cli, const json_t *request, json_t **reply)
 {
-	return fleet_request_text(cli, request, NULL, NULL, reply);
-}
-
-/* The reply's text goes to fast() first; if it declines, it is parsed. */
-static int call_fast(struct client *c, const json_t *request, reply_text_fn fast, void *ctx,
-		     json_t **reply, char *err, size_t errlen)
-{
-	const char *text;
-	size_t len;
-	int ret = client_call_text(c, request, &text, &len, err, errlen);
-
-	if (ret)
-		return ret;
-	ret = fast ? fast(ctx, text, len) : 1;
-	if (ret < 0)
-		snprintf(err, errlen, "cannot write the output: %s", strerror(-ret));
-	return ret > 0 ? parse_reply(c, text, len, reply, err, errlen) : ret;
-}
-
-int fleet_request_text(const struct cli *cli, const json_t *request, reply_text_fn fast,
-		       void *ctx, json_t **reply)
-{
 	struct client c;
 	char err[512];
 	int ret;
@@ -366,7 +326,7 @@ int fleet_request_text(const struct cli *cli, const json_t *request, reply_text_
 		return cmd_fail("out of memory");
 	ret = client_open(&c, cli, err, sizeof(err));
 	if (!ret) {
-		ret = call_fast(&c, request, fast, ctx, reply, err, sizeof(err));
+		ret = client_call(&c, request, reply, err, sizeof(err));
 		client_close(&c);
 	}
 	return ret ? cmd_fail("%s", err) : EXIT_OK;

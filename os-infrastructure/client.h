@@ -31,17 +31,7 @@ int client_open(struct client *c, const struct cli *cli, char *err, size_t errle
 /* Sends one request and waits for its reply. When the server answers
  * "ok":false, returns -EREMOTEIO with its "error" in err. */
 int client_call(struct client *c, const json_t *request, json_t **reply, char *err, size_t errlen);
-/* The same, but leaves the reply's text unparsed and unchecked; *text lasts
- * until the next call or client_close(). */
-int client_call_text(struct client *c, const json_t *request, const char **text, size_t *len,
-		     char *err, size_t errlen);
 void client_close(struct client *c);
 
 /* open, call, close; prints the reason on failure. Returns an exit status. */
 int fleet_request(const struct cli *cli, const json_t *request, json_t **reply);
-/* Returns 0 when it used the reply's text, 1 to have it parsed, or -errno. */
-typedef int (*reply_text_fn)(void *ctx, const char *text, size_t len);
-/* As fleet_request, but fast() sees the reply's text first; *reply stays NULL
- * when fast() used it. */
-int fleet_request_text(const struct cli *cli, const json_t *request, reply_text_fn fast,
-		       void *ctx, json_t **reply);

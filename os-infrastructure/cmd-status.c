@@ -2,15 +2,7 @@
 
 #include "os-infrastructure/client.h"
 #include "os-infrastructure/cmd.h"
-#include "os-infrastructure/json-reindent.h"
 #include "os-infrastructure/render.h"
-
-/* JSON is the reply minus "ok", which the text gives without a tree. */
-static int print_json_text(void *ctx, const char *text, size_t len)
-{
-	(void)ctx;
-	return json_reindent(stdout, text, len, "ok");
-}
 
 static int status(const struct cli *cli, int argc, char *argv[])
 {
@@ -35,10 +27,9 @@ static int status(const struct cli *cli, int argc, char *argv[])
 	if (optind < argc)
 		return cmd_usage_error(&cmd_status, "unexpected argument '%s'", argv[optind]);
 	req = json_pack("{s:s}", "op", "status");
-	ret = fleet_request_text(cli, req, fmt == FORMAT_JSON ? print_json_text : NULL, NULL,
-				 &reply);
+	ret = fleet_request(cli, req, &reply);
 	if (!ret)
-		ret = cmd_output(reply ? render_status(stdout, reply, fmt) : 0);
+		ret = cmd_output(render_status(stdout, reply, fmt));
 	json_decref(reply);
 	json_decref(req);
 	return ret;

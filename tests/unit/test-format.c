@@ -13,7 +13,6 @@
 
 #include "os-infrastructure/format.h"
 #include "os-infrastructure/render.h"
-#include "os-infrastructure/json-reindent.h"
 
 #define GIB 1073741824LL
 
@@ -592,55 +591,6 @@ static void test_node(void **state)
 		FORMAT_YAML, "node:\n  name: a\n  state: live\n");
 }
 
-/* What json_reindent prints from the compact text, or NULL if it declined. */
-static char *reindented(const char *text)
-{
-	char *out = NULL;
-	size_t n = 0;
-	FILE *f = open_memstream(&out, &n);
-	int ret = json_reindent(f, text, strlen(text), "ok");
-
-	fclose(f);
-	assert_true(ret == 0 || ret == 1);
-	if (ret)
-		free(out);
-	return ret ? NULL : out;
-}
-
-static void test_reindent(void **state)
-{
-	(void)state;
-	static const char *const same[] = {
-		"{\"ok\":true}",
-		"{\"ok\":true,\"a\":{},\"b\":[],\"c\":[1,-2,0,{\"d\":null}],\"e\":\"x y\"}",
-		"{\"fleet\":{\"n\":1},\"ok\":true,\"nodes\":[{\"cpu\":33.299999999999997,"
-		"\"r\":1e300,\"s\":-0.5,\"t\":true,\"f\":false}]}",
-	};
-	static const char *const declined[] = {
-		"{\"ok\":false}", "{\"a\":1}", "{\"ok\":true,\"s\":\"\\u00e9\"}",
-		"{\"ok\":true} ", "{\"ok\":true,\"n\":-0}", "{\"ok\":true,\"n\":01}",
-		"{\"ok\":true,\"n\":1.}", "[true]", "{\"ok\":true,\"ok\":true}",
-	};
-
-	for (size_t i = 0; i < sizeof(same) / sizeof(same[0]); i++) {
-		json_t *v = json_loads(same[i], 0, NULL);
-		char *want = NULL, *got = reindented(same[i]);
-		size_t n = 0;
-		FILE *f = open_memstream(&want, &n);
-
-		json_object_del(v, "ok");
-		assert_int_equal(format_json(f, v), 0);
-		fclose(f);
-		assert_non_null(got);
-		assert_string_equal(got, want);
-		free(got);
-		free(want);
-		json_decref(v);
-	}
-	for (size_t i = 0; i < sizeof(declined) / sizeof(declined[0]); i++)
-		assert_null(reindented(declined[i]));
-}
-
 int main(void)
 {
 	static const struct CMUnitTest tests[] = {
@@ -662,7 +612,6 @@ int main(void)
 		cmocka_unit_test(test_place_no_fit),
 		cmocka_unit_test(test_events),
 		cmocka_unit_test(test_node),
-		cmocka_unit_test(test_reindent),
 	};
 
 	/* Times are shown in local time; pin it. */
