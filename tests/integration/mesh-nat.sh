@@ -471,6 +471,25 @@ for n in b cloud; do
 done
 pass "an underlay neighbour routing to mesh addresses reaches no control-plane port (7102, 7103, 7105)"
 
+# The table lets members in; ledger sync must still serve only a request
+# signed by a live member for this connection's nonce (issue 9). From a's
+# mesh address: version 1's unsigned GET, then version 2's with laptop-a's
+# name and a zero signature. Each gets the challenge (38 bytes) and a denied
+# REPLY (status 6, no ledger); the agent's own pulls keep working.
+sync_raw() { # sync_raw REQUEST-CMD: cloud's 7105 answer to it, seen from a, in hex
+	on a timeout 3 bash -c "exec 3<>/dev/tcp/${MESH[cloud]}/7105; { $1; } >&3; cat <&3" 2>/dev/null |
+		od -An -v -tx1 | tr -d ' \n'
+}
+for req in "printf '\\x00\\x00\\x00\\x01\\x01'" \
+	"printf '\\x00\\x00\\x00\\x4b\\x01\\x02\\x08laptop-a'; head -c 64 /dev/zero"; do
+	hex=$(sync_raw "$req")
+	[[ ${hex:0:12} == 000000220402 && ${#hex} == 96 && ${hex:76} == 00000006030600000000 ]] ||
+		die "ledger sync answered an unsigned request from a member with: ${hex:0:120}"
+	[[ $hex != *4f494c47* ]] || die "ledger sync sent its ledger to an unsigned request"
+done
+in_log agent-cloud 'ledger sync: refused a request' || die "cloud's agent did not log the refusals"
+pass "ledger sync: unsigned and badly signed GETs from a member's address get a refusal, no ledger"
+
 # No private key on a command line, in an environment or in a log.
 for n in a b cloud c; do
 	priv=$(awk '/^wg_secret/ { print $3 }' "$T/$n/identity")
