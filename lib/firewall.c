@@ -2,7 +2,6 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,30 +9,9 @@
 
 #include <nftables/libnftables.h>
 
+#include "lib/textbuf.h"
+
 #define T "inet " FW_TABLE
-
-struct out {
-	char *buf;
-	size_t len, used;
-	bool full;
-};
-
-__attribute__((format(printf, 2, 3)))
-static void put(struct out *o, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	if (o->full)
-		return;
-	va_start(ap, fmt);
-	n = vsnprintf(o->buf + o->used, o->len - o->used, fmt, ap);
-	va_end(ap);
-	if (n < 0 || (size_t)n >= o->len - o->used)
-		o->full = true;
-	else
-		o->used += (size_t)n;
-}
 
 static bool ifname_ok(const char *name)
 {
@@ -51,52 +29,52 @@ static bool ifname_ok(const char *name)
 /* "add" leaves an existing object as it is, so the ceremony set keeps its
  * elements (and their timeouts) while the members and rules are replaced;
  * the whole buffer is one nftables transaction. */
-static void put_objects(struct out *o)
+static void put_objects(struct textbuf *o)
 {
-	put(o, "add table " T "\n");
-	put(o, "add set " T " members { type ipv4_addr; }\n");
-	put(o, "add set " T " ceremony { type inet_service; flags timeout; }\n");
-	put(o, "add counter " T " denied\n");
-	put(o, "add chain " T " input { type filter hook input priority filter - 5; "
+	textbuf_add(o, "add table " T "\n");
+	textbuf_add(o, "add set " T " members { type ipv4_addr; }\n");
+	textbuf_add(o, "add set " T " ceremony { type inet_service; flags timeout; }\n");
+	textbuf_add(o, "add counter " T " denied\n");
+	textbuf_add(o, "add chain " T " input { type filter hook input priority filter - 5; "
 	       "policy accept; }\n");
-	put(o, "flush chain " T " input\n");
-	put(o, "flush set " T " members\n");
+	textbuf_add(o, "flush chain " T " input\n");
+	textbuf_add(o, "flush set " T " members\n");
 }
 
-static void put_members(struct out *o, const struct fw_spec *s)
+static void put_members(struct textbuf *o, const struct fw_spec *s)
 {
 	char addr[INET_ADDRSTRLEN];
 	struct in_addr a;
 
 	if (!s->nmembers)
 		return;
-	put(o, "add element " T " members { ");
+	textbuf_add(o, "add element " T " members { ");
 	for (size_t i = 0; i < s->nmembers; i++) {
 		a.s_addr = htonl(s->members[i]);
 		inet_ntop(AF_INET, &a, addr, sizeof(addr));
-		put(o, "%s%s", i ? ", " : "", addr);
+		textbuf_add(o, "%s%s", i ? ", " : "", addr);
 	}
-	put(o, " }\n");
+	textbuf_add(o, " }\n");
 }
 
-static void put_rules(struct out *o, const struct fw_spec *s)
+static void put_rules(struct textbuf *o, const struct fw_spec *s)
 {
 	const char *r = "add rule " T " input";
 
-	put(o, "%s iif \"lo\" accept\n", r);
-	put(o, "%s ct state established,related accept\n", r);
-	put(o, "%s tcp dport @ceremony accept\n", r);
-	put(o, "%s iifname \"%s\" ip saddr @members tcp dport %d-%d accept\n", r, s->mesh_if,
+	textbuf_add(o, "%s iif \"lo\" accept\n", r);
+	textbuf_add(o, "%s ct state established,related accept\n", r);
+	textbuf_add(o, "%s tcp dport @ceremony accept\n", r);
+	textbuf_add(o, "%s iifname \"%s\" ip saddr @members tcp dport %d-%d accept\n", r, s->mesh_if,
 	    FW_PORT_FIRST, FW_PORT_LAST);
-	put(o, "%s iifname \"%s\" ip saddr @members udp dport %d accept\n", r, s->mesh_if,
+	textbuf_add(o, "%s iifname \"%s\" ip saddr @members udp dport %d accept\n", r, s->mesh_if,
 	    FW_PORT_FIRST);
-	put(o, "%s meta l4proto { tcp, udp } th dport %d-%d counter name \"denied\" drop\n", r,
+	textbuf_add(o, "%s meta l4proto { tcp, udp } th dport %d-%d counter name \"denied\" drop\n", r,
 	    FW_PORT_FIRST, FW_PORT_LAST);
 }
 
 int fw_render(const struct fw_spec *s, char *buf, size_t len)
 {
-	struct out o = { .buf = buf, .len = len };
+	struct textbuf o = { .p = buf, .cap = len };
 
 	if (!s || !buf || !len || !ifname_ok(s->mesh_if) || (s->nmembers && !s->members))
 		return -EINVAL;
@@ -104,7 +82,7 @@ int fw_render(const struct fw_spec *s, char *buf, size_t len)
 	put_objects(&o);
 	put_members(&o, s);
 	put_rules(&o, s);
-	return o.full ? -ENOSPC : 0;
+	return o.err ? -ENOSPC : 0;
 }
 
 static void set_err(char *err, size_t errlen, const char *what, const char *detail)

@@ -7,7 +7,6 @@
 #include "lib/wg-uapi.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +18,8 @@
 #include <unistd.h>
 
 #include <sodium.h>
+
+#include "lib/textbuf.h"
 
 #define UAPI_TIMEOUT_SEC 5
 #define UAPI_REPLY_MAX (64U << 20)
@@ -32,41 +33,18 @@ void wg_uapi_text_free(char *text, size_t len)
 	free(text);
 }
 
-/* A buffer sized once up front, so the private key is never left behind in
- * memory that realloc gave back. */
-struct textbuf {
-	char *p;
-	size_t len, cap;
-	int err;
-};
-
-static void tb_add(struct textbuf *tb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void tb_add(struct textbuf *tb, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	if (tb->err)
-		return;
-	va_start(ap, fmt);
-	n = vsnprintf(tb->p + tb->len, tb->cap - tb->len, fmt, ap);
-	va_end(ap);
-	if (n < 0 || (size_t)n >= tb->cap - tb->len)
-		tb->err = -EMSGSIZE;
-	else
-		tb->len += (size_t)n;
-}
-
+/* Text buffers (lib/textbuf.h) are sized once up front, so the private key
+ * is never left behind in memory that realloc gave back. */
 static void tb_add_key(struct textbuf *tb, const char *name, const uint8_t key[WG_KEY_LEN])
 {
-	tb_add(tb, "%s=", name);
+	textbuf_add(tb, "%s=", name);
 	if (tb->err || tb->cap - tb->len < WG_KEY_HEX_LEN + 1) {
 		tb->err = -EMSGSIZE;
 		return;
 	}
 	wg_key_to_hex(tb->p + tb->len, key);
 	tb->len += WG_KEY_HEX_LEN - 1;
-	tb_add(tb, "\n");
+	textbuf_add(tb, "\n");
 }
 
 static void format_peer(struct textbuf *tb, const struct wg_peer *peer)
@@ -75,26 +53,26 @@ static void format_peer(struct textbuf *tb, const struct wg_peer *peer)
 
 	tb_add_key(tb, "public_key", peer->public_key);
 	if (peer->flags & WG_PEER_REMOVE_ME) {
-		tb_add(tb, "remove=true\n");
+		textbuf_add(tb, "remove=true\n");
 		return;
 	}
 	if (peer->flags & WG_PEER_UPDATE_ONLY)
-		tb_add(tb, "update_only=true\n");
+		textbuf_add(tb, "update_only=true\n");
 	if (peer->flags & WG_PEER_HAS_PRESHARED_KEY)
 		tb_add_key(tb, "preshared_key", peer->preshared_key);
 	if (peer->endpoint.addr.sa_family != AF_UNSPEC) {
 		if (wg_endpoint_format(&peer->endpoint, text, sizeof(text)))
 			tb->err = -EINVAL;
-		tb_add(tb, "endpoint=%s\n", text);
+		textbuf_add(tb, "endpoint=%s\n", text);
 	}
 	if (peer->flags & WG_PEER_HAS_KEEPALIVE)
-		tb_add(tb, "persistent_keepalive_interval=%u\n", peer->persistent_keepalive);
+		textbuf_add(tb, "persistent_keepalive_interval=%u\n", peer->persistent_keepalive);
 	if (peer->flags & WG_PEER_REPLACE_ALLOWEDIPS)
-		tb_add(tb, "replace_allowed_ips=true\n");
+		textbuf_add(tb, "replace_allowed_ips=true\n");
 	for (size_t i = 0; i < peer->allowedips_len; i++) {
 		if (wg_allowedip_format(&peer->allowedips[i], text, sizeof(text)))
 			tb->err = -EINVAL;
-		tb_add(tb, "allowed_ip=%s\n", text);
+		textbuf_add(tb, "allowed_ip=%s\n", text);
 	}
 }
 
@@ -111,18 +89,18 @@ int wg_uapi_format_set(const struct wg_device *dev, char **text, size_t *len)
 	tb.p = malloc(tb.cap);
 	if (!tb.p)
 		return -ENOMEM;
-	tb_add(&tb, "set=1\n");
+	textbuf_add(&tb, "set=1\n");
 	if (dev->flags & WG_DEVICE_HAS_PRIVATE_KEY)
 		tb_add_key(&tb, "private_key", dev->private_key);
 	if (dev->flags & WG_DEVICE_HAS_LISTEN_PORT)
-		tb_add(&tb, "listen_port=%u\n", dev->listen_port);
+		textbuf_add(&tb, "listen_port=%u\n", dev->listen_port);
 	if (dev->flags & WG_DEVICE_HAS_FWMARK)
-		tb_add(&tb, "fwmark=%u\n", dev->fwmark);
+		textbuf_add(&tb, "fwmark=%u\n", dev->fwmark);
 	if (dev->flags & WG_DEVICE_REPLACE_PEERS)
-		tb_add(&tb, "replace_peers=true\n");
+		textbuf_add(&tb, "replace_peers=true\n");
 	for (size_t i = 0; i < dev->peers_len; i++)
 		format_peer(&tb, &dev->peers[i]);
-	tb_add(&tb, "\n");
+	textbuf_add(&tb, "\n");
 	if (tb.err) {
 		wg_uapi_text_free(tb.p, tb.cap);
 		return tb.err;
