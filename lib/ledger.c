@@ -91,6 +91,8 @@ const char *ledger_kind_name(enum ledger_kind kind)
 		return "revoke";
 	case LEDGER_GRANT:
 		return "grant";
+	case LEDGER_UNGRANT:
+		return "ungrant";
 	}
 	return "unknown";
 }
@@ -185,6 +187,7 @@ static const char *entry_syntax(const struct ledger_entry *e)
 	case LEDGER_REVOKE:
 		return node_name_valid(e->subject) ? NULL : "invalid member name";
 	case LEDGER_GRANT:
+	case LEDGER_UNGRANT:
 		if (!node_name_valid(e->subject))
 			return "invalid member name";
 		return roles_valid(e->roles) ? NULL : "invalid roles";
@@ -277,6 +280,7 @@ static int entry_encode(const struct ledger_entry *e, struct encoded *enc)
 		put_str(&w, e->subject);
 		break;
 	case LEDGER_GRANT:
+	case LEDGER_UNGRANT:
 		put_str(&w, e->subject);
 		put_u8(&w, (uint8_t)e->roles);
 		break;
@@ -461,6 +465,7 @@ static void get_entry(struct reader *r, struct ledger_entry *e)
 		get_name(r, e->subject, "invalid member name");
 		break;
 	case LEDGER_GRANT:
+	case LEDGER_UNGRANT:
 		get_name(r, e->subject, "invalid member name");
 		e->roles = get_u8(r);
 		break;
@@ -744,6 +749,12 @@ static void apply_entry(struct ledger_state *s, const struct ledger_entry *e,
 			s->live_admins++;
 		m->roles |= e->roles;
 		break;
+	case LEDGER_UNGRANT:
+		m = &s->members[find_name(s, e->subject)];
+		if (e->roles & LEDGER_ROLE_ADMIN)
+			s->live_admins--;
+		m->roles &= ~e->roles;
+		break;
 	}
 }
 
@@ -827,6 +838,23 @@ static const struct ledger_member *check_subject(const struct ledger_state *s, c
 	return &s->members[i];
 }
 
+static int check_ungrant(const struct ledger_state *s, const struct ledger_member *m,
+			 unsigned roles, char *why, size_t wlen)
+{
+	char lacks[32];
+
+	if (roles & ~m->roles) {
+		ledger_roles_format(roles & ~m->roles, lacks, sizeof(lacks));
+		return errbuf_fail(-EINVAL, why, wlen, "'%s' does not hold %s", m->name, lacks);
+	}
+	if (roles == m->roles)
+		return errbuf_fail(-EINVAL, why, wlen,
+			"'%s' would hold no role (revoke it instead)", m->name);
+	if ((roles & LEDGER_ROLE_ADMIN) && s->live_admins == 1)
+		return errbuf_fail(-EPERM, why, wlen, "'%s' is the last admin", m->name);
+	return 0;
+}
+
 static int check_body(const struct ledger_state *s, const struct ledger_entry *e,
 		      char *why, size_t wlen)
 {
@@ -855,6 +883,11 @@ static int check_body(const struct ledger_state *s, const struct ledger_entry *e
 			return errbuf_fail(-EINVAL, why, wlen, "'%s' already holds those roles",
 				m->name);
 		return 0;
+	case LEDGER_UNGRANT:
+		m = check_subject(s, e->subject, why, wlen);
+		if (!m)
+			return -ENOENT;
+		return check_ungrant(s, m, e->roles, why, wlen);
 	}
 	return errbuf_fail(-EINVAL, why, wlen, "unknown kind");
 }
@@ -1177,6 +1210,21 @@ int ledger_append_grant(struct ledger *l, const struct identity *id, const char 
 
 	memset(&e, 0, sizeof(e));
 	e.kind = LEDGER_GRANT;
+	e.roles = roles;
+	if (copy_name(e.subject, name) < 0) {
+		errbuf_set(err, errlen, "invalid member name");
+		return -EINVAL;
+	}
+	return append(l, &e, id, err, errlen);
+}
+
+int ledger_append_ungrant(struct ledger *l, const struct identity *id, const char *name,
+			  unsigned roles, char *err, size_t errlen)
+{
+	struct ledger_entry e;
+
+	memset(&e, 0, sizeof(e));
+	e.kind = LEDGER_UNGRANT;
 	e.roles = roles;
 	if (copy_name(e.subject, name) < 0) {
 		errbuf_set(err, errlen, "invalid member name");

@@ -13,7 +13,7 @@
  *            4  entry count, 1..65536
  *   entries  exactly count entries back to back; nothing may follow them
  *
- *   entry    1  kind: 1 genesis, 2 admit, 3 revoke, 4 grant
+ *   entry    1  kind: 1 genesis, 2 admit, 3 revoke, 4 grant, 5 ungrant
  *            4  index: the entry's position, 0 for genesis
  *           32  prev: hash of the previous entry (genesis: 32 zero bytes)
  *            8  timestamp, unix seconds (display only, never checked)
@@ -27,6 +27,8 @@
  *                   revoke  1+n  name of the member revoked
  *                   grant   1+n  name of the member
  *                             1  roles added (same bits as a record's roles)
+ *                   ungrant 1+n  name of the member
+ *                             1  roles removed (same bits)
  *           64  signature
  *
  *   member  1+n  name: n (1..31), then [a-z0-9-], not starting or ending '-'
@@ -60,8 +62,11 @@
  *   - revoke names a live member and may not remove the last live admin; an
  *     admin may revoke itself if another admin remains. A revoked member
  *     signs nothing after its revocation.
- *   - grant names a live member and adds at least one role it lacks. Roles
- *     are never taken away except by revocation.
+ *   - grant names a live member and adds at least one role it lacks.
+ *   - ungrant names a live member and removes roles it holds, every one of
+ *     them; it may not leave the member without any role (that is a
+ *     revocation) nor remove the admin role from the last live admin. An
+ *     admin may remove its own admin role if another admin remains.
  *
  * Truncation: the header's count makes a cut byte stream fail to parse,
  * even at an entry boundary. A ledger re-encoded without its last entries is
@@ -111,6 +116,7 @@ enum ledger_kind {
 	LEDGER_ADMIT = 2,
 	LEDGER_REVOKE = 3,
 	LEDGER_GRANT = 4,
+	LEDGER_UNGRANT = 5,
 };
 
 /* Node, fleet and admin have the values of the interim trust file's roles. */
@@ -151,9 +157,9 @@ struct ledger_entry {
 	uint8_t prefix_len;
 	/* genesis (the founder) and admit */
 	struct ledger_member member;
-	/* revoke and grant */
+	/* revoke, grant and ungrant */
 	char subject[NODE_NAME_MAX + 1];
-	unsigned roles; /* grant: roles added */
+	unsigned roles; /* grant: roles added; ungrant: roles removed */
 	uint8_t sig[SIG_BYTES];
 };
 
@@ -204,6 +210,8 @@ int ledger_append_revoke(struct ledger *l, const struct identity *id, const char
 			 char *err, size_t errlen);
 int ledger_append_grant(struct ledger *l, const struct identity *id, const char *name,
 			unsigned roles, char *err, size_t errlen);
+int ledger_append_ungrant(struct ledger *l, const struct identity *id, const char *name,
+			  unsigned roles, char *err, size_t errlen);
 
 /* Keeps the first count entries (count >= 1) of a verified ledger. */
 int ledger_truncate(struct ledger *l, size_t count);

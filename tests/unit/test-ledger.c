@@ -614,6 +614,88 @@ static void test_last_admin(void **state)
 	OK(f, ledger_verify(&f->l, f->err, sizeof(f->err)));
 }
 
+/* Roles are taken away one entry at a time; the rules follow revoke's. */
+static void test_ungrant(void **state)
+{
+	struct fixture *f = *state;
+	struct ledger_entry e;
+	struct ledger l;
+
+	refused(f, ledger_append_ungrant(&f->l, &f->alpha, "bravo", LEDGER_ROLE_RELAY, f->err,
+					 sizeof(f->err)), -EINVAL, "'bravo' does not hold relay");
+	refused(f, ledger_append_ungrant(&f->l, &f->alpha, "bravo", LEDGER_ROLE_NODE, f->err,
+					 sizeof(f->err)), -EINVAL, "'bravo' would hold no role");
+	refused(f, ledger_append_ungrant(&f->l, &f->alpha, "alpha", LEDGER_ROLE_ADMIN, f->err,
+					 sizeof(f->err)), -EPERM, "'alpha' is the last admin");
+	refused(f, ledger_append_ungrant(&f->l, &f->alpha, "zulu", LEDGER_ROLE_NODE, f->err,
+					 sizeof(f->err)), -ENOENT, "no member named 'zulu'");
+	refused(f, ledger_append_ungrant(&f->l, &f->alpha, "charlie", 0, f->err,
+					 sizeof(f->err)), -EINVAL, "invalid roles");
+	refused(f, ledger_append_ungrant(&f->l, &f->alpha, "charlie", 0x10, f->err,
+					 sizeof(f->err)), -EINVAL, "invalid roles");
+	refused(f, ledger_append_ungrant(&f->l, &f->bravo, "charlie", LEDGER_ROLE_RELAY, f->err,
+					 sizeof(f->err)), -EPERM, "signer 'bravo' is not an admin");
+	assert_int_equal(f->l.count, 3);
+
+	OK(f, ledger_append_ungrant(&f->l, &f->alpha, "charlie", LEDGER_ROLE_RELAY, f->err,
+				    sizeof(f->err)));
+	assert_int_equal(ledger_find(&f->l, "charlie")->roles, LEDGER_ROLE_NODE);
+	/* Granted again, and taken again: every change is an entry. */
+	OK(f, ledger_append_grant(&f->l, &f->alpha, "charlie", LEDGER_ROLE_RELAY, f->err,
+				  sizeof(f->err)));
+	OK(f, ledger_append_grant(&f->l, &f->alpha, "bravo", LEDGER_ROLE_ADMIN, f->err,
+				  sizeof(f->err)));
+	/* The new admin moves the fleet off the founder and demotes it. */
+	OK(f, ledger_append_ungrant(&f->l, &f->bravo, "alpha", LEDGER_ROLE_FLEET, f->err,
+				    sizeof(f->err)));
+	assert_string_equal(ledger_sequencer(&f->l)->name, "alpha");
+	OK(f, ledger_append_ungrant(&f->l, &f->bravo, "alpha", LEDGER_ROLE_ADMIN, f->err,
+				    sizeof(f->err)));
+	assert_int_equal(ledger_find(&f->l, "alpha")->roles, LEDGER_ROLE_NODE);
+	assert_string_equal(ledger_sequencer(&f->l)->name, "bravo");
+	refused(f, ledger_append_grant(&f->l, &f->alpha, "alpha", LEDGER_ROLE_ADMIN, f->err,
+				       sizeof(f->err)), -EPERM, "signer 'alpha' is not an admin");
+	refused(f, ledger_append_ungrant(&f->l, &f->bravo, "bravo", LEDGER_ROLE_ADMIN, f->err,
+					 sizeof(f->err)), -EPERM, "'bravo' is the last admin");
+	refused(f, ledger_append_revoke(&f->l, &f->bravo, "bravo", f->err, sizeof(f->err)), -EPERM,
+		"'bravo' is the last admin");
+	OK(f, ledger_append_revoke(&f->l, &f->bravo, "charlie", f->err, sizeof(f->err)));
+	refused(f, ledger_append_ungrant(&f->l, &f->bravo, "charlie", LEDGER_ROLE_RELAY, f->err,
+					 sizeof(f->err)), -ENOENT, "'charlie' was revoked");
+	refused(f, ledger_append_grant(&f->l, &f->bravo, "charlie", LEDGER_ROLE_ADMIN, f->err,
+				       sizeof(f->err)), -ENOENT, "'charlie' was revoked");
+	assert_int_equal(f->l.entries[6].kind, LEDGER_UNGRANT);
+	assert_int_equal(f->l.entries[6].roles, LEDGER_ROLE_FLEET);
+
+	/* A peer's copy derives the same roles from the bytes. */
+	copy(f, &f->l, &l);
+	assert_int_equal(ledger_find(&l, "alpha")->roles, LEDGER_ROLE_NODE);
+	assert_int_equal(ledger_find(&l, "bravo")->roles, LEDGER_ROLE_NODE | LEDGER_ROLE_ADMIN);
+	assert_int_equal(ledger_find(&l, "charlie")->roles, LEDGER_ROLE_NODE | LEDGER_ROLE_RELAY);
+	/* Forged: the demoted founder takes the admin role back... */
+	e = raw_entry(&l, LEDGER_GRANT, "alpha");
+	strcpy(e.subject, "alpha");
+	e.roles = LEDGER_ROLE_ADMIN;
+	assert_int_equal(ledger_entry_sign(&e, &f->alpha), 0);
+	push_raw(&l, &e);
+	verify_fails(f, &l, "entry 9 (grant): signer 'alpha' is not an admin");
+	ledger_free(&l);
+	/* ...or the last admin's role is removed by a signature made by hand. */
+	copy(f, &f->l, &l);
+	e = raw_entry(&l, LEDGER_UNGRANT, "bravo");
+	strcpy(e.subject, "bravo");
+	e.roles = LEDGER_ROLE_ADMIN;
+	assert_int_equal(ledger_entry_sign(&e, &f->bravo), 0);
+	push_raw(&l, &e);
+	verify_fails(f, &l, "entry 9 (ungrant): 'bravo' is the last admin");
+	ledger_free(&l);
+	/* A changed role byte breaks the signature. */
+	copy(f, &f->l, &l);
+	l.entries[6].roles = LEDGER_ROLE_NODE;
+	verify_fails(f, &l, "entry 6 (ungrant): bad signature by 'bravo'");
+	ledger_free(&l);
+}
+
 static void test_extend(void **state)
 {
 	struct fixture *f = *state;
@@ -873,6 +955,7 @@ static void test_fields(void **state)
 	ledger_addr_format(0xc0a80001u, buf);
 	assert_string_equal(buf, "192.168.0.1");
 	assert_string_equal(ledger_kind_name(LEDGER_REVOKE), "revoke");
+	assert_string_equal(ledger_kind_name(LEDGER_UNGRANT), "ungrant");
 	assert_string_equal(ledger_kind_name((enum ledger_kind)9), "unknown");
 }
 
@@ -905,7 +988,7 @@ static void test_parse_refusals(void **state)
 	TRY(bad[11] = 4, "entry 3: truncated");
 	/* Inside genesis: kind, signer length, prefix, founder fields. */
 	g = LEDGER_HEADER_SIZE;
-	TRY(bad[g] = 5, "entry 0: unknown kind");
+	TRY(bad[g] = 6, "entry 0: unknown kind");
 	TRY(bad[g] = 0, "entry 0: unknown kind");
 	TRY(bad[g + 45] = 32, "entry 0: string too long");
 	TRY(bad[g + 45] = 0, "entry 0: invalid signer name");
@@ -938,6 +1021,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_revoked_signer, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_duplicates, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_last_admin, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ungrant, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_extend, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_concurrent_admissions, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_next_address, setup, teardown),
