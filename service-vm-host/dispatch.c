@@ -1,11 +1,13 @@
 #include "service-vm-host/dispatch.h"
 
 #include <errno.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
@@ -16,8 +18,8 @@
 #include "lib/units.h"
 #include "lib/wire-frame.h"
 #include "service-vm-host/dispatch-check.h"
+#include "service-vm-host/helper-req.h"
 
-#define HELPER "service-vm-host-virt"
 #define LINE_BYTES 2048
 /* The fleet sends its request as soon as it has the greeting. */
 #define FIRST_FRAME_MS 5000
@@ -34,19 +36,19 @@ struct dispatch {
 	struct stat stamp[2];     /* the ledger and the trust file when loaded */
 	uint64_t loaded_ms;
 	bool stopping;
-	char helper[4096];
 };
 
-/* The connection, the helper process and its pipe each count once in
- * open_parts; the job is freed when the last of them is closed. */
+/* The connection and the helper's socket each count once in open_parts;
+ * the job is freed when the last of them is closed. */
 struct job {
 	struct conn *c;
-	uv_process_t proc;
 	uv_pipe_t out;
 	int open_parts;
 	struct dispatch *d;
 	uint8_t nonce[API_NONCE_BYTES];
 	bool requested, running, final_sent;
+	char guest[GUEST_NAME_MAX + 1];
+	char verb[16];
 	char line[LINE_BYTES];
 	size_t linelen;
 };
@@ -69,15 +71,21 @@ static void close_handle(uv_handle_t *h)
 }
 
 /* The conversation with the fleet is over. A helper still working on an
- * unfinished request is stopped: nobody is left to hear its result (unless
- * the agent itself is stopping: then the helper finishes on its own). */
+ * unfinished request is told so by closing its socket: nobody is left to
+ * hear its result, and it rolls back a half-made guest (unless the agent
+ * itself is stopping: then the helper finishes on its own). */
 static void on_conn_closed(struct conn *c, int why)
 {
 	struct job *j = conn_data(c);
 
+	(void)why;
 	j->c = NULL;
-	if (j->running && !j->final_sent && !j->d->stopping)
-		uv_process_kill(&j->proc, SIGTERM);
+	if (j->running && !j->final_sent && !j->d->stopping) {
+		log_warn("dispatch: the fleet left during %s %s; closing the helper's socket "
+			 "(it rolls back)", j->verb, j->guest);
+		j->running = false;
+		close_handle((uv_handle_t *)&j->out);
+	}
 	job_release(j);
 }
 
@@ -145,6 +153,17 @@ static void relay_line(struct job *j, const char *line)
 	json_decref(m);
 }
 
+/* The helper closed its end: it is done, whatever it said. */
+static void helper_done(struct job *j)
+{
+	j->running = false;
+	close_handle((uv_handle_t *)&j->out);
+	if (!j->final_sent) {
+		j->final_sent = true;
+		send_failure(j, "the provisioning helper ended without a result");
+	}
+}
+
 static void on_helper_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
 {
 	struct job *j = h->data;
@@ -158,7 +177,7 @@ static void on_helper_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 	char *nl;
 
 	if (n < 0)
-		return close_handle((uv_handle_t *)&j->out);
+		return helper_done(j);
 	j->linelen += (size_t)n;
 	j->line[j->linelen] = '\0';
 	while ((nl = strchr(j->line, '\n'))) {
@@ -168,80 +187,60 @@ static void on_helper_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 		memmove(j->line, nl + 1, j->linelen + 1);
 	}
 	if (j->linelen >= sizeof(j->line) - 1)
-		j->linelen = 0; /* an overlong line is dropped; the exit status still counts */
+		j->linelen = 0; /* an overlong line is dropped */
 }
 
-static void on_helper_exit(uv_process_t *p, int64_t status, int sig)
+/* The helper's socket: one fixed-size request (built and checked by
+ * helper-req.c, checked again by the helper), then its progress lines. */
+static int connect_helper(const char *path, const struct helper_req *req)
 {
-	struct job *j = p->data;
-	char why[120];
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd, ret = 0;
 
-	j->running = false;
-	close_handle((uv_handle_t *)&j->proc);
-	if (!j->final_sent) {
-		snprintf(why, sizeof(why), "the provisioning helper ended (status %lld, signal %d) "
-			 "without a result", (long long)status, sig);
-		j->final_sent = true;
-		send_failure(j, why);
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
+	strcpy(sa.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	    send(fd, req, sizeof(*req), MSG_NOSIGNAL) != (ssize_t)sizeof(*req))
+		ret = errno ? -errno : -EIO;
+	if (ret < 0) {
+		close(fd);
+		return ret;
 	}
+	return fd;
 }
 
-/* argv for the helper: options from the configuration, then the verb. */
-static int spawn_helper(struct job *j, const struct dispatch_req *r)
+static int ask_helper(struct job *j, const struct dispatch_req *r)
 {
 	const struct host_config *c = j->d->cfg;
 	bool create = r->op->op == GOP_CREATE;
-	char mem[24], cpus[24];
-	char *args[24];
-	int n = 0, ret;
-	uv_loop_t *loop = conn_loop(j->c);
-	uv_stdio_container_t io[3];
-	uv_process_options_t po = { 0 };
+	struct helper_req req;
+	int fd, ret;
 
-	snprintf(mem, sizeof(mem), "%llu", (unsigned long long)r->memory_bytes);
-	snprintf(cpus, sizeof(cpus), "%llu", (unsigned long long)r->vcpus);
-	args[n++] = j->d->helper;
-	args[n++] = "--uri"; args[n++] = (char *)c->virt_uri;
-	args[n++] = "--images"; args[n++] = (char *)c->images_dir;
-	args[n++] = "--net"; args[n++] = (char *)c->guest_network;
-	args[n++] = "--base"; args[n++] = (char *)c->base_image;
-	args[n++] = "--owner"; args[n++] = (char *)c->name;
-	if (c->pool_dir[0]) {
-		args[n++] = "--pool-dir"; args[n++] = (char *)c->pool_dir;
+	if (helper_req_build(&req, r->op, r->name, create ? r->type : NULL,
+			     create ? r->memory_bytes : 0, create ? r->vcpus : 0) < 0)
+		return -EINVAL;
+	fd = connect_helper(c->virt_socket, &req);
+	if (fd < 0) {
+		log_warn("dispatch: cannot reach the provisioning helper at %s: %s", c->virt_socket,
+			 strerror(-fd));
+		return fd;
 	}
-	if (c->console_dir[0]) {
-		args[n++] = "--console-dir"; args[n++] = (char *)c->console_dir;
-	}
-	args[n++] = (char *)r->op->verb;
-	args[n++] = (char *)r->name;
-	if (create) {
-		args[n++] = (char *)r->type; args[n++] = mem; args[n++] = cpus;
-	}
-	args[n] = NULL;
-	uv_pipe_init(loop, &j->out, 0);
+	uv_pipe_init(conn_loop(j->c), &j->out, 0);
 	j->out.data = j;
 	j->open_parts++;
-	io[0].flags = UV_IGNORE;
-	io[1].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
-	io[1].data.stream = (uv_stream_t *)&j->out;
-	io[2].flags = UV_INHERIT_FD;
-	io[2].data.fd = 2;
-	po.file = j->d->helper;
-	po.args = args;
-	po.stdio = io;
-	po.stdio_count = 3;
-	po.exit_cb = on_helper_exit;
-	j->proc.data = j;
-	ret = uv_spawn(loop, &j->proc, &po);
-	/* libuv keeps the process handle on the loop even when the spawn fails:
-	 * it must be closed like any other, or the freed job stays linked. */
-	j->open_parts++;
+	ret = uv_pipe_open(&j->out, fd);
 	if (ret < 0) {
-		close_handle((uv_handle_t *)&j->proc);
+		close(fd);
 		close_handle((uv_handle_t *)&j->out);
 		return ret;
 	}
 	j->running = true;
+	snprintf(j->guest, sizeof(j->guest), "%s", r->name);
+	snprintf(j->verb, sizeof(j->verb), "%s", r->op->verb);
 	log_info("dispatch: %s %s%s%s", r->op->verb, r->name, create ? " as " : "",
 		 create ? r->type : "");
 	return uv_read_start((uv_stream_t *)&j->out, on_helper_alloc, on_helper_read);
@@ -325,7 +324,7 @@ static void handle_request(struct job *j, const uint8_t *p, size_t len)
 	conn_uncap(j->c);
 	req = json_loadb((const char *)s.body, s.body_len, JSON_REJECT_DUPLICATES, NULL);
 	why = req ? dispatch_check_request(req, d->cfg->name, &r) : "request is not JSON";
-	if (!why && spawn_helper(j, &r) < 0)
+	if (!why && ask_helper(j, &r) < 0)
 		why = "cannot start the provisioning helper";
 	json_decref(req);
 	if (why)
@@ -376,19 +375,6 @@ static void on_closed(struct conn *c, int why)
 		on_conn_closed(c, why);
 }
 
-static int helper_path(char *path, size_t size)
-{
-	size_t len = size;
-	char *slash;
-
-	if (uv_exepath(path, &len) < 0 || !(slash = strrchr(path, '/')))
-		return -ENOENT;
-	if ((size_t)(slash + 1 - path) + sizeof(HELPER) > size)
-		return -ENAMETOOLONG;
-	memcpy(slash + 1, HELPER, sizeof(HELPER));
-	return 0;
-}
-
 static void on_stopped(void *ctx)
 {
 	struct dispatch *d = ctx;
@@ -429,10 +415,6 @@ int dispatch_start(uv_loop_t *loop, const struct host_config *cfg, struct dispat
 		return -ENOMEM;
 	d->cfg = cfg;
 	d->loop = loop;
-	if (helper_path(d->helper, sizeof(d->helper)) < 0) {
-		free(d);
-		return -ENOENT;
-	}
 	o.ctx = d;
 	ret = conn_listen_tcp(loop, (struct sockaddr *)&ss, &o, &d->listener);
 	if (ret < 0) {

@@ -1,8 +1,9 @@
 /* The agent's dispatch listener: the fleet connects over the mesh, proves
  * who it is by signing its one request (with the nonce this agent sent), and
- * the agent runs service-vm-host-virt for it, relaying that helper's
- * progress lines back as reply frames. Only members holding the fleet role
- * in the trust file are obeyed. */
+ * the agent hands one fixed-size request to service-vm-host-virt over that
+ * root helper's socket (virt_socket), relaying its progress lines back as
+ * reply frames; closing the socket tells the helper to roll back. Only
+ * members holding the fleet role in the trust file are obeyed. */
 #pragma once
 #include <uv.h>
 

@@ -1,42 +1,76 @@
-/* service-vm-host-virt: the agent's privileged half. It takes one verb with
- * fixed arguments on its command line, checks each again, does the libvirt
- * work through os-infrastructure/virt.h, and reports on stdout one JSON line
- * per step: {"state":S,"detail":S?,"accel":S?}. The network-facing agent
- * never touches libvirt itself (the ntpd/bgpd split).
+/* service-vm-host-virt: the agent's privileged half, run by systemd once per
+ * connection to service-vm-host-virt.socket (Accept=yes, SOCK_SEQPACKET,
+ * root:osi 0660). The connection brings exactly one struct helper_req,
+ * checked field by field before anything else happens; the libvirt URI,
+ * images, pool, network, base image and owner come from this helper's own
+ * root-owned host.conf, never from the caller. It reports one JSON line per
+ * step on the same socket: {"state":S,"detail":S?,"accel":S?}.
  *
- *   service-vm-host-virt [OPTIONS] create NAME TYPE MEMORY_BYTES VCPUS
- *   service-vm-host-virt [OPTIONS] start|stop|destroy NAME
+ * A create interrupted by SIGTERM, SIGHUP or the caller closing the socket
+ * finishes the libvirt call under way and then rolls back what it made, so a
+ * retry starts clean (the ntpd/bgpd split: the network-facing agent never
+ * touches libvirt itself).
  *
- *   --uri U --images DIR --pool-dir DIR --console-dir DIR --net none|user|network:N
- *   --base IMAGE --owner NAME
+ *   service-vm-host-virt [--config FILE] [--set KEY=VALUE]...
  */
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdarg.h>
-#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <unistd.h>
 
 #include <jansson.h>
+#include <systemd/sd-daemon.h>
 
-#include "lib/guest-ops.h"
-#include "lib/guest-types.h"
+#include "lib/conf-path.h"
+#include "lib/log.h"
+#include "osi-config.h"
+#include "service-vm-host/helper-req.h"
+#include "service-vm-host/host-config.h"
 #include "virt/virt.h"
 
-struct opts {
-	struct virt_config cfg;
-	const char *images, *net, *base, *owner;
-};
+#define PROG "service-vm-host-virt"
+#define REQUEST_WAIT_S 5
+#define MAX_SETS 32
+
+static int peer = -1;
+static volatile sig_atomic_t stop_signal;
+static bool peer_gone;
+
+static void on_signal(int sig)
+{
+	stop_signal = sig;
+}
+
+/* Whether to give up: a signal came, or the caller hung up. */
+static bool aborted(void)
+{
+	struct pollfd p = { .fd = peer, .events = POLLRDHUP };
+
+	if (!peer_gone && poll(&p, 1, 0) > 0 && (p.revents & (POLLHUP | POLLRDHUP | POLLERR)))
+		peer_gone = true;
+	return stop_signal || peer_gone;
+}
 
 static void report(const char *state, const char *detail, const char *accel)
 {
 	json_t *m = json_pack("{s:s, s:s?, s:s?}", "state", state, "detail", detail, "accel", accel);
 	char *line = m ? json_dumps(m, JSON_COMPACT) : NULL;
+	char buf[VIRT_ERR_MAX + 256];
+	int n = line ? snprintf(buf, sizeof(buf), "%s\n", line) : -1;
 
-	if (line)
-		printf("%s\n", line);
-	fflush(stdout);
+	if (n > 0 && (size_t)n < sizeof(buf) && send(peer, buf, (size_t)n, MSG_NOSIGNAL) < 0)
+		peer_gone = true;
+	if (!strcmp(state, "failed"))
+		log_warn("%s", detail ? detail : "failed");
 	free(line);
 	json_decref(m);
 }
@@ -56,6 +90,12 @@ static int fail(const char *fmt, ...)
 
 static int on_step(enum virt_step step, const char *guest, void *opaque)
 {
+	(void)opaque;
+	if (aborted()) {
+		log_warn("create %s: %s before step %s; rolling back", guest,
+			 stop_signal ? strsignal(stop_signal) : "the caller hung up", virt_step_name(step));
+		return -ECANCELED;
+	}
 	/* The fleet's states: volumes, seed and definition are "defining". */
 	if (step == VIRT_STEP_VOLUMES)
 		report("defining", "volumes and NoCloud seed", NULL);
@@ -66,7 +106,7 @@ static int on_step(enum virt_step step, const char *guest, void *opaque)
 
 static int parse_net(const char *text, struct virt_spec *s)
 {
-	if (!text || !strcmp(text, "none"))
+	if (!text[0] || !strcmp(text, "none"))
 		s->net = VIRT_NET_NONE;
 	else if (!strcmp(text, "user"))
 		s->net = VIRT_NET_USER;
@@ -79,33 +119,30 @@ static int parse_net(const char *text, struct virt_spec *s)
 	return 0;
 }
 
-static int create(struct virt_host *h, const struct opts *o, char **argv)
+static int create(struct virt_host *h, const struct host_config *c, const struct helper_req *r)
 {
-	const struct guest_type *t = guest_type_find(argv[1]);
 	enum virt_guest_type vt;
 	struct virt_manifest m;
 	struct virt_guest g;
 	struct virt_spec s;
-	char *user_data = NULL, *end;
-	uint64_t mem = strtoull(argv[2], &end, 10);
-	unsigned long cpus = strtoul(argv[3], NULL, 10);
+	char *user_data = NULL;
 	int ret;
 
-	if (!t || virt_type_parse(argv[1], &vt) < 0 || *end || !guest_size_valid(mem, cpus))
-		return fail("bad create arguments for '%s'", argv[0]);
-	ret = virt_manifest_load(o->images, vt, &m, &user_data, h->err, sizeof(h->err));
+	if (virt_type_parse(r->type, &vt) < 0)
+		return fail("unknown guest type '%s'", r->type);
+	ret = virt_manifest_load(c->images_dir, vt, &m, &user_data, h->err, sizeof(h->err));
 	if (ret < 0)
 		return fail("%s", h->err);
-	virt_spec_from_manifest(&s, &m, argv[0], o->owner);
-	s.memory_bytes = mem;
-	s.vcpus = (unsigned)cpus;
+	virt_spec_from_manifest(&s, &m, r->name, c->name);
+	s.memory_bytes = r->memory_bytes;
+	s.vcpus = (unsigned)r->vcpus;
 	s.user_data = user_data;
 	s.start = true;
-	if (o->base)
-		snprintf(s.base, sizeof(s.base), "%s", o->base);
-	if (parse_net(o->net, &s) < 0) {
+	if (c->base_image[0])
+		snprintf(s.base, sizeof(s.base), "%s", c->base_image);
+	if (parse_net(c->guest_network, &s) < 0) {
 		free(user_data);
-		return fail("unknown guest network '%s'", o->net);
+		return fail("unknown guest network '%s'", c->guest_network);
 	}
 	ret = virt_pool_ensure(h);
 	if (ret == 0)
@@ -138,62 +175,122 @@ static int act(struct virt_host *h, const struct guest_op_def *op, const char *n
 	return 0;
 }
 
-/* Only the dispatched verbs reach the helper, each with its own count of
- * arguments; a verb the table does not know, or refuses, never gets here. */
-static const struct guest_op_def *helper_op(const char *verb, int nargs)
+/* Root's configuration only: a file someone else could have written would
+ * hand libvirt (as root) whatever pool, images or URI they chose. */
+static int trusted(const char *path)
 {
-	const struct guest_op_def *op = guest_op_find(verb);
+	char dir[PATH_MAX];
+	struct stat st;
+	char *slash;
 
-	if (!op || !op->dispatched || op->refusal || nargs < 0 || (unsigned)nargs != op->helper_args)
-		return NULL;
-	return op;
+	snprintf(dir, sizeof(dir), "%s", path);
+	slash = strrchr(dir, '/');
+	if (slash == dir)
+		slash[1] = '\0';
+	else if (slash)
+		*slash = '\0';
+	else
+		strcpy(dir, ".");
+	if (lstat(path, &st) < 0)
+		return -errno;
+	if (!S_ISREG(st.st_mode) || (st.st_uid != 0 && st.st_uid != geteuid()) ||
+	    (st.st_mode & (S_IWGRP | S_IWOTH)))
+		return -EPERM;
+	if (stat(dir, &st) < 0)
+		return -errno;
+	if ((st.st_uid != 0 && st.st_uid != geteuid()) ||
+	    ((st.st_mode & (S_IWGRP | S_IWOTH)) && !(st.st_mode & S_ISVTX)))
+		return -EPERM;
+	return 0;
 }
 
-static int parse(int argc, char **argv, struct opts *o)
+static int load_config(int argc, char **argv, struct host_config *cfg)
 {
 	static const struct option lo[] = {
-		{ "uri", 1, NULL, 'u' }, { "images", 1, NULL, 'i' }, { "pool-dir", 1, NULL, 'p' },
-		{ "console-dir", 1, NULL, 'c' }, { "net", 1, NULL, 'n' }, { "base", 1, NULL, 'b' },
-		{ "owner", 1, NULL, 'o' }, { 0 },
+		{ "config", 1, NULL, 'c' }, { "set", 1, NULL, 's' }, { 0 },
 	};
-	int c;
+	char found[PATH_MAX], *sets[MAX_SETS];
+	const char *path = conf_default_path(CONF_ETC_DIR, OSI_STATE_DIR, HOST_CONFIG_FILE, found);
+	int c, nsets = 0, optional = 1, ret;
 
 	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
-		switch (c) {
-		case 'u': o->cfg.uri = optarg; break;
-		case 'i': o->images = optarg; break;
-		case 'p': o->cfg.pool_dir = optarg; break;
-		case 'c': o->cfg.console_dir = optarg; break;
-		case 'n': o->net = optarg; break;
-		case 'b': o->base = optarg[0] ? optarg : NULL; break;
-		case 'o': o->owner = optarg; break;
-		default: return -EINVAL;
-		}
+		if (c == 'c')
+			path = optarg, optional = 0;
+		else if (c == 's' && nsets < MAX_SETS)
+			sets[nsets++] = optarg;
+		else
+			return -EINVAL;
 	}
-	return o->images ? 0 : -EINVAL;
+	if (optind < argc)
+		return -EINVAL;
+	if (path && (ret = trusted(path)) < 0) {
+		log_err("%s: %s (it must be root's, in a directory only root may change)", path,
+			strerror(-ret));
+		return ret;
+	}
+	return host_config_load(cfg, path, optional, sets, nsets);
+}
+
+/* The connection systemd accepted, and the one record it must start with. */
+static const char *take_request(struct helper_req *r, const struct guest_op_def **op)
+{
+	struct timeval tv = { .tv_sec = REQUEST_WAIT_S };
+	uint8_t buf[sizeof(*r) + 1];
+	int type = 0;
+	socklen_t tl = sizeof(type);
+	ssize_t n;
+
+	if (getsockopt(peer, SOL_SOCKET, SO_TYPE, &type, &tl) < 0 || type != SOCK_SEQPACKET)
+		return "the helper's socket must be a SOCK_SEQPACKET connection";
+	setsockopt(peer, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	n = recv(peer, buf, sizeof(buf), MSG_TRUNC);
+	if (n < 0)
+		return "no request arrived";
+	return helper_req_check(buf, (size_t)n, r, op);
+}
+
+static void catch_signals(void)
+{
+	struct sigaction sa = { .sa_handler = on_signal, .sa_flags = SA_RESTART };
+
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
 }
 
 int main(int argc, char **argv)
 {
-	struct opts o = { .owner = "os-infrastructure" };
+	static struct host_config cfg;
 	const struct guest_op_def *op;
+	struct virt_config vc = { 0 };
+	struct helper_req r;
 	struct virt_host h;
-	const char *verb;
-	int nargs, ret;
+	const char *why;
+	int ret;
 
-	if (parse(argc, argv, &o) < 0 || optind >= argc)
-		return fail("usage: %s [options] create|start|stop|destroy NAME ...", "service-vm-host-virt");
-	verb = argv[optind];
-	nargs = argc - optind - 1;
-	if (nargs < 1 || !guest_name_valid(argv[optind + 1]))
-		return fail("a guest name of a-z, 0-9 and '-' is required");
-	op = helper_op(verb, nargs);
-	if (!op)
-		return fail("unknown verb or wrong arguments: '%s'", verb);
-	if (virt_host_open(&h, &o.cfg) < 0)
+	log_init(PROG);
+	catch_signals();
+	if (sd_listen_fds(1) != 1) {
+		log_err("run by service-vm-host-virt.socket (Accept=yes): one connection as fd %d",
+			SD_LISTEN_FDS_START);
+		return 2;
+	}
+	peer = SD_LISTEN_FDS_START;
+	why = take_request(&r, &op);
+	if (why)
+		return fail("refused: %s", why);
+	if (load_config(argc, argv, &cfg) < 0)
+		return fail("the helper's configuration is unusable (see its log)");
+	log_info("%s %s%s%s", op->verb, r.name, op->op == GOP_CREATE ? " as " : "", r.type);
+	vc.uri = cfg.virt_uri;
+	vc.pool_dir = cfg.pool_dir[0] ? cfg.pool_dir : NULL;
+	vc.console_dir = cfg.console_dir[0] ? cfg.console_dir : NULL;
+	if (virt_host_open(&h, &vc) < 0)
 		return fail("%s", h.err);
 	h.ops.progress = on_step;
-	ret = op->op == GOP_CREATE ? create(&h, &o, argv + optind + 1) : act(&h, op, argv[optind + 1]);
+	ret = op->op == GOP_CREATE ? create(&h, &cfg, &r) : act(&h, op, r.name);
 	virt_host_close(&h);
 	return ret;
 }

@@ -4,7 +4,9 @@
 #   os-infrastructure vm create --yes ──unix──> service-vm-fleet ──plan/confirm──┐
 #                                                   │  signed dispatch (tcp 7103) │
 #                                                   v                             │
-#   service-vm-host n1 ──spawns──> service-vm-host-virt ──> private libvirtd ──> qemu (TCG)
+#   service-vm-host n1 ──one fixed request (seqpacket)──> service-vm-host-virt ──> private libvirtd ──> qemu (TCG)
+#        │                 (systemd-socket-activate --accept, as its socket unit;
+#        │                  its own host.conf names the libvirtd, pool and base)
 #        └──── progress frames (defining, booting, running) ──> fleet ──> vm list
 #
 # One guest of each type boots from the test guest image and prints its own
@@ -14,7 +16,8 @@
 # and is retried under its name; start, stop and destroy wait for the node and
 # exit with its answer; a destroyed guest is forgotten and its name used again
 # (a Totebox's kept archive attached again); data-delete exits non-zero on
-# each refusal.
+# each refusal; a creation cut off between steps (the fleet gone) is rolled
+# back by the helper and retried cleanly.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/lib-libvirt.sh"
 
@@ -74,7 +77,8 @@ pass "an unconfirmed plan expired and created nothing: ${out#os-infrastructure: 
 
 doms=$(vt domains | sort | tr '\n' ' ') vols=$(vt volumes | sort | tr '\n' ' ')
 stop n1
-start_building_agent n1 --set base_image=no-such-image
+virt_helper_conf n1 base_image=no-such-image
+start_building_agent n1
 wait_until 10 node_state_is n1 live || die "n1 back"
 out=$(osi vm create --type mediakit --name broken --memory 192M --vcpus 1 --yes 2>&1) && die "create succeeded without its base"
 [[ $(guest_field broken state) == failed ]] || die "broken: $(guest_field broken state)"
@@ -107,13 +111,14 @@ grep -q 'fp-mediakit: destroyed' <<<"$out" || die "destroy: $out"
 vt domains | grep -c fp-mediakit >/dev/null && die "destroy returned with fp-mediakit still defined"
 out=$(osi vm show fp-mediakit 2>&1) && die "a destroyed guest is still listed: $out"
 grep -q 'no guest named' <<<"$out" || die "vm show after destroy: $out"
-osi events --limit 1000 --format json | jq -e '.[] | select(.kind == "guest-destroyed" and (.detail | test("fp-mediakit")))' \
+osi events --limit 1000 --format json | jq -e '.events[] | select(.kind == "guest-destroyed" and (.detail | test("fp-mediakit")))' \
 	> /dev/null || die "the destroy is not in the event history"
 pass "destroy waits for the node, removes the domain, and the fleet forgets the guest (history keeps it)"
 
 # The failed creation, retried under its name once the node has its base.
 dispatch_up() { (exec 3<>"/dev/tcp/$ADDR/7103") 2>/dev/null; }
 stop n1
+virt_helper_conf n1
 start_building_agent n1
 wait_until 10 dispatch_up || die "n1's dispatch port"
 wait_until 10 node_state_is n1 live || die "n1 back"
@@ -123,6 +128,37 @@ grep -q 'broken: running' <<<"$out" || die "the retry did not reach running: $ou
 [[ $(osi vm list --format json | jq '[.guests[] | select(.name == "broken")] | length') == 1 ]] ||
 	die "vm list: $(osi vm list)"
 pass "a failed creation is retried under its name"
+
+# A creation cut off between steps: the fleet dies while the helper is in a
+# libvirt call (libvirtd paused just after the first volume file appears), so
+# the agent closes the helper's socket; the helper finishes that call, rolls
+# back, and the retry under the same name after the fleet's restart succeeds.
+doms=$(vt domains | sort | tr '\n' ' ') vols=$(vt volumes | sort | tr '\n' ' ')
+before=$(ls "$POOL")
+osi vm create --type mediakit --name cut --memory 192M --vcpus 1 --yes > "$T/cut.out" 2>&1 &
+cli=$!
+for (( i = 0; i < 3000; i++ )); do
+	[[ $(ls "$POOL") != "$before" ]] && break
+	sleep 0.01
+done
+kill -STOP "${PIDS[libvirtd]}"
+[[ $(ls "$POOL") != "$before" ]] || { kill -CONT "${PIDS[libvirtd]}"; die "no volume of cut appeared"; }
+stop fleet KILL
+wait "$cli" 2>/dev/null || true
+wait_until 10 grep -q 'the fleet left during create cut' "$T/host-n1.log" ||
+	{ kill -CONT "${PIDS[libvirtd]}"; die "the agent did not close the helper's socket"; }
+kill -CONT "${PIDS[libvirtd]}"
+wait_until 60 grep -q 'create cut: the caller hung up.*rolling back' "$T/virt-n1.log" ||
+	die "the helper did not roll back: $(tail -n 5 "$T/virt-n1.log")"
+same_as_before() { [[ $(vt domains | sort | tr '\n' ' ') == "$doms" && $(vt volumes | sort | tr '\n' ' ') == "$vols" ]]; }
+wait_until 30 same_as_before || die "an interrupted creation left something: $(vt domains) / $(vt volumes)"
+pass "a creation cut off between steps was rolled back: $(grep -o 'create cut: .*' "$T/virt-n1.log" | head -1)"
+start_fleet --set plan_ttl=3s
+wait_until 10 node_state_is n1 live || die "n1 live after the fleet's restart"
+out=$(osi vm create --type mediakit --name cut --memory 192M --vcpus 1 --yes 2>&1) ||
+	die "the retry of the interrupted creation: $out"
+grep -q 'cut: running' <<<"$out" || die "the retry did not reach running: $out"
+pass "the interrupted creation is retried under its name and runs"
 
 vt destroy broken > /dev/null || die "vt destroy broken"
 out=$(osi vm stop broken 2>&1) && die "a stop the node cannot do exited 0: $out"
@@ -152,3 +188,4 @@ out=$(osi vm destroy fp-totebox 2>&1) || die "destroy fp-totebox: $out"
 out=$(dd fp-totebox archive --reason "test over" 2>&1) || die "data-delete: $out"
 [[ -e $POOL/$archive ]] && die "data-delete left $archive"
 pass "data-delete after destroy: $out"
+

@@ -63,11 +63,33 @@ URI="qemu+unix:///session?socket=$LV/sock/libvirt-sock"
 vt() { "$TOOL" --uri "$URI" --pool-dir "$LV/pool" --index "$T/index/images.json" \
 	--consoles "$LV/consoles" --fetch-url http://127.0.0.1:9/ "$@"; }
 
-# start_building_agent NAME [--set k=v]...: an agent that builds guests with
-# this libvirtd, in its pool, from the given base image (default testguest).
+# virt_helper_conf NAME [KEY=VALUE]...: (re)writes the privileged helper's own
+# host.conf: this libvirtd, its pool, the test guest as base image. Each
+# connection starts a fresh helper, which reads it anew.
+virt_helper_conf() {
+	local name=$1 kv; shift
+	local -A c=([name]=$name [virt_uri]=$URI [images_dir]=$SRC/images [pool_dir]=$LV/pool
+		[console_dir]=$LV/consoles [guest_network]=none [base_image]=testguest)
+	for kv in "$@"; do c[${kv%%=*}]=${kv#*=}; done
+	for kv in "${!c[@]}"; do echo "$kv = ${c[$kv]}"; done > "$T/virt-$name.conf"
+}
+
+# start_virt_helper NAME: service-vm-host-virt exactly as its socket unit runs
+# it (Accept=yes, SOCK_SEQPACKET: one helper per connection) on $T/virt-NAME.sock.
+start_virt_helper() {
+	local name=$1
+	[[ -f $T/virt-$name.conf ]] || virt_helper_conf "$name"
+	systemd-socket-activate --accept --seqpacket -l "$T/virt-$name.sock" \
+		"$BUILD/service-vm-host/service-vm-host-virt" --config "$T/virt-$name.conf" \
+		>> "$T/virt-$name.log" 2>&1 &
+	PIDS[virt-$name]=$!
+	wait_until 10 test -S "$T/virt-$name.sock" || die "the helper's socket for $name did not appear"
+}
+
+# start_building_agent NAME [--set k=v]...: an agent whose guests its helper
+# builds with this libvirtd (the helper started once, on its own socket).
 start_building_agent() {
 	local name=$1; shift
-	start_agent "$name" --set dispatch_listen="$ADDR:7103" --set virt_uri="$URI" \
-		--set images_dir="$SRC/images" --set pool_dir="$LV/pool" --set console_dir="$LV/consoles" \
-		--set guest_network=none --set base_image=testguest "$@"
+	[[ -n ${PIDS[virt-$name]:-} ]] || start_virt_helper "$name"
+	start_agent "$name" --set dispatch_listen="$ADDR:7103" --set virt_socket="$T/virt-$name.sock" "$@"
 }

@@ -1,0 +1,96 @@
+#include "service-vm-host/helper-req.h"
+
+#include <errno.h>
+#include <string.h>
+
+_Static_assert(sizeof(struct helper_req) == 104, "the request's size is part of the protocol");
+
+/* The verbs the helper does: dispatched, never refused. */
+static const struct guest_op_def *helper_op(uint32_t op)
+{
+	const struct guest_op_def *d;
+
+	for (unsigned i = 0; (d = guest_op_at(i)); i++)
+		if ((uint32_t)d->op == op)
+			return d->dispatched && !d->refusal ? d : NULL;
+	return NULL;
+}
+
+static int put(char *field, size_t size, const char *text)
+{
+	size_t len = text ? strlen(text) : 0;
+
+	if (len >= size)
+		return -EINVAL;
+	memcpy(field, text ? text : "", len);
+	return 0;
+}
+
+int helper_req_build(struct helper_req *r, const struct guest_op_def *op, const char *name,
+		     const char *type, uint64_t memory_bytes, uint64_t vcpus)
+{
+	memset(r, 0, sizeof(*r));
+	if (!op || helper_op((uint32_t)op->op) != op)
+		return -EINVAL;
+	r->magic = HELPER_REQ_MAGIC;
+	r->op = (uint32_t)op->op;
+	if (put(r->name, sizeof(r->name), name) < 0)
+		return -EINVAL;
+	if (op->op != GOP_CREATE)
+		return 0;
+	r->memory_bytes = memory_bytes;
+	r->vcpus = vcpus;
+	return put(r->type, sizeof(r->type), type);
+}
+
+/* A NUL-terminated string followed by nothing but NULs. */
+static bool padded(const char *field, size_t size)
+{
+	size_t len = strnlen(field, size);
+
+	if (len == size)
+		return false;
+	for (size_t i = len; i < size; i++)
+		if (field[i])
+			return false;
+	return true;
+}
+
+static const char *check_create(const struct helper_req *r)
+{
+	if (!padded(r->type, sizeof(r->type)) || !guest_type_find(r->type))
+		return "unknown guest type";
+	if (!guest_size_valid(r->memory_bytes, r->vcpus))
+		return "memory or vCPUs out of range";
+	return NULL;
+}
+
+static const char *check_other(const struct helper_req *r)
+{
+	static const char zero[sizeof(r->type)];
+
+	if (memcmp(r->type, zero, sizeof(zero)) || r->memory_bytes || r->vcpus)
+		return "type and size are for a create only";
+	return NULL;
+}
+
+const char *helper_req_check(const void *buf, size_t len, struct helper_req *out,
+			     const struct guest_op_def **op)
+{
+	const char *why;
+
+	*op = NULL;
+	if (len != sizeof(*out))
+		return "the request is not one fixed-size record";
+	memcpy(out, buf, sizeof(*out));
+	if (out->magic != HELPER_REQ_MAGIC)
+		return "bad magic";
+	if (!helper_op(out->op))
+		return "unknown verb";
+	if (!padded(out->name, sizeof(out->name)) || !guest_name_valid(out->name))
+		return "a guest name of a-z, 0-9 and '-' is required";
+	why = out->op == GOP_CREATE ? check_create(out) : check_other(out);
+	if (!why)
+		*op = helper_op(out->op);
+	return why;
+}

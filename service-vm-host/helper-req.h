@@ -1,0 +1,35 @@
+/* The one request the agent sends service-vm-host-virt over its socket: a
+ * fixed-size record (SOCK_SEQPACKET, so its size is checked exactly), fixed
+ * fields, NUL-padded names. The helper takes nothing else from the agent:
+ * the libvirt URI, pool, images and network come from its own root-owned
+ * configuration. */
+#pragma once
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lib/guest-ops.h"
+#include "lib/guest-types.h"
+
+#define HELPER_REQ_MAGIC 0x3176534fu /* "OSv1" on a little-endian host */
+#define HELPER_TYPE_MAX 15
+
+struct helper_req {
+	uint32_t magic;
+	uint32_t op;                          /* enum guest_op */
+	char name[GUEST_NAME_MAX + 1];        /* NUL-padded */
+	char type[HELPER_TYPE_MAX + 1];       /* create only, else all zero */
+	uint64_t memory_bytes;                /* create only, else 0 */
+	uint64_t vcpus;                       /* create only, else 0 */
+};
+
+/* Fills r (zeroed first); -EINVAL if op is not one the helper does or a field
+ * does not fit. The same checks as helper_req_check() apply on arrival. */
+int helper_req_build(struct helper_req *r, const struct guest_op_def *op, const char *name,
+		     const char *type, uint64_t memory_bytes, uint64_t vcpus);
+
+/* Checks len bytes as they arrived: exactly one request, a magic and op the
+ * table knows and dispatches, a valid NUL-padded name, and for a create a
+ * known type and a size within guest_size_valid(); every unused byte zero.
+ * NULL and *op set if fine, else why not. */
+const char *helper_req_check(const void *buf, size_t len, struct helper_req *out,
+			     const struct guest_op_def **op);

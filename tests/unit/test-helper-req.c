@@ -1,0 +1,136 @@
+/* The agent-to-helper request: built by the agent, checked by the root
+ * helper exactly as it arrives. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "service-vm-host/helper-req.h"
+
+static const struct guest_op_def *op(const char *verb)
+{
+	return guest_op_find(verb);
+}
+
+static struct helper_req good_create(void)
+{
+	struct helper_req r;
+
+	assert_int_equal(helper_req_build(&r, op("create"), "web-1", "mediakit", 256ULL << 20, 2), 0);
+	return r;
+}
+
+static void test_round_trip(void **state)
+{
+	struct helper_req r = good_create(), out;
+	const struct guest_op_def *d;
+
+	(void)state;
+	assert_null(helper_req_check(&r, sizeof(r), &out, &d));
+	assert_ptr_equal(d, op("create"));
+	assert_string_equal(out.name, "web-1");
+	assert_string_equal(out.type, "mediakit");
+	assert_int_equal(out.memory_bytes, 256ULL << 20);
+	assert_int_equal(out.vcpus, 2);
+	assert_int_equal(helper_req_build(&r, op("destroy"), "web-1", NULL, 0, 0), 0);
+	assert_null(helper_req_check(&r, sizeof(r), &out, &d));
+	assert_ptr_equal(d, op("destroy"));
+}
+
+static void test_size_exact(void **state)
+{
+	struct helper_req r = good_create(), out;
+	uint8_t big[sizeof(r) + 1] = { 0 };
+	const struct guest_op_def *d;
+
+	(void)state;
+	memcpy(big, &r, sizeof(r));
+	assert_non_null(helper_req_check(&r, sizeof(r) - 1, &out, &d));
+	assert_non_null(helper_req_check(big, sizeof(big), &out, &d));
+	assert_null(d);
+	assert_non_null(helper_req_check(&r, 0, &out, &d));
+}
+
+static void test_verbs(void **state)
+{
+	struct helper_req r = good_create(), out;
+	const struct guest_op_def *d;
+
+	(void)state;
+	/* Not dispatched, refused, or not in the table at all. */
+	assert_int_equal(helper_req_build(&r, op("migrate"), "a", NULL, 0, 0), -EINVAL);
+	assert_int_equal(helper_req_build(&r, op("data-delete"), "a", NULL, 0, 0), -EINVAL);
+	r = good_create();
+	r.op = GOP_MIGRATE;
+	assert_non_null(helper_req_check(&r, sizeof(r), &out, &d));
+	r.op = GOP_DATA_DELETE;
+	assert_non_null(helper_req_check(&r, sizeof(r), &out, &d));
+	r.op = 999;
+	assert_non_null(helper_req_check(&r, sizeof(r), &out, &d));
+	r = good_create();
+	r.magic ^= 1;
+	assert_non_null(helper_req_check(&r, sizeof(r), &out, &d));
+}
+
+static void test_names(void **state)
+{
+	struct helper_req r = good_create(), out;
+	const struct guest_op_def *d;
+
+	(void)state;
+	memset(r.name, 'a', sizeof(r.name)); /* no NUL */
+	assert_non_null(helper_req_check(&r, sizeof(r), &out, &d));
+	r = good_create();
+	r.name[10] = 'x'; /* bytes after the NUL */
+	assert_non_null(helper_req_check(&r, sizeof(r), &out, &d));
+	r = good_create();
+	memcpy(r.name, "../x", 5);
+	assert_non_null(helper_req_check(&r, sizeof(r), &out, &d));
+	r = good_create();
+	memset(r.name, 0, sizeof(r.name));
+	assert_non_null(helper_req_check(&r, sizeof(r), &out, &d));
+	assert_int_equal(helper_req_build(&r, op("start"), "", NULL, 0, 0), 0);
+	assert_non_null(helper_req_check(&r, sizeof(r), &out, &d));
+	assert_null(d);
+}
+
+static void test_types_and_sizes(void **state)
+{
+	struct helper_req r = good_create(), out;
+	const struct guest_op_def *d;
+
+	(void)state;
+	memcpy(r.type, "nosuch\0\0", 8);
+	assert_non_null(helper_req_check(&r, sizeof(r), &out, &d));
+	r = good_create();
+	r.memory_bytes = GUEST_MEM_MIN - 1;
+	assert_non_null(helper_req_check(&r, sizeof(r), &out, &d));
+	r = good_create();
+	r.vcpus = GUEST_VCPUS_MAX + 1;
+	assert_non_null(helper_req_check(&r, sizeof(r), &out, &d));
+	assert_int_equal(helper_req_build(&r, op("create"), "a", "orchestration-too-long", 1, 1), -EINVAL);
+	/* Other verbs carry no type and no size. */
+	assert_int_equal(helper_req_build(&r, op("stop"), "a", NULL, 0, 0), 0);
+	r.vcpus = 1;
+	assert_non_null(helper_req_check(&r, sizeof(r), &out, &d));
+	assert_int_equal(helper_req_build(&r, op("stop"), "a", NULL, 0, 0), 0);
+	r.type[3] = 'x';
+	assert_non_null(helper_req_check(&r, sizeof(r), &out, &d));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_round_trip),
+		cmocka_unit_test(test_size_exact),
+		cmocka_unit_test(test_verbs),
+		cmocka_unit_test(test_names),
+		cmocka_unit_test(test_types_and_sizes),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
