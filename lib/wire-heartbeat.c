@@ -50,6 +50,17 @@ bool node_name_valid(const char *name)
 	return true;
 }
 
+enum hb_build hb_can_build(uint32_t flags, int type)
+{
+	if (!(flags & HB_FLAG_CAPS))
+		return HB_BUILD_OK;
+	if (!(flags & HB_FLAG_DISPATCH))
+		return HB_BUILD_NO_DISPATCH;
+	if (type < 0 || type >= HB_FLAG_BASE_MAX || !(flags & HB_FLAG_IMAGES))
+		return HB_BUILD_OK;
+	return flags & HB_FLAG_BASE(type) ? HB_BUILD_OK : HB_BUILD_NO_IMAGE;
+}
+
 static bool fields_valid(const struct heartbeat *hb)
 {
 	return hb->cpu_busy_permille <= CPU_PERMILLE_MAX &&

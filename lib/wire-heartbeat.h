@@ -3,7 +3,7 @@
  *
  *   0  4  magic "OIHB"            48  2  cpu_busy_permille (0..1000)
  *   4  1  version (1)             50  2  ncpu
- *   5  1  type (1 = heartbeat)    52  4  flags (bit 0: libvirt answered)
+ *   5  1  type (1 = heartbeat)    52  4  flags (HB_FLAG_* below)
  *   6  2  reserved, zero          56  8  mem_total_kib
  *   8 32  node name, NUL-padded   64  8  mem_available_kib
  *  40  8  seq                     72  4  guests_running
@@ -25,7 +25,23 @@
 #define HB_MAC_SIZE 32
 #define NODE_NAME_MAX 31 /* bytes, excluding the NUL */
 
-#define HB_FLAG_LIBVIRT 0x1u
+#define HB_FLAG_LIBVIRT 0x1u   /* libvirt answered: the guest fields are real */
+/* What the node can build; an agent that predates these leaves bit 1 clear
+ * and the fleet treats it as able to build anything. */
+#define HB_FLAG_CAPS 0x2u      /* bit 2 is reported */
+#define HB_FLAG_DISPATCH 0x4u  /* the agent has a dispatch address (dispatch_listen) */
+#define HB_FLAG_IMAGES 0x8u    /* the base image bits are reported */
+/* Bits 8..15: the base image of guest type i (lib/guest-types.c's table
+ * order) is in the node's pool. */
+#define HB_FLAG_BASE_SHIFT 8
+#define HB_FLAG_BASE_MAX 8
+#define HB_FLAG_BASE(i) (1u << (HB_FLAG_BASE_SHIFT + (i)))
+
+/* What a node's flags say of building a guest of type index type (-1: any
+ * type): HB_BUILD_OK also for an agent that does not report (bit 1 clear),
+ * and for the image when the node has not looked (bit 3 clear). */
+enum hb_build { HB_BUILD_OK, HB_BUILD_NO_DISPATCH, HB_BUILD_NO_IMAGE };
+enum hb_build hb_can_build(uint32_t flags, int type);
 
 struct heartbeat {
 	char name[NODE_NAME_MAX + 1];

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "lib/clock.h"
+#include "lib/guest-types.h"
 #include "lib/units.h"
 
 #define PLACE_DEFAULT_MARGIN_MIN (1024ULL * 1024 * 1024)
@@ -22,6 +23,8 @@ static const char *const reason_names[PLACE_EX__COUNT] = {
 	[PLACE_EX_VCPUS] = "vcpus",
 	[PLACE_EX_NOT_NAMED] = "not-named",
 	[PLACE_EX_REVOKED] = "revoked",
+	[PLACE_EX_NO_DISPATCH] = "no-dispatch",
+	[PLACE_EX_NO_IMAGE] = "no-image",
 };
 
 static const struct place_config default_config = {
@@ -50,12 +53,20 @@ uint64_t placement_margin(const struct place_config *cfg, uint64_t mem_total_byt
  * first: this runs once per node and decision. The margin test is
  * after >= floor(total * percent / 100), exact in 128 bits. */
 static inline int judge(const struct place_config *cfg, const struct place_request *req,
-			const struct node_fit *f, uint64_t *after)
+			int type, const struct node_fit *f, uint64_t *after)
 {
 	if (!f->live)
 		return f->revoked ? PLACE_EX_REVOKED : PLACE_EX_EVICTED;
 	if (!f->sampled)
 		return PLACE_EX_NO_SAMPLE;
+	switch (hb_can_build(f->flags, type)) {
+	case HB_BUILD_NO_DISPATCH:
+		return PLACE_EX_NO_DISPATCH;
+	case HB_BUILD_NO_IMAGE:
+		return PLACE_EX_NO_IMAGE;
+	default:
+		break;
+	}
 	if (f->ncpu < req->vcpus)
 		return PLACE_EX_VCPUS;
 	if (f->available < req->memory_bytes)
@@ -66,6 +77,14 @@ static inline int judge(const struct place_config *cfg, const struct place_reque
 	    (unsigned __int128)*after * 100 + 99)
 		return PLACE_EX_MEMORY;
 	return -1;
+}
+
+/* The request's type as an index of the guest type table, or -1. */
+static int request_type(const struct place_request *req)
+{
+	const struct guest_type *t = guest_type_find(req->type);
+
+	return t ? (int)guest_type_index(t) : -1;
 }
 
 /* Fills e with node idx's numbers; returns as judge() does. */
@@ -79,7 +98,7 @@ static int evaluate(const struct registry *r, const struct place_config *cfg,
 	e->margin = placement_margin(cfg, f->mem_total);
 	e->after = f->available > req->memory_bytes ? f->available - req->memory_bytes : 0;
 	e->guests = f->guests;
-	return judge(cfg, req, f, &e->after);
+	return judge(cfg, req, request_type(req), f, &e->after);
 }
 
 static void explain(const struct registry *r, const struct place_config *cfg,
@@ -119,6 +138,14 @@ static void explain(const struct registry *r, const struct place_config *cfg,
 	case PLACE_EX_REVOKED:
 		snprintf(e->why, sizeof(e->why), "revoked: no longer trusted by the fleet");
 		break;
+	case PLACE_EX_NO_DISPATCH:
+		snprintf(e->why, sizeof(e->why), "no dispatch address (dispatch_listen is not set "
+			 "in its host.conf)");
+		break;
+	case PLACE_EX_NO_IMAGE:
+		snprintf(e->why, sizeof(e->why), "no base image for %s (image import on the node)",
+			 req->type);
+		break;
 	default:
 		e->why[0] = '\0';
 	}
@@ -151,6 +178,7 @@ struct ranking {
 	const struct place_request *req;
 	struct place_result *out;
 	long named;                  /* the operator's node, or -1 */
+	int type;                    /* request_type() */
 	struct rank_key *keys;
 	size_t nkeys, kcap;
 	bool topk;
@@ -206,7 +234,7 @@ static void scan_all(struct ranking *rk)
 
 	for (size_t i = 0; i < count; i++) {
 		uint64_t after;
-		int reason = judge(cfg, req, &fit[i], &after);
+		int reason = judge(cfg, req, rk->type, &fit[i], &after);
 
 		if (reason >= 0) {
 			keep_exclusion(rk, i, reason);
@@ -228,7 +256,7 @@ static void scan_named(struct ranking *rk)
 {
 	size_t named = (size_t)rk->named;
 	uint64_t after;
-	int reason = judge(rk->cfg, rk->req, &rk->r->fit[named], &after);
+	int reason = judge(rk->cfg, rk->req, rk->type, &rk->r->fit[named], &after);
 
 	if (reason < 0) {
 		rk->out->ncandidates = 1;
@@ -275,7 +303,7 @@ int placement_rank(const struct registry *r, const struct place_config *cfg,
 	struct rank_key topkeys[TOPK_MAX];
 	uint32_t topex[TOPK_MAX];
 	struct ranking rk = { .r = r, .cfg = cfg ? cfg : &default_config, .req = req, .out = out,
-			      .named = -1 };
+			      .named = -1, .type = request_type(req) };
 	int ret = 0;
 
 	memset(out, 0, sizeof(*out));

@@ -2,7 +2,10 @@
  *
  * available(n) = last MemAvailable - pending reservations (saturating at 0)
  * margin(n)    = max(margin_min_bytes, MemTotal * margin_percent / 100)
- * candidate    : live, sampled this run, ncpu >= vcpus, available - memory >= margin
+ * candidate    : live, sampled this run, able to build (a node whose heartbeat
+ *                reports capabilities needs a dispatch address and, for a
+ *                typed request, that type's base image; lib/wire-heartbeat.h),
+ *                ncpu >= vcpus, available - memory >= margin
  * order        : most memory left after the request, then fewer guests
  *                (running + pending), then name.
  * Every other node gets an exclusion with its reason and numbers. "No node
@@ -21,7 +24,7 @@ struct place_config {
 struct place_request {
 	uint64_t memory_bytes;
 	uint32_t vcpus;
-	const char *type;            /* guest type, informational here */
+	const char *type;            /* guest type (its base image is needed), or NULL */
 	const char *node;            /* the operator's named node, or NULL */
 };
 
@@ -29,6 +32,8 @@ enum place_exclusion_reason {
 	PLACE_EX_EVICTED, PLACE_EX_NO_SAMPLE, PLACE_EX_MEMORY, PLACE_EX_VCPUS,
 	PLACE_EX_NOT_NAMED, /* the operator named another node */
 	PLACE_EX_REVOKED,   /* the trust no longer holds it */
+	PLACE_EX_NO_DISPATCH, /* the node reports no dispatch address */
+	PLACE_EX_NO_IMAGE,  /* the node reports no base image for the type */
 	PLACE_EX__COUNT
 };
 const char *place_exclusion_name(enum place_exclusion_reason r);

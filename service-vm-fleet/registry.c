@@ -97,6 +97,7 @@ static void node_sync(struct registry *r, const struct node *n)
 	f->mem_total = n->has_sample ? kib_to_bytes(n->last.mem_total_kib) : 0;
 	f->guests = node_guests(n);
 	f->ncpu = n->has_sample ? n->last.ncpu : 0;
+	f->flags = n->has_sample ? (uint16_t)n->last.flags : 0;
 	f->live = n->state == NODE_LIVE;
 	f->sampled = n->has_sample;
 	f->revoked = n->revoked;

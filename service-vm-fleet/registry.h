@@ -70,6 +70,7 @@ struct node_fit {
 	uint64_t mem_total;        /* bytes, last sample */
 	uint32_t guests;           /* node_guests() */
 	uint16_t ncpu;
+	uint16_t flags;            /* the last sample's heartbeat flags (all in the low 16 bits) */
 	uint8_t live;              /* state == NODE_LIVE */
 	uint8_t sampled;           /* has_sample */
 	uint8_t revoked;           /* revoked (and so not live) */

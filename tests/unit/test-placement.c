@@ -53,6 +53,17 @@ static void fleet(struct registry *r)
 	assert_int_equal(registry_find(r, "quiet")->state, NODE_LIVE);
 }
 
+static void add_flags(struct registry *r, const char *name, uint32_t flags)
+{
+	struct heartbeat hb = {
+		.seq = 1, .ncpu = 8, .mem_total_kib = 64 * GiB_KIB, .mem_available_kib = 60 * GiB_KIB,
+		.interval_ms = 10000, .flags = flags,
+	};
+
+	snprintf(hb.name, sizeof(hb.name), "%s", name);
+	assert_int_equal(registry_heartbeat(r, &hb, T0, 1700000000), 0);
+}
+
 static const struct place_entry *excluded(const struct place_result *res, const char *name)
 {
 	for (size_t i = 0; i < res->exclusions_listed; i++) {
@@ -433,6 +444,79 @@ static void test_revoked_excluded(void **state)
 	registry_free(&r);
 }
 
+/* A node that reports it has no dispatch address, or lacks the type's base
+ * image, is excluded with the reason; an agent that reports nothing (old)
+ * and one that has not looked at its images are candidates as before. */
+static void test_capabilities_exclude(void **state)
+{
+	const uint32_t caps = HB_FLAG_LIBVIRT | HB_FLAG_CAPS | HB_FLAG_DISPATCH | HB_FLAG_IMAGES;
+	struct place_request req = { .memory_bytes = 2 * GiB, .vcpus = 2, .type = "mediakit" };
+	struct place_result res;
+	const struct place_entry *e;
+	struct registry r;
+
+	(void)state;
+	assert_int_equal(registry_init(&r, NULL, T0, NULL, NULL), 0);
+	add_flags(&r, "old", HB_FLAG_LIBVIRT);
+	add_flags(&r, "nodispatch", HB_FLAG_CAPS | HB_FLAG_IMAGES | HB_FLAG_BASE(0) |
+		  HB_FLAG_BASE(1) | HB_FLAG_BASE(2) | HB_FLAG_BASE(3));
+	add_flags(&r, "tote-only", caps | HB_FLAG_BASE(0));
+	add_flags(&r, "media", caps | HB_FLAG_BASE(1));
+	add_flags(&r, "unlooked", HB_FLAG_CAPS | HB_FLAG_DISPATCH);
+
+	assert_int_equal(placement_rank(&r, &defaults, &req, 0, &res), 0);
+	assert_int_equal(res.ncandidates, 3);
+	assert_int_equal(res.nexclusions, 2);
+	assert_int_equal(res.excluded_by_reason[PLACE_EX_NO_DISPATCH], 1);
+	assert_int_equal(res.excluded_by_reason[PLACE_EX_NO_IMAGE], 1);
+	e = excluded(&res, "nodispatch");
+	assert_int_equal(e->reason, PLACE_EX_NO_DISPATCH);
+	assert_string_equal(place_exclusion_name(e->reason), "no-dispatch");
+	assert_non_null(strstr(e->why, "no dispatch address"));
+	e = excluded(&res, "tote-only");
+	assert_int_equal(e->reason, PLACE_EX_NO_IMAGE);
+	assert_string_equal(place_exclusion_name(e->reason), "no-image");
+	assert_non_null(strstr(e->why, "no base image for mediakit"));
+	place_result_free(&res);
+
+	/* The same with a limit (the top-k path) and for a Totebox. */
+	req.type = "totebox";
+	assert_int_equal(placement_rank(&r, &defaults, &req, 2, &res), 0);
+	assert_int_equal(res.ncandidates, 3); /* old, tote-only, unlooked */
+	assert_int_equal(res.excluded_by_reason[PLACE_EX_NO_IMAGE], 1);
+	assert_int_equal(res.excluded_by_reason[PLACE_EX_NO_DISPATCH], 1);
+	place_result_free(&res);
+
+	/* Without a type only the dispatch address counts. */
+	req.type = NULL;
+	assert_int_equal(placement_rank(&r, &defaults, &req, 0, &res), 0);
+	assert_int_equal(res.ncandidates, 4);
+	assert_string_equal(excluded(&res, "nodispatch")->node->name, "nodispatch");
+	place_result_free(&res);
+	registry_free(&r);
+}
+
+/* The operator's node is judged the same way: its own reason comes first. */
+static void test_capabilities_named(void **state)
+{
+	struct place_request req = { .memory_bytes = 2 * GiB, .vcpus = 2, .type = "totebox",
+				     .node = "n1" };
+	struct place_result res;
+	struct registry r;
+
+	(void)state;
+	assert_int_equal(registry_init(&r, NULL, T0, NULL, NULL), 0);
+	add_flags(&r, "n1", HB_FLAG_CAPS | HB_FLAG_IMAGES | HB_FLAG_BASE(0));
+	add_flags(&r, "n2", HB_FLAG_CAPS | HB_FLAG_DISPATCH | HB_FLAG_IMAGES | HB_FLAG_BASE(0));
+	assert_int_equal(placement_rank(&r, &defaults, &req, 0, &res), 0);
+	assert_int_equal(res.ncandidates, 0);
+	assert_string_equal(res.exclusions[0].node->name, "n1");
+	assert_int_equal(res.exclusions[0].reason, PLACE_EX_NO_DISPATCH);
+	assert_int_equal(res.exclusions[1].reason, PLACE_EX_NOT_NAMED);
+	place_result_free(&res);
+	registry_free(&r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -448,6 +532,8 @@ int main(void)
 		cmocka_unit_test(test_nothing_fits),
 		cmocka_unit_test(test_topk_matches_sort),
 		cmocka_unit_test(test_revoked_excluded),
+		cmocka_unit_test(test_capabilities_exclude),
+		cmocka_unit_test(test_capabilities_named),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

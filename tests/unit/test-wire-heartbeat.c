@@ -84,6 +84,54 @@ static void test_roundtrip(void **state)
 		assert_int_equal(out.name[i], 0);
 }
 
+/* The capability bits at their places on the wire: flags 0x0000050f is
+ * libvirt, capabilities, dispatch, images, base of types 0 and 2. */
+static void test_capability_bits(void **state)
+{
+	struct heartbeat in = sample(), out;
+	uint8_t buf[HB_SIZE];
+
+	(void)state;
+	in.flags = HB_FLAG_LIBVIRT | HB_FLAG_CAPS | HB_FLAG_DISPATCH | HB_FLAG_IMAGES |
+		   HB_FLAG_BASE(0) | HB_FLAG_BASE(2);
+	assert_int_equal(hb_encode(&in, buf), 0);
+	assert_int_equal(buf[52], 0x00);
+	assert_int_equal(buf[53], 0x00);
+	assert_int_equal(buf[54], 0x05);
+	assert_int_equal(buf[55], 0x0f);
+	assert_int_equal(hb_decode(buf, sizeof(buf), &out), 0);
+	assert_int_equal(out.flags, in.flags);
+	assert_int_equal(hb_can_build(out.flags, 0), HB_BUILD_OK);
+	assert_int_equal(hb_can_build(out.flags, 1), HB_BUILD_NO_IMAGE);
+	assert_int_equal(hb_can_build(out.flags, 2), HB_BUILD_OK);
+	assert_int_equal(hb_can_build(out.flags, -1), HB_BUILD_OK);
+	/* No dispatch address: nothing can be built, whatever the images. */
+	assert_int_equal(hb_can_build(out.flags & ~HB_FLAG_DISPATCH, 0), HB_BUILD_NO_DISPATCH);
+	assert_int_equal(hb_can_build(out.flags & ~HB_FLAG_DISPATCH, -1), HB_BUILD_NO_DISPATCH);
+	/* Images not looked at (libvirt silent): no judgement on them. */
+	assert_int_equal(hb_can_build(HB_FLAG_CAPS | HB_FLAG_DISPATCH, 1), HB_BUILD_OK);
+}
+
+/* A frame from an agent that predates the capability bits (flags 0 or 1)
+ * decodes as before and is taken as able to build any type. */
+static void test_old_frame_builds_anything(void **state)
+{
+	struct heartbeat in = sample(), out;
+	uint8_t buf[HB_SIZE];
+
+	(void)state;
+	for (uint32_t flags = 0; flags <= HB_FLAG_LIBVIRT; flags++) {
+		in.flags = flags;
+		assert_int_equal(hb_encode(&in, buf), 0);
+		assert_int_equal(hb_decode(buf, sizeof(buf), &out), 0);
+		assert_int_equal(out.flags, flags);
+		for (int t = -1; t < 4; t++)
+			assert_int_equal(hb_can_build(out.flags, t), HB_BUILD_OK);
+	}
+	/* Base bits without bit 1 say nothing either. */
+	assert_int_equal(hb_can_build(HB_FLAG_IMAGES, 0), HB_BUILD_OK);
+}
+
 static void test_sizes(void **state)
 {
 	uint8_t buf[HB_SIZE + 1] = { 0 };
@@ -246,6 +294,8 @@ int main(void)
 		cmocka_unit_test(test_name_field),
 		cmocka_unit_test(test_ranges),
 		cmocka_unit_test(test_encode_rejects),
+		cmocka_unit_test(test_capability_bits),
+		cmocka_unit_test(test_old_frame_builds_anything),
 		cmocka_unit_test(test_node_name_valid),
 		cmocka_unit_test(test_reject_names),
 	};
