@@ -4,13 +4,14 @@
 # project from this source tree (prefix /usr/local: programs in bin, the
 # agent's helpers in libexec/os-infrastructure, guest manifests in
 # share/os-infrastructure/images; systemd units, configured with these paths,
-# in systemd's unit directory), then runs --genesis or --join.
+# in systemd's unit directory; the user osi and its directories from
+# sysusers.d and tmpfiles.d), then runs --genesis or --join.
 set -euo pipefail
 
 SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # shellcheck disable=SC2034 # used by the scripts that source this
 BUILD_PACKAGES=(meson ninja-build pkg-config gcc libsodium-dev libjansson-dev libuv1-dev
-	libsqlite3-dev libvirt-dev libmnl-dev libncurses-dev libarchive-dev libnftables-dev libcurl4-openssl-dev scdoc)
+	libsqlite3-dev libvirt-dev libmnl-dev libncurses-dev libarchive-dev libnftables-dev libcurl4-openssl-dev scdoc libsystemd-dev)
 # shellcheck disable=SC2034
 RUN_PACKAGES=(wireguard-tools iproute2 nftables procps)
 
@@ -48,9 +49,22 @@ build_and_install() {
 			--buildtype release -Dtests=false
 	ninja -C /var/tmp/os-infrastructure-build
 	ninja -C /var/tmp/os-infrastructure-build install >/dev/null
+	system_user
 	if [[ -d /run/systemd/system ]]; then
 		systemctl daemon-reload
+		systemctl enable --now service-vm-host-virt.socket >/dev/null
 	fi
+}
+
+# The services' user osi (sysusers.d) and the owners and modes of the state
+# and runtime directories (tmpfiles.d), both installed with the units.
+system_user() {
+	local sysusers tmpfiles
+	sysusers=$(pkg-config --variable=sysusersdir systemd 2>/dev/null || echo /usr/lib/sysusers.d)
+	tmpfiles=$(pkg-config --variable=tmpfilesdir systemd 2>/dev/null || echo /usr/lib/tmpfiles.d)
+	say "system user osi; /var/lib and /run directories"
+	systemd-sysusers "$sysusers/os-infrastructure.conf"
+	systemd-tmpfiles --create "$tmpfiles/os-infrastructure.conf"
 }
 
 # Opens WireGuard (and, while it runs, nothing else) where ufw guards the host.

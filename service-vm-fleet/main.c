@@ -9,6 +9,8 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include <systemd/sd-daemon.h>
+
 #include "lib/clock.h"
 #include "lib/conf-path.h"
 #include "lib/fileio.h"
@@ -180,6 +182,7 @@ int main(int argc, char **argv)
 	ret = start(loop);
 	if (ret == 0) {
 		registry_begin_window(&fleet.reg, clock_mono_ns());
+		sd_notify(0, "READY=1"); /* sockets bound (Type=notify); a no-op outside systemd */
 		log_info("listening: %zu stored nodes each get a full %llu ms window from now",
 			 fleet.reg.count, (unsigned long long)fleet.cfg.evict_after_ms);
 		ret = uv_run(loop, UV_RUN_DEFAULT);

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <uv.h>
+#include <systemd/sd-daemon.h>
 
 #include "lib/auth.h"
 #include "lib/clock.h"
@@ -543,8 +544,10 @@ int agent_run(const struct host_config *cfg)
 			 a->fleet_name[0] ? a->fleet_name : "(none yet)",
 			 a->fleet_address[0] ? a->fleet_address : "-",
 			 cfg->guests_uri[0] ? cfg->guests_uri : "not counted");
-	if (ret == 0)
+	if (ret == 0) {
+		sd_notify(0, "READY=1"); /* sockets bound (Type=notify); a no-op outside systemd */
 		uv_run(&a->loop, UV_RUN_DEFAULT);
+	}
 	stop(a);
 	uv_run(&a->loop, UV_RUN_DEFAULT);
 	if (uv_loop_close(&a->loop) < 0)
