@@ -23,8 +23,8 @@ static struct wg_allowedip host_route(uint32_t addr, uint8_t len)
 	return ip;
 }
 
-static int add_plan_peer(struct wg_device *dev, const struct mesh_peer *mp, char *err,
-			 size_t errlen)
+static int add_plan_peer(struct wg_device *dev, const struct mesh_peer *mp, uint8_t subnet_len,
+			 char *err, size_t errlen)
 {
 	struct wg_peer *p;
 	struct wg_allowedip ip;
@@ -41,6 +41,10 @@ static int add_plan_peer(struct wg_device *dev, const struct mesh_peer *mp, char
 	}
 	for (size_t i = 0; i < mp->nallowed && ret == 0; i++) {
 		ip = host_route(mp->allowed[i], 32);
+		ret = wg_peer_add_allowedip(p, &ip);
+	}
+	for (size_t i = 0; i < mp->nguests && ret == 0; i++) {
+		ip = host_route(mp->guests[i], subnet_len);
 		ret = wg_peer_add_allowedip(p, &ip);
 	}
 	return ret;
@@ -95,7 +99,7 @@ int mesh_apply(const char *ifname, const struct mesh_plan *plan, const struct id
 	if (ret == 0)
 		ret = add_removals(&dev, ifname, plan);
 	for (size_t i = 0; ret == 0 && i < plan->count; i++)
-		ret = add_plan_peer(&dev, &plan->peers[i], err, errlen);
+		ret = add_plan_peer(&dev, &plan->peers[i], plan->guest.subnet_len, err, errlen);
 	if (ret == 0)
 		ret = wg_set_device(&dev);
 	if (ret == 0)
@@ -150,6 +154,13 @@ static int configure(const struct mesh_conf *c, const struct mesh_plan *plan,
 	if (ret == 0) {
 		step = "route to the mesh prefix";
 		ip = host_route(plan->prefix_addr, plan->prefix_len);
+		ret = wg_if_add_route(c->interface, &ip);
+	}
+	/* Self's own subnet is more specific, on its guest bridge once that
+	 * exists; until then nothing of the mesh carries it. */
+	if (ret == 0 && plan->has_guest) {
+		step = "route to the guest prefix";
+		ip = host_route(plan->guest.addr, plan->guest.len);
 		ret = wg_if_add_route(c->interface, &ip);
 	}
 	if (ret == 0 && plan->relay) {

@@ -197,6 +197,32 @@ static int add_allowed(struct mesh_peer *p, uint32_t addr)
 	return 0;
 }
 
+/* 0 when m has no guest subnet (no layout, or past its capacity). */
+static uint32_t guest_subnet(const struct mesh_plan *plan, const struct ledger_member *m)
+{
+	uint32_t subnet;
+
+	if (!plan->has_guest || guest_net_subnet(&plan->guest, m->addr, &subnet, NULL, 0) < 0)
+		return 0;
+	return subnet;
+}
+
+/* m's /32 and guest subnet, to the peer that carries them. */
+static int add_member(struct mesh_plan *plan, struct mesh_peer *p, const struct ledger_member *m)
+{
+	uint32_t subnet = guest_subnet(plan, m), *g;
+	int ret = add_allowed(p, m->addr);
+
+	if (ret < 0 || !subnet)
+		return ret;
+	g = realloc(p->guests, (p->nguests + 1) * sizeof(*g));
+	if (!g)
+		return -ENOMEM;
+	g[p->nguests++] = subnet;
+	p->guests = g;
+	return 0;
+}
+
 static int add_direct(struct mesh_plan *plan, const struct ledger_member *m)
 {
 	struct mesh_peer *p = &plan->peers[plan->count];
@@ -207,7 +233,7 @@ static int add_direct(struct mesh_plan *plan, const struct ledger_member *m)
 	memcpy(p->endpoint, m->endpoint, sizeof(p->endpoint));
 	p->keepalive = plan->self->endpoint[0] ? 0 : MESH_KEEPALIVE_S;
 	plan->count++;
-	return add_allowed(p, m->addr);
+	return add_member(plan, p, m);
 }
 
 static struct mesh_peer *find_by_name(struct mesh_plan *plan, const char *name)
@@ -233,7 +259,7 @@ static int fill_plan(struct mesh_plan *plan, const struct ledger_member *m, size
 			continue;
 		via = relay ? find_by_name(plan, relay->name) : NULL;
 		if (via)
-			ret = add_allowed(via, m[i].addr);
+			ret = add_member(plan, via, &m[i]);
 		else
 			plan->unreachable++;
 	}
@@ -268,9 +294,14 @@ int mesh_plan(const struct ledger *l, const char *self, struct mesh_plan *out)
 		mesh_plan_free(out);
 		return -ENOMEM;
 	}
-	for (size_t i = 0; i < n; i++)
-		if (live(&m[i]))
-			out->members[out->nmembers++] = m[i].addr;
+	out->has_guest = guest_net_from_ledger(&out->guest, l, NULL, 0) == 0;
+	out->guest_subnet = guest_subnet(out, out->self);
+	for (size_t i = 0; i < n; i++) {
+		if (!live(&m[i]))
+			continue;
+		out->members[out->nmembers++] = m[i].addr;
+		out->no_guest_subnet += out->has_guest && !guest_subnet(out, &m[i]);
+	}
 	ret = fill_plan(out, m, n, relay);
 	if (ret < 0)
 		mesh_plan_free(out);
@@ -287,8 +318,10 @@ const struct mesh_peer *mesh_plan_find(const struct mesh_plan *p, const uint8_t 
 
 void mesh_plan_free(struct mesh_plan *p)
 {
-	for (size_t i = 0; p->peers && i < p->count; i++)
+	for (size_t i = 0; p->peers && i < p->count; i++) {
 		free(p->peers[i].allowed);
+		free(p->peers[i].guests);
+	}
 	free(p->peers);
 	free(p->members);
 	memset(p, 0, sizeof(*p));

@@ -14,6 +14,10 @@
  *     relay, so the path is symmetric: WireGuard accepts a packet from a
  *     peer only if its source is among that peer's allowed IPs. The relay
  *     forwards between its peers (its interface has IPv4 forwarding on).
+ * P's guest subnet (lib/guest-net.h) goes wherever P's /32 goes: into P's
+ * own peer, or the relay's when P is relayed. A member whose mesh address
+ * has no guest subnet (past the layout's capacity) is counted in
+ * no_guest_subnet and still gets its /32.
  * Without a relay, two members behind NAT cannot reach each other
  * (plan->unreachable counts them). A revoked or unknown member gets no peers.
  *
@@ -26,6 +30,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "lib/guest-net.h"
 #include "lib/ledger.h"
 #include "lib/trust.h"
 
@@ -83,6 +88,8 @@ struct mesh_peer {
 	uint16_t keepalive;                     /* seconds, 0 off */
 	uint32_t *allowed;                      /* /32s, host order; [0] is the peer's own */
 	size_t nallowed;
+	uint32_t *guests;                       /* guest subnets it carries, host order, */
+	size_t nguests;                         /* each /plan->guest.subnet_len */
 };
 
 struct mesh_plan {
@@ -96,6 +103,10 @@ struct mesh_plan {
 	size_t unreachable;                     /* members no path reaches */
 	uint32_t *members;                      /* every live member's address, self too */
 	size_t nmembers;                        /* (the firewall's sources, lib/firewall.h) */
+	bool has_guest;                         /* guest is the mesh's guest layout */
+	struct guest_net guest;
+	uint32_t guest_subnet;                  /* self's, 0 when it has none */
+	size_t no_guest_subnet;                 /* live members without one */
 };
 
 /* Computes self's peers from a verified ledger (rules above); pure. */

@@ -234,6 +234,114 @@ static void test_plan_without_relay(void **state)
 	ledger_free(&l);
 }
 
+#define GUEST(n) (0x0a4e0000u + ((n) << 8)) /* 10.78.n.0, the member at .n's /24 */
+
+/* The peer's guest subnets are exactly those of the given host numbers. */
+static void guests(const struct mesh_peer *p, size_t n, ...)
+{
+	va_list ap;
+
+	assert_non_null(p);
+	assert_int_equal(p->nguests, n);
+	va_start(ap, n);
+	for (size_t i = 0; i < n; i++)
+		assert_int_equal(p->guests[i], GUEST(va_arg(ap, unsigned)));
+	va_end(ap);
+}
+
+static void test_plan_guest_subnets(void **state)
+{
+	struct fixture *f = *state;
+	struct mesh_plan p;
+
+	/* laptop-a: each peer's subnet beside its /32; the relay carries the
+	 * subnet of laptop-c, which it relays for */
+	assert_int_equal(mesh_plan(&f->l, "laptop-a", &p), 0);
+	assert_true(p.has_guest);
+	assert_int_equal(p.guest.addr, 0x0a4e0000u);
+	assert_int_equal(p.guest.len, 16);
+	assert_int_equal(p.guest.subnet_len, 24);
+	assert_int_equal(p.guest_subnet, GUEST(1));
+	assert_int_equal(p.no_guest_subnet, 0);
+	guests(peer(&p, "laptop-b"), 2, 2, 4);
+	guests(peer(&p, "cloud"), 1, 3);
+	mesh_plan_free(&p);
+
+	/* the relay and the cloud: every member direct, each with its own */
+	assert_int_equal(mesh_plan(&f->l, "laptop-b", &p), 0);
+	assert_int_equal(p.guest_subnet, GUEST(2));
+	guests(peer(&p, "laptop-a"), 1, 1);
+	guests(peer(&p, "cloud"), 1, 3);
+	guests(peer(&p, "laptop-c"), 1, 4);
+	mesh_plan_free(&p);
+	assert_int_equal(mesh_plan(&f->l, "cloud", &p), 0);
+	assert_int_equal(p.guest_subnet, GUEST(3));
+	guests(peer(&p, "laptop-a"), 1, 1);
+	guests(peer(&p, "laptop-b"), 1, 2);
+	guests(peer(&p, "laptop-c"), 1, 4);
+	mesh_plan_free(&p);
+}
+
+static void test_plan_guest_revoked(void **state)
+{
+	struct fixture *f = *state;
+	struct mesh_plan p;
+
+	if (ledger_append_revoke(&f->l, &f->id[A], "laptop-c", f->err, sizeof(f->err)) < 0)
+		fail_msg("revoke: %s", f->err);
+	for (int i = A; i <= CLOUD; i++) {
+		assert_int_equal(mesh_plan(&f->l, names[i], &p), 0);
+		for (size_t k = 0; k < p.count; k++)
+			for (size_t j = 0; j < p.peers[k].nguests; j++)
+				assert_int_not_equal(p.peers[k].guests[j], GUEST(4));
+		mesh_plan_free(&p);
+	}
+	/* the relay no longer carries it for laptop-a */
+	assert_int_equal(mesh_plan(&f->l, "laptop-a", &p), 0);
+	guests(peer(&p, "laptop-b"), 1, 2);
+	mesh_plan_free(&p);
+}
+
+/* Past the layout's 255 subnets a member keeps its /32 and gets no subnet:
+ * never another member's. */
+static void test_plan_guest_capacity(void **state)
+{
+	struct fixture *f = *state;
+	struct identity id;
+	struct ledger_member m = { .roles = LEDGER_ROLE_NODE };
+	const struct mesh_peer *last;
+	struct mesh_plan p;
+	char name[16];
+
+	for (unsigned i = 5; i <= 256; i++) {
+		snprintf(name, sizeof(name), "n%u", i);
+		make_id(&id, name);
+		memset(&m, 0, sizeof(m));
+		m.roles = LEDGER_ROLE_NODE;
+		strcpy(m.name, name);
+		memcpy(m.sign_pk, id.sign_pk, sizeof(m.sign_pk));
+		memcpy(m.kx_pk, id.kx_pk, sizeof(m.kx_pk));
+		memcpy(m.wg_pk, id.wg_pk, sizeof(m.wg_pk));
+		snprintf(m.endpoint, sizeof(m.endpoint), "192.0.2.%u:51820", i % 250 + 1);
+		assert_int_equal(ledger_next_address(&f->l, &m.addr), 0);
+		if (ledger_append_admit(&f->l, &f->id[A], &m, f->err, sizeof(f->err)) < 0)
+			fail_msg("admit %s: %s", name, f->err);
+		identity_wipe(&id);
+	}
+	assert_int_equal(mesh_plan(&f->l, "cloud", &p), 0);
+	assert_int_equal(p.count, 255);
+	assert_int_equal(p.no_guest_subnet, 1);
+	guests(peer(&p, "n255"), 1, 255);
+	last = peer(&p, "n256");
+	allowed(last, 1, 256);
+	guests(last, 0);
+	mesh_plan_free(&p);
+	/* and it has none of its own */
+	assert_int_equal(mesh_plan(&f->l, "n256", &p), 0);
+	assert_int_equal(p.guest_subnet, 0);
+	mesh_plan_free(&p);
+}
+
 static void test_trust_from_ledger(void **state)
 {
 	struct fixture *f = *state;
@@ -608,6 +716,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_plan_with_endpoint, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_plan_revoked_and_strangers, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_plan_without_relay, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_plan_guest_subnets, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_plan_guest_revoked, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_plan_guest_capacity, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_trust_from_ledger, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_trust_load_prefers_ledger, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_conf, setup, teardown),
