@@ -94,6 +94,7 @@ static int build(struct agent *a, uint8_t dgram[HB_SIZE], uint64_t *seq)
 	struct heartbeat hb = { 0 };
 	struct sample s;
 	const char *what;
+	uint32_t bases;
 	int ret;
 
 	what = "reading /proc/stat and /proc/meminfo";
@@ -108,6 +109,9 @@ static int build(struct agent *a, uint8_t dgram[HB_SIZE], uint64_t *seq)
 	hb.interval_ms = (uint32_t)a->cfg->heartbeat_interval_ms;
 	if (guests_last(&a->guests, &hb.guests_running, &hb.guest_mem_kib))
 		hb.flags |= HB_FLAG_LIBVIRT;
+	hb.flags |= HB_FLAG_CAPS | (a->cfg->dispatch_listen[0] ? HB_FLAG_DISPATCH : 0);
+	if (guests_bases(&a->guests, &bases))
+		hb.flags |= HB_FLAG_IMAGES | bases << HB_FLAG_BASE_SHIFT;
 	what = a->seq.path;
 	ret = seqstore_next(&a->seq, &hb.seq);
 	if (ret < 0)
@@ -482,6 +486,7 @@ static int start(struct agent *a)
 	ret = guests_init(&a->guests, &a->loop, NULL, a->cfg->guests_uri);
 	if (ret < 0)
 		return ret;
+	guests_set_bases(&a->guests, a->cfg->images_dir, a->cfg->base_image);
 	a->guests_ready = true;
 	if (a->fleet_address[0])
 		connect_fleet(a, clock_mono_ns());

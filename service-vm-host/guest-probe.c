@@ -8,6 +8,9 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include <jansson.h>
+
+#include "lib/guest-types.h"
 #include "lib/log.h"
 #include "service-vm-host/helper-path.h"
 
@@ -148,7 +151,7 @@ static void on_probe_exit(uv_process_t *p, int64_t status, int sig)
 
 static int spawn(struct guests *g)
 {
-	char *args[] = { g->helper, g->uri, NULL };
+	char *args[2 + PROBE_BASES_MAX + 1] = { g->helper, g->uri };
 	uv_process_options_t opts = { 0 };
 	uv_stdio_container_t stdio[3];
 	int ret;
@@ -158,6 +161,8 @@ static int spawn(struct guests *g)
 		return ret;
 	g->pipe.data = g;
 	g->proc.data = g;
+	for (unsigned i = 0; i < g->nbases; i++)
+		args[2 + i] = g->bases[i];
 	stdio[0].flags = UV_IGNORE;
 	stdio[1].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
 	stdio[1].data.stream = (uv_stream_t *)&g->pipe;
@@ -215,6 +220,46 @@ bool guests_last(const struct guests *g, uint32_t *running, uint64_t *memory_kib
 	*running = g->last.running;
 	*memory_kib = g->last.memory_kib;
 	return true;
+}
+
+bool guests_bases(const struct guests *g, uint32_t *mask)
+{
+	if (!g->have_last || !g->last.ok || !g->last.has_bases)
+		return false;
+	*mask = g->last.bases;
+	return true;
+}
+
+static void manifest_base(const char *images_dir, const struct guest_type *t, char *out,
+			  size_t len)
+{
+	char path[4096];
+	json_error_t je;
+	json_t *root;
+	const char *base;
+
+	snprintf(out, len, "-");
+	if (snprintf(path, sizeof(path), "%s/%s", images_dir, t->manifest) >= (int)sizeof(path))
+		return;
+	root = json_load_file(path, 0, &je);
+	base = json_string_value(json_object_get(root, "base_image"));
+	if (base && base[0] && strlen(base) < len && !strchr(base, '/'))
+		snprintf(out, len, "%s", base);
+	else
+		log_warn("%s: no base_image read (%s): %s guests are not offered as buildable",
+			 path, root ? "no such key" : je.text, t->name);
+	json_decref(root);
+}
+
+void guests_set_bases(struct guests *g, const char *images_dir, const char *override)
+{
+	g->nbases = GUEST_TYPE_COUNT < PROBE_BASES_MAX ? GUEST_TYPE_COUNT : PROBE_BASES_MAX;
+	for (unsigned i = 0; i < g->nbases; i++) {
+		if (override && override[0] && strlen(override) < sizeof(g->bases[i]))
+			snprintf(g->bases[i], sizeof(g->bases[i]), "%s", override);
+		else
+			manifest_base(images_dir, guest_type_at(i), g->bases[i], sizeof(g->bases[i]));
+	}
 }
 
 int guests_init(struct guests *g, uv_loop_t *loop, const char *helper, const char *uri)

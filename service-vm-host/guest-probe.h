@@ -22,6 +22,9 @@ struct guests {
 	uv_loop_t *loop;
 	char helper[4096];
 	char uri[256];
+	/* Each guest type's base image name ("-": unknown), asked of the probe. */
+	char bases[PROBE_BASES_MAX][64];
+	unsigned nbases;
 	uv_timer_t timer;
 	/* The probe under way. */
 	uv_process_t proc;
@@ -47,6 +50,13 @@ int guests_init(struct guests *g, uv_loop_t *loop, const char *helper, const cha
 void guests_probe(struct guests *g);
 /* The last probe's answer; false when libvirt has not answered. */
 bool guests_last(const struct guests *g, uint32_t *running, uint64_t *memory_kib);
+/* Which guest types' base images the pool holds (bit i: type i), from the
+ * last answer; false when not known. */
+bool guests_bases(const struct guests *g, uint32_t *mask);
+/* The base image of each guest type, for the probe to look for: override if
+ * set, else "base_image" of images_dir/<the type's manifest>; a manifest that
+ * cannot be read names none ("-"). Logs what it could not read. */
+void guests_set_bases(struct guests *g, const char *images_dir, const char *override);
 /* Kills a probe under way and closes every handle; run the loop to finish. */
 void guests_close(struct guests *g);
 /* Whether the local libvirt daemon's read-only socket is there, for URIs

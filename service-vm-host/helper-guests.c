@@ -1,6 +1,9 @@
-/* service-vm-host-guests URI: asks libvirt, read-only, how many guests are
- * running and how much memory they hold, and prints one line for the agent:
- *   ok running=N memory_kib=M     or     error <reason>
+/* service-vm-host-guests URI [BASE...]: asks libvirt, read-only, how many
+ * guests are running and how much memory they hold, and, given the base image
+ * name of each guest type (lib/guest-types.c's order, "-" for none), which of
+ * them are in the project's pool; prints one line for the agent:
+ *   ok running=N memory_kib=M [bases=MASK]     or     error <reason>
+ * (bit i of MASK: BASE i is there, as the volume virt/ imports it under).
  * It lives apart from the agent so that libvirt's size and a hung daemon
  * stay out of the process that sends heartbeats. */
 #include <libvirt/libvirt.h>
@@ -13,6 +16,7 @@
 #include <unistd.h>
 
 #include "service-vm-host/sampler.h"
+#include "virt/virt.h"
 
 /* The agent gives up after a few seconds; never outlive it for long. */
 #define PROBE_ALARM_S 30
@@ -47,6 +51,30 @@ static const char *last_error(void)
 	return err && err->message ? err->message : "unknown libvirt error";
 }
 
+/* Bit i set when argv base i is a volume of the pool. No pool: none are. */
+static uint32_t bases_present(virConnectPtr conn, char **bases, int n)
+{
+	virStoragePoolPtr pool = virStoragePoolLookupByName(conn, VIRT_DEFAULT_POOL);
+	uint32_t mask = 0;
+
+	for (int i = 0; pool && i < n && i < PROBE_BASES_MAX; i++) {
+		char vol[VIRT_NAME_MAX + 16];
+		virStorageVolPtr v;
+
+		if (!strcmp(bases[i], "-"))
+			continue;
+		snprintf(vol, sizeof(vol), "base-%s.img", bases[i]);
+		v = virStorageVolLookupByName(pool, vol);
+		if (v) {
+			mask |= 1u << i;
+			virStorageVolFree(v);
+		}
+	}
+	if (pool)
+		virStoragePoolFree(pool);
+	return mask;
+}
+
 int main(int argc, char **argv)
 {
 	virDomainPtr *doms = NULL;
@@ -55,8 +83,8 @@ int main(int argc, char **argv)
 	unsigned running = 0;
 	int n, ret;
 
-	if (argc != 2 || !argv[1][0])
-		return fail("usage: service-vm-host-guests URI");
+	if (argc < 2 || !argv[1][0])
+		return fail("usage: service-vm-host-guests URI [BASE...]");
 	alarm(PROBE_ALARM_S);
 	virSetErrorFunc(NULL, quiet);
 	if (virInitialize() < 0)
@@ -79,7 +107,10 @@ int main(int argc, char **argv)
 		}
 		virDomainFree(doms[i]);
 	}
-	printf("ok running=%u memory_kib=%" PRIu64 "\n", running, mem);
+	printf("ok running=%u memory_kib=%" PRIu64, running, mem);
+	if (argc > 2)
+		printf(" bases=%" PRIu32, bases_present(conn, argv + 2, argc - 2));
+	putchar('\n');
 	ret = 0;
 cleanup:
 	free(doms);

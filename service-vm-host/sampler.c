@@ -249,8 +249,19 @@ static int parse_probe_ok(const char *p, const char *end, struct probe_result *o
 	if (!has_prefix(p, end, " memory_kib="))
 		return -EBADMSG;
 	p += 12;
-	if (scan_u64(&p, end, &mem) < 0 || p != end)
+	if (scan_u64(&p, end, &mem) < 0)
 		return -EBADMSG;
+	if (p != end) {
+		uint64_t bases;
+
+		if (!has_prefix(p, end, " bases="))
+			return -EBADMSG;
+		p += 7;
+		if (scan_u64(&p, end, &bases) < 0 || p != end || bases >> PROBE_BASES_MAX)
+			return -EBADMSG;
+		out->has_bases = true;
+		out->bases = (uint32_t)bases;
+	}
 	out->ok = true;
 	out->running = (uint32_t)running;
 	out->memory_kib = mem;

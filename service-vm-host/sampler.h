@@ -42,15 +42,18 @@ void sampler_init(struct sampler *s, const char *proc_root);
 int sampler_read(struct sampler *s, struct sample *out);
 
 /* The one line service-vm-host-guests prints on stdout:
- *   "ok running=<u32> memory_kib=<u64>"  or  "error <printable ASCII>"
+ *   "ok running=<u32> memory_kib=<u64>[ bases=<u32>]"  or  "error <printable ASCII>"
  * with an optional trailing newline and nothing else. */
 #define PROBE_LINE_MAX 256
 #define PROBE_REASON_MAX 200
+#define PROBE_BASES_MAX 8 /* bits of bases: guest types, in table order */
 
 struct probe_result {
 	bool ok;
 	uint32_t running;
 	uint64_t memory_kib;
+	bool has_bases;    /* the probe was asked about base images */
+	uint32_t bases;    /* bit i: guest type i's base image is in the pool */
 	char reason[PROBE_REASON_MAX + 1]; /* when !ok */
 };
 

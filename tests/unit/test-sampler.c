@@ -270,6 +270,32 @@ static void probe_line(void **state)
 	assert_int_equal(parse_probe_line(big, sizeof(big), &r), -EBADMSG);
 }
 
+/* The optional bases mask (one bit per guest type, at most 8 of them). */
+static void probe_line_bases(void **state)
+{
+	static const char *const bad[] = {
+		"ok running=1 memory_kib=2 bases=", "ok running=1 memory_kib=2 bases=256",
+		"ok running=1 memory_kib=2 bases=1 ", "ok running=1 memory_kib=2  bases=1",
+		"ok running=1 memory_kib=2 base=1", "ok running=1 memory_kib=2 bases=-1",
+		"error x bases=1x\x01",
+	};
+	struct probe_result r;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(parse_probe_line(bad[i], strlen(bad[i]), &r), -EBADMSG);
+	assert_int_equal(parse_probe_line("ok running=1 memory_kib=2 bases=13\n", 35, &r), 0);
+	assert_true(r.ok && r.has_bases);
+	assert_int_equal(r.bases, 13);
+	assert_int_equal(r.running, 1);
+	assert_int_equal(r.memory_kib, 2);
+	assert_int_equal(parse_probe_line("ok running=1 memory_kib=2 bases=0", 33, &r), 0);
+	assert_true(r.has_bases);
+	assert_int_equal(r.bases, 0);
+	assert_int_equal(parse_probe_line("ok running=1 memory_kib=2", 25, &r), 0);
+	assert_false(r.has_bases);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -285,6 +311,7 @@ int main(void)
 		cmocka_unit_test(two_samples),
 		cmocka_unit_test(available_clamped),
 		cmocka_unit_test(probe_line),
+		cmocka_unit_test(probe_line_bases),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
