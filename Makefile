@@ -12,7 +12,12 @@ DEBIAN_PACKAGES = meson ninja-build pkg-config gcc clang libclang-rt-14-dev \
 	libvirt-daemon libvirt-daemon-driver-qemu qemu-system-x86 qemu-utils kmod e2fsprogs libcurl4-openssl-dev \
 	scdoc bash-completion groff-base man-db systemd nginx-light python3-yaml
 
-.PHONY: all deps build demo check check-unit check-integration check-fuzz bench clean
+# Only for make deb (and tests/integration/deb.sh): the packaging tools; the
+# build dependencies come from debian/control (apt-get build-dep).
+DEB_PACKAGES = build-essential dpkg-dev debhelper lintian mmdebstrap
+DEB_OUT ?= build-deb
+
+.PHONY: all deps deb-deps deb build demo check check-unit check-integration check-fuzz bench clean
 
 all: build
 
@@ -56,5 +61,26 @@ bench: build
 	ninja -C $(BUILD) tests/virt-tool
 	bench/run.sh $(BUILD)
 
+deb-deps:
+	@missing=$$(for p in $(DEB_PACKAGES); do \
+		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "installing:" $$missing; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	fi
+	@dpkg-checkbuilddeps 2>/dev/null || DEBIAN_FRONTEND=noninteractive apt-get build-dep -y -qq ./
+
+# The packages of debian/, built from a copy of the tree's files (tracked and
+# untracked, not ignored) so the checkout gets no build products:
+# $(DEB_OUT)/*.deb.
+deb: deb-deps
+	rm -rf $(DEB_OUT) && mkdir -p $(DEB_OUT)/src
+	git ls-files -z --cached --others --exclude-standard | \
+		xargs -0 sh -c 'for f; do [ -f "$$f" ] && printf "%s\0" "$$f"; done' sh | \
+		tar --null -T - -cf - | tar -xf - -C $(DEB_OUT)/src
+	cd $(DEB_OUT)/src && dpkg-buildpackage -b -us -uc
+	lintian --fail-on error $(DEB_OUT)/*.changes
+	@ls $(DEB_OUT)/*.deb
+
 clean:
-	rm -rf $(BUILD) $(CHECK_BUILD) $(FUZZ_BUILD)
+	rm -rf $(BUILD) $(CHECK_BUILD) $(FUZZ_BUILD) $(DEB_OUT)
