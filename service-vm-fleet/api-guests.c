@@ -108,13 +108,17 @@ json_t *op_vm_plan(struct fleet *f, json_t *req, const char *caller, uint64_t no
 	if (!json_is_true(json_object_get(ranking, "ok")))
 		return ranking;
 	if (!json_is_true(json_object_get(ranking, "fits"))) {
+		/* The named node's own reason is listed first. */
+		const char *why = json_string_value(json_object_get(
+			json_array_get(json_object_get(ranking, "excluded"), 0), "why"));
 		char size[32];
 
-		json_decref(ranking);
 		format_size(g.memory_bytes, size, sizeof(size));
-		return node ? api_fail("%s cannot take %s and %u vCPUs now (see 'place --node %s')",
-				       node, size, g.vcpus, node)
-			    : api_fail("no node fits %s and %u vCPUs now (see 'place')", size, g.vcpus);
+		q = node ? api_fail("%s cannot take %s and %u vCPUs now: %s (see 'place --node %s')",
+				    node, size, g.vcpus, why ? why : "excluded", node)
+			 : api_fail("no node fits %s and %u vCPUs now (see 'place')", size, g.vcpus);
+		json_decref(ranking);
+		return q;
 	}
 	snprintf(g.node, sizeof(g.node), "%s", json_string_value(json_object_get(ranking, "suggestion")));
 	if (guests_plan(&f->guests, &g, node == NULL, now,

@@ -24,6 +24,7 @@ declare -A may=(
 )
 declare -A exceptions=(
 	[service-vm-host/helper-virt.c]="virt" # the privileged helper is the agent's libvirt side
+	[service-vm-host/helper-guests.c]="virt" # the read-only probe looks base images up as virt/ names them
 )
 generated="osi-config.h"
 

@@ -214,6 +214,30 @@ static void totebox_needs_a_named_node(void **state)
 	json_decref(r);
 }
 
+/* A named node that reports it cannot build the type: the plan says why. */
+static void plan_says_why_named_node_cannot_build(void **state)
+{
+	struct ctx *c = *state;
+	struct heartbeat hb = { .name = "beta", .seq = 2, .ncpu = 4, .mem_total_kib = 16ULL << 20,
+				.mem_available_kib = 8ULL << 20,
+				.flags = HB_FLAG_CAPS | HB_FLAG_IMAGES | HB_FLAG_BASE(0) };
+	json_t *r;
+
+	assert_int_equal(registry_heartbeat(&c->f.reg, &hb, clock_mono_ns(), 1), 0);
+	r = call(&c->f, "{\"op\":\"vm-plan\",\"type\":\"totebox\",\"name\":\"vault\",\"node\":\"beta\","
+		    "\"memory_bytes\":1073741824}");
+	assert_non_null(strstr(str(r, NULL, "error"), "beta cannot take"));
+	assert_non_null(strstr(str(r, NULL, "error"), "no dispatch address"));
+	json_decref(r);
+	hb.seq = 3;
+	hb.flags = HB_FLAG_CAPS | HB_FLAG_DISPATCH | HB_FLAG_IMAGES | HB_FLAG_BASE(1);
+	assert_int_equal(registry_heartbeat(&c->f.reg, &hb, clock_mono_ns(), 1), 0);
+	r = call(&c->f, "{\"op\":\"vm-plan\",\"type\":\"totebox\",\"name\":\"vault\",\"node\":\"beta\","
+		    "\"memory_bytes\":1073741824}");
+	assert_non_null(strstr(str(r, NULL, "error"), "no base image for totebox"));
+	json_decref(r);
+}
+
 static void unconfirmed_plan_expires(void **state)
 {
 	struct ctx *c = *state;
@@ -416,6 +440,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(plan_then_confirm_dispatches, setup, teardown),
 		cmocka_unit_test_setup_teardown(progress_is_kept_across_restart, setup, teardown),
 		cmocka_unit_test_setup_teardown(relayed_detail_is_escaped, setup, teardown),
+		cmocka_unit_test_setup_teardown(plan_says_why_named_node_cannot_build, setup, teardown),
 		cmocka_unit_test_setup_teardown(totebox_needs_a_named_node, setup, teardown),
 		cmocka_unit_test_setup_teardown(unconfirmed_plan_expires, setup, teardown),
 		cmocka_unit_test_setup_teardown(declined_plan_frees_the_name, setup, teardown),
