@@ -213,14 +213,14 @@ static int parse_root(json_t *root, struct virt_manifest *m, char *err, size_t e
 {
 	const char *type, *summary, *memory = NULL, *disk, *base, *placement = NULL, *user_data;
 	const struct guest_type *t;
-	json_t *data = NULL, *vcpus = NULL;
+	json_t *data = NULL, *vcpus = NULL, *ports = NULL;
 	json_error_t je;
 	int ret;
 
-	if (json_unpack_ex(root, &je, 0, "{s:s, s:s, s?o, s?s, s:s, s:s, s?o, s?s, s:s !}",
+	if (json_unpack_ex(root, &je, 0, "{s:s, s:s, s?o, s?s, s:s, s:s, s?o, s?s, s:s, s?o !}",
 			   "type", &type, "summary", &summary, "vcpus", &vcpus, "memory", &memory,
 			   "disk", &disk, "base_image", &base, "data_disks", &data,
-			   "placement", &placement, "user_data", &user_data) < 0)
+			   "placement", &placement, "user_data", &user_data, "ports", &ports) < 0)
 		return fail(err, errlen, -EINVAL, "%s", je.text);
 	t = guest_type_find(type);
 	if (!t)
@@ -238,7 +238,8 @@ static int parse_root(json_t *root, struct virt_manifest *m, char *err, size_t e
 	if (!path_ok(user_data, false) || strlen(user_data) >= sizeof(m->user_data))
 		return fail(err, errlen, -EINVAL, "user_data: a relative path expected");
 	strcpy(m->user_data, user_data);
-	return 0;
+	/* Absent: serves nothing (manifests older than the guest fabric). */
+	return ports ? guest_ports_parse(ports, m->ports, &m->nports, err, errlen) : 0;
 }
 
 int virt_manifest_parse(const char *text, size_t len, struct virt_manifest *m,

@@ -20,6 +20,8 @@
 #include <sys/types.h>
 #include <libvirt/libvirt.h>
 
+#include "lib/guest-policy.h"
+
 #define VIRT_NS_URI "https://os-infrastructure.invalid/ns/guest/1"
 #define VIRT_NS_PREFIX "osi"
 #define VIRT_DEFAULT_POOL "osi"
@@ -65,6 +67,8 @@ struct virt_manifest {
 	unsigned ndata;
 	enum virt_placement placement;
 	char user_data[128];           /* template path, relative to the images directory */
+	struct guest_port ports[GUEST_PORTS_MAX]; /* what it serves, to whom (lib/guest-policy.h) */
+	unsigned nports;
 };
 
 /* Pure: text -> struct. err gets "key: reason" on failure. */
