@@ -10,7 +10,8 @@ source "$(dirname "$0")/lib.sh"
 setup_members n1 n2 n3
 EVICT_AFTER=30s
 start_fleet --set checkpoint_interval=60s
-for n in n1 n2 n3; do HB_INTERVAL=10s start_agent $n; done
+# A node that reports no dispatch address is no candidate: give each one.
+for i in 1 2 3; do HB_INTERVAL=10s start_agent n$i --set dispatch_listen="$ADDR:711$i"; done
 wait_until 12 live_count_is 3 || die "three live"
 [[ $(status_json | jq .fleet.evict_after_ms) == 30000 ]] || die "default window"
 
