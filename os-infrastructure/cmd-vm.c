@@ -233,18 +233,37 @@ static const json_t *find_guest(const json_t *list, const char *name)
 	return NULL;
 }
 
-/* One look at the operation: -EINPROGRESS, else the exit status. A
- * destroyed guest is forgotten by the fleet: its absence is the answer. */
-static int op_outcome(const json_t *g, const char *name, const char *verb, json_int_t seq)
+/* A destroyed guest is forgotten by the fleet and its absence is the
+ * answer; what the node said (kept data volumes) is in its last event. */
+static int destroyed(const struct cli *cli, const char *name)
+{
+	size_t len = strlen(name), i;
+	const char *last = NULL;
+	json_t *r = NULL, *ev;
+
+	if (call(cli, json_pack("{s:s, s:i}", "op", "events", "limit", 100), &r) == 0)
+		json_array_foreach(json_object_get(r, "events"), i, ev) {
+			const char *d = json_string_value(json_object_get(ev, "detail"));
+
+			if (!strcmp(json_string_value(json_object_get(ev, "kind")) ?: "", "guest-destroyed") &&
+			    d && !strncmp(d, name, len) && d[len] == ' ')
+				last = d + len + 1;
+		}
+	printf("%s: %s\n", name, last ? last : "destroyed");
+	json_decref(r);
+	return cmd_output(0);
+}
+
+/* One look at the operation: -EINPROGRESS, else the exit status. */
+static int op_outcome(const struct cli *cli, const json_t *g, const char *name, const char *verb,
+		      json_int_t seq)
 {
 	const json_t *op = json_object_get(g, "op");
 	const char *st = json_string_value(json_object_get(op, "state"));
 	const char *detail = json_string_value(json_object_get(op, "detail"));
 
-	if (!g && !strcmp(verb, "destroy")) {
-		printf("%s: destroyed\n", name);
-		return cmd_output(0);
-	}
+	if (!g && !strcmp(verb, "destroy"))
+		return destroyed(cli, name);
 	if (!g || json_integer_value(json_object_get(op, "seq")) != seq || !st ||
 	    strcmp(json_string_value(json_object_get(op, "verb")) ?: "", verb))
 		return cmd_fail("%s: the fleet no longer follows this %s (it restarted, or another "
@@ -268,7 +287,8 @@ static int follow_op(const struct cli *cli, const char *name, const char *verb, 
 		int ret = call(cli, json_pack("{s:s}", "op", "vm-list"), &r);
 
 		if (!ret)
-			ret = op_outcome(find_guest(json_object_get(r, "guests"), name), name, verb, seq);
+			ret = op_outcome(cli, find_guest(json_object_get(r, "guests"), name), name, verb,
+					 seq);
 		json_decref(r);
 		if (ret != -EINPROGRESS)
 			return ret;

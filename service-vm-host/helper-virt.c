@@ -166,6 +166,12 @@ static int act(struct virt_host *h, const struct guest_op_def *op, const char *n
 	case GOP_DESTROY: ret = virt_guest_destroy(h, name, &kept); break;
 	default: return fail("the helper does not do '%s'", op->verb);
 	}
+	/* A destroy is done when nothing of the guest is left, whoever removed
+	 * it: the fleet may then forget the name. */
+	if (ret == -ENOENT && op->op == GOP_DESTROY) {
+		report(op->done_state, "nothing of it was left on the node", NULL);
+		return 0;
+	}
 	if (ret < 0)
 		return fail("%s", h->err);
 	if (kept)
