@@ -1,4 +1,5 @@
 #include "lib/guest-types.h"
+#include "lib/names.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -50,13 +51,5 @@ const char *guest_type_names(void)
 
 bool guest_name_valid(const char *name)
 {
-	size_t n = strlen(name);
-
-	if (n == 0 || n > GUEST_NAME_MAX || name[0] == '-' || name[n - 1] == '-')
-		return false;
-	for (size_t i = 0; i < n; i++)
-		if (!((name[i] >= 'a' && name[i] <= 'z') || (name[i] >= '0' && name[i] <= '9') ||
-		      name[i] == '-'))
-			return false;
-	return true;
+	return name_label_valid(name, GUEST_NAME_MAX);
 }

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "lib/bytes.h"
+#include "lib/names.h"
 
 /* Offsets from the layout in wire-heartbeat.h. */
 enum {
@@ -32,22 +33,7 @@ _Static_assert(HB_MAC_OFFSET + HB_MAC_SIZE == HB_SIZE, "MAC ends the datagram");
 
 bool node_name_valid(const char *name)
 {
-	size_t n;
-
-	if (!name)
-		return false;
-	n = strnlen(name, NODE_NAME_MAX + 1);
-	if (n == 0 || n > NODE_NAME_MAX)
-		return false;
-	if (name[0] == '-' || name[n - 1] == '-')
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		char c = name[i];
-
-		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-'))
-			return false;
-	}
-	return true;
+	return name_label_valid(name, NODE_NAME_MAX);
 }
 
 enum hb_build hb_can_build(uint32_t flags, int type)

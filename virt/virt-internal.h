@@ -64,7 +64,6 @@ int virt_xml_volume(const char *name, uint64_t capacity, const char *format,
 
 /* The digest that makes a retried create recognisable. */
 int virt_spec_digest(const struct virt_spec *s, char hex[65]);
-bool virt_name_ok(const char *name, size_t max);
 
 struct virt_seed_file {
 	const char *name;

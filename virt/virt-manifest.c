@@ -12,6 +12,7 @@
 #include "lib/fileio.h"
 #include "lib/guest-types.h"
 #include "lib/units.h"
+#include "lib/names.h"
 #include "virt/virt-internal.h"
 
 #define MANIFEST_MAX (64 * 1024)
@@ -37,23 +38,6 @@ int virt_type_parse(const char *text, enum virt_guest_type *type)
 		return -EINVAL;
 	*type = (enum virt_guest_type)guest_type_index(t);
 	return 0;
-}
-
-/* Lowercase letters, digits and inner dashes: valid as a hostname label, a
- * domain name and a file name. */
-bool virt_name_ok(const char *name, size_t max)
-{
-	size_t n = strlen(name);
-
-	if (n == 0 || n > max || name[0] == '-' || name[n - 1] == '-')
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		char c = name[i];
-
-		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-'))
-			return false;
-	}
-	return true;
 }
 
 /* Image names may carry a version: ubuntu-24.04. */
@@ -322,7 +306,7 @@ void virt_spec_from_manifest(struct virt_spec *s, const struct virt_manifest *m,
 
 int virt_spec_check(const struct virt_spec *s, char *err, size_t errlen)
 {
-	if (!virt_name_ok(s->name, 63))
+	if (!name_label_valid(s->name, 63))
 		return fail(err, errlen, -EINVAL,
 			    "name \"%s\": 1-63 of [a-z0-9-], not starting or ending with -", s->name);
 	if ((unsigned)s->type >= VIRT_TYPE_COUNT)

@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "virt/virt-internal.h"
+#include "lib/names.h"
 
 #define SEED_MAX (16 * 1024 * 1024)
 
@@ -19,7 +20,7 @@ int virt_seed_meta_data(const char *instance_id, const char *hostname, char **ou
 	struct vbuf b = { 0 };
 
 	/* Both are [a-z0-9._-]: plain YAML scalars, no quoting needed. */
-	if (!virt_name_ok(hostname, 63) || !instance_id[0] || strpbrk(instance_id, " :#\n\"'"))
+	if (!name_label_valid(hostname, 63) || !instance_id[0] || strpbrk(instance_id, " :#\n\"'"))
 		return -EINVAL;
 	vbuf_printf(&b, "instance-id: %s\nlocal-hostname: %s\n", instance_id, hostname);
 	return vbuf_take(&b, out);

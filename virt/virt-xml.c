@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "virt/virt-internal.h"
+#include "lib/names.h"
 
 void vbuf_printf(struct vbuf *b, const char *fmt, ...)
 {
@@ -101,7 +102,7 @@ static int volume_name(char *buf, size_t len, const char *guest, const char *rol
 {
 	int n;
 
-	if (!virt_name_ok(guest, VIRT_NAME_MAX - 1))
+	if (!name_label_valid(guest, VIRT_NAME_MAX - 1))
 		return -EINVAL;
 	if (!strcmp(role, "disk"))
 		n = snprintf(buf, len, legacy ? "%s.qcow2" : "%s.root.qcow2", guest);

@@ -14,6 +14,7 @@
 
 #include "lib/fileio.h"
 #include "lib/log.h"
+#include "lib/names.h"
 #include "osi-config.h"
 #include "virt/virt-internal.h"
 
@@ -125,7 +126,7 @@ int virt_host_open(struct virt_host *h, const struct virt_config *cfg)
 		ret = copy_opt(h->fetch_url, sizeof(h->fetch_url), cfg->fetch_url, "");
 	if (ret < 0)
 		return virt_fail(h, ret, "configuration: a path is too long");
-	if (!virt_name_ok(h->pool, VIRT_NAME_MAX - 1) || h->pool_dir[0] != '/')
+	if (!name_label_valid(h->pool, VIRT_NAME_MAX - 1) || h->pool_dir[0] != '/')
 		return virt_fail(h, -EINVAL, "pool %s at %s: a plain name and an absolute path expected",
 				 h->pool, h->pool_dir);
 	h->skip_verify = cfg->skip_verify;
@@ -558,7 +559,7 @@ int virt_guest_destroy(struct virt_host *h, const char *name, unsigned *kept)
 
 	if (kept)
 		*kept = 0;
-	if (!virt_name_ok(name, 63))
+	if (!name_label_valid(name, 63))
 		return virt_fail(h, -EINVAL, "\"%s\" is not a guest name", name);
 	ret = lookup_ours(h, name, &dom, &m);
 	if (ret == -ENOENT)
@@ -615,7 +616,7 @@ int virt_data_delete(struct virt_host *h, const char *guest, const char *disk, c
 
 	if (!reason || !reason[0])
 		return virt_fail(h, -EINVAL, "deleting a data volume needs a reason, which is logged");
-	if (!virt_name_ok(guest, 63) || !virt_name_ok(disk, VIRT_DISK_NAME_MAX - 1))
+	if (!name_label_valid(guest, 63) || !name_label_valid(disk, VIRT_DISK_NAME_MAX - 1))
 		return virt_fail(h, -EINVAL, "bad guest or disk name");
 	ret = lookup(h, guest, &dom);
 	if (ret == 0) {

@@ -16,6 +16,7 @@
 #include <libvirt/virterror.h>
 
 #include "virt/virt-internal.h"
+#include "lib/names.h"
 
 static char images_dir[PATH_MAX];
 
@@ -352,7 +353,7 @@ static unsigned legal_guests(char names[][VIRT_NAME_MAX], unsigned max)
 		bool dup = false;
 
 		random_name(c, sizeof(c), &seed);
-		if (!virt_name_ok(c, VIRT_NAME_MAX - 1))
+		if (!name_label_valid(c, VIRT_NAME_MAX - 1))
 			continue;
 		for (unsigned k = 0; k < n && !dup; k++)
 			dup = !strcmp(names[k], c);

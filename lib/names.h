@@ -1,0 +1,9 @@
+/* Names of nodes, guests and volumes' parts: a lowercase hostname label
+ * (RFC 1123 section 2.1, letters folded to lowercase): 1..max of [a-z0-9-],
+ * not starting or ending with '-'. Valid as a DNS label, a libvirt domain
+ * name and a file name. */
+#pragma once
+#include <stdbool.h>
+#include <stddef.h>
+
+bool name_label_valid(const char *name, size_t max);
