@@ -4,6 +4,7 @@
  * does the fleet dispatch the creation to the node. */
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -12,8 +13,11 @@
 #include "os-infrastructure/client.h"
 #include "os-infrastructure/cmd.h"
 #include "os-infrastructure/render.h"
+#include "lib/conf-path.h"
 #include "lib/guest-ops.h"
+#include "lib/host-conf.h"
 #include "lib/units.h"
+#include "osi-config.h"
 #include "virt/virt.h"
 
 struct create_args {
@@ -317,30 +321,54 @@ static int action(const struct cli *cli, int argc, char *argv[])
 	return wait ? follow_op(cli, argv[1], argv[0], seq) : cmd_output(0);
 }
 
+/* The libvirt URI and pool directory the node's privileged helper builds
+ * guests with, from host.conf, for those --uri and --pool-dir left out. */
+static int virt_settings(const char *config, struct virt_config *vc, struct host_config *hc)
+{
+	char path[PATH_MAX], err[512];
+
+	if (vc->uri && vc->pool_dir)
+		return 0;
+	if (host_conf_lookup(hc, config, CONF_ETC_DIR, OSI_STATE_DIR, path, err, sizeof(err)) < 0)
+		return cmd_fail("%s", err);
+	if (!vc->uri)
+		vc->uri = hc->virt_uri;
+	if (!vc->pool_dir && hc->pool_dir[0])
+		vc->pool_dir = hc->pool_dir;
+	return 0;
+}
+
 /* Runs on the guest's node, against its libvirt: a Totebox's archive is
  * never deleted by destroy, only here, with a reason that is logged. */
 static int data_delete(int argc, char *argv[])
 {
 	static const struct option opts[] = {
 		{ "reason", required_argument, NULL, 'r' }, { "uri", required_argument, NULL, 'u' },
-		{ "pool-dir", required_argument, NULL, 'p' }, { 0 },
+		{ "pool-dir", required_argument, NULL, 'p' }, { "config", required_argument, NULL, 'C' },
+		{ "help", no_argument, NULL, 'h' }, { 0 },
 	};
-	struct virt_config cfg = { .uri = "qemu:///system" };
-	const char *reason = NULL;
+	static struct host_config hc;
+	struct virt_config cfg = { 0 };
+	const char *reason = NULL, *config = NULL;
 	struct virt_host h;
 	int c, ret;
 
 	optind = 0;
-	while ((c = getopt_long(argc, argv, ":r:u:p:", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":r:u:p:C:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'r': reason = optarg; break;
 		case 'u': cfg.uri = optarg; break;
 		case 'p': cfg.pool_dir = optarg; break;
+		case 'C': config = optarg; break;
+		case 'h': return cmd_help(&cmd_vm);
 		default: return cmd_bad_option(&cmd_vm, c, argv);
 		}
 	}
 	if (argc - optind != 2 || !reason || !*reason)
-		return cmd_usage_error(&cmd_vm, "vm data-delete GUEST DISK --reason TEXT");
+		return cmd_usage_error(&cmd_vm, "vm data-delete GUEST DISK --reason TEXT "
+				       "[--config FILE] [--uri U] [--pool-dir D]");
+	if ((ret = virt_settings(config, &cfg, &hc)))
+		return ret;
 	if (virt_host_open(&h, &cfg) < 0)
 		return cmd_fail("%s", h.err);
 	if (virt_data_delete(&h, argv[optind], argv[optind + 1], reason) < 0) {
@@ -386,7 +414,8 @@ const struct cmd cmd_vm = {
 		 "       " PROG_NAME " vm plan --type T --name N [...]   then   vm confirm TOKEN\n"
 		 "       " PROG_NAME " vm list|show NAME [--format table|json|yaml|csv]\n"
 		 "       " PROG_NAME " vm start|stop|destroy NAME [--no-wait]\n"
-		 "       " PROG_NAME " vm data-delete GUEST DISK --reason TEXT   (on the guest's node)",
+		 "       " PROG_NAME " vm data-delete GUEST DISK --reason TEXT [--config FILE] [--uri U]\n"
+		 "                 [--pool-dir D]   (on the guest's node)",
 	.description = "Create guests (plan, then confirm), list them, start, stop, destroy",
 	.help = "  --type T       totebox, mediakit, orchestration or privategit\n"
 		"  --node X       the node to use; a Totebox always needs one\n"
@@ -394,7 +423,16 @@ const struct cmd cmd_vm = {
 		"  --vcpus V      (default: the type's)\n"
 		"  --yes          confirm the plan without asking (logged as such)\n"
 		"  --no-wait      do not wait for the node's answer (create, confirm, start,\n"
-		"                 stop, destroy); otherwise the exit status is the node's\n\n"
+		"                 stop, destroy); otherwise the exit status is the node's\n"
+		"  --reason TEXT  data-delete: why (logged in virt-audit.log)\n"
+		"  --config FILE  data-delete: the node's host.conf, whose virt_uri and pool_dir\n"
+		"                 are the libvirt URI and pool its guests are built with\n"
+		"                 (default: " CONF_ETC_DIR "/host.conf, else\n"
+		"                 " OSI_STATE_DIR "/host.conf, else none)\n"
+		"  --uri U        data-delete: libvirt URI (default: host.conf's virt_uri,\n"
+		"                 qemu:///system without one)\n"
+		"  --pool-dir D   data-delete: the pool directory (default: host.conf's\n"
+		"                 pool_dir, " OSI_STATE_DIR "/images when empty)\n\n"
 		"create shows the fleet's plan and asks for confirmation; without a terminal\n"
 		"it needs --yes. Live migration does not exist, by design.\n",
 };

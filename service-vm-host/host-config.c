@@ -1,4 +1,4 @@
-/* host.conf: its keys, their defaults and checks. The agent and its
+/* host.conf's checks (its keys are in lib/host-conf.c). The agent and its
  * privileged helper each load it: the helper from its own root-owned copy. */
 #include "service-vm-host/host-config.h"
 
@@ -15,49 +15,6 @@
 #include "osi-config.h"
 
 #define FLEET_EVICT_MS 30000
-
-#define STR(field) CFG_STRING, offsetof(struct host_config, field), \
-	sizeof(((struct host_config *)0)->field)
-#define NUM(field, type) type, offsetof(struct host_config, field), sizeof(uint64_t)
-
-static const struct config_key keys[] = {
-	{ "name", STR(name), "",
-	  "this node's name, as in its identity (empty: the hostname up to the first dot)" },
-	{ "state_dir", STR(state_dir), OSI_STATE_DIR,
-	  "holds the identity (from `os-infrastructure keygen`) and heartbeat.seq" },
-	{ "fleet_address", STR(fleet_address), "",
-	  "service-vm-fleet's heartbeat address: numeric IP and UDP port on the mesh (empty: "
-	  "the fleet member's mesh address and port 7101 from the ledger, else 127.0.0.1:7101)" },
-	{ "trust_file", STR(trust_file), "",
-	  "trust file naming the fleet's keys when there is no <state_dir>/ledger "
-	  "(empty: <state_dir>/trust); SIGHUP reloads it" },
-	{ "heartbeat_interval", NUM(heartbeat_interval_ms, CFG_DURATION_MS), "10s",
-	  "time between heartbeats (100ms..1h); the fleet evicts a node silent for 30 s" },
-	{ "guests_uri", STR(guests_uri), "qemu:///system",
-	  "libvirt URI asked read-only for running guests (empty: do not ask)" },
-	{ "log_level", STR(log_level), "info", "error, warn, info or debug" },
-	{ "dispatch_listen", STR(dispatch_listen), "",
-	  "this node's mesh address and TCP port for the fleet's guest requests, e.g. "
-	  "10.77.0.2:7103; heartbeats are sent from the same address (empty: no dispatch)" },
-	{ "virt_socket", STR(virt_socket), OSI_RUN_DIR "/virt.sock",
-	  "service-vm-host-virt's socket (root:osi 0660, from service-vm-host-virt.socket): "
-	  "the agent asks the privileged helper for guest work here" },
-	{ "virt_uri", STR(virt_uri), "qemu:///system",
-	  "libvirt URI guests are built with (this and the keys below: read by "
-	  "service-vm-host-virt from its own copy of the file)" },
-	{ "images_dir", STR(images_dir), OSI_IMAGES_DIR,
-	  "guest manifests and cloud-init templates (images/ of the source tree)" },
-	{ "pool_dir", STR(pool_dir), "", "the project's storage pool directory "
-	  "(empty: <state_dir>/images)" },
-	{ "console_dir", STR(console_dir), "", "guest serial console logs "
-	  "(empty: /var/log/os-infrastructure/guests)" },
-	{ "guest_network", STR(guest_network), "network:default",
-	  "guest NIC: none, user, network:NAME or bridge:NAME" },
-	{ "base_image", STR(base_image), "", "base image for every guest (empty: each manifest's)" },
-	{ "ledger_sync_interval", NUM(ledger_sync_interval_ms, CFG_DURATION_MS), "30s",
-	  "with a ledger: how often to pull it from a peer and check the mesh interface" },
-};
-#define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
 /* The hostname's first label, lowercased, when it makes a node name. */
 static int name_from_hostname(struct host_config *cfg)
@@ -125,16 +82,12 @@ int host_config_load(struct host_config *cfg, const char *path, int optional,
 	char err[512];
 	int ret;
 
-	ret = config_defaults(keys, NKEYS, cfg, err, sizeof(err));
-	if (ret == 0 && path)
-		ret = config_load(keys, NKEYS, cfg, path, optional, err, sizeof(err));
+	ret = host_conf_read(cfg, path, optional, sets, nsets, err, sizeof(err));
 	if (ret == 0 && path)
 		log_info("configuration: %s", path);
 	else if (ret == 0)
 		log_info("configuration: no %s nor %s: defaults and --set only",
 			 CONF_ETC_DIR "/" HOST_CONFIG_FILE, OSI_STATE_DIR "/" HOST_CONFIG_FILE);
-	for (int i = 0; ret == 0 && i < nsets; i++)
-		ret = config_override(keys, NKEYS, cfg, sets[i], err, sizeof(err));
 	if (ret < 0) {
 		log_err("%s", err);
 		return ret;
@@ -144,5 +97,5 @@ int host_config_load(struct host_config *cfg, const char *path, int optional,
 
 void host_config_print_help(void)
 {
-	config_print_help(keys, NKEYS);
+	config_print_help(host_config_keys, host_config_nkeys);
 }

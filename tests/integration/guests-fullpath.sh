@@ -183,9 +183,11 @@ out=$(osi vm create --type totebox --name fp-totebox --node n1 --memory 192M --v
 [[ $(stat -c %i "$POOL/$archive" 2>/dev/null) == "$inode" ]] || die "the kept archive was not attached again"
 pass "a destroyed guest's name is used again; the new Totebox attaches the kept archive $archive"
 
-# Once the guest is gone, data-delete deletes the archive and exits 0.
+# Once the guest is gone, data-delete deletes the archive and exits 0. No
+# --uri nor --pool-dir: the node's host.conf (the helper's) names them.
 out=$(osi vm destroy fp-totebox 2>&1) || die "destroy fp-totebox: $out"
-out=$(dd fp-totebox archive --reason "test over" 2>&1) || die "data-delete: $out"
+out=$(osi vm data-delete fp-totebox archive --reason "test over" --config "$T/virt-n1.conf" 2>&1) ||
+	die "data-delete with host.conf's virt_uri and pool_dir: $out"
 [[ -e $POOL/$archive ]] && die "data-delete left $archive"
-pass "data-delete after destroy: $out"
+pass "data-delete after destroy, libvirt and pool from host.conf: $out"
 
