@@ -389,6 +389,37 @@ static bool same_source(const struct sockaddr_storage *a, const struct sockaddr_
 	return false;
 }
 
+/* The oldest counted connection that has not delivered a frame, among all
+ * (source NULL) or those from one address. */
+static struct conn *oldest_silent(const struct conn_listener *l, const struct conn *c,
+				  const struct sockaddr_storage *source)
+{
+	struct conn *found = NULL;
+
+	for (struct conn *o = l->conns; o; o = o->next)
+		if (o != c && o->counted && !o->got_frame && !o->closing && !o->uncapped &&
+		    (!source || same_source(&o->peer, source)))
+			found = o; /* the list is newest first */
+	return found;
+}
+
+/* Makes room for c by closing a silent holder, if the listener allows. */
+static bool evict_for(struct conn_listener *l, const struct conn *c, const char *why)
+{
+	bool per_source = why && strstr(why, "one address");
+	struct conn *victim;
+
+	if (!why || !l->o.evict_silent)
+		return false;
+	victim = oldest_silent(l, c, per_source ? &c->peer : NULL);
+	if (!victim)
+		return false;
+	victim->counted = false;
+	l->count--;
+	conn_close(victim);
+	return true;
+}
+
 static const char *over_cap(const struct conn_listener *l, const struct conn *c)
 {
 	unsigned same = 0;
@@ -425,6 +456,8 @@ static void on_connection(uv_stream_t *server, int status)
 	if (l->tcp && uv_tcp_getpeername(&c->h.tcp, (struct sockaddr *)&c->peer, &len) == 0)
 		c->have_peer = true;
 	why = over_cap(l, c);
+	while (why && evict_for(l, c, why))
+		why = over_cap(l, c);
 	if (why) {
 		conn_read_stop(c);
 		if (l->o.over_cap)

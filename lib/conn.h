@@ -54,6 +54,11 @@ struct conn_cbs {
 struct conn_listener_opts {
 	unsigned max_conns;       /* connections open at once on this listener */
 	unsigned max_per_source;  /* TCP: from one address (0 = no limit) */
+	/* At a cap, a newcomer takes the place of the oldest connection (of
+	 * that address, for the per-source cap) that has not sent one whole
+	 * frame yet, so idle connections cannot keep a real client out; it is
+	 * refused only when every holder has spoken. */
+	bool evict_silent;
 	int backlog;
 	struct conn_limits limits;
 	struct conn_cbs cbs;

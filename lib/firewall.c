@@ -37,7 +37,10 @@ static void put_objects(struct textbuf *o)
 	textbuf_add(o, "add counter " T " denied\n");
 	textbuf_add(o, "add chain " T " input { type filter hook input priority filter - 5; "
 	       "policy accept; }\n");
+	textbuf_add(o, "add chain " T " control_forward { type filter hook forward priority "
+		       "filter - 5; policy accept; }\n");
 	textbuf_add(o, "flush chain " T " input\n");
+	textbuf_add(o, "flush chain " T " control_forward\n");
 	textbuf_add(o, "flush set " T " members\n");
 }
 
@@ -61,6 +64,12 @@ static void put_rules(struct textbuf *o, const struct fw_spec *s)
 {
 	const char *r = "add rule " T " input";
 
+	/* Guests behind a host's NAT would reach other members' control plane
+	 * as that host's member address: nothing forwarded into the mesh from
+	 * elsewhere may go to those ports. */
+	textbuf_add(o, "add rule " T " control_forward iifname != \"%s\" oifname \"%s\" "
+		       "meta l4proto { tcp, udp } th dport %d-%d counter name \"denied\" drop\n",
+		    s->mesh_if, s->mesh_if, FW_PORT_FIRST, FW_PORT_LAST);
 	textbuf_add(o, "%s iif \"lo\" accept\n", r);
 	textbuf_add(o, "%s ct state established,related accept\n", r);
 	textbuf_add(o, "%s tcp dport @ceremony accept\n", r);

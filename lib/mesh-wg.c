@@ -96,14 +96,17 @@ int mesh_apply(const char *ifname, const struct mesh_plan *plan, const struct id
 		memcpy(dev.private_key, id->wg_sk, sizeof(dev.private_key));
 		dev.listen_port = listen_port;
 	}
+	/* The firewall first: a member that leaves the plan loses its access
+	 * before its peer goes, and a table that cannot be applied leaves the
+	 * peers as they were rather than ahead of it. */
+	if (ret == 0)
+		ret = apply_firewall(ifname, plan, err, errlen);
 	if (ret == 0)
 		ret = add_removals(&dev, ifname, plan);
 	for (size_t i = 0; ret == 0 && i < plan->count; i++)
 		ret = add_plan_peer(&dev, &plan->peers[i], plan->guest.subnet_len, err, errlen);
 	if (ret == 0)
 		ret = wg_set_device(&dev);
-	if (ret == 0)
-		ret = apply_firewall(ifname, plan, err, errlen);
 cleanup:
 	wg_device_clear(&dev);
 	return ret;

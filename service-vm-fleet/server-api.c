@@ -201,6 +201,7 @@ static struct conn_listener_opts listener_opts(struct fleet *f, bool local)
 	struct conn_listener_opts o = {
 		.max_conns = local ? MAX_LOCAL : MAX_REMOTE,
 		.max_per_source = local ? 0 : MAX_PER_SOURCE,
+		.evict_silent = true,
 		.backlog = local ? 16 : 64,
 		.limits = { .first_frame_ms = FIRST_FRAME_MS, .idle_ms = IDLE_MS,
 			    .frame_max = FRAME_REQUEST_MAX, .write_queue_max = WRITE_QUEUE_MAX },

@@ -223,6 +223,8 @@ static int ask_helper(struct job *j, const struct dispatch_req *r)
 	if (helper_req_build(&req, r->op, r->name, create ? r->type : NULL,
 			     create ? r->memory_bytes : 0, create ? r->vcpus : 0) < 0)
 		return -EINVAL;
+	log_info("dispatch: %s %s%s%s", r->op->verb, r->name, create ? " as " : "",
+		 create ? r->type : "");
 	fd = connect_helper(c->virt_socket, &req);
 	if (fd < 0) {
 		log_warn("dispatch: cannot reach the provisioning helper at %s: %s", c->virt_socket,
@@ -241,8 +243,6 @@ static int ask_helper(struct job *j, const struct dispatch_req *r)
 	j->running = true;
 	snprintf(j->guest, sizeof(j->guest), "%s", r->name);
 	snprintf(j->verb, sizeof(j->verb), "%s", r->op->verb);
-	log_info("dispatch: %s %s%s%s", r->op->verb, r->name, create ? " as " : "",
-		 create ? r->type : "");
 	return uv_read_start((uv_stream_t *)&j->out, on_helper_alloc, on_helper_read);
 }
 
@@ -388,6 +388,7 @@ int dispatch_start(uv_loop_t *loop, const struct host_config *cfg, struct dispat
 	struct conn_listener_opts o = {
 		.max_conns = MAX_JOBS,
 		.max_per_source = MAX_PER_SOURCE,
+		.evict_silent = true,
 		.backlog = 16,
 		.limits = { .first_frame_ms = FIRST_FRAME_MS, .frame_max = FRAME_REQUEST_MAX,
 			    .write_queue_max = WRITE_QUEUE_MAX },

@@ -216,6 +216,7 @@ static void try_listen(struct ledger_sync *s)
 	struct conn_listener_opts o = {
 		.max_conns = MAX_CONNS,
 		.max_per_source = MAX_PER_SOURCE,
+		.evict_silent = true,
 		.backlog = 16,
 		.limits = { .first_frame_ms = CONN_TIMEOUT_MS, .lifetime_ms = CONN_TIMEOUT_MS,
 			    .frame_max = MESH_SYNC_FRAME_MAX },

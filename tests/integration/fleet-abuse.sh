@@ -108,8 +108,9 @@ osi status > /dev/null || die "fleet stopped answering after the pipelined reque
 pass "unread replies stopped the reading: fleet RSS ${after} kB"
 
 # (c) idle connections to the agent's dispatch port, renewed, while the
-# fleet dispatches a creation: the fleet must be served (the helper then
-# fails for want of libvirt; that failure must be the helper's).
+# fleet dispatches a creation: the fleet must be served (there is no
+# provisioning helper here, so the create then fails for want of it; that
+# failure must be the helper's, not the dispatch's).
 python3 - "$ADDR" 7103 "$EVIL" 20 <<'PY' &
 import socket, sys, time
 host, port, src, secs = sys.argv[1], int(sys.argv[2]), sys.argv[3], float(sys.argv[4])
@@ -147,5 +148,5 @@ wait "$idle_pid" 2>/dev/null || true
 log "abuse1: $(osi vm show abuse1 --format json | jq -r .guest.state): $detail"
 grep -qE 'closed the connection|cannot reach' <<<"$detail" &&
 	die "the agent dropped the fleet's dispatch under idle connections: $detail"
-grep -q "dispatch: create abuse1" "$T/host-n1.log" || die "the agent never ran the helper for abuse1"
+grep -q "dispatch: create abuse1" "$T/host-n1.log" || die "the agent never took the fleet's request for abuse1"
 pass "the fleet's dispatch got through 24 idle connections to the agent"

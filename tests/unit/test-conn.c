@@ -279,6 +279,43 @@ static void test_per_source_cap(void **state)
 	assert_int_equal(conn_listener_count(f->l), 0);
 }
 
+/* With evict_silent, connections that never sent a frame make room: a
+ * newcomer from a capped address closes the oldest silent one of that
+ * address; once every holder has spoken, a newcomer is refused. */
+static void test_evict_silent(void **state)
+{
+	struct fixture *f = *state;
+	struct conn_listener_opts o = opts();
+	char b;
+	int fds[5];
+
+	o.max_per_source = 2;
+	o.evict_silent = true;
+	listen_tcp(f, &o);
+	fds[0] = dial_tcp(f, "127.0.0.1");
+	run_for(f, 50);
+	fds[1] = dial_tcp(f, "127.0.0.1");
+	run_for(f, 50);
+	fds[2] = dial_tcp(f, "127.0.0.1");
+	run_for(f, 200);
+	assert_int_equal(f->accepted, 3);
+	assert_int_equal(f->refused, 0);
+	assert_int_equal(conn_listener_count(f->l), 2);
+	assert_int_equal(read(fds[0], &b, 1), 0); /* the oldest silent one was closed */
+	send_frames(fds[1], 1);
+	send_frames(fds[2], 1);
+	run_for(f, 200);
+	fds[3] = dial_tcp(f, "127.0.0.1");
+	run_for(f, 200);
+	assert_int_equal(f->refused, 1);
+	fds[4] = dial_tcp(f, "127.0.0.2");
+	run_for(f, 200);
+	assert_int_equal(f->accepted, 4);
+	assert_int_equal(conn_listener_count(f->l), 3);
+	for (int i = 0; i < 5; i++)
+		close(fds[i]);
+}
+
 static void test_listener_cap(void **state)
 {
 	struct fixture *f = *state;
@@ -356,6 +393,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_idle_after_first_frame, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_write_queue_stops_reading, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_per_source_cap, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_evict_silent, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_listener_cap, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_oversized_closes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_client, setup, teardown),

@@ -35,10 +35,19 @@ static void test_render_rules(void **state)
 	assert_non_null(strstr(buf, "add element inet osi members { 10.77.0.1, 10.77.0.2, 10.77.1.5 }"));
 	assert_non_null(strstr(buf, "iifname \"osi0\" ip saddr @members tcp dport 7101-7105 accept"));
 	assert_non_null(strstr(buf, "iifname \"osi0\" ip saddr @members udp dport 7101 accept"));
+	/* nothing forwarded into the mesh from a guest bridge reaches those ports */
+	assert_non_null(strstr(buf, "add rule inet osi control_forward iifname != \"osi0\" "
+				    "oifname \"osi0\" meta l4proto { tcp, udp } th dport 7101-7105 "
+				    "counter name \"denied\" drop\n"));
 	/* the drop comes last: nothing below it may accept a control-plane port */
 	assert_non_null(strstr(buf, "th dport 7101-7105 counter name \"denied\" drop\n"));
-	assert_string_equal(strstr(buf, "th dport 7101-7105 counter"),
-			    "th dport 7101-7105 counter name \"denied\" drop\n");
+	{
+		const char *last = "add rule inet osi input meta l4proto { tcp, udp } th dport 7101-7105 "
+				   "counter name \"denied\" drop\n";
+
+		assert_true(strlen(buf) > strlen(last));
+		assert_string_equal(buf + strlen(buf) - strlen(last), last);
+	}
 	/* the table is never deleted, so the ceremony set keeps its elements */
 	assert_null(strstr(buf, "delete table"));
 }
