@@ -46,7 +46,9 @@ mkdir -p "$T/bin"
 ln -s "$OSI_BIN" "$T/bin/app-network-admin"
 setup_members n1 n2 n3
 start_fleet
-for n in n1 n2 n3; do start_agent $n; done
+# A node that reports no dispatch address is no candidate: give each one.
+agent() { start_agent "$1" --set dispatch_listen="$ADDR:711${1#n}"; }
+for n in n1 n2 n3; do agent $n; done
 wait_until 10 live_count_is 3 || die "three live nodes expected"
 
 start_panel panel
@@ -142,10 +144,10 @@ pass "a Totebox: refused without a node, created on the node chosen"
 for n in n1 n2 n3; do stop $n KILL; done
 see 10 '^ Evictions are on hold' "the hold banner"
 see 5 '^ n1 +held ' "n1 shown held"
-for n in n1 n2; do start_agent $n; done
+for n in n1 n2; do agent $n; done
 see 10 '^ n3 +evicted ' "n3 shown evicted once the others returned"
 wait_until 5 off_screen 'Evictions are on hold' || die "the hold banner stays"
-start_agent n3
+agent n3
 see 10 '^ n3 +live ' "n3 readmitted"
 pass "hold banner and held nodes; evicted shown plainly; readmitted"
 
