@@ -20,7 +20,11 @@ show trust list --format csv | cut -d, -f1-2
 say "service-vm-fleet: heartbeats udp $ADDR:$HB_PORT, api on a unix socket, http://$ADDR:$METRICS_PORT/metrics"
 EVICT_AFTER=6s start_fleet
 say "three service-vm-host agents (laptop-a, laptop-b, cloud), a heartbeat every 2 s"
-for n in laptop-a laptop-b cloud; do HB_INTERVAL=2s start_agent "$n"; done
+# Each agent says where it takes the fleet's dispatch (a node without a
+# dispatch address is no placement candidate).
+declare -A PORT=([laptop-a]=7111 [laptop-b]=7112 [cloud]=7113)
+agent() { HB_INTERVAL=2s start_agent "$1" --set dispatch_listen="$ADDR:${PORT[$1]}"; }
+for n in laptop-a laptop-b cloud; do agent "$n"; done
 wait_until 10 live_count_is 3 || die "the agents did not register"
 show status
 show place --memory 2G --vcpus 2 --type mediakit
@@ -31,7 +35,7 @@ stop laptop-b KILL
 wait_until 15 node_state_is laptop-b evicted
 show status
 say "laptop-b comes back and is readmitted"
-HB_INTERVAL=2s start_agent laptop-b
+agent laptop-b
 wait_until 10 node_state_is laptop-b live
 show events
 curl -fsS "http://$ADDR:$METRICS_PORT/metrics" | grep -E '^osi_fleet_(nodes|heartbeats_accepted|evictions)' || true
