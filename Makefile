@@ -47,7 +47,7 @@ $(FUZZ_BUILD)/build.ninja:
 	CC=clang meson setup $(FUZZ_BUILD) -Dfuzz=true -Dfuzz_seconds=$(FUZZ_SECONDS) -Dwerror=true \
 		-Db_sanitize=address,undefined -Db_lundef=false
 
-check: deps $(CHECK_BUILD)/build.ninja $(FUZZ_BUILD)/build.ninja
+check: deps deb-deps $(CHECK_BUILD)/build.ninja $(FUZZ_BUILD)/build.ninja
 	ninja -C $(CHECK_BUILD)
 	meson test -C $(CHECK_BUILD) --suite unit --logbase unit --print-errorlogs
 	meson test -C $(CHECK_BUILD) --suite integration --suite slow --logbase integration --print-errorlogs --num-processes 1
