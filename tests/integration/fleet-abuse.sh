@@ -1,7 +1,7 @@
 #!/bin/bash
 # Abuse of the fleet's and the agent's stream servers, on loopback.
 #
-#   slow clients ──200 tcp, a byte every 2 s──> service-vm-fleet api <──unix── os-infrastructure status
+#   slow clients ──1,000 tcp, a byte every 2 s──> service-vm-fleet api <──unix── os-infrastructure status
 #   greedy client ──pipelined events, never reads──┘  (RSS must stay bounded)
 #   idle clients ──tcp 7103, renewed──> service-vm-host n1 dispatch <──signed── fleet (vm create)
 #
@@ -24,16 +24,20 @@ start_agent n1 --set dispatch_listen="$ADDR:7103" \
 	--set virt_uri="qemu+unix:///session?socket=$T/no-libvirt.sock" --set images_dir="$OSI_SOURCE/images"
 wait_until 10 node_state_is n1 live || die "n1 live"
 
-# slow N SECONDS HOST PORT: N connections from $EVIL, each sending one byte
-# of a never-finished frame every 2 s; prints how many the server closed.
+# slow N SECONDS HOST PORT: N connections from 50 addresses next to $EVIL,
+# each sending one byte of a never-finished frame every 2 s; prints how many
+# the server closed.
 slow() {
 	python3 - "$@" "$EVIL" <<'PY'
-import socket, sys, time
+import resource, socket, sys, time
 n, secs, host, port, src = int(sys.argv[1]), float(sys.argv[2]), sys.argv[3], int(sys.argv[4]), sys.argv[5]
+resource.setrlimit(resource.RLIMIT_NOFILE, (n + 64, n + 64))
+net, last = src.rsplit(".", 1)
+sources = ["%s.%d" % (net, (int(last) + k) % 250 + 2) for k in range(50)]
 socks = []
 for i in range(n):
     s = socket.socket()
-    s.bind((src, 0))
+    s.bind((sources[i % len(sources)], 0))
     s.settimeout(2)
     try:
         s.connect((host, port))
@@ -65,12 +69,12 @@ print(len(socks), len(closed))
 PY
 }
 
-# (a) 200 slow connections over TCP: the local socket still answers.
-slow 200 14 "$ADDR" "$API_PORT" > "$T/slow.out" &
+# (a) 1,000 slow connections over TCP: the local socket still answers.
+slow 1000 14 "$ADDR" "$API_PORT" > "$T/slow.out" &
 slow_pid=$!
 sleep 2
-out=$(osi status 2>&1) || die "status over the unix socket during 200 slow connections: $out"
-pass "os-infrastructure status over the unix socket while 200 slow TCP connections are open"
+out=$(osi status 2>&1) || die "status over the unix socket during 1,000 slow connections: $out"
+pass "os-infrastructure status over the unix socket while 1,000 slow TCP connections are open"
 wait "$slow_pid"
 read -r opened closed < "$T/slow.out"
 log "slow connections: $opened opened, $closed closed by the fleet within 14 s"
