@@ -13,6 +13,8 @@ static const struct guest_op_def ops[] = {
 	{ "destroy",     GOP_DESTROY,     true, true,  true,  1, "destroyed", NULL },
 	{ "data-delete", GOP_DATA_DELETE, true, false, false, 3, NULL,        NULL },
 	{ "migrate",     GOP_MIGRATE,     true, false, false, 0, NULL,        MIGRATE_REFUSAL },
+	/* read-only: the node's agent answers from its last guests probe */
+	{ "addresses",   GOP_ADDRESSES,   true, false, true,  0, NULL,        NULL },
 };
 
 #define OPS_COUNT (sizeof(ops) / sizeof(ops[0]))

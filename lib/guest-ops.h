@@ -13,6 +13,7 @@ enum guest_op {
 	GOP_DESTROY,
 	GOP_DATA_DELETE,
 	GOP_MIGRATE,
+	GOP_ADDRESSES,
 };
 
 struct guest_op_def {
@@ -21,7 +22,8 @@ struct guest_op_def {
 	bool admin_only;          /* over TCP, only an admin-role member may ask */
 	bool action;              /* asked through the API's vm-action (start/stop/destroy) */
 	bool dispatched;          /* the fleet sends it to the node's agent */
-	unsigned helper_args;     /* arguments the helper takes after the verb, name first */
+	unsigned helper_args;     /* arguments the helper takes after the verb, name first;
+				     0 for a dispatched verb the agent answers itself */
 	const char *done_state;   /* what the helper reports when done; NULL for create */
 	const char *refusal;      /* non-NULL: always refused, with this reason */
 };

@@ -319,6 +319,8 @@ void fleet_guest_progress(struct fleet *f, const char *name, enum guest_state st
 		return;
 	g->state = state;
 	g->updated = clock_wall_s();
+	if (state != GS_RUNNING) /* the node reports running guests' addresses only */
+		guest_set_address(g, NULL);
 	sanitize_text(g->detail, sizeof(g->detail), detail ? detail : ""); /* the node's text */
 	if (accel)
 		sanitize_text(g->accel, sizeof(g->accel), accel);

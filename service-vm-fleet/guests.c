@@ -1,6 +1,8 @@
 #include "service-vm-fleet/guests.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -33,6 +35,19 @@ const char *guest_op_state_name(enum guest_op_state s)
 	static const char *const ops[] = { "none", "pending", "done", "failed" };
 
 	return s <= GOPS_FAILED ? ops[s] : "invalid";
+}
+
+bool guest_set_address(struct guest *gu, const char *addr)
+{
+	char back[INET_ADDRSTRLEN] = "";
+	struct in_addr in;
+
+	if (addr && inet_pton(AF_INET, addr, &in) == 1)
+		inet_ntop(AF_INET, &in, back, sizeof(back));
+	if (!strcmp(back, gu->address))
+		return false;
+	snprintf(gu->address, sizeof(gu->address), "%s", back);
+	return true;
 }
 
 bool guest_name_reusable(const struct guest *gu)

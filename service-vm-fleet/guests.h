@@ -62,6 +62,10 @@ struct guest *guests_find(const struct guests *g, const char *name);
 /* A name is free again once its guest was destroyed or its creation failed:
  * a failed guest stays listed until a new guest (the retry) takes its name. */
 bool guest_name_reusable(const struct guest *gu);
+/* The guest's address as its node's agent reported it: a dotted-quad IPv4
+ * address, else none (NULL, or anything else, clears it). True if it
+ * changed. */
+bool guest_set_address(struct guest *gu, const char *addr);
 /* -EEXIST if a guest has the name (a reusable one is replaced). */
 int guests_add(struct guests *g, const struct guest *gu);
 /* Forgets a guest (a destroyed one): -ENOENT if there is none. */

@@ -2,7 +2,10 @@
  * service-vm-host over TCP on the node's mesh address (where its heartbeats
  * come from). One connection per action: the agent greets with a nonce, the
  * fleet sends one request signed with its own key, and the agent answers
- * with progress frames until an end state, then closes. */
+ * with progress frames until an end state, then closes. Every
+ * ADDRESSES_PERIOD_MS the fleet also asks each node with a running guest
+ * for its guests' addresses ("addresses", read-only, the same handshake):
+ * one reply frame, {"addresses":{GUEST:IPV4,...}}. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,10 +20,13 @@
 
 #define DISPATCH_TIMEOUT_MS (15 * 60 * 1000) /* a TCG guest build is slow */
 #define REPLY_FRAME_MAX 8192 /* the greeting and progress reports (a helper line is under 2 KiB) */
+#define ADDRESSES_PERIOD_MS 15000
+#define ADDRESSES_TIMEOUT_MS 5000
 
 struct job {
 	struct fleet *f;
 	char guest[GUEST_NAME_MAX + 1];
+	char node[NODE_NAME_MAX + 1]; /* an "addresses" job's node */
 	const struct guest_op_def *op;
 	char where[80];
 	const char *failure;  /* why the job ended early, if it did */
@@ -29,6 +35,7 @@ struct job {
 };
 
 static uv_loop_t *loop;
+static uv_timer_t addresses_timer;
 
 /* A job that did not reach an end state failed with the reason: a creation
  * fails its guest; another action fails only itself (the guest keeps its
@@ -37,6 +44,10 @@ static void job_failed(struct job *j, const char *failure)
 {
 	if (j->finished || !failure)
 		return;
+	if (j->op->op == GOP_ADDRESSES) {
+		log_debug("guest addresses from %s: %s", j->node, failure);
+		return;
+	}
 	fleet_guest_progress(j->f, j->guest, GS_FAILED, failure, NULL);
 }
 
@@ -73,6 +84,8 @@ static json_t *request_body(struct job *j)
 {
 	const struct guest *g = guests_find(&j->f->guests, j->guest);
 
+	if (j->op->op == GOP_ADDRESSES)
+		return json_pack("{s:s, s:s}", "op", j->op->verb, "node", j->node);
 	if (!g)
 		return NULL;
 	return json_pack("{s:s, s:s, s:{s:s, s:s, s:I, s:I}}", "op", j->op->verb, "node", g->node,
@@ -119,6 +132,24 @@ static void progress(struct conn *c, struct job *j, const uint8_t *body, size_t 
 	json_decref(m);
 }
 
+/* The node's guests take the addresses it named; its others have none. */
+static void addresses(struct conn *c, struct job *j, const uint8_t *body, size_t len)
+{
+	json_t *m = json_loadb((const char *)body, len, 0, NULL);
+	const json_t *a = json_object_get(m, "addresses");
+	struct guests *gs = &j->f->guests;
+
+	if (json_is_object(a)) {
+		for (size_t i = 0; i < gs->count; i++)
+			if (!strcmp(gs->list[i].node, j->node))
+				guest_set_address(&gs->list[i],
+						  json_string_value(json_object_get(a, gs->list[i].name)));
+		j->finished = true;
+	}
+	json_decref(m);
+	job_end(c, j->finished ? NULL : "the node sent a malformed addresses reply");
+}
+
 static void on_frame(struct conn *c, const uint8_t *p, size_t len)
 {
 	struct job *j = conn_data(c);
@@ -128,6 +159,8 @@ static void on_frame(struct conn *c, const uint8_t *p, size_t len)
 		if (frame_parse_hello(p, len, nonce) < 0 || send_request(c, j, nonce) < 0)
 			return job_end(c, "dispatch handshake with the node failed");
 		j->sent = true;
+	} else if (p[0] == FRAME_REPLY && j->op->op == GOP_ADDRESSES) {
+		addresses(c, j, p + 1, len - 1);
 	} else if (p[0] == FRAME_REPLY) {
 		progress(c, j, p + 1, len - 1);
 	}
@@ -140,31 +173,42 @@ static void on_connected(struct conn *c, int status)
 	j->connected = status == 0;
 }
 
+/* Where the node's agent listens: its heartbeats' address, dispatch_port. */
+static bool agent_at(struct fleet *f, const char *node, struct sockaddr_storage *ss, char *where,
+		     size_t len)
+{
+	const struct sockaddr_storage *at = fleet_node_addr(f, node);
+	char host[64] = "?";
+
+	if (!at)
+		return false;
+	*ss = *at;
+	((struct sockaddr_in *)ss)->sin_port = htons((uint16_t)f->cfg.dispatch_port);
+	uv_ip_name((struct sockaddr *)ss, host, sizeof(host));
+	snprintf(where, len, "%s:%u", host, (unsigned)f->cfg.dispatch_port);
+	return true;
+}
+
 static void dispatch(struct fleet *f, const struct guest *g, const char *action)
 {
 	static const struct conn_cbs cbs = { .frame = on_frame, .connected = on_connected,
 					     .closed = on_closed };
 	const struct conn_limits lim = { .lifetime_ms = DISPATCH_TIMEOUT_MS,
 					 .frame_max = REPLY_FRAME_MAX };
-	const struct sockaddr_storage *at = fleet_node_addr(f, g->node);
 	const struct guest_op_def *op = guest_op_find(action);
 	struct sockaddr_storage ss;
-	char host[64] = "?";
 	struct conn *c;
 	struct job *j;
 
-	if (!op || !op->dispatched)
+	if (!op || !op->dispatched || !op->helper_args)
 		return fleet_guest_progress(f, g->name, GS_FAILED, "not an operation for a node", NULL);
-	if (!at)
+	if (!fleet_node_addr(f, g->node))
 		return fleet_guest_progress(f, g->name, GS_FAILED,
 					    "the node has not reported since the fleet started", NULL);
 	j = calloc(1, sizeof(*j));
 	if (!j)
 		return fleet_guest_progress(f, g->name, GS_FAILED, "out of memory", NULL);
-	ss = *at;
-	((struct sockaddr_in *)&ss)->sin_port = htons((uint16_t)f->cfg.dispatch_port);
-	uv_ip_name((struct sockaddr *)&ss, host, sizeof(host));
-	snprintf(j->where, sizeof(j->where), "%s:%u", host, (unsigned)f->cfg.dispatch_port);
+	agent_at(f, g->node, &ss, j->where, sizeof(j->where));
 	j->f = f;
 	j->op = op;
 	snprintf(j->guest, sizeof(j->guest), "%s", g->name);
@@ -175,8 +219,54 @@ static void dispatch(struct fleet *f, const struct guest *g, const char *action)
 	}
 }
 
+static void ask_addresses(struct fleet *f, const char *node)
+{
+	static const struct conn_cbs cbs = { .frame = on_frame, .connected = on_connected,
+					     .closed = on_closed };
+	const struct conn_limits lim = { .lifetime_ms = ADDRESSES_TIMEOUT_MS,
+					 .frame_max = REPLY_FRAME_MAX };
+	struct sockaddr_storage ss;
+	struct conn *c;
+	struct job *j = calloc(1, sizeof(*j));
+
+	if (!j || !agent_at(f, node, &ss, j->where, sizeof(j->where))) {
+		free(j);
+		return;
+	}
+	j->f = f;
+	j->op = guest_op_find("addresses");
+	snprintf(j->node, sizeof(j->node), "%s", node);
+	if (conn_connect_tcp(loop, (struct sockaddr *)&ss, &lim, &cbs, j, &c) < 0)
+		free(j);
+}
+
+/* A node is asked when one of its guests runs or still has an address. */
+static bool node_asked_before(const struct guests *gs, size_t i)
+{
+	for (size_t k = 0; k < i; k++)
+		if (!strcmp(gs->list[k].node, gs->list[i].node) &&
+		    (gs->list[k].state == GS_RUNNING || gs->list[k].address[0]))
+			return true;
+	return false;
+}
+
+static void on_addresses_timer(uv_timer_t *t)
+{
+	struct fleet *f = t->data;
+	const struct guests *gs = &f->guests;
+
+	for (size_t i = 0; i < gs->count; i++)
+		if ((gs->list[i].state == GS_RUNNING || gs->list[i].address[0]) &&
+		    !node_asked_before(gs, i))
+			ask_addresses(f, gs->list[i].node);
+}
+
 void server_dispatch_init(uv_loop_t *l, struct fleet *f)
 {
 	loop = l;
 	f->dispatch = dispatch;
+	uv_timer_init(l, &addresses_timer);
+	addresses_timer.data = f;
+	uv_timer_start(&addresses_timer, on_addresses_timer, ADDRESSES_PERIOD_MS, ADDRESSES_PERIOD_MS);
+	uv_unref((uv_handle_t *)&addresses_timer);
 }

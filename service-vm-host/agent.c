@@ -469,7 +469,7 @@ static int start(struct agent *a)
 	ret = bind_source(a);
 	if (ret < 0)
 		return ret;
-	ret = dispatch_start(&a->loop, a->cfg, &a->dispatch);
+	ret = dispatch_start(&a->loop, a->cfg, &a->guests, &a->dispatch);
 	if (ret < 0)
 		return ret;
 	ret = uv_timer_init(&a->loop, &a->tick);

@@ -17,6 +17,8 @@ const char *dispatch_check_request(const json_t *req, const char *self, struct d
 	out->name = json_string_value(json_object_get(g, "name"));
 	if (!out->op || !out->op->dispatched)
 		return "unknown operation";
+	if (!out->op->helper_args) /* the agent's own answer, about no one guest */
+		return NULL;
 	if (!out->name || !guest_name_valid(out->name))
 		return "invalid guest name";
 	if (out->op->op != GOP_CREATE)

@@ -32,6 +32,7 @@ struct dispatch {
 	struct conn_listener *listener;
 	uv_loop_t *loop;
 	const struct host_config *cfg;
+	const struct guests *probe; /* the agent's guests probe */
 	struct trust_set trust;   /* the fleets this node obeys, as last loaded */
 	struct stat stamp[2];     /* the ledger and the trust file when loaded */
 	uint64_t loaded_ms;
@@ -305,6 +306,27 @@ static void refresh_trust(struct dispatch *d)
 	}
 }
 
+/* {"addresses":{GUEST:IPV4,...}}: what the last guests probe learnt (no
+ * member when libvirt did not answer), then the connection ends. */
+static const char *answer_addresses(struct job *j)
+{
+	const struct guests *g = j->d->probe;
+	json_t *m = json_object(), *a = json_object();
+	char *text = NULL;
+
+	for (unsigned i = 0; a && g && g->have_last && g->last.ok && i < g->last.naddrs; i++)
+		json_object_set_new(a, g->last.addrs[i].name, json_string(g->last.addrs[i].ipv4));
+	if (m && a && json_object_set(m, "addresses", a) == 0)
+		text = json_dumps(m, JSON_COMPACT);
+	json_decref(a);
+	json_decref(m);
+	if (!text)
+		return "out of memory";
+	send_reply(j, text, true);
+	free(text);
+	return NULL;
+}
+
 static void handle_request(struct job *j, const uint8_t *p, size_t len)
 {
 	struct dispatch *d = j->d;
@@ -324,7 +346,9 @@ static void handle_request(struct job *j, const uint8_t *p, size_t len)
 	conn_uncap(j->c);
 	req = json_loadb((const char *)s.body, s.body_len, JSON_REJECT_DUPLICATES, NULL);
 	why = req ? dispatch_check_request(req, d->cfg->name, &r) : "request is not JSON";
-	if (!why && ask_helper(j, &r) < 0)
+	if (!why && r.op->op == GOP_ADDRESSES)
+		why = answer_addresses(j);
+	else if (!why && ask_helper(j, &r) < 0)
 		why = "cannot start the provisioning helper";
 	json_decref(req);
 	if (why)
@@ -383,7 +407,8 @@ static void on_stopped(void *ctx)
 	free(d);
 }
 
-int dispatch_start(uv_loop_t *loop, const struct host_config *cfg, struct dispatch **out)
+int dispatch_start(uv_loop_t *loop, const struct host_config *cfg, const struct guests *probe,
+		   struct dispatch **out)
 {
 	struct conn_listener_opts o = {
 		.max_conns = MAX_JOBS,
@@ -415,6 +440,7 @@ int dispatch_start(uv_loop_t *loop, const struct host_config *cfg, struct dispat
 	if (!d)
 		return -ENOMEM;
 	d->cfg = cfg;
+	d->probe = probe;
 	d->loop = loop;
 	o.ctx = d;
 	ret = conn_listen_tcp(loop, (struct sockaddr *)&ss, &o, &d->listener);

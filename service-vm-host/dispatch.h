@@ -7,10 +7,13 @@
 #pragma once
 #include <uv.h>
 
+#include "service-vm-host/guest-probe.h"
 #include "service-vm-host/host-config.h"
 
 struct dispatch;
 
-/* Listens on cfg->dispatch_listen; a no-op when it is empty. */
-int dispatch_start(uv_loop_t *loop, const struct host_config *cfg, struct dispatch **out);
+/* Listens on cfg->dispatch_listen; a no-op when it is empty. The fleet's
+ * "addresses" is answered from probe's last answer, without the helper. */
+int dispatch_start(uv_loop_t *loop, const struct host_config *cfg, const struct guests *probe,
+		   struct dispatch **out);
 void dispatch_stop(struct dispatch *d);

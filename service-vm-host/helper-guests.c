@@ -1,20 +1,25 @@
 /* service-vm-host-guests URI [BASE...]: asks libvirt, read-only, how many
- * guests are running and how much memory they hold, and, given the base image
- * name of each guest type (lib/guest-types.c's order, "-" for none), which of
- * them are in the project's pool; prints one line for the agent:
- *   ok running=N memory_kib=M [bases=MASK]     or     error <reason>
+ * guests are running and how much memory they hold, each running guest's
+ * IPv4 address when libvirt knows it (its DHCP lease, else the host's ARP
+ * table), and, given the base image name of each guest type
+ * (lib/guest-types.c's order, "-" for none), which of them are in the
+ * project's pool; prints one line for the agent:
+ *   ok running=N memory_kib=M [bases=MASK] [ip=GUEST:A.B.C.D]...
+ *   or     error <reason>
  * (bit i of MASK: BASE i is there, as the volume virt/ imports it under).
  * It lives apart from the agent so that libvirt's size and a hung daemon
  * stay out of the process that sends heartbeats. */
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "lib/guest-types.h"
 #include "service-vm-host/sampler.h"
 #include "virt/virt.h"
 
@@ -75,12 +80,50 @@ static uint32_t bases_present(virConnectPtr conn, char **bases, int n)
 	return mask;
 }
 
+/* The first IPv4 address of the domain's interfaces from source src. */
+static bool first_ipv4(virDomainPtr dom, unsigned src, char out[PROBE_IPV4_MAX + 1])
+{
+	virDomainInterfacePtr *ifs = NULL;
+	int n = virDomainInterfaceAddresses(dom, &ifs, src, 0);
+	bool found = false;
+
+	for (int i = 0; i < n; i++) {
+		for (unsigned k = 0; !found && k < ifs[i]->naddrs; k++) {
+			const virDomainIPAddress *a = &ifs[i]->addrs[k];
+
+			if (a->type == VIR_IP_ADDR_TYPE_IPV4 && a->addr && strlen(a->addr) <= PROBE_IPV4_MAX) {
+				strcpy(out, a->addr);
+				found = true;
+			}
+		}
+		virDomainInterfaceFree(ifs[i]);
+	}
+	free(ifs);
+	return found;
+}
+
+/* " ip=NAME:A.B.C.D" for a running guest libvirt knows an address of; a
+ * name that is not a guest name (not the project's) is left out. */
+static void print_address(virDomainPtr dom, unsigned *count)
+{
+	const char *name = virDomainGetName(dom);
+	char ip[PROBE_IPV4_MAX + 1];
+
+	if (*count >= PROBE_ADDRS_MAX || !name || !guest_name_valid(name))
+		return;
+	if (first_ipv4(dom, VIR_DOMAIN_INTERFACE_ADDRESSES_SRC_LEASE, ip) ||
+	    first_ipv4(dom, VIR_DOMAIN_INTERFACE_ADDRESSES_SRC_ARP, ip)) {
+		printf(" ip=%s:%s", name, ip);
+		(*count)++;
+	}
+}
+
 int main(int argc, char **argv)
 {
 	virDomainPtr *doms = NULL;
 	virConnectPtr conn;
 	uint64_t mem = 0;
-	unsigned running = 0;
+	unsigned running = 0, naddrs = 0;
 	int n, ret;
 
 	if (argc < 2 || !argv[1][0])
@@ -105,11 +148,14 @@ int main(int argc, char **argv)
 			running++;
 			mem = mem + info.memory < mem ? UINT64_MAX : mem + info.memory;
 		}
-		virDomainFree(doms[i]);
 	}
 	printf("ok running=%u memory_kib=%" PRIu64, running, mem);
 	if (argc > 2)
 		printf(" bases=%" PRIu32, bases_present(conn, argv + 2, argc - 2));
+	for (int i = 0; i < n; i++) {
+		print_address(doms[i], &naddrs);
+		virDomainFree(doms[i]);
+	}
 	putchar('\n');
 	ret = 0;
 cleanup:

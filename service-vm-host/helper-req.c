@@ -5,14 +5,14 @@
 
 _Static_assert(sizeof(struct helper_req) == 104, "the request's size is part of the protocol");
 
-/* The verbs the helper does: dispatched, never refused. */
+/* The verbs the helper does: dispatched, never refused, not the agent's own. */
 static const struct guest_op_def *helper_op(uint32_t op)
 {
 	const struct guest_op_def *d;
 
 	for (unsigned i = 0; (d = guest_op_at(i)); i++)
 		if ((uint32_t)d->op == op)
-			return d->dispatched && !d->refusal ? d : NULL;
+			return d->dispatched && !d->refusal && d->helper_args ? d : NULL;
 	return NULL;
 }
 

@@ -1,5 +1,6 @@
 #include "service-vm-host/sampler.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -237,6 +238,48 @@ cleanup:
 	return ret;
 }
 
+/* Up to a stop byte (or end): [p, *q) holds at least 1 and at most max bytes. */
+static int scan_field(const char *p, const char *end, char stop, size_t max, char *out)
+{
+	const char *q = p;
+
+	while (q < end && *q != stop && *q != ' ')
+		q++;
+	if (q == p || (size_t)(q - p) > max)
+		return -EBADMSG;
+	memcpy(out, p, (size_t)(q - p));
+	out[q - p] = '\0';
+	return (int)(q - p);
+}
+
+/* " ip=<guest>:<IPv4>": a guest name, once, and a dotted quad as
+ * inet_ntop writes it. Returns the bytes taken. */
+static int parse_probe_addr(const char *p, const char *end, struct probe_result *out)
+{
+	struct probe_addr *a = &out->addrs[out->naddrs];
+	const char *start = p;
+	struct in_addr in;
+	char back[INET_ADDRSTRLEN];
+	int n;
+
+	if (out->naddrs >= PROBE_ADDRS_MAX || !has_prefix(p, end, " ip="))
+		return -EBADMSG;
+	p += 4;
+	n = scan_field(p, end, ':', GUEST_NAME_MAX, a->name);
+	if (n < 0 || p + n == end || p[n] != ':' || !guest_name_valid(a->name))
+		return -EBADMSG;
+	p += n + 1;
+	n = scan_field(p, end, ' ', PROBE_IPV4_MAX, a->ipv4);
+	if (n < 0 || inet_pton(AF_INET, a->ipv4, &in) != 1 ||
+	    !inet_ntop(AF_INET, &in, back, sizeof(back)) || strcmp(back, a->ipv4))
+		return -EBADMSG;
+	for (unsigned i = 0; i < out->naddrs; i++)
+		if (!strcmp(out->addrs[i].name, a->name))
+			return -EBADMSG;
+	out->naddrs++;
+	return (int)(p + n - start);
+}
+
 static int parse_probe_ok(const char *p, const char *end, struct probe_result *out)
 {
 	uint64_t running, mem;
@@ -251,16 +294,21 @@ static int parse_probe_ok(const char *p, const char *end, struct probe_result *o
 	p += 12;
 	if (scan_u64(&p, end, &mem) < 0)
 		return -EBADMSG;
-	if (p != end) {
+	if (has_prefix(p, end, " bases=")) {
 		uint64_t bases;
 
-		if (!has_prefix(p, end, " bases="))
-			return -EBADMSG;
 		p += 7;
-		if (scan_u64(&p, end, &bases) < 0 || p != end || bases >> PROBE_BASES_MAX)
+		if (scan_u64(&p, end, &bases) < 0 || bases >> PROBE_BASES_MAX)
 			return -EBADMSG;
 		out->has_bases = true;
 		out->bases = (uint32_t)bases;
+	}
+	while (p != end) {
+		int n = parse_probe_addr(p, end, out);
+
+		if (n < 0)
+			return -EBADMSG;
+		p += n;
 	}
 	out->ok = true;
 	out->running = (uint32_t)running;

@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "lib/guest-types.h"
+
 struct cpu_times {
 	uint64_t busy;   /* user+nice+system+irq+softirq+steal */
 	uint64_t total;  /* busy + idle + iowait */
@@ -42,11 +44,21 @@ void sampler_init(struct sampler *s, const char *proc_root);
 int sampler_read(struct sampler *s, struct sample *out);
 
 /* The one line service-vm-host-guests prints on stdout:
- *   "ok running=<u32> memory_kib=<u64>[ bases=<u32>]"  or  "error <printable ASCII>"
- * with an optional trailing newline and nothing else. */
-#define PROBE_LINE_MAX 256
+ *   "ok running=<u32> memory_kib=<u64>[ bases=<u32>][ ip=<guest>:<IPv4>]..."
+ *   or  "error <printable ASCII>"
+ * with an optional trailing newline and nothing else. Each ip= names a
+ * running guest (a guest name) and its IPv4 address in dotted-quad form; at
+ * most PROBE_ADDRS_MAX of them, one per guest. */
 #define PROBE_REASON_MAX 200
 #define PROBE_BASES_MAX 8 /* bits of bases: guest types, in table order */
+#define PROBE_ADDRS_MAX 64
+#define PROBE_IPV4_MAX 15 /* "255.255.255.255" */
+#define PROBE_LINE_MAX (64 + PROBE_ADDRS_MAX * (4 + GUEST_NAME_MAX + 1 + PROBE_IPV4_MAX))
+
+struct probe_addr {
+	char name[GUEST_NAME_MAX + 1];
+	char ipv4[PROBE_IPV4_MAX + 1];
+};
 
 struct probe_result {
 	bool ok;
@@ -55,6 +67,8 @@ struct probe_result {
 	bool has_bases;    /* the probe was asked about base images */
 	uint32_t bases;    /* bit i: guest type i's base image is in the pool */
 	char reason[PROBE_REASON_MAX + 1]; /* when !ok */
+	unsigned naddrs;   /* running guests whose IPv4 address libvirt knew */
+	struct probe_addr addrs[PROBE_ADDRS_MAX];
 };
 
 /* Parses len bytes (need not be NUL-terminated); -EBADMSG unless the line is

@@ -39,6 +39,12 @@ static void test_request(void **state)
 			    "request is for another node");
 	assert_string_equal(check("{\"op\":\"stop\",\"guest\":{\"name\":\"g1\"}}", &r),
 			    "request is for another node");
+	/* the agent's own read-only answer: about no one guest, still this node's */
+	assert_null(check("{\"op\":\"addresses\",\"node\":\"n1\"}", &r));
+	assert_int_equal(r.op->op, GOP_ADDRESSES);
+	assert_null(r.name);
+	assert_string_equal(check("{\"op\":\"addresses\",\"node\":\"n2\"}", &r),
+			    "request is for another node");
 	/* known verbs that are never dispatched, and unknown ones */
 	assert_string_equal(check("{\"op\":\"migrate\",\"node\":\"n1\",\"guest\":{\"name\":\"g1\"}}", &r),
 			    "unknown operation");

@@ -19,7 +19,7 @@ static void lookups(void **state)
 		assert_ptr_equal(guest_op_find(op->verb), op);
 		assert_int_equal(op->op, n);
 	}
-	assert_int_equal(n, GOP_MIGRATE + 1);
+	assert_int_equal(n, GOP_ADDRESSES + 1);
 	assert_null(guest_op_find(NULL));
 	assert_null(guest_op_find("reboot"));
 	assert_null(guest_op_find("START"));
@@ -65,6 +65,10 @@ static void rows_agree(void **state)
 	assert_non_null(strstr(guest_op_find("migrate")->refusal, "excluded by design"));
 	assert_int_equal(guest_op_find("create")->helper_args, 4);
 	assert_null(guest_op_find("create")->done_state);
+	/* asked of the node's agent, answered without its helper (issue 10 #7) */
+	assert_true(guest_op_find("addresses")->dispatched);
+	assert_int_equal(guest_op_find("addresses")->helper_args, 0);
+	assert_false(guest_op_find("addresses")->action);
 }
 
 static void sizes(void **state)

@@ -434,6 +434,35 @@ static void action_outcome_is_followed(void **state)
 	json_decref(r);
 }
 
+/* A running guest's IPv4 address, as its node's agent reported it, is in
+ * vm-show and vm-list; anything else is no address (issue 10 #7). */
+static void address_is_shown(void **state)
+{
+	struct ctx *c = *state;
+	struct guest *g;
+	json_t *r;
+
+	confirm_web1(c);
+	fleet_guest_progress(&c->f, "web1", GS_RUNNING, NULL, "tcg");
+	g = guests_find(&c->f.guests, "web1");
+	r = call(&c->f, "{\"op\":\"vm-show\",\"name\":\"web1\"}");
+	assert_null(json_string_value(json_object_get(json_object_get(r, "guest"), "address")));
+	json_decref(r);
+	assert_true(guest_set_address(g, "10.77.1.5"));
+	assert_false(guest_set_address(g, "10.77.1.5"));
+	r = call(&c->f, "{\"op\":\"vm-list\"}");
+	assert_string_equal(str(json_array_get(json_object_get(r, "guests"), 0), NULL, "address"),
+			    "10.77.1.5");
+	json_decref(r);
+	assert_true(guest_set_address(g, "fe80::1"));
+	assert_string_equal(g->address, "");
+	assert_false(guest_set_address(g, "10.0.0.256"));
+	assert_false(guest_set_address(g, NULL));
+	assert_true(guest_set_address(g, "192.168.122.40"));
+	fleet_guest_progress(&c->f, "web1", GS_STOPPED, NULL, NULL);
+	assert_string_equal(g->address, "");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -449,6 +478,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(destroyed_guest_is_forgotten, setup, teardown),
 		cmocka_unit_test_setup_teardown(failed_creation_is_retried, setup, teardown),
 		cmocka_unit_test_setup_teardown(action_outcome_is_followed, setup, teardown),
+		cmocka_unit_test_setup_teardown(address_is_shown, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -64,6 +64,11 @@ static void test_verbs(void **state)
 	/* Not dispatched, refused, or not in the table at all. */
 	assert_int_equal(helper_req_build(&r, op("migrate"), "a", NULL, 0, 0), -EINVAL);
 	assert_int_equal(helper_req_build(&r, op("data-delete"), "a", NULL, 0, 0), -EINVAL);
+	/* dispatched, but the agent answers it: never the root helper's */
+	assert_int_equal(helper_req_build(&r, op("addresses"), "a", NULL, 0, 0), -EINVAL);
+	r = good_create();
+	r.op = GOP_ADDRESSES;
+	assert_non_null(helper_req_check(&r, sizeof(r), &out, &d));
 	r = good_create();
 	r.op = GOP_MIGRATE;
 	assert_non_null(helper_req_check(&r, sizeof(r), &out, &d));

@@ -296,6 +296,51 @@ static void probe_line_bases(void **state)
 	assert_false(r.has_bases);
 }
 
+/* Each running guest's IPv4 address when libvirt knew it (issue 10 #7). */
+static void probe_line_addresses(void **state)
+{
+	static const char *const bad[] = {
+		"ok running=1 memory_kib=2 ip=", "ok running=1 memory_kib=2 ip=web1",
+		"ok running=1 memory_kib=2 ip=web1:", "ok running=1 memory_kib=2 ip=:10.0.0.1",
+		"ok running=1 memory_kib=2 ip=Web1:10.0.0.1", "ok running=1 memory_kib=2 ip=w/1:10.0.0.1",
+		"ok running=1 memory_kib=2 ip=web1:10.0.0.256", "ok running=1 memory_kib=2 ip=web1:10.0.0",
+		"ok running=1 memory_kib=2 ip=web1:010.0.0.1", "ok running=1 memory_kib=2 ip=web1:fe80::1",
+		"ok running=1 memory_kib=2 ip=web1:10.0.0.1 ", "ok running=1 memory_kib=2 ip=web1:10.0.0.1:2",
+		"ok running=1 memory_kib=2 ip=web1:10.0.0.1 ip=web1:10.0.0.2",
+		"ok running=1 memory_kib=2 ip=web1:10.0.0.1 bases=1",
+		"ok running=1 memory_kib=2  ip=web1:10.0.0.1",
+	};
+	char line[PROBE_LINE_MAX + 64];
+	struct probe_result r;
+	size_t n;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(parse_probe_line(bad[i], strlen(bad[i]), &r), -EBADMSG);
+	n = (size_t)snprintf(line, sizeof(line), "ok running=2 memory_kib=2 bases=3 ip=web1:10.77.1.5 "
+			     "ip=vault-1:192.168.122.40\n");
+	assert_int_equal(parse_probe_line(line, n, &r), 0);
+	assert_true(r.ok && r.has_bases);
+	assert_int_equal(r.naddrs, 2);
+	assert_string_equal(r.addrs[0].name, "web1");
+	assert_string_equal(r.addrs[0].ipv4, "10.77.1.5");
+	assert_string_equal(r.addrs[1].name, "vault-1");
+	assert_string_equal(r.addrs[1].ipv4, "192.168.122.40");
+	assert_int_equal(parse_probe_line("ok running=1 memory_kib=2 ip=a:1.2.3.4", 38, &r), 0);
+	assert_false(r.has_bases);
+	assert_int_equal(r.naddrs, 1);
+	/* The longest line: PROBE_ADDRS_MAX guests with the longest names and addresses. */
+	n = (size_t)snprintf(line, sizeof(line), "ok running=%u memory_kib=18446744073709551615 bases=255",
+			     PROBE_ADDRS_MAX);
+	for (unsigned i = 0; i < PROBE_ADDRS_MAX; i++)
+		n += (size_t)snprintf(line + n, sizeof(line) - n, " ip=%060u:255.255.255.%03u", i, 100 + i);
+	assert_int_equal(parse_probe_line(line, n, &r), 0);
+	assert_int_equal(r.naddrs, PROBE_ADDRS_MAX);
+	n += (size_t)snprintf(line + n, sizeof(line) - n, " ip=x:1.1.1.1");
+	assert_int_equal(parse_probe_line(line, n, &r), -EBADMSG);
+	assert_int_equal(r.naddrs, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -312,6 +357,7 @@ int main(void)
 		cmocka_unit_test(available_clamped),
 		cmocka_unit_test(probe_line),
 		cmocka_unit_test(probe_line_bases),
+		cmocka_unit_test(probe_line_addresses),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
