@@ -185,7 +185,16 @@ static void guest_row(struct panel_row *r, const json_t *guest)
 	format_bytes_json(json_object_get(guest, "memory_bytes"), r->mem, sizeof(r->mem));
 	if (get_u64(guest, "vcpus", &vcpus))
 		snprintf(r->cpu, sizeof(r->cpu), "%llu vCPU", (unsigned long long)vcpus);
-	copy_clean(r->info, sizeof(r->info), str_or(guest, "detail", ""));
+	if (json_is_string(json_object_get(guest, "address"))) {
+		const char *detail = str_or(guest, "detail", "");
+		char info[sizeof(r->info)];
+
+		snprintf(info, sizeof(info), "%s%s%s", str_or(guest, "address", ""),
+			 detail[0] ? "  " : "", detail);
+		copy_clean(r->info, sizeof(r->info), info);
+	} else {
+		copy_clean(r->info, sizeof(r->info), str_or(guest, "detail", ""));
+	}
 }
 
 static int note_row(struct panel_model *m, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -601,8 +610,9 @@ static void node_detail(const struct panel_model *m, const json_t *node, struct 
 		if (strcmp(str_or(g, "node", ""), str_or(node, "name", "")))
 			continue;
 		format_bytes_json(json_object_get(g, "memory_bytes"), a, sizeof(a));
-		panel_text_add(t, panel_guest_tone(str_or(g, "state", "")), "  %-20s %-13s %-10s %s",
-			       str_or(g, "name", "?"), str_or(g, "type", "?"), str_or(g, "state", "?"), a);
+		panel_text_add(t, panel_guest_tone(str_or(g, "state", "")), "  %-20s %-13s %-10s %-8s %s",
+			       str_or(g, "name", "?"), str_or(g, "type", "?"), str_or(g, "state", "?"), a,
+			       str_or(g, "address", "-"));
 		n++;
 	}
 	panel_text_add(t, TONE_DIM, n ? "%zu guest%s listed by the fleet" : "No guest on this node.",
@@ -626,6 +636,7 @@ static void guest_detail(const json_t *g, struct panel_text *t)
 	get_u64(g, "vcpus", &vcpus);
 	panel_text_add(t, TONE_NORMAL, "Size     %s, %llu vCPU", a, (unsigned long long)vcpus);
 	panel_text_add(t, TONE_NORMAL, "Accel    %s", str_or(g, "accel", "-"));
+	panel_text_add(t, TONE_NORMAL, "Address  %s", str_or(g, "address", "-"));
 	format_time(json_object_get(g, "created"), a, sizeof(a));
 	format_time(json_object_get(g, "updated"), b, sizeof(b));
 	panel_text_add(t, TONE_NORMAL, "Created  %s", a);

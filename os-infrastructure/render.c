@@ -363,7 +363,8 @@ void render_event_stream(FILE *f, const json_t *event, enum format fmt, bool fir
 }
 
 static const char *const guest_keys[] = {
-	"name", "type", "node", "state", "memory_bytes", "vcpus", "accel", "detail", "created", "updated",
+	"name", "type", "node", "state", "address", "memory_bytes", "vcpus", "accel", "detail", "created",
+	"updated",
 };
 
 int render_guests(FILE *f, const json_t *reply, enum format fmt)
@@ -373,6 +374,7 @@ int render_guests(FILE *f, const json_t *reply, enum format fmt)
 		{ .title = "TYPE", .key = "type" },
 		{ .title = "NODE", .key = "node" },
 		{ .title = "STATE", .key = "state" },
+		{ .title = "ADDRESS", .key = "address" }, /* "-" until the node reports one */
 		{ .title = "MEMORY", .key = "memory_bytes", .cell = cell_bytes, .right = true },
 		{ .title = "VCPUS", .key = "vcpus", .right = true },
 		{ .title = "ACCEL", .key = "accel" },

@@ -56,6 +56,15 @@ for type in "${TYPES[@]}"; do
 done
 [[ $(osi vm list --format json | jq '[.guests[] | select(.state == "running")] | length') == 4 ]] ||
 	die "vm list: $(osi vm list)"
+# ADDRESS: the guest's IPv4 address once its node reports one, else "-"
+# (guest_network is none here: no lease, no ARP entry, so "-").
+addr_cell() { osi vm list | awk -F'|' -v g="$1" '
+	/ NAME / { for (i = 2; i < NF; i++) { t = $i; gsub(/ /, "", t); if (t == "ADDRESS") c = i } }
+	c { n = $2; gsub(/ /, "", n); if (n == g) { a = $c; gsub(/ /, "", a); print a } }'; }
+a=$(addr_cell fp-mediakit)
+[[ $a == - || $a =~ ^[0-9]+\.[0-9]+\.[0-9]+\.[0-9]+$ ]] || die "vm list ADDRESS of fp-mediakit: '$a' ($(osi vm list))"
+osi vm show fp-mediakit | grep -q ADDRESS || die "vm show has no ADDRESS: $(osi vm show fp-mediakit)"
+pass "vm list and vm show have the guest's address: '$a'"
 pass "four guests created through plan, confirm, dispatch and libvirt; each console shows its hostname"
 [[ $(event_count confirmed n1) == 4 ]] || die "four confirmed events expected"
 osi events --limit 100 | grep -c 'confirmed by unix:uid=0 (cli-yes)' >/dev/null || die "confirmation not logged as --yes"

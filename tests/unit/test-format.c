@@ -61,6 +61,32 @@ static void check_render(render_fn fn, const char *json, enum format fmt, const 
 	json_decref(v);
 }
 
+/* The guest's address, "-" in the table while unknown (issue 10 #7). */
+static void test_guests_address(void **state)
+{
+	static const char reply[] =
+		"{\"ok\":true,\"guests\":[{\"name\":\"web1\",\"type\":\"mediakit\",\"node\":\"a\","
+		"\"state\":\"running\",\"address\":\"10.77.1.5\",\"memory_bytes\":1073741824,"
+		"\"vcpus\":1,\"accel\":\"tcg\",\"detail\":null,\"created\":1,\"updated\":2},"
+		"{\"name\":\"web2\",\"type\":\"mediakit\",\"node\":\"a\",\"state\":\"stopped\","
+		"\"address\":null,\"memory_bytes\":1073741824,\"vcpus\":1,\"accel\":null,"
+		"\"detail\":null,\"created\":1,\"updated\":2}]}";
+
+	(void)state;
+	check_render(render_guests, reply, FORMAT_TABLE,
+		     "+------+----------+------+---------+-----------+--------+-------+-------+--------+\n"
+		     "| NAME |   TYPE   | NODE |  STATE  |  ADDRESS  | MEMORY | VCPUS | ACCEL | DETAIL |\n"
+		     "+------+----------+------+---------+-----------+--------+-------+-------+--------+\n"
+		     "| web1 | mediakit | a    | running | 10.77.1.5 |   1.0G |     1 | tcg   | -      |\n"
+		     "+------+----------+------+---------+-----------+--------+-------+-------+--------+\n"
+		     "| web2 | mediakit | a    | stopped | -         |   1.0G |     1 | -     | -      |\n"
+		     "+------+----------+------+---------+-----------+--------+-------+-------+--------+\n");
+	check_render(render_guests, reply, FORMAT_CSV,
+		     "name,type,node,state,address,memory_bytes,vcpus,accel,detail,created,updated\r\n"
+		     "web1,mediakit,a,running,10.77.1.5,1073741824,1,tcg,,1,2\r\n"
+		     "web2,mediakit,a,stopped,,1073741824,1,,,1,2\r\n");
+}
+
 static void test_format_parse(void **state)
 {
 	enum format f;
@@ -610,6 +636,7 @@ int main(void)
 		cmocka_unit_test(test_status_machine),
 		cmocka_unit_test(test_place_table),
 		cmocka_unit_test(test_place_no_fit),
+		cmocka_unit_test(test_guests_address),
 		cmocka_unit_test(test_events),
 		cmocka_unit_test(test_node),
 	};

@@ -50,7 +50,7 @@ static const char vmlist_json[] =
 	"{\"name\":\"old\",\"type\":\"mediakit\",\"node\":\"gone\",\"memory_bytes\":1073741824,"
 	"\"vcpus\":1,\"state\":\"stopped\",\"detail\":null},"
 	"{\"name\":\"vault\",\"type\":\"totebox\",\"node\":\"n1\",\"memory_bytes\":2147483648,"
-	"\"vcpus\":2,\"state\":\"running\",\"detail\":null},"
+	"\"vcpus\":2,\"state\":\"running\",\"detail\":null,\"address\":\"10.77.1.5\"},"
 	"{\"name\":\"web\",\"type\":\"mediakit\",\"node\":\"n1\",\"memory_bytes\":1073741824,"
 	"\"vcpus\":1,\"state\":\"booting\",\"detail\":\"waiting for\\u001b[2J the guest\"},"
 	"{\"name\":\"lost\",\"type\":\"privategit\",\"node\":\"n2\",\"memory_bytes\":2147483648,"
@@ -99,6 +99,7 @@ static void test_rows(void **state)
 	assert_string_equal(m.rows[1].cpu, "2 vCPU");
 	assert_string_equal(m.rows[1].mem, "2.0G");
 	assert_string_equal(m.rows[1].seen, "totebox");
+	assert_string_equal(m.rows[1].info, "10.77.1.5"); /* its address (issue 10 #7) */
 	assert_string_equal(m.rows[2].name, "web");
 	assert_int_equal(m.rows[2].tone, TONE_WARN);
 	assert_string_equal(m.rows[2].info, "waiting for?[2J the guest"); /* no escapes on screen */
@@ -329,7 +330,8 @@ static void test_detail(void **state)
 	assert_string_equal(t.line[0], "State          live");
 	assert_string_equal(t.line[3], "Memory         4.0G available of 8.0G "
 			    "(1.0G reserved for pending guests)");
-	assert_string_equal(t.line[t.n - 3], "  vault                totebox       running    2.0G");
+	assert_string_equal(t.line[t.n - 3], "  vault                totebox       running    2.0G     10.77.1.5");
+	assert_string_equal(t.line[t.n - 2], "  web                  mediakit      booting    1.0G     -");
 	assert_string_equal(t.line[t.n - 1], "2 guests listed by the fleet");
 	panel_model_move(&m, 3);
 	panel_detail(&m, &t);
@@ -341,6 +343,11 @@ static void test_detail(void **state)
 	assert_string_equal(t.title, "Guest web");
 	assert_string_equal(t.line[0], "State    booting");
 	assert_string_equal(t.line[1], "Detail   waiting for?[2J the guest");
+	assert_string_equal(t.line[6], "Address  -");
+	panel_model_move(&m, -1);
+	panel_detail(&m, &t);
+	assert_string_equal(t.title, "Guest vault");
+	assert_string_equal(t.line[5], "Address  10.77.1.5");
 	panel_model_free(&m);
 }
 
