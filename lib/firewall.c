@@ -10,21 +10,9 @@
 #include <nftables/libnftables.h>
 
 #include "lib/textbuf.h"
+#include "lib/names.h"
 
 #define T "inet " FW_TABLE
-
-static bool ifname_ok(const char *name)
-{
-	size_t n = strnlen(name, IFNAMSIZ);
-
-	if (n == 0 || n >= IFNAMSIZ)
-		return false;
-	for (size_t i = 0; i < n; i++)
-		if (!((name[i] >= 'a' && name[i] <= 'z') || (name[i] >= 'A' && name[i] <= 'Z') ||
-		      (name[i] >= '0' && name[i] <= '9') || strchr("-_.", name[i])))
-			return false;
-	return true;
-}
 
 /* "add" leaves an existing object as it is, so the ceremony set keeps its
  * elements (and their timeouts) while the members and rules are replaced;
@@ -85,7 +73,7 @@ int fw_render(const struct fw_spec *s, char *buf, size_t len)
 {
 	struct textbuf o = { .p = buf, .cap = len };
 
-	if (!s || !buf || !len || !ifname_ok(s->mesh_if) || (s->nmembers && !s->members))
+	if (!s || !buf || !len || !ifname_valid(s->mesh_if) || (s->nmembers && !s->members))
 		return -EINVAL;
 	buf[0] = '\0';
 	put_objects(&o);

@@ -1,23 +1,10 @@
 #include "lib/guest-net.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 
-static int fail(char *err, size_t errlen, int ret, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-static int fail(char *err, size_t errlen, int ret, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return ret;
-}
+#include "lib/errbuf.h"
 
 static uint32_t mask(uint8_t len)
 {
@@ -49,18 +36,18 @@ int guest_net_init(struct guest_net *g, uint32_t mesh_addr, uint8_t mesh_len, ui
 	format_prefix(addr, len, p);
 	if (mesh_len < LEDGER_PREFIX_MIN || mesh_len > LEDGER_PREFIX_MAX ||
 	    (mesh_addr & ~mask(mesh_len)))
-		return fail(err, errlen, -EINVAL, "mesh prefix: /%d to /%d, host bits zero",
+		return errbuf_fail(-EINVAL, err, errlen, "mesh prefix: /%d to /%d, host bits zero",
 			    LEDGER_PREFIX_MIN, LEDGER_PREFIX_MAX);
 	if (len < 8 || len > subnet_len || subnet_len > GUEST_NET_SUBNET_MAX_LEN ||
 	    (addr & ~mask(len)))
-		return fail(err, errlen, -EINVAL, "guest prefix %s with /%u subnets: /8 to the "
+		return errbuf_fail(-EINVAL, err, errlen, "guest prefix %s with /%u subnets: /8 to the "
 			    "subnet length, subnets /%d at most, host bits zero", p, subnet_len,
 			    GUEST_NET_SUBNET_MAX_LEN);
 	if (overlap(addr, len, mesh_addr, mesh_len))
-		return fail(err, errlen, -EINVAL, "guest prefix %s overlaps the mesh prefix", p);
+		return errbuf_fail(-EINVAL, err, errlen, "guest prefix %s overlaps the mesh prefix", p);
 	if (ledger_prefix_parse(GUEST_NET_LIBVIRT_DEFAULT, &lv_addr, &lv_len) == 0 &&
 	    overlap(addr, len, lv_addr, lv_len))
-		return fail(err, errlen, -EINVAL, "guest prefix %s overlaps libvirt's default "
+		return errbuf_fail(-EINVAL, err, errlen, "guest prefix %s overlaps libvirt's default "
 			    "network %s", p, GUEST_NET_LIBVIRT_DEFAULT);
 	*g = (struct guest_net){ .mesh_addr = mesh_addr, .mesh_len = mesh_len, .addr = addr,
 				 .len = len, .subnet_len = subnet_len };
@@ -77,14 +64,14 @@ int guest_net_default(struct guest_net *g, uint32_t mesh_addr, uint8_t mesh_len,
 	if (ret == 0 && overlap(addr, len, mesh_addr, mesh_len))
 		ret = ledger_prefix_parse(GUEST_NET_ALT_PREFIX, &addr, &len);
 	if (ret < 0)
-		return fail(err, errlen, ret, "guest prefix: bad built-in default");
+		return errbuf_fail(ret, err, errlen, "guest prefix: bad built-in default");
 	return guest_net_init(g, mesh_addr, mesh_len, addr, len, GUEST_NET_SUBNET_LEN, err, errlen);
 }
 
 int guest_net_from_ledger(struct guest_net *g, const struct ledger *l, char *err, size_t errlen)
 {
 	if (!l->count || l->entries[0].kind != LEDGER_GENESIS)
-		return fail(err, errlen, -EINVAL, "no genesis entry");
+		return errbuf_fail(-EINVAL, err, errlen, "no genesis entry");
 	return guest_net_default(g, l->entries[0].prefix_addr, l->entries[0].prefix_len, err,
 				 errlen);
 }
@@ -106,9 +93,9 @@ int guest_net_subnet(const struct guest_net *g, uint32_t member_addr, uint32_t *
 	ledger_addr_format(member_addr, a);
 	if ((member_addr & mask(g->mesh_len)) != g->mesh_addr || n == 0 ||
 	    n == ~mask(g->mesh_len))
-		return fail(err, errlen, -EDOM, "%s is not a member address of the mesh", a);
+		return errbuf_fail(-EDOM, err, errlen, "%s is not a member address of the mesh", a);
 	if (n > guest_net_capacity(g))
-		return fail(err, errlen, -ERANGE, "member %s (number %u) has no guest subnet: the "
+		return errbuf_fail(-ERANGE, err, errlen, "member %s (number %u) has no guest subnet: the "
 			    "guest prefix holds %u", a, n, guest_net_capacity(g));
 	*subnet = g->addr + (n << (32 - g->subnet_len));
 	return 0;

@@ -1,7 +1,6 @@
 #include "lib/guest-policy.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -9,22 +8,10 @@
 
 #include "lib/firewall.h"
 #include "lib/textbuf.h"
+#include "lib/errbuf.h"
+#include "lib/names.h"
 
 #define T "inet " FW_TABLE
-
-static int fail(char *err, size_t errlen, int ret, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-static int fail(char *err, size_t errlen, int ret, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return ret;
-}
 
 /* ---- the manifest's "ports" ---- */
 
@@ -43,11 +30,11 @@ static int add_source(struct guest_port *p, const char *s, size_t i, char *err, 
 		dup = p->types & (1u << guest_type_index(t));
 		p->types |= 1u << guest_type_index(t);
 	} else {
-		return fail(err, errlen, -EINVAL, "ports[%zu].from: unknown guest type \"%s\" "
+		return errbuf_fail(-EINVAL, err, errlen, "ports[%zu].from: unknown guest type \"%s\" "
 			    "(a type, \"members\" or \"public\")", i, s);
 	}
 	if (dup)
-		return fail(err, errlen, -EINVAL, "ports[%zu].from: \"%s\" named twice", i, s);
+		return errbuf_fail(-EINVAL, err, errlen, "ports[%zu].from: \"%s\" named twice", i, s);
 	return 0;
 }
 
@@ -58,16 +45,16 @@ static int parse_from(json_t *from, struct guest_port *p, size_t i, char *err, s
 	int ret;
 
 	if (!json_is_array(from) || !json_array_size(from))
-		return fail(err, errlen, -EINVAL, "ports[%zu].from: a non-empty array expected", i);
+		return errbuf_fail(-EINVAL, err, errlen, "ports[%zu].from: a non-empty array expected", i);
 	json_array_foreach(from, k, v) {
 		if (!json_is_string(v))
-			return fail(err, errlen, -EINVAL, "ports[%zu].from[%zu]: a string expected", i, k);
+			return errbuf_fail(-EINVAL, err, errlen, "ports[%zu].from[%zu]: a string expected", i, k);
 		ret = add_source(p, json_string_value(v), i, err, errlen);
 		if (ret < 0)
 			return ret;
 	}
 	if (p->public && (p->members || p->types))
-		return fail(err, errlen, -EINVAL, "ports[%zu].from: \"public\" already admits everyone",
+		return errbuf_fail(-EINVAL, err, errlen, "ports[%zu].from: \"public\" already admits everyone",
 			    i);
 	return 0;
 }
@@ -82,16 +69,16 @@ static int parse_port(json_t *e, struct guest_port *p, size_t i, char *err, size
 	memset(p, 0, sizeof(*p));
 	if (json_unpack_ex(e, &je, 0, "{s:I, s?s, s:o !}", "port", &port, "proto", &proto,
 			   "from", &from) < 0)
-		return fail(err, errlen, -EINVAL, "ports[%zu]: %s", i, je.text);
+		return errbuf_fail(-EINVAL, err, errlen, "ports[%zu]: %s", i, je.text);
 	if (port < 1 || port > 65535)
-		return fail(err, errlen, -ERANGE, "ports[%zu].port: 1 to 65535", i);
+		return errbuf_fail(-ERANGE, err, errlen, "ports[%zu].port: 1 to 65535", i);
 	p->port = (uint16_t)port;
 	if (!strcmp(proto, "tcp"))
 		p->proto = GUEST_PROTO_TCP;
 	else if (!strcmp(proto, "udp"))
 		p->proto = GUEST_PROTO_UDP;
 	else
-		return fail(err, errlen, -EINVAL, "ports[%zu].proto: \"tcp\" or \"udp\"", i);
+		return errbuf_fail(-EINVAL, err, errlen, "ports[%zu].proto: \"tcp\" or \"udp\"", i);
 	return parse_from(from, p, i, err, errlen);
 }
 
@@ -104,14 +91,14 @@ int guest_ports_parse(struct json_t *arr, struct guest_port *ports, unsigned *np
 
 	*nports = 0;
 	if (!json_is_array(arr))
-		return fail(err, errlen, -EINVAL, "ports: not an array");
+		return errbuf_fail(-EINVAL, err, errlen, "ports: not an array");
 	if (json_array_size(arr) > GUEST_PORTS_MAX)
-		return fail(err, errlen, -E2BIG, "ports: at most %d", GUEST_PORTS_MAX);
+		return errbuf_fail(-E2BIG, err, errlen, "ports: at most %d", GUEST_PORTS_MAX);
 	json_array_foreach(arr, i, e) {
 		ret = parse_port(e, &ports[i], i, err, errlen);
 		for (size_t k = 0; ret == 0 && k < i; k++)
 			if (ports[k].port == ports[i].port && ports[k].proto == ports[i].proto)
-				ret = fail(err, errlen, -EINVAL, "ports: %u named twice", ports[i].port);
+				ret = errbuf_fail(-EINVAL, err, errlen, "ports: %u named twice", ports[i].port);
 		if (ret < 0) {
 			*nports = 0;
 			return ret;
@@ -129,35 +116,22 @@ static int check_service(const struct guest_service *sv, unsigned *seen, char *e
 	const unsigned all = (1u << GUEST_TYPE_COUNT) - 1;
 
 	if (sv->type >= GUEST_TYPE_COUNT)
-		return fail(err, errlen, -EINVAL, "service of unknown guest type %u", sv->type);
+		return errbuf_fail(-EINVAL, err, errlen, "service of unknown guest type %u", sv->type);
 	if (*seen & (1u << sv->type))
-		return fail(err, errlen, -EINVAL, "two manifests for %s", guest_type_at(sv->type)->name);
+		return errbuf_fail(-EINVAL, err, errlen, "two manifests for %s", guest_type_at(sv->type)->name);
 	*seen |= 1u << sv->type;
 	if (sv->nports > GUEST_PORTS_MAX)
-		return fail(err, errlen, -E2BIG, "%s: too many ports", guest_type_at(sv->type)->name);
+		return errbuf_fail(-E2BIG, err, errlen, "%s: too many ports", guest_type_at(sv->type)->name);
 	for (unsigned i = 0; i < sv->nports; i++) {
 		const struct guest_port *p = &sv->ports[i];
 
 		if (!p->port || p->proto > GUEST_PROTO_UDP || (p->types & ~all) ||
 		    (!p->public && !p->members && !p->types) ||
 		    (p->public && (p->members || p->types)))
-			return fail(err, errlen, -EINVAL, "%s: port %u: bad port or sources",
+			return errbuf_fail(-EINVAL, err, errlen, "%s: port %u: bad port or sources",
 				    guest_type_at(sv->type)->name, p->port);
 	}
 	return 0;
-}
-
-static bool ifname_ok(const char *name)
-{
-	size_t n = strnlen(name, IFNAMSIZ);
-
-	if (n == 0 || n >= IFNAMSIZ)
-		return false;
-	for (size_t i = 0; i < n; i++)
-		if (!((name[i] >= 'a' && name[i] <= 'z') || (name[i] >= 'A' && name[i] <= 'Z') ||
-		      (name[i] >= '0' && name[i] <= '9') || strchr("-_.", name[i])))
-			return false;
-	return true;
 }
 
 static int check_spec(const struct guest_policy_spec *s, char *err, size_t errlen)
@@ -167,11 +141,11 @@ static int check_spec(const struct guest_policy_spec *s, char *err, size_t errle
 	uint32_t owner;
 	int ret = 0;
 
-	if (!s->net || !ifname_ok(s->bridge) || (s->nservices && !s->services) ||
+	if (!s->net || !ifname_valid(s->bridge) || (s->nservices && !s->services) ||
 	    (s->nguests && !s->guests) || (s->nmembers && !s->members))
-		return fail(err, errlen, -EINVAL, "incomplete policy spec");
+		return errbuf_fail(-EINVAL, err, errlen, "incomplete policy spec");
 	if (s->own_subnet && guest_net_range(s->net, s->own_subnet, &r) < 0)
-		return fail(err, errlen, -EINVAL, "own subnet is not one of the guest prefix's");
+		return errbuf_fail(-EINVAL, err, errlen, "own subnet is not one of the guest prefix's");
 	for (size_t i = 0; i < s->nservices && ret == 0; i++)
 		ret = check_service(&s->services[i], &seen, err, errlen);
 	for (size_t i = 0; i < s->nguests && ret == 0; i++) {
@@ -179,7 +153,7 @@ static int check_spec(const struct guest_policy_spec *s, char *err, size_t errle
 
 		if (!memchr(g->name, '\0', sizeof(g->name)) || !guest_name_valid(g->name) ||
 		    g->type >= GUEST_TYPE_COUNT || guest_net_owner_addr(s->net, g->addr, &owner) < 0)
-			ret = fail(err, errlen, -EINVAL, "guest %zu (%.*s): bad name, type or address",
+			ret = errbuf_fail(-EINVAL, err, errlen, "guest %zu (%.*s): bad name, type or address",
 				   i, GUEST_NAME_MAX, g->name);
 	}
 	return ret;
@@ -315,7 +289,7 @@ int guest_policy_render(const struct guest_policy_spec *s, char *buf, size_t len
 	int ret;
 
 	if (!s || !buf || !len)
-		return fail(err, errlen, -EINVAL, "no spec or buffer");
+		return errbuf_fail(-EINVAL, err, errlen, "no spec or buffer");
 	ret = check_spec(s, err, errlen);
 	if (ret < 0)
 		return ret;
@@ -323,5 +297,5 @@ int guest_policy_render(const struct guest_policy_spec *s, char *buf, size_t len
 	put_objects(&o, s);
 	put_forward(&o, s);
 	put_input(&o, s);
-	return o.err ? fail(err, errlen, -ENOSPC, "policy text larger than %zu bytes", len) : 0;
+	return o.err ? errbuf_fail(-ENOSPC, err, errlen, "policy text larger than %zu bytes", len) : 0;
 }

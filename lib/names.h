@@ -7,3 +7,7 @@
 #include <stddef.h>
 
 bool name_label_valid(const char *name, size_t max);
+
+/* A network interface name as the kernel takes it (1..IFNAMSIZ-1) and as
+ * nftables rule text may quote it: letters, digits, '-', '_', '.'. */
+bool ifname_valid(const char *name);

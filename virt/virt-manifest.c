@@ -14,6 +14,7 @@
 #include "lib/units.h"
 #include "lib/names.h"
 #include "virt/virt-internal.h"
+#include "lib/errbuf.h"
 
 #define MANIFEST_MAX (64 * 1024)
 #define USER_DATA_MAX (256 * 1024)
@@ -92,34 +93,20 @@ static bool owner_ok(const char *s)
 	return true;
 }
 
-static int fail(char *err, size_t errlen, int ret, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-static int fail(char *err, size_t errlen, int ret, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return ret;
-}
-
 static int size_in(const char *key, const char *text, uint64_t lo, uint64_t hi, uint64_t *out,
 		   char *err, size_t errlen)
 {
 	if (parse_size(text, out) < 0)
-		return fail(err, errlen, -EINVAL, "%s: \"%s\" is not a size", key, text);
+		return errbuf_fail(-EINVAL, err, errlen, "%s: \"%s\" is not a size", key, text);
 	if (*out < lo || *out > hi)
-		return fail(err, errlen, -ERANGE, "%s: %s is out of range", key, text);
+		return errbuf_fail(-ERANGE, err, errlen, "%s: %s is out of range", key, text);
 	return 0;
 }
 
 static int copy(char *dst, size_t len, const char *key, const char *src, char *err, size_t errlen)
 {
 	if (strlen(src) >= len)
-		return fail(err, errlen, -ENAMETOOLONG, "%s: too long", key);
+		return errbuf_fail(-ENAMETOOLONG, err, errlen, "%s: too long", key);
 	strcpy(dst, src);
 	return 0;
 }
@@ -132,29 +119,29 @@ static int parse_data_disks(json_t *arr, struct virt_manifest *m, char *err, siz
 	int ret;
 
 	if (!json_is_array(arr))
-		return fail(err, errlen, -EINVAL, "data_disks: not an array");
+		return errbuf_fail(-EINVAL, err, errlen, "data_disks: not an array");
 	if (json_array_size(arr) > VIRT_MAX_DATA_DISKS)
-		return fail(err, errlen, -E2BIG, "data_disks: at most %d", VIRT_MAX_DATA_DISKS);
+		return errbuf_fail(-E2BIG, err, errlen, "data_disks: at most %d", VIRT_MAX_DATA_DISKS);
 	json_array_foreach(arr, i, d) {
 		struct virt_data_disk *dd = &m->data[i];
 		const char *name, *size, *mount;
 
 		if (json_unpack_ex(d, &je, 0, "{s:s, s:s, s:s !}", "name", &name, "size", &size,
 				   "mount", &mount) < 0)
-			return fail(err, errlen, -EINVAL, "data_disks[%zu]: %s", i, je.text);
+			return errbuf_fail(-EINVAL, err, errlen, "data_disks[%zu]: %s", i, je.text);
 		if (!disk_name_ok(name))
-			return fail(err, errlen, -EINVAL, "data_disks[%zu].name: [a-z0-9]{1,%d} expected",
+			return errbuf_fail(-EINVAL, err, errlen, "data_disks[%zu].name: [a-z0-9]{1,%d} expected",
 				    i, VIRT_DISK_NAME_MAX - 1);
 		for (size_t k = 0; k < i; k++) {
 			if (!strcmp(m->data[k].name, name))
-				return fail(err, errlen, -EINVAL, "data_disks: %s named twice", name);
+				return errbuf_fail(-EINVAL, err, errlen, "data_disks: %s named twice", name);
 		}
 		strcpy(dd->name, name);
 		ret = size_in("data_disks.size", size, MIB, 64 * 1024 * GIB, &dd->bytes, err, errlen);
 		if (ret < 0)
 			return ret;
 		if (!path_ok(mount, true) || strlen(mount) >= sizeof(dd->mount))
-			return fail(err, errlen, -EINVAL, "data_disks[%zu].mount: an absolute path expected", i);
+			return errbuf_fail(-EINVAL, err, errlen, "data_disks[%zu].mount: an absolute path expected", i);
 		strcpy(dd->mount, mount);
 		m->ndata++;
 	}
@@ -172,9 +159,9 @@ static int parse_shape(const struct guest_type *t, json_t *vcpus, const char *me
 	m->memory_bytes = t->memory_bytes;
 	m->placement = t->named_node_only ? VIRT_PLACE_OPERATOR_NODE : VIRT_PLACE_ADVISORY;
 	if (vcpus && !json_is_integer(vcpus))
-		return fail(err, errlen, -EINVAL, "vcpus: an integer expected");
+		return errbuf_fail(-EINVAL, err, errlen, "vcpus: an integer expected");
 	if (vcpus && (json_integer_value(vcpus) < 1 || json_integer_value(vcpus) > 64))
-		return fail(err, errlen, -ERANGE, "vcpus: 1 to 64");
+		return errbuf_fail(-ERANGE, err, errlen, "vcpus: 1 to 64");
 	if (vcpus)
 		m->vcpus = (unsigned)json_integer_value(vcpus);
 	if (memory && (ret = size_in("memory", memory, 64 * MIB, 1024 * GIB, &m->memory_bytes,
@@ -185,10 +172,10 @@ static int parse_shape(const struct guest_type *t, json_t *vcpus, const char *me
 	else if (placement && !strcmp(placement, "operator-node"))
 		m->placement = VIRT_PLACE_OPERATOR_NODE;
 	else if (placement)
-		return fail(err, errlen, -EINVAL, "placement: \"advisory\" or \"operator-node\"");
+		return errbuf_fail(-EINVAL, err, errlen, "placement: \"advisory\" or \"operator-node\"");
 	/* WORM data is not transferable over the network: a vault is placed by name. */
 	if (t->named_node_only && m->placement != VIRT_PLACE_OPERATOR_NODE)
-		return fail(err, errlen, -EINVAL, "placement: a %s is always placed on an operator-named node",
+		return errbuf_fail(-EINVAL, err, errlen, "placement: a %s is always placed on an operator-named node",
 			    t->name);
 	return 0;
 }
@@ -205,22 +192,22 @@ static int parse_root(json_t *root, struct virt_manifest *m, char *err, size_t e
 			   "type", &type, "summary", &summary, "vcpus", &vcpus, "memory", &memory,
 			   "disk", &disk, "base_image", &base, "data_disks", &data,
 			   "placement", &placement, "user_data", &user_data, "ports", &ports) < 0)
-		return fail(err, errlen, -EINVAL, "%s", je.text);
+		return errbuf_fail(-EINVAL, err, errlen, "%s", je.text);
 	t = guest_type_find(type);
 	if (!t)
-		return fail(err, errlen, -EINVAL, "type: unknown guest type \"%s\"", type);
+		return errbuf_fail(-EINVAL, err, errlen, "type: unknown guest type \"%s\"", type);
 	m->type = (enum virt_guest_type)guest_type_index(t);
 	if ((ret = copy(m->summary, sizeof(m->summary), "summary", summary, err, errlen)) < 0 ||
 	    (ret = parse_shape(t, vcpus, memory, placement, m, err, errlen)) < 0 ||
 	    (ret = size_in("disk", disk, MIB, 64 * 1024 * GIB, &m->disk_bytes, err, errlen)) < 0)
 		return ret;
 	if (!image_name_ok(base))
-		return fail(err, errlen, -EINVAL, "base_image: not an image name");
+		return errbuf_fail(-EINVAL, err, errlen, "base_image: not an image name");
 	strcpy(m->base, base);
 	if (data && (ret = parse_data_disks(data, m, err, errlen)) < 0)
 		return ret;
 	if (!path_ok(user_data, false) || strlen(user_data) >= sizeof(m->user_data))
-		return fail(err, errlen, -EINVAL, "user_data: a relative path expected");
+		return errbuf_fail(-EINVAL, err, errlen, "user_data: a relative path expected");
 	strcpy(m->user_data, user_data);
 	/* Absent: serves nothing (manifests older than the guest fabric). */
 	return ports ? guest_ports_parse(ports, m->ports, &m->nports, err, errlen) : 0;
@@ -235,10 +222,10 @@ int virt_manifest_parse(const char *text, size_t len, struct virt_manifest *m,
 
 	memset(m, 0, sizeof(*m));
 	if (len > MANIFEST_MAX)
-		return fail(err, errlen, -EFBIG, "manifest larger than %d bytes", MANIFEST_MAX);
+		return errbuf_fail(-EFBIG, err, errlen, "manifest larger than %d bytes", MANIFEST_MAX);
 	root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
 	if (!root)
-		return fail(err, errlen, -EINVAL, "line %d: %s", je.line, je.text);
+		return errbuf_fail(-EINVAL, err, errlen, "line %d: %s", je.line, je.text);
 	ret = parse_root(root, m, err, errlen);
 	json_decref(root);
 	if (ret < 0)
@@ -256,12 +243,12 @@ int virt_manifest_load(const char *images_dir, enum virt_guest_type type,
 
 	*user_data = NULL;
 	if (!t)
-		return fail(err, errlen, -EINVAL, "unknown guest type");
+		return errbuf_fail(-EINVAL, err, errlen, "unknown guest type");
 	if (snprintf(path, sizeof(path), "%s/%s", images_dir, t->manifest) >= (int)sizeof(path))
-		return fail(err, errlen, -ENAMETOOLONG, "%s: path too long", images_dir);
+		return errbuf_fail(-ENAMETOOLONG, err, errlen, "%s: path too long", images_dir);
 	ret = read_file(path, MANIFEST_MAX, &text, &len);
 	if (ret < 0)
-		return fail(err, errlen, ret, "%s: %s", path, strerror(-ret));
+		return errbuf_fail(ret, err, errlen, "%s: %s", path, strerror(-ret));
 	ret = virt_manifest_parse(text, len, m, err, errlen);
 	free(text);
 	text = NULL;
@@ -270,17 +257,17 @@ int virt_manifest_load(const char *images_dir, enum virt_guest_type type,
 		char reason[256];
 
 		snprintf(reason, sizeof(reason), "%s", err ? err : "");
-		return fail(err, errlen, ret, "%s: %s", path, reason);
+		return errbuf_fail(ret, err, errlen, "%s: %s", path, reason);
 	}
 	if (m->type != type)
-		return fail(err, errlen, -EINVAL, "%s: says type %s", path, virt_type_name(m->type));
+		return errbuf_fail(-EINVAL, err, errlen, "%s: says type %s", path, virt_type_name(m->type));
 	snprintf(path, sizeof(path), "%s/%s", images_dir, m->user_data);
 	ret = read_file(path, USER_DATA_MAX, &text, &len);
 	if (ret < 0)
-		return fail(err, errlen, ret, "%s: %s", path, strerror(-ret));
+		return errbuf_fail(ret, err, errlen, "%s: %s", path, strerror(-ret));
 	if (strlen(text) != len) {
 		free(text);
-		return fail(err, errlen, -EINVAL, "%s: contains a NUL byte", path);
+		return errbuf_fail(-EINVAL, err, errlen, "%s: contains a NUL byte", path);
 	}
 	*user_data = text;
 	return 0;
@@ -307,36 +294,36 @@ void virt_spec_from_manifest(struct virt_spec *s, const struct virt_manifest *m,
 int virt_spec_check(const struct virt_spec *s, char *err, size_t errlen)
 {
 	if (!name_label_valid(s->name, 63))
-		return fail(err, errlen, -EINVAL,
+		return errbuf_fail(-EINVAL, err, errlen,
 			    "name \"%s\": 1-63 of [a-z0-9-], not starting or ending with -", s->name);
 	if ((unsigned)s->type >= VIRT_TYPE_COUNT)
-		return fail(err, errlen, -EINVAL, "unknown guest type");
+		return errbuf_fail(-EINVAL, err, errlen, "unknown guest type");
 	if (!owner_ok(s->owner))
-		return fail(err, errlen, -EINVAL, "owner: printable ASCII, 1-%d characters", VIRT_NAME_MAX - 1);
+		return errbuf_fail(-EINVAL, err, errlen, "owner: printable ASCII, 1-%d characters", VIRT_NAME_MAX - 1);
 	if (!image_name_ok(s->base))
-		return fail(err, errlen, -EINVAL, "base image \"%s\": not an image name", s->base);
+		return errbuf_fail(-EINVAL, err, errlen, "base image \"%s\": not an image name", s->base);
 	if (s->vcpus < 1 || s->vcpus > 64)
-		return fail(err, errlen, -ERANGE, "vcpus: 1 to 64");
+		return errbuf_fail(-ERANGE, err, errlen, "vcpus: 1 to 64");
 	if (s->memory_bytes < 64 * MIB || s->memory_bytes > 1024 * GIB)
-		return fail(err, errlen, -ERANGE, "memory: 64M to 1T");
+		return errbuf_fail(-ERANGE, err, errlen, "memory: 64M to 1T");
 	if (s->disk_bytes < MIB || s->disk_bytes > 64 * 1024 * GIB)
-		return fail(err, errlen, -ERANGE, "disk: 1M to 64T");
+		return errbuf_fail(-ERANGE, err, errlen, "disk: 1M to 64T");
 	if (s->ndata > VIRT_MAX_DATA_DISKS)
-		return fail(err, errlen, -E2BIG, "at most %d data disks", VIRT_MAX_DATA_DISKS);
+		return errbuf_fail(-E2BIG, err, errlen, "at most %d data disks", VIRT_MAX_DATA_DISKS);
 	for (unsigned i = 0; i < s->ndata; i++) {
 		if (!disk_name_ok(s->data[i].name) || s->data[i].bytes < MIB)
-			return fail(err, errlen, -EINVAL, "data disk %u: bad name or size", i);
+			return errbuf_fail(-EINVAL, err, errlen, "data disk %u: bad name or size", i);
 		for (unsigned k = 0; k < i; k++) {
 			if (!strcmp(s->data[k].name, s->data[i].name))
-				return fail(err, errlen, -EINVAL, "data disk %s named twice", s->data[i].name);
+				return errbuf_fail(-EINVAL, err, errlen, "data disk %s named twice", s->data[i].name);
 		}
 	}
 	if ((s->net == VIRT_NET_NETWORK || s->net == VIRT_NET_BRIDGE) && !owner_ok(s->net_source))
-		return fail(err, errlen, -EINVAL, "network: a source name is needed");
+		return errbuf_fail(-EINVAL, err, errlen, "network: a source name is needed");
 	if (s->net > VIRT_NET_USER)
-		return fail(err, errlen, -EINVAL, "network: unknown kind");
+		return errbuf_fail(-EINVAL, err, errlen, "network: unknown kind");
 	if (s->instance_id[0] && !image_name_ok(s->instance_id))
-		return fail(err, errlen, -EINVAL, "instance-id: [a-z0-9._-] expected");
+		return errbuf_fail(-EINVAL, err, errlen, "instance-id: [a-z0-9._-] expected");
 	return 0;
 }
 
