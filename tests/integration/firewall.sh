@@ -70,9 +70,14 @@ pass "wireguard-go tunnel member -> node"
 # operator's own (8022) that the project must not touch.
 listen() { # listen ADDR PORT [NS] (ip netns exec execs python3, so $! is python3)
 	ip netns exec "${3:-$nn}" "$PY" -c '
-import socket, sys
+import socket, sys, time
 s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind((sys.argv[1], int(sys.argv[2]))); s.listen(16)
+for _ in range(100):  # the address may still be settling on a fresh interface
+    try:
+        s.bind((sys.argv[1], int(sys.argv[2]))); break
+    except OSError:
+        time.sleep(0.1)
+s.listen(16)
 while True:
     c, _ = s.accept(); c.sendall(b"ok\n"); c.close()
 ' "$1" "$2" &
@@ -84,7 +89,12 @@ listen 0.0.0.0 7104
 reach() { # reach NSFN ADDR PORT: a real TCP connection that gets "ok"
 	[[ $("$1" timeout 2 bash -c "exec 3<>/dev/tcp/$2/$3 && head -n1 <&3" 2>/dev/null) == ok ]]
 }
-wait_until 20 reach n 10.242.0.1 8022 || die "listeners did not start"
+for p in 7102 7103 7104 7105 8022; do
+	wait_until 20 reach n 10.242.0.1 $p || die "the listener on 10.242.0.1:$p did not start"
+done
+for p in 7105 8022; do
+	wait_until 20 reach m 10.242.0.2 $p || die "the listener on 10.242.0.2:$p did not start"
+done
 
 # Without the table, the finding as reported: the neighbour reaches ledger sync.
 reach b 10.242.0.1 7105 || die "the neighbour should reach 7105 before the firewall (test set-up)"
