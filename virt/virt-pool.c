@@ -152,6 +152,22 @@ static int send_all(virStreamPtr st, const char *p, size_t n)
 	return 0;
 }
 
+/* Ends a transfer and frees st (NULL: nothing began): finished when ret is
+ * 0, else aborted. */
+static int stream_end(virStreamPtr st, int ret, char *err, size_t errlen)
+{
+	if (!st)
+		return ret;
+	if (ret == 0 && virStreamFinish(st) < 0) {
+		ret = -EIO;
+		snprintf(err, errlen, "%s", virt_lv_error());
+	} else if (ret < 0) {
+		virStreamAbort(st);
+	}
+	virStreamFree(st);
+	return ret;
+}
+
 int virt_default_upload(virStorageVolPtr vol, uint64_t len, virt_read_fn source, void *rctx,
 			void *opaque, char *err, size_t errlen)
 {
@@ -196,21 +212,10 @@ int virt_default_upload(virStorageVolPtr vol, uint64_t len, virt_read_fn source,
 	if (total != len) {
 		ret = -EIO;
 		snprintf(err, errlen, "the source shrank while it was sent");
-		goto cleanup;
 	}
-	if (virStreamFinish(st) < 0) {
-		ret = -EIO;
-		snprintf(err, errlen, "%s", virt_lv_error());
-	}
-	virStreamFree(st);
-	st = NULL;
 cleanup:
-	if (st) {
-		virStreamAbort(st);
-		virStreamFree(st);
-	}
 	free(chunk);
-	return ret;
+	return stream_end(st, ret, err, errlen);
 }
 
 int virt_default_download(virStorageVolPtr vol, virt_sink_fn sink, void *sctx, void *opaque,
@@ -245,19 +250,9 @@ int virt_default_download(virStorageVolPtr vol, virt_sink_fn sink, void *sctx, v
 		if (ret < 0)
 			goto cleanup;
 	}
-	if (virStreamFinish(st) < 0) {
-		ret = -EIO;
-		snprintf(err, errlen, "%s", virt_lv_error());
-	}
-	virStreamFree(st);
-	st = NULL;
 cleanup:
-	if (st) {
-		virStreamAbort(st);
-		virStreamFree(st);
-	}
 	free(chunk);
-	return ret;
+	return stream_end(st, ret, err, errlen);
 }
 
 /* libvirt picks KVM by itself when it can; its choice is in <domain>. */

@@ -30,3 +30,32 @@ static inline int fixture_rmtree(const char *dir)
 {
 	return nftw(dir, fixture_remove_one, 16, FTW_DEPTH | FTW_PHYS);
 }
+
+/* A temporary directory and one file's path in it, as cmocka setup and
+ * teardown, for a module that keeps one file. */
+struct fixture_file {
+	char path[64];
+	char file[128];
+};
+
+static inline int fixture_file_setup(void **state, const char *name, const char *file)
+{
+	struct fixture_file *d = calloc(1, sizeof(*d));
+
+	if (!d || fixture_tmpdir(d->path, sizeof(d->path), name)) {
+		free(d);
+		return -1;
+	}
+	snprintf(d->file, sizeof(d->file), "%s/%s", d->path, file);
+	*state = d;
+	return 0;
+}
+
+static inline int fixture_file_teardown(void **state)
+{
+	struct fixture_file *d = *state;
+
+	fixture_rmtree(d->path);
+	free(d);
+	return 0;
+}

@@ -17,29 +17,14 @@
 #include "service-vm-host/helper-path.h"
 #include "tests/unit/fixture.h"
 
-struct dir {
-	char path[64];
-	char file[128];
-};
-
 static int setup(void **state)
 {
-	struct dir *d = calloc(1, sizeof(*d));
-
-	if (!d || fixture_tmpdir(d->path, sizeof(d->path), "test-helper-path"))
-		return -1;
-	snprintf(d->file, sizeof(d->file), "%s/service-vm-host-guests", d->path);
-	*state = d;
-	return 0;
+	return fixture_file_setup(state, "test-helper-path", "service-vm-host-guests");
 }
 
 static int teardown(void **state)
 {
-	struct dir *d = *state;
-
-	fixture_rmtree(d->path);
-	free(d);
-	return 0;
+	return fixture_file_teardown(state);
 }
 
 static void make_file(const char *path, mode_t mode)
@@ -54,7 +39,7 @@ static void make_file(const char *path, mode_t mode)
 /* A build tree: the helper sits next to the agent and wins. */
 static void test_sibling_first(void **state)
 {
-	struct dir *d = *state;
+	struct fixture_file *d = *state;
 	char path[PATH_MAX];
 
 	make_file(d->file, 0755);
@@ -65,7 +50,7 @@ static void test_sibling_first(void **state)
 /* An installed tree: nothing next to bindir/service-vm-host, so libexec. */
 static void test_libexec_otherwise(void **state)
 {
-	struct dir *d = *state;
+	struct fixture_file *d = *state;
 	char path[PATH_MAX];
 
 	assert_int_equal(host_helper_path_in(d->path, "service-vm-host-guests", path, sizeof(path)), 0);

@@ -15,32 +15,17 @@
 #include "service-vm-host/seqstore.h"
 #include "tests/unit/fixture.h"
 
-struct dir {
-	char path[64];
-	char file[128];
-};
-
 static int setup(void **state)
 {
-	struct dir *d = calloc(1, sizeof(*d));
-
-	if (!d || fixture_tmpdir(d->path, sizeof(d->path), "test-seqstore"))
-		return -1;
-	snprintf(d->file, sizeof(d->file), "%s/heartbeat.seq", d->path);
-	*state = d;
-	return 0;
+	return fixture_file_setup(state, "test-seqstore", "heartbeat.seq");
 }
 
 static int teardown(void **state)
 {
-	struct dir *d = *state;
-
-	fixture_rmtree(d->path);
-	free(d);
-	return 0;
+	return fixture_file_teardown(state);
 }
 
-static uint64_t stored(const struct dir *d)
+static uint64_t stored(const struct fixture_file *d)
 {
 	char *text;
 	size_t len;
@@ -52,7 +37,7 @@ static uint64_t stored(const struct dir *d)
 	return v;
 }
 
-static void store_text(const struct dir *d, const char *text, size_t len)
+static void store_text(const struct fixture_file *d, const char *text, size_t len)
 {
 	assert_int_equal(atomic_write_file(d->file, text, len, 0600), 0);
 }
@@ -77,7 +62,7 @@ static void parse(void **state)
 
 static void fresh_start(void **state)
 {
-	struct dir *d = *state;
+	struct fixture_file *d = *state;
 	struct seqstore s;
 	uint64_t seq;
 
@@ -94,7 +79,7 @@ static void fresh_start(void **state)
 
 static void restarts_never_repeat(void **state)
 {
-	struct dir *d = *state;
+	struct fixture_file *d = *state;
 	uint64_t last = 0, seq;
 
 	srand(12345);
@@ -114,7 +99,7 @@ static void restarts_never_repeat(void **state)
 
 static void crash_after_reservation(void **state)
 {
-	struct dir *d = *state;
+	struct fixture_file *d = *state;
 	struct seqstore a, b;
 	uint64_t seq;
 
@@ -137,7 +122,7 @@ static void corrupt_file_refused(void **state)
 {
 	static const char *const bad[] = { "", "abc", "12x", "-1", " 5", "1\n\n",
 		"99999999999999999999999999999999999999999999999999999999999999999999999" };
-	struct dir *d = *state;
+	struct fixture_file *d = *state;
 	struct seqstore s;
 	char *text;
 	size_t len;
@@ -159,7 +144,7 @@ static void corrupt_file_refused(void **state)
 
 static void reservation_failure(void **state)
 {
-	struct dir *d = *state;
+	struct fixture_file *d = *state;
 	char moved[80];
 	struct seqstore s;
 	uint64_t seq = 0;
