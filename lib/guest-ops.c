@@ -15,6 +15,11 @@ static const struct guest_op_def ops[] = {
 	{ "migrate",     GOP_MIGRATE,     true, false, false, 0, NULL,        MIGRATE_REFUSAL },
 	/* read-only: the node's agent answers from its last guests probe */
 	{ "addresses",   GOP_ADDRESSES,   true, false, true,  0, NULL,        NULL },
+	/* the fleet's push of the fabric table; the agent stores it and asks its
+	 * helper the same verb (make the routed network) and "names" (helper only,
+	 * no name: both are about the node, not one guest) */
+	{ "fabric",      GOP_FABRIC,      true, false, true,  0, "fabric",    NULL },
+	{ "names",       GOP_NAMES,       true, false, false, 0, "names",     NULL },
 };
 
 #define OPS_COUNT (sizeof(ops) / sizeof(ops[0]))

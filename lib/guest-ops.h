@@ -14,6 +14,8 @@ enum guest_op {
 	GOP_DATA_DELETE,
 	GOP_MIGRATE,
 	GOP_ADDRESSES,
+	GOP_FABRIC,
+	GOP_NAMES,
 };
 
 struct guest_op_def {

@@ -1,18 +1,26 @@
 #include "service-vm-host/helper-req.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <string.h>
 
 _Static_assert(sizeof(struct helper_req) == 104, "the request's size is part of the protocol");
 
-/* The verbs the helper does: dispatched, never refused, not the agent's own. */
+/* The node's verbs: about the node's guest network, so no guest name. */
+static bool node_verb(const struct guest_op_def *d)
+{
+	return d->op == GOP_FABRIC || d->op == GOP_NAMES;
+}
+
+/* The verbs the helper does: dispatched, never refused, not the agent's own;
+ * and the node's verbs. */
 static const struct guest_op_def *helper_op(uint32_t op)
 {
 	const struct guest_op_def *d;
 
 	for (unsigned i = 0; (d = guest_op_at(i)); i++)
 		if ((uint32_t)d->op == op)
-			return d->dispatched && !d->refusal && d->helper_args ? d : NULL;
+			return node_verb(d) || (d->dispatched && !d->refusal && d->helper_args) ? d : NULL;
 	return NULL;
 }
 
@@ -34,6 +42,8 @@ int helper_req_build(struct helper_req *r, const struct guest_op_def *op, const 
 		return -EINVAL;
 	r->magic = HELPER_REQ_MAGIC;
 	r->op = (uint32_t)op->op;
+	if (node_verb(op))
+		return name && name[0] ? -EINVAL : 0;
 	if (put(r->name, sizeof(r->name), name) < 0)
 		return -EINVAL;
 	if (op->op != GOP_CREATE)
@@ -74,6 +84,18 @@ static const char *check_other(const struct helper_req *r)
 	return NULL;
 }
 
+static const char *node_req(const struct helper_req *r, const struct guest_op_def **op)
+{
+	static const char zero[sizeof(r->name)];
+	const char *why = check_other(r);
+
+	if (!why && memcmp(r->name, zero, sizeof(zero)))
+		why = "this verb takes no guest name";
+	if (!why)
+		*op = helper_op(r->op);
+	return why;
+}
+
 const char *helper_req_check(const void *buf, size_t len, struct helper_req *out,
 			     const struct guest_op_def **op)
 {
@@ -87,6 +109,8 @@ const char *helper_req_check(const void *buf, size_t len, struct helper_req *out
 		return "bad magic";
 	if (!helper_op(out->op))
 		return "unknown verb";
+	if (node_verb(helper_op(out->op)))
+		return node_req(out, op);
 	if (!padded(out->name, sizeof(out->name)) || !guest_name_valid(out->name))
 		return "a guest name of a-z, 0-9 and '-' is required";
 	why = out->op == GOP_CREATE ? check_create(out) : check_other(out);

@@ -19,7 +19,7 @@ static void lookups(void **state)
 		assert_ptr_equal(guest_op_find(op->verb), op);
 		assert_int_equal(op->op, n);
 	}
-	assert_int_equal(n, GOP_ADDRESSES + 1);
+	assert_int_equal(n, GOP_NAMES + 1);
 	assert_null(guest_op_find(NULL));
 	assert_null(guest_op_find("reboot"));
 	assert_null(guest_op_find("START"));
@@ -69,6 +69,12 @@ static void rows_agree(void **state)
 	assert_true(guest_op_find("addresses")->dispatched);
 	assert_int_equal(guest_op_find("addresses")->helper_args, 0);
 	assert_false(guest_op_find("addresses")->action);
+	/* the fleet pushes "fabric" to the agent; "names" is between the agent
+	 * and its helper only; both are about the node, not one guest */
+	assert_true(guest_op_find("fabric")->dispatched);
+	assert_false(guest_op_find("names")->dispatched);
+	assert_int_equal(guest_op_find("fabric")->helper_args, 0);
+	assert_int_equal(guest_op_find("names")->helper_args, 0);
 }
 
 static void sizes(void **state)

@@ -103,6 +103,33 @@ static void test_names(void **state)
 	assert_null(d);
 }
 
+/* The node's verbs travel with no name, type or size, and only so. */
+static void test_node_verbs(void **state)
+{
+	static const char *const verbs[] = { "fabric", "names" };
+	struct helper_req r, out;
+	const struct guest_op_def *d;
+
+	(void)state;
+	for (unsigned i = 0; i < 2; i++) {
+		assert_int_equal(helper_req_build(&r, op(verbs[i]), NULL, NULL, 0, 0), 0);
+		assert_null(helper_req_check(&r, sizeof(r), &out, &d));
+		assert_ptr_equal(d, op(verbs[i]));
+		assert_int_equal(helper_req_build(&r, op(verbs[i]), "", NULL, 0, 0), 0);
+		assert_null(helper_req_check(&r, sizeof(r), &out, &d));
+		assert_int_equal(helper_req_build(&r, op(verbs[i]), "web-1", NULL, 0, 0), -EINVAL);
+		r.name[0] = 'a';
+		assert_non_null(helper_req_check(&r, sizeof(r), &out, &d));
+		assert_null(d);
+		r.name[0] = '\0';
+		r.vcpus = 1;
+		assert_non_null(helper_req_check(&r, sizeof(r), &out, &d));
+		r.vcpus = 0;
+		r.type[0] = 'x';
+		assert_non_null(helper_req_check(&r, sizeof(r), &out, &d));
+	}
+}
+
 static void test_types_and_sizes(void **state)
 {
 	struct helper_req r = good_create(), out;
@@ -135,6 +162,7 @@ int main(void)
 		cmocka_unit_test(test_verbs),
 		cmocka_unit_test(test_names),
 		cmocka_unit_test(test_types_and_sizes),
+		cmocka_unit_test(test_node_verbs),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
