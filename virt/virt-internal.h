@@ -42,6 +42,7 @@ struct virt_meta {
 	char root[VIRT_VOL_NAME_MAX];
 	char seed[VIRT_VOL_NAME_MAX];
 	char datavol[VIRT_MAX_DATA_DISKS][VIRT_VOL_NAME_MAX];
+	char address[16];        /* its fabric lease's IPv4; "" off the fabric */
 };
 
 struct virt_domain_desc {

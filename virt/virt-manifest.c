@@ -1,5 +1,6 @@
 /* Guest types, their manifests (images/<type>.json) and the spec an operator
  * asks for. Pure, apart from virt_manifest_load reading two files. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <jansson.h>
@@ -291,6 +292,21 @@ void virt_spec_from_manifest(struct virt_spec *s, const struct virt_manifest *m,
 	s->start = true;
 }
 
+static bool mac_ok(const char *m)
+{
+	for (int i = 0; i < 17; i++)
+		if (i % 3 == 2 ? m[i] != ':' : !strchr("0123456789abcdef", m[i]) || !m[i])
+			return false;
+	return !m[17];
+}
+
+static bool ipv4_ok(const char *a)
+{
+	struct in_addr in;
+
+	return inet_pton(AF_INET, a, &in) == 1;
+}
+
 int virt_spec_check(const struct virt_spec *s, char *err, size_t errlen)
 {
 	if (!name_label_valid(s->name, 63))
@@ -320,8 +336,10 @@ int virt_spec_check(const struct virt_spec *s, char *err, size_t errlen)
 	}
 	if ((s->net == VIRT_NET_NETWORK || s->net == VIRT_NET_BRIDGE) && !owner_ok(s->net_source))
 		return errbuf_fail(-EINVAL, err, errlen, "network: a source name is needed");
-	if (s->net > VIRT_NET_USER)
+	if (s->net > VIRT_NET_FABRIC)
 		return errbuf_fail(-EINVAL, err, errlen, "network: unknown kind");
+	if (s->net == VIRT_NET_FABRIC && (!mac_ok(s->mac) || !ipv4_ok(s->address)))
+		return errbuf_fail(-EINVAL, err, errlen, "network: the fabric needs a lease (MAC and address)");
 	if (s->instance_id[0] && !image_name_ok(s->instance_id))
 		return errbuf_fail(-EINVAL, err, errlen, "instance-id: [a-z0-9._-] expected");
 	return 0;

@@ -148,6 +148,8 @@ static void meta_body(struct vbuf *b, const struct virt_meta *m)
 		element(b, "seed-volume", m->seed);
 	for (unsigned i = 0; i < m->ndata && m->datavol[i][0]; i++)
 		element(b, "data-volume", m->datavol[i]);
+	if (m->address[0])
+		element(b, "address", m->address);
 	vbuf_printf(b, "</" VIRT_NS_PREFIX ":guest>\n");
 }
 
@@ -244,6 +246,12 @@ static void interface(struct vbuf *b, const struct virt_spec *s)
 		break;
 	case VIRT_NET_USER:
 		vbuf_printf(b, "    <interface type='user'>\n");
+		break;
+	case VIRT_NET_FABRIC:
+		/* the MAC of its static lease: the same address at every boot */
+		vbuf_printf(b, "    <interface type='network'>\n      <mac address='");
+		vbuf_xml(b, s->mac);
+		vbuf_printf(b, "'/>\n      <source network='" VIRT_FABRIC_NETWORK "'/>\n");
 		break;
 	}
 	vbuf_printf(b, "      <model type='virtio'/>\n    </interface>\n");
@@ -436,5 +444,8 @@ int virt_xml_meta_parse(const char *xml, struct virt_meta *m)
 		p = field(p, prefix, "data-volume", m->datavol[i], sizeof(m->datavol[0]), &ret);
 	if (!p)
 		memset(m->datavol, 0, sizeof(m->datavol));
+	/* Only guests on the fabric have one. */
+	if (!field(xml, prefix, "address", m->address, sizeof(m->address), &ret))
+		m->address[0] = '\0';
 	return 0;
 }

@@ -242,6 +242,7 @@ static int describe(struct virt_host *h, virDomainPtr dom, struct virt_guest *g)
 	strcpy(g->instance_id, m.instance_id);
 	strcpy(g->base, m.base);
 	strcpy(g->spec, m.spec);
+	strcpy(g->address, m.address);
 	memcpy(g->data, m.data, sizeof(g->data));
 	g->ndata = m.ndata;
 	g->state = state_of(info.state);
@@ -893,6 +894,8 @@ static int fill_meta(struct virt_meta *m, const struct virt_spec *s, const char 
 	strcpy(m->instance_id, s->instance_id);
 	strcpy(m->base, s->base);
 	strcpy(m->spec, digest);
+	if (s->net == VIRT_NET_FABRIC)
+		strcpy(m->address, s->address);
 	for (unsigned i = 0; i < s->ndata; i++)
 		strcpy(m->data[i], s->data[i].name);
 	m->ndata = s->ndata;

@@ -20,7 +20,9 @@
 #include <sys/types.h>
 #include <libvirt/libvirt.h>
 
+#include "lib/guest-net.h"
 #include "lib/guest-policy.h"
+#include "lib/names-file.h"
 
 #define VIRT_NS_URI "https://os-infrastructure.invalid/ns/guest/1"
 #define VIRT_NS_PREFIX "osi"
@@ -83,6 +85,7 @@ enum virt_net {
 	VIRT_NET_NETWORK, /* libvirt network net_source (usually "default") */
 	VIRT_NET_BRIDGE,  /* host bridge net_source */
 	VIRT_NET_USER,    /* user-mode (slirp/passt), no host setup needed */
+	VIRT_NET_FABRIC,  /* VIRT_FABRIC_NETWORK with the spec's fixed mac (virt-network.c) */
 };
 
 /* What the operator asked for. Two creates with the same name and the same
@@ -99,6 +102,8 @@ struct virt_spec {
 	unsigned ndata;
 	enum virt_net net;
 	char net_source[VIRT_NAME_MAX];
+	char mac[18];                    /* VIRT_NET_FABRIC: its static lease's MAC */
+	char address[16];                /* VIRT_NET_FABRIC: its static lease's IPv4 */
 	const char *user_data;           /* cloud-config text; NULL: "#cloud-config\n" */
 	char instance_id[VIRT_NAME_MAX]; /* empty: generated */
 	bool start;                      /* start after define (and on retries) */
@@ -214,6 +219,7 @@ struct virt_guest {
 	char data[VIRT_MAX_DATA_DISKS][VIRT_DISK_NAME_MAX];
 	unsigned ndata;
 	bool existed;                /* create found it already there */
+	char address[16];            /* its fabric address from the metadata, "" if none */
 };
 
 /* Idempotent: an existing guest of that name with the same spec is success
@@ -242,3 +248,62 @@ int virt_console_path(const struct virt_host *h, const char *guest, char *buf, s
 /* Volume names in the pool; role "disk", "seed" or "data-DISK". Injective
  * over legal names (see virt-xml.c); -EINVAL for a name outside them. */
 int virt_volume_name(char *buf, size_t len, const char *guest, const char *role);
+
+/* The guest fabric's routed network (virt-network.c): one per node, made
+ * through the libvirt network API, forward mode route (no NAT onto the
+ * mesh), the node's gateway/24 on VIRT_FABRIC_BRIDGE, DHCP over the rest of
+ * its subnet, and libvirt's own dnsmasq serving <name>.<zone> (localOnly:
+ * names under the zone never leave the node's dnsmasq). Each guest has a
+ * static lease (<host mac name ip>), allocated by the helper at create and
+ * released at destroy, so its address survives reboots. */
+#define VIRT_FABRIC_NETWORK "osi-fabric"
+#define VIRT_FABRIC_BRIDGE GUEST_POLICY_BRIDGE
+#define VIRT_LEASES_MAX 1024
+
+struct virt_fabric {
+	char zone[NAMES_FQDN_MAX + 1];
+	struct guest_net_range range;
+	uint8_t prefix_len;          /* the subnet's, GUEST_NET_SUBNET_LEN */
+};
+
+struct virt_lease {
+	char mac[18];                /* 52:54:00:xx:xx:xx, lowercase */
+	char name[VIRT_NAME_MAX];
+	uint32_t addr;               /* host byte order */
+};
+
+/* Pure. The network's definition (uuid: the one it had, or NULL; leases:
+ * static hosts to keep, n may be 0). */
+int virt_fabric_xml(const struct virt_fabric *f, const char *uuid, const struct virt_lease *leases,
+		    size_t n, char **out);
+/* Whether libvirt's XML of the network says what f does (forward mode,
+ * bridge, address, DHCP range, domain); leases and DNS entries aside. */
+bool virt_fabric_xml_matches(const char *xml, const struct virt_fabric *f);
+/* The DHCP range and the static hosts of a network's XML; *out malloc'd. */
+int virt_fabric_xml_leases(const char *xml, struct guest_net_range *range,
+			   struct virt_lease **out, size_t *n);
+/* One <host mac name ip/> for virNetworkUpdate. */
+int virt_lease_xml(const struct virt_lease *l, char **out);
+/* The lowest address of the range no lease holds; -ENOSPC when full. */
+int virt_lease_pick(const struct guest_net_range *r, const struct virt_lease *used, size_t n,
+		    uint32_t *addr);
+/* 52:54:00 and the three bytes of rnd; bumped until no lease holds it. */
+void virt_lease_mac(const uint8_t rnd[3], const struct virt_lease *used, size_t n, char mac[18]);
+/* One <host ip><hostname>...</host> of the DNS section: the names of
+ * entries[0..n) that carry addr. */
+int virt_dns_host_xml(uint32_t addr, const struct names_entry *entries, size_t n, char **out);
+/* The DNS hosts in a network's XML as (addr, name) pairs; *out malloc'd. */
+int virt_fabric_xml_dns(const char *xml, struct names_entry **out, size_t *n);
+
+/* Defined, started and autostarted; an existing one with the same
+ * definition is left, a differing one redefined (keeping the static leases
+ * inside the new range) and restarted. */
+int virt_fabric_ensure(struct virt_host *h, const struct virt_fabric *f);
+/* The guest's static lease: the one it has, else a new one (lowest free
+ * address, fresh MAC) added live and persistently. *fresh (may be NULL)
+ * says which. -ENOENT: no fabric network. */
+int virt_lease_get(struct virt_host *h, const char *guest, struct virt_lease *out, bool *fresh);
+/* Removes the guest's static lease; 0 when it had none. */
+int virt_lease_release(struct virt_host *h, const char *guest);
+/* The DNS host entries become exactly entries[0..n) (live and persistent). */
+int virt_fabric_names(struct virt_host *h, const struct names_entry *entries, size_t n);

@@ -165,6 +165,53 @@ static void test_domain_kvm_and_networks(void **state)
 	xml = domain_xml(&s, false, "");
 	assert_has(xml, "<interface type='bridge'>\n      <source bridge='br0'/>");
 	free(xml);
+	/* the fabric: its network, and the fixed MAC of the guest's lease */
+	s.net = VIRT_NET_FABRIC;
+	strcpy(s.mac, "52:54:00:0a:0b:0c");
+	strcpy(s.address, "10.78.5.2");
+	xml = domain_xml(&s, false, "");
+	assert_has(xml, "<interface type='network'>\n      <mac address='52:54:00:0a:0b:0c'/>\n"
+		   "      <source network='osi-fabric'/>\n      <model type='virtio'/>");
+	free(xml);
+	free(ud);
+}
+
+/* A fabric guest's address is recorded in its metadata and read back;
+ * a spec on the fabric without a lease is refused. */
+static void test_fabric_address(void **state)
+{
+	struct virt_meta m = { .type = VIRT_TOTEBOX }, back;
+	struct virt_manifest man;
+	struct virt_spec s;
+	char *xml, *ud, err[128];
+
+	strcpy(m.owner, "o");
+	strcpy(m.instance_id, "i-1");
+	strcpy(m.base, "b");
+	strcpy(m.spec, "s");
+	assert_int_equal(virt_xml_meta(&m, &xml), 0);
+	assert_null(strstr(xml, "address"));
+	assert_int_equal(virt_xml_meta_parse(xml, &back), 0);
+	assert_string_equal(back.address, "");
+	free(xml);
+	strcpy(m.address, "10.78.5.2");
+	assert_int_equal(virt_xml_meta(&m, &xml), 0);
+	assert_has(xml, "<osi:address>10.78.5.2</osi:address>");
+	assert_int_equal(virt_xml_meta_parse(xml, &back), 0);
+	assert_string_equal(back.address, "10.78.5.2");
+	free(xml);
+
+	load(VIRT_TOTEBOX, &man, &s, &ud);
+	s.net = VIRT_NET_FABRIC;
+	assert_int_equal(virt_spec_check(&s, err, sizeof(err)), -EINVAL);
+	strcpy(s.mac, "52:54:00:0a:0b:0c");
+	assert_int_equal(virt_spec_check(&s, err, sizeof(err)), -EINVAL);
+	strcpy(s.address, "10.78.5.2");
+	assert_int_equal(virt_spec_check(&s, err, sizeof(err)), 0);
+	strcpy(s.mac, "52:54:00:0a:0b:0C");
+	assert_int_equal(virt_spec_check(&s, err, sizeof(err)), -EINVAL);
+	strcpy(s.mac, "52:54:00:0a:0b:0c'");
+	assert_int_equal(virt_spec_check(&s, err, sizeof(err)), -EINVAL);
 	free(ud);
 }
 
@@ -519,6 +566,7 @@ int main(void)
 		cmocka_unit_test(test_spec_digest),
 		cmocka_unit_test(test_spec_check),
 		cmocka_unit_test(test_manifest_parser_strict),
+		cmocka_unit_test(test_fabric_address),
 	};
 
 	return cmocka_run_group_tests(tests, setup, NULL);
