@@ -45,8 +45,12 @@ const struct config_key host_config_keys[] = {
 	  "(empty: " OSI_STATE_DIR "/images, whatever state_dir says)" },
 	{ "console_dir", STR(console_dir), "", "guest serial console logs "
 	  "(empty: /var/log/os-infrastructure/guests)" },
-	{ "guest_network", STR(guest_network), "network:default",
-	  "guest NIC: none, user, network:NAME or bridge:NAME" },
+	{ "guest_network", STR(guest_network), "fabric",
+	  "guest NIC: fabric (the node's routed network osi-fabric, a static lease "
+	  "each), none, user, network:NAME or bridge:NAME" },
+	{ "guest_zone", STR(guest_zone), "osi.internal",
+	  "DNS zone of the guest fabric: guests are <guest>.<zone>, members <node>.<zone> "
+	  "(hostname labels)" },
 	{ "base_image", STR(base_image), "", "base image for every guest (empty: each manifest's)" },
 	{ "ledger_sync_interval", NUM(ledger_sync_interval_ms, CFG_DURATION_MS), "30s",
 	  "with a ledger: how often to pull it from a peer and check the mesh interface" },

@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "lib/config.h"
+#include "lib/names-file.h"
 #include "lib/wire-heartbeat.h"
 
 struct host_config {
@@ -27,6 +28,7 @@ struct host_config {
 	char pool_dir[PATH_MAX];
 	char console_dir[PATH_MAX];
 	char guest_network[96];
+	char guest_zone[NAMES_ZONE_MAX + 1];
 	char base_image[64];
 	/* the mesh (a node with <state_dir>/ledger) */
 	uint64_t ledger_sync_interval_ms;

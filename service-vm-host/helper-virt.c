@@ -33,6 +33,7 @@
 #include "lib/conf-path.h"
 #include "lib/log.h"
 #include "osi-config.h"
+#include "service-vm-host/helper-fabric.h"
 #include "service-vm-host/helper-req.h"
 #include "service-vm-host/host-config.h"
 #include "virt/virt.h"
@@ -108,6 +109,8 @@ static int parse_net(const char *text, struct virt_spec *s)
 {
 	if (!text[0] || !strcmp(text, "none"))
 		s->net = VIRT_NET_NONE;
+	else if (!strcmp(text, "fabric"))
+		s->net = VIRT_NET_FABRIC;
 	else if (!strcmp(text, "user"))
 		s->net = VIRT_NET_USER;
 	else if (!strncmp(text, "network:", 8) && strlen(text + 8) < sizeof(s->net_source))
@@ -126,6 +129,7 @@ static int create(struct virt_host *h, const struct host_config *c, const struct
 	struct virt_guest g;
 	struct virt_spec s;
 	char *user_data = NULL;
+	bool fresh = false;
 	int ret;
 
 	if (virt_type_parse(r->type, &vt) < 0)
@@ -145,13 +149,41 @@ static int create(struct virt_host *h, const struct host_config *c, const struct
 		return fail("unknown guest network '%s'", c->guest_network);
 	}
 	ret = virt_pool_ensure(h);
+	if (ret == 0 && s.net == VIRT_NET_FABRIC)
+		ret = helper_fabric_lease(h, c, &s, &fresh);
 	if (ret == 0)
 		ret = virt_guest_create(h, &s, &g);
 	free(user_data);
+	if (ret < 0) {
+		char why[VIRT_ERR_MAX];
+
+		snprintf(why, sizeof(why), "%s", h->err);
+		if (fresh)
+			virt_lease_release(h, s.name);
+		return fail("%s", why);
+	}
+	report("running", g.existed ? "already defined with this spec" : g.address[0] ? g.address : NULL,
+	       g.kvm ? "kvm" : "tcg");
+	return 0;
+}
+
+/* The node's verbs: about its guest network, not one guest. */
+static int node_act(struct virt_host *h, const struct host_config *c, const struct guest_op_def *op)
+{
+	int ret = op->op == GOP_FABRIC ? helper_fabric(h, c) : helper_names(h, c);
+
 	if (ret < 0)
 		return fail("%s", h->err);
-	report("running", g.existed ? "already defined with this spec" : NULL, g.kvm ? "kvm" : "tcg");
+	report(op->done_state, NULL, NULL);
 	return 0;
+}
+
+/* Its static lease goes with it (none: nothing to do). */
+static void release_lease(struct virt_host *h, const char *name)
+{
+	if (virt_lease_release(h, name) < 0 && !strstr(h->err, "no network"))
+		log_warn("%s", h->err);
+	h->err[0] = '\0';
 }
 
 static int act(struct virt_host *h, const struct guest_op_def *op, const char *name)
@@ -163,7 +195,16 @@ static int act(struct virt_host *h, const struct guest_op_def *op, const char *n
 	switch (op->op) {
 	case GOP_START: ret = virt_guest_start(h, name); break;
 	case GOP_STOP: ret = virt_guest_stop(h, name, false); break;
-	case GOP_DESTROY: ret = virt_guest_destroy(h, name, &kept); break;
+	case GOP_DESTROY:
+		ret = virt_guest_destroy(h, name, &kept);
+		if (ret == 0 || ret == -ENOENT) {
+			char why[VIRT_ERR_MAX];
+
+			snprintf(why, sizeof(why), "%s", h->err);
+			release_lease(h, name);
+			snprintf(h->err, sizeof(h->err), "%s", why);
+		}
+		break;
 	default: return fail("the helper does not do '%s'", op->verb);
 	}
 	/* A destroy is done when nothing of the guest is left, whoever removed
@@ -296,7 +337,12 @@ int main(int argc, char **argv)
 	if (virt_host_open(&h, &vc) < 0)
 		return fail("%s", h.err);
 	h.ops.progress = on_step;
-	ret = op->op == GOP_CREATE ? create(&h, &cfg, &r) : act(&h, op, r.name);
+	if (op->op == GOP_CREATE)
+		ret = create(&h, &cfg, &r);
+	else if (op->op == GOP_FABRIC || op->op == GOP_NAMES)
+		ret = node_act(&h, &cfg, op);
+	else
+		ret = act(&h, op, r.name);
 	virt_host_close(&h);
 	return ret;
 }

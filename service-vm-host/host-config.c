@@ -12,6 +12,7 @@
 #include "lib/conf-path.h"
 #include "lib/config.h"
 #include "lib/log.h"
+#include "lib/names-file.h"
 #include "osi-config.h"
 
 #define FLEET_EVICT_MS 30000
@@ -50,6 +51,11 @@ static int finish_config(struct host_config *cfg)
 	if (!node_name_valid(cfg->name)) {
 		log_err("name '%s' is not a node name (1 to %d of a-z, 0-9 and '-')", cfg->name,
 			NODE_NAME_MAX);
+		return -EINVAL;
+	}
+	if (!names_zone_valid(cfg->guest_zone)) {
+		log_err("guest_zone '%s' is not a zone (hostname labels joined by '.', at most %d "
+			"characters)", cfg->guest_zone, NAMES_ZONE_MAX);
 		return -EINVAL;
 	}
 	if (!cfg->state_dir[0]) {

@@ -67,6 +67,10 @@ static void test_lookup_defaults(void **state)
 	assert_string_equal(f->path, "");
 	assert_string_equal(f->cfg.virt_uri, "qemu:///system");
 	assert_string_equal(f->cfg.pool_dir, "");
+	/* the guest fabric (issue 11): guests on it, names under the zone */
+	assert_string_equal(f->cfg.guest_network, "fabric");
+	assert_string_equal(f->cfg.guest_zone, "osi.internal");
+	assert_true(names_zone_valid(f->cfg.guest_zone));
 }
 
 /* The state directory's file, unless /etc has one (issue 10 #5). */
