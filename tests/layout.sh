@@ -25,6 +25,8 @@ declare -A may=(
 declare -A exceptions=(
 	[service-vm-host/helper-virt.c]="virt" # the privileged helper is the agent's libvirt side
 	[service-vm-host/helper-guests.c]="virt" # the read-only probe looks base images up as virt/ names them
+	[service-vm-host/helper-fabric.h]="virt" # the helper's guest fabric work (helper-virt.c's part)
+	[service-vm-host/helper-fabric.c]="virt"
 )
 generated="osi-config.h"
 
