@@ -10,7 +10,7 @@ DEBIAN_PACKAGES = meson ninja-build pkg-config gcc clang libclang-rt-14-dev \
 	libvirt-dev libmnl-dev libncurses-dev libarchive-dev libnftables-dev libsystemd-dev \
 	wireguard-tools wireguard-go iproute2 procps iputils-ping nftables tmux jq curl bc util-linux \
 	libvirt-daemon libvirt-daemon-driver-qemu qemu-system-x86 qemu-utils kmod e2fsprogs libcurl4-openssl-dev \
-	scdoc bash-completion groff-base man-db systemd nginx-light python3-yaml
+	scdoc bash-completion groff-base man-db systemd nginx-light python3-yaml iperf3
 
 # Only for make deb (and tests/integration/deb.sh): the packaging tools; the
 # build dependencies come from debian/control (apt-get build-dep).
@@ -58,6 +58,7 @@ check: deps deb-deps $(CHECK_BUILD)/build.ninja $(FUZZ_BUILD)/build.ninja
 
 bench: build
 	@command -v virt-install >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq virtinst
+	@command -v iperf3 >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq iperf3
 	ninja -C $(BUILD) tests/virt-tool
 	bench/run.sh $(BUILD)
 

@@ -63,6 +63,9 @@ echo "== mesh: CPace CPU per side, and --join to the first heartbeat over WireGu
 echo "== guests: see bench/guests.sh"
 "$(dirname "$0")/guests.sh" "$BUILD" || echo "  (guest benchmark skipped: $?)"
 
+echo "== guest fabric: two stand-in guests across the mesh beside their hosts (bench/fabric.sh)"
+"$(dirname "$0")/fabric.sh" "$BUILD" || echo "  (fabric benchmark skipped: $?)"
+
 echo "== status --format json with 10,000 live nodes (target <= 50 ms)"
 "$(dirname "$0")/status.sh" "$BUILD" || echo "  (status benchmark failed: $?)"
 
