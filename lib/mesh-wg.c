@@ -78,6 +78,28 @@ static int apply_firewall(const char *ifname, const struct mesh_plan *plan, char
 	return fw_apply(&s, err, errlen);
 }
 
+/* The guest prefix through the mesh interface, with the peers: a member
+ * whose interface predates the guest fabric (kept across the upgrade) gets
+ * it from its agent's next apply, not only from a new mesh_up. Self's own
+ * subnet is more specific, on its guest bridge once that exists. A link
+ * still down (mesh_up's first apply) gets it from configure. */
+static int route_guests(const char *ifname, const struct mesh_plan *plan, char *err,
+			size_t errlen)
+{
+	struct wg_allowedip ip;
+	int ret;
+
+	if (!plan->self || !plan->has_guest)
+		return 0;
+	ip = host_route(plan->guest.addr, plan->guest.len);
+	ret = wg_if_add_route(ifname, &ip);
+	if (ret == -ENETDOWN)
+		return 0;
+	if (ret < 0)
+		snprintf(err, errlen, "%s: route to the guest prefix: %s", ifname, strerror(-ret));
+	return ret;
+}
+
 int mesh_apply(const char *ifname, const struct mesh_plan *plan, const struct identity *id,
 	       uint16_t listen_port, char *err, size_t errlen)
 {
@@ -107,6 +129,8 @@ int mesh_apply(const char *ifname, const struct mesh_plan *plan, const struct id
 		ret = add_plan_peer(&dev, &plan->peers[i], plan->guest.subnet_len, err, errlen);
 	if (ret == 0)
 		ret = wg_set_device(&dev);
+	if (ret == 0)
+		ret = route_guests(ifname, plan, err, errlen);
 cleanup:
 	wg_device_clear(&dev);
 	return ret;
@@ -159,8 +183,6 @@ static int configure(const struct mesh_conf *c, const struct mesh_plan *plan,
 		ip = host_route(plan->prefix_addr, plan->prefix_len);
 		ret = wg_if_add_route(c->interface, &ip);
 	}
-	/* Self's own subnet is more specific, on its guest bridge once that
-	 * exists; until then nothing of the mesh carries it. */
 	if (ret == 0 && plan->has_guest) {
 		step = "route to the guest prefix";
 		ip = host_route(plan->guest.addr, plan->guest.len);

@@ -15,7 +15,8 @@
  * peer behind NAT keeps the one WireGuard learned), every other peer is
  * removed. With id, also sets the private key and listen_port. Then the
  * project's nftables table (lib/firewall.h) takes the plan's members as the
- * only sources of the control plane. A ledger
+ * only sources of the control plane; and, once the link is up, the guest
+ * prefix is routed through ifname (as mesh_up does). A ledger
  * endpoint that does not resolve is left out and named in err (not an
  * error). */
 int mesh_apply(const char *ifname, const struct mesh_plan *plan, const struct identity *id,

@@ -211,6 +211,21 @@ for pair in "a b" "b a" "a c" "c a" "b c" "c b"; do
 done
 pass "stand-in guests reach each other (ping, TCP with their own addresses) a<->b, a<->c through the relay, b<->c"
 
+# ---- a member whose interface predates the guest fabric ----
+# Its interface (kept across the upgrade, as a kernel one or one the CLI
+# made outside the agent's unit) has no guest-prefix route; its new agent's
+# first apply must route the prefix, not only set the allowed IPs, or its
+# guests' traffic for other nodes leaves on the underlay.
+prefix_routed() { on b ip route show 10.78.0.0/16 | grep -q "dev ${IF[b]}"; }
+stop agent-b
+on b ip route del 10.78.0.0/16 dev "${IF[b]}"
+on gb ping -c 1 -W 1 "${GUEST[a]}" > /dev/null 2>&1 && die "b's guest reaches a's without the route"
+start_agent b
+wait_until 10 prefix_routed || die "b's agent did not route the guest prefix: $(on b ip route)"
+guest_ping b a || die "guest b -> guest a after b's agent restart"
+tcp_exchange b a || die "TCP guest b -> guest a after b's agent restart"
+pass "a member up without the guest-prefix route gets it from its agent's apply"
+
 # ---- revocation: c's subnet leaves every allowed IP and the flow stops ----
 on ga ping -i 0.2 "${GUEST[c]}" > "$T/flow.log" 2>&1 &
 flow=$!
