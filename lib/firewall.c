@@ -128,6 +128,54 @@ int fw_apply(const struct fw_spec *s, char *err, size_t errlen)
 	return ret;
 }
 
+int fw_fabric_render(const char *policy, const char *bridge, const struct fw_published *p,
+		     size_t n, char *buf, size_t len)
+{
+	struct textbuf o = { .p = buf, .cap = len };
+	char addr[INET_ADDRSTRLEN];
+	struct in_addr a;
+
+	if (!policy || !buf || !len || !ifname_valid(bridge) || (n && !p))
+		return -EINVAL;
+	buf[0] = '\0';
+	textbuf_add(&o, "%s", policy);
+	textbuf_add(&o, "add chain " T " published { type nat hook prerouting priority dstnat; "
+		    "policy accept; }\nflush chain " T " published\n");
+	for (size_t i = 0; i < n; i++) {
+		const char *proto = p[i].udp ? "udp" : "tcp";
+
+		if (!p[i].port || !p[i].host_port)
+			return -EINVAL;
+		a.s_addr = htonl(p[i].addr);
+		inet_ntop(AF_INET, &a, addr, sizeof(addr));
+		textbuf_add(&o, "add rule " T " published iifname != \"%s\" fib daddr type local "
+			    "%s dport %u dnat ip to %s:%u\n", bridge, proto, p[i].host_port, addr,
+			    p[i].port);
+		/* insert: ahead of the policy's drop of anything else to a guest */
+		textbuf_add(&o, "insert rule " T " forward iifname != \"%s\" ct status dnat "
+			    "ip daddr %s %s dport %u accept\n", bridge, addr, proto, p[i].port);
+	}
+	return o.err ? -ENOSPC : 0;
+}
+
+int fw_apply_fabric(const char *policy, const char *bridge, const struct fw_published *p,
+		    size_t n, char *err, size_t errlen)
+{
+	size_t len = (policy ? strlen(policy) : 0) + 256 + n * 256;
+	char *buf = malloc(len);
+	int ret;
+
+	if (!buf)
+		return -ENOMEM;
+	ret = fw_fabric_render(policy, bridge, p, n, buf, len);
+	if (ret == 0)
+		ret = run(buf, "guest fabric", err, errlen);
+	else
+		set_err(err, errlen, "guest fabric", "unusable policy, bridge or published port");
+	free(buf);
+	return ret;
+}
+
 int fw_ceremony_open(uint16_t port, unsigned ttl_s, char *err, size_t errlen)
 {
 	char cmd[160];

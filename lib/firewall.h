@@ -34,5 +34,22 @@ int fw_apply(const struct fw_spec *s, char *err, size_t errlen);
  * ceremony port). -ENOENT when the table is not there (nothing to open). */
 int fw_ceremony_open(uint16_t port, unsigned ttl_s, char *err, size_t errlen);
 
+/* The guest fabric's part of the table, beside the input chain and the
+ * ceremony set (which it leaves alone): policy is guest_policy_render's text
+ * (its forward and guest_input chains), then this node's published ports,
+ * each a DNAT in the chain "published" (nat, prerouting) of a packet to a
+ * local address on host_port, not from bridge, to the guest's addr:port,
+ * and the forward accept of such a flow ahead of the policy's drops. */
+struct fw_published {
+	uint32_t addr;              /* the guest, host order */
+	uint16_t port, host_port;
+	int udp;                    /* 0: tcp */
+};
+int fw_fabric_render(const char *policy, const char *bridge, const struct fw_published *p,
+		     size_t n, char *buf, size_t len);
+/* One transaction; -ENOMEM, -EINVAL, or -EIO with nft's message in err. */
+int fw_apply_fabric(const char *policy, const char *bridge, const struct fw_published *p,
+		    size_t n, char *err, size_t errlen);
+
 /* Deletes the table; 0 also when it was not there. */
 int fw_remove(char *err, size_t errlen);

@@ -14,6 +14,7 @@
 #include <nftables/libnftables.h>
 
 #include "lib/firewall.h"
+#include "lib/guest-policy.h"
 
 static const uint32_t members[] = { 0x0a4d0001, 0x0a4d0002, 0x0a4d0105 };
 
@@ -108,12 +109,59 @@ static void test_apply_in_netns(void **state)
 	free(before);
 }
 
+/* The guest fabric's chains: DNAT of a published port and its forward
+ * accept ahead of the policy's drops; the input chain and ceremony set stay. */
+static int fabric_policy(char *buf, size_t len)
+{
+	static const struct guest_policy_guest g[] = { { "web", 1, 0x0a4e0102 } };
+	struct guest_net net;
+	struct guest_policy_spec ps = { .net = &net, .bridge = "osibr0", .own_subnet = 0x0a4e0100,
+					.guests = g, .nguests = 1 };
+	char err[128];
+
+	assert_int_equal(guest_net_default(&net, 0x0a4d0000, 16, err, sizeof(err)), 0);
+	return guest_policy_render(&ps, buf, len, err, sizeof(err));
+}
+
+static void test_fabric(void **state)
+{
+	const struct fw_published p = { 0x0a4e0102, 80, 8080, 0 };
+	struct fw_spec s = spec("osi0", 2);
+	char policy[8192], buf[16384], err[256], *now;
+
+	assert_int_equal(fabric_policy(policy, sizeof(policy)), 0);
+	assert_int_equal(fw_fabric_render(policy, "osibr0", &p, 1, buf, sizeof(buf)), 0);
+	assert_non_null(strstr(buf, "add rule inet osi published iifname != \"osibr0\" fib daddr "
+				    "type local tcp dport 8080 dnat ip to 10.78.1.2:80\n"));
+	assert_non_null(strstr(buf, "insert rule inet osi forward iifname != \"osibr0\" ct status "
+				    "dnat ip daddr 10.78.1.2 tcp dport 80 accept\n"));
+	assert_null(strstr(buf, "flush chain inet osi input"));
+	assert_int_equal(fw_fabric_render(policy, "osibr0\"", &p, 1, buf, sizeof(buf)), -EINVAL);
+	if (unshare(CLONE_NEWNET) < 0)
+		skip();
+	assert_int_equal(fw_apply(&s, err, sizeof(err)), 0);
+	assert_int_equal(fw_ceremony_open(7104, 600, err, sizeof(err)), 0);
+	assert_int_equal(fw_apply_fabric(policy, "osibr0", &p, 1, err, sizeof(err)), 0);
+	assert_int_equal(fw_apply_fabric(policy, "osibr0", &p, 1, err, sizeof(err)), 0);
+	now = ruleset();
+	assert_non_null(strstr(now, "7104 timeout"));
+	assert_non_null(strstr(now, "dnat ip to 10.78.1.2:80"));
+	assert_non_null(strstr(now, "ip saddr @members tcp dport 7101-7105 accept"));
+	free(now);
+	assert_int_equal(fw_apply_fabric(policy, "osibr0", NULL, 0, err, sizeof(err)), 0);
+	now = ruleset();
+	assert_null(strstr(now, "dnat ip to"));
+	free(now);
+	assert_int_equal(fw_remove(err, sizeof(err)), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_render_rules),
 		cmocka_unit_test(test_render_refuses),
 		cmocka_unit_test(test_apply_in_netns),
+		cmocka_unit_test(test_fabric),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
