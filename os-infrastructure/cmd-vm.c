@@ -12,6 +12,7 @@
 
 #include "os-infrastructure/client.h"
 #include "os-infrastructure/cmd.h"
+#include "os-infrastructure/cmd-vm-export.h"
 #include "os-infrastructure/render.h"
 #include "lib/conf-path.h"
 #include "lib/guest-ops.h"
@@ -402,6 +403,10 @@ static int vm(const struct cli *cli, int argc, char *argv[])
 		return list_or_show(cli, argc - 1, argv + 1, true);
 	if (!strcmp(sub, "data-delete"))
 		return data_delete(argc - 1, argv + 1);
+	if (!strcmp(sub, "export"))
+		return vm_export(cli, argc - 1, argv + 1);
+	if (!strcmp(sub, "import"))
+		return vm_import(cli, argc - 1, argv + 1);
 	if (!strcmp(sub, "--help") || !strcmp(sub, "-h"))
 		return cmd_help(&cmd_vm);
 	return cmd_usage_error(&cmd_vm, *sub ? "unknown vm command '%s'" : "which vm command?%s", sub);
@@ -415,7 +420,10 @@ const struct cmd cmd_vm = {
 		 "       " PROG_NAME " vm list|show NAME [--format table|json|yaml|csv]\n"
 		 "       " PROG_NAME " vm start|stop|destroy NAME [--no-wait]\n"
 		 "       " PROG_NAME " vm data-delete GUEST DISK --reason TEXT [--config FILE] [--uri U]\n"
-		 "                 [--pool-dir D]   (on the guest's node)",
+		 "                 [--pool-dir D]   (on the guest's node)\n"
+		 "       " PROG_NAME " vm export NAME FILE [--config F] [--uri U] [--pool-dir D]\n"
+		 "       " PROG_NAME " vm import FILE --node NODE [--trust-key HEX] [--config F] [...]\n"
+		 "                 (both on the guest's node; see operator.md, Export and import)",
 	.description = "Create guests (plan, then confirm), list them, start, stop, destroy",
 	.help = "  --type T       totebox, mediakit, orchestration or privategit\n"
 		"  --node X       the node to use; a Totebox always needs one\n"

@@ -1,0 +1,401 @@
+/* The export archive's manifest and its signature (lib/export-manifest.h). */
+#include <errno.h>
+#include <jansson.h>
+#include <sodium.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/export-manifest.h"
+#include "lib/guest-types.h"
+#include "lib/names.h"
+
+static const char *const nets[] = { "none", "network", "bridge", "user", "fabric" };
+
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return -EINVAL;
+}
+
+void export_manifest_free(struct export_manifest *m)
+{
+	free(m->user_data);
+	m->user_data = NULL;
+}
+
+static bool hex_valid(const char *s, size_t n)
+{
+	if (strlen(s) != n)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+			return false;
+	return true;
+}
+
+static bool printable(const char *s)
+{
+	for (; *s; s++)
+		if (*s < 0x20 || *s > 0x7e)
+			return false;
+	return true;
+}
+
+static bool disk_valid(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > EXPORT_DISK_MAX)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9')))
+			return false;
+	return true;
+}
+
+static bool mac_valid(const char *s)
+{
+	if (!*s)
+		return true;
+	if (strlen(s) != 17)
+		return false;
+	for (int i = 0; i < 17; i++)
+		if (i % 3 == 2 ? s[i] != ':' : !hex_valid((char[]){ s[i], 0 }, 1))
+			return false;
+	return true;
+}
+
+static bool net_valid(const char *s)
+{
+	for (size_t i = 0; i < sizeof(nets) / sizeof(nets[0]); i++)
+		if (!strcmp(s, nets[i]))
+			return true;
+	return false;
+}
+
+static int check_volumes(const struct export_manifest *m, char *err, size_t errlen)
+{
+	if (m->nvol > EXPORT_VOLUMES_MAX)
+		return fail(err, errlen, "volumes: more than %d", EXPORT_VOLUMES_MAX);
+	for (unsigned i = 0; i < m->nvol; i++) {
+		const struct export_volume *v = &m->vol[i];
+
+		if (!disk_valid(v->disk))
+			return fail(err, errlen, "volumes[%u].disk: not 1..%d of [a-z0-9]", i, EXPORT_DISK_MAX);
+		for (unsigned j = 0; j < i; j++)
+			if (!strcmp(m->vol[j].disk, v->disk))
+				return fail(err, errlen, "volumes[%u].disk: %s twice", i, v->disk);
+		if (!printable(v->mount))
+			return fail(err, errlen, "volumes[%u].mount: not printable ASCII", i);
+		if (!v->capacity || !v->bytes)
+			return fail(err, errlen, "volumes[%u]: capacity and bytes must be above 0", i);
+		if (!hex_valid(v->sha256, 64))
+			return fail(err, errlen, "volumes[%u].sha256: not 64 lowercase hex digits", i);
+	}
+	return 0;
+}
+
+int export_manifest_check(const struct export_manifest *m, char *err, size_t errlen)
+{
+	if (!guest_type_find(m->type))
+		return fail(err, errlen, "type: '%s' is not one of %s", m->type, guest_type_names());
+	if (!guest_name_valid(m->name))
+		return fail(err, errlen, "name: not a guest name (1..63 of [a-z0-9-])");
+	if (!printable(m->owner) || !printable(m->instance_id) || !*m->instance_id ||
+	    !printable(m->net_source))
+		return fail(err, errlen, "owner, instance_id, net_source: printable ASCII (instance_id not empty)");
+	if (!mac_valid(m->mac))
+		return fail(err, errlen, "mac: not 17 characters xx:xx:xx:xx:xx:xx, lowercase");
+	if (!*m->base || !printable(m->base) || strchr(m->base, '/') || !hex_valid(m->base_sha256, 64))
+		return fail(err, errlen, "base, base_sha256: a name and 64 lowercase hex digits");
+	if (m->vcpus < 1 || m->vcpus > 256 || !m->memory_bytes || !m->disk_bytes)
+		return fail(err, errlen, "vcpus (1..256), memory_bytes, disk_bytes: out of range");
+	if (!net_valid(m->net))
+		return fail(err, errlen, "net: '%s' is not none, network, bridge, user or fabric", m->net);
+	if (!name_label_valid(m->node, NODE_NAME_MAX))
+		return fail(err, errlen, "node: not a member name");
+	if (!m->user_data || strlen(m->user_data) > EXPORT_USER_DATA_MAX)
+		return fail(err, errlen, "user_data: missing or above %u bytes", EXPORT_USER_DATA_MAX);
+	return check_volumes(m, err, errlen);
+}
+
+int export_volume_entry(const struct export_volume *v, char *buf, size_t len)
+{
+	int n = snprintf(buf, len, "volumes/data-%s.qcow2", v->disk);
+
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+static json_t *volumes_json(const struct export_manifest *m)
+{
+	json_t *a = json_array();
+
+	for (unsigned i = 0; a && i < m->nvol; i++) {
+		const struct export_volume *v = &m->vol[i];
+
+		if (json_array_append_new(a, json_pack("{s:s, s:s, s:I, s:I, s:s}", "disk", v->disk,
+						       "mount", v->mount, "capacity", (json_int_t)v->capacity,
+						       "bytes", (json_int_t)v->bytes, "sha256", v->sha256)) < 0) {
+			json_decref(a);
+			return NULL;
+		}
+	}
+	return a;
+}
+
+int export_manifest_encode(const struct export_manifest *m, char **out, size_t *len,
+			   char *err, size_t errlen)
+{
+	json_t *o;
+	int ret = export_manifest_check(m, err, errlen);
+
+	if (ret)
+		return ret;
+	o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:s, s:s, s:s, s:I, s:s, s:o}",
+		      "format", EXPORT_FORMAT, "type", m->type, "name", m->name, "owner", m->owner,
+		      "instance_id", m->instance_id, "mac", m->mac, "base", m->base,
+		      "base_sha256", m->base_sha256, "vcpus", (json_int_t)m->vcpus,
+		      "memory_bytes", (json_int_t)m->memory_bytes, "disk_bytes", (json_int_t)m->disk_bytes,
+		      "net", m->net, "net_source", m->net_source, "node", m->node,
+		      "created", (json_int_t)m->created, "user_data", m->user_data,
+		      "volumes", volumes_json(m));
+	*out = o ? json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+	json_decref(o);
+	if (!*out)
+		return -ENOMEM;
+	*len = strlen(*out);
+	return 0;
+}
+
+/* Copies a string member into buf; missing, non-string or too long fails. */
+static int get_text(const json_t *o, const char *key, char *buf, size_t len, char *err, size_t errlen)
+{
+	const json_t *v = json_object_get(o, key);
+	const char *s = json_string_value(v);
+
+	if (!s || json_string_length(v) != strlen(s) || strlen(s) >= len)
+		return fail(err, errlen, "%s: missing, not a string, or longer than %zu", key, len - 1);
+	memcpy(buf, s, strlen(s) + 1);
+	return 0;
+}
+
+static int get_u64(const json_t *o, const char *key, uint64_t *out, char *err, size_t errlen)
+{
+	const json_t *v = json_object_get(o, key);
+
+	if (!json_is_integer(v) || json_integer_value(v) < 0)
+		return fail(err, errlen, "%s: missing or not a non-negative integer", key);
+	*out = (uint64_t)json_integer_value(v);
+	return 0;
+}
+
+static int only_keys(const json_t *o, const char *const *keys, const char *where, char *err,
+		     size_t errlen)
+{
+	const char *k;
+	const json_t *v;
+
+	json_object_foreach((json_t *)o, k, v) {
+		size_t i = 0;
+
+		while (keys[i] && strcmp(keys[i], k))
+			i++;
+		if (!keys[i])
+			return fail(err, errlen, "%s%s: unknown key", where, k);
+	}
+	return 0;
+}
+
+static int parse_volume(const json_t *o, struct export_volume *v, char *err, size_t errlen)
+{
+	static const char *const keys[] = { "disk", "mount", "capacity", "bytes", "sha256", NULL };
+	int ret;
+
+	if (!json_is_object(o))
+		return fail(err, errlen, "volumes: an entry is not an object");
+	if ((ret = only_keys(o, keys, "volumes.", err, errlen)) ||
+	    (ret = get_text(o, "disk", v->disk, sizeof(v->disk), err, errlen)) ||
+	    (ret = get_text(o, "mount", v->mount, sizeof(v->mount), err, errlen)) ||
+	    (ret = get_u64(o, "capacity", &v->capacity, err, errlen)) ||
+	    (ret = get_u64(o, "bytes", &v->bytes, err, errlen)))
+		return ret;
+	return get_text(o, "sha256", v->sha256, sizeof(v->sha256), err, errlen);
+}
+
+static int parse_fields(const json_t *o, struct export_manifest *m, char *err, size_t errlen)
+{
+	char format[32];
+	uint64_t vcpus = 0, created = 0;
+	int ret;
+
+	if ((ret = get_text(o, "format", format, sizeof(format), err, errlen)))
+		return ret;
+	if (strcmp(format, EXPORT_FORMAT))
+		return fail(err, errlen, "format: '%s', this version reads %s", format, EXPORT_FORMAT);
+	if ((ret = get_text(o, "type", m->type, sizeof(m->type), err, errlen)) ||
+	    (ret = get_text(o, "name", m->name, sizeof(m->name), err, errlen)) ||
+	    (ret = get_text(o, "owner", m->owner, sizeof(m->owner), err, errlen)) ||
+	    (ret = get_text(o, "instance_id", m->instance_id, sizeof(m->instance_id), err, errlen)) ||
+	    (ret = get_text(o, "mac", m->mac, sizeof(m->mac), err, errlen)) ||
+	    (ret = get_text(o, "base", m->base, sizeof(m->base), err, errlen)) ||
+	    (ret = get_text(o, "base_sha256", m->base_sha256, sizeof(m->base_sha256), err, errlen)) ||
+	    (ret = get_text(o, "net", m->net, sizeof(m->net), err, errlen)) ||
+	    (ret = get_text(o, "net_source", m->net_source, sizeof(m->net_source), err, errlen)) ||
+	    (ret = get_text(o, "node", m->node, sizeof(m->node), err, errlen)) ||
+	    (ret = get_u64(o, "vcpus", &vcpus, err, errlen)) ||
+	    (ret = get_u64(o, "memory_bytes", &m->memory_bytes, err, errlen)) ||
+	    (ret = get_u64(o, "disk_bytes", &m->disk_bytes, err, errlen)) ||
+	    (ret = get_u64(o, "created", &created, err, errlen)))
+		return ret;
+	m->vcpus = vcpus > 256 ? 0 : (unsigned)vcpus;
+	m->created = (int64_t)created;
+	return 0;
+}
+
+static int parse_object(const json_t *o, struct export_manifest *m, char *err, size_t errlen)
+{
+	static const char *const keys[] = {
+		"format", "type", "name", "owner", "instance_id", "mac", "base", "base_sha256", "vcpus",
+		"memory_bytes", "disk_bytes", "net", "net_source", "node", "created", "user_data",
+		"volumes", NULL,
+	};
+	const json_t *ud = json_object_get(o, "user_data"), *vols = json_object_get(o, "volumes"), *v;
+	size_t i;
+	int ret;
+
+	if (!json_is_object(o))
+		return fail(err, errlen, "the manifest is not a JSON object");
+	if ((ret = only_keys(o, keys, "", err, errlen)) || (ret = parse_fields(o, m, err, errlen)))
+		return ret;
+	if (!json_is_string(ud) || json_string_length(ud) != strlen(json_string_value(ud)) ||
+	    json_string_length(ud) > EXPORT_USER_DATA_MAX)
+		return fail(err, errlen, "user_data: missing, not a string, or above %u bytes",
+			    EXPORT_USER_DATA_MAX);
+	if (!json_is_array(vols) || json_array_size(vols) > EXPORT_VOLUMES_MAX)
+		return fail(err, errlen, "volumes: not an array of at most %d", EXPORT_VOLUMES_MAX);
+	json_array_foreach(vols, i, v)
+		if ((ret = parse_volume(v, &m->vol[i], err, errlen)))
+			return ret;
+	m->nvol = (unsigned)json_array_size(vols);
+	m->user_data = strdup(json_string_value(ud));
+	return m->user_data ? 0 : -ENOMEM;
+}
+
+int export_manifest_parse(const char *text, size_t len, struct export_manifest *m,
+			  char *err, size_t errlen)
+{
+	json_error_t jerr;
+	json_t *o;
+	int ret;
+
+	memset(m, 0, sizeof(*m));
+	if (len > EXPORT_MANIFEST_MAX)
+		return fail(err, errlen, "the manifest is above %u bytes", EXPORT_MANIFEST_MAX);
+	o = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (!o)
+		return fail(err, errlen, "the manifest is not JSON: %s (line %d)", jerr.text, jerr.line);
+	ret = parse_object(o, m, err, errlen);
+	json_decref(o);
+	if (!ret)
+		ret = export_manifest_check(m, err, errlen);
+	if (ret)
+		export_manifest_free(m);
+	return ret;
+}
+
+/* Pure Ed25519 over the domain string followed by the manifest's bytes. */
+static unsigned char *sig_message(const char *manifest, size_t len, size_t *n)
+{
+	size_t d = strlen(EXPORT_SIG_DOMAIN);
+	unsigned char *msg = len <= EXPORT_MANIFEST_MAX ? malloc(d + len + 1) : NULL;
+
+	if (!msg)
+		return NULL;
+	memcpy(msg, EXPORT_SIG_DOMAIN, d);
+	memcpy(msg + d, manifest, len);
+	*n = d + len;
+	return msg;
+}
+
+int export_sign(const struct identity *id, const char *manifest, size_t len, char **out,
+		size_t *outlen)
+{
+	uint8_t sig[SIG_BYTES];
+	char key_hex[SIGN_PK_BYTES * 2 + 1], sig_hex[SIG_BYTES * 2 + 1];
+	size_t n;
+	unsigned char *msg = sig_message(manifest, len, &n);
+	json_t *o;
+
+	if (!msg)
+		return -ENOMEM;
+	crypto_sign_detached(sig, NULL, msg, n, id->sign_sk);
+	free(msg);
+	sodium_bin2hex(key_hex, sizeof(key_hex), id->sign_pk, SIGN_PK_BYTES);
+	sodium_bin2hex(sig_hex, sizeof(sig_hex), sig, SIG_BYTES);
+	o = json_pack("{s:s, s:s, s:s, s:s}", "format", EXPORT_SIG_FORMAT, "signer", id->name,
+		      "key", key_hex, "sig", sig_hex);
+	*out = o ? json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+	json_decref(o);
+	if (!*out)
+		return -ENOMEM;
+	*outlen = strlen(*out);
+	return 0;
+}
+
+static int get_hex(const json_t *o, const char *key, uint8_t *bin, size_t n, char *err, size_t errlen)
+{
+	char hex[SIG_BYTES * 2 + 1];
+
+	if (get_text(o, key, hex, sizeof(hex), err, errlen) || !hex_valid(hex, n * 2) ||
+	    sodium_hex2bin(bin, n, hex, n * 2, NULL, NULL, NULL) != 0)
+		return fail(err, errlen, "signature %s: not %zu lowercase hex digits", key, n * 2);
+	return 0;
+}
+
+int export_sig_parse(const char *text, size_t len, struct export_sig *s, char *err, size_t errlen)
+{
+	static const char *const keys[] = { "format", "signer", "key", "sig", NULL };
+	char format[32];
+	json_error_t jerr;
+	json_t *o;
+	int ret;
+
+	memset(s, 0, sizeof(*s));
+	if (len > EXPORT_SIG_MAX)
+		return fail(err, errlen, "the signature entry is above %u bytes", EXPORT_SIG_MAX);
+	o = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (!json_is_object(o)) {
+		json_decref(o);
+		return fail(err, errlen, "the signature entry is not a JSON object");
+	}
+	if (!(ret = only_keys(o, keys, "signature ", err, errlen)) &&
+	    !(ret = get_text(o, "format", format, sizeof(format), err, errlen)) &&
+	    strcmp(format, EXPORT_SIG_FORMAT))
+		ret = fail(err, errlen, "signature format: '%s', this version reads %s", format,
+			   EXPORT_SIG_FORMAT);
+	if (!ret && !(ret = get_text(o, "signer", s->signer, sizeof(s->signer), err, errlen)) &&
+	    !name_label_valid(s->signer, NODE_NAME_MAX))
+		ret = fail(err, errlen, "signature signer: not a member name");
+	if (!ret && !(ret = get_hex(o, "key", s->key, sizeof(s->key), err, errlen)))
+		ret = get_hex(o, "sig", s->sig, sizeof(s->sig), err, errlen);
+	json_decref(o);
+	return ret;
+}
+
+bool export_sig_valid(const struct export_sig *s, const char *manifest, size_t len)
+{
+	size_t n;
+	unsigned char *msg = sig_message(manifest, len, &n);
+	bool ok = msg && crypto_sign_verify_detached(s->sig, msg, n, s->key) == 0;
+
+	free(msg);
+	return ok;
+}

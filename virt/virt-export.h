@@ -1,0 +1,51 @@
+/* Guest export and import (docs/protocol.md, "Export archive"): one pax
+ * archive holding the guest's data volumes as qcow2 files, then its
+ * manifest (lib/export-manifest.h), then the manifest's signature.
+ *
+ * The archive side (virt-export-archive.c) needs no libvirt: it verifies a
+ * whole archive (entry names and order, sizes, SHA-256 of each volume, the
+ * signature and who made it) before anything is defined, and reads volumes
+ * back for the upload. The libvirt side (virt-export.c) writes an archive
+ * from a shut-off guest and imports one: nothing is created until the
+ * archive verified, and a failure removes what the import created. */
+#pragma once
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lib/export-manifest.h"
+#include "virt/virt.h"
+
+/* Whom the importer trusts to have signed: 0, or -EPERM with a reason. */
+typedef int (*export_trust_fn)(const struct export_sig *s, void *ctx, char *err, size_t errlen);
+
+/* Reads the whole archive at path. 0 and *m (free with
+ * export_manifest_free), or -EBADMSG (damaged, truncated, tampered, out of
+ * order, unexpected entry), -EPERM (signer refused) with a reason in err. */
+int export_archive_verify(const char *path, export_trust_fn trust, void *ctx,
+			  struct export_manifest *m, char *err, size_t errlen);
+
+struct archive;
+/* The archive opened for reading at its first volume's data. */
+int export_archive_open(const char *path, struct archive **a, char *err, size_t errlen);
+/* Advances to volume v's entry (the next one): -EBADMSG if it is not. */
+int export_archive_next(struct archive *a, const struct export_volume *v, char *err, size_t errlen);
+/* A virt_read_fn over the current entry's data. */
+ssize_t export_archive_read(void *a, void *buf, size_t len);
+void export_archive_close(struct archive *a);
+
+struct export_source {
+	const struct identity *signer;
+	const char *node;             /* recorded in the manifest */
+	const char *user_data;        /* the cloud-config the guest is rebuilt with */
+	const char *mounts[VIRT_MAX_DATA_DISKS]; /* informative, may be NULL */
+};
+
+/* The shut-off guest name into a new file at path (written beside it, then
+ * renamed; nothing is left on failure). *m gets the manifest written. */
+int virt_export(struct virt_host *h, const char *name, const struct export_source *src,
+		const char *path, struct export_manifest *m);
+/* Verifies the archive, then makes its data volumes and defines the guest
+ * (not started) with the same name, instance-id and MAC, its root disk
+ * rebuilt on the same base image (which must be here, same SHA-256). */
+int virt_import(struct virt_host *h, const char *path, export_trust_fn trust, void *ctx,
+		struct export_manifest *m);
