@@ -88,8 +88,10 @@ static int parse_pub(json_t *e, size_t i, struct fabric *f, char *err, size_t er
 	p->proto = strcmp(proto, "udp") ? GUEST_PROTO_TCP : GUEST_PROTO_UDP;
 	p->port = (uint16_t)port;
 	p->host_port = (uint16_t)host_port;
+	/* a host port is the node's: the same one may serve on another node */
 	for (size_t k = 0; k < i; k++)
-		if (f->pubs[k].proto == p->proto && f->pubs[k].host_port == p->host_port)
+		if (f->pubs[k].proto == p->proto && f->pubs[k].host_port == p->host_port &&
+		    !strcmp(fabric_find(f, f->pubs[k].guest)->node, fabric_find(f, guest)->node))
 			return errbuf_fail(-EINVAL, err, errlen, "published[%zu]: %s host port %u twice",
 					   i, proto, p->host_port);
 	f->npubs = i + 1;

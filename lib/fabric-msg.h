@@ -8,7 +8,7 @@
  * Z a zone (names_zone_valid); G a guest name, each once; T a guest type;
  * N a node name; A a dotted quad (no leading zeros, not 0.0.0.0), each once;
  * a published G among the guests, P and H 1..65535, H outside the control
- * plane's 7101-7105, each (proto, H) once. The dispatched request carries
+ * plane's 7101-7105, each (proto, H) once per node. The dispatched request carries
  * the same keys plus "op" and "node" (checked by dispatch-check.c).
  * Pure: no I/O. Addresses are host order. */
 #pragma once
@@ -23,6 +23,7 @@
 #define FABRIC_GUESTS_MAX 1024
 #define FABRIC_PUBLISHED_MAX 256
 #define FABRIC_FILE "fabric.json"
+#define FABRIC_FILE_MAX (1u << 20)
 
 struct fabric_guest {
 	char name[GUEST_NAME_MAX + 1];

@@ -190,6 +190,37 @@ int fw_ceremony_open(uint16_t port, unsigned ttl_s, char *err, size_t errlen)
 	return run(cmd, "ceremony port", err, errlen);
 }
 
+static uint64_t counter(struct nft_ctx *nft, const char *name)
+{
+	char cmd[96];
+	const char *out, *at;
+	unsigned long long v = 0;
+
+	snprintf(cmd, sizeof(cmd), "list counter " T " %s\n", name);
+	if (nft_run_cmd_from_buffer(nft, cmd) == 0 && (out = nft_ctx_get_output_buffer(nft)) &&
+	    (at = strstr(out, "packets ")) && sscanf(at, "packets %llu", &v) != 1)
+		v = 0;
+	return v;
+}
+
+int fw_counters(uint64_t *denied, uint64_t *guest_denied)
+{
+	struct nft_ctx *nft;
+
+	*denied = *guest_denied = 0;
+	if (run("list table " T "\n", "firewall", NULL, 0) < 0)
+		return -ENOENT;
+	nft = nft_ctx_new(NFT_CTX_DEFAULT);
+	if (!nft)
+		return -ENOMEM;
+	nft_ctx_buffer_output(nft);
+	nft_ctx_buffer_error(nft);
+	*denied = counter(nft, "denied");
+	*guest_denied = counter(nft, "guest_denied");
+	nft_ctx_free(nft);
+	return 0;
+}
+
 int fw_remove(char *err, size_t errlen)
 {
 	if (run("list table " T "\n", "firewall", NULL, 0) < 0)

@@ -51,5 +51,9 @@ int fw_fabric_render(const char *policy, const char *bridge, const struct fw_pub
 int fw_apply_fabric(const char *policy, const char *bridge, const struct fw_published *p,
 		    size_t n, char *err, size_t errlen);
 
+/* The packets the counters "denied" and "guest_denied" dropped (a counter
+ * not there: 0); -ENOENT without the table. */
+int fw_counters(uint64_t *denied, uint64_t *guest_denied);
+
 /* Deletes the table; 0 also when it was not there. */
 int fw_remove(char *err, size_t errlen);

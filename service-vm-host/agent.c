@@ -18,6 +18,7 @@
 #include "lib/auth.h"
 #include "lib/clock.h"
 #include "service-vm-host/dispatch.h"
+#include "service-vm-host/fabric.h"
 #include "service-vm-host/guest-probe.h"
 #include "lib/identity.h"
 #include "service-vm-host/ledger-sync.h"
@@ -40,6 +41,7 @@ struct agent {
 	uv_udp_t udp;
 	uv_signal_t sigs[3];
 	struct dispatch *dispatch;
+	struct fabric_node *fabric;
 	struct sockaddr_storage fleet_addr;
 	struct sampler sampler;
 	struct seqstore seq;
@@ -408,6 +410,8 @@ static void stop(struct agent *a)
 		return;
 	a->stopping = true;
 	dispatch_stop(a->dispatch);
+	fabric_node_stop(a->fabric);
+	a->fabric = NULL;
 	ledger_sync_stop(a->sync);
 	if (a->guests_ready)
 		guests_close(&a->guests);
@@ -469,7 +473,13 @@ static int start(struct agent *a)
 	ret = bind_source(a);
 	if (ret < 0)
 		return ret;
-	ret = dispatch_start(&a->loop, a->cfg, &a->guests, &a->dispatch);
+	/* the cached fabric table first: names and policy while the fleet is down */
+	if (a->mesh) {
+		ret = fabric_node_start(&a->loop, a->cfg, &a->fabric);
+		if (ret < 0)
+			return ret;
+	}
+	ret = dispatch_start(&a->loop, a->cfg, &a->guests, a->fabric, &a->dispatch);
 	if (ret < 0)
 		return ret;
 	ret = uv_timer_init(&a->loop, &a->tick);

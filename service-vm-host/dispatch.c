@@ -17,7 +17,10 @@
 #include "lib/trust.h"
 #include "lib/units.h"
 #include "lib/wire-frame.h"
+#include "lib/fabric-msg.h"
+#include "lib/firewall.h"
 #include "service-vm-host/dispatch-check.h"
+#include "service-vm-host/fabric.h"
 #include "service-vm-host/helper-req.h"
 
 #define LINE_BYTES 2048
@@ -33,6 +36,7 @@ struct dispatch {
 	uv_loop_t *loop;
 	const struct host_config *cfg;
 	const struct guests *probe; /* the agent's guests probe */
+	struct fabric_node *fabric;
 	struct trust_set trust;   /* the fleets this node obeys, as last loaded */
 	struct stat stamp[2];     /* the ledger and the trust file when loaded */
 	uint64_t loaded_ms;
@@ -327,6 +331,38 @@ static const char *answer_addresses(struct job *j)
 	return NULL;
 }
 
+/* The fleet's fabric table: checked whole, stored, applied after the
+ * reply; the reply carries the table's drop counters (-1: no table yet). */
+static const char *answer_fabric(struct job *j, const json_t *req)
+{
+	struct fabric f;
+	char err[256], *text;
+	uint64_t c[2];
+	bool have = fw_counters(&c[0], &c[1]) == 0;
+	json_t *m;
+
+	if (!j->d->fabric)
+		return "this node keeps no fabric table";
+	if (fabric_from_json(req, true, &f, err, sizeof(err)) < 0) {
+		log_warn("dispatch: fabric table refused: %s", err);
+		return "malformed fabric table";
+	}
+	if (fabric_node_push(j->d->fabric, &f, err, sizeof(err)) < 0) {
+		fabric_free(&f);
+		log_warn("dispatch: %s", err);
+		return "cannot store the fabric table";
+	}
+	m = json_pack("{s:s, s:I, s:I}", "state", "fabric", "denied",
+		      have ? (json_int_t)c[0] : -1, "guest_denied", have ? (json_int_t)c[1] : -1);
+	text = m ? json_dumps(m, JSON_COMPACT) : NULL;
+	json_decref(m);
+	if (!text)
+		return "out of memory";
+	send_reply(j, text, true);
+	free(text);
+	return NULL;
+}
+
 static void handle_request(struct job *j, const uint8_t *p, size_t len)
 {
 	struct dispatch *d = j->d;
@@ -348,6 +384,8 @@ static void handle_request(struct job *j, const uint8_t *p, size_t len)
 	why = req ? dispatch_check_request(req, d->cfg->name, &r) : "request is not JSON";
 	if (!why && r.op->op == GOP_ADDRESSES)
 		why = answer_addresses(j);
+	else if (!why && r.op->op == GOP_FABRIC)
+		why = answer_fabric(j, req);
 	else if (!why && ask_helper(j, &r) < 0)
 		why = "cannot start the provisioning helper";
 	json_decref(req);
@@ -408,7 +446,7 @@ static void on_stopped(void *ctx)
 }
 
 int dispatch_start(uv_loop_t *loop, const struct host_config *cfg, const struct guests *probe,
-		   struct dispatch **out)
+		   struct fabric_node *fabric, struct dispatch **out)
 {
 	struct conn_listener_opts o = {
 		.max_conns = MAX_JOBS,
@@ -441,6 +479,7 @@ int dispatch_start(uv_loop_t *loop, const struct host_config *cfg, const struct 
 		return -ENOMEM;
 	d->cfg = cfg;
 	d->probe = probe;
+	d->fabric = fabric;
 	d->loop = loop;
 	o.ctx = d;
 	ret = conn_listen_tcp(loop, (struct sockaddr *)&ss, &o, &d->listener);

@@ -7,13 +7,15 @@
 #pragma once
 #include <uv.h>
 
+#include "service-vm-host/fabric.h"
 #include "service-vm-host/guest-probe.h"
 #include "service-vm-host/host-config.h"
 
 struct dispatch;
 
 /* Listens on cfg->dispatch_listen; a no-op when it is empty. The fleet's
- * "addresses" is answered from probe's last answer, without the helper. */
+ * "addresses" is answered from probe's last answer, without the helper;
+ * its "fabric" table goes to fabric (fabric.h), then the helper. */
 int dispatch_start(uv_loop_t *loop, const struct host_config *cfg, const struct guests *probe,
-		   struct dispatch **out);
+		   struct fabric_node *fabric, struct dispatch **out);
 void dispatch_stop(struct dispatch *d);

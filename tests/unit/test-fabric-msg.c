@@ -140,6 +140,14 @@ static void bad_published(void **state)
 			       "\"host_port\":80},{\"guest\":\"g\",\"proto\":\"udp\",\"port\":80,"
 			       "\"host_port\":80}]}", &f), 0);
 	fabric_free(&f);
+	/* and once per node: another node's guest may take it */
+	assert_int_equal(parse("{\"zone\":\"z\",\"guests\":[{\"name\":\"g\",\"type\":\"mediakit\","
+			       "\"node\":\"a\",\"addr\":\"10.78.1.2\"},{\"name\":\"h\",\"type\":"
+			       "\"mediakit\",\"node\":\"b\",\"addr\":\"10.78.2.2\"}],\"published\":["
+			       "{\"guest\":\"g\",\"proto\":\"tcp\",\"port\":80,\"host_port\":80},"
+			       "{\"guest\":\"h\",\"proto\":\"tcp\",\"port\":80,\"host_port\":80}]}",
+			       &f), 0);
+	fabric_free(&f);
 	assert_true(fabric_host_port_reserved(7103));
 	assert_false(fabric_host_port_reserved(7106));
 }
