@@ -1,0 +1,168 @@
+/* The export manifest: round trip, strict refusals, and its signature. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <sodium.h>
+
+#include "lib/export-manifest.h"
+
+static void sample(struct export_manifest *m)
+{
+	memset(m, 0, sizeof(*m));
+	strcpy(m->type, "totebox");
+	strcpy(m->name, "vault-1");
+	strcpy(m->owner, "ops");
+	strcpy(m->instance_id, "i-0123456789abcdef");
+	strcpy(m->mac, "52:54:00:0a:0b:0c");
+	strcpy(m->base, "ubuntu-24.04");
+	memset(m->base_sha256, 'a', 64);
+	m->vcpus = 2;
+	m->memory_bytes = 2ull << 30;
+	m->disk_bytes = 10ull << 30;
+	strcpy(m->net, "fabric");
+	strcpy(m->net_source, "osi-fabric");
+	strcpy(m->node, "node-a");
+	m->created = 1700000000;
+	m->user_data = strdup("#cloud-config\n");
+	m->nvol = 1;
+	strcpy(m->vol[0].disk, "archive");
+	strcpy(m->vol[0].mount, "/srv/archive");
+	m->vol[0].capacity = 8ull << 30;
+	m->vol[0].bytes = 196616;
+	memset(m->vol[0].sha256, '0', 64);
+}
+
+static void round_trip(void **state)
+{
+	struct export_manifest m, back;
+	char *text, err[256];
+	size_t len;
+
+	(void)state;
+	sample(&m);
+	assert_int_equal(export_manifest_encode(&m, &text, &len, err, sizeof(err)), 0);
+	assert_int_equal(export_manifest_parse(text, len, &back, err, sizeof(err)), 0);
+	assert_string_equal(back.name, "vault-1");
+	assert_string_equal(back.mac, m.mac);
+	assert_string_equal(back.user_data, "#cloud-config\n");
+	assert_int_equal(back.nvol, 1);
+	assert_string_equal(back.vol[0].disk, "archive");
+	assert_true(back.vol[0].capacity == 8ull << 30);
+	assert_int_equal(back.vol[0].bytes, 196616);
+	assert_int_equal(back.created, 1700000000);
+	free(text);
+	export_manifest_free(&back);
+	export_manifest_free(&m);
+}
+
+/* Each edit of a good manifest's text must be refused with a reason. */
+static void refuse_edit(const char *from, const char *to, const char *why)
+{
+	struct export_manifest m, back;
+	char *text, *p, edited[4096], err[256] = "";
+	size_t len;
+
+	sample(&m);
+	assert_int_equal(export_manifest_encode(&m, &text, &len, err, sizeof(err)), 0);
+	p = strstr(text, from);
+	assert_non_null(p);
+	snprintf(edited, sizeof(edited), "%.*s%s%s", (int)(p - text), text, to, p + strlen(from));
+	assert_int_equal(export_manifest_parse(edited, strlen(edited), &back, err, sizeof(err)), -EINVAL);
+	if (!strstr(err, why))
+		fail_msg("%s -> %s: '%s' lacks '%s'", from, to, err, why);
+	assert_null(back.user_data);
+	free(text);
+	export_manifest_free(&m);
+}
+
+static void strict(void **state)
+{
+	(void)state;
+	refuse_edit("\"type\":\"totebox\"", "\"type\":\"toaster\"", "type");
+	refuse_edit("\"name\":\"vault-1\"", "\"name\":\"Vault/1\"", "name");
+	refuse_edit("\"name\":\"vault-1\"", "\"name\":\"vault-1\",\"name\":\"x\"", "JSON");
+	refuse_edit("\"format\":\"osi-export-v1\"", "\"format\":\"osi-export-v2\"", "format");
+	refuse_edit("\"disk\":\"archive\"", "\"disk\":\"../etc\"", "disk");
+	refuse_edit("\"vcpus\":2", "\"vcpus\":0", "vcpus");
+	refuse_edit("\"vcpus\":2", "\"vcpus\":-2", "vcpus");
+	refuse_edit("\"net\":\"fabric\"", "\"net\":\"wifi\"", "net");
+	refuse_edit("\"node\":\"node-a\"", "\"node\":\"\"", "node");
+	refuse_edit("\"owner\":\"ops\"", "\"owner\":\"ops\",\"extra\":1", "extra: unknown key");
+	refuse_edit("\"sha256\":\"000", "\"sha256\":\"X00", "sha256");
+	refuse_edit("\"mac\":\"52:54", "\"mac\":\"52-54", "mac");
+	refuse_edit("\"bytes\":196616", "\"bytes\":\"196616\"", "bytes");
+	refuse_edit("\"volumes\":[", "\"volumes\":[{\"disk\":\"archive\",\"mount\":\"\",\"capacity\":1,"
+		    "\"bytes\":1,\"sha256\":\"" "0000000000000000000000000000000000000000000000000000000000000000\"},",
+		    "twice");
+	refuse_edit("\"owner\":\"ops\"", "\"owner\":\"o\\u0000ps\"", "not allowed");
+	refuse_edit("\"owner\":\"ops\"", "\"owner\":\"o\\u0007ps\"", "owner");
+}
+
+static void not_json(void **state)
+{
+	struct export_manifest m;
+	char err[128];
+
+	(void)state;
+	assert_int_equal(export_manifest_parse("[]", 2, &m, err, sizeof(err)), -EINVAL);
+	assert_int_equal(export_manifest_parse("{", 1, &m, err, sizeof(err)), -EINVAL);
+	assert_int_equal(export_manifest_parse("", 0, &m, err, sizeof(err)), -EINVAL);
+	assert_int_equal(export_manifest_parse("{}", EXPORT_MANIFEST_MAX + 1, &m, err, sizeof(err)),
+			 -EINVAL);
+}
+
+static void key(struct identity *id, const char *name)
+{
+	memset(id, 0, sizeof(*id));
+	strcpy(id->name, name);
+	crypto_sign_keypair(id->sign_pk, id->sign_sk);
+}
+
+static void signature(void **state)
+{
+	struct identity id, other;
+	struct export_sig s;
+	char *sig, err[128], text[] = "{\"a\":1}";
+	size_t len;
+
+	(void)state;
+	key(&id, "node-a");
+	key(&other, "node-b");
+	assert_int_equal(export_sign(&id, text, strlen(text), &sig, &len), 0);
+	assert_int_equal(export_sig_parse(sig, len, &s, err, sizeof(err)), 0);
+	assert_string_equal(s.signer, "node-a");
+	assert_memory_equal(s.key, id.sign_pk, SIGN_PK_BYTES);
+	assert_true(export_sig_valid(&s, text, strlen(text)));
+	text[5] = '2';
+	assert_false(export_sig_valid(&s, text, strlen(text)));
+	text[5] = '1';
+	assert_false(export_sig_valid(&s, text, strlen(text) - 1));
+	memcpy(s.key, other.sign_pk, SIGN_PK_BYTES);
+	assert_false(export_sig_valid(&s, text, strlen(text)));
+	free(sig);
+	assert_int_equal(export_sig_parse("{\"format\":\"osi-export-sig-v1\",\"signer\":\"a\","
+					  "\"key\":\"00\",\"sig\":\"00\"}", 62, &s, err, sizeof(err)),
+			 -EINVAL);
+	assert_int_equal(export_sig_parse("nope", 4, &s, err, sizeof(err)), -EINVAL);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(round_trip),
+		cmocka_unit_test(strict),
+		cmocka_unit_test(not_json),
+		cmocka_unit_test(signature),
+	};
+
+	if (sodium_init() < 0)
+		return 1;
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
