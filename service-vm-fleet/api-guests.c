@@ -37,12 +37,16 @@ static json_t *op_json(const struct guest *g)
 
 json_t *guest_json(const struct fleet *f, const struct guest *g)
 {
-	return json_pack("{s:s, s:s, s:s, s:I, s:I, s:s, s:s?, s:s?, s:s?, s:I, s:I, s:o}",
+	char fqdn[GUEST_NAME_MAX + 2 + NAMES_ZONE_MAX];
+
+	snprintf(fqdn, sizeof(fqdn), "%s.%s", g->name, f->cfg.guest_zone);
+	return json_pack("{s:s, s:s, s:s, s:I, s:I, s:s, s:s?, s:s?, s:s?, s:s, s:o, s:I, s:I, s:o}",
 		"name", g->name, "type", g->type, "node", g->node,
 		"memory_bytes", (json_int_t)g->memory_bytes, "vcpus", (json_int_t)g->vcpus,
 		"state", shown_state(f, g), "detail", g->detail[0] ? g->detail : NULL,
 		"accel", g->accel[0] ? g->accel : NULL,
 		"address", g->address[0] ? g->address : NULL,
+		"fqdn", fqdn, "published", published_json(f, g->name),
 		"created", (json_int_t)g->created, "updated", (json_int_t)g->updated,
 		"op", op_json(g));
 }
@@ -297,6 +301,7 @@ static void forget(struct fleet *f, struct guest *g, const char *text)
 		f->store_errors++;
 		log_err("store: cannot forget guest %s: %s", g->name, store_errmsg(f->store));
 	}
+	pubs_drop_guest(&f->pubs, g->name); /* the store dropped its rows */
 	guests_remove(&f->guests, g->name);
 }
 

@@ -340,6 +340,8 @@ static const struct api_op ops[] = {
 	{ "vm-list",       op_vm_list_all,   API_READS },
 	{ "vm-show",       op_vm_show_one,   API_READS },
 	{ "vm-action",     op_vm_act,        API_CHANGES },
+	{ "vm-publish",    op_vm_publish,    API_CHANGES },
+	{ "vm-unpublish",  op_vm_unpublish,  API_CHANGES },
 	{ "migrate",       op_migrate,       API_CHANGES },
 	{ "vm-migrate",    op_migrate,       API_CHANGES },
 };

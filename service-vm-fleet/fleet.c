@@ -43,6 +43,8 @@ const struct config_key fleet_config_keys[] = {
 	    "a guest plan not confirmed within this time expires and creates nothing"),
 	KEY("dispatch_port", CFG_UINT, dispatch_port, "7103",
 	    "TCP port of service-vm-host's dispatch listener on each node's mesh address"),
+	KEY("guest_zone", CFG_STRING, guest_zone, "osi.internal",
+	    "the zone of guests' and members' names in the fabric table (as host.conf's)"),
 };
 const size_t fleet_config_nkeys = sizeof(fleet_config_keys) / sizeof(fleet_config_keys[0]);
 
@@ -138,6 +140,20 @@ static int restore_guest(void *ctx, const struct store_guest *row)
 			 "check the node and destroy or recreate");
 	}
 	return guests_add(&f->guests, &g);
+}
+
+/* A row an older or foreign hand wrote badly is logged and skipped. */
+static int restore_pub(void *ctx, const struct store_pub *row)
+{
+	struct fleet *f = ctx;
+	struct fleet_pub p = { .port = (uint16_t)row->port, .host_port = (uint16_t)row->host_port };
+	const char *why = "bad row";
+
+	snprintf(p.guest, sizeof(p.guest), "%s", row->guest ? row->guest : "");
+	if (row->port > 65535 || row->host_port > 65535 || pub_proto_parse(row->proto, &p.proto) < 0 ||
+	    pubs_add(&f->pubs, &f->guests, &p, &why) < 0)
+		log_warn("published port of %s skipped: %s", p.guest, why);
+	return 0;
 }
 
 static void no_dispatch(struct fleet *f, const struct guest *g, const char *action)
@@ -261,6 +277,8 @@ int fleet_open(struct fleet *f, const struct fleet_config *cfg, uint64_t now)
 	ret = store_nodes_each(f->store, restore_node, f);
 	if (ret >= 0)
 		ret = store_guests_each(f->store, restore_guest, f);
+	if (ret >= 0)
+		ret = store_published_each(f->store, restore_pub, f);
 	if (ret < 0) {
 		log_err("cannot read nodes from %s: %s", path, store_errmsg(f->store));
 		goto cleanup;
@@ -281,6 +299,10 @@ void fleet_close(struct fleet *f)
 	registry_free(&f->reg);
 	ingest_free(&f->ingest);
 	guests_free(&f->guests);
+	pubs_free(&f->pubs);
+	free(f->peers);
+	f->peers = NULL;
+	f->npeers = 0;
 	free(f->addrs);
 	f->addrs = NULL;
 	trust_free(&f->trust);

@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 
 #include "lib/config.h"
+#include "service-vm-fleet/fabric-table.h"
 #include "service-vm-fleet/guests.h"
 #include "lib/identity.h"
 #include "service-vm-fleet/ingest.h"
@@ -31,6 +32,7 @@ struct fleet_config {
 	uint64_t checkpoint_interval_ms;
 	uint64_t plan_ttl_ms;
 	uint64_t dispatch_port;
+	char guest_zone[NAMES_ZONE_MAX + 1];
 };
 
 extern const struct config_key fleet_config_keys[];
@@ -56,6 +58,10 @@ struct fleet {
 	uint64_t api_requests, api_rejected;
 	char trust_seen[2][96];    /* identity of the ledger and trust file last loaded */
 	struct guests guests;
+	struct fleet_pubs pubs;    /* published guest ports */
+	struct fabric_peer *peers; /* the fabric table's pushes, per node */
+	size_t npeers;
+	uint64_t fabric_gen;       /* grows when the table changes */
 	/* Where each node's heartbeats come from (its mesh address), by registry
 	 * index; dispatch goes there. ss_family 0: not heard since start. */
 	struct sockaddr_storage *addrs;

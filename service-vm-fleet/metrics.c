@@ -91,6 +91,23 @@ static void misc(FILE *o, const struct fleet *f, uint64_t now)
 		(unsigned long long)((now - f->started_ns) / 1000000000ULL));
 }
 
+/* What each node's agent last reported of its nftables drop counters. */
+static void fabric(FILE *o, const struct fleet *f)
+{
+	header(o, "osi_node_denied_packets_total", "counter",
+	       "Packets the node's table dropped on the control-plane ports (counter denied).");
+	for (size_t i = 0; i < f->npeers; i++)
+		if (f->peers[i].denied >= 0)
+			fprintf(o, "osi_node_denied_packets_total{node=\"%s\"} %lld\n",
+				f->peers[i].node, (long long)f->peers[i].denied);
+	header(o, "osi_node_guest_denied_packets_total", "counter",
+	       "Packets from or to guests the guest policy dropped (counter guest_denied).");
+	for (size_t i = 0; i < f->npeers; i++)
+		if (f->peers[i].guest_denied >= 0)
+			fprintf(o, "osi_node_guest_denied_packets_total{node=\"%s\"} %lld\n",
+				f->peers[i].node, (long long)f->peers[i].guest_denied);
+}
+
 char *metrics_render(const struct fleet *f, uint64_t now)
 {
 	char *buf = NULL;
@@ -104,6 +121,7 @@ char *metrics_render(const struct fleet *f, uint64_t now)
 	eviction(o, f);
 	placement(o, f);
 	misc(o, f, now);
+	fabric(o, f);
 	if (fclose(o) != 0) {
 		free(buf);
 		return NULL;

@@ -140,6 +140,7 @@ static void addresses(struct conn *c, struct job *j, const uint8_t *body, size_t
 	struct guests *gs = &j->f->guests;
 
 	if (json_is_object(a)) {
+		fabric_peer_counters(fabric_peer_get(&j->f->peers, &j->f->npeers, j->node), m);
 		for (size_t i = 0; i < gs->count; i++)
 			if (!strcmp(gs->list[i].node, j->node))
 				guest_set_address(&gs->list[i],

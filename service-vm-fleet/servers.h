@@ -18,5 +18,9 @@ void server_api_close(void);
 /* Installs the dispatcher: guest actions go to the nodes' agents over TCP. */
 void server_dispatch_init(uv_loop_t *loop, struct fleet *f);
 
+/* Pushes the fabric table to every live node when it changes, to a node
+ * heard again after the fleet's or its own restart or eviction, and again
+ * after a failed push. */
+void server_fabric_init(uv_loop_t *loop, struct fleet *f);
 int server_metrics_start(uv_loop_t *loop, struct fleet *f);
 void server_metrics_close(void);

@@ -61,9 +61,20 @@ static const char schema[] =
 	" updated INTEGER NOT NULL);"
 	"PRAGMA user_version = " STR(STORE_SCHEMA_VERSION) ";";
 
+/* Added after version 1 without a version of its own: a table an older
+ * build ignores, made wherever it is missing. */
+static const char schema_published[] =
+	"CREATE TABLE IF NOT EXISTS published ("
+	" guest TEXT NOT NULL,"
+	" proto TEXT NOT NULL CHECK (proto IN ('tcp', 'udp')),"
+	" port INTEGER NOT NULL,"
+	" host_port INTEGER NOT NULL,"
+	" PRIMARY KEY (guest, proto, port));";
+
 enum {
 	ST_BEGIN, ST_COMMIT, ST_EVENT, ST_NODE, ST_PLACEMENT, ST_SEQ,
-	ST_NODES, ST_EVENTS_SINCE, ST_EVENTS_TAIL, ST_GUEST, ST_GUESTS, ST_GUEST_DEL, ST__COUNT
+	ST_NODES, ST_EVENTS_SINCE, ST_EVENTS_TAIL, ST_GUEST, ST_GUESTS, ST_GUEST_DEL,
+	ST_PUB_ADD, ST_PUB_DEL, ST_PUB_DEL_GUEST, ST_PUBS, ST__COUNT
 };
 
 /* A record without a sample (ncpu 0) keeps the stored one, and the replay
@@ -106,6 +117,10 @@ static const char *const statements[ST__COUNT] = {
 		"SELECT name, type, node, memory_bytes, vcpus, state, detail, accel, created,"
 		" updated FROM guests WHERE state != 'destroyed' ORDER BY name",
 	[ST_GUEST_DEL] = "DELETE FROM guests WHERE name = ?1",
+	[ST_PUB_ADD] = "INSERT INTO published (guest, proto, port, host_port) VALUES (?1, ?2, ?3, ?4)",
+	[ST_PUB_DEL] = "DELETE FROM published WHERE guest = ?1 AND proto = ?2 AND port = ?3",
+	[ST_PUB_DEL_GUEST] = "DELETE FROM published WHERE guest = ?1",
+	[ST_PUBS] = "SELECT guest, proto, port, host_port FROM published ORDER BY rowid",
 };
 
 struct store {
@@ -223,6 +238,8 @@ static int migrate(struct store *s)
 		ret = too_new(s, version);
 	else if (ret >= 0 && version < STORE_SCHEMA_VERSION)
 		ret = exec(s, schema);
+	if (ret >= 0)
+		ret = exec(s, schema_published);
 	if (ret >= 0)
 		ret = exec(s, "COMMIT");
 	if (ret < 0)
@@ -706,6 +723,8 @@ int store_guest_forget(struct store *s, const char *name, const char *node, cons
 		return ret;
 	ret = step(s, s->st[ST_GUEST_DEL], bind_text(s->st[ST_GUEST_DEL], 1, name));
 	if (ret >= 0)
+		ret = step(s, s->st[ST_PUB_DEL_GUEST], bind_text(s->st[ST_PUB_DEL_GUEST], 1, name));
+	if (ret >= 0)
 		ret = append_event(s, kind, node, detail, wall, &id);
 	return tx_end(s, ret);
 }
@@ -732,6 +751,63 @@ int store_guests_each(struct store *s, store_guest_fn fn, void *ctx)
 		};
 
 		ret = fn(ctx, &g);
+		if (ret < 0)
+			break;
+	}
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		ret = fail(s, rc);
+	sqlite3_reset(st);
+	return ret < 0 ? ret : 0;
+}
+
+/* ---- published ports ---- */
+
+static int publish_event(struct store *s, const struct store_pub *p, const char *kind,
+			 const char *node, int64_t wall)
+{
+	char detail[160];
+	int64_t id;
+
+	snprintf(detail, sizeof(detail), "%s %s/%u on host port %u", p->guest, p->proto,
+		 (unsigned)p->port, (unsigned)p->host_port);
+	return append_event(s, kind, node, detail, wall, &id);
+}
+
+int store_publish(struct store *s, const struct store_pub *p, bool add, const char *node,
+		  int64_t wall)
+{
+	sqlite3_stmt *st = s->st[add ? ST_PUB_ADD : ST_PUB_DEL];
+	int rc, ret;
+
+	if (!p->guest || !p->proto || !node)
+		return fail_msg(s, -EINVAL, "a published port needs a guest, a protocol and a node");
+	ret = tx_begin(s);
+	if (ret < 0)
+		return ret;
+	rc = bind_text(st, 1, p->guest);
+	rc = rc ?: bind_text(st, 2, p->proto);
+	rc = rc ?: sqlite3_bind_int(st, 3, p->port);
+	if (add)
+		rc = rc ?: sqlite3_bind_int(st, 4, p->host_port);
+	ret = step(s, st, rc);
+	if (ret >= 0)
+		ret = publish_event(s, p, add ? "published" : "unpublished", node, wall);
+	return tx_end(s, ret);
+}
+
+int store_published_each(struct store *s, store_pub_fn fn, void *ctx)
+{
+	sqlite3_stmt *st = s->st[ST_PUBS];
+	int rc, ret = 0;
+
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct store_pub p = {
+			.guest = column_text(st, 0), .proto = column_text(st, 1),
+			.port = (unsigned)sqlite3_column_int(st, 2),
+			.host_port = (unsigned)sqlite3_column_int(st, 3),
+		};
+
+		ret = fn(ctx, &p);
 		if (ret < 0)
 			break;
 	}

@@ -10,6 +10,7 @@
  * data violates), -EILSEQ (text that is not UTF-8), -EPROTO (see store_open),
  * rarely -EROFS or -E2BIG. A failed write leaves nothing behind. */
 #pragma once
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -111,3 +112,15 @@ typedef int (*store_guest_fn)(void *ctx, const struct store_guest *g);
 /* Every stored guest but destroyed ones (rows an older build kept), by name;
  * strings are valid during the call only. */
 int store_guests_each(struct store *s, store_guest_fn fn, void *ctx);
+
+/* A published port of a guest (store_guest_forget drops a guest's). */
+struct store_pub {
+	const char *guest, *proto;   /* proto "tcp" | "udp" */
+	unsigned port, host_port;
+};
+/* Records (add) or deletes one, with its event on node, in one transaction;
+ * adding one the table holds fails (-EEXIST). */
+int store_publish(struct store *s, const struct store_pub *p, bool add, const char *node,
+		  int64_t wall);
+typedef int (*store_pub_fn)(void *ctx, const struct store_pub *p);
+int store_published_each(struct store *s, store_pub_fn fn, void *ctx);

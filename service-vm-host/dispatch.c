@@ -318,8 +318,14 @@ static const char *answer_addresses(struct job *j)
 	json_t *m = json_object(), *a = json_object();
 	char *text = NULL;
 
+	uint64_t c[2];
+
 	for (unsigned i = 0; a && g && g->have_last && g->last.ok && i < g->last.naddrs; i++)
 		json_object_set_new(a, g->last.addrs[i].name, json_string(g->last.addrs[i].ipv4));
+	if (m && fw_counters(&c[0], &c[1]) == 0) { /* the drop counters ride along */
+		json_object_set_new(m, "denied", json_integer((json_int_t)c[0]));
+		json_object_set_new(m, "guest_denied", json_integer((json_int_t)c[1]));
+	}
 	if (m && a && json_object_set(m, "addresses", a) == 0)
 		text = json_dumps(m, JSON_COMPACT);
 	json_decref(a);

@@ -266,6 +266,46 @@ static void every_op_is_dispatched(void **state)
 	}
 }
 
+/* A published port is refused on 7101-7105 and twice, recorded and shown. */
+static void publish(void **state)
+{
+	struct ctx *c = *state;
+	struct guest g = { .name = "site", .type = "mediakit", .node = "beta", .state = GS_RUNNING };
+	json_t *r, *shown;
+
+	strcpy(c->f.cfg.guest_zone, "osi.internal");
+	guests_init(&c->f.guests);
+	assert_int_equal(guests_add(&c->f.guests, &g), 0);
+	r = call(&c->f, "{\"op\":\"vm-publish\",\"name\":\"site\",\"port\":80,\"host_port\":7102}");
+	assert_non_null(strstr(error_of(r), "7101-7105"));
+	json_decref(r);
+	r = call(&c->f, "{\"op\":\"vm-publish\",\"name\":\"nobody\",\"port\":80}");
+	assert_non_null(strstr(error_of(r), "no guest"));
+	json_decref(r);
+	r = call(&c->f, "{\"op\":\"vm-publish\",\"name\":\"site\",\"port\":80,\"host_port\":8080}");
+	assert_true(json_is_true(json_object_get(r, "ok")));
+	json_decref(r);
+	r = call(&c->f, "{\"op\":\"vm-publish\",\"name\":\"site\",\"port\":443,\"host_port\":8080}");
+	assert_non_null(strstr(error_of(r), "already published"));
+	json_decref(r);
+	r = call(&c->f, "{\"op\":\"vm-show\",\"name\":\"site\"}");
+	shown = json_object_get(json_object_get(r, "guest"), "published");
+	assert_int_equal(json_array_size(shown), 1);
+	assert_int_equal(json_integer_value(json_object_get(json_array_get(shown, 0), "host_port")), 8080);
+	assert_string_equal(json_string_value(json_object_get(json_object_get(r, "guest"), "fqdn")),
+			    "site.osi.internal");
+	json_decref(r);
+	r = call(&c->f, "{\"op\":\"vm-unpublish\",\"name\":\"site\",\"port\":80,\"proto\":\"udp\"}");
+	assert_non_null(strstr(error_of(r), "not published"));
+	json_decref(r);
+	r = call(&c->f, "{\"op\":\"vm-unpublish\",\"name\":\"site\",\"port\":80}");
+	assert_true(json_is_true(json_object_get(r, "ok")));
+	json_decref(r);
+	assert_int_equal(c->f.pubs.count, 0);
+	pubs_free(&c->f.pubs);
+	guests_free(&c->f.guests);
+}
+
 static void parse_rejects_non_requests(void **state)
 {
 	char err[200];
@@ -289,6 +329,7 @@ int main(void)
 		cmocka_unit_test(changes_need_admin),
 		cmocka_unit_test(every_change_is_refused_to_a_non_admin),
 		cmocka_unit_test_setup_teardown(every_op_is_dispatched, setup, teardown),
+		cmocka_unit_test_setup_teardown(publish, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
