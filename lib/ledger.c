@@ -19,7 +19,13 @@
 #define HEAD_MAX (1 + 4 + LEDGER_HASH_BYTES + 8 + 1 + NODE_NAME_MAX)
 #define RECORD_MAX (1 + NODE_NAME_MAX + SIGN_PK_BYTES + KX_PK_BYTES + LEDGER_WG_KEY_BYTES + \
 		    4 + 1 + LEDGER_ENDPOINT_MAX + 1)
-#define ENTRY_MAX (HEAD_MAX + LEDGER_MESH_ID_BYTES + 4 + 1 + RECORD_MAX + SIG_BYTES)
+/* rekey: name, three keys, endpoint, request */
+#define REKEY_MAX (1 + NODE_NAME_MAX + SIGN_PK_BYTES + KX_PK_BYTES + LEDGER_WG_KEY_BYTES + \
+		   1 + LEDGER_ENDPOINT_MAX + SIG_BYTES)
+#define GENESIS_BODY_MAX (LEDGER_MESH_ID_BYTES + 4 + 1 + RECORD_MAX)
+#define BODY_MAX (REKEY_MAX > GENESIS_BODY_MAX ? REKEY_MAX : GENESIS_BODY_MAX)
+#define ENTRY_MAX (HEAD_MAX + BODY_MAX + SIG_BYTES)
+#define REKEY_DOMAIN_LEN (sizeof(LEDGER_REKEY_DOMAIN) - 1)
 /* A revoke with one-letter names: lets a parser refuse absurd counts early. */
 #define ENTRY_MIN (1 + 4 + LEDGER_HASH_BYTES + 8 + 2 + 2 + SIG_BYTES)
 #define ADMIT_MAX (HEAD_MAX + RECORD_MAX + SIG_BYTES)
@@ -47,10 +53,21 @@ static const struct {
 	[KEY_ADDR] = { offsetof(struct ledger_member, addr), sizeof(uint32_t), "address" },
 };
 
+/* A key a rekey replaced: it stays in the indexes so that it is never
+ * given again. An index slot with RETIRED_BIT set points here. */
+struct retired {
+	struct ledger_member rec; /* only the three keys are meaningful */
+	size_t owner;             /* index of the member it belonged to */
+};
+#define RETIRED_BIT 0x80000000u
+
 struct ledger_state {
 	struct ledger_member *members; /* every member ever admitted, in order */
 	size_t count;
 	size_t cap;
+	struct retired *retired;
+	size_t nretired;
+	size_t retired_cap;
 	uint8_t (*hashes)[LEDGER_HASH_BYTES]; /* one per verified entry */
 	size_t nhashes;
 	size_t hashes_cap;
@@ -93,6 +110,10 @@ const char *ledger_kind_name(enum ledger_kind kind)
 		return "grant";
 	case LEDGER_UNGRANT:
 		return "ungrant";
+	case LEDGER_REKEY:
+		return "rekey";
+	case LEDGER_REINSTATE:
+		return "reinstate";
 	}
 	return "unknown";
 }
@@ -170,6 +191,17 @@ static const char *record_syntax(const struct ledger_member *m)
 	return NULL;
 }
 
+/* The fields a rekey request signs. */
+static const char *rekey_syntax(const struct ledger_entry *e)
+{
+	if (!node_name_valid(e->subject))
+		return "invalid member name";
+	if (!memchr(e->member.endpoint, '\0', sizeof(e->member.endpoint)) ||
+	    (e->member.endpoint[0] && !ledger_endpoint_valid(e->member.endpoint)))
+		return "invalid endpoint";
+	return NULL;
+}
+
 /* NULL if every field of e can be encoded, else why not. */
 static const char *entry_syntax(const struct ledger_entry *e)
 {
@@ -191,6 +223,9 @@ static const char *entry_syntax(const struct ledger_entry *e)
 		if (!node_name_valid(e->subject))
 			return "invalid member name";
 		return roles_valid(e->roles) ? NULL : "invalid roles";
+	case LEDGER_REKEY:
+	case LEDGER_REINSTATE:
+		return rekey_syntax(e);
 	}
 	return "unknown kind";
 }
@@ -254,6 +289,16 @@ static void put_record(struct writer *w, const struct ledger_member *m)
 	put_u8(w, (uint8_t)m->roles);
 }
 
+/* The fields a rekey request signs, shared by the request and the entry. */
+static void put_rekey(struct writer *w, const struct ledger_entry *e)
+{
+	put_str(w, e->subject);
+	put(w, e->member.sign_pk, sizeof(e->member.sign_pk));
+	put(w, e->member.kx_pk, sizeof(e->member.kx_pk));
+	put(w, e->member.wg_pk, sizeof(e->member.wg_pk));
+	put_str(w, e->member.endpoint);
+}
+
 static int entry_encode(const struct ledger_entry *e, struct encoded *enc)
 {
 	struct writer w = { enc->buf, 0, sizeof(enc->buf), false };
@@ -283,6 +328,13 @@ static int entry_encode(const struct ledger_entry *e, struct encoded *enc)
 	case LEDGER_UNGRANT:
 		put_str(&w, e->subject);
 		put_u8(&w, (uint8_t)e->roles);
+		break;
+	case LEDGER_REKEY:
+		put_rekey(&w, e);
+		put(&w, e->request, sizeof(e->request));
+		break;
+	case LEDGER_REINSTATE:
+		put_rekey(&w, e);
 		break;
 	}
 	put(&w, e->sig, sizeof(e->sig));
@@ -469,6 +521,16 @@ static void get_entry(struct reader *r, struct ledger_entry *e)
 		get_name(r, e->subject, "invalid member name");
 		e->roles = get_u8(r);
 		break;
+	case LEDGER_REKEY:
+	case LEDGER_REINSTATE:
+		get_name(r, e->subject, "invalid member name");
+		get(r, e->member.sign_pk, sizeof(e->member.sign_pk));
+		get(r, e->member.kx_pk, sizeof(e->member.kx_pk));
+		get(r, e->member.wg_pk, sizeof(e->member.wg_pk));
+		get_str(r, e->member.endpoint, LEDGER_ENDPOINT_MAX);
+		if (e->kind == LEDGER_REKEY)
+			get(r, e->request, sizeof(e->request));
+		break;
 	default:
 		if (!r->why)
 			r->why = "unknown kind";
@@ -589,7 +651,14 @@ static size_t key_slot(const struct ledger_state *s, int k, const uint8_t *key)
 	return (size_t)v & s->keys_mask;
 }
 
-/* Index of the member whose field k equals key, or -1. */
+static const struct ledger_member *slot_record(const struct ledger_state *s, uint32_t slot)
+{
+	if (slot & RETIRED_BIT)
+		return &s->retired[(slot & ~RETIRED_BIT) - 1].rec;
+	return &s->members[slot - 1];
+}
+
+/* Index of the member whose field k equals key (or once did), or -1. */
 static long key_find(const struct ledger_state *s, int k, const void *key)
 {
 	if (!s->keys[k])
@@ -599,18 +668,26 @@ static long key_find(const struct ledger_state *s, int k, const void *key)
 
 		if (!slot)
 			return -1;
-		if (!memcmp(member_key(&s->members[slot - 1], k), key, key_fields[k].len))
-			return (long)slot - 1;
+		if (memcmp(member_key(slot_record(s, slot), k), key, key_fields[k].len))
+			continue;
+		if (slot & RETIRED_BIT)
+			return (long)s->retired[(slot & ~RETIRED_BIT) - 1].owner;
+		return (long)slot - 1;
 	}
+}
+
+static void slot_insert(struct ledger_state *s, int k, uint32_t slot)
+{
+	size_t i = key_slot(s, k, member_key(slot_record(s, slot), k));
+
+	while (s->keys[k][i])
+		i = (i + 1) & s->keys_mask;
+	s->keys[k][i] = slot;
 }
 
 static void key_insert(struct ledger_state *s, int k, size_t index)
 {
-	size_t i = key_slot(s, k, member_key(&s->members[index], k));
-
-	while (s->keys[k][i])
-		i = (i + 1) & s->keys_mask;
-	s->keys[k][i] = (uint32_t)index + 1;
+	slot_insert(s, k, (uint32_t)index + 1);
 }
 
 static long find_name(const struct ledger_state *s, const char *name)
@@ -629,6 +706,7 @@ static void state_free(struct ledger_state *s)
 		return;
 	for (int k = 0; k < KEY__COUNT; k++)
 		free(s->keys[k]);
+	free(s->retired);
 	free(s->members);
 	free(s->hashes);
 	free(s);
@@ -669,6 +747,10 @@ static int keys_grow(struct ledger_state *s)
 		for (int k = 0; k < KEY__COUNT; k++)
 			key_insert(s, k, i);
 	}
+	for (size_t i = 0; i < s->nretired; i++) {
+		for (int k = KEY_SIGN; k <= KEY_WG; k++)
+			slot_insert(s, k, RETIRED_BIT | (uint32_t)(i + 1));
+	}
 	return 0;
 }
 
@@ -693,7 +775,16 @@ static int state_reserve(struct ledger_state *s)
 		s->members = p;
 		s->cap = cap;
 	}
-	if (!s->keys[0] || (s->count + 1) * 2 > s->keys_mask + 1)
+	if (s->nretired == s->retired_cap) {
+		size_t cap = s->retired_cap ? s->retired_cap * 2 : 4;
+		void *p = realloc(s->retired, cap * sizeof(*s->retired));
+
+		if (!p)
+			return -ENOMEM;
+		s->retired = p;
+		s->retired_cap = cap;
+	}
+	if (!s->keys[0] || (s->count + s->nretired + 1) * 2 > s->keys_mask + 1)
 		return keys_grow(s);
 	return 0;
 }
@@ -710,6 +801,34 @@ static void state_add(struct ledger_state *s, const struct ledger_member *m, uin
 	s->count++;
 	if (m->roles & LEDGER_ROLE_ADMIN)
 		s->live_admins++;
+}
+
+/* Moves member i's three keys to the retired list (their index slots
+ * follow them) and gives it the keys and endpoint of e. */
+static void state_rekey(struct ledger_state *s, size_t i, const struct ledger_entry *e)
+{
+	struct ledger_member *m = &s->members[i];
+	uint32_t slot = RETIRED_BIT | (uint32_t)(s->nretired + 1);
+	struct retired *r = &s->retired[s->nretired++];
+
+	r->rec = *m;
+	r->owner = i;
+	for (int k = KEY_SIGN; k <= KEY_WG; k++) {
+		size_t j = key_slot(s, k, member_key(m, k));
+
+		while (s->keys[k][j] != (uint32_t)i + 1)
+			j = (j + 1) & s->keys_mask;
+		s->keys[k][j] = slot;
+	}
+	memcpy(m->sign_pk, e->member.sign_pk, sizeof(m->sign_pk));
+	memcpy(m->kx_pk, e->member.kx_pk, sizeof(m->kx_pk));
+	memcpy(m->wg_pk, e->member.wg_pk, sizeof(m->wg_pk));
+	if (e->member.endpoint[0]) {
+		memset(m->endpoint, 0, sizeof(m->endpoint));
+		memcpy(m->endpoint, e->member.endpoint, strlen(e->member.endpoint));
+	}
+	for (int k = KEY_SIGN; k <= KEY_WG; k++)
+		key_insert(s, k, i);
 }
 
 static void advance_free(struct ledger_state *s)
@@ -754,6 +873,10 @@ static void apply_entry(struct ledger_state *s, const struct ledger_entry *e,
 		if (e->roles & LEDGER_ROLE_ADMIN)
 			s->live_admins--;
 		m->roles &= ~e->roles;
+		break;
+	case LEDGER_REKEY:
+	case LEDGER_REINSTATE:
+		state_rekey(s, (size_t)find_name(s, e->subject), e);
 		break;
 	}
 }
@@ -855,6 +978,45 @@ static int check_ungrant(const struct ledger_state *s, const struct ledger_membe
 	return 0;
 }
 
+/* The bytes a rekey request signs; len 0 if e cannot be encoded. */
+static size_t rekey_message(const uint8_t genesis[LEDGER_HASH_BYTES],
+			    const struct ledger_entry *e,
+			    uint8_t buf[REKEY_DOMAIN_LEN + LEDGER_HASH_BYTES + REKEY_MAX])
+{
+	struct writer w = { buf, 0, REKEY_DOMAIN_LEN + LEDGER_HASH_BYTES + REKEY_MAX, false };
+
+	if (rekey_syntax(e))
+		return 0;
+	put(&w, LEDGER_REKEY_DOMAIN, REKEY_DOMAIN_LEN);
+	put(&w, genesis, LEDGER_HASH_BYTES);
+	put_rekey(&w, e);
+	return w.over ? 0 : w.len;
+}
+
+static int check_rekey(const struct ledger_state *s, const struct ledger_entry *e,
+		       char *why, size_t wlen)
+{
+	uint8_t msg[REKEY_DOMAIN_LEN + LEDGER_HASH_BYTES + REKEY_MAX];
+	const struct ledger_member *m = check_subject(s, e->subject, why, wlen);
+	size_t n;
+
+	if (!m)
+		return -ENOENT;
+	n = rekey_message(s->hashes[0], e, msg);
+	if (e->kind == LEDGER_REKEY &&
+	    (!n || crypto_sign_verify_detached(e->request, msg, n, m->sign_pk) != 0))
+		return errbuf_fail(-EBADMSG, why, wlen,
+			"the rekey request is not signed by the current key of '%s'", m->name);
+	for (int k = KEY_SIGN; k <= KEY_WG; k++) {
+		long i = key_find(s, k, member_key(&e->member, k));
+
+		if (i >= 0)
+			return errbuf_fail(-EEXIST, why, wlen, "new %s of '%s' was already given to '%s'",
+				key_fields[k].what, m->name, s->members[i].name);
+	}
+	return 0;
+}
+
 static int check_body(const struct ledger_state *s, const struct ledger_entry *e,
 		      char *why, size_t wlen)
 {
@@ -888,6 +1050,9 @@ static int check_body(const struct ledger_state *s, const struct ledger_entry *e
 		if (!m)
 			return -ENOENT;
 		return check_ungrant(s, m, e->roles, why, wlen);
+	case LEDGER_REKEY:
+	case LEDGER_REINSTATE:
+		return check_rekey(s, e, why, wlen);
 	}
 	return errbuf_fail(-EINVAL, why, wlen, "unknown kind");
 }
@@ -1228,6 +1393,64 @@ int ledger_append_ungrant(struct ledger *l, const struct identity *id, const cha
 	e.roles = roles;
 	if (copy_name(e.subject, name) < 0) {
 		errbuf_set(err, errlen, "invalid member name");
+		return -EINVAL;
+	}
+	return append(l, &e, id, err, errlen);
+}
+
+/* e's subject, new keys and endpoint from m. */
+static int rekey_fill(struct ledger_entry *e, enum ledger_kind kind, const struct ledger_member *m)
+{
+	size_t n = strnlen(m->endpoint, sizeof(m->endpoint));
+
+	memset(e, 0, sizeof(*e));
+	e->kind = kind;
+	if (copy_name(e->subject, m->name) < 0 || n > LEDGER_ENDPOINT_MAX)
+		return -EINVAL;
+	memcpy(e->member.sign_pk, m->sign_pk, sizeof(m->sign_pk));
+	memcpy(e->member.kx_pk, m->kx_pk, sizeof(m->kx_pk));
+	memcpy(e->member.wg_pk, m->wg_pk, sizeof(m->wg_pk));
+	memcpy(e->member.endpoint, m->endpoint, n);
+	return rekey_syntax(e) ? -EINVAL : 0;
+}
+
+int ledger_rekey_request(const struct ledger *l, const struct identity *old,
+			 const struct ledger_member *m, uint8_t request[SIG_BYTES])
+{
+	uint8_t msg[REKEY_DOMAIN_LEN + LEDGER_HASH_BYTES + REKEY_MAX];
+	struct ledger_entry e;
+	size_t n;
+
+	if (!ledger_verified(l) || rekey_fill(&e, LEDGER_REKEY, m) < 0)
+		return -EINVAL;
+	n = rekey_message(l->state->hashes[0], &e, msg);
+	if (!n)
+		return -EINVAL;
+	crypto_sign_detached(request, NULL, msg, n, old->sign_sk);
+	return 0;
+}
+
+int ledger_append_rekey(struct ledger *l, const struct identity *id,
+			const struct ledger_member *m, const uint8_t request[SIG_BYTES],
+			char *err, size_t errlen)
+{
+	struct ledger_entry e;
+
+	if (rekey_fill(&e, LEDGER_REKEY, m) < 0) {
+		errbuf_set(err, errlen, "invalid member name or endpoint");
+		return -EINVAL;
+	}
+	memcpy(e.request, request, SIG_BYTES);
+	return append(l, &e, id, err, errlen);
+}
+
+int ledger_append_reinstate(struct ledger *l, const struct identity *id,
+			    const struct ledger_member *m, char *err, size_t errlen)
+{
+	struct ledger_entry e;
+
+	if (rekey_fill(&e, LEDGER_REINSTATE, m) < 0) {
+		errbuf_set(err, errlen, "invalid member name or endpoint");
 		return -EINVAL;
 	}
 	return append(l, &e, id, err, errlen);

@@ -13,7 +13,8 @@
  *            4  entry count, 1..65536
  *   entries  exactly count entries back to back; nothing may follow them
  *
- *   entry    1  kind: 1 genesis, 2 admit, 3 revoke, 4 grant, 5 ungrant
+ *   entry    1  kind: 1 genesis, 2 admit, 3 revoke, 4 grant, 5 ungrant,
+ *               7 rekey, 8 reinstate
  *            4  index: the entry's position, 0 for genesis
  *           32  prev: hash of the previous entry (genesis: 32 zero bytes)
  *            8  timestamp, unix seconds (display only, never checked)
@@ -29,6 +30,16 @@
  *                             1  roles added (same bits as a record's roles)
  *                   ungrant 1+n  name of the member
  *                             1  roles removed (same bits)
+ *                   rekey   1+n  name of the member
+ *                            32  its new Ed25519 key
+ *                            32  its new X25519 key
+ *                            32  its new WireGuard key
+ *                           1+n  its new endpoint (n = 0: unchanged)
+ *                            64  request: Ed25519 by the member's current
+ *                                key over "osi-rekey-v1" (12 bytes), the
+ *                                genesis entry's hash, then the five fields
+ *                                above as encoded here
+ *                   reinstate    the five fields of rekey, no request
  *           64  signature
  *
  *   member  1+n  name: n (1..31), then [a-z0-9-], not starting or ending '-'
@@ -63,6 +74,13 @@
  *     admin may revoke itself if another admin remains. A revoked member
  *     signs nothing after its revocation.
  *   - grant names a live member and adds at least one role it lacks.
+ *   - rekey names a live member and carries a request its current key
+ *     signed; reinstate names a live member (its old key is lost: the admin's
+ *     signature alone vouches for it). Either replaces the member's three
+ *     keys (and its endpoint, if one is given) and keeps its name, address
+ *     and roles. The new keys obey the uniqueness rule, and a replaced key
+ *     counts as given: it never comes back, so neither entry can be
+ *     replayed. The member may sign the entry itself when it is an admin.
  *   - ungrant names a live member and removes roles it holds, every one of
  *     them; it may not leave the member without any role (that is a
  *     revocation) nor remove the admin role from the last live admin. An
@@ -110,6 +128,7 @@
 #define LEDGER_PREFIX_MIN 16
 #define LEDGER_PREFIX_MAX 30
 #define LEDGER_DOMAIN "osi-ledger-v1"
+#define LEDGER_REKEY_DOMAIN "osi-rekey-v1"
 
 enum ledger_kind {
 	LEDGER_GENESIS = 1,
@@ -117,6 +136,8 @@ enum ledger_kind {
 	LEDGER_REVOKE = 3,
 	LEDGER_GRANT = 4,
 	LEDGER_UNGRANT = 5,
+	LEDGER_REKEY = 7,
+	LEDGER_REINSTATE = 8,
 };
 
 /* Node, fleet and admin have the values of the interim trust file's roles. */
@@ -155,11 +176,13 @@ struct ledger_entry {
 	uint8_t mesh_id[LEDGER_MESH_ID_BYTES];
 	uint32_t prefix_addr;
 	uint8_t prefix_len;
-	/* genesis (the founder) and admit */
+	/* genesis (the founder) and admit; rekey and reinstate: the new keys
+	 * and endpoint (name = subject, no address, no roles) */
 	struct ledger_member member;
-	/* revoke, grant and ungrant */
+	/* revoke, grant, ungrant, rekey and reinstate */
 	char subject[NODE_NAME_MAX + 1];
 	unsigned roles; /* grant: roles added; ungrant: roles removed */
+	uint8_t request[SIG_BYTES]; /* rekey: the member's own signature */
 	uint8_t sig[SIG_BYTES];
 };
 
@@ -212,6 +235,18 @@ int ledger_append_grant(struct ledger *l, const struct identity *id, const char 
 			unsigned roles, char *err, size_t errlen);
 int ledger_append_ungrant(struct ledger *l, const struct identity *id, const char *name,
 			  unsigned roles, char *err, size_t errlen);
+
+/* Re-keying. m names the member and carries its new keys and endpoint (""
+ * to keep the current one). The member signs the request with its current
+ * identity (old); an admin (the member itself if it is one) appends the
+ * entry. Reinstate is for a member whose old key is lost. */
+int ledger_rekey_request(const struct ledger *l, const struct identity *old,
+			 const struct ledger_member *m, uint8_t request[SIG_BYTES]);
+int ledger_append_rekey(struct ledger *l, const struct identity *id,
+			const struct ledger_member *m, const uint8_t request[SIG_BYTES],
+			char *err, size_t errlen);
+int ledger_append_reinstate(struct ledger *l, const struct identity *id,
+			    const struct ledger_member *m, char *err, size_t errlen);
 
 /* Keeps the first count entries (count >= 1) of a verified ledger. */
 int ledger_truncate(struct ledger *l, size_t count);
