@@ -1,0 +1,85 @@
+#!/bin/bash
+# The host image: build.sh OUT_DIR DEB_DIR writes OUT_DIR/osi-host.img, a raw
+# disk (MBR: a FAT ESP, then the ext4 root) that boots with BIOS (GRUB's
+# boot.img and core.img before the first partition) and UEFI (GRUB as
+# EFI/BOOT/BOOTX64.EFI). Debian 12 from packages.list plus DEB_DIR's .debs,
+# made with mmdebstrap into a directory, then mkfs.ext4 -d: no loop devices.
+set -euo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+OUT=${1:?usage: build.sh OUT_DIR DEB_DIR}
+DEBS=${2:?usage: build.sh OUT_DIR DEB_DIR}
+SUITE=${OSI_IMAGE_SUITE:-bookworm}
+MIRROR=${OSI_IMAGE_MIRROR:-http://deb.debian.org/debian}
+ESP_MIB=64
+ROOT_SLACK_MIB=${OSI_IMAGE_SLACK_MIB:-2048}
+
+mkdir -p "$OUT"
+ROOT=$OUT/rootfs
+rm -rf "$ROOT" "$OUT/osi-host.img.tmp"
+mapfile -t pkgs < <(sed -e 's/#.*//' -e '/^[[:space:]]*$/d' "$HERE/packages.list")
+debs=("$DEBS"/os-infrastructure_*.deb "$DEBS"/os-infrastructure-fleet_*.deb)
+[[ -f ${debs[0]} && -f ${debs[1]} ]] || { echo "no .debs in $DEBS (make deb)" >&2; exit 1; }
+
+SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-$(date -d "$(dpkg-parsechangelog -l "$HERE/../../debian/changelog" -S Date)" +%s)}
+export SOURCE_DATE_EPOCH
+mmdebstrap --variant=apt --include="$(IFS=,; echo "${pkgs[*]}")" \
+	--customize-hook='mkdir -p "$1/tmp/osi-debs"' \
+	--customize-hook="copy-in ${debs[*]} /tmp/osi-debs" \
+	--customize-hook='chroot "$1" sh -c "DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends /tmp/osi-debs/*.deb"' \
+	--customize-hook="tar -C '$HERE/rootfs' -cf - . | tar -C \"\$1\" -xf - --no-same-owner" \
+	--customize-hook='chroot "$1" systemctl enable systemd-networkd osi-firstboot.service' \
+	--customize-hook='chroot "$1" apt-get clean' \
+	--customize-hook='rm -rf "$1/tmp/osi-debs" "$1"/var/lib/apt/lists/*' \
+	"$SUITE" "$ROOT" "$MIRROR"
+
+echo osi-host > "$ROOT/etc/hostname"
+printf 'LABEL=osi-root / ext4 errors=remount-ro 0 1\n' > "$ROOT/etc/fstab"
+: > "$ROOT/etc/machine-id" # systemd makes one at first boot
+
+# GRUB: modules beside grub.cfg, a BIOS core.img and an EFI binary that find
+# the root by its label.
+mods="part_msdos ext2 fat search search_label normal linux echo test serial terminal gzio configfile"
+cat > "$ROOT/tmp/early.cfg" <<'CFG'
+search --no-floppy --label --set=root osi-root
+set prefix=($root)/boot/grub
+CFG
+mkdir -p "$ROOT/boot/grub"
+cp -r "$ROOT/usr/lib/grub/i386-pc" "$ROOT/usr/lib/grub/x86_64-efi" "$ROOT/boot/grub/"
+cp "$HERE/grub.cfg" "$ROOT/boot/grub/grub.cfg"
+chroot "$ROOT" grub-mkimage -O i386-pc -o /tmp/core.img -c /tmp/early.cfg -p /boot/grub biosdisk $mods
+chroot "$ROOT" grub-mkimage -O x86_64-efi -o /tmp/bootx64.efi -c /tmp/early.cfg -p /boot/grub efi_gop $mods
+rm -f "$ROOT/tmp/esp.img"
+chroot "$ROOT" mkfs.vfat -n OSI-ESP -i 05151e55 -C /tmp/esp.img $((ESP_MIB * 1024)) >/dev/null
+chroot "$ROOT" sh -c 'mmd -i /tmp/esp.img ::/EFI ::/EFI/BOOT && mcopy -i /tmp/esp.img /tmp/bootx64.efi ::/EFI/BOOT/BOOTX64.EFI'
+mv "$ROOT/tmp/core.img" "$ROOT/tmp/esp.img" "$OUT/"
+cp "$ROOT/usr/lib/grub/i386-pc/boot.img" "$OUT/boot.img"
+rm -f "$ROOT/tmp/bootx64.efi" "$ROOT/tmp/early.cfg"
+core_sectors=$((($(stat -c %s "$OUT/core.img") + 511) / 512))
+((core_sectors < 2047)) || { echo "core.img too large" >&2; exit 1; }
+
+# The root filesystem from the directory, then the disk around it.
+used_mib=$(du -sm "$ROOT" | cut -f1)
+root_mib=$((used_mib * 12 / 10 + ROOT_SLACK_MIB))
+rm -f "$OUT/root.img"
+mkfs.ext4 -q -L osi-root -U 0515e0ff-0000-4000-8000-000000000001 -E root_owner=0:0 \
+	-d "$ROOT" "$OUT/root.img" "${root_mib}M"
+esp_start=2048
+root_start=$((esp_start + ESP_MIB * 2048))
+root_sectors=$((root_mib * 2048))
+IMG=$OUT/osi-host.img.tmp
+truncate -s $(((root_start + root_sectors) * 512)) "$IMG"
+dd if="$OUT/boot.img" of="$IMG" bs=440 count=1 conv=notrunc status=none
+dd if="$OUT/core.img" of="$IMG" bs=512 seek=1 conv=notrunc status=none
+le32() { printf '\\x%02x\\x%02x\\x%02x\\x%02x' $(($1 & 255)) $(($1 >> 8 & 255)) $(($1 >> 16 & 255)) $(($1 >> 24 & 255)); }
+{
+	printf '%b' "\x00\xfe\xff\xff\xef\xfe\xff\xff$(le32 $esp_start)$(le32 $((ESP_MIB * 2048)))"
+	printf '%b' "\x80\xfe\xff\xff\x83\xfe\xff\xff$(le32 $root_start)$(le32 $root_sectors)"
+	printf '%b' "$(printf '\\x00%.0s' {1..32})\x55\xaa"
+} | dd of="$IMG" bs=1 seek=446 conv=notrunc status=none
+printf '%b' 'OSI1' | dd of="$IMG" bs=1 seek=440 conv=notrunc status=none # disk signature
+dd if="$OUT/esp.img" of="$IMG" bs=512 seek=$esp_start conv=notrunc,sparse status=none
+dd if="$OUT/root.img" of="$IMG" bs=512 seek=$root_start conv=notrunc,sparse status=none
+rm -f "$OUT/root.img" "$OUT/esp.img" "$OUT/core.img" "$OUT/boot.img"
+mv "$IMG" "$OUT/osi-host.img"
+rm -rf "$ROOT"
+echo "$OUT/osi-host.img: $(du -h --apparent-size "$OUT/osi-host.img" | cut -f1) ($(du -h "$OUT/osi-host.img" | cut -f1) on disk)"
