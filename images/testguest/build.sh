@@ -3,19 +3,23 @@
 # way a cloud image does, from Debian packages fetched at test time.
 #
 #   MBR (syslinux mbr.bin) -> ext4 partition 1 (extlinux) -> vmlinuz (cloud
-#   kernel) + initramfs (busybox-static, virtio-scsi/sr/isofs modules)
+#   kernel) + initramfs (busybox-static, virtio-scsi/sr/isofs/net modules)
 #
 # Its /init finds the NoCloud seed (an ISO9660 volume labelled cidata), reads
 # meta-data and prints on the serial console:
 #   osi-testguest instance-id=<id> hostname=<name>
-# then idles. Nothing here is committed as a binary; the image is cached.
+# With a NIC (virtio-net), it takes a DHCP lease (busybox udhcpc), prints
+#   osi-testguest net ip=<A.B.C.D> router=<gateway> dns=<server>
+# and serves "osi-testguest <hostname> <instance-id>" over HTTP on port 80
+# (busybox httpd) and the same line to any TCP connection on port 7 (nc).
+# Then it idles. Nothing here is committed as a binary; the image is cached.
 #
 # usage: build.sh CACHE_DIR      prints the image path on stdout
 # needs: root, apt-get (with package lists), dpkg-deb, modinfo, losetup,
 #        mkfs.ext4, mount, gzip. Exit 3: the packages could not be had.
 set -euo pipefail
 
-VERSION=1
+VERSION=2
 cache=${1:?usage: build.sh CACHE_DIR}
 mkdir -p "$cache"
 cache=$(cd "$cache" && pwd)
@@ -52,7 +56,7 @@ kver=$(ls "$x/lib/modules")
 kmods=$x/lib/modules/$kver/kernel
 
 # The seed is a CD on a virtio-scsi controller; the cloud kernel has no AHCI.
-wanted="virtio_pci virtio_scsi sr_mod isofs"
+wanted="virtio_pci virtio_scsi sr_mod isofs virtio_net"
 declare -A path=() loaded=()
 while read -r f; do path[$(basename "$f" .ko)]=$f; done < <(find "$kmods" -name '*.ko')
 order=()
@@ -68,7 +72,7 @@ for m in $wanted; do add_module "$m"; done
 
 log "initramfs: busybox + ${#order[@]} modules (${order[*]})"
 root=$work/initramfs
-mkdir -p "$root"/{bin,dev,proc,sys,mnt,lib/modules}
+mkdir -p "$root"/{bin,dev,proc,sys,mnt,www,etc,tmp,lib/modules}
 cp "$x/bin/busybox" "$root/bin/busybox"
 for m in "${order[@]}"; do
 	cp "${path[$m]}" "$root/lib/modules/$m.ko"
@@ -104,9 +108,44 @@ else
 	hostname "$hn"
 	echo "osi-testguest instance-id=$iid hostname=$hn seed=$seed" > /dev/console
 fi
+# The network, when there is a NIC: a lease, then something to reach.
+ip link set lo up
+i=0
+while [ ! -e /sys/class/net/eth0 ] && [ $i -lt 25 ]; do i=$((i + 1)); sleep 0.2; done
+if [ -e /sys/class/net/eth0 ]; then
+	echo "osi-testguest $hn $iid" > /www/index.html
+	ip link set eth0 up
+	(
+		udhcpc -i eth0 -s /etc/udhcpc.script -t 30 -T 2 -b -x "hostname:$hn" > /tmp/udhcpc.log 2>&1 ||
+			{ echo "osi-testguest net no-lease" > /dev/console; cat /tmp/udhcpc.log > /dev/console; }
+		httpd -p 80 -h /www
+		while :; do echo "osi-testguest $hn $iid" | nc -l -p 7 >/dev/null 2>&1 || sleep 1; done
+	) &
+else
+	echo "osi-testguest net none ($(ls /sys/class/net | tr '\n' ' '))" > /dev/console
+fi
 while :; do sleep 3600; done
 INIT
 chmod 755 "$root/init"
+# udhcpc's hook: the lease onto the interface, its router as the default route.
+cat > "$root/etc/udhcpc.script" <<'DHCP'
+#!/bin/busybox sh
+case $1 in
+bound|renew)
+	ip addr flush dev "$interface"
+	ip addr add "$ip/${mask:-24}" dev "$interface"
+	for r in $router; do ip route add default via "$r" dev "$interface"; break; done
+	: > /etc/resolv.conf
+	for d in $dns; do echo "nameserver $d" >> /etc/resolv.conf; done
+	echo "osi-testguest net ip=$ip router=${router%% *} dns=${dns%% *}" > /dev/console
+	;;
+deconfig)
+	ip addr flush dev "$interface"
+	;;
+esac
+exit 0
+DHCP
+chmod 755 "$root/etc/udhcpc.script"
 (cd "$root" && find . | "$root/bin/busybox" cpio -o -H newc 2>/dev/null | gzip -9) > "$work/initrd.img"
 
 # 1 MiB of MBR gap, then one bootable ext4 partition.

@@ -97,6 +97,8 @@ static void print_guest(const struct virt_guest *g)
 	       g->memory_bytes, g->base, g->existed);
 	for (unsigned i = 0; i < g->ndata; i++)
 		printf("%s%s", i ? "," : "", g->data[i]);
+	if (g->address[0])
+		printf(" address=%s", g->address);
 	printf("\n");
 }
 
