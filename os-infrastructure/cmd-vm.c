@@ -382,6 +382,63 @@ static int data_delete(int argc, char *argv[])
 	return ret;
 }
 
+static int port_of(const char *text, json_int_t *out)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(text, &end, 10);
+	if (errno || end == text || *end || v < 1 || v > 65535)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+/* vm publish NAME PORT [--on HOST-PORT] [--udp] / vm unpublish NAME PORT [--udp] */
+static int publish(const struct cli *cli, int argc, char *argv[], bool add)
+{
+	static const struct option opts[] = {
+		{ "on", required_argument, NULL, 'o' }, { "udp", no_argument, NULL, 'u' },
+		{ "help", no_argument, NULL, 'h' }, { 0 },
+	};
+	json_int_t port, host_port = 0;
+	bool udp = false;
+	json_t *req, *reply;
+	int c, ret;
+
+	optind = 0;
+	while ((c = getopt_long(argc, argv, ":o:uh", opts, NULL)) != -1) {
+		if (c == 'h')
+			return cmd_help(&cmd_vm);
+		if (c == 'u')
+			udp = true;
+		else if (c == 'o' && add && port_of(optarg, &host_port) == 0)
+			continue;
+		else if (c == 'o' && add)
+			return cmd_usage_error(&cmd_vm, "--on takes a port, 1..65535");
+		else
+			return cmd_bad_option(&cmd_vm, c, argv);
+	}
+	if (argc - optind != 2 || port_of(argv[optind + 1], &port) < 0)
+		return cmd_usage_error(&cmd_vm, "vm %s NAME PORT (a port, 1..65535)",
+				       add ? "publish" : "unpublish");
+	req = json_pack("{s:s, s:s, s:I, s:s}", "op", add ? "vm-publish" : "vm-unpublish", "name",
+			argv[optind], "port", port, "proto", udp ? "udp" : "tcp");
+	if (req && host_port)
+		json_object_set_new(req, "host_port", json_integer(host_port));
+	ret = call(cli, req, &reply);
+	if (!ret && add)
+		printf("%s %s/%lld published on node %s's host port %lld\n", argv[optind],
+		       udp ? "udp" : "tcp", (long long)port,
+		       json_string_value(json_object_get(reply, "node")) ?: "?",
+		       (long long)json_integer_value(json_object_get(reply, "host_port")));
+	else if (!ret)
+		printf("%s %s/%lld unpublished\n", argv[optind], udp ? "udp" : "tcp", (long long)port);
+	json_decref(reply);
+	return ret;
+}
+
 static int vm(const struct cli *cli, int argc, char *argv[])
 {
 	const char *sub = argc > 1 ? argv[1] : "";
@@ -401,6 +458,8 @@ static int vm(const struct cli *cli, int argc, char *argv[])
 		return list_or_show(cli, argc - 1, argv + 1, false);
 	if (!strcmp(sub, "show"))
 		return list_or_show(cli, argc - 1, argv + 1, true);
+	if (!strcmp(sub, "publish") || !strcmp(sub, "unpublish"))
+		return publish(cli, argc - 1, argv + 1, !strcmp(sub, "publish"));
 	if (!strcmp(sub, "data-delete"))
 		return data_delete(argc - 1, argv + 1);
 	if (!strcmp(sub, "export"))
@@ -419,6 +478,8 @@ const struct cmd cmd_vm = {
 		 "       " PROG_NAME " vm plan --type T --name N [...]   then   vm confirm TOKEN\n"
 		 "       " PROG_NAME " vm list|show NAME [--format table|json|yaml|csv]\n"
 		 "       " PROG_NAME " vm start|stop|destroy NAME [--no-wait]\n"
+		 "       " PROG_NAME " vm publish NAME PORT [--on HOST-PORT] [--udp]\n"
+		 "       " PROG_NAME " vm unpublish NAME PORT [--udp]\n"
 		 "       " PROG_NAME " vm data-delete GUEST DISK --reason TEXT [--config FILE] [--uri U]\n"
 		 "                 [--pool-dir D]   (on the guest's node)\n"
 		 "       " PROG_NAME " vm export NAME FILE [--config F] [--uri U] [--pool-dir D]\n"
@@ -432,6 +493,9 @@ const struct cmd cmd_vm = {
 		"  --yes          confirm the plan without asking (logged as such)\n"
 		"  --no-wait      do not wait for the node's answer (create, confirm, start,\n"
 		"                 stop, destroy); otherwise the exit status is the node's\n"
+		"  --on P         publish: the host port on the guest's node (default: PORT;\n"
+		"                 not 7101-7105, not one already published there)\n"
+		"  --udp          publish, unpublish: a UDP port (default: TCP)\n"
 		"  --reason TEXT  data-delete: why (logged in virt-audit.log)\n"
 		"  --config FILE  data-delete: the node's host.conf, whose virt_uri and pool_dir\n"
 		"                 are the libvirt URI and pool its guests are built with\n"

@@ -189,8 +189,10 @@ static void guest_row(struct panel_row *r, const json_t *guest)
 		const char *detail = str_or(guest, "detail", "");
 		char info[sizeof(r->info)];
 
-		snprintf(info, sizeof(info), "%s%s%s", str_or(guest, "address", ""),
-			 detail[0] ? "  " : "", detail);
+		const char *fqdn = str_or(guest, "fqdn", "");
+
+		snprintf(info, sizeof(info), "%s%s%s%s%s", str_or(guest, "address", ""),
+			 fqdn[0] ? "  " : "", fqdn, detail[0] ? "  " : "", detail);
 		copy_clean(r->info, sizeof(r->info), info);
 	} else {
 		copy_clean(r->info, sizeof(r->info), str_or(guest, "detail", ""));
@@ -623,6 +625,8 @@ static void guest_detail(const json_t *g, struct panel_text *t)
 {
 	char a[64], b[64];
 	uint64_t vcpus = 0;
+	const json_t *p;
+	size_t i;
 
 	snprintf(t->title, sizeof(t->title), "Guest %s", str_or(g, "name", "?"));
 	format_sanitize(t->title);
@@ -641,6 +645,13 @@ static void guest_detail(const json_t *g, struct panel_text *t)
 	format_time(json_object_get(g, "updated"), b, sizeof(b));
 	panel_text_add(t, TONE_NORMAL, "Created  %s", a);
 	panel_text_add(t, TONE_NORMAL, "Updated  %s", b);
+	if (json_is_string(json_object_get(g, "fqdn")))
+		panel_text_add(t, TONE_NORMAL, "FQDN     %s", str_or(g, "fqdn", ""));
+	json_array_foreach(json_object_get(g, "published"), i, p)
+		panel_text_add(t, TONE_NORMAL, "%s %s/%lld on host port %lld", i ? "        " : "Published",
+			       str_or(p, "proto", "tcp"),
+			       (long long)json_integer_value(json_object_get(p, "port")),
+			       (long long)json_integer_value(json_object_get(p, "host_port")));
 }
 
 void panel_detail(const struct panel_model *m, struct panel_text *t)

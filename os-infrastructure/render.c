@@ -366,6 +366,24 @@ static const char *const guest_keys[] = {
 	"name", "type", "node", "state", "address", "memory_bytes", "vcpus", "accel", "detail", "created",
 	"updated",
 };
+/* A fleet that names guests in the fabric's zone (issue 11) adds fqdn. */
+static const char *const guest_keys_fqdn[] = {
+	"name", "type", "node", "state", "address", "fqdn", "memory_bytes", "vcpus", "accel", "detail",
+	"created", "updated",
+};
+
+/* vm show: the guest's published ports under its table. */
+static void render_published(FILE *f, const json_t *guest)
+{
+	const json_t *list = json_object_get(guest, "published"), *p;
+	size_t i;
+
+	json_array_foreach(list, i, p)
+		fprintf(f, "%s %s/%lld on %s's host port %lld\n", i ? "          " : "Published:",
+			str_or(p, "proto", "tcp"), (long long)json_integer_value(json_object_get(p, "port")),
+			str_or(guest, "node", "?"),
+			(long long)json_integer_value(json_object_get(p, "host_port")));
+}
 
 int render_guests(FILE *f, const json_t *reply, enum format fmt)
 {
@@ -380,8 +398,21 @@ int render_guests(FILE *f, const json_t *reply, enum format fmt)
 		{ .title = "ACCEL", .key = "accel" },
 		{ .title = "DETAIL", .key = "detail" },
 	};
+	static const struct column cols_fqdn[] = {
+		{ .title = "NAME", .key = "name" },
+		{ .title = "TYPE", .key = "type" },
+		{ .title = "NODE", .key = "node" },
+		{ .title = "STATE", .key = "state" },
+		{ .title = "ADDRESS", .key = "address" },
+		{ .title = "FQDN", .key = "fqdn" },
+		{ .title = "MEMORY", .key = "memory_bytes", .cell = cell_bytes, .right = true },
+		{ .title = "VCPUS", .key = "vcpus", .right = true },
+		{ .title = "ACCEL", .key = "accel" },
+		{ .title = "DETAIL", .key = "detail" },
+	};
 	const json_t *guests = json_object_get(reply, "guests");
 	json_t *rows = NULL;
+	bool fqdn;
 	int ret;
 
 	if (fmt == FORMAT_JSON || fmt == FORMAT_YAML)
@@ -392,12 +423,19 @@ int render_guests(FILE *f, const json_t *reply, enum format fmt)
 			return -ENOMEM;
 		guests = rows;
 	}
-	if (fmt == FORMAT_CSV)
+	fqdn = json_is_string(json_object_get(json_array_get(guests, 0), "fqdn"));
+	if (fmt == FORMAT_CSV && fqdn)
+		ret = format_csv(f, guests, guest_keys_fqdn, ARRAY_SIZE(guest_keys_fqdn), true);
+	else if (fmt == FORMAT_CSV)
 		ret = format_csv(f, guests, guest_keys, ARRAY_SIZE(guest_keys), true);
 	else if (!json_array_size(guests))
 		ret = fputs("No guests.\n", f) < 0 ? -EIO : 0;
+	else if (fqdn)
+		ret = format_table(f, guests, cols_fqdn, ARRAY_SIZE(cols_fqdn));
 	else
 		ret = format_table(f, guests, cols, ARRAY_SIZE(cols));
+	if (!ret && rows && fmt == FORMAT_TABLE)
+		render_published(f, json_array_get(guests, 0));
 	json_decref(rows);
 	return ret ? ret : ferror(f) ? -EIO : 0;
 }

@@ -87,6 +87,29 @@ static void test_guests_address(void **state)
 		     "web2,mediakit,a,stopped,,1073741824,1,,,1,2\r\n");
 }
 
+/* A fleet with the fabric adds FQDN; vm show lists the published ports. */
+static void test_guests_fqdn(void **state)
+{
+	static const char reply[] =
+		"{\"ok\":true,\"guest\":{\"name\":\"web1\",\"type\":\"mediakit\",\"node\":\"a\","
+		"\"state\":\"running\",\"address\":\"10.78.1.2\",\"fqdn\":\"web1.osi.internal\","
+		"\"memory_bytes\":1073741824,\"vcpus\":1,\"accel\":\"tcg\",\"detail\":null,"
+		"\"created\":1,\"updated\":2,\"published\":[{\"proto\":\"tcp\",\"port\":80,"
+		"\"host_port\":8080}]}}";
+
+	(void)state;
+	check_render(render_guests, reply, FORMAT_TABLE,
+		     "+------+----------+------+---------+-----------+-------------------+--------+-------+-------+--------+\n"
+		     "| NAME |   TYPE   | NODE |  STATE  |  ADDRESS  |       FQDN        | MEMORY | VCPUS | ACCEL | DETAIL |\n"
+		     "+------+----------+------+---------+-----------+-------------------+--------+-------+-------+--------+\n"
+		     "| web1 | mediakit | a    | running | 10.78.1.2 | web1.osi.internal |   1.0G |     1 | tcg   | -      |\n"
+		     "+------+----------+------+---------+-----------+-------------------+--------+-------+-------+--------+\n"
+		     "Published: tcp/80 on a's host port 8080\n");
+	check_render(render_guests, reply, FORMAT_CSV,
+		     "name,type,node,state,address,fqdn,memory_bytes,vcpus,accel,detail,created,updated\r\n"
+		     "web1,mediakit,a,running,10.78.1.2,web1.osi.internal,1073741824,1,tcg,,1,2\r\n");
+}
+
 static void test_format_parse(void **state)
 {
 	enum format f;
@@ -637,6 +660,7 @@ int main(void)
 		cmocka_unit_test(test_place_table),
 		cmocka_unit_test(test_place_no_fit),
 		cmocka_unit_test(test_guests_address),
+		cmocka_unit_test(test_guests_fqdn),
 		cmocka_unit_test(test_events),
 		cmocka_unit_test(test_node),
 	};
