@@ -10,6 +10,7 @@
 #include "lib/errbuf.h"
 #include "lib/mesh-sync.h"
 #include "lib/mesh.h"
+#include "os-infrastructure/node-rekey.h"
 #include "os-infrastructure/pairing.h"
 #include "os-infrastructure/render.h"
 
@@ -200,10 +201,15 @@ static int node(const struct cli *cli, int argc, char *argv[])
 	static const struct option opts[] = {
 		{ "format", required_argument, NULL, 'f' },
 		{ "force", no_argument, NULL, 'F' },
+		{ "endpoint", required_argument, NULL, 'e' },
+		{ "request", no_argument, NULL, 'R' },
+		{ "install", no_argument, NULL, 'I' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
 	struct role_change rc = { 0 };
+	const char *endpoint = NULL;
+	bool request = false, install = false;
 	enum format fmt = FORMAT_TABLE;
 	int c, nargs;
 
@@ -213,6 +219,12 @@ static int node(const struct cli *cli, int argc, char *argv[])
 			return cmd_help(&cmd_node);
 		if (c == 'F') {
 			rc.force = true;
+			continue;
+		}
+		if (c == 'e' || c == 'R' || c == 'I') {
+			endpoint = c == 'e' ? optarg : endpoint;
+			request |= c == 'R';
+			install |= c == 'I';
 			continue;
 		}
 		if (c != 'f')
@@ -226,6 +238,10 @@ static int node(const struct cli *cli, int argc, char *argv[])
 		return hold_override(cli);
 	if (nargs == 2 && !strcmp(argv[0], "show"))
 		return show(cli, argv[1], fmt);
+	if (nargs == 1 && !strcmp(argv[0], "rekey"))
+		return install ? node_rekey_install(cli) : node_rekey(cli, endpoint, request);
+	if (nargs == 2 && !strcmp(argv[0], "rekey-approve"))
+		return node_rekey_approve(cli, argv[1]);
 	if (nargs == 2 && !strcmp(argv[0], "revoke"))
 		return revoke(cli, argv[1]);
 	if (nargs == 3 && (!strcmp(argv[0], "grant") || !strcmp(argv[0], "ungrant"))) {
@@ -245,11 +261,16 @@ const struct cmd cmd_node = {
 		 "       " PROG_NAME " node hold-override\n"
 		 "       " PROG_NAME " node revoke NAME\n"
 		 "       " PROG_NAME " node grant NAME ROLE[,ROLE]\n"
-		 "       " PROG_NAME " node ungrant [--force] NAME ROLE[,ROLE]",
+		 "       " PROG_NAME " node ungrant [--force] NAME ROLE[,ROLE]\n"
+		 "       " PROG_NAME " node rekey [--endpoint HOST:PORT] [--request | --install]\n"
+		 "       " PROG_NAME " node rekey-approve REQUEST",
 	.description = "Show one node in detail, release held evictions, revoke a member or "
 		       "change its roles",
 	.help = "  --format F     table (default), json, yaml or csv\n"
-		"  --force        ungrant: remove the fleet role even from the mesh's fleet\n\n"
+		"  --force        ungrant: remove the fleet role even from the mesh's fleet\n"
+		"  --endpoint E   rekey: the member's new HOST:PORT (default: unchanged)\n"
+		"  --request      rekey: only print the request, even on an admin\n"
+		"  --install      rekey: take the approved keys into use\n\n"
 		"hold-override evicts the nodes whose eviction the fleet is holding (it\n"
 		"holds them when it suddenly hears from no one, being more likely cut off\n"
 		"itself). 'show' is only needed for a node named show or hold-override.\n\n"
@@ -260,5 +281,10 @@ const struct cmd cmd_node = {
 		"relay) the same way: the fleet and the agents trust what the ledger says.\n"
 		"Granting a role the member holds, removing one it lacks, removing its last\n"
 		"role or the last admin's admin role, and any role for a revoked member are\n"
-		"refused. Removing fleet from the mesh's fleet takes --force.\n",
+		"refused. Removing fleet from the mesh's fleet takes --force.\n\n"
+		"rekey (on the member itself) replaces its identity and WireGuard keys,\n"
+		"keeping its name, mesh address, guest subnet and guests. On an admin it is\n"
+		"done at once; elsewhere it prints a request for 'rekey-approve' on an\n"
+		"admin, after which 'rekey --install' here takes the new keys into use. The\n"
+		"old keys are refused by every member as soon as it holds the entry.\n",
 };
