@@ -72,6 +72,7 @@ struct ledger_state {
 	size_t nhashes;
 	size_t hashes_cap;
 	size_t live_admins;
+	long sequencer; /* member index the last takeover named; -1: none */
 	uint32_t prefix_addr;
 	uint8_t prefix_len;
 	uint32_t next_free; /* addresses are never released: it only grows */
@@ -110,6 +111,8 @@ const char *ledger_kind_name(enum ledger_kind kind)
 		return "grant";
 	case LEDGER_UNGRANT:
 		return "ungrant";
+	case LEDGER_TAKEOVER:
+		return "takeover";
 	case LEDGER_REKEY:
 		return "rekey";
 	case LEDGER_REINSTATE:
@@ -223,6 +226,10 @@ static const char *entry_syntax(const struct ledger_entry *e)
 		if (!node_name_valid(e->subject))
 			return "invalid member name";
 		return roles_valid(e->roles) ? NULL : "invalid roles";
+	case LEDGER_TAKEOVER:
+		if (!node_name_valid(e->subject) || !node_name_valid(e->from))
+			return "invalid member name";
+		return e->roles & ~(unsigned)LEDGER_ROLE_FLEET ? "invalid roles moved" : NULL;
 	case LEDGER_REKEY:
 	case LEDGER_REINSTATE:
 		return rekey_syntax(e);
@@ -326,6 +333,11 @@ static int entry_encode(const struct ledger_entry *e, struct encoded *enc)
 		break;
 	case LEDGER_GRANT:
 	case LEDGER_UNGRANT:
+		put_str(&w, e->subject);
+		put_u8(&w, (uint8_t)e->roles);
+		break;
+	case LEDGER_TAKEOVER:
+		put_str(&w, e->from);
 		put_str(&w, e->subject);
 		put_u8(&w, (uint8_t)e->roles);
 		break;
@@ -518,6 +530,11 @@ static void get_entry(struct reader *r, struct ledger_entry *e)
 		break;
 	case LEDGER_GRANT:
 	case LEDGER_UNGRANT:
+		get_name(r, e->subject, "invalid member name");
+		e->roles = get_u8(r);
+		break;
+	case LEDGER_TAKEOVER:
+		get_name(r, e->from, "invalid member name");
 		get_name(r, e->subject, "invalid member name");
 		e->roles = get_u8(r);
 		break;
@@ -719,8 +736,10 @@ static struct ledger_state *state_new(void)
 	if (sodium_init() < 0)
 		return NULL;
 	s = calloc(1, sizeof(*s));
-	if (s)
-		randombytes_buf(s->sipkey, sizeof(s->sipkey));
+	if (!s)
+		return NULL;
+	randombytes_buf(s->sipkey, sizeof(s->sipkey));
+	s->sequencer = -1;
 	return s;
 }
 
@@ -874,6 +893,11 @@ static void apply_entry(struct ledger_state *s, const struct ledger_entry *e,
 			s->live_admins--;
 		m->roles &= ~e->roles;
 		break;
+	case LEDGER_TAKEOVER:
+		s->sequencer = find_name(s, e->subject);
+		s->members[find_name(s, e->from)].roles &= ~e->roles;
+		s->members[s->sequencer].roles |= e->roles;
+		break;
 	case LEDGER_REKEY:
 	case LEDGER_REINSTATE:
 		state_rekey(s, (size_t)find_name(s, e->subject), e);
@@ -1017,6 +1041,45 @@ static int check_rekey(const struct ledger_state *s, const struct ledger_entry *
 	return 0;
 }
 
+static const struct ledger_member *state_sequencer(const struct ledger_state *s)
+{
+	static const unsigned order[] = { LEDGER_ROLE_FLEET, LEDGER_ROLE_ADMIN };
+
+	if (s->sequencer >= 0 && !s->members[s->sequencer].revoked)
+		return &s->members[s->sequencer];
+	for (size_t r = 0; r < sizeof(order) / sizeof(order[0]); r++) {
+		for (size_t i = 0; i < s->count; i++) {
+			const struct ledger_member *m = &s->members[i];
+
+			if (!m->revoked && (m->roles & order[r]))
+				return m;
+		}
+	}
+	return NULL;
+}
+
+static int check_takeover(const struct ledger_state *s, const struct ledger_entry *e,
+			  char *why, size_t wlen)
+{
+	const struct ledger_member *seq = state_sequencer(s);
+	const struct ledger_member *to = check_subject(s, e->subject, why, wlen);
+
+	if (!to)
+		return -ENOENT;
+	if (!seq || strcmp(seq->name, e->from))
+		return errbuf_fail(-ESTALE, why, wlen, "'%s' is not the sequencer (%s is)",
+			e->from, seq ? seq->name : "none");
+	if (to == seq)
+		return errbuf_fail(-EINVAL, why, wlen, "'%s' is the sequencer already", to->name);
+	for (const struct ledger_member *m = s->members; e->roles && m < to; m++) {
+		if (m != seq && !m->revoked && (m->roles & LEDGER_ROLE_FLEET))
+			return errbuf_fail(-EEXIST, why, wlen,
+				"'%s' holds the fleet role and was admitted before '%s'",
+				m->name, to->name);
+	}
+	return 0;
+}
+
 static int check_body(const struct ledger_state *s, const struct ledger_entry *e,
 		      char *why, size_t wlen)
 {
@@ -1050,6 +1113,8 @@ static int check_body(const struct ledger_state *s, const struct ledger_entry *e
 		if (!m)
 			return -ENOENT;
 		return check_ungrant(s, m, e->roles, why, wlen);
+	case LEDGER_TAKEOVER:
+		return check_takeover(s, e, why, wlen);
 	case LEDGER_REKEY:
 	case LEDGER_REINSTATE:
 		return check_rekey(s, e, why, wlen);
@@ -1456,6 +1521,21 @@ int ledger_append_reinstate(struct ledger *l, const struct identity *id,
 	return append(l, &e, id, err, errlen);
 }
 
+int ledger_append_takeover(struct ledger *l, const struct identity *id, const char *from,
+			   const char *to, bool with_fleet, char *err, size_t errlen)
+{
+	struct ledger_entry e;
+
+	memset(&e, 0, sizeof(e));
+	e.kind = LEDGER_TAKEOVER;
+	e.roles = with_fleet ? LEDGER_ROLE_FLEET : 0;
+	if (copy_name(e.subject, to) < 0 || copy_name(e.from, from) < 0) {
+		errbuf_set(err, errlen, "invalid member name");
+		return -EINVAL;
+	}
+	return append(l, &e, id, err, errlen);
+}
+
 int ledger_truncate(struct ledger *l, size_t count)
 {
 	struct ledger view = { l->entries, count, count, NULL };
@@ -1508,6 +1588,39 @@ static int common_prefix(const struct ledger *local, const struct ledger *remote
 	return 0;
 }
 
+/* 1 if remote's entry at the fork is a takeover that beats local's (see
+ * "Concurrent takeovers"), else 0. */
+static int takeover_wins(const struct ledger *local, const struct ledger *remote, size_t at)
+{
+	uint8_t theirs[LEDGER_HASH_BYTES];
+	int ret;
+
+	if (local->entries[at].kind != LEDGER_TAKEOVER ||
+	    remote->entries[at].kind != LEDGER_TAKEOVER)
+		return 0;
+	ret = entry_hash(&remote->entries[at], theirs);
+	if (ret < 0)
+		return ret == -ENOMEM ? ret : 0;
+	return memcmp(theirs, local->state->hashes[at], LEDGER_HASH_BYTES) < 0;
+}
+
+/* local becomes remote, verified whole: a won takeover fork at index at. */
+static int take_remote(struct ledger *local, struct ledger *remote, size_t at,
+		       char *err, size_t errlen)
+{
+	struct ledger_state *s = NULL;
+	int ret = replay(remote, local, &s, err, errlen);
+
+	if (ret < 0)
+		return ret == -ENOMEM ? ret : -EBADMSG;
+	state_free(remote->state);
+	ledger_free(local);
+	*local = *remote;
+	local->state = s;
+	ledger_init(remote);
+	return (int)(local->count - at);
+}
+
 int ledger_extend(struct ledger *local, struct ledger *remote, char *err, size_t errlen)
 {
 	struct ledger_state *s = NULL;
@@ -1533,6 +1646,11 @@ int ledger_extend(struct ledger *local, struct ledger *remote, char *err, size_t
 	if (same < local->count && same < remote->count) {
 		const struct ledger_entry *a = &local->entries[same], *b = &remote->entries[same];
 
+		ret = takeover_wins(local, remote, same);
+		if (ret < 0)
+			return ret;
+		if (ret)
+			return take_remote(local, remote, same, err, errlen);
 		errbuf_set(err, errlen,
 			"fork at entry %zu: ours is %s by '%s', theirs is %s by '%s'",
 			same, ledger_kind_name(a->kind), a->signer, ledger_kind_name(b->kind), b->signer);
@@ -1578,19 +1696,7 @@ const struct ledger_member *ledger_find(const struct ledger *l, const char *name
 
 const struct ledger_member *ledger_sequencer(const struct ledger *l)
 {
-	static const unsigned order[] = { LEDGER_ROLE_FLEET, LEDGER_ROLE_ADMIN };
-
-	if (!ledger_verified(l))
-		return NULL;
-	for (size_t r = 0; r < sizeof(order) / sizeof(order[0]); r++) {
-		for (size_t i = 0; i < l->state->count; i++) {
-			const struct ledger_member *m = &l->state->members[i];
-
-			if (!m->revoked && (m->roles & order[r]))
-				return m;
-		}
-	}
-	return NULL;
+	return ledger_verified(l) ? state_sequencer(l->state) : NULL;
 }
 
 int ledger_next_address(const struct ledger *l, uint32_t *addr)

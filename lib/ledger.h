@@ -40,6 +40,9 @@
  *                                genesis entry's hash, then the five fields
  *                                above as encoded here
  *                   reinstate    the five fields of rekey, no request
+ *                   takeover 1+n  from: the sequencer it replaces
+ *                           1+n  to: the new sequencer
+ *                             1  roles moved: 0, or the fleet role's bit
  *           64  signature
  *
  *   member  1+n  name: n (1..31), then [a-z0-9-], not starting or ending '-'
@@ -81,6 +84,12 @@
  *     and roles. The new keys obey the uniqueness rule, and a replaced key
  *     counts as given: it never comes back, so neither entry can be
  *     replayed. The member may sign the entry itself when it is an admin.
+ *   - takeover names as from the current sequencer (ledger_sequencer) and
+ *     as to another live member. From then on to is the sequencer, while it
+ *     is live. With the fleet role moved, from loses it (it may be left
+ *     with no role: inert until revoked) and to gains it; no live member
+ *     admitted before to may hold fleet then, so that to is the fleet
+ *     every member finds (the first live holder).
  *   - ungrant names a live member and removes roles it holds, every one of
  *     them; it may not leave the member without any role (that is a
  *     revocation) nor remove the admin role from the last live admin. An
@@ -105,6 +114,15 @@
  * allocates the address again (ledger_next_address) and signs a new entry.
  * Every copy is then a prefix of the sequencer's, so no two live members
  * ever hold the same address.
+ *
+ * Concurrent takeovers. A takeover cannot wait for the dead sequencer, so
+ * two admins may append two at the same index. Rule: where two copies fork
+ * at an index holding a takeover in both, the takeover with the lower entry
+ * hash (bytewise) wins; ledger_extend replaces the local loser and every
+ * entry after it with the remote chain (which must verify whole), and
+ * refuses the other way round (-EEXIST), so every member converges on the
+ * winner's chain through ordinary syncs. Entries appended after the loser
+ * are dropped and must be signed again by their admins.
  *
  * In memory, IPv4 addresses are uint32_t in host byte order. */
 #pragma once
@@ -136,6 +154,7 @@ enum ledger_kind {
 	LEDGER_REVOKE = 3,
 	LEDGER_GRANT = 4,
 	LEDGER_UNGRANT = 5,
+	LEDGER_TAKEOVER = 6,
 	LEDGER_REKEY = 7,
 	LEDGER_REINSTATE = 8,
 };
@@ -179,9 +198,10 @@ struct ledger_entry {
 	/* genesis (the founder) and admit; rekey and reinstate: the new keys
 	 * and endpoint (name = subject, no address, no roles) */
 	struct ledger_member member;
-	/* revoke, grant, ungrant, rekey and reinstate */
+	/* revoke, grant, ungrant, rekey and reinstate; takeover: to */
 	char subject[NODE_NAME_MAX + 1];
-	unsigned roles; /* grant: roles added; ungrant: roles removed */
+	unsigned roles; /* grant: roles added; ungrant: removed; takeover: moved */
+	char from[NODE_NAME_MAX + 1]; /* takeover: the sequencer replaced */
 	uint8_t request[SIG_BYTES]; /* rekey: the member's own signature */
 	uint8_t sig[SIG_BYTES];
 };
@@ -248,6 +268,12 @@ int ledger_append_rekey(struct ledger *l, const struct identity *id,
 int ledger_append_reinstate(struct ledger *l, const struct identity *id,
 			    const struct ledger_member *m, char *err, size_t errlen);
 
+/* Moves the sequencer from the current one (named in from, so that an
+ * entry signed against a stale view fails) to the live member to; with
+ * with_fleet, the fleet role moves too (see the rules above). */
+int ledger_append_takeover(struct ledger *l, const struct identity *id, const char *from,
+			   const char *to, bool with_fleet, char *err, size_t errlen);
+
 /* Keeps the first count entries (count >= 1) of a verified ledger. */
 int ledger_truncate(struct ledger *l, size_t count);
 
@@ -256,7 +282,8 @@ int ledger_truncate(struct ledger *l, size_t count);
  * local and remote is left empty. Returns the number of entries added (0:
  * the same ledger, nothing moves), or
  * -ESTALE (remote is an older prefix of local), -EEXIST (fork: a different
- * entry at the same index), -EXDEV (another mesh: genesis differs), -EBADMSG
+ * entry at the same index, unless remote wins a takeover fork: then local
+ * takes remote's chain and the result counts remote's entries from the fork), -EXDEV (another mesh: genesis differs), -EBADMSG
  * (remote's new entries do not verify), -EINVAL (local not verified). local
  * is unchanged on any error; err says why. Entries local already holds are
  * not verified twice. */
@@ -268,7 +295,8 @@ int ledger_extend(struct ledger *local, struct ledger *remote, char *err, size_t
 int ledger_members(const struct ledger *l, const struct ledger_member **members, size_t *count);
 /* A member by name (revoked ones too), or NULL. */
 const struct ledger_member *ledger_find(const struct ledger *l, const char *name);
-/* The member that serializes appends (see "Concurrent admissions"). */
+/* The member that serializes appends (see "Concurrent admissions"): the
+ * member the last takeover named, while it is live; else the rule above. */
 const struct ledger_member *ledger_sequencer(const struct ledger *l);
 /* The lowest host address of the prefix never given to any member (revoked
  * ones included); -ENOSPC when none is left. O(1). */

@@ -988,7 +988,7 @@ static void test_parse_refusals(void **state)
 	TRY(bad[11] = 4, "entry 3: truncated");
 	/* Inside genesis: kind, signer length, prefix, founder fields. */
 	g = LEDGER_HEADER_SIZE;
-	TRY(bad[g] = 6, "entry 0: unknown kind");
+	TRY(bad[g] = 200, "entry 0: unknown kind");
 	TRY(bad[g] = 0, "entry 0: unknown kind");
 	TRY(bad[g + 45] = 32, "entry 0: string too long");
 	TRY(bad[g + 45] = 0, "entry 0: invalid signer name");
