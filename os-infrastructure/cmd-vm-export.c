@@ -49,7 +49,7 @@ static int parse(int argc, char *argv[], struct node_args *a, int want, const ch
 	return argc - optind == want ? 0 : cmd_usage_error(&cmd_vm, "%s", usage);
 }
 
-/* host.conf's libvirt URI, pool and images directory, for those not given. */
+/* host.conf's libvirt URI, pool, console and images directories. */
 static int settings(struct node_args *a)
 {
 	char path[PATH_MAX], err[512];
@@ -60,6 +60,8 @@ static int settings(struct node_args *a)
 		a->vc.uri = a->hc.virt_uri;
 	if (!a->vc.pool_dir && a->hc.pool_dir[0])
 		a->vc.pool_dir = a->hc.pool_dir;
+	if (a->hc.console_dir[0]) /* an imported guest logs its console where the helper's do */
+		a->vc.console_dir = a->hc.console_dir;
 	return 0;
 }
 

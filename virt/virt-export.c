@@ -378,6 +378,30 @@ static void spec_from(struct virt_spec *s, const struct export_manifest *m)
 	}
 }
 
+/* Off the fabric libvirt picked a MAC at define: the exported one replaces
+ * it in the persistent definition, so the guest keeps its MAC. */
+static int keep_mac(struct virt_host *h, const char *name, const char *mac)
+{
+	virDomainPtr dom = virDomainLookupByName(h->conn, name), again = NULL;
+	char *xml = dom ? virDomainGetXMLDesc(dom, VIR_DOMAIN_XML_INACTIVE | VIR_DOMAIN_XML_SECURE) : NULL;
+	char *ifc = xml ? strstr(xml, "<interface type=") : NULL;
+	char *at = ifc ? strstr(ifc, "<mac address='") : NULL;
+	int ret = 0;
+
+	if (at && strlen(at + 14) > 17 && at[14 + 17] == '\'') {
+		memcpy(at + 14, mac, 17);
+		again = virDomainDefineXML(h->conn, xml);
+		if (!again)
+			ret = virt_fail_lv(h, -EIO, "%s: keeping MAC %s", name, mac);
+	}
+	if (again)
+		virDomainFree(again);
+	if (dom)
+		virDomainFree(dom);
+	free(xml);
+	return ret;
+}
+
 /* On the fabric the guest takes this node's lease for its name. */
 static int define(struct virt_host *h, const struct export_manifest *m)
 {
@@ -397,6 +421,9 @@ static int define(struct virt_host *h, const struct export_manifest *m)
 	if ((ret = virt_spec_check(&s, why, sizeof(why))) < 0)
 		return virt_fail(h, ret, "the archive's spec: %s", why);
 	ret = virt_guest_create(h, &s, &g);
+	if (!ret && s.net != VIRT_NET_FABRIC && s.net != VIRT_NET_NONE && m->mac[0] &&
+	    (ret = keep_mac(h, s.name, m->mac)) < 0)
+		virt_guest_destroy(h, s.name, NULL);
 	if (ret < 0 && s.net == VIRT_NET_FABRIC)
 		virt_lease_release(h, s.name);
 	return ret;

@@ -1,0 +1,119 @@
+#!/bin/bash
+# vm export and vm import against a private libvirtd (see lib-libvirt.sh).
+#
+#   virt-tool: image import, Totebox vault1 (not started), its archive
+#   written with a marker through qemu-img; then the CLI on this "node":
+#   export refused while it runs; export; import refused while vault1 is
+#   here; destroy + data-delete; a tampered archive (one byte of the
+#   volume, one of the manifest), a truncated one and one from an untrusted
+#   signer each refused with nothing defined and no volume made; the good
+#   archive imported: same instance-id and MAC, the archive's volume byte
+#   for byte (SHA-256 of the pool file), and the guest boots and prints its
+#   instance-id. Skipped (77) where virt-tcg.sh is.
+source "$(dirname "$0")/lib.sh"
+
+source "$(dirname "$0")/lib-libvirt.sh"
+
+CLI=$BUILD/os-infrastructure/os-infrastructure
+# The CLI, like the helper, finds image records next to the pool.
+vt() { "$TOOL" --uri "$URI" --pool-dir "$LV/pool" --index "$LV/pool.json" \
+	--consoles "$LV/consoles" --fetch-url http://127.0.0.1:9/ "$@"; }
+virt_helper_conf node-a
+cli() { "$CLI" --state-dir "$T/state" "$@" --config "$T/virt-node-a.conf" --uri "$URI" --pool-dir "$LV/pool"; }
+
+wait_until 20 vt domains || die "libvirtd did not answer on $URI"
+vt image-import "$TESTGUEST_IMG" testguest > /dev/null || die "image import"
+mkdir -p "$T/state" "$T/other"
+"$CLI" keygen --name node-a --state-dir "$T/state" > /dev/null || die "keygen"
+"$CLI" keygen --name node-a --state-dir "$T/other" > /dev/null || die "keygen (other)"
+key=$("$CLI" keygen --show --state-dir "$T/state" | awk '{print $3}')
+other=$("$CLI" keygen --show --state-dir "$T/other" | awk '{print $3}')
+[[ ${#key} == 64 && ${#other} == 64 ]] || die "keygen --show: $key / $other"
+
+out=$(vt create --type totebox --name vault1 --images "$SRC/images" --base testguest \
+	--memory 192M --vcpus 1 --net user --no-start 2>> "$T/virt-tool.log") || die "create: $(tail -n 2 "$T/virt-tool.log")"
+iid=$(sed -n 's/.*instance-id=\([^ ]*\).*/\1/p' <<<"$out")
+arch=$LV/pool/vault1.data.archive.qcow2
+[[ -f $arch ]] || die "no archive volume: $(vt volumes | tr '\n' ' ')"
+MARK="osi-export-marker-$RANDOM$RANDOM"
+{ printf '%s' "$MARK"; head -c 65536 /dev/urandom; } > "$T/marker.raw"
+truncate -s 1M "$T/marker.raw"
+qemu-img convert -n -f raw -O qcow2 "$T/marker.raw" "$arch" || die "writing the marker"
+sum=$(sha256sum < "$arch")
+pass "Totebox vault1 (instance $iid) with a marker in its archive"
+
+vt start vault1 || die "start"
+out=$(cli vm export vault1 "$T/running.osx" 2>&1) && die "export of a running guest succeeded"
+[[ $out == *"stop it first"* && ! -e $T/running.osx && ! -e $T/running.osx.part ]] || die "running export: $out"
+vt stop --force vault1 || die "stop"
+wait_until 20 bash -c "$(declare -f vt); TOOL=$TOOL URI='$URI' LV=$LV; vt show vault1 | grep -q \"state=shut off\"" ||
+	die "vault1 did not stop: $(vt show vault1)"
+pass "export of a running guest refused: ${out#*: }"
+
+t0=$(now_ms)
+out=$(cli vm export vault1 "$T/vault1.osx" 2>&1) || die "export: $out"
+ms=$(( $(now_ms) - t0 ))
+log "$out ($ms ms, $(stat -c %s "$T/vault1.osx") bytes; archive volume $(stat -c %s "$arch") bytes)"
+tar -tf "$T/vault1.osx" | tr '\n' ' ' | grep -qx "volumes/data-archive.qcow2 manifest.json manifest.sig " ||
+	die "archive entries: $(tar -tf "$T/vault1.osx" | tr '\n' ' ')"
+manifest() { tar -xOf "$1" manifest.json; }
+field() { manifest "$1" | grep -o "\"$2\":\"[^\"]*\"" | head -n 1; }
+[[ $(field "$T/vault1.osx" instance_id) == "\"instance_id\":\"$iid\"" ]] || die "manifest: $(manifest "$T/vault1.osx")"
+mac=$(field "$T/vault1.osx" mac)
+[[ $mac == *52:54:00:* ]] || die "the manifest has no MAC: $mac"
+pass "vault1 exported: data volume, manifest, signature"
+
+out=$(cli vm import "$T/vault1.osx" --node node-a --trust-key "$key" 2>&1) && die "import over vault1 succeeded"
+[[ $out == *"a guest named vault1 is defined"* ]] || die "import over vault1: $out"
+[[ $(sha256sum < "$arch") == "$sum" ]] || die "the refused import changed vault1's archive"
+vt destroy vault1 > /dev/null 2>> "$T/virt-tool.log" || die "destroy"
+out=$(cli vm import "$T/vault1.osx" --node node-a --trust-key "$key" 2>&1) && die "import over a kept archive succeeded"
+[[ $out == *"already here"* ]] || die "import over the kept archive: $out"
+vt data-delete vault1 archive "export test: import elsewhere" 2>> "$T/virt-tool.log" || die "data-delete"
+pass "import refused while vault1 or its kept archive is here"
+
+nothing() { [[ -z $(vt domains) && $(vt volumes) == base-testguest.img ]] ||
+	die "$1 left: $(vt domains | tr '\n' ' ') / $(vt volumes | tr '\n' ' ')"; }
+refused() { # refused ARCHIVE EXPECTED [args]
+	local f=$1 want=$2; shift 2
+	out=$(cli vm import "$f" --node node-a "$@" 2>&1) && die "import of $f succeeded"
+	[[ $out == *"nothing was defined"*"$want"* ]] || die "import of $f: $out"
+	nothing "$f"
+	pass "refused: ${out#*: }"
+}
+off=$(grep -boa "$MARK" "$T/vault1.osx" | head -n 1 | cut -d: -f1)
+[[ -n $off ]] || die "the marker is not in the archive (the volume is qcow2, uncompressed)"
+flip() { # flip FILE OFFSET
+	local b; b=$(od -An -tu1 -j "$2" -N1 "$1" | tr -d ' ')
+	printf "$(printf '\\%03o' $(( b ^ 1 )))" | dd of="$1" bs=1 seek="$2" conv=notrunc status=none
+}
+cp "$T/vault1.osx" "$T/tampered.osx"; flip "$T/tampered.osx" $(( off + 5 ))
+refused "$T/tampered.osx" "altered" --trust-key "$key"
+moff=$(grep -boa '"name":"vault1"' "$T/vault1.osx" | head -n 1 | cut -d: -f1)
+cp "$T/vault1.osx" "$T/tampered-manifest.osx"; flip "$T/tampered-manifest.osx" $(( moff + 9 ))
+refused "$T/tampered-manifest.osx" "signature does not verify" --trust-key "$key"
+head -c $(( $(stat -c %s "$T/vault1.osx") / 2 )) "$T/vault1.osx" > "$T/truncated.osx"
+refused "$T/truncated.osx" "truncated" --trust-key "$key"
+refused "$T/vault1.osx" "not trusted here" --trust-key "$other"
+refused "$T/vault1.osx" "no ledger"
+
+out=$(cli vm import "$T/vault1.osx" --node node-b --trust-key "$key" 2>&1) && die "import on the wrong node succeeded"
+nothing "wrong node"
+out=$(cli vm import "$T/vault1.osx" --node node-a --trust-key "$key" 2>&1) || die "import: $out"
+log "$out"
+show=$(vt show vault1) || die "show after import"
+[[ $show == *"instance-id=$iid "* && $show == *"state=shut off"* && $show == *"data=archive"* ]] || die "after import: $show"
+[[ $(sha256sum < "$arch") == "$sum" ]] || die "the imported archive's hash differs from the exported one's"
+out=$(cli vm export vault1 "$T/again.osx" 2>&1) || die "export after import: $out"
+[[ $(field "$T/again.osx" mac) == "$mac" ]] || die "MAC $mac became $(field "$T/again.osx" mac)"
+[[ $(field "$T/again.osx" sha256) == "$(field "$T/vault1.osx" sha256)" ]] || die "the volume's hash changed"
+qemu-img convert -f qcow2 -O raw "$arch" "$T/back.raw" && head -c ${#MARK} "$T/back.raw" | grep -qx "$MARK" ||
+	die "the marker is not at the start of the imported archive"
+pass "imported: instance $iid, MAC ${mac:-none}, archive SHA-256 equal, marker there"
+
+vt start vault1 || die "start the imported guest"
+wait_until 180 grep -qa "osi-testguest instance-id=$iid hostname=vault1" "$LV/consoles/vault1.log" ||
+	die "the imported guest did not boot: $(tail -c 400 "$LV/consoles/vault1.log" 2>/dev/null)"
+pass "the imported guest boots with its instance-id"
+vt destroy vault1 > /dev/null 2>> "$T/virt-tool.log" || die "destroy"
+vt data-delete vault1 archive "integration test cleanup" 2>> "$T/virt-tool.log" || die "data-delete"
