@@ -71,3 +71,6 @@ echo "== status --format json with 10,000 live nodes (target <= 50 ms)"
 
 echo "== host agent RSS beside prometheus-node-exporter's"
 "$(dirname "$0")/agent-rss.sh" "$BUILD" || echo "  (RSS comparison failed: $?)"
+
+echo "== guest export beside qemu-img convert of the same volume (bench/export.sh)"
+"$(dirname "$0")/export.sh" "$BUILD" || echo "  (export benchmark skipped: $?)"
