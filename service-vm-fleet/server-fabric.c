@@ -7,7 +7,9 @@
  * again; a different text is a new generation, sent to every live node; a
  * node heard again (the fleet restarted, or it was evicted and came back)
  * has no generation and gets the current one; a failed push is retried
- * after RETRY_MS. */
+ * after RETRY_MS. A fleet that just started knows no address yet (they come
+ * with the first "addresses" round, server-dispatch.c): it pushes nothing
+ * for SETTLE_MS, so the nodes keep serving their cached tables meanwhile. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +25,7 @@
 
 #define CHECK_MS 2000
 #define RETRY_MS 10000
+#define SETTLE_MS 25000 /* one addresses round (15 s) and its timeout (5 s), and some */
 #define PUSH_TIMEOUT_MS 10000
 #define REPLY_FRAME_MAX 4096
 
@@ -180,6 +183,8 @@ static void on_timer(uv_timer_t *t)
 	struct fleet *f = t->data;
 	uint64_t now = clock_mono_ns();
 
+	if (now - f->started_ns < SETTLE_MS * NSEC_PER_MSEC)
+		return;
 	rebuild(f);
 	for (size_t i = 0; last_table && i < f->reg.count; i++) {
 		const struct node *n = &f->reg.nodes[i];

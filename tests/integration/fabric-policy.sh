@@ -35,7 +35,7 @@ stop_wg() {
 at_exit stop_wg
 
 [[ $(id -u) == 0 && -c /dev/net/tun ]] || skip "needs root and /dev/net/tun"
-for prog in wireguard-go ip nft nc ss; do
+for prog in wireguard-go ip nft nc ss curl; do
 	command -v $prog >/dev/null || skip "$prog not installed (make deps)"
 done
 ip netns add "osi-pprobe-$$" 2>/dev/null || skip "cannot make network namespaces"
@@ -69,7 +69,7 @@ wait_until 5 on orch ping -c 1 -W 1 10.78.1.11 || die "the stand-ins are not rou
 pass "node with osibr0, two guests on it, one routed in from 'another node', an underlay neighbour"
 
 # ---- the mesh (one member) and its agent, with a cached fabric table ----
-on node "$OSI_BIN" --state-dir "$T/node" --genesis --name node-a --interface "$WG" --no-invite \
+on node "$OSI_BIN" --state-dir "$T/node" --genesis --name node-a --role fleet --interface "$WG" --no-invite \
 	--no-start > "$T/genesis.log" 2>&1 < /dev/null || die "genesis: $(tail -n 5 "$T/genesis.log")"
 # the stand-in for b's subnet goes over toorch, not the mesh
 on node ip route replace 10.78.2.0/24 dev toorch
@@ -140,6 +140,7 @@ for g in vault site; do
 done
 on orch timeout 3 nc -n -z -w 1 10.78.1.1 7102 2>/dev/null && die "orch reached 10.78.1.1:7102"
 pass "no guest reaches its host's 7101-7105 (gateway, mesh or underlay address)"
+for port in 7101 7102 7103 7104 7105; do stop "cp-$port"; done
 
 # ---- publishing ----
 reach nbr 192.0.2.1 8080 || die "the published port does not answer the underlay neighbour"
@@ -159,3 +160,20 @@ wait_until 15 policy_applied || die "the restarted agent did not apply the cache
 reach nbr 192.0.2.1 8080 && die "an unpublished port still answers after the restart"
 reach orch 10.78.1.11 9190 || die "policy lost across the restart"
 pass "a restarted agent applies its cache first: the unpublished port is closed, the policy holds"
+
+# ---- the fleet's push replaces the cache ----
+# This fleet has no guest with an address (no libvirt here): after its first
+# 25 s it pushes a table with none, which the agent stores and applies.
+ip netns exec "$nd" "$FLEET_BIN" --config "$T/node/fleet.conf" --set api_socket="$T/fleet.sock" \
+	--set metrics_listen=127.0.0.1:9102 >> "$T/fleet.log" 2>&1 &
+PIDS[fleet]=$!
+pushed() { grep -q '"guests":\[\]' "$T/node/fabric.json"; }
+wait_until 60 pushed || die "the fleet's table did not reach the agent: $(cat "$T/node/fabric.json")"
+grep -q '"zone":"osi.internal"' "$T/node/fabric.json" || die "pushed table: $(cat "$T/node/fabric.json")"
+wait_until 10 grep -q "policy applied (0 guests" "$T/agent.log" || die "the pushed table was not applied"
+reach orch 10.78.1.11 9190 && die "a guest the fleet does not list is still admitted"
+metrics() { ip netns exec "$nd" curl -fsS http://127.0.0.1:9102/metrics; }
+counted() { [[ $(metrics) =~ osi_node_guest_denied_packets_total\{node=\"node-a\"\}\ ([0-9]+) ]] &&
+	(( BASH_REMATCH[1] >= after )); }
+wait_until 5 counted || die "no guest_denied counter in the fleet's metrics: $(metrics | grep osi_node)"
+pass "a real fleet pushes its table (signed, dispatch verb fabric); the agent stores and applies it; the fleet exports guest_denied"
