@@ -31,6 +31,7 @@ struct cmd {
 extern const struct cmd cmd_status, cmd_place, cmd_events, cmd_node, cmd_keygen, cmd_trust, cmd_vm,
 	cmd_image;
 extern const struct cmd cmd_genesis, cmd_join, cmd_invite, cmd_mesh;
+extern const struct cmd cmd_fleet;
 
 /* Helpers for commands (main.c). */
 int cmd_help(const struct cmd *c);

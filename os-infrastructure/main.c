@@ -13,7 +13,7 @@
 
 static const struct cmd *const commands[] = {
 	&cmd_status, &cmd_place, &cmd_events, &cmd_node, &cmd_vm, &cmd_image, &cmd_keygen, &cmd_trust, &cmd_panel,
-	&cmd_genesis, &cmd_join, &cmd_invite, &cmd_mesh,
+	&cmd_genesis, &cmd_join, &cmd_invite, &cmd_mesh, &cmd_fleet,
 };
 
 static void show_usage(FILE *f)
