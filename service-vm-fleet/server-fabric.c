@@ -162,8 +162,15 @@ static void rebuild(struct fleet *f)
 	json_t *o;
 	char *text;
 
-	if (fleet_fabric_build(&f->guests, &f->pubs, f->cfg.guest_zone, &t) < 0)
+	static bool said;
+
+	if (fleet_fabric_build(&f->guests, &f->pubs, f->cfg.guest_zone, &t) < 0) {
+		if (!said)
+			log_err("guest_zone '%s' is not a zone of hostname labels: no fabric table "
+				"is pushed", f->cfg.guest_zone);
+		said = true;
 		return;
+	}
 	o = fabric_to_json(&t);
 	text = o ? json_dumps(o, JSON_COMPACT) : NULL;
 	json_decref(o);
