@@ -11,6 +11,7 @@
 #include "lib/log.h"
 #include "lib/mesh.h"
 #include "osi-config.h"
+#include "service-vm-fleet/rebuild.h"
 
 #define KEY(n, t, field, def, doc) \
 	{ n, t, offsetof(struct fleet_config, field), sizeof(((struct fleet_config *)0)->field), def, doc }
@@ -281,6 +282,11 @@ int fleet_open(struct fleet *f, const struct fleet_config *cfg, uint64_t now)
 		ret = store_published_each(f->store, restore_pub, f);
 	if (ret < 0) {
 		log_err("cannot read nodes from %s: %s", path, store_errmsg(f->store));
+		goto cleanup;
+	}
+	ret = fleet_rebuild(f);
+	if (ret < 0) {
+		log_err("cannot rebuild the nodes from the ledger: %s", strerror(-ret));
 		goto cleanup;
 	}
 	registry_apply_trust(&f->reg, node_trusted, f, false);

@@ -177,12 +177,15 @@ complete() {
 	s=$(status_on "$l") || return 1
 	[[ $(jq -r '.nodes[] | select(.name == "laptop-a") | .state' <<<"$s") == live &&
 	   $(jq -r '.nodes[] | select(.name == "laptop-b") | .state' <<<"$s") == live ]] || return 1
-	[[ $(jq -r '.nodes[] | select(.name == "cloud") | .state' <<<"$s") != live ]]
+	[[ $(jq -r '.nodes[] | select(.name == "cloud") | .state' <<<"$s") == evicted ]]
 }
 wait_until 20 complete || die "status from ${NAME[$l]}: $(status_on "$l" 2>&1)"
 done_ms=$(now_ms)
-cloud_state=$(state_at "$l" cloud)
-pass "status from ${NAME[$l]}: laptop-a and laptop-b live, cloud ${cloud_state:-absent}"
+pass "status from ${NAME[$l]}: laptop-a and laptop-b live, cloud evicted (known from the ledger)"
+osi "$l" events > "$T/events.log" 2>&1 || die "events: $(cat "$T/events.log")"
+grep -q "new chapter: fleet.db started empty on ${NAME[$w]} after the takeover at ledger entry 5 from 'cloud'" \
+	"$T/events.log" || die "no new chapter in the events: $(cat "$T/events.log")"
+pass "the new fleet's events open with a chapter that names the takeover"
 
 # ---- the dead member is revoked: the sequencer is alive now ----
 osi "$l" node revoke cloud > "$T/revoke.log" 2>&1 || die "revoke: $(cat "$T/revoke.log")"
