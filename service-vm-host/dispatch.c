@@ -503,6 +503,7 @@ void dispatch_stop(struct dispatch *d)
 {
 	if (d && !d->stopping) {
 		d->stopping = true;
+		d->fabric = NULL; /* stopped with the agent: a late push is refused */
 		conn_listener_close(d->listener);
 	}
 }
