@@ -45,6 +45,14 @@ static void test_request(void **state)
 	assert_null(r.name);
 	assert_string_equal(check("{\"op\":\"addresses\",\"node\":\"n2\"}", &r),
 			    "request is for another node");
+	/* the fleet's fabric table: the node's too, its body checked by fabric-msg */
+	assert_null(check("{\"op\":\"fabric\",\"node\":\"n1\",\"zone\":\"z\",\"guests\":[],"
+			  "\"published\":[]}", &r));
+	assert_int_equal(r.op->op, GOP_FABRIC);
+	assert_string_equal(check("{\"op\":\"fabric\",\"node\":\"n2\"}", &r),
+			    "request is for another node");
+	/* the helper's names is not the fleet's to ask */
+	assert_string_equal(check("{\"op\":\"names\",\"node\":\"n1\"}", &r), "unknown operation");
 	/* known verbs that are never dispatched, and unknown ones */
 	assert_string_equal(check("{\"op\":\"migrate\",\"node\":\"n1\",\"guest\":{\"name\":\"g1\"}}", &r),
 			    "unknown operation");
