@@ -318,6 +318,31 @@ static void test_summary_and_events(void **state)
 	json_decref(e);
 }
 
+/* A fleet with the fabric: the FQDN beside the address, and in the guest's
+ * detail with its published ports. */
+static void test_fabric_names(void **state)
+{
+	static const char vmlist[] =
+		"{\"ok\":true,\"guests\":[{\"name\":\"vault\",\"type\":\"totebox\",\"node\":\"n1\","
+		"\"memory_bytes\":2147483648,\"vcpus\":2,\"state\":\"running\",\"detail\":null,"
+		"\"address\":\"10.78.1.2\",\"fqdn\":\"vault.osi.internal\",\"published\":"
+		"[{\"proto\":\"tcp\",\"port\":9190,\"host_port\":9190}]}]}";
+	struct panel_model m;
+	struct panel_text t;
+
+	(void)state;
+	panel_model_init(&m);
+	load(&m, status_json, vmlist, NULL);
+	assert_string_equal(m.rows[1].name, "vault");
+	assert_string_equal(m.rows[1].info, "10.78.1.2  vault.osi.internal");
+	panel_model_move(&m, 1);
+	panel_detail(&m, &t);
+	assert_string_equal(t.title, "Guest vault");
+	assert_string_equal(t.line[t.n - 2], "FQDN     vault.osi.internal");
+	assert_string_equal(t.line[t.n - 1], "Published tcp/9190 on host port 9190");
+	panel_model_free(&m);
+}
+
 static void test_detail(void **state)
 {
 	struct panel_model m;
@@ -687,6 +712,7 @@ int main(void)
 		cmocka_unit_test(test_unreachable),
 		cmocka_unit_test(test_summary_and_events),
 		cmocka_unit_test(test_detail),
+		cmocka_unit_test(test_fabric_names),
 		cmocka_unit_test(test_progress),
 		cmocka_unit_test(test_layout),
 		cmocka_unit_test(test_form_check),
