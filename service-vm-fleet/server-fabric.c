@@ -83,14 +83,17 @@ static void reply(struct push *j, const uint8_t *body, size_t len)
 {
 	json_t *m = json_loadb((const char *)body, len, 0, NULL);
 	const char *st = json_string_value(json_object_get(m, "state"));
+	const char *detail = json_string_value(json_object_get(m, "detail"));
 	struct fabric_peer *p = peer(j->f, j->node);
 
 	if (st && !strcmp(st, "fabric")) {
 		j->done = true;
 		fabric_peer_counters(p, m);
+	} else if (detail && strstr(detail, "keeps no fabric table")) {
+		j->done = true; /* a node outside the mesh: asked again on the next change */
+		log_debug("%s keeps no fabric table", j->node);
 	} else {
-		log_warn("fabric table refused by %s: %s", j->node,
-			 json_string_value(json_object_get(m, "detail")) ?: "no reason");
+		log_warn("fabric table refused by %s: %s", j->node, detail ?: "no reason");
 	}
 	json_decref(m);
 }
