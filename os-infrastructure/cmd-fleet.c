@@ -23,6 +23,7 @@
 #include "lib/mesh.h"
 #include "lib/units.h"
 #include "os-infrastructure/cmd.h"
+#include "os-infrastructure/fleet-standby.h"
 #include "os-infrastructure/pairing.h"
 
 #define DEFAULT_AFTER_MS (5u * 60 * 1000)
@@ -217,8 +218,13 @@ static int run(const struct cli *cli, struct takeover *t)
 	printf("takeover (ledger entry %zu): '%s' is the sequencer%s in place of '%s' "
 	       "(%.1f ms)\n", l.count - 1, t->to, t->with_fleet ? " and the fleet" : "", from,
 	       (double)(clock_mono_ns() - t0) / 1e6);
-	if (t->with_fleet && !strcmp(t->to, id.name))
+	if (t->with_fleet && !strcmp(t->to, id.name)) {
+		ret = fleet_standby_install(cli->state_dir);
+		if (ret != 0)
+			printf(ret > 0 ? "fleet.db: the standby copy (%s/" STANDBY_FILE ")\n" :
+			       "fleet.db: cannot use the standby copy in %s\n", cli->state_dir);
 		pairing_services(cli->state_dir, &l, id.name, true); /* writes fleet.conf */
+	}
 	else if (t->with_fleet)
 		printf("start service-vm-fleet on '%s': the agents send their heartbeats there\n",
 		       t->to);
@@ -241,10 +247,12 @@ static int fleet(const struct cli *cli, int argc, char *argv[])
 		{ "with-fleet", no_argument, NULL, 'W' },
 		{ "yes", no_argument, NULL, 'y' },
 		{ "after", required_argument, NULL, 'A' },
+		{ "every", required_argument, NULL, 'E' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
 	struct takeover t = { .after_ms = DEFAULT_AFTER_MS };
+	uint64_t every_ms = 0;
 	int c;
 
 	optind = 0;
@@ -265,13 +273,16 @@ static int fleet(const struct cli *cli, int argc, char *argv[])
 			t.yes = true;
 			break;
 		case 'A':
-			if (parse_duration_ms(optarg, &t.after_ms) < 0)
+		case 'E':
+			if (parse_duration_ms(optarg, c == 'A' ? &t.after_ms : &every_ms) < 0)
 				return cmd_usage_error(&cmd_fleet, "bad duration '%s'", optarg);
 			break;
 		default:
 			return cmd_bad_option(&cmd_fleet, c, argv);
 		}
 	}
+	if (argc - optind == 1 && !strcmp(argv[optind], "standby"))
+		return fleet_standby_pull(cli, every_ms);
 	if (argc - optind != 1 || strcmp(argv[optind], "takeover"))
 		return cmd_usage_error(&cmd_fleet, argc - optind ? "unknown fleet command" :
 				       "which fleet command?");
@@ -282,18 +293,25 @@ const struct cmd cmd_fleet = {
 	.name = "fleet",
 	.fn = fleet,
 	.usage = "fleet takeover [--from DEAD] [--to MEMBER] [--with-fleet] [--after DURATION] "
-		 "[--yes]",
-	.description = "Move the ledger's sequencer (and the fleet) away from a member that is gone",
+		 "[--yes]\n"
+		 "       " PROG_NAME " fleet standby [--every DURATION]",
+	.description = "Move the ledger's sequencer (and the fleet) away from a member that is gone; "
+		       "keep a standby copy of fleet.db",
 	.help = "  --from DEAD    the sequencer being replaced (default: the current one;\n"
 		"                 refused if it is not the sequencer)\n"
 		"  --to MEMBER    the new sequencer, a live member (default: this member)\n"
 		"  --with-fleet   move the fleet role too: every agent reports to MEMBER\n"
 		"  --after D      how long the sequencer must stay unreachable (default 5m)\n"
-		"  --yes          do not ask for confirmation\n\n"
+		"  --yes          do not ask for confirmation\n"
+		"  --every D      standby: pull again every D (default: once)\n\n"
 		"Run on an admin. The command watches the sequencer's ledger sync and fleet\n"
 		"API ports for --after and refuses as soon as either answers. Then it appends\n"
 		"a signed takeover entry, has the new sequencer accept it and pushes it to\n"
 		"every member. If two admins take over at once, the ledger keeps the entry\n"
 		"with the lower hash everywhere (docs/protocol.md). The old sequencer can then\n"
-		"be revoked with 'node revoke'.\n",
+		"be revoked with 'node revoke'. When the new fleet is this member and a\n"
+		"standby copy is here (and no fleet.db), it becomes the new fleet.db.\n\n"
+		"standby (on an admin) asks the fleet for a consistent copy of fleet.db\n"
+		"(SQLite's online backup, over the signed API) and writes it atomically to\n"
+		"<state-dir>/" STANDBY_FILE ".\n",
 };

@@ -344,6 +344,7 @@ static const struct api_op ops[] = {
 	{ "vm-unpublish",  op_vm_unpublish,  API_CHANGES },
 	{ "migrate",       op_migrate,       API_CHANGES },
 	{ "vm-migrate",    op_migrate,       API_CHANGES },
+	{ "standby-copy",  op_standby_copy,  API_CHANGES }, /* admin: it holds every event */
 };
 
 const struct api_op *api_op_find(const char *name)

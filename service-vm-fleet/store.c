@@ -379,6 +379,26 @@ const char *store_errmsg(struct store *s)
 	return s ? s->errmsg : "no store";
 }
 
+int store_backup(struct store *s, const char *path)
+{
+	sqlite3 *dst = NULL;
+	sqlite3_backup *b;
+	int rc = sqlite3_open_v2(path, &dst, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
+
+	if (rc == SQLITE_OK) {
+		b = sqlite3_backup_init(dst, "main", s->db, "main");
+		rc = b ? sqlite3_backup_step(b, -1) : sqlite3_errcode(dst);
+		if (b)
+			sqlite3_backup_finish(b);
+		rc = rc == SQLITE_DONE ? SQLITE_OK : rc;
+	}
+	if (rc != SQLITE_OK)
+		snprintf(s->errmsg, sizeof(s->errmsg), "backup to %s: %s", path,
+			 dst ? sqlite3_errmsg(dst) : sqlite3_errstr(rc));
+	sqlite3_close(dst);
+	return rc == SQLITE_OK ? 0 : -EIO;
+}
+
 /* Runs a write statement once, unless binding its parameters failed. */
 static int step(struct store *s, sqlite3_stmt *st, int bind_rc)
 {

@@ -61,6 +61,9 @@ void store_close(struct store *s);
 /* SQLite's message for the last failed call (or ours for argument errors);
  * "" if nothing failed yet. Valid until the next call on s. */
 const char *store_errmsg(struct store *s);
+/* A consistent copy of the whole database into a new file at path (the
+ * SQLite online backup: one read transaction, writers wait). */
+int store_backup(struct store *s, const char *path);
 
 /* Upserts the node row and appends the event in one transaction.
  * kind: "registered", "evicted", "readmitted". node may carry a NULL state to

@@ -121,6 +121,15 @@ for m in laptop-a laptop-b cloud; do
 done
 pass "three members, the fleet on the cloud; laptop-a and laptop-b are admins"
 
+# ---- standby copies of fleet.db on both admins ----
+for n in a b; do
+	osi "$n" fleet standby > "$T/standby-$n.log" 2>&1 || die "standby on $n: $(cat "$T/standby-$n.log")"
+	grep -q "standby copy: [0-9]* bytes in $T/$n/fleet.db.standby" "$T/standby-$n.log" ||
+		die "standby on $n: $(cat "$T/standby-$n.log")"
+done
+osi c --fleet 10.77.0.1:7102 fleet standby > /dev/null 2>&1 || die "the cloud (admin) cannot pull"
+pass "standby copies of fleet.db pulled by laptop-a and laptop-b over the signed API"
+
 # ---- a takeover is refused while the cloud answers ----
 osi a fleet takeover --after 2s --with-fleet --yes > "$T/early.log" 2>&1 && die "takeover of a live fleet"
 grep -q "'cloud' answers" "$T/early.log" || die "early takeover: $(cat "$T/early.log")"
@@ -181,11 +190,13 @@ complete() {
 }
 wait_until 20 complete || die "status from ${NAME[$l]}: $(status_on "$l" 2>&1)"
 done_ms=$(now_ms)
-pass "status from ${NAME[$l]}: laptop-a and laptop-b live, cloud evicted (known from the ledger)"
+pass "status from ${NAME[$l]}: laptop-a and laptop-b live, cloud evicted"
 osi "$l" events > "$T/events.log" 2>&1 || die "events: $(cat "$T/events.log")"
-grep -q "new chapter: fleet.db started empty on ${NAME[$w]} after the takeover at ledger entry 5 from 'cloud'" \
+grep -q "new chapter: fleet.db from a standby copy on ${NAME[$w]} after the takeover at ledger entry 5 from 'cloud'" \
 	"$T/events.log" || die "no new chapter in the events: $(cat "$T/events.log")"
-pass "the new fleet's events open with a chapter that names the takeover"
+grep -qE "registered +\| cloud " "$T/events.log" || die "the cloud era's events are lost: $(cat "$T/events.log")"
+in_log "takeover-$w" "fleet.db: the standby copy" || die "the takeover did not use the standby copy"
+pass "the new fleet started from the standby copy: the cloud's events kept, then a chapter naming the takeover"
 
 # ---- the dead member is revoked: the sequencer is alive now ----
 osi "$l" node revoke cloud > "$T/revoke.log" 2>&1 || die "revoke: $(cat "$T/revoke.log")"
