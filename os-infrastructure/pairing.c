@@ -298,6 +298,7 @@ struct admit_ctx {
 	const char *state_dir;
 	const struct identity *id;
 	unsigned allow_roles;
+	const char *for_name; /* reinstate this member instead of admitting */
 	struct ledger ledger; /* after the admission */
 	char admitted[NODE_NAME_MAX + 1];
 	char address[16];
@@ -430,6 +431,24 @@ static int append_admit(struct ledger *l, const struct identity *id, void *arg, 
 	return ret < 0 ? ret : check_deliverable(l, err, errlen);
 }
 
+/* invite --for: the joiner takes the keys of a live member whose old keys
+ * are lost, at its address, with its roles (ledger kind reinstate). */
+static int append_reinstate(struct ledger *l, const struct identity *id, void *arg, char *err,
+			    size_t errlen)
+{
+	struct ledger_member *m = arg;
+	const struct ledger_member *old = ledger_find(l, m->name);
+	int ret;
+
+	if (!old || old->revoked) {
+		snprintf(err, errlen, "'%s' is not a live member", m->name);
+		return -ENOENT;
+	}
+	m->addr = old->addr;
+	ret = ledger_append_reinstate(l, id, m, err, errlen);
+	return ret < 0 ? ret : check_deliverable(l, err, errlen);
+}
+
 static int admit(void *ctx, const struct ceremony_joiner *j, struct ceremony_answer *answer,
 		 char *err, size_t errlen)
 {
@@ -438,7 +457,11 @@ static int admit(void *ctx, const struct ceremony_joiner *j, struct ceremony_ans
 	char roles[64];
 	int ret;
 
-	if (m.roles & ~c->allow_roles) {
+	if (c->for_name && strcmp(j->name, c->for_name)) {
+		snprintf(err, errlen, "this invitation is for '%s', not '%s'", c->for_name, j->name);
+		return -EPERM;
+	}
+	if (!c->for_name && (m.roles & ~c->allow_roles)) {
 		ledger_roles_format(m.roles & ~c->allow_roles, roles, sizeof(roles));
 		snprintf(err, errlen, "this invitation does not grant %s (invite --grant)", roles);
 		return -EPERM;
@@ -448,7 +471,8 @@ static int admit(void *ctx, const struct ceremony_joiner *j, struct ceremony_ans
 	memcpy(m.kx_pk, j->kx_pk, sizeof(m.kx_pk));
 	memcpy(m.wg_pk, j->wg_pk, sizeof(m.wg_pk));
 	snprintf(m.endpoint, sizeof(m.endpoint), "%s", j->endpoint);
-	ret = pairing_commit(c->state_dir, c->id, &c->ledger, append_admit, &m, err, errlen);
+	ret = pairing_commit(c->state_dir, c->id, &c->ledger,
+			     c->for_name ? append_reinstate : append_admit, &m, err, errlen);
 	if (ret == 0)
 		ret = fill_answer(c, &m, answer);
 	if (ret == 0) {
@@ -704,7 +728,8 @@ static int no_one_joined(const struct invitation_set *set, unsigned slot,
 int pairing_invite(const char *state_dir, const struct identity *id, const struct invite_opts *o)
 {
 	struct admit_ctx ac = { .sas = o->sas, .state_dir = state_dir, .id = id,
-				.allow_roles = o->allow_roles };
+				.allow_roles = o->allow_roles, .for_name = o->for_name };
+	const struct ledger_member *old;
 	struct invitation_set set;
 	char code[SHORTCODE_TEXT_MAX], err[256], ttl[32];
 	unsigned tries = 0;
@@ -720,6 +745,12 @@ int pairing_invite(const char *state_dir, const struct identity *id, const struc
 	ret = check_admin(&ac.ledger, id);
 	if (ret)
 		goto cleanup;
+	old = o->for_name ? ledger_find(&ac.ledger, o->for_name) : NULL;
+	if (o->for_name && (!old || old->revoked)) {
+		ret = cmd_fail("'%s' is not a live member: --for only brings back a member whose "
+			       "keys are lost", o->for_name);
+		goto cleanup;
+	}
 	slot = invitation_create(&set, (unsigned)o->ttl_ms, code, sizeof(code));
 	if (slot < 0) {
 		ret = cmd_fail("cannot create an invitation: %s", strerror(-slot));
@@ -743,7 +774,8 @@ int pairing_invite(const char *state_dir, const struct identity *id, const struc
 		ret = no_one_joined(&set, (unsigned)slot, o, tries, ret);
 		goto cleanup;
 	}
-	printf("'%s' admitted at %s\n", ac.admitted, ac.address);
+	printf("'%s' %s at %s\n", ac.admitted, o->for_name ? "reinstated with new keys" : "admitted",
+	       ac.address);
 	fflush(stdout);
 	pairing_publish(state_dir, &ac.ledger, id, ac.admitted);
 	ret = cmd_output(0);

@@ -29,6 +29,7 @@ struct invite_opts {
 	uint64_t ttl_ms;      /* 0: CEREMONY_INVITE_TTL_MS */
 	uint64_t linger_ms;   /* keep refusing after the invitation died */
 	unsigned allow_roles; /* roles a joiner may ask for: the default and --grant */
+	const char *for_name; /* invite --for: re-admit this live member (reinstate) */
 	struct sas_opts sas;
 };
 

@@ -12,6 +12,8 @@
 #
 # b's rekey also moves its endpoint to 192.168.7.3. Its old keys are refused
 # as soon as the fleet holds the entry: heartbeats (bad-mac), API requests.
+# Last, b is wiped (state and interface gone) and comes back through
+# `invite --for laptop-b`: same name, address and roles, new keys.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
@@ -175,3 +177,39 @@ wait_until 10 test -S "$T/fleet.sock" || die "fleet socket"
 wait_until 20 api b status > /dev/null || die "b cannot reach the re-keyed fleet"
 osi a node grant laptop-b relay > "$T/grant.log" 2>&1 || die "a's new key cannot sign: $(cat "$T/grant.log")"
 pass "a re-keyed itself: b follows, and a signs with its new key"
+
+# ---- b is wiped and reinstalled: invite --for brings it back as laptop-b ----
+stop agent-b
+on b ip link del "${IF[b]}"
+mv "$T/b" "$T/b-wiped"
+fails() { # fails NAME TEXT NODE ARGS...: exit 1 saying TEXT
+	local name=$1 text=$2 rc=0; shift 2
+	osi "$@" > "$T/$name.log" 2>&1 || rc=$?
+	(( rc == 1 )) && grep -qF -- "$text" "$T/$name.log" || die "$name: exit $rc: $(cat "$T/$name.log")"
+}
+fails for-nobody "'laptop-z' is not a live member" a invite --for laptop-z --ttl 5s
+rm -f "$T/invite.sas" "$T/join.sas"
+bg invite a "$OSI_BIN" --state-dir "$T/a" invite --for laptop-b --listen 192.168.7.1:7104 \
+	--ttl 60s --sas-from "$T/invite.sas"
+wait_until 20 in_log invite '^Code:' || die "invite printed no code"
+awk '/^Code:/ { print $2 }' "$T/invite.log" | tail -n 1 > "$T/join.code"
+: > "$T/join.log"
+BG_IN=$T/join.code bg join b "$OSI_BIN" --state-dir "$T/b" --join - --via 192.168.7.1:7104 \
+	--name laptop-b --endpoint 192.168.7.2:51820 --interface "${IF[b]}" --no-start \
+	--sas-from "$T/join.sas"
+exchange_sas invite join
+finish join
+finish invite
+grep -q "'laptop-b' reinstated with new keys at $addr_b" "$T/invite.log" ||
+	die "invite: $(cat "$T/invite.log")"
+[[ $(member a laptop-b address) == "$addr_b" ]] || die "b came back at $(member a laptop-b address)"
+[[ $(member a laptop-b roles) == node,relay ]] || die "b's roles: $(member a laptop-b roles)"
+(( $(osi a mesh members --format json | jq length) == 2 )) || die "a second laptop-b"
+reload_fleet
+agent b
+acc=$(accepted)
+wait_until 10 grows "$acc" accepted || die "the reinstalled b's heartbeats are not accepted"
+wait_until 10 api b status > /dev/null || die "the reinstalled b cannot reach the API"
+on b "$OSI_BIN" --state-dir "$T/b-wiped" --fleet 10.77.0.1:7102 status > "$T/wiped-api.log" 2>&1 &&
+	die "the wiped machine's key still reaches the API"
+pass "a wiped b rejoins through invite --for under its name, address $addr_b and roles"
