@@ -275,7 +275,11 @@ static int lock_identity(const char *state_dir)
 
 	if (snprintf(path, sizeof(path), "%s/" IDENTITY_LOCK_FILE, state_dir) >= (int)sizeof(path))
 		return -ENAMETOOLONG;
-	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	/* An existing lock opened without O_CREAT: in the sticky state directory
+	 * fs.protected_regular=2 refuses O_CREAT on another user's file, root too. */
+	fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0 && errno == ENOENT)
+		fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0)
 		return -errno;
 	if (flock(fd, LOCK_EX) < 0) {

@@ -35,7 +35,11 @@ int mesh_ledger_lock(const char *state_dir)
 	ret = mesh_path(state_dir, MESH_LEDGER_LOCK, path);
 	if (ret < 0)
 		return ret;
-	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	/* An existing lock opened without O_CREAT: in the sticky state directory
+	 * fs.protected_regular=2 refuses O_CREAT on another user's file, root too. */
+	fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0 && errno == ENOENT)
+		fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0)
 		return -errno;
 	while (flock(fd, LOCK_EX) < 0) {
