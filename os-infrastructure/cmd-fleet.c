@@ -160,6 +160,16 @@ static int hand_over(struct ledger *l, const struct identity *id, const char *to
 	return ret;
 }
 
+/* pairing_report_push, counting the members that hold a competing entry. */
+static void report_push(void *ctx, const struct ledger_member *m, int ret,
+			const struct mesh_sync_reply *r, const char *err)
+{
+	unsigned *forks = ctx;
+
+	pairing_report_push(NULL, m, ret, r, err);
+	*forks += ret == 0 && r && r->status == MESH_SYNC_FORK;
+}
+
 static int commit(const char *state_dir, const struct identity *id, const struct takeover *t,
 		  struct ledger *l, char *err, size_t errlen)
 {
@@ -184,6 +194,7 @@ static int run(const struct cli *cli, struct takeover *t)
 	struct identity id = { 0 };
 	struct ledger l;
 	char err[256] = "", from[NODE_NAME_MAX + 1];
+	unsigned forks = 0;
 	uint64_t t0;
 	int ret;
 
@@ -230,7 +241,10 @@ static int run(const struct cli *cli, struct takeover *t)
 		       t->to);
 	fflush(stdout);
 	/* The peers do not change; the dead member is not waited for. */
-	mesh_sync_push_all(&l, &id, true, from, MESH_SYNC_PORT, 0, pairing_report_push, NULL);
+	mesh_sync_push_all(&l, &id, true, from, MESH_SYNC_PORT, 0, report_push, &forks);
+	if (forks)
+		printf("another takeover competes with this one: every member keeps the one with "
+		       "the lower hash; 'mesh members' shows which member holds fleet\n");
 	printf("'%s' can now be revoked: os-infrastructure node revoke %s\n", from, from);
 	ret = cmd_output(0);
 cleanup:
