@@ -102,7 +102,7 @@ for prog in os-infrastructure service-vm-fleet service-vm-host; do
 	text=$(MANWIDTH=200 man -l "$page" 2>/dev/null | col -b)
 	exe=$(find "$B" -name "$prog" -type f -perm -u+x | head -1)
 	for o in $("$exe" --help | help_opts); do
-		check "$prog.8 describes $o" grep -q -- "$o" <<<"$text"
+		check "$prog.8 describes $o" grep -qE -- "$o([^a-z0-9-]|$)" <<<"$text"
 	done
 done
 
