@@ -18,7 +18,11 @@ DEBIAN_PACKAGES = meson ninja-build pkg-config gcc clang libclang-rt-14-dev \
 DEB_PACKAGES = build-essential dpkg-dev debhelper lintian mmdebstrap
 DEB_OUT ?= build-deb
 
-.PHONY: all deps deb-deps deb build demo check check-unit check-integration check-fuzz bench clean
+# make host-image: the bootable host disk (images/host/build.sh), kept out of
+# the tree: $(HOST_IMAGE_OUT)/osi-host.img.
+HOST_IMAGE_OUT ?= /var/cache/os-infrastructure/host-image
+
+.PHONY: all deps deb-deps deb host-image build demo check check-unit check-integration check-fuzz bench clean
 
 all: build
 
@@ -51,7 +55,7 @@ $(FUZZ_BUILD)/build.ninja:
 check: deps deb-deps $(CHECK_BUILD)/build.ninja $(FUZZ_BUILD)/build.ninja
 	ninja -C $(CHECK_BUILD)
 	meson test -C $(CHECK_BUILD) --suite unit --logbase unit --print-errorlogs
-	meson test -C $(CHECK_BUILD) --suite integration --suite slow --logbase integration --print-errorlogs --num-processes 1
+	meson test -C $(CHECK_BUILD) --suite integration --suite slow --suite hostimage --logbase integration --print-errorlogs --num-processes 1
 	meson configure $(FUZZ_BUILD) -Dwerror=true >/dev/null
 	ninja -C $(FUZZ_BUILD)
 	meson test -C $(FUZZ_BUILD) --suite fuzz --logbase fuzz --print-errorlogs --num-processes 1
@@ -83,6 +87,9 @@ deb: deb-deps
 	cd $(DEB_OUT)/src && dpkg-buildpackage -b -us -uc
 	lintian --fail-on error $(DEB_OUT)/*.changes
 	@ls $(DEB_OUT)/*.deb
+
+host-image: deb
+	images/host/build.sh $(HOST_IMAGE_OUT) $(DEB_OUT)
 
 clean:
 	rm -rf $(BUILD) $(CHECK_BUILD) $(FUZZ_BUILD) $(DEB_OUT)

@@ -1,0 +1,102 @@
+# The host image under QEMU TCG, for tests/integration/host-image.sh and
+# bench/host-image.sh; sourced after lib.sh (T, PIDS, log, die, at_exit).
+# VMs share one virtual Ethernet (QEMU's multicast socket on 127.0.0.1);
+# each has a config drive (ext4 labelled OSISEED) and a guest agent channel
+# on a TCP port, through which qga runs commands inside.
+
+# ---- the image ----
+image() {
+	local key cache
+	[[ -n ${OSI_HOST_IMAGE:-} ]] && { echo "$OSI_HOST_IMAGE"; return; }
+	key=$( (cd "$SRC" && git ls-files -z --cached --others --exclude-standard |
+		xargs -0 sh -c 'for f; do [ -f "$f" ] && printf "%s\0" "$f"; done' sh |
+		xargs -0 sha256sum) | sha256sum | cut -c1-16)
+	cache=${OSI_HOST_IMAGE_CACHE:-/var/cache/os-infrastructure/host-image}/$key
+	if [[ ! -f $cache/osi-host.img ]]; then
+		local start=$(date +%s)
+		local old
+		for old in "${cache%/*}"/*; do # one image kept: the tree's latest
+			[[ $old =~ /[0-9a-f]{16}$ ]] && rm -rf "$old"
+		done
+		make -C "$SRC" host-image HOST_IMAGE_OUT="$cache" DEB_OUT="$cache/deb" \
+			>"$T/make-image.log" 2>&1 || { tail -30 "$T/make-image.log" >&2; return 1; }
+		log "make host-image took $(($(date +%s) - start)) s" >&2
+		rm -rf "$cache/deb"
+	fi
+	echo "$cache/osi-host.img"
+}
+
+# ---- the VMs ----
+MCAST=$((20000 + $$ % 20000))
+QGA_BASE=$((40000 + $$ % 20000))
+qga_port() { echo $((QGA_BASE + $1)); }
+
+seed() { # seed N KEY=VALUE...: the config drive of VM N
+	mkdir -p "$T/seed$1"
+	printf '%s\n' "${@:2}" > "$T/seed$1/osi-seed"
+	rm -f "$T/seed$1.img"
+	mkfs.ext4 -q -L OSISEED -d "$T/seed$1" "$T/seed$1.img" 4M
+}
+
+boot() { # boot N: VM N from its overlay and seed, console in $T/vmN.console
+	local n=$1
+	[[ -f $T/disk$n.qcow2 ]] || qemu-img create -q -f qcow2 -F raw -b "$IMG" "$T/disk$n.qcow2"
+	qemu-system-x86_64 -accel tcg -m 1536 -smp 1 -display none -daemonize \
+		-pidfile "$T/vm$n.pid" -serial "file:$T/vm$n.console" \
+		-drive "file=$T/disk$n.qcow2,if=virtio,format=qcow2" \
+		-drive "file=$T/seed$n.img,if=virtio,format=raw,readonly=on" \
+		-netdev "socket,id=n0,mcast=230.0.0.1:$MCAST,localaddr=127.0.0.1" \
+		-device "virtio-net-pci,netdev=n0,mac=52:54:00:77:00:0$n" \
+		-chardev "socket,id=qga,host=127.0.0.1,port=$(qga_port "$n"),server=on,wait=off" \
+		-device virtio-serial -device virtserialport,chardev=qga,name=org.qemu.guest_agent.0 ||
+		die "qemu for vm$n"
+	PIDS[vm$n]=$(cat "$T/vm$n.pid")
+	log "vm$n booting"
+}
+
+# qga N PROGRAM ARGS...: runs it in VM N through the guest agent; prints its
+# output and returns its exit status.
+qga() {
+	local n=$1 fd line pid status req
+	shift
+	{ exec {fd}<>"/dev/tcp/127.0.0.1/$(qga_port "$n")"; } 2>/dev/null || return 125
+	local sync=$((RANDOM + 1))
+	# 0xff resets the agent's parser (a request cut short leaves it mid-JSON).
+	printf '\xff{"execute":"guest-sync","arguments":{"id":%d}}\n' $sync >&$fd
+	while IFS= read -r -t 10 -u $fd line; do
+		[[ $(jq -r '.return // empty' <<<"$line" 2>/dev/null) == "$sync" ]] && break
+	done || { exec {fd}>&-; return 125; }
+	# The arguments through NUL-separated stdin: jq 1.6 takes --x after --args as its own.
+	req=$(printf '%s\0' "${@:2}" | jq -Rsc --arg p "$1" \
+		'{execute:"guest-exec",arguments:{path:$p,arg:(split("\u0000") | if .[-1] == "" then .[:-1] else . end),"capture-output":true}}')
+	printf '%s\n' "$req" >&$fd
+	IFS= read -r -t 10 -u $fd line || { exec {fd}>&-; return 125; }
+	pid=$(jq -r '.return.pid // empty' <<<"$line")
+	[[ -n $pid ]] || { exec {fd}>&-; echo "$line" >&2; return 125; }
+	for _ in $(seq 600); do
+		printf '{"execute":"guest-exec-status","arguments":{"pid":%d}}\n' "$pid" >&$fd
+		IFS= read -r -t 10 -u $fd status || break
+		if [[ $(jq -r .return.exited <<<"$status") == true ]]; then
+			exec {fd}>&-
+			jq -r '.return["out-data"] // empty' <<<"$status" | base64 -d
+			jq -r '.return["err-data"] // empty' <<<"$status" | base64 -d >&2
+			return "$(jq -r '.return.exitcode // 1' <<<"$status")"
+		fi
+		sleep 0.5
+	done
+	exec {fd}>&-
+	return 124
+}
+
+stop_vms() {
+	local p c
+	for p in "$T"/vm*.pid; do
+		[[ -f $p ]] && kill "$(cat "$p")" 2>/dev/null || true
+	done
+	for c in "$T"/vm*.console; do
+		[[ -f $c ]] && tr -d '\r' < "$c" > "${c%.console}.log"
+	done
+	return 0
+}
+
+

@@ -1,0 +1,108 @@
+#!/bin/bash
+# The host image under QEMU TCG: VMs of the same image on one virtual
+# Ethernet (QEMU's multicast socket), seeded by config drives (label
+# OSISEED). The first founds the fleet (genesis, role fleet); the others join
+# with the code it printed on its console, confirming the SAS unattended
+# (confirm=code). Checked through the QEMU guest agent: the mesh interface
+# is the kernel's WireGuard (ip -d link: wireguard, no wireguard-go) with
+# recent handshakes to every other host, status from a non-fleet host lists
+# all live, and a rebooted host comes back live without a new ceremony.
+# The image comes from OSI_HOST_IMAGE, else `make host-image` (cached under
+# /var/cache/os-infrastructure by the tree's content).
+source "$(dirname "$0")/lib.sh"
+
+SRC=${OSI_SOURCE:?OSI_SOURCE must point at the source tree}
+VMS=${OSI_HOST_IMAGE_VMS:-3}
+[[ $(id -u) -eq 0 ]] || skip "needs root (mmdebstrap builds the image)"
+for c in qemu-system-x86_64 qemu-img mkfs.ext4 jq base64 mmdebstrap git; do
+	command -v $c >/dev/null || skip "$c missing (make deps / make deb-deps install it)"
+done
+[[ -r /usr/share/qemu/bios-256k.bin || -r /usr/share/seabios/bios-256k.bin ]] ||
+	skip "no SeaBIOS for qemu"
+source "$(dirname "$0")/host-image-lib.sh"
+IMG=$(image) || die "make host-image"
+log "image: $IMG ($(du -h "$IMG" | cut -f1))"
+at_exit stop_vms
+
+console_has() { grep -qa -- "$2" "$T/vm$1.console" 2>/dev/null; }
+live_count() { qga 2 os-infrastructure --fleet 10.77.0.1:7102 status | grep -c ' live '; }
+
+# ---- genesis on vm1 from its seed ----
+start=$(date +%s)
+seed 1 mode=genesis name=host-1 address=192.168.77.1/24 endpoint=192.168.77.1:51820 \
+	role=fleet invites=$((VMS - 1)) confirm=code
+boot 1
+code() { # code I: the I-th code vm1 printed
+	grep -a '^Code: ' "$T/vm1.console" | sed -n "$1p" | awk '{ print $2 }' | tr -d '\r'
+}
+has_code() { [[ -n $(code "$1") ]]; }
+for n in $(seq 2 "$VMS"); do
+	wait_until 420 has_code $((n - 1)) || die "vm1 printed no code $((n - 1))"
+	log "vm1's code $((n - 1)) after $(($(date +%s) - start)) s"
+	seed "$n" mode=join name=host-$n address=192.168.77.$n/24 endpoint=192.168.77.$n:51820 \
+		via=192.168.77.1:7104 code="$(code $((n - 1)))" confirm=code
+	boot "$n"
+	wait_until 600 console_has "$n" 'SAS confirmed' || die "vm$n: no ceremony"
+done
+
+# ---- the fleet, the kernel's WireGuard ----
+all_live() { [[ $(live_count) -eq $VMS ]]; }
+wait_until 300 all_live || die "status from host-2 does not list $VMS live: $(qga 2 os-infrastructure --fleet 10.77.0.1:7102 status 2>&1)"
+pass "status from a non-fleet host lists $VMS live ($(($(date +%s) - start)) s after the first boot)"
+
+# Traffic to every other host's mesh address (10.77.0.M, in the order they
+# joined): nothing else makes two plain nodes talk, hence handshake.
+ping_others() {
+	local m
+	for m in $(seq "$VMS"); do
+		[[ $m == "$1" ]] || qga "$1" ping -c 1 -W 3 10.77.0.$m >/dev/null 2>&1 || true
+	done
+}
+fresh_handshakes() { # fresh_handshakes N: every other host, within 180 s (rekey: 120 s)
+	local now out
+	ping_others "$1"
+	now=$(qga "$1" date +%s) || return 1
+	out=$(qga "$1" wg show osi0 latest-handshakes) || return 1
+	[[ $(awk -v now="$now" '$2 > 0 && now - $2 < 180' <<<"$out" | wc -l) -eq $((VMS - 1)) ]]
+}
+for n in $(seq "$VMS"); do
+	qga "$n" ip -d link show osi0 | grep -q ' wireguard ' ||
+		die "vm$n: osi0 is not a kernel WireGuard link: $(qga "$n" ip -d link show osi0 2>&1)"
+	! qga "$n" pgrep -x wireguard-go >/dev/null || die "vm$n runs wireguard-go"
+	wait_until 120 fresh_handshakes "$n" ||
+		die "vm$n: no recent handshakes with the others: $(qga "$n" wg show osi0 2>&1)"
+done
+pass "every host's osi0 is the kernel module's, with recent handshakes to the other $((VMS - 1))"
+# The project's own reading of the device: generic netlink, each peer named
+# from the ledger, with the handshake time the kernel reported.
+netlink_view() {
+	local out
+	out=$(qga "$1" os-infrastructure mesh show --format json) || return 1
+	jq -e --argjson n $((VMS - 1)) '(if type == "array" then .[0] else . end) as $d |
+		$d.backend == "netlink" and ($d.peers | length) == $n and
+		all($d.peers[]; .name != null and .latest_handshake != null)' <<<"$out" >/dev/null
+}
+for n in $(seq "$VMS"); do
+	wait_until 60 netlink_view "$n" ||
+		die "vm$n: mesh show is not the netlink backend with named peers: $(qga "$n" os-infrastructure mesh show --format json 2>&1)"
+done
+pass "mesh show reads osi0 over generic netlink on every host: every peer named, with its handshake"
+for n in $(seq "$VMS"); do # the agent (osi) takes the ledger's lock root's CLI made
+	! qga "$n" journalctl -b -u service-vm-host --no-pager | grep 'ledger sync.*cannot lock' ||
+		die "vm$n: the agent's ledger sync fails"
+done
+pass "the agents (osi) and root's CLI share the ledger's lock"
+
+# ---- a reboot: back without a ceremony ----
+boot_id=$(qga 2 cat /proc/sys/kernel/random/boot_id)
+ledger=$(qga 2 sha256sum /var/lib/os-infrastructure/ledger)
+qga 2 systemctl reboot >/dev/null 2>&1 || true
+rebooted() { local id; id=$(qga 2 cat /proc/sys/kernel/random/boot_id) && [[ $id != "$boot_id" ]]; }
+wait_until 400 rebooted || die "vm2 did not come back from its reboot"
+[[ $(qga 2 systemctl show -P ConditionResult osi-firstboot.service) == no ]] ||
+	die "vm2 ran its first boot again"
+[[ $(qga 2 sha256sum /var/lib/os-infrastructure/ledger) == "$ledger" ]] || die "vm2's ledger changed"
+wait_until 180 fresh_handshakes 2 || die "vm2: no handshakes after the reboot"
+wait_until 180 all_live || die "after vm2's reboot, status does not list $VMS live"
+pass "vm2 rebooted: mesh and heartbeats back from the stored identity and ledger, no new ceremony"
+log "total $(($(date +%s) - start)) s"
