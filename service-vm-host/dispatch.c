@@ -310,18 +310,39 @@ static void refresh_trust(struct dispatch *d)
 	}
 }
 
-/* {"addresses":{GUEST:IPV4,...}}: what the last guests probe learnt (no
- * member when libvirt did not answer), then the connection ends. */
+/* [{"name","type","state","vcpus","memory_kib","owner","instance_id"},...]:
+ * the project's domains the last probe saw, for a fleet to adopt. */
+static json_t *probe_inventory(const struct probe_result *r)
+{
+	json_t *list = json_array();
+
+	for (unsigned i = 0; list && i < r->nvms; i++) {
+		const struct probe_vm *v = &r->vms[i];
+
+		json_array_append_new(list, json_pack("{s:s, s:s, s:s, s:I, s:I, s:s, s:s}",
+			"name", v->name, "type", v->type, "state", v->state,
+			"vcpus", (json_int_t)v->vcpus, "memory_kib", (json_int_t)v->memory_kib,
+			"owner", v->owner, "instance_id", v->instance_id));
+	}
+	return list;
+}
+
+/* {"addresses":{GUEST:IPV4,...},"guests":[...]}: what the last guests probe
+ * learnt (no addresses and no "guests" when libvirt did not answer), then
+ * the connection ends. */
 static const char *answer_addresses(struct job *j)
 {
 	const struct guests *g = j->d->probe;
+	bool known = g && g->have_last && g->last.ok;
 	json_t *m = json_object(), *a = json_object();
 	char *text = NULL;
 
 	uint64_t c[2];
 
-	for (unsigned i = 0; a && g && g->have_last && g->last.ok && i < g->last.naddrs; i++)
+	for (unsigned i = 0; a && known && i < g->last.naddrs; i++)
 		json_object_set_new(a, g->last.addrs[i].name, json_string(g->last.addrs[i].ipv4));
+	if (m && known)
+		json_object_set_new(m, "guests", probe_inventory(&g->last));
 	if (m && fw_counters(&c[0], &c[1]) == 0) { /* the drop counters ride along */
 		json_object_set_new(m, "denied", json_integer((json_int_t)c[0]));
 		json_object_set_new(m, "guest_denied", json_integer((json_int_t)c[1]));

@@ -5,12 +5,16 @@
  * (lib/guest-types.c's order, "-" for none), which of them are in the
  * project's pool; prints one line for the agent:
  *   ok running=N memory_kib=M [bases=MASK] [ip=GUEST:A.B.C.D]...
+ *      [vm=GUEST:TYPE:STATE:VCPUS:MEMORY_KIB:OWNER:INSTANCE_ID]...
  *   or     error <reason>
- * (bit i of MASK: BASE i is there, as the volume virt/ imports it under).
+ * (bit i of MASK: BASE i is there, as the volume virt/ imports it under;
+ * a vm= for each domain, running or not, that carries the project's
+ * metadata: what a fleet that lost its fleet.db adopts).
  * It lives apart from the agent so that libvirt's size and a hung daemon
  * stay out of the process that sends heartbeats. */
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
+#include <errno.h>
 #include <inttypes.h>
 #include <stdbool.h>
 #include <stdarg.h>
@@ -22,6 +26,7 @@
 #include "lib/guest-types.h"
 #include "service-vm-host/sampler.h"
 #include "virt/virt.h"
+#include "virt/virt-internal.h"
 
 /* The agent gives up after a few seconds; never outlive it for long. */
 #define PROBE_ALARM_S 30
@@ -118,6 +123,56 @@ static void print_address(virDomainPtr dom, unsigned *count)
 	}
 }
 
+/* The field as the agent's parser takes it: 0x21-0x7e but ':', "-" if empty. */
+static void print_word(const char *text)
+{
+	char out[PROBE_FIELD_MAX + 1];
+	size_t n = 0;
+
+	for (; text[n] && n < PROBE_FIELD_MAX; n++)
+		out[n] = text[n] > 0x20 && text[n] < 0x7f && text[n] != ':' ? text[n] : '?';
+	out[n] = '\0';
+	printf("%s", n ? out : "-");
+}
+
+/* " vm=..." for a domain of the project's (its metadata names its type). */
+static void print_vm(virDomainPtr dom, unsigned *count)
+{
+	const char *name = virDomainGetName(dom);
+	struct virt_meta m;
+	virDomainInfo info;
+	char *xml;
+	int ret;
+
+	if (*count >= PROBE_VMS_MAX || !name || !guest_name_valid(name))
+		return;
+	xml = virDomainGetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT, VIRT_NS_URI, 0);
+	ret = xml ? virt_xml_meta_parse(xml, &m) : -ENOMSG;
+	free(xml);
+	if (ret < 0 || virDomainGetInfo(dom, &info) < 0)
+		return;
+	printf(" vm=%s:%s:%s:%u:%lu:", name, virt_type_name(m.type),
+	       virDomainIsActive(dom) == 1 ? "running" : "stopped", info.nrVirtCpu,
+	       info.maxMem);
+	print_word(m.owner);
+	putchar(':');
+	print_word(m.instance_id);
+	(*count)++;
+}
+
+static void print_vms(virConnectPtr conn)
+{
+	virDomainPtr *all = NULL;
+	unsigned count = 0;
+	int n = virConnectListAllDomains(conn, &all, 0);
+
+	for (int i = 0; i < n; i++) {
+		print_vm(all[i], &count);
+		virDomainFree(all[i]);
+	}
+	free(all);
+}
+
 int main(int argc, char **argv)
 {
 	virDomainPtr *doms = NULL;
@@ -156,6 +211,7 @@ int main(int argc, char **argv)
 		print_address(doms[i], &naddrs);
 		virDomainFree(doms[i]);
 	}
+	print_vms(conn);
 	putchar('\n');
 	ret = 0;
 cleanup:

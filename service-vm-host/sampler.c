@@ -280,6 +280,58 @@ static int parse_probe_addr(const char *p, const char *end, struct probe_result 
 	return (int)(p + n - start);
 }
 
+/* Bytes 0x21-0x7e but ':' up to the next ':' (or ' ' / end when last). */
+static int scan_word(const char **pp, const char *end, bool last, size_t max, char *out)
+{
+	const char *p = *pp, *q = p;
+
+	while (q < end && *q > 0x20 && *q < 0x7f && *q != ':')
+		q++;
+	if (q == p || (size_t)(q - p) > max || (last ? q != end && *q != ' ' : q == end || *q != ':'))
+		return -EBADMSG;
+	memcpy(out, p, (size_t)(q - p));
+	out[q - p] = '\0';
+	*pp = last ? q : q + 1;
+	return 0;
+}
+
+static int scan_u64_colon(const char **pp, const char *end, uint64_t max, uint64_t *out)
+{
+	if (scan_u64(pp, end, out) < 0 || *out > max || *pp == end || **pp != ':')
+		return -EBADMSG;
+	(*pp)++;
+	return 0;
+}
+
+/* " vm=<guest>:<type>:<state>:<vcpus>:<memory_kib>:<owner>:<instance-id>".
+ * Returns the bytes taken. */
+static int parse_probe_vm(const char *p, const char *end, struct probe_result *out)
+{
+	struct probe_vm *v = &out->vms[out->nvms];
+	const char *start = p;
+	uint64_t vcpus;
+
+	if (out->nvms >= PROBE_VMS_MAX || !has_prefix(p, end, " vm="))
+		return -EBADMSG;
+	p += 4;
+	if (scan_word(&p, end, false, GUEST_NAME_MAX, v->name) < 0 || !guest_name_valid(v->name) ||
+	    scan_word(&p, end, false, sizeof(v->type) - 1, v->type) < 0 ||
+	    !guest_type_find(v->type) ||
+	    scan_word(&p, end, false, sizeof(v->state) - 1, v->state) < 0 ||
+	    (strcmp(v->state, "running") && strcmp(v->state, "stopped")) ||
+	    scan_u64_colon(&p, end, UINT32_MAX, &vcpus) < 0 ||
+	    scan_u64_colon(&p, end, UINT64_MAX, &v->memory_kib) < 0 ||
+	    scan_word(&p, end, false, PROBE_FIELD_MAX, v->owner) < 0 ||
+	    scan_word(&p, end, true, PROBE_FIELD_MAX, v->instance_id) < 0)
+		return -EBADMSG;
+	v->vcpus = (uint32_t)vcpus;
+	for (unsigned i = 0; i < out->nvms; i++)
+		if (!strcmp(out->vms[i].name, v->name))
+			return -EBADMSG;
+	out->nvms++;
+	return (int)(p - start);
+}
+
 static int parse_probe_ok(const char *p, const char *end, struct probe_result *out)
 {
 	uint64_t running, mem;
@@ -304,7 +356,8 @@ static int parse_probe_ok(const char *p, const char *end, struct probe_result *o
 		out->bases = (uint32_t)bases;
 	}
 	while (p != end) {
-		int n = parse_probe_addr(p, end, out);
+		int n = has_prefix(p, end, " vm=") ? parse_probe_vm(p, end, out) :
+			parse_probe_addr(p, end, out);
 
 		if (n < 0)
 			return -EBADMSG;

@@ -44,20 +44,42 @@ void sampler_init(struct sampler *s, const char *proc_root);
 int sampler_read(struct sampler *s, struct sample *out);
 
 /* The one line service-vm-host-guests prints on stdout:
- *   "ok running=<u32> memory_kib=<u64>[ bases=<u32>][ ip=<guest>:<IPv4>]..."
+ *   "ok running=<u32> memory_kib=<u64>[ bases=<u32>][ ip=<guest>:<IPv4>]...
+ *       [ vm=<guest>:<type>:<state>:<vcpus>:<memory_kib>:<owner>:<instance-id>]..."
  *   or  "error <printable ASCII>"
  * with an optional trailing newline and nothing else. Each ip= names a
  * running guest (a guest name) and its IPv4 address in dotted-quad form; at
- * most PROBE_ADDRS_MAX of them, one per guest. */
+ * most PROBE_ADDRS_MAX of them, one per guest. Each vm= is a domain carrying
+ * the project's metadata, running or not: a guest type's name, "running" or
+ * "stopped", and owner and instance-id as bytes 0x21-0x7e but ':' ("-" when
+ * empty); at most PROBE_VMS_MAX, one per guest. */
 #define PROBE_REASON_MAX 200
 #define PROBE_BASES_MAX 8 /* bits of bases: guest types, in table order */
 #define PROBE_ADDRS_MAX 64
 #define PROBE_IPV4_MAX 15 /* "255.255.255.255" */
-#define PROBE_LINE_MAX (64 + PROBE_ADDRS_MAX * (4 + GUEST_NAME_MAX + 1 + PROBE_IPV4_MAX))
+#define PROBE_VMS_MAX 64
+#define PROBE_FIELD_MAX 63 /* owner, instance-id */
+/* " vm=", then name, type, state, vcpus (u32), memory (u64), owner, instance-id
+ * with a ':' after each but the last */
+#define PROBE_VM_MAX (4 + GUEST_NAME_MAX + 1 + 15 + 1 + 7 + 1 + 10 + 1 + 20 + 1 + \
+		      PROBE_FIELD_MAX + 1 + PROBE_FIELD_MAX)
+#define PROBE_LINE_MAX (64 + PROBE_ADDRS_MAX * (4 + GUEST_NAME_MAX + 1 + PROBE_IPV4_MAX) + \
+			PROBE_VMS_MAX * PROBE_VM_MAX)
 
 struct probe_addr {
 	char name[GUEST_NAME_MAX + 1];
 	char ipv4[PROBE_IPV4_MAX + 1];
+};
+
+/* A domain the project made, from its metadata. */
+struct probe_vm {
+	char name[GUEST_NAME_MAX + 1];
+	char type[16];
+	char state[8];     /* "running" | "stopped" */
+	uint32_t vcpus;
+	uint64_t memory_kib;
+	char owner[PROBE_FIELD_MAX + 1];
+	char instance_id[PROBE_FIELD_MAX + 1];
 };
 
 struct probe_result {
@@ -69,6 +91,8 @@ struct probe_result {
 	char reason[PROBE_REASON_MAX + 1]; /* when !ok */
 	unsigned naddrs;   /* running guests whose IPv4 address libvirt knew */
 	struct probe_addr addrs[PROBE_ADDRS_MAX];
+	unsigned nvms;     /* the project's domains, running or not */
+	struct probe_vm vms[PROBE_VMS_MAX];
 };
 
 /* Parses len bytes (need not be NUL-terminated); -EBADMSG unless the line is

@@ -341,9 +341,65 @@ static void probe_line_addresses(void **state)
 	assert_int_equal(r.naddrs, 0);
 }
 
+static void probe_line_inventory(void **state)
+{
+	static const char *const bad[] = {
+		"ok running=0 memory_kib=0 vm=", "ok running=0 memory_kib=0 vm=web1",
+		"ok running=0 memory_kib=0 vm=web1:totebox:running:1:1024:ops",
+		"ok running=0 memory_kib=0 vm=web1:totebox:running:1:1024:ops:",
+		"ok running=0 memory_kib=0 vm=web1:toaster:running:1:1024:ops:iid",
+		"ok running=0 memory_kib=0 vm=web1:totebox:paused:1:1024:ops:iid",
+		"ok running=0 memory_kib=0 vm=Web1:totebox:running:1:1024:ops:iid",
+		"ok running=0 memory_kib=0 vm=web1:totebox:running:-1:1024:ops:iid",
+		"ok running=0 memory_kib=0 vm=web1:totebox:running:4294967296:1024:ops:iid",
+		"ok running=0 memory_kib=0 vm=web1:totebox:running:1:1024:ops:iid:x",
+		"ok running=0 memory_kib=0 vm=web1:totebox:running:1:1024:ops:iid ",
+		"ok running=0 memory_kib=0 vm=web1:totebox:running:1:1024:o\tps:iid",
+		"ok running=0 memory_kib=0 vm=web1:totebox:running:1:1024:ops:iid "
+		"vm=web1:totebox:stopped:1:1024:ops:iid",
+	};
+	char line[PROBE_LINE_MAX + 64];
+	struct probe_result r;
+	size_t n;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(parse_probe_line(bad[i], strlen(bad[i]), &r), -EBADMSG);
+	n = (size_t)snprintf(line, sizeof(line), "ok running=1 memory_kib=2 ip=web1:10.77.1.5 "
+			     "vm=web1:totebox:running:2:1048576:ops:iid-9 vm=db1:privategit:stopped:1:"
+			     "524288:-:-\n");
+	assert_int_equal(parse_probe_line(line, n, &r), 0);
+	assert_int_equal(r.naddrs, 1);
+	assert_int_equal(r.nvms, 2);
+	assert_string_equal(r.vms[0].name, "web1");
+	assert_string_equal(r.vms[0].type, "totebox");
+	assert_string_equal(r.vms[0].state, "running");
+	assert_int_equal(r.vms[0].vcpus, 2);
+	assert_int_equal(r.vms[0].memory_kib, 1048576);
+	assert_string_equal(r.vms[0].owner, "ops");
+	assert_string_equal(r.vms[0].instance_id, "iid-9");
+	assert_string_equal(r.vms[1].state, "stopped");
+	assert_string_equal(r.vms[1].owner, "-");
+	/* The longest line: every address and every domain at its longest. */
+	n = (size_t)snprintf(line, sizeof(line), "ok running=%u memory_kib=18446744073709551615 bases=255",
+			     PROBE_ADDRS_MAX);
+	for (unsigned i = 0; i < PROBE_ADDRS_MAX; i++)
+		n += (size_t)snprintf(line + n, sizeof(line) - n, " ip=%063u:255.255.255.%03u", i, 100 + i);
+	for (unsigned i = 0; i < PROBE_VMS_MAX; i++)
+		n += (size_t)snprintf(line + n, sizeof(line) - n,
+				      " vm=%063u:orchestration:running:4294967295:18446744073709551615:"
+				      "%063u:%063u", i, i, i);
+	assert_true(n <= PROBE_LINE_MAX);
+	assert_int_equal(parse_probe_line(line, n, &r), 0);
+	assert_int_equal(r.nvms, PROBE_VMS_MAX);
+	n += (size_t)snprintf(line + n, sizeof(line) - n, " vm=x:totebox:running:1:1:o:i");
+	assert_int_equal(parse_probe_line(line, n, &r), -EBADMSG);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(probe_line_inventory),
 		cmocka_unit_test(real_stat),
 		cmocka_unit_test(real_meminfo),
 		cmocka_unit_test(cpu_counts),
