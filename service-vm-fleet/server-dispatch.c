@@ -13,6 +13,7 @@
 #include "lib/clock.h"
 #include "lib/conn.h"
 #include "lib/guest-ops.h"
+#include "service-vm-fleet/adopt.h"
 #include "service-vm-fleet/fleet.h"
 #include "lib/log.h"
 #include "service-vm-fleet/servers.h"
@@ -22,6 +23,7 @@
 #define REPLY_FRAME_MAX 8192 /* the greeting and progress reports (a helper line is under 2 KiB) */
 #define ADDRESSES_PERIOD_MS 15000
 #define ADDRESSES_TIMEOUT_MS 5000
+#define ADDRESSES_FRAME_MAX (64 * 1024) /* up to PROBE_VMS_MAX guests */
 
 struct job {
 	struct fleet *f;
@@ -141,6 +143,9 @@ static void addresses(struct conn *c, struct job *j, const uint8_t *body, size_t
 
 	if (json_is_object(a)) {
 		fabric_peer_counters(fabric_peer_get(&j->f->peers, &j->f->npeers, j->node), m);
+		if (json_object_get(m, "guests") &&
+		    fleet_adopt_report(j->f, j->node, json_object_get(m, "guests"), clock_wall_s()) < 0)
+			log_warn("guest inventory from %s refused: malformed", j->node);
 		for (size_t i = 0; i < gs->count; i++)
 			if (!strcmp(gs->list[i].node, j->node))
 				guest_set_address(&gs->list[i],
@@ -225,7 +230,7 @@ static void ask_addresses(struct fleet *f, const char *node)
 	static const struct conn_cbs cbs = { .frame = on_frame, .connected = on_connected,
 					     .closed = on_closed };
 	const struct conn_limits lim = { .lifetime_ms = ADDRESSES_TIMEOUT_MS,
-					 .frame_max = REPLY_FRAME_MAX };
+					 .frame_max = ADDRESSES_FRAME_MAX };
 	struct sockaddr_storage ss;
 	struct conn *c;
 	struct job *j = calloc(1, sizeof(*j));
@@ -241,25 +246,15 @@ static void ask_addresses(struct fleet *f, const char *node)
 		free(j);
 }
 
-/* A node is asked when one of its guests runs or still has an address. */
-static bool node_asked_before(const struct guests *gs, size_t i)
-{
-	for (size_t k = 0; k < i; k++)
-		if (!strcmp(gs->list[k].node, gs->list[i].node) &&
-		    (gs->list[k].state == GS_RUNNING || gs->list[k].address[0]))
-			return true;
-	return false;
-}
-
+/* Every node heard since the start is asked: one the fleet knows no guest
+ * of may hold guests a lost fleet.db listed. */
 static void on_addresses_timer(uv_timer_t *t)
 {
 	struct fleet *f = t->data;
-	const struct guests *gs = &f->guests;
 
-	for (size_t i = 0; i < gs->count; i++)
-		if ((gs->list[i].state == GS_RUNNING || gs->list[i].address[0]) &&
-		    !node_asked_before(gs, i))
-			ask_addresses(f, gs->list[i].node);
+	for (size_t i = 0; i < f->reg.count; i++)
+		if (f->reg.nodes[i].heard && !f->reg.nodes[i].revoked)
+			ask_addresses(f, f->reg.nodes[i].name);
 }
 
 void server_dispatch_init(uv_loop_t *l, struct fleet *f)
