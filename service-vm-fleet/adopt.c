@@ -43,7 +43,8 @@ int adopt_parse(const json_t *entry, struct adopt_vm *out)
 	    copy_word(entry, "instance_id", out->instance_id, sizeof(out->instance_id)) < 0)
 		return -EBADMSG;
 	if (!guest_name_valid(out->name) || !guest_type_find(out->type) ||
-	    json_integer_value(vcpus) < 0 || json_integer_value(mem) < 0 ||
+	    json_integer_value(vcpus) < 0 || json_integer_value(vcpus) > GUEST_VCPUS_MAX ||
+	    json_integer_value(mem) < 0 ||
 	    (uint64_t)json_integer_value(mem) > GUEST_MEM_MAX / 1024)
 		return -EBADMSG;
 	out->vcpus = (uint32_t)json_integer_value(vcpus);

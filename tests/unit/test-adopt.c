@@ -154,6 +154,8 @@ static void malformed_report_is_refused(void **state)
 		"\"memory_kib\":1048576,\"owner\":\"o\",\"instance_id\":\"i\"}",
 		"{\"name\":\"x1\",\"type\":\"totebox\",\"state\":\"running\",\"vcpus\":0,"
 		"\"memory_kib\":1048576,\"owner\":\"o\",\"instance_id\":\"i\"}",
+		"{\"name\":\"x1\",\"type\":\"totebox\",\"state\":\"running\",\"vcpus\":4294967297,"
+		"\"memory_kib\":1048576,\"owner\":\"o\",\"instance_id\":\"i\"}",
 		"{\"name\":\"x1\",\"type\":\"totebox\",\"state\":\"running\",\"vcpus\":1,"
 		"\"memory_kib\":-1,\"owner\":\"o\",\"instance_id\":\"i\"}",
 		"{\"name\":\"x1\",\"type\":\"totebox\",\"state\":\"running\",\"vcpus\":1,"
