@@ -85,7 +85,8 @@ int fleet_rebuild(struct fleet *f)
 		 stored ? "from a standby copy" : "started empty", f->id.name, at,
 		 l.entries[at].from, added,
 		 stored ? "guests and events as of the copy" :
-		 "guests and events from before are not listed here");
+		 "events from before are not listed here; guests are adopted as their "
+		 "nodes report them");
 	log_info("%s", detail);
 	if (store_event(f->store, "chapter", NULL, detail, clock_wall_s(), NULL) < 0)
 		log_err("store: cannot record the chapter: %s", store_errmsg(f->store));
