@@ -86,6 +86,10 @@ for n in fleet n1 n2 n3; do stop $n; done
 run_fleet "$OLD_FLEET" "old fleet"
 grep -iE 'warn|error|unknown' "$T/fleet.log" && die "old fleet logged a complaint about the new agent"
 pass "old fleet: nothing logged against the new agent"
+# A request the old fleet predates is refused by name, and nothing else.
+out=$(osi vm publish web 80 2>&1) && die "the old fleet took vm-publish: $out"
+grep -q "unknown op 'vm-publish'" <<<"$out" || die "vm-publish at the old fleet: $out"
+pass "old fleet: a newer request is refused: ${out#os-infrastructure: }"
 
 for n in fleet n1 n2 n3; do stop $n; done
 
