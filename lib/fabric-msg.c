@@ -10,10 +10,17 @@
 #include "lib/errbuf.h"
 #include "lib/firewall.h"
 #include "lib/ledger.h"
+#include "lib/mesh.h"
 
-bool fabric_host_port_reserved(unsigned port)
+const char *fabric_host_port_reserved(enum guest_proto proto, unsigned port)
 {
-	return port >= FW_PORT_FIRST && port <= FW_PORT_LAST;
+	if (port >= FW_PORT_FIRST && port <= FW_PORT_LAST)
+		return "host ports 7101-7105 are the control plane's";
+	if (proto == GUEST_PROTO_TCP && port == 22)
+		return "host TCP port 22 is the host's ssh";
+	if (proto == GUEST_PROTO_UDP && port == MESH_WG_PORT)
+		return "host UDP port 51820 is the mesh's WireGuard";
+	return NULL;
 }
 
 const struct fabric_guest *fabric_find(const struct fabric *f, const char *guest)
@@ -69,7 +76,7 @@ static int parse_pub(json_t *e, size_t i, struct fabric *f, char *err, size_t er
 {
 	struct fabric_pub *p = &f->pubs[i];
 	json_int_t port, host_port;
-	const char *guest, *proto;
+	const char *guest, *proto, *reserved;
 	json_error_t je;
 
 	if (json_unpack_ex(e, &je, JSON_STRICT, "{s:s, s:s, s:I, s:I}", "guest", &guest, "proto",
@@ -81,11 +88,11 @@ static int parse_pub(json_t *e, size_t i, struct fabric *f, char *err, size_t er
 		return errbuf_fail(-EINVAL, err, errlen, "published[%zu].proto: tcp or udp", i);
 	if (port < 1 || port > 65535 || host_port < 1 || host_port > 65535)
 		return errbuf_fail(-EINVAL, err, errlen, "published[%zu]: ports are 1 to 65535", i);
-	if (fabric_host_port_reserved((unsigned)host_port))
-		return errbuf_fail(-EINVAL, err, errlen, "published[%zu].host_port: %d-%d are the "
-				   "control plane's", i, FW_PORT_FIRST, FW_PORT_LAST);
-	strcpy(p->guest, guest);
 	p->proto = strcmp(proto, "udp") ? GUEST_PROTO_TCP : GUEST_PROTO_UDP;
+	reserved = fabric_host_port_reserved(p->proto, (unsigned)host_port);
+	if (reserved)
+		return errbuf_fail(-EINVAL, err, errlen, "published[%zu].host_port: %s", i, reserved);
+	strcpy(p->guest, guest);
 	p->port = (uint16_t)port;
 	p->host_port = (uint16_t)host_port;
 	/* a host port is the node's: the same one may serve on another node */

@@ -58,6 +58,8 @@ int fabric_parse(const char *buf, size_t len, struct fabric *f, char *err, size_
 struct json_t *fabric_to_json(const struct fabric *f);
 void fabric_free(struct fabric *f);
 
-/* A host port the control plane owns (7101-7105). */
-bool fabric_host_port_reserved(unsigned port);
+/* NULL, or why a published host port would take a port the host itself
+ * serves: 7101-7105 (the control plane), TCP 22 (ssh), UDP MESH_WG_PORT
+ * (the mesh's WireGuard). A DNAT there would cut the node off. */
+const char *fabric_host_port_reserved(enum guest_proto proto, unsigned port);
 const struct fabric_guest *fabric_find(const struct fabric *f, const char *guest);

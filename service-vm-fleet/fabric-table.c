@@ -72,8 +72,8 @@ int pubs_add(struct fleet_pubs *p, const struct guests *g, const struct fleet_pu
 
 	if (!e->port || !e->host_port)
 		return *why = "ports are 1 to 65535", -EINVAL;
-	if (fabric_host_port_reserved(e->host_port))
-		return *why = "host ports 7101-7105 are the control plane's", -EINVAL;
+	if ((*why = fabric_host_port_reserved(e->proto, e->host_port)))
+		return -EINVAL;
 	for (size_t i = 0; i < p->count; i++) {
 		const struct fleet_pub *o = &p->list[i];
 

@@ -25,7 +25,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	assert(f.nguests <= FABRIC_GUESTS_MAX && f.npubs <= FABRIC_PUBLISHED_MAX);
 	for (size_t i = 0; i < f.npubs; i++) {
-		assert(!fabric_host_port_reserved(f.pubs[i].host_port));
+		assert(!fabric_host_port_reserved(f.pubs[i].proto, f.pubs[i].host_port));
 		assert(fabric_find(&f, f.pubs[i].guest));
 	}
 	o = fabric_to_json(&f);

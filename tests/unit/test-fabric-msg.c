@@ -11,6 +11,7 @@
 #include <jansson.h>
 
 #include "lib/fabric-msg.h"
+#include "lib/mesh.h"
 
 #define GOOD "{\"zone\":\"osi.internal\",\"guests\":[" \
 	"{\"name\":\"orch\",\"type\":\"orchestration\",\"node\":\"a\",\"addr\":\"10.78.1.2\"}," \
@@ -148,8 +149,13 @@ static void bad_published(void **state)
 			       "{\"guest\":\"h\",\"proto\":\"tcp\",\"port\":80,\"host_port\":80}]}",
 			       &f), 0);
 	fabric_free(&f);
-	assert_true(fabric_host_port_reserved(7103));
-	assert_false(fabric_host_port_reserved(7106));
+	assert_non_null(fabric_host_port_reserved(GUEST_PROTO_TCP, 7103));
+	assert_non_null(fabric_host_port_reserved(GUEST_PROTO_UDP, 7101));
+	assert_null(fabric_host_port_reserved(GUEST_PROTO_TCP, 7106));
+	assert_non_null(fabric_host_port_reserved(GUEST_PROTO_TCP, 22));
+	assert_null(fabric_host_port_reserved(GUEST_PROTO_UDP, 22));
+	assert_non_null(fabric_host_port_reserved(GUEST_PROTO_UDP, MESH_WG_PORT));
+	assert_null(fabric_host_port_reserved(GUEST_PROTO_TCP, MESH_WG_PORT));
 }
 
 /* The request's envelope keys are accepted only where asked for. */
