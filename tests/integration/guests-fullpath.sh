@@ -200,3 +200,28 @@ out=$(osi vm data-delete fp-totebox archive --reason "test over" --config "$T/vi
 [[ -e $POOL/$archive ]] && die "data-delete left $archive"
 pass "data-delete after destroy, libvirt and pool from host.conf: $out"
 
+
+# A fleet whose fleet.db is gone (a takeover without a standby copy) learns
+# the guests from the node's libvirt metadata: adopted, never created again.
+iid=$(grep -ao 'osi-testguest instance-id=[^ ]* hostname=fp-mediakit' "$LV/consoles/fp-mediakit.log" |
+	tail -1 | sed 's/.*instance-id=\([^ ]*\) .*/\1/')
+[[ -n $iid ]] || die "no instance-id on fp-mediakit's console"
+stop n1 # again, with its guests probe asking this libvirtd
+start_building_agent n1 --set guests_uri="$URI"
+stop fleet
+mkdir -p "$T/fleet-db-aside" && mv "$T/fleet/fleet.db"* "$T/fleet-db-aside/"
+log_lines=$(wc -l < "$T/fleet.log")
+start_fleet --set plan_ttl=3s
+wait_until 10 node_state_is n1 live || die "n1 live after the fleet lost fleet.db"
+adopted() { [[ $(guest_field fp-mediakit node 2>/dev/null) == n1 ]]; }
+wait_until 40 adopted || die "fp-mediakit not adopted: $(osi vm list 2>&1)"
+[[ $(guest_field fp-mediakit type) == mediakit && $(guest_field fp-mediakit state) == running ]] ||
+	die "adopted fp-mediakit: $(osi vm show fp-mediakit --format json)"
+detail=$(guest_field fp-mediakit detail)
+grep -q "owner [^ ,]*, instance-id $iid" <<<"$detail" || die "adopted fp-mediakit's detail: $detail (instance-id $iid)"
+osi events --limit 1000 --format json |
+	jq -e '[.events[] | select(.kind == "adopted" and .node == "n1")] | length > 0' > /dev/null ||
+	die "no adopted event: $(osi events --format json)"
+tail -n +"$((log_lines + 1))" "$T/fleet.log" | grep -q 'dispatching create' &&
+	die "an adoption dispatched a create: $(tail -n +"$((log_lines + 1))" "$T/fleet.log" | grep dispatching)"
+pass "a fleet without its fleet.db adopts the node's guests: fp-mediakit $detail, no create dispatched"
