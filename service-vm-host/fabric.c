@@ -36,13 +36,20 @@ struct fabric_node {
 
 /* ---- the names file ---- */
 
+bool fabric_guest_placed(const struct fabric_guest *g, const struct guest_net *net,
+			 const struct ledger *l)
+{
+	const struct ledger_member *m = l ? guest_net_owner(net, l, g->addr) : NULL;
+
+	return m && !strcmp(m->name, g->node);
+}
+
 int fabric_names_text(const struct fabric *f, const struct guest_net *net,
 		      const struct ledger *l, char **out, size_t *len)
 {
 	const struct ledger_member *m = NULL;
 	size_t nm = 0, cap;
 	struct textbuf o = { 0 };
-	uint32_t owner;
 	char addr[16];
 
 	if (l && ledger_members(l, &m, &nm) < 0)
@@ -54,7 +61,7 @@ int fabric_names_text(const struct fabric *f, const struct guest_net *net,
 		return -ENOMEM;
 	o.p[0] = '\0';
 	for (size_t i = 0; i < f->nguests; i++) {
-		if (guest_net_owner_addr(net, f->guests[i].addr, &owner) < 0)
+		if (!fabric_guest_placed(&f->guests[i], net, l))
 			continue;
 		ledger_addr_format(f->guests[i].addr, addr);
 		textbuf_add(&o, "%s %s.%s\n", addr, f->guests[i].name, f->zone);
@@ -191,7 +198,7 @@ static int ledger_view(const struct host_config *cfg, struct ledger *l, struct v
 }
 
 static int apply_policy(const struct host_config *cfg, const struct fabric *f,
-			const struct view *v)
+			const struct view *v, const struct ledger *l)
 {
 	struct guest_service sv[GUEST_TYPE_COUNT];
 	struct guest_policy_guest *g = calloc(f->nguests + 1, sizeof(*g));
@@ -201,14 +208,13 @@ static int apply_policy(const struct host_config *cfg, const struct fabric *f,
 				       .members = v->members, .nmembers = v->nmembers, .guests = g };
 	char *text = malloc(POLICY_MAX), err[256] = "";
 	size_t np = 0;
-	uint32_t owner;
 	int ret = -ENOMEM;
 
 	if (!g || !p || !text)
 		goto cleanup;
 	s.nservices = load_services(cfg, sv);
 	for (size_t i = 0; i < f->nguests; i++) {
-		if (guest_net_owner_addr(&v->net, f->guests[i].addr, &owner) < 0)
+		if (!fabric_guest_placed(&f->guests[i], &v->net, l))
 			continue;
 		strcpy(g[s.nguests].name, f->guests[i].name);
 		g[s.nguests].type = f->guests[i].type;
@@ -266,7 +272,7 @@ static void apply(const struct host_config *cfg, const struct fabric *f)
 		ask_helper(cfg, "fabric");
 		ask_helper(cfg, "names");
 	}
-	apply_policy(cfg, f, &v);
+	apply_policy(cfg, f, &v, &l);
 cleanup:
 	free(v.members);
 	ledger_free(&l);

@@ -28,5 +28,9 @@ void fabric_node_stop(struct fabric_node *n);
  * guest prefix, then each live member, "A.B.C.D NAME.ZONE\n". *out malloc'd. */
 struct guest_net;
 struct ledger;
+/* Whether g's address lies in the guest subnet of g's own node, a live
+ * member of l: a guest cannot take another node's address. */
+bool fabric_guest_placed(const struct fabric_guest *g, const struct guest_net *net,
+			 const struct ledger *l);
 int fabric_names_text(const struct fabric *f, const struct guest_net *net,
 		      const struct ledger *l, char **out, size_t *len);

@@ -82,10 +82,47 @@ static void names_text(void **state)
 	ledger_free(&l);
 }
 
+/* A guest's address counts only inside its own node's subnet: a member that
+ * reports another node's address (or a subnet nobody owns) names nothing. */
+static void names_own_subnet(void **state)
+{
+	static const char spoof[] =
+		"{\"zone\":\"osi.internal\",\"guests\":["
+		"{\"name\":\"mk\",\"type\":\"mediakit\",\"node\":\"laptop-b\",\"addr\":\"10.78.1.2\"},"
+		"{\"name\":\"far\",\"type\":\"mediakit\",\"node\":\"laptop-a\",\"addr\":\"10.78.9.2\"},"
+		"{\"name\":\"tb\",\"type\":\"totebox\",\"node\":\"laptop-a\",\"addr\":\"10.78.1.3\"}],"
+		"\"published\":[]}";
+	struct identity a;
+	struct guest_net net;
+	struct fabric f;
+	struct ledger l;
+	char err[256], *text;
+	size_t len;
+
+	(void)state;
+	assert_true(sodium_init() >= 0);
+	make_id(&a, "laptop-a");
+	ledger_init(&l);
+	assert_int_equal(ledger_genesis(&l, &a, NULL, MESH, 16, a.wg_pk, "", LEDGER_FOUNDER_ROLES,
+					err, sizeof(err)), 0);
+	assert_int_equal(guest_net_from_ledger(&net, &l, err, sizeof(err)), 0);
+	assert_int_equal(fabric_parse(spoof, strlen(spoof), &f, err, sizeof(err)), 0);
+	assert_false(fabric_guest_placed(&f.guests[0], &net, &l));
+	assert_false(fabric_guest_placed(&f.guests[1], &net, &l));
+	assert_true(fabric_guest_placed(&f.guests[2], &net, &l));
+	assert_false(fabric_guest_placed(&f.guests[2], &net, NULL));
+	assert_int_equal(fabric_names_text(&f, &net, &l, &text, &len), 0);
+	assert_string_equal(text, "10.78.1.3 tb.osi.internal\n10.77.0.1 laptop-a.osi.internal\n");
+	free(text);
+	fabric_free(&f);
+	ledger_free(&l);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(names_text),
+		cmocka_unit_test(names_own_subnet),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
