@@ -252,6 +252,13 @@ static void interface(struct vbuf *b, const struct virt_spec *s)
 		vbuf_printf(b, "    <interface type='network'>\n      <mac address='");
 		vbuf_xml(b, s->mac);
 		vbuf_printf(b, "'/>\n      <source network='" VIRT_FABRIC_NETWORK "'/>\n");
+		/* no other source IP, MAC or ARP claim: a guest cannot pass for a neighbour */
+		vbuf_printf(b, "      <filterref filter='clean-traffic'>\n"
+			    "        <parameter name='IP' value='");
+		vbuf_xml(b, s->address);
+		vbuf_printf(b, "'/>\n        <parameter name='MAC' value='");
+		vbuf_xml(b, s->mac);
+		vbuf_printf(b, "'/>\n      </filterref>\n");
 		break;
 	}
 	vbuf_printf(b, "      <model type='virtio'/>\n    </interface>\n");

@@ -171,7 +171,13 @@ static void test_domain_kvm_and_networks(void **state)
 	strcpy(s.address, "10.78.5.2");
 	xml = domain_xml(&s, false, "");
 	assert_has(xml, "<interface type='network'>\n      <mac address='52:54:00:0a:0b:0c'/>\n"
-		   "      <source network='osi-fabric'/>\n      <model type='virtio'/>");
+		   "      <source network='osi-fabric'/>\n");
+	/* clean-traffic pinned to the lease: no spoofed source IP, MAC or ARP */
+	assert_has(xml, "      <source network='osi-fabric'/>\n"
+		   "      <filterref filter='clean-traffic'>\n"
+		   "        <parameter name='IP' value='10.78.5.2'/>\n"
+		   "        <parameter name='MAC' value='52:54:00:0a:0b:0c'/>\n"
+		   "      </filterref>\n      <model type='virtio'/>");
 	free(xml);
 	free(ud);
 }
