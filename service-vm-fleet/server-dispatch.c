@@ -15,6 +15,7 @@
 #include "lib/guest-ops.h"
 #include "service-vm-fleet/adopt.h"
 #include "service-vm-fleet/fleet.h"
+#include "service-vm-fleet/guest-addr.h"
 #include "lib/log.h"
 #include "service-vm-fleet/servers.h"
 #include "lib/wire-frame.h"
@@ -139,17 +140,13 @@ static void addresses(struct conn *c, struct job *j, const uint8_t *body, size_t
 {
 	json_t *m = json_loadb((const char *)body, len, 0, NULL);
 	const json_t *a = json_object_get(m, "addresses");
-	struct guests *gs = &j->f->guests;
 
 	if (json_is_object(a)) {
 		fabric_peer_counters(fabric_peer_get(&j->f->peers, &j->f->npeers, j->node), m);
 		if (json_object_get(m, "guests") &&
 		    fleet_adopt_report(j->f, j->node, json_object_get(m, "guests"), clock_wall_s()) < 0)
 			log_warn("guest inventory from %s refused: malformed", j->node);
-		for (size_t i = 0; i < gs->count; i++)
-			if (!strcmp(gs->list[i].node, j->node))
-				guest_set_address(&gs->list[i],
-						  json_string_value(json_object_get(a, gs->list[i].name)));
+		fleet_guest_addresses(j->f, j->node, a, clock_wall_s());
 		j->finished = true;
 	}
 	json_decref(m);
