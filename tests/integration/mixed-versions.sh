@@ -20,7 +20,7 @@ source "$(dirname "$0")/lib.sh"
 OLD_COMMIT=${OSI_OLD_COMMIT:-fccdb35}
 SRC=${OSI_SOURCE:?OSI_SOURCE must point at the source tree}
 command -v git >/dev/null || skip "git missing: the previous release is built from git history"
-git -C "$SRC" rev-parse --verify -q "$OLD_COMMIT^{commit}" >/dev/null ||
+git -C "$SRC" rev-parse --verify -q "$OLD_COMMIT^{commit}" >/dev/null 2>&1 ||
 	skip "no git history with $OLD_COMMIT (a tarball without .git): the previous release cannot be built"
 for prog in jq curl meson ninja; do command -v $prog >/dev/null || skip "$prog missing"; done
 
