@@ -1588,20 +1588,47 @@ static int common_prefix(const struct ledger *local, const struct ledger *remote
 	return 0;
 }
 
-/* 1 if remote's entry at the fork is a takeover that beats local's (see
- * "Concurrent takeovers"), else 0. */
-static int takeover_wins(const struct ledger *local, const struct ledger *remote, size_t at)
+#define STR_(x) #x
+#define STR(x) STR_(x)
+
+static bool within_window(uint64_t a, uint64_t b)
 {
-	uint8_t theirs[LEDGER_HASH_BYTES];
+	return (a > b ? a - b : b - a) <= LEDGER_TAKEOVER_WINDOW;
+}
+
+/* 1 if remote's takeover at the fork may replace local's (see "Concurrent
+ * takeovers"): local's is its last entry, so replacing it drops nothing
+ * else; the two were signed within the window of each other; the signer is
+ * a live admin here and not the sequencer being replaced; and its hash is
+ * lower. Else 0, with *why set when both are takeovers. */
+static int takeover_wins(const struct ledger *local, const struct ledger *remote, size_t at,
+			 const char **why)
+{
+	const struct ledger_entry *ours = &local->entries[at], *theirs = &remote->entries[at];
+	const struct ledger_member *signer = ledger_find(local, theirs->signer);
+	uint8_t hash[LEDGER_HASH_BYTES];
 	int ret;
 
-	if (local->entries[at].kind != LEDGER_TAKEOVER ||
-	    remote->entries[at].kind != LEDGER_TAKEOVER)
+	*why = "";
+	if (ours->kind != LEDGER_TAKEOVER || theirs->kind != LEDGER_TAKEOVER)
 		return 0;
-	ret = entry_hash(&remote->entries[at], theirs);
+	if (at + 1 != local->count)
+		*why = "; ours has entries after it, which are never dropped";
+	else if (!within_window(ours->timestamp, theirs->timestamp))
+		*why = "; they were not signed within " STR(LEDGER_TAKEOVER_WINDOW) " s of each other";
+	else if (!signer || signer->revoked || !(signer->roles & LEDGER_ROLE_ADMIN))
+		*why = "; theirs is not signed by a live admin";
+	else if (!strcmp(theirs->signer, ours->from))
+		*why = "; theirs is signed by the sequencer it replaces";
+	if (**why)
+		return 0;
+	ret = entry_hash(theirs, hash);
 	if (ret < 0)
 		return ret == -ENOMEM ? ret : 0;
-	return memcmp(theirs, local->state->hashes[at], LEDGER_HASH_BYTES) < 0;
+	if (memcmp(hash, local->state->hashes[at], LEDGER_HASH_BYTES) < 0)
+		return 1;
+	*why = "; ours has the lower hash";
+	return 0;
 }
 
 /* local becomes remote, verified whole: a won takeover fork at index at. */
@@ -1645,15 +1672,17 @@ int ledger_extend(struct ledger *local, struct ledger *remote, char *err, size_t
 	}
 	if (same < local->count && same < remote->count) {
 		const struct ledger_entry *a = &local->entries[same], *b = &remote->entries[same];
+		const char *why;
 
-		ret = takeover_wins(local, remote, same);
+		ret = takeover_wins(local, remote, same, &why);
 		if (ret < 0)
 			return ret;
 		if (ret)
 			return take_remote(local, remote, same, err, errlen);
 		errbuf_set(err, errlen,
-			"fork at entry %zu: ours is %s by '%s', theirs is %s by '%s'",
-			same, ledger_kind_name(a->kind), a->signer, ledger_kind_name(b->kind), b->signer);
+			"fork at entry %zu: ours is %s by '%s', theirs is %s by '%s'%s",
+			same, ledger_kind_name(a->kind), a->signer, ledger_kind_name(b->kind), b->signer,
+			why);
 		return -EEXIST;
 	}
 	if (remote->count < local->count) {

@@ -17,7 +17,7 @@
  *               7 rekey, 8 reinstate
  *            4  index: the entry's position, 0 for genesis
  *           32  prev: hash of the previous entry (genesis: 32 zero bytes)
- *            8  timestamp, unix seconds (display only, never checked)
+ *            8  timestamp, unix seconds (display; checked only between rival takeovers)
  *          1+n  signer: n (1..31), then the signer's member name
  *                 body, by kind:
  *                   genesis  32  mesh id (random)
@@ -117,12 +117,17 @@
  *
  * Concurrent takeovers. A takeover cannot wait for the dead sequencer, so
  * two admins may append two at the same index. Rule: where two copies fork
- * at an index holding a takeover in both, the takeover with the lower entry
- * hash (bytewise) wins; ledger_extend replaces the local loser and every
- * entry after it with the remote chain (which must verify whole), and
- * refuses the other way round (-EEXIST), so every member converges on the
- * winner's chain through ordinary syncs. Entries appended after the loser
- * are dropped and must be signed again by their admins.
+ * at an index holding a takeover in both, ledger_extend replaces the local
+ * takeover with the remote chain (which must verify whole) only if all hold:
+ * the local takeover is the last local entry (nothing else is ever dropped,
+ * so no revocation can be undone); the two timestamps are at most
+ * LEDGER_TAKEOVER_WINDOW seconds apart; the remote one's signer is a live
+ * admin in the local copy and not the sequencer both replace; and the
+ * remote one has the lower entry hash (bytewise). Otherwise it is a fork
+ * (-EEXIST). Each test depends only on the two entries and the local copy,
+ * so copies still at their takeover converge on the winner through ordinary
+ * syncs; a copy that appended after a losing takeover keeps its fork for
+ * the operator to settle.
  *
  * In memory, IPv4 addresses are uint32_t in host byte order. */
 #pragma once
@@ -147,6 +152,8 @@
 #define LEDGER_PREFIX_MAX 30
 #define LEDGER_DOMAIN "osi-ledger-v1"
 #define LEDGER_REKEY_DOMAIN "osi-rekey-v1"
+/* Two takeovers compete only if signed this close (seconds, a bare literal). */
+#define LEDGER_TAKEOVER_WINDOW 600
 
 enum ledger_kind {
 	LEDGER_GENESIS = 1,
@@ -282,8 +289,10 @@ int ledger_truncate(struct ledger *l, size_t count);
  * local and remote is left empty. Returns the number of entries added (0:
  * the same ledger, nothing moves), or
  * -ESTALE (remote is an older prefix of local), -EEXIST (fork: a different
- * entry at the same index, unless remote wins a takeover fork: then local
- * takes remote's chain and the result counts remote's entries from the fork), -EXDEV (another mesh: genesis differs), -EBADMSG
+ * entry at the same index, unless remote wins a takeover fork as described
+ * in "Concurrent takeovers": then local takes remote's chain and the result
+ * counts remote's entries from the fork), -EXDEV (another mesh: genesis
+ * differs), -EBADMSG
  * (remote's new entries do not verify), -EINVAL (local not verified). local
  * is unchanged on any error; err says why. Entries local already holds are
  * not verified twice. */

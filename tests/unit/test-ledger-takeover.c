@@ -1,6 +1,7 @@
 /* Takeover entries: the sequencer (and the fleet role) move to a live
  * member without the dead sequencer; two concurrent takeovers converge on
- * the one with the lower entry hash. */
+ * the one with the lower entry hash, and a takeover never rewrites older
+ * history. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -9,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 #include <sodium.h>
@@ -16,6 +18,20 @@
 #include "lib/ledger.h"
 
 #define NET 0x0a4d0000u /* 10.77.0.0 */
+
+/* Entries take their timestamp from time(): this one, shifted. */
+static long clock_shift;
+
+time_t time(time_t *out)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += clock_shift;
+	if (out)
+		*out = ts.tv_sec;
+	return ts.tv_sec;
+}
 
 struct fixture {
 	struct identity alpha;   /* node, admin */
@@ -194,16 +210,16 @@ static void test_takeover_fleet_behind_another_refused(void **state)
 					  sizeof(f->err)), -EEXIST, "'alpha' holds the fleet role");
 }
 
-/* Both admins take over at the same index; every copy ends on the chain
- * whose takeover has the lower hash, whichever way the syncs run. */
+/* Both admins take over at the same index; every copy still at its
+ * takeover ends on the chain whose takeover has the lower hash, whichever
+ * way the syncs run. A copy that went on appending keeps its entries. */
 static void test_concurrent_takeovers_converge(void **state)
 {
 	struct fixture *f = *state;
-	struct ledger a, b, x, y;
-	uint8_t ha[LEDGER_HASH_BYTES], hb[LEDGER_HASH_BYTES], h1[LEDGER_HASH_BYTES];
+	struct ledger a, b, kept, x, y;
+	uint8_t ha[LEDGER_HASH_BYTES], hb[LEDGER_HASH_BYTES];
 	struct ledger *win, *lose;
 	const char *winner;
-	int ret;
 
 	copy(f, &f->l, &a);
 	copy(f, &f->l, &b);
@@ -211,29 +227,156 @@ static void test_concurrent_takeovers_converge(void **state)
 				     sizeof(f->err)));
 	OK(f, ledger_append_takeover(&b, &f->bravo, "charlie", "bravo", true, f->err,
 				     sizeof(f->err)));
-	/* The loser has gone on appending: those entries are dropped. */
 	assert_int_equal(ledger_head_hash(&a, ha), 0);
 	assert_int_equal(ledger_head_hash(&b, hb), 0);
 	win = memcmp(ha, hb, sizeof(ha)) < 0 ? &a : &b;
 	lose = win == &a ? &b : &a;
 	winner = win == &a ? "alpha" : "bravo";
+	copy(f, lose, &kept);
 	OK(f, ledger_append_revoke(lose, win == &a ? &f->bravo : &f->alpha, "delta", f->err,
 				   sizeof(f->err)));
-	assert_int_equal(ledger_head_hash(win, h1), 0);
 
 	copy(f, lose, &x);
-	ret = ledger_extend(win, &x, f->err, sizeof(f->err));
-	refused(f, ret, -EEXIST, "fork at entry 4");
+	refused(f, ledger_extend(win, &x, f->err, sizeof(f->err)), -EEXIST, "fork at entry 4");
 	copy(f, win, &y);
-	ret = ledger_extend(lose, &y, f->err, sizeof(f->err));
-	assert_int_equal(ret, 1);
-	assert_int_equal(lose->count, win->count);
-	assert_int_equal(ledger_head_hash(lose, hb), 0);
-	assert_memory_equal(hb, h1, sizeof(hb));
-	assert_string_equal(ledger_sequencer(lose)->name, winner);
-	assert_false(ledger_find(lose, "delta")->revoked);
+	refused(f, ledger_extend(lose, &y, f->err, sizeof(f->err)), -EEXIST,
+		"ours has entries after it");
+	assert_int_equal(lose->count, 6);
+	assert_true(ledger_find(lose, "delta")->revoked);
+	assert_int_equal(ledger_extend(&kept, &y, f->err, sizeof(f->err)), 1);
+	assert_int_equal(kept.count, win->count);
+	assert_int_equal(ledger_head_hash(&kept, hb), 0);
+	assert_int_equal(ledger_head_hash(win, ha), 0);
+	assert_memory_equal(hb, ha, sizeof(hb));
+	assert_string_equal(ledger_sequencer(&kept)->name, winner);
 	ledger_free(&x);
 	ledger_free(&y);
+	ledger_free(&kept);
+	ledger_free(&a);
+	ledger_free(&b);
+}
+
+/* Signs a takeover on a copy of base whose hash is below beat, trying one
+ * timestamp after another from clock_shift on, as an attacker would. */
+static void lower_takeover(struct fixture *f, const struct ledger *base, struct ledger *out,
+			   const struct identity *id, const char *to, const uint8_t *beat)
+{
+	uint8_t h[LEDGER_HASH_BYTES];
+	long shift = clock_shift;
+
+	for (int i = 0; i < 64; i++, clock_shift++) {
+		copy(f, base, out);
+		OK(f, ledger_append_takeover(out, id, "charlie", to, false, f->err,
+					     sizeof(f->err)));
+		assert_int_equal(ledger_head_hash(out, h), 0);
+		if (memcmp(h, beat, sizeof(h)) < 0) {
+			clock_shift = shift;
+			return;
+		}
+		ledger_free(out);
+	}
+	fail_msg("no takeover with a lower hash in 64 timestamps");
+}
+
+/* Appends a takeover whose hash is in the upper half, trying one timestamp
+ * after another from clock_shift on, so that a lower one is easy to find. */
+static void high_takeover(struct fixture *f, struct ledger *l, const struct identity *id,
+			  const char *to, uint8_t *hash)
+{
+	long shift = clock_shift;
+
+	for (int i = 0; i < 64; i++, clock_shift++) {
+		OK(f, ledger_append_takeover(l, id, "charlie", to, true, f->err, sizeof(f->err)));
+		assert_int_equal(ledger_head_hash(l, hash), 0);
+		if (hash[0] & 0x80) {
+			clock_shift = shift;
+			return;
+		}
+		OK(f, ledger_truncate(l, l->count - 1));
+	}
+	fail_msg("no takeover with a high hash in 64 timestamps");
+}
+
+/* A takeover at the tip, but signed long before the competing one, stays. */
+static void test_old_takeover_not_displaced(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t h[LEDGER_HASH_BYTES];
+	struct ledger a, b;
+
+	copy(f, &f->l, &a);
+	clock_shift = -(LEDGER_TAKEOVER_WINDOW + 200);
+	high_takeover(f, &a, &f->alpha, "alpha", h);
+	clock_shift = 0;
+	lower_takeover(f, &f->l, &b, &f->bravo, "bravo", h);
+	refused(f, ledger_extend(&a, &b, f->err, sizeof(f->err)), -EEXIST, "not signed within");
+	assert_int_equal(a.count, 5);
+	assert_string_equal(ledger_sequencer(&a)->name, "alpha");
+	ledger_free(&a);
+	ledger_free(&b);
+}
+
+/* A stolen admin key, revoked since, signs a competing takeover at the
+ * index of a past one and grants roles after it: the revocation stays. */
+static void test_revoked_admin_takeover_refused(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t h[LEDGER_HASH_BYTES];
+	struct ledger a, b;
+
+	copy(f, &f->l, &a);
+	high_takeover(f, &a, &f->alpha, "alpha", h);
+	OK(f, ledger_append_revoke(&a, &f->alpha, "bravo", f->err, sizeof(f->err)));
+	lower_takeover(f, &f->l, &b, &f->bravo, "bravo", h);
+	OK(f, ledger_append_grant(&b, &f->bravo, "delta", LEDGER_ROLE_ADMIN, f->err,
+				  sizeof(f->err)));
+	refused(f, ledger_extend(&a, &b, f->err, sizeof(f->err)), -EEXIST,
+		"ours has entries after it");
+	assert_int_equal(a.count, 6);
+	assert_true(ledger_find(&a, "bravo")->revoked);
+	assert_false(ledger_find(&a, "delta")->roles & LEDGER_ROLE_ADMIN);
+	assert_string_equal(ledger_sequencer(&a)->name, "alpha");
+	ledger_free(&a);
+	ledger_free(&b);
+}
+
+/* A shorter chain forking at an old takeover does not cut the entries
+ * that followed it. */
+static void test_deep_takeover_fork_refused(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t h[LEDGER_HASH_BYTES];
+	struct ledger a, b;
+
+	copy(f, &f->l, &a);
+	high_takeover(f, &a, &f->alpha, "alpha", h);
+	OK(f, ledger_append_revoke(&a, &f->alpha, "charlie", f->err, sizeof(f->err)));
+	OK(f, ledger_append_grant(&a, &f->alpha, "delta", LEDGER_ROLE_ADMIN, f->err,
+				  sizeof(f->err)));
+	lower_takeover(f, &f->l, &b, &f->bravo, "bravo", h);
+	refused(f, ledger_extend(&a, &b, f->err, sizeof(f->err)), -EEXIST,
+		"ours has entries after it");
+	assert_int_equal(a.count, 7);
+	assert_true(ledger_find(&a, "charlie")->revoked);
+	assert_string_equal(ledger_sequencer(&a)->name, "alpha");
+	ledger_free(&a);
+	ledger_free(&b);
+}
+
+/* The sequencer a takeover replaces cannot win one away from itself. */
+static void test_takeover_by_replaced_sequencer_refused(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t h[LEDGER_HASH_BYTES];
+	struct ledger a, b;
+
+	copy(f, &f->l, &a);
+	high_takeover(f, &a, &f->alpha, "alpha", h);
+	lower_takeover(f, &f->l, &b, &f->charlie, "delta", h);
+	refused(f, ledger_extend(&a, &b, f->err, sizeof(f->err)), -EEXIST,
+		"signed by the sequencer it replaces");
+	assert_int_equal(a.count, 5);
+	assert_string_equal(ledger_sequencer(&a)->name, "alpha");
 	ledger_free(&a);
 	ledger_free(&b);
 }
@@ -271,9 +414,7 @@ static void test_forged_takeover_refused(void **state)
 	int ret = -EEXIST;
 
 	copy(f, &f->l, &a);
-	OK(f, ledger_append_takeover(&a, &f->alpha, "charlie", "alpha", true, f->err,
-				     sizeof(f->err)));
-	assert_int_equal(ledger_head_hash(&a, h), 0);
+	high_takeover(f, &a, &f->alpha, "alpha", h);
 	for (int i = 0; i < 64 && ret == -EEXIST; i++) {
 		copy(f, &f->l, &b);
 		OK(f, ledger_append_takeover(&b, &f->bravo, "charlie", "bravo", false, f->err,
@@ -320,6 +461,12 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_takeover_fleet_behind_another_refused, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_concurrent_takeovers_converge, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_old_takeover_not_displaced, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_revoked_admin_takeover_refused, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_deep_takeover_fork_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_takeover_by_replaced_sequencer_refused, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_takeover_against_other_entry_forks, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_forged_takeover_refused, setup, teardown),
