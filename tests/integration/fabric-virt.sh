@@ -30,9 +30,11 @@ ZONE=osi.internal
 [[ $(id -u) == 0 ]] || skip "needs root (a system libvirtd, loop devices for the test guest)"
 export PATH=$PATH:/usr/sbin:/sbin
 for p in libvirtd qemu-system-x86_64 qemu-img dnsmasq iptables unshare nsenter busybox curl \
-	systemd-socket-activate losetup mkfs.ext4; do
+	systemd-socket-activate losetup mkfs.ext4 ebtables; do
 	command -v "$p" >/dev/null || skip "$p not installed"
 done
+[[ -s /etc/libvirt/nwfilter/clean-traffic.xml ]] ||
+	skip "libvirt-daemon-config-nwfilter not installed (clean-traffic, named by fabric guests)"
 unshare -m sh -c 'mount -t tmpfs t /mnt && mkdir /mnt/u /mnt/w &&
 	mount -t overlay o -o lowerdir=/etc,upperdir=/mnt/u,workdir=/mnt/w /etc' 2>/dev/null ||
 	skip "no overlayfs in a mount namespace (the private libvirtd's /etc)"
@@ -52,7 +54,8 @@ wg=$(sed -n 's/.*wireguard-go pid \([0-9]*\).*/\1/p' "$T/genesis.log")
 GW=10.78.1.1
 
 # ---- a system libvirtd of our own: private /etc (overlay), /run, /var ----
-mkdir -p "$LV"/{sock,pool,consoles,ovl}
+mkdir -p "$LV"/{sock,pool,consoles,ovl,nwfilter}
+cp /etc/libvirt/nwfilter/*.xml "$LV/nwfilter/"
 cat > "$LV/libvirtd.conf" <<EOF
 unix_sock_dir = "$LV/sock"
 unix_sock_rw_perms = "0700"
@@ -67,7 +70,8 @@ unshare --mount --net --propagation private -- bash -c '
 	mkdir "$lv/ovl/u" "$lv/ovl/w"
 	mount -t overlay overlay -o "lowerdir=/etc,upperdir=$lv/ovl/u,workdir=$lv/ovl/w" /etc
 	rm -rf /etc/libvirt
-	mkdir -p /etc/libvirt
+	mkdir -p /etc/libvirt/nwfilter
+	cp "$lv"/nwfilter/*.xml /etc/libvirt/nwfilter/
 	# libvirtd resolves its built-in qemu user before reading qemu.conf
 	getent passwd libvirt-qemu >/dev/null ||
 		echo "libvirt-qemu:x:64055:64055::/nonexistent:/usr/sbin/nologin" >> /etc/passwd
@@ -153,6 +157,12 @@ wait_until 240 console_ip web1 10.78.1.2 ||
 wait_until 30 in_node curl -fsS -m 3 -o "$T/page" http://10.78.1.2/ || die "web1's HTTP unreachable"
 grep -q "^osi-testguest web1 " "$T/page" || die "web1 served: $(cat "$T/page")"
 pass "web1: static lease 10.78.1.2 ($mac) in osi:address, taken by DHCP, serving HTTP"
+dom=$(cat "/proc/$LVPID/root/etc/libvirt/qemu/web1.xml")
+[[ $dom == *"<filterref filter='clean-traffic'>"*"<parameter name='IP' value='10.78.1.2'/>"*"<parameter name='MAC' value='$mac'/>"* ]] ||
+	die "web1's interface has no clean-traffic filter: $(grep -A4 '<interface' <<<"$dom")"
+binding() { grep -lq "clean-traffic" /proc/"$LVPID"/root/run/libvirt/nwfilter-binding/*.xml 2>/dev/null; }
+binding || die "no clean-traffic binding in the private libvirtd: $(ls /proc/$LVPID/root/run/libvirt/)"
+pass "web1's interface carries clean-traffic (IP 10.78.1.2, MAC $mac), bound, and the guest still serves"
 
 lookup() { # lookup NAME ADDR: NAME resolves to ADDR through the network's dnsmasq
 	in_node busybox nslookup "$1" "$GW" 2>/dev/null | sed -n '/^Name:/,$p' | grep -q "^Address: *$2\$"
