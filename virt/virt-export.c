@@ -1,6 +1,7 @@
 /* Export and import of a guest through libvirt (virt/virt-export.h). The
- * volumes travel through h->ops' upload and download streams; nothing here
- * touches the pool's files directly. */
+ * volumes travel through h->ops' upload and download streams, except that an
+ * export reads a volume's file itself when libvirt's dir pool is on this
+ * machine (virt/virt-export-local.h). */
 #include <archive.h>
 #include <archive_entry.h>
 #include <errno.h>
@@ -15,20 +16,23 @@
 #include "lib/ledger.h"
 #include "lib/log.h"
 #include "virt/virt-export.h"
+#include "virt/virt-export-local.h"
 #include "virt/virt-internal.h"
+#include "virt/virt-sha256.h"
+
+/* libarchive's default writes 10 KiB at a time; the last block stays unpadded. */
+#define EXPORT_WRITE_BLOCK (1 << 20)
 
 struct hashing {
-	crypto_hash_sha256_state st;
+	struct virt_sha256 *st;
 	uint64_t total, limit;
 	struct archive *a;       /* export: written to; import: read from */
 };
 
 static void hex_digest(struct hashing *x, char out[65])
 {
-	unsigned char d[32];
-
-	crypto_hash_sha256_final(&x->st, d);
-	sodium_bin2hex(out, 65, d, sizeof(d));
+	virt_sha256_hex(x->st, out);
+	x->st = NULL;
 }
 
 static int data_vol_name(struct virt_host *h, const char *guest, const char *disk, char *buf,
@@ -157,7 +161,7 @@ static int write_sink(void *ctx, const void *buf, size_t len)
 
 	if (x->total + len > x->limit)
 		return -EFBIG;
-	crypto_hash_sha256_update(&x->st, buf, len);
+	virt_sha256_update(x->st, buf, len);
 	x->total += len;
 	return archive_write_data(x->a, buf, len) == (la_ssize_t)len ? 0 : -EIO;
 }
@@ -189,19 +193,23 @@ static int write_volume(struct virt_host *h, struct archive *a, const char *gues
 
 	if (data_vol_name(h, guest, v->disk, vol, sizeof(vol), true) < 0 || !(sv = virt_vol_lookup(h, vol)))
 		return virt_fail(h, -ENOENT, "%s: data volume %s vanished", guest, v->disk);
-	crypto_hash_sha256_init(&x.st);
 	export_volume_entry(v, entry, sizeof(entry));
-	ret = entry_begin(a, entry, v->bytes);
-	if (!ret)
+	ret = (x.st = virt_sha256_new()) ? entry_begin(a, entry, v->bytes) : -ENOMEM;
+	if (!ret) /* the file itself when it is here, else libvirt's stream */
+		ret = h->ops.download == virt_default_download
+		      ? virt_export_local_read(sv, v->bytes, write_sink, &x, err, sizeof(err)) : -ENOTSUP;
+	if (ret == -ENOTSUP)
 		ret = h->ops.download(sv, write_sink, &x, h->ops.opaque, err, sizeof(err));
 	virStorageVolFree(sv);
-	if (ret < 0)
+	if (ret < 0) {
+		virt_sha256_free(x.st);
 		return virt_fail(h, ret, "reading %s: %s", vol, err[0] ? err : strerror(-ret));
+	}
 	if (x.total != v->bytes)
-		return virt_fail(h, -EIO, "reading %s: %llu bytes where libvirt said %llu", vol,
-				 (unsigned long long)x.total, (unsigned long long)v->bytes);
+		ret = virt_fail(h, -EIO, "reading %s: %llu bytes where libvirt said %llu", vol,
+				(unsigned long long)x.total, (unsigned long long)v->bytes);
 	hex_digest(&x, v->sha256);
-	return 0;
+	return ret;
 }
 
 static int write_small(struct archive *a, const char *name, const char *text, size_t len)
@@ -243,6 +251,7 @@ static int write_archive(struct virt_host *h, const struct export_source *src, c
 		goto cleanup;
 	}
 	if (archive_write_set_format_pax_restricted(a) != ARCHIVE_OK ||
+	    archive_write_set_bytes_per_block(a, EXPORT_WRITE_BLOCK) != ARCHIVE_OK ||
 	    archive_write_set_bytes_in_last_block(a, 1) != ARCHIVE_OK ||
 	    archive_write_open_fd(a, fd) != ARCHIVE_OK) {
 		ret = virt_fail(h, -EIO, "%s: %s", tmp, archive_error_string(a));
@@ -294,7 +303,7 @@ static ssize_t hashing_read(void *ctx, void *buf, size_t len)
 	ssize_t n = export_archive_read(x->a, buf, len);
 
 	if (n > 0) {
-		crypto_hash_sha256_update(&x->st, buf, (size_t)n);
+		virt_sha256_update(x->st, buf, (size_t)n);
 		x->total += (uint64_t)n;
 	}
 	return n;
@@ -341,11 +350,13 @@ static int import_volume(struct virt_host *h, struct archive *a, const struct ex
 	}
 	free(xml);
 	*made = true;
-	crypto_hash_sha256_init(&x.st);
-	ret = h->ops.upload(sv, v->bytes, hashing_read, &x, h->ops.opaque, err, sizeof(err));
+	ret = (x.st = virt_sha256_new()) ? h->ops.upload(sv, v->bytes, hashing_read, &x, h->ops.opaque,
+							 err, sizeof(err)) : -ENOMEM;
 	virStorageVolFree(sv);
-	if (ret < 0)
+	if (ret < 0) {
+		virt_sha256_free(x.st);
 		return virt_fail(h, ret, "writing %s: %s", vol, err[0] ? err : strerror(-ret));
+	}
 	hex_digest(&x, sum);
 	if (x.total != v->bytes || strcmp(sum, v->sha256))
 		return virt_fail(h, -EBADMSG, "%s: what was written is not what was verified (the "
