@@ -7,7 +7,7 @@ MESON_SETUP = meson setup --reconfigure
 
 DEBIAN_PACKAGES = meson ninja-build pkg-config gcc clang libclang-rt-14-dev \
 	libsodium-dev libjansson-dev libuv1-dev libcmocka-dev libsqlite3-dev sqlite3 \
-	libvirt-dev libmnl-dev libncurses-dev libarchive-dev libnftables-dev libsystemd-dev \
+	libvirt-dev libmnl-dev libncurses-dev libarchive-dev libnftables-dev libsystemd-dev libssl-dev \
 	wireguard-tools wireguard-go iproute2 procps iputils-ping nftables tmux jq curl bc util-linux \
 	libvirt-daemon libvirt-daemon-driver-qemu libvirt-daemon-config-nwfilter qemu-system-x86 qemu-utils kmod e2fsprogs libcurl4-openssl-dev \
 	dnsmasq-base iptables \

@@ -11,7 +11,7 @@ set -euo pipefail
 SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # shellcheck disable=SC2034 # used by the scripts that source this
 BUILD_PACKAGES=(meson ninja-build pkg-config gcc libsodium-dev libjansson-dev libuv1-dev
-	libsqlite3-dev libvirt-dev libmnl-dev libncurses-dev libarchive-dev libnftables-dev libcurl4-openssl-dev scdoc libsystemd-dev)
+	libsqlite3-dev libvirt-dev libmnl-dev libncurses-dev libarchive-dev libnftables-dev libcurl4-openssl-dev libssl-dev scdoc libsystemd-dev)
 # shellcheck disable=SC2034
 RUN_PACKAGES=(wireguard-tools iproute2 nftables procps)
 
