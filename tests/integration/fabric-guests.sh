@@ -1,0 +1,186 @@
+#!/bin/bash
+# Guests on the fabric across the mesh (issue 11): two members over real
+# wireguard-go, each in its network namespace with its own private system
+# libvirtd (lib-fabric.sh), its privileged helper and its agent; one real TCG
+# test guest per node, made by the helper on the routed network osi-fabric.
+#
+#   ┌── $na: node-a, mesh 10.77.0.1 ─────┐      ┌── $nb: node-b, relay, 10.77.0.2 ──┐
+#   │ eth0 198.51.100.1 ─────────────────┼──────┼─ eth0 198.51.100.2 (:51820)       │
+#   │ osibr0 10.78.1.1 (libvirt dnsmasq) │      │ osibr0 10.78.2.1                  │
+#   │  ├ ga (TCG, mediakit) 10.78.1.2    │      │  ├ gb (TCG, mediakit) 10.78.2.2   │
+#   │  └ $sa stand-in (orch) 10.78.1.200 │      │  └ $sb stand-in (orch) 10.78.2.200│
+#   └────────────────────────────────────┘      └───────────────────────────────────┘
+#
+# The test guest runs no commands of ours (it serves HTTP on 80 and a line on
+# 7), so the flows start in stand-in guests: namespaces on each bridge that
+# the fabric table lists as orchestration guests. The fabric table is written
+# as fabric.json in each state dir, as the fleet would have pushed it (no
+# fleet here: fabric-policy.sh covers the real push); each agent applies it:
+# the policy in nftables, the names file, and the helper's `fabric` and
+# `names` verbs, so each node's dnsmasq serves the other node's guests.
+# Checks: B's guest by name from A's side (and A's from B's) over the mesh;
+# mediakit's 80 allowed, its 7 (served, but in no manifest) denied; no guest
+# reaches 7101-7105 on either node. Skipped (77) as fabric-virt.sh is.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/lib-fabric.sh"
+
+: "${OSI_VIRT_TOOL:?}" "${OSI_HELPER_CALL:?}" "${OSI_SOURCE:?}"
+ZONE=osi.internal
+na=osi-ga-$$ nb=osi-gb-$$ sa=osi-gsa-$$ sb=osi-gsb-$$
+declare -A NS=([a]=$na [b]=$nb [sa]=$sa [sb]=$sb)
+declare -A IF=([a]=osga$$ [b]=osgb$$)
+declare -A UNDER=([a]=198.51.100.1 [b]=198.51.100.2)
+declare -A MESH=([a]=10.77.0.1 [b]=10.77.0.2)
+declare -A GW=([a]=10.78.1.1 [b]=10.78.2.1)
+declare -A GUEST=([a]=10.78.1.2 [b]=10.78.2.2)
+declare -A STAND=([a]=10.78.1.200 [b]=10.78.2.200)
+
+on() { local n=$1; shift; ip netns exec "${NS[$n]}" "$@"; }
+wg_pids() { grep -ho 'wireguard-go pid [0-9]*' "$T"/*.log 2>/dev/null | awk '{ print $3 }' | sort -u; }
+stop_wg() {
+	# shellcheck disable=SC2046
+	wg_go_stop $(wg_pids)
+}
+at_exit stop_wg
+
+fabric_libvirt_checks
+[[ -c /dev/net/tun ]] || skip "needs /dev/net/tun"
+for prog in wireguard-go wg ip nft nc ss; do
+	command -v $prog >/dev/null || skip "$prog not installed (make deps)"
+done
+ip netns add "osi-gprobe-$$" 2>/dev/null || skip "cannot make network namespaces"
+ip netns del "osi-gprobe-$$"
+fabric_testguest
+fabric_nwfilters
+t_start=$(now_ms)
+
+# ---- the underlay and the mesh (a genesis connecting out to b) ----
+netns_add "$na" "$nb" "$sa" "$sb"
+ip link add eth0 netns "$na" type veth peer name eth0 netns "$nb"
+for n in a b; do
+	on $n ip addr add "${UNDER[$n]}/24" dev eth0
+	on $n ip link set eth0 up
+done
+bg() { # bg NAME NODE PROGRAM ARGS...: output in $T/NAME.log, input from $BG_IN
+	local name=$1 node=$2; shift 2
+	ip netns exec "${NS[$node]}" "$@" < "${BG_IN:-/dev/null}" >> "$T/$name.log" 2>&1 &
+	PIDS[$name]=$!
+}
+bg_osi() { local name=$1 node=$2; shift 2; bg "$name" "$node" "$OSI_BIN" --state-dir "$T/$node" "$@"; }
+in_log() { grep -q -- "$2" "$T/$1.log"; }
+finish() {
+	local rc=0
+	wait "${PIDS[$1]}" || rc=$?
+	unset "PIDS[$1]"
+	(( rc == 0 )) || die "$1 exited with $rc: $(tail -n 5 "$T/$1.log")"
+}
+sas_of() { awk '/^SAS:/ { print $2 $3 }' "$T/$1.log" | tail -n 1; }
+bg_osi a-genesis a --genesis --name node-a --interface "${IF[a]}" --connect "${UNDER[b]}:7104" \
+	--ttl 60s --sas-from "$T/a-genesis.sas"
+wait_until 20 in_log a-genesis '^Code:' || die "genesis printed no code"
+awk '/^Code:/ { print $2 }' "$T/a-genesis.log" | tail -n 1 > "$T/b-join.code"
+BG_IN=$T/b-join.code bg_osi b-join b --join - --listen "${UNDER[b]}:7104" --name node-b --role relay \
+	--endpoint "${UNDER[b]}:51820" --interface "${IF[b]}" --sas-from "$T/b-join.sas"
+wait_until 15 in_log a-genesis '^SAS:' || die "genesis shows no SAS"
+wait_until 15 in_log b-join '^SAS:' || die "join shows no SAS"
+sas_of b-join > "$T/a.tmp" && mv "$T/a.tmp" "$T/a-genesis.sas"
+sas_of a-genesis > "$T/b.tmp" && mv "$T/b.tmp" "$T/b-join.sas"
+finish b-join
+finish a-genesis
+wait_until 15 on a ping -c 1 -W 1 "${MESH[b]}" || die "a -> b over the mesh"
+pass "node-a (genesis) and node-b (relay) form the mesh over wireguard-go"
+
+# ---- per node: libvirtd, helper, stand-in guest, fabric table, agent ----
+cat > "$T/fabric.json" <<JSON
+{"zone":"$ZONE","guests":[
+ {"name":"ga","type":"mediakit","node":"node-a","addr":"${GUEST[a]}"},
+ {"name":"gb","type":"mediakit","node":"node-b","addr":"${GUEST[b]}"},
+ {"name":"sa","type":"orchestration","node":"node-a","addr":"${STAND[a]}"},
+ {"name":"sb","type":"orchestration","node":"node-b","addr":"${STAND[b]}"}],
+ "published":[]}
+JSON
+for n in a b; do
+	start_node_libvirtd "$n" "${NS[$n]}"
+	wait_until 20 lvt "$n" domains || die "node-$n's libvirtd did not answer"
+	out=$(lvt "$n" image-import "$TESTGUEST_IMG" testguest) || die "image import on $n: $out"
+	start_node_helper "$n" "node-$n" "$T/$n" "$ZONE"
+	cp "$T/fabric.json" "$T/$n/fabric.json"
+	bg "agent-$n" "$n" "$HOST_BIN" --config "$T/$n/host.conf" --set heartbeat_interval=1s \
+		--set guests_uri= --set ledger_sync_interval=2s --set images_dir="$OSI_SOURCE/images" \
+		--set virt_socket="$T/virt-$n.sock"
+done
+has_gw() { on "$1" ip -4 -br addr show osibr0 2>/dev/null | grep -q " ${GW[$1]}/24"; }
+for n in a b; do
+	wait_until 30 in_log "agent-$n" "fabric: policy applied" || die "node-$n's agent applied no table"
+	wait_until 20 has_gw $n || die "node-$n: no osibr0 at ${GW[$n]} from the agent's fabric call"
+	ip link add "vs$n" netns "${NS[$n]}" type veth peer name eth0 netns "${NS[s$n]}"
+	on $n ip link set "vs$n" master osibr0 up
+	on "s$n" ip addr add "${STAND[$n]}/24" dev eth0
+	on "s$n" ip link set eth0 up
+	on "s$n" ip route add default via "${GW[$n]}"
+done
+pass "each node: a private libvirtd in its namespace; its agent applied fabric.json and had the helper make osi-fabric"
+
+# ---- one TCG guest per node ----
+for n in a b; do
+	out=$("$OSI_HELPER_CALL" "$T/virt-$n.sock" create "g$n" mediakit 160 1) || die "create g$n: $out"
+	[[ $out == *'"state":"running"'*"\"detail\":\"${GUEST[$n]}\""* ]] || die "create g$n reported: $out"
+done
+for n in a b; do
+	wait_until 300 console_ip $n "g$n" "${GUEST[$n]}" ||
+		die "g$n never took ${GUEST[$n]}: $(tail -c 600 "${LVDIR[$n]}/consoles/g$n.log" 2>/dev/null)"
+done
+boot_ms=$(( $(now_ms) - t_start ))
+pass "ga on node-a took ${GUEST[a]}, gb on node-b took ${GUEST[b]} by DHCP (mesh + boots: ${boot_ms} ms)"
+
+# ---- names: each node's dnsmasq serves the other node's guest ----
+resolve() { # resolve FROM NAME: the address the stand-in's gateway gives for NAME
+	on "s$1" busybox nslookup "$2" "${GW[$1]}" 2>/dev/null | sed -n '/^Name:/,$p' |
+		sed -n 's/^Address: *\([0-9.]*\)$/\1/p' | head -n 1
+}
+resolves() { [[ $(resolve "$1" "$2") == "$3" ]]; }
+wait_until 10 resolves a "gb.$ZONE" "${GUEST[b]}" || die "gb.$ZONE from a: '$(resolve a "gb.$ZONE")'"
+wait_until 10 resolves b "ga.$ZONE" "${GUEST[a]}" || die "ga.$ZONE from b: '$(resolve b "ga.$ZONE")'"
+wait_until 10 resolves a "node-b.$ZONE" "${MESH[b]}" || die "node-b.$ZONE from a: '$(resolve a "node-b.$ZONE")'"
+pass "names: gb.$ZONE resolves at node-a's dnsmasq, ga.$ZONE at node-b's, node-b.$ZONE too"
+
+# ---- flows: mediakit's 80 is public, its 7 is in no manifest ----
+fetch() { # fetch FROM GUEST-NODE: HTTP by name, the address from FROM's dnsmasq
+	local name=g$2.$ZONE
+	on "s$1" curl -fsS -m 5 --resolve "$name:80:$(resolve "$1" "$name")" "http://$name/"
+}
+line7() { on "$1" timeout 5 nc -n -w 3 "$2" 7 < /dev/null 2>/dev/null; }
+wait_until 30 fetch a b || die "a's side cannot fetch gb.$ZONE over the mesh"
+[[ $(fetch a b) == "osi-testguest gb "* ]] || die "gb served: $(fetch a b)"
+[[ $(fetch b a) == "osi-testguest ga "* ]] || die "b's side fetching ga.$ZONE: $(fetch b a)"
+pass "allowed across the mesh by name: node-a's guest side -> gb.$ZONE:80, node-b's -> ga.$ZONE:80"
+
+[[ $(line7 b "${GUEST[b]}") == "osi-testguest gb "* ]] || die "gb does not serve 7 to its own host"
+guest_denied() { on "$1" nft list counter inet osi guest_denied | awk '/packets/ { print $2 }'; }
+before=$(guest_denied b)
+[[ -n $(line7 sa "${GUEST[b]}") ]] && die "node-a's orchestration stand-in reached gb:7"
+[[ -n $(line7 sb "${GUEST[a]}") ]] && die "node-b's orchestration stand-in reached ga:7"
+(( $(guest_denied b) > before )) || die "node-b's guest_denied did not rise"
+pass "denied: gb's port 7 (served, in no manifest) from node-a's side, and ga's from node-b's; guest_denied rose"
+
+# ---- the control plane: no guest reaches 7101-7105 on any node ----
+listening() { [[ $(on "$1" ss -Hltn "sport = :$2") == *LISTEN* ]]; }
+for n in a b; do
+	for port in 7101 7102 7103 7104 7105; do
+		listening $n $port && continue
+		ip netns exec "${NS[$n]}" timeout 60 nc -n -l -k "$port" >/dev/null 2>&1 &
+		PIDS[cp-$n-$port]=$!
+		wait_until 5 listening $n $port || die "no listener on node-$n:$port"
+	done
+done
+for s in a b; do
+	for port in 7101 7102 7103 7104 7105; do
+		for addr in "${GW[a]}" "${GW[b]}" "${MESH[a]}" "${MESH[b]}" "${UNDER[a]}" "${UNDER[b]}"; do
+			on "s$s" timeout 3 nc -n -z -w 1 "$addr" "$port" 2>/dev/null &&
+				die "node-$s's stand-in guest reached $addr:$port"
+		done
+	done
+done
+pass "no guest reaches 7101-7105 on either node (gateways, mesh and underlay addresses)"
+log "runtime $(( $(now_ms) - t_start )) ms after the test guest image"
