@@ -68,9 +68,27 @@ on orch ip route add default via 10.78.2.1
 wait_until 5 on orch ping -c 1 -W 1 10.78.1.11 || die "the stand-ins are not routed"
 pass "node with osibr0, two guests on it, one routed in from 'another node', an underlay neighbour"
 
-# ---- the mesh (one member) and its agent, with a cached fabric table ----
-on node "$OSI_BIN" --state-dir "$T/node" --genesis --name node-a --role fleet --interface "$WG" --no-invite \
-	--no-start > "$T/genesis.log" 2>&1 < /dev/null || die "genesis: $(tail -n 5 "$T/genesis.log")"
+# ---- the mesh and node-a's agent, with a cached fabric table ----
+# node-b is admitted (from the orch stand-in's namespace, its WireGuard
+# removed after): the agent counts a guest only in its own node's subnet.
+on node "$OSI_BIN" --state-dir "$T/node" --genesis --name node-a --role fleet --interface "$WG" \
+	--connect 10.78.2.10:7104 --ttl 60s --sas-from "$T/genesis.sas" --no-start \
+	> "$T/genesis.log" 2>&1 < /dev/null &
+PIDS[genesis]=$!
+has_line() { grep -q -- "$2" "$T/$1.log"; }
+wait_until 20 has_line genesis '^Code:' || die "genesis printed no code: $(tail -n 5 "$T/genesis.log")"
+awk '/^Code:/ { print $2 }' "$T/genesis.log" | tail -n 1 > "$T/join.code"
+on orch "$OSI_BIN" --state-dir "$T/b" --join - --listen 10.78.2.10:7104 --name node-b \
+	--interface "${WG}b" --sas-from "$T/join.sas" --no-start < "$T/join.code" > "$T/join.log" 2>&1 &
+PIDS[join]=$!
+wait_until 15 has_line genesis '^SAS:' || die "genesis shows no SAS: $(tail -n 5 "$T/genesis.log")"
+wait_until 15 has_line join '^SAS:' || die "join shows no SAS: $(tail -n 5 "$T/join.log")"
+awk '/^SAS:/ { print $2 $3 }' "$T/join.log" | tail -n 1 > "$T/genesis.sas"
+awk '/^SAS:/ { print $2 $3 }' "$T/genesis.log" | tail -n 1 > "$T/join.sas"
+wait "${PIDS[join]}" || die "join: $(tail -n 5 "$T/join.log")"
+wait "${PIDS[genesis]}" || die "genesis: $(tail -n 5 "$T/genesis.log")"
+unset "PIDS[join]" "PIDS[genesis]"
+on orch ip link del "${WG}b" 2>/dev/null || true
 # the stand-in for b's subnet goes over toorch, not the mesh
 on node ip route replace 10.78.2.0/24 dev toorch
 cat > "$T/node/fabric.json" <<'JSON'
