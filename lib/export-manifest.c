@@ -399,3 +399,29 @@ bool export_sig_valid(const struct export_sig *s, const char *manifest, size_t l
 	free(msg);
 	return ok;
 }
+
+static uint64_t be64_at(const uint8_t *b)
+{
+	uint64_t v = 0;
+
+	for (int i = 0; i < 8; i++)
+		v = v << 8 | b[i];
+	return v;
+}
+
+const char *export_volume_header_check(const uint8_t *b, size_t n)
+{
+	uint64_t version;
+
+	if (n < 72 || memcmp(b, "QFI\xfb", 4))
+		return "not a qcow2 volume";
+	version = be64_at(b + 4) >> 32;
+	if (version != 2 && version != 3)
+		return "an unknown qcow2 version";
+	if (be64_at(b + 8) != 0)
+		return "a qcow2 volume with a backing file (it would show the guest a file of the host)";
+	if (version == 3 && (n < EXPORT_QCOW2_HEAD || (be64_at(b + 72) & (1u << 2))))
+		return n < EXPORT_QCOW2_HEAD ? "a cut qcow2 header"
+		       : "a qcow2 volume with an external data file";
+	return NULL;
+}

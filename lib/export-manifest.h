@@ -80,3 +80,13 @@ int export_sign(const struct identity *id, const char *manifest, size_t len, cha
 int export_sig_parse(const char *text, size_t len, struct export_sig *s, char *err, size_t errlen);
 /* Whether s->sig is s->key's signature of the manifest's bytes. */
 bool export_sig_valid(const struct export_sig *s, const char *manifest, size_t len);
+
+/* What an imported volume's first bytes may be: a qcow2 header (version 2
+ * or 3) with no backing file and no external data file, so the guest can
+ * only ever see the volume's own bytes (a signed archive naming a host file
+ * as backing would hand the guest that file). Needs EXPORT_QCOW2_HEAD bytes,
+ * fewer only when the volume is that short. NULL if fine, else why not.
+ * Layout: qemu's docs/interop/qcow2.txt (header, "incompatible features"
+ * bit 2). */
+#define EXPORT_QCOW2_HEAD 80
+const char *export_volume_header_check(const uint8_t *b, size_t n);

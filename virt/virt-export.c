@@ -27,6 +27,9 @@ struct hashing {
 	struct virt_sha256 *st;
 	uint64_t total, limit;
 	struct archive *a;       /* export: written to; import: read from */
+	uint8_t head[EXPORT_QCOW2_HEAD]; /* import: the volume's first bytes */
+	size_t nhead;
+	const char *refused;     /* import: why the header is not acceptable */
 };
 
 static void hex_digest(struct hashing *x, char out[65])
@@ -301,7 +304,16 @@ static ssize_t hashing_read(void *ctx, void *buf, size_t len)
 {
 	struct hashing *x = ctx;
 	ssize_t n = export_archive_read(x->a, buf, len);
+	size_t take;
 
+	if (n > 0 && x->nhead < sizeof(x->head)) {
+		take = sizeof(x->head) - x->nhead < (size_t)n ? sizeof(x->head) - x->nhead : (size_t)n;
+		memcpy(x->head + x->nhead, buf, take);
+		x->nhead += take;
+		if (x->nhead == sizeof(x->head) &&
+		    (x->refused = export_volume_header_check(x->head, x->nhead)))
+			return -1;
+	}
 	if (n > 0) {
 		virt_sha256_update(x->st, buf, (size_t)n);
 		x->total += (uint64_t)n;
@@ -353,6 +365,12 @@ static int import_volume(struct virt_host *h, struct archive *a, const struct ex
 	ret = (x.st = virt_sha256_new()) ? h->ops.upload(sv, v->bytes, hashing_read, &x, h->ops.opaque,
 							 err, sizeof(err)) : -ENOMEM;
 	virStorageVolFree(sv);
+	if (!x.refused && x.nhead < sizeof(x.head))
+		x.refused = export_volume_header_check(x.head, x.nhead);
+	if (x.refused) {
+		virt_sha256_free(x.st);
+		return virt_fail(h, -EBADMSG, "%s: refused, %s", vol, x.refused);
+	}
 	if (ret < 0) {
 		virt_sha256_free(x.st);
 		return virt_fail(h, ret, "writing %s: %s", vol, err[0] ? err : strerror(-ret));

@@ -1,4 +1,4 @@
-/* export_manifest_parse and export_sig_parse on arbitrary bytes: whatever is
+/* export_manifest_parse, export_sig_parse and export_volume_header_check on arbitrary bytes: whatever is
  * accepted checks, encodes, and parses back to the same fields. */
 #include <assert.h>
 #include <stddef.h>
@@ -35,5 +35,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	if (export_sig_parse((const char *)data, size, &s, err, sizeof(err)) == 0)
 		assert(s.signer[0] && memchr(s.signer, '\0', sizeof(s.signer)));
+	if (!export_volume_header_check(data, size))
+		assert(size >= 72 && !memcmp(data, "QFI\xfb", 4));
 	return 0;
 }

@@ -115,5 +115,20 @@ vt start vault1 || die "start the imported guest"
 wait_until 180 grep -qa "osi-testguest instance-id=$iid hostname=vault1" "$LV/consoles/vault1.log" ||
 	die "the imported guest did not boot: $(tail -c 400 "$LV/consoles/vault1.log" 2>/dev/null)"
 pass "the imported guest boots with its instance-id"
+
+# A data volume whose qcow2 header names a host file as its backing store:
+# exported and signed like any other, refused at import before a guest could
+# read that file through it.
+vt stop --force vault1 2>> "$T/virt-tool.log" || die "stop vault1"
+echo "osi-host-secret-$RANDOM" > "$T/host-secret"
+size=$(qemu-img info --output=json "$arch" | jq '."virtual-size"')
+qemu-img create -q -f qcow2 -F raw -b "$T/host-secret" "$arch" "$size" || die "backing-file volume"
+out=$(cli vm export vault1 "$T/backing.osx" 2>&1) || die "export of the backing-file volume: $out"
 vt destroy vault1 > /dev/null 2>> "$T/virt-tool.log" || die "destroy"
-vt data-delete vault1 archive "integration test cleanup" 2>> "$T/virt-tool.log" || die "data-delete"
+vt data-delete vault1 archive "export test: backing file" 2>> "$T/virt-tool.log" || die "data-delete"
+out=$(cli vm import "$T/backing.osx" --node node-a --trust-key "$key" 2>&1) && die "import of a backing-file volume succeeded"
+[[ $out == *"backing file"* ]] || die "import of a backing-file volume: $out"
+vt show vault1 > /dev/null 2>&1 && die "the refused import defined vault1"
+[[ ! -e $arch ]] || die "the refused import left $arch"
+pass "a volume with a backing file refused at import, nothing left: ${out#*: }"
+vt image-list > /dev/null || die "libvirtd after the refusal"

@@ -153,6 +153,43 @@ static void signature(void **state)
 	assert_int_equal(export_sig_parse("nope", 4, &s, err, sizeof(err)), -EINVAL);
 }
 
+static void qcow2_header(uint8_t *b, uint32_t version, uint64_t backing, uint64_t incompat)
+{
+	memset(b, 0, EXPORT_QCOW2_HEAD);
+	memcpy(b, "QFI\xfb", 4);
+	for (int i = 0; i < 4; i++)
+		b[4 + i] = (uint8_t)(version >> (24 - 8 * i));
+	for (int i = 0; i < 8; i++) {
+		b[8 + i] = (uint8_t)(backing >> (56 - 8 * i));
+		b[72 + i] = (uint8_t)(incompat >> (56 - 8 * i));
+	}
+}
+
+/* A signed archive must not hand the guest a host file through qcow2. */
+static void volume_header(void **state)
+{
+	uint8_t b[EXPORT_QCOW2_HEAD];
+
+	(void)state;
+	qcow2_header(b, 3, 0, 0);
+	assert_null(export_volume_header_check(b, sizeof(b)));
+	qcow2_header(b, 2, 0, 0);
+	assert_null(export_volume_header_check(b, 72));
+	qcow2_header(b, 3, 0x100, 0);
+	assert_non_null(strstr(export_volume_header_check(b, sizeof(b)), "backing file"));
+	qcow2_header(b, 2, 0x100, 0);
+	assert_non_null(export_volume_header_check(b, sizeof(b)));
+	qcow2_header(b, 3, 0, 1u << 2);
+	assert_non_null(strstr(export_volume_header_check(b, sizeof(b)), "external data file"));
+	qcow2_header(b, 3, 0, 0);
+	assert_non_null(export_volume_header_check(b, 75));
+	qcow2_header(b, 4, 0, 0);
+	assert_non_null(export_volume_header_check(b, sizeof(b)));
+	b[0] = 'X';
+	assert_non_null(export_volume_header_check(b, sizeof(b)));
+	assert_non_null(export_volume_header_check(b, 0));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -160,6 +197,7 @@ int main(void)
 		cmocka_unit_test(strict),
 		cmocka_unit_test(not_json),
 		cmocka_unit_test(signature),
+		cmocka_unit_test(volume_header),
 	};
 
 	if (sodium_init() < 0)
