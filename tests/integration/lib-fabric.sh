@@ -33,25 +33,12 @@ fabric_testguest() {
 }
 
 # fabric_nwfilters: libvirt's stock network filters (clean-traffic and the
-# ones it references, which fabric guests' interfaces name) into
-# NWFILTER_DIR, from libvirt-daemon-config-nwfilter, cached with the test
-# guest; the private libvirtd's /etc gets them. Skips (77) without a mirror.
+# ones it references, which fabric guests' interfaces name), from
+# libvirt-daemon-config-nwfilter (make deps), for the private libvirtd's /etc.
 fabric_nwfilters() {
-	local cache=${OSI_TESTGUEST_CACHE:-$BUILD/testguest-cache} work
-	NWFILTER_DIR=$cache/nwfilter
-	[[ -s $NWFILTER_DIR/clean-traffic.xml ]] && return 0
-	if [[ -s /etc/libvirt/nwfilter/clean-traffic.xml ]]; then
-		NWFILTER_DIR=/etc/libvirt/nwfilter
-		return 0
-	fi
-	work=$(mktemp -d "$T/nwf.XXXXXX")
-	chmod 755 "$work"
-	(cd "$work" && apt-get download -q libvirt-daemon-config-nwfilter >/dev/null 2>&1) ||
-		skip "libvirt-daemon-config-nwfilter unavailable (clean-traffic for the guests' interfaces)"
-	dpkg-deb -x "$work"/*.deb "$work/x"
-	mkdir -p "$NWFILTER_DIR.tmp"
-	cp "$work"/x/usr/share/libvirt/nwfilter/*.xml "$NWFILTER_DIR.tmp/"
-	rm -rf "$NWFILTER_DIR" && mv "$NWFILTER_DIR.tmp" "$NWFILTER_DIR"
+	NWFILTER_DIR=/etc/libvirt/nwfilter
+	[[ -s $NWFILTER_DIR/clean-traffic.xml ]] ||
+		skip "libvirt-daemon-config-nwfilter not installed (clean-traffic, named by fabric guests)"
 }
 
 fabric_libvirt_cleanup() {
@@ -74,7 +61,8 @@ at_exit fabric_libvirt_cleanup
 
 start_node_libvirtd() { # start_node_libvirtd NODE NETNS
 	local n=$1 ns=$2 lv=$T/lv-$1
-	mkdir -p "$lv"/{sock,pool,consoles,ovl}
+	mkdir -p "$lv"/{sock,pool,consoles,ovl,nwfilter}
+	cp "$NWFILTER_DIR"/*.xml "$lv/nwfilter/" # the overlay's /etc/libvirt starts empty
 	printf '%s\n' "unix_sock_dir = \"$lv/sock\"" 'unix_sock_rw_perms = "0700"' \
 		'auth_unix_rw = "none"' 'auth_unix_ro = "none"' 'log_outputs = "2:stderr"' > "$lv/libvirtd.conf"
 	ip netns exec "$ns" unshare --mount --propagation private -- bash -c '
@@ -85,7 +73,7 @@ start_node_libvirtd() { # start_node_libvirtd NODE NETNS
 		mount -t overlay overlay -o "lowerdir=/etc,upperdir=$lv/ovl/u,workdir=$lv/ovl/w" /etc
 		rm -rf /etc/libvirt
 		mkdir -p /etc/libvirt/nwfilter
-		cp "$2"/*.xml /etc/libvirt/nwfilter/
+		cp "$lv"/nwfilter/*.xml /etc/libvirt/nwfilter/
 		# libvirtd resolves its built-in qemu user before reading qemu.conf
 		getent passwd libvirt-qemu >/dev/null ||
 			echo "libvirt-qemu:x:64055:64055::/nonexistent:/usr/sbin/nologin" >> /etc/passwd
@@ -97,7 +85,7 @@ start_node_libvirtd() { # start_node_libvirtd NODE NETNS
 		mount -t tmpfs tmpfs /var
 		mkdir -p /var/lib /var/cache /var/log /var/tmp /run/lock
 		ln -s /run /var/run
-		exec libvirtd -f "$lv/libvirtd.conf"' "libvirtd-$n" "$lv" "$NWFILTER_DIR" >> "$T/libvirtd-$n.log" 2>&1 &
+		exec libvirtd -f "$lv/libvirtd.conf"' "libvirtd-$n" "$lv" >> "$T/libvirtd-$n.log" 2>&1 &
 	PIDS[libvirtd-$n]=$!
 	LVPID[$n]=$!
 	LVDIR[$n]=$lv
