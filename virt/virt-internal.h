@@ -23,7 +23,6 @@ int vbuf_take(struct vbuf *b, char **out);
 void vbuf_free(struct vbuf *b);
 
 #define VIRT_VOL_NAME_MAX (VIRT_NAME_MAX * 2)
-#define VIRT_UUID_LEN 37
 
 /* The names before virt_volume_name's current scheme, for guests made then. */
 int virt_volume_name_legacy(char *buf, size_t len, const char *guest, const char *role);
@@ -53,8 +52,6 @@ struct virt_domain_desc {
 	const char *uuid;        /* our own, so a racing define cannot adopt another's */
 	const char *console_log; /* "" for none */
 	bool kvm;
-	/* Per data disk: its volume's libvirt secret, "" for a plain volume. */
-	char data_secret[VIRT_MAX_DATA_DISKS][VIRT_UUID_LEN];
 };
 
 int virt_xml_domain(const struct virt_domain_desc *d, char **out);
@@ -65,8 +62,6 @@ int virt_xml_pool(const char *name, const char *dir, char **out);
 /* backing may be NULL; format "raw" or "qcow2". */
 int virt_xml_volume(const char *name, uint64_t capacity, const char *format,
 		    const char *backing, const char *backing_format, char **out);
-/* A qcow2 data volume, LUKS-encrypted with the libvirt secret uuid (NULL: plain). */
-int virt_xml_volume_luks(const char *name, uint64_t capacity, const char *uuid, char **out);
 
 /* The digest that makes a retried create recognisable. */
 int virt_spec_digest(const struct virt_spec *s, char hex[65]);
@@ -103,13 +98,6 @@ int virt_default_upload(virStorageVolPtr vol, uint64_t len, virt_read_fn read, v
 int virt_default_download(virStorageVolPtr vol, virt_sink_fn sink, void *sctx, void *opaque,
 			  char *err, size_t errlen);
 int virt_default_has_kvm(virConnectPtr conn, void *opaque, char *err, size_t errlen);
-
-/* virt-secret.c: the keys of encrypted data volumes. */
-int virt_xml_secret(const char *vol_path, char **out);
-int virt_xml_luks_uuid(const char *xml, char uuid[VIRT_UUID_LEN]);
-int virt_secret_make(struct virt_host *h, const char *vol_path, char uuid[VIRT_UUID_LEN]);
-void virt_secret_drop(struct virt_host *h, const char *uuid);
-void virt_vol_secret(virStorageVolPtr v, char uuid[VIRT_UUID_LEN]);
 
 /* virt-image.c */
 int virt_image_fetch_file(struct virt_host *h, const char *url, const char *path,

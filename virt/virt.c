@@ -672,15 +672,10 @@ static void rollback(struct virt_host *h, struct rollback *r, const char *name)
 	while (r->nvols) {
 		const char *vol = r->vols[--r->nvols];
 		virStorageVolPtr v = virt_vol_lookup(h, vol);
-		char uuid[VIRT_UUID_LEN] = "";
 
-		if (v)
-			virt_vol_secret(v, uuid);
-		if (v && virStorageVolDelete(v, 0) == 0) {
+		if (v && virStorageVolDelete(v, 0) == 0)
 			undone++;
-			if (uuid[0])
-				virt_secret_drop(h, uuid);
-		} else
+		else
 			log_warn("rollback %s: cannot delete volume %s: %s", name, vol, virt_lv_error());
 		if (v)
 			virStorageVolFree(v);
@@ -766,37 +761,12 @@ static bool legacy_data_ok(struct virt_host *h, const char *vol)
 	return ok && vol_attached(h, vol, who, sizeof(who)) == 0;
 }
 
-/* LUKS-encrypted under a fresh secret of its own; plain only where the
- * connection has no secret store (the test driver). */
-static int new_data(struct virt_host *h, struct rollback *r, const char *vol, uint64_t bytes)
-{
-	char path[PATH_MAX], uuid[VIRT_UUID_LEN] = "", *xml = NULL;
-	int ret;
-
-	if (snprintf(path, sizeof(path), "%s/%s", h->pool_dir, vol) >= (int)sizeof(path))
-		return virt_fail(h, -ENAMETOOLONG, "%s: path too long", vol);
-	ret = virt_secret_make(h, path, uuid);
-	if (ret == -EOPNOTSUPP) {
-		log_warn("volume %s: this connection keeps no secrets, so it is not encrypted", vol);
-		ret = 0;
-	}
-	if (ret < 0)
-		return ret;
-	ret = virt_xml_volume_luks(vol, bytes, uuid[0] ? uuid : NULL, &xml);
-	if (!ret)
-		ret = new_volume(h, r, vol, xml, NULL);
-	free(xml);
-	if (ret < 0 && uuid[0])
-		virt_secret_drop(h, uuid);
-	return ret;
-}
-
 /* A data volume kept from an earlier guest of the same name is its archive:
  * it is attached again, not replaced; m->datavol records which it is. */
 static int make_data(struct virt_host *h, const struct virt_spec *s, struct virt_meta *m,
 		     struct rollback *r)
 {
-	char old[VIRT_VOL_NAME_MAX], role[8 + VIRT_DISK_NAME_MAX];
+	char old[VIRT_VOL_NAME_MAX], role[8 + VIRT_DISK_NAME_MAX], *xml = NULL;
 	int ret = 0;
 
 	for (unsigned i = 0; i < s->ndata && !ret; i++) {
@@ -815,7 +785,11 @@ static int make_data(struct virt_host *h, const struct virt_spec *s, struct virt
 			      s->name, old);
 			continue;
 		}
-		ret = new_data(h, r, vol, s->data[i].bytes);
+		ret = virt_xml_volume(vol, s->data[i].bytes, "qcow2", NULL, NULL, &xml);
+		if (!ret)
+			ret = new_volume(h, r, vol, xml, NULL);
+		free(xml);
+		xml = NULL;
 	}
 	return ret;
 }
@@ -857,20 +831,6 @@ static void new_uuid(char out[37])
 		 u[13], u[14], u[15]);
 }
 
-/* Each data volume as it is: encrypted ones (new, or kept from an earlier
- * guest) open with their secret, plain ones (made before) stay plain. */
-static void data_secrets(struct virt_host *h, const struct virt_meta *m, struct virt_domain_desc *d)
-{
-	for (unsigned i = 0; i < m->ndata; i++) {
-		virStorageVolPtr v = virt_vol_lookup(h, m->datavol[i]);
-
-		if (!v)
-			continue;
-		virt_vol_secret(v, d->data_secret[i]);
-		virStorageVolFree(v);
-	}
-}
-
 static int define(struct virt_host *h, const struct virt_spec *s, const struct virt_meta *m,
 		  bool kvm, struct rollback *r)
 {
@@ -880,7 +840,6 @@ static int define(struct virt_host *h, const struct virt_spec *s, const struct v
 	int ret;
 
 	new_uuid(uuid);
-	data_secrets(h, m, &d);
 	ret = virt_console_path(h, s->name, log, sizeof(log));
 	if (!ret && log[0] && (ret = mkdir_p(h->console_dir, 0755)) < 0)
 		return virt_fail(h, ret, "%s: %s", h->console_dir, strerror(-ret));
