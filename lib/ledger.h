@@ -14,7 +14,7 @@
  *   entries  exactly count entries back to back; nothing may follow them
  *
  *   entry    1  kind: 1 genesis, 2 admit, 3 revoke, 4 grant, 5 ungrant,
- *               7 rekey, 8 reinstate
+ *               6 takeover, 7 rekey, 8 reinstate
  *            4  index: the entry's position, 0 for genesis
  *           32  prev: hash of the previous entry (genesis: 32 zero bytes)
  *            8  timestamp, unix seconds (display; checked only between rival takeovers)
