@@ -3,9 +3,10 @@
  * come from). One connection per action: the agent greets with a nonce, the
  * fleet sends one request signed with its own key, and the agent answers
  * with progress frames until an end state, then closes. Every
- * ADDRESSES_PERIOD_MS the fleet also asks each node with a running guest
- * for its guests' addresses ("addresses", read-only, the same handshake):
- * one reply frame, {"addresses":{GUEST:IPV4,...}}. */
+ * ADDRESSES_PERIOD_MS the fleet also asks every node it has heard (and not
+ * revoked) for its guests ("addresses", read-only, the same handshake): one
+ * reply frame with their addresses, the guests the node's libvirt holds (for
+ * adoption) and the drop counters (docs/protocol.md, section 5). */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
