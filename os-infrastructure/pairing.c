@@ -127,15 +127,19 @@ static int sas_from_file(const char *path, const struct ceremony_sas_info *info,
 			 size_t len)
 {
 	struct timespec pause = { .tv_nsec = 20 * 1000 * 1000 };
-	char *text;
+	char *text, *nl;
 	size_t n;
 
 	for (;;) {
-		if (read_file(path, 4096, &text, &n) == 0 && strchr(text, '\n')) {
-			*strchr(text, '\n') = '\0';
-			snprintf(line, len, "%s", text);
+		if (read_file(path, 4096, &text, &n) == 0) {
+			/* a line not yet ended is read again at the next turn */
+			if ((nl = strchr(text, '\n')))
+				*nl = '\0';
+			if (nl)
+				snprintf(line, len, "%s", text);
 			free(text);
-			return 0;
+			if (nl)
+				return 0;
 		}
 		if (clock_mono_ns() >= info->deadline_ns)
 			return -ETIMEDOUT;
