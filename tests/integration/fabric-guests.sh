@@ -30,6 +30,7 @@ ZONE=osi.internal
 na=osi-ga-$$ nb=osi-gb-$$ sa=osi-gsa-$$ sb=osi-gsb-$$
 declare -A NS=([a]=$na [b]=$nb [sa]=$sa [sb]=$sb)
 declare -A IF=([a]=osga$$ [b]=osgb$$)
+WG_IFACES=("${IF[a]}" "${IF[b]}")
 declare -A UNDER=([a]=198.51.100.1 [b]=198.51.100.2)
 declare -A MESH=([a]=10.77.0.1 [b]=10.77.0.2)
 declare -A GW=([a]=10.78.1.1 [b]=10.78.2.1)
@@ -40,7 +41,7 @@ on() { local n=$1; shift; ip netns exec "${NS[$n]}" "$@"; }
 wg_pids() { grep -ho 'wireguard-go pid [0-9]*' "$T"/*.log 2>/dev/null | awk '{ print $3 }' | sort -u; }
 stop_wg() {
 	# shellcheck disable=SC2046
-	wg_go_stop $(wg_pids)
+	wg_go_stop $(wg_pids) $(wg_go_serving "${IF[a]}" "${IF[b]}")
 }
 at_exit stop_wg
 

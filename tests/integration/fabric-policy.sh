@@ -24,13 +24,14 @@ nd=osi-pd-$$ nb=osi-pb-$$ gv=osi-pv-$$ gs=osi-ps-$$ go=osi-po-$$
 declare -A NS=([node]=$nd [nbr]=$nb [vault]=$gv [site]=$gs [orch]=$go)
 declare -A IP=([vault]=10.78.1.11 [site]=10.78.1.12 [orch]=10.78.2.10)
 WG=ospd$$
+WG_IFACES=("$WG")
 SRC=$(cd "$(dirname "$0")/../.." && pwd)
 
 on() { local n=$1; shift; ip netns exec "${NS[$n]}" "$@"; }
 wg_pids() { grep -ho 'wireguard-go pid [0-9]*' "$T"/*.log 2>/dev/null | awk '{ print $3 }' | sort -u; }
 stop_wg() {
 	# shellcheck disable=SC2046
-	wg_go_stop $(wg_pids)
+	wg_go_stop $(wg_pids) $(wg_go_serving "$WG")
 }
 at_exit stop_wg
 

@@ -14,6 +14,7 @@ T=$(mktemp -d /tmp/osi-test.XXXXXX)
 ADDR=127.$(( ($$ >> 16) % 200 + 20 )).$(( ($$ >> 8) % 256 )).$(( $$ % 250 + 2 ))
 HB_PORT=7101 API_PORT=7102 METRICS_PORT=9102
 declare -A PIDS=()
+WG_IFACES=()
 EXIT_HOOKS=() NETNS=()
 FAILED=0
 
@@ -37,6 +38,9 @@ cleanup() {
 	for name in "${!PIDS[@]}"; do
 		wait "${PIDS[$name]}" 2>/dev/null || true
 	done
+	# an agent that saw its interface go may have started wireguard-go anew
+	# before it stopped: those serve WG_IFACES (names with this test's $$)
+	(( ${#WG_IFACES[@]} )) && wg_go_stop $(wg_go_serving "${WG_IFACES[@]}")
 	for name in "${NETNS[@]}"; do
 		ip netns del "$name" 2>/dev/null || true
 	done
@@ -78,6 +82,18 @@ in_ns() { local ns=$1; shift; ip netns exec "$ns" "$@"; }
 # a tool printed, so checked to still be wireguard-go): TERM, up to 5 s to
 # exit, then KILL.
 wg_go_running() { [[ $(cat "/proc/$1/comm" 2>/dev/null) == wireguard-go ]]; }
+# wg_go_serving IFNAME...: the pids of the wireguard-go processes serving
+# these interfaces (names carrying the test's $$, so only ours), for one a
+# restarted agent started without a pid in any log.
+wg_go_serving() {
+	local p want
+	for p in $(pgrep -x wireguard-go); do
+		for want in "$@"; do
+			[[ $(tr '\0' ' ' < "/proc/$p/cmdline" 2>/dev/null) == "wireguard-go $want " ]] && echo "$p"
+		done
+	done
+	return 0
+}
 wg_go_gone() { ! wg_go_running "$1"; }
 wg_go_stop() {
 	local pid
