@@ -16,6 +16,7 @@
 #include <sodium.h>
 
 #include "lib/ledger.h"
+#include "tests/unit/ledger-check.h"
 
 #define NET 0x0a4d0000u /* 10.77.0.0 */
 
@@ -41,21 +42,6 @@ struct fixture {
 	struct ledger l;
 	char err[256];
 };
-
-#define OK(f, call)                                                              \
-	do {                                                                     \
-		int r_ = (call);                                                 \
-		if (r_ != 0)                                                     \
-			fail_msg("%s = %d: %s", #call, r_, (f)->err);            \
-	} while (0)
-
-static void refused(struct fixture *f, int ret, int want, const char *what)
-{
-	if (ret != want)
-		fail_msg("got %d, want %d (%s)", ret, want, f->err);
-	if (!strstr(f->err, what))
-		fail_msg("message \"%s\" lacks \"%s\"", f->err, what);
-}
 
 static void make_id(struct identity *id, const char *name)
 {
