@@ -20,6 +20,15 @@ static const struct guest_op_def ops[] = {
 	 * no name: both are about the node, not one guest) */
 	{ "fabric",      GOP_FABRIC,      true, false, true,  0, "fabric",    NULL },
 	{ "names",       GOP_NAMES,       true, false, false, 0, "names",     NULL },
+	/* a cold move (docs/architecture.md, "Moving a guest"): the source's
+	 * agent sends what its helper exported, the target's receives it and its
+	 * helper imports it; then abort (target) or undefine and release (source) */
+	{ "move-out",      GOP_MOVE_OUT,       true, false, true, 1, "sent",       NULL },
+	{ "move-in",       GOP_MOVE_IN,        true, false, true, 1, "defined",    NULL },
+	{ "move-abort",    GOP_MOVE_ABORT,     true, false, true, 1, "discarded",  NULL },
+	{ "move-commit",   GOP_MOVE_COMMIT,    true, false, true, 1, "committed",  NULL },
+	{ "move-undefine", GOP_MOVE_UNDEFINE,  true, false, true, 1, "undefined",  NULL },
+	{ "release-source", GOP_RELEASE_SOURCE, true, false, true, 1, "released", NULL },
 };
 
 #define OPS_COUNT (sizeof(ops) / sizeof(ops[0]))

@@ -1,8 +1,51 @@
 #include "service-vm-host/dispatch-check.h"
 
+#include <arpa/inet.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "lib/guest-types.h"
+
+static bool hex64(const char *t)
+{
+	if (!t || strlen(t) != 64)
+		return false;
+	for (; *t; t++)
+		if (!((*t >= '0' && *t <= '9') || (*t >= 'a' && *t <= 'f')))
+			return false;
+	return true;
+}
+
+static bool ipv4_port(const char *t)
+{
+	const char *colon = t ? strrchr(t, ':') : NULL;
+	char host[16], *end;
+	struct in_addr a;
+	long port;
+
+	if (!colon || colon - t >= (long)sizeof(host) || !colon[1])
+		return false;
+	memcpy(host, t, (size_t)(colon - t));
+	host[colon - t] = '\0';
+	port = strtol(colon + 1, &end, 10);
+	return !*end && port >= 1 && port <= 65535 && colon[1] != '0' &&
+	       inet_pton(AF_INET, host, &a) == 1;
+}
+
+/* "move":{"token","peer"} (out) or {"token","listen"} (in). */
+static const char *check_move(const json_t *req, struct dispatch_req *out)
+{
+	const json_t *m = json_object_get(req, "move");
+	const char *key = out->op->op == GOP_MOVE_OUT ? "peer" : "listen";
+
+	out->token = json_string_value(json_object_get(m, "token"));
+	out->addr = json_string_value(json_object_get(m, key));
+	if (!json_is_object(m) || json_object_size(m) != 2 || !hex64(out->token))
+		return "a move needs its token (64 hex digits)";
+	if (!ipv4_port(out->addr))
+		return "a move needs an IPv4 address and port for its transfer";
+	return NULL;
+}
 
 const char *dispatch_check_request(const json_t *req, const char *self, struct dispatch_req *out)
 {
@@ -21,6 +64,8 @@ const char *dispatch_check_request(const json_t *req, const char *self, struct d
 		return NULL;
 	if (!out->name || !guest_name_valid(out->name))
 		return "invalid guest name";
+	if (out->op->op == GOP_MOVE_OUT || out->op->op == GOP_MOVE_IN)
+		return check_move(req, out);
 	if (out->op->op != GOP_CREATE)
 		return NULL;
 	out->type = json_string_value(json_object_get(g, "type"));

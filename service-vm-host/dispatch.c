@@ -1,6 +1,9 @@
 #include "service-vm-host/dispatch.h"
 
 #include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +24,7 @@
 #include "lib/firewall.h"
 #include "service-vm-host/dispatch-check.h"
 #include "service-vm-host/fabric.h"
+#include "service-vm-host/helper-path.h"
 #include "service-vm-host/helper-req.h"
 
 #define LINE_BYTES 2048
@@ -52,6 +56,8 @@ struct job {
 	struct dispatch *d;
 	uint8_t nonce[API_NONCE_BYTES];
 	bool requested, running, final_sent;
+	bool mover;               /* move-out/in: a service-vm-host-move, not the helper */
+	uv_process_t proc;
 	char guest[GUEST_NAME_MAX + 1];
 	char verb[16];
 	char line[LINE_BYTES];
@@ -89,6 +95,8 @@ static void on_conn_closed(struct conn *c, int why)
 		log_warn("dispatch: the fleet left during %s %s; closing the helper's socket "
 			 "(it rolls back)", j->verb, j->guest);
 		j->running = false;
+		if (j->mover)
+			uv_process_kill(&j->proc, SIGTERM);
 		close_handle((uv_handle_t *)&j->out);
 	}
 	job_release(j);
@@ -136,7 +144,9 @@ static void refuse(struct job *j, const char *why)
 static void relay_line(struct job *j, const char *line)
 {
 	static const char *const states[] = { "defining", "booting", "running", "stopped",
-					      "destroyed", "failed" };
+					      "destroyed", "failed", "discarded", "committed",
+					      "undefined", "released", "stopping", "waiting",
+					      "moving", "importing", "sent", "defined" };
 	json_t *m = json_loads(line, JSON_REJECT_DUPLICATES, NULL);
 	const char *st = json_string_value(json_object_get(m, "state"));
 	bool known = false, last;
@@ -150,7 +160,8 @@ static void relay_line(struct job *j, const char *line)
 		j->final_sent = true;
 		return;
 	}
-	last = strcmp(st, "defining") && strcmp(st, "booting");
+	last = strcmp(st, "defining") && strcmp(st, "booting") && strcmp(st, "stopping") &&
+	       strcmp(st, "waiting") && strcmp(st, "moving") && strcmp(st, "importing");
 	j->final_sent = last;
 	if (!strcmp(st, "failed"))
 		log_warn("dispatch: %s", line);
@@ -251,6 +262,70 @@ static int ask_helper(struct job *j, const struct dispatch_req *r)
 	return uv_read_start((uv_stream_t *)&j->out, on_helper_alloc, on_helper_read);
 }
 
+/* ---- a move's transfer: service-vm-host-move, its stdout relayed ---- */
+
+static void on_mover_exit(uv_process_t *p, int64_t status, int sig)
+{
+	(void)status;
+	(void)sig;
+	uv_close((uv_handle_t *)p, job_closed);
+}
+
+static int spawn_mover(struct job *j, const struct dispatch_req *r)
+{
+	extern char **environ;
+	const struct host_config *c = j->d->cfg;
+	char path[PATH_MAX], tok[80], *env[256], *args[7];
+	uv_process_options_t opts = { 0 };
+	uv_stdio_container_t stdio[3];
+	size_t n = 0;
+	int ret;
+
+	if ((ret = host_helper_path("service-vm-host-move", path, sizeof(path))) < 0)
+		return ret;
+	snprintf(tok, sizeof(tok), "OSI_MOVE_TOKEN=%s", r->token);
+	for (char **e = environ; *e && n < 254; e++)
+		if (strncmp(*e, "OSI_MOVE_TOKEN=", 15))
+			env[n++] = *e;
+	env[n++] = tok;
+	env[n] = NULL;
+	args[0] = path;
+	args[1] = r->op->op == GOP_MOVE_OUT ? "out" : "in";
+	args[2] = (char *)r->name;
+	args[3] = (char *)r->addr;
+	args[4] = (char *)c->virt_socket;
+	args[5] = (char *)c->state_dir;
+	args[6] = NULL;
+	uv_pipe_init(conn_loop(j->c), &j->out, 0);
+	j->out.data = j;
+	j->open_parts++;
+	stdio[0].flags = UV_IGNORE;
+	stdio[1].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
+	stdio[1].data.stream = (uv_stream_t *)&j->out;
+	stdio[2].flags = UV_INHERIT_FD;
+	stdio[2].data.fd = 2;
+	opts.file = path;
+	opts.args = args;
+	opts.env = env;
+	opts.exit_cb = on_mover_exit;
+	opts.stdio = stdio;
+	opts.stdio_count = 3;
+	j->proc.data = j;
+	ret = uv_spawn(conn_loop(j->c), &j->proc, &opts);
+	sodium_memzero(tok, sizeof(tok));
+	j->open_parts++; /* the process handle, closed at exit (or now) */
+	if (ret < 0) {
+		uv_close((uv_handle_t *)&j->proc, job_closed);
+		close_handle((uv_handle_t *)&j->out);
+		return ret;
+	}
+	j->running = j->mover = true;
+	snprintf(j->guest, sizeof(j->guest), "%s", r->name);
+	snprintf(j->verb, sizeof(j->verb), "%s", r->op->verb);
+	log_info("dispatch: %s %s (transfer %s)", r->op->verb, r->name, r->addr);
+	return uv_read_start((uv_stream_t *)&j->out, on_helper_alloc, on_helper_read);
+}
+
 /* ---- whom to obey ---- */
 
 static void file_stamp(const char *path, struct stat *st)
@@ -327,9 +402,34 @@ static json_t *probe_inventory(const struct probe_result *r)
 	return list;
 }
 
-/* {"addresses":{GUEST:IPV4,...},"guests":[...]}: what the last guests probe
- * learnt (no addresses and no "guests" when libvirt did not answer), then
- * the connection ends. */
+/* {GUEST:{IFNAME:[ADDRESS,...],...},...}: what the guests' agents reported
+ * (the probe checked each address and bounded them per guest); NULL when
+ * none did. */
+static json_t *probe_agents(const struct probe_result *r)
+{
+	json_t *m = r->nagent ? json_object() : NULL;
+
+	for (unsigned i = 0; m && i < r->nagent; i++) {
+		const struct probe_agent *a = &r->agent[i];
+		json_t *g = json_object_get(m, a->name), *list;
+
+		if (!g && json_object_set_new(m, a->name, g = json_object()) < 0)
+			g = NULL;
+		list = g ? json_object_get(g, a->a.ifname) : NULL;
+		if (g && !list && json_object_set_new(g, a->a.ifname, list = json_array()) < 0)
+			list = NULL;
+		if (!list || json_array_append_new(list, json_string(a->a.addr)) < 0) {
+			json_decref(m);
+			return NULL;
+		}
+	}
+	return m;
+}
+
+/* {"addresses":{GUEST:IPV4,...},"guests":[...],"agent":{...}}: what the last
+ * guests probe learnt (no addresses, no "guests" and no "agent" when
+ * libvirt did not answer; no "agent" when no guest's agent did), then the
+ * connection ends. */
 static const char *answer_addresses(struct job *j)
 {
 	const struct guests *g = j->d->probe;
@@ -343,6 +443,8 @@ static const char *answer_addresses(struct job *j)
 		json_object_set_new(a, g->last.addrs[i].name, json_string(g->last.addrs[i].ipv4));
 	if (m && known)
 		json_object_set_new(m, "guests", probe_inventory(&g->last));
+	if (m && known && g->last.nagent)
+		json_object_set_new(m, "agent", probe_agents(&g->last));
 	if (m && fw_counters(&c[0], &c[1]) == 0) { /* the drop counters ride along */
 		json_object_set_new(m, "denied", json_integer((json_int_t)c[0]));
 		json_object_set_new(m, "guest_denied", json_integer((json_int_t)c[1]));
@@ -413,6 +515,8 @@ static void handle_request(struct job *j, const uint8_t *p, size_t len)
 		why = answer_addresses(j);
 	else if (!why && r.op->op == GOP_FABRIC)
 		why = answer_fabric(j, req);
+	else if (!why && (r.op->op == GOP_MOVE_OUT || r.op->op == GOP_MOVE_IN))
+		why = spawn_mover(j, &r) < 0 ? "cannot start the mover" : NULL;
 	else if (!why && ask_helper(j, &r) < 0)
 		why = "cannot start the provisioning helper";
 	json_decref(req);

@@ -34,6 +34,7 @@
 #include "lib/log.h"
 #include "osi-config.h"
 #include "service-vm-host/helper-fabric.h"
+#include "service-vm-host/helper-move.h"
 #include "service-vm-host/helper-req.h"
 #include "service-vm-host/host-config.h"
 #include "virt/virt.h"
@@ -43,6 +44,7 @@
 #define MAX_SETS 32
 
 static int peer = -1;
+static int passed_fd = -1; /* move-in: the received archive, with the request */
 static volatile sig_atomic_t stop_signal;
 static bool peer_gone;
 
@@ -278,6 +280,69 @@ static int load_config(int argc, char **argv, struct host_config *cfg)
 	return host_config_load(cfg, path, optional, sets, nsets);
 }
 
+/* The record, and the one descriptor a move-in's record carries. */
+static ssize_t recv_request(uint8_t *buf, size_t len)
+{
+	union { struct cmsghdr h; char b[CMSG_SPACE(sizeof(int))]; } ctl;
+	struct iovec iov = { .iov_base = buf, .iov_len = len };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.b,
+			     .msg_controllen = sizeof(ctl.b) };
+	struct cmsghdr *cm;
+	ssize_t n = recvmsg(peer, &mh, MSG_TRUNC | MSG_CMSG_CLOEXEC);
+
+	for (cm = n >= 0 ? CMSG_FIRSTHDR(&mh) : NULL; cm; cm = CMSG_NXTHDR(&mh, cm))
+		if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS &&
+		    cm->cmsg_len == CMSG_LEN(sizeof(int)) && passed_fd < 0)
+			memcpy(&passed_fd, CMSG_DATA(cm), sizeof(int));
+	return n;
+}
+
+/* move-out's answer: the exported archive's descriptor with its line. */
+static int send_fd(int fd, uint64_t bytes)
+{
+	union { struct cmsghdr h; char b[CMSG_SPACE(sizeof(int))]; } ctl;
+	char line[96];
+	int n = snprintf(line, sizeof(line), "{\"state\":\"exported\",\"bytes\":%llu}\n",
+			 (unsigned long long)bytes);
+	struct iovec iov = { .iov_base = line, .iov_len = (size_t)n };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.b,
+			     .msg_controllen = sizeof(ctl.b) };
+	struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+
+	memset(&ctl, 0, sizeof(ctl));
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+	return sendmsg(peer, &mh, MSG_NOSIGNAL) == n ? 0 : -errno;
+}
+
+static int move(struct virt_host *h, const struct host_config *c, const struct guest_op_def *op,
+		const char *name)
+{
+	char detail[160];
+	uint64_t bytes = 0;
+	int fd = -1, ret;
+
+	if (op->op == GOP_MOVE_OUT) {
+		report("stopping", "a clean shutdown, then the export", NULL);
+		if ((ret = helper_move_out(h, c, name, &fd, &bytes)) < 0)
+			return fail("%s", h->err);
+		ret = send_fd(fd, bytes);
+		close(fd);
+		return ret < 0 ? fail("cannot hand the export over: %s", strerror(-ret)) : 0;
+	}
+	if (op->op == GOP_MOVE_IN) {
+		report("importing", "verifying the archive, then defining", NULL);
+		ret = helper_move_in(h, c, name, passed_fd);
+		return ret < 0 ? fail("%s", h->err) : (report(op->done_state, NULL, NULL), 0);
+	}
+	if (helper_move_act(h, c, op, name, detail, sizeof(detail)) < 0)
+		return fail("%s", h->err);
+	report(op->done_state, detail[0] ? detail : NULL, NULL);
+	return 0;
+}
+
 /* The connection systemd accepted, and the one record it must start with. */
 static const char *take_request(struct helper_req *r, const struct guest_op_def **op)
 {
@@ -290,7 +355,7 @@ static const char *take_request(struct helper_req *r, const struct guest_op_def 
 	if (getsockopt(peer, SOL_SOCKET, SO_TYPE, &type, &tl) < 0 || type != SOCK_SEQPACKET)
 		return "the helper's socket must be a SOCK_SEQPACKET connection";
 	setsockopt(peer, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	n = recv(peer, buf, sizeof(buf), MSG_TRUNC);
+	n = recv_request(buf, sizeof(buf));
 	if (n < 0)
 		return "no request arrived";
 	return helper_req_check(buf, (size_t)n, r, op);
@@ -326,6 +391,8 @@ int main(int argc, char **argv)
 	}
 	peer = SD_LISTEN_FDS_START;
 	why = take_request(&r, &op);
+	if (!why && passed_fd >= 0 && op->op != GOP_MOVE_IN)
+		why = "only a move-in brings a file";
 	if (why)
 		return fail("refused: %s", why);
 	if (load_config(argc, argv, &cfg) < 0)
@@ -341,6 +408,8 @@ int main(int argc, char **argv)
 		ret = create(&h, &cfg, &r);
 	else if (op->op == GOP_FABRIC || op->op == GOP_NAMES)
 		ret = node_act(&h, &cfg, op);
+	else if (op->op >= GOP_MOVE_OUT)
+		ret = move(&h, &cfg, op, r.name);
 	else
 		ret = act(&h, op, r.name);
 	virt_host_close(&h);

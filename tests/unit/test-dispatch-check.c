@@ -76,6 +76,45 @@ static void test_request(void **state)
 			    "guest size out of range");
 }
 
+#define TOK "\"token\":\"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\""
+
+/* A move's token and transfer address are checked with its verb. */
+static void test_move_request(void **state)
+{
+	struct dispatch_req r;
+
+	(void)state;
+	assert_null(check("{\"op\":\"move-out\",\"node\":\"n1\",\"guest\":{\"name\":\"g1\"},"
+			  "\"move\":{" TOK ",\"peer\":\"10.0.0.2:7106\"}}", &r));
+	assert_int_equal(r.op->op, GOP_MOVE_OUT);
+	assert_string_equal(r.addr, "10.0.0.2:7106");
+	assert_int_equal(strlen(r.token), 64);
+	assert_null(check("{\"op\":\"move-in\",\"node\":\"n1\",\"guest\":{\"name\":\"g1\"},"
+			  "\"move\":{" TOK ",\"listen\":\"10.0.0.3:7106\"}}", &r));
+	assert_int_equal(r.op->op, GOP_MOVE_IN);
+	/* the other side's key, no move, a short or upper-case token, a bad address */
+	assert_non_null(check("{\"op\":\"move-in\",\"node\":\"n1\",\"guest\":{\"name\":\"g1\"},"
+			      "\"move\":{" TOK ",\"peer\":\"10.0.0.3:7106\"}}", &r));
+	assert_non_null(check("{\"op\":\"move-out\",\"node\":\"n1\",\"guest\":{\"name\":\"g1\"}}", &r));
+	assert_non_null(check("{\"op\":\"move-out\",\"node\":\"n1\",\"guest\":{\"name\":\"g1\"},"
+			      "\"move\":{\"token\":\"00\",\"peer\":\"10.0.0.2:7106\"}}", &r));
+	assert_non_null(check("{\"op\":\"move-out\",\"node\":\"n1\",\"guest\":{\"name\":\"g1\"},"
+			      "\"move\":{\"token\":\"0123456789ABCDEF0123456789abcdef0123456789abcdef0123456789abcdef\","
+			      "\"peer\":\"10.0.0.2:7106\"}}", &r));
+	const char *bad[] = { "10.0.0.2", "10.0.0.2:0", "10.0.0.2:65536", "10.0.0.2:7106x",
+			      "host:7106", "10.0.0.256:7106", "10.0.0.2:", ":7106", "10.0.0.2:07106" };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char text[400];
+
+		snprintf(text, sizeof(text), "{\"op\":\"move-out\",\"node\":\"n1\",\"guest\":"
+			 "{\"name\":\"g1\"},\"move\":{" TOK ",\"peer\":\"%s\"}}", bad[i]);
+		assert_string_equal(check(text, &r), "a move needs an IPv4 address and port for its transfer");
+	}
+	/* the other move verbs name the guest alone */
+	assert_null(check("{\"op\":\"move-abort\",\"node\":\"n1\",\"guest\":{\"name\":\"g1\"}}", &r));
+	assert_null(check("{\"op\":\"release-source\",\"node\":\"n1\",\"guest\":{\"name\":\"g1\"}}", &r));
+}
+
 /* ---- the signer ---- */
 
 static uint8_t fleet_pk[SIGN_PK_BYTES], fleet_sk[SIGN_SK_BYTES];
@@ -239,6 +278,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_request),
+		cmocka_unit_test(test_move_request),
 		cmocka_unit_test_setup_teardown(test_unsigned_refused_without_loading, setup_keys, teardown_keys),
 		cmocka_unit_test_setup_teardown(test_unknown_signer_loads, setup_keys, teardown_keys),
 		cmocka_unit_test_setup_teardown(test_other_fleet_refused, setup_keys, teardown_keys),

@@ -19,7 +19,7 @@ static void lookups(void **state)
 		assert_ptr_equal(guest_op_find(op->verb), op);
 		assert_int_equal(op->op, n);
 	}
-	assert_int_equal(n, GOP_NAMES + 1);
+	assert_int_equal(n, GOP_RELEASE_SOURCE + 1);
 	assert_null(guest_op_find(NULL));
 	assert_null(guest_op_find("reboot"));
 	assert_null(guest_op_find("START"));
@@ -75,6 +75,17 @@ static void rows_agree(void **state)
 	assert_false(guest_op_find("names")->dispatched);
 	assert_int_equal(guest_op_find("fabric")->helper_args, 0);
 	assert_int_equal(guest_op_find("names")->helper_args, 0);
+	/* a cold move's steps: dispatched one guest at a time, never an action
+	 * of vm-action (the move's own requests ask for them) */
+	for (unsigned i = GOP_MOVE_OUT; i <= GOP_RELEASE_SOURCE; i++) {
+		op = guest_op_at(i);
+		assert_true(op->dispatched);
+		assert_false(op->action);
+		assert_int_equal(op->helper_args, 1);
+		assert_non_null(op->done_state);
+	}
+	assert_string_equal(guest_op_find("move-in")->done_state, "defined");
+	assert_string_equal(guest_op_find("release-source")->done_state, "released");
 }
 
 static void sizes(void **state)

@@ -1,0 +1,290 @@
+#include "service-vm-host/helper-move.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <sodium.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "lib/identity.h"
+#include "lib/log.h"
+#include "lib/mesh.h"
+#include "lib/trust.h"
+#include "virt/virt-export.h"
+#include "virt/virt-move.h"
+
+#define QUIESCE_S 300
+#define MOVES_DIR "moves"
+
+static int fail(struct virt_host *h, int ret, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int fail(struct virt_host *h, int ret, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(h->err, sizeof(h->err), fmt, ap);
+	va_end(ap);
+	return ret;
+}
+
+/* <state_dir>/moves/<what>.<name>, the directory made root's 0700 first. */
+static int marker_path(struct virt_host *h, const struct host_config *c, const char *what,
+		       const char *name, char path[PATH_MAX])
+{
+	char dir[PATH_MAX];
+	struct stat st;
+
+	if (snprintf(dir, sizeof(dir), "%s/%s", c->state_dir, MOVES_DIR) >= (int)sizeof(dir))
+		return fail(h, -ENAMETOOLONG, "%s: path too long", c->state_dir);
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+		return fail(h, -errno, "%s: %s", dir, strerror(errno));
+	if (lstat(dir, &st) < 0 || !S_ISDIR(st.st_mode) || st.st_uid != geteuid() ||
+	    (st.st_mode & 077))
+		return fail(h, -EPERM, "%s must be a directory of the helper's user, mode 0700", dir);
+	if (snprintf(path, PATH_MAX, "%s/%s.%s", dir, what, name) >= PATH_MAX)
+		return fail(h, -ENAMETOOLONG, "%s: path too long", dir);
+	return 0;
+}
+
+static bool marked(const char *path)
+{
+	struct stat st;
+
+	return lstat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+static int mark(struct virt_host *h, const char *path)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+
+	if (fd < 0 || fsync(fd) < 0) {
+		int e = errno;
+
+		if (fd >= 0)
+			close(fd);
+		return fail(h, -e, "%s: %s", path, strerror(e));
+	}
+	close(fd);
+	return 0;
+}
+
+/* The cloud-config and mounts of the guest's type, as vm export takes them. */
+static char *template_of(struct virt_host *h, const struct host_config *c, const char *name,
+			 const char **mounts)
+{
+	static struct virt_manifest vm;
+	struct virt_guest g;
+	char *ud = NULL, err[256];
+
+	if (virt_guest_get(h, name, &g) < 0 ||
+	    virt_manifest_load(c->images_dir, g.type, &vm, &ud, err, sizeof(err)) < 0)
+		return NULL;
+	for (unsigned i = 0; i < g.ndata && i < VIRT_MAX_DATA_DISKS; i++)
+		for (unsigned j = 0; j < vm.ndata; j++)
+			if (!strcmp(vm.data[j].name, g.data[i]))
+				mounts[i] = vm.data[j].mount;
+	return ud;
+}
+
+static int export_to(struct virt_host *h, const struct host_config *c, const char *name,
+		     const char *path)
+{
+	struct export_source src = { 0 };
+	struct export_manifest m;
+	struct identity id;
+	char *ud;
+	int ret = identity_load(c->state_dir, &id);
+
+	if (ret < 0)
+		return fail(h, ret, "cannot load this node's identity to sign the move: %s",
+				 strerror(-ret));
+	ud = template_of(h, c, name, src.mounts);
+	src.signer = &id;
+	src.node = id.name;
+	src.user_data = ud;
+	ret = virt_export(h, name, &src, path, &m);
+	if (ret == 0)
+		export_manifest_free(&m);
+	free(ud);
+	identity_wipe(&id);
+	return ret;
+}
+
+int helper_move_out(struct virt_host *h, const struct host_config *c, const char *name, int *fd,
+		    uint64_t *bytes)
+{
+	char path[PATH_MAX];
+	struct stat st;
+	int ret;
+
+	*fd = -1;
+	if ((ret = marker_path(h, c, "out", name, path)) < 0)
+		return ret;
+	unlink(path); /* an earlier attempt's, cut off */
+	if ((ret = virt_move_quiesce(h, name, QUIESCE_S)) < 0)
+		return ret;
+	ret = export_to(h, c, name, path);
+	if (ret == 0 && ((*fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0 ||
+			 fstat(*fd, &st) < 0))
+		ret = fail(h, -errno, "%s: %s", path, strerror(errno));
+	unlink(path);
+	if (ret < 0) {
+		char why[VIRT_ERR_MAX];
+
+		snprintf(why, sizeof(why), "%s", h->err);
+		if (*fd >= 0)
+			close(*fd), *fd = -1;
+		virt_move_autostart(h, name, true);
+		snprintf(h->err, sizeof(h->err), "%s", why);
+		return ret;
+	}
+	*bytes = (uint64_t)st.st_size;
+	return 0;
+}
+
+/* The signer must be a live member of this node's ledger (or trust file). */
+static int trust_member(const struct export_sig *s, void *ctx, char *err, size_t errlen)
+{
+	const struct host_config *c = ctx;
+	struct trust_set set = { 0 };
+	const struct trust_entry *e;
+	char source[PATH_MAX + 8];
+	int ret = mesh_trust_load(c->state_dir, c->trust_file, &set, source, sizeof(source), err,
+				  errlen);
+
+	if (ret < 0)
+		return snprintf(err, errlen, "no ledger or trust file to check the source node"), -EPERM;
+	e = trust_find(&set, s->signer);
+	ret = e && sodium_memcmp(e->sign_pk, s->key, SIGN_PK_BYTES) == 0 ? 0 : -EPERM;
+	if (ret < 0)
+		snprintf(err, errlen, "signed by %s, not a live member of this node's %s", s->signer,
+			 source);
+	trust_free(&set);
+	return ret;
+}
+
+int helper_move_in(struct virt_host *h, const struct host_config *c, const char *name, int fd)
+{
+	struct export_manifest m;
+	struct virt_guest g;
+	char path[PATH_MAX], src[32];
+	int ret;
+
+	if (fd < 0)
+		return fail(h, -EINVAL, "move-in needs the received archive");
+	if ((ret = marker_path(h, c, "in", name, path)) < 0)
+		return ret;
+	unlink(path);
+	if (virt_guest_get(h, name, &g) == 0)
+		return fail(h, -EEXIST, "a guest named %s is already defined here", name);
+	if ((ret = mark(h, path)) < 0)
+		return ret;
+	snprintf(src, sizeof(src), "/proc/self/fd/%d", fd);
+	ret = virt_import(h, src, trust_member, (void *)c, &m);
+	if (ret < 0) {
+		unlink(path); /* the import removed what it made */
+		return ret;
+	}
+	if (strcmp(m.name, name))
+		ret = fail(h, -EBADMSG, "the archive holds guest %s, not %s", m.name, name);
+	export_manifest_free(&m);
+	if (ret == 0)
+		ret = virt_move_autostart(h, name, false);
+	return ret; /* a failure here leaves the marked copy for move-abort */
+}
+
+/* move-abort: a copy a move brought in goes (only with its marker); on
+ * the source, the guest is set to start with the host again. */
+static int abort_move(struct virt_host *h, const struct host_config *c, const char *name,
+		      char *detail, size_t len)
+{
+	char path[PATH_MAX];
+	unsigned removed = 0;
+	int ret = marker_path(h, c, "in", name, path);
+
+	if (ret < 0)
+		return ret;
+	if (!marked(path)) {
+		ret = virt_move_autostart(h, name, true);
+		snprintf(detail, len, ret == 0 ? "%s stays here, autostart on" :
+			 "nothing of a move of %s here", name);
+		h->err[0] = '\0';
+		return 0;
+	}
+	virt_guest_stop(h, name, true);
+	if (virt_guest_destroy(h, name, NULL) < 0 && !strstr(h->err, "no guest"))
+		log_warn("%s", h->err);
+	if ((ret = virt_move_remove_volumes(h, name, &removed)) < 0)
+		return ret;
+	unlink(path);
+	snprintf(detail, len, "the copy a move brought here is removed (%u volume%s)", removed,
+		 removed == 1 ? "" : "s");
+	return 0;
+}
+
+static int undefine(struct virt_host *h, const struct host_config *c, const char *name,
+		    char *detail, size_t len)
+{
+	char path[PATH_MAX];
+	int ret = marker_path(h, c, "moved", name, path);
+
+	if (ret < 0 || (ret = mark(h, path)) < 0)
+		return ret;
+	ret = virt_move_undefine(h, name);
+	if (ret == -ENOENT) { /* undefined before: the answer was lost */
+		h->err[0] = '\0';
+		ret = 0;
+	}
+	if (ret == 0)
+		snprintf(detail, len, "its volumes stay until release-source");
+	return ret;
+}
+
+static int release(struct virt_host *h, const struct host_config *c, const char *name,
+		   char *detail, size_t len)
+{
+	char path[PATH_MAX];
+	unsigned removed = 0;
+	int ret = marker_path(h, c, "moved", name, path);
+
+	if (ret < 0)
+		return ret;
+	if (!marked(path))
+		return fail(h, -ENOENT, "no copy of %s that moved away is kept here", name);
+	if ((ret = virt_move_remove_volumes(h, name, &removed)) < 0)
+		return ret;
+	unlink(path);
+	snprintf(detail, len, "%u volume%s removed", removed, removed == 1 ? "" : "s");
+	return 0;
+}
+
+/* move-commit (target): the copy is the guest now; it starts with the host. */
+static int commit(struct virt_host *h, const struct host_config *c, const char *name)
+{
+	char path[PATH_MAX];
+	int ret = marker_path(h, c, "in", name, path);
+
+	if (ret == 0)
+		ret = virt_move_autostart(h, name, true);
+	if (ret == 0)
+		unlink(path);
+	return ret;
+}
+
+int helper_move_act(struct virt_host *h, const struct host_config *c, const struct guest_op_def *op,
+		    const char *name, char *detail, size_t len)
+{
+	detail[0] = '\0';
+	switch (op->op) {
+	case GOP_MOVE_ABORT: return abort_move(h, c, name, detail, len);
+	case GOP_MOVE_UNDEFINE: return undefine(h, c, name, detail, len);
+	case GOP_RELEASE_SOURCE: return release(h, c, name, detail, len);
+	case GOP_MOVE_COMMIT: return commit(h, c, name);
+	default: return fail(h, -EINVAL, "not a move verb");
+	}
+}

@@ -1,0 +1,23 @@
+/* The privileged helper's part of a cold move (docs/architecture.md,
+ * "Moving a guest"). Each verb acts on one guest named in the fixed-size
+ * request; proof that a copy belongs to a move is a marker file in
+ * <state_dir>/moves, a directory only root may write. */
+#pragma once
+#include <stdint.h>
+
+#include "lib/guest-ops.h"
+#include "service-vm-host/host-config.h"
+#include "virt/virt.h"
+
+/* move-out: shuts the guest down cleanly (autostart off), exports it signed
+ * by this node into a file nobody else can open, and hands that file back
+ * read-only (*fd, *bytes; the file is already unlinked). */
+int helper_move_out(struct virt_host *h, const struct host_config *c, const char *name, int *fd,
+		    uint64_t *bytes);
+/* move-in: the archive the agent received (fd) is verified (signed by a
+ * live member) and imported: the guest is defined, not started, autostart
+ * off, and marked as a move's copy. */
+int helper_move_in(struct virt_host *h, const struct host_config *c, const char *name, int fd);
+/* The other verbs; *detail gets what to report beside the done state. */
+int helper_move_act(struct virt_host *h, const struct host_config *c, const struct guest_op_def *op,
+		    const char *name, char *detail, size_t len);

@@ -1,0 +1,507 @@
+/* service-vm-host-move: one side of a cold move's transfer, run by the agent
+ * (unprivileged, as the agent) for a fleet's move-out or move-in request.
+ * Blocking code in its own process: the agent's loop only relays the JSON
+ * lines this prints on stdout ({"state","detail","bytes","total"}).
+ *
+ *   service-vm-host-move out GUEST PEER:PORT HELPER_SOCKET STATE_DIR
+ *   service-vm-host-move in  GUEST LISTEN:PORT HELPER_SOCKET STATE_DIR
+ *
+ * The move token (64 hex digits) comes in OSI_MOVE_TOKEN, never in argv.
+ * out: asks the helper for move-out (a clean shutdown and a signed export,
+ * handed back as a read-only descriptor), connects to the target and sends
+ * it (service-vm-host/move-wire.h), hashing what it read. in: listens for
+ * the source, takes only the token's greeting, writes what arrives into an
+ * unnamed file while hashing it, compares with the source's hash, then hands
+ * the file to the helper's move-in. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "lib/clock.h"
+#include "service-vm-host/helper-req.h"
+#include "service-vm-host/move-wire.h"
+
+#define ACCEPT_WAIT_S 120
+#define CONNECT_WAIT_S 60
+#define IO_WAIT_S 120
+
+struct side {
+	const char *guest, *addr, *helper, *state_dir;
+	uint8_t token[MOVE_TOKEN_BYTES];
+	uint64_t total, done, started_ms, shown_ms;
+};
+
+static void say(const char *state, const char *detail, const struct side *s)
+{
+	json_t *m = json_pack("{s:s, s:s?}", "state", state, "detail", detail);
+	char *text;
+
+	if (s && s->total) {
+		json_object_set_new(m, "bytes", json_integer((json_int_t)s->done));
+		json_object_set_new(m, "total", json_integer((json_int_t)s->total));
+	}
+	text = json_dumps(m, JSON_COMPACT);
+	if (text)
+		printf("%s\n", text);
+	fflush(stdout);
+	free(text);
+	json_decref(m);
+}
+
+static int failed(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int failed(const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	say("failed", msg, NULL);
+	return 1;
+}
+
+static void progress(struct side *s, bool force)
+{
+	uint64_t now = clock_mono_ns() / 1000000, ms = now - s->started_ms;
+	char detail[96];
+	double rate = ms ? (double)s->done / ((double)ms / 1000.0) : 0;
+
+	if (!force && now - s->shown_ms < 1000)
+		return;
+	s->shown_ms = now;
+	snprintf(detail, sizeof(detail), "%.1f MiB/s, %.0f s left", rate / 1048576.0,
+		 rate > 0 ? (double)(s->total - s->done) / rate : 0.0);
+	say("moving", detail, s);
+}
+
+static int parse_addr(const char *text, struct sockaddr_in *sa)
+{
+	char host[64];
+	const char *colon = strrchr(text, ':');
+	long port = colon ? strtol(colon + 1, NULL, 10) : 0;
+
+	memset(sa, 0, sizeof(*sa));
+	if (!colon || (size_t)(colon - text) >= sizeof(host) || port < 1 || port > 65535)
+		return -EINVAL;
+	snprintf(host, sizeof(host), "%.*s", (int)(colon - text), text);
+	sa->sin_family = AF_INET;
+	sa->sin_port = htons((uint16_t)port);
+	return inet_pton(AF_INET, host, &sa->sin_addr) == 1 ? 0 : -EINVAL;
+}
+
+static int full_write(int fd, const void *buf, size_t len)
+{
+	const uint8_t *p = buf;
+
+	while (len) {
+		ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -EIO;
+		p += n, len -= (size_t)n;
+	}
+	return 0;
+}
+
+static int full_read(int fd, void *buf, size_t len)
+{
+	uint8_t *p = buf;
+
+	while (len) {
+		ssize_t n = recv(fd, p, len, 0);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n == 0 ? -EPIPE : -errno;
+		p += n, len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* ---- the helper ---- */
+
+static int helper_open(const char *path, const char *verb, const char *guest, int pass_fd)
+{
+	union { struct cmsghdr h; char b[CMSG_SPACE(sizeof(int))]; } ctl;
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct helper_req req;
+	struct iovec iov = { .iov_base = &req, .iov_len = sizeof(req) };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+	int fd;
+
+	if (helper_req_build(&req, guest_op_find(verb), guest, NULL, 0, 0) < 0 ||
+	    strlen(path) >= sizeof(sa.sun_path))
+		return -EINVAL;
+	if (pass_fd >= 0) {
+		memset(&ctl, 0, sizeof(ctl));
+		mh.msg_control = ctl.b;
+		mh.msg_controllen = sizeof(ctl.b);
+		CMSG_FIRSTHDR(&mh)->cmsg_level = SOL_SOCKET;
+		CMSG_FIRSTHDR(&mh)->cmsg_type = SCM_RIGHTS;
+		CMSG_FIRSTHDR(&mh)->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(CMSG_FIRSTHDR(&mh)), &pass_fd, sizeof(int));
+	}
+	strcpy(sa.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	    sendmsg(fd, &mh, MSG_NOSIGNAL) != (ssize_t)sizeof(req)) {
+		int e = errno ? errno : EIO;
+
+		close(fd);
+		return -e;
+	}
+	return fd;
+}
+
+/* The helper's next line (and a descriptor it carried, if any): its state
+ * into *m (the caller decrefs), -EPIPE when it closed. */
+static int helper_line(int hfd, json_t **m, int *got_fd)
+{
+	union { struct cmsghdr h; char b[CMSG_SPACE(sizeof(int))]; } ctl;
+	char buf[4096];
+	struct iovec iov = { .iov_base = buf, .iov_len = sizeof(buf) - 1 };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.b,
+			     .msg_controllen = sizeof(ctl.b) };
+	struct cmsghdr *cm;
+	ssize_t n = recvmsg(hfd, &mh, MSG_CMSG_CLOEXEC);
+
+	if (n <= 0)
+		return -EPIPE;
+	for (cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm))
+		if (cm->cmsg_type == SCM_RIGHTS && cm->cmsg_len == CMSG_LEN(sizeof(int)) && got_fd)
+			memcpy(got_fd, CMSG_DATA(cm), sizeof(int));
+	buf[n] = '\0';
+	*m = json_loads(buf, JSON_REJECT_DUPLICATES | JSON_DISABLE_EOF_CHECK, NULL);
+	return json_is_object(*m) && json_string_value(json_object_get(*m, "state")) ? 0 : -EBADMSG;
+}
+
+/* Relays the helper's lines until one of the ends; the end's line in *end. */
+static int helper_wait(int hfd, const char *want, int *got_fd, json_t **end)
+{
+	for (;;) {
+		json_t *m = NULL;
+		const char *st;
+		int ret = helper_line(hfd, &m, got_fd);
+
+		if (ret < 0) {
+			json_decref(m);
+			return failed("the helper ended without a result");
+		}
+		st = json_string_value(json_object_get(m, "state"));
+		if (!strcmp(st, want) || !strcmp(st, "failed")) {
+			*end = m;
+			return strcmp(st, want) ? 1 : 0;
+		}
+		say(st, json_string_value(json_object_get(m, "detail")), NULL);
+		json_decref(m);
+	}
+}
+
+/* ---- out ---- */
+
+static int connect_target(const struct side *s)
+{
+	struct sockaddr_in sa;
+	struct timeval tv = { .tv_sec = IO_WAIT_S };
+	uint64_t until = clock_mono_ns() + (uint64_t)CONNECT_WAIT_S * 1000000000ull;
+
+	if (parse_addr(s->addr, &sa) < 0)
+		return -EINVAL;
+	while (clock_mono_ns() < until) {
+		int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+		if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
+			setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+			setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+			return fd;
+		}
+		if (fd >= 0)
+			close(fd);
+		usleep(300 * 1000);
+	}
+	return -ETIMEDOUT;
+}
+
+static int send_file(struct side *s, int sock, int file, uint8_t sum[32])
+{
+	crypto_hash_sha256_state st;
+	uint8_t *buf = malloc(MOVE_HEAD + MOVE_CHUNK);
+	int ret = buf ? 0 : -ENOMEM;
+
+	crypto_hash_sha256_init(&st);
+	while (!ret && s->done < s->total) {
+		size_t want = s->total - s->done < MOVE_CHUNK ? (size_t)(s->total - s->done) : MOVE_CHUNK;
+		ssize_t n = pread(file, buf + MOVE_HEAD, want, (off_t)s->done);
+
+		if (n <= 0) {
+			ret = -EIO;
+			break;
+		}
+		crypto_hash_sha256_update(&st, buf + MOVE_HEAD, (size_t)n);
+		move_head_build(buf, MOVE_DATA, (uint32_t)n);
+		ret = full_write(sock, buf, MOVE_HEAD + (size_t)n);
+		s->done += (uint64_t)n;
+		progress(s, false);
+	}
+	crypto_hash_sha256_final(&st, sum);
+	free(buf);
+	return ret;
+}
+
+static int ack(int sock, char *text, size_t len)
+{
+	uint8_t head[MOVE_HEAD], body[1 + MOVE_ACK_TEXT_MAX], type;
+	uint32_t blen;
+
+	if (full_read(sock, head, sizeof(head)) < 0 || move_head_parse(head, &type, &blen) ||
+	    type != MOVE_ACK || full_read(sock, body, blen) < 0) {
+		snprintf(text, len, "the target closed the transfer without an answer");
+		return -EPIPE;
+	}
+	snprintf(text, len, "%.*s", (int)(blen - 1), (const char *)body + 1);
+	return body[0] ? 0 : -EBADMSG;
+}
+
+static int move_out(struct side *s)
+{
+	struct move_hello h = { .total = 0 };
+	uint8_t hello[MOVE_HEAD + 128], sum[32];
+	char text[MOVE_ACK_TEXT_MAX + 1], hex[65];
+	json_t *end = NULL;
+	int hfd = helper_open(s->helper, "move-out", s->guest, -1), file = -1, sock, n, ret;
+
+	if (hfd < 0)
+		return failed("cannot reach the provisioning helper: %s", strerror(-hfd));
+	ret = helper_wait(hfd, "exported", &file, &end);
+	if (ret) {
+		if (ret == 1)
+			say("failed", json_string_value(json_object_get(end, "detail")), NULL);
+		json_decref(end);
+		return 1;
+	}
+	s->total = (uint64_t)json_integer_value(json_object_get(end, "bytes"));
+	json_decref(end);
+	close(hfd);
+	if (file < 0 || !s->total)
+		return failed("the helper handed over no export");
+	if ((sock = connect_target(s)) < 0)
+		return failed("cannot reach the target's mover at %s", s->addr);
+	memcpy(h.token, s->token, sizeof(h.token));
+	snprintf(h.guest, sizeof(h.guest), "%s", s->guest);
+	h.total = s->total;
+	s->started_ms = clock_mono_ns() / 1000000;
+	n = move_hello_build(&h, hello, sizeof(hello));
+	if (n < 0 || full_write(sock, hello, (size_t)n) < 0 || send_file(s, sock, file, sum) < 0)
+		return failed("the transfer to %s broke off after %llu bytes", s->addr,
+			      (unsigned long long)s->done);
+	move_head_build(hello, MOVE_END, 32);
+	memcpy(hello + MOVE_HEAD, sum, 32);
+	if (full_write(sock, hello, MOVE_HEAD + 32) < 0 || ack(sock, text, sizeof(text)) < 0)
+		return failed("the target refused the transfer: %s", text);
+	progress(s, true);
+	sodium_bin2hex(hex, sizeof(hex), sum, sizeof(sum));
+	snprintf(text, sizeof(text), "%llu bytes, SHA-256 %s, verified by the target",
+		 (unsigned long long)s->total, hex);
+	say("sent", text, NULL);
+	return 0;
+}
+
+/* ---- in ---- */
+
+static int listen_on(const char *addr)
+{
+	struct sockaddr_in sa;
+	int one = 1, fd;
+
+	if (parse_addr(addr, &sa) < 0)
+		return -EINVAL;
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 4) < 0) {
+		int e = errno;
+
+		close(fd);
+		return -e;
+	}
+	return fd;
+}
+
+/* The first connection whose greeting carries the token and the guest. */
+static int accept_source(struct side *s, int lfd)
+{
+	uint64_t until = clock_mono_ns() + (uint64_t)ACCEPT_WAIT_S * 1000000000ull;
+	struct timeval tv = { .tv_sec = 10 };
+
+	while (clock_mono_ns() < until) {
+		struct pollfd p = { .fd = lfd, .events = POLLIN };
+		uint8_t head[MOVE_HEAD], body[128], type;
+		struct move_hello h;
+		uint32_t blen;
+		int fd;
+
+		if (poll(&p, 1, 1000) <= 0 || (fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC)) < 0)
+			continue;
+		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+		if (full_read(fd, head, sizeof(head)) == 0 && !move_head_parse(head, &type, &blen) &&
+		    type == MOVE_HELLO && blen <= sizeof(body) && full_read(fd, body, blen) == 0 &&
+		    !move_hello_parse(body, blen, &h) && !strcmp(h.guest, s->guest) &&
+		    sodium_memcmp(h.token, s->token, MOVE_TOKEN_BYTES) == 0) {
+			tv.tv_sec = IO_WAIT_S;
+			setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+			setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+			s->total = h.total;
+			return fd;
+		}
+		fprintf(stderr, "service-vm-host-move: a connection without this move's token refused\n");
+		close(fd);
+	}
+	return -ETIMEDOUT;
+}
+
+static void send_ack(int sock, bool ok, const char *text)
+{
+	uint8_t buf[MOVE_HEAD + 1 + MOVE_ACK_TEXT_MAX];
+	size_t n = strnlen(text, MOVE_ACK_TEXT_MAX);
+
+	move_head_build(buf, MOVE_ACK, (uint32_t)(1 + n));
+	buf[MOVE_HEAD] = ok;
+	memcpy(buf + MOVE_HEAD + 1, text, n);
+	full_write(sock, buf, MOVE_HEAD + 1 + n);
+}
+
+/* A test may corrupt one byte as it arrives (OSI_MOVE_TEST_FLIP=OFFSET). */
+static void test_flip(const struct side *s, uint8_t *buf, size_t n)
+{
+	const char *at = getenv("OSI_MOVE_TEST_FLIP");
+	uint64_t off = at ? strtoull(at, NULL, 10) : UINT64_MAX;
+
+	if (off >= s->done && off < s->done + n)
+		buf[off - s->done] ^= 0x01;
+}
+
+static int receive(struct side *s, int sock, int file, char *why, size_t len)
+{
+	crypto_hash_sha256_state st;
+	uint8_t head[MOVE_HEAD], sum[32], theirs[32], type, *buf = malloc(MOVE_CHUNK);
+	uint32_t blen;
+	const char *bad;
+
+	crypto_hash_sha256_init(&st);
+	for (int ret = buf ? 0 : -ENOMEM; !ret;) {
+		if ((ret = full_read(sock, head, sizeof(head))) < 0 ||
+		    (bad = move_head_parse(head, &type, &blen)) || (type != MOVE_DATA && type != MOVE_END)) {
+			snprintf(why, len, "the source's stream broke off after %llu bytes",
+				 (unsigned long long)s->done);
+			break;
+		}
+		if (type == MOVE_END) {
+			if (full_read(sock, theirs, 32) < 0 || s->done != s->total)
+				snprintf(why, len, "the stream ended at %llu of %llu bytes",
+					 (unsigned long long)s->done, (unsigned long long)s->total);
+			crypto_hash_sha256_final(&st, sum);
+			free(buf);
+			if (!why[0] && sodium_memcmp(sum, theirs, 32))
+				snprintf(why, len, "the SHA-256 of what was written here differs from what "
+					 "the source read: corrupted in transit");
+			return why[0] ? -EBADMSG : 0;
+		}
+		if (s->done + blen > s->total || (ret = full_read(sock, buf, blen)) < 0) {
+			snprintf(why, len, "the source's stream broke off after %llu bytes",
+				 (unsigned long long)s->done);
+			break;
+		}
+		test_flip(s, buf, blen);
+		crypto_hash_sha256_update(&st, buf, blen);
+		if (pwrite(file, buf, blen, (off_t)s->done) != (ssize_t)blen) {
+			snprintf(why, len, "writing the received archive here: %s", strerror(errno));
+			break;
+		}
+		s->done += blen;
+		progress(s, false);
+	}
+	free(buf);
+	return -EIO;
+}
+
+static int move_in(struct side *s)
+{
+	char why[256] = "";
+	json_t *end = NULL;
+	int lfd = listen_on(s->addr), sock, file, hfd, ret;
+
+	if (lfd < 0)
+		return failed("cannot listen on %s for the source: %s", s->addr, strerror(-lfd));
+	say("waiting", "for the source's transfer", NULL);
+	sock = accept_source(s, lfd);
+	close(lfd);
+	if (sock < 0)
+		return failed("the source did not connect within %d s", ACCEPT_WAIT_S);
+	s->started_ms = clock_mono_ns() / 1000000;
+	file = open(s->state_dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	if (file < 0) {
+		send_ack(sock, false, "the target cannot make its staging file");
+		return failed("cannot make a staging file in %s: %s", s->state_dir, strerror(errno));
+	}
+	ret = receive(s, sock, file, why, sizeof(why));
+	send_ack(sock, ret == 0, ret == 0 ? "verified" : why);
+	close(sock);
+	if (ret < 0) {
+		close(file); /* unnamed: nothing is left */
+		return failed("%s; nothing was defined here", why);
+	}
+	progress(s, true);
+	say("moving", "verified: SHA-256 of what was written equals the source's", s);
+	hfd = helper_open(s->helper, "move-in", s->guest, file);
+	close(file);
+	if (hfd < 0)
+		return failed("cannot reach the provisioning helper: %s", strerror(-hfd));
+	ret = helper_wait(hfd, "defined", NULL, &end);
+	if (ret >= 0 && end)
+		say(json_string_value(json_object_get(end, "state")),
+		    json_string_value(json_object_get(end, "detail")), NULL);
+	json_decref(end);
+	close(hfd);
+	return ret ? 1 : 0;
+}
+
+int main(int argc, char **argv)
+{
+	const char *tok = getenv("OSI_MOVE_TOKEN");
+	struct side s = { 0 };
+	size_t n = 0;
+
+	prctl(PR_SET_PDEATHSIG, SIGKILL); /* the agent gone, nobody hears the result */
+	signal(SIGPIPE, SIG_IGN);
+	if (sodium_init() < 0 || argc != 6 || (strcmp(argv[1], "out") && strcmp(argv[1], "in")) ||
+	    !tok || sodium_hex2bin(s.token, sizeof(s.token), tok, strlen(tok), NULL, &n, NULL) < 0 ||
+	    n != sizeof(s.token) || !guest_name_valid(argv[2]))
+		return failed("usage: service-vm-host-move out|in GUEST ADDR:PORT HELPER STATE_DIR "
+			      "(token in OSI_MOVE_TOKEN)");
+	unsetenv("OSI_MOVE_TOKEN");
+	s.guest = argv[2];
+	s.addr = argv[3];
+	s.helper = argv[4];
+	s.state_dir = argv[5];
+	return strcmp(argv[1], "out") ? move_in(&s) : move_out(&s);
+}

@@ -1,0 +1,142 @@
+#include "virt/virt-move.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "lib/log.h"
+#include "virt/virt-internal.h"
+
+static int find(struct virt_host *h, const char *name, virDomainPtr *dom)
+{
+	struct virt_guest g;
+	int ret = virt_guest_get(h, name, &g); /* ours, or refused */
+
+	if (ret < 0)
+		return ret;
+	*dom = virDomainLookupByName(h->conn, name);
+	return *dom ? 0 : virt_fail_lv(h, -ENOENT, "no guest %s", name);
+}
+
+static bool shut_off(virDomainPtr dom)
+{
+	int state = 0, reason = 0;
+
+	return virDomainGetState(dom, &state, &reason, 0) == 0 && state == VIR_DOMAIN_SHUTOFF;
+}
+
+int virt_move_quiesce(struct virt_host *h, const char *name, unsigned timeout_s)
+{
+	struct timespec tick = { .tv_nsec = 250 * 1000 * 1000 };
+	virDomainPtr dom;
+	int ret = find(h, name, &dom);
+
+	if (ret < 0)
+		return ret;
+	if (!shut_off(dom) && virDomainShutdown(dom) < 0)
+		ret = virt_fail_lv(h, -EIO, "cannot ask %s to shut down", name);
+	for (unsigned i = 0; !ret && !shut_off(dom); i++) {
+		if (i >= timeout_s * 4) {
+			ret = virt_fail(h, -ETIMEDOUT, "%s did not shut down within %u s; it keeps "
+					"running here (stop it, then move it again)", name, timeout_s);
+			break;
+		}
+		if (i % 40 == 39)
+			virDomainShutdown(dom); /* ACPI events can be lost while a guest boots */
+		nanosleep(&tick, NULL);
+	}
+	if (!ret && virDomainSetAutostart(dom, 0) < 0)
+		ret = virt_fail_lv(h, -EIO, "%s: cannot turn autostart off", name);
+	virDomainFree(dom);
+	return ret;
+}
+
+int virt_move_autostart(struct virt_host *h, const char *name, bool on)
+{
+	virDomainPtr dom;
+	int ret = find(h, name, &dom);
+
+	if (ret < 0)
+		return ret;
+	if (virDomainSetAutostart(dom, on) < 0)
+		ret = virt_fail_lv(h, -EIO, "%s: cannot set autostart", name);
+	virDomainFree(dom);
+	return ret;
+}
+
+int virt_move_undefine(struct virt_host *h, const char *name)
+{
+	virDomainPtr dom;
+	int ret = find(h, name, &dom);
+
+	if (ret < 0)
+		return ret;
+	if (!shut_off(dom))
+		ret = virt_fail(h, -EBUSY, "%s is running here: it is not undefined", name);
+	else if (virDomainUndefine(dom) < 0)
+		ret = virt_fail_lv(h, -EIO, "cannot undefine %s", name);
+	virDomainFree(dom);
+	return ret;
+}
+
+/* Whether vol is G.data.D.qcow2 for this guest and a legal disk D. */
+static bool data_volume_of(const char *guest, const char *vol)
+{
+	size_t n = strlen(guest), len = strlen(vol);
+	char disk[VIRT_DISK_NAME_MAX + 1], role[8 + VIRT_DISK_NAME_MAX], want[VIRT_VOL_NAME_MAX];
+
+	if (strncmp(vol, guest, n) || strncmp(vol + n, ".data.", 6) || len < n + 6 + 7 ||
+	    len - n - 6 - 6 > VIRT_DISK_NAME_MAX)
+		return false;
+	snprintf(disk, sizeof(disk), "%.*s", (int)(len - n - 6 - 6), vol + n + 6);
+	snprintf(role, sizeof(role), "data-%s", disk);
+	return virt_volume_name(want, sizeof(want), guest, role) == 0 && !strcmp(want, vol);
+}
+
+static int remove_named(struct virt_host *h, const char *name, unsigned *removed)
+{
+	virStoragePoolPtr pool = virStoragePoolLookupByName(h->conn, h->pool);
+	virStorageVolPtr *vols = NULL;
+	char vol[VIRT_VOL_NAME_MAX];
+	int n, ret = 0;
+
+	if (!pool)
+		return virt_fail_lv(h, -EIO, "pool %s", h->pool);
+	virStoragePoolRefresh(pool, 0);
+	n = virStoragePoolListAllVolumes(pool, &vols, 0);
+	for (int i = 0; i < n; i++) {
+		const char *vn = virStorageVolGetName(vols[i]);
+		bool ours = vn && data_volume_of(name, vn);
+
+		ours = ours || (vn && virt_volume_name(vol, sizeof(vol), name, "disk") == 0 && !strcmp(vn, vol));
+		ours = ours || (vn && virt_volume_name(vol, sizeof(vol), name, "seed") == 0 && !strcmp(vn, vol));
+		if (ours && virStorageVolDelete(vols[i], 0) < 0 && !ret)
+			ret = virt_fail_lv(h, -EIO, "cannot delete volume %s", vn);
+		else if (ours)
+			(*removed)++, log_info("volume %s of moved guest %s removed", vn, name);
+		virStorageVolFree(vols[i]);
+	}
+	free(vols);
+	virStoragePoolFree(pool);
+	return n < 0 ? virt_fail_lv(h, -EIO, "listing pool %s", h->pool) : ret;
+}
+
+int virt_move_remove_volumes(struct virt_host *h, const char *name, unsigned *removed)
+{
+	virDomainPtr dom = virDomainLookupByName(h->conn, name);
+	int ret;
+
+	*removed = 0;
+	if (dom) {
+		virDomainFree(dom);
+		return virt_fail(h, -EBUSY, "a guest named %s is defined here: its volumes stay", name);
+	}
+	ret = remove_named(h, name, removed);
+	if (virt_lease_release(h, name) < 0 && !strstr(h->err, "no network") && !ret)
+		log_warn("%s", h->err);
+	if (!ret)
+		h->err[0] = '\0';
+	return ret;
+}
