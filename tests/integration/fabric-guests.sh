@@ -1,15 +1,22 @@
 #!/bin/bash
 # Guests on the fabric across the mesh (issue 11): two members over real
-# wireguard-go, each in its network namespace with its own private system
-# libvirtd (lib-fabric.sh), its privileged helper and its agent; one real TCG
-# test guest per node, made by the helper on the routed network osi-fabric.
+# wireguard-go, one of them behind NAT, each in its network namespace with
+# its own private system libvirtd (lib-fabric.sh), its privileged helper and
+# its agent; one real TCG test guest per node, made by the helper on the
+# routed network osi-fabric.
 #
-#   ┌── $na: node-a, mesh 10.77.0.1 ─────┐      ┌── $nb: node-b, relay, 10.77.0.2 ──┐
-#   │ eth0 198.51.100.1 ─────────────────┼──────┼─ eth0 198.51.100.2 (:51820)       │
-#   │ osibr0 10.78.1.1 (libvirt dnsmasq) │      │ osibr0 10.78.2.1                  │
-#   │  ├ ga (TCG, mediakit) 10.78.1.2    │      │  ├ gb (TCG, mediakit) 10.78.2.2   │
-#   │  └ $sa stand-in (orch) 10.78.1.200 │      │  └ $sb stand-in (orch) 10.78.2.200│
-#   └────────────────────────────────────┘      └───────────────────────────────────┘
+#   ┌── $na: node-a, mesh 10.77.0.1 ─────┐   ┌── $nr: NAT router ──┐   ┌── $nb: node-b, 10.77.0.2 ─────────┐
+#   │ eth0 198.51.100.1 (:51820, :7104) ─┼───┼─ wan 198.51.100.2   │   │                                   │
+#   │ osibr0 10.78.1.1 (libvirt dnsmasq) │   │  br0 192.168.2.1 ───┼───┼─ eth0 192.168.2.2 (no endpoint)   │
+#   │  ├ ga (TCG, mediakit) 10.78.1.2    │   │  masquerade out of  │   │ osibr0 10.78.2.1                  │
+#   │  └ $sa stand-in (orch) 10.78.1.200 │   │  wan, nothing in    │   │  ├ gb (TCG, mediakit) 10.78.2.2   │
+#   └────────────────────────────────────┘   └─────────┬───────────┘   │  └ $sb stand-in (orch) 10.78.2.200│
+#                                 $nl: LAN neighbour 192.168.2.3       └───────────────────────────────────┘
+#
+# node-a is the genesis, with an endpoint, and listens for the ceremony;
+# node-b, behind the NAT router, connects out to it (--join --via) and has no
+# endpoint: node-a learns where node-b is from node-b's handshakes, which its
+# persistent keepalive keeps coming through the NAT.
 #
 # The test guest runs no commands of ours (it serves HTTP on 80 and a line on
 # 7), so the flows start in stand-in guests: namespaces on each bridge that
@@ -20,18 +27,23 @@
 # `names` verbs, so each node's dnsmasq serves the other node's guests.
 # Checks: B's guest by name from A's side (and A's from B's) over the mesh;
 # mediakit's 80 allowed, its 7 (served, but in no manifest) denied; no guest
-# reaches 7101-7105 on either node. Skipped (77) as fabric-virt.sh is.
+# reaches 7101-7105 on either node. Publishing: ga's 80 is published on
+# node-a's host port 8080 and answers the NAT router's wan side (node-a's
+# underlay neighbour); gb's 80 is published on node-b's 8080 and answers
+# $nl, a neighbour on the NAT router's inside network (nothing outside the
+# NAT reaches node-b: that is what NAT does); the unpublished host port 80
+# answers neither. Skipped (77) as fabric-virt.sh is.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/lib-fabric.sh"
 
 : "${OSI_VIRT_TOOL:?}" "${OSI_HELPER_CALL:?}" "${OSI_SOURCE:?}"
 ZONE=osi.internal
-na=osi-ga-$$ nb=osi-gb-$$ sa=osi-gsa-$$ sb=osi-gsb-$$
-declare -A NS=([a]=$na [b]=$nb [sa]=$sa [sb]=$sb)
+na=osi-ga-$$ nb=osi-gb-$$ sa=osi-gsa-$$ sb=osi-gsb-$$ nr=osi-gnr-$$ nl=osi-gnl-$$
+declare -A NS=([a]=$na [b]=$nb [sa]=$sa [sb]=$sb [nat]=$nr [lan]=$nl)
 declare -A IF=([a]=osga$$ [b]=osgb$$)
 WG_IFACES=("${IF[a]}" "${IF[b]}")
-declare -A UNDER=([a]=198.51.100.1 [b]=198.51.100.2)
+declare -A UNDER=([a]=198.51.100.1 [b]=192.168.2.2 [wan]=198.51.100.2 [lan]=192.168.2.3)
 declare -A MESH=([a]=10.77.0.1 [b]=10.77.0.2)
 declare -A GW=([a]=10.78.1.1 [b]=10.78.2.1)
 declare -A GUEST=([a]=10.78.1.2 [b]=10.78.2.2)
@@ -56,13 +68,43 @@ fabric_testguest
 fabric_nwfilters
 t_start=$(now_ms)
 
-# ---- the underlay and the mesh (a genesis connecting out to b) ----
-netns_add "$na" "$nb" "$sa" "$sb"
-ip link add eth0 netns "$na" type veth peer name eth0 netns "$nb"
-for n in a b; do
-	on $n ip addr add "${UNDER[$n]}/24" dev eth0
-	on $n ip link set eth0 up
-done
+# ---- the underlay: node-b and a LAN neighbour behind the NAT router ----
+netns_add "$na" "$nb" "$sa" "$sb" "$nr" "$nl"
+veth() { # veth NODE1 IF1 NODE2 IF2 ADDR2: a link, ADDR2 on the second end
+	ip link add "$2" netns "${NS[$1]}" type veth peer name "$4" netns "${NS[$3]}"
+	on "$3" ip addr add "$5" dev "$4"
+	on "$1" ip link set "$2" up
+	on "$3" ip link set "$4" up
+}
+veth nat wan a eth0 "${UNDER[a]}/24"
+on nat ip addr add "${UNDER[wan]}/24" dev wan
+on nat ip link add br0 type bridge
+on nat ip addr add 192.168.2.1/24 dev br0
+on nat ip link set br0 up
+veth nat lanb b eth0 "${UNDER[b]}/24"
+veth nat lanl lan eth0 "${UNDER[lan]}/24"
+on nat ip link set lanb master br0
+on nat ip link set lanl master br0
+on b ip route add default via 192.168.2.1
+on nat sysctl -qw net.ipv4.ip_forward=1
+on nat nft -f - <<'NFT'
+table ip nat {
+	chain post { type nat hook postrouting priority srcnat; oifname "wan" masquerade; }
+}
+table ip filter {
+	chain forward {
+		type filter hook forward priority filter; policy drop;
+		ct state established,related accept
+		iifname != "wan" accept
+	}
+}
+NFT
+wait_until 5 on b ping -c 1 -W 1 "${UNDER[a]}" || die "node-b cannot reach node-a through the NAT"
+on a ping -c 1 -W 1 "${UNDER[b]}" >/dev/null 2>&1 && die "node-b reachable from outside its NAT"
+wait_until 5 on lan ping -c 1 -W 1 "${UNDER[b]}" || die "the LAN neighbour does not reach node-b"
+pass "underlay: node-b and a LAN neighbour behind a NAT router (masquerade, nothing in), node-a on its wan side"
+
+# ---- the mesh: b, behind the NAT, connects out to a's ceremony ----
 bg() { # bg NAME NODE PROGRAM ARGS...: output in $T/NAME.log, input from $BG_IN
 	local name=$1 node=$2; shift 2
 	ip netns exec "${NS[$node]}" "$@" < "${BG_IN:-/dev/null}" >> "$T/$name.log" 2>&1 &
@@ -77,20 +119,23 @@ finish() {
 	(( rc == 0 )) || die "$1 exited with $rc: $(tail -n 5 "$T/$1.log")"
 }
 sas_of() { awk '/^SAS:/ { print $2 $3 }' "$T/$1.log" | tail -n 1; }
-bg_osi a-genesis a --genesis --name node-a --interface "${IF[a]}" --connect "${UNDER[b]}:7104" \
-	--ttl 60s --sas-from "$T/a-genesis.sas"
+bg_osi a-genesis a --genesis --name node-a --interface "${IF[a]}" --listen "${UNDER[a]}:7104" \
+	--endpoint "${UNDER[a]}:51820" --ttl 60s --sas-from "$T/a-genesis.sas"
 wait_until 20 in_log a-genesis '^Code:' || die "genesis printed no code"
 awk '/^Code:/ { print $2 }' "$T/a-genesis.log" | tail -n 1 > "$T/b-join.code"
-BG_IN=$T/b-join.code bg_osi b-join b --join - --listen "${UNDER[b]}:7104" --name node-b --role relay \
-	--endpoint "${UNDER[b]}:51820" --interface "${IF[b]}" --sas-from "$T/b-join.sas"
+BG_IN=$T/b-join.code bg_osi b-join b --join - --via "${UNDER[a]}:7104" --name node-b \
+	--interface "${IF[b]}" --sas-from "$T/b-join.sas"
 wait_until 15 in_log a-genesis '^SAS:' || die "genesis shows no SAS"
 wait_until 15 in_log b-join '^SAS:' || die "join shows no SAS"
 sas_of b-join > "$T/a.tmp" && mv "$T/a.tmp" "$T/a-genesis.sas"
 sas_of a-genesis > "$T/b.tmp" && mv "$T/b.tmp" "$T/b-join.sas"
 finish b-join
 finish a-genesis
+wait_until 15 on b ping -c 1 -W 1 "${MESH[a]}" || die "b -> a over the mesh"
 wait_until 15 on a ping -c 1 -W 1 "${MESH[b]}" || die "a -> b over the mesh"
-pass "node-a (genesis) and node-b (relay) form the mesh over wireguard-go"
+on a wg show "${IF[a]}" endpoints | grep -q "	${UNDER[wan]}:" ||
+	die "node-a does not see node-b at its NAT's address: $(on a wg show "${IF[a]}" endpoints)"
+pass "node-a (genesis) and node-b (behind NAT, its endpoint learnt from its handshakes) form the mesh"
 
 # ---- per node: libvirtd, helper, stand-in guest, fabric table, agent ----
 cat > "$T/fabric.json" <<JSON
@@ -99,7 +144,8 @@ cat > "$T/fabric.json" <<JSON
  {"name":"gb","type":"mediakit","node":"node-b","addr":"${GUEST[b]}"},
  {"name":"sa","type":"orchestration","node":"node-a","addr":"${STAND[a]}"},
  {"name":"sb","type":"orchestration","node":"node-b","addr":"${STAND[b]}"}],
- "published":[]}
+ "published":[{"guest":"ga","proto":"tcp","port":80,"host_port":8080},
+              {"guest":"gb","proto":"tcp","port":80,"host_port":8080}]}
 JSON
 for n in a b; do
 	start_node_libvirtd "$n" "${NS[$n]}"
@@ -184,4 +230,15 @@ for s in a b; do
 	done
 done
 pass "no guest reaches 7101-7105 on either node (gateways, mesh and underlay addresses)"
+
+# ---- publishing: each node's 8080 is its guest's 80, from its underlay ----
+page() { on "$1" curl -fsS -m 5 "http://$2:$3/" 2>/dev/null; }
+[[ $(page nat "${UNDER[a]}" 8080) == "osi-testguest ga "* ]] ||
+	die "ga's published 80 does not answer node-a's underlay neighbour: $(page nat "${UNDER[a]}" 8080)"
+[[ $(page lan "${UNDER[b]}" 8080) == "osi-testguest gb "* ]] ||
+	die "gb's published 80 does not answer node-b's LAN neighbour: $(page lan "${UNDER[b]}" 8080)"
+page nat "${UNDER[a]}" 80 && die "node-a's unpublished 80 answers"
+page lan "${UNDER[b]}" 80 && die "node-b's unpublished 80 answers"
+page a "${UNDER[b]}" 8080 && die "node-b's published port answers from outside its NAT"
+pass "published: ga:80 on node-a's 8080 from its wan neighbour, gb:80 on node-b's 8080 from its LAN neighbour; unpublished 80 closed"
 log "runtime $(( $(now_ms) - t_start )) ms after the test guest image"
