@@ -385,6 +385,19 @@ static void render_published(FILE *f, const json_t *guest)
 			(long long)json_integer_value(json_object_get(p, "host_port")));
 }
 
+/* vm show: one "agent:" line per address the guest's agent reports (the
+ * fleet checked each: interface names of [A-Za-z0-9_.-], IP addresses). */
+static void render_agent(FILE *f, const json_t *guest)
+{
+	const json_t *agent = json_object_get(guest, "agent"), *list, *a;
+	const char *ifname;
+	size_t i;
+
+	json_object_foreach((json_t *)agent, ifname, list)
+		json_array_foreach(list, i, a)
+			fprintf(f, "agent: %s %s\n", ifname, json_string_value(a) ?: "?");
+}
+
 int render_guests(FILE *f, const json_t *reply, enum format fmt)
 {
 	static const struct column cols[] = {
@@ -434,8 +447,10 @@ int render_guests(FILE *f, const json_t *reply, enum format fmt)
 		ret = format_table(f, guests, cols_fqdn, ARRAY_SIZE(cols_fqdn));
 	else
 		ret = format_table(f, guests, cols, ARRAY_SIZE(cols));
-	if (!ret && rows && fmt == FORMAT_TABLE)
+	if (!ret && rows && fmt == FORMAT_TABLE) {
+		render_agent(f, json_array_get(guests, 0));
 		render_published(f, json_array_get(guests, 0));
+	}
 	json_decref(rows);
 	return ret ? ret : ferror(f) ? -EIO : 0;
 }

@@ -242,9 +242,14 @@ json_t *op_vm_show(struct fleet *f, json_t *req)
 	const char *name = json_string_value(json_object_get(req, "name"));
 	const struct guest *g = name ? guests_find(&f->guests, name) : NULL;
 
+	json_t *gj;
+
 	if (!g)
 		return api_fail("no guest named '%s'", name ? name : "");
-	return json_pack("{s:b, s:o}", "ok", 1, "guest", guest_json(f, g));
+	gj = guest_json(f, g);
+	if (gj && g->agent.n) /* what its guest agent reports, when one does */
+		json_object_set_new(gj, "agent", guest_agent_to_json(&g->agent));
+	return json_pack("{s:b, s:o}", "ok", 1, "guest", gj);
 }
 
 json_t *op_vm_action(struct fleet *f, json_t *req, const char *caller)

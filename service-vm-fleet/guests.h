@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "lib/guest-agent.h"
 #include "lib/guest-types.h"
 #include "lib/wire-heartbeat.h"
 
@@ -35,6 +36,7 @@ struct guest {
 	char detail[200];
 	char accel[8];
 	char address[GUEST_ADDR_MAX + 1]; /* "" when not known */
+	struct guest_agent agent;         /* its guest agent's report (memory only) */
 	int64_t created, updated;
 	char op[12];                      /* the last operation sent: create, start, ... */
 	enum guest_op_state op_state;

@@ -17,6 +17,7 @@
 #include "service-vm-fleet/adopt.h"
 #include "service-vm-fleet/fleet.h"
 #include "service-vm-fleet/guest-addr.h"
+#include "service-vm-fleet/guest-agent-report.h"
 #include "lib/log.h"
 #include "service-vm-fleet/servers.h"
 #include "lib/wire-frame.h"
@@ -148,6 +149,8 @@ static void addresses(struct conn *c, struct job *j, const uint8_t *body, size_t
 		    fleet_adopt_report(j->f, j->node, json_object_get(m, "guests"), clock_wall_s()) < 0)
 			log_warn("guest inventory from %s refused: malformed", j->node);
 		fleet_guest_addresses(j->f, j->node, a, clock_wall_s());
+		if (guests_take_agent(&j->f->guests, j->node, json_object_get(m, "agent")))
+			log_debug("guest agent report from %s: malformed entries dropped", j->node);
 		j->finished = true;
 	}
 	json_decref(m);

@@ -280,6 +280,42 @@ static int parse_probe_addr(const char *p, const char *end, struct probe_result 
 	return (int)(p + n - start);
 }
 
+/* " ga=<guest>:<ifname>:<address>": the address runs to the next ' ' (an
+ * IPv6 address holds ':'). Returns the bytes taken. */
+static int parse_probe_agent(const char *p, const char *end, struct probe_result *out)
+{
+	struct probe_agent *g = &out->agent[out->nagent];
+	const char *start = p;
+	unsigned same = 0;
+	int n;
+
+	if (out->nagent >= PROBE_AGENT_MAX || !has_prefix(p, end, " ga="))
+		return -EBADMSG;
+	p += 4;
+	n = scan_field(p, end, ':', GUEST_NAME_MAX, g->name);
+	if (n < 0 || p + n == end || p[n] != ':' || !guest_name_valid(g->name))
+		return -EBADMSG;
+	p += n + 1;
+	n = scan_field(p, end, ':', GUEST_AGENT_IFNAME_MAX, g->a.ifname);
+	if (n < 0 || p + n == end || p[n] != ':' || !guest_agent_ifname_valid(g->a.ifname))
+		return -EBADMSG;
+	p += n + 1;
+	n = scan_field(p, end, ' ', GUEST_AGENT_ADDR_MAX, g->a.addr);
+	if (n < 0 || !guest_agent_addr_valid(g->a.addr))
+		return -EBADMSG;
+	for (unsigned i = 0; i < out->nagent; i++) {
+		const struct probe_agent *o = &out->agent[i];
+
+		if (strcmp(o->name, g->name))
+			continue;
+		if (++same >= GUEST_AGENT_ADDRS_MAX ||
+		    (!strcmp(o->a.ifname, g->a.ifname) && !strcmp(o->a.addr, g->a.addr)))
+			return -EBADMSG;
+	}
+	out->nagent++;
+	return (int)(p + n - start);
+}
+
 /* Bytes 0x21-0x7e but ':' up to the next ':' (or ' ' / end when last). */
 static int scan_word(const char **pp, const char *end, bool last, size_t max, char *out)
 {
@@ -357,6 +393,7 @@ static int parse_probe_ok(const char *p, const char *end, struct probe_result *o
 	}
 	while (p != end) {
 		int n = has_prefix(p, end, " vm=") ? parse_probe_vm(p, end, out) :
+			has_prefix(p, end, " ga=") ? parse_probe_agent(p, end, out) :
 			parse_probe_addr(p, end, out);
 
 		if (n < 0)

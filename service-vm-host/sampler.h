@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "lib/guest-agent.h"
 #include "lib/guest-types.h"
 
 struct cpu_times {
@@ -45,6 +46,7 @@ int sampler_read(struct sampler *s, struct sample *out);
 
 /* The one line service-vm-host-guests prints on stdout:
  *   "ok running=<u32> memory_kib=<u64>[ bases=<u32>][ ip=<guest>:<IPv4>]...
+ *       [ ga=<guest>:<ifname>:<address>]...
  *       [ vm=<guest>:<type>:<state>:<vcpus>:<memory_kib>:<owner>:<instance-id>]..."
  *   or  "error <printable ASCII>"
  * with an optional trailing newline and nothing else. Each ip= names a
@@ -52,23 +54,35 @@ int sampler_read(struct sampler *s, struct sample *out);
  * most PROBE_ADDRS_MAX of them, one per guest. Each vm= is a domain carrying
  * the project's metadata, running or not: a guest type's name, "running" or
  * "stopped", and owner and instance-id as bytes 0x21-0x7e but ':' ("-" when
- * empty); at most PROBE_VMS_MAX, one per guest. */
+ * empty); at most PROBE_VMS_MAX, one per guest. Each ga= is one address a
+ * running guest's QEMU guest agent reported (lib/guest-agent.h: the
+ * interface's name, an IPv4 or IPv6 address in inet_ntop's form); at most
+ * GUEST_AGENT_ADDRS_MAX per guest and PROBE_AGENT_MAX in all, no pair twice. */
 #define PROBE_REASON_MAX 200
 #define PROBE_BASES_MAX 8 /* bits of bases: guest types, in table order */
 #define PROBE_ADDRS_MAX 64
 #define PROBE_IPV4_MAX 15 /* "255.255.255.255" */
 #define PROBE_VMS_MAX 64
+#define PROBE_AGENT_MAX 128
+/* " ga=", name, ':', interface, ':', address */
+#define PROBE_GA_MAX (4 + GUEST_NAME_MAX + 1 + GUEST_AGENT_IFNAME_MAX + 1 + GUEST_AGENT_ADDR_MAX)
 #define PROBE_FIELD_MAX 63 /* owner, instance-id */
 /* " vm=", then name, type, state, vcpus (u32), memory (u64), owner, instance-id
  * with a ':' after each but the last */
 #define PROBE_VM_MAX (4 + GUEST_NAME_MAX + 1 + 15 + 1 + 7 + 1 + 10 + 1 + 20 + 1 + \
 		      PROBE_FIELD_MAX + 1 + PROBE_FIELD_MAX)
 #define PROBE_LINE_MAX (64 + PROBE_ADDRS_MAX * (4 + GUEST_NAME_MAX + 1 + PROBE_IPV4_MAX) + \
-			PROBE_VMS_MAX * PROBE_VM_MAX)
+			PROBE_VMS_MAX * PROBE_VM_MAX + PROBE_AGENT_MAX * PROBE_GA_MAX)
 
 struct probe_addr {
 	char name[GUEST_NAME_MAX + 1];
 	char ipv4[PROBE_IPV4_MAX + 1];
+};
+
+/* One address a guest's agent reported. */
+struct probe_agent {
+	char name[GUEST_NAME_MAX + 1];
+	struct guest_agent_addr a;
 };
 
 /* A domain the project made, from its metadata. */
@@ -91,6 +105,8 @@ struct probe_result {
 	char reason[PROBE_REASON_MAX + 1]; /* when !ok */
 	unsigned naddrs;   /* running guests whose IPv4 address libvirt knew */
 	struct probe_addr addrs[PROBE_ADDRS_MAX];
+	unsigned nagent;   /* addresses the guests' agents reported */
+	struct probe_agent agent[PROBE_AGENT_MAX];
 	unsigned nvms;     /* the project's domains, running or not */
 	struct probe_vm vms[PROBE_VMS_MAX];
 };

@@ -3,7 +3,8 @@
 # way a cloud image does, from Debian packages fetched at test time.
 #
 #   MBR (syslinux mbr.bin) -> ext4 partition 1 (extlinux) -> vmlinuz (cloud
-#   kernel) + initramfs (busybox-static, virtio-scsi/sr/isofs/net modules)
+#   kernel) + initramfs (busybox-static, virtio-scsi/sr/isofs/net/console
+#   modules, qemu-ga and the shared libraries it needs)
 #
 # Its /init finds the NoCloud seed (an ISO9660 volume labelled cidata), reads
 # meta-data and prints on the serial console:
@@ -12,14 +13,17 @@
 #   osi-testguest net ip=<A.B.C.D> router=<gateway> dns=<server>
 # and serves "osi-testguest <hostname> <instance-id>" over HTTP on port 80
 # (busybox httpd) and the same line to any TCP connection on port 7 (nc).
+# With the guest agent channel (virtio-serial port org.qemu.guest_agent.0),
+# it starts Debian's QEMU guest agent once it has its lease and prints
+#   osi-testguest agent started
 # Then it idles. Nothing here is committed as a binary; the image is cached.
 #
 # usage: build.sh CACHE_DIR      prints the image path on stdout
-# needs: root, apt-get (with package lists), dpkg-deb, modinfo, losetup,
-#        mkfs.ext4, mount, gzip. Exit 3: the packages could not be had.
+# needs: root, apt-get (with package lists), dpkg-deb, modinfo, readelf,
+#        losetup, mkfs.ext4, mount, gzip. Exit 3: the packages could not be had.
 set -euo pipefail
 
-VERSION=2
+VERSION=3
 cache=${1:?usage: build.sh CACHE_DIR}
 mkdir -p "$cache"
 cache=$(cd "$cache" && pwd)
@@ -44,10 +48,13 @@ cleanup() {
 }
 trap cleanup EXIT
 
-log "downloading $kpkg busybox-static extlinux syslinux-common"
+# qemu-ga and the packages of the libraries it loads (ld.so and libc too).
+agent_pkgs="qemu-guest-agent libglib2.0-0 libpcre2-8-0 libudev1 libnuma1 liburing2 libc6"
+log "downloading $kpkg busybox-static extlinux syslinux-common $agent_pkgs"
 # _apt cannot write into a 0700 temporary directory.
 chmod 755 "$work"
-(cd "$work" && apt-get download -q "$kpkg" busybox-static extlinux syslinux-common >/dev/null 2>&1) ||
+(cd "$work" && apt-get download -q "$kpkg" busybox-static extlinux syslinux-common $agent_pkgs \
+	>/dev/null 2>&1) ||
 	{ log "apt-get download failed (no Debian mirror?)"; exit 3; }
 for deb in "$work"/*.deb; do dpkg-deb -x "$deb" "$work/x"; done
 
@@ -56,7 +63,8 @@ kver=$(ls "$x/lib/modules")
 kmods=$x/lib/modules/$kver/kernel
 
 # The seed is a CD on a virtio-scsi controller; the cloud kernel has no AHCI.
-wanted="virtio_pci virtio_scsi sr_mod isofs virtio_net"
+# virtio_console: the guest agent's virtio-serial port.
+wanted="virtio_pci virtio_scsi sr_mod isofs virtio_net virtio_console"
 declare -A path=() loaded=()
 while read -r f; do path[$(basename "$f" .ko)]=$f; done < <(find "$kmods" -name '*.ko')
 order=()
@@ -78,6 +86,25 @@ for m in "${order[@]}"; do
 	cp "${path[$m]}" "$root/lib/modules/$m.ko"
 	echo "$m" >> "$root/lib/modules/order"
 done
+# qemu-ga with the shared objects it needs, each found in the packages
+# fetched, dependencies followed (readelf's NEEDED), and the dynamic loader.
+mkdir -p "$root/usr/sbin" "$root/lib/x86_64-linux-gnu" "$root/lib64" "$root/run"
+cp "$x/usr/sbin/qemu-ga" "$root/usr/sbin/qemu-ga"
+declare -A have_so=()
+copy_needed() { # copy_needed ELF: its NEEDED libraries, recursively
+	local so f
+	for so in $(readelf -d "$1" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p'); do
+		[[ -n ${have_so[$so]:-} ]] && continue
+		f=$(find "$x/lib/x86_64-linux-gnu" "$x/usr/lib/x86_64-linux-gnu" -name "$so" 2>/dev/null | head -n 1)
+		[[ -n $f ]] || { log "qemu-ga needs $so, in none of: $agent_pkgs"; exit 1; }
+		have_so[$so]=1
+		cp -L "$f" "$root/lib/x86_64-linux-gnu/$so"
+		copy_needed "$root/lib/x86_64-linux-gnu/$so"
+	done
+}
+copy_needed "$root/usr/sbin/qemu-ga"
+cp -L "$x/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2" "$root/lib64/ld-linux-x86-64.so.2"
+log "initramfs: qemu-ga + ${#have_so[@]} libraries (${!have_so[*]})"
 cat > "$root/init" <<'INIT'
 #!/bin/busybox sh
 /bin/busybox --install -s /bin
@@ -108,6 +135,25 @@ else
 	hostname "$hn"
 	echo "osi-testguest instance-id=$iid hostname=$hn seed=$seed" > /dev/console
 fi
+# The guest agent, when the domain has its channel: no udev here, so the
+# port's /dev/virtio-ports name is made by hand from its sysfs name.
+agent_start() {
+	local n port=
+	for n in /sys/class/virtio-ports/*/name; do
+		[ -f "$n" ] && [ "$(cat "$n")" = org.qemu.guest_agent.0 ] || continue
+		port=/dev/$(basename "$(dirname "$n")")
+	done
+	[ -n "$port" ] || return 0
+	mkdir -p /dev/virtio-ports
+	ln -sf "$port" /dev/virtio-ports/org.qemu.guest_agent.0
+	if LD_LIBRARY_PATH=/lib/x86_64-linux-gnu /usr/sbin/qemu-ga -d -m virtio-serial \
+		-p /dev/virtio-ports/org.qemu.guest_agent.0 -f /run/qemu-ga.pid -t /run \
+		-l /tmp/qemu-ga.log; then
+		echo "osi-testguest agent started" > /dev/console
+	else
+		echo "osi-testguest agent failed: $(tail -n 3 /tmp/qemu-ga.log 2>/dev/null)" > /dev/console
+	fi
+}
 # The network, when there is a NIC: a lease, then something to reach.
 ip link set lo up
 i=0
@@ -118,6 +164,7 @@ if [ -e /sys/class/net/eth0 ]; then
 	(
 		udhcpc -i eth0 -s /etc/udhcpc.script -t 30 -T 2 -b -x "hostname:$hn" > /tmp/udhcpc.log 2>&1 ||
 			{ echo "osi-testguest net no-lease" > /dev/console; cat /tmp/udhcpc.log > /dev/console; }
+		agent_start
 		httpd -p 80 -h /www
 		while :; do echo "osi-testguest $hn $iid" | nc -l -p 7 >/dev/null 2>&1 || sleep 1; done
 	) &

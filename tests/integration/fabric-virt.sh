@@ -16,6 +16,10 @@
 # and the names file's names resolve through the network's dnsmasq; a bad
 # names file is refused whole and changes nothing; the guest keeps its
 # address across a power cycle; destroy frees the lease for the next guest.
+# The test guest runs Debian's qemu-ga on the domain's guest agent channel:
+# the guests probe (service-vm-host-guests, read-write here as root) reports
+# its eth0 address from virDomainInterfaceAddresses' agent source (ga=), and
+# none while the agent is not up.
 # Skipped (77) without root, qemu, libvirtd, dnsmasq, iptables, overlayfs or
 # a Debian mirror for the test guest's packages.
 source "$(dirname "$0")/lib.sh"
@@ -164,6 +168,19 @@ binding() { grep -lq "clean-traffic" /proc/"$LVPID"/root/run/libvirt/nwfilter-bi
 binding || die "no clean-traffic binding in the private libvirtd: $(ls /proc/$LVPID/root/run/libvirt/)"
 pass "web1's interface carries clean-traffic (IP 10.78.1.2, MAC $mac), bound, and the guest still serves"
 
+# ---- the guest agent: the test guest runs Debian's qemu-ga on its channel ----
+probe() { "$BUILD/service-vm-host/service-vm-host-guests" "$URI"; }
+wait_until 60 grep -qa "osi-testguest agent started" "$LV/consoles/web1.log" ||
+	die "web1's qemu-ga did not start: $(grep -a 'agent' "$LV/consoles/web1.log")"
+agent_seen() { probe > "$T/probe.out" 2>&1; grep -q " ga=web1:eth0:10.78.1.2\( \|\$\)" "$T/probe.out"; }
+wait_until 30 agent_seen || die "the probe has no agent address for web1: $(cat "$T/probe.out")"
+grep -q "^ok .* ip=web1:10.78.1.2 .* vm=web1:mediakit:running:" "$T/probe.out" ||
+	die "the probe's other tokens: $(cat "$T/probe.out")"
+live=$(cat "/proc/$LVPID/root/run/libvirt/qemu/web1.xml") # libvirtd's live status
+[[ $live == *"name='org.qemu.guest_agent.0' state='connected'"* ]] ||
+	die "web1's agent channel is not connected: $(grep -A2 '<channel' <<<"$live")"
+pass "web1's qemu-ga reports eth0 10.78.1.2 through virDomainInterfaceAddresses (probe: $(grep -o ' ga=[^ ]*' "$T/probe.out" | tr -d '\n'))"
+
 lookup() { # lookup NAME ADDR: NAME resolves to ADDR through the network's dnsmasq
 	in_node busybox nslookup "$1" "$GW" 2>/dev/null | sed -n '/^Name:/,$p' | grep -q "^Address: *$2\$"
 }
@@ -194,8 +211,11 @@ pass "bad names files (an address outside the prefixes, a symlink) refused whole
 vt stop --force web1 >/dev/null || die "stop web1"
 : > "$LV/consoles/web1.log" || true
 vt start web1 >/dev/null || die "start web1"
+probe > "$T/probe.out" 2>&1 || die "probe: $(cat "$T/probe.out")"
+grep -q " ga=" "$T/probe.out" && ! grep -qa "agent started" "$LV/consoles/web1.log" &&
+	die "agent addresses while web1's agent is not up: $(cat "$T/probe.out")"
 wait_until 240 console_ip web1 10.78.1.2 || die "after a power cycle web1 has: $(grep -a 'net ip=' "$LV/consoles/web1.log")"
-pass "web1 kept 10.78.1.2 across a power cycle"
+pass "web1 kept 10.78.1.2 across a power cycle (no agent addresses before its agent was up)"
 
 # ---- destroy frees the lease: the next guest gets the lowest address ----
 out=$(hc destroy web1) || die "destroy web1: $out"

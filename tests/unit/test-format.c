@@ -110,6 +110,29 @@ static void test_guests_fqdn(void **state)
 		     "web1,mediakit,a,running,10.78.1.2,web1.osi.internal,1073741824,1,tcg,,1,2\r\n");
 }
 
+/* vm show: "agent:" lines for what the guest's agent reports, none without. */
+static void test_guests_agent(void **state)
+{
+	static const char reply[] =
+		"{\"ok\":true,\"guest\":{\"name\":\"web1\",\"type\":\"mediakit\",\"node\":\"a\","
+		"\"state\":\"running\",\"address\":\"10.78.1.2\",\"memory_bytes\":1073741824,"
+		"\"vcpus\":1,\"accel\":\"tcg\",\"detail\":null,\"created\":1,\"updated\":2,"
+		"\"agent\":{\"eth0\":[\"10.78.1.2\",\"fe80::1\"]}}}";
+
+	(void)state;
+	check_render(render_guests, reply, FORMAT_TABLE,
+		     "+------+----------+------+---------+-----------+--------+-------+-------+--------+\n"
+		     "| NAME |   TYPE   | NODE |  STATE  |  ADDRESS  | MEMORY | VCPUS | ACCEL | DETAIL |\n"
+		     "+------+----------+------+---------+-----------+--------+-------+-------+--------+\n"
+		     "| web1 | mediakit | a    | running | 10.78.1.2 |   1.0G |     1 | tcg   | -      |\n"
+		     "+------+----------+------+---------+-----------+--------+-------+-------+--------+\n"
+		     "agent: eth0 10.78.1.2\n"
+		     "agent: eth0 fe80::1\n");
+	check_render(render_guests, reply, FORMAT_CSV,
+		     "name,type,node,state,address,memory_bytes,vcpus,accel,detail,created,updated\r\n"
+		     "web1,mediakit,a,running,10.78.1.2,1073741824,1,tcg,,1,2\r\n");
+}
+
 static void test_format_parse(void **state)
 {
 	enum format f;
@@ -661,6 +684,7 @@ int main(void)
 		cmocka_unit_test(test_place_no_fit),
 		cmocka_unit_test(test_guests_address),
 		cmocka_unit_test(test_guests_fqdn),
+		cmocka_unit_test(test_guests_agent),
 		cmocka_unit_test(test_events),
 		cmocka_unit_test(test_node),
 	};

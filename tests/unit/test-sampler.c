@@ -396,10 +396,69 @@ static void probe_line_inventory(void **state)
 	assert_int_equal(parse_probe_line(line, n, &r), -EBADMSG);
 }
 
+/* ga= tokens: what the guests' agents reported, checked like the fleet does. */
+static void probe_line_agent(void **state)
+{
+	static const char *const bad[] = {
+		"ok running=1 memory_kib=0 ga=", "ok running=1 memory_kib=0 ga=web1",
+		"ok running=1 memory_kib=0 ga=web1:eth0", "ok running=1 memory_kib=0 ga=web1:eth0:",
+		"ok running=1 memory_kib=0 ga=Web1:eth0:10.78.1.2",
+		"ok running=1 memory_kib=0 ga=web1::10.78.1.2",
+		"ok running=1 memory_kib=0 ga=web1:eth/0:10.78.1.2",
+		"ok running=1 memory_kib=0 ga=web1:0123456789abcdef:10.78.1.2",
+		"ok running=1 memory_kib=0 ga=web1:eth0:10.78.1.02",
+		"ok running=1 memory_kib=0 ga=web1:eth0:10.78.1.2/24",
+		"ok running=1 memory_kib=0 ga=web1:eth0:FE80::1",
+		"ok running=1 memory_kib=0 ga=web1:eth0:fe80:0::1",
+		"ok running=1 memory_kib=0 ga=web1:eth0:10.78.1.2 ",
+		"ok running=1 memory_kib=0 ga=web1:eth0:10.78.1.2 ga=web1:eth0:10.78.1.2",
+		"ok running=1 memory_kib=0 ga=web1:eth\x00:10.78.1.2",
+	};
+	char line[PROBE_LINE_MAX + 64];
+	struct probe_result r;
+	size_t n;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(parse_probe_line(bad[i], strlen(bad[i]), &r), -EBADMSG);
+		assert_int_equal(r.nagent, 0);
+	}
+	n = (size_t)snprintf(line, sizeof(line), "ok running=2 memory_kib=2 ip=web1:10.78.1.2 "
+			     "ga=web1:eth0:10.78.1.2 ga=web1:eth0:fe80::5054:ff:fe12:3456 "
+			     "ga=db1:enp1s0:2001:db8::7 ga=web1:eth1:10.78.1.2 "
+			     "vm=web1:mediakit:running:1:196608:-:-\n");
+	assert_int_equal(parse_probe_line(line, n, &r), 0);
+	assert_int_equal(r.nagent, 4);
+	assert_int_equal(r.nvms, 1);
+	assert_string_equal(r.agent[1].name, "web1");
+	assert_string_equal(r.agent[1].a.ifname, "eth0");
+	assert_string_equal(r.agent[1].a.addr, "fe80::5054:ff:fe12:3456");
+	assert_string_equal(r.agent[2].name, "db1");
+	assert_string_equal(r.agent[2].a.addr, "2001:db8::7");
+	/* At most GUEST_AGENT_ADDRS_MAX for one guest, PROBE_AGENT_MAX in all. */
+	n = (size_t)snprintf(line, sizeof(line), "ok running=1 memory_kib=0");
+	for (unsigned i = 0; i < GUEST_AGENT_ADDRS_MAX; i++)
+		n += (size_t)snprintf(line + n, sizeof(line) - n, " ga=web1:eth0:10.0.0.%u", i + 1);
+	assert_int_equal(parse_probe_line(line, n, &r), 0);
+	n += (size_t)snprintf(line + n, sizeof(line) - n, " ga=web1:eth1:10.0.1.1");
+	assert_int_equal(parse_probe_line(line, n, &r), -EBADMSG);
+	n = (size_t)snprintf(line, sizeof(line), "ok running=%u memory_kib=0", PROBE_AGENT_MAX);
+	for (unsigned i = 0; i < PROBE_AGENT_MAX; i++)
+		n += (size_t)snprintf(line + n, sizeof(line) - n,
+				      " ga=%063u:abcdefghijklmno:ffff:ffff:ffff:ffff:ffff:ffff:ffff:%x",
+				      i, 0x1000 + i);
+	assert_true(n <= PROBE_LINE_MAX);
+	assert_int_equal(parse_probe_line(line, n, &r), 0);
+	assert_int_equal(r.nagent, PROBE_AGENT_MAX);
+	n += (size_t)snprintf(line + n, sizeof(line) - n, " ga=x:eth0:10.0.0.1");
+	assert_int_equal(parse_probe_line(line, n, &r), -EBADMSG);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(probe_line_inventory),
+		cmocka_unit_test(probe_line_agent),
 		cmocka_unit_test(real_stat),
 		cmocka_unit_test(real_meminfo),
 		cmocka_unit_test(cpu_counts),
