@@ -58,6 +58,8 @@ static void put_rules(struct textbuf *o, const struct fw_spec *s)
 	textbuf_add(o, "add rule " T " control_forward iifname != \"%s\" oifname \"%s\" "
 		       "meta l4proto { tcp, udp } th dport %d-%d counter name \"denied\" drop\n",
 		    s->mesh_if, s->mesh_if, FW_PORT_FIRST, FW_PORT_LAST);
+	textbuf_add(o, "add rule " T " control_forward iifname != \"%s\" oifname \"%s\" "
+		       "tcp dport %d counter name \"denied\" drop\n", s->mesh_if, s->mesh_if, FW_PORT_MOVE);
 	textbuf_add(o, "%s iif \"lo\" accept\n", r);
 	textbuf_add(o, "%s ct state established,related accept\n", r);
 	textbuf_add(o, "%s tcp dport @ceremony accept\n", r);
@@ -65,6 +67,9 @@ static void put_rules(struct textbuf *o, const struct fw_spec *s)
 	    FW_PORT_FIRST, FW_PORT_LAST);
 	textbuf_add(o, "%s iifname \"%s\" ip saddr @members udp dport %d accept\n", r, s->mesh_if,
 	    FW_PORT_FIRST);
+	textbuf_add(o, "%s iifname \"%s\" ip saddr @members tcp dport %d accept\n", r, s->mesh_if,
+	    FW_PORT_MOVE);
+	textbuf_add(o, "%s tcp dport %d counter name \"denied\" drop\n", r, FW_PORT_MOVE);
 	textbuf_add(o, "%s meta l4proto { tcp, udp } th dport %d-%d counter name \"denied\" drop\n", r,
 	    FW_PORT_FIRST, FW_PORT_LAST);
 }

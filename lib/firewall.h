@@ -15,6 +15,7 @@
 #define FW_TABLE "osi"
 #define FW_PORT_FIRST 7101 /* heartbeats (udp), API, dispatch, ceremony, ledger sync */
 #define FW_PORT_LAST 7105
+#define FW_PORT_MOVE 7106 /* a cold move's transfer, agent to agent: members only too */
 
 struct fw_spec {
 	char mesh_if[IFNAMSIZ];     /* the WireGuard interface */

@@ -13,6 +13,7 @@
 #include "os-infrastructure/client.h"
 #include "os-infrastructure/cmd.h"
 #include "os-infrastructure/cmd-vm-export.h"
+#include "os-infrastructure/cmd-vm-move.h"
 #include "os-infrastructure/render.h"
 #include "lib/conf-path.h"
 #include "lib/guest-ops.h"
@@ -466,6 +467,10 @@ static int vm(const struct cli *cli, int argc, char *argv[])
 		return vm_export(cli, argc - 1, argv + 1);
 	if (!strcmp(sub, "import"))
 		return vm_import(cli, argc - 1, argv + 1);
+	if (!strcmp(sub, "move"))
+		return vm_move(cli, argc - 1, argv + 1);
+	if (!strcmp(sub, "release-source"))
+		return vm_release_source(cli, argc - 1, argv + 1);
 	if (!strcmp(sub, "--help") || !strcmp(sub, "-h"))
 		return cmd_help(&cmd_vm);
 	return cmd_usage_error(&cmd_vm, *sub ? "unknown vm command '%s'" : "which vm command?%s", sub);
@@ -478,6 +483,8 @@ const struct cmd cmd_vm = {
 		 "       " PROG_NAME " vm plan --type T --name N [...]   then   vm confirm TOKEN\n"
 		 "       " PROG_NAME " vm list|show NAME [--format table|json|yaml|csv]\n"
 		 "       " PROG_NAME " vm start|stop|destroy NAME [--no-wait]\n"
+		 "       " PROG_NAME " vm move NAME --to NODE [--yes] [--no-wait]   (offline)\n"
+		 "       " PROG_NAME " vm release-source NAME [--no-wait]\n"
 		 "       " PROG_NAME " vm publish NAME PORT [--on HOST-PORT] [--udp]\n"
 		 "       " PROG_NAME " vm unpublish NAME PORT [--udp]\n"
 		 "       " PROG_NAME " vm data-delete GUEST DISK --reason TEXT [--config FILE] [--uri U]\n"

@@ -115,6 +115,10 @@ static void conflict(struct fleet *f, const char *node, const struct adopt_vm *v
 	const struct guest *known = guests_find(&f->guests, v->name);
 	char detail[400];
 
+	const struct move *mv = moves_find(&f->moves, v->name);
+
+	if (mv && (!strcmp(mv->source, node) || !strcmp(mv->target, node)))
+		return; /* a recorded move: its steps settle which copy stays */
 	if (!known || !conflict_is_new(v->name, node))
 		return;
 	snprintf(detail, sizeof(detail),

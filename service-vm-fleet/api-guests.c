@@ -265,6 +265,9 @@ json_t *op_vm_action(struct fleet *f, json_t *req, const char *caller)
 		return api_fail("no guest named '%s'", name ? name : "");
 	if (!op || !op->action)
 		return api_fail("\"action\" must be %s", guest_op_action_names());
+	if (move_busy(moves_find(&f->moves, g->name)))
+		return api_fail("%s is being moved (vm move-show %s); wait for the move to end",
+				g->name, g->name);
 	n = registry_find(&f->reg, g->node);
 	if (!n || n->state == NODE_EVICTED)
 		return api_fail("%s's node %s is lost; its guests stay there and are never moved",

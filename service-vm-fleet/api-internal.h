@@ -20,6 +20,11 @@ json_t *op_vm_show(struct fleet *f, json_t *req);
 json_t *op_vm_action(struct fleet *f, json_t *req, const char *caller);
 json_t *op_vm_publish(struct fleet *f, json_t *req, const char *caller, uint64_t now);
 json_t *op_vm_unpublish(struct fleet *f, json_t *req, const char *caller, uint64_t now);
+json_t *op_vm_move(struct fleet *f, json_t *req, const char *caller, uint64_t now);
+json_t *op_vm_move_confirm(struct fleet *f, json_t *req, const char *caller, uint64_t now);
+json_t *op_vm_move_cancel(struct fleet *f, json_t *req, const char *caller, uint64_t now);
+json_t *op_vm_move_show(struct fleet *f, json_t *req, const char *caller, uint64_t now);
+json_t *op_vm_release_source(struct fleet *f, json_t *req, const char *caller, uint64_t now);
 json_t *op_standby_copy(struct fleet *f, json_t *req, const char *caller, uint64_t now);
 /* [{"proto","port","host_port"},...] of the guest */
 json_t *published_json(const struct fleet *f, const char *guest);

@@ -342,6 +342,11 @@ static const struct api_op ops[] = {
 	{ "vm-action",     op_vm_act,        API_CHANGES },
 	{ "vm-publish",    op_vm_publish,    API_CHANGES },
 	{ "vm-unpublish",  op_vm_unpublish,  API_CHANGES },
+	{ "vm-move",       op_vm_move,       API_CHANGES },
+	{ "vm-move-confirm", op_vm_move_confirm, API_CHANGES },
+	{ "vm-move-cancel", op_vm_move_cancel, API_CHANGES },
+	{ "vm-move-show",  op_vm_move_show,  API_READS },
+	{ "vm-release-source", op_vm_release_source, API_CHANGES },
 	{ "migrate",       op_migrate,       API_CHANGES },
 	{ "vm-migrate",    op_migrate,       API_CHANGES },
 	{ "standby-copy",  op_standby_copy,  API_CHANGES }, /* admin: it holds every event */

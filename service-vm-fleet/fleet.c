@@ -11,6 +11,7 @@
 #include "lib/log.h"
 #include "lib/mesh.h"
 #include "osi-config.h"
+#include "service-vm-fleet/fleet-move.h"
 #include "service-vm-fleet/rebuild.h"
 
 #define KEY(n, t, field, def, doc) \
@@ -255,6 +256,7 @@ int fleet_open(struct fleet *f, const struct fleet_config *cfg, uint64_t now)
 	f->place.margin_percent = (unsigned)cfg->margin_percent;
 	ingest_init(&f->ingest);
 	guests_init(&f->guests);
+	moves_init(&f->moves);
 	f->dispatch = no_dispatch;
 	ret = identity_load(cfg->state_dir, &f->id);
 	if (ret < 0) {
@@ -280,6 +282,8 @@ int fleet_open(struct fleet *f, const struct fleet_config *cfg, uint64_t now)
 		ret = store_guests_each(f->store, restore_guest, f);
 	if (ret >= 0)
 		ret = store_published_each(f->store, restore_pub, f);
+	if (ret >= 0)
+		ret = fleet_moves_load(f);
 	if (ret < 0) {
 		log_err("cannot read nodes from %s: %s", path, store_errmsg(f->store));
 		goto cleanup;
@@ -305,6 +309,7 @@ void fleet_close(struct fleet *f)
 	registry_free(&f->reg);
 	ingest_free(&f->ingest);
 	guests_free(&f->guests);
+	moves_free(&f->moves);
 	pubs_free(&f->pubs);
 	free(f->peers);
 	f->peers = NULL;

@@ -11,6 +11,7 @@
 #include "lib/config.h"
 #include "service-vm-fleet/fabric-table.h"
 #include "service-vm-fleet/guests.h"
+#include "service-vm-fleet/moves.h"
 #include "lib/identity.h"
 #include "service-vm-fleet/ingest.h"
 #include "service-vm-fleet/placement.h"
@@ -69,6 +70,9 @@ struct fleet {
 	/* Hands an action ("create", "start", "stop", "destroy") to the node's
 	 * agent; progress comes back through fleet_guest_progress(). */
 	void (*dispatch)(struct fleet *f, const struct guest *g, const char *action);
+	/* Cold moves (fleet-move.h); a step goes to its node through move_send. */
+	struct moves moves;
+	void (*move_send)(struct fleet *f, struct move *mv, enum move_step s);
 };
 
 /* Fills defaults from the key table. */

@@ -17,6 +17,8 @@ void server_api_close(void);
 
 /* Installs the dispatcher: guest actions go to the nodes' agents over TCP. */
 void server_dispatch_init(uv_loop_t *loop, struct fleet *f);
+/* Installs the sender of cold moves' steps and its timer (server-move.c). */
+void server_move_init(uv_loop_t *loop, struct fleet *f);
 
 /* Pushes the fabric table to every live node when it changes, to a node
  * heard again after the fleet's or its own restart or eviction, and again

@@ -374,6 +374,11 @@ void store_close(struct store *s)
 	free(s);
 }
 
+struct sqlite3 *store_db(struct store *s)
+{
+	return s ? s->db : NULL;
+}
+
 const char *store_errmsg(struct store *s)
 {
 	return s ? s->errmsg : "no store";

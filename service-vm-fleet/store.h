@@ -58,6 +58,8 @@ struct store_seq {
  * (there is no store to ask afterwards). */
 int store_open(const char *path, struct store **out);
 void store_close(struct store *s);
+/* The database itself, for a table kept by its own file (store-move.c). */
+struct sqlite3 *store_db(struct store *s);
 /* SQLite's message for the last failed call (or ours for argument errors);
  * "" if nothing failed yet. Valid until the next call on s. */
 const char *store_errmsg(struct store *s);

@@ -335,6 +335,10 @@ static int move(struct virt_host *h, const struct host_config *c, const struct g
 	if (op->op == GOP_MOVE_IN) {
 		report("importing", "verifying the archive, then defining", NULL);
 		ret = helper_move_in(h, c, name, passed_fd);
+		if (ret == 0 && aborted()) { /* nobody follows the move: its copy goes */
+			helper_move_act(h, c, guest_op_find("move-abort"), name, detail, sizeof(detail));
+			return fail("the move was abandoned during the import; its copy is removed");
+		}
 		return ret < 0 ? fail("%s", h->err) : (report(op->done_state, NULL, NULL), 0);
 	}
 	if (helper_move_act(h, c, op, name, detail, sizeof(detail)) < 0)

@@ -1,5 +1,5 @@
 /* The transfer stream of a cold move (docs/protocol.md, "Move transfer"),
- * source agent to target agent over the mesh, TCP move_port (7106). Frames
+ * source agent to target agent over the mesh, TCP FW_PORT_MOVE (7106, lib/firewall.h). Frames
  * as everywhere, length:u32be then type:u8 and the body:
  *   HELLO  "osi-move-v1" token[32] n:u8 guest[n] total:u64be   source -> target
  *   DATA   the archive's next 1..MOVE_CHUNK bytes                source -> target
@@ -11,7 +11,6 @@
 
 #include "lib/guest-types.h"
 
-#define MOVE_PORT 7106
 #define MOVE_TOKEN_BYTES 32
 #define MOVE_CHUNK (1u << 20)
 #define MOVE_MAGIC "osi-move-v1"

@@ -40,6 +40,11 @@ static void test_render_rules(void **state)
 	assert_non_null(strstr(buf, "add rule inet osi control_forward iifname != \"osi0\" "
 				    "oifname \"osi0\" meta l4proto { tcp, udp } th dport 7101-7105 "
 				    "counter name \"denied\" drop\n"));
+	/* a move's transfer port: members over the mesh, nobody else, nothing forwarded */
+	assert_non_null(strstr(buf, "iifname \"osi0\" ip saddr @members tcp dport 7106 accept\n"
+				    "add rule inet osi input tcp dport 7106 counter name \"denied\" drop\n"));
+	assert_non_null(strstr(buf, "control_forward iifname != \"osi0\" oifname \"osi0\" tcp dport "
+				    "7106 counter name \"denied\" drop\n"));
 	/* the drop comes last: nothing below it may accept a control-plane port */
 	assert_non_null(strstr(buf, "th dport 7101-7105 counter name \"denied\" drop\n"));
 	{

@@ -1,0 +1,6 @@
+/* vm move and vm release-source: asked of the fleet (cmd-vm-move.c). */
+#pragma once
+#include "os-infrastructure/cmd.h"
+
+int vm_move(const struct cli *cli, int argc, char *argv[]);
+int vm_release_source(const struct cli *cli, int argc, char *argv[]);
