@@ -43,6 +43,8 @@ const struct config_key host_config_keys[] = {
 	  "guest manifests and cloud-init templates (images/ of the source tree)" },
 	{ "pool_dir", STR(pool_dir), "", "the project's storage pool directory "
 	  "(empty: " OSI_STATE_DIR "/images, whatever state_dir says)" },
+	{ "backup_dir", STR(backup_dir), "", "where `vm backup` keeps this node's backups, "
+	  "one 0700 directory per guest (empty: <state_dir>/backups)" },
 	{ "console_dir", STR(console_dir), "", "guest serial console logs "
 	  "(empty: /var/log/os-infrastructure/guests)" },
 	{ "guest_network", STR(guest_network), "fabric",

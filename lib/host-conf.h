@@ -26,6 +26,7 @@ struct host_config {
 	char virt_uri[256];
 	char images_dir[PATH_MAX];
 	char pool_dir[PATH_MAX];
+	char backup_dir[PATH_MAX];      /* read by `vm backup`, `vm backups`, `vm restore` */
 	char console_dir[PATH_MAX];
 	char guest_network[96];
 	char guest_zone[NAMES_ZONE_MAX + 1];

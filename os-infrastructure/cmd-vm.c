@@ -12,6 +12,7 @@
 
 #include "os-infrastructure/client.h"
 #include "os-infrastructure/cmd.h"
+#include "os-infrastructure/cmd-vm-backup.h"
 #include "os-infrastructure/cmd-vm-export.h"
 #include "os-infrastructure/cmd-vm-move.h"
 #include "os-infrastructure/render.h"
@@ -467,6 +468,12 @@ static int vm(const struct cli *cli, int argc, char *argv[])
 		return vm_export(cli, argc - 1, argv + 1);
 	if (!strcmp(sub, "import"))
 		return vm_import(cli, argc - 1, argv + 1);
+	if (!strcmp(sub, "backup"))
+		return vm_backup(cli, argc - 1, argv + 1);
+	if (!strcmp(sub, "backups"))
+		return vm_backups(cli, argc - 1, argv + 1);
+	if (!strcmp(sub, "restore"))
+		return vm_restore(cli, argc - 1, argv + 1);
 	if (!strcmp(sub, "move"))
 		return vm_move(cli, argc - 1, argv + 1);
 	if (!strcmp(sub, "release-source"))
@@ -491,7 +498,11 @@ const struct cmd cmd_vm = {
 		 "                 [--pool-dir D]   (on the guest's node)\n"
 		 "       " PROG_NAME " vm export NAME FILE [--config F] [--uri U] [--pool-dir D]\n"
 		 "       " PROG_NAME " vm import FILE --node NODE [--trust-key HEX] [--config F] [...]\n"
-		 "                 (both on the guest's node; see operator.md, Export and import)",
+		 "                 (both on the guest's node; see operator.md, Export and import)\n"
+		 "       " PROG_NAME " vm backup NAME [--dir D] [--keep N] [--full] [--every DURATION]\n"
+		 "       " PROG_NAME " vm backups NAME [--dir D] [--trust-key HEX]\n"
+		 "       " PROG_NAME " vm restore NAME --from BACKUP [--dir D] [--trust-key HEX]\n"
+		 "                 (all three on the guest's node; see operator.md, Backups)",
 	.description = "Create guests (plan, then confirm), list them, start, stop, destroy",
 	.help = "  --type T       totebox, mediakit, orchestration or privategit\n"
 		"  --node X       the node to use; a Totebox always needs one\n"

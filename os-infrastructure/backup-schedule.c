@@ -1,0 +1,54 @@
+/* A backup schedule is systemd's: osi-backup@NAME.timer starts
+ * osi-backup@NAME.service, which runs `vm backup NAME --keep N`. Here only
+ * the two drop-ins that set the period and N are written. */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "lib/fileio.h"
+#include "lib/guest-types.h"
+#include "lib/units.h"
+#include "os-infrastructure/cmd-vm-backup.h"
+
+static int drop_in(const char *unit_dir, const char *unit, const char *text)
+{
+	char dir[PATH_MAX], path[PATH_MAX];
+	int ret;
+
+	if (snprintf(dir, sizeof(dir), "%s/%s.d", unit_dir, unit) >= (int)sizeof(dir) ||
+	    snprintf(path, sizeof(path), "%s/os-infrastructure.conf", dir) >= (int)sizeof(path))
+		return cmd_fail("%s: name too long", unit_dir);
+	if ((ret = mkdir_p(dir, 0755)) < 0 || (ret = atomic_write_file(path, text, strlen(text), 0644)) < 0)
+		return cmd_fail("%s: %s", path, strerror(-ret));
+	return 0;
+}
+
+int backup_schedule(const char *guest, const char *every, unsigned keep, const char *unit_dir)
+{
+	char unit[128], text[512];
+	uint64_t ms;
+	int ret;
+
+	if (!guest_name_valid(guest))
+		return cmd_usage_error(&cmd_vm, "'%s' is not a guest name", guest);
+	if (parse_duration_ms(every, &ms) < 0 || ms < 60000 || ms > 366ULL * 86400000)
+		return cmd_usage_error(&cmd_vm, "--every takes a duration from 1m to 366d, e.g. 24h");
+	unit_dir = unit_dir ?: BACKUP_UNIT_DIR;
+	keep = keep ?: BACKUP_KEEP_DEFAULT;
+	snprintf(unit, sizeof(unit), "osi-backup@%s.timer", guest);
+	snprintf(text, sizeof(text), "# os-infrastructure vm backup %s --every %s\n[Timer]\n"
+		 "OnCalendar=\nOnBootSec=15min\nOnUnitActiveSec=%llus\n", guest, every,
+		 (unsigned long long)(ms / 1000));
+	if ((ret = drop_in(unit_dir, unit, text)))
+		return ret;
+	snprintf(unit, sizeof(unit), "osi-backup@%s.service", guest);
+	snprintf(text, sizeof(text), "# os-infrastructure vm backup %s --keep %u\n[Service]\n"
+		 "Environment=OSI_BACKUP_KEEP=%u\n", guest, keep, keep);
+	if ((ret = drop_in(unit_dir, unit, text)))
+		return ret;
+	printf("Scheduled: a backup of %s every %s, the newest %u kept (drop-ins in %s/osi-backup@%s.*.d).\n"
+	       "Enable it:  systemctl daemon-reload && systemctl enable --now osi-backup@%s.timer\n",
+	       guest, every, keep, unit_dir, guest, guest);
+	return cmd_output(0);
+}

@@ -1,0 +1,286 @@
+/* vm backup NAME, vm backups NAME, vm restore NAME --from ID: on the
+ * guest's node, against its libvirt, like vm export. Backups are signed
+ * with this member's identity; listing and restore trust this member's own
+ * key, a live member of the verified ledger, or the key named with
+ * --trust-key. A schedule is a systemd timer (osi-backup@NAME.timer), not
+ * a loop of ours: --every writes its settings (backup-schedule.c). */
+#include <errno.h>
+#include <getopt.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "lib/conf-path.h"
+#include "lib/host-conf.h"
+#include "lib/identity.h"
+#include "lib/ledger.h"
+#include "lib/mesh.h"
+#include "os-infrastructure/cmd-vm-backup.h"
+#include "osi-config.h"
+#include "virt/virt-backup.h"
+
+struct backup_args {
+	const char *config, *dir, *to, *every, *from, *trust_key, *unit_dir;
+	uint64_t keep;
+	bool full;
+	struct virt_config vc;
+	struct host_config hc;
+	char dir_buf[PATH_MAX];
+	/* whom to trust */
+	struct ledger l;
+	bool have_ledger, have_key, have_self;
+	uint8_t key[SIGN_PK_BYTES];
+	struct identity self;
+};
+
+static int parse(int argc, char *argv[], struct backup_args *a)
+{
+	static const struct option opts[] = {
+		{ "uri", required_argument, NULL, 'u' }, { "pool-dir", required_argument, NULL, 'p' },
+		{ "config", required_argument, NULL, 'C' }, { "dir", required_argument, NULL, 'd' },
+		{ "keep", required_argument, NULL, 'k' }, { "full", no_argument, NULL, 'F' },
+		{ "to", required_argument, NULL, 't' }, { "every", required_argument, NULL, 'e' },
+		{ "from", required_argument, NULL, 'f' }, { "trust-key", required_argument, NULL, 'K' },
+		{ "unit-dir", required_argument, NULL, 'U' }, { "help", no_argument, NULL, 'h' }, { 0 },
+	};
+	int c;
+
+	optind = 0;
+	while ((c = getopt_long(argc, argv, ":u:p:C:d:k:Ft:e:f:K:U:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'u': a->vc.uri = optarg; break;
+		case 'p': a->vc.pool_dir = optarg; break;
+		case 'C': a->config = optarg; break;
+		case 'd': a->dir = optarg; break;
+		case 'k':
+			if (parse_u64(optarg, 1, 10000, &a->keep) < 0)
+				return cmd_usage_error(&cmd_vm, "--keep takes a count, 1..10000");
+			break;
+		case 'F': a->full = true; break;
+		case 't': a->to = optarg; break;
+		case 'e': a->every = optarg; break;
+		case 'f': a->from = optarg; break;
+		case 'K': a->trust_key = optarg; break;
+		case 'U': a->unit_dir = optarg; break;
+		case 'h': return cmd_help(&cmd_vm);
+		default: return cmd_bad_option(&cmd_vm, c, argv);
+		}
+	}
+	return 0;
+}
+
+/* host.conf's libvirt URI and pool; the backup directory. */
+static int settings(struct backup_args *a)
+{
+	char path[PATH_MAX], err[512];
+
+	if (host_conf_lookup(&a->hc, a->config, CONF_ETC_DIR, OSI_STATE_DIR, path, err, sizeof(err)) < 0)
+		return cmd_fail("%s", err);
+	if (!a->vc.uri)
+		a->vc.uri = a->hc.virt_uri;
+	if (!a->vc.pool_dir && a->hc.pool_dir[0])
+		a->vc.pool_dir = a->hc.pool_dir;
+	if (!a->dir && a->hc.backup_dir[0])
+		a->dir = a->hc.backup_dir;
+	if (!a->dir) {
+		if (snprintf(a->dir_buf, sizeof(a->dir_buf), "%s/backups",
+			     a->hc.state_dir[0] ? a->hc.state_dir : OSI_STATE_DIR) >= (int)sizeof(a->dir_buf))
+			return cmd_fail("the state directory's name is too long");
+		a->dir = a->dir_buf;
+	}
+	return 0;
+}
+
+static int trust(const struct export_sig *s, void *ctx, char *err, size_t errlen)
+{
+	struct backup_args *a = ctx;
+	const struct ledger_member *mb;
+
+	if (a->have_key)
+		return sodium_memcmp(a->key, s->key, SIGN_PK_BYTES) == 0 ? 0 :
+		       (snprintf(err, errlen, "signed by %s, not the key given with --trust-key", s->signer), -EPERM);
+	if (a->have_self && !sodium_memcmp(a->self.sign_pk, s->key, SIGN_PK_BYTES))
+		return 0;
+	if (!a->have_ledger)
+		return snprintf(err, errlen, "signed by %s, not by this member, and there is no ledger: "
+				"name the signer's key with --trust-key HEX", s->signer), -EPERM;
+	mb = ledger_find(&a->l, s->signer);
+	if (!mb || mb->revoked || sodium_memcmp(mb->sign_pk, s->key, SIGN_PK_BYTES))
+		return snprintf(err, errlen, "signed by %s, who is not a live member of the ledger with "
+				"that key", s->signer), -EPERM;
+	return 0;
+}
+
+static int trust_setup(const struct cli *cli, struct backup_args *a, bool need_self)
+{
+	char err[256];
+	int ret;
+
+	ledger_init(&a->l);
+	if ((ret = identity_load(cli->state_dir, &a->self)) == 0)
+		a->have_self = true;
+	else if (need_self)
+		return cmd_fail("cannot load the identity in %s to sign the backup: %s", cli->state_dir,
+				strerror(-ret));
+	if (a->trust_key) {
+		if (strlen(a->trust_key) != SIGN_PK_BYTES * 2 ||
+		    sodium_hex2bin(a->key, sizeof(a->key), a->trust_key, strlen(a->trust_key), NULL, NULL,
+				   NULL) != 0)
+			return cmd_usage_error(&cmd_vm, "--trust-key: 64 hex digits (an Ed25519 public key)");
+		a->have_key = true;
+	}
+	if (!mesh_has_ledger(cli->state_dir))
+		return 0;
+	if (mesh_ledger_load(cli->state_dir, &a->l, err, sizeof(err)) < 0 ||
+	    ledger_verify(&a->l, err, sizeof(err)) < 0)
+		return cmd_fail("the ledger in %s: %s", cli->state_dir, err);
+	a->have_ledger = true;
+	return 0;
+}
+
+static void done(struct backup_args *a)
+{
+	ledger_free(&a->l);
+	identity_wipe(&a->self);
+}
+
+static int open_host(const struct cli *cli, int argc, char *argv[], struct backup_args *a,
+		     struct virt_host *h, const char *usage, bool need_self)
+{
+	int ret = parse(argc, argv, a);
+
+	if (ret)
+		return ret;
+	if (argc - optind != 1)
+		return cmd_usage_error(&cmd_vm, "%s", usage);
+	if ((ret = settings(a)) || (ret = trust_setup(cli, a, need_self)))
+		return ret;
+	if (virt_host_open(h, &a->vc) < 0)
+		return cmd_fail("%s", h->err);
+	return 0;
+}
+
+static struct backup_request request(struct backup_args *a)
+{
+	return (struct backup_request){ .dir = a->dir, .signer = &a->self, .full = a->full,
+					.keep = (unsigned)a->keep, .trust = trust, .ctx = a };
+}
+
+int vm_backup(const struct cli *cli, int argc, char *argv[])
+{
+	static struct backup_args a;
+	struct backup_request r;
+	struct backup_manifest m;
+	struct virt_host h;
+	size_t pruned;
+	int ret = parse(argc, argv, &a);
+
+	if (ret)
+		return ret;
+	if (a.to)
+		return cmd_fail("not yet: --to %s; backups stay on this node (copy the files of %s/%s to "
+				"keep them elsewhere)", a.to, a.dir ?: "the backup directory", argv[optind] ?: "NAME");
+	if (a.every && argc - optind == 1)
+		return backup_schedule(argv[optind], a.every, (unsigned)a.keep, a.unit_dir);
+	ret = open_host(cli, argc, argv, &a, &h, "vm backup NAME [--dir D] [--keep N] [--full] "
+			"[--every DURATION]   (on the guest's node)", true);
+	if (ret)
+		goto out;
+	r = request(&a);
+	if (virt_backup(&h, argv[optind], &r, &m, &pruned) < 0) {
+		ret = cmd_fail("backup of %s failed, nothing was kept: %s", argv[optind], h.err);
+	} else {
+		printf("Backup %s of %s: %s%s%s, %u volume(s), in %s/%s", m.id, m.guest,
+		       m.incremental ? "incremental on " : "full", m.parent,
+		       *m.checkpoint ? "" : " (no checkpoint: the next one is a full)", m.nvol, a.dir, m.guest);
+		if (pruned)
+			printf("; %zu older backup(s) pruned", pruned);
+		printf(".\n");
+		ret = cmd_output(0);
+	}
+	virt_host_close(&h);
+out:
+	done(&a);
+	return ret;
+}
+
+static uint64_t bytes_of(const struct backup_manifest *m)
+{
+	uint64_t total = 0;
+
+	for (unsigned i = 0; i < m->nvol; i++)
+		total += m->vol[i].bytes;
+	return total;
+}
+
+int vm_backups(const struct cli *cli, int argc, char *argv[])
+{
+	static struct backup_args a;
+	struct backup_entry *e = NULL;
+	char gdir[PATH_MAX], err[512], when[32];
+	size_t n;
+	int ret = parse(argc, argv, &a);
+
+	if (ret)
+		return ret;
+	if (argc - optind != 1)
+		return cmd_usage_error(&cmd_vm, "vm backups NAME [--dir D] [--trust-key HEX]");
+	if ((ret = settings(&a)) || (ret = trust_setup(cli, &a, false)))
+		goto out;
+	if (backup_guest_dir(a.dir, argv[optind], false, gdir, sizeof(gdir), err, sizeof(err)) < 0 ||
+	    backup_list(gdir, trust, &a, &e, &n, err, sizeof(err)) < 0) {
+		ret = cmd_fail("%s", err);
+		goto out;
+	}
+	printf("%-16s  %-20s  %-11s  %-16s  %12s  %s\n", "ID", "TIME (UTC)", "KIND", "PARENT", "BYTES", "STATE");
+	for (size_t i = 0; i < n; i++) {
+		time_t t = (time_t)e[i].m.created;
+		struct tm tm;
+
+		if (!e[i].m.created || !gmtime_r(&t, &tm) || !strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm))
+			snprintf(when, sizeof(when), "-");
+		printf("%-16s  %-20s  %-11s  %-16s  %12llu  %s\n", e[i].m.id, when,
+		       e[i].intact ? e[i].m.incremental ? "incremental" : "full" : "?",
+		       *e[i].m.parent ? e[i].m.parent : "-", (unsigned long long)bytes_of(&e[i].m),
+		       e[i].intact ? "ok" : e[i].why);
+	}
+	if (!n)
+		printf("(no backups of %s in %s)\n", argv[optind], a.dir);
+	ret = cmd_output(0);
+out:
+	free(e);
+	done(&a);
+	return ret;
+}
+
+int vm_restore(const struct cli *cli, int argc, char *argv[])
+{
+	static struct backup_args a;
+	struct backup_request r;
+	struct virt_host h;
+	size_t links = 0;
+	int ret = parse(argc, argv, &a);
+
+	if (ret)
+		return ret;
+	if (!a.from)
+		return cmd_usage_error(&cmd_vm, "vm restore NAME --from BACKUP (an id from vm backups NAME)");
+	if (a.to)
+		return cmd_fail("not yet: restore --to %s; restore on the guest's node", a.to);
+	ret = open_host(cli, argc, argv, &a, &h, "vm restore NAME --from BACKUP [--dir D] "
+			"[--trust-key HEX]   (on the guest's node)", false);
+	if (ret)
+		goto out;
+	r = request(&a);
+	if (virt_restore(&h, argv[optind], a.from, &r, &links) < 0)
+		ret = cmd_fail("restore of %s: %s", argv[optind], h.err);
+	else
+		printf("Restored %s's data volumes from backup %s (%zu file set(s) in the chain); the guest "
+		       "is shut off: vm start %s.\n", argv[optind], a.from, links, argv[optind]),
+		ret = cmd_output(0);
+	virt_host_close(&h);
+out:
+	done(&a);
+	return ret;
+}

@@ -1,0 +1,152 @@
+#!/bin/bash
+# vm backup, vm backups, vm restore against a private libvirtd (see
+# lib-libvirt.sh): a restore drill on a TCG test guest with a data volume.
+#
+#   virt-tool: Totebox vault1, its archive (qcow2 v3) holding BASE at 0;
+#   vault1 running: full backup (libvirt's backup API, a checkpoint);
+#   vault1 stopped: MARK written at 1 MiB with qemu-io (the test guest has no
+#   shell on its console; qemu-io writes through QEMU's block layer, so the
+#   checkpoint's bitmap records it); vault1 running: incremental backup on
+#   the full; stopped: restore the full (MARK gone, BASE there), restore the
+#   chain (MARK back); a byte changed in a backup file, an untrusted signer
+#   and a missing full each refused with the volume untouched; a shut-off
+#   guest's backup is a full read from the volume; --keep 1 prunes the old
+#   chain; --to refused as not yet; --every writes the timer's drop-ins;
+#   the restored guest boots. Skipped (77) where virt-tcg.sh is.
+source "$(dirname "$0")/lib.sh"
+
+source "$(dirname "$0")/lib-libvirt.sh"
+command -v qemu-io > /dev/null || skip "qemu-io not installed"
+
+CLI=$BUILD/os-infrastructure/os-infrastructure
+vt() { "$TOOL" --uri "$URI" --pool-dir "$LV/pool" --index "$LV/pool.json" \
+	--consoles "$LV/consoles" --fetch-url http://127.0.0.1:9/ "$@"; }
+virt_helper_conf node-a
+BK=$T/backups
+cli() { "$CLI" --state-dir "$T/state" "$@" --config "$T/virt-node-a.conf" --uri "$URI" \
+	--pool-dir "$LV/pool" --dir "$BK"; }
+
+wait_until 20 vt domains || die "libvirtd did not answer on $URI"
+vt image-import "$TESTGUEST_IMG" testguest > /dev/null || die "image import"
+mkdir -p "$T/state" "$T/other"
+"$CLI" keygen --name node-a --state-dir "$T/state" > /dev/null || die "keygen"
+"$CLI" keygen --name node-b --state-dir "$T/other" > /dev/null || die "keygen (other)"
+other=$("$CLI" keygen --show --state-dir "$T/other" | awk '{print $3}')
+
+vt create --type totebox --name vault1 --images "$SRC/images" --base testguest \
+	--memory 192M --vcpus 1 --net user --no-start > /dev/null 2>> "$T/virt-tool.log" ||
+	die "create: $(tail -n 2 "$T/virt-tool.log")"
+arch=$LV/pool/vault1.data.archive.qcow2
+[[ -f $arch ]] || die "no archive volume: $(vt volumes | tr '\n' ' ')"
+# Volumes libvirt made without <compat> are qcow2 v2, which cannot carry a
+# checkpoint's bitmap: upgraded in place, as operator.md tells.
+qemu-img info "$arch" | grep -q 'compat: 0.10' && qemu-img amend -f qcow2 -o compat=1.1 "$arch"
+BASE="osi-backup-base-$RANDOM$RANDOM" MARK="osi-backup-mark-$RANDOM$RANDOM"
+{ printf '%s' "$BASE"; head -c 65536 /dev/urandom; } > "$T/base.raw"
+truncate -s 1M "$T/base.raw"
+qemu-img convert -n -f raw -O qcow2 "$T/base.raw" "$arch" || die "writing BASE"
+printf '%s' "$MARK" > "$T/mark.raw"
+truncate -s 64k "$T/mark.raw"
+
+# at OFFSET in the archive: has TEXT (has OFFSET TEXT) or not (has ! ...)
+has() {
+	local neg=0; [[ $1 == ! ]] && { neg=1; shift; }
+	qemu-img convert -f qcow2 -O raw "$arch" "$T/now.raw" || die "reading the archive"
+	local got; got=$(dd if="$T/now.raw" bs=1 skip="$1" count=${#2} status=none | tr -d '\0')
+	rm -f "$T/now.raw"
+	[[ $got == "$2" ]] && (( !neg )) || { [[ $got != "$2" ]] && (( neg )); }
+}
+stopped() { vt show vault1 | grep -q "state=shut off"; }
+stop() { vt stop --force vault1 2>> "$T/virt-tool.log"; wait_until 30 stopped || die "vault1 did not stop"; }
+id_of() { sed -n 's/^Backup \([0-9TZ]*\) of .*/\1/p' <<<"$1"; }
+
+vt start vault1 || die "start"
+out=$(cli vm backup vault1 2>&1) || die "full backup of the running guest: $out"
+full=$(id_of "$out")
+[[ -n $full && $out == *": full, "* && $out != *"no checkpoint"* ]] || die "full backup: $out"
+[[ $(stat -c %a "$BK") == 700 && $(stat -c %a "$BK/vault1") == 700 ]] || die "backup directory modes"
+[[ -f $BK/vault1/$full.archive.qcow2 && -f $BK/vault1/$full.json && -f $BK/vault1/$full.sig ]] ||
+	die "files of $full: $(ls "$BK/vault1" | tr '\n' ' ')"
+[[ $(stat -c %a "$BK/vault1/$full.archive.qcow2") == 600 ]] || die "backup file mode"
+grep -q "\"checkpoint\":\"osi-backup-$full\"" "$BK/vault1/$full.json" || die "no checkpoint: $(cat "$BK/vault1/$full.json")"
+[[ -z $(ls -A "$LV/pool" | grep osi-backup) ]] || die "staged files left in the pool"
+pass "full backup $full of the running guest, with a checkpoint: $out"
+
+stop
+qemu-io -f qcow2 -c "write -s $T/mark.raw 1M 64k" "$arch" > /dev/null || die "writing MARK"
+has 1048576 "$MARK" || die "MARK is not in the archive"
+vt start vault1 || die "start again"
+sleep 1
+out=$(cli vm backup vault1 2>&1) || die "incremental backup: $out"
+inc=$(id_of "$out")
+[[ -n $inc && $out == *"incremental on $full"* ]] || die "incremental backup: $out"
+isz=$(stat -c %s "$BK/vault1/$inc.archive.qcow2") fsz=$(stat -c %s "$BK/vault1/$full.archive.qcow2")
+(( isz < fsz )) || die "the incremental ($isz bytes) is not smaller than the full ($fsz)"
+pass "incremental backup $inc on $full ($isz bytes, the full $fsz)"
+
+list=$(cli vm backups vault1 2>&1) || die "backups: $list"
+grep -q "^$full .* full .* ok$" <<<"$list" && grep -q "^$inc .* incremental  *$full .* ok$" <<<"$list" ||
+	die "vm backups: $list"
+out=$(cli vm restore vault1 --from "$full" 2>&1) && die "restore of a running guest succeeded"
+[[ $out == *"stop it first"* ]] || die "restore of a running guest: $out"
+pass "listed; restore of a running guest refused"
+
+stop
+sum=$(sha256sum < "$arch")
+out=$(cli vm restore vault1 --from "$full" 2>&1) || die "restore of the full: $out"
+has 0 "$BASE" && has ! 1048576 "$MARK" || die "after restoring the full: BASE missing or MARK still there"
+pass "the full restored: BASE there, MARK gone ($out)"
+out=$(cli vm restore vault1 --from "$inc" 2>&1) || die "restore of the chain: $out"
+[[ $out == *"2 file set(s)"* ]] || die "restore of the chain: $out"
+has 0 "$BASE" && has 1048576 "$MARK" || die "after restoring the chain: BASE or MARK missing"
+pass "the chain restored: BASE and MARK back"
+
+# refusals: nothing written, the volume as it was
+sum=$(sha256sum < "$arch")
+refused() { # refused WANT ARGS...
+	local want=$1; shift
+	out=$(cli vm restore vault1 "$@" 2>&1) && die "restore $* succeeded"
+	[[ $out == *"$want"* ]] || die "restore $*: $out"
+	[[ $(sha256sum < "$arch") == "$sum" ]] || die "the refused restore $* changed the volume"
+	pass "refused: ${out#*: }"
+}
+f=$BK/vault1/$full.archive.qcow2
+cp -p "$f" "$T/full.keep"
+off=$(( $(stat -c %s "$f") / 2 ))
+b=$(od -An -tu1 -j "$off" -N1 "$f" | tr -d ' ')
+printf "$(printf '\\%03o' $(( b ^ 1 )))" | dd of="$f" bs=1 seek="$off" conv=notrunc status=none
+refused "refused, nothing was written" --from "$inc"
+grep -q "altered" <<<"$out" || die "the tampered file's refusal: $out"
+cp -p "$T/full.keep" "$f"
+refused "not the key given with --trust-key" --from "$inc" --trust-key "$other"
+mv "$f" "$T/full.moved"
+refused "is missing" --from "$inc"
+list=$(cli vm backups vault1 2>&1) || die "backups: $list"
+grep -q "^$full .*is missing" <<<"$list" || die "vm backups with a missing file: $list"
+mv "$T/full.moved" "$f"
+refused "has no backup" --from 20200101T000000Z
+
+out=$(cli vm backup vault1 --to node-b 2>&1) && die "backup --to succeeded"
+[[ $out == *"not yet"* ]] || die "backup --to: $out"
+pass "--to refused: $out"
+
+sleep 1
+out=$(cli vm backup vault1 --keep 1 2>&1) || die "backup of the shut-off guest: $out"
+off_id=$(id_of "$out")
+[[ $out == *": full, "*"no checkpoint"*"2 older backup(s) pruned"* ]] || die "shut-off backup with --keep 1: $out"
+[[ $(ls "$BK/vault1") == "$off_id.archive.qcow2"$'\n'"$off_id.json"$'\n'"$off_id.sig" ]] ||
+	die "after pruning: $(ls "$BK/vault1" | tr '\n' ' ')"
+cmp -s "$arch" "$BK/vault1/$off_id.archive.qcow2" || die "the shut-off backup is not the volume's file"
+pass "a shut-off guest's backup is its volume's file; --keep 1 pruned the old chain"
+
+out=$(cli vm backup vault1 --every 24h --keep 7 --unit-dir "$T/units" 2>&1) || die "--every: $out"
+grep -qx "OnUnitActiveSec=86400s" "$T/units/osi-backup@vault1.timer.d/os-infrastructure.conf" &&
+	grep -qx "Environment=OSI_BACKUP_KEEP=7" "$T/units/osi-backup@vault1.service.d/os-infrastructure.conf" ||
+	die "the schedule's drop-ins: $(cat "$T"/units/*/*)"
+[[ $out == *"systemctl enable --now osi-backup@vault1.timer"* ]] || die "--every: $out"
+pass "--every 24h --keep 7: the timer's drop-ins written"
+
+vt start vault1 || die "start the restored guest"
+wait_until 180 grep -qa "osi-testguest instance-id=.* hostname=vault1" "$LV/consoles/vault1.log" ||
+	die "the restored guest did not boot: $(tail -c 400 "$LV/consoles/vault1.log" 2>/dev/null)"
+pass "the restored guest boots"

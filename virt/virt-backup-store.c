@@ -1,0 +1,270 @@
+/* A guest's backup directory (virt/virt-backup.h): DIR/GUEST/ID.json,
+ * ID.sig and ID.DISK.qcow2, all 0600 in 0700 directories. A backup exists
+ * once its signature file does: the volume files come first, then the
+ * manifest, then the signature, each written aside and renamed. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "lib/fileio.h"
+#include "virt/virt-backup.h"
+#include "virt/virt-sha256.h"
+
+#define READ_BLOCK (1 << 20)
+
+static int mkdir_private(const char *path, char *err, size_t errlen)
+{
+	struct stat st;
+
+	if (mkdir(path, 0700) < 0 && errno != EEXIST)
+		return snprintf(err, errlen, "%s: %s", path, strerror(errno)), -errno;
+	if (stat(path, &st) < 0 || !S_ISDIR(st.st_mode))
+		return snprintf(err, errlen, "%s: not a directory", path), -ENOTDIR;
+	if ((st.st_mode & 077) && chmod(path, 0700) < 0)
+		return snprintf(err, errlen, "%s: chmod: %s", path, strerror(errno)), -errno;
+	return 0;
+}
+
+int backup_guest_dir(const char *dir, const char *guest, bool create, char *out, size_t len,
+		     char *err, size_t errlen)
+{
+	int ret;
+
+	if (!guest_name_valid(guest))
+		return snprintf(err, errlen, "'%s' is not a guest name", guest), -EINVAL;
+	if (snprintf(out, len, "%s/%s", dir, guest) >= (int)len)
+		return snprintf(err, errlen, "%s: name too long", dir), -ENAMETOOLONG;
+	if (!create)
+		return 0;
+	if ((ret = mkdir_private(dir, err, errlen)) < 0)
+		return ret;
+	return mkdir_private(out, err, errlen);
+}
+
+/* A small file of gdir into *text (malloc'd, NUL-terminated). */
+static int read_small(const char *gdir, const char *name, size_t max, char **text, size_t *len)
+{
+	char path[PATH_MAX];
+	struct stat st;
+	ssize_t got;
+	int fd, ret = 0;
+
+	snprintf(path, sizeof(path), "%s/%s", gdir, name);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (size_t)st.st_size > max)
+		ret = -EFBIG;
+	else if (!(*text = malloc((size_t)st.st_size + 1)))
+		ret = -ENOMEM;
+	else if ((got = read(fd, *text, (size_t)st.st_size)) != st.st_size)
+		ret = -EIO;
+	close(fd);
+	if (ret) {
+		if (ret != -EFBIG && ret != -ENOMEM)
+			free(*text);
+		*text = NULL;
+		return ret;
+	}
+	(*text)[st.st_size] = '\0';
+	*len = (size_t)st.st_size;
+	return 0;
+}
+
+static bool check_files(const char *gdir, struct backup_entry *e)
+{
+	char name[BACKUP_FILE_MAX], path[PATH_MAX];
+	struct stat st;
+
+	for (unsigned i = 0; i < e->m.nvol; i++) {
+		backup_volume_file(e->m.id, e->m.vol[i].disk, name, sizeof(name));
+		snprintf(path, sizeof(path), "%s/%s", gdir, name);
+		if (lstat(path, &st) < 0 || !S_ISREG(st.st_mode))
+			return snprintf(e->why, sizeof(e->why), "%s is missing", name), false;
+		if ((uint64_t)st.st_size != e->m.vol[i].bytes)
+			return snprintf(e->why, sizeof(e->why), "%s has %llu bytes, its manifest says %llu",
+					name, (unsigned long long)st.st_size,
+					(unsigned long long)e->m.vol[i].bytes), false;
+	}
+	return true;
+}
+
+/* One backup's manifest, signature and files; a damaged one is listed too. */
+static int load_one(const char *gdir, const char *id, backup_trust_fn trust, void *ctx,
+		    struct backup_entry *e)
+{
+	char name[BACKUP_FILE_MAX], *text = NULL, *sig = NULL, why[160] = "";
+	size_t len, slen;
+	struct export_sig s;
+	int ret;
+
+	memset(e, 0, sizeof(*e));
+	snprintf(e->m.id, sizeof(e->m.id), "%s", id);
+	backup_file_name(id, "json", name, sizeof(name));
+	if ((ret = read_small(gdir, name, BACKUP_MANIFEST_MAX, &text, &len)) < 0) {
+		snprintf(e->why, sizeof(e->why), "%s: %s", name, strerror(-ret));
+		return ret == -ENOMEM ? ret : 0;
+	}
+	backup_file_name(id, "sig", name, sizeof(name));
+	if ((ret = read_small(gdir, name, EXPORT_SIG_MAX, &sig, &slen)) < 0)
+		snprintf(why, sizeof(why), "no signature (%s)", strerror(-ret));
+	else if (backup_sig_parse(sig, slen, &s, why, sizeof(why)) < 0)
+		;
+	else if (!backup_sig_valid(&s, text, len))
+		snprintf(why, sizeof(why), "the signature does not verify: the manifest was altered");
+	else if (trust && trust(&s, ctx, why, sizeof(why)) < 0)
+		;
+	else if (backup_manifest_parse(text, len, &e->m, why, sizeof(why)) < 0)
+		snprintf(e->m.id, sizeof(e->m.id), "%s", id);
+	else if (strcmp(e->m.id, id))
+		snprintf(why, sizeof(why), "its manifest names backup %s", e->m.id);
+	else
+		e->intact = check_files(gdir, e);
+	if (why[0])
+		snprintf(e->why, sizeof(e->why), "%s", why);
+	free(text);
+	free(sig);
+	return 0;
+}
+
+int backup_list(const char *gdir, backup_trust_fn trust, void *ctx, struct backup_entry **out,
+		size_t *n, char *err, size_t errlen)
+{
+	DIR *d = opendir(gdir);
+	struct dirent *de;
+	struct backup_entry *e = NULL, *grown;
+	size_t cap = 0;
+	int ret = 0;
+
+	*out = NULL;
+	*n = 0;
+	if (!d)
+		return errno == ENOENT ? 0 : (snprintf(err, errlen, "%s: %s", gdir, strerror(errno)), -errno);
+	while (!ret && (de = readdir(d))) {
+		char id[BACKUP_ID_LEN + 1];
+
+		if (strlen(de->d_name) != BACKUP_ID_LEN + 5 || strcmp(de->d_name + BACKUP_ID_LEN, ".json"))
+			continue;
+		snprintf(id, sizeof(id), "%.*s", BACKUP_ID_LEN, de->d_name);
+		if (!backup_id_valid(id))
+			continue;
+		if (*n == cap) {
+			cap = cap ? cap * 2 : 16;
+			if (!(grown = realloc(e, cap * sizeof(*e)))) {
+				ret = -ENOMEM;
+				break;
+			}
+			e = grown;
+		}
+		if (!(ret = load_one(gdir, id, trust, ctx, &e[*n])))
+			(*n)++;
+	}
+	closedir(d);
+	if (ret) {
+		free(e);
+		*n = 0;
+		return snprintf(err, errlen, "%s: %s", gdir, strerror(-ret)), ret;
+	}
+	backup_sort(e, *n);
+	*out = e;
+	return 0;
+}
+
+static int hash_file(const char *path, char out[65])
+{
+	struct virt_sha256 *s = virt_sha256_new();
+	char *buf = malloc(READ_BLOCK);
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW), ret = 0;
+	ssize_t got;
+
+	if (fd < 0 || !s || !buf) {
+		ret = fd < 0 ? -errno : -ENOMEM;
+		goto cleanup;
+	}
+	while ((got = read(fd, buf, READ_BLOCK)) > 0)
+		virt_sha256_update(s, buf, (size_t)got);
+	if (got < 0)
+		ret = -errno;
+cleanup:
+	if (!ret)
+		virt_sha256_hex(s, out);
+	else
+		virt_sha256_free(s);
+	if (fd >= 0)
+		close(fd);
+	free(buf);
+	return ret;
+}
+
+int backup_verify_files(const char *gdir, const struct backup_entry *e, char *err, size_t errlen)
+{
+	char name[BACKUP_FILE_MAX], path[PATH_MAX], sum[65];
+	int ret;
+
+	for (unsigned i = 0; i < e->m.nvol; i++) {
+		backup_volume_file(e->m.id, e->m.vol[i].disk, name, sizeof(name));
+		snprintf(path, sizeof(path), "%s/%s", gdir, name);
+		if ((ret = hash_file(path, sum)) < 0)
+			return snprintf(err, errlen, "%s: %s", path, strerror(-ret)), ret;
+		if (strcmp(sum, e->m.vol[i].sha256))
+			return snprintf(err, errlen, "%s: SHA-256 %s, its manifest says %s: the file was "
+					"altered", name, sum, e->m.vol[i].sha256), -EBADMSG;
+	}
+	return 0;
+}
+
+static int write_file(const char *gdir, const char *name, const char *text, size_t len,
+		      char *err, size_t errlen)
+{
+	char path[PATH_MAX];
+	int ret;
+
+	snprintf(path, sizeof(path), "%s/%s", gdir, name);
+	ret = atomic_create_file(path, text, len, 0600);
+	if (ret < 0)
+		snprintf(err, errlen, "%s: %s", path, strerror(-ret));
+	return ret;
+}
+
+int backup_store_manifest(const char *gdir, const struct backup_manifest *m,
+			  const struct identity *signer, char *err, size_t errlen)
+{
+	char *text = NULL, *sig = NULL, name[BACKUP_FILE_MAX];
+	size_t len, slen;
+	int ret = backup_manifest_encode(m, &text, &len, err, errlen);
+
+	if (!ret)
+		ret = backup_sign(signer, text, len, &sig, &slen);
+	if (!ret && !(ret = backup_file_name(m->id, "json", name, sizeof(name))))
+		ret = write_file(gdir, name, text, len, err, errlen);
+	if (!ret && !(ret = backup_file_name(m->id, "sig", name, sizeof(name))))
+		ret = write_file(gdir, name, sig, slen, err, errlen);
+	free(text);
+	free(sig);
+	return ret;
+}
+
+int backup_remove(const char *gdir, const struct backup_manifest *m)
+{
+	char name[BACKUP_FILE_MAX], path[PATH_MAX];
+	const char *what[] = { "sig", "json" };
+	int ret = 0;
+
+	for (unsigned i = 0; i < 2; i++) {
+		backup_file_name(m->id, what[i], name, sizeof(name));
+		snprintf(path, sizeof(path), "%s/%s", gdir, name);
+		if (unlink(path) < 0 && errno != ENOENT)
+			ret = -errno;
+	}
+	for (unsigned i = 0; i < m->nvol; i++) {
+		backup_volume_file(m->id, m->vol[i].disk, name, sizeof(name));
+		snprintf(path, sizeof(path), "%s/%s", gdir, name);
+		if (unlink(path) < 0 && errno != ENOENT)
+			ret = -errno;
+	}
+	return ret;
+}

@@ -1,0 +1,87 @@
+/* Backups of a guest's data volumes (docs/operator.md, "Backups"): each a
+ * set of files in the guest's backup directory, ID.DISK.qcow2 per data
+ * volume, ID.json (lib/backup-manifest.h) and ID.sig, made through libvirt's
+ * backup API with checkpoints while the guest runs (incremental from the
+ * last checkpoint where the chain allows), or by reading the volume while it
+ * is shut off (full). Restore rebuilds each volume from the chain with
+ * qemu-img after checking every signature and SHA-256.
+ *
+ * virt-backup-chain.c is pure (which parent, which chain, what to prune);
+ * virt-backup-store.c reads and writes the directory; virt-backup.c and
+ * virt-backup-restore.c talk to libvirt. */
+#pragma once
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "lib/backup-manifest.h"
+#include "virt/virt.h"
+
+#define BACKUP_CHAIN_MAX 7     /* links in a chain; the next backup is a full */
+
+struct backup_entry {
+	struct backup_manifest m;
+	bool intact;           /* manifest signed by a trusted key, every file there, its size */
+	char why[160];         /* why not intact */
+};
+
+/* Whom restore and the listing trust to have signed: 0, or -EPERM and why. */
+typedef int (*backup_trust_fn)(const struct export_sig *s, void *ctx, char *err, size_t errlen);
+
+/* --- virt-backup-chain.c (pure) --- */
+void backup_sort(struct backup_entry *e, size_t n);
+/* The index of id in e, or -1. */
+ssize_t backup_find(const struct backup_entry *e, size_t n, const char *id);
+/* The chain ending at e[at], its full first: indexes into chain (room for
+ * n), *len of them. -EBADMSG with the reason when a link is missing, not
+ * intact, of another guest or instance, or has other disks. */
+int backup_chain(const struct backup_entry *e, size_t n, size_t at, size_t *chain, size_t *len,
+		 char *err, size_t errlen);
+/* What the next backup of instance (with disks[0..ndisks)) adds to: the
+ * newest intact backup whose checkpoint libvirt still has (checkpoints[]),
+ * whose chain is whole and shorter than max_chain; -1: a full. */
+ssize_t backup_parent(const struct backup_entry *e, size_t n, const char *instance_id,
+		      const char *const *disks, size_t ndisks, const char *const *checkpoints,
+		      size_t ncp, unsigned max_chain);
+/* remove[i] for what goes so that the newest keep backups stay restorable:
+ * every backup a kept one needs is kept too. The count removed. */
+size_t backup_prune(const struct backup_entry *e, size_t n, unsigned keep, bool *remove);
+/* now's id, or one second after the newest if that is not earlier. */
+void backup_next_id(const struct backup_entry *e, size_t n, int64_t now,
+		    char id[BACKUP_ID_LEN + 1]);
+
+/* --- virt-backup-store.c --- */
+/* The guest's directory under dir (made 0700 with dir when create). */
+int backup_guest_dir(const char *dir, const char *guest, bool create, char *out, size_t len,
+		     char *err, size_t errlen);
+/* Every ID.json in gdir, sorted, each checked (signature, trust, files and
+ * sizes) into intact/why. *out malloc'd. */
+int backup_list(const char *gdir, backup_trust_fn trust, void *ctx, struct backup_entry **out,
+		size_t *n, char *err, size_t errlen);
+/* SHA-256 of every file of e against its manifest. */
+int backup_verify_files(const char *gdir, const struct backup_entry *e, char *err, size_t errlen);
+/* Writes ID.json and ID.sig (the commit point of a backup). */
+int backup_store_manifest(const char *gdir, const struct backup_manifest *m,
+			  const struct identity *signer, char *err, size_t errlen);
+/* Removes a backup's files, manifest first. */
+int backup_remove(const char *gdir, const struct backup_manifest *m);
+
+/* --- virt-backup.c, virt-backup-restore.c --- */
+struct backup_request {
+	const char *dir;                 /* the node's backup directory */
+	const char *staging;             /* where libvirt may write (NULL: the pool's dir) */
+	const struct identity *signer;
+	bool full;                       /* no incremental even when one could be */
+	unsigned keep;                   /* 0: keep all */
+	backup_trust_fn trust;
+	void *ctx;
+};
+
+/* One backup of guest's data volumes; *m is what was stored, *pruned how
+ * many older backups went. */
+int virt_backup(struct virt_host *h, const char *guest, const struct backup_request *r,
+		struct backup_manifest *m, size_t *pruned);
+/* The shut-off guest's data volumes rebuilt from the chain ending at id;
+ * nothing is written before every link verified. */
+int virt_restore(struct virt_host *h, const char *guest, const char *id,
+		 const struct backup_request *r, size_t *links);
