@@ -17,6 +17,7 @@ source "$(dirname "$0")/lib.sh"
 
 na=osi-ta-$$ nb=osi-tb-$$ nc=osi-tc-$$ nsw=osi-tsw-$$
 declare -A NS=([a]=$na [b]=$nb [c]=$nc) IF=([a]=osta$$ [b]=ostb$$ [c]=ostc$$)
+WG_IFACES=("${IF[@]}") # lib.sh's cleanup stops a wireguard-go still serving them
 declare -A IP=([a]=192.168.9.1 [b]=192.168.9.2 [c]=192.168.9.3)
 declare -A NAME=([a]=laptop-a [b]=laptop-b [c]=cloud)
 HB_MS=500

@@ -33,6 +33,7 @@ source "$(dirname "$0")/lib.sh"
 
 la=osi-la-$$ lb=osi-lb-$$ lc=osi-lc-$$ cl=osi-cl-$$ nat=osi-nat-$$ inet=osi-inet-$$
 declare -A IF=([a]=osa$$ [b]=osb$$ [c]=osc$$ [cloud]=osk$$)
+WG_IFACES=("${IF[@]}") # lib.sh's cleanup stops a wireguard-go still serving them
 declare -A NS=([a]=$la [b]=$lb [c]=$lc [cloud]=$cl [d]=$lc) # d: a would-be member on c's LAN
 declare -A MESH=([a]=10.77.0.1 [b]=10.77.0.2 [cloud]=10.77.0.3 [c]=10.77.0.4)
 STARTED=$(date +%s)

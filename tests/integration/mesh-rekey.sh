@@ -19,6 +19,7 @@ source "$(dirname "$0")/lib.sh"
 
 na=osi-ka-$$ nb=osi-kb-$$
 declare -A NS=([a]=$na [b]=$nb) IF=([a]=oska$$ [b]=oskb$$)
+WG_IFACES=("${IF[@]}") # lib.sh's cleanup stops a wireguard-go still serving them
 
 on() { local n=$1; shift; ip netns exec "${NS[$n]}" "$@"; }
 osi() { local n=$1; shift; on "$n" "$OSI_BIN" --state-dir "$T/$n" "$@"; }
