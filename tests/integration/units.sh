@@ -30,13 +30,13 @@ exposure() {
 	systemd-analyze security --offline=true "$UNITS/$1" 2>/dev/null |
 		sed -n 's/.*Overall exposure level for [^:]*: \([0-9.]*\) .*/\1/p'
 }
-for u in service-vm-fleet.service service-vm-host.service service-vm-host-virt@.service; do
+for u in service-vm-fleet.service service-vm-host.service service-vm-host-virt@.service osi-backup@.service; do
 	score=$(exposure "$u")
 	[[ -n $score ]] || die "no score for $u: $(systemd-analyze security --offline=true "$UNITS/$u" 2>&1 | tail -n 3)"
 	log "$u: exposure $score"
 	awk -v s="$score" 'BEGIN { exit !(s <= 3.0) }' || die "$u: exposure $score is above 3.0"
 done
-pass "the fleet, the agent and the root helper score at most 3.0 (systemd-analyze security --offline)"
+pass "the fleet, the agent, the root helper and the backup service score at most 3.0 (systemd-analyze security --offline)"
 
 key() { sed -n "s/^$2=//p" "$UNITS/$1" | tr '\n' ' ' | sed 's/ $//'; }
 [[ $(key service-vm-fleet.service User) == osi && $(key service-vm-host.service User) == osi ]] ||
@@ -57,7 +57,7 @@ pass "users, capabilities, Type=notify and the helper's socket (root:osi 0660, A
 # verify: copies whose program paths point into the staging tree.
 mkdir -p "$T/verify"
 prefix=$(sed -n 's|^ExecStart=\(.*\)/bin/service-vm-host .*|\1|p' "$UNITS/service-vm-host.service")
-for f in "$UNITS"/osi-mesh.service "$UNITS"/service-vm-*; do
+for f in "$UNITS"/osi-mesh.service "$UNITS"/osi-backup@.* "$UNITS"/service-vm-*; do
 	sed "s|=\(+\{0,1\}\)$prefix/|=\1$DEST$prefix/|" "$f" > "$T/verify/$(basename "$f")"
 done
 out=$(cd "$T/verify" && systemd-analyze verify ./* 2>&1) || die "systemd-analyze verify: $out"
