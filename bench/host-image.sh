@@ -12,6 +12,7 @@ source "$OSI_SOURCE/tests/integration/lib.sh"
 source "$OSI_SOURCE/tests/integration/host-image-lib.sh"
 [[ $(id -u) -eq 0 ]] || skip "needs root"
 command -v qemu-system-x86_64 >/dev/null || skip "qemu-system-x86_64 missing"
+[[ -c /dev/net/tun ]] || skip "no /dev/net/tun (the VMs' taps)"
 VMS=2
 IMG=$(image) || die "make host-image"
 at_exit stop_vms

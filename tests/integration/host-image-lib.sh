@@ -1,8 +1,20 @@
 # The host image under QEMU TCG, for tests/integration/host-image.sh and
-# bench/host-image.sh; sourced after lib.sh (T, PIDS, log, die, at_exit).
-# VMs share one virtual Ethernet (QEMU's multicast socket on 127.0.0.1);
-# each has a config drive (ext4 labelled OSISEED) and a guest agent channel
-# on a TCP port, through which qga runs commands inside.
+# bench/host-image.sh; sourced after lib.sh (T, PIDS, NETNS, log, die,
+# at_exit). Each VM has a config drive (ext4 labelled OSISEED) and a guest
+# agent channel on a TCP port, through which qga runs commands inside. The
+# VMs' Ethernet is a bridge in a namespace of its own, and a second one
+# behind a NAT router:
+#
+#   vm1 (.1)  vm2 (.2)                      vm3 (behind NAT: 192.168.78.3)
+#     │ tap      │ tap                         │ tap
+#   ┌─┴──────────┴─ $LAN_NS ─┐   ┌─────────────┴──── $NAT_NS ───────────┐
+#   │ br0: 192.168.77.0/24   ├───┤ wan 192.168.77.254   br1 192.168.78.1 │
+#   └────────────────────────┘   └──────────────────────────────────────┘
+#     masquerade out of wan; from wan only replies come in (no port is
+#     forwarded), so nothing on br0 reaches a VM on br1 first.
+#
+# QEMU opens its tap by name in its own (this) namespace: each tap is made
+# here, opened by QEMU, then moved into its bridge's namespace.
 
 # ---- the image ----
 image() {
@@ -26,10 +38,41 @@ image() {
 	echo "$cache/osi-host.img"
 }
 
+# ---- the network ----
+LAN_NS=osi-hil-$$ NAT_NS=osi-hin-$$
+net_up() {
+	[[ -z ${NET_UP:-} ]] || return 0
+	NET_UP=1
+	netns_add "$LAN_NS" "$NAT_NS"
+	ip -n "$LAN_NS" link add br0 type bridge
+	ip -n "$NAT_NS" link add br1 type bridge
+	ip link add wan netns "$NAT_NS" type veth peer name nat netns "$LAN_NS"
+	ip -n "$LAN_NS" link set nat master br0
+	ip -n "$NAT_NS" addr add 192.168.77.254/24 dev wan
+	ip -n "$NAT_NS" addr add 192.168.78.1/24 dev br1
+	ip -n "$LAN_NS" link set br0 up
+	ip -n "$LAN_NS" link set nat up
+	ip -n "$NAT_NS" link set wan up
+	ip -n "$NAT_NS" link set br1 up
+	in_ns "$NAT_NS" sysctl -qw net.ipv4.ip_forward=1
+	in_ns "$NAT_NS" nft -f - <<'NFT'
+table ip nat {
+	chain post { type nat hook postrouting priority srcnat; oifname "wan" masquerade; }
+}
+table ip filter {
+	chain forward {
+		type filter hook forward priority filter; policy drop;
+		ct state established,related accept
+		iifname "br1" oifname "wan" accept
+	}
+}
+NFT
+}
+
 # ---- the VMs ----
-MCAST=$((20000 + $$ % 20000))
 QGA_BASE=$((40000 + $$ % 20000))
 qga_port() { echo $((QGA_BASE + $1)); }
+tap_of() { echo "osi$$v$1"; }
 
 seed() { # seed N KEY=VALUE...: the config drive of VM N
 	mkdir -p "$T/seed$1"
@@ -38,20 +81,26 @@ seed() { # seed N KEY=VALUE...: the config drive of VM N
 	mkfs.ext4 -q -L OSISEED -d "$T/seed$1" "$T/seed$1.img" 4M
 }
 
-boot() { # boot N: VM N from its overlay and seed, console in $T/vmN.console
-	local n=$1
+boot() { # boot N [nat]: VM N from its overlay and seed, on br0 (or behind the NAT), console in $T/vmN.console
+	local n=$1 tap ns=$LAN_NS br=br0
+	tap=$(tap_of "$n")
+	[[ ${2:-} == nat ]] && ns=$NAT_NS br=br1
+	net_up
 	[[ -f $T/disk$n.qcow2 ]] || qemu-img create -q -f qcow2 -F raw -b "$IMG" "$T/disk$n.qcow2"
+	ip tuntap add dev "$tap" mode tap || die "tap for vm$n"
 	qemu-system-x86_64 -accel tcg -m 1536 -smp 1 -display none -daemonize \
 		-pidfile "$T/vm$n.pid" -serial "file:$T/vm$n.console" \
 		-drive "file=$T/disk$n.qcow2,if=virtio,format=qcow2" \
 		-drive "file=$T/seed$n.img,if=virtio,format=raw,readonly=on" \
-		-netdev "socket,id=n0,mcast=230.0.0.1:$MCAST,localaddr=127.0.0.1" \
+		-netdev "tap,id=n0,ifname=$tap,script=no,downscript=no" \
 		-device "virtio-net-pci,netdev=n0,mac=52:54:00:77:00:0$n" \
 		-chardev "socket,id=qga,host=127.0.0.1,port=$(qga_port "$n"),server=on,wait=off" \
 		-device virtio-serial -device virtserialport,chardev=qga,name=org.qemu.guest_agent.0 ||
-		die "qemu for vm$n"
+		{ ip link del "$tap"; die "qemu for vm$n"; }
 	PIDS[vm$n]=$(cat "$T/vm$n.pid")
-	log "vm$n booting"
+	ip link set "$tap" netns "$ns" && ip -n "$ns" link set "$tap" master "$br" up ||
+		die "vm$n's tap into $ns"
+	log "vm$n booting${2:+ (behind the NAT)}"
 }
 
 # qga N PROGRAM ARGS...: runs it in VM N through the guest agent; prints its
@@ -96,7 +145,8 @@ stop_vms() {
 	for c in "$T"/vm*.console; do
 		[[ -f $c ]] && tr -d '\r' < "$c" > "${c%.console}.log"
 	done
+	for p in "$T"/vm*.pid; do # a tap left here if its move failed (the namespaces take the others)
+		[[ -f $p ]] && ip link del "$(tap_of "$(basename "$p" .pid | tr -dc 0-9)")" 2>/dev/null
+	done
 	return 0
 }
-
-
