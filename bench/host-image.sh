@@ -14,7 +14,7 @@ source "$OSI_SOURCE/tests/integration/host-image-lib.sh"
 command -v qemu-system-x86_64 >/dev/null || skip "qemu-system-x86_64 missing"
 [[ -c /dev/net/tun ]] || skip "no /dev/net/tun (the VMs' taps)"
 VMS=2
-IMG=$(image) || die "make host-image"
+image_or_skip
 at_exit stop_vms
 echo "== host image: $(du -h --apparent-size "$IMG" | cut -f1) raw, $(du -h "$IMG" | cut -f1) allocated"
 

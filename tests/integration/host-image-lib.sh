@@ -17,6 +17,33 @@
 # here, opened by QEMU, then moved into its bridge's namespace.
 
 # ---- the image ----
+# The image is built from Debian's mirror (OSI_IMAGE_MIRROR, as build.sh).
+MIRROR=${OSI_IMAGE_MIRROR:-http://deb.debian.org/debian}
+mirror_answers() { # a TCP connection to the mirror's host and port
+	local hp=${MIRROR#*://}
+	hp=${hp%%/*}
+	[[ $hp == *:* ]] || hp=$hp:80
+	timeout 20 bash -c "exec 3<>/dev/tcp/${hp%:*}/${hp##*:}" 2>/dev/null
+}
+
+# image_failed LOG: make host-image failed with LOG. A failure of Debian's
+# mirror (apt's fatal fetch errors in LOG, or the mirror no longer
+# answering) returns 77 with the reason in $T/image.skip; anything else is
+# a build error: LOG's tail on stderr, 1.
+image_failed() {
+	local why
+	why=$(grep -m1 -E '^E: .*(Failed to fetch|Unable to fetch|Temporary failure resolving|Could not (connect|resolve)|Connection (timed out|failed)|Hash Sum mismatch)' "$1" || true)
+	[[ -n $why ]] || mirror_answers || why="$MIRROR stopped answering during the build"
+	if [[ -n $why ]]; then
+		printf "Debian's mirror failed the image build: %s\n" "$why" > "$T/image.skip"
+		return 77
+	fi
+	tail -30 "$1" >&2
+	return 1
+}
+
+# image: prints the image's path, built when the tree changed; 77 (reason in
+# $T/image.skip) when the mirror failed the build, 1 on a build error.
 image() {
 	local key cache
 	[[ -n ${OSI_HOST_IMAGE:-} ]] && { echo "$OSI_HOST_IMAGE"; return; }
@@ -31,11 +58,19 @@ image() {
 			[[ $old =~ /[0-9a-f]{16}$ ]] && rm -rf "$old"
 		done
 		make -C "$SRC" host-image HOST_IMAGE_OUT="$cache" DEB_OUT="$cache/deb" \
-			>"$T/make-image.log" 2>&1 || { tail -30 "$T/make-image.log" >&2; return 1; }
+			>"$T/make-image.log" 2>&1 || { image_failed "$T/make-image.log"; return; }
 		log "make host-image took $(($(date +%s) - start)) s" >&2
 		rm -rf "$cache/deb"
 	fi
 	echo "$cache/osi-host.img"
+}
+
+# image_or_skip: sets IMG, or skips (77) when the mirror failed the build.
+image_or_skip() {
+	local rc=0
+	IMG=$(image) || rc=$?
+	((rc != 77)) || skip "$(cat "$T/image.skip")"
+	((rc == 0)) || die "make host-image"
 }
 
 # ---- the network ----

@@ -23,13 +23,12 @@ for c in qemu-system-x86_64 qemu-img mkfs.ext4 jq base64 mmdebstrap git nft; do
 done
 [[ -r /usr/share/qemu/bios-256k.bin || -r /usr/share/seabios/bios-256k.bin ]] ||
 	skip "no SeaBIOS for qemu"
-# The image is built from Debian's mirror: without it there is nothing to boot.
-mirror=${OSI_IMAGE_MIRROR:-http://deb.debian.org/debian}
-mirror_host=${mirror#*://}; mirror_host=${mirror_host%%/*}
-[[ -n ${OSI_HOST_IMAGE:-} ]] || timeout 20 bash -c "exec 3<>/dev/tcp/${mirror_host%%:*}/80" 2>/dev/null ||
-	skip "Debian's mirror $mirror_host does not answer (the image is built from it; OSI_HOST_IMAGE names a built one)"
 source "$(dirname "$0")/host-image-lib.sh"
-IMG=$(image) || die "make host-image"
+# The image is built from Debian's mirror: without it there is nothing to
+# boot; a build the mirror fails midway is skipped too (image_or_skip).
+[[ -n ${OSI_HOST_IMAGE:-} ]] || mirror_answers ||
+	skip "Debian's mirror $MIRROR does not answer (the image is built from it; OSI_HOST_IMAGE names a built one)"
+image_or_skip
 log "image: $IMG ($(du -h "$IMG" | cut -f1))"
 at_exit stop_vms
 
