@@ -81,8 +81,34 @@ static bool net_valid(const char *s)
 	return false;
 }
 
+/* An encrypted volume opens for at least one named member, each named once;
+ * a plain one carries no keys. */
+static int check_keys(const struct export_volume *v, unsigned i, char *err, size_t errlen)
+{
+	if (v->nkeys > EXPORT_RECIPIENTS_MAX)
+		return fail(err, errlen, "volumes[%u].keys: more than %d", i, EXPORT_RECIPIENTS_MAX);
+	if (v->encrypted != (v->nkeys > 0))
+		return fail(err, errlen, "volumes[%u].keys: %s", i, v->encrypted
+			    ? "an encrypted volume needs at least one sealed key"
+			    : "a plain volume carries no keys");
+	for (unsigned k = 0; k < v->nkeys; k++) {
+		if (!name_label_valid(v->keys[k].recipient, NODE_NAME_MAX))
+			return fail(err, errlen, "volumes[%u].keys[%u].recipient: not a member name", i, k);
+		if (!hex_valid(v->keys[k].key_id, KEY_SEAL_ID_HEX))
+			return fail(err, errlen, "volumes[%u].keys[%u].key_id: not %d lowercase hex digits",
+				    i, k, KEY_SEAL_ID_HEX);
+		for (unsigned j = 0; j < k; j++)
+			if (!strcmp(v->keys[j].recipient, v->keys[k].recipient))
+				return fail(err, errlen, "volumes[%u].keys[%u]: %s twice", i, k,
+					    v->keys[k].recipient);
+	}
+	return 0;
+}
+
 static int check_volumes(const struct export_manifest *m, char *err, size_t errlen)
 {
+	int ret;
+
 	if (m->nvol > EXPORT_VOLUMES_MAX)
 		return fail(err, errlen, "volumes: more than %d", EXPORT_VOLUMES_MAX);
 	for (unsigned i = 0; i < m->nvol; i++) {
@@ -99,6 +125,8 @@ static int check_volumes(const struct export_manifest *m, char *err, size_t errl
 			return fail(err, errlen, "volumes[%u]: capacity and bytes must be above 0", i);
 		if (!hex_valid(v->sha256, 64))
 			return fail(err, errlen, "volumes[%u].sha256: not 64 lowercase hex digits", i);
+		if ((ret = check_keys(v, i, err, errlen)))
+			return ret;
 	}
 	return 0;
 }
@@ -134,6 +162,22 @@ int export_volume_entry(const struct export_volume *v, char *buf, size_t len)
 	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
 }
 
+static json_t *keys_json(const struct export_volume *v)
+{
+	json_t *a = json_array();
+	char b64[KEY_SEAL_B64_MAX];
+
+	for (unsigned k = 0; a && k < v->nkeys; k++) {
+		key_seal_b64(v->keys[k].sealed, b64);
+		if (json_array_append_new(a, json_pack("{s:s, s:s, s:s}", "recipient", v->keys[k].recipient,
+						       "key_id", v->keys[k].key_id, "sealed", b64)) < 0) {
+			json_decref(a);
+			return NULL;
+		}
+	}
+	return a;
+}
+
 static json_t *volumes_json(const struct export_manifest *m)
 {
 	json_t *a = json_array();
@@ -141,9 +185,10 @@ static json_t *volumes_json(const struct export_manifest *m)
 	for (unsigned i = 0; a && i < m->nvol; i++) {
 		const struct export_volume *v = &m->vol[i];
 
-		if (json_array_append_new(a, json_pack("{s:s, s:s, s:I, s:I, s:s}", "disk", v->disk,
+		if (json_array_append_new(a, json_pack("{s:s, s:s, s:I, s:I, s:s, s:b, s:o}", "disk", v->disk,
 						       "mount", v->mount, "capacity", (json_int_t)v->capacity,
-						       "bytes", (json_int_t)v->bytes, "sha256", v->sha256)) < 0) {
+						       "bytes", (json_int_t)v->bytes, "sha256", v->sha256,
+						       "encrypted", v->encrypted, "keys", keys_json(v))) < 0) {
 			json_decref(a);
 			return NULL;
 		}
@@ -214,9 +259,49 @@ static int only_keys(const json_t *o, const char *const *keys, const char *where
 	return 0;
 }
 
+static int parse_key(const json_t *o, struct export_sealed_key *k, char *err, size_t errlen)
+{
+	static const char *const keys[] = { "recipient", "key_id", "sealed", NULL };
+	char b64[KEY_SEAL_B64_MAX];
+	int ret;
+
+	if (!json_is_object(o))
+		return fail(err, errlen, "volumes.keys: an entry is not an object");
+	if ((ret = only_keys(o, keys, "volumes.keys.", err, errlen)) ||
+	    (ret = get_text(o, "recipient", k->recipient, sizeof(k->recipient), err, errlen)) ||
+	    (ret = get_text(o, "key_id", k->key_id, sizeof(k->key_id), err, errlen)) ||
+	    (ret = get_text(o, "sealed", b64, sizeof(b64), err, errlen)))
+		return ret;
+	if (key_seal_unb64(b64, k->sealed) < 0)
+		return fail(err, errlen, "volumes.keys.sealed: not base64 of %d bytes", KEY_SEAL_BYTES);
+	return 0;
+}
+
+/* Both absent: a plain volume, as archives made before encryption say. */
+static int parse_encryption(const json_t *o, struct export_volume *v, char *err, size_t errlen)
+{
+	const json_t *enc = json_object_get(o, "encrypted"), *keys = json_object_get(o, "keys"), *k;
+	size_t i;
+	int ret;
+
+	if (enc && !json_is_boolean(enc))
+		return fail(err, errlen, "volumes.encrypted: not true or false");
+	v->encrypted = json_is_true(enc);
+	if (!keys)
+		return 0;
+	if (!json_is_array(keys) || json_array_size(keys) > EXPORT_RECIPIENTS_MAX)
+		return fail(err, errlen, "volumes.keys: not an array of at most %d", EXPORT_RECIPIENTS_MAX);
+	json_array_foreach(keys, i, k)
+		if ((ret = parse_key(k, &v->keys[i], err, errlen)))
+			return ret;
+	v->nkeys = (unsigned)json_array_size(keys);
+	return 0;
+}
+
 static int parse_volume(const json_t *o, struct export_volume *v, char *err, size_t errlen)
 {
-	static const char *const keys[] = { "disk", "mount", "capacity", "bytes", "sha256", NULL };
+	static const char *const keys[] = { "disk", "mount", "capacity", "bytes", "sha256",
+					     "encrypted", "keys", NULL };
 	int ret;
 
 	if (!json_is_object(o))
@@ -225,9 +310,10 @@ static int parse_volume(const json_t *o, struct export_volume *v, char *err, siz
 	    (ret = get_text(o, "disk", v->disk, sizeof(v->disk), err, errlen)) ||
 	    (ret = get_text(o, "mount", v->mount, sizeof(v->mount), err, errlen)) ||
 	    (ret = get_u64(o, "capacity", &v->capacity, err, errlen)) ||
-	    (ret = get_u64(o, "bytes", &v->bytes, err, errlen)))
+	    (ret = get_u64(o, "bytes", &v->bytes, err, errlen)) ||
+	    (ret = get_text(o, "sha256", v->sha256, sizeof(v->sha256), err, errlen)))
 		return ret;
-	return get_text(o, "sha256", v->sha256, sizeof(v->sha256), err, errlen);
+	return parse_encryption(o, v, err, errlen);
 }
 
 static int parse_fields(const json_t *o, struct export_manifest *m, char *err, size_t errlen)

@@ -14,6 +14,7 @@
 
 #include "lib/auth.h"
 #include "lib/identity.h"
+#include "lib/key-seal.h"
 
 #define EXPORT_FORMAT "osi-export-v1"
 #define EXPORT_SIG_FORMAT "osi-export-sig-v1"
@@ -27,6 +28,14 @@
 #define EXPORT_DISK_MAX 15                /* VIRT_DISK_NAME_MAX - 1 */
 #define EXPORT_TEXT_MAX 64
 #define EXPORT_VOLUME_ENTRY_MAX 40
+#define EXPORT_RECIPIENTS_MAX 8
+
+/* An encrypted volume's key sealed to one member (lib/key-seal.h). */
+struct export_sealed_key {
+	char recipient[NODE_NAME_MAX + 1]; /* the member's ledger name */
+	char key_id[KEY_SEAL_ID_HEX + 1];  /* key_seal_id of its Ed25519 key */
+	uint8_t sealed[KEY_SEAL_BYTES];    /* "sealed" in base64 in the JSON */
+};
 
 struct export_volume {
 	char disk[EXPORT_DISK_MAX + 1];  /* [a-z0-9] */
@@ -34,6 +43,9 @@ struct export_volume {
 	uint64_t capacity;               /* the guest's view of the disk */
 	uint64_t bytes;                  /* the archive entry's size (qcow2 file) */
 	char sha256[65];                 /* of those bytes, lowercase hex */
+	bool encrypted;                  /* LUKS qcow2: the bytes are ciphertext */
+	struct export_sealed_key keys[EXPORT_RECIPIENTS_MAX]; /* 1.. when encrypted, else none */
+	unsigned nkeys;
 };
 
 struct export_manifest {

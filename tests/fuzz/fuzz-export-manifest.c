@@ -1,4 +1,4 @@
-/* export_manifest_parse, export_sig_parse and export_volume_header_check on arbitrary bytes: whatever is
+/* export_manifest_parse (with its volumes' sealed keys), export_sig_parse and export_volume_header_check on arbitrary bytes: whatever is
  * accepted checks, encodes, and parses back to the same fields. */
 #include <assert.h>
 #include <stddef.h>
@@ -24,9 +24,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		assert(export_manifest_parse(text, len, &back, err, sizeof(err)) == 0);
 		assert(!strcmp(back.name, m.name) && back.nvol == m.nvol);
 		assert(!strcmp(back.user_data, m.user_data));
-		for (unsigned i = 0; i < m.nvol; i++)
+		for (unsigned i = 0; i < m.nvol; i++) {
 			assert(!strcmp(back.vol[i].sha256, m.vol[i].sha256) &&
 			       back.vol[i].bytes == m.vol[i].bytes);
+			/* the sealed keys: one per recipient, only on an encrypted volume */
+			assert(back.vol[i].encrypted == m.vol[i].encrypted &&
+			       back.vol[i].nkeys == m.vol[i].nkeys &&
+			       m.vol[i].nkeys <= EXPORT_RECIPIENTS_MAX &&
+			       (m.vol[i].nkeys > 0) == m.vol[i].encrypted);
+			for (unsigned k = 0; k < m.vol[i].nkeys; k++)
+				assert(!strcmp(back.vol[i].keys[k].recipient, m.vol[i].keys[k].recipient) &&
+				       !memcmp(back.vol[i].keys[k].sealed, m.vol[i].keys[k].sealed,
+					       KEY_SEAL_BYTES));
+		}
 		free(text);
 		export_manifest_free(&back);
 		export_manifest_free(&m);

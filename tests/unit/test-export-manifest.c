@@ -62,14 +62,34 @@ static void round_trip(void **state)
 	export_manifest_free(&m);
 }
 
+/* An encrypted archive volume whose key is sealed to two members. */
+static void sample_encrypted(struct export_manifest *m)
+{
+	uint8_t key[KEY_SEAL_KEY_BYTES] = { 7 }, pk[32];
+	const char *const who[] = { "admin-a", "admin-b" };
+
+	sample(m);
+	m->vol[0].encrypted = true;
+	m->vol[0].nkeys = 2;
+	for (unsigned k = 0; k < 2; k++) {
+		unsigned char sk[64];
+
+		crypto_sign_keypair(pk, sk);
+		strcpy(m->vol[0].keys[k].recipient, who[k]);
+		key_seal_id(pk, m->vol[0].keys[k].key_id);
+		assert_int_equal(key_seal_ed25519(pk, key, m->vol[0].keys[k].sealed), 0);
+	}
+}
+
 /* Each edit of a good manifest's text must be refused with a reason. */
-static void refuse_edit(const char *from, const char *to, const char *why)
+static void refuse_edit_of(void (*make)(struct export_manifest *), const char *from, const char *to,
+			   const char *why)
 {
 	struct export_manifest m, back;
 	char *text, *p, edited[4096], err[256] = "";
 	size_t len;
 
-	sample(&m);
+	make(&m);
 	assert_int_equal(export_manifest_encode(&m, &text, &len, err, sizeof(err)), 0);
 	p = strstr(text, from);
 	assert_non_null(p);
@@ -80,6 +100,72 @@ static void refuse_edit(const char *from, const char *to, const char *why)
 	assert_null(back.user_data);
 	free(text);
 	export_manifest_free(&m);
+}
+
+static void refuse_edit(const char *from, const char *to, const char *why)
+{
+	refuse_edit_of(sample, from, to, why);
+}
+
+static void encrypted(void **state)
+{
+	struct export_manifest m, back;
+	char *text, *p, edited[4096], err[256];
+	size_t len;
+
+	(void)state;
+	sample_encrypted(&m);
+	if (export_manifest_encode(&m, &text, &len, err, sizeof(err)))
+		fail_msg("%s", err);
+	assert_non_null(strstr(text, "\"encrypted\":true,\"keys\":[{\"key_id\":\""));
+	assert_int_equal(export_manifest_parse(text, len, &back, err, sizeof(err)), 0);
+	assert_true(back.vol[0].encrypted);
+	assert_int_equal(back.vol[0].nkeys, 2);
+	for (unsigned k = 0; k < 2; k++) {
+		assert_string_equal(back.vol[0].keys[k].recipient, m.vol[0].keys[k].recipient);
+		assert_string_equal(back.vol[0].keys[k].key_id, m.vol[0].keys[k].key_id);
+		assert_memory_equal(back.vol[0].keys[k].sealed, m.vol[0].keys[k].sealed, KEY_SEAL_BYTES);
+	}
+	free(text);
+	export_manifest_free(&back);
+	export_manifest_free(&m);
+	/* An archive from before encryption names neither field: a plain volume. */
+	sample(&m);
+	assert_int_equal(export_manifest_encode(&m, &text, &len, err, sizeof(err)), 0);
+	p = strstr(text, "\"encrypted\":false,\"keys\":[],");
+	assert_non_null(p);
+	snprintf(edited, sizeof(edited), "%.*s%s", (int)(p - text), text, p + 28);
+	assert_null(strstr(edited, "encrypted"));
+	if (export_manifest_parse(edited, strlen(edited), &back, err, sizeof(err)))
+		fail_msg("%s", err);
+	assert_false(back.vol[0].encrypted);
+	assert_int_equal(back.vol[0].nkeys, 0);
+	free(text);
+	export_manifest_free(&back);
+	export_manifest_free(&m);
+	/* Encrypting a plain volume the encoder refuses too. */
+	sample(&m);
+	m.vol[0].encrypted = true;
+	assert_int_equal(export_manifest_encode(&m, &text, &len, err, sizeof(err)), -EINVAL);
+	export_manifest_free(&m);
+}
+
+static void encrypted_strict(void **state)
+{
+	(void)state;
+	refuse_edit("\"encrypted\":false", "\"encrypted\":true", "needs at least one sealed key");
+	refuse_edit("\"encrypted\":false", "\"encrypted\":1", "not true or false");
+	refuse_edit("\"keys\":[]", "\"keys\":{}", "keys: not an array");
+	refuse_edit_of(sample_encrypted, "\"encrypted\":true", "\"encrypted\":false", "carries no keys");
+	refuse_edit_of(sample_encrypted, "\"recipient\":\"admin-b\"", "\"recipient\":\"admin-a\"", "twice");
+	refuse_edit_of(sample_encrypted, "\"recipient\":\"admin-b\"", "\"recipient\":\"Admin/b\"",
+		       "recipient");
+	refuse_edit_of(sample_encrypted, "\"key_id\":\"", "\"key_id\":\"Z", "key_id");
+	refuse_edit_of(sample_encrypted, "\"sealed\":\"", "\"sealed\":\"AAAA", "sealed");
+	refuse_edit_of(sample_encrypted, "\"sealed\":\"", "\"sealed\":\"!", "sealed");
+	refuse_edit_of(sample_encrypted, "\"sealed\":\"", "\"extra\":1,\"sealed\":\"",
+		       "extra: unknown key");
+	refuse_edit_of(sample_encrypted, "\"keys\":[", "\"keys\":[1,", "not an object");
 }
 
 static void strict(void **state)
@@ -195,6 +281,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(round_trip),
 		cmocka_unit_test(strict),
+		cmocka_unit_test(encrypted),
+		cmocka_unit_test(encrypted_strict),
 		cmocka_unit_test(not_json),
 		cmocka_unit_test(signature),
 		cmocka_unit_test(volume_header),
