@@ -164,9 +164,30 @@ static int verify_chain(struct restoring *r, const char *id)
 	return 0;
 }
 
-/* The guest's data disks are the backup's. */
+/* Whether the volume is LUKS-encrypted (a restore would lose its key). */
+static int encrypted(struct restoring *r, const char *disk, bool *yes)
+{
+	char vol[VIRT_VOL_NAME_MAX], *xml = NULL;
+	virStorageVolPtr v;
+	int ret;
+
+	if ((ret = backup_data_vol(r->h, r->guest, disk, vol, sizeof(vol))) < 0)
+		return ret;
+	if (!(v = virt_vol_lookup(r->h, vol)) || !(xml = virStorageVolGetXMLDesc(v, 0)))
+		ret = virt_fail_lv(r->h, -EIO, "volume %s", vol);
+	*yes = xml && strstr(xml, "<encryption");
+	free(xml);
+	if (v)
+		virStorageVolFree(v);
+	return ret;
+}
+
+/* The guest's data disks are the backup's, and plain volumes. */
 static int same_disks(struct restoring *r, const struct virt_guest *g, const struct backup_manifest *m)
 {
+	bool luks = false;
+	int ret;
+
 	for (unsigned i = 0; i < m->nvol; i++) {
 		unsigned j = 0;
 
@@ -175,6 +196,11 @@ static int same_disks(struct restoring *r, const struct virt_guest *g, const str
 		if (j == g->ndata)
 			return virt_fail(r->h, -EINVAL, "%s has no data disk %s, which backup %s holds",
 					 r->guest, m->vol[i].disk, m->id);
+		if ((ret = encrypted(r, m->vol[i].disk, &luks)) < 0)
+			return ret;
+		if (luks)
+			return virt_fail(r->h, -ENOTSUP, "not yet: %s's data volume %s is LUKS-encrypted, "
+					 "and a restore into it is not done yet", r->guest, m->vol[i].disk);
 	}
 	return 0;
 }
