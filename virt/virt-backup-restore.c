@@ -30,6 +30,7 @@ struct restoring {
 	char gdir[PATH_MAX];
 	struct backup_entry *e;
 	size_t n, *chain, len;
+	char luks[EXPORT_VOLUMES_MAX][40]; /* each target volume's secret, "" if plain */
 };
 
 /* json: of the chain's files for volume disk, top first, each link's backing
@@ -71,17 +72,25 @@ static int run_qemu_img(struct virt_host *h, char *const argv[])
 	return 0;
 }
 
+/* What is uploaded: a full's own file, else the chain rebuilt beside it. */
 static void rebuilt_path(const struct restoring *r, const char *disk, char *buf, size_t len)
 {
-	if (snprintf(buf, len, "%s/.restore-%s.qcow2", r->gdir, disk) >= (int)len)
+	char name[BACKUP_FILE_MAX];
+
+	backup_volume_file(r->e[r->chain[0]].m.id, disk, name, sizeof(name));
+	if (snprintf(buf, len, r->len == 1 ? "%s/%s" : "%s/.restore-%s.qcow2", r->gdir,
+		     r->len == 1 ? name : disk) >= (int)len)
 		buf[0] = '\0';
 }
 
 static int rebuild(struct restoring *r, const char *disk)
 {
-	char out[PATH_MAX], *spec = chain_json(r, disk), *input;
+	char out[PATH_MAX], *spec, *input;
 	int ret;
 
+	if (r->len == 1) /* a full is uploaded as it is: plain or encrypted */
+		return 0;
+	spec = chain_json(r, disk);
 	if (!spec || asprintf(&input, "json:%s", spec) < 0) {
 		free(spec);
 		return -ENOMEM;
@@ -110,7 +119,37 @@ static ssize_t file_read(void *ctx, void *buf, size_t len)
 }
 
 /* The volume replaced by the rebuilt file (checked: no backing file). */
-static int replace(struct restoring *r, const struct backup_volume *v)
+/* The volume's definition: qcow2, 0600, under its old secret if it had one. */
+static int volume_xml(const char *vol, uint64_t capacity, const char *luks, char **out)
+{
+	struct vbuf b = { 0 };
+
+	vbuf_printf(&b, "<volume><name>");
+	vbuf_xml(&b, vol);
+	vbuf_printf(&b, "</name><capacity unit='bytes'>%llu</capacity><allocation unit='bytes'>0"
+		    "</allocation><target><format type='qcow2'/><permissions><mode>0600</mode>"
+		    "</permissions>", (unsigned long long)capacity);
+	if (luks[0]) {
+		vbuf_printf(&b, "<encryption format='luks'><secret type='passphrase' uuid='");
+		vbuf_xml(&b, luks);
+		vbuf_printf(&b, "'/></encryption>");
+	}
+	vbuf_printf(&b, "</target></volume>");
+	return vbuf_take(&b, out);
+}
+
+/* Deleted by libvirt, keeping its secret: the new volume opens under it. */
+static int drop_volume(struct restoring *r, const char *vol)
+{
+	virStorageVolPtr v = virt_vol_lookup(r->h, vol);
+	int ret = v && virStorageVolDelete(v, 0) == 0 ? 0 : virt_fail_lv(r->h, -EIO, "deleting %s", vol);
+
+	if (v)
+		virStorageVolFree(v);
+	return ret;
+}
+
+static int replace(struct restoring *r, const struct backup_volume *v, unsigned i)
 {
 	char path[PATH_MAX], vol[VIRT_VOL_NAME_MAX], *xml = NULL, err[256] = "";
 	uint8_t head[EXPORT_QCOW2_HEAD];
@@ -130,8 +169,8 @@ static int replace(struct restoring *r, const struct backup_volume *v)
 		return virt_fail(r->h, -EBADMSG, "the rebuilt %s: %s", v->disk, why);
 	}
 	if ((ret = backup_data_vol(r->h, r->guest, v->disk, vol, sizeof(vol))) < 0 ||
-	    (ret = virt_vol_delete(r->h, vol)) < 0 ||
-	    (ret = virt_xml_volume(vol, v->capacity, "qcow2", NULL, NULL, &xml)) < 0 ||
+	    (ret = drop_volume(r, vol)) < 0 ||
+	    (ret = volume_xml(vol, v->capacity, r->luks[i], &xml)) < 0 ||
 	    (ret = virt_vol_create(r->h, xml, &sv)) < 0) {
 		free(xml);
 		close(f.fd);
@@ -164,8 +203,8 @@ static int verify_chain(struct restoring *r, const char *id)
 	return 0;
 }
 
-/* Whether the volume is LUKS-encrypted (a restore would lose its key). */
-static int encrypted(struct restoring *r, const char *disk, bool *yes)
+/* The volume's LUKS secret into uuid ("" when plain). */
+static int encrypted(struct restoring *r, const char *disk, char *uuid, size_t len)
 {
 	char vol[VIRT_VOL_NAME_MAX], *xml = NULL;
 	virStorageVolPtr v;
@@ -175,17 +214,56 @@ static int encrypted(struct restoring *r, const char *disk, bool *yes)
 		return ret;
 	if (!(v = virt_vol_lookup(r->h, vol)) || !(xml = virStorageVolGetXMLDesc(v, 0)))
 		ret = virt_fail_lv(r->h, -EIO, "volume %s", vol);
-	*yes = xml && strstr(xml, "<encryption");
+	if (!ret && backup_luks_uuid(xml, uuid, len) == -EINVAL)
+		ret = virt_fail(r->h, -ENOTSUP, "%s: an encryption other than LUKS under one secret", vol);
 	free(xml);
 	if (v)
 		virStorageVolFree(v);
 	return ret;
 }
 
-/* The guest's data disks are the backup's, and plain volumes. */
+/* 1 when a backup file is a LUKS-encrypted qcow2 (its header's crypt_method), 0 if plain. */
+static int file_encrypted(struct restoring *r, const struct backup_manifest *m, const char *disk)
+{
+	char name[BACKUP_FILE_MAX], path[PATH_MAX];
+	uint8_t head[36];
+	int fd, ret;
+
+	backup_volume_file(m->id, disk, name, sizeof(name));
+	if (snprintf(path, sizeof(path), "%s/%s", r->gdir, name) >= (int)sizeof(path))
+		return virt_fail(r->h, -ENAMETOOLONG, "%s: name too long", r->gdir);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0)
+		return virt_fail(r->h, -errno, "%s: %s", path, strerror(errno));
+	ret = pread(fd, head, sizeof(head), 0) == (ssize_t)sizeof(head) && !memcmp(head, "QFI\xfb", 4)
+	      ? (head[32] | head[33] | head[34] | head[35]) != 0
+	      : virt_fail(r->h, -EBADMSG, "%s: not a qcow2 file", name);
+	close(fd);
+	return ret;
+}
+
+/* Plain backups go into plain volumes, encrypted ones (fulls only) into
+ * volumes under a secret (the backup's key is the volume's). */
+static int same_crypt(struct restoring *r, const struct backup_volume *v, unsigned i)
+{
+	for (size_t k = 0; k < r->len; k++) {
+		int enc = file_encrypted(r, &r->e[r->chain[k]].m, v->disk);
+
+		if (enc < 0)
+			return enc;
+		if (enc && r->len > 1)
+			return virt_fail(r->h, -ENOTSUP, "not yet: an encrypted incremental (%s)",
+					 r->e[r->chain[k]].m.id);
+		if (enc != (r->luks[i][0] != 0))
+			return virt_fail(r->h, -EINVAL, "backup %s of %s is %s, the volume is %s now",
+					 r->e[r->chain[k]].m.id, v->disk, enc ? "encrypted" : "plain",
+					 enc ? "plain" : "encrypted");
+	}
+	return 0;
+}
+
+/* The guest's data disks are the backup's, encrypted where the backup is. */
 static int same_disks(struct restoring *r, const struct virt_guest *g, const struct backup_manifest *m)
 {
-	bool luks = false;
 	int ret;
 
 	for (unsigned i = 0; i < m->nvol; i++) {
@@ -196,11 +274,9 @@ static int same_disks(struct restoring *r, const struct virt_guest *g, const str
 		if (j == g->ndata)
 			return virt_fail(r->h, -EINVAL, "%s has no data disk %s, which backup %s holds",
 					 r->guest, m->vol[i].disk, m->id);
-		if ((ret = encrypted(r, m->vol[i].disk, &luks)) < 0)
+		if ((ret = encrypted(r, m->vol[i].disk, r->luks[i], sizeof(r->luks[i]))) < 0 ||
+		    (ret = same_crypt(r, &m->vol[i], i)) < 0)
 			return ret;
-		if (luks)
-			return virt_fail(r->h, -ENOTSUP, "not yet: %s's data volume %s is LUKS-encrypted, "
-					 "and a restore into it is not done yet", r->guest, m->vol[i].disk);
 	}
 	return 0;
 }
@@ -240,7 +316,7 @@ int virt_restore(struct virt_host *h, const char *guest, const char *id,
 	if (ret)
 		refused(h, ret);
 	for (unsigned i = 0; i < top->nvol && !ret; i++)
-		ret = replace(&r, &top->vol[i]);
+		ret = replace(&r, &top->vol[i], i);
 	if (!ret && (dom = virDomainLookupByName(h->conn, guest))) {
 		backup_checkpoints_drop(h, dom, NULL, VIR_DOMAIN_CHECKPOINT_DELETE_METADATA_ONLY);
 		virDomainFree(dom);
@@ -249,7 +325,7 @@ int virt_restore(struct virt_host *h, const char *guest, const char *id,
 		*links = r.len;
 		log_info("guest %s restored from backup %s (%zu link(s))", guest, id, r.len);
 	}
-	for (unsigned i = 0; r.len && i < top->nvol; i++) {
+	for (unsigned i = 0; r.len > 1 && i < top->nvol; i++) {
 		rebuilt_path(&r, top->vol[i].disk, path, sizeof(path));
 		unlink(path);
 	}

@@ -28,6 +28,7 @@ struct disk_info {
 	char vol[VIRT_VOL_NAME_MAX];
 	char target[16];           /* the guest's device name: vdb */
 	bool v3;                   /* qcow2 v3: can carry a checkpoint's bitmap */
+	char luks[40];             /* LUKS-encrypted: its libvirt secret's uuid; else "" */
 	uint64_t capacity, physical;
 };
 
@@ -40,6 +41,21 @@ struct taking {
 	char gdir[PATH_MAX];
 	bool running, checkpoint_made;
 };
+
+int backup_luks_uuid(const char *xml, char *uuid, size_t len)
+{
+	const char *e = strstr(xml, "<encryption"), *u, *q;
+
+	uuid[0] = '\0';
+	if (!e)
+		return -ENOENT;
+	if (strncmp(e, "<encryption format='luks'", 25) || !(u = strstr(e, "<secret type='passphrase' uuid='")) ||
+	    !(q = strchr(u + 32, '\'')) || (size_t)(q - u - 32) >= len || q == u + 32 ||
+	    strspn(u + 32, "0123456789abcdef-") != (size_t)(q - u - 32))
+		return -EINVAL;
+	snprintf(uuid, len, "%.*s", (int)(q - u - 32), u + 32);
+	return 0;
+}
 
 int backup_data_vol(struct virt_host *h, const char *guest, const char *disk, char *buf, size_t len)
 {
@@ -88,9 +104,9 @@ static int describe_disk(struct taking *t, unsigned i, const char *xml)
 	if (virStorageVolGetInfoFlags(v, &info, VIR_STORAGE_VOL_GET_PHYSICAL) < 0 ||
 	    !(vxml = virStorageVolGetXMLDesc(v, 0)))
 		ret = virt_fail_lv(t->h, -EIO, "volume %s", d->vol);
-	if (!ret && strstr(vxml, "<encryption"))
-		ret = virt_fail(t->h, -ENOTSUP, "not yet: %s is LUKS-encrypted, and a backup would hold "
-				"it in clear (libvirt's backup target) or need its key to restore", d->vol);
+	if (!ret && backup_luks_uuid(vxml, d->luks, sizeof(d->luks)) == -EINVAL)
+		ret = virt_fail(t->h, -ENOTSUP, "%s: an encryption other than LUKS under one libvirt "
+				"secret", d->vol);
 	d->capacity = info.capacity;
 	d->physical = info.allocation;
 	d->v3 = vxml && strstr(vxml, "<format type='qcow2'/>") && !strstr(vxml, "<compat>0.10</compat>");
@@ -174,10 +190,12 @@ int backup_checkpoints_drop(struct virt_host *h, virDomainPtr dom, const char *k
 	return ret;
 }
 
-static bool all_v3(const struct taking *t)
+/* Every volume can carry a bitmap, and none is encrypted: merging an
+ * encrypted chain would need its key, which only libvirt holds. */
+static bool can_checkpoint(const struct taking *t)
 {
 	for (unsigned i = 0; i < t->g.ndata; i++)
-		if (!t->d[i].v3)
+		if (!t->d[i].v3 || t->d[i].luks[0])
 			return false;
 	return true;
 }
@@ -193,7 +211,7 @@ static void plan(struct taking *t, const struct backup_entry *e, size_t n, struc
 	backup_next_id(e, n, (int64_t)time(NULL), m->id);
 	for (unsigned i = 0; i < t->g.ndata; i++)
 		disks[i] = t->g.data[i];
-	if (t->running && all_v3(t) && !t->r->full &&
+	if (t->running && can_checkpoint(t) && !t->r->full &&
 	    backup_checkpoints(t->h, t->dom, &cps, &ncp) == 0)
 		parent = backup_parent(e, n, t->g.instance_id, disks, t->g.ndata,
 				       (const char *const *)cps, ncp, BACKUP_CHAIN_MAX);
@@ -204,7 +222,7 @@ static void plan(struct taking *t, const struct backup_entry *e, size_t n, struc
 	m->incremental = parent >= 0;
 	if (parent >= 0)
 		snprintf(m->parent, sizeof(m->parent), "%s", e[parent].m.id);
-	if (t->running && all_v3(t))
+	if (t->running && can_checkpoint(t))
 		snprintf(m->checkpoint, sizeof(m->checkpoint), BACKUP_CHECKPOINT_PREFIX "%s", m->id);
 	m->created = (int64_t)time(NULL);
 	m->nvol = t->g.ndata;
@@ -238,7 +256,13 @@ static int backup_xml(const struct taking *t, const struct backup_manifest *m, c
 		vbuf_xml(&b, t->d[i].target);
 		vbuf_printf(&b, "' backup='yes' type='file'><target file='");
 		vbuf_xml(&b, path);
-		vbuf_printf(&b, "'/><driver type='qcow2'/></disk>");
+		vbuf_printf(&b, "'>");
+		if (t->d[i].luks[0]) { /* encrypted like the volume, under its key */
+			vbuf_printf(&b, "<encryption format='luks'><secret type='passphrase' uuid='");
+			vbuf_xml(&b, t->d[i].luks);
+			vbuf_printf(&b, "'/></encryption>");
+		}
+		vbuf_printf(&b, "</target><driver type='qcow2'/></disk>");
 		vbuf_printf(&c, "<disk name='");
 		vbuf_xml(&c, t->d[i].target);
 		vbuf_printf(&c, "' checkpoint='bitmap'/>");

@@ -16,6 +16,7 @@
 #include <cmocka.h>
 #include <sodium.h>
 
+#include "virt/virt-backup-internal.h"
 #include "virt/virt-backup.h"
 
 static const char *const DISKS[] = { "archive" };
@@ -241,6 +242,29 @@ static void directory(void **state)
 	rmdir(base);
 }
 
+/* A volume's or disk's <encryption>: its one LUKS passphrase secret. */
+static void luks_uuids(void **state)
+{
+	char uuid[40];
+
+	(void)state;
+	assert_int_equal(backup_luks_uuid("<volume><target><format type='qcow2'/></target></volume>", uuid,
+					  sizeof(uuid)), -ENOENT);
+	assert_string_equal(uuid, "");
+	assert_int_equal(backup_luks_uuid("<target><encryption format='luks'>\n  <secret type='passphrase' "
+					  "uuid='14c81a8c-2dfc-4448-b6a5-f94b7c9c4b4c'/>\n</encryption>",
+					  uuid, sizeof(uuid)), 0);
+	assert_string_equal(uuid, "14c81a8c-2dfc-4448-b6a5-f94b7c9c4b4c");
+	assert_int_equal(backup_luks_uuid("<encryption format='qcow'><secret type='passphrase' uuid='ab'/>",
+					  uuid, sizeof(uuid)), -EINVAL);
+	assert_int_equal(backup_luks_uuid("<encryption format='luks'><secret type='passphrase' uuid=''/>",
+					  uuid, sizeof(uuid)), -EINVAL);
+	assert_int_equal(backup_luks_uuid("<encryption format='luks'><secret type='passphrase' uuid='../x'/>",
+					  uuid, sizeof(uuid)), -EINVAL);
+	assert_int_equal(backup_luks_uuid("<encryption format='luks'><secret type='passphrase' uuid='"
+					  "0123456789012345678901234567890123456789'/>", uuid, sizeof(uuid)), -EINVAL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -249,6 +273,7 @@ int main(void)
 		cmocka_unit_test(pruning),
 		cmocka_unit_test(next_ids),
 		cmocka_unit_test(directory),
+		cmocka_unit_test(luks_uuids),
 	};
 
 	if (sodium_init() < 0)
