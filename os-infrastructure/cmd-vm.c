@@ -496,7 +496,7 @@ const struct cmd cmd_vm = {
 		 "       " PROG_NAME " vm unpublish NAME PORT [--udp]\n"
 		 "       " PROG_NAME " vm data-delete GUEST DISK --reason TEXT [--config FILE] [--uri U]\n"
 		 "                 [--pool-dir D]   (on the guest's node)\n"
-		 "       " PROG_NAME " vm export NAME FILE [--config F] [--uri U] [--pool-dir D]\n"
+		 "       " PROG_NAME " vm export NAME FILE [--recipient ADMIN]... [--config F] [--uri U] [--pool-dir D]\n"
 		 "       " PROG_NAME " vm import FILE --node NODE [--trust-key HEX] [--config F] [...]\n"
 		 "                 (both on the guest's node; see operator.md, Export and import)\n"
 		 "       " PROG_NAME " vm backup NAME [--dir D] [--keep N] [--full] [--every DURATION]\n"

@@ -6,6 +6,7 @@
 #include <archive_entry.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -153,6 +154,8 @@ static int describe(struct virt_host *h, const char *name, const struct export_s
 		if (data_vol_name(h, name, g.data[i], vol, sizeof(vol), true) < 0)
 			return virt_fail(h, -ENOENT, "%s: its data volume %s is missing", name, g.data[i]);
 		ret = vol_info(h, vol, &m->vol[i].capacity, &m->vol[i].bytes);
+		if (!ret) /* the ciphertext travels as it is, its key sealed */
+			ret = export_keys_seal(h, vol, src, &m->vol[i]);
 	}
 	m->user_data = strdup(src->user_data ?: "#cloud-config\n");
 	return ret ? ret : m->user_data ? 0 : -ENOMEM;
@@ -345,19 +348,46 @@ static int import_free(struct virt_host *h, const struct export_manifest *m)
 	return 0;
 }
 
+/* An encrypted volume's key becomes its private secret here before the
+ * volume exists; the volume's deletion (on failure) drops it again. */
+static int import_secret(struct virt_host *h, const struct identity *id, const struct export_manifest *m,
+			 const struct export_volume *v, const char *vol, char uuid[VIRT_UUID_LEN])
+{
+	uint8_t key[KEY_SEAL_KEY_BYTES];
+	char path[PATH_MAX];
+	int ret;
+
+	uuid[0] = '\0';
+	if (!v->encrypted)
+		return 0;
+	if (snprintf(path, sizeof(path), "%s/%s", h->pool_dir, vol) >= (int)sizeof(path))
+		return virt_fail(h, -ENAMETOOLONG, "%s: path too long", vol);
+	if ((ret = export_keys_open(h, id, m->name, v, key)) < 0)
+		return ret;
+	ret = virt_secret_make(h, path, key, uuid);
+	sodium_memzero(key, sizeof(key));
+	if (ret == -EOPNOTSUPP)
+		ret = virt_fail(h, ret, "%s: this libvirt keeps no secrets, an encrypted volume cannot "
+				"be opened here", vol);
+	return ret;
+}
+
 static int import_volume(struct virt_host *h, struct archive *a, const struct export_manifest *m,
-			 const struct export_volume *v, bool *made)
+			 const struct identity *id, const struct export_volume *v, bool *made)
 {
 	struct hashing x = { .a = a };
-	char vol[VIRT_VOL_NAME_MAX], sum[65], *xml = NULL, err[256] = "";
+	char vol[VIRT_VOL_NAME_MAX], sum[65], *xml = NULL, err[256] = "", uuid[VIRT_UUID_LEN] = "";
 	virStorageVolPtr sv = NULL;
 	int ret;
 
 	if ((ret = export_archive_next(a, v, h->err, sizeof(h->err))) < 0 ||
 	    (ret = data_vol_name(h, m->name, v->disk, vol, sizeof(vol), false)) < 0 ||
+	    (ret = import_secret(h, id, m, v, vol, uuid)) < 0 ||
 	    (ret = virt_xml_volume(vol, v->capacity, "qcow2", NULL, NULL, &xml)) < 0 ||
 	    (ret = virt_vol_create(h, xml, &sv)) < 0) {
 		free(xml);
+		if (uuid[0])
+			virt_secret_drop(h, uuid);
 		return ret;
 	}
 	free(xml);
@@ -458,8 +488,27 @@ static int define(struct virt_host *h, const struct export_manifest *m)
 	return ret;
 }
 
+/* Every encrypted volume opens for id before anything is made. */
+static int import_keys(struct virt_host *h, const struct identity *id, const struct export_manifest *m)
+{
+	uint8_t key[KEY_SEAL_KEY_BYTES];
+	int ret = 0;
+
+	for (unsigned i = 0; i < m->nvol && !ret; i++)
+		if (m->vol[i].encrypted)
+			ret = export_keys_open(h, id, m->name, &m->vol[i], key);
+	sodium_memzero(key, sizeof(key));
+	return ret;
+}
+
 int virt_import(struct virt_host *h, const char *path, export_trust_fn trust, void *ctx,
 		struct export_manifest *m)
+{
+	return virt_import_as(h, path, trust, ctx, NULL, m);
+}
+
+int virt_import_as(struct virt_host *h, const char *path, export_trust_fn trust, void *ctx,
+		   const struct identity *id, struct export_manifest *m)
 {
 	struct archive *a = NULL;
 	bool made[EXPORT_VOLUMES_MAX] = { false };
@@ -468,11 +517,12 @@ int virt_import(struct virt_host *h, const char *path, export_trust_fn trust, vo
 
 	if (ret)
 		return ret;
-	if ((ret = import_free(h, m)) < 0 || (ret = virt_pool_ensure(h)) < 0 ||
+	if ((ret = import_free(h, m)) < 0 || (ret = import_keys(h, id, m)) < 0 ||
+	    (ret = virt_pool_ensure(h)) < 0 ||
 	    (ret = export_archive_open(path, &a, h->err, sizeof(h->err))) < 0)
 		goto cleanup;
 	for (unsigned i = 0; i < m->nvol && !ret; i++)
-		ret = import_volume(h, a, m, &m->vol[i], &made[i]);
+		ret = import_volume(h, a, m, id, &m->vol[i], &made[i]);
 	if (!ret)
 		ret = define(h, m);
 	if (ret)

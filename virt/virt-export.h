@@ -33,11 +33,20 @@ int export_archive_next(struct archive *a, const struct export_volume *v, char *
 ssize_t export_archive_read(void *a, void *buf, size_t len);
 void export_archive_close(struct archive *a);
 
+/* A member an encrypted volume's key is sealed to (lib/key-seal.h). */
+struct export_recipient {
+	char name[NODE_NAME_MAX + 1];
+	uint8_t sign_pk[SIGN_PK_BYTES];  /* its ledger Ed25519 key */
+};
+
 struct export_source {
-	const struct identity *signer;
+	const struct identity *signer; /* also opens the node's copy of volume keys */
 	const char *node;             /* recorded in the manifest */
 	const char *user_data;        /* the cloud-config the guest is rebuilt with */
 	const char *mounts[VIRT_MAX_DATA_DISKS]; /* informative, may be NULL */
+	/* Whom encrypted volumes' keys are sealed to; none: such a volume is refused. */
+	const struct export_recipient *recipients;
+	unsigned nrecipients;
 };
 
 /* The shut-off guest name into a new file at path (written beside it, then
@@ -49,3 +58,17 @@ int virt_export(struct virt_host *h, const char *name, const struct export_sourc
  * rebuilt on the same base image (which must be here, same SHA-256). */
 int virt_import(struct virt_host *h, const char *path, export_trust_fn trust, void *ctx,
 		struct export_manifest *m);
+/* The same, opening encrypted volumes' keys with id (one of the archive's
+ * recipients): each is checked before anything is made, and becomes a
+ * private libvirt secret of the new volume. virt_import refuses them. */
+int virt_import_as(struct virt_host *h, const char *path, export_trust_fn trust, void *ctx,
+		   const struct identity *id, struct export_manifest *m);
+
+/* virt-export-keys.c. The volume's key, if it has one, sealed to each of
+ * src's recipients into v (encrypted, keys); 0 for a plain volume. */
+int export_keys_seal(struct virt_host *h, const char *vol, const struct export_source *src,
+		     struct export_volume *v);
+/* v's key as sealed to id; -EPERM with a reason when id is not a recipient
+ * or the blob does not open. key is zeroed on failure. */
+int export_keys_open(struct virt_host *h, const struct identity *id, const char *guest,
+		     const struct export_volume *v, uint8_t key[KEY_SEAL_KEY_BYTES]);

@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "lib/key-seal.h"
 #include "virt/virt.h"
 
 /* A text buffer whose first failure sticks: build, then check once. */
@@ -23,6 +24,7 @@ int vbuf_take(struct vbuf *b, char **out);
 void vbuf_free(struct vbuf *b);
 
 #define VIRT_VOL_NAME_MAX (VIRT_NAME_MAX * 2)
+#define VIRT_UUID_LEN 37
 
 /* The names before virt_volume_name's current scheme, for guests made then. */
 int virt_volume_name_legacy(char *buf, size_t len, const char *guest, const char *role);
@@ -52,6 +54,8 @@ struct virt_domain_desc {
 	const char *uuid;        /* our own, so a racing define cannot adopt another's */
 	const char *console_log; /* "" for none */
 	bool kvm;
+	/* Per data disk: its volume's libvirt secret, "" for a plain volume. */
+	char data_secret[VIRT_MAX_DATA_DISKS][VIRT_UUID_LEN];
 };
 
 int virt_xml_domain(const struct virt_domain_desc *d, char **out);
@@ -62,6 +66,8 @@ int virt_xml_pool(const char *name, const char *dir, char **out);
 /* backing may be NULL; format "raw" or "qcow2". */
 int virt_xml_volume(const char *name, uint64_t capacity, const char *format,
 		    const char *backing, const char *backing_format, char **out);
+/* A qcow2 data volume, LUKS-encrypted with the libvirt secret uuid (NULL: plain). */
+int virt_xml_volume_luks(const char *name, uint64_t capacity, const char *uuid, char **out);
 
 /* The digest that makes a retried create recognisable. */
 int virt_spec_digest(const struct virt_spec *s, char hex[65]);
@@ -98,6 +104,23 @@ int virt_default_upload(virStorageVolPtr vol, uint64_t len, virt_read_fn read, v
 int virt_default_download(virStorageVolPtr vol, virt_sink_fn sink, void *sctx, void *opaque,
 			  char *err, size_t errlen);
 int virt_default_has_kvm(virConnectPtr conn, void *opaque, char *err, size_t errlen);
+
+/* virt-secret.c: the keys of encrypted data volumes. */
+struct identity;
+void virt_secret_seal_to(struct virt_host *h, const char *identity_dir);
+/* sealed_b64: the key sealed to the node identity, kept in the description (NULL: none). */
+int virt_xml_secret(const char *vol_path, const char *sealed_b64, char **out);
+int virt_xml_secret_sealed(const char *xml, uint8_t sealed[KEY_SEAL_BYTES]);
+int virt_xml_luks_uuid(const char *xml, char uuid[VIRT_UUID_LEN]);
+/* A private, persistent secret for the volume at vol_path holding key (NULL: a fresh one). */
+int virt_secret_make(struct virt_host *h, const char *vol_path, const uint8_t *key,
+		     char uuid[VIRT_UUID_LEN]);
+/* The volume key of secret uuid, opened from its sealed copy with id. */
+int virt_secret_key(struct virt_host *h, const char *uuid, const struct identity *id,
+		    uint8_t key[KEY_SEAL_KEY_BYTES]);
+void virt_secret_drop(struct virt_host *h, const char *uuid);
+/* The secret of pool volume vol, "" when it is plain. */
+void virt_secret_of(struct virt_host *h, const char *vol, char uuid[VIRT_UUID_LEN]);
 
 /* virt-image.c */
 int virt_image_fetch_file(struct virt_host *h, const char *url, const char *path,

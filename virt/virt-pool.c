@@ -99,12 +99,16 @@ int virt_vol_create(struct virt_host *h, const char *xml, virStorageVolPtr *out)
 int virt_vol_delete(struct virt_host *h, const char *name)
 {
 	virStorageVolPtr v = virt_vol_lookup(h, name);
+	char uuid[VIRT_UUID_LEN] = "";
 	int ret = 0;
 
 	if (!v)
 		return -ENOENT;
+	virt_secret_of(h, name, uuid);
 	if (virStorageVolDelete(v, 0) < 0)
 		ret = virt_fail_lv(h, -EIO, "cannot delete volume %s", name);
+	else if (uuid[0])
+		virt_secret_drop(h, uuid); /* the key of a deleted volume opens nothing */
 	virStorageVolFree(v);
 	return ret;
 }

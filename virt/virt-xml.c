@@ -161,8 +161,17 @@ int virt_xml_meta(const struct virt_meta *m, char **out)
 	return vbuf_take(&b, out);
 }
 
+/* The same element in a volume's <target> and a disk's <source>: QEMU opens
+ * the LUKS layer with the secret libvirt hands it. */
+static void encryption(struct vbuf *b, const char *indent, const char *uuid)
+{
+	vbuf_printf(b, "%s<encryption format='luks'>\n%s  <secret type='passphrase' uuid='", indent, indent);
+	vbuf_xml(b, uuid);
+	vbuf_printf(b, "'/>\n%s</encryption>\n", indent);
+}
+
 static void disk_volume(struct vbuf *b, const char *pool, const char *vol, const char *format,
-			const char *target, const char *serial)
+			const char *target, const char *serial, const char *luks_uuid)
 {
 	vbuf_printf(b, "    <disk type='volume' device='disk'>\n"
 		    "      <driver name='qemu' type='%s' discard='unmap'/>\n"
@@ -170,7 +179,14 @@ static void disk_volume(struct vbuf *b, const char *pool, const char *vol, const
 	vbuf_xml(b, pool);
 	vbuf_printf(b, "' volume='");
 	vbuf_xml(b, vol);
-	vbuf_printf(b, "'/>\n      <target dev='%s' bus='virtio'/>\n", target);
+	if (luks_uuid && luks_uuid[0]) {
+		vbuf_printf(b, "'>\n");
+		encryption(b, "        ", luks_uuid);
+		vbuf_printf(b, "      </source>\n");
+	} else {
+		vbuf_printf(b, "'/>\n");
+	}
+	vbuf_printf(b, "      <target dev='%s' bus='virtio'/>\n", target);
 	if (serial)
 		vbuf_printf(b, "      <serial>%s</serial>\n", serial);
 	vbuf_printf(b, "    </disk>\n");
@@ -199,7 +215,7 @@ static void disks(struct vbuf *b, const struct virt_domain_desc *d)
 		b->err = -ENAMETOOLONG;
 		return;
 	}
-	disk_volume(b, d->pool, vol, "qcow2", "vda", NULL);
+	disk_volume(b, d->pool, vol, "qcow2", "vda", NULL, NULL);
 	for (unsigned i = 0; i < s->ndata; i++) {
 		char target[8] = "vd?";
 
@@ -210,7 +226,7 @@ static void disks(struct vbuf *b, const struct virt_domain_desc *d)
 			b->err = -ENAMETOOLONG;
 			return;
 		}
-		disk_volume(b, d->pool, vol, "qcow2", target, serial);
+		disk_volume(b, d->pool, vol, "qcow2", target, serial, d->data_secret[i]);
 	}
 	if (disk_vol(d, "seed", 0, vol, sizeof(vol)) < 0) {
 		b->err = -ENAMETOOLONG;
@@ -330,8 +346,8 @@ int virt_xml_pool(const char *name, const char *dir, char **out)
 	return vbuf_take(&b, out);
 }
 
-int virt_xml_volume(const char *name, uint64_t capacity, const char *format,
-		    const char *backing, const char *backing_format, char **out)
+static int volume(const char *name, uint64_t capacity, const char *format, const char *backing,
+		  const char *backing_format, const char *luks_uuid, char **out)
 {
 	struct vbuf b = { 0 };
 
@@ -340,8 +356,11 @@ int virt_xml_volume(const char *name, uint64_t capacity, const char *format,
 	vbuf_printf(&b, "</name>\n  <capacity unit='bytes'>%" PRIu64 "</capacity>\n"
 		    "  <allocation unit='bytes'>0</allocation>\n"
 		    "  <target>\n    <format type='%s'/>\n    <permissions>\n"
-		    "      <mode>0600</mode>\n    </permissions>\n  </target>\n",
+		    "      <mode>0600</mode>\n    </permissions>\n",
 		    capacity, format);
+	if (luks_uuid)
+		encryption(&b, "    ", luks_uuid);
+	vbuf_printf(&b, "  </target>\n");
 	if (backing) {
 		vbuf_printf(&b, "  <backingStore>\n    <path>");
 		vbuf_xml(&b, backing);
@@ -350,6 +369,17 @@ int virt_xml_volume(const char *name, uint64_t capacity, const char *format,
 	}
 	vbuf_printf(&b, "</volume>\n");
 	return vbuf_take(&b, out);
+}
+
+int virt_xml_volume(const char *name, uint64_t capacity, const char *format,
+		    const char *backing, const char *backing_format, char **out)
+{
+	return volume(name, capacity, format, backing, backing_format, NULL, out);
+}
+
+int virt_xml_volume_luks(const char *name, uint64_t capacity, const char *uuid, char **out)
+{
+	return volume(name, capacity, "qcow2", NULL, NULL, uuid, out);
 }
 
 /* Our own output read back: elements in our prefix, text with the five

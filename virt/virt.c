@@ -130,6 +130,7 @@ int virt_host_open(struct virt_host *h, const struct virt_config *cfg)
 		return virt_fail(h, -EINVAL, "pool %s at %s: a plain name and an absolute path expected",
 				 h->pool, h->pool_dir);
 	h->skip_verify = cfg->skip_verify;
+	virt_secret_seal_to(h, cfg->identity_dir);
 	h->ops.upload = virt_default_upload;
 	h->ops.download = virt_default_download;
 	h->ops.has_kvm = virt_default_has_kvm;
@@ -672,10 +673,15 @@ static void rollback(struct virt_host *h, struct rollback *r, const char *name)
 	while (r->nvols) {
 		const char *vol = r->vols[--r->nvols];
 		virStorageVolPtr v = virt_vol_lookup(h, vol);
+		char uuid[VIRT_UUID_LEN] = "";
 
-		if (v && virStorageVolDelete(v, 0) == 0)
+		if (v)
+			virt_secret_of(h, vol, uuid);
+		if (v && virStorageVolDelete(v, 0) == 0) {
 			undone++;
-		else
+			if (uuid[0])
+				virt_secret_drop(h, uuid);
+		} else
 			log_warn("rollback %s: cannot delete volume %s: %s", name, vol, virt_lv_error());
 		if (v)
 			virStorageVolFree(v);
@@ -761,12 +767,43 @@ static bool legacy_data_ok(struct virt_host *h, const char *vol)
 	return ok && vol_attached(h, vol, who, sizeof(who)) == 0;
 }
 
+/* LUKS-encrypted under a fresh secret of its own; plain only where the
+ * connection has no secret store (the test driver). */
+static int new_data(struct virt_host *h, struct rollback *r, const char *vol, uint64_t bytes)
+{
+	char path[PATH_MAX], uuid[VIRT_UUID_LEN] = "", *xml = NULL;
+	int ret;
+
+	if (snprintf(path, sizeof(path), "%s/%s", h->pool_dir, vol) >= (int)sizeof(path))
+		return virt_fail(h, -ENAMETOOLONG, "%s: path too long", vol);
+	ret = virt_secret_make(h, path, NULL, uuid);
+	if (ret == -EOPNOTSUPP) {
+		log_warn("volume %s: this connection keeps no secrets, so it is not encrypted", vol);
+		ret = 0;
+	}
+	if (ret < 0)
+		return ret;
+	ret = virt_xml_volume_luks(vol, bytes, uuid[0] ? uuid : NULL, &xml);
+	/* qemu-img times its LUKS key derivation in thread CPU time and gives
+	 * up when a busy host's tick accounting shows none ("Unable to get
+	 * accurate CPU usage"): a few tries */
+	for (int i = 0; !ret && (ret = new_volume(h, r, vol, xml, NULL)) == -EIO && uuid[0] && i < 3; i++) {
+		log_warn("volume %s: creation failed (%s), trying again", vol, h->err);
+		ret = 0;
+		usleep(200 * 1000);
+	}
+	free(xml);
+	if (ret < 0 && uuid[0])
+		virt_secret_drop(h, uuid);
+	return ret;
+}
+
 /* A data volume kept from an earlier guest of the same name is its archive:
  * it is attached again, not replaced; m->datavol records which it is. */
 static int make_data(struct virt_host *h, const struct virt_spec *s, struct virt_meta *m,
 		     struct rollback *r)
 {
-	char old[VIRT_VOL_NAME_MAX], role[8 + VIRT_DISK_NAME_MAX], *xml = NULL;
+	char old[VIRT_VOL_NAME_MAX], role[8 + VIRT_DISK_NAME_MAX];
 	int ret = 0;
 
 	for (unsigned i = 0; i < s->ndata && !ret; i++) {
@@ -785,11 +822,7 @@ static int make_data(struct virt_host *h, const struct virt_spec *s, struct virt
 			      s->name, old);
 			continue;
 		}
-		ret = virt_xml_volume(vol, s->data[i].bytes, "qcow2", NULL, NULL, &xml);
-		if (!ret)
-			ret = new_volume(h, r, vol, xml, NULL);
-		free(xml);
-		xml = NULL;
+		ret = new_data(h, r, vol, s->data[i].bytes);
 	}
 	return ret;
 }
@@ -831,6 +864,14 @@ static void new_uuid(char out[37])
 		 u[13], u[14], u[15]);
 }
 
+/* Each data volume as it is: encrypted ones (new, or kept from an earlier
+ * guest) open with their secret, plain ones (made before) stay plain. */
+static void data_secrets(struct virt_host *h, const struct virt_meta *m, struct virt_domain_desc *d)
+{
+	for (unsigned i = 0; i < m->ndata; i++)
+		virt_secret_of(h, m->datavol[i], d->data_secret[i]);
+}
+
 static int define(struct virt_host *h, const struct virt_spec *s, const struct virt_meta *m,
 		  bool kvm, struct rollback *r)
 {
@@ -840,6 +881,7 @@ static int define(struct virt_host *h, const struct virt_spec *s, const struct v
 	int ret;
 
 	new_uuid(uuid);
+	data_secrets(h, m, &d);
 	ret = virt_console_path(h, s->name, log, sizeof(log));
 	if (!ret && log[0] && (ret = mkdir_p(h->console_dir, 0755)) < 0)
 		return virt_fail(h, ret, "%s: %s", h->console_dir, strerror(-ret));

@@ -148,6 +148,10 @@ struct virt_config {
 	const char *console_dir;    /* NULL: /var/log/os-infrastructure/guests; "": no log */
 	const char *fetch_url;      /* NULL: the Ubuntu release directory */
 	bool skip_verify;           /* do not re-hash a base image before each use */
+	/* The node identity's directory: each new data volume key is also kept
+	 * sealed to its public key, so export and move can hand the key on.
+	 * NULL, or no identity there: keys stay in libvirt only (not exportable). */
+	const char *identity_dir;
 };
 
 struct virt_host {
@@ -158,6 +162,8 @@ struct virt_host {
 	char console_dir[PATH_MAX];
 	char fetch_url[256];
 	bool skip_verify;
+	bool has_seal_pk;
+	unsigned char seal_pk[32];  /* the node's Ed25519 public key (virt_config.identity_dir) */
 	struct virt_ops ops;        /* defaults set by virt_host_open; replace at will */
 	char err[VIRT_ERR_MAX];
 };

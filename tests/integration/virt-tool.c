@@ -36,7 +36,7 @@ struct tool {
 
 static int usage(void)
 {
-	fprintf(stderr, "usage: virt-tool [--uri U] [--pool-dir D] [--index F] [--consoles D] COMMAND ...\n");
+	fprintf(stderr, "usage: virt-tool [--uri U] [--pool-dir D] [--index F] [--consoles D] [--identity STATE_DIR] COMMAND ...\n");
 	return 2;
 }
 
@@ -293,7 +293,8 @@ int main(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "uri", required_argument, NULL, 'u' }, { "pool-dir", required_argument, NULL, 'p' },
 		{ "index", required_argument, NULL, 'x' }, { "consoles", required_argument, NULL, 'c' },
-		{ "fetch-url", required_argument, NULL, 'f' }, { 0 }
+		{ "fetch-url", required_argument, NULL, 'f' }, { "identity", required_argument, NULL, 'i' },
+		{ 0 }
 	};
 	struct virt_config cfg = { 0 };
 	static struct tool t;
@@ -307,6 +308,7 @@ int main(int argc, char **argv)
 		case 'x': cfg.image_manifest = optarg; break;
 		case 'c': cfg.console_dir = optarg; break;
 		case 'f': cfg.fetch_url = optarg; break;
+		case 'i': cfg.identity_dir = optarg; break; /* seals new volume keys to it */
 		default: return usage();
 		}
 	}

@@ -1,30 +1,42 @@
 #!/bin/bash
 # vm export and vm import against a private libvirtd (see lib-libvirt.sh).
 #
-#   virt-tool: image import, Totebox vault1 (not started), its archive
-#   written with a marker through qemu-img; then the CLI on this "node":
-#   export refused while it runs; export; import refused while vault1 is
-#   here; destroy + data-delete; a tampered archive (one byte of the
-#   volume, one of the manifest), a truncated one and one from an untrusted
-#   signer each refused with nothing defined and no volume made; the good
-#   archive imported: same instance-id and MAC, the archive's volume byte
-#   for byte (SHA-256 of the pool file), and the guest boots and prints its
-#   instance-id. Skipped (77) where virt-tcg.sh is.
+#   node-a: a one-member ledger (genesis, node-a its admin); virt-tool:
+#   image import, Totebox vault1 (not started), its archive LUKS-encrypted
+#   under a libvirt secret with its key sealed to node-a, a marker written
+#   into it through the key with qemu-img; then the CLI on this "node":
+#   export refused while it runs; export refused without --recipient;
+#   export --recipient node-a: the archive holds the ciphertext (no marker)
+#   and the key sealed to node-a; import refused while vault1 is here;
+#   destroy + data-delete; a tampered archive (one byte of the volume, one
+#   of the manifest), a truncated one, one from an untrusted signer, and an
+#   import by a member that is not a recipient each refused with nothing
+#   defined, no volume made and no secret left; the good archive imported:
+#   same instance-id and MAC, the archive's volume byte for byte (SHA-256
+#   of the pool file), a new secret with the same key (the marker reads
+#   back through it), and the guest boots (QEMU opens the volume) and prints
+#   its instance-id. Skipped (77) where virt-tcg.sh is.
 source "$(dirname "$0")/lib.sh"
 
 source "$(dirname "$0")/lib-libvirt.sh"
 
 CLI=$BUILD/os-infrastructure/os-infrastructure
-# The CLI, like the helper, finds image records next to the pool.
+# The CLI, like the helper, finds image records next to the pool; new data
+# volume keys are sealed to node-a's identity, as the helper does.
 vt() { "$TOOL" --uri "$URI" --pool-dir "$LV/pool" --index "$LV/pool.json" \
-	--consoles "$LV/consoles" --fetch-url http://127.0.0.1:9/ "$@"; }
+	--consoles "$LV/consoles" --fetch-url http://127.0.0.1:9/ --identity "$T/state" "$@"; }
 virt_helper_conf node-a
 cli() { "$CLI" --state-dir "$T/state" "$@" --config "$T/virt-node-a.conf" --uri "$URI" --pool-dir "$LV/pool"; }
 
 wait_until 20 vt domains || die "libvirtd did not answer on $URI"
 vt image-import "$TESTGUEST_IMG" testguest > /dev/null || die "image import"
 mkdir -p "$T/state" "$T/other"
-"$CLI" keygen --name node-a --state-dir "$T/state" > /dev/null || die "keygen"
+# node-a founds a ledger of its own (admin): the export's recipient. Its
+# wireguard-go dies with the namespace unshare made for it.
+unshare -n "$CLI" --state-dir "$T/state" --genesis --no-invite --no-start --name node-a \
+	> "$T/genesis.log" 2>&1 || die "genesis: $(tail -n 3 "$T/genesis.log")"
+wg=$(sed -n 's/.*wireguard-go pid \([0-9]*\).*/\1/p' "$T/genesis.log")
+[[ -n $wg ]] && kill "$wg" 2>/dev/null || true
 "$CLI" keygen --name node-a --state-dir "$T/other" > /dev/null || die "keygen (other)"
 key=$("$CLI" keygen --show --state-dir "$T/state" | awk '{print $3}')
 other=$("$CLI" keygen --show --state-dir "$T/other" | awk '{print $3}')
@@ -35,12 +47,30 @@ out=$(vt create --type totebox --name vault1 --images "$SRC/images" --base testg
 iid=$(sed -n 's/.*instance-id=\([^ ]*\).*/\1/p' <<<"$out")
 arch=$LV/pool/vault1.data.archive.qcow2
 [[ -f $arch ]] || die "no archive volume: $(vt volumes | tr '\n' ' ')"
+qemu-img info -U "$arch" | grep -q "encrypted: yes" || die "the archive is not encrypted"
+SECRETS=$LV/config/libvirt/secrets
+# secret_of PATH: the uuid of the secret whose usage is the volume at PATH.
+secret_of() { grep -lF "<volume>$1</volume>" "$SECRETS"/*.xml 2>/dev/null | xargs -r -n1 basename | sed 's/\.xml$//'; }
+nsecrets() { ls "$SECRETS" 2>/dev/null | grep -c '\.xml$' || true; }
+uuid=$(secret_of "$arch")
+[[ -n $uuid ]] || die "no secret for $arch"
+umask 077
+base64 -d < "$SECRETS/$uuid.base64" > "$T/key"
+through_key() { echo "driver=qcow2,file.filename=$arch,encrypt.key-secret=k0"; }
 MARK="osi-export-marker-$RANDOM$RANDOM"
 { printf '%s' "$MARK"; head -c 65536 /dev/urandom; } > "$T/marker.raw"
 truncate -s 1M "$T/marker.raw"
-qemu-img convert -n -f raw -O qcow2 "$T/marker.raw" "$arch" || die "writing the marker"
+qemu-img convert -n -f raw --object "secret,id=k0,file=$T/key" --target-image-opts \
+	"$T/marker.raw" "$(through_key)" || die "writing the marker through the key"
+qemu-img convert -f raw -O qcow2 "$T/marker.raw" "$T/control.qcow2"
+# marker_back: through the key the archive reads as the control (the marker, then zeros)
+marker_back() { qemu-img compare --object "secret,id=k0,file=$T/key" --image-opts "$(through_key)" \
+	"driver=qcow2,file.filename=$T/control.qcow2" > "$T/compare.log" 2>&1; }
+marker_back || die "the marker does not read back: $(cat "$T/compare.log")"
+rc=0; grep -qaF "$MARK" "$arch" || rc=$?
+[[ $rc == 1 ]] || die "the marker shows in the encrypted archive's file (grep rc $rc)"
 sum=$(sha256sum < "$arch")
-pass "Totebox vault1 (instance $iid) with a marker in its archive"
+pass "Totebox vault1 (instance $iid) with a marker in its encrypted archive, secret $uuid"
 
 vt start vault1 || die "start"
 out=$(cli vm export vault1 "$T/running.osx" 2>&1) && die "export of a running guest succeeded"
@@ -50,8 +80,15 @@ wait_until 20 bash -c "$(declare -f vt); TOOL=$TOOL URI='$URI' LV=$LV; vt show v
 	die "vault1 did not stop: $(vt show vault1)"
 pass "export of a running guest refused: ${out#*: }"
 
+out=$(cli vm export vault1 "$T/clear.osx" 2>&1) && die "export of an encrypted volume without a recipient succeeded"
+[[ $out == *"is encrypted: name who may open it with --recipient"* && ! -e $T/clear.osx && ! -e $T/clear.osx.part ]] ||
+	die "export without a recipient: $out"
+pass "export without --recipient refused: ${out#*: }"
+out=$(cli vm export vault1 "$T/x.osx" --recipient nobody 2>&1) && die "export to a non-member succeeded"
+[[ $out == *"not a live admin member"* && ! -e $T/x.osx ]] || die "export to a non-member: $out"
+
 t0=$(now_ms)
-out=$(cli vm export vault1 "$T/vault1.osx" 2>&1) || die "export: $out"
+out=$(cli vm export vault1 "$T/vault1.osx" --recipient node-a 2>&1) || die "export: $out"
 ms=$(( $(now_ms) - t0 ))
 log "$out ($ms ms, $(stat -c %s "$T/vault1.osx") bytes; archive volume $(stat -c %s "$arch") bytes)"
 tar -tf "$T/vault1.osx" | tr '\n' ' ' | grep -qx "volumes/data-archive.qcow2 manifest.json manifest.sig " ||
@@ -61,7 +98,16 @@ field() { manifest "$1" | grep -o "\"$2\":\"[^\"]*\"" | head -n 1; }
 [[ $(field "$T/vault1.osx" instance_id) == "\"instance_id\":\"$iid\"" ]] || die "manifest: $(manifest "$T/vault1.osx")"
 mac=$(field "$T/vault1.osx" mac)
 [[ $mac == *52:54:00:* ]] || die "the manifest has no MAC: $mac"
-pass "vault1 exported: data volume, manifest, signature"
+manifest "$T/vault1.osx" | jq -e '.volumes[0] | .encrypted and (.keys | length) == 1 and
+	.keys[0].recipient == "node-a" and (.keys[0].sealed | length) == 108' > /dev/null ||
+	die "the manifest's keys: $(manifest "$T/vault1.osx" | jq -c '.volumes')"
+tar -xOf "$T/vault1.osx" volumes/data-archive.qcow2 | sha256sum | grep -q "^${sum%% *}" ||
+	die "the archive's volume is not the encrypted file as it is"
+rc=0; grep -qaF "$MARK" "$T/vault1.osx" || rc=$?
+[[ $rc == 1 ]] || die "the marker shows in the archive (grep rc $rc)"
+rc=0; grep -qaF "$(cat "$T/key")" "$T/vault1.osx" || rc=$?
+[[ $rc == 1 ]] || die "the key in clear is in the archive (grep rc $rc)"
+pass "vault1 exported: encrypted data volume as it is (no marker, no key in clear), key sealed to node-a, manifest, signature"
 
 out=$(cli vm import "$T/vault1.osx" --node node-a --trust-key "$key" 2>&1) && die "import over vault1 succeeded"
 [[ $out == *"a guest named vault1 is defined"* ]] || die "import over vault1: $out"
@@ -72,8 +118,9 @@ out=$(cli vm import "$T/vault1.osx" --node node-a --trust-key "$key" 2>&1) && di
 vt data-delete vault1 archive "export test: import elsewhere" 2>> "$T/virt-tool.log" || die "data-delete"
 pass "import refused while vault1 or its kept archive is here"
 
-nothing() { [[ -z $(vt domains) && $(vt volumes) == base-testguest.img ]] ||
-	die "$1 left: $(vt domains | tr '\n' ' ') / $(vt volumes | tr '\n' ' ')"; }
+nothing() { [[ -z $(vt domains) && $(vt volumes) == base-testguest.img && $(nsecrets) == 0 ]] ||
+	die "$1 left: $(vt domains | tr '\n' ' ') / $(vt volumes | tr '\n' ' ') / $(nsecrets) secret(s)"; }
+[[ $(nsecrets) == 0 ]] || die "data-delete left vault1's secret"
 refused() { # refused ARCHIVE EXPECTED [args]
 	local f=$1 want=$2; shift 2
 	out=$(cli vm import "$f" --node node-a "$@" 2>&1) && die "import of $f succeeded"
@@ -81,8 +128,10 @@ refused() { # refused ARCHIVE EXPECTED [args]
 	nothing "$f"
 	pass "refused: ${out#*: }"
 }
-off=$(grep -boa "$MARK" "$T/vault1.osx" | head -n 1 | cut -d: -f1)
-[[ -n $off ]] || die "the marker is not in the archive (the volume is qcow2, uncompressed)"
+# one byte of the volume's ciphertext, past its qcow2 header
+off=$(grep -boa $'QFI\xfb' "$T/vault1.osx" | head -n 1 | cut -d: -f1)
+[[ -n $off ]] || die "no qcow2 volume in the archive"
+off=$(( off + 1048576 ))
 flip() { # flip FILE OFFSET
 	local b; b=$(od -An -tu1 -j "$2" -N1 "$1" | tr -d ' ')
 	printf "$(printf '\\%03o' $(( b ^ 1 )))" | dd of="$1" bs=1 seek="$2" conv=notrunc status=none
@@ -95,7 +144,16 @@ refused "$T/tampered-manifest.osx" "signature does not verify" --trust-key "$key
 head -c $(( $(stat -c %s "$T/vault1.osx") / 2 )) "$T/vault1.osx" > "$T/truncated.osx"
 refused "$T/truncated.osx" "truncated" --trust-key "$key"
 refused "$T/vault1.osx" "not trusted here" --trust-key "$other"
-refused "$T/vault1.osx" "no ledger"
+out=$("$CLI" --state-dir "$T/other" vm import "$T/vault1.osx" --node node-a --config "$T/virt-node-a.conf" \
+	--uri "$URI" --pool-dir "$LV/pool" 2>&1) && die "import on a node without a ledger succeeded"
+[[ $out == *"nothing was defined"*"no ledger"* ]] || die "import without a ledger: $out"
+nothing "no ledger"
+# A member whose identity is not among the recipients (same name, other key).
+out=$("$CLI" --state-dir "$T/other" vm import "$T/vault1.osx" --node node-a --trust-key "$key" \
+	--config "$T/virt-node-a.conf" --uri "$URI" --pool-dir "$LV/pool" 2>&1) && die "import by a non-recipient succeeded"
+[[ $out == *"nothing was defined"*"is not a recipient"* ]] || die "import by a non-recipient: $out"
+nothing "non-recipient"
+pass "refused for a member that is not a recipient: ${out#*: }"
 
 out=$(cli vm import "$T/vault1.osx" --node node-b --trust-key "$key" 2>&1) && die "import on the wrong node succeeded"
 nothing "wrong node"
@@ -104,11 +162,15 @@ log "$out"
 show=$(vt show vault1) || die "show after import"
 [[ $show == *"instance-id=$iid "* && $show == *"state=shut off"* && $show == *"data=archive"* ]] || die "after import: $show"
 [[ $(sha256sum < "$arch") == "$sum" ]] || die "the imported archive's hash differs from the exported one's"
-out=$(cli vm export vault1 "$T/again.osx" 2>&1) || die "export after import: $out"
+newuuid=$(secret_of "$arch")
+[[ -n $newuuid && $(base64 -d < "$SECRETS/$newuuid.base64") == "$(cat "$T/key")" ]] ||
+	die "the imported volume has no secret with the exported key"
+grep -q "private='yes'" "$SECRETS/$newuuid.xml" && grep -q "<description>osi-seal-v1 " "$SECRETS/$newuuid.xml" ||
+	die "the imported secret: $(cat "$SECRETS/$newuuid.xml")"
+out=$(cli vm export vault1 "$T/again.osx" --recipient node-a 2>&1) || die "export after import: $out"
 [[ $(field "$T/again.osx" mac) == "$mac" ]] || die "MAC $mac became $(field "$T/again.osx" mac)"
 [[ $(field "$T/again.osx" sha256) == "$(field "$T/vault1.osx" sha256)" ]] || die "the volume's hash changed"
-qemu-img convert -f qcow2 -O raw "$arch" "$T/back.raw" && head -c ${#MARK} "$T/back.raw" | grep -qx "$MARK" ||
-	die "the marker is not at the start of the imported archive"
+marker_back || die "the marker does not read back from the imported archive: $(cat "$T/compare.log")"
 pass "imported: instance $iid, MAC ${mac:-none}, archive SHA-256 equal, marker there"
 
 vt start vault1 || die "start the imported guest"
@@ -123,7 +185,7 @@ vt stop --force vault1 2>> "$T/virt-tool.log" || die "stop vault1"
 echo "osi-host-secret-$RANDOM" > "$T/host-secret"
 size=$(qemu-img info --output=json "$arch" | jq '."virtual-size"')
 qemu-img create -q -f qcow2 -F raw -b "$T/host-secret" "$arch" "$size" || die "backing-file volume"
-out=$(cli vm export vault1 "$T/backing.osx" 2>&1) || die "export of the backing-file volume: $out"
+out=$(cli vm export vault1 "$T/backing.osx" --recipient node-a 2>&1) || die "export of the backing-file volume: $out"
 vt destroy vault1 > /dev/null 2>> "$T/virt-tool.log" || die "destroy"
 vt data-delete vault1 archive "export test: backing file" 2>> "$T/virt-tool.log" || die "data-delete"
 out=$(cli vm import "$T/backing.osx" --node node-a --trust-key "$key" 2>&1) && die "import of a backing-file volume succeeded"

@@ -1,0 +1,205 @@
+/* The keys of encrypted data volumes: one private, persistent libvirt
+ * secret per volume, its usage the volume's path, its value 32 random bytes
+ * made here, in hex (libvirt wants UTF-8; QEMU takes the hex text as the
+ * LUKS passphrase). A private secret's value never comes back out of
+ * libvirt, so the key is also kept sealed to the node identity's public key
+ * (lib/key-seal.h) in the secret's description: export and move open that
+ * copy with the node identity and seal it again to whoever receives it. */
+#include <errno.h>
+#include <libvirt/virterror.h>
+#include <limits.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/identity.h"
+#include "lib/key-seal.h"
+#include "lib/log.h"
+#include "virt/virt-internal.h"
+
+#define SEAL_TAG "osi-seal-v1 "
+
+void virt_secret_seal_to(struct virt_host *h, const char *identity_dir)
+{
+	struct identity id;
+
+	h->has_seal_pk = false;
+	if (!identity_dir || identity_load(identity_dir, &id) < 0)
+		return;
+	memcpy(h->seal_pk, id.sign_pk, sizeof(h->seal_pk));
+	h->has_seal_pk = true;
+	identity_wipe(&id);
+}
+
+/* sealed_b64 NULL: the key is kept in libvirt only. */
+int virt_xml_secret(const char *vol_path, const char *sealed_b64, char **out)
+{
+	struct vbuf b = { 0 };
+
+	vbuf_printf(&b, "<secret ephemeral='no' private='yes'>\n  <description>");
+	if (sealed_b64)
+		vbuf_printf(&b, SEAL_TAG "%s ", sealed_b64);
+	vbuf_printf(&b, "data volume ");
+	vbuf_xml(&b, vol_path);
+	vbuf_printf(&b, "</description>\n  <usage type='volume'>\n    <volume>");
+	vbuf_xml(&b, vol_path);
+	vbuf_printf(&b, "</volume>\n  </usage>\n</secret>\n");
+	return vbuf_take(&b, out);
+}
+
+/* The sealed copy in a secret's XML: -ENOKEY when it has none. */
+int virt_xml_secret_sealed(const char *xml, uint8_t sealed[KEY_SEAL_BYTES])
+{
+	const char *d = strstr(xml, "<description>" SEAL_TAG), *p;
+	char b64[KEY_SEAL_B64_MAX];
+	size_t n;
+
+	if (!d)
+		return -ENOKEY;
+	p = d + strlen("<description>" SEAL_TAG);
+	n = strspn(p, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=");
+	if (n >= sizeof(b64))
+		return -EBADMSG;
+	memcpy(b64, p, n);
+	b64[n] = '\0';
+	return key_seal_unb64(b64, sealed);
+}
+
+/* The uuid of <encryption format='luks'><secret ... uuid='U'/> in a
+ * volume's or disk's XML; -ENOENT when the volume is plain. */
+int virt_xml_luks_uuid(const char *xml, char uuid[VIRT_UUID_LEN])
+{
+	const char *e = strstr(xml, "<encryption format='luks'"), *s, *u, *end;
+
+	if (!e)
+		e = strstr(xml, "<encryption format=\"luks\"");
+	if (!e)
+		return -ENOENT;
+	end = strstr(e, "</encryption>");
+	s = strstr(e, "<secret ");
+	if (!end || !s || s > end || !(u = strstr(s, "uuid=")) || u > end)
+		return -EINVAL;
+	u += 6;
+	if (strspn(u, "0123456789abcdef-") != VIRT_UUID_LEN - 1)
+		return -EINVAL;
+	memcpy(uuid, u, VIRT_UUID_LEN - 1);
+	uuid[VIRT_UUID_LEN - 1] = '\0';
+	return 0;
+}
+
+static int define_secret(struct virt_host *h, const char *vol_path, const uint8_t key[KEY_SEAL_KEY_BYTES],
+			 virSecretPtr *out)
+{
+	uint8_t sealed[KEY_SEAL_BYTES];
+	char b64[KEY_SEAL_B64_MAX], *xml = NULL;
+	bool seal = h->has_seal_pk && key_seal_ed25519(h->seal_pk, key, sealed) == 0;
+	int ret;
+
+	if (seal)
+		key_seal_b64(sealed, b64);
+	else
+		log_warn("data volume %s: no node identity to seal its key to, so it can be opened "
+			 "here only (export and move will refuse it)", vol_path);
+	if ((ret = virt_xml_secret(vol_path, seal ? b64 : NULL, &xml)) < 0)
+		return virt_fail(h, ret, "secret XML: %s", strerror(-ret));
+	*out = virSecretDefineXML(h->conn, xml, 0);
+	free(xml);
+	if (!*out) {
+		virErrorPtr e = virGetLastError();
+
+		if (e && e->code == VIR_ERR_NO_SUPPORT)
+			return -EOPNOTSUPP;
+		return virt_fail_lv(h, -EIO, "cannot define the secret of %s", vol_path);
+	}
+	return 0;
+}
+
+/* key NULL: a fresh random key. -EOPNOTSUPP when the connection has no
+ * secret driver (test:///). */
+int virt_secret_make(struct virt_host *h, const char *vol_path, const uint8_t *key_in,
+		     char uuid[VIRT_UUID_LEN])
+{
+	uint8_t key[KEY_SEAL_KEY_BYTES];
+	char hex[2 * KEY_SEAL_KEY_BYTES + 1];
+	virSecretPtr sec = NULL;
+	int ret;
+
+	if (key_in)
+		memcpy(key, key_in, sizeof(key));
+	else
+		randombytes_buf(key, sizeof(key));
+	if ((ret = define_secret(h, vol_path, key, &sec)) < 0)
+		goto cleanup;
+	sodium_bin2hex(hex, sizeof(hex), key, sizeof(key));
+	if (virSecretGetUUIDString(sec, uuid) < 0 ||
+	    virSecretSetValue(sec, (unsigned char *)hex, 2 * KEY_SEAL_KEY_BYTES, 0) < 0) {
+		ret = virt_fail_lv(h, -EIO, "cannot set the secret of %s", vol_path);
+		virSecretUndefine(sec);
+	}
+	sodium_memzero(hex, sizeof(hex));
+	virSecretFree(sec);
+cleanup:
+	sodium_memzero(key, sizeof(key));
+	return ret;
+}
+
+int virt_secret_key(struct virt_host *h, const char *uuid, const struct identity *id,
+		    uint8_t key[KEY_SEAL_KEY_BYTES])
+{
+	virSecretPtr sec = virSecretLookupByUUIDString(h->conn, uuid);
+	char *xml = sec ? virSecretGetXMLDesc(sec, 0) : NULL;
+	uint8_t sealed[KEY_SEAL_BYTES];
+	int ret;
+
+	if (sec)
+		virSecretFree(sec);
+	if (!xml)
+		return virt_fail_lv(h, -ENOENT, "the secret %s", uuid);
+	ret = virt_xml_secret_sealed(xml, sealed);
+	free(xml);
+	if (ret < 0)
+		return virt_fail(h, -ENOKEY, "secret %s: its key was kept in libvirt only (made without "
+				 "a node identity), so it cannot be handed on", uuid);
+	if ((ret = key_unseal(id, sealed, sizeof(sealed), key)) < 0)
+		return virt_fail(h, ret, "secret %s: its key is sealed to another identity than %s's",
+				 uuid, id->name);
+	return 0;
+}
+
+void virt_secret_drop(struct virt_host *h, const char *uuid)
+{
+	virSecretPtr sec = virSecretLookupByUUIDString(h->conn, uuid);
+
+	if (!sec)
+		return;
+	if (virSecretUndefine(sec) < 0)
+		log_warn("secret %s: cannot undefine: %s", uuid, virt_lv_error());
+	virSecretFree(sec);
+}
+
+/* By usage (the path the key was made for), which libvirt keeps across
+ * restarts; else what the volume's XML names. "" for a plain volume. */
+void virt_secret_of(struct virt_host *h, const char *vol, char uuid[VIRT_UUID_LEN])
+{
+	char path[PATH_MAX], *xml;
+	virSecretPtr sec = NULL;
+	virStorageVolPtr v;
+
+	uuid[0] = '\0';
+	if (snprintf(path, sizeof(path), "%s/%s", h->pool_dir, vol) < (int)sizeof(path))
+		sec = virSecretLookupByUsage(h->conn, VIR_SECRET_USAGE_TYPE_VOLUME, path);
+	if (sec) {
+		if (virSecretGetUUIDString(sec, uuid) < 0)
+			uuid[0] = '\0';
+		virSecretFree(sec);
+		return;
+	}
+	v = virt_vol_lookup(h, vol);
+	xml = v ? virStorageVolGetXMLDesc(v, 0) : NULL;
+	if (!xml || virt_xml_luks_uuid(xml, uuid) < 0)
+		uuid[0] = '\0';
+	free(xml);
+	if (v)
+		virStorageVolFree(v);
+}
