@@ -18,6 +18,7 @@
 #include <sodium.h>
 
 #include "lib/identity.h"
+#include "virt/virt-export.h"
 #include "virt/virt-internal.h"
 
 #define UUID "0b0c2a5e-3f1d-4d7a-9e2b-5c4f6a7b8c9d"
@@ -183,11 +184,60 @@ static void test_secret_make_without_a_store(void **state)
 	virConnectClose(h.conn);
 }
 
+static void member(struct identity *id, const char *name)
+{
+	memset(id, 0, sizeof(*id));
+	strcpy(id->name, name);
+	crypto_sign_keypair(id->sign_pk, id->sign_sk);
+}
+
+/* Import opens the key sealed to its own identity only: by name and key id,
+ * never a blob of another recipient, nothing without an identity. */
+static void test_import_key_recipients(void **state)
+{
+	struct virt_host h;
+	struct identity a, b, a2;
+	struct export_volume v;
+	uint8_t key[KEY_SEAL_KEY_BYTES], back[KEY_SEAL_KEY_BYTES];
+
+	memset(&h, 0, sizeof(h));
+	memset(&v, 0, sizeof(v));
+	member(&a, "admin-a");
+	member(&b, "admin-b");
+	member(&a2, "admin-a"); /* the same name, another key */
+	randombytes_buf(key, sizeof(key));
+	strcpy(v.disk, "archive");
+	v.encrypted = true;
+	v.nkeys = 2;
+	strcpy(v.keys[0].recipient, "admin-a");
+	key_seal_id(a.sign_pk, v.keys[0].key_id);
+	assert_int_equal(key_seal_ed25519(a.sign_pk, key, v.keys[0].sealed), 0);
+	strcpy(v.keys[1].recipient, "admin-b");
+	key_seal_id(b.sign_pk, v.keys[1].key_id);
+	assert_int_equal(key_seal_ed25519(b.sign_pk, key, v.keys[1].sealed), 0);
+
+	assert_int_equal(export_keys_open(&h, &a, "vault", &v, back), 0);
+	assert_memory_equal(back, key, sizeof(key));
+	assert_int_equal(export_keys_open(&h, &b, "vault", &v, back), 0);
+	assert_memory_equal(back, key, sizeof(key));
+	assert_int_equal(export_keys_open(&h, &a2, "vault", &v, back), -EPERM);
+	assert_has(h.err, "is not a recipient");
+	assert_has(h.err, "admin-a (key id ");
+	assert_int_equal(export_keys_open(&h, NULL, "vault", &v, back), -EPERM);
+	/* b's blob under a's name and key id: does not open for a */
+	memcpy(v.keys[0].sealed, v.keys[1].sealed, KEY_SEAL_BYTES);
+	assert_int_equal(export_keys_open(&h, &a, "vault", &v, back), -EPERM);
+	assert_has(h.err, "does not open");
+	for (size_t i = 0; i < sizeof(back); i++)
+		assert_int_equal(back[i], 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_secret_xml),
 		cmocka_unit_test(test_secret_sealed_copy),
+		cmocka_unit_test(test_import_key_recipients),
 		cmocka_unit_test(test_volume_luks_and_plain),
 		cmocka_unit_test(test_domain_disk_encryption),
 		cmocka_unit_test(test_domain_parses_in_libvirt),
