@@ -88,6 +88,23 @@ int virt_xml_luks_uuid(const char *xml, char uuid[VIRT_UUID_LEN])
 	return 0;
 }
 
+/* A new volume is made only where none is: a secret still named for its
+ * path opens nothing (its volume is gone) and would block the new one. */
+static void drop_stale(struct virt_host *h, const char *vol_path)
+{
+	virSecretPtr sec = virSecretLookupByUsage(h->conn, VIR_SECRET_USAGE_TYPE_VOLUME, vol_path);
+	char uuid[VIRT_UUID_LEN];
+
+	if (!sec)
+		return;
+	if (virSecretGetUUIDString(sec, uuid) == 0)
+		log_warn("secret %s of %s outlived its volume: dropped before a new key is made",
+			 uuid, vol_path);
+	if (virSecretUndefine(sec) < 0)
+		log_warn("secret of %s: cannot undefine: %s", vol_path, virt_lv_error());
+	virSecretFree(sec);
+}
+
 static int define_secret(struct virt_host *h, const char *vol_path, const uint8_t key[KEY_SEAL_KEY_BYTES],
 			 virSecretPtr *out)
 {
@@ -103,6 +120,7 @@ static int define_secret(struct virt_host *h, const char *vol_path, const uint8_
 			 "here only (export and move will refuse it)", vol_path);
 	if ((ret = virt_xml_secret(vol_path, seal ? b64 : NULL, &xml)) < 0)
 		return virt_fail(h, ret, "secret XML: %s", strerror(-ret));
+	drop_stale(h, vol_path);
 	*out = virSecretDefineXML(h->conn, xml, 0);
 	free(xml);
 	if (!*out) {

@@ -111,3 +111,22 @@ vt data-delete old archive "integration test cleanup" 2>> "$T/virt-tool.log" || 
 [[ -z $(vt domains) && $(vt volumes) == base-testguest.img ]] ||
 	die "left after cleanup: $(vt domains | tr '\n' ' ') / $(vt volumes | tr '\n' ' ')"
 pass "data-delete removed the archive and its secret"
+
+# A secret that outlived its volume (the file removed behind libvirt's back):
+# a new guest of that name gets a new volume and key, the stale secret is
+# dropped instead of blocking the new one (libvirt allows one secret per path).
+out=$(create lk --no-start 2>> "$T/virt-tool.log") || die "create lk anew: $(tail -n 3 "$T/virt-tool.log")"
+stale=$(secret_of "$path")
+[[ -n $stale ]] || die "no secret for the new archive"
+vt destroy lk > /dev/null 2>> "$T/virt-tool.log" || die "destroy lk"
+rm -f "$path"
+out=$(create lk --no-start 2>> "$T/virt-tool.log") || die "create lk over a stale secret: $(tail -n 3 "$T/virt-tool.log")"
+fresh=$(secret_of "$path")
+[[ -n $fresh && $fresh != "$stale" && ! -e $SECRETS/$stale.xml ]] ||
+	die "stale secret $stale, new $fresh: $(ls "$SECRETS")"
+grep -q "outlived its volume" "$T/virt-tool.log" || die "the stale secret's drop was not logged"
+vt destroy lk > /dev/null 2>> "$T/virt-tool.log" || die "destroy lk"
+vt data-delete lk archive "integration test cleanup" 2>> "$T/virt-tool.log" || die "data-delete lk"
+[[ -z $(vt domains) && $(vt volumes) == base-testguest.img && -z $(ls "$SECRETS" 2>/dev/null) ]] ||
+	die "left: $(vt domains | tr '\n' ' ') / $(vt volumes | tr '\n' ' ') / $(ls "$SECRETS" | tr '\n' ' ')"
+pass "a secret left without its volume is replaced when a new volume takes its path"
