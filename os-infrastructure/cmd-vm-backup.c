@@ -163,7 +163,7 @@ static int open_host(const struct cli *cli, int argc, char *argv[], struct backu
 
 static struct backup_request request(struct backup_args *a)
 {
-	return (struct backup_request){ .dir = a->dir, .signer = &a->self, .full = a->full,
+	return (struct backup_request){ .dir = a->dir, .signer = a->have_self ? &a->self : NULL, .full = a->full,
 					.keep = (unsigned)a->keep, .trust = trust, .ctx = a };
 }
 

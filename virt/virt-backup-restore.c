@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <sodium.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +19,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "lib/fileio.h"
+#include "lib/key-seal.h"
 #include "lib/log.h"
 #include "virt/virt-backup-internal.h"
 #include "virt/virt-internal.h"
@@ -26,6 +29,7 @@ extern char **environ;
 
 struct restoring {
 	struct virt_host *h;
+	const struct identity *id;      /* opens an encrypted volume's sealed key */
 	const char *guest;
 	char gdir[PATH_MAX];
 	struct backup_entry *e;
@@ -35,7 +39,7 @@ struct restoring {
 
 /* json: of the chain's files for volume disk, top first, each link's backing
  * the one below it and the full's none. */
-static char *chain_json(const struct restoring *r, const char *disk)
+static char *chain_json(const struct restoring *r, const char *disk, bool luks)
 {
 	json_t *below = json_null(), *node = NULL;
 	char name[BACKUP_FILE_MAX], path[PATH_MAX], *text;
@@ -48,6 +52,9 @@ static char *chain_json(const struct restoring *r, const char *disk)
 		}
 		node = json_pack("{s:s, s:{s:s, s:s}, s:o}", "driver", "qcow2", "file", "driver", "file",
 				 "filename", path, "backing", below);
+		if (node && luks) /* each link opens under the volume's key */
+			json_object_set_new(node, "encrypt", json_pack("{s:s, s:s}", "format", "luks",
+								       "key-secret", "k0"));
 		if (!node)
 			return NULL;
 		below = node;
@@ -83,24 +90,57 @@ static void rebuilt_path(const struct restoring *r, const char *disk, char *buf,
 		buf[0] = '\0';
 }
 
-static int rebuild(struct restoring *r, const char *disk)
+/* The volume key for qemu-img, in a 0600 file of the 0700 directory (not on
+ * its command line): the hex text that is the libvirt secret's value. */
+static int key_file(struct restoring *r, unsigned i, char *path, size_t len)
 {
-	char out[PATH_MAX], *spec, *input;
+	uint8_t key[KEY_SEAL_KEY_BYTES];
+	char hex[2 * KEY_SEAL_KEY_BYTES + 1];
+	int ret;
+
+	if (!r->id)
+		return virt_fail(r->h, -ENOKEY, "an encrypted chain needs the node identity to open the "
+				 "volume's key (--state-dir)");
+	if ((ret = virt_secret_key(r->h, r->luks[i], r->id, key)) < 0)
+		return ret;
+	sodium_bin2hex(hex, sizeof(hex), key, sizeof(key));
+	sodium_memzero(key, sizeof(key));
+	if (snprintf(path, len, "%s/.restore-key", r->gdir) >= (int)len)
+		ret = -ENAMETOOLONG;
+	else if (unlink(path), (ret = atomic_create_file(path, hex, strlen(hex), 0600)) < 0)
+		virt_fail(r->h, ret, "%s: %s", path, strerror(-ret));
+	sodium_memzero(hex, sizeof(hex));
+	return ret;
+}
+
+static int rebuild(struct restoring *r, const char *disk, unsigned i)
+{
+	char out[PATH_MAX], keyf[PATH_MAX] = "", *spec, *input = NULL, *object = NULL;
+	bool luks = r->luks[i][0];
 	int ret;
 
 	if (r->len == 1) /* a full is uploaded as it is: plain or encrypted */
 		return 0;
-	spec = chain_json(r, disk);
-	if (!spec || asprintf(&input, "json:%s", spec) < 0) {
-		free(spec);
-		return -ENOMEM;
+	if (luks && (ret = key_file(r, i, keyf, sizeof(keyf))) < 0)
+		return ret;
+	spec = chain_json(r, disk, luks);
+	if (!spec || asprintf(&input, "json:%s", spec) < 0 ||
+	    asprintf(&object, "secret,id=k0,file=%s", keyf) < 0) {
+		ret = -ENOMEM;
+		goto cleanup;
 	}
-	free(spec);
 	rebuilt_path(r, disk, out, sizeof(out));
 	unlink(out);
-	char *argv[] = { "qemu-img", "convert", "-q", "-O", "qcow2", "-o", "compat=1.1", input, out, NULL };
-	ret = run_qemu_img(r->h, argv);
+	char *plain[] = { "qemu-img", "convert", "-q", "-O", "qcow2", "-o", "compat=1.1", input, out, NULL };
+	char *enc[] = { "qemu-img", "convert", "-q", "--object", object, "-O", "qcow2", "-o",
+			"compat=1.1,encrypt.format=luks,encrypt.key-secret=k0", input, out, NULL };
+	ret = run_qemu_img(r->h, luks ? enc : plain);
+cleanup:
+	if (keyf[0])
+		unlink(keyf);
+	free(spec);
 	free(input);
+	free(object);
 	return ret;
 }
 
@@ -250,9 +290,6 @@ static int same_crypt(struct restoring *r, const struct backup_volume *v, unsign
 
 		if (enc < 0)
 			return enc;
-		if (enc && r->len > 1)
-			return virt_fail(r->h, -ENOTSUP, "not yet: an encrypted incremental (%s)",
-					 r->e[r->chain[k]].m.id);
 		if (enc != (r->luks[i][0] != 0))
 			return virt_fail(r->h, -EINVAL, "backup %s of %s is %s, the volume is %s now",
 					 r->e[r->chain[k]].m.id, v->disk, enc ? "encrypted" : "plain",
@@ -292,12 +329,12 @@ static void refused(struct virt_host *h, int ret)
 int virt_restore(struct virt_host *h, const char *guest, const char *id,
 		 const struct backup_request *req, size_t *links)
 {
-	struct restoring r = { .h = h, .guest = guest };
+	struct restoring r = { .h = h, .guest = guest, .id = req->signer };
 	const struct backup_manifest *top;
 	char path[PATH_MAX];
 	struct virt_guest g;
 	virDomainPtr dom;
-	int ret;
+	int ret, lock = -1;
 
 	if ((ret = virt_guest_get(h, guest, &g)) < 0)
 		return ret;
@@ -305,14 +342,17 @@ int virt_restore(struct virt_host *h, const char *guest, const char *id,
 		return virt_fail(h, -EBUSY, "%s is %s: stop it first (vm stop %s), a restore replaces its "
 				 "data volumes", guest, virt_state_name(g.state), guest);
 	if ((ret = backup_guest_dir(req->dir, guest, false, r.gdir, sizeof(r.gdir), h->err, sizeof(h->err))) < 0 ||
+	    (ret = backup_lock(r.gdir, &lock, h->err, sizeof(h->err))) < 0 ||
 	    (ret = backup_list(r.gdir, req->trust, req->ctx, &r.e, &r.n, h->err, sizeof(h->err))) < 0 ||
 	    (ret = verify_chain(&r, id)) < 0 ||
 	    (ret = same_disks(&r, &g, (top = &r.e[r.chain[r.len - 1]].m))) < 0) {
+		if (ret == -ENOENT && lock < 0)
+			virt_fail(h, ret, "there are no backups of %s in %s", guest, req->dir);
 		refused(h, ret);
 		goto cleanup;
 	}
 	for (unsigned i = 0; i < top->nvol && !ret; i++)
-		ret = rebuild(&r, top->vol[i].disk);
+		ret = rebuild(&r, top->vol[i].disk, i);
 	if (ret)
 		refused(h, ret);
 	for (unsigned i = 0; i < top->nvol && !ret; i++)
@@ -330,6 +370,7 @@ int virt_restore(struct virt_host *h, const char *guest, const char *id,
 		unlink(path);
 	}
 cleanup:
+	backup_unlock(lock);
 	free(r.chain);
 	free(r.e);
 	return ret;

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -172,6 +173,27 @@ int backup_list(const char *gdir, backup_trust_fn trust, void *ctx, struct backu
 	backup_sort(e, *n);
 	*out = e;
 	return 0;
+}
+
+int backup_lock(const char *gdir, int *fd, char *err, size_t errlen)
+{
+	*fd = open(gdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	if (*fd < 0)
+		return snprintf(err, errlen, "%s: %s", gdir, strerror(errno)), -errno;
+	if (flock(*fd, LOCK_EX | LOCK_NB) == 0)
+		return 0;
+	close(*fd);
+	*fd = -1;
+	if (errno == EWOULDBLOCK)
+		return snprintf(err, errlen, "another backup or restore of this guest is running (%s is "
+				"locked): try again when it ends", gdir), -EBUSY;
+	return snprintf(err, errlen, "%s: lock: %s", gdir, strerror(errno)), -errno;
+}
+
+void backup_unlock(int fd)
+{
+	if (fd >= 0)
+		close(fd);
 }
 
 static int hash_file(const char *path, char out[65])

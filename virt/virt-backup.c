@@ -87,6 +87,25 @@ static int disk_target(const char *xml, const char *vol, char *out, size_t len)
 	return 0;
 }
 
+/* Whether the volume is qcow2 v3 (bitmaps need it): its header when the
+ * file is here, else what libvirt's XML says (an encrypted volume's XML
+ * shows no <compat>, its header does). */
+static bool qcow2_v3(virStorageVolPtr v, const char *vxml)
+{
+	char *path = virStorageVolGetPath(v);
+	uint8_t head[8];
+	int fd = path ? open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW) : -1;
+	bool known = fd >= 0 && pread(fd, head, sizeof(head), 0) == (ssize_t)sizeof(head) &&
+		     !memcmp(head, "QFI\xfb", 4);
+
+	free(path);
+	if (fd >= 0)
+		close(fd);
+	if (known)
+		return head[4] == 0 && head[5] == 0 && head[6] == 0 && head[7] >= 3;
+	return vxml && strstr(vxml, "<format type='qcow2'/>") && !strstr(vxml, "<compat>0.10</compat>");
+}
+
 static int describe_disk(struct taking *t, unsigned i, const char *xml)
 {
 	struct disk_info *d = &t->d[i];
@@ -109,7 +128,7 @@ static int describe_disk(struct taking *t, unsigned i, const char *xml)
 				"secret", d->vol);
 	d->capacity = info.capacity;
 	d->physical = info.allocation;
-	d->v3 = vxml && strstr(vxml, "<format type='qcow2'/>") && !strstr(vxml, "<compat>0.10</compat>");
+	d->v3 = qcow2_v3(v, vxml);
 	free(vxml);
 	virStorageVolFree(v);
 	return ret;
@@ -190,12 +209,12 @@ int backup_checkpoints_drop(struct virt_host *h, virDomainPtr dom, const char *k
 	return ret;
 }
 
-/* Every volume can carry a bitmap, and none is encrypted: merging an
- * encrypted chain would need its key, which only libvirt holds. */
+/* Every volume can carry a bitmap (an encrypted one too: restore opens
+ * its key from the copy sealed to the node). */
 static bool can_checkpoint(const struct taking *t)
 {
 	for (unsigned i = 0; i < t->g.ndata; i++)
-		if (!t->d[i].v3 || t->d[i].luks[0])
+		if (!t->d[i].v3)
 			return false;
 	return true;
 }
@@ -458,12 +477,13 @@ int virt_backup(struct virt_host *h, const char *guest, const struct backup_requ
 	struct taking t = { .h = h, .r = r };
 	struct backup_entry *e = NULL;
 	size_t n = 0;
-	int ret;
+	int ret, lock = -1;
 
 	*pruned = 0;
 	memset(m, 0, sizeof(*m));
 	if ((ret = describe(&t, guest)) < 0 ||
 	    (ret = backup_guest_dir(r->dir, guest, true, t.gdir, sizeof(t.gdir), h->err, sizeof(h->err))) < 0 ||
+	    (ret = backup_lock(t.gdir, &lock, h->err, sizeof(h->err))) < 0 ||
 	    (ret = backup_list(t.gdir, r->trust, r->ctx, &e, &n, h->err, sizeof(h->err))) < 0)
 		goto cleanup;
 	plan(&t, e, n, m);
@@ -485,6 +505,7 @@ int virt_backup(struct virt_host *h, const char *guest, const struct backup_requ
 	if (r->keep)
 		prune(&t, pruned);
 cleanup:
+	backup_unlock(lock);
 	free(e);
 	if (t.dom)
 		virDomainFree(t.dom);

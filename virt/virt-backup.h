@@ -58,6 +58,11 @@ int backup_guest_dir(const char *dir, const char *guest, bool create, char *out,
  * sizes) into intact/why. *out malloc'd. */
 int backup_list(const char *gdir, backup_trust_fn trust, void *ctx, struct backup_entry **out,
 		size_t *n, char *err, size_t errlen);
+/* One backup, restore or prune of a guest at a time (a timer's run and the
+ * operator's meet here): an exclusive lock on gdir, held until unlock.
+ * -EBUSY when another holds it. */
+int backup_lock(const char *gdir, int *fd, char *err, size_t errlen);
+void backup_unlock(int fd);
 /* SHA-256 of every file of e against its manifest. */
 int backup_verify_files(const char *gdir, const struct backup_entry *e, char *err, size_t errlen);
 /* Writes ID.json and ID.sig (the commit point of a backup). */

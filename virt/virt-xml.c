@@ -358,6 +358,8 @@ static int volume(const char *name, uint64_t capacity, const char *format, const
 		    "  <target>\n    <format type='%s'/>\n    <permissions>\n"
 		    "      <mode>0600</mode>\n    </permissions>\n",
 		    capacity, format);
+	if (!strcmp(format, "qcow2")) /* v3: it can carry a backup checkpoint's bitmap */
+		vbuf_printf(&b, "    <compat>1.1</compat>\n");
 	if (luks_uuid)
 		encryption(&b, "    ", luks_uuid);
 	vbuf_printf(&b, "  </target>\n");

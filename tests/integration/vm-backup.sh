@@ -12,15 +12,19 @@
 #   and a missing full each refused with the volume untouched; a shut-off
 #   guest's backup is a full read from the volume; --keep 1 prunes the old
 #   chain; --to refused as not yet; --every writes the timer's drop-ins;
-#   the restored guest boots. Skipped (77) where virt-tcg.sh is.
+#   the restored guest boots. A LUKS data volume (as virt-tool makes them
+#   where libvirt keeps secrets) goes through the same drill, its markers
+#   written and read through its key, its backups checked to be ciphertext.
+#   Skipped (77) where virt-tcg.sh is.
 source "$(dirname "$0")/lib.sh"
 
 source "$(dirname "$0")/lib-libvirt.sh"
 command -v qemu-io > /dev/null || skip "qemu-io not installed"
 
 CLI=$BUILD/os-infrastructure/os-infrastructure
+# New volume keys are sealed to node-a's identity, as the helper does.
 vt() { "$TOOL" --uri "$URI" --pool-dir "$LV/pool" --index "$LV/pool.json" \
-	--consoles "$LV/consoles" --fetch-url http://127.0.0.1:9/ "$@"; }
+	--consoles "$LV/consoles" --fetch-url http://127.0.0.1:9/ --identity "$T/state" "$@"; }
 virt_helper_conf node-a
 BK=$T/backups
 cli() { "$CLI" --state-dir "$T/state" "$@" --config "$T/virt-node-a.conf" --uri "$URI" \
@@ -82,53 +86,21 @@ boot_again() {
 }
 
 if [[ $(qemu-img info --output=json "$arch" | jq -r '.encrypted // false') == true ]]; then
-	# LUKS data volumes: fulls only (merging a chain would need the key,
-	# which only libvirt holds); the key read from this libvirtd's secret
-	# store, as virt-luks.sh does, to write and read the markers.
+	# A LUKS data volume (a libvirt secret of its own): the markers are
+	# written and read through its key, taken from this libvirtd's secret
+	# store as virt-luks.sh does; restore opens it from its sealed copy.
 	uuid=$(grep -lF "<volume>$arch</volume>" "$LV"/config/libvirt/secrets/*.xml | xargs -r -n1 basename | sed 's/\.xml$//')
 	[[ -n $uuid ]] || die "no secret for $arch"
 	(umask 077; base64 -d < "$LV/config/libvirt/secrets/$uuid.base64" > "$T/key")
 	KEYF=$T/key
-	wr "$T/base.raw" 0 64k || die "writing BASE through the key"
-	vt start vault1 || die "start"
-	out=$(cli vm backup vault1 2>&1) || die "backup of the running guest: $out"
-	one=$(id_of "$out")
-	[[ -n $one && $out == *": full, "*"no checkpoint"* ]] || die "backup of a LUKS volume: $out"
-	f=$BK/vault1/$one.archive.qcow2
-	[[ $(qemu-img info --output=json "$f" | jq -r '.encrypted // false') == true ]] || die "the backup is not encrypted"
-	grep -qaF "$BASE" "$f" && die "BASE shows in clear in the backup file"
-	raw_of "$f" "$T/one.raw" && grep -qaF "$BASE" "$T/one.raw" || die "the backup does not read back through the volume's key"
-	pass "a running LUKS volume's backup $one: a full, encrypted under the volume's key, nothing in clear"
-	stop
-	wr "$T/mark.raw" 1M 64k || die "writing MARK through the key"
-	sleep 1
-	out=$(cli vm backup vault1 2>&1) || die "backup of the shut-off guest: $out"
-	two=$(id_of "$out")
-	[[ -n $two && $out == *": full, "* ]] || die "shut-off backup: $out"
-	out=$(cli vm restore vault1 --from "$one" 2>&1) || die "restore $one: $out"
-	has 0 "$BASE" && has ! 1048576 "$MARK" || die "after restoring $one: BASE missing or MARK still there"
-	out=$(cli vm restore vault1 --from "$two" 2>&1) || die "restore $two: $out"
-	has 0 "$BASE" && has 1048576 "$MARK" || die "after restoring $two: BASE or MARK missing"
-	pass "restored $one (MARK gone) then $two (MARK back), each under the volume's key"
-	sum=$(sha256sum < "$arch")
-	f=$BK/vault1/$two.archive.qcow2
-	off=$(( $(stat -c %s "$f") / 2 ))
-	b=$(od -An -tu1 -j "$off" -N1 "$f" | tr -d ' ')
-	printf "$(printf '\\%03o' $(( b ^ 1 )))" | dd of="$f" bs=1 seek="$off" conv=notrunc status=none
-	out=$(cli vm restore vault1 --from "$two" 2>&1) && die "restore of a tampered backup succeeded"
-	[[ $out == *"refused, nothing was written"*"altered"* && $(sha256sum < "$arch") == "$sum" ]] ||
-		die "tampered restore: $out"
-	pass "a tampered backup refused: ${out#*: }"
-	boot_again
-	pass "the restored guest boots with its encrypted volume; incremental chains need plain volumes"
-	exit 0
+	log "the archive is LUKS-encrypted (secret $uuid)"
+else
+	# Volumes libvirt made without <compat> are qcow2 v2, which cannot carry a
+	# checkpoint's bitmap: upgraded in place, as operator.md tells.
+	qemu-img info "$arch" | grep -q 'compat: 0.10' && qemu-img amend -f qcow2 -o compat=1.1 "$arch"
 fi
-
-# Volumes libvirt made without <compat> are qcow2 v2, which cannot carry a
-# checkpoint's bitmap: upgraded in place, as operator.md tells.
-qemu-img info "$arch" | grep -q 'compat: 0.10' && qemu-img amend -f qcow2 -o compat=1.1 "$arch"
 truncate -s 1M "$T/base.raw"
-qemu-img convert -n -f raw -O qcow2 "$T/base.raw" "$arch" || die "writing BASE"
+wr "$T/base.raw" 0 1M || die "writing BASE"
 
 vt start vault1 || die "start"
 out=$(cli vm backup vault1 2>&1) || die "full backup of the running guest: $out"
@@ -140,6 +112,14 @@ full=$(id_of "$out")
 [[ $(stat -c %a "$BK/vault1/$full.archive.qcow2") == 600 ]] || die "backup file mode"
 grep -q "\"checkpoint\":\"osi-backup-$full\"" "$BK/vault1/$full.json" || die "no checkpoint: $(cat "$BK/vault1/$full.json")"
 [[ -z $(ls -A "$LV/pool" | grep osi-backup) ]] || die "staged files left in the pool"
+if [[ -n $KEYF ]]; then
+	f=$BK/vault1/$full.archive.qcow2
+	[[ $(qemu-img info --output=json "$f" | jq -r '.encrypted // false') == true ]] || die "the backup is not encrypted"
+	grep -qaF "$BASE" "$f" && die "BASE shows in clear in the backup file"
+	raw_of "$f" "$T/one.raw" && grep -qaF "$BASE" "$T/one.raw" || die "the backup does not read back through the volume's key"
+	rm -f "$T/one.raw"
+	pass "the backup of the LUKS volume is encrypted under its key, nothing in clear"
+fi
 pass "full backup $full of the running guest, with a checkpoint: $out"
 
 stop
@@ -199,6 +179,15 @@ refused "has no backup" --from 20200101T000000Z
 out=$(cli vm backup vault1 --to node-b 2>&1) && die "backup --to succeeded"
 [[ $out == *"not yet"* ]] || die "backup --to: $out"
 pass "--to refused: $out"
+
+exec {lockfd}< "$BK/vault1"
+flock -n "$lockfd" || die "cannot lock $BK/vault1"
+out=$(cli vm backup vault1 2>&1) && die "a backup while another holds the guest's lock succeeded"
+[[ $out == *"another backup or restore"* ]] || die "backup under a held lock: $out"
+out=$(cli vm restore vault1 --from "$inc" 2>&1) && die "a restore while another holds the guest's lock succeeded"
+[[ $out == *"another backup or restore"* ]] || die "restore under a held lock: $out"
+exec {lockfd}<&-
+pass "one backup or restore of a guest at a time: ${out#*: }"
 
 sleep 1
 out=$(cli vm backup vault1 --keep 1 2>&1) || die "backup of the shut-off guest: $out"

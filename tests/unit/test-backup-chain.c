@@ -190,6 +190,16 @@ static void directory(void **state)
 	assert_int_equal(st.st_mode & 0777, 0700);
 	assert_int_equal(backup_guest_dir(base, "../x", true, gdir, sizeof(gdir), err, sizeof(err)), -EINVAL);
 	assert_int_equal(backup_guest_dir(base, "vault1", false, gdir, sizeof(gdir), err, sizeof(err)), 0);
+	{ /* one at a time */
+		int a, b;
+
+		assert_int_equal(backup_lock(gdir, &a, err, sizeof(err)), 0);
+		assert_int_equal(backup_lock(gdir, &b, err, sizeof(err)), -EBUSY);
+		assert_non_null(strstr(err, "another backup or restore"));
+		backup_unlock(a);
+		assert_int_equal(backup_lock(gdir, &b, err, sizeof(err)), 0);
+		backup_unlock(b);
+	}
 	memset(&id, 0, sizeof(id));
 	strcpy(id.name, "node-a");
 	crypto_sign_keypair(id.sign_pk, id.sign_sk);

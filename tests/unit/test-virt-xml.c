@@ -322,10 +322,12 @@ static void test_volume_and_pool_xml(void **state)
 	assert_has(xml, "<name>g.qcow2</name>");
 	assert_has(xml, "<capacity unit='bytes'>21474836480</capacity>");
 	assert_has(xml, "<format type='qcow2'/>");
+	assert_has(xml, "<compat>1.1</compat>");
 	assert_has(xml, "<backingStore>\n    <path>/p/base-u.img</path>\n    <format type='raw'/>");
 	free(xml);
 	assert_int_equal(virt_xml_volume("s.iso", 2048, "raw", NULL, NULL, &xml), 0);
 	assert_null(strstr(xml, "backingStore"));
+	assert_null(strstr(xml, "<compat>"));
 	free(xml);
 	assert_int_equal(virt_xml_pool("osi", "/var/lib/o&i", &xml), 0);
 	assert_has(xml, "<pool type='dir'>");
