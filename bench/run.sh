@@ -74,3 +74,6 @@ echo "== host agent RSS beside prometheus-node-exporter's"
 
 echo "== guest export beside qemu-img convert of the same volume (bench/export.sh)"
 "$(dirname "$0")/export.sh" "$BUILD" || echo "  (export benchmark skipped: $?)"
+
+echo "== vm move of a 2 GiB volume (half full) beside nc over the same mesh (bench/move.sh)"
+"$(dirname "$0")/move.sh" "$BUILD" || echo "  (move benchmark skipped: $?)"

@@ -1,7 +1,8 @@
 /* vm move NAME --to NODE [--yes] [--no-wait]: a cold move, planned by the
  * fleet and confirmed by the operator like a creation; the CLI then follows
  * the move's phases and the transfer's progress (vm-move-show) to its end.
- * vm release-source NAME: removes the copy a move kept on its source. */
+ * vm release-source NAME: removes the copy a move kept on its source.
+ * vm move-show NAME: the guest's recorded move, if any, in one line. */
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
@@ -206,4 +207,27 @@ int vm_release_source(const struct cli *cli, int argc, char *argv[])
 	       json_string_value(json_object_get(json_object_get(r, "move"), "source")));
 	json_decref(r);
 	return a.wait ? follow(cli, argv[optind], NULL, true) : cmd_output(0);
+}
+
+int vm_move_show(const struct cli *cli, int argc, char *argv[])
+{
+	const json_t *mv;
+	json_t *r;
+	char last[400] = "";
+	int ret;
+
+	if (argc != 2)
+		return cmd_usage_error(&cmd_vm, "vm move-show NAME");
+	if ((ret = call(cli, json_pack("{s:s, s:s}", "op", "vm-move-show", "name", argv[1]), &r)))
+		return ret;
+	mv = json_object_get(r, "move");
+	if (!json_is_object(mv)) {
+		printf("%s: no move recorded\n", argv[1]);
+	} else {
+		printf("move of %s from %s to %s: ", argv[1], json_string_value(json_object_get(mv, "source")),
+		       json_string_value(json_object_get(mv, "target")));
+		show_progress(mv, last, sizeof(last));
+	}
+	json_decref(r);
+	return cmd_output(0);
 }

@@ -478,6 +478,8 @@ static int vm(const struct cli *cli, int argc, char *argv[])
 		return vm_move(cli, argc - 1, argv + 1);
 	if (!strcmp(sub, "release-source"))
 		return vm_release_source(cli, argc - 1, argv + 1);
+	if (!strcmp(sub, "move-show"))
+		return vm_move_show(cli, argc - 1, argv + 1);
 	if (!strcmp(sub, "--help") || !strcmp(sub, "-h"))
 		return cmd_help(&cmd_vm);
 	return cmd_usage_error(&cmd_vm, *sub ? "unknown vm command '%s'" : "which vm command?%s", sub);
@@ -491,7 +493,7 @@ const struct cmd cmd_vm = {
 		 "       " PROG_NAME " vm list|show NAME [--format table|json|yaml|csv]\n"
 		 "       " PROG_NAME " vm start|stop|destroy NAME [--no-wait]\n"
 		 "       " PROG_NAME " vm move NAME --to NODE [--yes] [--no-wait]   (offline)\n"
-		 "       " PROG_NAME " vm release-source NAME [--no-wait]\n"
+		 "       " PROG_NAME " vm move-show NAME | vm release-source NAME [--no-wait]\n"
 		 "       " PROG_NAME " vm publish NAME PORT [--on HOST-PORT] [--udp]\n"
 		 "       " PROG_NAME " vm unpublish NAME PORT [--udp]\n"
 		 "       " PROG_NAME " vm data-delete GUEST DISK --reason TEXT [--config FILE] [--uri U]\n"

@@ -98,9 +98,15 @@ static void forget(struct fleet *f, struct move *mv)
 
 	snprintf(guest, sizeof(guest), "%s", mv->guest);
 	if (aborted) {
-		snprintf(text, sizeof(text), "move of %s to %s failed and was undone: %s; it stays on %s, "
-			 "stopped (vm start %s)", mv->guest, mv->target, mv->detail, mv->source, mv->guest);
-		guest_set(f, guest, mv->source, GS_STOPPED, text, "guest-state");
+		if (mv->source_running)
+			snprintf(text, sizeof(text), "move of %s to %s failed and was undone: %s; it stays "
+				 "on %s, running", mv->guest, mv->target, mv->detail, mv->source);
+		else
+			snprintf(text, sizeof(text), "move of %s to %s failed and was undone: %s; it stays "
+				 "on %s, stopped (vm start %s)", mv->guest, mv->target, mv->detail,
+				 mv->source, mv->guest);
+		guest_set(f, guest, mv->source, mv->source_running ? GS_RUNNING : GS_STOPPED, text,
+			  "guest-state");
 	} else {
 		snprintf(text, sizeof(text), "move of %s: the copy kept on %s is released", mv->guest,
 			 mv->source);
@@ -122,6 +128,8 @@ static void settle(struct fleet *f, struct move *mv, enum move_step s, bool ok, 
 	if (!ok)
 		log_warn("move of %s: %s on %s failed: %s", mv->guest, move_step_verb(s),
 			 move_step_to_source(s) ? mv->source : mv->target, text);
+	if (ok && s == MS_ABORT_SOURCE)
+		mv->source_running = strstr(text, "(running)") != NULL;
 	if (ok && s == MS_OUT)
 		guest_set(f, mv->guest, NULL, GS_STOPPED, "moving: stopped and sent", "guest-state");
 	if (e == ME_MOVED) {

@@ -44,6 +44,7 @@ struct move {
 	char detail[200];               /* the last progress, or why it failed */
 	unsigned want, flying, done;    /* bits by enum move_step */
 	uint64_t retry_ns;              /* a failed step is sent again after this */
+	bool source_running;            /* aborting: the source said its guest runs */
 };
 
 struct move_plan {

@@ -126,7 +126,7 @@ int helper_move_out(struct virt_host *h, const struct host_config *c, const char
 	if ((ret = marker_path(h, c, "out", name, path)) < 0)
 		return ret;
 	unlink(path); /* an earlier attempt's, cut off */
-	if ((ret = virt_move_quiesce(h, name, QUIESCE_S)) < 0)
+	if ((ret = virt_move_plain(h, name)) < 0 || (ret = virt_move_quiesce(h, name, QUIESCE_S)) < 0)
 		return ret;
 	ret = export_to(h, c, name, path);
 	if (ret == 0 && ((*fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0 ||
@@ -210,9 +210,14 @@ static int abort_move(struct virt_host *h, const struct host_config *c, const ch
 	if (ret < 0)
 		return ret;
 	if (!marked(path)) {
+		struct virt_guest g;
+
 		ret = virt_move_autostart(h, name, true);
-		snprintf(detail, len, ret == 0 ? "%s stays here, autostart on" :
-			 "nothing of a move of %s here", name);
+		if (ret == 0 && virt_guest_get(h, name, &g) == 0)
+			snprintf(detail, len, "%s stays here (%s), autostart on", name,
+				 g.state == VIRT_STATE_RUNNING ? "running" : "stopped");
+		else
+			snprintf(detail, len, "nothing of a move of %s here", name);
 		h->err[0] = '\0';
 		return 0;
 	}

@@ -53,6 +53,26 @@ int virt_move_quiesce(struct virt_host *h, const char *name, unsigned timeout_s)
 	return ret;
 }
 
+int virt_move_plain(struct virt_host *h, const char *name)
+{
+	virDomainPtr dom;
+	char *xml;
+	int ret = find(h, name, &dom);
+
+	if (ret < 0)
+		return ret;
+	xml = virDomainGetXMLDesc(dom, VIR_DOMAIN_XML_INACTIVE);
+	if (!xml)
+		ret = virt_fail_lv(h, -EIO, "%s: reading its definition", name);
+	else if (strstr(xml, "<encryption"))
+		ret = virt_fail(h, -EOPNOTSUPP, "%s has an encrypted volume, which does not move yet "
+				"(its key's hand-over to the target is not written); nothing was changed",
+				name);
+	free(xml);
+	virDomainFree(dom);
+	return ret;
+}
+
 int virt_move_autostart(struct virt_host *h, const char *name, bool on)
 {
 	virDomainPtr dom;

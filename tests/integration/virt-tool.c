@@ -203,6 +203,16 @@ static int cmd_list(struct tool *t)
 	return 0;
 }
 
+static int cmd_refresh(struct tool *t)
+{
+	virStoragePoolPtr p = virStoragePoolLookupByName(t->h.conn, t->h.pool);
+	int ret = p && virStoragePoolRefresh(p, 0) == 0 ? 0 : fail(t, "refresh");
+
+	if (p)
+		virStoragePoolFree(p);
+	return ret;
+}
+
 static int cmd_volumes(struct tool *t)
 {
 	virStoragePoolPtr p = virStoragePoolLookupByName(t->h.conn, t->h.pool);
@@ -251,6 +261,8 @@ static int run(struct tool *t, int argc, char **argv)
 		return cmd_images(t);
 	if (!strcmp(cmd, "list") && argc == 1)
 		return cmd_list(t);
+	if (!strcmp(cmd, "refresh") && argc == 1) /* files written into the pool directory */
+		return cmd_refresh(t);
 	if (!strcmp(cmd, "volumes") && argc == 1)
 		return cmd_volumes(t);
 	if (!strcmp(cmd, "domains") && argc == 1)

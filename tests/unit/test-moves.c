@@ -10,6 +10,8 @@
 #include <cmocka.h>
 
 #include "service-vm-fleet/moves.h"
+#include "service-vm-fleet/store-move.h"
+#include "tests/unit/fixture.h"
 
 #define SEC 1000000000ull
 #define B(s) (1u << (s))
@@ -197,12 +199,60 @@ static void names(void **state)
 	assert_false(move_step_to_source(MS_ABORT_TARGET));
 }
 
+static int collect(void *ctx, const struct move *mv)
+{
+	struct moves *m = ctx;
+
+	return moves_resume(m, mv);
+}
+
+/* A recorded move reads back with its phase and progress; a deleted one is
+ * gone; the table is made where it is missing, and again harmlessly. */
+static void store_round_trip(void **state)
+{
+	char dir[64], path[96];
+	struct store *s;
+	struct moves m, back;
+	struct move *mv = begun(&m);
+
+	assert_int_equal(fixture_tmpdir(dir, sizeof(dir), "osi-moves"), 0);
+	snprintf(path, sizeof(path), "%s/fleet.db", dir);
+	assert_int_equal(store_open(path, &s), 0);
+	assert_int_equal(store_moves_init(s), 0);
+	assert_int_equal(store_moves_init(s), 0);
+	mv->phase = MP_MOVED;
+	mv->bytes = 5;
+	mv->total = 9;
+	strcpy(mv->detail, "running on the target");
+	assert_int_equal(store_move_put(s, mv, "move-moved", "laptop-a", "moved", 1234), 0);
+	moves_init(&back);
+	assert_int_equal(store_moves_each(s, collect, &back), 0);
+	assert_int_equal(back.count, 1);
+	assert_string_equal(back.list[0].guest, "vault1");
+	assert_string_equal(back.list[0].source, "laptop-a");
+	assert_string_equal(back.list[0].target, "cloud");
+	assert_string_equal(back.list[0].token, mv->token);
+	assert_int_equal(back.list[0].phase, MP_MOVED);
+	assert_true(back.list[0].bytes == 5 && back.list[0].total == 9 && back.list[0].started == 1000);
+	assert_int_equal(back.list[0].want, (1u << MS_COMMIT) | (1u << MS_UNDEFINE));
+	moves_free(&back);
+	assert_int_equal(store_move_del(s, "vault1", "move-released", "laptop-a", "released", 1235), 0);
+	moves_init(&back);
+	assert_int_equal(store_moves_each(s, collect, &back), 0);
+	assert_int_equal(back.count, 0);
+	moves_free(&back);
+	moves_free(&m);
+	store_close(s);
+	assert_int_equal(fixture_rmtree(dir), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(happy_path), cmocka_unit_test(failure_aborts),
 		cmocka_unit_test(moved_is_final), cmocka_unit_test(resume),
 		cmocka_unit_test(plans), cmocka_unit_test(names),
+		cmocka_unit_test(store_round_trip),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

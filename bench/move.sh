@@ -1,0 +1,15 @@
+#!/bin/bash
+# make bench (move): `vm move` of a Totebox whose data volume is 2 GiB, half
+# of it written with random bytes (MOVE_BENCH_MIB=1024), between two members
+# over real wireguard-go, against nc copying the same qcow2 file over the
+# same mesh; prints both times, MiB/s and the ratio. The set-up is
+# tests/integration/vm-move.sh's (root, two private libvirtds); the move is
+# timed end to end (a clean shutdown of a guest already off, the export and
+# its SHA-256, the transfer, the target's SHA-256, the import, the define and
+# the start), nc only the copy.
+set -euo pipefail
+BUILD=$(realpath "${1:-build}")
+SRC=$(realpath "$(dirname "$0")/..")
+export OSI_BUILD=$BUILD OSI_SOURCE=$SRC OSI_VIRT_TOOL=$BUILD/tests/virt-tool \
+	OSI_HELPER_CALL=$BUILD/tests/helper-call MOVE_BENCH_MIB=${MOVE_BENCH_MIB:-1024}
+exec "$SRC/tests/integration/vm-move.sh"
