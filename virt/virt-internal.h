@@ -112,7 +112,8 @@ void virt_secret_seal_to(struct virt_host *h, const char *identity_dir);
 int virt_xml_secret(const char *vol_path, const char *sealed_b64, char **out);
 int virt_xml_secret_sealed(const char *xml, uint8_t sealed[KEY_SEAL_BYTES]);
 int virt_xml_luks_uuid(const char *xml, char uuid[VIRT_UUID_LEN]);
-/* A private, persistent secret for the volume at vol_path holding key (NULL: a fresh one). */
+/* A private, persistent secret for the volume at vol_path holding key (NULL: a
+ * fresh one, or the secret an earlier volume left at that path: returns 1). */
 int virt_secret_make(struct virt_host *h, const char *vol_path, const uint8_t *key,
 		     char uuid[VIRT_UUID_LEN]);
 /* The volume key of secret uuid, opened from its sealed copy with id. */

@@ -88,21 +88,30 @@ int virt_xml_luks_uuid(const char *xml, char uuid[VIRT_UUID_LEN])
 	return 0;
 }
 
-/* A new volume is made only where none is: a secret still named for its
- * path opens nothing (its volume is gone) and would block the new one. */
-static void drop_stale(struct virt_host *h, const char *vol_path)
+/* A new volume is made only where none is, so a secret still named for its
+ * path outlived its volume (removed behind libvirt's back, or by a restore
+ * that did not finish). Its key may still open backups made under it, so
+ * it is never dropped here: a fresh volume takes it over (LUKS wraps a new
+ * master key with it); an import, which brings its own key, is refused. */
+static int stale_secret(struct virt_host *h, const char *vol_path, const uint8_t *key_in,
+			char uuid[VIRT_UUID_LEN])
 {
 	virSecretPtr sec = virSecretLookupByUsage(h->conn, VIR_SECRET_USAGE_TYPE_VOLUME, vol_path);
-	char uuid[VIRT_UUID_LEN];
+	int ok;
 
 	if (!sec)
-		return;
-	if (virSecretGetUUIDString(sec, uuid) == 0)
-		log_warn("secret %s of %s outlived its volume: dropped before a new key is made",
-			 uuid, vol_path);
-	if (virSecretUndefine(sec) < 0)
-		log_warn("secret of %s: cannot undefine: %s", vol_path, virt_lv_error());
+		return 0;
+	ok = virSecretGetUUIDString(sec, uuid) == 0;
 	virSecretFree(sec);
+	if (!ok)
+		return virt_fail_lv(h, -EIO, "the secret of %s", vol_path);
+	if (key_in)
+		return virt_fail(h, -EEXIST, "libvirt secret %s for %s remains from an earlier volume "
+				 "(backups made under it need it): if none does, remove it (virsh "
+				 "secret-undefine %s) and import again", uuid, vol_path, uuid);
+	log_warn("data volume %s takes over secret %s, left by an earlier volume at that path "
+		 "(backups made under it stay readable)", vol_path, uuid);
+	return 1;
 }
 
 static int define_secret(struct virt_host *h, const char *vol_path, const uint8_t key[KEY_SEAL_KEY_BYTES],
@@ -120,7 +129,6 @@ static int define_secret(struct virt_host *h, const char *vol_path, const uint8_
 			 "here only (export and move will refuse it)", vol_path);
 	if ((ret = virt_xml_secret(vol_path, seal ? b64 : NULL, &xml)) < 0)
 		return virt_fail(h, ret, "secret XML: %s", strerror(-ret));
-	drop_stale(h, vol_path);
 	*out = virSecretDefineXML(h->conn, xml, 0);
 	free(xml);
 	if (!*out) {
@@ -133,16 +141,19 @@ static int define_secret(struct virt_host *h, const char *vol_path, const uint8_
 	return 0;
 }
 
-/* key NULL: a fresh random key. -EOPNOTSUPP when the connection has no
- * secret driver (test:///). */
+/* key NULL: a fresh random key. 0 when made, 1 when an earlier volume's
+ * secret for this path was taken over (not to be dropped on failure),
+ * -EOPNOTSUPP when the connection has no secret driver (test:///). */
 int virt_secret_make(struct virt_host *h, const char *vol_path, const uint8_t *key_in,
 		     char uuid[VIRT_UUID_LEN])
 {
 	uint8_t key[KEY_SEAL_KEY_BYTES];
 	char hex[2 * KEY_SEAL_KEY_BYTES + 1];
 	virSecretPtr sec = NULL;
-	int ret;
+	int ret = stale_secret(h, vol_path, key_in, uuid);
 
+	if (ret)
+		return ret;
 	if (key_in)
 		memcpy(key, key_in, sizeof(key));
 	else

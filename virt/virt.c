@@ -772,6 +772,7 @@ static bool legacy_data_ok(struct virt_host *h, const char *vol)
 static int new_data(struct virt_host *h, struct rollback *r, const char *vol, uint64_t bytes)
 {
 	char path[PATH_MAX], uuid[VIRT_UUID_LEN] = "", *xml = NULL;
+	bool taken;
 	int ret;
 
 	if (snprintf(path, sizeof(path), "%s/%s", h->pool_dir, vol) >= (int)sizeof(path))
@@ -783,6 +784,8 @@ static int new_data(struct virt_host *h, struct rollback *r, const char *vol, ui
 	}
 	if (ret < 0)
 		return ret;
+	taken = ret == 1; /* an earlier volume's secret: kept even if this fails */
+	ret = 0;
 	ret = virt_xml_volume_luks(vol, bytes, uuid[0] ? uuid : NULL, &xml);
 	/* qemu-img times its LUKS key derivation in thread CPU time and gives
 	 * up when a busy host's tick accounting shows none ("Unable to get
@@ -793,7 +796,7 @@ static int new_data(struct virt_host *h, struct rollback *r, const char *vol, ui
 		usleep(200 * 1000);
 	}
 	free(xml);
-	if (ret < 0 && uuid[0])
+	if (ret < 0 && uuid[0] && !taken)
 		virt_secret_drop(h, uuid);
 	return ret;
 }
