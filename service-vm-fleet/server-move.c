@@ -29,21 +29,28 @@ struct step {
 	char node[NODE_NAME_MAX + 1];
 	char token[MOVE_TOKEN_HEX + 1];
 	char addr[64];          /* the target's transfer address */
+	char target[NODE_NAME_MAX + 1];
 	enum move_step s;
 	bool sent, finished;
+	struct conn *c;
+	struct step *next;
 };
 
 static uv_loop_t *loop;
 static uv_timer_t pump_timer;
+static struct step *active; /* the conversations under way */
 
 static json_t *body(const struct step *st)
 {
 	json_t *m = json_pack("{s:s, s:s, s:{s:s}}", "op", move_step_verb(st->s), "node", st->node,
 			      "guest", "name", st->guest);
 
-	if (m && (st->s == MS_OUT || st->s == MS_IN))
+	if (m && st->s == MS_OUT)
+		json_object_set_new(m, "move", json_pack("{s:s, s:s, s:s}", "token", st->token,
+			"peer", st->addr, "target", st->target));
+	else if (m && st->s == MS_IN)
 		json_object_set_new(m, "move", json_pack("{s:s, s:s}", "token", st->token,
-			st->s == MS_OUT ? "peer" : "listen", st->addr));
+			"listen", st->addr));
 	return m;
 }
 
@@ -95,7 +102,13 @@ static void on_frame(struct conn *c, const uint8_t *p, size_t len)
 
 static void on_closed(struct conn *c, int why)
 {
-	struct step *st = conn_data(c);
+	struct step *st = conn_data(c), **p;
+
+	for (p = &active; *p; p = &(*p)->next)
+		if (*p == st) {
+			*p = st->next;
+			break;
+		}
 
 	if (!st->finished)
 		fleet_move_lost(st->f, st->guest, st->s, why == -ETIMEDOUT ? "no answer in time" :
@@ -128,6 +141,7 @@ static void send_step(struct fleet *f, struct move *mv, enum move_step s)
 	snprintf(st->guest, sizeof(st->guest), "%s", mv->guest);
 	snprintf(st->node, sizeof(st->node), "%s", node);
 	snprintf(st->token, sizeof(st->token), "%s", mv->token);
+	snprintf(st->target, sizeof(st->target), "%s", mv->target);
 	snprintf(st->addr, sizeof(st->addr), "%s:%u", host, FW_PORT_MOVE);
 	ss = *at;
 	((struct sockaddr_in *)&ss)->sin_port = htons((uint16_t)f->cfg.dispatch_port);
@@ -137,11 +151,31 @@ static void send_step(struct fleet *f, struct move *mv, enum move_step s)
 		mv->flying &= ~(1u << s);
 		mv->want |= 1u << s;
 		mv->retry_ns = clock_mono_ns() + 10ull * NSEC_PER_SEC;
+		return;
+	}
+	st->c = c;
+	st->next = active;
+	active = st;
+}
+
+/* A transfer step whose move no longer transfers (it is undone) is ended:
+ * the agent then stops its mover, so a target still waiting for a source
+ * that failed answers at once and its copy can be removed. */
+static void end_stale(struct fleet *f)
+{
+	for (struct step *st = active, *next; st; st = next) {
+		const struct move *mv = moves_find(&f->moves, st->guest);
+
+		next = st->next;
+		if ((st->s == MS_OUT || st->s == MS_IN) && !st->finished &&
+		    (!mv || mv->phase != MP_TRANSFER) && !conn_closing(st->c))
+			conn_close(st->c);
 	}
 }
 
 static void on_pump(uv_timer_t *t)
 {
+	end_stale(t->data);
 	fleet_moves_pump(t->data, clock_mono_ns());
 }
 

@@ -38,10 +38,15 @@ static const char *check_move(const json_t *req, struct dispatch_req *out)
 	const json_t *m = json_object_get(req, "move");
 	const char *key = out->op->op == GOP_MOVE_OUT ? "peer" : "listen";
 
+	bool to = out->op->op == GOP_MOVE_OUT;
+
 	out->token = json_string_value(json_object_get(m, "token"));
 	out->addr = json_string_value(json_object_get(m, key));
-	if (!json_is_object(m) || json_object_size(m) != 2 || !hex64(out->token))
+	out->target = to ? json_string_value(json_object_get(m, "target")) : NULL;
+	if (!json_is_object(m) || json_object_size(m) != (to ? 3u : 2u) || !hex64(out->token))
 		return "a move needs its token (64 hex digits)";
+	if (to && (!out->target || !node_name_valid(out->target)))
+		return "a move-out needs its target node's name";
 	if (!ipv4_port(out->addr))
 		return "a move needs an IPv4 address and port for its transfer";
 	return NULL;

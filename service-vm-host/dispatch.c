@@ -275,7 +275,7 @@ static int spawn_mover(struct job *j, const struct dispatch_req *r)
 {
 	extern char **environ;
 	const struct host_config *c = j->d->cfg;
-	char path[PATH_MAX], tok[80], *env[256], *args[7];
+	char path[PATH_MAX], tok[80], *env[256], *args[8];
 	uv_process_options_t opts = { 0 };
 	uv_stdio_container_t stdio[3];
 	size_t n = 0;
@@ -295,7 +295,8 @@ static int spawn_mover(struct job *j, const struct dispatch_req *r)
 	args[3] = (char *)r->addr;
 	args[4] = (char *)c->virt_socket;
 	args[5] = (char *)c->state_dir;
-	args[6] = NULL;
+	args[6] = (char *)r->target; /* NULL for a move-in */
+	args[7] = NULL;
 	uv_pipe_init(conn_loop(j->c), &j->out, 0);
 	j->out.data = j;
 	j->open_parts++;

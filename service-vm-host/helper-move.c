@@ -73,6 +73,28 @@ static int mark(struct virt_host *h, const char *path)
 	return 0;
 }
 
+/* The target, a live member of this node's ledger, to seal volume keys to. */
+static int recipient_of(struct virt_host *h, const struct host_config *c, const char *to,
+			struct export_recipient *r)
+{
+	struct trust_set set = { 0 };
+	const struct trust_entry *e;
+	char source[PATH_MAX + 8], err[256];
+	int ret = mesh_trust_load(c->state_dir, c->trust_file, &set, source, sizeof(source), err,
+				  sizeof(err));
+
+	if (ret < 0)
+		return fail(h, -EPERM, "no ledger or trust file to find the target %s in", to);
+	e = trust_find(&set, to);
+	if (e) {
+		snprintf(r->name, sizeof(r->name), "%s", e->name);
+		memcpy(r->sign_pk, e->sign_pk, sizeof(r->sign_pk));
+	}
+	trust_free(&set);
+	return e ? 0 : fail(h, -EPERM, "the target %s is not a live member of this node's %s", to,
+			    source);
+}
+
 /* The cloud-config and mounts of the guest's type, as vm export takes them. */
 static char *template_of(struct virt_host *h, const struct host_config *c, const char *name,
 			 const char **mounts)
@@ -92,14 +114,18 @@ static char *template_of(struct virt_host *h, const struct host_config *c, const
 }
 
 static int export_to(struct virt_host *h, const struct host_config *c, const char *name,
-		     const char *path)
+		     const char *to, const char *path)
 {
 	struct export_source src = { 0 };
+	struct export_recipient r;
 	struct export_manifest m;
 	struct identity id;
 	char *ud;
-	int ret = identity_load(c->state_dir, &id);
+	int ret = recipient_of(h, c, to, &r);
 
+	if (ret < 0)
+		return ret;
+	ret = identity_load(c->state_dir, &id);
 	if (ret < 0)
 		return fail(h, ret, "cannot load this node's identity to sign the move: %s",
 				 strerror(-ret));
@@ -107,6 +133,8 @@ static int export_to(struct virt_host *h, const struct host_config *c, const cha
 	src.signer = &id;
 	src.node = id.name;
 	src.user_data = ud;
+	src.recipients = &r;
+	src.nrecipients = 1;
 	ret = virt_export(h, name, &src, path, &m);
 	if (ret == 0)
 		export_manifest_free(&m);
@@ -115,8 +143,8 @@ static int export_to(struct virt_host *h, const struct host_config *c, const cha
 	return ret;
 }
 
-int helper_move_out(struct virt_host *h, const struct host_config *c, const char *name, int *fd,
-		    uint64_t *bytes)
+int helper_move_out(struct virt_host *h, const struct host_config *c, const char *name,
+		    const char *to, int *fd, uint64_t *bytes)
 {
 	char path[PATH_MAX];
 	struct stat st;
@@ -126,9 +154,9 @@ int helper_move_out(struct virt_host *h, const struct host_config *c, const char
 	if ((ret = marker_path(h, c, "out", name, path)) < 0)
 		return ret;
 	unlink(path); /* an earlier attempt's, cut off */
-	if ((ret = virt_move_plain(h, name)) < 0 || (ret = virt_move_quiesce(h, name, QUIESCE_S)) < 0)
+	if ((ret = virt_move_quiesce(h, name, QUIESCE_S)) < 0)
 		return ret;
-	ret = export_to(h, c, name, path);
+	ret = export_to(h, c, name, to, path);
 	if (ret == 0 && ((*fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0 ||
 			 fstat(*fd, &st) < 0))
 		ret = fail(h, -errno, "%s: %s", path, strerror(errno));
@@ -172,6 +200,7 @@ int helper_move_in(struct virt_host *h, const struct host_config *c, const char 
 {
 	struct export_manifest m;
 	struct virt_guest g;
+	struct identity id;
 	char path[PATH_MAX], src[32];
 	int ret;
 
@@ -185,7 +214,13 @@ int helper_move_in(struct virt_host *h, const struct host_config *c, const char 
 	if ((ret = mark(h, path)) < 0)
 		return ret;
 	snprintf(src, sizeof(src), "/proc/self/fd/%d", fd);
-	ret = virt_import(h, src, trust_member, (void *)c, &m);
+	if ((ret = identity_load(c->state_dir, &id)) < 0) {
+		unlink(path);
+		return fail(h, ret, "cannot load this node's identity to open the volumes' keys: %s",
+			    strerror(-ret));
+	}
+	ret = virt_import_as(h, src, trust_member, (void *)c, &id, &m);
+	identity_wipe(&id);
 	if (ret < 0) {
 		unlink(path); /* the import removed what it made */
 		return ret;

@@ -10,13 +10,15 @@
 #include "virt/virt.h"
 
 /* move-out: shuts the guest down cleanly (autostart off), exports it signed
- * by this node into a file nobody else can open, and hands that file back
- * read-only (*fd, *bytes; the file is already unlinked). */
-int helper_move_out(struct virt_host *h, const struct host_config *c, const char *name, int *fd,
-		    uint64_t *bytes);
+ * by this node, its encrypted volumes' keys sealed to the target node (a
+ * live member of this node's ledger), into a file nobody else can open, and
+ * hands that file back read-only (*fd, *bytes; the file is already unlinked). */
+int helper_move_out(struct virt_host *h, const struct host_config *c, const char *name,
+		    const char *to, int *fd, uint64_t *bytes);
 /* move-in: the archive the agent received (fd) is verified (signed by a
- * live member) and imported: the guest is defined, not started, autostart
- * off, and marked as a move's copy. */
+ * live member) and imported, encrypted volumes' keys opened with this
+ * node's identity: the guest is defined, not started, autostart off, and
+ * marked as a move's copy. */
 int helper_move_in(struct virt_host *h, const struct host_config *c, const char *name, int fd);
 /* The other verbs; *detail gets what to report beside the done state. */
 int helper_move_act(struct virt_host *h, const struct host_config *c, const struct guest_op_def *op,

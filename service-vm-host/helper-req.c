@@ -118,3 +118,18 @@ const char *helper_req_check(const void *buf, size_t len, struct helper_req *out
 		*op = helper_op(out->op);
 	return why;
 }
+
+const char *helper_move_to_check(const void *buf, size_t len, char to[HELPER_MOVE_TO_BYTES])
+{
+	const char *p = buf;
+	size_t n;
+
+	if (len != HELPER_MOVE_TO_BYTES)
+		return "the target's record is not one fixed-size record";
+	n = strnlen(p, len);
+	for (size_t i = n; i < len; i++)
+		if (p[i])
+			return "the target's name is not NUL-padded";
+	memcpy(to, p, len);
+	return n < len && node_name_valid(to) ? NULL : "the target is not a valid node name";
+}

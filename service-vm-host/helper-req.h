@@ -9,6 +9,7 @@
 
 #include "lib/guest-ops.h"
 #include "lib/guest-types.h"
+#include "lib/wire-heartbeat.h"
 
 #define HELPER_REQ_MAGIC 0x3176534fu /* "OSv1" on a little-endian host */
 #define HELPER_TYPE_MAX 15
@@ -27,6 +28,13 @@ struct helper_req {
  * ""), no type, no size. The same checks as helper_req_check() apply on arrival. */
 int helper_req_build(struct helper_req *r, const struct guest_op_def *op, const char *name,
 		     const char *type, uint64_t memory_bytes, uint64_t vcpus);
+
+/* A move-out's second record, right after the request: the target node's
+ * name, NUL-padded (its volumes' keys are sealed to that member). */
+#define HELPER_MOVE_TO_BYTES (NODE_NAME_MAX + 1)
+/* NULL if buf (len bytes as they arrived) is exactly one such record naming
+ * a valid node, copied into to; else why not. */
+const char *helper_move_to_check(const void *buf, size_t len, char to[HELPER_MOVE_TO_BYTES]);
 
 /* Checks len bytes as they arrived: exactly one request, a magic and op the
  * table knows and dispatches, a valid NUL-padded name, and for a create a

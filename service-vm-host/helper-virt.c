@@ -325,8 +325,14 @@ static int move(struct virt_host *h, const struct host_config *c, const struct g
 	int fd = -1, ret;
 
 	if (op->op == GOP_MOVE_OUT) {
+		char to[HELPER_MOVE_TO_BYTES], buf[HELPER_MOVE_TO_BYTES + 1];
+		ssize_t n = recv(peer, buf, sizeof(buf), MSG_TRUNC);
+		const char *why = n < 0 ? "no target arrived" : helper_move_to_check(buf, (size_t)n, to);
+
+		if (why)
+			return fail("refused: %s", why);
 		report("stopping", "a clean shutdown, then the export", NULL);
-		if ((ret = helper_move_out(h, c, name, &fd, &bytes)) < 0)
+		if ((ret = helper_move_out(h, c, name, to, &fd, &bytes)) < 0)
 			return fail("%s", h->err);
 		ret = send_fd(fd, bytes);
 		close(fd);

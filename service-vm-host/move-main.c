@@ -3,12 +3,13 @@
  * Blocking code in its own process: the agent's loop only relays the JSON
  * lines this prints on stdout ({"state","detail","bytes","total"}).
  *
- *   service-vm-host-move out GUEST PEER:PORT HELPER_SOCKET STATE_DIR
+ *   service-vm-host-move out GUEST PEER:PORT HELPER_SOCKET STATE_DIR TARGET
  *   service-vm-host-move in  GUEST LISTEN:PORT HELPER_SOCKET STATE_DIR
  *
  * The move token (64 hex digits) comes in OSI_MOVE_TOKEN, never in argv.
  * out: asks the helper for move-out (a clean shutdown and a signed export,
- * handed back as a read-only descriptor), connects to the target and sends
+ * encrypted volumes' keys sealed to TARGET, handed back as a read-only
+ * descriptor), connects to the target and sends
  * it (service-vm-host/move-wire.h), hashing what it read. in: listens for
  * the source, takes only the token's greeting, writes what arrives into an
  * unnamed file while hashing it, compares with the source's hash, then hands
@@ -39,7 +40,7 @@
 #define IO_WAIT_S 120
 
 struct side {
-	const char *guest, *addr, *helper, *state_dir;
+	const char *guest, *addr, *helper, *state_dir, *target;
 	uint8_t token[MOVE_TOKEN_BYTES];
 	uint64_t total, done, started_ms, shown_ms;
 };
@@ -137,7 +138,10 @@ static int full_read(int fd, void *buf, size_t len)
 
 /* ---- the helper ---- */
 
-static int helper_open(const char *path, const char *verb, const char *guest, int pass_fd)
+/* The request (with pass_fd, if any), then for a move-out the target's
+ * record (to, NUL-padded). */
+static int helper_open(const char *path, const char *verb, const char *guest, int pass_fd,
+		       const char *to)
 {
 	union { struct cmsghdr h; char b[CMSG_SPACE(sizeof(int))]; } ctl;
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
@@ -163,7 +167,8 @@ static int helper_open(const char *path, const char *verb, const char *guest, in
 	if (fd < 0)
 		return -errno;
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
-	    sendmsg(fd, &mh, MSG_NOSIGNAL) != (ssize_t)sizeof(req)) {
+	    sendmsg(fd, &mh, MSG_NOSIGNAL) != (ssize_t)sizeof(req) ||
+	    (to && send(fd, to, HELPER_MOVE_TO_BYTES, MSG_NOSIGNAL) != HELPER_MOVE_TO_BYTES)) {
 		int e = errno ? errno : EIO;
 
 		close(fd);
@@ -287,7 +292,11 @@ static int move_out(struct side *s)
 	uint8_t hello[MOVE_HEAD + 128], sum[32];
 	char text[MOVE_ACK_TEXT_MAX + 1], hex[65];
 	json_t *end = NULL;
-	int hfd = helper_open(s->helper, "move-out", s->guest, -1), file = -1, sock, n, ret;
+	char to[HELPER_MOVE_TO_BYTES] = "";
+	int hfd, file = -1, sock, n, ret;
+
+	snprintf(to, sizeof(to), "%s", s->target);
+	hfd = helper_open(s->helper, "move-out", s->guest, -1, to);
 
 	if (hfd < 0)
 		return failed("cannot reach the provisioning helper: %s", strerror(-hfd));
@@ -472,7 +481,7 @@ static int move_in(struct side *s)
 	}
 	progress(s, true);
 	say("moving", "verified: SHA-256 of what was written equals the source's", s);
-	hfd = helper_open(s->helper, "move-in", s->guest, file);
+	hfd = helper_open(s->helper, "move-in", s->guest, file, NULL);
 	close(file);
 	if (hfd < 0)
 		return failed("cannot reach the provisioning helper: %s", strerror(-hfd));
@@ -493,15 +502,19 @@ int main(int argc, char **argv)
 
 	prctl(PR_SET_PDEATHSIG, SIGKILL); /* the agent gone, nobody hears the result */
 	signal(SIGPIPE, SIG_IGN);
-	if (sodium_init() < 0 || argc != 6 || (strcmp(argv[1], "out") && strcmp(argv[1], "in")) ||
+	bool out = argc > 1 && !strcmp(argv[1], "out");
+
+	if (sodium_init() < 0 || argc != (out ? 7 : 6) || (!out && strcmp(argv[1], "in")) ||
+	    (out && (strlen(argv[6]) >= HELPER_MOVE_TO_BYTES || !node_name_valid(argv[6]))) ||
 	    !tok || sodium_hex2bin(s.token, sizeof(s.token), tok, strlen(tok), NULL, &n, NULL) < 0 ||
 	    n != sizeof(s.token) || !guest_name_valid(argv[2]))
 		return failed("usage: service-vm-host-move out|in GUEST ADDR:PORT HELPER STATE_DIR "
-			      "(token in OSI_MOVE_TOKEN)");
+			      "[TARGET] (token in OSI_MOVE_TOKEN)");
 	unsetenv("OSI_MOVE_TOKEN");
 	s.guest = argv[2];
 	s.addr = argv[3];
 	s.helper = argv[4];
 	s.state_dir = argv[5];
-	return strcmp(argv[1], "out") ? move_in(&s) : move_out(&s);
+	s.target = out ? argv[6] : NULL;
+	return out ? move_out(&s) : move_in(&s);
 }

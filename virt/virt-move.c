@@ -53,26 +53,6 @@ int virt_move_quiesce(struct virt_host *h, const char *name, unsigned timeout_s)
 	return ret;
 }
 
-int virt_move_plain(struct virt_host *h, const char *name)
-{
-	virDomainPtr dom;
-	char *xml;
-	int ret = find(h, name, &dom);
-
-	if (ret < 0)
-		return ret;
-	xml = virDomainGetXMLDesc(dom, VIR_DOMAIN_XML_INACTIVE);
-	if (!xml)
-		ret = virt_fail_lv(h, -EIO, "%s: reading its definition", name);
-	else if (strstr(xml, "<encryption"))
-		ret = virt_fail(h, -EOPNOTSUPP, "%s has an encrypted volume, which does not move yet "
-				"(its key's hand-over to the target is not written); nothing was changed",
-				name);
-	free(xml);
-	virDomainFree(dom);
-	return ret;
-}
-
 int virt_move_autostart(struct virt_host *h, const char *name, bool on)
 {
 	virDomainPtr dom;
@@ -132,11 +112,14 @@ static int remove_named(struct virt_host *h, const char *name, unsigned *removed
 
 		ours = ours || (vn && virt_volume_name(vol, sizeof(vol), name, "disk") == 0 && !strcmp(vn, vol));
 		ours = ours || (vn && virt_volume_name(vol, sizeof(vol), name, "seed") == 0 && !strcmp(vn, vol));
-		if (ours && virStorageVolDelete(vols[i], 0) < 0 && !ret)
-			ret = virt_fail_lv(h, -EIO, "cannot delete volume %s", vn);
-		else if (ours)
-			(*removed)++, log_info("volume %s of moved guest %s removed", vn, name);
+		snprintf(vol, sizeof(vol), "%s", vn ? vn : "");
 		virStorageVolFree(vols[i]);
+		if (!ours)
+			continue;
+		if (virt_vol_delete(h, vol) < 0 && !ret) /* its secret, if any, goes too */
+			ret = virt_fail(h, -EIO, "cannot delete volume %s", vol);
+		else
+			(*removed)++, log_info("volume %s of moved guest %s removed", vol, name);
 	}
 	free(vols);
 	virStoragePoolFree(pool);

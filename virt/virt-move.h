@@ -11,9 +11,6 @@
  * off (-ETIMEDOUT after), then turns autostart off: a source that reboots
  * mid-move must not start a copy the target may be starting too. */
 int virt_move_quiesce(struct virt_host *h, const char *name, unsigned timeout_s);
-/* -EOPNOTSUPP (with the reason) when a disk of the guest is encrypted: its
- * key's hand-over to the target is not written yet, so it does not move. */
-int virt_move_plain(struct virt_host *h, const char *name);
 /* Turns autostart on again (the move was rolled back). */
 int virt_move_autostart(struct virt_host *h, const char *name, bool on);
 /* Undefines a shut-off guest's domain; its volumes and lease stay. */

@@ -85,8 +85,9 @@ static void test_move_request(void **state)
 
 	(void)state;
 	assert_null(check("{\"op\":\"move-out\",\"node\":\"n1\",\"guest\":{\"name\":\"g1\"},"
-			  "\"move\":{" TOK ",\"peer\":\"10.0.0.2:7106\"}}", &r));
+			  "\"move\":{" TOK ",\"peer\":\"10.0.0.2:7106\",\"target\":\"n2\"}}", &r));
 	assert_int_equal(r.op->op, GOP_MOVE_OUT);
+	assert_string_equal(r.target, "n2");
 	assert_string_equal(r.addr, "10.0.0.2:7106");
 	assert_int_equal(strlen(r.token), 64);
 	assert_null(check("{\"op\":\"move-in\",\"node\":\"n1\",\"guest\":{\"name\":\"g1\"},"
@@ -96,18 +97,21 @@ static void test_move_request(void **state)
 	assert_non_null(check("{\"op\":\"move-in\",\"node\":\"n1\",\"guest\":{\"name\":\"g1\"},"
 			      "\"move\":{" TOK ",\"peer\":\"10.0.0.3:7106\"}}", &r));
 	assert_non_null(check("{\"op\":\"move-out\",\"node\":\"n1\",\"guest\":{\"name\":\"g1\"}}", &r));
+	assert_string_equal(check("{\"op\":\"move-out\",\"node\":\"n1\",\"guest\":{\"name\":\"g1\"},"
+				  "\"move\":{" TOK ",\"peer\":\"10.0.0.2:7106\",\"target\":\"../n\"}}", &r),
+			    "a move-out needs its target node's name");
 	assert_non_null(check("{\"op\":\"move-out\",\"node\":\"n1\",\"guest\":{\"name\":\"g1\"},"
-			      "\"move\":{\"token\":\"00\",\"peer\":\"10.0.0.2:7106\"}}", &r));
+			      "\"move\":{\"token\":\"00\",\"peer\":\"10.0.0.2:7106\",\"target\":\"n2\"}}", &r));
 	assert_non_null(check("{\"op\":\"move-out\",\"node\":\"n1\",\"guest\":{\"name\":\"g1\"},"
 			      "\"move\":{\"token\":\"0123456789ABCDEF0123456789abcdef0123456789abcdef0123456789abcdef\","
-			      "\"peer\":\"10.0.0.2:7106\"}}", &r));
+			      "\"peer\":\"10.0.0.2:7106\",\"target\":\"n2\"}}", &r));
 	const char *bad[] = { "10.0.0.2", "10.0.0.2:0", "10.0.0.2:65536", "10.0.0.2:7106x",
 			      "host:7106", "10.0.0.256:7106", "10.0.0.2:", ":7106", "10.0.0.2:07106" };
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		char text[400];
 
 		snprintf(text, sizeof(text), "{\"op\":\"move-out\",\"node\":\"n1\",\"guest\":"
-			 "{\"name\":\"g1\"},\"move\":{" TOK ",\"peer\":\"%s\"}}", bad[i]);
+			 "{\"name\":\"g1\"},\"move\":{" TOK ",\"peer\":\"%s\",\"target\":\"n2\"}}", bad[i]);
 		assert_string_equal(check(text, &r), "a move needs an IPv4 address and port for its transfer");
 	}
 	/* the other move verbs name the guest alone */

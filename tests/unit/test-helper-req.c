@@ -24,6 +24,26 @@ static struct helper_req good_create(void)
 	return r;
 }
 
+/* A move-out's target record: exactly its size, a valid node, NUL-padded. */
+static void test_move_to(void **state)
+{
+	char buf[HELPER_MOVE_TO_BYTES + 1] = "", to[HELPER_MOVE_TO_BYTES];
+
+	strcpy(buf, "node-b");
+	assert_null(helper_move_to_check(buf, HELPER_MOVE_TO_BYTES, to));
+	assert_string_equal(to, "node-b");
+	assert_non_null(helper_move_to_check(buf, HELPER_MOVE_TO_BYTES - 1, to));
+	assert_non_null(helper_move_to_check(buf, HELPER_MOVE_TO_BYTES + 1, to));
+	buf[20] = 'x'; /* after the NUL */
+	assert_non_null(helper_move_to_check(buf, HELPER_MOVE_TO_BYTES, to));
+	memset(buf, 0, sizeof(buf));
+	assert_non_null(helper_move_to_check(buf, HELPER_MOVE_TO_BYTES, to)); /* empty */
+	strcpy(buf, "../x");
+	assert_non_null(helper_move_to_check(buf, HELPER_MOVE_TO_BYTES, to));
+	memset(buf, 'a', HELPER_MOVE_TO_BYTES); /* no NUL at all */
+	assert_non_null(helper_move_to_check(buf, HELPER_MOVE_TO_BYTES, to));
+}
+
 static void test_round_trip(void **state)
 {
 	struct helper_req r = good_create(), out;
@@ -158,6 +178,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_round_trip),
+		cmocka_unit_test(test_move_to),
 		cmocka_unit_test(test_size_exact),
 		cmocka_unit_test(test_verbs),
 		cmocka_unit_test(test_names),
