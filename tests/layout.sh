@@ -27,6 +27,8 @@ declare -A exceptions=(
 	[service-vm-host/helper-guests.c]="virt" # the read-only probe looks base images up as virt/ names them
 	[service-vm-host/helper-fabric.h]="virt" # the helper's guest fabric work (helper-virt.c's part)
 	[service-vm-host/helper-fabric.c]="virt"
+	[service-vm-host/helper-move.h]="virt" # the helper's part of a cold move (helper-virt.c's part)
+	[service-vm-host/helper-move.c]="virt"
 )
 generated="osi-config.h"
 
