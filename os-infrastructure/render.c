@@ -398,6 +398,22 @@ static void render_agent(FILE *f, const json_t *guest)
 			fprintf(f, "agent: %s %s\n", ifname, json_string_value(a) ?: "?");
 }
 
+/* vm show: the guest's recorded move, if any (vm move-show has the same). */
+static void render_move(FILE *f, const json_t *guest)
+{
+	const json_t *mv = json_object_get(guest, "move");
+	const char *detail = json_string_value(json_object_get(mv, "detail"));
+
+	if (json_is_object(mv))
+		fprintf(f, "move: %s from %s to %s, %lld of %lld bytes%s%s\n",
+			json_string_value(json_object_get(mv, "phase")) ?: "?",
+			json_string_value(json_object_get(mv, "source")) ?: "?",
+			json_string_value(json_object_get(mv, "target")) ?: "?",
+			(long long)json_integer_value(json_object_get(mv, "bytes")),
+			(long long)json_integer_value(json_object_get(mv, "total")),
+			detail && detail[0] ? " — " : "", detail ? detail : "");
+}
+
 int render_guests(FILE *f, const json_t *reply, enum format fmt)
 {
 	static const struct column cols[] = {
@@ -449,6 +465,7 @@ int render_guests(FILE *f, const json_t *reply, enum format fmt)
 		ret = format_table(f, guests, cols, ARRAY_SIZE(cols));
 	if (!ret && rows && fmt == FORMAT_TABLE) {
 		render_agent(f, json_array_get(guests, 0));
+		render_move(f, json_array_get(guests, 0));
 		render_published(f, json_array_get(guests, 0));
 	}
 	json_decref(rows);

@@ -12,6 +12,7 @@
 #include "lib/clock.h"
 #include "lib/guest-ops.h"
 #include "service-vm-fleet/fleet.h"
+#include "service-vm-fleet/fleet-move.h"
 #include "lib/log.h"
 #include "lib/sanitize.h"
 #include "lib/units.h"
@@ -249,6 +250,8 @@ json_t *op_vm_show(struct fleet *f, json_t *req)
 	gj = guest_json(f, g);
 	if (gj && g->agent.n) /* what its guest agent reports, when one does */
 		json_object_set_new(gj, "agent", guest_agent_to_json(&g->agent));
+	if (gj && moves_find(&f->moves, g->name)) /* a move under way, or its kept copy */
+		json_object_set_new(gj, "move", move_json(moves_find(&f->moves, g->name)));
 	return json_pack("{s:b, s:o}", "ok", 1, "guest", gj);
 }
 

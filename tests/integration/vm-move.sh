@@ -200,6 +200,8 @@ defined_on a && die "vault1 is still defined on node-a"
 [[ $(fleet_node) == node-b ]] || die "the fleet has vault1 on $(fleet_node)"
 wait_until 180 booted_on b || die "vault1 did not boot on node-b: $(tail -c 400 "${LVDIR[b]}/consoles/vault1.log" 2>/dev/null)"
 pass "moved to node-b in $ms ms: boots there with instance $iid, archive SHA-256 unchanged, node-a undefined but its copy intact"
+cli vm show vault1 | grep -q "^move: kept from node-a to node-b" ||
+	die "vm show has no move line: $(cli vm show vault1)"
 out=$(cli vm move vault1 --to node-a --yes 2>&1) && die "a second move before the release succeeded"
 [[ $out == *"release it first"* ]] || die "second move before the release: $out"
 out=$(cli vm release-source vault1 2>&1) || die "release-source: $out"

@@ -133,6 +133,26 @@ static void test_guests_agent(void **state)
 		     "web1,mediakit,a,running,10.78.1.2,1073741824,1,tcg,,1,2\r\n");
 }
 
+/* vm show: a "move:" line while the guest has a move recorded. */
+static void test_guests_move(void **state)
+{
+	static const char reply[] =
+		"{\"ok\":true,\"guest\":{\"name\":\"v\",\"type\":\"totebox\",\"node\":\"a\","
+		"\"state\":\"stopped\",\"address\":null,\"memory_bytes\":1073741824,"
+		"\"vcpus\":1,\"accel\":\"tcg\",\"detail\":null,\"created\":1,\"updated\":2,"
+		"\"move\":{\"guest\":\"v\",\"source\":\"a\",\"target\":\"b\",\"phase\":\"transfer\","
+		"\"bytes\":10,\"total\":20,\"started\":1,\"detail\":\"1.0 MiB/s, 10 s left\"}}}";
+
+	(void)state;
+	check_render(render_guests, reply, FORMAT_TABLE,
+		     "+------+---------+------+---------+---------+--------+-------+-------+--------+\n"
+		     "| NAME |  TYPE   | NODE |  STATE  | ADDRESS | MEMORY | VCPUS | ACCEL | DETAIL |\n"
+		     "+------+---------+------+---------+---------+--------+-------+-------+--------+\n"
+		     "| v    | totebox | a    | stopped | -       |   1.0G |     1 | tcg   | -      |\n"
+		     "+------+---------+------+---------+---------+--------+-------+-------+--------+\n"
+		     "move: transfer from a to b, 10 of 20 bytes — 1.0 MiB/s, 10 s left\n");
+}
+
 static void test_format_parse(void **state)
 {
 	enum format f;
@@ -685,6 +705,7 @@ int main(void)
 		cmocka_unit_test(test_guests_address),
 		cmocka_unit_test(test_guests_fqdn),
 		cmocka_unit_test(test_guests_agent),
+		cmocka_unit_test(test_guests_move),
 		cmocka_unit_test(test_events),
 		cmocka_unit_test(test_node),
 	};
