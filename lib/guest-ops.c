@@ -29,6 +29,10 @@ static const struct guest_op_def ops[] = {
 	{ "move-commit",   GOP_MOVE_COMMIT,    true, false, true, 1, "committed",  NULL },
 	{ "move-undefine", GOP_MOVE_UNDEFINE,  true, false, true, 1, "undefined",  NULL },
 	{ "release-source", GOP_RELEASE_SOURCE, true, false, true, 1, "released", NULL },
+	/* helper only, no name: what the running guests' QEMU guest agents
+	 * report, asked by an agent that is not root (libvirt answers it on a
+	 * read-write connection only) */
+	{ "agent-addresses", GOP_AGENT_ADDRESSES, true, false, false, 0, "agent", NULL },
 };
 
 #define OPS_COUNT (sizeof(ops) / sizeof(ops[0]))

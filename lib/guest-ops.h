@@ -22,6 +22,7 @@ enum guest_op {
 	GOP_MOVE_COMMIT,
 	GOP_MOVE_UNDEFINE,
 	GOP_RELEASE_SOURCE,
+	GOP_AGENT_ADDRESSES,
 };
 
 struct guest_op_def {

@@ -497,6 +497,7 @@ static int start(struct agent *a)
 	if (ret < 0)
 		return ret;
 	guests_set_bases(&a->guests, a->cfg->images_dir, a->cfg->base_image);
+	agent_ask_set_socket(&a->guests.ask, a->cfg->virt_socket);
 	a->guests_ready = true;
 	if (a->fleet_address[0])
 		connect_fleet(a, clock_mono_ns());

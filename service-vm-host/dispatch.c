@@ -406,12 +406,12 @@ static json_t *probe_inventory(const struct probe_result *r)
 /* {GUEST:{IFNAME:[ADDRESS,...],...},...}: what the guests' agents reported
  * (the probe checked each address and bounded them per guest); NULL when
  * none did. */
-static json_t *probe_agents(const struct probe_result *r)
+static json_t *probe_agents(const struct probe_agent *ga, unsigned n)
 {
-	json_t *m = r->nagent ? json_object() : NULL;
+	json_t *m = n ? json_object() : NULL;
 
-	for (unsigned i = 0; m && i < r->nagent; i++) {
-		const struct probe_agent *a = &r->agent[i];
+	for (unsigned i = 0; m && i < n; i++) {
+		const struct probe_agent *a = &ga[i];
 		json_t *g = json_object_get(m, a->name), *list;
 
 		if (!g && json_object_set_new(m, a->name, g = json_object()) < 0)
@@ -436,7 +436,9 @@ static const char *answer_addresses(struct job *j)
 	const struct guests *g = j->d->probe;
 	bool known = g && g->have_last && g->last.ok;
 	json_t *m = json_object(), *a = json_object();
+	static struct probe_agent ga[PROBE_AGENT_MAX];
 	char *text = NULL;
+	unsigned n;
 
 	uint64_t c[2];
 
@@ -444,8 +446,8 @@ static const char *answer_addresses(struct job *j)
 		json_object_set_new(a, g->last.addrs[i].name, json_string(g->last.addrs[i].ipv4));
 	if (m && known)
 		json_object_set_new(m, "guests", probe_inventory(&g->last));
-	if (m && known && g->last.nagent)
-		json_object_set_new(m, "agent", probe_agents(&g->last));
+	if (m && known && (n = agent_ask_merge(&g->ask, &g->last, ga))) /* + the helper's */
+		json_object_set_new(m, "agent", probe_agents(ga, n));
 	if (m && fw_counters(&c[0], &c[1]) == 0) { /* the drop counters ride along */
 		json_object_set_new(m, "denied", json_integer((json_int_t)c[0]));
 		json_object_set_new(m, "guest_denied", json_integer((json_int_t)c[1]));

@@ -51,6 +51,7 @@ static void record(struct guests *g, const struct probe_result *r)
 		log_debug("libvirt: %" PRIu32 " guests, %" PRIu64 " KiB", r->running, r->memory_kib);
 	g->last = *r;
 	g->have_last = true;
+	agent_ask_maybe(&g->ask, r);
 }
 
 static void __attribute__((format(printf, 2, 3))) fail(struct guests *g, const char *fmt, ...)
@@ -284,7 +285,7 @@ int guests_init(struct guests *g, uv_loop_t *loop, const char *helper, const cha
 	if (ret < 0)
 		return ret;
 	g->timer.data = g;
-	return 0;
+	return agent_ask_init(&g->ask, loop);
 }
 
 void guests_close(struct guests *g)
@@ -295,4 +296,5 @@ void guests_close(struct guests *g)
 		close_probe(g);
 	}
 	uv_close((uv_handle_t *)&g->timer, NULL);
+	agent_ask_close(&g->ask);
 }

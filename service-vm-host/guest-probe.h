@@ -10,6 +10,7 @@
 
 #include <uv.h>
 
+#include "service-vm-host/agent-ask.h"
 #include "service-vm-host/sampler.h"
 
 #define GUESTS_TIMEOUT_MS 5000
@@ -39,6 +40,9 @@ struct guests {
 	/* The last answer; reason is kept so that a repeated failure logs once. */
 	struct probe_result last;
 	bool have_last;
+	/* The guest agents' addresses asked of the root helper when this
+	 * process is not root (after a probe; agent_ask_set_socket() first). */
+	struct agent_ask ask;
 };
 
 /* helper: path of service-vm-host-guests, or NULL for host_helper_path()'s

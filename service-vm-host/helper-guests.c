@@ -4,7 +4,7 @@
  * table), and, given the base image name of each guest type
  * (lib/guest-types.c's order, "-" for none), which of them are in the
  * project's pool; prints one line for the agent:
- *   ok running=N memory_kib=M [bases=MASK] [ip=GUEST:A.B.C.D]...
+ *   ok running=N memory_kib=M [bases=MASK] channels=K [ip=GUEST:A.B.C.D]...
  *      [ga=GUEST:IFNAME:ADDRESS]...
  *      [vm=GUEST:TYPE:STATE:VCPUS:MEMORY_KIB:OWNER:INSTANCE_ID]...
  *   or     error <reason>
@@ -12,7 +12,8 @@
  * a vm= for each domain, running or not, that carries the project's
  * metadata: what a fleet that lost its fleet.db adopts; a ga= for each
  * address a running guest's QEMU guest agent reports, when this process runs
- * as root: libvirt answers the agent's view on a read-write connection only).
+ * as root: libvirt answers the agent's view on a read-write connection only;
+ * K: the running guests whose guest agent channel is connected).
  * It lives apart from the agent so that libvirt's size and a hung daemon
  * stay out of the process that sends heartbeats. */
 #include <libvirt/libvirt.h>
@@ -24,21 +25,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
-#include "lib/guest-agent.h"
 #include "lib/guest-types.h"
+#include "service-vm-host/agent-query.h"
 #include "service-vm-host/sampler.h"
 #include "virt/virt.h"
 #include "virt/virt-internal.h"
 
 /* The agent gives up after a few seconds; never outlive it for long. */
 #define PROBE_ALARM_S 30
-/* Guest agents are asked for at most this long in all (the agent kills a
- * probe after GUESTS_TIMEOUT_MS), each answering within AGENT_REPLY_S. */
-#define AGENT_BUDGET_MS 2000
-#define AGENT_REPLY_S 1
 
 static void quiet(void *data, virErrorPtr err)
 {
@@ -132,82 +128,32 @@ static void print_address(virDomainPtr dom, unsigned *count)
 	}
 }
 
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-/* Whether the live XML's guest agent channel says a guest agent opened it:
- * a guest without one is simply not asked. */
-static bool agent_connected(virDomainPtr dom)
-{
-	char *xml = virDomainGetXMLDesc(dom, 0);
-	const char *at = xml ? strstr(xml, "name='org.qemu.guest_agent.0'") : NULL;
-	const char *end = at ? strchr(at, '>') : NULL;
-	const char *st = at ? strstr(at, "state='connected'") : NULL;
-	bool yes = st && end && st < end;
-
-	free(xml);
-	return yes;
-}
-
-static bool loopback(const char *ifname, const char *addr)
-{
-	return !strcmp(ifname, "lo") || !strncmp(addr, "127.", 4) || !strcmp(addr, "::1");
-}
-
-/* " ga=NAME:IFNAME:ADDRESS" for what the guest's agent reports, loopback
- * aside; what lib/guest-agent.h would refuse is left out. */
-static void print_agent(virDomainPtr rw, unsigned *count)
-{
-	const char *name = virDomainGetName(rw);
-	virDomainInterfacePtr *ifs = NULL;
-	struct guest_agent seen = { 0 };
-	int n;
-
-	if (!name || !guest_name_valid(name) || !agent_connected(rw) ||
-	    virDomainAgentSetResponseTimeout(rw, AGENT_REPLY_S, 0) < 0)
-		return;
-	n = virDomainInterfaceAddresses(rw, &ifs, VIR_DOMAIN_INTERFACE_ADDRESSES_SRC_AGENT, 0);
-	for (int i = 0; i < n; i++) {
-		for (unsigned k = 0; ifs[i]->name && k < ifs[i]->naddrs; k++) {
-			const char *addr = ifs[i]->addrs[k].addr;
-
-			if (*count < PROBE_AGENT_MAX && addr && !loopback(ifs[i]->name, addr) &&
-			    guest_agent_add(&seen, ifs[i]->name, addr) == 0) {
-				printf(" ga=%s:%s:%s", name, ifs[i]->name, addr);
-				(*count)++;
-			}
-		}
-		virDomainInterfaceFree(ifs[i]);
-	}
-	free(ifs);
-}
-
-/* The agents' view needs a read-write connection, tried only as root: the
- * packaged agent (user osi) may not write to libvirt, and a refused attempt
- * every probe would fill libvirtd's log. */
+/* " ga=NAME:IFNAME:ADDRESS" for what the guests' agents report. Their view
+ * needs a read-write connection, tried only as root: the packaged agent
+ * (user osi) may not write to libvirt, and a refused attempt every probe
+ * would fill libvirtd's log; it asks the root helper instead
+ * ("agent-addresses", when channels= says an agent is there). */
 static void print_agents(const char *uri, virDomainPtr *doms, int n)
 {
 	virConnectPtr rw = geteuid() == 0 ? virConnectOpen(uri) : NULL;
-	uint64_t start = now_ms();
-	unsigned count = 0;
+	static struct agent_found found;
+	static char line[PROBE_AGENT_MAX * PROBE_GA_MAX + 1];
+	uint64_t start = agent_now_ms();
 
-	for (int i = 0; rw && i < n && now_ms() - start < AGENT_BUDGET_MS; i++) {
+	for (int i = 0; rw && i < n; i++) {
 		char uuid[VIR_UUID_STRING_BUFLEN];
 		virDomainPtr d;
 
 		if (virDomainGetUUIDString(doms[i], uuid) < 0 ||
 		    !(d = virDomainLookupByUUIDString(rw, uuid)))
 			continue;
-		print_agent(d, &count);
+		agent_query(&d, 1, start, &found);
 		virDomainFree(d);
 	}
 	if (rw)
 		virConnectClose(rw);
+	if (agent_tokens(&found, line, sizeof(line)) == 0)
+		fputs(line, stdout);
 }
 
 /* The field as the agent's parser takes it: 0x21-0x7e but ':', "-" if empty. */
@@ -265,7 +211,7 @@ int main(int argc, char **argv)
 	virDomainPtr *doms = NULL;
 	virConnectPtr conn;
 	uint64_t mem = 0;
-	unsigned running = 0, naddrs = 0;
+	unsigned running = 0, naddrs = 0, channels = 0;
 	int n, ret;
 
 	if (argc < 2 || !argv[1][0])
@@ -288,12 +234,14 @@ int main(int argc, char **argv)
 		/* A guest that stopped since the listing is simply not counted. */
 		if (virDomainGetInfo(doms[i], &info) == 0) {
 			running++;
+			channels += agent_channel_connected(doms[i]);
 			mem = mem + info.memory < mem ? UINT64_MAX : mem + info.memory;
 		}
 	}
 	printf("ok running=%u memory_kib=%" PRIu64, running, mem);
 	if (argc > 2)
 		printf(" bases=%" PRIu32, bases_present(conn, argv + 2, argc - 2));
+	printf(" channels=%u", channels);
 	for (int i = 0; i < n; i++)
 		print_address(doms[i], &naddrs);
 	print_agents(argv[1], doms, n);

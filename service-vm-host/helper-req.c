@@ -6,10 +6,11 @@
 
 _Static_assert(sizeof(struct helper_req) == 104, "the request's size is part of the protocol");
 
-/* The node's verbs: about the node's guest network, so no guest name. */
+/* The node's verbs: about the node's guest network or all its guests, so
+ * no guest name. */
 static bool node_verb(const struct guest_op_def *d)
 {
-	return d->op == GOP_FABRIC || d->op == GOP_NAMES;
+	return d->op == GOP_FABRIC || d->op == GOP_NAMES || d->op == GOP_AGENT_ADDRESSES;
 }
 
 /* The verbs the helper does: dispatched, never refused, not the agent's own;

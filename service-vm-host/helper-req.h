@@ -24,8 +24,9 @@ struct helper_req {
 };
 
 /* Fills r (zeroed first); -EINVAL if op is not one the helper does or a field
- * does not fit. "fabric" and "names" are about the node: no name (NULL or
- * ""), no type, no size. The same checks as helper_req_check() apply on arrival. */
+ * does not fit. "fabric", "names" and "agent-addresses" are about the node:
+ * no name (NULL or ""), no type, no size. The same checks as
+ * helper_req_check() apply on arrival. */
 int helper_req_build(struct helper_req *r, const struct guest_op_def *op, const char *name,
 		     const char *type, uint64_t memory_bytes, uint64_t vcpus);
 

@@ -33,6 +33,7 @@
 #include "lib/conf-path.h"
 #include "lib/log.h"
 #include "osi-config.h"
+#include "service-vm-host/helper-agent.h"
 #include "service-vm-host/helper-fabric.h"
 #include "service-vm-host/helper-move.h"
 #include "service-vm-host/helper-req.h"
@@ -178,6 +179,16 @@ static int node_act(struct virt_host *h, const struct host_config *c, const stru
 		return fail("%s", h->err);
 	report(op->done_state, NULL, NULL);
 	return 0;
+}
+
+/* agent-addresses: one line, the guest agents' ga= tokens. */
+static int agent_act(struct virt_host *h)
+{
+	char *line = helper_agent_line(h);
+	int ret = !line ? fail("%s", h->err) : send(peer, line, strlen(line), MSG_NOSIGNAL) < 0;
+
+	free(line);
+	return ret;
 }
 
 /* Its static lease goes with it (none: nothing to do). */
@@ -419,6 +430,8 @@ int main(int argc, char **argv)
 		ret = create(&h, &cfg, &r);
 	else if (op->op == GOP_FABRIC || op->op == GOP_NAMES)
 		ret = node_act(&h, &cfg, op);
+	else if (op->op == GOP_AGENT_ADDRESSES)
+		ret = agent_act(&h);
 	else if (op->op >= GOP_MOVE_OUT)
 		ret = move(&h, &cfg, op, r.name);
 	else

@@ -391,6 +391,14 @@ static int parse_probe_ok(const char *p, const char *end, struct probe_result *o
 		out->has_bases = true;
 		out->bases = (uint32_t)bases;
 	}
+	if (has_prefix(p, end, " channels=")) {
+		uint64_t ch;
+
+		p += 10;
+		if (scan_u64(&p, end, &ch) < 0 || ch > running)
+			return -EBADMSG;
+		out->agent_channels = (uint32_t)ch;
+	}
 	while (p != end) {
 		int n = has_prefix(p, end, " vm=") ? parse_probe_vm(p, end, out) :
 			has_prefix(p, end, " ga=") ? parse_probe_agent(p, end, out) :
@@ -418,6 +426,23 @@ static int parse_probe_error(const char *p, const char *end, struct probe_result
 	}
 	memcpy(out->reason, p, n);
 	out->reason[n] = '\0';
+	return 0;
+}
+
+int parse_agent_tokens(const char *text, size_t len, struct probe_result *out)
+{
+	const char *p = text, *end = text + len;
+
+	out->nagent = 0;
+	while (p != end) {
+		int n = parse_probe_agent(p, end, out);
+
+		if (n < 0) {
+			out->nagent = 0;
+			return -EBADMSG;
+		}
+		p += n;
+	}
 	return 0;
 }
 

@@ -45,7 +45,8 @@ void sampler_init(struct sampler *s, const char *proc_root);
 int sampler_read(struct sampler *s, struct sample *out);
 
 /* The one line service-vm-host-guests prints on stdout:
- *   "ok running=<u32> memory_kib=<u64>[ bases=<u32>][ ip=<guest>:<IPv4>]...
+ *   "ok running=<u32> memory_kib=<u64>[ bases=<u32>][ channels=<u32>]
+ *       [ ip=<guest>:<IPv4>]...
  *       [ ga=<guest>:<ifname>:<address>]...
  *       [ vm=<guest>:<type>:<state>:<vcpus>:<memory_kib>:<owner>:<instance-id>]..."
  *   or  "error <printable ASCII>"
@@ -57,7 +58,9 @@ int sampler_read(struct sampler *s, struct sample *out);
  * empty); at most PROBE_VMS_MAX, one per guest. Each ga= is one address a
  * running guest's QEMU guest agent reported (lib/guest-agent.h: the
  * interface's name, an IPv4 or IPv6 address in inet_ntop's form); at most
- * GUEST_AGENT_ADDRS_MAX per guest and PROBE_AGENT_MAX in all, no pair twice. */
+ * GUEST_AGENT_ADDRS_MAX per guest and PROBE_AGENT_MAX in all, no pair twice.
+ * channels= counts the running guests whose guest agent channel the live
+ * XML shows connected (read-only suffices; at most running). */
 #define PROBE_REASON_MAX 200
 #define PROBE_BASES_MAX 8 /* bits of bases: guest types, in table order */
 #define PROBE_ADDRS_MAX 64
@@ -105,6 +108,7 @@ struct probe_result {
 	char reason[PROBE_REASON_MAX + 1]; /* when !ok */
 	unsigned naddrs;   /* running guests whose IPv4 address libvirt knew */
 	struct probe_addr addrs[PROBE_ADDRS_MAX];
+	uint32_t agent_channels; /* running guests with a connected agent channel */
 	unsigned nagent;   /* addresses the guests' agents reported */
 	struct probe_agent agent[PROBE_AGENT_MAX];
 	unsigned nvms;     /* the project's domains, running or not */
@@ -114,3 +118,7 @@ struct probe_result {
 /* Parses len bytes (need not be NUL-terminated); -EBADMSG unless the line is
  * exactly one of the two forms. */
 int parse_probe_line(const char *line, size_t len, struct probe_result *out);
+/* Only the ga= tokens, as the probe line carries them (" ga=G:IF:A"..., the
+ * same checks and bounds), into out->agent; the privileged helper's
+ * "agent-addresses" answer. -EBADMSG (and none taken) if one is malformed. */
+int parse_agent_tokens(const char *text, size_t len, struct probe_result *out);

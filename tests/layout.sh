@@ -29,6 +29,8 @@ declare -A exceptions=(
 	[service-vm-host/helper-fabric.c]="virt"
 	[service-vm-host/helper-move.h]="virt" # the helper's part of a cold move (helper-virt.c's part)
 	[service-vm-host/helper-move.c]="virt"
+	[service-vm-host/helper-agent.h]="virt" # the helper's agent-addresses verb (helper-virt.c's part)
+	[service-vm-host/helper-agent.c]="virt"
 )
 generated="osi-config.h"
 

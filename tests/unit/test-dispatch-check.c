@@ -53,6 +53,9 @@ static void test_request(void **state)
 			    "request is for another node");
 	/* the helper's names is not the fleet's to ask */
 	assert_string_equal(check("{\"op\":\"names\",\"node\":\"n1\"}", &r), "unknown operation");
+	/* nor is agent-addresses: only the agent asks its helper that */
+	assert_string_equal(check("{\"op\":\"agent-addresses\",\"node\":\"n1\"}", &r),
+			    "unknown operation");
 	/* known verbs that are never dispatched, and unknown ones */
 	assert_string_equal(check("{\"op\":\"migrate\",\"node\":\"n1\",\"guest\":{\"name\":\"g1\"}}", &r),
 			    "unknown operation");

@@ -19,7 +19,7 @@ static void lookups(void **state)
 		assert_ptr_equal(guest_op_find(op->verb), op);
 		assert_int_equal(op->op, n);
 	}
-	assert_int_equal(n, GOP_RELEASE_SOURCE + 1);
+	assert_int_equal(n, GOP_AGENT_ADDRESSES + 1);
 	assert_null(guest_op_find(NULL));
 	assert_null(guest_op_find("reboot"));
 	assert_null(guest_op_find("START"));
@@ -86,6 +86,10 @@ static void rows_agree(void **state)
 	}
 	assert_string_equal(guest_op_find("move-in")->done_state, "defined");
 	assert_string_equal(guest_op_find("release-source")->done_state, "released");
+	/* the agent asks its helper for the guest agents' view: never the fleet */
+	assert_false(guest_op_find("agent-addresses")->dispatched);
+	assert_int_equal(guest_op_find("agent-addresses")->helper_args, 0);
+	assert_string_equal(guest_op_find("agent-addresses")->done_state, "agent");
 }
 
 static void sizes(void **state)

@@ -126,12 +126,12 @@ static void test_names(void **state)
 /* The node's verbs travel with no name, type or size, and only so. */
 static void test_node_verbs(void **state)
 {
-	static const char *const verbs[] = { "fabric", "names" };
+	static const char *const verbs[] = { "fabric", "names", "agent-addresses" };
 	struct helper_req r, out;
 	const struct guest_op_def *d;
 
 	(void)state;
-	for (unsigned i = 0; i < 2; i++) {
+	for (unsigned i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++) {
 		assert_int_equal(helper_req_build(&r, op(verbs[i]), NULL, NULL, 0, 0), 0);
 		assert_null(helper_req_check(&r, sizeof(r), &out, &d));
 		assert_ptr_equal(d, op(verbs[i]));
@@ -148,6 +148,38 @@ static void test_node_verbs(void **state)
 		r.type[0] = 'x';
 		assert_non_null(helper_req_check(&r, sizeof(r), &out, &d));
 	}
+}
+
+/* The guest agents' view: one fixed record, op 15 on the wire, no name, and
+ * checked like the other node verbs (a guest's name, a type, a size, a byte
+ * more or less: refused). */
+static void test_agent_addresses(void **state)
+{
+	struct helper_req r, out;
+	const struct guest_op_def *d;
+	uint8_t big[sizeof(r) + 1] = { 0 };
+
+	(void)state;
+	assert_int_equal(GOP_AGENT_ADDRESSES, 15);
+	assert_int_equal(helper_req_build(&r, op("agent-addresses"), NULL, NULL, 0, 0), 0);
+	assert_int_equal(r.op, 15);
+	assert_null(helper_req_check(&r, sizeof(r), &out, &d));
+	assert_ptr_equal(d, op("agent-addresses"));
+	assert_int_equal(helper_req_build(&r, op("agent-addresses"), "web1", NULL, 0, 0), -EINVAL);
+	assert_int_equal(helper_req_build(&r, op("agent-addresses"), NULL, NULL, 0, 0), 0);
+	memcpy(big, &r, sizeof(r));
+	assert_non_null(helper_req_check(big, sizeof(big), &out, &d));
+	assert_null(d);
+	assert_non_null(helper_req_check(&r, sizeof(r) - 1, &out, &d));
+	memcpy(r.name, "web1", 5);
+	assert_non_null(helper_req_check(&r, sizeof(r), &out, &d));
+	memset(r.name, 0, sizeof(r.name));
+	r.name[sizeof(r.name) - 1] = 'x'; /* a byte after the (empty) name */
+	assert_non_null(helper_req_check(&r, sizeof(r), &out, &d));
+	r.name[sizeof(r.name) - 1] = '\0';
+	r.memory_bytes = GUEST_MEM_MIN;
+	assert_non_null(helper_req_check(&r, sizeof(r), &out, &d));
+	assert_null(d);
 }
 
 static void test_types_and_sizes(void **state)
@@ -184,6 +216,7 @@ int main(void)
 		cmocka_unit_test(test_names),
 		cmocka_unit_test(test_types_and_sizes),
 		cmocka_unit_test(test_node_verbs),
+		cmocka_unit_test(test_agent_addresses),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -454,11 +454,62 @@ static void probe_line_agent(void **state)
 	assert_int_equal(parse_probe_line(line, n, &r), -EBADMSG);
 }
 
+/* channels=: how many running guests have a connected agent channel (the
+ * unprivileged agent asks its helper only then); never more than running. */
+static void probe_line_channels(void **state)
+{
+	static const char *const bad[] = {
+		"ok running=1 memory_kib=0 channels=2", "ok running=1 memory_kib=0 channels=",
+		"ok running=1 memory_kib=0 channels=-1", "ok running=1 memory_kib=0 channels=1x",
+		"ok running=1 memory_kib=0 ip=web1:10.0.0.1 channels=1",
+	};
+	const char *good = "ok running=2 memory_kib=5 bases=1 channels=2 ip=web1:10.0.0.1";
+	struct probe_result r;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(parse_probe_line(bad[i], strlen(bad[i]), &r), -EBADMSG);
+	assert_int_equal(parse_probe_line(good, strlen(good), &r), 0);
+	assert_int_equal(r.agent_channels, 2);
+	assert_int_equal(r.naddrs, 1);
+	good = "ok running=2 memory_kib=5";
+	assert_int_equal(parse_probe_line(good, strlen(good), &r), 0);
+	assert_int_equal(r.agent_channels, 0);
+}
+
+/* The helper's agent-addresses answer: ga= tokens only, checked as in the
+ * probe line; one bad token and none is taken. */
+static void agent_tokens_only(void **state)
+{
+	static const char *const bad[] = {
+		"ga=web1:eth0:10.0.0.1", " ga=web1:eth0:10.0.0.1 ", " ip=web1:10.0.0.1",
+		" ga=web1:eth0:10.0.0.1 ga=web1:eth0:10.0.0.1", " ga=web1:eth0:10.0.0.01",
+		" ga=web1:eth0:10.0.0.1 vm=web1:mediakit:running:1:1:-:-",
+	};
+	const char *good = " ga=web1:eth0:10.0.0.1 ga=db-2:ens3:fe80::1";
+	struct probe_result r = { 0 };
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(parse_agent_tokens(bad[i], strlen(bad[i]), &r), -EBADMSG);
+		assert_int_equal(r.nagent, 0);
+	}
+	assert_int_equal(parse_agent_tokens("", 0, &r), 0);
+	assert_int_equal(r.nagent, 0);
+	assert_int_equal(parse_agent_tokens(good, strlen(good), &r), 0);
+	assert_int_equal(r.nagent, 2);
+	assert_string_equal(r.agent[1].name, "db-2");
+	assert_string_equal(r.agent[1].a.ifname, "ens3");
+	assert_string_equal(r.agent[1].a.addr, "fe80::1");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(probe_line_inventory),
 		cmocka_unit_test(probe_line_agent),
+		cmocka_unit_test(probe_line_channels),
+		cmocka_unit_test(agent_tokens_only),
 		cmocka_unit_test(real_stat),
 		cmocka_unit_test(real_meminfo),
 		cmocka_unit_test(cpu_counts),
