@@ -21,7 +21,7 @@
 #   a guest with an encrypted archive (where libvirt keeps secrets) moves,
 #      its key sealed to the target, and boots there;
 #   3. kill -9 of the source agent, the target agent or the fleet at a random
-#      instant of a move, as many rounds as fit in MOVE_ROUNDS_S (240 s):
+#      instant of a move, MOVE_ROUNDS rounds (10, the minimum):
 #      afterwards the guest is defined on exactly one node, starts there, and
 #      its archive's SHA-256 is unchanged.
 # Skipped (77) as fabric-guests.sh is.
@@ -31,7 +31,7 @@ source "$(dirname "$0")/lib-fabric.sh"
 
 : "${OSI_VIRT_TOOL:?}" "${OSI_HELPER_CALL:?}" "${OSI_SOURCE:?}"
 ZONE=osi.internal
-ROUNDS_S=${MOVE_ROUNDS_S:-240}
+ROUNDS=${MOVE_ROUNDS:-10}
 na=osi-ma-$$ nb=osi-mb-$$
 declare -A NS=([a]=$na [b]=$nb)
 declare -A IF=([a]=osma$$ [b]=osmb$$)
@@ -262,8 +262,7 @@ move_line() { cli vm move-show vault1 2>&1; }
 settled() { [[ $(move_line) == *"no move recorded"* || $(move_line) == *": kept"* ]]; }
 WHERE=b
 rounds=0 moved=0 undone=0
-t_rounds=$(now_ms)
-while (( $(now_ms) - t_rounds < ROUNDS_S * 1000 )); do
+while (( rounds < ROUNDS )); do
 	src=$WHERE dst=${OTHER[$WHERE]}
 	victims=("agent-$src" "agent-$dst" fleet)
 	victim=${victims[$((RANDOM % 3))]}
@@ -291,6 +290,5 @@ while (( $(now_ms) - t_rounds < ROUNDS_S * 1000 )); do
 	log "round $rounds: kill -9 $victim after $delay ms of a move $src -> $dst: vault1 whole on node-$WHERE"
 	rounds=$((rounds + 1))
 done
-(( rounds >= 1 )) || die "no round ran"
 pass "$rounds rounds of kill -9 (source agent, target agent, fleet) mid-move: each left vault1 whole and startable on exactly one node, archive SHA-256 unchanged ($moved moved, $undone undone)"
 log "runtime $(( $(now_ms) - t_start )) ms after the test guest image"
