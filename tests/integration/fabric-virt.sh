@@ -19,7 +19,9 @@
 # The test guest runs Debian's qemu-ga on the domain's guest agent channel:
 # the guests probe (service-vm-host-guests, read-write here as root) reports
 # its eth0 address from virDomainInterfaceAddresses' agent source (ga=), and
-# none while the agent is not up.
+# none while the agent is not up. As packaged (not root, read-only
+# libvirt), the probe reports the connected channel but no address, and the
+# root helper's agent-addresses verb reports it.
 # Skipped (77) without root, qemu, libvirtd, dnsmasq, iptables, overlayfs or
 # a Debian mirror for the test guest's packages.
 source "$(dirname "$0")/lib.sh"
@@ -34,7 +36,7 @@ ZONE=osi.internal
 [[ $(id -u) == 0 ]] || skip "needs root (a system libvirtd, loop devices for the test guest)"
 export PATH=$PATH:/usr/sbin:/sbin
 for p in libvirtd qemu-system-x86_64 qemu-img dnsmasq iptables unshare nsenter busybox curl \
-	systemd-socket-activate losetup mkfs.ext4 ebtables; do
+	systemd-socket-activate losetup mkfs.ext4 ebtables setpriv; do
 	command -v "$p" >/dev/null || skip "$p not installed"
 done
 [[ -s /etc/libvirt/nwfilter/clean-traffic.xml ]] ||
@@ -180,6 +182,19 @@ live=$(cat "/proc/$LVPID/root/run/libvirt/qemu/web1.xml") # libvirtd's live stat
 [[ $live == *"name='org.qemu.guest_agent.0' state='connected'"* ]] ||
 	die "web1's agent channel is not connected: $(grep -A2 '<channel' <<<"$live")"
 pass "web1's qemu-ga reports eth0 10.78.1.2 through virDomainInterfaceAddresses (probe: $(grep -o ' ga=[^ ]*' "$T/probe.out" | tr -d '\n'))"
+
+# ---- as packaged: the probe unprivileged on the read-only socket, which
+# libvirt does not answer the agent's view on; the root helper's fixed verb
+# agent-addresses does (what the agent, not root, asks after such a probe) ----
+chmod o+x "$T" "$LV" "$LV/sock" # traversable, as /run/libvirt is
+uprobe() { setpriv --reuid=nobody --regid=nogroup --clear-groups \
+	"$BUILD/service-vm-host/service-vm-host-guests" "qemu+unix:///system?socket=$LV/sock/libvirt-sock-ro"; }
+out=$(uprobe 2>&1) || die "the unprivileged probe: $out"
+[[ $out == "ok "*" channels=1 "* && $out != *" ga="* ]] ||
+	die "the unprivileged probe should count web1's agent channel and report no address: $out"
+out=$(hc agent-addresses) || die "agent-addresses: $out"
+[[ $out == *'"state":"agent"'*" ga=web1:eth0:10.78.1.2"* ]] || die "agent-addresses: $out"
+pass "unprivileged probe: channels=1, no ga=; the helper's agent-addresses: $(grep -o ' ga=[^ "]*' <<<"$out" | tr -d '\n')"
 
 lookup() { # lookup NAME ADDR: NAME resolves to ADDR through the network's dnsmasq
 	in_node busybox nslookup "$1" "$GW" 2>/dev/null | sed -n '/^Name:/,$p' | grep -q "^Address: *$2\$"
