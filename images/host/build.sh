@@ -27,7 +27,7 @@ mmdebstrap --variant=apt --include="$(IFS=,; echo "${pkgs[*]}")" \
 	--customize-hook="copy-in ${debs[*]} /tmp/osi-debs" \
 	--customize-hook='chroot "$1" sh -c "DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends /tmp/osi-debs/*.deb"' \
 	--customize-hook="tar -C '$HERE/rootfs' -cf - . | tar -C \"\$1\" -xf - --no-same-owner" \
-	--customize-hook='chroot "$1" systemctl enable systemd-networkd osi-firstboot.service' \
+	--customize-hook='chroot "$1" systemctl enable systemd-networkd osi-growroot.service osi-firstboot.service' \
 	--customize-hook='chroot "$1" apt-get clean' \
 	--customize-hook='rm -rf "$1/tmp/osi-debs" "$1"/var/lib/apt/lists/*' \
 	"$SUITE" "$ROOT" "$MIRROR"

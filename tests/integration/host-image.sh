@@ -8,8 +8,9 @@
 # is the kernel's WireGuard (ip -d link: wireguard, no wireguard-go) with
 # recent handshakes to every other host, the NAT'd host's endpoint learned
 # from its handshakes (the NAT's address), status from non-fleet hosts lists
-# all live, and rebooted hosts (one behind the NAT) come back live without a
-# new ceremony.
+# all live, and a rebooted host comes back live without a new ceremony (the
+# NAT'd one handshaking with it again). vm2's disk is 2 GiB larger than the image: its first boot
+# grows the root partition and file system to it.
 # The image comes from OSI_HOST_IMAGE, else `make host-image` (cached under
 # /var/cache/os-infrastructure by the tree's content).
 source "$(dirname "$0")/lib.sh"
@@ -59,6 +60,9 @@ for n in $(seq 2 "$VMS"); do
 	else
 		seed "$n" mode=join name=host-$n address=192.168.77.$n/24 endpoint=192.168.77.$n:51820 \
 			via=192.168.77.1:7104 code="$(code $((n - 1)))" confirm=code
+		# vm2 on a disk larger than the image (boot takes the overlay made here)
+		((n == 2)) && qemu-img create -q -f qcow2 -F raw -b "$IMG" "$T/disk2.qcow2" \
+			$(($(stat -c %s "$IMG") + 2048 * 1024 * 1024))
 		boot "$n"
 	fi
 	wait_until 600 console_has "$n" 'SAS confirmed' || die "vm$n: no ceremony"
@@ -77,6 +81,16 @@ if ((NATTED)); then
 	wait_until 60 all_live "$NATTED" || die "status from host-$NATTED: $(status_from "$NATTED" 2>&1)"
 	pass "status from host-$NATTED, behind the NAT, lists $VMS live"
 fi
+
+# ---- vm2's root grew to its disk ----
+img_bytes=$(stat -c %s "$IMG")
+disk_bytes=$(qga 2 lsblk -bdno SIZE /dev/vda) || die "vm2's disk"
+root_bytes=$(qga 2 df -B1 --output=size / | tail -1 | tr -d ' ') || die "vm2's df"
+((disk_bytes == img_bytes + 2048 * 1024 * 1024)) || die "vm2's disk is $disk_bytes bytes"
+# grown by more than 1.5 of the 2 GiB: more than the whole image could hold before
+((root_bytes > img_bytes - 64 * 1024 * 1024 + 1536 * 1024 * 1024)) ||
+	die "vm2's root is $root_bytes bytes on a $disk_bytes-byte disk (image $img_bytes): $(qga 2 journalctl -b -u osi-growroot --no-pager 2>&1 | tail -5)"
+pass "vm2's first boot grew its root to the disk: $((root_bytes >> 20)) MiB on $((disk_bytes >> 20)) MiB (image $((img_bytes >> 20)) MiB)"
 
 # Traffic between N and every other host's mesh address (10.77.0.M, in the
 # order they joined), both ways: nothing else makes two plain nodes talk,
@@ -140,9 +154,11 @@ for n in $(seq "$VMS"); do # the agent (osi) takes the ledger's lock root's CLI 
 done
 pass "the agents (osi) and root's CLI share the ledger's lock"
 
-# ---- reboots (vm2, and the NAT'd one at once): back without a ceremony ----
+# ---- a reboot (vm2): back without a ceremony ----
+# vm2 keeps no endpoint for the NAT'd host: that one's data to it goes
+# unanswered and it handshakes again. (Rebooting the NAT'd host too, at
+# once, took it 296 s against vm2's 88 s: left out for the run time.)
 again=(2)
-((NATTED)) && again+=("$NATTED")
 declare -A boot_id=() ledger=()
 for n in "${again[@]}"; do
 	boot_id[$n]=$(qga "$n" cat /proc/sys/kernel/random/boot_id)
@@ -150,14 +166,17 @@ for n in "${again[@]}"; do
 	qga "$n" systemctl reboot >/dev/null 2>&1 || true
 done
 rebooted() { local id; id=$(qga "$1" cat /proc/sys/kernel/random/boot_id) && [[ $id != "${boot_id[$1]}" ]]; }
+reboot_t0=$(date +%s)
 for n in "${again[@]}"; do
 	wait_until 400 rebooted "$n" || die "vm$n did not come back from its reboot"
+	log "vm$n back $(($(date +%s) - reboot_t0)) s after the reboot"
 	[[ $(qga "$n" systemctl show -P ConditionResult osi-firstboot.service) == no ]] ||
 		die "vm$n ran its first boot again"
 	[[ $(qga "$n" sha256sum /var/lib/os-infrastructure/ledger) == "${ledger[$n]}" ]] || die "vm$n's ledger changed"
 done
 for n in "${again[@]}"; do
 	wait_until 180 fresh_handshakes "$n" || die "vm$n: no handshakes after the reboot: $(qga "$n" wg show osi0 2>&1)"
+	log "vm$n: fresh handshakes $(($(date +%s) - reboot_t0)) s after the reboot"
 done
 wait_until 180 all_live || die "after the reboots, status does not list $VMS live"
 pass "rebooted (${again[*]/#/vm}): mesh and heartbeats back from the stored identity and ledger, no new ceremony"
