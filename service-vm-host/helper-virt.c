@@ -418,7 +418,9 @@ int main(int argc, char **argv)
 		return fail("refused: %s", why);
 	if (load_config(argc, argv, &cfg) < 0)
 		return fail("the helper's configuration is unusable (see its log)");
-	log_info("%s %s%s%s", op->verb, r.name, op->op == GOP_CREATE ? " as " : "", r.type);
+	/* agent-addresses comes every 15-20 s while a guest agent is up: debug */
+	log_msg(op->op == GOP_AGENT_ADDRESSES ? LOG_LVL_DEBUG : LOG_LVL_INFO, "%s %s%s%s", op->verb,
+		r.name, op->op == GOP_CREATE ? " as " : "", r.type);
 	vc.uri = cfg.virt_uri;
 	vc.pool_dir = cfg.pool_dir[0] ? cfg.pool_dir : NULL;
 	vc.console_dir = cfg.console_dir[0] ? cfg.console_dir : NULL;
