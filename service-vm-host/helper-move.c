@@ -15,6 +15,7 @@
 #include "lib/log.h"
 #include "lib/mesh.h"
 #include "lib/trust.h"
+#include "service-vm-host/move-checks.h"
 #include "virt/virt-export.h"
 #include "virt/virt-move.h"
 
@@ -175,10 +176,15 @@ int helper_move_out(struct virt_host *h, const struct host_config *c, const char
 	return 0;
 }
 
+struct move_in_ctx {
+	const struct host_config *c;
+	const char *name;
+};
+
 /* The signer must be a live member of this node's ledger (or trust file). */
 static int trust_member(const struct export_sig *s, void *ctx, char *err, size_t errlen)
 {
-	const struct host_config *c = ctx;
+	const struct host_config *c = ((const struct move_in_ctx *)ctx)->c;
 	struct trust_set set = { 0 };
 	const struct trust_entry *e;
 	char source[PATH_MAX + 8];
@@ -196,21 +202,36 @@ static int trust_member(const struct export_sig *s, void *ctx, char *err, size_t
 	return ret;
 }
 
+/* Before anything is made: the archive is of the guest the move is of. */
+static int the_guest(const struct export_manifest *m, void *ctx, char *err, size_t errlen)
+{
+	const char *name = ((const struct move_in_ctx *)ctx)->name;
+	const char *why = move_manifest_check(m, name);
+
+	if (why)
+		snprintf(err, errlen, "refused: the archive holds guest %s, not %s", m->name, name);
+	return why ? -EBADMSG : 0;
+}
+
 int helper_move_in(struct virt_host *h, const struct host_config *c, const char *name, int fd)
 {
 	struct export_manifest m;
 	struct virt_guest g;
 	struct identity id;
+	struct move_in_ctx ctx = { c, name };
 	char path[PATH_MAX], src[32];
+	const char *why = move_fd_check(fd);
 	int ret;
 
 	if (fd < 0)
 		return fail(h, -EINVAL, "move-in needs the received archive");
+	if (why)
+		return fail(h, -EBADF, "refused: the received archive is %s", why);
+	if (virt_guest_get(h, name, &g) == 0) /* refused before its marker is touched */
+		return fail(h, -EEXIST, "a guest named %s is already defined here", name);
 	if ((ret = marker_path(h, c, "in", name, path)) < 0)
 		return ret;
 	unlink(path);
-	if (virt_guest_get(h, name, &g) == 0)
-		return fail(h, -EEXIST, "a guest named %s is already defined here", name);
 	if ((ret = mark(h, path)) < 0)
 		return ret;
 	snprintf(src, sizeof(src), "/proc/self/fd/%d", fd);
@@ -219,17 +240,14 @@ int helper_move_in(struct virt_host *h, const struct host_config *c, const char 
 		return fail(h, ret, "cannot load this node's identity to open the volumes' keys: %s",
 			    strerror(-ret));
 	}
-	ret = virt_import_as(h, src, trust_member, (void *)c, &id, &m);
+	ret = virt_import_checked(h, src, trust_member, &ctx, &id, the_guest, &m);
 	identity_wipe(&id);
 	if (ret < 0) {
 		unlink(path); /* the import removed what it made */
 		return ret;
 	}
-	if (strcmp(m.name, name))
-		ret = fail(h, -EBADMSG, "the archive holds guest %s, not %s", m.name, name);
 	export_manifest_free(&m);
-	if (ret == 0)
-		ret = virt_move_autostart(h, name, false);
+	ret = virt_move_autostart(h, name, false);
 	return ret; /* a failure here leaves the marked copy for move-abort */
 }
 

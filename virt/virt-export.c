@@ -510,6 +510,13 @@ int virt_import(struct virt_host *h, const char *path, export_trust_fn trust, vo
 int virt_import_as(struct virt_host *h, const char *path, export_trust_fn trust, void *ctx,
 		   const struct identity *id, struct export_manifest *m)
 {
+	return virt_import_checked(h, path, trust, ctx, id, NULL, m);
+}
+
+int virt_import_checked(struct virt_host *h, const char *path, export_trust_fn trust, void *ctx,
+			const struct identity *id, import_check_fn check,
+			struct export_manifest *m)
+{
 	struct archive *a = NULL;
 	bool made[EXPORT_VOLUMES_MAX] = { false };
 	char vol[VIRT_VOL_NAME_MAX], why[VIRT_ERR_MAX];
@@ -517,7 +524,8 @@ int virt_import_as(struct virt_host *h, const char *path, export_trust_fn trust,
 
 	if (ret)
 		return ret;
-	if ((ret = import_free(h, m)) < 0 || (ret = import_keys(h, id, m)) < 0 ||
+	if ((check && (ret = check(m, ctx, h->err, sizeof(h->err))) < 0) ||
+	    (ret = import_free(h, m)) < 0 || (ret = import_keys(h, id, m)) < 0 ||
 	    (ret = virt_pool_ensure(h)) < 0 ||
 	    (ret = export_archive_open(path, &a, h->err, sizeof(h->err))) < 0)
 		goto cleanup;

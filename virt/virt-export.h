@@ -63,6 +63,13 @@ int virt_import(struct virt_host *h, const char *path, export_trust_fn trust, vo
  * private libvirt secret of the new volume. virt_import refuses them. */
 int virt_import_as(struct virt_host *h, const char *path, export_trust_fn trust, void *ctx,
 		   const struct identity *id, struct export_manifest *m);
+/* The same, check (if not NULL) refusing the verified manifest, with a
+ * reason in err, before anything is made: a move takes only its guest. */
+typedef int (*import_check_fn)(const struct export_manifest *m, void *ctx, char *err,
+			       size_t errlen);
+int virt_import_checked(struct virt_host *h, const char *path, export_trust_fn trust, void *ctx,
+			const struct identity *id, import_check_fn check,
+			struct export_manifest *m);
 
 /* virt-export-keys.c. The volume's key, if it has one, sealed to each of
  * src's recipients into v (encrypted, keys); 0 for a plain volume. */
