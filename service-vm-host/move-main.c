@@ -25,6 +25,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/statvfs.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -33,11 +34,13 @@
 
 #include "lib/clock.h"
 #include "service-vm-host/helper-req.h"
+#include "service-vm-host/move-io.h"
 #include "service-vm-host/move-wire.h"
 
 #define ACCEPT_WAIT_S 120
 #define CONNECT_WAIT_S 60
 #define IO_WAIT_S 120
+#define HELLO_WAIT_S 10 /* a connection's greeting, whole, within the 120 s */
 
 struct side {
 	const char *guest, *addr, *helper, *state_dir, *target;
@@ -356,27 +359,28 @@ static int listen_on(const char *addr)
 	return fd;
 }
 
-/* The first connection whose greeting carries the token and the guest. */
+/* The first connection whose greeting carries the token and the guest: each
+ * greeting whole within HELLO_WAIT_S, all of them within ACCEPT_WAIT_S. */
 static int accept_source(struct side *s, int lfd)
 {
 	uint64_t until = clock_mono_ns() + (uint64_t)ACCEPT_WAIT_S * 1000000000ull;
-	struct timeval tv = { .tv_sec = 10 };
+	struct timeval tv = { .tv_sec = IO_WAIT_S };
 
 	while (clock_mono_ns() < until) {
 		struct pollfd p = { .fd = lfd, .events = POLLIN };
 		uint8_t head[MOVE_HEAD], body[128], type;
+		uint64_t by = clock_mono_ns() + (uint64_t)HELLO_WAIT_S * 1000000000ull;
 		struct move_hello h;
 		uint32_t blen;
 		int fd;
 
 		if (poll(&p, 1, 1000) <= 0 || (fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC)) < 0)
 			continue;
-		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-		if (full_read(fd, head, sizeof(head)) == 0 && !move_head_parse(head, &type, &blen) &&
-		    type == MOVE_HELLO && blen <= sizeof(body) && full_read(fd, body, blen) == 0 &&
+		by = by < until ? by : until;
+		if (move_read_by(fd, head, sizeof(head), by) == 0 && !move_head_parse(head, &type, &blen) &&
+		    type == MOVE_HELLO && blen <= sizeof(body) && move_read_by(fd, body, blen, by) == 0 &&
 		    !move_hello_parse(body, blen, &h) && !strcmp(h.guest, s->guest) &&
 		    sodium_memcmp(h.token, s->token, MOVE_TOKEN_BYTES) == 0) {
-			tv.tv_sec = IO_WAIT_S;
 			setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 			setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 			s->total = h.total;
@@ -418,14 +422,16 @@ static int receive(struct side *s, int sock, int file, char *why, size_t len)
 
 	crypto_hash_sha256_init(&st);
 	for (int ret = buf ? 0 : -ENOMEM; !ret;) {
-		if ((ret = full_read(sock, head, sizeof(head))) < 0 ||
+		uint64_t by = clock_mono_ns() + (uint64_t)IO_WAIT_S * 1000000000ull; /* per frame */
+
+		if ((ret = move_read_by(sock, head, sizeof(head), by)) < 0 ||
 		    (bad = move_head_parse(head, &type, &blen)) || (type != MOVE_DATA && type != MOVE_END)) {
 			snprintf(why, len, "the source's stream broke off after %llu bytes",
 				 (unsigned long long)s->done);
 			break;
 		}
 		if (type == MOVE_END) {
-			if (full_read(sock, theirs, 32) < 0 || s->done != s->total)
+			if (move_read_by(sock, theirs, 32, by) < 0 || s->done != s->total)
 				snprintf(why, len, "the stream ended at %llu of %llu bytes",
 					 (unsigned long long)s->done, (unsigned long long)s->total);
 			crypto_hash_sha256_final(&st, sum);
@@ -435,7 +441,7 @@ static int receive(struct side *s, int sock, int file, char *why, size_t len)
 					 "the source read: corrupted in transit");
 			return why[0] ? -EBADMSG : 0;
 		}
-		if (s->done + blen > s->total || (ret = full_read(sock, buf, blen)) < 0) {
+		if (s->done + blen > s->total || (ret = move_read_by(sock, buf, blen, by)) < 0) {
 			snprintf(why, len, "the source's stream broke off after %llu bytes",
 				 (unsigned long long)s->done);
 			break;
@@ -453,6 +459,21 @@ static int receive(struct side *s, int sock, int file, char *why, size_t len)
 	return -EIO;
 }
 
+/* The greeting's total fits in the state directory's filesystem, a margin
+ * kept: otherwise the source hears why, and nothing is written. */
+static int room_for(const struct side *s, int sock)
+{
+	struct statvfs v;
+	const char *why = statvfs(s->state_dir, &v) < 0 ? "the target cannot see its free space"
+			  : move_room_check(s->total, (uint64_t)v.f_bavail * v.f_frsize);
+
+	if (!why)
+		return 0;
+	send_ack(sock, false, why);
+	close(sock);
+	return -ENOSPC;
+}
+
 static int move_in(struct side *s)
 {
 	char why[256] = "";
@@ -467,6 +488,8 @@ static int move_in(struct side *s)
 	if (sock < 0)
 		return failed("the source did not connect within %d s", ACCEPT_WAIT_S);
 	s->started_ms = clock_mono_ns() / 1000000;
+	if ((ret = room_for(s, sock)) < 0)
+		return failed("refused %llu bytes: %s", (unsigned long long)s->total, strerror(-ret));
 	file = open(s->state_dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
 	if (file < 0) {
 		send_ack(sock, false, "the target cannot make its staging file");

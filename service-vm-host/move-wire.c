@@ -64,3 +64,12 @@ const char *move_head_parse(const uint8_t head[MOVE_HEAD], uint8_t *type, uint32
 	default: return "an unknown frame type";
 	}
 }
+
+const char *move_room_check(uint64_t total, uint64_t avail)
+{
+	if (!total)
+		return "an empty archive";
+	if (avail < MOVE_ROOM_MARGIN || total > avail - MOVE_ROOM_MARGIN)
+		return "no room here for the archive";
+	return NULL;
+}

@@ -33,5 +33,10 @@ const char *move_hello_parse(const uint8_t *body, size_t len, struct move_hello 
 /* A frame's head: NULL with *type and *body_len (after the type byte), or
  * why not (an unknown type, a body longer than that type allows). */
 const char *move_head_parse(const uint8_t head[MOVE_HEAD], uint8_t *type, uint32_t *body_len);
+/* Whether an archive of total bytes may be written where avail bytes are
+ * free, MOVE_ROOM_MARGIN staying free (the state directory also holds the
+ * ledger and fleet.db): NULL, or why not. */
+#define MOVE_ROOM_MARGIN (512ull << 20)
+const char *move_room_check(uint64_t total, uint64_t avail);
 /* Just the head of a frame of type with a body of body_len bytes. */
 void move_head_build(uint8_t head[MOVE_HEAD], uint8_t type, uint32_t body_len);

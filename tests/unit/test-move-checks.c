@@ -1,7 +1,6 @@
 /* What the root helper checks of a move-in before it makes anything
  * (service-vm-host/move-checks.c): only a regular file open for reading is
  * taken as the archive, and only an archive of the move's own guest. */
-#define _GNU_SOURCE
 #include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>

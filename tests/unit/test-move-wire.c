@@ -84,12 +84,27 @@ static void heads(void **state)
 	assert_non_null(move_head_parse(h, &type, &blen));
 }
 
+/* A HELLO's total is the source's word: the target refuses one it has no
+ * room for, keeping a margin free, before it writes anything. */
+static void room(void **state)
+{
+	(void)state;
+	assert_null(move_room_check(1, MOVE_ROOM_MARGIN + 1));
+	assert_null(move_room_check(1ull << 30, (1ull << 30) + MOVE_ROOM_MARGIN));
+	assert_non_null(move_room_check((1ull << 30) + 1, (1ull << 30) + MOVE_ROOM_MARGIN));
+	assert_non_null(move_room_check(UINT64_MAX, UINT64_MAX));
+	assert_non_null(move_room_check(1, MOVE_ROOM_MARGIN - 1));
+	assert_non_null(move_room_check(1, 0));
+	assert_non_null(move_room_check(0, UINT64_MAX));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(hello_round_trip),
 		cmocka_unit_test(hello_refusals),
 		cmocka_unit_test(heads),
+		cmocka_unit_test(room),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
