@@ -441,11 +441,22 @@ static int publish(const struct cli *cli, int argc, char *argv[], bool add)
 	return ret;
 }
 
+/* "vm VERB ... --help" anywhere before "--": the help, and nothing done. */
+static bool wants_help(int argc, char *argv[])
+{
+	for (int i = 2; i < argc && strcmp(argv[i], "--"); i++)
+		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h"))
+			return true;
+	return false;
+}
+
 static int vm(const struct cli *cli, int argc, char *argv[])
 {
 	const char *sub = argc > 1 ? argv[1] : "";
 	const struct guest_op_def *op = guest_op_find(sub);
 
+	if (wants_help(argc, argv))
+		return cmd_help(&cmd_vm);
 	if (op && op->refusal)
 		return cmd_fail("%s", op->refusal);
 	if (op && op->action)
@@ -501,18 +512,32 @@ const struct cmd cmd_vm = {
 		 "       " PROG_NAME " vm export NAME FILE [--recipient ADMIN]... [--config F] [--uri U] [--pool-dir D]\n"
 		 "       " PROG_NAME " vm import FILE --node NODE [--trust-key HEX] [--config F] [...]\n"
 		 "                 (both on the guest's node; see operator.md, Export and import)\n"
-		 "       " PROG_NAME " vm backup NAME [--dir D] [--keep N] [--full] [--every DURATION]\n"
+		 "       " PROG_NAME " vm backup NAME [--dir D] [--keep N] [--full] [--every DURATION] [--unit-dir D]\n"
 		 "       " PROG_NAME " vm backups NAME [--dir D] [--trust-key HEX]\n"
 		 "       " PROG_NAME " vm restore NAME --from BACKUP [--dir D] [--trust-key HEX]\n"
 		 "                 (all three on the guest's node; see operator.md, Backups)",
-	.description = "Create guests (plan, then confirm), list them, start, stop, destroy",
+	.description = "Create guests (plan, then confirm), list them, start, stop, destroy; "
+		       "move them offline to another node; export, import, back up and restore their data",
 	.help = "  --type T       totebox, mediakit, orchestration or privategit\n"
 		"  --node X       the node to use; a Totebox always needs one\n"
 		"  --memory M     e.g. 2G (default: the type's)\n"
 		"  --vcpus V      (default: the type's)\n"
 		"  --yes          confirm the plan without asking (logged as such)\n"
 		"  --no-wait      do not wait for the node's answer (create, confirm, start,\n"
-		"                 stop, destroy); otherwise the exit status is the node's\n"
+		"                 stop, destroy, move, release-source); otherwise the exit\n"
+		"                 status is the node's\n"
+		"  --to NODE      move: the target node\n"
+		"  --recipient A  export: an admin of the ledger the keys of encrypted data\n"
+		"                 volumes are sealed to (repeatable; one needed for those)\n"
+		"  --trust-key H  import, backups, restore: trust only this Ed25519 key (hex)\n"
+		"                 instead of the ledger's live members\n"
+		"  --dir D        backup, backups, restore: the backup directory (default:\n"
+		"                 host.conf's backup_dir, else <state_dir>/backups)\n"
+		"  --keep N       backup: then keep the newest N (and what they need)\n"
+		"  --full         backup: a full one, not an incremental\n"
+		"  --every D      backup: schedule it with the systemd timer osi-backup@NAME\n"
+		"  --unit-dir D   backup --every: where the timer's drop-ins go\n"
+		"  --from ID      restore: the backup to restore (vm backups lists them)\n"
 		"  --on P         publish: the host port on the guest's node (default: PORT;\n"
 		"                 not 7101-7105, tcp 22, udp 51820, not one\n"
 		"                 already published there)\n"
