@@ -261,6 +261,33 @@ static void bad_shapes(void **state)
 					       &(struct export_manifest){ 0 }, err, sizeof(err)), -EBADMSG);
 }
 
+static char checked[64];
+
+static int refuse_git_1(const struct export_manifest *m, void *ctx, char *err, size_t errlen)
+{
+	snprintf(checked, sizeof(checked), "%s", m->name);
+	snprintf(err, errlen, "not the move's guest");
+	return -EBADMSG;
+}
+
+/* A move's check sees the verified manifest and refuses it before anything
+ * is made: the host has no libvirt connection here, so reaching it would fail
+ * otherwise (a move-in defined another guest's archive, then compared names). */
+static void import_refused_by_check(void **state)
+{
+	struct fx *f = *state;
+	struct virt_host h;
+	struct export_manifest m;
+
+	memset(&h, 0, sizeof(h));
+	build(f, GOOD);
+	assert_int_equal(virt_import_checked(&h, f->path, trust_id, &f->id, NULL, refuse_git_1, &m),
+			 -EBADMSG);
+	assert_string_equal(checked, "git-1");
+	assert_string_equal(h.err, "not the move's guest");
+	assert_null(m.user_data);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -269,6 +296,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(truncated, setup, teardown),
 		cmocka_unit_test_setup_teardown(untrusted, setup, teardown),
 		cmocka_unit_test_setup_teardown(bad_shapes, setup, teardown),
+		cmocka_unit_test_setup_teardown(import_refused_by_check, setup, teardown),
 	};
 
 	if (sodium_init() < 0)
