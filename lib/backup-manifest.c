@@ -273,92 +273,22 @@ int backup_manifest_parse(const char *text, size_t len, struct backup_manifest *
 	return ret ? ret : backup_manifest_check(m, err, errlen);
 }
 
-/* Ed25519 over the domain string followed by the manifest's bytes. */
-static unsigned char *sig_message(const char *manifest, size_t len, size_t *n)
-{
-	size_t d = strlen(BACKUP_SIG_DOMAIN);
-	unsigned char *msg = len <= BACKUP_MANIFEST_MAX ? malloc(d + len + 1) : NULL;
-
-	if (!msg)
-		return NULL;
-	memcpy(msg, BACKUP_SIG_DOMAIN, d);
-	memcpy(msg + d, manifest, len);
-	*n = d + len;
-	return msg;
-}
+static const struct detached_sig_kind backup_sig_kind = {
+	BACKUP_SIG_FORMAT, BACKUP_SIG_DOMAIN, BACKUP_MANIFEST_MAX, "signature",
+};
 
 int backup_sign(const struct identity *id, const char *manifest, size_t len, char **out,
 		size_t *outlen)
 {
-	uint8_t sig[SIG_BYTES];
-	char key_hex[SIGN_PK_BYTES * 2 + 1], sig_hex[SIG_BYTES * 2 + 1];
-	size_t n;
-	unsigned char *msg = sig_message(manifest, len, &n);
-	json_t *o;
-
-	if (!msg)
-		return -ENOMEM;
-	crypto_sign_detached(sig, NULL, msg, n, id->sign_sk);
-	free(msg);
-	sodium_bin2hex(key_hex, sizeof(key_hex), id->sign_pk, SIGN_PK_BYTES);
-	sodium_bin2hex(sig_hex, sizeof(sig_hex), sig, SIG_BYTES);
-	o = json_pack("{s:s, s:s, s:s, s:s}", "format", BACKUP_SIG_FORMAT, "signer", id->name,
-		      "key", key_hex, "sig", sig_hex);
-	*out = o ? json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
-	json_decref(o);
-	if (!*out)
-		return -ENOMEM;
-	*outlen = strlen(*out);
-	return 0;
-}
-
-static int get_hex(const json_t *o, const char *key, uint8_t *bin, size_t n, char *err, size_t errlen)
-{
-	char hex[SIG_BYTES * 2 + 1];
-	int ret = get_text(o, key, hex, sizeof(hex), err, errlen);
-
-	if (!ret && (!all_of(hex, n * 2, "0123456789abcdef") ||
-		     sodium_hex2bin(bin, n, hex, n * 2, NULL, NULL, NULL) != 0))
-		ret = fail(err, errlen, "signature %s: not %zu lowercase hex digits", key, n * 2);
-	return ret;
+	return detached_sig_sign(&backup_sig_kind, id, manifest, len, out, outlen);
 }
 
 int backup_sig_parse(const char *text, size_t len, struct export_sig *s, char *err, size_t errlen)
 {
-	static const char *const keys[] = { "format", "signer", "key", "sig", NULL };
-	char format[32];
-	json_error_t jerr;
-	json_t *o;
-	int ret;
-
-	memset(s, 0, sizeof(*s));
-	if (len > EXPORT_SIG_MAX)
-		return fail(err, errlen, "the signature is above %u bytes", EXPORT_SIG_MAX);
-	o = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
-	if (!json_is_object(o)) {
-		json_decref(o);
-		return fail(err, errlen, "the signature is not a JSON object");
-	}
-	if (!(ret = exact_keys(o, keys, "signature ", err, errlen)) &&
-	    !(ret = get_text(o, "format", format, sizeof(format), err, errlen)) &&
-	    strcmp(format, BACKUP_SIG_FORMAT))
-		ret = fail(err, errlen, "signature format: '%s', this version reads %s", format,
-			   BACKUP_SIG_FORMAT);
-	if (!ret && !(ret = get_text(o, "signer", s->signer, sizeof(s->signer), err, errlen)) &&
-	    !name_label_valid(s->signer, NODE_NAME_MAX))
-		ret = fail(err, errlen, "signature signer: not a member name");
-	if (!ret && !(ret = get_hex(o, "key", s->key, sizeof(s->key), err, errlen)))
-		ret = get_hex(o, "sig", s->sig, sizeof(s->sig), err, errlen);
-	json_decref(o);
-	return ret;
+	return detached_sig_parse(&backup_sig_kind, text, len, s, err, errlen);
 }
 
 bool backup_sig_valid(const struct export_sig *s, const char *manifest, size_t len)
 {
-	size_t n;
-	unsigned char *msg = sig_message(manifest, len, &n);
-	bool ok = msg && crypto_sign_verify_detached(s->sig, msg, n, s->key) == 0;
-
-	free(msg);
-	return ok;
+	return detached_sig_valid(&backup_sig_kind, s, manifest, len);
 }

@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "lib/auth.h"
+#include "lib/detached-sig.h"
 #include "lib/identity.h"
 #include "lib/key-seal.h"
 
@@ -22,7 +23,7 @@
 #define EXPORT_MANIFEST_ENTRY "manifest.json"
 #define EXPORT_SIG_ENTRY "manifest.sig"
 #define EXPORT_MANIFEST_MAX (256u * 1024)
-#define EXPORT_SIG_MAX 1024u
+#define EXPORT_SIG_MAX DETACHED_SIG_MAX
 #define EXPORT_USER_DATA_MAX (128u * 1024)
 #define EXPORT_VOLUMES_MAX 4              /* VIRT_MAX_DATA_DISKS */
 #define EXPORT_DISK_MAX 15                /* VIRT_DISK_NAME_MAX - 1 */
@@ -79,12 +80,6 @@ int export_manifest_parse(const char *text, size_t len, struct export_manifest *
 			  char *err, size_t errlen);
 /* The volume's name inside the archive: "volumes/data-DISK.qcow2". */
 int export_volume_entry(const struct export_volume *v, char *buf, size_t len);
-
-struct export_sig {
-	char signer[NODE_NAME_MAX + 1];
-	uint8_t key[SIGN_PK_BYTES];
-	uint8_t sig[SIG_BYTES];
-};
 
 /* The signature entry's text (*out malloc'd) over the manifest's bytes. */
 int export_sign(const struct identity *id, const char *manifest, size_t len, char **out,
