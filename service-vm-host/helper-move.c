@@ -227,8 +227,11 @@ int helper_move_in(struct virt_host *h, const struct host_config *c, const char 
 		return fail(h, -EINVAL, "move-in needs the received archive");
 	if (why)
 		return fail(h, -EBADF, "refused: the received archive is %s", why);
-	if (virt_guest_get(h, name, &g) == 0) /* refused before its marker is touched */
+	ret = virt_guest_get(h, name, &g); /* refused before its marker is touched */
+	if (ret == 0 || ret == -EPERM) /* -EPERM: a domain of that name not ours */
 		return fail(h, -EEXIST, "a guest named %s is already defined here", name);
+	if (ret != -ENOENT)
+		return ret;
 	if ((ret = marker_path(h, c, "in", name, path)) < 0)
 		return ret;
 	unlink(path);
