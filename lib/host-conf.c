@@ -47,6 +47,10 @@ const struct config_key host_config_keys[] = {
 	  "one 0700 directory per guest (empty: <state_dir>/backups)" },
 	{ "console_dir", STR(console_dir), "", "guest serial console logs "
 	  "(empty: /var/log/os-infrastructure/guests)" },
+	{ "seal_key", STR(seal_key), "", "root's own key (0600, made on first use, in a 0700 "
+	  "directory of root's) the node's copy of each encrypted data volume's key is sealed "
+	  "to; read by the helper and the root commands vm export, import and restore "
+	  "(empty: <state_dir>/seal/seal.key)" },
 	{ "guest_network", STR(guest_network), "fabric",
 	  "guest NIC: fabric (the node's routed network osi-fabric, a static lease "
 	  "each), none, user, network:NAME or bridge:NAME" },
@@ -70,6 +74,12 @@ int host_conf_read(struct host_config *cfg, const char *path, int optional,
 		ret = config_load(k, n, cfg, path, optional, err, errlen);
 	for (int i = 0; ret == 0 && i < nsets; i++)
 		ret = config_override(k, n, cfg, sets[i], err, errlen);
+	if (ret == 0 && !cfg->seal_key[0] &&
+	    snprintf(cfg->seal_key, sizeof(cfg->seal_key), "%s/seal/seal.key", cfg->state_dir) >=
+	    (int)sizeof(cfg->seal_key)) {
+		snprintf(err, errlen, "state_dir: too long for the seal key's path");
+		ret = -ENAMETOOLONG;
+	}
 	return ret;
 }
 

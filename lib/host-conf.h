@@ -28,6 +28,7 @@ struct host_config {
 	char pool_dir[PATH_MAX];
 	char backup_dir[PATH_MAX];      /* read by `vm backup`, `vm backups`, `vm restore` */
 	char console_dir[PATH_MAX];
+	char seal_key[PATH_MAX];        /* root's key the node's copies of volume keys are sealed to */
 	char guest_network[96];
 	char guest_zone[NAMES_ZONE_MAX + 1];
 	char base_image[64];

@@ -81,6 +81,7 @@ static int settings(struct backup_args *a)
 		a->vc.uri = a->hc.virt_uri;
 	if (!a->vc.pool_dir && a->hc.pool_dir[0])
 		a->vc.pool_dir = a->hc.pool_dir;
+	a->vc.seal_key = a->hc.seal_key;
 	if (!a->dir && a->hc.backup_dir[0])
 		a->dir = a->hc.backup_dir;
 	if (!a->dir) {

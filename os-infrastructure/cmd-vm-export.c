@@ -70,6 +70,7 @@ static int settings(struct node_args *a)
 		a->vc.pool_dir = a->hc.pool_dir;
 	if (a->hc.console_dir[0]) /* an imported guest logs its console where the helper's do */
 		a->vc.console_dir = a->hc.console_dir;
+	a->vc.seal_key = a->hc.seal_key;
 	return 0;
 }
 
@@ -246,7 +247,6 @@ int vm_import(const struct cli *cli, int argc, char *argv[])
 				a.hc.name, a.node);
 	/* opens encrypted volumes' keys, if this member is a recipient */
 	have_id = identity_load(cli->state_dir, &id) == 0;
-	a.vc.identity_dir = cli->state_dir;
 	if (virt_host_open(&h, &a.vc) < 0) {
 		identity_wipe(&id);
 		return cmd_fail("%s", h.err);

@@ -424,7 +424,7 @@ int main(int argc, char **argv)
 	vc.uri = cfg.virt_uri;
 	vc.pool_dir = cfg.pool_dir[0] ? cfg.pool_dir : NULL;
 	vc.console_dir = cfg.console_dir[0] ? cfg.console_dir : NULL;
-	vc.identity_dir = cfg.state_dir; /* new volume keys are also sealed to this node */
+	vc.seal_key = cfg.seal_key; /* root's: new volume keys are also sealed to it */
 	if (virt_host_open(&h, &vc) < 0)
 		return fail("%s", h.err);
 	h.ops.progress = on_step;

@@ -107,16 +107,20 @@ int virt_default_has_kvm(virConnectPtr conn, void *opaque, char *err, size_t err
 
 /* virt-secret.c: the keys of encrypted data volumes. */
 struct identity;
-void virt_secret_seal_to(struct virt_host *h, const char *identity_dir);
-/* sealed_b64: the key sealed to the node identity, kept in the description (NULL: none). */
+/* sealed_b64: the key sealed to the node's seal key, kept in the description (NULL: none). */
 int virt_xml_secret(const char *vol_path, const char *sealed_b64, char **out);
 int virt_xml_secret_sealed(const char *xml, uint8_t sealed[KEY_SEAL_BYTES]);
+/* The secret's XML for the volume at vol_path, key sealed to h's seal key
+ * (made on first use) in its description. */
+int virt_secret_xml_sealed(struct virt_host *h, const char *vol_path,
+			   const uint8_t key[KEY_SEAL_KEY_BYTES], char **xml);
 int virt_xml_luks_uuid(const char *xml, char uuid[VIRT_UUID_LEN]);
 /* A private, persistent secret for the volume at vol_path holding key (NULL: a
  * fresh one, or the secret an earlier volume left at that path: returns 1). */
 int virt_secret_make(struct virt_host *h, const char *vol_path, const uint8_t *key,
 		     char uuid[VIRT_UUID_LEN]);
-/* The volume key of secret uuid, opened from its sealed copy with id. */
+/* The volume key of secret uuid, opened from its sealed copy with the node's
+ * seal key (or, for a copy made before there was one, with id if given). */
 int virt_secret_key(struct virt_host *h, const char *uuid, const struct identity *id,
 		    uint8_t key[KEY_SEAL_KEY_BYTES]);
 void virt_secret_drop(struct virt_host *h, const char *uuid);

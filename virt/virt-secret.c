@@ -2,9 +2,11 @@
  * secret per volume, its usage the volume's path, its value 32 random bytes
  * made here, in hex (libvirt wants UTF-8; QEMU takes the hex text as the
  * LUKS passphrase). A private secret's value never comes back out of
- * libvirt, so the key is also kept sealed to the node identity's public key
- * (lib/key-seal.h) in the secret's description: export and move open that
- * copy with the node identity and seal it again to whoever receives it. */
+ * libvirt, so the key is also kept sealed to the node's seal key (root's
+ * alone, lib/seal-key.h) in the secret's description, which libvirt shows
+ * to read-only clients too: export, move and restore open that copy with
+ * the seal key and seal it again to whoever receives it. Not to the node
+ * identity, which the unprivileged agent holds. */
 #include <errno.h>
 #include <libvirt/virterror.h>
 #include <limits.h>
@@ -16,21 +18,10 @@
 #include "lib/identity.h"
 #include "lib/key-seal.h"
 #include "lib/log.h"
+#include "lib/seal-key.h"
 #include "virt/virt-internal.h"
 
 #define SEAL_TAG "osi-seal-v1 "
-
-void virt_secret_seal_to(struct virt_host *h, const char *identity_dir)
-{
-	struct identity id;
-
-	h->has_seal_pk = false;
-	if (!identity_dir || identity_load(identity_dir, &id) < 0)
-		return;
-	memcpy(h->seal_pk, id.sign_pk, sizeof(h->seal_pk));
-	h->has_seal_pk = true;
-	identity_wipe(&id);
-}
 
 /* sealed_b64 NULL: the key is kept in libvirt only. */
 int virt_xml_secret(const char *vol_path, const char *sealed_b64, char **out)
@@ -114,21 +105,41 @@ static int stale_secret(struct virt_host *h, const char *vol_path, const uint8_t
 	return 1;
 }
 
+int virt_secret_xml_sealed(struct virt_host *h, const char *vol_path,
+			   const uint8_t key[KEY_SEAL_KEY_BYTES], char **xml)
+{
+	uint8_t sealed[KEY_SEAL_BYTES];
+	char b64[KEY_SEAL_B64_MAX];
+	bool seal = h->seal_key[0];
+	struct seal_key sk;
+	int ret;
+
+	if (seal && (ret = seal_key_load(h->seal_key, 1, &sk)) < 0)
+		return virt_fail(h, ret, "seal key %s: %s (it must be root's, mode 0600, in a "
+				 "directory only root may change)", h->seal_key, strerror(-ret));
+	if (seal) {
+		ret = key_seal_x25519(sk.pk, key, sealed);
+		seal_key_wipe(&sk);
+		if (ret < 0)
+			return virt_fail(h, ret, "cannot seal the key of %s", vol_path);
+		key_seal_b64(sealed, b64);
+	} else {
+		log_warn("data volume %s: no seal key configured, so its key can be opened here "
+			 "only (export, move and restore will refuse it)", vol_path);
+	}
+	if ((ret = virt_xml_secret(vol_path, seal ? b64 : NULL, xml)) < 0)
+		return virt_fail(h, ret, "secret XML: %s", strerror(-ret));
+	return 0;
+}
+
 static int define_secret(struct virt_host *h, const char *vol_path, const uint8_t key[KEY_SEAL_KEY_BYTES],
 			 virSecretPtr *out)
 {
-	uint8_t sealed[KEY_SEAL_BYTES];
-	char b64[KEY_SEAL_B64_MAX], *xml = NULL;
-	bool seal = h->has_seal_pk && key_seal_ed25519(h->seal_pk, key, sealed) == 0;
+	char *xml = NULL;
 	int ret;
 
-	if (seal)
-		key_seal_b64(sealed, b64);
-	else
-		log_warn("data volume %s: no node identity to seal its key to, so it can be opened "
-			 "here only (export and move will refuse it)", vol_path);
-	if ((ret = virt_xml_secret(vol_path, seal ? b64 : NULL, &xml)) < 0)
-		return virt_fail(h, ret, "secret XML: %s", strerror(-ret));
+	if ((ret = virt_secret_xml_sealed(h, vol_path, key, &xml)) < 0)
+		return ret;
 	*out = virSecretDefineXML(h->conn, xml, 0);
 	free(xml);
 	if (!*out) {
@@ -173,6 +184,25 @@ cleanup:
 	return ret;
 }
 
+/* -EPERM when sealed to another key; other errors are reported here. */
+static int open_sealed(struct virt_host *h, const uint8_t sealed[KEY_SEAL_BYTES],
+		       uint8_t key[KEY_SEAL_KEY_BYTES])
+{
+	struct seal_key sk;
+	int ret;
+
+	sodium_memzero(key, KEY_SEAL_KEY_BYTES);
+	if (!h->seal_key[0] || (ret = seal_key_load(h->seal_key, 0, &sk)) == -ENOENT)
+		return -EPERM;
+	if (ret < 0)
+		return virt_fail(h, ret == -EPERM ? -EACCES : ret, "seal key %s: %s (it must be root's, "
+				 "mode 0600, in a directory only root may change)", h->seal_key,
+				 strerror(-ret));
+	ret = seal_key_open(&sk, sealed, KEY_SEAL_BYTES, key);
+	seal_key_wipe(&sk);
+	return ret;
+}
+
 int virt_secret_key(struct virt_host *h, const char *uuid, const struct identity *id,
 		    uint8_t key[KEY_SEAL_KEY_BYTES])
 {
@@ -189,11 +219,15 @@ int virt_secret_key(struct virt_host *h, const char *uuid, const struct identity
 	free(xml);
 	if (ret < 0)
 		return virt_fail(h, -ENOKEY, "secret %s: its key was kept in libvirt only (made without "
-				 "a node identity), so it cannot be handed on", uuid);
-	if ((ret = key_unseal(id, sealed, sizeof(sealed), key)) < 0)
-		return virt_fail(h, ret, "secret %s: its key is sealed to another identity than %s's",
-				 uuid, id->name);
-	return 0;
+				 "a seal key), so it cannot be handed on", uuid);
+	ret = open_sealed(h, sealed, key);
+	/* a copy made while keys were sealed to the node identity */
+	if (ret == -EPERM && id && key_unseal(id, sealed, sizeof(sealed), key) == 0)
+		ret = 0;
+	if (ret == -EPERM)
+		return virt_fail(h, ret, "secret %s: its key is sealed to another key than this node's "
+				 "seal key %s", uuid, h->seal_key);
+	return ret;
 }
 
 void virt_secret_drop(struct virt_host *h, const char *uuid)

@@ -124,13 +124,14 @@ int virt_host_open(struct virt_host *h, const struct virt_config *cfg)
 		ret = copy_opt(h->console_dir, sizeof(h->console_dir), cfg->console_dir, DEFAULT_CONSOLE_DIR);
 	if (!ret)
 		ret = copy_opt(h->fetch_url, sizeof(h->fetch_url), cfg->fetch_url, "");
+	if (!ret)
+		ret = copy_opt(h->seal_key, sizeof(h->seal_key), cfg->seal_key, "");
 	if (ret < 0)
 		return virt_fail(h, ret, "configuration: a path is too long");
 	if (!name_label_valid(h->pool, VIRT_NAME_MAX - 1) || h->pool_dir[0] != '/')
 		return virt_fail(h, -EINVAL, "pool %s at %s: a plain name and an absolute path expected",
 				 h->pool, h->pool_dir);
 	h->skip_verify = cfg->skip_verify;
-	virt_secret_seal_to(h, cfg->identity_dir);
 	h->ops.upload = virt_default_upload;
 	h->ops.download = virt_default_download;
 	h->ops.has_kvm = virt_default_has_kvm;

@@ -148,10 +148,11 @@ struct virt_config {
 	const char *console_dir;    /* NULL: /var/log/os-infrastructure/guests; "": no log */
 	const char *fetch_url;      /* NULL: the Ubuntu release directory */
 	bool skip_verify;           /* do not re-hash a base image before each use */
-	/* The node identity's directory: each new data volume key is also kept
-	 * sealed to its public key, so export and move can hand the key on.
-	 * NULL, or no identity there: keys stay in libvirt only (not exportable). */
-	const char *identity_dir;
+	/* The node's sealing key (lib/seal-key.h; made on first use): each new
+	 * data volume key is also kept sealed to it, so export, move and restore
+	 * (root only) can open it. NULL: keys stay in libvirt only (not
+	 * exportable). */
+	const char *seal_key;
 };
 
 struct virt_host {
@@ -162,8 +163,7 @@ struct virt_host {
 	char console_dir[PATH_MAX];
 	char fetch_url[256];
 	bool skip_verify;
-	bool has_seal_pk;
-	unsigned char seal_pk[32];  /* the node's Ed25519 public key (virt_config.identity_dir) */
+	char seal_key[PATH_MAX];    /* virt_config.seal_key, "" for none */
 	struct virt_ops ops;        /* defaults set by virt_host_open; replace at will */
 	char err[VIRT_ERR_MAX];
 };

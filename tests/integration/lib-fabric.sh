@@ -107,7 +107,7 @@ start_node_helper() {
 	local n=$1 lv=${LVDIR[$1]}
 	printf '%s\n' "name = $2" "state_dir = $3" "virt_uri = ${URI_OF[$n]}" \
 		"images_dir = $OSI_SOURCE/images" "pool_dir = $lv/pool" "console_dir = $lv/consoles" \
-		"base_image = testguest" "guest_zone = $4" > "$T/virt-$n.conf"
+		"base_image = testguest" "guest_zone = $4" "seal_key = $T/seal-$n/seal.key" > "$T/virt-$n.conf"
 	systemd-socket-activate --accept --seqpacket -l "$T/virt-$n.sock" \
 		"$BUILD/service-vm-host/service-vm-host-virt" --config "$T/virt-$n.conf" \
 		>> "$T/virt-$n.log" 2>&1 &

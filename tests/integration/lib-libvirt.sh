@@ -69,7 +69,8 @@ vt() { "$TOOL" --uri "$URI" --pool-dir "$LV/pool" --index "$T/index/images.json"
 virt_helper_conf() {
 	local name=$1 kv; shift
 	local -A c=([name]=$name [virt_uri]=$URI [images_dir]=$SRC/images [pool_dir]=$LV/pool
-		[console_dir]=$LV/consoles [guest_network]=none [base_image]=testguest)
+		[console_dir]=$LV/consoles [guest_network]=none [base_image]=testguest
+		[seal_key]=$T/seal/seal.key)
 	for kv in "$@"; do c[${kv%%=*}]=${kv#*=}; done
 	for kv in "${!c[@]}"; do echo "$kv = ${c[$kv]}"; done > "$T/virt-$name.conf"
 }

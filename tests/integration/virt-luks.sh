@@ -1,8 +1,8 @@
 #!/bin/bash
 # Encrypted data volumes against a private libvirtd: a Totebox's archive is
 # LUKS-encrypted qcow2 under a private libvirt secret of its own (its key
-# also sealed to the node identity in the secret's description, never in
-# clear there), QEMU opens it (the guest starts), a marker written through
+# also sealed to root's seal key, not the node identity, in the secret's
+# description, never in clear there), QEMU opens it (the guest starts), a marker written through
 # the key with qemu-io (the test guest has no block driver for its data
 # disk) is not in the host's file but reads back through the key; destroy
 # keeps volume and secret, a new guest of that name opens the kept archive,
@@ -25,7 +25,7 @@ SECRETS=$LV/config/libvirt/secrets
 mkdir -p "$T/state"
 "$BUILD/os-infrastructure/os-infrastructure" keygen --name node-a --state-dir "$T/state" > /dev/null || die "keygen"
 vt() { "$TOOL" --uri "$URI" --pool-dir "$LV/pool" --index "$T/index/images.json" \
-	--consoles "$LV/consoles" --fetch-url http://127.0.0.1:9/ --identity "$T/state" "$@"; }
+	--consoles "$LV/consoles" --fetch-url http://127.0.0.1:9/ --seal-key "$T/seal/seal.key" "$@"; }
 # absent NEEDLE FILE: the bytes are not in the file (grep failing is no answer).
 absent() { local rc=0; grep -qaF "$1" "$2" || rc=$?; [[ $rc == 1 ]] || die "grep $2: rc $rc"; }
 
@@ -52,6 +52,8 @@ key=$(base64 -d < "$SECRETS/$uuid.base64")
 grep -q "<description>osi-seal-v1 [A-Za-z0-9+/=]\{108\} data volume $path</description>" "$SECRETS/$uuid.xml" ||
 	die "no sealed copy of the key in the secret's description: $(cat "$SECRETS/$uuid.xml")"
 absent "$key" "$SECRETS/$uuid.xml"
+[[ $(stat -c %a:%u "$T/seal/seal.key") == 600:$(id -u) && $(stat -c %a "$T/seal") == 700 ]] ||
+	die "the seal key is not made 0600 in a 0700 directory: $(ls -la "$T/seal")"
 pass "lk's archive is LUKS qcow2 under private secret $uuid, and the guest started with it"
 
 out=$(vt destroy lk 2>> "$T/virt-tool.log") || die "destroy lk"

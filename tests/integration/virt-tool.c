@@ -36,7 +36,7 @@ struct tool {
 
 static int usage(void)
 {
-	fprintf(stderr, "usage: virt-tool [--uri U] [--pool-dir D] [--index F] [--consoles D] [--identity STATE_DIR] COMMAND ...\n");
+	fprintf(stderr, "usage: virt-tool [--uri U] [--pool-dir D] [--index F] [--consoles D] [--seal-key FILE] COMMAND ...\n");
 	return 2;
 }
 
@@ -305,8 +305,7 @@ int main(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "uri", required_argument, NULL, 'u' }, { "pool-dir", required_argument, NULL, 'p' },
 		{ "index", required_argument, NULL, 'x' }, { "consoles", required_argument, NULL, 'c' },
-		{ "fetch-url", required_argument, NULL, 'f' }, { "identity", required_argument, NULL, 'i' },
-		{ 0 }
+		{ "fetch-url", required_argument, NULL, 'f' }, { "seal-key", required_argument, NULL, 'k' }, { 0 }
 	};
 	struct virt_config cfg = { 0 };
 	static struct tool t;
@@ -320,7 +319,7 @@ int main(int argc, char **argv)
 		case 'x': cfg.image_manifest = optarg; break;
 		case 'c': cfg.console_dir = optarg; break;
 		case 'f': cfg.fetch_url = optarg; break;
-		case 'i': cfg.identity_dir = optarg; break; /* seals new volume keys to it */
+		case 'k': cfg.seal_key = optarg; break; /* seals new volume keys to it */
 		default: return usage();
 		}
 	}

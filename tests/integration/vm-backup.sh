@@ -22,9 +22,9 @@ source "$(dirname "$0")/lib-libvirt.sh"
 command -v qemu-io > /dev/null || skip "qemu-io not installed"
 
 CLI=$BUILD/os-infrastructure/os-infrastructure
-# New volume keys are sealed to node-a's identity, as the helper does.
+# New volume keys are sealed to node-a's seal key, as the helper does.
 vt() { "$TOOL" --uri "$URI" --pool-dir "$LV/pool" --index "$LV/pool.json" \
-	--consoles "$LV/consoles" --fetch-url http://127.0.0.1:9/ --identity "$T/state" "$@"; }
+	--consoles "$LV/consoles" --fetch-url http://127.0.0.1:9/ --seal-key "$T/seal/seal.key" "$@"; }
 virt_helper_conf node-a
 BK=$T/backups
 cli() { "$CLI" --state-dir "$T/state" "$@" --config "$T/virt-node-a.conf" --uri "$URI" \

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <cmocka.h>
 #include <libvirt/libvirt.h>
@@ -18,6 +19,7 @@
 #include <sodium.h>
 
 #include "lib/identity.h"
+#include "lib/seal-key.h"
 #include "virt/virt-export.h"
 #include "virt/virt-internal.h"
 
@@ -73,6 +75,37 @@ static void test_secret_sealed_copy(void **state)
 	memmove(p + 10, p + 20, strlen(p + 20) + 1);
 	assert_int_equal(virt_xml_secret_sealed(xml, sealed), -EBADMSG);
 	free(xml);
+}
+
+/* The node's copy in a new secret's description is sealed to root's seal
+ * key, made on first use: the node identity, which the unprivileged agent
+ * holds, does not open it. */
+static void test_description_sealed_to_seal_key(void **state)
+{
+	char dir[] = "/tmp/osi-test-secret-seal-XXXXXX", cmd[64], *xml = NULL;
+	struct virt_host h = { 0 };
+	struct identity node;
+	struct seal_key sk;
+	uint8_t key[KEY_SEAL_KEY_BYTES], back[KEY_SEAL_KEY_BYTES], sealed[KEY_SEAL_BYTES];
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(h.seal_key, sizeof(h.seal_key), "%s/seal/seal.key", dir);
+	memset(&node, 0, sizeof(node));
+	crypto_sign_keypair(node.sign_pk, node.sign_sk);
+	randombytes_buf(key, sizeof(key));
+	assert_int_equal(virt_secret_xml_sealed(&h, "/p/t.data.a.qcow2", key, &xml), 0);
+	assert_int_equal(virt_xml_secret_sealed(xml, sealed), 0);
+	assert_int_equal(key_unseal(&node, sealed, sizeof(sealed), back), -EPERM);
+	assert_int_equal(seal_key_load(h.seal_key, 0, &sk), 0);
+	assert_int_equal(seal_key_open(&sk, sealed, sizeof(sealed), back), 0);
+	assert_memory_equal(back, key, sizeof(key));
+	seal_key_wipe(&sk);
+	free(xml);
+	/* a seal key others may read is refused, not used */
+	assert_int_equal(chmod(h.seal_key, 0640), 0);
+	assert_int_equal(virt_secret_xml_sealed(&h, "/p/t.data.a.qcow2", key, &xml), -EPERM);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	assert_int_equal(system(cmd), 0);
 }
 
 static void test_volume_luks_and_plain(void **state)
@@ -237,6 +270,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_secret_xml),
 		cmocka_unit_test(test_secret_sealed_copy),
+		cmocka_unit_test(test_description_sealed_to_seal_key),
 		cmocka_unit_test(test_import_key_recipients),
 		cmocka_unit_test(test_volume_luks_and_plain),
 		cmocka_unit_test(test_domain_disk_encryption),
