@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -35,21 +36,29 @@ struct restoring {
 	struct backup_entry *e;
 	size_t n, *chain, len;
 	char luks[EXPORT_VOLUMES_MAX][40]; /* each target volume's secret, "" if plain */
+	int *fds;                       /* [link * EXPORT_VOLUMES_MAX + vol]: what was hashed */
 };
+
+/* Link k's file of volume disk, opened (and hashed) once; -1 if it has none. */
+static int link_fd(const struct restoring *r, size_t k, const char *disk)
+{
+	const struct backup_manifest *m = &r->e[r->chain[k]].m;
+
+	for (unsigned i = 0; i < m->nvol; i++)
+		if (!strcmp(m->vol[i].disk, disk))
+			return r->fds[k * EXPORT_VOLUMES_MAX + i];
+	return -1;
+}
 
 /* json: of the chain's files for volume disk, top first, each link's backing
  * the one below it and the full's none. */
 static char *chain_json(const struct restoring *r, const char *disk, bool luks)
 {
 	json_t *below = json_null(), *node = NULL;
-	char name[BACKUP_FILE_MAX], path[PATH_MAX], *text;
+	char path[32], *text;
 
 	for (size_t k = 0; k < r->len; k++) {
-		backup_volume_file(r->e[r->chain[k]].m.id, disk, name, sizeof(name));
-		if (snprintf(path, sizeof(path), "%s/%s", r->gdir, name) >= (int)sizeof(path)) {
-			json_decref(below);
-			return NULL;
-		}
+		snprintf(path, sizeof(path), "/dev/fd/%d", link_fd(r, k, disk));
 		node = json_pack("{s:s, s:{s:s, s:s}, s:o}", "driver", "qcow2", "file", "driver", "file",
 				 "filename", path, "backing", below);
 		if (node && luks) /* each link opens under the volume's key */
@@ -64,11 +73,20 @@ static char *chain_json(const struct restoring *r, const char *disk, bool luks)
 	return text;
 }
 
-static int run_qemu_img(struct virt_host *h, char *const argv[])
+/* qemu-img with the descriptors keep[0..nkeep) inherited (each dup'd onto
+ * itself, which clears close-on-exec in the child only). */
+static int run_qemu_img(struct virt_host *h, char *const argv[], const int *keep, size_t nkeep)
 {
+	posix_spawn_file_actions_t fa;
 	pid_t pid;
-	int status, ret = posix_spawnp(&pid, "qemu-img", NULL, NULL, argv, environ);
+	int status, ret = posix_spawn_file_actions_init(&fa);
 
+	for (size_t k = 0; !ret && k < nkeep; k++)
+		if (keep[k] >= 0)
+			ret = posix_spawn_file_actions_adddup2(&fa, keep[k], keep[k]);
+	if (!ret)
+		ret = posix_spawnp(&pid, "qemu-img", &fa, NULL, argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
 	if (ret)
 		return virt_fail(h, -ret, "qemu-img: %s", strerror(ret));
 	while (waitpid(pid, &status, 0) < 0)
@@ -90,9 +108,9 @@ static void rebuilt_path(const struct restoring *r, const char *disk, char *buf,
 		buf[0] = '\0';
 }
 
-/* The volume key for qemu-img, in a 0600 file of the 0700 directory (not on
- * its command line): the hex text that is the libvirt secret's value. */
-static int key_file(struct restoring *r, unsigned i, char *path, size_t len)
+/* The volume key for qemu-img in a memfd (never on a disk nor its command
+ * line): the hex text that is the libvirt secret's value. */
+static int key_fd(struct restoring *r, unsigned i, int *fd)
 {
 	uint8_t key[KEY_SEAL_KEY_BYTES];
 	char hex[2 * KEY_SEAL_KEY_BYTES + 1];
@@ -105,39 +123,54 @@ static int key_file(struct restoring *r, unsigned i, char *path, size_t len)
 		return ret;
 	sodium_bin2hex(hex, sizeof(hex), key, sizeof(key));
 	sodium_memzero(key, sizeof(key));
-	if (snprintf(path, len, "%s/.restore-key", r->gdir) >= (int)len)
-		ret = -ENAMETOOLONG;
-	else if (unlink(path), (ret = atomic_create_file(path, hex, strlen(hex), 0600)) < 0)
-		virt_fail(r->h, ret, "%s: %s", path, strerror(-ret));
+	if ((*fd = memfd_create("osi-restore-key", MFD_CLOEXEC)) < 0)
+		ret = virt_fail(r->h, -errno, "memfd_create: %s", strerror(errno));
+	else if (write(*fd, hex, strlen(hex)) != (ssize_t)strlen(hex))
+		ret = virt_fail(r->h, -EIO, "writing the key to a memfd: %s", strerror(errno));
 	sodium_memzero(hex, sizeof(hex));
 	return ret;
 }
 
+/* Every descriptor qemu-img reads for disk: each link's file and the key. */
+static size_t inherited(const struct restoring *r, const char *disk, int key, int *keep)
+{
+	size_t n = 0;
+
+	for (size_t k = 0; k < r->len; k++)
+		keep[n++] = link_fd(r, k, disk);
+	keep[n++] = key;
+	return n;
+}
+
 static int rebuild(struct restoring *r, const char *disk, unsigned i)
 {
-	char out[PATH_MAX], keyf[PATH_MAX] = "", *spec, *input = NULL, *object = NULL;
+	char out[PATH_MAX], *spec = NULL, *input = NULL, *object = NULL;
 	bool luks = r->luks[i][0];
-	int ret;
+	int ret, key = -1, *keep = NULL;
+	size_t nkeep;
 
 	if (r->len == 1) /* a full is uploaded as it is: plain or encrypted */
 		return 0;
-	if (luks && (ret = key_file(r, i, keyf, sizeof(keyf))) < 0)
-		return ret;
+	if (luks && (ret = key_fd(r, i, &key)) < 0)
+		goto cleanup;
 	spec = chain_json(r, disk, luks);
 	if (!spec || asprintf(&input, "json:%s", spec) < 0 ||
-	    asprintf(&object, "secret,id=k0,file=%s", keyf) < 0) {
+	    asprintf(&object, "secret,id=k0,file=/dev/fd/%d", key) < 0 ||
+	    !(keep = calloc(r->len + 1, sizeof(*keep)))) {
 		ret = -ENOMEM;
 		goto cleanup;
 	}
+	nkeep = inherited(r, disk, key, keep);
 	rebuilt_path(r, disk, out, sizeof(out));
 	unlink(out);
 	char *plain[] = { "qemu-img", "convert", "-q", "-O", "qcow2", "-o", "compat=1.1", input, out, NULL };
 	char *enc[] = { "qemu-img", "convert", "-q", "--object", object, "-O", "qcow2", "-o",
 			"compat=1.1,encrypt.format=luks,encrypt.key-secret=k0", input, out, NULL };
-	ret = run_qemu_img(r->h, luks ? enc : plain);
+	ret = run_qemu_img(r->h, luks ? enc : plain, keep, nkeep);
 cleanup:
-	if (keyf[0])
-		unlink(keyf);
+	if (key >= 0)
+		close(key);
+	free(keep);
 	free(spec);
 	free(input);
 	free(object);
@@ -201,8 +234,16 @@ static int replace(struct restoring *r, const struct backup_volume *v, unsigned 
 	int ret;
 
 	rebuilt_path(r, v->disk, path, sizeof(path));
-	if ((f.fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0 || fstat(f.fd, &st) < 0)
-		return virt_fail(r->h, -errno, "%s: %s", path, strerror(errno));
+	if (r->len == 1) /* the full's own file, through the descriptor that was hashed */
+		f.fd = fcntl(link_fd(r, 0, v->disk), F_DUPFD_CLOEXEC, 0);
+	else
+		f.fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (f.fd < 0 || fstat(f.fd, &st) < 0 || lseek(f.fd, 0, SEEK_SET) < 0) {
+		ret = -errno;
+		if (f.fd >= 0)
+			close(f.fd);
+		return virt_fail(r->h, ret, "%s: %s", path, strerror(-ret));
+	}
 	got = pread(f.fd, head, sizeof(head), 0);
 	if ((why = export_volume_header_check(head, got > 0 ? (size_t)got : 0))) {
 		close(f.fd);
@@ -237,8 +278,13 @@ static int verify_chain(struct restoring *r, const char *id)
 		return -ENOMEM;
 	if ((ret = backup_chain(r->e, r->n, (size_t)at, r->chain, &r->len, h->err, sizeof(h->err))) < 0)
 		return ret;
+	if (!(r->fds = malloc(r->len * EXPORT_VOLUMES_MAX * sizeof(*r->fds))))
+		return -ENOMEM;
+	for (size_t k = 0; k < r->len * EXPORT_VOLUMES_MAX; k++)
+		r->fds[k] = -1;
 	for (size_t k = 0; k < r->len; k++)
-		if ((ret = backup_verify_files(r->gdir, &r->e[r->chain[k]], h->err, sizeof(h->err))) < 0)
+		if ((ret = backup_verify_files(r->gdir, &r->e[r->chain[k]], r->fds + k * EXPORT_VOLUMES_MAX,
+					       h->err, sizeof(h->err))) < 0)
 			return ret;
 	return 0;
 }
@@ -262,23 +308,18 @@ static int encrypted(struct restoring *r, const char *disk, char *uuid, size_t l
 	return ret;
 }
 
-/* 1 when a backup file is a LUKS-encrypted qcow2 (its header's crypt_method), 0 if plain. */
-static int file_encrypted(struct restoring *r, const struct backup_manifest *m, const char *disk)
+/* 1 when link k's file of disk is a LUKS-encrypted qcow2 (its header's
+ * crypt_method), 0 if plain; refused when its header names an external data
+ * file (qemu-img would open it; a backing file is named by restore itself). */
+static int file_encrypted(struct restoring *r, size_t k, const char *disk)
 {
-	char name[BACKUP_FILE_MAX], path[PATH_MAX];
-	uint8_t head[36];
-	int fd, ret;
+	uint8_t head[EXPORT_QCOW2_HEAD];
+	ssize_t got = pread(link_fd(r, k, disk), head, sizeof(head), 0);
+	const char *why = backup_link_header_check(head, got > 0 ? (size_t)got : 0);
 
-	backup_volume_file(m->id, disk, name, sizeof(name));
-	if (snprintf(path, sizeof(path), "%s/%s", r->gdir, name) >= (int)sizeof(path))
-		return virt_fail(r->h, -ENAMETOOLONG, "%s: name too long", r->gdir);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0)
-		return virt_fail(r->h, -errno, "%s: %s", path, strerror(errno));
-	ret = pread(fd, head, sizeof(head), 0) == (ssize_t)sizeof(head) && !memcmp(head, "QFI\xfb", 4)
-	      ? (head[32] | head[33] | head[34] | head[35]) != 0
-	      : virt_fail(r->h, -EBADMSG, "%s: not a qcow2 file", name);
-	close(fd);
-	return ret;
+	if (why)
+		return virt_fail(r->h, -EBADMSG, "backup %s of %s: %s", r->e[r->chain[k]].m.id, disk, why);
+	return (head[32] | head[33] | head[34] | head[35]) != 0;
 }
 
 /* Plain backups go into plain volumes, encrypted ones (fulls only) into
@@ -286,7 +327,7 @@ static int file_encrypted(struct restoring *r, const struct backup_manifest *m, 
 static int same_crypt(struct restoring *r, const struct backup_volume *v, unsigned i)
 {
 	for (size_t k = 0; k < r->len; k++) {
-		int enc = file_encrypted(r, &r->e[r->chain[k]].m, v->disk);
+		int enc = file_encrypted(r, k, v->disk);
 
 		if (enc < 0)
 			return enc;
@@ -371,6 +412,10 @@ int virt_restore(struct virt_host *h, const char *guest, const char *id,
 	}
 cleanup:
 	backup_unlock(lock);
+	for (size_t k = 0; r.fds && k < r.len * EXPORT_VOLUMES_MAX; k++)
+		if (r.fds[k] >= 0)
+			close(r.fds[k]);
+	free(r.fds);
 	free(r.chain);
 	free(r.e);
 	return ret;

@@ -18,17 +18,67 @@
 
 #define READ_BLOCK (1 << 20)
 
-static int mkdir_private(const char *path, char *err, size_t errlen)
+const char *backup_link_header_check(const uint8_t *b, size_t n)
+{
+	uint64_t incompat = 0;
+
+	if (n < 8 || memcmp(b, "QFI\xfb", 4))
+		return "not a qcow2 file";
+	if (b[4] | b[5] | b[6] || (b[7] != 2 && b[7] != 3))
+		return "not qcow2 version 2 or 3";
+	if (b[7] == 3 && n < 80)
+		return "a short qcow2 header";
+	for (unsigned k = 72; b[7] == 3 && k < 80; k++)
+		incompat = incompat << 8 | b[k];
+	if (incompat & 4) /* qcow2.txt: "external data file" */
+		return "its header names an external data file";
+	return NULL;
+}
+
+int backup_owned(const char *path, const struct stat *st, char *err, size_t errlen)
+{
+	if (st->st_uid != geteuid())
+		return snprintf(err, errlen, "%s is owned by uid %u, not uid %u: refused (the backup "
+				"store must be root's alone)", path, (unsigned)st->st_uid, (unsigned)geteuid()),
+		       -EPERM;
+	if (st->st_mode & 022)
+		return snprintf(err, errlen, "%s is writable by its group or others (mode %04o): refused",
+				path, (unsigned)(st->st_mode & 07777)), -EPERM;
+	return 0;
+}
+
+/* An existing directory of the store: not a symlink, ours, 0700 (made so
+ * when it was ours but looser); -ENOENT when absent. */
+static int dir_private(const char *path, char *err, size_t errlen)
 {
 	struct stat st;
+	int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC), ret;
 
+	if (fd < 0) {
+		ret = -errno;
+		if (ret == -ELOOP || ret == -ENOTDIR)
+			snprintf(err, errlen, "%s: not a directory (a symlink?): refused", path);
+		else
+			snprintf(err, errlen, "%s: %s", path, strerror(-ret));
+		return ret;
+	}
+	if (fstat(fd, &st) < 0)
+		ret = -errno, snprintf(err, errlen, "%s: %s", path, strerror(-ret));
+	else if (st.st_uid != geteuid())
+		ret = backup_owned(path, &st, err, errlen);
+	else if ((st.st_mode & 077) && fchmod(fd, 0700) < 0)
+		ret = -errno, snprintf(err, errlen, "%s: chmod: %s", path, strerror(-ret));
+	else
+		ret = 0;
+	close(fd);
+	return ret;
+}
+
+static int mkdir_private(const char *path, char *err, size_t errlen)
+{
 	if (mkdir(path, 0700) < 0 && errno != EEXIST)
 		return snprintf(err, errlen, "%s: %s", path, strerror(errno)), -errno;
-	if (stat(path, &st) < 0 || !S_ISDIR(st.st_mode))
-		return snprintf(err, errlen, "%s: not a directory", path), -ENOTDIR;
-	if ((st.st_mode & 077) && chmod(path, 0700) < 0)
-		return snprintf(err, errlen, "%s: chmod: %s", path, strerror(errno)), -errno;
-	return 0;
+	return dir_private(path, err, errlen);
 }
 
 int backup_guest_dir(const char *dir, const char *guest, bool create, char *out, size_t len,
@@ -40,15 +90,19 @@ int backup_guest_dir(const char *dir, const char *guest, bool create, char *out,
 		return snprintf(err, errlen, "'%s' is not a guest name", guest), -EINVAL;
 	if (snprintf(out, len, "%s/%s", dir, guest) >= (int)len)
 		return snprintf(err, errlen, "%s: name too long", dir), -ENAMETOOLONG;
-	if (!create)
+	if (!create) { /* absent is fine here: the caller then finds no backups */
+		if ((ret = dir_private(dir, err, errlen)) < 0 || (ret = dir_private(out, err, errlen)) < 0)
+			return ret == -ENOENT ? 0 : ret;
 		return 0;
+	}
 	if ((ret = mkdir_private(dir, err, errlen)) < 0)
 		return ret;
 	return mkdir_private(out, err, errlen);
 }
 
 /* A small file of gdir into *text (malloc'd, NUL-terminated). */
-static int read_small(const char *gdir, const char *name, size_t max, char **text, size_t *len)
+static int read_small(const char *gdir, const char *name, size_t max, char **text, size_t *len,
+		      char *why, size_t whylen)
 {
 	char path[PATH_MAX];
 	struct stat st;
@@ -60,13 +114,15 @@ static int read_small(const char *gdir, const char *name, size_t max, char **tex
 		return -errno;
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (size_t)st.st_size > max)
 		ret = -EFBIG;
+	else if ((ret = backup_owned(name, &st, why, whylen)) < 0)
+		;
 	else if (!(*text = malloc((size_t)st.st_size + 1)))
 		ret = -ENOMEM;
 	else if ((got = read(fd, *text, (size_t)st.st_size)) != st.st_size)
 		ret = -EIO;
 	close(fd);
 	if (ret) {
-		if (ret != -EFBIG && ret != -ENOMEM)
+		if (ret != -EFBIG && ret != -ENOMEM && ret != -EPERM)
 			free(*text);
 		*text = NULL;
 		return ret;
@@ -86,6 +142,8 @@ static bool check_files(const char *gdir, struct backup_entry *e)
 		snprintf(path, sizeof(path), "%s/%s", gdir, name);
 		if (lstat(path, &st) < 0 || !S_ISREG(st.st_mode))
 			return snprintf(e->why, sizeof(e->why), "%s is missing", name), false;
+		if (backup_owned(name, &st, e->why, sizeof(e->why)) < 0)
+			return false;
 		if ((uint64_t)st.st_size != e->m.vol[i].bytes)
 			return snprintf(e->why, sizeof(e->why), "%s has %llu bytes, its manifest says %llu",
 					name, (unsigned long long)st.st_size,
@@ -106,13 +164,17 @@ static int load_one(const char *gdir, const char *id, backup_trust_fn trust, voi
 	memset(e, 0, sizeof(*e));
 	snprintf(e->m.id, sizeof(e->m.id), "%s", id);
 	backup_file_name(id, "json", name, sizeof(name));
-	if ((ret = read_small(gdir, name, BACKUP_MANIFEST_MAX, &text, &len)) < 0) {
-		snprintf(e->why, sizeof(e->why), "%s: %s", name, strerror(-ret));
+	if ((ret = read_small(gdir, name, BACKUP_MANIFEST_MAX, &text, &len, e->why,
+			      sizeof(e->why))) < 0) {
+		if (ret != -EPERM)
+			snprintf(e->why, sizeof(e->why), "%s: %s", name, strerror(-ret));
 		return ret == -ENOMEM ? ret : 0;
 	}
 	backup_file_name(id, "sig", name, sizeof(name));
-	if ((ret = read_small(gdir, name, EXPORT_SIG_MAX, &sig, &slen)) < 0)
-		snprintf(why, sizeof(why), "no signature (%s)", strerror(-ret));
+	if ((ret = read_small(gdir, name, EXPORT_SIG_MAX, &sig, &slen, why, sizeof(why))) < 0) {
+		if (ret != -EPERM)
+			snprintf(why, sizeof(why), "no signature (%s)", strerror(-ret));
+	}
 	else if (backup_sig_parse(sig, slen, &s, why, sizeof(why)) < 0)
 		;
 	else if (!backup_sig_valid(&s, text, len))
@@ -196,47 +258,65 @@ void backup_unlock(int fd)
 		close(fd);
 }
 
-static int hash_file(const char *path, char out[65])
+static int hash_fd(int fd, char out[65])
 {
 	struct virt_sha256 *s = virt_sha256_new();
 	char *buf = malloc(READ_BLOCK);
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW), ret = 0;
-	ssize_t got;
+	ssize_t got = 0;
+	int ret = 0;
 
-	if (fd < 0 || !s || !buf) {
-		ret = fd < 0 ? -errno : -ENOMEM;
-		goto cleanup;
-	}
-	while ((got = read(fd, buf, READ_BLOCK)) > 0)
-		virt_sha256_update(s, buf, (size_t)got);
-	if (got < 0)
-		ret = -errno;
-cleanup:
+	if (!s || !buf)
+		ret = -ENOMEM;
+	while (!ret && (got = read(fd, buf, READ_BLOCK)) != 0)
+		if (got < 0 && errno != EINTR)
+			ret = -errno;
+		else if (got > 0)
+			virt_sha256_update(s, buf, (size_t)got);
 	if (!ret)
 		virt_sha256_hex(s, out);
 	else
 		virt_sha256_free(s);
-	if (fd >= 0)
-		close(fd);
 	free(buf);
 	return ret;
 }
 
-int backup_verify_files(const char *gdir, const struct backup_entry *e, char *err, size_t errlen)
+/* One volume file opened once: not a symlink, ours, its hash the manifest's. */
+static int verify_one(const char *gdir, const struct backup_manifest *m, unsigned i, int *fd,
+		      char *err, size_t errlen)
 {
 	char name[BACKUP_FILE_MAX], path[PATH_MAX], sum[65];
+	struct stat st;
 	int ret;
 
-	for (unsigned i = 0; i < e->m.nvol; i++) {
-		backup_volume_file(e->m.id, e->m.vol[i].disk, name, sizeof(name));
-		snprintf(path, sizeof(path), "%s/%s", gdir, name);
-		if ((ret = hash_file(path, sum)) < 0)
-			return snprintf(err, errlen, "%s: %s", path, strerror(-ret)), ret;
-		if (strcmp(sum, e->m.vol[i].sha256))
-			return snprintf(err, errlen, "%s: SHA-256 %s, its manifest says %s: the file was "
-					"altered", name, sum, e->m.vol[i].sha256), -EBADMSG;
-	}
+	backup_volume_file(m->id, m->vol[i].disk, name, sizeof(name));
+	snprintf(path, sizeof(path), "%s/%s", gdir, name);
+	if ((*fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0 || fstat(*fd, &st) < 0)
+		return snprintf(err, errlen, "%s: %s", path, strerror(errno)), -errno;
+	if (!S_ISREG(st.st_mode))
+		return snprintf(err, errlen, "%s: not a regular file", path), -EINVAL;
+	if ((ret = backup_owned(path, &st, err, errlen)) < 0)
+		return ret;
+	if ((ret = hash_fd(*fd, sum)) < 0)
+		return snprintf(err, errlen, "%s: %s", path, strerror(-ret)), ret;
+	if (strcmp(sum, m->vol[i].sha256))
+		return snprintf(err, errlen, "%s: SHA-256 %s, its manifest says %s: the file was "
+				"altered", name, sum, m->vol[i].sha256), -EBADMSG;
 	return 0;
+}
+
+int backup_verify_files(const char *gdir, const struct backup_entry *e, int *fds, char *err,
+			size_t errlen)
+{
+	int ret = 0, fd;
+
+	for (unsigned i = 0; i < e->m.nvol && !ret; i++) {
+		ret = verify_one(gdir, &e->m, i, &fd, err, errlen);
+		if (fds && !ret)
+			fds[i] = fd;
+		else if (fd >= 0)
+			close(fd);
+	}
+	return ret;
 }
 
 static int write_file(const char *gdir, const char *name, const char *text, size_t len,

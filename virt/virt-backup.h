@@ -12,10 +12,13 @@
 #pragma once
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "lib/backup-manifest.h"
 #include "virt/virt.h"
+
+struct stat;
 
 #define BACKUP_CHAIN_MAX 7     /* links in a chain; the next backup is a full */
 
@@ -63,8 +66,19 @@ int backup_list(const char *gdir, backup_trust_fn trust, void *ctx, struct backu
  * -EBUSY when another holds it. */
 int backup_lock(const char *gdir, int *fd, char *err, size_t errlen);
 void backup_unlock(int fd);
-/* SHA-256 of every file of e against its manifest. */
-int backup_verify_files(const char *gdir, const struct backup_entry *e, char *err, size_t errlen);
+/* SHA-256 of every file of e against its manifest, each opened once (no
+ * symlink, owned by us, not group/other-writable); fds (NULL: closed) gets
+ * each volume's open descriptor, in manifest order, for the caller to read
+ * and close: what was hashed is what is used. */
+int backup_verify_files(const char *gdir, const struct backup_entry *e, int *fds, char *err,
+			size_t errlen);
+/* What a chain link's first EXPORT_QCOW2_HEAD bytes may be: qcow2 v2 or v3
+ * without an external data file (a backing file named there is never
+ * opened: restore names each link's backing itself). NULL if fine. */
+const char *backup_link_header_check(const uint8_t *b, size_t n);
+/* -EPERM with why in err unless st is owned by our uid and not writable by
+ * group or others. */
+int backup_owned(const char *path, const struct stat *st, char *err, size_t errlen);
 /* Writes ID.json and ID.sig (the commit point of a backup). */
 int backup_store_manifest(const char *gdir, const struct backup_manifest *m,
 			  const struct identity *signer, char *err, size_t errlen);

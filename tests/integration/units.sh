@@ -81,4 +81,5 @@ st() { stat -c '%a %u:%g' "$SYS/$1"; }
 [[ $(st var/lib/os-infrastructure/identity) == "600 $uid:$gid" ]] || die "identity: $(st var/lib/os-infrastructure/identity)"
 [[ $(st var/lib/os-infrastructure/ledger) == "644 $uid:$gid" ]] || die "ledger: $(st var/lib/os-infrastructure/ledger)"
 [[ $(st var/lib/os-infrastructure/host.conf) == "644 0:0" ]] || die "host.conf: $(st var/lib/os-infrastructure/host.conf)"
+[[ $(st var/lib/os-infrastructure/backups) == "700 0:0" ]] || die "backups: $(st var/lib/os-infrastructure/backups)"
 pass "sysusers makes osi; tmpfiles gives the agent its identity and ledger and keeps host.conf root's in a sticky root directory"

@@ -146,8 +146,21 @@ sum=$(sha256sum < "$arch")
 out=$(cli vm restore vault1 --from "$full" 2>&1) || die "restore of the full: $out"
 has 0 "$BASE" && has ! 1048576 "$MARK" || die "after restoring the full: BASE missing or MARK still there"
 pass "the full restored: BASE there, MARK gone ($out)"
-out=$(cli vm restore vault1 --from "$inc" 2>&1) || die "restore of the chain: $out"
+# qemu-img reads the very descriptors that were hashed, and the key (of a
+# LUKS volume) from a memfd: no file of it ever beside the backups.
+QEMU_IMG=$(command -v qemu-img)
+mkdir -p "$T/bin"
+printf '#!/bin/bash\nls -A "%s" > "%s"; printf "%%s\\n" "$*" > "%s"\nexec "%s" "$@"\n' \
+	"$BK/vault1" "$T/during.ls" "$T/during.args" "$QEMU_IMG" > "$T/bin/qemu-img"
+chmod 755 "$T/bin/qemu-img"
+out=$(PATH=$T/bin:$PATH cli vm restore vault1 --from "$inc" 2>&1) || die "restore of the chain: $out"
 [[ $out == *"2 file set(s)"* ]] || die "restore of the chain: $out"
+[[ -s $T/during.args ]] || die "the restore did not run qemu-img from PATH"
+grep -q '"filename":"/dev/fd/[0-9]*"' "$T/during.args" && ! grep -q "$full\\|$inc" "$T/during.args" ||
+	die "qemu-img opened backup files by name: $(cat "$T/during.args")"
+grep -q restore-key "$T/during.ls" && die "a key file beside the backups during the convert: $(cat "$T/during.ls")"
+[[ -n $KEYF ]] && { grep -q 'file=/dev/fd/' "$T/during.args" || die "the key not from a descriptor: $(cat "$T/during.args")"; }
+[[ -z $(ls -A "$BK/vault1" | grep '^\.restore') ]] || die "restore files left: $(ls -A "$BK/vault1")"
 has 0 "$BASE" && has 1048576 "$MARK" || die "after restoring the chain: BASE or MARK missing"
 pass "the chain restored: BASE and MARK back"
 
@@ -175,6 +188,26 @@ list=$(cli vm backups vault1 2>&1) || die "backups: $list"
 grep -q "^$full .*is missing" <<<"$list" || die "vm backups with a missing file: $list"
 mv "$T/full.moved" "$f"
 refused "has no backup" --from 20200101T000000Z
+
+# The store is root's alone: a file or a directory another user owns, or a
+# symlink, is refused (the state directory is writable by group osi, so
+# osi could otherwise make the backup directory first and fill it).
+chown nobody "$f"
+refused "owned by uid $(id -u nobody)" --from "$inc"
+chown 0 "$f"
+chown nobody "$BK/vault1"
+refused "$BK/vault1 is owned by uid $(id -u nobody)" --from "$inc"
+out=$(cli vm backup vault1 2>&1) && die "a backup into a directory nobody owns succeeded"
+[[ $out == *"owned by uid"* ]] || die "backup into a directory nobody owns: $out"
+chown 0 "$BK/vault1"
+chown nobody "$BK"
+refused "$BK is owned by uid" --from "$inc"
+chown 0 "$BK"
+mv "$BK/vault1" "$T/vault1.real" && ln -s "$T/vault1.real" "$BK/vault1"
+refused "symlink" --from "$inc"
+out=$(cli vm backup vault1 2>&1) && die "a backup through a symlinked directory succeeded"
+[[ $out == *"symlink"* ]] || die "backup through a symlink: $out"
+rm "$BK/vault1" && mv "$T/vault1.real" "$BK/vault1"
 
 out=$(cli vm backup vault1 --to node-b 2>&1) && die "backup --to succeeded"
 [[ $out == *"not yet"* ]] || die "backup --to: $out"

@@ -166,6 +166,7 @@ static void put(const char *dir, const char *name, const char *text)
 	assert_non_null(f = fopen(path, "w"));
 	fputs(text, f);
 	fclose(f);
+	assert_int_equal(chmod(path, 0600), 0);
 }
 
 static int trust_none(const struct export_sig *s, void *ctx, char *err, size_t errlen)
@@ -213,11 +214,33 @@ static void directory(void **state)
 	assert_int_equal(backup_list(gdir, NULL, NULL, &e, &n, err, sizeof(err)), 0);
 	assert_int_equal(n, 1);
 	assert_true(e[0].intact);
-	assert_int_equal(backup_verify_files(gdir, &e[0], err, sizeof(err)), 0);
+	assert_int_equal(backup_verify_files(gdir, &e[0], NULL, err, sizeof(err)), 0);
 	/* the same size, one byte changed: listed whole, refused by its hash */
 	put(gdir, "20261201T000000Z.archive.qcow2", "hellp");
-	assert_int_equal(backup_verify_files(gdir, &e[0], err, sizeof(err)), -EBADMSG);
+	assert_int_equal(backup_verify_files(gdir, &e[0], NULL, err, sizeof(err)), -EBADMSG);
 	assert_non_null(strstr(err, "altered"));
+	{ /* what others may write is refused, and a symlink is never followed */
+		int fds[1] = { -1 };
+
+		put(gdir, "20261201T000000Z.archive.qcow2", "hello");
+		assert_int_equal(backup_verify_files(gdir, &e[0], fds, err, sizeof(err)), 0);
+		assert_true(fds[0] >= 0);
+		close(fds[0]);
+		snprintf(path, sizeof(path), "%s/20261201T000000Z.archive.qcow2", gdir);
+		assert_int_equal(chmod(path, 0620), 0);
+		assert_int_equal(backup_verify_files(gdir, &e[0], NULL, err, sizeof(err)), -EPERM);
+		assert_non_null(strstr(err, "writable by its group or others"));
+		assert_int_equal(chmod(path, 0600), 0);
+		snprintf(path, sizeof(path), "%s/link", base);
+		assert_int_equal(symlink(gdir, path), 0);
+		assert_true(backup_guest_dir(path, "vault1", true, gdir, sizeof(gdir), err, sizeof(err)) < 0);
+		assert_non_null(strstr(err, "symlink"));
+		err[0] = '\0';
+		assert_true(backup_guest_dir(path, "vault1", false, gdir, sizeof(gdir), err, sizeof(err)) < 0);
+		assert_non_null(strstr(err, "symlink"));
+		unlink(path);
+		backup_guest_dir(base, "vault1", false, gdir, sizeof(gdir), err, sizeof(err));
+	}
 	free(e);
 	/* untrusted, truncated, a manifest changed */
 	assert_int_equal(backup_list(gdir, trust_none, NULL, &e, &n, err, sizeof(err)), 0);
@@ -252,6 +275,25 @@ static void directory(void **state)
 	rmdir(base);
 }
 
+/* A chain link may name a backing file (never opened), not a data file. */
+static void link_headers(void **state)
+{
+	uint8_t b[80] = { 'Q', 'F', 'I', 0xfb, 0, 0, 0, 3 };
+
+	(void)state;
+	assert_null(backup_link_header_check(b, sizeof(b)));
+	b[8 + 7] = 0x70; /* backing_file_offset: named, still fine */
+	b[16 + 3] = 4;
+	assert_null(backup_link_header_check(b, sizeof(b)));
+	b[79] = 4; /* incompatible feature bit 2: an external data file */
+	assert_non_null(strstr(backup_link_header_check(b, sizeof(b)), "external data file"));
+	assert_non_null(backup_link_header_check(b, 40));
+	b[7] = 2;
+	assert_null(backup_link_header_check(b, 72));
+	b[0] = 'X';
+	assert_non_null(strstr(backup_link_header_check(b, sizeof(b)), "not a qcow2"));
+}
+
 /* A volume's or disk's <encryption>: its one LUKS passphrase secret. */
 static void luks_uuids(void **state)
 {
@@ -284,6 +326,7 @@ int main(void)
 		cmocka_unit_test(next_ids),
 		cmocka_unit_test(directory),
 		cmocka_unit_test(luks_uuids),
+		cmocka_unit_test(link_headers),
 	};
 
 	if (sodium_init() < 0)
