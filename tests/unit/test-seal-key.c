@@ -17,6 +17,7 @@
 #include <sodium.h>
 
 #include "lib/seal-key.h"
+#include "tests/unit/fixture.h"
 
 static char dir[] = "/tmp/osi-test-seal-key-XXXXXX";
 static char path[PATH_MAX];
@@ -31,10 +32,7 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-	char cmd[PATH_MAX + 16];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	return system(cmd) == 0 ? 0 : -1;
+	return fixture_rmtree(dir) == 0 ? 0 : -1;
 }
 
 static void test_made_once(void **state)

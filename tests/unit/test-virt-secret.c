@@ -18,6 +18,7 @@
 #include <libvirt/virterror.h>
 #include <sodium.h>
 
+#include "tests/unit/fixture.h"
 #include "lib/identity.h"
 #include "lib/seal-key.h"
 #include "virt/virt-export.h"
@@ -82,7 +83,7 @@ static void test_secret_sealed_copy(void **state)
  * holds, does not open it. */
 static void test_description_sealed_to_seal_key(void **state)
 {
-	char dir[] = "/tmp/osi-test-secret-seal-XXXXXX", cmd[64], *xml = NULL;
+	char dir[] = "/tmp/osi-test-secret-seal-XXXXXX", *xml = NULL;
 	struct virt_host h = { 0 };
 	struct identity node;
 	struct seal_key sk;
@@ -104,8 +105,7 @@ static void test_description_sealed_to_seal_key(void **state)
 	/* a seal key others may read is refused, not used */
 	assert_int_equal(chmod(h.seal_key, 0640), 0);
 	assert_int_equal(virt_secret_xml_sealed(&h, "/p/t.data.a.qcow2", key, &xml), -EPERM);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	assert_int_equal(system(cmd), 0);
+	assert_int_equal(fixture_rmtree(dir), 0);
 }
 
 static void test_volume_luks_and_plain(void **state)
