@@ -10,6 +10,7 @@
 #include "lib/guest-types.h"
 #include "lib/units.h"
 #include "os-infrastructure/cmd-vm-backup.h"
+#include "virt/virt-backup.h"
 
 static int drop_in(const char *unit_dir, const char *unit, const char *text)
 {
@@ -24,9 +25,26 @@ static int drop_in(const char *unit_dir, const char *unit, const char *text)
 	return 0;
 }
 
-int backup_schedule(const char *guest, const char *every, unsigned keep, const char *unit_dir)
+/* The service may write only what ReadWritePaths= names: the backup
+ * directory, made now (root's, 0700) since systemd needs it to exist. */
+static int writable(const char *dir, const char *guest, char *line, size_t len)
 {
-	char unit[128], text[512];
+	char gdir[PATH_MAX], err[512];
+
+	if (dir[0] != '/' || strpbrk(dir, " \t\n\\\"'%;"))
+		return cmd_fail("%s: the backup directory must be an absolute path without blanks, "
+				"quotes, '%%' or ';' to be named in a unit", dir);
+	if (backup_guest_dir(dir, guest, true, gdir, sizeof(gdir), err, sizeof(err)) < 0)
+		return cmd_fail("%s", err);
+	if (snprintf(line, len, "ReadWritePaths=%s\n", dir) >= (int)len)
+		return cmd_fail("%s: name too long", dir);
+	return 0;
+}
+
+int backup_schedule(const char *guest, const char *every, unsigned keep, const char *unit_dir,
+		    const char *dir)
+{
+	char unit[128], text[512 + PATH_MAX], rw[PATH_MAX + 32];
 	uint64_t ms;
 	int ret;
 
@@ -34,6 +52,8 @@ int backup_schedule(const char *guest, const char *every, unsigned keep, const c
 		return cmd_usage_error(&cmd_vm, "'%s' is not a guest name", guest);
 	if (parse_duration_ms(every, &ms) < 0 || ms < 60000 || ms > 366ULL * 86400000)
 		return cmd_usage_error(&cmd_vm, "--every takes a duration from 1m to 366d, e.g. 24h");
+	if ((ret = writable(dir, guest, rw, sizeof(rw))))
+		return ret;
 	unit_dir = unit_dir ?: BACKUP_UNIT_DIR;
 	keep = keep ?: BACKUP_KEEP_DEFAULT;
 	snprintf(unit, sizeof(unit), "osi-backup@%s.timer", guest);
@@ -44,7 +64,7 @@ int backup_schedule(const char *guest, const char *every, unsigned keep, const c
 		return ret;
 	snprintf(unit, sizeof(unit), "osi-backup@%s.service", guest);
 	snprintf(text, sizeof(text), "# os-infrastructure vm backup %s --keep %u\n[Service]\n"
-		 "Environment=OSI_BACKUP_KEEP=%u\n", guest, keep, keep);
+		 "Environment=OSI_BACKUP_KEEP=%u\n%s", guest, keep, keep, rw);
 	if ((ret = drop_in(unit_dir, unit, text)))
 		return ret;
 	printf("Scheduled: a backup of %s every %s, the newest %u kept (drop-ins in %s/osi-backup@%s.*.d).\n"

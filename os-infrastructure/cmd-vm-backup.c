@@ -183,7 +183,8 @@ int vm_backup(const struct cli *cli, int argc, char *argv[])
 		return cmd_fail("not yet: --to %s; backups stay on this node (copy the files of %s/%s to "
 				"keep them elsewhere)", a.to, a.dir ?: "the backup directory", argv[optind] ?: "NAME");
 	if (a.every && argc - optind == 1)
-		return backup_schedule(argv[optind], a.every, (unsigned)a.keep, a.unit_dir);
+		return settings(&a) ?: backup_schedule(argv[optind], a.every, (unsigned)a.keep,
+							a.unit_dir, a.dir);
 	ret = open_host(cli, argc, argv, &a, &h, "vm backup NAME [--dir D] [--keep N] [--full] "
 			"[--every DURATION]   (on the guest's node)", true);
 	if (ret)

@@ -9,6 +9,8 @@ int vm_restore(const struct cli *cli, int argc, char *argv[]);
 #define BACKUP_UNIT_DIR "/etc/systemd/system"
 #define BACKUP_KEEP_DEFAULT 7
 /* vm backup NAME --every D [--keep N]: drop-ins for osi-backup@NAME.timer
- * (every D) and .service (--keep N) in unit_dir (NULL: BACKUP_UNIT_DIR),
- * and how to enable the timer (backup-schedule.c). */
-int backup_schedule(const char *guest, const char *every, unsigned keep, const char *unit_dir);
+ * (every D) and .service (--keep N, and the backup directory dir made and
+ * writable under its ProtectSystem=strict) in unit_dir (NULL:
+ * BACKUP_UNIT_DIR), and how to enable the timer (backup-schedule.c). */
+int backup_schedule(const char *guest, const char *every, unsigned keep, const char *unit_dir,
+		    const char *dir);

@@ -233,7 +233,8 @@ pass "a shut-off guest's backup is its volume's file; --keep 1 pruned the old ch
 
 out=$(cli vm backup vault1 --every 24h --keep 7 --unit-dir "$T/units" 2>&1) || die "--every: $out"
 grep -qx "OnUnitActiveSec=86400s" "$T/units/osi-backup@vault1.timer.d/os-infrastructure.conf" &&
-	grep -qx "Environment=OSI_BACKUP_KEEP=7" "$T/units/osi-backup@vault1.service.d/os-infrastructure.conf" ||
+	grep -qx "Environment=OSI_BACKUP_KEEP=7" "$T/units/osi-backup@vault1.service.d/os-infrastructure.conf" &&
+	grep -qx "ReadWritePaths=$BK" "$T/units/osi-backup@vault1.service.d/os-infrastructure.conf" ||
 	die "the schedule's drop-ins: $(cat "$T"/units/*/*)"
 [[ $out == *"systemctl enable --now osi-backup@vault1.timer"* ]] || die "--every: $out"
 pass "--every 24h --keep 7: the timer's drop-ins written"
