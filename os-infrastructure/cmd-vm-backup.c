@@ -180,8 +180,8 @@ int vm_backup(const struct cli *cli, int argc, char *argv[])
 	if (ret)
 		return ret;
 	if (a.to)
-		return cmd_fail("not yet: --to %s; backups stay on this node (copy the files of %s/%s to "
-				"keep them elsewhere)", a.to, a.dir ?: "the backup directory", argv[optind] ?: "NAME");
+		return cmd_fail("not yet: --to %s; backups stay on this node (copy the guest's backup "
+				"directory, which vm backups NAME reads, to keep them elsewhere)", a.to);
 	if (a.every && argc - optind == 1)
 		return settings(&a) ?: backup_schedule(argv[optind], a.every, (unsigned)a.keep,
 							a.unit_dir, a.dir);
