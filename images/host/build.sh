@@ -2,8 +2,9 @@
 # The host image: build.sh OUT_DIR DEB_DIR writes OUT_DIR/osi-host.img, a raw
 # disk (MBR: a FAT ESP, then the ext4 root) that boots with BIOS (GRUB's
 # boot.img and core.img before the first partition) and UEFI (GRUB as
-# EFI/BOOT/BOOTX64.EFI). Debian 12 from packages.list plus DEB_DIR's .debs,
-# made with mmdebstrap into a directory, then mkfs.ext4 -d: no loop devices.
+# EFI/BOOT/BOOTX64.EFI). Two stages: base.sh's cached tarball of Debian 12
+# from packages.list (mmdebstrap), unpacked into a directory where DEB_DIR's
+# .debs and rootfs/ are installed, then mkfs.ext4 -d: no loop devices.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 OUT=${1:?usage: build.sh OUT_DIR DEB_DIR}
@@ -15,22 +16,42 @@ ROOT_SLACK_MIB=${OSI_IMAGE_SLACK_MIB:-2048}
 
 mkdir -p "$OUT"
 ROOT=$OUT/rootfs
-rm -rf "$ROOT" "$OUT/osi-host.img.tmp"
-mapfile -t pkgs < <(sed -e 's/#.*//' -e '/^[[:space:]]*$/d' "$HERE/packages.list")
+rm -rf --one-file-system "$ROOT" "$OUT/osi-host.img.tmp"
 debs=("$DEBS"/os-infrastructure_*.deb "$DEBS"/os-infrastructure-fleet_*.deb)
 [[ -f ${debs[0]} && -f ${debs[1]} ]] || { echo "no .debs in $DEBS (make deb)" >&2; exit 1; }
 
 SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-$(date -d "$(dpkg-parsechangelog -l "$HERE/../../debian/changelog" -S Date)" +%s)}
 export SOURCE_DATE_EPOCH
-mmdebstrap --variant=apt --include="$(IFS=,; echo "${pkgs[*]}")" \
-	--customize-hook='mkdir -p "$1/tmp/osi-debs"' \
-	--customize-hook="copy-in ${debs[*]} /tmp/osi-debs" \
-	--customize-hook='chroot "$1" sh -c "DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends /tmp/osi-debs/*.deb"' \
-	--customize-hook="tar -C '$HERE/rootfs' -cf - . | tar -C \"\$1\" -xf - --no-same-owner" \
-	--customize-hook='chroot "$1" systemctl enable systemd-networkd osi-growroot.service osi-firstboot.service' \
-	--customize-hook='chroot "$1" apt-get clean' \
-	--customize-hook='rm -rf "$1/tmp/osi-debs" "$1"/var/lib/apt/lists/*' \
-	"$SUITE" "$ROOT" "$MIRROR"
+base=$("$HERE/base.sh")
+mkdir "$ROOT"
+tar -C "$ROOT" --numeric-owner --xattrs --xattrs-include='*' -xpf "$base"
+
+# The final stage, offline: the project's .debs (their dependencies are in
+# packages.list; the base has no apt lists, so nothing is fetched), rootfs/,
+# the units.
+mounts=()
+unmount() { local m; for m in "${mounts[@]}"; do umount -l "$m" || true; done; }
+trap unmount EXIT
+for m in proc sys dev dev/pts; do
+	case $m in
+	proc) mount -t proc proc "$ROOT/proc" ;;
+	sys) mount -t sysfs sys "$ROOT/sys" ;;
+	*) mount --bind "/$m" "$ROOT/$m" ;;
+	esac
+	mounts=("$ROOT/$m" "${mounts[@]}")
+done
+printf '#!/bin/sh\nexit 101\n' > "$ROOT/usr/sbin/policy-rc.d" # start nothing here
+chmod +x "$ROOT/usr/sbin/policy-rc.d"
+mkdir -p "$ROOT/tmp/osi-debs"
+cp "${debs[@]}" "$ROOT/tmp/osi-debs/"
+chroot "$ROOT" sh -c 'DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends /tmp/osi-debs/*.deb' ||
+	{ echo "installing the .debs failed: a dependency missing from images/host/packages.list?" >&2; exit 1; }
+tar -C "$HERE/rootfs" -cf - . | tar -C "$ROOT" -xf - --no-same-owner
+chroot "$ROOT" systemctl enable systemd-networkd osi-growroot.service osi-firstboot.service
+chroot "$ROOT" apt-get clean
+unmount
+mounts=()
+rm -rf "$ROOT/tmp/osi-debs" "$ROOT"/var/lib/apt/lists/* "$ROOT/usr/sbin/policy-rc.d"
 
 echo osi-host > "$ROOT/etc/hostname"
 printf 'LABEL=osi-root / ext4 errors=remount-ro 0 1\n' > "$ROOT/etc/fstab"
