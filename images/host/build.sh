@@ -16,6 +16,9 @@ ROOT_SLACK_MIB=${OSI_IMAGE_SLACK_MIB:-2048}
 
 mkdir -p "$OUT"
 ROOT=$OUT/rootfs
+# A build killed before its trap ran leaves proc, sys and dev mounted in the
+# old root: unmount them, deepest first, or the removal below stops at them.
+findmnt -rn -o TARGET | awk -v r="$ROOT/" 'index($0, r) == 1' | sort -r | while read -r m; do umount -l "$m" || true; done
 rm -rf --one-file-system "$ROOT" "$OUT/osi-host.img.tmp"
 debs=("$DEBS"/os-infrastructure_*.deb "$DEBS"/os-infrastructure-fleet_*.deb)
 [[ -f ${debs[0]} && -f ${debs[1]} ]] || { echo "no .debs in $DEBS (make deb)" >&2; exit 1; }
