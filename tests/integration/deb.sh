@@ -110,7 +110,7 @@ for f in /lib/systemd/system/osi-* /lib/systemd/system/service-vm-*; do
 	u=${f##*/}
 	# A template (osi-backup@.timer) is enabled per instance, by the operator
 	# (vm backup GUEST --every), never by the package.
-	[[ $u == *@.* ]] && continue
+	case $u in *@.*) continue ;; esac
 	for target in $(sed -n 's/^WantedBy=//p' "$f"); do
 		t "$u enabled ($target)" test -L /etc/systemd/system/$target.wants/$u
 	done
