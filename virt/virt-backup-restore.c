@@ -167,6 +167,15 @@ static int rebuild(struct restoring *r, const char *disk, unsigned i)
 	char *enc[] = { "qemu-img", "convert", "-q", "--object", object, "-O", "qcow2", "-o",
 			"compat=1.1,encrypt.format=luks,encrypt.key-secret=k0", input, out, NULL };
 	ret = run_qemu_img(r->h, luks ? enc : plain, keep, nkeep);
+	/* an encrypted output times its key derivation in CPU time, which a busy
+	 * host may show as none ("Unable to get accurate CPU usage"), as a new
+	 * volume's creation does (virt.c): a few tries */
+	for (int t = 0; luks && ret == -EIO && t < 3; t++) {
+		log_warn("restore of %s: qemu-img convert failed, trying again", disk);
+		unlink(out);
+		usleep(200 * 1000);
+		ret = run_qemu_img(r->h, enc, keep, nkeep);
+	}
 cleanup:
 	if (key >= 0)
 		close(key);

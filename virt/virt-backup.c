@@ -316,21 +316,40 @@ static int wait_job(struct taking *t)
 			 t->g.name, type);
 }
 
-static int push_backup(struct taking *t, const struct backup_manifest *m)
+static void unstage(struct taking *t, const struct backup_manifest *m)
 {
-	char *bxml = NULL, *cxml = NULL, path[PATH_MAX];
-	int ret;
+	char path[PATH_MAX];
 
 	for (unsigned i = 0; i < m->nvol; i++) {
 		staged_path(t, m, i, path, sizeof(path));
 		unlink(path);
 	}
+}
+
+static int push_backup(struct taking *t, const struct backup_manifest *m)
+{
+	char *bxml = NULL, *cxml = NULL;
+	int ret;
+
+	unstage(t, m);
 	if ((ret = backup_xml(t, m, &bxml, &cxml)) < 0)
 		return ret;
-	if (virDomainBackupBegin(t->dom, bxml, *m->checkpoint ? cxml : NULL, 0) < 0)
+	/* An encrypted target's key derivation is timed in CPU time, which a
+	 * busy host may show as none ("Unable to get accurate CPU usage"): a
+	 * failed begin made nothing, so a few tries. */
+	for (int i = 0; i < 4; i++) {
+		if (virDomainBackupBegin(t->dom, bxml, *m->checkpoint ? cxml : NULL, 0) == 0) {
+			ret = 0;
+			t->checkpoint_made = *m->checkpoint;
+			break;
+		}
 		ret = virt_fail_lv(t->h, -EIO, "backup of %s", t->g.name);
-	else
-		t->checkpoint_made = *m->checkpoint;
+		if (!strstr(t->h->err, "accurate CPU usage"))
+			break;
+		log_warn("backup of %s: %s; trying again", t->g.name, t->h->err);
+		unstage(t, m);
+		usleep(200 * 1000);
+	}
 	free(bxml);
 	free(cxml);
 	return ret ? ret : wait_job(t);
