@@ -222,6 +222,17 @@ json_t *op_vm_cancel(struct fleet *f, json_t *req, const char *caller, uint64_t 
 	return json_pack("{s:b}", "ok", 1);
 }
 
+/* vm-list and vm-show: a guest with its move under way, or its kept copy. */
+static json_t *guest_json_moving(struct fleet *f, const struct guest *g)
+{
+	const struct move *mv = moves_find(&f->moves, g->name);
+	json_t *gj = guest_json(f, g);
+
+	if (gj && mv)
+		json_object_set_new(gj, "move", move_json(mv));
+	return gj;
+}
+
 static int by_name(const void *a, const void *b)
 {
 	return strcmp(((const struct guest *)a)->name, ((const struct guest *)b)->name);
@@ -234,7 +245,7 @@ json_t *op_vm_list(struct fleet *f)
 	if (f->guests.count)
 		qsort(f->guests.list, f->guests.count, sizeof(*f->guests.list), by_name);
 	for (size_t i = 0; i < f->guests.count; i++)
-		json_array_append_new(list, guest_json(f, &f->guests.list[i]));
+		json_array_append_new(list, guest_json_moving(f, &f->guests.list[i]));
 	return json_pack("{s:b, s:o}", "ok", 1, "guests", list);
 }
 
@@ -247,11 +258,9 @@ json_t *op_vm_show(struct fleet *f, json_t *req)
 
 	if (!g)
 		return api_fail("no guest named '%s'", name ? name : "");
-	gj = guest_json(f, g);
+	gj = guest_json_moving(f, g);
 	if (gj && g->agent.n) /* what its guest agent reports, when one does */
 		json_object_set_new(gj, "agent", guest_agent_to_json(&g->agent));
-	if (gj && moves_find(&f->moves, g->name)) /* a move under way, or its kept copy */
-		json_object_set_new(gj, "move", move_json(moves_find(&f->moves, g->name)));
 	return json_pack("{s:b, s:o}", "ok", 1, "guest", gj);
 }
 

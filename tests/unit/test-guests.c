@@ -463,6 +463,35 @@ static void address_is_shown(void **state)
 	assert_string_equal(g->address, "");
 }
 
+/* A guest being moved carries its move in vm-list as in vm-show: the admin
+ * panel polls vm-list only (issue 12). */
+static void move_is_listed(void **state)
+{
+	struct ctx *c = *state;
+	struct move_plan p = { .guest = "web1", .source = "alpha", .target = "beta" };
+	struct move *mv;
+	json_t *r, *g;
+
+	confirm_web1(c);
+	r = call(&c->f, "{\"op\":\"vm-list\"}");
+	assert_null(json_object_get(json_array_get(json_object_get(r, "guests"), 0), "move"));
+	json_decref(r);
+	assert_int_equal(moves_begin(&c->f.moves, &p, 1, &mv), 0);
+	move_progress(mv, 12ULL << 20, 1ULL << 30, "95.0 MiB/s, 11 s left");
+	r = call(&c->f, "{\"op\":\"vm-list\"}");
+	g = json_array_get(json_object_get(r, "guests"), 0);
+	assert_string_equal(str(g, "move", "phase"), "transfer");
+	assert_string_equal(str(g, "move", "target"), "beta");
+	assert_string_equal(str(g, "move", "detail"), "95.0 MiB/s, 11 s left");
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(g, "move"), "bytes")),
+			 12LL << 20);
+	json_decref(r);
+	r = call(&c->f, "{\"op\":\"vm-show\",\"name\":\"web1\"}");
+	assert_string_equal(str(json_object_get(r, "guest"), "move", "source"), "alpha");
+	json_decref(r);
+	moves_free(&c->f.moves);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -479,6 +508,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(failed_creation_is_retried, setup, teardown),
 		cmocka_unit_test_setup_teardown(action_outcome_is_followed, setup, teardown),
 		cmocka_unit_test_setup_teardown(address_is_shown, setup, teardown),
+		cmocka_unit_test_setup_teardown(move_is_listed, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
