@@ -10,6 +10,7 @@
 
 #include "lib/backup-manifest.h"
 #include "lib/guest-types.h"
+#include "lib/json-fields.h"
 #include "lib/names.h"
 
 static int fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -156,49 +157,6 @@ int backup_manifest_encode(const struct backup_manifest *m, char **out, size_t *
 	return 0;
 }
 
-static int get_text(const json_t *o, const char *key, char *buf, size_t len, char *err, size_t errlen)
-{
-	const json_t *v = json_object_get(o, key);
-	const char *s = json_string_value(v);
-
-	if (!s || json_string_length(v) != strlen(s) || strlen(s) >= len)
-		return fail(err, errlen, "%s: missing, not a string, or longer than %zu", key, len - 1);
-	memcpy(buf, s, strlen(s) + 1);
-	return 0;
-}
-
-static int get_u64(const json_t *o, const char *key, uint64_t *out, char *err, size_t errlen)
-{
-	const json_t *v = json_object_get(o, key);
-
-	if (!json_is_integer(v) || json_integer_value(v) < 0)
-		return fail(err, errlen, "%s: missing or not a non-negative integer", key);
-	*out = (uint64_t)json_integer_value(v);
-	return 0;
-}
-
-/* Exactly these keys: none unknown, none missing. */
-static int exact_keys(const json_t *o, const char *const *keys, const char *where, char *err,
-		      size_t errlen)
-{
-	const char *k;
-	const json_t *v;
-	size_t n = 0;
-
-	for (; keys[n]; n++)
-		if (!json_object_get(o, keys[n]))
-			return fail(err, errlen, "%s%s: missing", where, keys[n]);
-	json_object_foreach((json_t *)o, k, v) {
-		size_t i = 0;
-
-		while (keys[i] && strcmp(keys[i], k))
-			i++;
-		if (!keys[i])
-			return fail(err, errlen, "%s%s: unknown key", where, k);
-	}
-	return 0;
-}
-
 static int parse_volume(const json_t *o, struct backup_volume *v, char *err, size_t errlen)
 {
 	static const char *const keys[] = { "disk", "capacity", "bytes", "sha256", NULL };
@@ -206,12 +164,12 @@ static int parse_volume(const json_t *o, struct backup_volume *v, char *err, siz
 
 	if (!json_is_object(o))
 		return fail(err, errlen, "volumes: an entry is not an object");
-	if ((ret = exact_keys(o, keys, "volumes.", err, errlen)) ||
-	    (ret = get_text(o, "disk", v->disk, sizeof(v->disk), err, errlen)) ||
-	    (ret = get_u64(o, "capacity", &v->capacity, err, errlen)) ||
-	    (ret = get_u64(o, "bytes", &v->bytes, err, errlen)))
+	if ((ret = json_fields_exact(o, keys, "volumes.", err, errlen)) ||
+	    (ret = json_field_text(o, "", "disk", v->disk, sizeof(v->disk), err, errlen)) ||
+	    (ret = json_field_u64(o, "", "capacity", &v->capacity, err, errlen)) ||
+	    (ret = json_field_u64(o, "", "bytes", &v->bytes, err, errlen)))
 		return ret;
-	return get_text(o, "sha256", v->sha256, sizeof(v->sha256), err, errlen);
+	return json_field_text(o, "", "sha256", v->sha256, sizeof(v->sha256), err, errlen);
 }
 
 static int parse_object(const json_t *o, struct backup_manifest *m, char *err, size_t errlen)
@@ -228,19 +186,19 @@ static int parse_object(const json_t *o, struct backup_manifest *m, char *err, s
 
 	if (!json_is_object(o))
 		return fail(err, errlen, "the manifest is not a JSON object");
-	if ((ret = exact_keys(o, keys, "", err, errlen)) ||
-	    (ret = get_text(o, "format", format, sizeof(format), err, errlen)))
+	if ((ret = json_fields_exact(o, keys, "", err, errlen)) ||
+	    (ret = json_field_text(o, "", "format", format, sizeof(format), err, errlen)))
 		return ret;
 	if (strcmp(format, BACKUP_FORMAT))
 		return fail(err, errlen, "format: '%s', this version reads %s", format, BACKUP_FORMAT);
-	if ((ret = get_text(o, "id", m->id, sizeof(m->id), err, errlen)) ||
-	    (ret = get_text(o, "guest", m->guest, sizeof(m->guest), err, errlen)) ||
-	    (ret = get_text(o, "instance_id", m->instance_id, sizeof(m->instance_id), err, errlen)) ||
-	    (ret = get_text(o, "node", m->node, sizeof(m->node), err, errlen)) ||
-	    (ret = get_text(o, "kind", kind, sizeof(kind), err, errlen)) ||
-	    (ret = get_text(o, "parent", m->parent, sizeof(m->parent), err, errlen)) ||
-	    (ret = get_text(o, "checkpoint", m->checkpoint, sizeof(m->checkpoint), err, errlen)) ||
-	    (ret = get_u64(o, "created", &created, err, errlen)))
+	if ((ret = json_field_text(o, "", "id", m->id, sizeof(m->id), err, errlen)) ||
+	    (ret = json_field_text(o, "", "guest", m->guest, sizeof(m->guest), err, errlen)) ||
+	    (ret = json_field_text(o, "", "instance_id", m->instance_id, sizeof(m->instance_id), err, errlen)) ||
+	    (ret = json_field_text(o, "", "node", m->node, sizeof(m->node), err, errlen)) ||
+	    (ret = json_field_text(o, "", "kind", kind, sizeof(kind), err, errlen)) ||
+	    (ret = json_field_text(o, "", "parent", m->parent, sizeof(m->parent), err, errlen)) ||
+	    (ret = json_field_text(o, "", "checkpoint", m->checkpoint, sizeof(m->checkpoint), err, errlen)) ||
+	    (ret = json_field_u64(o, "", "created", &created, err, errlen)))
 		return ret;
 	if (strcmp(kind, "full") && strcmp(kind, "incremental"))
 		return fail(err, errlen, "kind: '%s' is not full or incremental", kind);

@@ -9,6 +9,7 @@
 
 #include "lib/export-manifest.h"
 #include "lib/guest-types.h"
+#include "lib/json-fields.h"
 #include "lib/names.h"
 
 static const char *const nets[] = { "none", "network", "bridge", "user", "fabric" };
@@ -220,45 +221,6 @@ int export_manifest_encode(const struct export_manifest *m, char **out, size_t *
 	return 0;
 }
 
-/* Copies a string member into buf; missing, non-string or too long fails. */
-static int get_text(const json_t *o, const char *key, char *buf, size_t len, char *err, size_t errlen)
-{
-	const json_t *v = json_object_get(o, key);
-	const char *s = json_string_value(v);
-
-	if (!s || json_string_length(v) != strlen(s) || strlen(s) >= len)
-		return fail(err, errlen, "%s: missing, not a string, or longer than %zu", key, len - 1);
-	memcpy(buf, s, strlen(s) + 1);
-	return 0;
-}
-
-static int get_u64(const json_t *o, const char *key, uint64_t *out, char *err, size_t errlen)
-{
-	const json_t *v = json_object_get(o, key);
-
-	if (!json_is_integer(v) || json_integer_value(v) < 0)
-		return fail(err, errlen, "%s: missing or not a non-negative integer", key);
-	*out = (uint64_t)json_integer_value(v);
-	return 0;
-}
-
-static int only_keys(const json_t *o, const char *const *keys, const char *where, char *err,
-		     size_t errlen)
-{
-	const char *k;
-	const json_t *v;
-
-	json_object_foreach((json_t *)o, k, v) {
-		size_t i = 0;
-
-		while (keys[i] && strcmp(keys[i], k))
-			i++;
-		if (!keys[i])
-			return fail(err, errlen, "%s%s: unknown key", where, k);
-	}
-	return 0;
-}
-
 static int parse_key(const json_t *o, struct export_sealed_key *k, char *err, size_t errlen)
 {
 	static const char *const keys[] = { "recipient", "key_id", "sealed", NULL };
@@ -267,10 +229,10 @@ static int parse_key(const json_t *o, struct export_sealed_key *k, char *err, si
 
 	if (!json_is_object(o))
 		return fail(err, errlen, "volumes.keys: an entry is not an object");
-	if ((ret = only_keys(o, keys, "volumes.keys.", err, errlen)) ||
-	    (ret = get_text(o, "recipient", k->recipient, sizeof(k->recipient), err, errlen)) ||
-	    (ret = get_text(o, "key_id", k->key_id, sizeof(k->key_id), err, errlen)) ||
-	    (ret = get_text(o, "sealed", b64, sizeof(b64), err, errlen)))
+	if ((ret = json_fields_only(o, keys, "volumes.keys.", err, errlen)) ||
+	    (ret = json_field_text(o, "", "recipient", k->recipient, sizeof(k->recipient), err, errlen)) ||
+	    (ret = json_field_text(o, "", "key_id", k->key_id, sizeof(k->key_id), err, errlen)) ||
+	    (ret = json_field_text(o, "", "sealed", b64, sizeof(b64), err, errlen)))
 		return ret;
 	if (key_seal_unb64(b64, k->sealed) < 0)
 		return fail(err, errlen, "volumes.keys.sealed: not base64 of %d bytes", KEY_SEAL_BYTES);
@@ -306,12 +268,12 @@ static int parse_volume(const json_t *o, struct export_volume *v, char *err, siz
 
 	if (!json_is_object(o))
 		return fail(err, errlen, "volumes: an entry is not an object");
-	if ((ret = only_keys(o, keys, "volumes.", err, errlen)) ||
-	    (ret = get_text(o, "disk", v->disk, sizeof(v->disk), err, errlen)) ||
-	    (ret = get_text(o, "mount", v->mount, sizeof(v->mount), err, errlen)) ||
-	    (ret = get_u64(o, "capacity", &v->capacity, err, errlen)) ||
-	    (ret = get_u64(o, "bytes", &v->bytes, err, errlen)) ||
-	    (ret = get_text(o, "sha256", v->sha256, sizeof(v->sha256), err, errlen)))
+	if ((ret = json_fields_only(o, keys, "volumes.", err, errlen)) ||
+	    (ret = json_field_text(o, "", "disk", v->disk, sizeof(v->disk), err, errlen)) ||
+	    (ret = json_field_text(o, "", "mount", v->mount, sizeof(v->mount), err, errlen)) ||
+	    (ret = json_field_u64(o, "", "capacity", &v->capacity, err, errlen)) ||
+	    (ret = json_field_u64(o, "", "bytes", &v->bytes, err, errlen)) ||
+	    (ret = json_field_text(o, "", "sha256", v->sha256, sizeof(v->sha256), err, errlen)))
 		return ret;
 	return parse_encryption(o, v, err, errlen);
 }
@@ -322,24 +284,24 @@ static int parse_fields(const json_t *o, struct export_manifest *m, char *err, s
 	uint64_t vcpus = 0, created = 0;
 	int ret;
 
-	if ((ret = get_text(o, "format", format, sizeof(format), err, errlen)))
+	if ((ret = json_field_text(o, "", "format", format, sizeof(format), err, errlen)))
 		return ret;
 	if (strcmp(format, EXPORT_FORMAT))
 		return fail(err, errlen, "format: '%s', this version reads %s", format, EXPORT_FORMAT);
-	if ((ret = get_text(o, "type", m->type, sizeof(m->type), err, errlen)) ||
-	    (ret = get_text(o, "name", m->name, sizeof(m->name), err, errlen)) ||
-	    (ret = get_text(o, "owner", m->owner, sizeof(m->owner), err, errlen)) ||
-	    (ret = get_text(o, "instance_id", m->instance_id, sizeof(m->instance_id), err, errlen)) ||
-	    (ret = get_text(o, "mac", m->mac, sizeof(m->mac), err, errlen)) ||
-	    (ret = get_text(o, "base", m->base, sizeof(m->base), err, errlen)) ||
-	    (ret = get_text(o, "base_sha256", m->base_sha256, sizeof(m->base_sha256), err, errlen)) ||
-	    (ret = get_text(o, "net", m->net, sizeof(m->net), err, errlen)) ||
-	    (ret = get_text(o, "net_source", m->net_source, sizeof(m->net_source), err, errlen)) ||
-	    (ret = get_text(o, "node", m->node, sizeof(m->node), err, errlen)) ||
-	    (ret = get_u64(o, "vcpus", &vcpus, err, errlen)) ||
-	    (ret = get_u64(o, "memory_bytes", &m->memory_bytes, err, errlen)) ||
-	    (ret = get_u64(o, "disk_bytes", &m->disk_bytes, err, errlen)) ||
-	    (ret = get_u64(o, "created", &created, err, errlen)))
+	if ((ret = json_field_text(o, "", "type", m->type, sizeof(m->type), err, errlen)) ||
+	    (ret = json_field_text(o, "", "name", m->name, sizeof(m->name), err, errlen)) ||
+	    (ret = json_field_text(o, "", "owner", m->owner, sizeof(m->owner), err, errlen)) ||
+	    (ret = json_field_text(o, "", "instance_id", m->instance_id, sizeof(m->instance_id), err, errlen)) ||
+	    (ret = json_field_text(o, "", "mac", m->mac, sizeof(m->mac), err, errlen)) ||
+	    (ret = json_field_text(o, "", "base", m->base, sizeof(m->base), err, errlen)) ||
+	    (ret = json_field_text(o, "", "base_sha256", m->base_sha256, sizeof(m->base_sha256), err, errlen)) ||
+	    (ret = json_field_text(o, "", "net", m->net, sizeof(m->net), err, errlen)) ||
+	    (ret = json_field_text(o, "", "net_source", m->net_source, sizeof(m->net_source), err, errlen)) ||
+	    (ret = json_field_text(o, "", "node", m->node, sizeof(m->node), err, errlen)) ||
+	    (ret = json_field_u64(o, "", "vcpus", &vcpus, err, errlen)) ||
+	    (ret = json_field_u64(o, "", "memory_bytes", &m->memory_bytes, err, errlen)) ||
+	    (ret = json_field_u64(o, "", "disk_bytes", &m->disk_bytes, err, errlen)) ||
+	    (ret = json_field_u64(o, "", "created", &created, err, errlen)))
 		return ret;
 	m->vcpus = vcpus > 256 ? 0 : (unsigned)vcpus;
 	m->created = (int64_t)created;
@@ -359,7 +321,7 @@ static int parse_object(const json_t *o, struct export_manifest *m, char *err, s
 
 	if (!json_is_object(o))
 		return fail(err, errlen, "the manifest is not a JSON object");
-	if ((ret = only_keys(o, keys, "", err, errlen)) || (ret = parse_fields(o, m, err, errlen)))
+	if ((ret = json_fields_only(o, keys, "", err, errlen)) || (ret = parse_fields(o, m, err, errlen)))
 		return ret;
 	if (!json_is_string(ud) || json_string_length(ud) != strlen(json_string_value(ud)) ||
 	    json_string_length(ud) > EXPORT_USER_DATA_MAX)

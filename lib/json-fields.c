@@ -1,0 +1,69 @@
+/* Strict readers of a manifest's JSON fields (lib/json-fields.h). */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "lib/json-fields.h"
+
+static int fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return -EINVAL;
+}
+
+int json_field_text(const json_t *o, const char *where, const char *key, char *buf, size_t len,
+		    char *err, size_t errlen)
+{
+	const json_t *v = json_object_get(o, key);
+	const char *s = json_string_value(v);
+
+	/* a NUL inside the string would cut it short without a word */
+	if (!s || !len || json_string_length(v) != strlen(s) || strlen(s) >= len)
+		return fail(err, errlen, "%s%s: missing, not a string, or longer than %zu", where, key,
+			    len ? len - 1 : 0);
+	memcpy(buf, s, strlen(s) + 1);
+	return 0;
+}
+
+int json_field_u64(const json_t *o, const char *where, const char *key, uint64_t *out, char *err,
+		   size_t errlen)
+{
+	const json_t *v = json_object_get(o, key);
+
+	if (!json_is_integer(v) || json_integer_value(v) < 0)
+		return fail(err, errlen, "%s%s: missing or not a non-negative integer", where, key);
+	*out = (uint64_t)json_integer_value(v);
+	return 0;
+}
+
+int json_fields_only(const json_t *o, const char *const *keys, const char *where, char *err,
+		     size_t errlen)
+{
+	const char *k;
+	const json_t *v;
+
+	json_object_foreach((json_t *)o, k, v) {
+		size_t i = 0;
+
+		while (keys[i] && strcmp(keys[i], k))
+			i++;
+		if (!keys[i])
+			return fail(err, errlen, "%s%s: unknown key", where, k);
+	}
+	return 0;
+}
+
+int json_fields_exact(const json_t *o, const char *const *keys, const char *where, char *err,
+		      size_t errlen)
+{
+	for (size_t n = 0; keys[n]; n++)
+		if (!json_object_get(o, keys[n]))
+			return fail(err, errlen, "%s%s: missing", where, keys[n]);
+	return json_fields_only(o, keys, where, err, errlen);
+}
