@@ -8,9 +8,10 @@
 #include <string.h>
 
 #include "lib/detached-sig.h"
+#include "lib/json-fields.h"
 #include "lib/names.h"
 
-static const char *const sig_keys[] = { "format", "signer", "key", "sig" };
+static const char *const sig_keys[] = { "format", "signer", "key", "sig", NULL };
 
 static int fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static int fail(char *err, size_t errlen, const char *fmt, ...)
@@ -63,45 +64,17 @@ int detached_sig_sign(const struct detached_sig_kind *k, const struct identity *
 	return 0;
 }
 
-static int get_text(const json_t *o, const char *key, char *buf, size_t len, char *err, size_t errlen)
-{
-	const json_t *v = json_object_get(o, key);
-	const char *s = json_string_value(v);
-
-	if (!s || json_string_length(v) != strlen(s) || strlen(s) >= len)
-		return fail(err, errlen, "signature %s: missing, not a string, or longer than %zu", key,
-			    len - 1);
-	memcpy(buf, s, strlen(s) + 1);
-	return 0;
-}
-
 static int get_hex(const json_t *o, const char *key, uint8_t *bin, size_t n, char *err, size_t errlen)
 {
 	char hex[SIG_BYTES * 2 + 1];
 	size_t i;
 
-	if (get_text(o, key, hex, sizeof(hex), err, errlen) || strlen(hex) != n * 2)
+	if (json_field_text(o, "signature ", key, hex, sizeof(hex), err, errlen) || strlen(hex) != n * 2)
 		return fail(err, errlen, "signature %s: not %zu lowercase hex digits", key, n * 2);
 	for (i = 0; i < n * 2 && strchr("0123456789abcdef", hex[i]); i++)
 		;
 	if (i != n * 2 || sodium_hex2bin(bin, n, hex, n * 2, NULL, NULL, NULL) != 0)
 		return fail(err, errlen, "signature %s: not %zu lowercase hex digits", key, n * 2);
-	return 0;
-}
-
-static int only_sig_keys(const json_t *o, char *err, size_t errlen)
-{
-	const char *key;
-	const json_t *v;
-
-	json_object_foreach((json_t *)o, key, v) {
-		size_t i = 0;
-
-		while (i < sizeof(sig_keys) / sizeof(sig_keys[0]) && strcmp(sig_keys[i], key))
-			i++;
-		if (i == sizeof(sig_keys) / sizeof(sig_keys[0]))
-			return fail(err, errlen, "signature %s: unknown key", key);
-	}
 	return 0;
 }
 
@@ -121,11 +94,12 @@ int detached_sig_parse(const struct detached_sig_kind *k, const char *text, size
 		json_decref(o);
 		return fail(err, errlen, "the %s is not a JSON object", k->what);
 	}
-	if (!(ret = only_sig_keys(o, err, errlen)) &&
-	    !(ret = get_text(o, "format", format, sizeof(format), err, errlen)) &&
+	if (!(ret = json_fields_only(o, sig_keys, "signature ", err, errlen)) &&
+	    !(ret = json_field_text(o, "signature ", "format", format, sizeof(format), err, errlen)) &&
 	    strcmp(format, k->format))
 		ret = fail(err, errlen, "signature format: '%s', this version reads %s", format, k->format);
-	if (!ret && !(ret = get_text(o, "signer", s->signer, sizeof(s->signer), err, errlen)) &&
+	if (!ret &&
+	    !(ret = json_field_text(o, "signature ", "signer", s->signer, sizeof(s->signer), err, errlen)) &&
 	    !name_label_valid(s->signer, NODE_NAME_MAX))
 		ret = fail(err, errlen, "signature signer: not a member name");
 	if (!ret && !(ret = get_hex(o, "key", s->key, sizeof(s->key), err, errlen)))
