@@ -543,3 +543,57 @@ void format_time(const json_t *unix_s, char *buf, size_t len)
 	if (!localtime_r(&t, &tm) || !strftime(buf, len, "%Y-%m-%d %H:%M:%S", &tm))
 		snprintf(buf, len, "-");
 }
+
+/* "12.0M of 1.1G", or "" while the total is unknown. */
+static void move_sizes(const json_t *mv, char *buf, size_t len)
+{
+	uint64_t bytes = 0, total = 0;
+	char a[32], b[32];
+
+	buf[0] = '\0';
+	if (!json_count(json_object_get(mv, "total"), &total) || !total)
+		return;
+	json_count(json_object_get(mv, "bytes"), &bytes);
+	format_size(bytes, a, sizeof(a));
+	format_size(total, b, sizeof(b));
+	snprintf(buf, len, "%s of %s", a, b);
+}
+
+static const char *move_str(const json_t *mv, const char *key)
+{
+	const char *s = json_string_value(json_object_get(mv, key));
+
+	return s ? s : "?";
+}
+
+bool format_move(const json_t *mv, char *buf, size_t len)
+{
+	const char *detail = json_string_value(json_object_get(mv, "detail"));
+	char sizes[72];
+
+	buf[0] = '\0';
+	if (!json_is_object(mv))
+		return false;
+	detail = detail ? detail : "";
+	move_sizes(mv, sizes, sizeof(sizes));
+	snprintf(buf, len, "%s from %s to %s%s%s%s%s", move_str(mv, "phase"), move_str(mv, "source"),
+		 move_str(mv, "target"), sizes[0] ? ", " : "", sizes, detail[0] ? " — " : "", detail);
+	format_sanitize(buf);
+	return true;
+}
+
+bool format_move_brief(const json_t *mv, char *buf, size_t len)
+{
+	const char *detail = json_string_value(json_object_get(mv, "detail"));
+	char sizes[72];
+
+	buf[0] = '\0';
+	if (!json_is_object(mv))
+		return false;
+	detail = detail ? detail : "";
+	move_sizes(mv, sizes, sizeof(sizes));
+	snprintf(buf, len, "→ %s %s%s%s%s%s", move_str(mv, "target"), move_str(mv, "phase"),
+		 sizes[0] ? " " : "", sizes, detail[0] ? ", " : "", detail);
+	format_sanitize(buf);
+	return true;
+}

@@ -60,3 +60,9 @@ void format_bytes_json(const json_t *bytes, char *buf, size_t len);
 void format_cpu(const json_t *percent, const json_t *ncpu, char *buf, size_t len);
 /* Local wall-clock time of a unix timestamp, "2024-05-01 12:00:03". */
 void format_time(const json_t *unix_s, char *buf, size_t len);
+/* A guest's "move" (vm-show, vm-list) on one line, control characters
+ * shown as '?': "transfer from a to b, 12.0M of 1.1G — 95.0 MiB/s, 11 s left";
+ * no sizes while the total is unknown (0). False, and "", if mv is no object. */
+bool format_move(const json_t *mv, char *buf, size_t len);
+/* Its short form for a row: "→ b transfer 12.0M of 1.1G, 95.0 MiB/s, 11 s left". */
+bool format_move_brief(const json_t *mv, char *buf, size_t len);

@@ -172,6 +172,29 @@ static void node_row(struct panel_row *r, const json_t *node)
 	snprintf(r->mem, sizeof(r->mem), "%s/%s", a, b);
 }
 
+/* A move under way; a kept copy on the old node is over, not busy. */
+static bool move_busy(const json_t *mv)
+{
+	return json_is_object(mv) && strcmp(str_or(mv, "phase", ""), "kept");
+}
+
+/* The move instead of the detail while under way, after it once kept. */
+static void guest_move_info(struct panel_row *r, const json_t *mv)
+{
+	size_t n = strlen(r->info);
+
+	if (!json_is_object(mv))
+		return;
+	if (move_busy(mv)) {
+		r->tone = TONE_WARN;
+		n = 0;
+	} else if (n && n + 2 < sizeof(r->info)) {
+		memcpy(r->info + n, "  ", 3);
+		n += 2;
+	}
+	format_move_brief(mv, r->info + n, sizeof(r->info) - n);
+}
+
 static void guest_row(struct panel_row *r, const json_t *guest)
 {
 	uint64_t vcpus;
@@ -197,6 +220,7 @@ static void guest_row(struct panel_row *r, const json_t *guest)
 	} else {
 		copy_clean(r->info, sizeof(r->info), str_or(guest, "detail", ""));
 	}
+	guest_move_info(r, json_object_get(guest, "move"));
 }
 
 static int note_row(struct panel_model *m, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -623,7 +647,7 @@ static void node_detail(const struct panel_model *m, const json_t *node, struct 
 
 static void guest_detail(const json_t *g, struct panel_text *t)
 {
-	char a[64], b[64];
+	char a[64], b[64], line[PANEL_TEXT_COLS];
 	uint64_t vcpus = 0;
 	const json_t *p;
 	size_t i;
@@ -634,6 +658,9 @@ static void guest_detail(const json_t *g, struct panel_text *t)
 		       str_or(g, "state", "?"));
 	if (json_is_string(json_object_get(g, "detail")))
 		panel_text_add(t, TONE_NORMAL, "Detail   %s", str_or(g, "detail", ""));
+	if (format_move(json_object_get(g, "move"), line, sizeof(line)))
+		panel_text_add(t, move_busy(json_object_get(g, "move")) ? TONE_WARN : TONE_NORMAL,
+			       "Move     %s", line);
 	panel_text_add(t, TONE_NORMAL, "Type     %s", str_or(g, "type", "?"));
 	panel_text_add(t, TONE_NORMAL, "Node     %s", str_or(g, "node", "?"));
 	format_bytes_json(json_object_get(g, "memory_bytes"), a, sizeof(a));

@@ -401,17 +401,10 @@ static void render_agent(FILE *f, const json_t *guest)
 /* vm show: the guest's recorded move, if any (vm move-show has the same). */
 static void render_move(FILE *f, const json_t *guest)
 {
-	const json_t *mv = json_object_get(guest, "move");
-	const char *detail = json_string_value(json_object_get(mv, "detail"));
+	char line[512];
 
-	if (json_is_object(mv))
-		fprintf(f, "move: %s from %s to %s, %lld of %lld bytes%s%s\n",
-			json_string_value(json_object_get(mv, "phase")) ?: "?",
-			json_string_value(json_object_get(mv, "source")) ?: "?",
-			json_string_value(json_object_get(mv, "target")) ?: "?",
-			(long long)json_integer_value(json_object_get(mv, "bytes")),
-			(long long)json_integer_value(json_object_get(mv, "total")),
-			detail && detail[0] ? " — " : "", detail ? detail : "");
+	if (format_move(json_object_get(guest, "move"), line, sizeof(line)))
+		fprintf(f, "move: %s\n", line);
 }
 
 int render_guests(FILE *f, const json_t *reply, enum format fmt)

@@ -150,7 +150,62 @@ static void test_guests_move(void **state)
 		     "+------+---------+------+---------+---------+--------+-------+-------+--------+\n"
 		     "| v    | totebox | a    | stopped | -       |   1.0G |     1 | tcg   | -      |\n"
 		     "+------+---------+------+---------+---------+--------+-------+-------+--------+\n"
-		     "move: transfer from a to b, 10 of 20 bytes — 1.0 MiB/s, 10 s left\n");
+		     "move: transfer from a to b, 10B of 20B — 1.0 MiB/s, 10 s left\n");
+}
+
+static void check_move(const char *json, const char *line, const char *brief)
+{
+	json_error_t err;
+	json_t *mv = json_loads(json, JSON_DECODE_ANY, &err);
+	char buf[256];
+
+	assert_non_null(mv);
+	assert_true(format_move(mv, buf, sizeof(buf)));
+	assert_string_equal(buf, line);
+	assert_true(format_move_brief(mv, buf, sizeof(buf)));
+	assert_string_equal(buf, brief);
+	json_decref(mv);
+}
+
+/* The move line shared by vm show and the admin panel (issue 12). */
+static void test_format_move(void **state)
+{
+	char buf[32];
+	json_t *mv;
+
+	(void)state;
+	check_move("{\"guest\":\"v\",\"source\":\"node-a\",\"target\":\"node-b\",\"phase\":\"transfer\","
+		   "\"bytes\":12582912,\"total\":1181116006,\"started\":1,"
+		   "\"detail\":\"95.0 MiB/s, 11 s left\"}",
+		   "transfer from node-a to node-b, 12.0M of 1.1G — 95.0 MiB/s, 11 s left",
+		   "→ node-b transfer 12.0M of 1.1G, 95.0 MiB/s, 11 s left");
+	/* No total yet: no sizes; no detail: no dash. */
+	check_move("{\"source\":\"a\",\"target\":\"b\",\"phase\":\"transfer\",\"bytes\":0,"
+		   "\"total\":0,\"detail\":\"\"}",
+		   "transfer from a to b", "→ b transfer");
+	check_move("{\"source\":\"a\",\"target\":\"b\",\"phase\":\"aborting\",\"bytes\":5,"
+		   "\"total\":0,\"detail\":\"move-in failed: disk full\"}",
+		   "aborting from a to b — move-in failed: disk full",
+		   "→ b aborting, move-in failed: disk full");
+	/* Missing or mistyped keys. */
+	check_move("{}", "? from ? to ?", "→ ? ?");
+	check_move("{\"phase\":7,\"total\":-1,\"bytes\":\"x\",\"detail\":null}", "? from ? to ?",
+		   "→ ? ?");
+	check_move("{\"phase\":\"kept\",\"source\":\"a\",\"target\":\"b\",\"total\":2048}",
+		   "kept from a to b, 0B of 2.0K", "→ b kept 0B of 2.0K");
+	/* What the fleet relays cannot drive the terminal. */
+	check_move("{\"phase\":\"transfer\\u001b[2J\",\"source\":\"a\\r\",\"target\":\"b\\u0007\","
+		   "\"detail\":\"x\\u009b31my\\nz\\u007f\"}",
+		   "transfer?[2J from a? to b? — x??31my?z?", "→ b? transfer?[2J, x??31my?z?");
+	/* Not a move; a short buffer is cut, still terminated. */
+	assert_false(format_move(NULL, buf, sizeof(buf)));
+	assert_string_equal(buf, "");
+	assert_false(format_move_brief(json_null(), buf, sizeof(buf)));
+	assert_string_equal(buf, "");
+	mv = json_pack("{s:s, s:s, s:s}", "phase", "transfer", "source", "node-a", "target", "node-b");
+	assert_true(format_move(mv, buf, 12));
+	assert_string_equal(buf, "transfer fr");
+	json_decref(mv);
 }
 
 static void test_format_parse(void **state)
@@ -706,6 +761,7 @@ int main(void)
 		cmocka_unit_test(test_guests_fqdn),
 		cmocka_unit_test(test_guests_agent),
 		cmocka_unit_test(test_guests_move),
+		cmocka_unit_test(test_format_move),
 		cmocka_unit_test(test_events),
 		cmocka_unit_test(test_node),
 	};

@@ -376,6 +376,50 @@ static void test_detail(void **state)
 	panel_model_free(&m);
 }
 
+/* A guest being moved shows its move in its row and in its detail, from
+ * vm-list alone (issue 12); a kept copy follows the usual text. */
+static void test_move(void **state)
+{
+	static const char vmlist[] =
+		"{\"ok\":true,\"guests\":[{\"name\":\"vault\",\"type\":\"totebox\",\"node\":\"n1\","
+		"\"memory_bytes\":2147483648,\"vcpus\":2,\"state\":\"running\",\"detail\":null,"
+		"\"address\":\"10.77.1.5\",\"move\":{\"guest\":\"vault\",\"source\":\"n1\","
+		"\"target\":\"n2\",\"phase\":\"transfer\",\"bytes\":12582912,\"total\":1181116006,"
+		"\"started\":1,\"detail\":\"95.0 MiB/s,\\u001b]0;x 11 s left\"}},"
+		"{\"name\":\"web\",\"type\":\"mediakit\",\"node\":\"n1\",\"memory_bytes\":1073741824,"
+		"\"vcpus\":1,\"state\":\"running\",\"detail\":\"moved from n3\",\"address\":\"10.77.1.6\","
+		"\"move\":{\"guest\":\"web\",\"source\":\"n3\",\"target\":\"n1\",\"phase\":\"kept\","
+		"\"bytes\":2048,\"total\":2048,\"started\":1,\"detail\":\"kept until release\"}}]}";
+	struct panel_model m;
+	struct panel_text t;
+
+	(void)state;
+	panel_model_init(&m);
+	load(&m, status_json, vmlist, NULL);
+	assert_string_equal(m.rows[1].name, "vault");
+	assert_string_equal(m.rows[1].state, "running");
+	assert_int_equal(m.rows[1].tone, TONE_WARN); /* under way: the pending tone */
+	assert_string_equal(m.rows[1].info, "→ n2 transfer 12.0M of 1.1G, 95.0 MiB/s,?]0;x 11 s left");
+	assert_string_equal(m.rows[2].name, "web");
+	assert_int_equal(m.rows[2].tone, TONE_GOOD);
+	assert_string_equal(m.rows[2].info,
+			    "10.77.1.6  moved from n3  → n1 kept 2.0K of 2.0K, kept until release");
+	panel_model_move(&m, 1);
+	panel_detail(&m, &t);
+	assert_string_equal(t.title, "Guest vault");
+	assert_string_equal(t.line[1], "Move     transfer from n1 to n2, 12.0M of 1.1G — "
+			    "95.0 MiB/s,?]0;x 11 s left");
+	assert_int_equal(t.tone[1], TONE_WARN);
+	assert_string_equal(t.line[2], "Type     totebox");
+	panel_model_move(&m, 1);
+	panel_detail(&m, &t);
+	assert_string_equal(t.title, "Guest web");
+	assert_string_equal(t.line[1], "Detail   moved from n3");
+	assert_string_equal(t.line[2], "Move     kept from n3 to n1, 2.0K of 2.0K — kept until release");
+	assert_int_equal(t.tone[2], TONE_NORMAL);
+	panel_model_free(&m);
+}
+
 static void test_progress(void **state)
 {
 	static const char booting[] =
@@ -714,6 +758,7 @@ int main(void)
 		cmocka_unit_test(test_detail),
 		cmocka_unit_test(test_fabric_names),
 		cmocka_unit_test(test_progress),
+		cmocka_unit_test(test_move),
 		cmocka_unit_test(test_layout),
 		cmocka_unit_test(test_form_check),
 		cmocka_unit_test(test_form_plan),
