@@ -153,6 +153,26 @@ static void test_guests_move(void **state)
 		     "move: transfer from a to b, 10B of 20B — 1.0 MiB/s, 10 s left\n");
 }
 
+/* vm show: the fleet's text in the move line cannot drive the terminal (it
+ * was printed raw). */
+static void test_guests_move_clean(void **state)
+{
+	static const char reply[] =
+		"{\"ok\":true,\"guest\":{\"name\":\"v\",\"type\":\"totebox\",\"node\":\"b\","
+		"\"state\":\"running\",\"memory_bytes\":1073741824,\"vcpus\":1,"
+		"\"move\":{\"source\":\"a\\u001b]2;t\\u0007\",\"target\":\"b\",\"phase\":\"kept\","
+		"\"bytes\":3221225472,\"total\":3221225472,\"detail\":\"gone\\r\\u001b[2K\"}}}";
+
+	(void)state;
+	check_render(render_guests, reply, FORMAT_TABLE,
+		     "+------+---------+------+---------+---------+--------+-------+-------+--------+\n"
+		     "| NAME |  TYPE   | NODE |  STATE  | ADDRESS | MEMORY | VCPUS | ACCEL | DETAIL |\n"
+		     "+------+---------+------+---------+---------+--------+-------+-------+--------+\n"
+		     "| v    | totebox | b    | running | -       |   1.0G |     1 | -     | -      |\n"
+		     "+------+---------+------+---------+---------+--------+-------+-------+--------+\n"
+		     "move: kept from a?]2;t? to b, 3.0G of 3.0G — gone??[2K\n");
+}
+
 static void check_move(const char *json, const char *line, const char *brief)
 {
 	json_error_t err;
@@ -761,6 +781,7 @@ int main(void)
 		cmocka_unit_test(test_guests_fqdn),
 		cmocka_unit_test(test_guests_agent),
 		cmocka_unit_test(test_guests_move),
+		cmocka_unit_test(test_guests_move_clean),
 		cmocka_unit_test(test_format_move),
 		cmocka_unit_test(test_events),
 		cmocka_unit_test(test_node),
