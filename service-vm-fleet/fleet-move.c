@@ -169,6 +169,17 @@ void fleet_move_lost(struct fleet *f, const char *guest, enum move_step s, const
 		settle(f, mv, s, false, why);
 }
 
+void fleet_moves_node_lost(struct fleet *f, const char *node, const char *why)
+{
+	char text[sizeof(f->moves.list[0].detail)];
+
+	snprintf(text, sizeof(text), "%s was evicted: %s", node, why);
+	for (size_t i = 0; i < f->moves.count; i++)
+		if (move_node_lost(&f->moves.list[i], node, text))
+			record(f, &f->moves.list[i], "move-aborting");
+	fleet_moves_pump(f, clock_mono_ns());
+}
+
 void fleet_moves_pump(struct fleet *f, uint64_t now)
 {
 	for (size_t i = 0; i < f->moves.count && f->move_send; i++) {

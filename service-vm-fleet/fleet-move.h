@@ -17,6 +17,9 @@ int fleet_moves_load(struct fleet *f);
 void fleet_move_line(struct fleet *f, const char *guest, enum move_step s, const json_t *line);
 /* The step ended without an end state (the connection failed). */
 void fleet_move_lost(struct fleet *f, const char *guest, enum move_step s, const char *why);
+/* node was evicted (why says how long it was silent): the transfers it
+ * takes part in are undone now (move_node_lost), recorded as aborting. */
+void fleet_moves_node_lost(struct fleet *f, const char *node, const char *why);
 /* Sends what every move needs now through f->move_send. */
 void fleet_moves_pump(struct fleet *f, uint64_t now);
 /* {"guest","source","target","phase","bytes","total","started","detail"} */

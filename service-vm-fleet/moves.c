@@ -268,6 +268,15 @@ void move_progress(struct move *mv, uint64_t bytes, uint64_t total, const char *
 		set_detail(mv, detail);
 }
 
+bool move_node_lost(struct move *mv, const char *node, const char *why)
+{
+	if (mv->phase != MP_TRANSFER || (strcmp(mv->source, node) && strcmp(mv->target, node)))
+		return false;
+	set_detail(mv, why);
+	abort_move(mv);
+	return true;
+}
+
 unsigned move_sendable(const struct move *mv, uint64_t now)
 {
 	unsigned s = mv->want & ~mv->flying;

@@ -92,6 +92,11 @@ enum move_effect {
 enum move_effect move_answer(struct move *mv, enum move_step s, bool ok, const char *detail,
 			     uint64_t now);
 void move_progress(struct move *mv, uint64_t bytes, uint64_t total, const char *detail);
+/* The fleet evicted node: a transfer between it and another node turns to
+ * aborting at once with why as its detail (true), rather than when the
+ * surviving side's step times out. Later phases are left to their steps:
+ * once starting, the target may run the copy. */
+bool move_node_lost(struct move *mv, const char *node, const char *why);
 /* Steps to send now: wanted, not flying, not waiting for a retry, and an
  * abort never while the transfer's own step on that node is still flying. */
 unsigned move_sendable(const struct move *mv, uint64_t now);

@@ -64,6 +64,12 @@ static bool aborted(void)
 	return stop_signal || peer_gone;
 }
 
+static bool on_wait(void *opaque)
+{
+	(void)opaque;
+	return aborted();
+}
+
 static void report(const char *state, const char *detail, const char *accel)
 {
 	json_t *m = json_pack("{s:s, s:s?, s:s?}", "state", state, "detail", detail, "accel", accel);
@@ -428,6 +434,7 @@ int main(int argc, char **argv)
 	if (virt_host_open(&h, &vc) < 0)
 		return fail("%s", h.err);
 	h.ops.progress = on_step;
+	h.ops.cancelled = on_wait; /* a move's shutdown ends when its mover is gone */
 	if (op->op == GOP_CREATE)
 		ret = create(&h, &cfg, &r);
 	else if (op->op == GOP_FABRIC || op->op == GOP_NAMES)

@@ -27,6 +27,14 @@ static bool shut_off(virDomainPtr dom)
 	return virDomainGetState(dom, &state, &reason, 0) == 0 && state == VIR_DOMAIN_SHUTOFF;
 }
 
+static bool called_off(struct virt_host *h, const char *name)
+{
+	if (!h->ops.cancelled || !h->ops.cancelled(h->ops.opaque))
+		return false;
+	virt_fail(h, -ECANCELED, "the move of %s was called off while it shut down", name);
+	return true;
+}
+
 int virt_move_quiesce(struct virt_host *h, const char *name, unsigned timeout_s)
 {
 	struct timespec tick = { .tv_nsec = 250 * 1000 * 1000 };
@@ -35,12 +43,18 @@ int virt_move_quiesce(struct virt_host *h, const char *name, unsigned timeout_s)
 
 	if (ret < 0)
 		return ret;
-	if (!shut_off(dom) && virDomainShutdown(dom) < 0)
+	if (called_off(h, name))
+		ret = -ECANCELED;
+	else if (!shut_off(dom) && virDomainShutdown(dom) < 0)
 		ret = virt_fail_lv(h, -EIO, "cannot ask %s to shut down", name);
 	for (unsigned i = 0; !ret && !shut_off(dom); i++) {
 		if (i >= timeout_s * 4) {
 			ret = virt_fail(h, -ETIMEDOUT, "%s did not shut down within %u s; it keeps "
 					"running here (stop it, then move it again)", name, timeout_s);
+			break;
+		}
+		if (called_off(h, name)) {
+			ret = -ECANCELED;
 			break;
 		}
 		if (i % 40 == 39)

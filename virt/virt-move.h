@@ -9,7 +9,9 @@
 
 /* Asks a running guest to shut down and waits up to timeout_s until it is
  * off (-ETIMEDOUT after), then turns autostart off: a source that reboots
- * mid-move must not start a copy the target may be starting too. */
+ * mid-move must not start a copy the target may be starting too. Ends at
+ * once with -ECANCELED, autostart untouched, when h->ops.cancelled says so
+ * (the move was called off: the fleet's abort may already have run). */
 int virt_move_quiesce(struct virt_host *h, const char *name, unsigned timeout_s);
 /* Turns autostart on again (the move was rolled back). */
 int virt_move_autostart(struct virt_host *h, const char *name, bool on);

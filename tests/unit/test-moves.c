@@ -246,13 +246,44 @@ static void store_round_trip(void **state)
 	assert_int_equal(fixture_rmtree(dir), 0);
 }
 
+/* An evicted node ends a transfer at once: aborting, both aborts wanted
+ * (each sent once its node's transfer step is no longer flying); a move
+ * past the transfer, or between other nodes, is left alone. */
+static void node_lost(void **state)
+{
+	struct moves m;
+	struct move *mv = begun(&m);
+
+	(void)state;
+	assert_int_equal(send(mv, 0), B(MS_OUT) | B(MS_IN));
+	assert_false(move_node_lost(mv, "laptop-b", "laptop-b was evicted"));
+	assert_int_equal(mv->phase, MP_TRANSFER);
+	assert_true(move_node_lost(mv, "cloud", "cloud was evicted: silent for 31 s"));
+	assert_int_equal(mv->phase, MP_ABORTING);
+	assert_string_equal(mv->detail, "cloud was evicted: silent for 31 s");
+	assert_int_equal(send(mv, 0), 0); /* both transfer steps still flying */
+	mv->flying = 0;                   /* the fleet ends them (end_stale) */
+	assert_int_equal(send(mv, 0), B(MS_ABORT_TARGET) | B(MS_ABORT_SOURCE));
+	assert_false(move_node_lost(mv, "cloud", "again"));
+	moves_free(&m);
+
+	mv = begun(&m);
+	send(mv, 0);
+	move_answer(mv, MS_OUT, true, NULL, 0);
+	move_answer(mv, MS_IN, true, NULL, 0);
+	assert_int_equal(mv->phase, MP_STARTING);
+	assert_false(move_node_lost(mv, "laptop-a", "laptop-a was evicted"));
+	assert_int_equal(mv->phase, MP_STARTING);
+	moves_free(&m);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(happy_path), cmocka_unit_test(failure_aborts),
 		cmocka_unit_test(moved_is_final), cmocka_unit_test(resume),
 		cmocka_unit_test(plans), cmocka_unit_test(names),
-		cmocka_unit_test(store_round_trip),
+		cmocka_unit_test(store_round_trip), cmocka_unit_test(node_lost),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
