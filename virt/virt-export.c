@@ -16,6 +16,7 @@
 
 #include "lib/ledger.h"
 #include "lib/log.h"
+#include "lib/units.h"
 #include "virt/virt-export.h"
 #include "virt/virt-export-local.h"
 #include "virt/virt-internal.h"
@@ -348,6 +349,30 @@ static int import_free(struct virt_host *h, const struct export_manifest *m)
 	return 0;
 }
 
+/* Room in the pool for the archive's volumes (each as large as its qcow2
+ * file in the archive) and IMPORT_SLACK for the root overlay and seed,
+ * checked before anything is made: a full disk is refused with the figures
+ * rather than met halfway through an upload. */
+#define IMPORT_SLACK (16ull << 20)
+static int import_room(struct virt_host *h, const struct export_manifest *m)
+{
+	uint64_t need = IMPORT_SLACK, avail;
+	char a[32], b[32], c[32];
+	int ret;
+
+	for (unsigned i = 0; i < m->nvol; i++)
+		need += m->vol[i].bytes;
+	ret = virt_pool_room(h, need, &avail);
+	if (ret != -ENOSPC)
+		return ret;
+	format_size(avail, a, sizeof(a));
+	format_size(need - IMPORT_SLACK, b, sizeof(b));
+	format_size(IMPORT_SLACK, c, sizeof(c));
+	return virt_fail(h, -ENOSPC, "storage pool %s on this node has %s free; %s needs %s for its "
+			 "data volumes and %s for its root overlay and seed: free space there, or "
+			 "choose another node; nothing was defined", h->pool, a, m->name, b, c);
+}
+
 /* An encrypted volume's key becomes its private secret here before the
  * volume exists; the volume's deletion (on failure) drops it again. */
 static int import_secret(struct virt_host *h, const struct identity *id, const struct export_manifest *m,
@@ -525,8 +550,8 @@ int virt_import_checked(struct virt_host *h, const char *path, export_trust_fn t
 	if (ret)
 		return ret;
 	if ((check && (ret = check(m, ctx, h->err, sizeof(h->err))) < 0) ||
-	    (ret = import_free(h, m)) < 0 || (ret = import_keys(h, id, m)) < 0 ||
-	    (ret = virt_pool_ensure(h)) < 0 ||
+	    (ret = import_free(h, m)) < 0 || (ret = virt_pool_ensure(h)) < 0 ||
+	    (ret = import_room(h, m)) < 0 || (ret = import_keys(h, id, m)) < 0 ||
 	    (ret = export_archive_open(path, &a, h->err, sizeof(h->err))) < 0)
 		goto cleanup;
 	for (unsigned i = 0; i < m->nvol && !ret; i++)

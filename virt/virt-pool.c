@@ -70,6 +70,23 @@ cleanup:
 	return ret;
 }
 
+int virt_pool_room(struct virt_host *h, uint64_t need, uint64_t *avail)
+{
+	virStoragePoolPtr p = pool_get(h);
+	virStoragePoolInfo info;
+	int ret = 0;
+
+	*avail = 0;
+	if (!p)
+		return -ENOENT;
+	if (virStoragePoolRefresh(p, 0) < 0 || virStoragePoolGetInfo(p, &info) < 0)
+		ret = virt_fail_lv(h, -EIO, "storage pool %s: cannot read its free space", h->pool);
+	else if ((*avail = info.available) < need)
+		ret = -ENOSPC;
+	virStoragePoolFree(p);
+	return ret;
+}
+
 virStorageVolPtr virt_vol_lookup(struct virt_host *h, const char *name)
 {
 	virStoragePoolPtr p = virStoragePoolLookupByName(h->conn, h->pool);

@@ -137,6 +137,9 @@ struct virt_ops {
 	int (*has_kvm)(virConnectPtr conn, void *opaque, char *err, size_t errlen);
 	/* Called as each step begins; a negative return aborts and rolls back. */
 	int (*progress)(enum virt_step step, const char *guest, void *opaque);
+	/* Polled during long waits (a move's shutdown); true ends the wait
+	 * with -ECANCELED. NULL: never. */
+	bool (*cancelled)(void *opaque);
 	void *opaque;
 };
 
@@ -173,6 +176,10 @@ void virt_host_close(struct virt_host *h);
 
 /* The pool: defined, built, started and set to autostart when missing. */
 int virt_pool_ensure(struct virt_host *h);
+/* The pool's free bytes, as libvirt sees them after a refresh, in *avail:
+ * 0 when need fits, -ENOSPC when not (h->err left for the caller to say
+ * what needed it), -EIO when libvirt cannot tell. */
+int virt_pool_room(struct virt_host *h, uint64_t need, uint64_t *avail);
 
 struct virt_image {
 	char name[VIRT_NAME_MAX];

@@ -25,6 +25,7 @@
 
 #include "lib/fileio.h"
 #include "virt/virt-internal.h"
+#include "virt/virt-move.h"
 #include "tests/unit/fixture.h"
 
 #define MAX_VOLS 32
@@ -925,6 +926,50 @@ static void test_open_refuses_bad_config(void **state)
 	virt_host_close(&h);
 }
 
+static bool always(void *opaque)
+{
+	(void)opaque;
+	return true;
+}
+
+/* A move called off (its mover gone) ends the shutdown wait at once and
+ * leaves autostart as it was: the fleet's abort may already have turned
+ * it on again. Seen failing: the helper waited out 300 s, then turned
+ * autostart off under a guest the abort had given back. */
+static void test_quiesce_called_off(void **state)
+{
+	struct fixture *f = *state;
+	struct virt_spec s;
+	struct virt_guest g;
+
+	import_base(f, "testguest");
+	spec(&s, VIRT_TOTEBOX, "vault-q");
+	check(f, virt_guest_create(&f->h, &s, NULL));
+	f->h.ops.cancelled = always;
+	assert_int_equal(virt_move_quiesce(&f->h, "vault-q", 300), -ECANCELED);
+	assert_non_null(strstr(f->h.err, "called off"));
+	check(f, virt_guest_get(&f->h, "vault-q", &g));
+	assert_int_equal(g.state, VIRT_STATE_RUNNING);
+	assert_true(g.autostart);
+	f->h.ops.cancelled = NULL;
+	check(f, virt_move_quiesce(&f->h, "vault-q", 300));
+	check(f, virt_guest_get(&f->h, "vault-q", &g));
+	assert_int_equal(g.state, VIRT_STATE_DEFINED);
+	assert_false(g.autostart);
+}
+
+/* The pool's free space as libvirt reports it: what fits, and what not. */
+static void test_pool_room(void **state)
+{
+	struct fixture *f = *state;
+	uint64_t avail = 0;
+
+	check(f, virt_pool_ensure(&f->h));
+	check(f, virt_pool_room(&f->h, 1, &avail));
+	assert_true(avail > 1);
+	assert_int_equal(virt_pool_room(&f->h, avail + 1, &avail), -ENOSPC);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -948,6 +993,8 @@ int main(void)
 		T(test_old_names_kept_and_reused),
 		T(test_destroy_old_domain),
 		T(test_image_remove),
+		T(test_quiesce_called_off),
+		T(test_pool_room),
 		cmocka_unit_test(test_open_refuses_bad_config),
 	};
 
