@@ -368,9 +368,9 @@ static int import_room(struct virt_host *h, const struct export_manifest *m)
 	format_size(avail, a, sizeof(a));
 	format_size(need - IMPORT_SLACK, b, sizeof(b));
 	format_size(IMPORT_SLACK, c, sizeof(c));
-	return virt_fail(h, -ENOSPC, "storage pool %s on this node has %s free; %s needs %s for its "
-			 "data volumes and %s for its root overlay and seed: free space there, or "
-			 "choose another node; nothing was defined", h->pool, a, m->name, b, c);
+	return virt_fail(h, -ENOSPC, "storage pool %s has %s free, %s needs %s (data volumes) + %s "
+			 "(root overlay, seed): nothing was defined; free space or choose another node",
+			 h->pool, a, m->name, b, c);
 }
 
 /* An encrypted volume's key becomes its private secret here before the

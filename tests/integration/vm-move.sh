@@ -25,6 +25,9 @@
 #      node-b (evict_after 10 s here) the move is undone at once, its reason
 #      the eviction, vault1 still running on node-a; once node-b is back the
 #      move ends (nothing of vault1 there) and vault1 is whole on node-a;
+#   a full disk on the target: node-b's pool on a tmpfs 4 MiB larger than
+#      what it holds; the move is refused before anything is made there,
+#      the message names the pool's free space, vault1 stays on node-a;
 #   3. kill -9 of the source agent, the target agent or the fleet at a random
 #      instant of a move, MOVE_ROUNDS rounds (10, the issue's minimum):
 #      afterwards the guest is defined on exactly one node, starts there, and
@@ -288,6 +291,29 @@ lvt a stop --force vault1 > /dev/null 2>&1
 off a || die "vault1 did not stop on node-a"
 [[ $(sha256sum < "$(arch a)") == "$SUM" ]] || die "the archive changed on node-a"
 pass "node-b evicted mid-move (vault1 in its shutdown on node-a): undone ${ms} ms after the move began, vault1 kept running there with autostart on, vm move said why; nothing of vault1 on node-b once it was back"
+
+# ---- a full disk on the target ----
+POOL_B=${LVDIR[b]}/pool
+# node-b's libvirtd has a mount namespace of its own (lib-fabric.sh): the
+# tmpfs goes there, and with it when that libvirtd ends.
+in_lv_b() { nsenter -t "${LVPID[b]}" -m -- "$@"; }
+cp -a "$POOL_B" "$T/pool-b.saved"
+in_lv_b mount -t tmpfs -o "size=$(( $(du -sk "$POOL_B" | cut -f1) + 4096 ))k,mode=0711" osi-test-full "$POOL_B" ||
+	skip "cannot mount a tmpfs in node-b's libvirtd's namespace"
+in_lv_b cp -a "$T/pool-b.saved/." "$POOL_B/"
+lvt b refresh > /dev/null || die "pool refresh on node-b"
+out=$(cli vm move vault1 --to node-b --yes 2>&1) && die "a move into a full pool succeeded: $out"
+log "$out"
+[[ $out == *"storage pool"*"free"*"nothing was defined"* ]] || die "the move into a full pool said: $out"
+defined_on b && die "node-b defines vault1 after the refused move"
+[[ -z $(in_lv_b find "$POOL_B" -name 'vault1.*' -print -quit) ]] || die "the refused move left $(in_lv_b ls "$POOL_B")"
+in_lv_b umount "$POOL_B"
+lvt b refresh > /dev/null || die "pool refresh on node-b"
+[[ $(fleet_node) == node-a ]] || die "the fleet has vault1 on $(fleet_node)"
+lvt a start vault1 > /dev/null || die "vault1 does not start on node-a after the refused move"
+off a || die "vault1 did not stop on node-a"
+[[ $(sha256sum < "$(arch a)") == "$SUM" ]] || die "the archive changed on node-a"
+pass "a full pool on node-b: the move is refused before anything is made there, with its free space; vault1 whole and startable on node-a"
 
 # ---- 3. kill -9 at random instants of moves ----
 whole() { # exactly one node defines vault1; it starts there; its archive is unchanged

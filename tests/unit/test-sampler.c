@@ -355,8 +355,9 @@ static void probe_line_inventory(void **state)
 		"ok running=0 memory_kib=0 vm=web1:totebox:running:1:1024:ops:iid:x",
 		"ok running=0 memory_kib=0 vm=web1:totebox:running:1:1024:ops:iid ",
 		"ok running=0 memory_kib=0 vm=web1:totebox:running:1:1024:o\tps:iid",
-		"ok running=0 memory_kib=0 vm=web1:totebox:running:1:1024:ops:iid "
-		"vm=web1:totebox:stopped:1:1024:ops:iid",
+		/* a name twice (parenthesised: one literal in two lines, not two) */
+		("ok running=0 memory_kib=0 vm=web1:totebox:running:1:1024:ops:iid "
+		 "vm=web1:totebox:stopped:1:1024:ops:iid"),
 	};
 	char line[PROBE_LINE_MAX + 64];
 	struct probe_result r;
