@@ -30,6 +30,9 @@ struct step {
 	char token[MOVE_TOKEN_HEX + 1];
 	char addr[64];          /* the target's transfer address */
 	char target[NODE_NAME_MAX + 1];
+	char type[16];          /* move-in: the guest as the fleet recorded and placed it */
+	uint64_t memory_bytes;
+	uint32_t vcpus;
 	enum move_step s;
 	bool sent, finished;
 	struct conn *c;
@@ -42,8 +45,13 @@ static struct step *active; /* the conversations under way */
 
 static json_t *body(const struct step *st)
 {
-	json_t *m = json_pack("{s:s, s:s, s:{s:s}}", "op", move_step_verb(st->s), "node", st->node,
-			      "guest", "name", st->guest);
+	json_t *m = st->s == MS_IN ?
+		json_pack("{s:s, s:s, s:{s:s, s:s, s:I, s:I}}", "op", move_step_verb(st->s),
+			  "node", st->node, "guest", "name", st->guest, "type", st->type,
+			  "memory_bytes", (json_int_t)st->memory_bytes,
+			  "vcpus", (json_int_t)st->vcpus) :
+		json_pack("{s:s, s:s, s:{s:s}}", "op", move_step_verb(st->s), "node", st->node,
+			  "guest", "name", st->guest);
 
 	if (m && st->s == MS_OUT)
 		json_object_set_new(m, "move", json_pack("{s:s, s:s, s:s}", "token", st->token,
@@ -124,12 +132,14 @@ static void send_step(struct fleet *f, struct move *mv, enum move_step s)
 					 .frame_max = REPLY_MAX };
 	const char *node = move_step_to_source(s) ? mv->source : mv->target;
 	const struct sockaddr_storage *at = fleet_node_addr(f, node), *tat = fleet_node_addr(f, mv->target);
+	const struct guest *g = guests_find(&f->guests, mv->guest); /* a move-in's approved spec */
 	struct sockaddr_storage ss;
 	struct step *st = calloc(1, sizeof(*st));
 	char host[64] = "";
 	struct conn *c;
 
-	if (!st || !at || !tat || uv_ip_name((const struct sockaddr *)tat, host, sizeof(host)) < 0) {
+	if (!st || !at || !tat || (s == MS_IN && !g) ||
+	    uv_ip_name((const struct sockaddr *)tat, host, sizeof(host)) < 0) {
 		free(st);
 		mv->flying &= ~(1u << s);
 		mv->want |= 1u << s;
@@ -143,6 +153,11 @@ static void send_step(struct fleet *f, struct move *mv, enum move_step s)
 	snprintf(st->token, sizeof(st->token), "%s", mv->token);
 	snprintf(st->target, sizeof(st->target), "%s", mv->target);
 	snprintf(st->addr, sizeof(st->addr), "%s:%u", host, FW_PORT_MOVE);
+	if (g) {
+		snprintf(st->type, sizeof(st->type), "%s", g->type);
+		st->memory_bytes = g->memory_bytes;
+		st->vcpus = g->vcpus;
+	}
 	ss = *at;
 	((struct sockaddr_in *)&ss)->sin_port = htons((uint16_t)f->cfg.dispatch_port);
 	log_info("move of %s: %s to %s", mv->guest, move_step_verb(s), node);

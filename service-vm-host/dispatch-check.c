@@ -52,11 +52,28 @@ static const char *check_move(const json_t *req, struct dispatch_req *out)
 	return NULL;
 }
 
+/* The guest's "type", "memory_bytes" and "vcpus": a create's, and a
+ * move-in's (what the fleet approved and placed; the archive must match). */
+static const char *check_spec(const json_t *g, struct dispatch_req *out)
+{
+	json_int_t mem = json_integer_value(json_object_get(g, "memory_bytes"));
+	json_int_t cpus = json_integer_value(json_object_get(g, "vcpus"));
+
+	out->type = json_string_value(json_object_get(g, "type"));
+	if (!guest_type_find(out->type))
+		return "unknown guest type";
+	if (mem < 0 || cpus < 0 || !guest_size_valid((uint64_t)mem, (uint64_t)cpus))
+		return "guest size out of range";
+	out->memory_bytes = (uint64_t)mem;
+	out->vcpus = (uint64_t)cpus;
+	return NULL;
+}
+
 const char *dispatch_check_request(const json_t *req, const char *self, struct dispatch_req *out)
 {
 	const char *node = json_string_value(json_object_get(req, "node"));
 	const json_t *g = json_object_get(req, "guest");
-	json_int_t mem, cpus;
+	const char *why = NULL;
 
 	memset(out, 0, sizeof(*out));
 	if (!node || strcmp(node, self))
@@ -70,19 +87,10 @@ const char *dispatch_check_request(const json_t *req, const char *self, struct d
 	if (!out->name || !guest_name_valid(out->name))
 		return "invalid guest name";
 	if (out->op->op == GOP_MOVE_OUT || out->op->op == GOP_MOVE_IN)
-		return check_move(req, out);
-	if (out->op->op != GOP_CREATE)
-		return NULL;
-	out->type = json_string_value(json_object_get(g, "type"));
-	mem = json_integer_value(json_object_get(g, "memory_bytes"));
-	cpus = json_integer_value(json_object_get(g, "vcpus"));
-	if (!guest_type_find(out->type))
-		return "unknown guest type";
-	if (mem < 0 || cpus < 0 || !guest_size_valid((uint64_t)mem, (uint64_t)cpus))
-		return "guest size out of range";
-	out->memory_bytes = (uint64_t)mem;
-	out->vcpus = (uint64_t)cpus;
-	return NULL;
+		why = check_move(req, out);
+	if (why || (out->op->op != GOP_CREATE && out->op->op != GOP_MOVE_IN))
+		return why;
+	return check_spec(g, out);
 }
 
 /* Only the fleet this node reports to may dispatch to it: the first member

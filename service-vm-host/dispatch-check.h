@@ -14,7 +14,7 @@
 /* What a request asks, pointing into the JSON it was checked from. */
 struct dispatch_req {
 	const struct guest_op_def *op;
-	const char *name, *type;  /* type only for a create */
+	const char *name, *type;  /* type and size: a create's, a move-in's */
 	uint64_t memory_bytes, vcpus;
 	const char *token, *addr; /* move-out: the target's mover; move-in: where to listen */
 	const char *target;       /* move-out: the node its volumes' keys are sealed to */
@@ -22,10 +22,11 @@ struct dispatch_req {
 
 /* {"op":V,"node":N,"guest":{"name","type","memory_bytes","vcpus"}}: V a
  * dispatched verb, N this node (a request routed to the wrong host is
- * refused rather than obeyed), a valid guest name, and for a create a known
- * type and a size within guest_size_valid(); for a move-out or move-in,
- * "move":{"token":64 hex digits,"peer"|"listen":"A.B.C.D:PORT"}, and for a
- * move-out also "target", the target node's name. NULL if
+ * refused rather than obeyed), a valid guest name, and for a create or a
+ * move-in a known type and a size within guest_size_valid() (a move-in's is
+ * the spec the fleet approved, which its archive must match); for a move-out
+ * or move-in, "move":{"token":64 hex digits,"peer"|"listen":"A.B.C.D:PORT"},
+ * and for a move-out also "target", the target node's name. NULL if
  * fine, else why not. */
 const char *dispatch_check_request(const json_t *req, const char *self, struct dispatch_req *out);
 

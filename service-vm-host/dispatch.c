@@ -275,7 +275,7 @@ static int spawn_mover(struct job *j, const struct dispatch_req *r)
 {
 	extern char **environ;
 	const struct host_config *c = j->d->cfg;
-	char path[PATH_MAX], tok[80], *env[256], *args[8];
+	char path[PATH_MAX], tok[80], *env[256], *args[10], mem[24], cpus[24];
 	uv_process_options_t opts = { 0 };
 	uv_stdio_container_t stdio[3];
 	size_t n = 0;
@@ -295,8 +295,16 @@ static int spawn_mover(struct job *j, const struct dispatch_req *r)
 	args[3] = (char *)r->addr;
 	args[4] = (char *)c->virt_socket;
 	args[5] = (char *)c->state_dir;
-	args[6] = (char *)r->target; /* NULL for a move-in */
+	args[6] = (char *)r->target; /* move-out; a move-in's approved spec instead */
 	args[7] = NULL;
+	if (r->op->op == GOP_MOVE_IN) {
+		snprintf(mem, sizeof(mem), "%llu", (unsigned long long)r->memory_bytes);
+		snprintf(cpus, sizeof(cpus), "%llu", (unsigned long long)r->vcpus);
+		args[6] = (char *)r->type;
+		args[7] = mem;
+		args[8] = cpus;
+	}
+	args[9] = NULL;
 	uv_pipe_init(conn_loop(j->c), &j->out, 0);
 	j->out.data = j;
 	j->open_parts++;

@@ -179,6 +179,7 @@ int helper_move_out(struct virt_host *h, const struct host_config *c, const char
 struct move_in_ctx {
 	const struct host_config *c;
 	const char *name;
+	const struct move_spec *spec; /* what the fleet approved */
 };
 
 /* The signer must be a live member of this node's ledger (or trust file). */
@@ -202,23 +203,22 @@ static int trust_member(const struct export_sig *s, void *ctx, char *err, size_t
 	return ret;
 }
 
-/* Before anything is made: the archive is of the guest the move is of. */
+/* Before anything is made: the archive is of the guest the move is of, as
+ * the fleet approved and placed it (its type, memory and vCPUs). */
 static int the_guest(const struct export_manifest *m, void *ctx, char *err, size_t errlen)
 {
-	const char *name = ((const struct move_in_ctx *)ctx)->name;
-	const char *why = move_manifest_check(m, name);
+	const struct move_in_ctx *x = ctx;
 
-	if (why)
-		snprintf(err, errlen, "refused: the archive holds guest %s, not %s", m->name, name);
-	return why ? -EBADMSG : 0;
+	return move_manifest_check(m, x->name, x->spec, err, errlen) ? -EBADMSG : 0;
 }
 
-int helper_move_in(struct virt_host *h, const struct host_config *c, const char *name, int fd)
+int helper_move_in(struct virt_host *h, const struct host_config *c, const char *name,
+		   const struct move_spec *spec, int fd)
 {
 	struct export_manifest m;
 	struct virt_guest g;
 	struct identity id;
-	struct move_in_ctx ctx = { c, name };
+	struct move_in_ctx ctx = { c, name, spec };
 	char path[PATH_MAX], src[32];
 	const char *why = move_fd_check(fd);
 	int ret;

@@ -7,6 +7,7 @@
 
 #include "lib/guest-ops.h"
 #include "service-vm-host/host-config.h"
+#include "service-vm-host/move-checks.h"
 #include "virt/virt.h"
 
 /* move-out: shuts the guest down cleanly (autostart off), exports it signed
@@ -18,8 +19,10 @@ int helper_move_out(struct virt_host *h, const struct host_config *c, const char
 /* move-in: the archive the agent received (fd) is verified (signed by a
  * live member) and imported, encrypted volumes' keys opened with this
  * node's identity: the guest is defined, not started, autostart off, and
- * marked as a move's copy. */
-int helper_move_in(struct virt_host *h, const struct host_config *c, const char *name, int fd);
+ * marked as a move's copy. An archive whose manifest differs from spec (the
+ * type and size the fleet approved) is refused before anything is made. */
+int helper_move_in(struct virt_host *h, const struct host_config *c, const char *name,
+		   const struct move_spec *spec, int fd);
 /* The other verbs; *detail gets what to report beside the done state. */
 int helper_move_act(struct virt_host *h, const struct host_config *c, const struct guest_op_def *op,
 		    const char *name, char *detail, size_t len);

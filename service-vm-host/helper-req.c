@@ -25,6 +25,13 @@ static const struct guest_op_def *helper_op(uint32_t op)
 	return NULL;
 }
 
+/* The verbs whose record carries the guest's type and size: a create, and a
+ * move-in (the fleet's approved spec, which the archive must match). */
+static bool sized(uint32_t op)
+{
+	return op == GOP_CREATE || op == GOP_MOVE_IN;
+}
+
 static int put(char *field, size_t size, const char *text)
 {
 	size_t len = text ? strlen(text) : 0;
@@ -47,7 +54,7 @@ int helper_req_build(struct helper_req *r, const struct guest_op_def *op, const 
 		return name && name[0] ? -EINVAL : 0;
 	if (put(r->name, sizeof(r->name), name) < 0)
 		return -EINVAL;
-	if (op->op != GOP_CREATE)
+	if (!sized((uint32_t)op->op))
 		return 0;
 	r->memory_bytes = memory_bytes;
 	r->vcpus = vcpus;
@@ -67,7 +74,7 @@ static bool padded(const char *field, size_t size)
 	return true;
 }
 
-static const char *check_create(const struct helper_req *r)
+static const char *check_spec(const struct helper_req *r)
 {
 	if (!padded(r->type, sizeof(r->type)) || !guest_type_find(r->type))
 		return "unknown guest type";
@@ -81,7 +88,7 @@ static const char *check_other(const struct helper_req *r)
 	static const char zero[sizeof(r->type)];
 
 	if (memcmp(r->type, zero, sizeof(zero)) || r->memory_bytes || r->vcpus)
-		return "type and size are for a create only";
+		return "type and size are for a create or move-in only";
 	return NULL;
 }
 
@@ -114,7 +121,7 @@ const char *helper_req_check(const void *buf, size_t len, struct helper_req *out
 		return node_req(out, op);
 	if (!padded(out->name, sizeof(out->name)) || !guest_name_valid(out->name))
 		return "a guest name of a-z, 0-9 and '-' is required";
-	why = out->op == GOP_CREATE ? check_create(out) : check_other(out);
+	why = sized(out->op) ? check_spec(out) : check_other(out);
 	if (!why)
 		*op = helper_op(out->op);
 	return why;

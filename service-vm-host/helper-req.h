@@ -18,13 +18,14 @@ struct helper_req {
 	uint32_t magic;
 	uint32_t op;                          /* enum guest_op */
 	char name[GUEST_NAME_MAX + 1];        /* NUL-padded */
-	char type[HELPER_TYPE_MAX + 1];       /* create only, else all zero */
-	uint64_t memory_bytes;                /* create only, else 0 */
-	uint64_t vcpus;                       /* create only, else 0 */
+	char type[HELPER_TYPE_MAX + 1];       /* create, move-in; else all zero */
+	uint64_t memory_bytes;                /* create, move-in; else 0 */
+	uint64_t vcpus;                       /* create, move-in; else 0 */
 };
 
 /* Fills r (zeroed first); -EINVAL if op is not one the helper does or a field
- * does not fit. "fabric", "names" and "agent-addresses" are about the node:
+ * does not fit. type and size go in for a create and a move-in (the spec the
+ * fleet approved), and are left zero for every other verb. "fabric", "names" and "agent-addresses" are about the node:
  * no name (NULL or ""), no type, no size. The same checks as
  * helper_req_check() apply on arrival. */
 int helper_req_build(struct helper_req *r, const struct guest_op_def *op, const char *name,
@@ -38,8 +39,9 @@ int helper_req_build(struct helper_req *r, const struct guest_op_def *op, const 
 const char *helper_move_to_check(const void *buf, size_t len, char to[HELPER_MOVE_TO_BYTES]);
 
 /* Checks len bytes as they arrived: exactly one request, a magic and op the
- * table knows and dispatches, a valid NUL-padded name, and for a create a
- * known type and a size within guest_size_valid(); every unused byte zero.
+ * table knows and dispatches, a valid NUL-padded name, and for a create or
+ * a move-in a known type and a size within guest_size_valid() (required);
+ * every unused byte zero.
  * NULL and *op set if fine, else why not. */
 const char *helper_req_check(const void *buf, size_t len, struct helper_req *out,
 			     const struct guest_op_def **op);

@@ -335,8 +335,10 @@ static int send_fd(int fd, uint64_t bytes)
 }
 
 static int move(struct virt_host *h, const struct host_config *c, const struct guest_op_def *op,
-		const char *name)
+		const struct helper_req *r)
 {
+	const char *name = r->name;
+	const struct move_spec spec = { r->type, r->memory_bytes, r->vcpus };
 	char detail[160];
 	uint64_t bytes = 0;
 	int fd = -1, ret;
@@ -357,7 +359,7 @@ static int move(struct virt_host *h, const struct host_config *c, const struct g
 	}
 	if (op->op == GOP_MOVE_IN) {
 		report("importing", "verifying the archive, then defining", NULL);
-		ret = helper_move_in(h, c, name, passed_fd);
+		ret = helper_move_in(h, c, name, &spec, passed_fd);
 		if (ret == 0 && aborted()) { /* nobody follows the move: its copy goes */
 			helper_move_act(h, c, guest_op_find("move-abort"), name, detail, sizeof(detail));
 			return fail("the move was abandoned during the import; its copy is removed");
@@ -426,7 +428,7 @@ int main(int argc, char **argv)
 		return fail("the helper's configuration is unusable (see its log)");
 	/* agent-addresses comes every 15-20 s while a guest agent is up: debug */
 	log_msg(op->op == GOP_AGENT_ADDRESSES ? LOG_LVL_DEBUG : LOG_LVL_INFO, "%s %s%s%s", op->verb,
-		r.name, op->op == GOP_CREATE ? " as " : "", r.type);
+		r.name, r.type[0] ? " as " : "", r.type);
 	vc.uri = cfg.virt_uri;
 	vc.pool_dir = cfg.pool_dir[0] ? cfg.pool_dir : NULL;
 	vc.console_dir = cfg.console_dir[0] ? cfg.console_dir : NULL;
@@ -442,7 +444,7 @@ int main(int argc, char **argv)
 	else if (op->op == GOP_AGENT_ADDRESSES)
 		ret = agent_act(&h);
 	else if (op->op >= GOP_MOVE_OUT)
-		ret = move(&h, &cfg, op, r.name);
+		ret = move(&h, &cfg, op, &r);
 	else
 		ret = act(&h, op, r.name);
 	virt_host_close(&h);

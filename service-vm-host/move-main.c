@@ -4,7 +4,7 @@
  * lines this prints on stdout ({"state","detail","bytes","total"}).
  *
  *   service-vm-host-move out GUEST PEER:PORT HELPER_SOCKET STATE_DIR TARGET
- *   service-vm-host-move in  GUEST LISTEN:PORT HELPER_SOCKET STATE_DIR
+ *   service-vm-host-move in  GUEST LISTEN:PORT HELPER_SOCKET STATE_DIR TYPE MEMORY_BYTES VCPUS
  *
  * The move token (64 hex digits) comes in OSI_MOVE_TOKEN, never in argv.
  * out: asks the helper for move-out (a clean shutdown and a signed export,
@@ -13,7 +13,8 @@
  * it (service-vm-host/move-wire.h), hashing what it read. in: listens for
  * the source, takes only the token's greeting, writes what arrives into an
  * unnamed file while hashing it, compares with the source's hash, then hands
- * the file to the helper's move-in. */
+ * the file to the helper's move-in with the type and size the fleet approved
+ * (TYPE MEMORY_BYTES VCPUS), which the archive's manifest must match. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -44,6 +45,8 @@
 
 struct side {
 	const char *guest, *addr, *helper, *state_dir, *target;
+	const char *type;                /* in: the fleet's approved spec */
+	uint64_t memory_bytes, vcpus;
 	uint8_t token[MOVE_TOKEN_BYTES];
 	uint64_t total, done, started_ms, shown_ms;
 };
@@ -141,11 +144,11 @@ static int full_read(int fd, void *buf, size_t len)
 
 /* ---- the helper ---- */
 
-/* The request (with pass_fd, if any), then for a move-out the target's
- * record (to, NUL-padded). */
-static int helper_open(const char *path, const char *verb, const char *guest, int pass_fd,
-		       const char *to)
+/* The request (with pass_fd, if any; a move-in's with the approved spec),
+ * then for a move-out the target's record (to, NUL-padded). */
+static int helper_open(const struct side *s, const char *verb, int pass_fd, const char *to)
 {
+	const char *path = s->helper;
 	union { struct cmsghdr h; char b[CMSG_SPACE(sizeof(int))]; } ctl;
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	struct helper_req req;
@@ -153,7 +156,8 @@ static int helper_open(const char *path, const char *verb, const char *guest, in
 	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
 	int fd;
 
-	if (helper_req_build(&req, guest_op_find(verb), guest, NULL, 0, 0) < 0 ||
+	if (helper_req_build(&req, guest_op_find(verb), s->guest, s->type, s->memory_bytes,
+			     s->vcpus) < 0 ||
 	    strlen(path) >= sizeof(sa.sun_path))
 		return -EINVAL;
 	if (pass_fd >= 0) {
@@ -299,7 +303,7 @@ static int move_out(struct side *s)
 	int hfd, file = -1, sock, n, ret;
 
 	snprintf(to, sizeof(to), "%s", s->target);
-	hfd = helper_open(s->helper, "move-out", s->guest, -1, to);
+	hfd = helper_open(s, "move-out", -1, to);
 
 	if (hfd < 0)
 		return failed("cannot reach the provisioning helper: %s", strerror(-hfd));
@@ -504,7 +508,7 @@ static int move_in(struct side *s)
 	}
 	progress(s, true);
 	say("moving", "verified: SHA-256 of what was written equals the source's", s);
-	hfd = helper_open(s->helper, "move-in", s->guest, file, NULL);
+	hfd = helper_open(s, "move-in", file, NULL);
 	close(file);
 	if (hfd < 0)
 		return failed("cannot reach the provisioning helper: %s", strerror(-hfd));
@@ -517,6 +521,22 @@ static int move_in(struct side *s)
 	return ret ? 1 : 0;
 }
 
+/* in's TYPE MEMORY_BYTES VCPUS: a known type and a valid size, or -EINVAL. */
+static int spec_args(struct side *s, char **argv)
+{
+	char *end1, *end2;
+
+	errno = 0;
+	s->type = argv[0];
+	s->memory_bytes = strtoull(argv[1], &end1, 10);
+	s->vcpus = strtoull(argv[2], &end2, 10);
+	if (errno || *end1 || *end2 || argv[1][0] < '0' || argv[1][0] > '9' ||
+	    argv[2][0] < '0' || argv[2][0] > '9' || !guest_type_find(s->type) ||
+	    !guest_size_valid(s->memory_bytes, s->vcpus))
+		return -EINVAL;
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	const char *tok = getenv("OSI_MOVE_TOKEN");
@@ -527,12 +547,14 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	bool out = argc > 1 && !strcmp(argv[1], "out");
 
-	if (sodium_init() < 0 || argc != (out ? 7 : 6) || (!out && strcmp(argv[1], "in")) ||
+	if (sodium_init() < 0 || argc != (out ? 7 : 9) || (!out && strcmp(argv[1], "in")) ||
 	    (out && (strlen(argv[6]) >= HELPER_MOVE_TO_BYTES || !node_name_valid(argv[6]))) ||
+	    (!out && spec_args(&s, argv + 6) < 0) ||
 	    !tok || sodium_hex2bin(s.token, sizeof(s.token), tok, strlen(tok), NULL, &n, NULL) < 0 ||
 	    n != sizeof(s.token) || !guest_name_valid(argv[2]))
-		return failed("usage: service-vm-host-move out|in GUEST ADDR:PORT HELPER STATE_DIR "
-			      "[TARGET] (token in OSI_MOVE_TOKEN)");
+		return failed("usage: service-vm-host-move out GUEST ADDR:PORT HELPER STATE_DIR TARGET | "
+			      "in GUEST ADDR:PORT HELPER STATE_DIR TYPE MEMORY_BYTES VCPUS "
+			      "(token in OSI_MOVE_TOKEN)");
 	unsetenv("OSI_MOVE_TOKEN");
 	s.guest = argv[2];
 	s.addr = argv[3];

@@ -79,6 +79,7 @@ static void test_request(void **state)
 			    "guest size out of range");
 }
 
+#define SPEC "\"type\":\"totebox\",\"memory_bytes\":201326592,\"vcpus\":1"
 #define TOK "\"token\":\"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\""
 
 /* A move's token and transfer address are checked with its verb. */
@@ -93,11 +94,11 @@ static void test_move_request(void **state)
 	assert_string_equal(r.target, "n2");
 	assert_string_equal(r.addr, "10.0.0.2:7106");
 	assert_int_equal(strlen(r.token), 64);
-	assert_null(check("{\"op\":\"move-in\",\"node\":\"n1\",\"guest\":{\"name\":\"g1\"},"
+	assert_null(check("{\"op\":\"move-in\",\"node\":\"n1\",\"guest\":{\"name\":\"g1\"," SPEC "},"
 			  "\"move\":{" TOK ",\"listen\":\"10.0.0.3:7106\"}}", &r));
 	assert_int_equal(r.op->op, GOP_MOVE_IN);
 	/* the other side's key, no move, a short or upper-case token, a bad address */
-	assert_non_null(check("{\"op\":\"move-in\",\"node\":\"n1\",\"guest\":{\"name\":\"g1\"},"
+	assert_non_null(check("{\"op\":\"move-in\",\"node\":\"n1\",\"guest\":{\"name\":\"g1\"," SPEC "},"
 			      "\"move\":{" TOK ",\"peer\":\"10.0.0.3:7106\"}}", &r));
 	assert_non_null(check("{\"op\":\"move-out\",\"node\":\"n1\",\"guest\":{\"name\":\"g1\"}}", &r));
 	assert_string_equal(check("{\"op\":\"move-out\",\"node\":\"n1\",\"guest\":{\"name\":\"g1\"},"
@@ -120,6 +121,45 @@ static void test_move_request(void **state)
 	/* the other move verbs name the guest alone */
 	assert_null(check("{\"op\":\"move-abort\",\"node\":\"n1\",\"guest\":{\"name\":\"g1\"}}", &r));
 	assert_null(check("{\"op\":\"release-source\",\"node\":\"n1\",\"guest\":{\"name\":\"g1\"}}", &r));
+}
+
+/* A move-in carries the spec the fleet approved, checked as a create's:
+ * without it, or with a part unknown or out of range, it is refused. */
+static void test_move_in_spec(void **state)
+{
+	struct dispatch_req r;
+	char text[512];
+	static const char *const bad[] = {
+		"", /* no spec at all */
+		",\"memory_bytes\":201326592,\"vcpus\":1",
+		",\"type\":\"totebox\",\"vcpus\":1",
+		",\"type\":\"totebox\",\"memory_bytes\":201326592",
+		",\"type\":\"nosuch\",\"memory_bytes\":201326592,\"vcpus\":1",
+		",\"type\":\"totebox\",\"memory_bytes\":1,\"vcpus\":1",
+		",\"type\":\"totebox\",\"memory_bytes\":-1,\"vcpus\":1",
+		",\"type\":\"totebox\",\"memory_bytes\":201326592,\"vcpus\":0",
+		",\"type\":\"totebox\",\"memory_bytes\":\"201326592\",\"vcpus\":1",
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(text, sizeof(text), "{\"op\":\"move-in\",\"node\":\"n1\",\"guest\":"
+			 "{\"name\":\"g1\"%s},\"move\":{" TOK ",\"listen\":\"10.0.0.3:7106\"}}", bad[i]);
+		assert_non_null(check(text, &r));
+	}
+	assert_null(check("{\"op\":\"move-in\",\"node\":\"n1\",\"guest\":{\"name\":\"g1\"," SPEC "},"
+			  "\"move\":{" TOK ",\"listen\":\"10.0.0.3:7106\"}}", &r));
+	assert_string_equal(r.type, "totebox");
+	assert_int_equal(r.memory_bytes, 201326592);
+	assert_int_equal(r.vcpus, 1);
+	assert_string_equal(r.addr, "10.0.0.3:7106");
+	/* a bad move part is still refused with a spec */
+	assert_non_null(check("{\"op\":\"move-in\",\"node\":\"n1\",\"guest\":{\"name\":\"g1\"," SPEC "},"
+			      "\"move\":{" TOK ",\"listen\":\"10.0.0.3\"}}", &r));
+	/* a move-out needs none */
+	assert_null(check("{\"op\":\"move-out\",\"node\":\"n1\",\"guest\":{\"name\":\"g1\"},"
+			  "\"move\":{" TOK ",\"peer\":\"10.0.0.2:7106\",\"target\":\"n2\"}}", &r));
+	assert_null(r.type);
 }
 
 /* ---- the signer ---- */
@@ -286,6 +326,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_request),
 		cmocka_unit_test(test_move_request),
+		cmocka_unit_test(test_move_in_spec),
 		cmocka_unit_test_setup_teardown(test_unsigned_refused_without_loading, setup_keys, teardown_keys),
 		cmocka_unit_test_setup_teardown(test_unknown_signer_loads, setup_keys, teardown_keys),
 		cmocka_unit_test_setup_teardown(test_other_fleet_refused, setup_keys, teardown_keys),

@@ -31,6 +31,7 @@ static void existing_guest_keeps_its_marker(void **state)
 	static struct host_config c;
 	struct virt_host h;
 	char dir[PATH_MAX], marker[PATH_MAX + 32], archive[PATH_MAX + 32];
+	const struct move_spec spec = { "totebox", 192ULL << 20, 1 };
 	int fd, mfd;
 
 	(void)state;
@@ -48,14 +49,14 @@ static void existing_guest_keeps_its_marker(void **state)
 	fd = open(archive, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	assert_true(fd >= 0);
 	/* "test" is the driver's own domain */
-	assert_int_equal(helper_move_in(&h, &c, "test", fd), -EEXIST);
+	assert_int_equal(helper_move_in(&h, &c, "test", &spec, fd), -EEXIST);
 	assert_int_equal(access(marker, F_OK), 0);
 	close(fd);
 	snprintf(archive, sizeof(archive), "%s/fifo", dir);
 	assert_int_equal(mkfifo(archive, 0600), 0);
 	fd = open(archive, O_RDWR | O_CLOEXEC);
 	assert_true(fd >= 0);
-	assert_int_equal(helper_move_in(&h, &c, "newcomer", fd), -EBADF);
+	assert_int_equal(helper_move_in(&h, &c, "newcomer", &spec, fd), -EBADF);
 	assert_non_null(strstr(h.err, "not a regular file"));
 	close(fd);
 	virt_host_close(&h);

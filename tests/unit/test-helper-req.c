@@ -206,11 +206,57 @@ static void test_types_and_sizes(void **state)
 	assert_non_null(helper_req_check(&r, sizeof(r), &out, &d));
 }
 
+/* A move-in carries the type and size the fleet approved, exactly as a
+ * create does: required, checked, and read back as sent. */
+static void test_move_in_spec(void **state)
+{
+	struct helper_req r, out;
+	const struct guest_op_def *d;
+
+	(void)state;
+	assert_int_equal(helper_req_build(&r, op("move-in"), "web-1", "totebox", 192ULL << 20, 1), 0);
+	assert_null(helper_req_check(&r, sizeof(r), &out, &d));
+	assert_ptr_equal(d, op("move-in"));
+	assert_string_equal(out.type, "totebox");
+	assert_int_equal(out.memory_bytes, 192ULL << 20);
+	assert_int_equal(out.vcpus, 1);
+	/* without its spec, or with a part of it missing or out of range */
+	assert_int_equal(helper_req_build(&r, op("move-in"), "web-1", NULL, 0, 0), 0);
+	assert_non_null(helper_req_check(&r, sizeof(r), &out, &d));
+	assert_null(d);
+	assert_int_equal(helper_req_build(&r, op("move-in"), "web-1", "totebox", 0, 1), 0);
+	assert_non_null(helper_req_check(&r, sizeof(r), &out, &d));
+	assert_int_equal(helper_req_build(&r, op("move-in"), "web-1", "totebox", 192ULL << 20, 0), 0);
+	assert_non_null(helper_req_check(&r, sizeof(r), &out, &d));
+	assert_int_equal(helper_req_build(&r, op("move-in"), "web-1", "nosuch", 192ULL << 20, 1), 0);
+	assert_non_null(helper_req_check(&r, sizeof(r), &out, &d));
+	assert_int_equal(helper_req_build(&r, op("move-in"), "web-1", "totebox", 192ULL << 20,
+					  GUEST_VCPUS_MAX + 1), 0);
+	assert_non_null(helper_req_check(&r, sizeof(r), &out, &d));
+	/* the other move verbs still carry none: given one, it is left out */
+	assert_int_equal(helper_req_build(&r, op("move-out"), "web-1", "totebox", 192ULL << 20, 1), 0);
+	assert_int_equal(r.vcpus, 0);
+	assert_int_equal(r.type[0], '\0');
+	assert_null(helper_req_check(&r, sizeof(r), &out, &d));
+	r.vcpus = 1;
+	assert_non_null(helper_req_check(&r, sizeof(r), &out, &d));
+	assert_int_equal(helper_req_build(&r, op("move-abort"), "web-1", NULL, 0, 0), 0);
+	memcpy(r.type, "totebox", 8);
+	assert_non_null(helper_req_check(&r, sizeof(r), &out, &d));
+	/* a create is as it was */
+	r = good_create();
+	assert_null(helper_req_check(&r, sizeof(r), &out, &d));
+	assert_ptr_equal(d, op("create"));
+	assert_int_equal(helper_req_build(&r, op("create"), "web-1", NULL, 0, 0), 0);
+	assert_non_null(helper_req_check(&r, sizeof(r), &out, &d));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_round_trip),
 		cmocka_unit_test(test_move_to),
+		cmocka_unit_test(test_move_in_spec),
 		cmocka_unit_test(test_size_exact),
 		cmocka_unit_test(test_verbs),
 		cmocka_unit_test(test_names),
