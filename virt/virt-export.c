@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -280,6 +281,37 @@ cleanup:
 	return ret;
 }
 
+/* Room for the archive where it is written: its volumes' files and 1 MiB
+ * (headers, manifest, user-data). A full disk is refused with the figures
+ * before a byte is written rather than met as ENOSPC partway. */
+static int export_room(struct virt_host *h, const char *tmp, const struct export_manifest *m)
+{
+	char dir[PATH_MAX], a[32], b[32];
+	uint64_t need = 1ull << 20, avail;
+	struct statvfs v;
+	char *slash;
+
+	snprintf(dir, sizeof(dir), "%s", tmp);
+	slash = strrchr(dir, '/');
+	if (slash == dir)
+		slash[1] = '\0';
+	else if (slash)
+		*slash = '\0';
+	else
+		snprintf(dir, sizeof(dir), ".");
+	for (unsigned i = 0; i < m->nvol; i++)
+		need += m->vol[i].bytes;
+	if (statvfs(dir, &v) < 0)
+		return virt_fail(h, -errno, "%s: %s", dir, strerror(errno));
+	avail = (uint64_t)v.f_bavail * v.f_frsize;
+	if (avail >= need)
+		return 0;
+	format_size(avail, a, sizeof(a));
+	format_size(need, b, sizeof(b));
+	return virt_fail(h, -ENOSPC, "%s has %s free, the archive of %s needs about %s: nothing was "
+			 "written", dir, a, m->name, b);
+}
+
 int virt_export(struct virt_host *h, const char *name, const struct export_source *src,
 		const char *path, struct export_manifest *m)
 {
@@ -290,6 +322,8 @@ int virt_export(struct virt_host *h, const char *name, const struct export_sourc
 	if (snprintf(tmp, sizeof(tmp), "%s.part", path) >= (int)sizeof(tmp))
 		return virt_fail(h, -ENAMETOOLONG, "%s: name too long", path);
 	ret = describe(h, name, src, m);
+	if (!ret)
+		ret = export_room(h, tmp, m);
 	if (!ret) {
 		ret = write_archive(h, src, tmp, m);
 		if (!ret && rename(tmp, path) < 0)
