@@ -28,6 +28,13 @@ start=$(date +%s)
 make -C "$SRC" deb DEB_OUT="$T/out" >"$T/make-deb.log" 2>&1 ||
 	{ tail -40 "$T/make-deb.log"; die "make deb"; }
 log "make deb took $(($(date +%s) - start)) s"
+# host-image.sh builds its image from these instead of building them again
+key=$(tree_key)
+for old in "$DEB_CACHE"/*; do # one tree's kept
+	[[ $old =~ /[0-9a-f]{16}(\.part)?$ ]] && rm -rf "$old"
+done
+mkdir -p "$DEB_CACHE/$key.part" && cp "$T"/out/*.deb "$DEB_CACHE/$key.part/" &&
+	mv "$DEB_CACHE/$key.part" "$DEB_CACHE/$key" || log "cannot keep the packages in $DEB_CACHE"
 check "the checkout gets no build products (debian/, obj-*)" \
 	test -z "$(cd "$SRC" && git ls-files --others --ignored --exclude-standard -- debian 'obj-*')"
 VER=$(dpkg-parsechangelog -l "$SRC/debian/changelog" -S Version)

@@ -56,6 +56,17 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# tree_key: 16 hex digits of the SHA-256 of every file git lists in the
+# source tree (tracked and new, not ignored): what a build from it depends on.
+tree_key() {
+	(cd "${OSI_SOURCE:?}" && git ls-files -z --cached --others --exclude-standard |
+		xargs -0 sh -c 'for f; do [ -f "$f" ] && printf "%s\0" "$f"; done' sh |
+		xargs -0 sha256sum) | sha256sum | cut -c1-16
+}
+# The packages deb.sh built from this very tree, kept for host-image.sh
+# (one tree's at a time): DEB_CACHE/KEY holds them.
+DEB_CACHE=${OSI_DEB_CACHE:-/var/cache/os-infrastructure/debs}
+
 # wait_until SECONDS CMD... : polls every 100 ms until CMD succeeds.
 wait_until() {
 	local deadline=$(( $(date +%s%N) + $1 * 1000000000 )); shift
