@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -15,6 +16,7 @@
 #include "lib/log.h"
 #include "lib/mesh.h"
 #include "lib/trust.h"
+#include "service-vm-host/helper-net.h"
 #include "service-vm-host/move-checks.h"
 #include "virt/virt-export.h"
 #include "virt/virt-move.h"
@@ -72,6 +74,25 @@ static int mark(struct virt_host *h, const char *path)
 	}
 	close(fd);
 	return 0;
+}
+
+/* The in-marker's lock: held by a move-in for as long as it imports, so an
+ * abort that arrives meanwhile (the fleet lost the target, then heard it
+ * again) waits for it instead of removing volumes under it. -EBUSY if held
+ * (without wait), else the locked descriptor. */
+static int lock_marker(struct virt_host *h, const char *path, bool wait)
+{
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+
+	if (fd < 0)
+		return fail(h, -errno, "%s: %s", path, strerror(errno));
+	if (flock(fd, LOCK_EX | (wait ? 0 : LOCK_NB)) == 0)
+		return fd;
+	close(fd);
+	if (errno == EWOULDBLOCK)
+		return fail(h, -EBUSY, "a move-in is still importing here (%s): the abort is tried "
+			    "again once it ends", path);
+	return fail(h, -errno, "%s: lock: %s", path, strerror(errno));
 }
 
 /* The target, a live member of this node's ledger, to seal volume keys to. */
@@ -203,13 +224,54 @@ static int trust_member(const struct export_sig *s, void *ctx, char *err, size_t
 	return ret;
 }
 
+static const char *const net_kinds[] = {
+	[VIRT_NET_NONE] = "none", [VIRT_NET_NETWORK] = "network", [VIRT_NET_BRIDGE] = "bridge",
+	[VIRT_NET_USER] = "user", [VIRT_NET_FABRIC] = "fabric",
+};
+
+int helper_move_fit(struct export_manifest *m, const struct host_config *c, char *err,
+		    size_t errlen)
+{
+	struct virt_spec net = { 0 };
+	struct virt_manifest t;
+	enum virt_guest_type type;
+	char *user_data = NULL;
+	unsigned i, k;
+
+	if (virt_type_parse(m->type, &type) < 0 ||
+	    virt_manifest_load(c->images_dir, type, &t, &user_data, err, errlen) < 0)
+		return -EBADMSG;
+	free(user_data);
+	if (m->disk_bytes > t.disk_bytes)
+		return snprintf(err, errlen, "the archive's root disk (%llu bytes) is larger than a %s's "
+				"(%llu)", (unsigned long long)m->disk_bytes, m->type,
+				(unsigned long long)t.disk_bytes), -EBADMSG;
+	for (i = 0; i < m->nvol; i++) {
+		for (k = 0; k < t.ndata && strcmp(t.data[k].name, m->vol[i].disk); k++)
+			;
+		if (k == t.ndata || m->vol[i].capacity > t.data[k].bytes)
+			return snprintf(err, errlen, "the archive's data volume %s (%llu bytes) is not "
+					"one a %s has here", m->vol[i].disk,
+					(unsigned long long)m->vol[i].capacity, m->type), -EBADMSG;
+	}
+	if (helper_guest_net(c->guest_network, &net) < 0)
+		return snprintf(err, errlen, "unknown guest network '%s'", c->guest_network), -EINVAL;
+	snprintf(m->net, sizeof(m->net), "%s", net_kinds[net.net]);
+	snprintf(m->net_source, sizeof(m->net_source), "%s",
+		 net.net == VIRT_NET_FABRIC ? VIRT_FABRIC_NETWORK : net.net_source);
+	return 0;
+}
+
 /* Before anything is made: the archive is of the guest the move is of, as
- * the fleet approved and placed it (its type, memory and vCPUs). */
-static int the_guest(const struct export_manifest *m, void *ctx, char *err, size_t errlen)
+ * the fleet approved and placed it (its type, memory and vCPUs), fitted to
+ * this node. */
+static int the_guest(struct export_manifest *m, void *ctx, char *err, size_t errlen)
 {
 	const struct move_in_ctx *x = ctx;
 
-	return move_manifest_check(m, x->name, x->spec, err, errlen) ? -EBADMSG : 0;
+	if (move_manifest_check(m, x->name, x->spec, err, errlen))
+		return -EBADMSG;
+	return helper_move_fit(m, x->c, err, errlen);
 }
 
 int helper_move_in(struct virt_host *h, const struct host_config *c, const char *name,
@@ -221,7 +283,7 @@ int helper_move_in(struct virt_host *h, const struct host_config *c, const char 
 	struct move_in_ctx ctx = { c, name, spec };
 	char path[PATH_MAX], src[32];
 	const char *why = move_fd_check(fd);
-	int ret;
+	int ret, lock;
 
 	if (fd < 0)
 		return fail(h, -EINVAL, "move-in needs the received archive");
@@ -235,11 +297,12 @@ int helper_move_in(struct virt_host *h, const struct host_config *c, const char 
 	if ((ret = marker_path(h, c, "in", name, path)) < 0)
 		return ret;
 	unlink(path);
-	if ((ret = mark(h, path)) < 0)
+	if ((ret = mark(h, path)) < 0 || (lock = ret = lock_marker(h, path, true)) < 0)
 		return ret;
 	snprintf(src, sizeof(src), "/proc/self/fd/%d", fd);
 	if ((ret = identity_load(c->state_dir, &id)) < 0) {
 		unlink(path);
+		close(lock);
 		return fail(h, ret, "cannot load this node's identity to open the volumes' keys: %s",
 			    strerror(-ret));
 	}
@@ -247,10 +310,12 @@ int helper_move_in(struct virt_host *h, const struct host_config *c, const char 
 	identity_wipe(&id);
 	if (ret < 0) {
 		unlink(path); /* the import removed what it made */
+		close(lock);
 		return ret;
 	}
 	export_manifest_free(&m);
 	ret = virt_move_autostart(h, name, false);
+	close(lock);
 	return ret; /* a failure here leaves the marked copy for move-abort */
 }
 
@@ -261,7 +326,7 @@ static int abort_move(struct virt_host *h, const struct host_config *c, const ch
 {
 	char path[PATH_MAX];
 	unsigned removed = 0;
-	int ret = marker_path(h, c, "in", name, path);
+	int lock, ret = marker_path(h, c, "in", name, path);
 
 	if (ret < 0)
 		return ret;
@@ -277,12 +342,17 @@ static int abort_move(struct virt_host *h, const struct host_config *c, const ch
 		h->err[0] = '\0';
 		return 0;
 	}
+	if ((lock = lock_marker(h, path, false)) < 0)
+		return lock;
 	virt_guest_stop(h, name, true);
 	if (virt_guest_destroy(h, name, NULL) < 0 && !strstr(h->err, "no guest"))
 		log_warn("%s", h->err);
-	if ((ret = virt_move_remove_volumes(h, name, &removed)) < 0)
+	if ((ret = virt_move_remove_volumes(h, name, &removed)) < 0) {
+		close(lock);
 		return ret;
+	}
 	unlink(path);
+	close(lock);
 	snprintf(detail, len, "the copy a move brought here is removed (%u volume%s)", removed,
 		 removed == 1 ? "" : "s");
 	return 0;

@@ -21,6 +21,14 @@ int helper_move_out(struct virt_host *h, const struct host_config *c, const char
  * node's identity: the guest is defined, not started, autostart off, and
  * marked as a move's copy. An archive whose manifest differs from spec (the
  * type and size the fleet approved) is refused before anything is made. */
+/* What this node decides for a move-in, not the archive (the source signs
+ * it, and an agent holding a member's key could sign its own): the guest's
+ * network becomes this node's guest_network, as a create's; its root disk
+ * and data volumes must be its type's here (images_dir), none larger (a
+ * data volume kept from before may be smaller). -EBADMSG and err if not. */
+struct export_manifest;
+int helper_move_fit(struct export_manifest *m, const struct host_config *c, char *err,
+		    size_t errlen);
 int helper_move_in(struct virt_host *h, const struct host_config *c, const char *name,
 		   const struct move_spec *spec, int fd);
 /* The other verbs; *detail gets what to report beside the done state. */

@@ -35,6 +35,7 @@
 #include "osi-config.h"
 #include "service-vm-host/helper-agent.h"
 #include "service-vm-host/helper-fabric.h"
+#include "service-vm-host/helper-net.h"
 #include "service-vm-host/helper-move.h"
 #include "service-vm-host/helper-req.h"
 #include "service-vm-host/host-config.h"
@@ -114,22 +115,6 @@ static int on_step(enum virt_step step, const char *guest, void *opaque)
 	return 0;
 }
 
-static int parse_net(const char *text, struct virt_spec *s)
-{
-	if (!text[0] || !strcmp(text, "none"))
-		s->net = VIRT_NET_NONE;
-	else if (!strcmp(text, "fabric"))
-		s->net = VIRT_NET_FABRIC;
-	else if (!strcmp(text, "user"))
-		s->net = VIRT_NET_USER;
-	else if (!strncmp(text, "network:", 8) && strlen(text + 8) < sizeof(s->net_source))
-		s->net = VIRT_NET_NETWORK, strcpy(s->net_source, text + 8);
-	else if (!strncmp(text, "bridge:", 7) && strlen(text + 7) < sizeof(s->net_source))
-		s->net = VIRT_NET_BRIDGE, strcpy(s->net_source, text + 7);
-	else
-		return -EINVAL;
-	return 0;
-}
 
 static int create(struct virt_host *h, const struct host_config *c, const struct helper_req *r)
 {
@@ -153,7 +138,7 @@ static int create(struct virt_host *h, const struct host_config *c, const struct
 	s.start = true;
 	if (c->base_image[0])
 		snprintf(s.base, sizeof(s.base), "%s", c->base_image);
-	if (parse_net(c->guest_network, &s) < 0) {
+	if (helper_guest_net(c->guest_network, &s) < 0) {
 		free(user_data);
 		return fail("unknown guest network '%s'", c->guest_network);
 	}

@@ -29,6 +29,8 @@ declare -A exceptions=(
 	[service-vm-host/helper-fabric.c]="virt"
 	[service-vm-host/helper-move.h]="virt" # the helper's part of a cold move (helper-virt.c's part)
 	[service-vm-host/helper-move.c]="virt"
+	[service-vm-host/helper-net.h]="virt" # host.conf's guest_network as a virt_spec's network
+	[service-vm-host/helper-net.c]="virt"
 	[service-vm-host/helper-agent.h]="virt" # the helper's agent-addresses verb (helper-virt.c's part)
 	[service-vm-host/helper-agent.c]="virt"
 )

@@ -64,9 +64,10 @@ int virt_import(struct virt_host *h, const char *path, export_trust_fn trust, vo
 int virt_import_as(struct virt_host *h, const char *path, export_trust_fn trust, void *ctx,
 		   const struct identity *id, struct export_manifest *m);
 /* The same, check (if not NULL) refusing the verified manifest, with a
- * reason in err, before anything is made: a move takes only its guest. */
-typedef int (*import_check_fn)(const struct export_manifest *m, void *ctx, char *err,
-			       size_t errlen);
+ * reason in err, before anything is made: a move takes only its guest. It
+ * may also set what this node decides rather than the archive (a move-in's
+ * network: this node's). */
+typedef int (*import_check_fn)(struct export_manifest *m, void *ctx, char *err, size_t errlen);
 int virt_import_checked(struct virt_host *h, const char *path, export_trust_fn trust, void *ctx,
 			const struct identity *id, import_check_fn check,
 			struct export_manifest *m);

@@ -61,6 +61,8 @@ int virt_move_quiesce(struct virt_host *h, const char *name, unsigned timeout_s)
 			virDomainShutdown(dom); /* ACPI events can be lost while a guest boots */
 		nanosleep(&tick, NULL);
 	}
+	if (!ret && called_off(h, name)) /* off, but the abort may have given it back */
+		ret = -ECANCELED;
 	if (!ret && virDomainSetAutostart(dom, 0) < 0)
 		ret = virt_fail_lv(h, -EIO, "%s: cannot turn autostart off", name);
 	virDomainFree(dom);

@@ -263,7 +263,7 @@ static void bad_shapes(void **state)
 
 static char checked[64];
 
-static int refuse_git_1(const struct export_manifest *m, void *ctx, char *err, size_t errlen)
+static int refuse_git_1(struct export_manifest *m, void *ctx, char *err, size_t errlen)
 {
 	snprintf(checked, sizeof(checked), "%s", m->name);
 	snprintf(err, errlen, "not the move's guest");

@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -18,6 +19,7 @@
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
 
+#include "lib/export-manifest.h"
 #include "service-vm-host/helper-move.h"
 #include "tests/unit/fixture.h"
 
@@ -63,10 +65,102 @@ static void existing_guest_keeps_its_marker(void **state)
 	fixture_rmtree(dir);
 }
 
+static void archive_of(struct export_manifest *m)
+{
+	memset(m, 0, sizeof(*m));
+	strcpy(m->type, "totebox");
+	strcpy(m->name, "vault1");
+	m->disk_bytes = 20ull << 30;
+	strcpy(m->net, "bridge");
+	strcpy(m->net_source, "br-underlay");
+	m->nvol = 1;
+	strcpy(m->vol[0].disk, "archive");
+	m->vol[0].capacity = 64ull << 20;
+}
+
+/* A move-in defines what this node decides: its own guest network, whatever
+ * the archive says, and no disk beyond its type's manifest here. Seen: the
+ * archive's bridge (the host's underlay) and disk sizes were taken as they
+ * were. */
+static void move_in_fitted_to_the_node(void **state)
+{
+	static struct host_config c;
+	struct export_manifest m;
+	char err[256];
+
+	(void)state;
+	snprintf(c.images_dir, sizeof(c.images_dir), "%s/images", getenv("OSI_SOURCE"));
+	strcpy(c.guest_network, "fabric");
+	archive_of(&m);
+	assert_int_equal(helper_move_fit(&m, &c, err, sizeof(err)), 0);
+	assert_string_equal(m.net, "fabric");
+	assert_string_equal(m.net_source, "osi-fabric");
+	strcpy(c.guest_network, "user");
+	archive_of(&m);
+	assert_int_equal(helper_move_fit(&m, &c, err, sizeof(err)), 0);
+	assert_string_equal(m.net, "user");
+	assert_string_equal(m.net_source, "");
+
+	archive_of(&m);
+	m.disk_bytes++;
+	assert_int_equal(helper_move_fit(&m, &c, err, sizeof(err)), -EBADMSG);
+	assert_non_null(strstr(err, "root disk"));
+	archive_of(&m);
+	m.vol[0].capacity = (200ull << 30) + 1;
+	assert_int_equal(helper_move_fit(&m, &c, err, sizeof(err)), -EBADMSG);
+	assert_non_null(strstr(err, "data volume archive"));
+	archive_of(&m);
+	strcpy(m.vol[0].disk, "extra");
+	assert_int_equal(helper_move_fit(&m, &c, err, sizeof(err)), -EBADMSG);
+	archive_of(&m);
+	strcpy(m.type, "mediakit"); /* its manifest has no archive volume */
+	assert_int_equal(helper_move_fit(&m, &c, err, sizeof(err)), -EBADMSG);
+	archive_of(&m);
+	strcpy(c.guest_network, "carrier-pigeon");
+	assert_int_equal(helper_move_fit(&m, &c, err, sizeof(err)), -EINVAL);
+}
+
+/* An abort that arrives while a move-in still imports (the fleet lost the
+ * target, then heard it again) waits for it: -EBUSY, the copy and its
+ * marker untouched, and it goes on once the lock is free. Seen: the
+ * abort removed volumes under the running import, whose guest then had no
+ * marker and was later taken for the source. */
+static void abort_waits_for_the_import(void **state)
+{
+	struct virt_config cfg = { .uri = "test:///default" };
+	static struct host_config c;
+	struct virt_host h;
+	char dir[PATH_MAX], marker[PATH_MAX + 32], detail[256];
+	int fd;
+
+	(void)state;
+	virSetErrorFunc(NULL, quiet);
+	assert_int_equal(fixture_tmpdir(dir, sizeof(dir), "helper-move-lock"), 0);
+	snprintf(c.state_dir, sizeof(c.state_dir), "%s", dir);
+	assert_int_equal(virt_host_open(&h, &cfg), 0);
+	snprintf(marker, sizeof(marker), "%s/moves", dir);
+	assert_int_equal(mkdir(marker, 0700), 0);
+	snprintf(marker, sizeof(marker), "%s/moves/in.busy", dir);
+	fd = open(marker, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(flock(fd, LOCK_EX), 0); /* the import's hold */
+	assert_int_equal(helper_move_act(&h, &c, guest_op_find("move-abort"), "busy", detail,
+					 sizeof(detail)), -EBUSY);
+	assert_non_null(strstr(h.err, "still importing"));
+	assert_int_equal(access(marker, F_OK), 0);
+	close(fd); /* the import ended: the abort goes on (the test driver has no pool to empty) */
+	assert_int_not_equal(helper_move_act(&h, &c, guest_op_find("move-abort"), "busy", detail,
+					     sizeof(detail)), -EBUSY);
+	virt_host_close(&h);
+	fixture_rmtree(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(existing_guest_keeps_its_marker),
+		cmocka_unit_test(move_in_fitted_to_the_node),
+		cmocka_unit_test(abort_waits_for_the_import),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
