@@ -38,10 +38,16 @@
 #include "service-vm-host/move-io.h"
 #include "service-vm-host/move-wire.h"
 
-#define ACCEPT_WAIT_S 120
+/* The target waits for the source as long as the fleet's step may last
+ * (server-move.c, 1 h): the source connects only after the guest's clean
+ * shutdown (up to 300 s) and the export of its volumes, which takes as long
+ * as they are large. The fleet ends a step silent for 5 min, so a side that
+ * waits says so every KEEPALIVE_S (OSI_MOVE_TEST_KEEPALIVE_S in tests). */
+#define ACCEPT_WAIT_S 3600
 #define CONNECT_WAIT_S 60
 #define IO_WAIT_S 120
-#define HELLO_WAIT_S 10 /* a connection's greeting, whole, within the 120 s */
+#define HELLO_WAIT_S 10 /* a connection's greeting, whole, within the wait */
+#define KEEPALIVE_S 60
 
 struct side {
 	const char *guest, *addr, *helper, *state_dir, *target;
@@ -93,6 +99,24 @@ static void progress(struct side *s, bool force)
 	snprintf(detail, sizeof(detail), "%.1f MiB/s, %.0f s left", rate / 1048576.0,
 		 rate > 0 ? (double)(s->total - s->done) / rate : 0.0);
 	say("moving", detail, s);
+}
+
+static int keepalive_ms(void)
+{
+	const char *v = getenv("OSI_MOVE_TEST_KEEPALIVE_S");
+	int n = v ? atoi(v) : 0;
+
+	return (n > 0 && n <= KEEPALIVE_S ? n : KEEPALIVE_S) * 1000;
+}
+
+/* A progress line while waiting: what for, and for how long so far. */
+static void still(const char *state, const char *what, uint64_t since_ns)
+{
+	char detail[160];
+
+	snprintf(detail, sizeof(detail), "%s — %llu s so far", what,
+		 (unsigned long long)((clock_mono_ns() - since_ns) / 1000000000ull));
+	say(state, detail, NULL);
 }
 
 static int parse_addr(const char *text, struct sockaddr_in *sa)
@@ -206,13 +230,25 @@ static int helper_line(int hfd, json_t **m, int *got_fd)
 	return json_is_object(*m) && json_string_value(json_object_get(*m, "state")) ? 0 : -EBADMSG;
 }
 
-/* Relays the helper's lines until one of the ends; the end's line in *end. */
+/* Relays the helper's lines until one of the ends; the end's line in *end.
+ * While the helper is silent (a shutdown, an export, an import) its last
+ * line is repeated with the time so far. */
 static int helper_wait(int hfd, const char *want, int *got_fd, json_t **end)
 {
+	char state[32] = "waiting", what[128] = "for the helper";
+	uint64_t since = clock_mono_ns();
+
 	for (;;) {
+		struct pollfd p = { .fd = hfd, .events = POLLIN };
 		json_t *m = NULL;
 		const char *st;
-		int ret = helper_line(hfd, &m, got_fd);
+		int ret;
+
+		if (poll(&p, 1, keepalive_ms()) == 0) {
+			still(state, what, since);
+			continue;
+		}
+		ret = helper_line(hfd, &m, got_fd);
 
 		if (ret < 0) {
 			json_decref(m);
@@ -224,6 +260,9 @@ static int helper_wait(int hfd, const char *want, int *got_fd, json_t **end)
 			return strcmp(st, want) ? 1 : 0;
 		}
 		say(st, json_string_value(json_object_get(m, "detail")), NULL);
+		snprintf(state, sizeof(state), "%s", st);
+		snprintf(what, sizeof(what), "%s", json_string_value(json_object_get(m, "detail")) ?: st);
+		since = clock_mono_ns();
 		json_decref(m);
 	}
 }
@@ -367,7 +406,8 @@ static int listen_on(const char *addr)
  * greeting whole within HELLO_WAIT_S, all of them within ACCEPT_WAIT_S. */
 static int accept_source(struct side *s, int lfd)
 {
-	uint64_t until = clock_mono_ns() + (uint64_t)ACCEPT_WAIT_S * 1000000000ull;
+	uint64_t since = clock_mono_ns(), until = since + (uint64_t)ACCEPT_WAIT_S * 1000000000ull;
+	uint64_t told = since, every = (uint64_t)keepalive_ms() * 1000000ull;
 	struct timeval tv = { .tv_sec = IO_WAIT_S };
 
 	while (clock_mono_ns() < until) {
@@ -378,6 +418,10 @@ static int accept_source(struct side *s, int lfd)
 		uint32_t blen;
 		int fd;
 
+		if (clock_mono_ns() - told >= every) {
+			still("waiting", "for the source: its clean shutdown, then its export", since);
+			told = clock_mono_ns();
+		}
 		if (poll(&p, 1, 1000) <= 0 || (fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC)) < 0)
 			continue;
 		by = by < until ? by : until;

@@ -25,11 +25,11 @@ check() { # check MESSAGE COMMAND...: records a failure, goes on
 
 # 1. make deb: the packages, then lintian (make deb fails on an error too).
 start=$(date +%s)
+key=$(tree_key) # before the build: what it builds from
 make -C "$SRC" deb DEB_OUT="$T/out" >"$T/make-deb.log" 2>&1 ||
 	{ tail -40 "$T/make-deb.log"; die "make deb"; }
 log "make deb took $(($(date +%s) - start)) s"
 # host-image.sh builds its image from these instead of building them again
-key=$(tree_key)
 for old in "$DEB_CACHE"/*; do # one tree's kept
 	[[ $old =~ /[0-9a-f]{16}(\.part)?$ ]] && rm -rf "$old"
 done

@@ -89,12 +89,17 @@ out=$(cli vm export vault1 "$T/x.osx" --recipient nobody 2>&1) && die "export to
 mkdir "$T/small"
 unmount_small() { mountpoint -q "$T/small" && umount "$T/small" || true; }
 at_exit unmount_small
-mount -t tmpfs -o size=1m osi-test-small "$T/small" || skip "cannot mount a tmpfs"
-out=$(cli vm export vault1 "$T/small/vault1.osx" --recipient node-a 2>&1) && die "an export onto a full disk succeeded"
-[[ $out == *"free, the archive of vault1 needs about"*"nothing was written"* ]] || die "export onto a full disk: $out"
-[[ -z $(ls -A "$T/small") ]] || die "the refused export left $(ls -A "$T/small")"
-umount "$T/small"
-pass "an export onto a disk without room refused before a byte was written: ${out#*: }"
+if mount -t tmpfs -o size=1m osi-test-small "$T/small"; then
+	out=$(cli vm export vault1 "$T/small/vault1.osx" --recipient node-a 2>&1) &&
+		die "an export onto a full disk succeeded"
+	[[ $out == *"free, the archive of vault1 needs about"*"nothing was written"* ]] ||
+		die "export onto a full disk: $out"
+	[[ -z $(ls -A "$T/small") ]] || die "the refused export left $(ls -A "$T/small")"
+	umount "$T/small"
+	pass "an export onto a disk without room refused before a byte was written: ${out#*: }"
+else
+	log "SKIP (this check only): cannot mount a tmpfs for the full-disk export"
+fi
 
 t0=$(now_ms)
 out=$(cli vm export vault1 "$T/vault1.osx" --recipient node-a 2>&1) || die "export: $out"

@@ -21,7 +21,8 @@
 #   a guest with an encrypted archive (where libvirt keeps secrets) moves,
 #      its key sealed to the target, and boots there;
 #   the target evicted mid-move: vault1 runs on node-a and the move waits in
-#      its clean shutdown; node-b's underlay goes down; when the fleet evicts
+#      its clean shutdown, the movers saying so as they wait; node-b's
+#      underlay goes down; when the fleet evicts
 #      node-b (evict_after 10 s here) the move is undone at once, its reason
 #      the eviction, vault1 still running on node-a; once node-b is back the
 #      move ends (nothing of vault1 there) and vault1 is whole on node-a;
@@ -107,7 +108,7 @@ pass "node-a (genesis, fleet role) and node-b form the mesh"
 # ---- per node: libvirtd, helper, agent; the fleet on node-a ----
 start_agent_on() { # start_agent_on NODE [ENV=VALUE]
 	local n=$1; shift
-	bg "agent-$n" "$n" env "$@" "$HOST_BIN" --config "$T/$n/host.conf" --set heartbeat_interval=1s \
+	bg "agent-$n" "$n" env OSI_MOVE_TEST_KEEPALIVE_S=2 "$@" "$HOST_BIN" --config "$T/$n/host.conf" --set heartbeat_interval=1s \
 		--set guests_uri="${URI_OF[$n]}" --set ledger_sync_interval=2s \
 		--set images_dir="$OSI_SOURCE/images" --set virt_socket="$T/virt-$n.sock" \
 		--set base_image=testguest
@@ -267,7 +268,11 @@ cli vm move vault1 --to node-b --yes > "$T/evicted.log" 2>&1 &
 PIDS[evicted]=$!
 in_transfer() { [[ $(cli vm move-show vault1 2>&1) == *": transfer"* ]]; }
 wait_until 20 in_transfer || die "the move did not begin: $(cli vm move-show vault1 2>&1)"
-sleep 2 # the source's helper waits in the shutdown (the test guest ignores ACPI)
+# the source's helper waits in the shutdown (the test guest ignores ACPI),
+# and the movers say so (every 2 s here, 60 s by default: the fleet ends a
+# step silent for 5 min, and a big guest's export takes longer)
+still() { [[ $(cli vm move-show vault1 2>&1) == *"s so far"* ]]; }
+wait_until 10 still || die "the waiting movers said nothing: $(cli vm move-show vault1 2>&1)"
 on b ip link set eth0 down
 evicted() { [[ $(node_state b) == evicted ]]; }
 wait_until 40 evicted || die "node-b was not evicted: $(cli status 2>&1 | tail -n 3)"
@@ -298,22 +303,24 @@ POOL_B=${LVDIR[b]}/pool
 # tmpfs goes there, and with it when that libvirtd ends.
 in_lv_b() { nsenter -t "${LVPID[b]}" -m -- "$@"; }
 cp -a "$POOL_B" "$T/pool-b.saved"
-in_lv_b mount -t tmpfs -o "size=$(( $(du -sk "$POOL_B" | cut -f1) + 4096 ))k,mode=0711" osi-test-full "$POOL_B" ||
-	skip "cannot mount a tmpfs in node-b's libvirtd's namespace"
-in_lv_b cp -a "$T/pool-b.saved/." "$POOL_B/"
-lvt b refresh > /dev/null || die "pool refresh on node-b"
-out=$(cli vm move vault1 --to node-b --yes 2>&1) && die "a move into a full pool succeeded: $out"
-log "$out"
-[[ $out == *"storage pool"*"free"*"nothing was defined"* ]] || die "the move into a full pool said: $out"
-defined_on b && die "node-b defines vault1 after the refused move"
-[[ -z $(in_lv_b find "$POOL_B" -name 'vault1.*' -print -quit) ]] || die "the refused move left $(in_lv_b ls "$POOL_B")"
-in_lv_b umount "$POOL_B"
-lvt b refresh > /dev/null || die "pool refresh on node-b"
-[[ $(fleet_node) == node-a ]] || die "the fleet has vault1 on $(fleet_node)"
-lvt a start vault1 > /dev/null || die "vault1 does not start on node-a after the refused move"
-off a || die "vault1 did not stop on node-a"
-[[ $(sha256sum < "$(arch a)") == "$SUM" ]] || die "the archive changed on node-a"
-pass "a full pool on node-b: the move is refused before anything is made there, with its free space; vault1 whole and startable on node-a"
+if in_lv_b mount -t tmpfs -o "size=$(( $(du -sk "$POOL_B" | cut -f1) + 4096 ))k,mode=0711" osi-test-full "$POOL_B"; then
+	in_lv_b cp -a "$T/pool-b.saved/." "$POOL_B/" || die "cannot fill node-b's small pool"
+	lvt b refresh > /dev/null || die "pool refresh on node-b"
+	out=$(cli vm move vault1 --to node-b --yes 2>&1) && die "a move into a full pool succeeded: $out"
+	log "$out"
+	[[ $out == *"storage pool"*"free"*"nothing was defined"* ]] || die "the move into a full pool said: $out"
+	defined_on b && die "node-b defines vault1 after the refused move"
+	[[ -z $(in_lv_b find "$POOL_B" -name 'vault1.*' -print -quit) ]] || die "the refused move left $(in_lv_b ls "$POOL_B")"
+	in_lv_b umount "$POOL_B"
+	lvt b refresh > /dev/null || die "pool refresh on node-b"
+	[[ $(fleet_node) == node-a ]] || die "the fleet has vault1 on $(fleet_node)"
+	lvt a start vault1 > /dev/null || die "vault1 does not start on node-a after the refused move"
+	off a || die "vault1 did not stop on node-a"
+	[[ $(sha256sum < "$(arch a)") == "$SUM" ]] || die "the archive changed on node-a"
+	pass "a full pool on node-b: the move is refused before anything is made there, with its free space; vault1 whole and startable on node-a"
+else
+	log "SKIP (this check only): cannot mount a tmpfs in node-b's libvirtd's namespace"
+fi
 
 # ---- 3. kill -9 at random instants of moves ----
 whole() { # exactly one node defines vault1; it starts there; its archive is unchanged
