@@ -1,21 +1,9 @@
 /* Strict readers of a manifest's JSON fields (lib/json-fields.h). */
 #include <errno.h>
-#include <stdarg.h>
-#include <stdio.h>
 #include <string.h>
 
+#include "lib/errbuf.h"
 #include "lib/json-fields.h"
-
-static int fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -EINVAL;
-}
 
 int json_field_text(const json_t *o, const char *where, const char *key, char *buf, size_t len,
 		    char *err, size_t errlen)
@@ -25,8 +13,8 @@ int json_field_text(const json_t *o, const char *where, const char *key, char *b
 
 	/* a NUL inside the string would cut it short without a word */
 	if (!s || !len || json_string_length(v) != strlen(s) || strlen(s) >= len)
-		return fail(err, errlen, "%s%s: missing, not a string, or longer than %zu", where, key,
-			    len ? len - 1 : 0);
+		return errbuf_fail(-EINVAL, err, errlen, "%s%s: missing, not a string, or longer than %zu",
+				   where, key, len ? len - 1 : 0);
 	memcpy(buf, s, strlen(s) + 1);
 	return 0;
 }
@@ -37,7 +25,8 @@ int json_field_u64(const json_t *o, const char *where, const char *key, uint64_t
 	const json_t *v = json_object_get(o, key);
 
 	if (!json_is_integer(v) || json_integer_value(v) < 0)
-		return fail(err, errlen, "%s%s: missing or not a non-negative integer", where, key);
+		return errbuf_fail(-EINVAL, err, errlen, "%s%s: missing or not a non-negative integer",
+				   where, key);
 	*out = (uint64_t)json_integer_value(v);
 	return 0;
 }
@@ -54,7 +43,7 @@ int json_fields_only(const json_t *o, const char *const *keys, const char *where
 		while (keys[i] && strcmp(keys[i], k))
 			i++;
 		if (!keys[i])
-			return fail(err, errlen, "%s%s: unknown key", where, k);
+			return errbuf_fail(-EINVAL, err, errlen, "%s%s: unknown key", where, k);
 	}
 	return 0;
 }
@@ -64,6 +53,6 @@ int json_fields_exact(const json_t *o, const char *const *keys, const char *wher
 {
 	for (size_t n = 0; keys[n]; n++)
 		if (!json_object_get(o, keys[n]))
-			return fail(err, errlen, "%s%s: missing", where, keys[n]);
+			return errbuf_fail(-EINVAL, err, errlen, "%s%s: missing", where, keys[n]);
 	return json_fields_only(o, keys, where, err, errlen);
 }
