@@ -173,8 +173,8 @@ int vm_backup(const struct cli *cli, int argc, char *argv[])
 	static struct backup_args a;
 	struct backup_request r;
 	struct backup_manifest m;
+	struct backup_outcome o;
 	struct virt_host h;
-	size_t pruned;
 	int ret = parse(argc, argv, &a);
 
 	if (ret)
@@ -190,14 +190,16 @@ int vm_backup(const struct cli *cli, int argc, char *argv[])
 	if (ret)
 		goto out;
 	r = request(&a);
-	if (virt_backup(&h, argv[optind], &r, &m, &pruned) < 0) {
+	if (virt_backup(&h, argv[optind], &r, &m, &o) < 0) {
 		ret = cmd_fail("backup of %s failed, nothing was kept: %s", argv[optind], h.err);
 	} else {
-		printf("Backup %s of %s: %s%s%s, %u volume(s), in %s/%s", m.id, m.guest,
+		printf("Backup %s of %s: %s%s%s, %u volume(s), %s, in %s/%s", m.id, m.guest,
 		       m.incremental ? "incremental on " : "full", m.parent,
-		       *m.checkpoint ? "" : " (no checkpoint: the next one is a full)", m.nvol, a.dir, m.guest);
-		if (pruned)
-			printf("; %zu older backup(s) pruned", pruned);
+		       *m.checkpoint ? "" : " (no checkpoint: the next one is a full)", m.nvol,
+		       !o.running ? "at rest" : o.frozen ? "frozen by its guest agent"
+		       : "crash-consistent (no guest agent answered)", a.dir, m.guest);
+		if (o.pruned)
+			printf("; %zu older backup(s) pruned", o.pruned);
 		printf(".\n");
 		ret = cmd_output(0);
 	}

@@ -39,8 +39,33 @@ struct taking {
 	struct virt_guest g;
 	struct disk_info d[VIRT_MAX_DATA_DISKS];
 	char gdir[PATH_MAX];
-	bool running, checkpoint_made;
+	bool running, checkpoint_made, frozen;
 };
+
+#define FREEZE_AGENT_S 10 /* the guest agent's answer to a freeze or a thaw */
+
+/* The instant a running backup's point in time is taken, a guest whose
+ * agent answers has its filesystems frozen (fsfreeze: written out, then
+ * held), so the backup is consistent, not merely crash-consistent. No
+ * agent, or one that refuses: crash-consistent, as before. */
+static bool freeze(struct taking *t)
+{
+	virDomainAgentSetResponseTimeout(t->dom, FREEZE_AGENT_S, 0);
+	if (virDomainFSFreeze(t->dom, NULL, 0, 0) >= 0)
+		return true;
+	log_info("backup of %s: no freeze through its guest agent (%s): crash-consistent",
+		 t->g.name, virt_lv_error());
+	return false;
+}
+
+static void thaw(struct taking *t)
+{
+	for (int i = 0; i < 3; i++)
+		if (virDomainFSThaw(t->dom, NULL, 0, 0) >= 0)
+			return;
+	log_err("backup of %s: its filesystems could not be thawed (%s): thaw them with "
+		"'virsh domfsthaw %s'", t->g.name, virt_lv_error(), t->g.name);
+}
 
 int backup_luks_uuid(const char *xml, char *uuid, size_t len)
 {
@@ -338,12 +363,19 @@ static int push_backup(struct taking *t, const struct backup_manifest *m)
 	 * busy host may show as none ("Unable to get accurate CPU usage"): a
 	 * failed begin made nothing, so a few tries. */
 	for (int i = 0; i < 4; i++) {
-		if (virDomainBackupBegin(t->dom, bxml, *m->checkpoint ? cxml : NULL, 0) == 0) {
-			ret = 0;
+		bool frozen = freeze(t);
+
+		ret = virDomainBackupBegin(t->dom, bxml, *m->checkpoint ? cxml : NULL, 0);
+		if (ret < 0)
+			virt_fail_lv(t->h, -EIO, "backup of %s", t->g.name);
+		if (frozen)
+			thaw(t);
+		if (ret == 0) {
+			t->frozen = frozen;
 			t->checkpoint_made = *m->checkpoint;
 			break;
 		}
-		ret = virt_fail_lv(t->h, -EIO, "backup of %s", t->g.name);
+		ret = -EIO;
 		if (!strstr(t->h->err, "accurate CPU usage"))
 			break;
 		log_warn("backup of %s: %s; trying again", t->g.name, t->h->err);
@@ -491,14 +523,14 @@ static int prune(struct taking *t, size_t *pruned)
 }
 
 int virt_backup(struct virt_host *h, const char *guest, const struct backup_request *r,
-		struct backup_manifest *m, size_t *pruned)
+		struct backup_manifest *m, struct backup_outcome *out)
 {
 	struct taking t = { .h = h, .r = r };
 	struct backup_entry *e = NULL;
 	size_t n = 0;
 	int ret, lock = -1;
 
-	*pruned = 0;
+	memset(out, 0, sizeof(*out));
 	memset(m, 0, sizeof(*m));
 	if ((ret = describe(&t, guest)) < 0 ||
 	    (ret = backup_guest_dir(r->dir, guest, true, t.gdir, sizeof(t.gdir), h->err, sizeof(h->err))) < 0 ||
@@ -522,7 +554,9 @@ int virt_backup(struct virt_host *h, const char *guest, const struct backup_requ
 	if (*m->checkpoint)
 		backup_checkpoints_drop(h, t.dom, m->checkpoint, 0);
 	if (r->keep)
-		prune(&t, pruned);
+		prune(&t, &out->pruned);
+	out->running = t.running;
+	out->frozen = t.frozen;
 cleanup:
 	backup_unlock(lock);
 	free(e);

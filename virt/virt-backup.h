@@ -96,10 +96,15 @@ struct backup_request {
 	void *ctx;
 };
 
-/* One backup of guest's data volumes; *m is what was stored, *pruned how
- * many older backups went. */
+/* What a backup was, beyond its manifest. */
+struct backup_outcome {
+	size_t pruned;  /* older backups removed (keep) */
+	bool running;   /* taken from the running guest (else its volumes at rest) */
+	bool frozen;    /* running, its filesystems frozen by its guest agent for the instant */
+};
+/* One backup of guest's data volumes; *m is what was stored. */
 int virt_backup(struct virt_host *h, const char *guest, const struct backup_request *r,
-		struct backup_manifest *m, size_t *pruned);
+		struct backup_manifest *m, struct backup_outcome *out);
 /* The shut-off guest's data volumes rebuilt from the chain ending at id;
  * nothing is written before every link verified. */
 int virt_restore(struct virt_host *h, const char *guest, const char *id,

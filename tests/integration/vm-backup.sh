@@ -125,14 +125,18 @@ pass "full backup $full of the running guest, with a checkpoint: $out"
 stop
 wr "$T/mark.raw" 1M 64k || die "writing MARK"
 has 1048576 "$MARK" || die "MARK is not in the archive"
+# this time once its guest agent is up: the backup's instant is frozen
+: > "$LV/consoles/vault1.log"
 vt start vault1 || die "start again"
-sleep 1
+wait_until 120 grep -qa "osi-testguest agent started" "$LV/consoles/vault1.log" ||
+	die "vault1's guest agent did not start: $(tail -c 400 "$LV/consoles/vault1.log")"
 out=$(cli vm backup vault1 2>&1) || die "incremental backup: $out"
 inc=$(id_of "$out")
 [[ -n $inc && $out == *"incremental on $full"* ]] || die "incremental backup: $out"
+[[ $out == *"frozen by its guest agent"* ]] || die "the incremental was not frozen through the guest agent: $out"
 isz=$(stat -c %s "$BK/vault1/$inc.archive.qcow2") fsz=$(stat -c %s "$BK/vault1/$full.archive.qcow2")
 (( isz < fsz )) || die "the incremental ($isz bytes) is not smaller than the full ($fsz)"
-pass "incremental backup $inc on $full ($isz bytes, the full $fsz)"
+pass "incremental backup $inc on $full ($isz bytes, the full $fsz), its instant frozen by the guest agent"
 
 list=$(cli vm backups vault1 2>&1) || die "backups: $list"
 grep -q "^$full .* full .* ok$" <<<"$list" && grep -q "^$inc .* incremental  *$full .* ok$" <<<"$list" ||
