@@ -788,14 +788,8 @@ static int new_data(struct virt_host *h, struct rollback *r, const char *vol, ui
 	taken = ret == 1; /* an earlier volume's secret: kept even if this fails */
 	ret = 0;
 	ret = virt_xml_volume_luks(vol, bytes, uuid[0] ? uuid : NULL, &xml);
-	/* qemu-img times its LUKS key derivation in thread CPU time and gives
-	 * up when a busy host's tick accounting shows none ("Unable to get
-	 * accurate CPU usage"): a few tries */
-	for (int i = 0; !ret && (ret = new_volume(h, r, vol, xml, NULL)) == -EIO && uuid[0] && i < 3; i++) {
-		log_warn("volume %s: creation failed (%s), trying again", vol, h->err);
-		ret = 0;
-		usleep(200 * 1000);
-	}
+	if (!ret) /* virt_vol_create tries a LUKS key derivation again */
+		ret = new_volume(h, r, vol, xml, NULL);
 	free(xml);
 	if (ret < 0 && uuid[0] && !taken)
 		virt_secret_drop(h, uuid);

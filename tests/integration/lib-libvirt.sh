@@ -51,9 +51,10 @@ log_outputs = "2:stderr"
 EOF
 # qemu writes the console log itself: no virtlogd to start and stop.
 echo 'stdio_handler = "file"' > "$LV/config/libvirt/qemu.conf"
+mkdir -p "$LV/bin" # first in libvirtd's PATH, empty: a test may put a wrapper there
 chown -R nobody:nogroup "$LV"
 setpriv --reuid=nobody --regid=nogroup --clear-groups \
-	env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME="$LV/home" XDG_RUNTIME_DIR="$LV/run" \
+	env -i PATH=$LV/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME="$LV/home" XDG_RUNTIME_DIR="$LV/run" \
 	XDG_CONFIG_HOME="$LV/config" XDG_CACHE_HOME="$LV/cache" XDG_DATA_HOME="$LV/data" \
 	libvirtd -f "$LV/libvirtd.conf" >> "$T/libvirtd.log" 2>&1 &
 PIDS[libvirtd]=$!
