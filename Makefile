@@ -52,13 +52,16 @@ $(FUZZ_BUILD)/build.ninja:
 	CC=clang meson setup $(FUZZ_BUILD) -Dfuzz=true -Dfuzz_seconds=$(FUZZ_SECONDS) -Dwerror=true \
 		-Db_sanitize=address,undefined -Db_lundef=false
 
+# Integration tests one at a time (namespaces, libvirtds and VMs of their
+# own, timing they measure); the fuzz targets, CPU-bound and independent,
+# two at once. FUZZ_SECONDS=600 make check fuzzes each for longer.
 check: deps deb-deps $(CHECK_BUILD)/build.ninja $(FUZZ_BUILD)/build.ninja
 	ninja -C $(CHECK_BUILD)
 	meson test -C $(CHECK_BUILD) --suite unit --logbase unit --print-errorlogs
 	meson test -C $(CHECK_BUILD) --suite integration --suite slow --suite hostimage --logbase integration --print-errorlogs --num-processes 1
 	meson configure $(FUZZ_BUILD) -Dwerror=true >/dev/null
 	ninja -C $(FUZZ_BUILD)
-	meson test -C $(FUZZ_BUILD) --suite fuzz --logbase fuzz --print-errorlogs --num-processes 1
+	meson test -C $(FUZZ_BUILD) --suite fuzz --logbase fuzz --print-errorlogs --num-processes 2
 	tests/summary.sh $(CHECK_BUILD) $(FUZZ_BUILD)
 
 bench: build
