@@ -59,7 +59,7 @@ check: deps deb-deps $(CHECK_BUILD)/build.ninja $(FUZZ_BUILD)/build.ninja
 	ninja -C $(CHECK_BUILD)
 	meson test -C $(CHECK_BUILD) --suite unit --logbase unit --print-errorlogs
 	meson test -C $(CHECK_BUILD) --suite integration --suite slow --suite hostimage --logbase integration --print-errorlogs --num-processes 1
-	meson configure $(FUZZ_BUILD) -Dwerror=true >/dev/null
+	meson configure $(FUZZ_BUILD) -Dwerror=true -Dfuzz_seconds=$(FUZZ_SECONDS) >/dev/null
 	ninja -C $(FUZZ_BUILD)
 	meson test -C $(FUZZ_BUILD) --suite fuzz --logbase fuzz --print-errorlogs --num-processes 2
 	tests/summary.sh $(CHECK_BUILD) $(FUZZ_BUILD)
