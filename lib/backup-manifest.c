@@ -2,27 +2,16 @@
 #include <errno.h>
 #include <jansson.h>
 #include <sodium.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "lib/backup-manifest.h"
+#include "lib/errbuf.h"
 #include "lib/guest-types.h"
 #include "lib/json-fields.h"
 #include "lib/names.h"
-
-static int fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -EINVAL;
-}
 
 static bool all_of(const char *s, size_t n, const char *set)
 {
@@ -65,20 +54,20 @@ static int check_volumes(const struct backup_manifest *m, char *err, size_t errl
 	static const char disk_chars[] = "abcdefghijklmnopqrstuvwxyz0123456789";
 
 	if (m->nvol < 1 || m->nvol > EXPORT_VOLUMES_MAX)
-		return fail(err, errlen, "volumes: 1 to %d", EXPORT_VOLUMES_MAX);
+		return errbuf_fail(-EINVAL, err, errlen, "volumes: 1 to %d", EXPORT_VOLUMES_MAX);
 	for (unsigned i = 0; i < m->nvol; i++) {
 		const struct backup_volume *v = &m->vol[i];
 		size_t n = strlen(v->disk);
 
 		if (n < 1 || n > EXPORT_DISK_MAX || !all_of(v->disk, n, disk_chars))
-			return fail(err, errlen, "volumes[%u].disk: not 1..%d of [a-z0-9]", i, EXPORT_DISK_MAX);
+			return errbuf_fail(-EINVAL, err, errlen, "volumes[%u].disk: not 1..%d of [a-z0-9]", i, EXPORT_DISK_MAX);
 		for (unsigned j = 0; j < i; j++)
 			if (!strcmp(m->vol[j].disk, v->disk))
-				return fail(err, errlen, "volumes[%u].disk: %s twice", i, v->disk);
+				return errbuf_fail(-EINVAL, err, errlen, "volumes[%u].disk: %s twice", i, v->disk);
 		if (!v->capacity || !v->bytes)
-			return fail(err, errlen, "volumes[%u]: capacity and bytes must be above 0", i);
+			return errbuf_fail(-EINVAL, err, errlen, "volumes[%u]: capacity and bytes must be above 0", i);
 		if (!all_of(v->sha256, 64, "0123456789abcdef"))
-			return fail(err, errlen, "volumes[%u].sha256: not 64 lowercase hex digits", i);
+			return errbuf_fail(-EINVAL, err, errlen, "volumes[%u].sha256: not 64 lowercase hex digits", i);
 	}
 	return 0;
 }
@@ -88,20 +77,20 @@ int backup_manifest_check(const struct backup_manifest *m, char *err, size_t err
 	char cp[EXPORT_TEXT_MAX];
 
 	if (!backup_id_valid(m->id))
-		return fail(err, errlen, "id: not YYYYMMDDTHHMMSSZ");
+		return errbuf_fail(-EINVAL, err, errlen, "id: not YYYYMMDDTHHMMSSZ");
 	if (!guest_name_valid(m->guest))
-		return fail(err, errlen, "guest: not a guest name (1..63 of [a-z0-9-])");
+		return errbuf_fail(-EINVAL, err, errlen, "guest: not a guest name (1..63 of [a-z0-9-])");
 	if (!*m->instance_id || !printable(m->instance_id))
-		return fail(err, errlen, "instance_id: printable ASCII, not empty");
+		return errbuf_fail(-EINVAL, err, errlen, "instance_id: printable ASCII, not empty");
 	if (!name_label_valid(m->node, NODE_NAME_MAX))
-		return fail(err, errlen, "node: not a member name");
+		return errbuf_fail(-EINVAL, err, errlen, "node: not a member name");
 	if (m->incremental ? !backup_id_valid(m->parent) || strcmp(m->parent, m->id) >= 0 : *m->parent)
-		return fail(err, errlen, "parent: an earlier backup's id for an incremental, else empty");
+		return errbuf_fail(-EINVAL, err, errlen, "parent: an earlier backup's id for an incremental, else empty");
 	snprintf(cp, sizeof(cp), BACKUP_CHECKPOINT_PREFIX "%s", m->id);
 	if (*m->checkpoint && strcmp(m->checkpoint, cp))
-		return fail(err, errlen, "checkpoint: %s or empty", cp);
+		return errbuf_fail(-EINVAL, err, errlen, "checkpoint: %s or empty", cp);
 	if (m->created < 0)
-		return fail(err, errlen, "created: negative");
+		return errbuf_fail(-EINVAL, err, errlen, "created: negative");
 	return check_volumes(m, err, errlen);
 }
 
@@ -163,7 +152,7 @@ static int parse_volume(const json_t *o, struct backup_volume *v, char *err, siz
 	int ret;
 
 	if (!json_is_object(o))
-		return fail(err, errlen, "volumes: an entry is not an object");
+		return errbuf_fail(-EINVAL, err, errlen, "volumes: an entry is not an object");
 	if ((ret = json_fields_exact(o, keys, "volumes.", err, errlen)) ||
 	    (ret = json_field_text(o, "", "disk", v->disk, sizeof(v->disk), err, errlen)) ||
 	    (ret = json_field_u64(o, "", "capacity", &v->capacity, err, errlen)) ||
@@ -185,12 +174,12 @@ static int parse_object(const json_t *o, struct backup_manifest *m, char *err, s
 	int ret;
 
 	if (!json_is_object(o))
-		return fail(err, errlen, "the manifest is not a JSON object");
+		return errbuf_fail(-EINVAL, err, errlen, "the manifest is not a JSON object");
 	if ((ret = json_fields_exact(o, keys, "", err, errlen)) ||
 	    (ret = json_field_text(o, "", "format", format, sizeof(format), err, errlen)))
 		return ret;
 	if (strcmp(format, BACKUP_FORMAT))
-		return fail(err, errlen, "format: '%s', this version reads %s", format, BACKUP_FORMAT);
+		return errbuf_fail(-EINVAL, err, errlen, "format: '%s', this version reads %s", format, BACKUP_FORMAT);
 	if ((ret = json_field_text(o, "", "id", m->id, sizeof(m->id), err, errlen)) ||
 	    (ret = json_field_text(o, "", "guest", m->guest, sizeof(m->guest), err, errlen)) ||
 	    (ret = json_field_text(o, "", "instance_id", m->instance_id, sizeof(m->instance_id), err, errlen)) ||
@@ -201,11 +190,11 @@ static int parse_object(const json_t *o, struct backup_manifest *m, char *err, s
 	    (ret = json_field_u64(o, "", "created", &created, err, errlen)))
 		return ret;
 	if (strcmp(kind, "full") && strcmp(kind, "incremental"))
-		return fail(err, errlen, "kind: '%s' is not full or incremental", kind);
+		return errbuf_fail(-EINVAL, err, errlen, "kind: '%s' is not full or incremental", kind);
 	m->incremental = !strcmp(kind, "incremental");
 	m->created = created > INT64_MAX ? -1 : (int64_t)created;
 	if (!json_is_array(vols) || json_array_size(vols) > EXPORT_VOLUMES_MAX)
-		return fail(err, errlen, "volumes: not an array of at most %d", EXPORT_VOLUMES_MAX);
+		return errbuf_fail(-EINVAL, err, errlen, "volumes: not an array of at most %d", EXPORT_VOLUMES_MAX);
 	json_array_foreach(vols, i, v)
 		if ((ret = parse_volume(v, &m->vol[i], err, errlen)))
 			return ret;
@@ -222,10 +211,10 @@ int backup_manifest_parse(const char *text, size_t len, struct backup_manifest *
 
 	memset(m, 0, sizeof(*m));
 	if (len > BACKUP_MANIFEST_MAX)
-		return fail(err, errlen, "the manifest is above %u bytes", BACKUP_MANIFEST_MAX);
+		return errbuf_fail(-EINVAL, err, errlen, "the manifest is above %u bytes", BACKUP_MANIFEST_MAX);
 	o = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (!o)
-		return fail(err, errlen, "the manifest is not JSON: %s (line %d)", jerr.text, jerr.line);
+		return errbuf_fail(-EINVAL, err, errlen, "the manifest is not JSON: %s (line %d)", jerr.text, jerr.line);
 	ret = parse_object(o, m, err, errlen);
 	json_decref(o);
 	return ret ? ret : backup_manifest_check(m, err, errlen);

@@ -2,27 +2,16 @@
 #include <errno.h>
 #include <jansson.h>
 #include <sodium.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "lib/detached-sig.h"
+#include "lib/errbuf.h"
 #include "lib/json-fields.h"
 #include "lib/names.h"
 
 static const char *const sig_keys[] = { "format", "signer", "key", "sig", NULL };
-
-static int fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -EINVAL;
-}
 
 /* The kind's domain string, then the manifest's bytes. */
 static unsigned char *message(const struct detached_sig_kind *k, const char *manifest, size_t len,
@@ -70,11 +59,11 @@ static int get_hex(const json_t *o, const char *key, uint8_t *bin, size_t n, cha
 	size_t i;
 
 	if (json_field_text(o, "signature ", key, hex, sizeof(hex), err, errlen) || strlen(hex) != n * 2)
-		return fail(err, errlen, "signature %s: not %zu lowercase hex digits", key, n * 2);
+		return errbuf_fail(-EINVAL, err, errlen, "signature %s: not %zu lowercase hex digits", key, n * 2);
 	for (i = 0; i < n * 2 && strchr("0123456789abcdef", hex[i]); i++)
 		;
 	if (i != n * 2 || sodium_hex2bin(bin, n, hex, n * 2, NULL, NULL, NULL) != 0)
-		return fail(err, errlen, "signature %s: not %zu lowercase hex digits", key, n * 2);
+		return errbuf_fail(-EINVAL, err, errlen, "signature %s: not %zu lowercase hex digits", key, n * 2);
 	return 0;
 }
 
@@ -88,20 +77,20 @@ int detached_sig_parse(const struct detached_sig_kind *k, const char *text, size
 
 	memset(s, 0, sizeof(*s));
 	if (len > DETACHED_SIG_MAX)
-		return fail(err, errlen, "the %s is above %u bytes", k->what, DETACHED_SIG_MAX);
+		return errbuf_fail(-EINVAL, err, errlen, "the %s is above %u bytes", k->what, DETACHED_SIG_MAX);
 	o = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (!json_is_object(o)) {
 		json_decref(o);
-		return fail(err, errlen, "the %s is not a JSON object", k->what);
+		return errbuf_fail(-EINVAL, err, errlen, "the %s is not a JSON object", k->what);
 	}
 	if (!(ret = json_fields_only(o, sig_keys, "signature ", err, errlen)) &&
 	    !(ret = json_field_text(o, "signature ", "format", format, sizeof(format), err, errlen)) &&
 	    strcmp(format, k->format))
-		ret = fail(err, errlen, "signature format: '%s', this version reads %s", format, k->format);
+		ret = errbuf_fail(-EINVAL, err, errlen, "signature format: '%s', this version reads %s", format, k->format);
 	if (!ret &&
 	    !(ret = json_field_text(o, "signature ", "signer", s->signer, sizeof(s->signer), err, errlen)) &&
 	    !name_label_valid(s->signer, NODE_NAME_MAX))
-		ret = fail(err, errlen, "signature signer: not a member name");
+		ret = errbuf_fail(-EINVAL, err, errlen, "signature signer: not a member name");
 	if (!ret && !(ret = get_hex(o, "key", s->key, sizeof(s->key), err, errlen)))
 		ret = get_hex(o, "sig", s->sig, sizeof(s->sig), err, errlen);
 	json_decref(o);

@@ -2,29 +2,17 @@
 #include <errno.h>
 #include <jansson.h>
 #include <sodium.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/errbuf.h"
 #include "lib/export-manifest.h"
 #include "lib/guest-types.h"
 #include "lib/json-fields.h"
 #include "lib/names.h"
 
 static const char *const nets[] = { "none", "network", "bridge", "user", "fabric" };
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -EINVAL;
-}
 
 void export_manifest_free(struct export_manifest *m)
 {
@@ -87,20 +75,20 @@ static bool net_valid(const char *s)
 static int check_keys(const struct export_volume *v, unsigned i, char *err, size_t errlen)
 {
 	if (v->nkeys > EXPORT_RECIPIENTS_MAX)
-		return fail(err, errlen, "volumes[%u].keys: more than %d", i, EXPORT_RECIPIENTS_MAX);
+		return errbuf_fail(-EINVAL, err, errlen, "volumes[%u].keys: more than %d", i, EXPORT_RECIPIENTS_MAX);
 	if (v->encrypted != (v->nkeys > 0))
-		return fail(err, errlen, "volumes[%u].keys: %s", i, v->encrypted
+		return errbuf_fail(-EINVAL, err, errlen, "volumes[%u].keys: %s", i, v->encrypted
 			    ? "an encrypted volume needs at least one sealed key"
 			    : "a plain volume carries no keys");
 	for (unsigned k = 0; k < v->nkeys; k++) {
 		if (!name_label_valid(v->keys[k].recipient, NODE_NAME_MAX))
-			return fail(err, errlen, "volumes[%u].keys[%u].recipient: not a member name", i, k);
+			return errbuf_fail(-EINVAL, err, errlen, "volumes[%u].keys[%u].recipient: not a member name", i, k);
 		if (!hex_valid(v->keys[k].key_id, KEY_SEAL_ID_HEX))
-			return fail(err, errlen, "volumes[%u].keys[%u].key_id: not %d lowercase hex digits",
+			return errbuf_fail(-EINVAL, err, errlen, "volumes[%u].keys[%u].key_id: not %d lowercase hex digits",
 				    i, k, KEY_SEAL_ID_HEX);
 		for (unsigned j = 0; j < k; j++)
 			if (!strcmp(v->keys[j].recipient, v->keys[k].recipient))
-				return fail(err, errlen, "volumes[%u].keys[%u]: %s twice", i, k,
+				return errbuf_fail(-EINVAL, err, errlen, "volumes[%u].keys[%u]: %s twice", i, k,
 					    v->keys[k].recipient);
 	}
 	return 0;
@@ -111,21 +99,21 @@ static int check_volumes(const struct export_manifest *m, char *err, size_t errl
 	int ret;
 
 	if (m->nvol > EXPORT_VOLUMES_MAX)
-		return fail(err, errlen, "volumes: more than %d", EXPORT_VOLUMES_MAX);
+		return errbuf_fail(-EINVAL, err, errlen, "volumes: more than %d", EXPORT_VOLUMES_MAX);
 	for (unsigned i = 0; i < m->nvol; i++) {
 		const struct export_volume *v = &m->vol[i];
 
 		if (!disk_valid(v->disk))
-			return fail(err, errlen, "volumes[%u].disk: not 1..%d of [a-z0-9]", i, EXPORT_DISK_MAX);
+			return errbuf_fail(-EINVAL, err, errlen, "volumes[%u].disk: not 1..%d of [a-z0-9]", i, EXPORT_DISK_MAX);
 		for (unsigned j = 0; j < i; j++)
 			if (!strcmp(m->vol[j].disk, v->disk))
-				return fail(err, errlen, "volumes[%u].disk: %s twice", i, v->disk);
+				return errbuf_fail(-EINVAL, err, errlen, "volumes[%u].disk: %s twice", i, v->disk);
 		if (!printable(v->mount))
-			return fail(err, errlen, "volumes[%u].mount: not printable ASCII", i);
+			return errbuf_fail(-EINVAL, err, errlen, "volumes[%u].mount: not printable ASCII", i);
 		if (!v->capacity || !v->bytes)
-			return fail(err, errlen, "volumes[%u]: capacity and bytes must be above 0", i);
+			return errbuf_fail(-EINVAL, err, errlen, "volumes[%u]: capacity and bytes must be above 0", i);
 		if (!hex_valid(v->sha256, 64))
-			return fail(err, errlen, "volumes[%u].sha256: not 64 lowercase hex digits", i);
+			return errbuf_fail(-EINVAL, err, errlen, "volumes[%u].sha256: not 64 lowercase hex digits", i);
 		if ((ret = check_keys(v, i, err, errlen)))
 			return ret;
 	}
@@ -135,24 +123,25 @@ static int check_volumes(const struct export_manifest *m, char *err, size_t errl
 int export_manifest_check(const struct export_manifest *m, char *err, size_t errlen)
 {
 	if (!guest_type_find(m->type))
-		return fail(err, errlen, "type: '%s' is not one of %s", m->type, guest_type_names());
+		return errbuf_fail(-EINVAL, err, errlen, "type: '%s' is not one of %s", m->type, guest_type_names());
 	if (!guest_name_valid(m->name))
-		return fail(err, errlen, "name: not a guest name (1..63 of [a-z0-9-])");
+		return errbuf_fail(-EINVAL, err, errlen, "name: not a guest name (1..63 of [a-z0-9-])");
 	if (!printable(m->owner) || !printable(m->instance_id) || !*m->instance_id ||
 	    !printable(m->net_source))
-		return fail(err, errlen, "owner, instance_id, net_source: printable ASCII (instance_id not empty)");
+		return errbuf_fail(-EINVAL, err, errlen, "owner, instance_id, net_source: printable ASCII "
+				   "(instance_id not empty)");
 	if (!mac_valid(m->mac))
-		return fail(err, errlen, "mac: not 17 characters xx:xx:xx:xx:xx:xx, lowercase");
+		return errbuf_fail(-EINVAL, err, errlen, "mac: not 17 characters xx:xx:xx:xx:xx:xx, lowercase");
 	if (!*m->base || !printable(m->base) || strchr(m->base, '/') || !hex_valid(m->base_sha256, 64))
-		return fail(err, errlen, "base, base_sha256: a name and 64 lowercase hex digits");
+		return errbuf_fail(-EINVAL, err, errlen, "base, base_sha256: a name and 64 lowercase hex digits");
 	if (m->vcpus < 1 || m->vcpus > 256 || !m->memory_bytes || !m->disk_bytes)
-		return fail(err, errlen, "vcpus (1..256), memory_bytes, disk_bytes: out of range");
+		return errbuf_fail(-EINVAL, err, errlen, "vcpus (1..256), memory_bytes, disk_bytes: out of range");
 	if (!net_valid(m->net))
-		return fail(err, errlen, "net: '%s' is not none, network, bridge, user or fabric", m->net);
+		return errbuf_fail(-EINVAL, err, errlen, "net: '%s' is not none, network, bridge, user or fabric", m->net);
 	if (!name_label_valid(m->node, NODE_NAME_MAX))
-		return fail(err, errlen, "node: not a member name");
+		return errbuf_fail(-EINVAL, err, errlen, "node: not a member name");
 	if (!m->user_data || strlen(m->user_data) > EXPORT_USER_DATA_MAX)
-		return fail(err, errlen, "user_data: missing or above %u bytes", EXPORT_USER_DATA_MAX);
+		return errbuf_fail(-EINVAL, err, errlen, "user_data: missing or above %u bytes", EXPORT_USER_DATA_MAX);
 	return check_volumes(m, err, errlen);
 }
 
@@ -228,14 +217,14 @@ static int parse_key(const json_t *o, struct export_sealed_key *k, char *err, si
 	int ret;
 
 	if (!json_is_object(o))
-		return fail(err, errlen, "volumes.keys: an entry is not an object");
+		return errbuf_fail(-EINVAL, err, errlen, "volumes.keys: an entry is not an object");
 	if ((ret = json_fields_only(o, keys, "volumes.keys.", err, errlen)) ||
 	    (ret = json_field_text(o, "", "recipient", k->recipient, sizeof(k->recipient), err, errlen)) ||
 	    (ret = json_field_text(o, "", "key_id", k->key_id, sizeof(k->key_id), err, errlen)) ||
 	    (ret = json_field_text(o, "", "sealed", b64, sizeof(b64), err, errlen)))
 		return ret;
 	if (key_seal_unb64(b64, k->sealed) < 0)
-		return fail(err, errlen, "volumes.keys.sealed: not base64 of %d bytes", KEY_SEAL_BYTES);
+		return errbuf_fail(-EINVAL, err, errlen, "volumes.keys.sealed: not base64 of %d bytes", KEY_SEAL_BYTES);
 	return 0;
 }
 
@@ -247,12 +236,12 @@ static int parse_encryption(const json_t *o, struct export_volume *v, char *err,
 	int ret;
 
 	if (enc && !json_is_boolean(enc))
-		return fail(err, errlen, "volumes.encrypted: not true or false");
+		return errbuf_fail(-EINVAL, err, errlen, "volumes.encrypted: not true or false");
 	v->encrypted = json_is_true(enc);
 	if (!keys)
 		return 0;
 	if (!json_is_array(keys) || json_array_size(keys) > EXPORT_RECIPIENTS_MAX)
-		return fail(err, errlen, "volumes.keys: not an array of at most %d", EXPORT_RECIPIENTS_MAX);
+		return errbuf_fail(-EINVAL, err, errlen, "volumes.keys: not an array of at most %d", EXPORT_RECIPIENTS_MAX);
 	json_array_foreach(keys, i, k)
 		if ((ret = parse_key(k, &v->keys[i], err, errlen)))
 			return ret;
@@ -267,7 +256,7 @@ static int parse_volume(const json_t *o, struct export_volume *v, char *err, siz
 	int ret;
 
 	if (!json_is_object(o))
-		return fail(err, errlen, "volumes: an entry is not an object");
+		return errbuf_fail(-EINVAL, err, errlen, "volumes: an entry is not an object");
 	if ((ret = json_fields_only(o, keys, "volumes.", err, errlen)) ||
 	    (ret = json_field_text(o, "", "disk", v->disk, sizeof(v->disk), err, errlen)) ||
 	    (ret = json_field_text(o, "", "mount", v->mount, sizeof(v->mount), err, errlen)) ||
@@ -287,7 +276,7 @@ static int parse_fields(const json_t *o, struct export_manifest *m, char *err, s
 	if ((ret = json_field_text(o, "", "format", format, sizeof(format), err, errlen)))
 		return ret;
 	if (strcmp(format, EXPORT_FORMAT))
-		return fail(err, errlen, "format: '%s', this version reads %s", format, EXPORT_FORMAT);
+		return errbuf_fail(-EINVAL, err, errlen, "format: '%s', this version reads %s", format, EXPORT_FORMAT);
 	if ((ret = json_field_text(o, "", "type", m->type, sizeof(m->type), err, errlen)) ||
 	    (ret = json_field_text(o, "", "name", m->name, sizeof(m->name), err, errlen)) ||
 	    (ret = json_field_text(o, "", "owner", m->owner, sizeof(m->owner), err, errlen)) ||
@@ -320,15 +309,15 @@ static int parse_object(const json_t *o, struct export_manifest *m, char *err, s
 	int ret;
 
 	if (!json_is_object(o))
-		return fail(err, errlen, "the manifest is not a JSON object");
+		return errbuf_fail(-EINVAL, err, errlen, "the manifest is not a JSON object");
 	if ((ret = json_fields_only(o, keys, "", err, errlen)) || (ret = parse_fields(o, m, err, errlen)))
 		return ret;
 	if (!json_is_string(ud) || json_string_length(ud) != strlen(json_string_value(ud)) ||
 	    json_string_length(ud) > EXPORT_USER_DATA_MAX)
-		return fail(err, errlen, "user_data: missing, not a string, or above %u bytes",
+		return errbuf_fail(-EINVAL, err, errlen, "user_data: missing, not a string, or above %u bytes",
 			    EXPORT_USER_DATA_MAX);
 	if (!json_is_array(vols) || json_array_size(vols) > EXPORT_VOLUMES_MAX)
-		return fail(err, errlen, "volumes: not an array of at most %d", EXPORT_VOLUMES_MAX);
+		return errbuf_fail(-EINVAL, err, errlen, "volumes: not an array of at most %d", EXPORT_VOLUMES_MAX);
 	json_array_foreach(vols, i, v)
 		if ((ret = parse_volume(v, &m->vol[i], err, errlen)))
 			return ret;
@@ -346,10 +335,10 @@ int export_manifest_parse(const char *text, size_t len, struct export_manifest *
 
 	memset(m, 0, sizeof(*m));
 	if (len > EXPORT_MANIFEST_MAX)
-		return fail(err, errlen, "the manifest is above %u bytes", EXPORT_MANIFEST_MAX);
+		return errbuf_fail(-EINVAL, err, errlen, "the manifest is above %u bytes", EXPORT_MANIFEST_MAX);
 	o = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (!o)
-		return fail(err, errlen, "the manifest is not JSON: %s (line %d)", jerr.text, jerr.line);
+		return errbuf_fail(-EINVAL, err, errlen, "the manifest is not JSON: %s (line %d)", jerr.text, jerr.line);
 	ret = parse_object(o, m, err, errlen);
 	json_decref(o);
 	if (!ret)
