@@ -33,6 +33,11 @@ static const struct guest_op_def ops[] = {
 	 * report, asked by an agent that is not root (libvirt answers it on a
 	 * read-write connection only) */
 	{ "agent-addresses", GOP_AGENT_ADDRESSES, true, false, false, 0, "agent", NULL },
+	/* a backup's copy to another node (docs/architecture.md, "Backups on
+	 * another node"): the guest's node packs the chain ending at a backup,
+	 * the other node's agent receives it and its helper verifies and stores it */
+	{ "backup-out",    GOP_BACKUP_OUT,     true, false, true, 1, "packed",     NULL },
+	{ "backup-in",     GOP_BACKUP_IN,      true, false, true, 1, "stored",     NULL },
 };
 
 #define OPS_COUNT (sizeof(ops) / sizeof(ops[0]))

@@ -23,6 +23,8 @@ enum guest_op {
 	GOP_MOVE_UNDEFINE,
 	GOP_RELEASE_SOURCE,
 	GOP_AGENT_ADDRESSES,
+	GOP_BACKUP_OUT,
+	GOP_BACKUP_IN,
 };
 
 struct guest_op_def {

@@ -4,6 +4,8 @@
 #include <stdbool.h>
 #include <string.h>
 
+#include "lib/backup-manifest.h"
+
 _Static_assert(sizeof(struct helper_req) == 104, "the request's size is part of the protocol");
 
 /* The node's verbs: about the node's guest network or all its guests, so
@@ -127,17 +129,34 @@ const char *helper_req_check(const void *buf, size_t len, struct helper_req *out
 	return why;
 }
 
-const char *helper_move_to_check(const void *buf, size_t len, char to[HELPER_MOVE_TO_BYTES])
+/* One fixed-size, NUL-padded second record into out; NULL or why not. */
+static const char *second_record(const void *buf, size_t len, char out[HELPER_MOVE_TO_BYTES])
 {
 	const char *p = buf;
 	size_t n;
 
 	if (len != HELPER_MOVE_TO_BYTES)
-		return "the target's record is not one fixed-size record";
+		return "the second record is not one fixed-size record";
 	n = strnlen(p, len);
+	if (n == len)
+		return "the second record is not NUL-terminated";
 	for (size_t i = n; i < len; i++)
 		if (p[i])
-			return "the target's name is not NUL-padded";
-	memcpy(to, p, len);
-	return n < len && node_name_valid(to) ? NULL : "the target is not a valid node name";
+			return "the second record is not NUL-padded";
+	memcpy(out, p, len);
+	return NULL;
+}
+
+const char *helper_move_to_check(const void *buf, size_t len, char to[HELPER_MOVE_TO_BYTES])
+{
+	const char *why = second_record(buf, len, to);
+
+	return why ?: node_name_valid(to) ? NULL : "the target is not a valid node name";
+}
+
+const char *helper_backup_id_check(const void *buf, size_t len, char id[HELPER_MOVE_TO_BYTES])
+{
+	const char *why = second_record(buf, len, id);
+
+	return why ?: backup_id_valid(id) ? NULL : "the backup id is not YYYYMMDDTHHMMSSZ";
 }

@@ -37,6 +37,10 @@ int helper_req_build(struct helper_req *r, const struct guest_op_def *op, const 
 /* NULL if buf (len bytes as they arrived) is exactly one such record naming
  * a valid node, copied into to; else why not. */
 const char *helper_move_to_check(const void *buf, size_t len, char to[HELPER_MOVE_TO_BYTES]);
+/* A backup-out's second record, the same size: the id of the backup whose
+ * chain is packed (YYYYMMDDTHHMMSSZ), NUL-padded. NULL if buf is exactly
+ * one such record, copied into id; else why not. */
+const char *helper_backup_id_check(const void *buf, size_t len, char id[HELPER_MOVE_TO_BYTES]);
 
 /* Checks len bytes as they arrived: exactly one request, a magic and op the
  * table knows and dispatches, a valid NUL-padded name, and for a create or

@@ -428,6 +428,8 @@ int main(int argc, char **argv)
 		ret = node_act(&h, &cfg, op);
 	else if (op->op == GOP_AGENT_ADDRESSES)
 		ret = agent_act(&h);
+	else if (op->op == GOP_BACKUP_OUT || op->op == GOP_BACKUP_IN)
+		ret = fail("refused: %s is not built yet", op->verb);
 	else if (op->op >= GOP_MOVE_OUT)
 		ret = move(&h, &cfg, op, &r);
 	else

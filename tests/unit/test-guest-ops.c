@@ -19,7 +19,7 @@ static void lookups(void **state)
 		assert_ptr_equal(guest_op_find(op->verb), op);
 		assert_int_equal(op->op, n);
 	}
-	assert_int_equal(n, GOP_AGENT_ADDRESSES + 1);
+	assert_int_equal(n, GOP_BACKUP_IN + 1);
 	assert_null(guest_op_find(NULL));
 	assert_null(guest_op_find("reboot"));
 	assert_null(guest_op_find("START"));

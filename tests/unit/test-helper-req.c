@@ -44,6 +44,34 @@ static void test_move_to(void **state)
 	assert_non_null(helper_move_to_check(buf, HELPER_MOVE_TO_BYTES, to));
 }
 
+/* A backup-out's id record: the same size, a backup id, NUL-padded. */
+static void test_backup_id(void **state)
+{
+	char buf[HELPER_MOVE_TO_BYTES + 1] = "", id[HELPER_MOVE_TO_BYTES];
+	struct helper_req r, out;
+	const struct guest_op_def *d;
+
+	strcpy(buf, "20261204T172500Z");
+	assert_null(helper_backup_id_check(buf, HELPER_MOVE_TO_BYTES, id));
+	assert_string_equal(id, "20261204T172500Z");
+	assert_non_null(helper_backup_id_check(buf, HELPER_MOVE_TO_BYTES - 1, id));
+	buf[30] = 'x';
+	assert_non_null(helper_backup_id_check(buf, HELPER_MOVE_TO_BYTES, id));
+	memset(buf, 0, sizeof(buf));
+	strcpy(buf, "node-b");
+	assert_non_null(helper_backup_id_check(buf, HELPER_MOVE_TO_BYTES, id));
+	strcpy(buf, "../20261204T1725");
+	assert_non_null(helper_backup_id_check(buf, HELPER_MOVE_TO_BYTES, id));
+	/* both verbs name a guest and carry no type or size */
+	assert_int_equal(helper_req_build(&r, op("backup-out"), "vault1", NULL, 0, 0), 0);
+	assert_int_equal(helper_req_build(&r, op("backup-in"), "vault1", NULL, 0, 0), 0);
+	assert_null(helper_req_check(&r, sizeof(r), &out, &d));
+	assert_ptr_equal(d, op("backup-in"));
+	assert_int_equal(helper_req_build(&r, op("backup-in"), "", NULL, 0, 0), 0);
+	assert_non_null(helper_req_check(&r, sizeof(r), &out, &d)); /* a guest's verb */
+	(void)state;
+}
+
 static void test_round_trip(void **state)
 {
 	struct helper_req r = good_create(), out;
@@ -256,6 +284,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_round_trip),
 		cmocka_unit_test(test_move_to),
+		cmocka_unit_test(test_backup_id),
 		cmocka_unit_test(test_move_in_spec),
 		cmocka_unit_test(test_size_exact),
 		cmocka_unit_test(test_verbs),
