@@ -36,7 +36,7 @@ static const struct guest_op_def ops[] = {
 	/* a backup's copy to another node (docs/architecture.md, "Backups on
 	 * another node"): the guest's node packs the chain ending at a backup,
 	 * the other node's agent receives it and its helper verifies and stores it */
-	{ "backup-out",    GOP_BACKUP_OUT,     true, false, true, 1, "packed",     NULL },
+	{ "backup-out",    GOP_BACKUP_OUT,     true, false, true, 1, "sent",       NULL },
 	{ "backup-in",     GOP_BACKUP_IN,      true, false, true, 1, "stored",     NULL },
 };
 

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/backup-manifest.h"
 #include "lib/guest-types.h"
 
 static bool hex64(const char *t)
@@ -32,23 +33,38 @@ static bool ipv4_port(const char *t)
 	       inet_pton(AF_INET, host, &a) == 1;
 }
 
-/* "move":{"token","peer"} (out) or {"token","listen"} (in). */
+/* Whether op sends (move-out, backup-out) or receives (move-in, backup-in)
+ * a transfer; false for every other verb. */
+bool dispatch_transfer_out(enum guest_op op)
+{
+	return op == GOP_MOVE_OUT || op == GOP_BACKUP_OUT;
+}
+
+bool dispatch_transfer(enum guest_op op)
+{
+	return dispatch_transfer_out(op) || op == GOP_MOVE_IN || op == GOP_BACKUP_IN;
+}
+
+/* "move":{"token","peer","target"} (move-out), {"token","peer","backup"}
+ * (backup-out) or {"token","listen"} (move-in, backup-in). */
 static const char *check_move(const json_t *req, struct dispatch_req *out)
 {
 	const json_t *m = json_object_get(req, "move");
-	const char *key = out->op->op == GOP_MOVE_OUT ? "peer" : "listen";
-
-	bool to = out->op->op == GOP_MOVE_OUT;
+	bool sends = dispatch_transfer_out(out->op->op), copy = out->op->op == GOP_BACKUP_OUT;
+	const char *key = sends ? "peer" : "listen";
 
 	out->token = json_string_value(json_object_get(m, "token"));
 	out->addr = json_string_value(json_object_get(m, key));
-	out->target = to ? json_string_value(json_object_get(m, "target")) : NULL;
-	if (!json_is_object(m) || json_object_size(m) != (to ? 3u : 2u) || !hex64(out->token))
-		return "a move needs its token (64 hex digits)";
-	if (to && (!out->target || !node_name_valid(out->target)))
+	out->target = sends && !copy ? json_string_value(json_object_get(m, "target")) : NULL;
+	out->backup = copy ? json_string_value(json_object_get(m, "backup")) : NULL;
+	if (!json_is_object(m) || json_object_size(m) != (sends ? 3u : 2u) || !hex64(out->token))
+		return "a transfer needs its token (64 hex digits)";
+	if (sends && !copy && (!out->target || !node_name_valid(out->target)))
 		return "a move-out needs its target node's name";
+	if (copy && (!out->backup || !backup_id_valid(out->backup)))
+		return "a backup-out needs the id of its backup";
 	if (!ipv4_port(out->addr))
-		return "a move needs an IPv4 address and port for its transfer";
+		return "a transfer needs an IPv4 address and port";
 	return NULL;
 }
 
@@ -86,7 +102,7 @@ const char *dispatch_check_request(const json_t *req, const char *self, struct d
 		return NULL;
 	if (!out->name || !guest_name_valid(out->name))
 		return "invalid guest name";
-	if (out->op->op == GOP_MOVE_OUT || out->op->op == GOP_MOVE_IN)
+	if (dispatch_transfer(out->op->op))
 		why = check_move(req, out);
 	if (why || (out->op->op != GOP_CREATE && out->op->op != GOP_MOVE_IN))
 		return why;

@@ -18,15 +18,22 @@ struct dispatch_req {
 	uint64_t memory_bytes, vcpus;
 	const char *token, *addr; /* move-out: the target's mover; move-in: where to listen */
 	const char *target;       /* move-out: the node its volumes' keys are sealed to */
+	const char *backup;       /* backup-out: the backup whose chain is copied */
 };
+
+/* The verbs whose work is a transfer between two nodes' movers
+ * (service-vm-host-move), and of those the ones that send. */
+bool dispatch_transfer(enum guest_op op);
+bool dispatch_transfer_out(enum guest_op op);
 
 /* {"op":V,"node":N,"guest":{"name","type","memory_bytes","vcpus"}}: V a
  * dispatched verb, N this node (a request routed to the wrong host is
  * refused rather than obeyed), a valid guest name, and for a create or a
  * move-in a known type and a size within guest_size_valid() (a move-in's is
  * the spec the fleet approved, which its archive must match); for a move-out
- * or move-in, "move":{"token":64 hex digits,"peer"|"listen":"A.B.C.D:PORT"},
- * and for a move-out also "target", the target node's name. NULL if
+ * or move-in, a backup-out or backup-in, "move":{"token":64 hex digits,
+ * "peer"|"listen":"A.B.C.D:PORT"}, for a move-out also "target", the target
+ * node's name, for a backup-out "backup", the backup's id. NULL if
  * fine, else why not. */
 const char *dispatch_check_request(const json_t *req, const char *self, struct dispatch_req *out);
 

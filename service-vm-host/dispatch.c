@@ -56,7 +56,7 @@ struct job {
 	struct dispatch *d;
 	uint8_t nonce[API_NONCE_BYTES];
 	bool requested, running, final_sent;
-	bool mover;               /* move-out/in: a service-vm-host-move, not the helper */
+	bool mover;               /* a transfer: a service-vm-host-move, not the helper */
 	uv_process_t proc;
 	char guest[GUEST_NAME_MAX + 1];
 	char verb[16];
@@ -146,7 +146,8 @@ static void relay_line(struct job *j, const char *line)
 	static const char *const states[] = { "defining", "booting", "running", "stopped",
 					      "destroyed", "failed", "discarded", "committed",
 					      "undefined", "released", "stopping", "waiting",
-					      "moving", "importing", "sent", "defined" };
+					      "moving", "importing", "sent", "defined", "packing",
+					      "storing", "stored" };
 	json_t *m = json_loads(line, JSON_REJECT_DUPLICATES, NULL);
 	const char *st = json_string_value(json_object_get(m, "state"));
 	bool known = false, last;
@@ -161,7 +162,8 @@ static void relay_line(struct job *j, const char *line)
 		return;
 	}
 	last = strcmp(st, "defining") && strcmp(st, "booting") && strcmp(st, "stopping") &&
-	       strcmp(st, "waiting") && strcmp(st, "moving") && strcmp(st, "importing");
+	       strcmp(st, "waiting") && strcmp(st, "moving") && strcmp(st, "importing") &&
+	       strcmp(st, "packing") && strcmp(st, "storing");
 	j->final_sent = last;
 	if (!strcmp(st, "failed"))
 		log_warn("dispatch: %s", line);
@@ -290,12 +292,12 @@ static int spawn_mover(struct job *j, const struct dispatch_req *r)
 	env[n++] = tok;
 	env[n] = NULL;
 	args[0] = path;
-	args[1] = r->op->op == GOP_MOVE_OUT ? "out" : "in";
+	args[1] = r->op->op == GOP_MOVE_OUT ? "out" : r->op->op == GOP_MOVE_IN ? "in" : (char *)r->op->verb;
 	args[2] = (char *)r->name;
 	args[3] = (char *)r->addr;
 	args[4] = (char *)c->virt_socket;
 	args[5] = (char *)c->state_dir;
-	args[6] = (char *)r->target; /* move-out; a move-in's approved spec instead */
+	args[6] = (char *)(r->target ? r->target : r->backup); /* move-out, backup-out */
 	args[7] = NULL;
 	if (r->op->op == GOP_MOVE_IN) {
 		snprintf(mem, sizeof(mem), "%llu", (unsigned long long)r->memory_bytes);
@@ -526,7 +528,7 @@ static void handle_request(struct job *j, const uint8_t *p, size_t len)
 		why = answer_addresses(j);
 	else if (!why && r.op->op == GOP_FABRIC)
 		why = answer_fabric(j, req);
-	else if (!why && (r.op->op == GOP_MOVE_OUT || r.op->op == GOP_MOVE_IN))
+	else if (!why && dispatch_transfer(r.op->op))
 		why = spawn_mover(j, &r) < 0 ? "cannot start the mover" : NULL;
 	else if (!why && ask_helper(j, &r) < 0)
 		why = "cannot start the provisioning helper";

@@ -5,6 +5,8 @@
  *
  *   service-vm-host-move out GUEST PEER:PORT HELPER_SOCKET STATE_DIR TARGET
  *   service-vm-host-move in  GUEST LISTEN:PORT HELPER_SOCKET STATE_DIR TYPE MEMORY_BYTES VCPUS
+ *   service-vm-host-move backup-out GUEST PEER:PORT HELPER_SOCKET STATE_DIR BACKUP_ID
+ *   service-vm-host-move backup-in  GUEST LISTEN:PORT HELPER_SOCKET STATE_DIR
  *
  * The move token (64 hex digits) comes in OSI_MOVE_TOKEN, never in argv.
  * out: asks the helper for move-out (a clean shutdown and a signed export,
@@ -14,7 +16,10 @@
  * the source, takes only the token's greeting, writes what arrives into an
  * unnamed file while hashing it, compares with the source's hash, then hands
  * the file to the helper's move-in with the type and size the fleet approved
- * (TYPE MEMORY_BYTES VCPUS), which the archive's manifest must match. */
+ * (TYPE MEMORY_BYTES VCPUS), which the archive's manifest must match.
+ * backup-out and backup-in do the same with a backup's chain: the helper
+ * packs it (backup-out, the backup's id in the second record) and stores
+ * what arrived after checking every signature and hash (backup-in). */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -33,6 +38,7 @@
 
 #include <jansson.h>
 
+#include "lib/backup-manifest.h"
 #include "lib/clock.h"
 #include "service-vm-host/helper-req.h"
 #include "service-vm-host/move-io.h"
@@ -49,8 +55,26 @@
 #define HELLO_WAIT_S 10 /* a connection's greeting, whole, within the wait */
 #define KEEPALIVE_S 60
 
+/* What a transfer carries: a move's signed export, or a backup's chain. */
+struct mode {
+	const char *arg;         /* argv[1] */
+	const char *verb, *ready; /* the helper's verb, and its end state on this side */
+	const char *waiting;     /* in: what the source does before it connects */
+	const char *nothing;     /* in: what a failure leaves here */
+};
+
+static const struct mode modes[] = {
+	{ "out", "move-out", "exported", NULL, NULL },
+	{ "in", "move-in", "defined", "for the source: its clean shutdown, then its export",
+	  "nothing was defined here" },
+	{ "backup-out", "backup-out", "packed", NULL, NULL },
+	{ "backup-in", "backup-in", "stored", "for the source to pack the backup's chain",
+	  "nothing was stored here" },
+};
+
 struct side {
-	const char *guest, *addr, *helper, *state_dir, *target;
+	const struct mode *mode;
+	const char *guest, *addr, *helper, *state_dir, *target; /* target: out's node, or a backup's id */
 	const char *type;                /* in: the fleet's approved spec */
 	uint64_t memory_bytes, vcpus;
 	uint8_t token[MOVE_TOKEN_BYTES];
@@ -342,11 +366,11 @@ static int move_out(struct side *s)
 	int hfd, file = -1, sock, n, ret;
 
 	snprintf(to, sizeof(to), "%s", s->target);
-	hfd = helper_open(s, "move-out", -1, to);
+	hfd = helper_open(s, s->mode->verb, -1, to);
 
 	if (hfd < 0)
 		return failed("cannot reach the provisioning helper: %s", strerror(-hfd));
-	ret = helper_wait(hfd, "exported", &file, &end);
+	ret = helper_wait(hfd, s->mode->ready, &file, &end);
 	if (ret) {
 		if (ret == 1)
 			say("failed", json_string_value(json_object_get(end, "detail")), NULL);
@@ -357,7 +381,7 @@ static int move_out(struct side *s)
 	json_decref(end);
 	close(hfd);
 	if (file < 0 || !s->total)
-		return failed("the helper handed over no export");
+		return failed("the helper handed over nothing to send");
 	if ((sock = connect_target(s)) < 0)
 		return failed("cannot reach the target's mover at %s", s->addr);
 	memcpy(h.token, s->token, sizeof(h.token));
@@ -419,7 +443,7 @@ static int accept_source(struct side *s, int lfd)
 		int fd;
 
 		if (clock_mono_ns() - told >= every) {
-			still("waiting", "for the source: its clean shutdown, then its export", since);
+			still("waiting", s->mode->waiting, since);
 			told = clock_mono_ns();
 		}
 		if (poll(&p, 1, 1000) <= 0 || (fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC)) < 0)
@@ -548,15 +572,15 @@ static int move_in(struct side *s)
 	close(sock);
 	if (ret < 0) {
 		close(file); /* unnamed: nothing is left */
-		return failed("%s; nothing was defined here", why);
+		return failed("%s; %s", why, s->mode->nothing);
 	}
 	progress(s, true);
 	say("moving", "verified: SHA-256 of what was written equals the source's", s);
-	hfd = helper_open(s, "move-in", file, NULL);
+	hfd = helper_open(s, s->mode->verb, file, NULL);
 	close(file);
 	if (hfd < 0)
 		return failed("cannot reach the provisioning helper: %s", strerror(-hfd));
-	ret = helper_wait(hfd, "defined", NULL, &end);
+	ret = helper_wait(hfd, s->mode->ready, NULL, &end);
 	if (ret >= 0 && end)
 		say(json_string_value(json_object_get(end, "state")),
 		    json_string_value(json_object_get(end, "detail")), NULL);
@@ -581,29 +605,51 @@ static int spec_args(struct side *s, char **argv)
 	return 0;
 }
 
+static const struct mode *mode_of(const char *arg)
+{
+	for (size_t i = 0; arg && i < sizeof(modes) / sizeof(modes[0]); i++)
+		if (!strcmp(modes[i].arg, arg))
+			return &modes[i];
+	return NULL;
+}
+
+/* The arguments after STATE_DIR: out's TARGET, backup-out's ID, in's
+ * TYPE MEMORY_BYTES VCPUS, none for backup-in. 0 or -EINVAL. */
+static int mode_args(struct side *s, int argc, char **argv)
+{
+	const struct mode *m = s->mode;
+
+	if (m == &modes[0] || m == &modes[2]) {
+		if (argc != 7 || strlen(argv[6]) >= HELPER_MOVE_TO_BYTES ||
+		    !(m == &modes[0] ? node_name_valid(argv[6]) : backup_id_valid(argv[6])))
+			return -EINVAL;
+		s->target = argv[6];
+		return 0;
+	}
+	if (m == &modes[1])
+		return argc == 9 ? spec_args(s, argv + 6) : -EINVAL;
+	return argc == 6 ? 0 : -EINVAL;
+}
+
 int main(int argc, char **argv)
 {
 	const char *tok = getenv("OSI_MOVE_TOKEN");
-	struct side s = { 0 };
+	struct side s = { .mode = mode_of(argc > 1 ? argv[1] : NULL) };
 	size_t n = 0;
 
 	prctl(PR_SET_PDEATHSIG, SIGKILL); /* the agent gone, nobody hears the result */
 	signal(SIGPIPE, SIG_IGN);
-	bool out = argc > 1 && !strcmp(argv[1], "out");
-
-	if (sodium_init() < 0 || argc != (out ? 7 : 9) || (!out && strcmp(argv[1], "in")) ||
-	    (out && (strlen(argv[6]) >= HELPER_MOVE_TO_BYTES || !node_name_valid(argv[6]))) ||
-	    (!out && spec_args(&s, argv + 6) < 0) ||
+	if (sodium_init() < 0 || !s.mode || mode_args(&s, argc, argv) < 0 ||
 	    !tok || sodium_hex2bin(s.token, sizeof(s.token), tok, strlen(tok), NULL, &n, NULL) < 0 ||
 	    n != sizeof(s.token) || !guest_name_valid(argv[2]))
 		return failed("usage: service-vm-host-move out GUEST ADDR:PORT HELPER STATE_DIR TARGET | "
-			      "in GUEST ADDR:PORT HELPER STATE_DIR TYPE MEMORY_BYTES VCPUS "
-			      "(token in OSI_MOVE_TOKEN)");
+			      "in GUEST ADDR:PORT HELPER STATE_DIR TYPE MEMORY_BYTES VCPUS | "
+			      "backup-out GUEST ADDR:PORT HELPER STATE_DIR BACKUP_ID | "
+			      "backup-in GUEST ADDR:PORT HELPER STATE_DIR (token in OSI_MOVE_TOKEN)");
 	unsetenv("OSI_MOVE_TOKEN");
 	s.guest = argv[2];
 	s.addr = argv[3];
 	s.helper = argv[4];
 	s.state_dir = argv[5];
-	s.target = out ? argv[6] : NULL;
-	return out ? move_out(&s) : move_in(&s);
+	return s.mode->waiting ? move_in(&s) : move_out(&s);
 }

@@ -116,11 +116,40 @@ static void test_move_request(void **state)
 
 		snprintf(text, sizeof(text), "{\"op\":\"move-out\",\"node\":\"n1\",\"guest\":"
 			 "{\"name\":\"g1\"},\"move\":{" TOK ",\"peer\":\"%s\",\"target\":\"n2\"}}", bad[i]);
-		assert_string_equal(check(text, &r), "a move needs an IPv4 address and port for its transfer");
+		assert_string_equal(check(text, &r), "a transfer needs an IPv4 address and port");
 	}
 	/* the other move verbs name the guest alone */
 	assert_null(check("{\"op\":\"move-abort\",\"node\":\"n1\",\"guest\":{\"name\":\"g1\"}}", &r));
 	assert_null(check("{\"op\":\"release-source\",\"node\":\"n1\",\"guest\":{\"name\":\"g1\"}}", &r));
+}
+
+/* A backup's copy: backup-out names the backup and its peer, backup-in only
+ * where to listen; neither carries a spec or a target. */
+static void test_backup_copy_request(void **state)
+{
+	struct dispatch_req r;
+
+	(void)state;
+	assert_null(check("{\"op\":\"backup-out\",\"node\":\"n1\",\"guest\":{\"name\":\"g1\"},"
+			  "\"move\":{" TOK ",\"peer\":\"10.0.0.2:7106\",\"backup\":\"20261204T172500Z\"}}", &r));
+	assert_int_equal(r.op->op, GOP_BACKUP_OUT);
+	assert_string_equal(r.backup, "20261204T172500Z");
+	assert_null(r.target);
+	assert_true(dispatch_transfer(r.op->op) && dispatch_transfer_out(r.op->op));
+	assert_null(check("{\"op\":\"backup-in\",\"node\":\"n1\",\"guest\":{\"name\":\"g1\"},"
+			  "\"move\":{" TOK ",\"listen\":\"10.0.0.3:7106\"}}", &r));
+	assert_int_equal(r.op->op, GOP_BACKUP_IN);
+	assert_true(dispatch_transfer(r.op->op) && !dispatch_transfer_out(r.op->op));
+	assert_null(r.backup);
+	/* a bad id, a target instead of an id, an id on the receiving side */
+	assert_string_equal(check("{\"op\":\"backup-out\",\"node\":\"n1\",\"guest\":{\"name\":\"g1\"},"
+				  "\"move\":{" TOK ",\"peer\":\"10.0.0.2:7106\",\"backup\":\"../x\"}}", &r),
+			    "a backup-out needs the id of its backup");
+	assert_non_null(check("{\"op\":\"backup-out\",\"node\":\"n1\",\"guest\":{\"name\":\"g1\"},"
+			      "\"move\":{" TOK ",\"peer\":\"10.0.0.2:7106\",\"target\":\"n2\"}}", &r));
+	assert_non_null(check("{\"op\":\"backup-in\",\"node\":\"n1\",\"guest\":{\"name\":\"g1\"},"
+			      "\"move\":{" TOK ",\"listen\":\"10.0.0.3:7106\",\"backup\":\"20261204T172500Z\"}}", &r));
+	assert_false(dispatch_transfer(GOP_START));
 }
 
 /* A move-in carries the spec the fleet approved, checked as a create's:
@@ -327,6 +356,7 @@ int main(void)
 		cmocka_unit_test(test_request),
 		cmocka_unit_test(test_move_request),
 		cmocka_unit_test(test_move_in_spec),
+		cmocka_unit_test(test_backup_copy_request),
 		cmocka_unit_test_setup_teardown(test_unsigned_refused_without_loading, setup_keys, teardown_keys),
 		cmocka_unit_test_setup_teardown(test_unknown_signer_loads, setup_keys, teardown_keys),
 		cmocka_unit_test_setup_teardown(test_other_fleet_refused, setup_keys, teardown_keys),
