@@ -1,5 +1,6 @@
 /* Shared by the operator API's handler files. */
 #pragma once
+#include <stdbool.h>
 #include <stdint.h>
 
 #include <jansson.h>
@@ -25,6 +26,10 @@ json_t *op_vm_move_confirm(struct fleet *f, json_t *req, const char *caller, uin
 json_t *op_vm_move_cancel(struct fleet *f, json_t *req, const char *caller, uint64_t now);
 json_t *op_vm_move_show(struct fleet *f, json_t *req, const char *caller, uint64_t now);
 json_t *op_vm_release_source(struct fleet *f, json_t *req, const char *caller, uint64_t now);
+json_t *op_vm_backup_copy(struct fleet *f, json_t *req, const char *caller, uint64_t now);
+json_t *op_vm_backup_copy_show(struct fleet *f, json_t *req, const char *caller, uint64_t now);
+/* Whether the registry holds name as live. */
+bool api_node_live(const struct fleet *f, const char *name);
 json_t *op_standby_copy(struct fleet *f, json_t *req, const char *caller, uint64_t now);
 /* [{"proto","port","host_port"},...] of the guest */
 json_t *published_json(const struct fleet *f, const char *guest);

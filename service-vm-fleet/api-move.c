@@ -15,7 +15,7 @@
 #include "service-vm-fleet/fleet-move.h"
 #include "service-vm-fleet/store-move.h"
 
-static bool node_live(const struct fleet *f, const char *name)
+bool api_node_live(const struct fleet *f, const char *name)
 {
 	const struct node *n = registry_find(&f->reg, name);
 
@@ -39,10 +39,10 @@ static const char *why_not(const struct fleet *f, const struct guest *g, const c
 			 guest_state_name(g->state));
 	else if (!strcmp(g->node, to))
 		snprintf(buf, len, "%s is on %s already", g->name, to);
-	else if (!node_live(f, g->node))
+	else if (!api_node_live(f, g->node))
 		snprintf(buf, len, "%s's node %s is not live: it must stop the guest and send it", g->name,
 			 g->node);
-	else if (!node_live(f, to) || !fleet_node_addr(f, to))
+	else if (!api_node_live(f, to) || !fleet_node_addr(f, to))
 		snprintf(buf, len, "%s is not a live node the fleet has heard since it started", to);
 	else
 		return NULL;
@@ -173,7 +173,7 @@ json_t *op_vm_release_source(struct fleet *f, json_t *req, const char *caller, u
 	if (mv->phase != MP_KEPT)
 		return api_fail("the move of %s is %s: its source copy is released only once the move "
 				"is done", mv->guest, move_phase_name(mv->phase));
-	if (!node_live(f, mv->source))
+	if (!api_node_live(f, mv->source))
 		return api_fail("%s's source node %s is not live", mv->guest, mv->source);
 	log_info("release of %s's copy on %s asked by %s", mv->guest, mv->source, caller);
 	mv->want |= 1u << MS_RELEASE;

@@ -347,6 +347,8 @@ static const struct api_op ops[] = {
 	{ "vm-move-cancel", op_vm_move_cancel, API_CHANGES },
 	{ "vm-move-show",  op_vm_move_show,  API_READS },
 	{ "vm-release-source", op_vm_release_source, API_CHANGES },
+	{ "vm-backup-copy", op_vm_backup_copy, API_CHANGES },
+	{ "vm-backup-copy-show", op_vm_backup_copy_show, API_READS },
 	{ "migrate",       op_migrate,       API_CHANGES },
 	{ "vm-migrate",    op_migrate,       API_CHANGES },
 	{ "standby-copy",  op_standby_copy,  API_CHANGES }, /* admin: it holds every event */

@@ -99,8 +99,10 @@ static void on_registry_event(void *ctx, enum reg_event ev, const struct node *n
 		log_info("node %s %s: %s", n->name, reg_event_name(ev), detail);
 		node_record(n, &rec);
 		ret = store_transition(f->store, &rec, reg_event_name(ev), detail, clock_wall_s(), NULL);
-		if (ev == REG_EV_EVICTED)
+		if (ev == REG_EV_EVICTED) {
 			fleet_moves_node_lost(f, n->name, detail);
+			backup_copies_node_lost(&f->copies, n->name, detail, clock_wall_s());
+		}
 	} else {
 		log_msg(ev == REG_EV_HOLD_START ? LOG_LVL_WARN : LOG_LVL_INFO, "%s: %s",
 			reg_event_name(ev), detail);
@@ -312,6 +314,7 @@ void fleet_close(struct fleet *f)
 	ingest_free(&f->ingest);
 	guests_free(&f->guests);
 	moves_free(&f->moves);
+	backup_copies_free(&f->copies);
 	pubs_free(&f->pubs);
 	free(f->peers);
 	f->peers = NULL;

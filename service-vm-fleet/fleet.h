@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 
 #include "lib/config.h"
+#include "service-vm-fleet/backup-copies.h"
 #include "service-vm-fleet/fabric-table.h"
 #include "service-vm-fleet/guests.h"
 #include "service-vm-fleet/moves.h"
@@ -73,6 +74,10 @@ struct fleet {
 	/* Cold moves (fleet-move.h); a step goes to its node through move_send. */
 	struct moves moves;
 	void (*move_send)(struct fleet *f, struct move *mv, enum move_step s);
+	/* Backups' copies to another node (backup-copies.h): both parts of a
+	 * copy go out through copy_send (server-backup-copy.c); -errno if not. */
+	struct backup_copies copies;
+	int (*copy_send)(struct fleet *f, struct backup_copy *bc);
 };
 
 /* Fills defaults from the key table. */

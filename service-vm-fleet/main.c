@@ -140,6 +140,7 @@ static int start(uv_loop_t *loop)
 		return ret;
 	server_dispatch_init(loop, &fleet);
 	server_move_init(loop, &fleet);
+	server_backup_copy_init(loop, &fleet);
 	server_fabric_init(loop, &fleet);
 	uv_timer_init(loop, &sweep_timer);
 	uv_timer_start(&sweep_timer, on_sweep, fleet_sweep_period_ms(&fleet.cfg), 0);

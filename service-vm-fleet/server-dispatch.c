@@ -102,19 +102,9 @@ static int send_request(struct conn *c, struct job *j, const uint8_t nonce[API_N
 {
 	json_t *body = request_body(j);
 	char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
-	uint8_t sig[SIG_BYTES], *frame;
-	size_t len;
-	int ret = -ENOMEM;
+	int ret = text ? server_send_signed(j->f, c, nonce, text) : -ENOMEM;
 
 	json_decref(body);
-	if (!text)
-		goto cleanup;
-	ret = api_sign(sig, j->f->id.sign_sk, nonce, 1, j->f->id.name, (uint8_t *)text, strlen(text));
-	if (ret == 0)
-		ret = frame_build_signed(1, j->f->id.name, sig, text, strlen(text), &frame, &len);
-	if (ret == 0)
-		ret = conn_send(c, frame, len, false);
-cleanup:
 	free(text);
 	return ret;
 }

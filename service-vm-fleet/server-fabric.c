@@ -67,16 +67,7 @@ static void push_closed(struct conn *c, int why)
 
 static int send_body(struct conn *c, struct push *j, const uint8_t nonce[API_NONCE_BYTES])
 {
-	size_t tlen = strlen(j->text), len;
-	uint8_t sig[SIG_BYTES], *frame;
-	int ret = api_sign(sig, j->f->id.sign_sk, nonce, 1, j->f->id.name, (uint8_t *)j->text,
-			   tlen);
-
-	if (ret == 0)
-		ret = frame_build_signed(1, j->f->id.name, sig, j->text, tlen, &frame, &len);
-	if (ret == 0)
-		ret = conn_send(c, frame, len, false);
-	return ret;
+	return server_send_signed(j->f, c, nonce, j->text);
 }
 
 static void reply(struct push *j, const uint8_t *body, size_t len)

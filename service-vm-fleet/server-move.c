@@ -66,15 +66,9 @@ static int send_request(struct conn *c, struct step *st, const uint8_t nonce[API
 {
 	json_t *m = body(st);
 	char *text = m ? json_dumps(m, JSON_COMPACT) : NULL;
-	uint8_t sig[SIG_BYTES], *frame;
-	size_t len;
-	int ret = -ENOMEM;
+	int ret = text ? server_send_signed(st->f, c, nonce, text) : -ENOMEM;
 
 	json_decref(m);
-	if (text && (ret = api_sign(sig, st->f->id.sign_sk, nonce, 1, st->f->id.name, (uint8_t *)text,
-				    strlen(text))) == 0 &&
-	    (ret = frame_build_signed(1, st->f->id.name, sig, text, strlen(text), &frame, &len)) == 0)
-		ret = conn_send(c, frame, len, false);
 	free(text);
 	return ret;
 }

@@ -4,7 +4,13 @@
 #include <stdbool.h>
 #include <uv.h>
 
+struct conn;
 struct fleet;
+
+/* Sends text as the conversation's one request, signed by the fleet for
+ * the agent's nonce (server-sign.c). 0 or -errno. */
+int server_send_signed(const struct fleet *f, struct conn *c, const uint8_t nonce[32],
+		       const char *text);
 
 /* "host:port" with a numeric IPv4 or IPv6 host into a sockaddr. */
 int server_resolve(const char *hostport, struct sockaddr_storage *ss);
@@ -19,6 +25,8 @@ void server_api_close(void);
 void server_dispatch_init(uv_loop_t *loop, struct fleet *f);
 /* Installs the sender of cold moves' steps and its timer (server-move.c). */
 void server_move_init(uv_loop_t *loop, struct fleet *f);
+/* Installs the sender of backups' copies and its timer (server-backup-copy.c). */
+void server_backup_copy_init(uv_loop_t *loop, struct fleet *f);
 
 /* Pushes the fabric table to every live node when it changes, to a node
  * heard again after the fleet's or its own restart or eviction, and again

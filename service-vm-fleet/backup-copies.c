@@ -1,0 +1,122 @@
+#include "service-vm-fleet/backup-copies.h"
+
+#include <errno.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const state_names[] = { "sending", "stored", "failed" };
+
+void backup_copies_free(struct backup_copies *c)
+{
+	for (struct backup_copy *bc = c->head, *next; bc; bc = next) {
+		next = bc->next;
+		sodium_memzero(bc->token, sizeof(bc->token));
+		free(bc);
+	}
+	c->head = NULL;
+}
+
+struct backup_copy *backup_copy_find(const struct backup_copies *c, const char *guest)
+{
+	for (struct backup_copy *bc = c->head; bc; bc = bc->next)
+		if (!strcmp(bc->guest, guest))
+			return bc;
+	return NULL;
+}
+
+bool backup_copy_receiving(const struct backup_copies *c, const char *node)
+{
+	for (const struct backup_copy *bc = c->head; bc; bc = bc->next)
+		if (bc->state == COPY_SENDING && !strcmp(bc->target, node))
+			return true;
+	return false;
+}
+
+int backup_copy_begin(struct backup_copies *c, const char *guest, const char *id,
+		      const char *source, const char *target, int64_t wall, struct backup_copy **out)
+{
+	struct backup_copy *bc = backup_copy_find(c, guest);
+	uint8_t tok[32];
+
+	if (bc && bc->state == COPY_SENDING)
+		return -EBUSY;
+	if (!bc) {
+		if (!(bc = calloc(1, sizeof(*bc))))
+			return -ENOMEM;
+		bc->next = c->head;
+		c->head = bc;
+	}
+	struct backup_copy *next = bc->next;
+
+	memset(bc, 0, sizeof(*bc));
+	bc->next = next;
+	snprintf(bc->guest, sizeof(bc->guest), "%s", guest);
+	snprintf(bc->id, sizeof(bc->id), "%s", id);
+	snprintf(bc->source, sizeof(bc->source), "%s", source);
+	snprintf(bc->target, sizeof(bc->target), "%s", target);
+	randombytes_buf(tok, sizeof(tok));
+	sodium_bin2hex(bc->token, sizeof(bc->token), tok, sizeof(tok));
+	sodium_memzero(tok, sizeof(tok));
+	bc->started = wall;
+	snprintf(bc->detail, sizeof(bc->detail), "asked %s to send, %s to receive", source, target);
+	*out = bc;
+	return 0;
+}
+
+static void end(struct backup_copy *bc, enum copy_state st, int64_t wall)
+{
+	bc->state = st;
+	bc->ended = wall;
+}
+
+void backup_copy_fail(struct backup_copy *bc, const char *node, const char *why, int64_t wall)
+{
+	if (bc->state != COPY_SENDING)
+		return;
+	snprintf(bc->detail, sizeof(bc->detail), "%s: %s", node, why);
+	end(bc, COPY_FAILED, wall);
+}
+
+void backup_copy_line(struct backup_copy *bc, bool out, const json_t *line, int64_t wall)
+{
+	const char *st = json_string_value(json_object_get(line, "state"));
+	const char *detail = json_string_value(json_object_get(line, "detail"));
+	json_int_t bytes = json_integer_value(json_object_get(line, "bytes"));
+	json_int_t total = json_integer_value(json_object_get(line, "total"));
+
+	if (!st || bc->state != COPY_SENDING)
+		return;
+	if (!strcmp(st, "failed"))
+		return backup_copy_fail(bc, out ? bc->source : bc->target, detail ? detail : "failed", wall);
+	if (total > 0 && bytes >= 0 && bytes <= total) {
+		bc->bytes = (uint64_t)bytes;
+		bc->total = (uint64_t)total;
+	}
+	if (out && !strcmp(st, "sent"))
+		bc->sent = true;
+	if (detail)
+		snprintf(bc->detail, sizeof(bc->detail), "%s: %s", out ? bc->source : bc->target, detail);
+	if (!out && !strcmp(st, "stored"))
+		end(bc, COPY_STORED, wall);
+}
+
+void backup_copies_node_lost(struct backup_copies *c, const char *node, const char *why,
+			     int64_t wall)
+{
+	for (struct backup_copy *bc = c->head; bc; bc = bc->next)
+		if (bc->state == COPY_SENDING && (!strcmp(bc->source, node) || !strcmp(bc->target, node))) {
+			snprintf(bc->detail, sizeof(bc->detail), "%s was evicted: %s", node, why);
+			end(bc, COPY_FAILED, wall);
+		}
+}
+
+json_t *backup_copy_json(const struct backup_copy *bc)
+{
+	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:s}", "guest", bc->guest,
+			 "backup", bc->id, "source", bc->source, "target", bc->target,
+			 "state", state_names[bc->state], "bytes", (json_int_t)bc->bytes,
+			 "total", (json_int_t)bc->total, "started", (json_int_t)bc->started,
+			 "ended", (json_int_t)bc->ended, "detail", bc->detail);
+}
