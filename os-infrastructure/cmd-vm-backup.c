@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "lib/backup-trust.h"
 #include "lib/conf-path.h"
 #include "lib/host-conf.h"
 #include "lib/identity.h"
@@ -96,7 +97,6 @@ static int settings(struct backup_args *a)
 static int trust(const struct export_sig *s, void *ctx, char *err, size_t errlen)
 {
 	struct backup_args *a = ctx;
-	const struct ledger_member *mb;
 
 	if (a->have_key)
 		return sodium_memcmp(a->key, s->key, SIGN_PK_BYTES) == 0 ? 0 :
@@ -106,11 +106,7 @@ static int trust(const struct export_sig *s, void *ctx, char *err, size_t errlen
 	if (!a->have_ledger)
 		return snprintf(err, errlen, "signed by %s, not by this member, and there is no ledger: "
 				"name the signer's key with --trust-key HEX", s->signer), -EPERM;
-	mb = ledger_find(&a->l, s->signer);
-	if (!mb || mb->revoked || sodium_memcmp(mb->sign_pk, s->key, SIGN_PK_BYTES))
-		return snprintf(err, errlen, "signed by %s, who is not a live member of the ledger with "
-				"that key", s->signer), -EPERM;
-	return 0;
+	return backup_trust_ledger(&a->l, s, err, errlen);
 }
 
 static int trust_setup(const struct cli *cli, struct backup_args *a, bool need_self)
