@@ -101,7 +101,7 @@ int backup_guest_dir(const char *dir, const char *guest, bool create, char *out,
 }
 
 /* A small file of gdir into *text (malloc'd, NUL-terminated). */
-static int read_small(const char *gdir, const char *name, size_t max, char **text, size_t *len,
+int backup_read_small(const char *gdir, const char *name, size_t max, char **text, size_t *len,
 		      char *why, size_t whylen)
 {
 	char path[PATH_MAX];
@@ -164,14 +164,14 @@ static int load_one(const char *gdir, const char *id, backup_trust_fn trust, voi
 	memset(e, 0, sizeof(*e));
 	snprintf(e->m.id, sizeof(e->m.id), "%s", id);
 	backup_file_name(id, "json", name, sizeof(name));
-	if ((ret = read_small(gdir, name, BACKUP_MANIFEST_MAX, &text, &len, e->why,
+	if ((ret = backup_read_small(gdir, name, BACKUP_MANIFEST_MAX, &text, &len, e->why,
 			      sizeof(e->why))) < 0) {
 		if (ret != -EPERM)
 			snprintf(e->why, sizeof(e->why), "%s: %s", name, strerror(-ret));
 		return ret == -ENOMEM ? ret : 0;
 	}
 	backup_file_name(id, "sig", name, sizeof(name));
-	if ((ret = read_small(gdir, name, EXPORT_SIG_MAX, &sig, &slen, why, sizeof(why))) < 0) {
+	if ((ret = backup_read_small(gdir, name, EXPORT_SIG_MAX, &sig, &slen, why, sizeof(why))) < 0) {
 		if (ret != -EPERM)
 			snprintf(why, sizeof(why), "no signature (%s)", strerror(-ret));
 	}

@@ -66,6 +66,11 @@ int backup_list(const char *gdir, backup_trust_fn trust, void *ctx, struct backu
  * -EBUSY when another holds it. */
 int backup_lock(const char *gdir, int *fd, char *err, size_t errlen);
 void backup_unlock(int fd);
+/* A small file of gdir (name: no symlink, regular, ours, at most max
+ * bytes: else -EFBIG) into *text, malloc'd and NUL-terminated; -EPERM with
+ * why when another may write it. */
+int backup_read_small(const char *gdir, const char *name, size_t max, char **text, size_t *len,
+		      char *why, size_t whylen);
 /* SHA-256 of every file of e against its manifest, each opened once (no
  * symlink, owned by us, not group/other-writable); fds (NULL: closed) gets
  * each volume's open descriptor, in manifest order, for the caller to read

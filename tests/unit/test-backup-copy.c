@@ -1,0 +1,438 @@
+/* A backup's copy to another node: the chain packed from one store and
+ * stored into another, and what the receiver refuses (an altered byte, a
+ * foreign guest's manifest, an entry that is not a flat regular file of a
+ * backup, a different backup under an id the store holds, an untrusted
+ * signer), each leaving the receiving store as it was. */
+#include <archive.h>
+#include <archive_entry.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <sodium.h>
+
+#include "lib/backup-trust.h"
+#include "lib/fileio.h"
+#include "tests/unit/fixture.h"
+#include "virt/virt-backup-copy.h"
+
+#define F1 "20261201T000000Z"
+#define I1 "20261202T000000Z"
+#define I2 "20261203T000000Z"
+
+struct fx {
+	char base[64], src[300], dst[300], dgdir[400], err[512], summary[512];
+	struct identity id;
+};
+
+static int trust_id(const struct export_sig *s, void *ctx, char *err, size_t errlen)
+{
+	const struct identity *id = ctx;
+
+	if (sodium_memcmp(s->key, id->sign_pk, SIGN_PK_BYTES))
+		return snprintf(err, errlen, "not the test key"), -EPERM;
+	return 0;
+}
+
+/* A qcow2 v3 header and some bytes of its own. */
+static void volume(const char *gdir, const char *id, const char *disk, struct backup_volume *v)
+{
+	uint8_t buf[200] = { 'Q', 'F', 'I', 0xfb, 0, 0, 0, 3 }, sum[32];
+	char path[600];
+	int fd;
+
+	snprintf((char *)buf + 80, sizeof(buf) - 80, "payload of %s %s", id, disk);
+	snprintf(path, sizeof(path), "%s/%s.%s.qcow2", gdir, id, disk);
+	assert_true((fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600)) >= 0);
+	assert_int_equal(write(fd, buf, sizeof(buf)), sizeof(buf));
+	close(fd);
+	crypto_hash_sha256(sum, buf, sizeof(buf));
+	sodium_bin2hex(v->sha256, sizeof(v->sha256), sum, sizeof(sum));
+	snprintf(v->disk, sizeof(v->disk), "%s", disk);
+	v->capacity = 1 << 30;
+	v->bytes = sizeof(buf);
+}
+
+/* One backup of guest into dir/guest, signed; parent "" for a full. */
+static void backup(struct fx *f, const char *dir, const char *guest, const char *id,
+		   const char *parent, int64_t created)
+{
+	char gdir[400];
+	struct backup_manifest m = { .created = created, .nvol = 2 };
+
+	assert_int_equal(backup_guest_dir(dir, guest, true, gdir, sizeof(gdir), f->err, sizeof(f->err)), 0);
+	snprintf(m.id, sizeof(m.id), "%s", id);
+	snprintf(m.guest, sizeof(m.guest), "%s", guest);
+	strcpy(m.instance_id, "i-1");
+	strcpy(m.node, "node-a");
+	m.incremental = parent[0] != '\0';
+	snprintf(m.parent, sizeof(m.parent), "%s", parent);
+	volume(gdir, id, "archive", &m.vol[0]);
+	volume(gdir, id, "media", &m.vol[1]);
+	assert_int_equal(backup_store_manifest(gdir, &m, &f->id, f->err, sizeof(f->err)), 0);
+}
+
+static int setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+
+	if (!f || fixture_tmpdir(f->base, sizeof(f->base), "test-backup-copy"))
+		return -1;
+	snprintf(f->src, sizeof(f->src), "%s/src", f->base);
+	snprintf(f->dst, sizeof(f->dst), "%s/dst", f->base);
+	snprintf(f->dgdir, sizeof(f->dgdir), "%s/vault1", f->dst);
+	strcpy(f->id.name, "node-a");
+	crypto_sign_keypair(f->id.sign_pk, f->id.sign_sk);
+	backup(f, f->src, "vault1", F1, "", 100);
+	backup(f, f->src, "vault1", I1, F1, 200);
+	backup(f, f->src, "vault1", I2, I1, 300);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fx *f = *state;
+
+	fixture_rmtree(f->base);
+	free(f);
+	return 0;
+}
+
+static int pack(struct fx *f, const char *guest, const char *id)
+{
+	char gdir[400];
+	uint64_t bytes;
+	int fd = memfd_create("copy", MFD_CLOEXEC);
+
+	assert_true(fd >= 0);
+	snprintf(gdir, sizeof(gdir), "%s/%s", f->src, guest);
+	assert_int_equal(backup_copy_pack(gdir, id, trust_id, &f->id, fd, &bytes, f->err,
+					  sizeof(f->err)), 0);
+	assert_int_equal(lseek(fd, 0, SEEK_END), (off_t)bytes);
+	return fd;
+}
+
+static int unpack(struct fx *f, int fd, backup_trust_fn trust)
+{
+	int ret;
+
+	f->err[0] = f->summary[0] = '\0';
+	ret = backup_copy_unpack(f->dst, "vault1", fd, trust, &f->id, f->summary, sizeof(f->summary),
+				 f->err, sizeof(f->err));
+	close(fd);
+	return ret;
+}
+
+/* The receiving store's backups, each intact; and no staging left. */
+static size_t stored(struct fx *f)
+{
+	struct backup_entry *e;
+	struct dirent *de;
+	size_t n;
+	DIR *d;
+
+	assert_int_equal(backup_list(f->dgdir, trust_id, &f->id, &e, &n, f->err, sizeof(f->err)), 0);
+	for (size_t i = 0; i < n; i++)
+		assert_true(e[i].intact);
+	free(e);
+	if ((d = opendir(f->dgdir))) {
+		while ((de = readdir(d)))
+			assert_null(strstr(de->d_name, BACKUP_COPY_STAGING));
+		closedir(d);
+	}
+	return n;
+}
+
+static void same_file(const char *a, const char *b)
+{
+	char *x, *y;
+	size_t xl, yl;
+
+	assert_int_equal(read_file(a, 1 << 20, &x, &xl), 0);
+	assert_int_equal(read_file(b, 1 << 20, &y, &yl), 0);
+	assert_int_equal(xl, yl);
+	assert_memory_equal(x, y, xl);
+	free(x);
+	free(y);
+}
+
+static void round_trip(void **state)
+{
+	struct fx *f = *state;
+	const char *names[] = { F1 ".json", F1 ".sig", F1 ".archive.qcow2", I1 ".media.qcow2",
+				I2 ".json", I2 ".sig", I2 ".media.qcow2" };
+	char a[700], b[700];
+
+	assert_int_equal(unpack(f, pack(f, "vault1", I2), trust_id), 0);
+	assert_non_null(strstr(f->summary, "3 backup(s) of vault1 stored in "));
+	assert_non_null(strstr(f->summary, "0 already there"));
+	assert_int_equal(stored(f), 3);
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		snprintf(a, sizeof(a), "%s/vault1/%s", f->src, names[i]);
+		snprintf(b, sizeof(b), "%s/%s", f->dgdir, names[i]);
+		same_file(a, b);
+	}
+	/* again: every link is there, the same, and left alone */
+	assert_int_equal(unpack(f, pack(f, "vault1", I2), trust_id), 0);
+	assert_non_null(strstr(f->summary, "0 backup(s) of vault1 stored in "));
+	assert_non_null(strstr(f->summary, "3 already there"));
+	assert_int_equal(stored(f), 3);
+}
+
+static void partly_there(void **state)
+{
+	struct fx *f = *state;
+
+	assert_int_equal(unpack(f, pack(f, "vault1", F1), trust_id), 0);
+	assert_non_null(strstr(f->summary, "1 backup(s) of vault1"));
+	assert_int_equal(stored(f), 1);
+	assert_int_equal(unpack(f, pack(f, "vault1", I1), trust_id), 0);
+	assert_non_null(strstr(f->summary, "1 backup(s) of vault1 stored in "));
+	assert_non_null(strstr(f->summary, "1 already there"));
+	assert_int_equal(stored(f), 2);
+}
+
+/* The tar's bytes, one changed where needle is. */
+static int altered(int fd, const char *needle)
+{
+	off_t size = lseek(fd, 0, SEEK_END);
+	char *buf = malloc((size_t)size), *at;
+	int out = memfd_create("altered", MFD_CLOEXEC);
+
+	assert_non_null(buf);
+	assert_int_equal(pread(fd, buf, (size_t)size, 0), size);
+	assert_non_null(at = memmem(buf, (size_t)size, needle, strlen(needle)));
+	at[strlen(needle) - 1] ^= 1;
+	assert_int_equal(write(out, buf, (size_t)size), size);
+	free(buf);
+	close(fd);
+	return out;
+}
+
+static void tampered(void **state)
+{
+	struct fx *f = *state;
+
+	assert_int_equal(unpack(f, altered(pack(f, "vault1", I2), "payload of " I1 " media"), trust_id),
+			 -EBADMSG);
+	assert_non_null(strstr(f->err, "altered"));
+	assert_int_equal(stored(f), 0);
+	/* a manifest's byte: its signature no longer verifies */
+	assert_int_equal(unpack(f, altered(pack(f, "vault1", I2), "\"created\":300"), trust_id),
+			 -EBADMSG);
+	assert_non_null(strstr(f->err, "signature does not verify"));
+	assert_int_equal(stored(f), 0);
+}
+
+static int trust_none(const struct export_sig *s, void *ctx, char *err, size_t errlen)
+{
+	return snprintf(err, errlen, "not trusted here"), -EPERM;
+}
+
+static void untrusted(void **state)
+{
+	struct fx *f = *state;
+
+	assert_int_equal(unpack(f, pack(f, "vault1", I1), trust_none), -EBADMSG);
+	assert_non_null(strstr(f->err, "not trusted here"));
+	assert_int_equal(stored(f), 0);
+}
+
+static void foreign_guest(void **state)
+{
+	struct fx *f = *state;
+
+	backup(f, f->src, "vault2", F1, "", 100);
+	assert_int_equal(unpack(f, pack(f, "vault2", F1), trust_id), -EBADMSG);
+	assert_non_null(strstr(f->err, "is of guest vault2, not vault1"));
+	assert_int_equal(stored(f), 0);
+}
+
+static void different_there(void **state)
+{
+	struct fx *f = *state;
+
+	backup(f, f->dst, "vault1", F1, "", 101);
+	assert_int_equal(unpack(f, pack(f, "vault1", I2), trust_id), -EEXIST);
+	assert_non_null(strstr(f->err, "the store already holds a different backup " F1));
+	assert_int_equal(stored(f), 1); /* its own, untouched */
+}
+
+/* A tar of one entry of the given type (and link target) after a
+ * well-formed first link. */
+static int crafted(struct fx *f, const char *name, unsigned type, const char *link, bool hard)
+{
+	int fd = memfd_create("crafted", MFD_CLOEXEC), src = pack(f, "vault1", F1);
+	off_t size = lseek(src, 0, SEEK_END);
+	struct archive *a = archive_write_new();
+	struct archive_entry *e = archive_entry_new();
+	char *buf = malloc((size_t)size);
+
+	/* the packed tar without its end, then one more entry */
+	assert_int_equal(pread(src, buf, (size_t)size, 0), size);
+	close(src);
+	archive_write_set_format_pax_restricted(a);
+	archive_write_set_bytes_in_last_block(a, 1);
+	assert_int_equal(archive_write_open_fd(a, fd), ARCHIVE_OK);
+	archive_entry_set_pathname(e, name);
+	archive_entry_set_filetype(e, type);
+	archive_entry_set_perm(e, 0600);
+	if (link && hard)
+		archive_entry_set_hardlink(e, link);
+	else if (link)
+		archive_entry_set_symlink(e, link);
+	archive_entry_set_size(e, type == AE_IFREG && !link ? 4 : 0);
+	assert_int_equal(archive_write_header(a, e), ARCHIVE_OK);
+	if (type == AE_IFREG && !link)
+		archive_write_data(a, "abcd", 4);
+	archive_write_close(a);
+	archive_write_free(a);
+	archive_entry_free(e);
+	{ /* prepend the first link: its entries, without the two end blocks */
+		off_t tail = lseek(fd, 0, SEEK_END);
+		char *t = malloc((size_t)tail);
+		int out = memfd_create("crafted2", MFD_CLOEXEC);
+		size_t keep = (size_t)size;
+
+		assert_int_equal(pread(fd, t, (size_t)tail, 0), tail);
+		static const char zero[512];
+
+		while (keep >= 512 && !memcmp(buf + keep - 512, zero, 512))
+			keep -= 512; /* the end's zero blocks */
+		assert_int_equal(write(out, buf, keep), (ssize_t)keep);
+		assert_int_equal(write(out, t, (size_t)tail), tail);
+		free(t);
+		close(fd);
+		fd = out;
+	}
+	free(buf);
+	return fd;
+}
+
+static void bad_entries(void **state)
+{
+	struct fx *f = *state;
+
+	assert_int_equal(unpack(f, crafted(f, "../x", AE_IFREG, NULL, false), trust_id), -EBADMSG);
+	assert_non_null(strstr(f->err, "unexpected entry ../x"));
+	assert_int_equal(unpack(f, crafted(f, "a/" F1 ".sig", AE_IFREG, NULL, false), trust_id), -EBADMSG);
+	assert_non_null(strstr(f->err, "unexpected entry"));
+	assert_int_equal(unpack(f, crafted(f, F1 ".x.qcow2", AE_IFLNK, "/etc/shadow", false),
+				trust_id), -EBADMSG);
+	assert_non_null(strstr(f->err, "not a regular file"));
+	assert_int_equal(unpack(f, crafted(f, F1 ".x.qcow2", AE_IFREG, F1 ".json", true), trust_id),
+			 -EBADMSG);
+	assert_non_null(strstr(f->err, "not a regular file"));
+	assert_int_equal(unpack(f, crafted(f, F1 ".x.qcow2", AE_IFDIR, NULL, false), trust_id), -EBADMSG);
+	assert_non_null(strstr(f->err, "not a regular file"));
+	/* a file twice, a link out of order, a volume no manifest lists */
+	assert_int_equal(unpack(f, crafted(f, F1 ".archive.qcow2", AE_IFREG, NULL, false), trust_id),
+			 -EBADMSG);
+	assert_non_null(strstr(f->err, "twice"));
+	assert_int_equal(unpack(f, crafted(f, "20261130T000000Z.json", AE_IFREG, NULL, false), trust_id),
+			 -EBADMSG);
+	assert_non_null(strstr(f->err, "oldest first"));
+	assert_int_equal(unpack(f, crafted(f, F1 ".extra.qcow2", AE_IFREG, NULL, false), trust_id),
+			 -EBADMSG);
+	assert_non_null(strstr(f->err, "3 volume file(s), its manifest lists 2"));
+	assert_int_equal(stored(f), 0);
+}
+
+static void not_a_copy(void **state)
+{
+	struct fx *f = *state;
+	int fd = memfd_create("empty", MFD_CLOEXEC);
+
+	assert_int_equal(write(fd, "hello", 5), 5);
+	assert_true(unpack(f, fd, trust_id) < 0);
+	fd = memfd_create("empty", MFD_CLOEXEC);
+	assert_true(unpack(f, fd, trust_id) < 0);
+	assert_int_equal(stored(f), 0);
+	/* no such backup to pack */
+	{
+		char gdir[400];
+		uint64_t bytes;
+
+		fd = memfd_create("copy", MFD_CLOEXEC);
+		snprintf(gdir, sizeof(gdir), "%s/vault1", f->src);
+		assert_int_equal(backup_copy_pack(gdir, "20261231T000000Z", trust_id, &f->id, fd, &bytes,
+						  f->err, sizeof(f->err)), -ENOENT);
+		close(fd);
+	}
+}
+
+static void names(void **state)
+{
+	struct backup_copy_entry e;
+
+	(void)state;
+	assert_true(backup_copy_name_parse(F1 ".json", &e) && e.kind == BACKUP_COPY_JSON);
+	assert_true(backup_copy_name_parse(F1 ".sig", &e) && e.kind == BACKUP_COPY_SIG);
+	assert_true(backup_copy_name_parse(F1 ".data1.qcow2", &e) && e.kind == BACKUP_COPY_VOLUME);
+	assert_string_equal(e.disk, "data1");
+	assert_string_equal(e.id, F1);
+	assert_false(backup_copy_name_parse(F1 ".Data.qcow2", &e));
+	assert_false(backup_copy_name_parse(F1 "..qcow2", &e));
+	assert_false(backup_copy_name_parse(F1 ".a/b.qcow2", &e));
+	assert_false(backup_copy_name_parse(F1 ".abcdefghijklmnop.qcow2", &e));
+	assert_false(backup_copy_name_parse("2026120XT000000Z.json", &e));
+	assert_false(backup_copy_name_parse(F1 ".json/", &e));
+	assert_false(backup_copy_name_parse(F1, &e));
+	assert_false(backup_copy_name_parse("", &e));
+}
+
+/* The receiver's rule: a live member of its ledger, with that key. */
+static void ledger_trust(void **state)
+{
+	struct fx *f = *state;
+	struct export_sig s = { 0 };
+	struct ledger l;
+	char err[256];
+
+	ledger_init(&l);
+	crypto_scalarmult_base(f->id.wg_pk, f->id.sign_sk); /* any key will do */
+	assert_int_equal(ledger_genesis(&l, &f->id, NULL, 0x0a4d0000, 16, f->id.wg_pk, "",
+					LEDGER_FOUNDER_ROLES, err, sizeof(err)), 0);
+	strcpy(s.signer, "node-a");
+	memcpy(s.key, f->id.sign_pk, SIGN_PK_BYTES);
+	assert_int_equal(backup_trust_ledger(&l, &s, err, sizeof(err)), 0);
+	s.key[0] ^= 1;
+	assert_int_equal(backup_trust_ledger(&l, &s, err, sizeof(err)), -EPERM);
+	assert_non_null(strstr(err, "not a live member of the ledger with that key"));
+	s.key[0] ^= 1;
+	strcpy(s.signer, "node-b");
+	assert_int_equal(backup_trust_ledger(&l, &s, err, sizeof(err)), -EPERM);
+	ledger_free(&l);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(round_trip, setup, teardown),
+		cmocka_unit_test_setup_teardown(partly_there, setup, teardown),
+		cmocka_unit_test_setup_teardown(tampered, setup, teardown),
+		cmocka_unit_test_setup_teardown(untrusted, setup, teardown),
+		cmocka_unit_test_setup_teardown(foreign_guest, setup, teardown),
+		cmocka_unit_test_setup_teardown(different_there, setup, teardown),
+		cmocka_unit_test_setup_teardown(bad_entries, setup, teardown),
+		cmocka_unit_test_setup_teardown(not_a_copy, setup, teardown),
+		cmocka_unit_test_setup_teardown(ledger_trust, setup, teardown),
+		cmocka_unit_test(names),
+	};
+
+	if (sodium_init() < 0)
+		return 1;
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,67 @@
+/* A backup's copy to another node (docs/protocol.md, "Backup copy
+ * payload"): the chain ending at one backup as a POSIX tar (pax, restricted
+ * to ustar where it suffices), each link in turn, full first: ID.json,
+ * ID.sig, then each ID.DISK.qcow2 in its manifest's order; regular files
+ * with flat names, nothing else.
+ *
+ * virt-backup-tar.c reads such a tar from a peer, strictly, one entry at a
+ * time; virt-backup-pack.c writes one from this node's store;
+ * virt-backup-unpack.c stores one into this node's store, verified as the
+ * listing and restore verify, or leaves the store as it was. */
+#pragma once
+#include <stdint.h>
+
+#include "virt/virt-backup.h"
+
+#define BACKUP_COPY_STAGING ".incoming." /* <gdir>/.incoming.XXXXXX while unpacking */
+#define BACKUP_COPY_ROOM_MARGIN (16u << 20) /* beyond the tar's size */
+
+enum backup_copy_kind { BACKUP_COPY_JSON, BACKUP_COPY_SIG, BACKUP_COPY_VOLUME };
+
+struct backup_copy_entry {
+	char name[BACKUP_FILE_MAX];      /* flat: ID.json, ID.sig or ID.DISK.qcow2 */
+	char id[BACKUP_ID_LEN + 1];
+	char disk[EXPORT_DISK_MAX + 1];  /* a volume's; else "" */
+	enum backup_copy_kind kind;
+	uint64_t size;
+};
+
+/* Whether name is one of a backup's files, into *e (all but size). */
+bool backup_copy_name_parse(const char *name, struct backup_copy_entry *e);
+
+/* --- virt-backup-tar.c --- */
+struct backup_tar;
+/* Reads fd from offset 0 with pread (the descriptor's own offset is left
+ * alone); what the entries may hold in all is fd's size. */
+int backup_tar_open(int fd, struct backup_tar **t, char *err, size_t errlen);
+/* The next entry, checked: a regular file (no link, no sparse map) in a
+ * ustar or pax header, a name backup_copy_name_parse takes, in order (links
+ * by ascending id, each ID.json, ID.sig, then its volumes, none twice), at
+ * most BACKUP_CHAIN_MAX links, a manifest within BACKUP_MANIFEST_MAX, a
+ * signature within EXPORT_SIG_MAX, the sizes together within the file's. 0,
+ * 1 at the end (every link had its signature), or -EBADMSG with why. */
+int backup_tar_next(struct backup_tar *t, struct backup_copy_entry *e, char *err, size_t errlen);
+/* The current entry's bytes, exactly its size, written to out (-1: read
+ * and dropped). */
+int backup_tar_copy(struct backup_tar *t, int out, char *err, size_t errlen);
+void backup_tar_close(struct backup_tar *t);
+
+/* --- virt-backup-pack.c --- */
+/* The chain ending at id in gdir (listed with trust, every volume file
+ * hashed against its manifest as it is opened, what was hashed is what is
+ * written) as the tar, into out from its current offset; *bytes: the
+ * tar's size. -ENOENT: no such backup; -ENOSPC: out's filesystem lacks the
+ * room; -EBADMSG: a link damaged or the chain broken. */
+int backup_copy_pack(const char *gdir, const char *id, backup_trust_fn trust, void *ctx, int out,
+		     uint64_t *bytes, char *err, size_t errlen);
+
+/* --- virt-backup-unpack.c --- */
+/* The tar in fd (from a peer) into dir/guest: staged in the guest's
+ * directory, every link checked (a signature trust accepts, every file's
+ * size and SHA-256, each qcow2 header, the manifest's guest, one whole
+ * chain ending at its newest link), then each link the store lacks moved in
+ * (volumes, signature, manifest last). A link the store holds must have the
+ * same manifest, byte for byte, and is left as it is. On failure nothing
+ * new stays. summary: what was stored, for the operator. */
+int backup_copy_unpack(const char *dir, const char *guest, int fd, backup_trust_fn trust,
+		       void *ctx, char *summary, size_t slen, char *err, size_t errlen);

@@ -1,0 +1,305 @@
+/* Storing a backup copy from a peer (virt/virt-backup-copy.h). Under the
+ * guest directory's lock: the tar is written into a staging directory of
+ * root's (<gdir>/.incoming.XXXXXX, never listed: not an ID.json), checked
+ * there as the listing and restore check the store, compared with what the
+ * store holds, and only then moved in link by link, its manifest last (the
+ * listing finds a backup by its manifest). Any failure removes what this
+ * copy moved in and the staging directory. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include "lib/errbuf.h"
+#include "lib/units.h"
+#include "virt/virt-backup-copy.h"
+
+struct unpacking {
+	const char *guest;
+	char gdir[PATH_MAX], staging[PATH_MAX];
+	bool staged;                                   /* staging was made */
+	int gfd, sfd;
+	char ids[BACKUP_CHAIN_MAX][BACKUP_ID_LEN + 1]; /* the tar's links, oldest first */
+	unsigned nvol[BACKUP_CHAIN_MAX];               /* their volume files */
+	size_t nlinks, stored;
+	bool fresh[BACKUP_CHAIN_MAX];                  /* the store lacks it */
+	struct backup_entry *e;
+	size_t n;
+	char *err;
+	size_t errlen;
+};
+
+/* Removes a staging directory (files only: nothing else is made there). */
+static void remove_dir(int parent, const char *name)
+{
+	int fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	DIR *d = fd < 0 ? NULL : fdopendir(fd);
+	struct dirent *de;
+
+	if (!d) {
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	while ((de = readdir(d)))
+		if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+			unlinkat(fd, de->d_name, 0);
+	closedir(d);
+	unlinkat(parent, name, AT_REMOVEDIR);
+}
+
+/* What an interrupted copy left (the lock is ours: none is under way). */
+static void sweep(struct unpacking *u)
+{
+	int fd = openat(u->gfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d = fd < 0 ? NULL : fdopendir(fd);
+	struct dirent *de;
+
+	if (!d) {
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	while ((de = readdir(d)))
+		if (!strncmp(de->d_name, BACKUP_COPY_STAGING, strlen(BACKUP_COPY_STAGING)))
+			remove_dir(u->gfd, de->d_name);
+	closedir(d);
+}
+
+static int room(struct unpacking *u, uint64_t size)
+{
+	struct statvfs vfs;
+	uint64_t avail, need = size + BACKUP_COPY_ROOM_MARGIN;
+	char a[32], b[32], c[32];
+
+	if (fstatvfs(u->gfd, &vfs) < 0)
+		return errbuf_fail(-errno, u->err, u->errlen, "%s: %s", u->gdir, strerror(errno));
+	avail = (uint64_t)vfs.f_bavail * vfs.f_frsize;
+	if (avail >= need)
+		return 0;
+	format_size(avail, a, sizeof(a));
+	format_size(need, b, sizeof(b));
+	format_size(size, c, sizeof(c));
+	return errbuf_fail(-ENOSPC, u->err, u->errlen, "%s has %s free, the copy needs %s (its %s and "
+			   "%u MiB)", u->gdir, a, b, c,
+			   BACKUP_COPY_ROOM_MARGIN >> 20);
+}
+
+static int stage_one(struct unpacking *u, struct backup_tar *t, const struct backup_copy_entry *e)
+{
+	int out = openat(u->sfd, e->name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	int ret;
+
+	if (out < 0)
+		return errbuf_fail(-errno, u->err, u->errlen, "%s/%s: %s", u->staging, e->name,
+				   strerror(errno));
+	if (e->kind == BACKUP_COPY_JSON)
+		memcpy(u->ids[u->nlinks++], e->id, BACKUP_ID_LEN + 1);
+	else if (e->kind == BACKUP_COPY_VOLUME)
+		u->nvol[u->nlinks - 1]++;
+	ret = backup_tar_copy(t, out, u->err, u->errlen);
+	if (!ret && fsync(out) < 0)
+		ret = errbuf_fail(-errno, u->err, u->errlen, "%s/%s: %s", u->staging, e->name,
+				  strerror(errno));
+	close(out);
+	return ret;
+}
+
+/* The tar's files into a new staging directory, each header checked first. */
+static int stage(struct unpacking *u, int fd)
+{
+	struct backup_copy_entry e;
+	struct backup_tar *t;
+	int ret;
+
+	if (snprintf(u->staging, sizeof(u->staging), "%s/" BACKUP_COPY_STAGING "XXXXXX", u->gdir) >=
+	    (int)sizeof(u->staging))
+		return errbuf_fail(-ENAMETOOLONG, u->err, u->errlen, "%s: name too long", u->gdir);
+	if (!mkdtemp(u->staging))
+		return errbuf_fail(-errno, u->err, u->errlen, "%s: %s", u->gdir, strerror(errno));
+	u->staged = true;
+	if ((u->sfd = open(u->staging, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0)
+		return errbuf_fail(-errno, u->err, u->errlen, "%s: %s", u->staging, strerror(errno));
+	if ((ret = backup_tar_open(fd, &t, u->err, u->errlen)) < 0)
+		return ret;
+	while ((ret = backup_tar_next(t, &e, u->err, u->errlen)) == 0)
+		if ((ret = stage_one(u, t, &e)) < 0)
+			break;
+	backup_tar_close(t);
+	return ret < 0 ? ret : 0;
+}
+
+/* Each volume file's first bytes: a qcow2 restore may read (the hash was
+ * checked on the same descriptors). */
+static int headers(struct unpacking *u, const struct backup_entry *e)
+{
+	int fds[EXPORT_VOLUMES_MAX] = { -1, -1, -1, -1 }, ret;
+	uint8_t head[EXPORT_QCOW2_HEAD];
+
+	ret = backup_verify_files(u->staging, e, fds, u->err, u->errlen);
+	for (unsigned i = 0; i < e->m.nvol; i++) {
+		ssize_t got = fds[i] < 0 ? -1 : pread(fds[i], head, sizeof(head), 0);
+		const char *why = backup_link_header_check(head, got > 0 ? (size_t)got : 0);
+
+		if (!ret && why)
+			ret = errbuf_fail(-EBADMSG, u->err, u->errlen, "backup %s, volume %s: %s", e->m.id,
+					  e->m.vol[i].disk, why);
+		if (fds[i] >= 0)
+			close(fds[i]);
+	}
+	return ret;
+}
+
+/* As the listing and restore check the store: signed by whom trust
+ * accepts, every file its manifest's, each of this guest, one whole chain. */
+static int check(struct unpacking *u, backup_trust_fn trust, void *ctx)
+{
+	size_t chain[BACKUP_CHAIN_MAX], len;
+	int ret = backup_list(u->staging, trust, ctx, &u->e, &u->n, u->err, u->errlen);
+
+	if (ret < 0)
+		return ret;
+	if (u->n != u->nlinks)
+		return errbuf_fail(-EBADMSG, u->err, u->errlen, "the copy's %zu manifests are not its "
+				   "%zu backups", u->n, u->nlinks);
+	for (size_t i = 0; i < u->n; i++) {
+		const struct backup_entry *e = &u->e[i];
+
+		if (!e->intact)
+			return errbuf_fail(-EBADMSG, u->err, u->errlen, "backup %s in the copy: %s",
+					   e->m.id, e->why);
+		if (strcmp(e->m.guest, u->guest))
+			return errbuf_fail(-EBADMSG, u->err, u->errlen, "backup %s in the copy is of guest "
+					   "%s, not %s", e->m.id, e->m.guest, u->guest);
+		if (strcmp(e->m.id, u->ids[i]) || e->m.nvol != u->nvol[i])
+			return errbuf_fail(-EBADMSG, u->err, u->errlen, "backup %s in the copy: %u volume "
+					   "file(s), its manifest lists %u", e->m.id, u->nvol[i], e->m.nvol);
+	}
+	if ((ret = backup_chain(u->e, u->n, u->n - 1, chain, &len, u->err, u->errlen)) < 0)
+		return ret;
+	if (len != u->n)
+		return errbuf_fail(-EBADMSG, u->err, u->errlen, "the copy holds backups outside the "
+				   "chain of %s", u->e[u->n - 1].m.id);
+	for (size_t i = 0; i < u->n; i++)
+		if ((ret = headers(u, &u->e[i])) < 0)
+			return ret;
+	return 0;
+}
+
+/* Which links the store lacks; one it holds must be the same, byte for byte. */
+static int compare(struct unpacking *u)
+{
+	char name[BACKUP_FILE_MAX], *mine = NULL, *theirs = NULL;
+	size_t mlen, tlen;
+	int ret = 0;
+
+	for (size_t i = 0; i < u->n && !ret; i++) {
+		backup_file_name(u->e[i].m.id, "json", name, sizeof(name));
+		ret = backup_read_small(u->gdir, name, BACKUP_MANIFEST_MAX, &mine, &mlen, u->err, u->errlen);
+		if (ret == -ENOENT) {
+			u->fresh[i] = true;
+			ret = 0;
+			continue;
+		}
+		if (ret == 0)
+			ret = backup_read_small(u->staging, name, BACKUP_MANIFEST_MAX, &theirs, &tlen,
+						u->err, u->errlen);
+		if (ret < 0 && ret != -EPERM)
+			errbuf_set(u->err, u->errlen, "%s: %s", name, strerror(-ret));
+		else if (ret == 0 && (mlen != tlen || memcmp(mine, theirs, mlen)))
+			ret = errbuf_fail(-EEXIST, u->err, u->errlen, "the store already holds a different "
+					  "backup %s of %s", u->e[i].m.id, u->guest);
+		free(mine);
+		free(theirs);
+		mine = theirs = NULL;
+	}
+	return ret;
+}
+
+static int move_in(struct unpacking *u, const char *name, unsigned flags)
+{
+	if (renameat2(u->sfd, name, u->gfd, name, flags) < 0)
+		return errbuf_fail(-errno, u->err, u->errlen, "moving %s into %s: %s", name, u->gdir,
+				   strerror(errno));
+	return 0;
+}
+
+/* One link: its volume files, its signature, its manifest (never over one). */
+static int commit_one(struct unpacking *u, const struct backup_manifest *m)
+{
+	char name[BACKUP_FILE_MAX];
+	int ret = 0;
+
+	for (unsigned i = 0; i < m->nvol && !ret; i++) {
+		backup_volume_file(m->id, m->vol[i].disk, name, sizeof(name));
+		ret = move_in(u, name, 0);
+	}
+	if (!ret) {
+		backup_file_name(m->id, "sig", name, sizeof(name));
+		ret = move_in(u, name, 0);
+	}
+	if (!ret) {
+		backup_file_name(m->id, "json", name, sizeof(name));
+		ret = move_in(u, name, RENAME_NOREPLACE);
+	}
+	return ret;
+}
+
+static int commit(struct unpacking *u)
+{
+	int ret = 0;
+	size_t i;
+
+	for (i = 0; i < u->n && !ret; i++)
+		if (u->fresh[i] && !(ret = commit_one(u, &u->e[i].m)))
+			u->stored++;
+	if (!ret && fsync(u->gfd) < 0)
+		ret = errbuf_fail(-errno, u->err, u->errlen, "%s: %s", u->gdir, strerror(errno));
+	if (!ret)
+		return 0;
+	/* i went one past the link that failed: it and each one moved in go */
+	while (i-- > 0)
+		if (u->fresh[i])
+			backup_remove(u->gdir, &u->e[i].m);
+	u->stored = 0;
+	return ret;
+}
+
+int backup_copy_unpack(const char *dir, const char *guest, int fd, backup_trust_fn trust,
+		       void *ctx, char *summary, size_t slen, char *err, size_t errlen)
+{
+	struct unpacking u = { .guest = guest, .gfd = -1, .sfd = -1, .err = err, .errlen = errlen };
+	struct stat st;
+	int ret, lock = -1;
+
+	summary[0] = '\0';
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
+		return errbuf_fail(-EBADF, err, errlen, "the copy is not a regular file");
+	if ((ret = backup_guest_dir(dir, guest, true, u.gdir, sizeof(u.gdir), err, errlen)) < 0)
+		return ret;
+	if ((u.gfd = open(u.gdir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0)
+		return errbuf_fail(-errno, err, errlen, "%s: %s", u.gdir, strerror(errno));
+	if ((ret = room(&u, (uint64_t)st.st_size)) < 0 ||
+	    (ret = backup_lock(u.gdir, &lock, err, errlen)) < 0)
+		goto cleanup;
+	sweep(&u);
+	if ((ret = stage(&u, fd)) < 0 || (ret = check(&u, trust, ctx)) < 0 ||
+	    (ret = compare(&u)) < 0 || (ret = commit(&u)) < 0)
+		goto cleanup;
+	snprintf(summary, slen, "%zu backup(s) of %s stored in %s, %zu already there (the chain "
+		 "ending at %s)", u.stored, guest, u.gdir, u.n - u.stored, u.e[u.n - 1].m.id);
+cleanup:
+	if (u.sfd >= 0)
+		close(u.sfd);
+	if (u.staged)
+		remove_dir(u.gfd, strrchr(u.staging, '/') + 1);
+	backup_unlock(lock);
+	close(u.gfd);
+	free(u.e);
+	return ret;
+}
