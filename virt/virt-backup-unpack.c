@@ -299,6 +299,8 @@ cleanup:
 	if (u.staged)
 		remove_dir(u.gfd, strrchr(u.staging, '/') + 1);
 	backup_unlock(lock);
+	if (ret < 0)
+		rmdir(u.gdir); /* made for this copy: an empty one goes too */
 	close(u.gfd);
 	free(u.e);
 	return ret;

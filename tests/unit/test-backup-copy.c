@@ -229,6 +229,7 @@ static void tampered(void **state)
 			 -EBADMSG);
 	assert_non_null(strstr(f->err, "altered"));
 	assert_int_equal(stored(f), 0);
+	assert_int_equal(access(f->dgdir, F_OK), -1); /* the directory made for it went too */
 	/* a manifest's byte: its signature no longer verifies */
 	assert_int_equal(unpack(f, altered(pack(f, "vault1", I2), "\"created\":300"), trust_id),
 			 -EBADMSG);
