@@ -34,6 +34,7 @@
 #include "lib/log.h"
 #include "osi-config.h"
 #include "service-vm-host/helper-agent.h"
+#include "service-vm-host/helper-backup.h"
 #include "service-vm-host/helper-fabric.h"
 #include "service-vm-host/helper-net.h"
 #include "service-vm-host/helper-move.h"
@@ -46,7 +47,7 @@
 #define MAX_SETS 32
 
 static int peer = -1;
-static int passed_fd = -1; /* move-in: the received archive, with the request */
+static int passed_fd = -1; /* move-in, backup-in: the received file, with the request */
 static volatile sig_atomic_t stop_signal;
 static bool peer_gone;
 
@@ -299,12 +300,12 @@ static ssize_t recv_request(uint8_t *buf, size_t len)
 	return n;
 }
 
-/* move-out's answer: the exported archive's descriptor with its line. */
-static int send_fd(int fd, uint64_t bytes)
+/* move-out's and backup-out's answer: the file's descriptor with its line. */
+static int send_fd(int fd, const char *state, uint64_t bytes)
 {
 	union { struct cmsghdr h; char b[CMSG_SPACE(sizeof(int))]; } ctl;
 	char line[96];
-	int n = snprintf(line, sizeof(line), "{\"state\":\"exported\",\"bytes\":%llu}\n",
+	int n = snprintf(line, sizeof(line), "{\"state\":\"%s\",\"bytes\":%llu}\n", state,
 			 (unsigned long long)bytes);
 	struct iovec iov = { .iov_base = line, .iov_len = (size_t)n };
 	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.b,
@@ -338,7 +339,7 @@ static int move(struct virt_host *h, const struct host_config *c, const struct g
 		report("stopping", "a clean shutdown, then the export", NULL);
 		if ((ret = helper_move_out(h, c, name, to, &fd, &bytes)) < 0)
 			return fail("%s", h->err);
-		ret = send_fd(fd, bytes);
+		ret = send_fd(fd, "exported", bytes);
 		close(fd);
 		return ret < 0 ? fail("cannot hand the export over: %s", strerror(-ret)) : 0;
 	}
@@ -354,6 +355,37 @@ static int move(struct virt_host *h, const struct host_config *c, const struct g
 	if (helper_move_act(h, c, op, name, detail, sizeof(detail)) < 0)
 		return fail("%s", h->err);
 	report(op->done_state, detail[0] ? detail : NULL, NULL);
+	return 0;
+}
+
+/* backup-out: the backup's id in a second record (as move-out's target);
+ * the packed copy handed back. No libvirt: only the node's backup store. */
+static int backup_out(const struct host_config *c, const char *name)
+{
+	char id[HELPER_MOVE_TO_BYTES], buf[HELPER_MOVE_TO_BYTES + 1], err[VIRT_ERR_MAX];
+	ssize_t n = recv(peer, buf, sizeof(buf), MSG_TRUNC);
+	const char *why = n < 0 ? "no backup id arrived" : helper_backup_id_check(buf, (size_t)n, id);
+	uint64_t bytes = 0;
+	int fd, ret;
+
+	if (why)
+		return fail("refused: %s", why);
+	if (helper_backup_out(c, name, id, &fd, &bytes, err, sizeof(err)) < 0)
+		return fail("cannot pack backup %s of %s: %s", id, name, err);
+	ret = send_fd(fd, "packed", bytes); /* the mover's; "sent" is its own end state */
+	close(fd);
+	return ret < 0 ? fail("cannot hand the packed copy over: %s", strerror(-ret)) : 0;
+}
+
+/* backup-in: the received copy stored, or nothing. */
+static int backup_in(const struct host_config *c, const struct guest_op_def *op, const char *name)
+{
+	char err[VIRT_ERR_MAX], summary[VIRT_ERR_MAX];
+
+	if (helper_backup_in(c, name, passed_fd, summary, sizeof(summary), err, sizeof(err)) < 0)
+		return fail("the backup copy of %s is refused, nothing was stored: %s", name, err);
+	log_info("%s", summary);
+	report(op->done_state, summary, NULL);
 	return 0;
 }
 
@@ -405,8 +437,8 @@ int main(int argc, char **argv)
 	}
 	peer = SD_LISTEN_FDS_START;
 	why = take_request(&r, &op);
-	if (!why && passed_fd >= 0 && op->op != GOP_MOVE_IN)
-		why = "only a move-in brings a file";
+	if (!why && passed_fd >= 0 && op->op != GOP_MOVE_IN && op->op != GOP_BACKUP_IN)
+		why = "only a move-in or a backup-in brings a file";
 	if (why)
 		return fail("refused: %s", why);
 	if (load_config(argc, argv, &cfg) < 0)
@@ -414,6 +446,10 @@ int main(int argc, char **argv)
 	/* agent-addresses comes every 15-20 s while a guest agent is up: debug */
 	log_msg(op->op == GOP_AGENT_ADDRESSES ? LOG_LVL_DEBUG : LOG_LVL_INFO, "%s %s%s%s", op->verb,
 		r.name, r.type[0] ? " as " : "", r.type);
+	if (op->op == GOP_BACKUP_OUT)
+		return backup_out(&cfg, r.name);
+	if (op->op == GOP_BACKUP_IN)
+		return backup_in(&cfg, op, r.name);
 	vc.uri = cfg.virt_uri;
 	vc.pool_dir = cfg.pool_dir[0] ? cfg.pool_dir : NULL;
 	vc.console_dir = cfg.console_dir[0] ? cfg.console_dir : NULL;
@@ -428,8 +464,6 @@ int main(int argc, char **argv)
 		ret = node_act(&h, &cfg, op);
 	else if (op->op == GOP_AGENT_ADDRESSES)
 		ret = agent_act(&h);
-	else if (op->op == GOP_BACKUP_OUT || op->op == GOP_BACKUP_IN)
-		ret = fail("refused: %s is not built yet", op->verb);
 	else if (op->op >= GOP_MOVE_OUT)
 		ret = move(&h, &cfg, op, &r);
 	else

@@ -33,6 +33,7 @@ declare -A exceptions=(
 	[service-vm-host/helper-net.c]="virt"
 	[service-vm-host/helper-agent.h]="virt" # the helper's agent-addresses verb (helper-virt.c's part)
 	[service-vm-host/helper-agent.c]="virt"
+	[service-vm-host/helper-backup.c]="virt" # the helper's backup-out and backup-in (helper-virt.c's part)
 )
 generated="osi-config.h"
 

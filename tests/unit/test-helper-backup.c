@@ -1,0 +1,188 @@
+/* The root helper's backup-out and backup-in (service-vm-host/helper-backup.c):
+ * one node's chain packed into a file handed back read-only and stored by
+ * another node into the store `vm backups` reads there (<state_dir>/backups
+ * unless host.conf names backup_dir), each trusting the live members of its
+ * own ledger only. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <sodium.h>
+
+#include "lib/mesh.h"
+#include "service-vm-host/helper-backup.h"
+#include "tests/unit/fixture.h"
+#include "virt/virt-backup-copy.h"
+
+#define F1 "20261201T000000Z"
+#define I1 "20261202T000000Z"
+
+struct fx {
+	char base[64], err[512], summary[512];
+	struct host_config a, b;        /* the guest's node, the other */
+	struct identity id, stranger;
+};
+
+static void make_id(struct identity *id, const char *name)
+{
+	memset(id, 0, sizeof(*id));
+	strcpy(id->name, name);
+	crypto_sign_keypair(id->sign_pk, id->sign_sk);
+	crypto_box_keypair(id->wg_pk, id->wg_sk);
+}
+
+/* A backup of vault1 in node a's store, one volume, signed by signer. */
+static void backup(struct fx *f, const struct identity *signer, const char *id, const char *parent)
+{
+	uint8_t buf[120] = { 'Q', 'F', 'I', 0xfb, 0, 0, 0, 3 }, sum[32];
+	char dir[PATH_MAX], gdir[PATH_MAX], path[PATH_MAX + 64];
+	struct backup_manifest m = { .created = 1, .nvol = 1 };
+	int fd;
+
+	assert_int_equal(helper_backup_dir(&f->a, dir, sizeof(dir)), 0);
+	assert_int_equal(backup_guest_dir(dir, "vault1", true, gdir, sizeof(gdir), f->err, sizeof(f->err)), 0);
+	snprintf((char *)buf + 80, sizeof(buf) - 80, "%s", id);
+	snprintf(path, sizeof(path), "%s/%s.data.qcow2", gdir, id);
+	assert_true((fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600)) >= 0);
+	assert_int_equal(write(fd, buf, sizeof(buf)), sizeof(buf));
+	close(fd);
+	crypto_hash_sha256(sum, buf, sizeof(buf));
+	sodium_bin2hex(m.vol[0].sha256, sizeof(m.vol[0].sha256), sum, sizeof(sum));
+	strcpy(m.vol[0].disk, "data");
+	m.vol[0].capacity = 1 << 20;
+	m.vol[0].bytes = sizeof(buf);
+	strcpy(m.id, id);
+	strcpy(m.guest, "vault1");
+	strcpy(m.instance_id, "i-1");
+	strcpy(m.node, signer->name);
+	m.incremental = parent != NULL;
+	snprintf(m.parent, sizeof(m.parent), "%s", parent ? parent : "");
+	assert_int_equal(backup_store_manifest(gdir, &m, signer, f->err, sizeof(f->err)), 0);
+}
+
+static void node(struct fx *f, struct host_config *c, const char *name, const struct ledger *l)
+{
+	snprintf(c->state_dir, sizeof(c->state_dir), "%s/%s", f->base, name);
+	assert_int_equal(mkdir(c->state_dir, 0700), 0);
+	if (l)
+		assert_int_equal(mesh_ledger_save(c->state_dir, l), 0);
+}
+
+static int setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+	struct ledger l;
+
+	if (!f || fixture_tmpdir(f->base, sizeof(f->base), "test-helper-backup"))
+		return -1;
+	make_id(&f->id, "node-a");
+	make_id(&f->stranger, "node-x");
+	ledger_init(&l);
+	if (ledger_genesis(&l, &f->id, NULL, 0x0a4d0000, 16, f->id.wg_pk, "", LEDGER_FOUNDER_ROLES,
+			   f->err, sizeof(f->err)) < 0)
+		return -1;
+	node(f, &f->a, "a", &l);
+	node(f, &f->b, "b", &l);
+	ledger_free(&l);
+	backup(f, &f->id, F1, NULL);
+	backup(f, &f->id, I1, F1);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fx *f = *state;
+
+	fixture_rmtree(f->base);
+	free(f);
+	return 0;
+}
+
+static void copy_between_nodes(void **state)
+{
+	struct fx *f = *state;
+	char gdir[PATH_MAX + 16];
+	struct backup_entry *e;
+	uint64_t bytes;
+	size_t n;
+	int fd;
+
+	assert_int_equal(helper_backup_out(&f->a, "vault1", I1, &fd, &bytes, f->err, sizeof(f->err)), 0);
+	assert_true(bytes > 0);
+	assert_int_equal(fcntl(fd, F_GETFL) & O_ACCMODE, O_RDONLY);
+	assert_int_equal(lseek(fd, 0, SEEK_END), (off_t)bytes);
+	assert_int_equal(helper_backup_in(&f->b, "vault1", fd, f->summary, sizeof(f->summary), f->err,
+					  sizeof(f->err)), 0);
+	close(fd);
+	assert_non_null(strstr(f->summary, "2 backup(s) of vault1 stored in "));
+	assert_non_null(strstr(f->summary, "/b/backups/vault1"));
+	/* where vm backups reads on node b: both there, intact */
+	snprintf(gdir, sizeof(gdir), "%s/backups/vault1", f->b.state_dir);
+	assert_int_equal(backup_list(gdir, NULL, NULL, &e, &n, f->err, sizeof(f->err)), 0);
+	assert_int_equal(n, 2);
+	assert_true(e[0].intact && e[1].intact);
+	free(e);
+	/* host.conf's backup_dir, when set */
+	snprintf(f->b.backup_dir, sizeof(f->b.backup_dir), "%s/elsewhere", f->base);
+	assert_int_equal(helper_backup_out(&f->a, "vault1", F1, &fd, &bytes, f->err, sizeof(f->err)), 0);
+	assert_int_equal(helper_backup_in(&f->b, "vault1", fd, f->summary, sizeof(f->summary), f->err,
+					  sizeof(f->err)), 0);
+	close(fd);
+	assert_non_null(strstr(f->summary, "/elsewhere/vault1"));
+}
+
+static void refusals(void **state)
+{
+	struct fx *f = *state;
+	char path[PATH_MAX + 16];
+	uint64_t bytes;
+	int fd;
+
+	/* no such backup; a chain one of whose links is a stranger's */
+	assert_int_equal(helper_backup_out(&f->a, "vault1", "20261209T000000Z", &fd, &bytes, f->err,
+					   sizeof(f->err)), -ENOENT);
+	assert_int_equal(fd, -1);
+	assert_int_equal(helper_backup_out(&f->a, "vault2", F1, &fd, &bytes, f->err, sizeof(f->err)),
+			 -ENOENT);
+	backup(f, &f->stranger, "20261203T000000Z", I1);
+	assert_int_equal(helper_backup_out(&f->a, "vault1", "20261203T000000Z", &fd, &bytes, f->err,
+					   sizeof(f->err)), -EBADMSG);
+	assert_non_null(strstr(f->err, "not a live member of the ledger"));
+	/* the receiver: a file opened for writing only, no ledger */
+	snprintf(path, sizeof(path), "%s/w", f->base);
+	assert_true((fd = open(path, O_WRONLY | O_CREAT, 0600)) >= 0);
+	assert_int_equal(helper_backup_in(&f->b, "vault1", fd, f->summary, sizeof(f->summary), f->err,
+					  sizeof(f->err)), -EBADF);
+	assert_non_null(strstr(f->err, "not open for reading"));
+	close(fd);
+	assert_int_equal(helper_backup_out(&f->a, "vault1", I1, &fd, &bytes, f->err, sizeof(f->err)), 0);
+	snprintf(path, sizeof(path), "%s/ledger", f->b.state_dir);
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(helper_backup_in(&f->b, "vault1", fd, f->summary, sizeof(f->summary), f->err,
+					  sizeof(f->err)), -EPERM);
+	assert_non_null(strstr(f->err, "no ledger"));
+	close(fd);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(copy_between_nodes, setup, teardown),
+		cmocka_unit_test_setup_teardown(refusals, setup, teardown),
+	};
+
+	if (sodium_init() < 0)
+		return 1;
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
