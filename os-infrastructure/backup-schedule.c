@@ -1,6 +1,8 @@
 /* A backup schedule is systemd's: osi-backup@NAME.timer starts
  * osi-backup@NAME.service, which runs `vm backup NAME --keep N`. Here only
- * the two drop-ins that set the period and N are written. */
+ * the two drop-ins that set the period and N are written, and with --to
+ * NODE the copy's arguments and the network the service then needs to ask
+ * the fleet (it has none otherwise). */
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -41,10 +43,20 @@ static int writable(const char *dir, const char *guest, char *line, size_t len)
 	return 0;
 }
 
-int backup_schedule(const char *guest, const char *every, unsigned keep, const char *unit_dir,
-		    const char *dir)
+/* --to NODE's lines of the service's drop-in, or none. */
+static void copy_lines(const char *to, char *out, size_t len)
 {
-	char unit[128], text[512 + PATH_MAX], rw[PATH_MAX + 32];
+	if (!to)
+		out[0] = '\0';
+	else
+		snprintf(out, len, "Environment=\"OSI_BACKUP_COPY=--to %s\"\nPrivateNetwork=no\n"
+			 "RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6\n", to);
+}
+
+int backup_schedule(const char *guest, const char *every, unsigned keep, const char *unit_dir,
+		    const char *dir, const char *to)
+{
+	char unit[128], text[768 + PATH_MAX], rw[PATH_MAX + 32], copy[192];
 	uint64_t ms;
 	int ret;
 
@@ -63,12 +75,14 @@ int backup_schedule(const char *guest, const char *every, unsigned keep, const c
 	if ((ret = drop_in(unit_dir, unit, text)))
 		return ret;
 	snprintf(unit, sizeof(unit), "osi-backup@%s.service", guest);
-	snprintf(text, sizeof(text), "# os-infrastructure vm backup %s --keep %u\n[Service]\n"
-		 "Environment=OSI_BACKUP_KEEP=%u\n%s", guest, keep, keep, rw);
+	copy_lines(to, copy, sizeof(copy));
+	snprintf(text, sizeof(text), "# os-infrastructure vm backup %s --keep %u%s%s\n[Service]\n"
+		 "Environment=OSI_BACKUP_KEEP=%u\n%s%s", guest, keep, to ? " --to " : "", to ? to : "",
+		 keep, rw, copy);
 	if ((ret = drop_in(unit_dir, unit, text)))
 		return ret;
-	printf("Scheduled: a backup of %s every %s, the newest %u kept (drop-ins in %s/osi-backup@%s.*.d).\n"
+	printf("Scheduled: a backup of %s every %s, the newest %u kept%s%s (drop-ins in %s/osi-backup@%s.*.d).\n"
 	       "Enable it:  systemctl daemon-reload && systemctl enable --now osi-backup@%s.timer\n",
-	       guest, every, keep, unit_dir, guest, guest);
+	       guest, every, keep, to ? ", each copied to " : "", to ? to : "", unit_dir, guest, guest);
 	return cmd_output(0);
 }

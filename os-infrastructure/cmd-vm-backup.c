@@ -175,12 +175,11 @@ int vm_backup(const struct cli *cli, int argc, char *argv[])
 
 	if (ret)
 		return ret;
-	if (a.to)
-		return cmd_fail("not yet: --to %s; backups stay on this node (copy the guest's backup "
-				"directory, which vm backups NAME reads, to keep them elsewhere)", a.to);
+	if (a.to && !node_name_valid(a.to))
+		return cmd_usage_error(&cmd_vm, "--to takes a node's name");
 	if (a.every && argc - optind == 1)
 		return settings(&a) ?: backup_schedule(argv[optind], a.every, (unsigned)a.keep,
-							a.unit_dir, a.dir);
+							a.unit_dir, a.dir, a.to);
 	ret = open_host(cli, argc, argv, &a, &h, "vm backup NAME [--dir D] [--keep N] [--full] "
 			"[--every DURATION]   (on the guest's node)", true);
 	if (ret)
@@ -197,7 +196,8 @@ int vm_backup(const struct cli *cli, int argc, char *argv[])
 		if (o.pruned)
 			printf("; %zu older backup(s) pruned", o.pruned);
 		printf(".\n");
-		ret = cmd_output(0);
+		fflush(stdout);
+		ret = a.to ? backup_copy_to(cli, m.guest, m.id, a.to) : cmd_output(0);
 	}
 	virt_host_close(&h);
 out:

@@ -10,7 +10,11 @@ int vm_restore(const struct cli *cli, int argc, char *argv[]);
 #define BACKUP_KEEP_DEFAULT 7
 /* vm backup NAME --every D [--keep N]: drop-ins for osi-backup@NAME.timer
  * (every D) and .service (--keep N, and the backup directory dir made and
- * writable under its ProtectSystem=strict) in unit_dir (NULL:
+ * writable under its ProtectSystem=strict; with to, each backup copied to
+ * that node, the service given the network to ask the fleet) in unit_dir (NULL:
  * BACKUP_UNIT_DIR), and how to enable the timer (backup-schedule.c). */
 int backup_schedule(const char *guest, const char *every, unsigned keep, const char *unit_dir,
-		    const char *dir);
+		    const char *dir, const char *to);
+/* vm backup NAME --to NODE: the fleet has backup id copied to NODE, and
+ * this follows the copy to its end (backup-copy.c). An exit status. */
+int backup_copy_to(const struct cli *cli, const char *guest, const char *id, const char *to);

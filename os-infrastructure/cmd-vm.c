@@ -513,6 +513,7 @@ const struct cmd cmd_vm = {
 		 "       " PROG_NAME " vm import FILE --node NODE [--trust-key HEX] [--config F] [...]\n"
 		 "                 (both on the guest's node; see operator.md, Export and import)\n"
 		 "       " PROG_NAME " vm backup NAME [--dir D] [--keep N] [--full] [--every DURATION] [--unit-dir D]\n"
+		 "                 [--to NODE]   (then copied to NODE, through the fleet)\n"
 		 "       " PROG_NAME " vm backups NAME [--dir D] [--trust-key HEX]\n"
 		 "       " PROG_NAME " vm restore NAME --from BACKUP [--dir D] [--trust-key HEX]\n"
 		 "                 (all three on the guest's node; see operator.md, Backups)",
@@ -526,7 +527,8 @@ const struct cmd cmd_vm = {
 		"  --no-wait      do not wait for the node's answer (create, confirm, start,\n"
 		"                 stop, destroy, move, release-source); otherwise the exit\n"
 		"                 status is the node's\n"
-		"  --to NODE      move: the target node\n"
+		"  --to NODE      move: the target node; backup: then copy the backup (with\n"
+		"                 the chain it needs) to NODE's backup directory\n"
 		"  --recipient A  export: an admin of the ledger the keys of encrypted data\n"
 		"                 volumes are sealed to (repeatable; one needed for those)\n"
 		"  --trust-key H  import, backups, restore: trust only this Ed25519 key (hex)\n"

@@ -370,6 +370,7 @@ static int backup_out(const struct host_config *c, const char *name)
 
 	if (why)
 		return fail("refused: %s", why);
+	report("packing", "checking the chain's signatures and hashes, then packing it", NULL);
 	if (helper_backup_out(c, name, id, &fd, &bytes, err, sizeof(err)) < 0)
 		return fail("cannot pack backup %s of %s: %s", id, name, err);
 	ret = send_fd(fd, "packed", bytes); /* the mover's; "sent" is its own end state */
@@ -382,6 +383,7 @@ static int backup_in(const struct host_config *c, const struct guest_op_def *op,
 {
 	char err[VIRT_ERR_MAX], summary[VIRT_ERR_MAX];
 
+	report("storing", "checking every signature and hash before keeping anything", NULL);
 	if (helper_backup_in(c, name, passed_fd, summary, sizeof(summary), err, sizeof(err)) < 0)
 		return fail("the backup copy of %s is refused, nothing was stored: %s", name, err);
 	log_info("%s", summary);
