@@ -11,7 +11,8 @@
 #   chain (MARK back); a byte changed in a backup file, an untrusted signer
 #   and a missing full each refused with the volume untouched; a shut-off
 #   guest's backup is a full read from the volume; --keep 1 prunes the old
-#   chain; --to refused as not yet; --every writes the timer's drop-ins;
+#   chain; --to with a bad node refused; --every writes the timer's drop-ins
+#   (with --to, the copy's arguments and the network);
 #   the restored guest boots. A LUKS data volume (as virt-tool makes them
 #   where libvirt keeps secrets) goes through the same drill, its markers
 #   written and read through its key, its backups checked to be ciphertext.
@@ -239,9 +240,11 @@ out=$(cli vm backup vault1 2>&1) && die "a backup through a symlinked directory 
 [[ $out == *"symlink"* ]] || die "backup through a symlink: $out"
 rm "$BK/vault1" && mv "$T/vault1.real" "$BK/vault1"
 
-out=$(cli vm backup vault1 --to node-b 2>&1) && die "backup --to succeeded"
-[[ $out == *"not yet"* ]] || die "backup --to: $out"
-pass "--to refused: $out"
+n_before=$(ls "$BK/vault1" | wc -l)
+out=$(cli vm backup vault1 --to ../x 2>&1) && die "backup --to ../x succeeded"
+[[ $out == *"--to takes a node's name"* ]] || die "backup --to ../x: $out"
+(( $(ls "$BK/vault1" | wc -l) == n_before )) || die "backup --to ../x made something"
+pass "--to with a bad node name refused before anything is made (copies on another node: vm-move.sh)"
 
 exec {lockfd}< "$BK/vault1"
 flock -n "$lockfd" || die "cannot lock $BK/vault1"
@@ -268,6 +271,15 @@ grep -qx "OnUnitActiveSec=86400s" "$T/units/osi-backup@vault1.timer.d/os-infrast
 	die "the schedule's drop-ins: $(cat "$T"/units/*/*)"
 [[ $out == *"systemctl enable --now osi-backup@vault1.timer"* ]] || die "--every: $out"
 pass "--every 24h --keep 7: the timer's drop-ins written"
+out=$(cli vm backup vault1 --every 12h --to node-b --unit-dir "$T/units-to" 2>&1) || die "--every --to: $out"
+svc="$T/units-to/osi-backup@vault1.service.d/os-infrastructure.conf"
+grep -qx 'Environment="OSI_BACKUP_COPY=--to node-b"' "$svc" && grep -qx "PrivateNetwork=no" "$svc" &&
+	grep -qx "RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6" "$svc" ||
+	die "the copying schedule's drop-in: $(cat "$svc")"
+grep -q 'OSI_BACKUP_COPY' "$T/units/osi-backup@vault1.service.d/os-infrastructure.conf" &&
+	die "a schedule without --to asks for a copy"
+[[ $out == *"each copied to node-b"* ]] || die "--every --to: $out"
+pass "--every 12h --to node-b: the service's drop-in adds the copy's arguments and the network to ask the fleet"
 
 boot_again
 pass "the restored guest boots"

@@ -233,9 +233,40 @@ defined_on a && die "the failed move left vault1 defined on node-a"
 lvt b start vault1 >/dev/null || die "vault1 does not start on node-b after the failed move"
 off b || die "vault1 did not stop"
 pass "a byte flipped on arrival: the move fails (SHA-256 mismatch), vault1 stays whole and startable on node-b"
+
+# ---- a backup of vault1 made on node-b, copied to node-a (vm backup --to) ----
+# node-b's CLI as root there (its identity signs; the fleet's local socket
+# stands for an admin's connection); node-a's helper stores the chain in its
+# backup directory, <state_dir>/backups.
+bk() { on b "$OSI_BIN" --state-dir "$T/b" --socket "$T/fleet.sock" vm backup vault1 --uri "${URI_OF[b]}" \
+	--pool-dir "${LVDIR[b]}/pool" --dir "$T/b/backups" "$@"; }
+backups_on_a() { on a "$OSI_BIN" --state-dir "$T/a" vm backups vault1 --dir "$T/a/backups"; }
+stored_on_a() { ls "$T/a/backups/vault1/"*.json 2>/dev/null | wc -l; }
+out=$(bk --to node-a 2>&1) && die "a backup copy with a byte corrupted in transit succeeded: $out"
+log "$out"
+[[ $out == *"corrupted in transit"* ]] || die "the corrupted copy said: $out"
+(( $(stored_on_a) == 0 )) || die "the corrupted copy left backups on node-a: $(ls -la "$T/a/backups/vault1")"
+ls -a "$T/a/backups/vault1" 2>/dev/null | grep -q incoming && die "the corrupted copy left a staging directory"
+pass "a backup's copy with a byte flipped on arrival fails (SHA-256 mismatch), nothing stored on node-a"
 stop agent-a
 start_agent_on a
 wait_until 30 live || die "node-a's agent did not come back"
+t0=$(now_ms)
+out=$(bk --to node-a 2>&1) || die "vm backup --to node-a: $out"
+ms=$(( $(now_ms) - t0 ))
+log "$out"
+BID=$(sed -n 's/^Backup \([0-9T]*Z\) of vault1.*/\1/p' <<< "$out" | tail -n 1)
+[[ -n $BID ]] || die "no backup id in: $out"
+[[ $out == *"stored"* ]] || die "vm backup --to did not say the copy was stored: $out"
+out=$(backups_on_a 2>&1) || die "vm backups on node-a: $out"
+grep -q "^$BID .* ok\$" <<< "$out" || die "node-a does not list $BID as ok: $out"
+for f in "$T/b/backups/vault1/$BID".*; do
+	cmp -s "$f" "$T/a/backups/vault1/${f##*/}" || die "node-a's ${f##*/} differs from node-b's"
+done
+grep -qa "$MARK" "$T/a/backups/vault1/$BID".*.qcow2 || die "the marker is not in node-a's copy"
+out=$(bk --to node-a 2>&1) || die "a second copy: $out"
+(( $(stored_on_a) == 2 )) || die "node-a holds $(stored_on_a) backups after two copies"
+pass "backup $BID of vault1 made on node-b and copied to node-a in $ms ms: listed ok there (signed by node-b, a live member), its files identical, the marker in it; a second copy adds the second backup"
 
 # ---- an encrypted data volume: its key travels sealed to the target ----
 out=$(cli vm create --type totebox --name vault2 --node node-a --memory 192M --vcpus 1 --yes 2>&1) ||
@@ -295,6 +326,16 @@ defined_on b && die "node-b defines vault1 after the undone move"
 lvt a stop --force vault1 > /dev/null 2>&1
 off a || die "vault1 did not stop on node-a"
 [[ $(sha256sum < "$(arch a)") == "$SUM" ]] || die "the archive changed on node-a"
+# the restore drill: vault1's data overwritten on node-a, then restored there
+# from the backup node-b made and copied to node-a
+head -c 1048576 /dev/urandom > "$T/junk.raw"
+qemu-img convert -n -f raw -O qcow2 "$T/junk.raw" "$(arch a)" || die "overwriting the archive"
+out=$(on a "$OSI_BIN" --state-dir "$T/a" vm restore vault1 --from "$BID" --uri "${URI_OF[a]}" \
+	--pool-dir "${LVDIR[a]}/pool" --dir "$T/a/backups" 2>&1) || die "vm restore on node-a from node-b's copy: $out"
+qemu-img compare -q -U -f raw -F qcow2 "$T/marker.raw" "$(arch a)" ||
+	die "the restored archive on node-a does not hold the marker's data"
+SUM=$(sha256sum < "$(arch a)")
+pass "restore drill: vault1's archive overwritten on node-a, restored there from backup $BID that node-b made and copied; its data is back"
 pass "node-b evicted mid-move (vault1 in its shutdown on node-a): undone ${ms} ms after the move began, vault1 kept running there with autostart on, vm move said why; nothing of vault1 on node-b once it was back"
 
 # ---- a full disk on the target ----
