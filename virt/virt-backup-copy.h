@@ -14,7 +14,14 @@
 #include "virt/virt-backup.h"
 
 #define BACKUP_COPY_STAGING ".incoming." /* <gdir>/.incoming.XXXXXX while unpacking */
-#define BACKUP_COPY_ROOM_MARGIN (16u << 20) /* beyond the tar's size */
+/* Kept free beyond the copy while it is stored: as much as a move's
+ * receiver keeps (MOVE_ROOM_MARGIN), the state and log files share the disk. */
+#define BACKUP_COPY_ROOM_MARGIN (512ull << 20)
+
+/* Unit tests only (they cannot fill a disk): when set, what the unpack takes
+ * for the free bytes of the guest directory's filesystem instead of
+ * fstatvfs's. No program sets it. */
+extern int (*backup_copy_free_for_tests)(int dirfd, uint64_t *bytes);
 
 enum backup_copy_kind { BACKUP_COPY_JSON, BACKUP_COPY_SIG, BACKUP_COPY_VOLUME };
 

@@ -71,23 +71,36 @@ static void sweep(struct unpacking *u)
 	closedir(d);
 }
 
-static int room(struct unpacking *u, uint64_t size)
+int (*backup_copy_free_for_tests)(int dirfd, uint64_t *bytes);
+
+static int free_bytes(int fd, uint64_t *bytes)
 {
 	struct statvfs vfs;
+
+	if (backup_copy_free_for_tests)
+		return backup_copy_free_for_tests(fd, bytes);
+	if (fstatvfs(fd, &vfs) < 0)
+		return -errno;
+	*bytes = (uint64_t)vfs.f_bavail * vfs.f_frsize;
+	return 0;
+}
+
+static int room(struct unpacking *u, uint64_t size)
+{
 	uint64_t avail, need = size + BACKUP_COPY_ROOM_MARGIN;
 	char a[32], b[32], c[32];
+	int ret;
 
-	if (fstatvfs(u->gfd, &vfs) < 0)
-		return errbuf_fail(-errno, u->err, u->errlen, "%s: %s", u->gdir, strerror(errno));
-	avail = (uint64_t)vfs.f_bavail * vfs.f_frsize;
+	if ((ret = free_bytes(u->gfd, &avail)) < 0)
+		return errbuf_fail(ret, u->err, u->errlen, "%s: %s", u->gdir, strerror(-ret));
 	if (avail >= need)
 		return 0;
 	format_size(avail, a, sizeof(a));
 	format_size(need, b, sizeof(b));
 	format_size(size, c, sizeof(c));
 	return errbuf_fail(-ENOSPC, u->err, u->errlen, "%s has %s free, the copy needs %s (its %s and "
-			   "%u MiB)", u->gdir, a, b, c,
-			   BACKUP_COPY_ROOM_MARGIN >> 20);
+			   "%llu MiB)", u->gdir, a, b, c,
+			   (unsigned long long)(BACKUP_COPY_ROOM_MARGIN >> 20));
 }
 
 static int stage_one(struct unpacking *u, struct backup_tar *t, const struct backup_copy_entry *e)

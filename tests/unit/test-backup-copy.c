@@ -105,6 +105,7 @@ static int teardown(void **state)
 {
 	struct fx *f = *state;
 
+	backup_copy_free_for_tests = NULL;
 	fixture_rmtree(f->base);
 	free(f);
 	return 0;
@@ -271,6 +272,34 @@ static void different_there(void **state)
 	assert_int_equal(stored(f), 1); /* its own, untouched */
 }
 
+/* The free bytes the unpack is told of, instead of its filesystem's. */
+static uint64_t fake_free;
+
+static int free_fake(int dirfd, uint64_t *bytes)
+{
+	(void)dirfd;
+	*bytes = fake_free;
+	return 0;
+}
+
+/* The copy's size and 512 MiB must be free, the margin a move keeps. */
+static void margin(void **state)
+{
+	struct fx *f = *state;
+	int fd = pack(f, "vault1", I2);
+	uint64_t size = (uint64_t)lseek(fd, 0, SEEK_END);
+
+	backup_copy_free_for_tests = free_fake;
+	fake_free = size + (512ull << 20) - 1;
+	assert_int_equal(unpack(f, fd, trust_id), -ENOSPC);
+	assert_non_null(strstr(f->err, " and 512 MiB)"));
+	assert_int_equal(stored(f), 0);
+	assert_int_equal(access(f->dgdir, F_OK), -1);
+	fake_free = size + (512ull << 20);
+	assert_int_equal(unpack(f, pack(f, "vault1", I2), trust_id), 0);
+	assert_int_equal(stored(f), 3);
+}
+
 /* A tar of one entry of the given type (and link target) after a
  * well-formed first link. */
 static int crafted(struct fx *f, const char *name, unsigned type, const char *link, bool hard)
@@ -430,6 +459,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(bad_entries, setup, teardown),
 		cmocka_unit_test_setup_teardown(not_a_copy, setup, teardown),
 		cmocka_unit_test_setup_teardown(ledger_trust, setup, teardown),
+		cmocka_unit_test_setup_teardown(margin, setup, teardown),
 		cmocka_unit_test(names),
 	};
 
