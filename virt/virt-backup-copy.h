@@ -38,14 +38,15 @@ bool backup_copy_name_parse(const char *name, struct backup_copy_entry *e);
 
 /* --- virt-backup-tar.c --- */
 struct backup_tar;
-/* Reads fd from offset 0 with pread (the descriptor's own offset is left
- * alone); what the entries may hold in all is fd's size. */
-int backup_tar_open(int fd, struct backup_tar **t, char *err, size_t errlen);
+/* Reads fd's first size bytes with pread (the descriptor's own offset is
+ * left alone), never more: size is the caller's one fstat of fd, the figure
+ * it checked the room against, whatever the file grows to after. */
+int backup_tar_open(int fd, uint64_t size, struct backup_tar **t, char *err, size_t errlen);
 /* The next entry, checked: a regular file (no link, no sparse map) in a
  * ustar or pax header, a name backup_copy_name_parse takes, in order (links
  * by ascending id, each ID.json, ID.sig, then its volumes, none twice), at
  * most BACKUP_CHAIN_MAX links, a manifest within BACKUP_MANIFEST_MAX, a
- * signature within EXPORT_SIG_MAX, the sizes together within the file's. 0,
+ * signature within EXPORT_SIG_MAX, the sizes together within size. 0,
  * 1 at the end (every link had its signature), or -EBADMSG with why. */
 int backup_tar_next(struct backup_tar *t, struct backup_copy_entry *e, char *err, size_t errlen);
 /* The current entry's bytes, exactly its size, written to out (-1: read

@@ -67,10 +67,11 @@ bool backup_copy_name_parse(const char *name, struct backup_copy_entry *e)
 static la_ssize_t on_read(struct archive *a, void *opaque, const void **buf)
 {
 	struct backup_tar *t = opaque;
+	size_t want = t->size - t->off < READ_BLOCK ? (size_t)(t->size - t->off) : READ_BLOCK;
 	ssize_t n;
 
-	do
-		n = pread(t->fd, t->in, READ_BLOCK, (off_t)t->off);
+	do /* never past the bound: the sender may still grow the file */
+		n = pread(t->fd, t->in, want, (off_t)t->off);
 	while (n < 0 && errno == EINTR);
 	if (n < 0) {
 		archive_set_error(a, errno, "%s", strerror(errno));
@@ -81,7 +82,7 @@ static la_ssize_t on_read(struct archive *a, void *opaque, const void **buf)
 	return n;
 }
 
-int backup_tar_open(int fd, struct backup_tar **out, char *err, size_t errlen)
+int backup_tar_open(int fd, uint64_t size, struct backup_tar **out, char *err, size_t errlen)
 {
 	struct backup_tar *t = calloc(1, sizeof(*t));
 	struct stat st;
@@ -97,7 +98,7 @@ int backup_tar_open(int fd, struct backup_tar **out, char *err, size_t errlen)
 		backup_tar_close(t);
 		return errbuf_fail(-EBADF, err, errlen, "the copy is not a regular file");
 	}
-	t->size = (uint64_t)st.st_size;
+	t->size = size;
 	archive_read_support_format_tar(t->a); /* no filter: a compressed tar is refused */
 	if (archive_read_open(t->a, t, NULL, on_read, NULL) != ARCHIVE_OK) {
 		errbuf_set(err, errlen, "the copy is not a tar: %s", archive_error_string(t->a));

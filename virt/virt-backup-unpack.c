@@ -23,6 +23,7 @@ struct unpacking {
 	const char *guest;
 	char gdir[PATH_MAX], staging[PATH_MAX];
 	bool staged;                                   /* staging was made */
+	uint64_t size, written;                        /* the copy's (one fstat), staged so far */
 	int gfd, sfd;
 	char ids[BACKUP_CHAIN_MAX][BACKUP_ID_LEN + 1]; /* the tar's links, oldest first */
 	unsigned nvol[BACKUP_CHAIN_MAX];               /* their volume files */
@@ -85,6 +86,8 @@ static int free_bytes(int fd, uint64_t *bytes)
 	return 0;
 }
 
+/* Room for size more bytes and the margin: asked before the copy is staged,
+ * then again before each entry, for what of it is still to come. */
 static int room(struct unpacking *u, uint64_t size)
 {
 	uint64_t avail, need = size + BACKUP_COPY_ROOM_MARGIN;
@@ -98,6 +101,10 @@ static int room(struct unpacking *u, uint64_t size)
 	format_size(avail, a, sizeof(a));
 	format_size(need, b, sizeof(b));
 	format_size(size, c, sizeof(c));
+	if (u->written)
+		return errbuf_fail(-ENOSPC, u->err, u->errlen, "%s has %s free while the copy is stored, "
+				   "the rest of it needs %s (%s and %llu MiB)", u->gdir, a, b, c,
+				   (unsigned long long)(BACKUP_COPY_ROOM_MARGIN >> 20));
 	return errbuf_fail(-ENOSPC, u->err, u->errlen, "%s has %s free, the copy needs %s (its %s and "
 			   "%llu MiB)", u->gdir, a, b, c,
 			   (unsigned long long)(BACKUP_COPY_ROOM_MARGIN >> 20));
@@ -120,10 +127,12 @@ static int stage_one(struct unpacking *u, struct backup_tar *t, const struct bac
 		ret = errbuf_fail(-errno, u->err, u->errlen, "%s/%s: %s", u->staging, e->name,
 				  strerror(errno));
 	close(out);
+	u->written += e->size;
 	return ret;
 }
 
-/* The tar's files into a new staging directory, each header checked first. */
+/* The tar's files into a new staging directory, each header checked first;
+ * no more than the copy's size that the room was checked for. */
 static int stage(struct unpacking *u, int fd)
 {
 	struct backup_copy_entry e;
@@ -138,10 +147,10 @@ static int stage(struct unpacking *u, int fd)
 	u->staged = true;
 	if ((u->sfd = open(u->staging, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0)
 		return errbuf_fail(-errno, u->err, u->errlen, "%s: %s", u->staging, strerror(errno));
-	if ((ret = backup_tar_open(fd, &t, u->err, u->errlen)) < 0)
+	if ((ret = backup_tar_open(fd, u->size, &t, u->err, u->errlen)) < 0)
 		return ret;
 	while ((ret = backup_tar_next(t, &e, u->err, u->errlen)) == 0)
-		if ((ret = stage_one(u, t, &e)) < 0)
+		if ((ret = room(u, u->size - u->written)) < 0 || (ret = stage_one(u, t, &e)) < 0)
 			break;
 	backup_tar_close(t);
 	return ret < 0 ? ret : 0;
@@ -297,7 +306,8 @@ int backup_copy_unpack(const char *dir, const char *guest, int fd, backup_trust_
 		return ret;
 	if ((u.gfd = open(u.gdir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0)
 		return errbuf_fail(-errno, err, errlen, "%s: %s", u.gdir, strerror(errno));
-	if ((ret = room(&u, (uint64_t)st.st_size)) < 0 ||
+	u.size = (uint64_t)st.st_size; /* the only look at it: the sender may still grow it */
+	if ((ret = room(&u, u.size)) < 0 ||
 	    (ret = backup_lock(u.gdir, &lock, err, errlen)) < 0)
 		goto cleanup;
 	sweep(&u);

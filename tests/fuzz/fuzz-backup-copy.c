@@ -31,7 +31,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	unsigned links = 0;
 	int fd = input(data, size), ret;
 
-	if (backup_tar_open(fd, &t, err, sizeof(err)) == 0) {
+	if (backup_tar_open(fd, size, &t, err, sizeof(err)) == 0) {
 		while ((ret = backup_tar_next(t, &e, err, sizeof(err))) == 0) {
 			assert(!strchr(e.name, '/') && strcmp(e.name, "..") && backup_id_valid(e.id));
 			assert(backup_copy_name_parse(e.name, &again) && again.kind == e.kind);

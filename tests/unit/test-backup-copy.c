@@ -272,14 +272,36 @@ static void different_there(void **state)
 	assert_int_equal(stored(f), 1); /* its own, untouched */
 }
 
-/* The free bytes the unpack is told of, instead of its filesystem's. */
-static uint64_t fake_free;
+/* The free bytes the unpack is told of, instead of its filesystem's:
+ * bytes for the first `until` questions, later after; on the first, the
+ * copy's file grown to grow_len bytes of grow, as its sender could. */
+static struct {
+	uint64_t bytes, later;
+	unsigned asked, until;
+	int grow_fd;
+	const char *grow;
+	size_t grow_len;
+} fake;
 
 static int free_fake(int dirfd, uint64_t *bytes)
 {
 	(void)dirfd;
-	*bytes = fake_free;
+	if (fake.grow_fd >= 0) {
+		assert_int_equal(pwrite(fake.grow_fd, fake.grow, fake.grow_len, 0), fake.grow_len);
+		fake.grow_fd = -1;
+	}
+	*bytes = fake.asked++ < fake.until ? fake.bytes : fake.later;
 	return 0;
+}
+
+static void fake_free(uint64_t bytes, unsigned until, uint64_t later)
+{
+	memset(&fake, 0, sizeof(fake));
+	fake.bytes = bytes;
+	fake.until = until;
+	fake.later = later;
+	fake.grow_fd = -1;
+	backup_copy_free_for_tests = free_fake;
 }
 
 /* The copy's size and 512 MiB must be free, the margin a move keeps. */
@@ -289,15 +311,55 @@ static void margin(void **state)
 	int fd = pack(f, "vault1", I2);
 	uint64_t size = (uint64_t)lseek(fd, 0, SEEK_END);
 
-	backup_copy_free_for_tests = free_fake;
-	fake_free = size + (512ull << 20) - 1;
+	fake_free(size + (512ull << 20) - 1, ~0u, 0);
 	assert_int_equal(unpack(f, fd, trust_id), -ENOSPC);
 	assert_non_null(strstr(f->err, " and 512 MiB)"));
 	assert_int_equal(stored(f), 0);
 	assert_int_equal(access(f->dgdir, F_OK), -1);
-	fake_free = size + (512ull << 20);
+	fake_free(size + (512ull << 20), ~0u, 0);
 	assert_int_equal(unpack(f, pack(f, "vault1", I2), trust_id), 0);
 	assert_int_equal(stored(f), 3);
+}
+
+/* The room is asked again before each entry: a disk that fills while the
+ * copy is staged (the sender cannot make it stage more than was checked,
+ * below) ends it with nothing left. */
+static void filling(void **state)
+{
+	struct fx *f = *state;
+
+	fake_free(1ull << 40, 3, 1 << 20);
+	assert_int_equal(unpack(f, pack(f, "vault1", I2), trust_id), -ENOSPC);
+	assert_non_null(strstr(f->err, "free while the copy is stored"));
+	assert_int_equal(fake.asked, 4);
+	assert_int_equal(stored(f), 0);
+	assert_int_equal(access(f->dgdir, F_OK), -1);
+}
+
+/* The sender keeps a writable descriptor of the received file: growing it
+ * after the receiver took its size must not make root stage more than the
+ * room was checked for. Here the file holds half the tar when its size is
+ * taken and all of it a moment later. */
+static void grown(void **state)
+{
+	struct fx *f = *state;
+	int full = pack(f, "vault1", I2), fd = memfd_create("grown", MFD_CLOEXEC);
+	off_t size = lseek(full, 0, SEEK_END);
+	char *buf = malloc((size_t)size);
+
+	assert_non_null(buf);
+	assert_int_equal(pread(full, buf, (size_t)size, 0), size);
+	close(full);
+	assert_int_equal(write(fd, buf, (size_t)size / 2), size / 2);
+	fake_free(1ull << 40, ~0u, 0);
+	fake.grow_fd = fd;
+	fake.grow = buf;
+	fake.grow_len = (size_t)size;
+	assert_int_equal(unpack(f, fd, trust_id), -EBADMSG);
+	assert_int_equal(fake.grow_fd, -1); /* it did grow */
+	assert_int_equal(stored(f), 0);
+	assert_int_equal(access(f->dgdir, F_OK), -1);
+	free(buf);
 }
 
 /* A tar of one entry of the given type (and link target) after a
@@ -460,6 +522,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(not_a_copy, setup, teardown),
 		cmocka_unit_test_setup_teardown(ledger_trust, setup, teardown),
 		cmocka_unit_test_setup_teardown(margin, setup, teardown),
+		cmocka_unit_test_setup_teardown(filling, setup, teardown),
+		cmocka_unit_test_setup_teardown(grown, setup, teardown),
 		cmocka_unit_test(names),
 	};
 
