@@ -321,9 +321,9 @@ cleanup:
 		close(u.sfd);
 	if (u.staged)
 		remove_dir(u.gfd, strrchr(u.staging, '/') + 1);
+	if (ret < 0) /* made for this copy: an empty one goes too, while no one else may have it */
+		rmdir(u.gdir);
 	backup_unlock(lock);
-	if (ret < 0)
-		rmdir(u.gdir); /* made for this copy: an empty one goes too */
 	close(u.gfd);
 	free(u.e);
 	return ret;
