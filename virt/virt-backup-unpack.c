@@ -307,11 +307,10 @@ int backup_copy_unpack(const char *dir, const char *guest, int fd, backup_trust_
 	if ((u.gfd = open(u.gdir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0)
 		return errbuf_fail(-errno, err, errlen, "%s: %s", u.gdir, strerror(errno));
 	u.size = (uint64_t)st.st_size; /* the only look at it: the sender may still grow it */
-	if ((ret = room(&u, u.size)) < 0 ||
-	    (ret = backup_lock(u.gdir, &lock, err, errlen)) < 0)
+	if ((ret = backup_lock(u.gdir, &lock, err, errlen)) < 0)
 		goto cleanup;
 	sweep(&u);
-	if ((ret = stage(&u, fd)) < 0 || (ret = check(&u, trust, ctx)) < 0 ||
+	if ((ret = room(&u, u.size)) < 0 || (ret = stage(&u, fd)) < 0 || (ret = check(&u, trust, ctx)) < 0 ||
 	    (ret = compare(&u)) < 0 || (ret = commit(&u)) < 0)
 		goto cleanup;
 	snprintf(summary, slen, "%zu backup(s) of %s stored in %s, %zu already there (the chain "
@@ -321,7 +320,7 @@ cleanup:
 		close(u.sfd);
 	if (u.staged)
 		remove_dir(u.gfd, strrchr(u.staging, '/') + 1);
-	if (ret < 0) /* made for this copy: an empty one goes too, while no one else may have it */
+	if (ret < 0 && lock >= 0) /* made for this copy: an empty one goes, while it is ours */
 		rmdir(u.gdir);
 	backup_unlock(lock);
 	close(u.gfd);

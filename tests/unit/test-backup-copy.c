@@ -362,6 +362,22 @@ static void grown(void **state)
 	free(buf);
 }
 
+/* A copy refused because another holds the guest directory's lock leaves
+ * that directory alone, even empty: its holder is using it. */
+static void busy(void **state)
+{
+	struct fx *f = *state;
+	int lock;
+
+	assert_int_equal(backup_guest_dir(f->dst, "vault1", true, f->dgdir, sizeof(f->dgdir), f->err,
+					  sizeof(f->err)), 0);
+	assert_int_equal(backup_lock(f->dgdir, &lock, f->err, sizeof(f->err)), 0);
+	assert_int_equal(unpack(f, pack(f, "vault1", I2), trust_id), -EBUSY);
+	assert_int_equal(access(f->dgdir, F_OK), 0);
+	backup_unlock(lock);
+	assert_int_equal(stored(f), 0);
+}
+
 /* A tar of one entry of the given type (and link target) after a
  * well-formed first link. */
 static int crafted(struct fx *f, const char *name, unsigned type, const char *link, bool hard)
@@ -524,6 +540,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(margin, setup, teardown),
 		cmocka_unit_test_setup_teardown(filling, setup, teardown),
 		cmocka_unit_test_setup_teardown(grown, setup, teardown),
+		cmocka_unit_test_setup_teardown(busy, setup, teardown),
 		cmocka_unit_test(names),
 	};
 
