@@ -1,12 +1,15 @@
-/* vm backup NAME --to NODE, after the backup is made here: the fleet
- * authorises its copy to NODE (vm-backup-copy) and this follows it
- * (vm-backup-copy-show) until NODE has stored the chain or one side failed.
- * The chain travels node to node over the mesh, never through the fleet. */
+/* vm backup NAME --to NODE, after the backup is made here, and vm restore
+ * NAME --from ID --to NODE: the fleet authorises the copy of the backup
+ * (with its chain) from this node to NODE (vm-backup-copy; for a restore
+ * NODE is the guest's, which then restores from it) and this follows it
+ * (vm-backup-copy-show) until NODE has stored it or one side failed. The
+ * chain travels node to node over the mesh, never through the fleet. */
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 
 #include "lib/units.h"
+#include "os-infrastructure/format.h"
 #include "os-infrastructure/client.h"
 #include "os-infrastructure/cmd-vm-backup.h"
 
@@ -24,6 +27,7 @@ static void show(const json_t *c, char *last, size_t len)
 	} else {
 		snprintf(line, sizeof(line), "copy: %s", detail ? detail : "");
 	}
+	format_sanitize(line); /* the nodes' words: no terminal control */
 	if (strcmp(line, last)) {
 		printf("%s\n", line);
 		fflush(stdout);
@@ -54,9 +58,13 @@ static int follow(const struct cli *cli, const char *guest, const char *id, json
 		}
 		show(c, last, sizeof(last));
 		if (strcmp(st, "sending")) {
+			char why[300];
+
+			snprintf(why, sizeof(why), "%s", json_string_value(json_object_get(c, "detail")) ?: "");
+			format_sanitize(why);
 			ret = !strcmp(st, "stored") ? cmd_output(0)
 			      : cmd_fail("the copy to %s failed: %s", json_string_value(json_object_get(c, "target")),
-					 json_string_value(json_object_get(c, "detail")));
+					 why);
 			json_decref(r);
 			return ret;
 		}
@@ -65,10 +73,11 @@ static int follow(const struct cli *cli, const char *guest, const char *id, json
 	}
 }
 
-int backup_copy_to(const struct cli *cli, const char *guest, const char *id, const char *to)
+int backup_copy_to(const struct cli *cli, const char *guest, const char *id, const char *from,
+		   const char *to, bool restore)
 {
-	json_t *req = json_pack("{s:s, s:s, s:s, s:s}", "op", "vm-backup-copy", "name", guest,
-				"backup", id, "to", to), *r = NULL;
+	json_t *req = json_pack("{s:s, s:s, s:s, s:s, s:s, s:b}", "op", "vm-backup-copy", "name", guest,
+				"backup", id, "from", from, "to", to, "restore", restore), *r = NULL;
 	int ret = req ? fleet_request(cli, req, &r) : cmd_fail("out of memory");
 	json_int_t started;
 
@@ -78,7 +87,8 @@ int backup_copy_to(const struct cli *cli, const char *guest, const char *id, con
 	started = json_integer_value(json_object_get(json_object_get(r, "copy"), "started"));
 	json_decref(r);
 	printf("Copying backup %s of %s to %s over the mesh (SHA-256 end to end; %s verifies every "
-	       "signature and hash before it keeps anything).\n", id, guest, to, to);
+	       "signature and hash before it keeps anything%s).\n", id, guest, to, to,
+	       restore ? ", then restores the guest's data volumes from it" : "");
 	fflush(stdout);
 	return follow(cli, guest, id, started);
 }

@@ -197,7 +197,7 @@ int vm_backup(const struct cli *cli, int argc, char *argv[])
 			printf("; %zu older backup(s) pruned", o.pruned);
 		printf(".\n");
 		fflush(stdout);
-		ret = a.to ? backup_copy_to(cli, m.guest, m.id, a.to) : cmd_output(0);
+		ret = a.to ? backup_copy_to(cli, m.guest, m.id, a.self.name, a.to, false) : cmd_output(0);
 	}
 	virt_host_close(&h);
 out:
@@ -254,6 +254,32 @@ out:
 	return ret;
 }
 
+/* --to NODE: the backup is here, the guest on NODE: copied there, and the
+ * guest restored there (no libvirt here). */
+static int restore_to(const struct cli *cli, int argc, char *argv[], struct backup_args *a)
+{
+	char gdir[PATH_MAX], err[512];
+	int ret;
+
+	if (argc - optind != 1)
+		return cmd_usage_error(&cmd_vm, "vm restore NAME --from BACKUP --to NODE");
+	if (!node_name_valid(a->to) || !backup_id_valid(a->from))
+		return cmd_usage_error(&cmd_vm, "--to takes a node's name, --from a backup's id");
+	if ((ret = settings(a)) || (ret = trust_setup(cli, a, true)))
+		goto out;
+	if (backup_guest_dir(a->dir, argv[optind], false, gdir, sizeof(gdir), err, sizeof(err)) < 0) {
+		ret = cmd_fail("%s", err);
+		goto out;
+	}
+	ret = backup_copy_to(cli, argv[optind], a->from, a->self.name, a->to, true);
+	if (ret == 0)
+		printf("Restored %s's data volumes on %s from backup %s; the guest is shut off there: "
+		       "vm start %s.\n", argv[optind], a->to, a->from, argv[optind]);
+out:
+	done(a);
+	return ret;
+}
+
 int vm_restore(const struct cli *cli, int argc, char *argv[])
 {
 	static struct backup_args a;
@@ -267,7 +293,7 @@ int vm_restore(const struct cli *cli, int argc, char *argv[])
 	if (!a.from)
 		return cmd_usage_error(&cmd_vm, "vm restore NAME --from BACKUP (an id from vm backups NAME)");
 	if (a.to)
-		return cmd_fail("not yet: restore --to %s; restore on the guest's node", a.to);
+		return restore_to(cli, argc, argv, &a);
 	ret = open_host(cli, argc, argv, &a, &h, "vm restore NAME --from BACKUP [--dir D] "
 			"[--trust-key HEX]   (on the guest's node)", false);
 	if (ret)

@@ -15,6 +15,9 @@ int vm_restore(const struct cli *cli, int argc, char *argv[]);
  * BACKUP_UNIT_DIR), and how to enable the timer (backup-schedule.c). */
 int backup_schedule(const char *guest, const char *every, unsigned keep, const char *unit_dir,
 		    const char *dir, const char *to);
-/* vm backup NAME --to NODE: the fleet has backup id copied to NODE, and
- * this follows the copy to its end (backup-copy.c). An exit status. */
-int backup_copy_to(const struct cli *cli, const char *guest, const char *id, const char *to);
+/* vm backup NAME --to NODE, vm restore NAME --from ID --to NODE: the fleet
+ * has backup id copied from this node (from, its name) to NODE, restore:
+ * and the guest restored there, and this follows it to its end
+ * (backup-copy.c). An exit status. */
+int backup_copy_to(const struct cli *cli, const char *guest, const char *id, const char *from,
+		   const char *to, bool restore);

@@ -516,6 +516,7 @@ const struct cmd cmd_vm = {
 		 "                 [--to NODE]   (then copied to NODE, through the fleet)\n"
 		 "       " PROG_NAME " vm backups NAME [--dir D] [--trust-key HEX]\n"
 		 "       " PROG_NAME " vm restore NAME --from BACKUP [--dir D] [--trust-key HEX]\n"
+		 "                 [--to NODE]   (from this node's backups into the guest on NODE)\n"
 		 "                 (all three on the guest's node; see operator.md, Backups)",
 	.description = "Create guests (plan, then confirm), list them, start, stop, destroy; "
 		       "move them offline to another node; export, import, back up and restore their data",
@@ -528,7 +529,8 @@ const struct cmd cmd_vm = {
 		"                 stop, destroy, move, release-source); otherwise the exit\n"
 		"                 status is the node's\n"
 		"  --to NODE      move: the target node; backup: then copy the backup (with\n"
-		"                 the chain it needs) to NODE's backup directory\n"
+		"                 the chain it needs) to NODE's backup directory; restore:\n"
+		"                 copy it to NODE, the guest's node, and restore there\n"
 		"  --recipient A  export: an admin of the ledger the keys of encrypted data\n"
 		"                 volumes are sealed to (repeatable; one needed for those)\n"
 		"  --trust-key H  import, backups, restore: trust only this Ed25519 key (hex)\n"

@@ -28,6 +28,9 @@ json_t *op_vm_move_show(struct fleet *f, json_t *req, const char *caller, uint64
 json_t *op_vm_release_source(struct fleet *f, json_t *req, const char *caller, uint64_t now);
 json_t *op_vm_backup_copy(struct fleet *f, json_t *req, const char *caller, uint64_t now);
 json_t *op_vm_backup_copy_show(struct fleet *f, json_t *req, const char *caller, uint64_t now);
+/* Whether node's transfer port (7106) is taken: it receives a move's
+ * transfer or a backup's copy. */
+bool api_transfer_port_busy(const struct fleet *f, const char *node);
 /* Whether the registry holds name as live. */
 bool api_node_live(const struct fleet *f, const char *name);
 json_t *op_standby_copy(struct fleet *f, json_t *req, const char *caller, uint64_t now);

@@ -44,6 +44,9 @@ static const char *why_not(const struct fleet *f, const struct guest *g, const c
 			 g->node);
 	else if (!api_node_live(f, to) || !fleet_node_addr(f, to))
 		snprintf(buf, len, "%s is not a live node the fleet has heard since it started", to);
+	else if (api_transfer_port_busy(f, to))
+		snprintf(buf, len, "%s is receiving another transfer (a move or a backup's copy): try "
+			 "again when it ends", to);
 	else
 		return NULL;
 	return buf;

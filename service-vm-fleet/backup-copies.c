@@ -35,7 +35,8 @@ bool backup_copy_receiving(const struct backup_copies *c, const char *node)
 }
 
 int backup_copy_begin(struct backup_copies *c, const char *guest, const char *id,
-		      const char *source, const char *target, int64_t wall, struct backup_copy **out)
+		      const char *source, const char *target, bool restore, int64_t wall,
+		      struct backup_copy **out)
 {
 	struct backup_copy *bc = backup_copy_find(c, guest);
 	uint8_t tok[32];
@@ -56,6 +57,8 @@ int backup_copy_begin(struct backup_copies *c, const char *guest, const char *id
 	snprintf(bc->id, sizeof(bc->id), "%s", id);
 	snprintf(bc->source, sizeof(bc->source), "%s", source);
 	snprintf(bc->target, sizeof(bc->target), "%s", target);
+	if (restore)
+		snprintf(bc->restore, sizeof(bc->restore), "%s", id);
 	randombytes_buf(tok, sizeof(tok));
 	sodium_bin2hex(bc->token, sizeof(bc->token), tok, sizeof(tok));
 	sodium_memzero(tok, sizeof(tok));
@@ -114,8 +117,9 @@ void backup_copies_node_lost(struct backup_copies *c, const char *node, const ch
 
 json_t *backup_copy_json(const struct backup_copy *bc)
 {
-	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:s}", "guest", bc->guest,
+	return json_pack("{s:s, s:s, s:s, s:s, s:b, s:s, s:I, s:I, s:I, s:I, s:s}", "guest", bc->guest,
 			 "backup", bc->id, "source", bc->source, "target", bc->target,
+			 "restore", bc->restore[0] != '\0',
 			 "state", state_names[bc->state], "bytes", (json_int_t)bc->bytes,
 			 "total", (json_int_t)bc->total, "started", (json_int_t)bc->started,
 			 "ended", (json_int_t)bc->ended, "detail", bc->detail);

@@ -23,6 +23,7 @@ struct backup_copy {
 	char id[BACKUP_ID_LEN + 1];
 	char source[NODE_NAME_MAX + 1], target[NODE_NAME_MAX + 1];
 	char token[65];                 /* the transfer's, both agents have it */
+	char restore[BACKUP_ID_LEN + 1]; /* the target then restores the guest from it; "" not */
 	enum copy_state state;
 	bool sent;                      /* backup-out's end state arrived */
 	uint64_t bytes, total;
@@ -40,9 +41,11 @@ struct backup_copy *backup_copy_find(const struct backup_copies *c, const char *
 /* Whether node receives a copy under way (its transfer port is taken). */
 bool backup_copy_receiving(const struct backup_copies *c, const char *node);
 /* A new copy, sending, with a random token; it replaces the guest's last
- * one. -EBUSY if that one is still sending, -ENOMEM. */
+ * one. restore: the target then restores the guest (which it holds) from
+ * the backup. -EBUSY if the last one is still sending, -ENOMEM. */
 int backup_copy_begin(struct backup_copies *c, const char *guest, const char *id,
-		      const char *source, const char *target, int64_t wall, struct backup_copy **out);
+		      const char *source, const char *target, bool restore, int64_t wall,
+		      struct backup_copy **out);
 /* A line of part out (backup-out, on the source) or in (backup-in, on the
  * target): {"state","detail","bytes","total"}. "stored" ends the copy well,
  * "failed" from either part badly; other states are progress. */
@@ -51,5 +54,5 @@ void backup_copy_line(struct backup_copy *bc, bool out, const json_t *line, int6
 void backup_copy_fail(struct backup_copy *bc, const char *node, const char *why, int64_t wall);
 void backup_copies_node_lost(struct backup_copies *c, const char *node, const char *why,
 			     int64_t wall);
-/* {"guest","backup","source","target","state","bytes","total","started","ended","detail"} */
+/* {"guest","backup","source","target","restore","state","bytes","total","started","ended","detail"} */
 json_t *backup_copy_json(const struct backup_copy *bc);

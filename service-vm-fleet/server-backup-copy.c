@@ -97,11 +97,18 @@ static void on_closed(struct conn *c, int why)
 
 static json_t *request(const struct backup_copy *bc, bool out, const char *addr)
 {
-	return out ? json_pack("{s:s, s:s, s:{s:s}, s:{s:s, s:s, s:s}}", "op", "backup-out",
-			       "node", bc->source, "guest", "name", bc->guest, "move", "token", bc->token,
-			       "peer", addr, "backup", bc->id)
-		   : json_pack("{s:s, s:s, s:{s:s}, s:{s:s, s:s}}", "op", "backup-in", "node", bc->target,
-			       "guest", "name", bc->guest, "move", "token", bc->token, "listen", addr);
+	json_t *m = out ? json_pack("{s:s, s:s, s:{s:s}, s:{s:s, s:s, s:s}}", "op", "backup-out",
+				    "node", bc->source, "guest", "name", bc->guest, "move", "token",
+				    bc->token, "peer", addr, "backup", bc->id)
+			: json_pack("{s:s, s:s, s:{s:s}, s:{s:s, s:s}}", "op", "backup-in", "node",
+				    bc->target, "guest", "name", bc->guest, "move", "token", bc->token,
+				    "listen", addr);
+
+	if (m && !out && bc->restore[0])
+		json_object_set_new(json_object_get(m, "move"), "restore", json_string(bc->restore));
+	if (m) /* the helper checks it too, and refuses a stale one */
+		json_object_set_new(m, "issued", json_integer((json_int_t)clock_wall_s()));
+	return m;
 }
 
 static int send_part(struct fleet *f, const struct backup_copy *bc, bool out)

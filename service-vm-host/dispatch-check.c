@@ -46,23 +46,28 @@ bool dispatch_transfer(enum guest_op op)
 }
 
 /* "move":{"token","peer","target"} (move-out), {"token","peer","backup"}
- * (backup-out) or {"token","listen"} (move-in, backup-in). */
+ * (backup-out), {"token","listen"} (move-in, backup-in) or
+ * {"token","listen","restore"} (a backup-in that then restores). */
 static const char *check_move(const json_t *req, struct dispatch_req *out)
 {
 	const json_t *m = json_object_get(req, "move");
 	bool sends = dispatch_transfer_out(out->op->op), copy = out->op->op == GOP_BACKUP_OUT;
+	bool restore = out->op->op == GOP_BACKUP_IN && json_object_get(m, "restore");
 	const char *key = sends ? "peer" : "listen";
 
 	out->token = json_string_value(json_object_get(m, "token"));
 	out->addr = json_string_value(json_object_get(m, key));
 	out->target = sends && !copy ? json_string_value(json_object_get(m, "target")) : NULL;
-	out->backup = copy ? json_string_value(json_object_get(m, "backup")) : NULL;
-	if (!json_is_object(m) || json_object_size(m) != (sends ? 3u : 2u) || !hex64(out->token))
+	out->backup = json_string_value(json_object_get(m, copy ? "backup" : "restore"));
+	if (!json_is_object(m) || json_object_size(m) != (sends || restore ? 3u : 2u) ||
+	    !hex64(out->token))
 		return "a transfer needs its token (64 hex digits)";
 	if (sends && !copy && (!out->target || !node_name_valid(out->target)))
 		return "a move-out needs its target node's name";
 	if (copy && (!out->backup || !backup_id_valid(out->backup)))
 		return "a backup-out needs the id of its backup";
+	if (restore && (!out->backup || !backup_id_valid(out->backup)))
+		return "a backup-in restores only a backup's id";
 	if (!ipv4_port(out->addr))
 		return "a transfer needs an IPv4 address and port";
 	return NULL;

@@ -18,7 +18,8 @@ struct dispatch_req {
 	uint64_t memory_bytes, vcpus;
 	const char *token, *addr; /* move-out: the target's mover; move-in: where to listen */
 	const char *target;       /* move-out: the node its volumes' keys are sealed to */
-	const char *backup;       /* backup-out: the backup whose chain is copied */
+	const char *backup;       /* backup-out: the backup whose chain is copied;
+				     backup-in: the one to restore the guest from, or NULL */
 };
 
 /* The verbs whose work is a transfer between two nodes' movers
@@ -33,7 +34,8 @@ bool dispatch_transfer_out(enum guest_op op);
  * the spec the fleet approved, which its archive must match); for a move-out
  * or move-in, a backup-out or backup-in, "move":{"token":64 hex digits,
  * "peer"|"listen":"A.B.C.D:PORT"}, for a move-out also "target", the target
- * node's name, for a backup-out "backup", the backup's id. NULL if
+ * node's name, for a backup-out "backup", the backup's id, for a backup-in
+ * optionally "restore", the id to restore the guest from. NULL if
  * fine, else why not. */
 const char *dispatch_check_request(const json_t *req, const char *self, struct dispatch_req *out);
 

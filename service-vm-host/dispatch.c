@@ -23,6 +23,7 @@
 #include "lib/fabric-msg.h"
 #include "lib/firewall.h"
 #include "service-vm-host/dispatch-check.h"
+#include "service-vm-host/fleet-approval.h"
 #include "service-vm-host/fabric.h"
 #include "service-vm-host/helper-path.h"
 #include "service-vm-host/helper-req.h"
@@ -147,7 +148,7 @@ static void relay_line(struct job *j, const char *line)
 					      "destroyed", "failed", "discarded", "committed",
 					      "undefined", "released", "stopping", "waiting",
 					      "moving", "importing", "sent", "defined", "packing",
-					      "storing", "stored" };
+					      "storing", "stored", "restoring" };
 	json_t *m = json_loads(line, JSON_REJECT_DUPLICATES, NULL);
 	const char *st = json_string_value(json_object_get(m, "state"));
 	bool known = false, last;
@@ -163,7 +164,7 @@ static void relay_line(struct job *j, const char *line)
 	}
 	last = strcmp(st, "defining") && strcmp(st, "booting") && strcmp(st, "stopping") &&
 	       strcmp(st, "waiting") && strcmp(st, "moving") && strcmp(st, "importing") &&
-	       strcmp(st, "packing") && strcmp(st, "storing");
+	       strcmp(st, "packing") && strcmp(st, "storing") && strcmp(st, "restoring");
 	j->final_sent = last;
 	if (!strcmp(st, "failed"))
 		log_warn("dispatch: %s", line);
@@ -273,23 +274,48 @@ static void on_mover_exit(uv_process_t *p, int64_t status, int sig)
 	uv_close((uv_handle_t *)p, job_closed);
 }
 
-static int spawn_mover(struct job *j, const struct dispatch_req *r)
+/* A backup verb's approval (fleet-approval.h) as OSI_FLEET_APPROVAL=HEX
+ * into out (malloc'd), for the helper to check the fleet's signature itself;
+ * NULL for the other transfers. -ENOMEM. */
+static int approval_env(const struct job *j, const struct dispatch_req *r, const struct frame_signed *s,
+			char **out)
+{
+	static const char key[] = "OSI_FLEET_APPROVAL=";
+	uint8_t blob[APPROVAL_MAX];
+	int n;
+
+	*out = NULL;
+	if (r->op->op != GOP_BACKUP_OUT && r->op->op != GOP_BACKUP_IN)
+		return 0;
+	if ((n = approval_pack(j->nonce, s, blob, sizeof(blob))) < 0)
+		return n;
+	if (!(*out = malloc(sizeof(key) + 2 * (size_t)n)))
+		return -ENOMEM;
+	memcpy(*out, key, sizeof(key) - 1);
+	sodium_bin2hex(*out + sizeof(key) - 1, 2 * (size_t)n + 1, blob, (size_t)n);
+	return 0;
+}
+
+static int spawn_mover(struct job *j, const struct dispatch_req *r, const struct frame_signed *s)
 {
 	extern char **environ;
 	const struct host_config *c = j->d->cfg;
-	char path[PATH_MAX], tok[80], *env[256], *args[10], mem[24], cpus[24];
+	char path[PATH_MAX], tok[80], *env[256], *args[10], mem[24], cpus[24], *approval = NULL;
 	uv_process_options_t opts = { 0 };
 	uv_stdio_container_t stdio[3];
 	size_t n = 0;
 	int ret;
 
-	if ((ret = host_helper_path("service-vm-host-move", path, sizeof(path))) < 0)
+	if ((ret = host_helper_path("service-vm-host-move", path, sizeof(path))) < 0 ||
+	    (ret = approval_env(j, r, s, &approval)) < 0)
 		return ret;
 	snprintf(tok, sizeof(tok), "OSI_MOVE_TOKEN=%s", r->token);
-	for (char **e = environ; *e && n < 254; e++)
-		if (strncmp(*e, "OSI_MOVE_TOKEN=", 15))
+	for (char **e = environ; *e && n < 253; e++)
+		if (strncmp(*e, "OSI_MOVE_TOKEN=", 15) && strncmp(*e, "OSI_FLEET_APPROVAL=", 19))
 			env[n++] = *e;
 	env[n++] = tok;
+	if (approval)
+		env[n++] = approval;
 	env[n] = NULL;
 	args[0] = path;
 	args[1] = r->op->op == GOP_MOVE_OUT ? "out" : r->op->op == GOP_MOVE_IN ? "in" : (char *)r->op->verb;
@@ -298,6 +324,8 @@ static int spawn_mover(struct job *j, const struct dispatch_req *r)
 	args[4] = (char *)c->virt_socket;
 	args[5] = (char *)c->state_dir;
 	args[6] = (char *)(r->target ? r->target : r->backup); /* move-out, backup-out */
+	if (r->op->op == GOP_BACKUP_IN) /* the backup to restore from, or none */
+		args[6] = (char *)(r->backup ? r->backup : "-");
 	args[7] = NULL;
 	if (r->op->op == GOP_MOVE_IN) {
 		snprintf(mem, sizeof(mem), "%llu", (unsigned long long)r->memory_bytes);
@@ -324,6 +352,7 @@ static int spawn_mover(struct job *j, const struct dispatch_req *r)
 	j->proc.data = j;
 	ret = uv_spawn(conn_loop(j->c), &j->proc, &opts);
 	sodium_memzero(tok, sizeof(tok));
+	free(approval);
 	j->open_parts++; /* the process handle, closed at exit (or now) */
 	if (ret < 0) {
 		uv_close((uv_handle_t *)&j->proc, job_closed);
@@ -529,7 +558,7 @@ static void handle_request(struct job *j, const uint8_t *p, size_t len)
 	else if (!why && r.op->op == GOP_FABRIC)
 		why = answer_fabric(j, req);
 	else if (!why && dispatch_transfer(r.op->op))
-		why = spawn_mover(j, &r) < 0 ? "cannot start the mover" : NULL;
+		why = spawn_mover(j, &r, &s) < 0 ? "cannot start the mover" : NULL;
 	else if (!why && ask_helper(j, &r) < 0)
 		why = "cannot start the provisioning helper";
 	json_decref(req);

@@ -8,11 +8,14 @@
 #include <unistd.h>
 
 #include "lib/backup-trust.h"
+#include "lib/clock.h"
 #include "lib/errbuf.h"
 #include "lib/mesh.h"
 #include "osi-config.h"
+#include "service-vm-host/fleet-approval.h"
 #include "service-vm-host/move-checks.h"
 #include "virt/virt-backup-copy.h"
+#include "virt/virt-backup.h"
 
 int helper_backup_dir(const struct host_config *c, char *buf, size_t len)
 {
@@ -105,4 +108,41 @@ int helper_backup_in(const struct host_config *c, const char *guest, int fd, cha
 	ret = backup_copy_unpack(dir, guest, fd, trust_ledger, &l, summary, slen, err, errlen);
 	ledger_free(&l);
 	return ret;
+}
+
+int helper_backup_restore(struct virt_host *h, const struct host_config *c, const char *guest,
+			  const char *id, size_t *links, char *err, size_t errlen)
+{
+	char dir[PATH_MAX];
+	struct ledger l;
+	struct backup_request r = { .dir = dir, .trust = trust_ledger, .ctx = &l };
+	int ret = store_of(c, dir, &l, err, errlen);
+
+	if (ret < 0)
+		return ret;
+	if ((ret = virt_restore(h, guest, id, &r, links)) < 0)
+		errbuf_fail(ret, err, errlen, "%s", h->err);
+	ledger_free(&l);
+	return ret;
+}
+
+int helper_backup_approved(const struct host_config *c, const uint8_t *blob, size_t len,
+			   const char *verb, const char *guest, const char *id, char *err,
+			   size_t errlen)
+{
+	struct trust_set ts = { 0 };
+	const char *why;
+	struct ledger l;
+	int ret = load_ledger(c, &l, err, errlen);
+
+	if (ret < 0)
+		return ret;
+	ret = mesh_trust_from_ledger(&l, &ts);
+	ledger_free(&l);
+	if (ret < 0)
+		return errbuf_fail(-EPERM, err, errlen, "cannot read the ledger's members: %s",
+				   strerror(-ret));
+	why = approval_check(blob, len, &ts, c->name, verb, guest, id, clock_wall_s());
+	trust_free(&ts);
+	return why ? errbuf_fail(-EPERM, err, errlen, "not approved by the fleet: %s", why) : 0;
 }

@@ -9,6 +9,15 @@
 
 #include "service-vm-host/host-config.h"
 
+struct virt_host;
+
+/* Whether blob (the third record of a backup verb: fleet-approval.h) is the
+ * fleet's signed request for this verb, guest and backup id (NULL: a
+ * backup-in that restores nothing), the fleet being the one this node's
+ * verified ledger names. 0, or -EPERM and why in err. */
+int helper_backup_approved(const struct host_config *c, const uint8_t *blob, size_t len,
+			   const char *verb, const char *guest, const char *id, char *err,
+			   size_t errlen);
 /* The node's backup directory into buf. */
 int helper_backup_dir(const struct host_config *c, char *buf, size_t len);
 /* backup-out: the chain of guest's backup id, checked (every link signed by
@@ -21,3 +30,8 @@ int helper_backup_out(const struct host_config *c, const char *guest, const char
  * summary says what was stored. Nothing new stays on failure. */
 int helper_backup_in(const struct host_config *c, const char *guest, int fd, char *summary,
 		     size_t slen, char *err, size_t errlen);
+/* A backup-in that names a backup then restores guest's data volumes from
+ * it, as `vm restore` does on the node (virt_restore: every link checked
+ * again, the guest shut off); *links as there. */
+int helper_backup_restore(struct virt_host *h, const struct host_config *c, const char *guest,
+			  const char *id, size_t *links, char *err, size_t errlen);

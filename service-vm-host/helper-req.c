@@ -154,6 +154,13 @@ const char *helper_move_to_check(const void *buf, size_t len, char to[HELPER_MOV
 	return why ?: node_name_valid(to) ? NULL : "the target is not a valid node name";
 }
 
+const char *helper_restore_id_check(const void *buf, size_t len, char id[HELPER_MOVE_TO_BYTES])
+{
+	const char *why = second_record(buf, len, id);
+
+	return why ?: !id[0] || backup_id_valid(id) ? NULL : "the backup id is not YYYYMMDDTHHMMSSZ";
+}
+
 const char *helper_backup_id_check(const void *buf, size_t len, char id[HELPER_MOVE_TO_BYTES])
 {
 	const char *why = second_record(buf, len, id);

@@ -41,6 +41,9 @@ const char *helper_move_to_check(const void *buf, size_t len, char to[HELPER_MOV
  * chain is packed (YYYYMMDDTHHMMSSZ), NUL-padded. NULL if buf is exactly
  * one such record, copied into id; else why not. */
 const char *helper_backup_id_check(const void *buf, size_t len, char id[HELPER_MOVE_TO_BYTES]);
+/* A backup-in's second record: the backup to restore the guest from once
+ * stored, or all NULs for none (then id is ""). NULL or why not. */
+const char *helper_restore_id_check(const void *buf, size_t len, char id[HELPER_MOVE_TO_BYTES]);
 
 /* Checks len bytes as they arrived: exactly one request, a magic and op the
  * table knows and dispatches, a valid NUL-padded name, and for a create or

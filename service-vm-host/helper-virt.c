@@ -34,6 +34,7 @@
 #include "lib/log.h"
 #include "osi-config.h"
 #include "service-vm-host/helper-agent.h"
+#include "service-vm-host/fleet-approval.h"
 #include "service-vm-host/helper-backup.h"
 #include "service-vm-host/helper-fabric.h"
 #include "service-vm-host/helper-net.h"
@@ -358,6 +359,20 @@ static int move(struct virt_host *h, const struct host_config *c, const struct g
 	return 0;
 }
 
+/* A backup verb's third record, the fleet's signed request (fleet-approval.h):
+ * the helper does nothing with the node's backups that the fleet did not
+ * sign, whatever the agent (osi) asks. NULL or why not. */
+static const char *approved(const struct host_config *c, const char *verb, const char *name,
+			    const char *id, char *err, size_t errlen)
+{
+	uint8_t blob[APPROVAL_MAX + 1];
+	ssize_t n = recv(peer, blob, sizeof(blob), MSG_TRUNC);
+
+	if (n <= 0 || (size_t)n > APPROVAL_MAX)
+		return "no approval of the fleet arrived";
+	return helper_backup_approved(c, blob, (size_t)n, verb, name, id, err, errlen) < 0 ? err : NULL;
+}
+
 /* backup-out: the backup's id in a second record (as move-out's target);
  * the packed copy handed back. No libvirt: only the node's backup store. */
 static int backup_out(const struct host_config *c, const char *name)
@@ -368,6 +383,8 @@ static int backup_out(const struct host_config *c, const char *name)
 	uint64_t bytes = 0;
 	int fd, ret;
 
+	if (!why)
+		why = approved(c, "backup-out", name, id, err, sizeof(err));
 	if (why)
 		return fail("refused: %s", why);
 	report("packing", "checking the chain's signatures and hashes, then packing it", NULL);
@@ -378,15 +395,53 @@ static int backup_out(const struct host_config *c, const char *name)
 	return ret < 0 ? fail("cannot hand the packed copy over: %s", strerror(-ret)) : 0;
 }
 
-/* backup-in: the received copy stored, or nothing. */
+static int virt_open(struct virt_host *h, struct virt_config *vc, const struct host_config *c)
+{
+	vc->uri = c->virt_uri;
+	vc->pool_dir = c->pool_dir[0] ? c->pool_dir : NULL;
+	vc->console_dir = c->console_dir[0] ? c->console_dir : NULL;
+	vc->seal_key = c->seal_key; /* root's: new volume keys are also sealed to it */
+	if (virt_host_open(h, vc) < 0)
+		return -EIO;
+	h->ops.progress = on_step;
+	h->ops.cancelled = on_wait; /* a move's shutdown ends when its mover is gone */
+	return 0;
+}
+
+/* backup-in: the received copy stored, or nothing; then, if the second
+ * record names a backup, the guest's data volumes restored from it. */
 static int backup_in(const struct host_config *c, const struct guest_op_def *op, const char *name)
 {
-	char err[VIRT_ERR_MAX], summary[VIRT_ERR_MAX];
+	char err[VIRT_ERR_MAX], summary[VIRT_ERR_MAX + 160], id[HELPER_MOVE_TO_BYTES];
+	char buf[HELPER_MOVE_TO_BYTES + 1];
+	ssize_t n = recv(peer, buf, sizeof(buf), MSG_TRUNC);
+	const char *why = n < 0 ? "no restore record arrived" : helper_restore_id_check(buf, (size_t)n, id);
+	struct virt_config vc = { 0 };
+	struct virt_host h;
+	size_t links = 0, len;
+	int ret;
 
+	if (!why)
+		why = approved(c, "backup-in", name, id[0] ? id : NULL, err, sizeof(err));
+	if (why)
+		return fail("refused: %s", why);
 	report("storing", "checking every signature and hash before keeping anything", NULL);
 	if (helper_backup_in(c, name, passed_fd, summary, sizeof(summary), err, sizeof(err)) < 0)
 		return fail("the backup copy of %s is refused, nothing was stored: %s", name, err);
 	log_info("%s", summary);
+	if (id[0]) {
+		report("restoring", summary, NULL);
+		if (virt_open(&h, &vc, c) < 0)
+			return fail("%s; the restore cannot reach libvirt: %s", summary, h.err);
+		ret = helper_backup_restore(&h, c, name, id, &links, err, sizeof(err));
+		virt_host_close(&h);
+		if (ret < 0)
+			return fail("%s; the restore of %s failed: %s", summary, name, err);
+		len = strlen(summary);
+		snprintf(summary + len, sizeof(summary) - len, "; restored %s's data volumes from backup "
+			 "%s (%zu file set(s) in the chain), the guest shut off", name, id, links);
+		log_info("%s", summary);
+	}
 	report(op->done_state, summary, NULL);
 	return 0;
 }
@@ -452,14 +507,8 @@ int main(int argc, char **argv)
 		return backup_out(&cfg, r.name);
 	if (op->op == GOP_BACKUP_IN)
 		return backup_in(&cfg, op, r.name);
-	vc.uri = cfg.virt_uri;
-	vc.pool_dir = cfg.pool_dir[0] ? cfg.pool_dir : NULL;
-	vc.console_dir = cfg.console_dir[0] ? cfg.console_dir : NULL;
-	vc.seal_key = cfg.seal_key; /* root's: new volume keys are also sealed to it */
-	if (virt_host_open(&h, &vc) < 0)
+	if (virt_open(&h, &vc, &cfg) < 0)
 		return fail("%s", h.err);
-	h.ops.progress = on_step;
-	h.ops.cancelled = on_wait; /* a move's shutdown ends when its mover is gone */
 	if (op->op == GOP_CREATE)
 		ret = create(&h, &cfg, &r);
 	else if (op->op == GOP_FABRIC || op->op == GOP_NAMES)

@@ -6,7 +6,7 @@
  *   service-vm-host-move out GUEST PEER:PORT HELPER_SOCKET STATE_DIR TARGET
  *   service-vm-host-move in  GUEST LISTEN:PORT HELPER_SOCKET STATE_DIR TYPE MEMORY_BYTES VCPUS
  *   service-vm-host-move backup-out GUEST PEER:PORT HELPER_SOCKET STATE_DIR BACKUP_ID
- *   service-vm-host-move backup-in  GUEST LISTEN:PORT HELPER_SOCKET STATE_DIR
+ *   service-vm-host-move backup-in  GUEST LISTEN:PORT HELPER_SOCKET STATE_DIR RESTORE_ID|-
  *
  * The move token (64 hex digits) comes in OSI_MOVE_TOKEN, never in argv.
  * out: asks the helper for move-out (a clean shutdown and a signed export,
@@ -19,7 +19,8 @@
  * (TYPE MEMORY_BYTES VCPUS), which the archive's manifest must match.
  * backup-out and backup-in do the same with a backup's chain: the helper
  * packs it (backup-out, the backup's id in the second record) and stores
- * what arrived after checking every signature and hash (backup-in). */
+ * what arrived after checking every signature and hash (backup-in; then,
+ * given RESTORE_ID, restores the guest's data volumes from that backup). */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -40,6 +41,7 @@
 
 #include "lib/backup-manifest.h"
 #include "lib/clock.h"
+#include "service-vm-host/fleet-approval.h"
 #include "service-vm-host/helper-req.h"
 #include "service-vm-host/move-io.h"
 #include "service-vm-host/move-wire.h"
@@ -74,10 +76,13 @@ static const struct mode modes[] = {
 
 struct side {
 	const struct mode *mode;
-	const char *guest, *addr, *helper, *state_dir, *target; /* target: out's node, or a backup's id */
+	const char *guest, *addr, *helper, *state_dir;
+	const char *target; /* out's node, backup-out's id, backup-in's id to restore (or NULL) */
 	const char *type;                /* in: the fleet's approved spec */
 	uint64_t memory_bytes, vcpus;
 	uint8_t token[MOVE_TOKEN_BYTES];
+	uint8_t approval[APPROVAL_MAX];  /* backup modes: the fleet's signed request */
+	size_t approval_len;
 	uint64_t total, done, started_ms, shown_ms;
 };
 
@@ -193,7 +198,8 @@ static int full_read(int fd, void *buf, size_t len)
 /* ---- the helper ---- */
 
 /* The request (with pass_fd, if any; a move-in's with the approved spec),
- * then for a move-out the target's record (to, NUL-padded). */
+ * then for a move-out the target's record (to, NUL-padded), for a backup
+ * mode its id record and the fleet's approval, which the helper checks. */
 static int helper_open(const struct side *s, const char *verb, int pass_fd, const char *to)
 {
 	const char *path = s->helper;
@@ -223,7 +229,9 @@ static int helper_open(const struct side *s, const char *verb, int pass_fd, cons
 		return -errno;
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
 	    sendmsg(fd, &mh, MSG_NOSIGNAL) != (ssize_t)sizeof(req) ||
-	    (to && send(fd, to, HELPER_MOVE_TO_BYTES, MSG_NOSIGNAL) != HELPER_MOVE_TO_BYTES)) {
+	    (to && send(fd, to, HELPER_MOVE_TO_BYTES, MSG_NOSIGNAL) != HELPER_MOVE_TO_BYTES) ||
+	    (s->approval_len &&
+	     send(fd, s->approval, s->approval_len, MSG_NOSIGNAL) != (ssize_t)s->approval_len)) {
 		int e = errno ? errno : EIO;
 
 		close(fd);
@@ -548,7 +556,7 @@ static int room_for(const struct side *s, int sock)
 
 static int move_in(struct side *s)
 {
-	char why[256] = "";
+	char why[256] = "", rec[HELPER_MOVE_TO_BYTES] = "";
 	json_t *end = NULL;
 	int lfd = listen_on(s->addr), sock, file, hfd, ret;
 
@@ -576,7 +584,9 @@ static int move_in(struct side *s)
 	}
 	progress(s, true);
 	say("moving", "verified: SHA-256 of what was written equals the source's", s);
-	hfd = helper_open(s, s->mode->verb, file, NULL);
+	if (s->target) /* backup-in's second record: the backup to restore from, or none */
+		snprintf(rec, sizeof(rec), "%s", s->target);
+	hfd = helper_open(s, s->mode->verb, file, s->mode == &modes[3] ? rec : NULL);
 	close(file);
 	if (hfd < 0)
 		return failed("cannot reach the provisioning helper: %s", strerror(-hfd));
@@ -614,7 +624,7 @@ static const struct mode *mode_of(const char *arg)
 }
 
 /* The arguments after STATE_DIR: out's TARGET, backup-out's ID, in's
- * TYPE MEMORY_BYTES VCPUS, none for backup-in. 0 or -EINVAL. */
+ * TYPE MEMORY_BYTES VCPUS, backup-in's RESTORE_ID or "-". 0 or -EINVAL. */
 static int mode_args(struct side *s, int argc, char **argv)
 {
 	const struct mode *m = s->mode;
@@ -628,7 +638,29 @@ static int mode_args(struct side *s, int argc, char **argv)
 	}
 	if (m == &modes[1])
 		return argc == 9 ? spec_args(s, argv + 6) : -EINVAL;
-	return argc == 6 ? 0 : -EINVAL;
+	if (argc != 7 || (strcmp(argv[6], "-") && !backup_id_valid(argv[6])))
+		return -EINVAL;
+	s->target = strcmp(argv[6], "-") ? argv[6] : NULL;
+	return 0;
+}
+
+static bool backup_mode(const struct side *s)
+{
+	return s->mode == &modes[2] || s->mode == &modes[3];
+}
+
+/* OSI_FLEET_APPROVAL's hex into s->approval (and out of the environment). */
+static int approval_arg(struct side *s)
+{
+	const char *hex = getenv("OSI_FLEET_APPROVAL");
+	size_t n = 0;
+
+	if (!hex || sodium_hex2bin(s->approval, sizeof(s->approval), hex, strlen(hex), NULL, &n, NULL) < 0 ||
+	    !n)
+		return -EINVAL;
+	s->approval_len = n;
+	unsetenv("OSI_FLEET_APPROVAL");
+	return 0;
 }
 
 int main(int argc, char **argv)
@@ -645,8 +677,10 @@ int main(int argc, char **argv)
 		return failed("usage: service-vm-host-move out GUEST ADDR:PORT HELPER STATE_DIR TARGET | "
 			      "in GUEST ADDR:PORT HELPER STATE_DIR TYPE MEMORY_BYTES VCPUS | "
 			      "backup-out GUEST ADDR:PORT HELPER STATE_DIR BACKUP_ID | "
-			      "backup-in GUEST ADDR:PORT HELPER STATE_DIR (token in OSI_MOVE_TOKEN)");
+			      "backup-in GUEST ADDR:PORT HELPER STATE_DIR RESTORE_ID|- (token in OSI_MOVE_TOKEN)");
 	unsetenv("OSI_MOVE_TOKEN");
+	if (backup_mode(&s) && approval_arg(&s) < 0)
+		return failed("a backup transfer needs the fleet's approval in OSI_FLEET_APPROVAL");
 	s.guest = argv[2];
 	s.addr = argv[3];
 	s.helper = argv[4];

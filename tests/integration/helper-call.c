@@ -1,6 +1,11 @@
 /* helper-call SOCKET VERB [NAME [TYPE MEMORY_MIB VCPUS]]: one request to
  * service-vm-host-virt, built as the agent builds it, then its reply lines
- * on stdout. Exit 0 when the last line's state is not "failed". */
+ * on stdout. Exit 0 when the last line's state is not "failed". As an agent
+ * (or a compromised one) may, it can also pass the descriptor of the file
+ * HELPER_CALL_FD with the request, then send HELPER_CALL_RECORD as the
+ * fixed-size second record and HELPER_CALL_APPROVAL (hex) as a third. */
+#include <fcntl.h>
+#include <sodium.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +31,46 @@ static int connect_to(const char *path)
 	return fd;
 }
 
+/* The request with HELPER_CALL_FD's descriptor, if set. */
+static int send_request(int fd, const struct helper_req *r)
+{
+	const char *path = getenv("HELPER_CALL_FD");
+	union { struct cmsghdr h; char b[CMSG_SPACE(sizeof(int))]; } ctl;
+	struct iovec iov = { .iov_base = (void *)r, .iov_len = sizeof(*r) };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+	int file = path ? open(path, O_RDONLY | O_CLOEXEC) : -1;
+
+	if (path && file < 0)
+		return -1;
+	if (file >= 0) {
+		memset(&ctl, 0, sizeof(ctl));
+		mh.msg_control = ctl.b;
+		mh.msg_controllen = sizeof(ctl.b);
+		CMSG_FIRSTHDR(&mh)->cmsg_level = SOL_SOCKET;
+		CMSG_FIRSTHDR(&mh)->cmsg_type = SCM_RIGHTS;
+		CMSG_FIRSTHDR(&mh)->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(CMSG_FIRSTHDR(&mh)), &file, sizeof(int));
+	}
+	return sendmsg(fd, &mh, 0) == (ssize_t)sizeof(*r) ? 0 : -1;
+}
+
+/* HELPER_CALL_RECORD and HELPER_CALL_APPROVAL, if set. */
+static int send_records(int fd)
+{
+	const char *rec = getenv("HELPER_CALL_RECORD"), *hex = getenv("HELPER_CALL_APPROVAL");
+	char fixed[HELPER_MOVE_TO_BYTES] = "";
+	uint8_t blob[4096];
+	size_t n = 0;
+
+	if (rec && (snprintf(fixed, sizeof(fixed), "%s", rec) < 0 ||
+		    send(fd, fixed, sizeof(fixed), 0) != (ssize_t)sizeof(fixed)))
+		return -1;
+	if (hex && (sodium_hex2bin(blob, sizeof(blob), hex, strlen(hex), NULL, &n, NULL) < 0 || !n ||
+		    send(fd, blob, n, 0) != (ssize_t)n))
+		return -1;
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	const struct guest_op_def *op = argc > 2 ? guest_op_find(argv[2]) : NULL;
@@ -47,7 +92,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	fd = connect_to(argv[1]);
-	if (fd < 0 || send(fd, &r, sizeof(r), 0) != (ssize_t)sizeof(r)) {
+	if (fd < 0 || send_request(fd, &r) < 0 || send_records(fd) < 0) {
 		perror("helper-call");
 		return 2;
 	}

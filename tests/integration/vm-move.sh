@@ -266,6 +266,22 @@ done
 grep -qa "$MARK" "$T/a/backups/vault1/$BID".*.qcow2 || die "the marker is not in node-a's copy"
 out=$(bk --to node-a 2>&1) || die "a second copy: $out"
 (( $(stored_on_a) == 2 )) || die "node-a holds $(stored_on_a) backups after two copies"
+# what a compromised agent (osi) on node-a could ask its root helper: no
+# backup leaves or enters the store, nor is restored, without the fleet's
+# signed request for exactly that
+HC=${OSI_HELPER_CALL:?OSI_HELPER_CALL must point at helper-call}
+out=$(HELPER_CALL_RECORD=$BID "$HC" "$T/virt-a.sock" backup-out vault1 2>&1) &&
+	die "the helper packed a backup without the fleet's approval: $out"
+[[ $out == *"no approval of the fleet arrived"* ]] || die "backup-out without approval: $out"
+n_a=$(stored_on_a)
+out=$(HELPER_CALL_FD="$T/marker.raw" HELPER_CALL_RECORD=$BID HELPER_CALL_APPROVAL=00112233445566778899 \
+	"$HC" "$T/virt-a.sock" backup-in vault1 2>&1) && die "the helper took a backup-in without the fleet's approval: $out"
+[[ $out == *"not approved by the fleet"* ]] || die "backup-in without approval: $out"
+(( $(stored_on_a) == n_a )) || die "a refused backup-in changed node-a's store"
+pass "node-a's helper refuses a backup-out and a backup-in (with a restore) that the fleet did not sign"
+out=$(bk 2>&1) || die "a backup kept on node-b alone: $out"
+BID2=$(sed -n 's/^Backup \([0-9T]*Z\) of vault1.*/\1/p' <<< "$out" | tail -n 1)
+[[ -n $BID2 && ! -e $T/a/backups/vault1/$BID2.json ]] || die "backup $BID2 on node-b: $out"
 pass "backup $BID of vault1 made on node-b and copied to node-a in $ms ms: listed ok there (signed by node-b, a live member), its files identical, the marker in it; a second copy adds the second backup"
 
 # ---- an encrypted data volume: its key travels sealed to the target ----
@@ -334,8 +350,20 @@ out=$(on a "$OSI_BIN" --state-dir "$T/a" vm restore vault1 --from "$BID" --uri "
 	--pool-dir "${LVDIR[a]}/pool" --dir "$T/a/backups" 2>&1) || die "vm restore on node-a from node-b's copy: $out"
 qemu-img compare -q -U -f raw -F qcow2 "$T/marker.raw" "$(arch a)" ||
 	die "the restored archive on node-a does not hold the marker's data"
-SUM=$(sha256sum < "$(arch a)")
 pass "restore drill: vault1's archive overwritten on node-a, restored there from backup $BID that node-b made and copied; its data is back"
+# restore --to: the backup only node-b holds, restored into vault1 on node-a
+qemu-img convert -n -f raw -O qcow2 "$T/junk.raw" "$(arch a)" || die "overwriting the archive"
+rs() { on b "$OSI_BIN" --state-dir "$T/b" --socket "$T/fleet.sock" vm restore vault1 --dir "$T/b/backups" "$@"; }
+out=$(rs --from "$BID2" --to node-b 2>&1) && die "a restore --to a node vault1 is not on succeeded: $out"
+[[ $out == *"runs on node-a, not node-b"* ]] || die "restore --to node-b: $out"
+out=$(rs --from "$BID2" --to node-a 2>&1) || die "vm restore --to node-a from node-b's backup: $out"
+log "$out"
+[[ $out == *"Restored vault1's data volumes on node-a from backup $BID2"* ]] || die "restore --to said: $out"
+[[ -f $T/a/backups/vault1/$BID2.json ]] || die "node-a does not hold $BID2 after the restore"
+qemu-img compare -q -U -f raw -F qcow2 "$T/marker.raw" "$(arch a)" ||
+	die "after restore --to, vault1's archive on node-a does not hold the marker's data"
+SUM=$(sha256sum < "$(arch a)")
+pass "vm restore --from $BID2 --to node-a run on node-b: the backup only node-b held copied and restored into vault1 on node-a (a restore --to a node the guest is not on refused)"
 pass "node-b evicted mid-move (vault1 in its shutdown on node-a): undone ${ms} ms after the move began, vault1 kept running there with autostart on, vm move said why; nothing of vault1 on node-b once it was back"
 
 # ---- a full disk on the target ----

@@ -28,11 +28,12 @@ static void test_stored(void **state)
 	struct backup_copy *bc, *again;
 
 	(void)state;
-	assert_int_equal(backup_copy_begin(&c, "vault1", "20261204T172500Z", "node-a", "node-b", 100, &bc), 0);
+	assert_int_equal(backup_copy_begin(&c, "vault1", "20261204T172500Z", "node-a", "node-b", false, 100, &bc), 0);
 	assert_int_equal(strlen(bc->token), 64);
+	assert_string_equal(bc->restore, "");
 	assert_true(backup_copy_receiving(&c, "node-b"));
 	assert_false(backup_copy_receiving(&c, "node-a"));
-	assert_int_equal(backup_copy_begin(&c, "vault1", "20261204T172501Z", "node-a", "node-c", 100, &again),
+	assert_int_equal(backup_copy_begin(&c, "vault1", "20261204T172501Z", "node-a", "node-c", false, 100, &again),
 			 -EBUSY);
 	line(bc, false, "{\"state\":\"moving\",\"detail\":\"1.0 MiB/s\",\"bytes\":10,\"total\":40}");
 	assert_int_equal(bc->bytes, 10);
@@ -57,10 +58,12 @@ static void test_stored(void **state)
 	/* a new copy of the same guest replaces the ended one, with a new token */
 	char old[65];
 	strcpy(old, bc->token);
-	assert_int_equal(backup_copy_begin(&c, "vault1", "20261204T172501Z", "node-a", "node-c", 300, &again), 0);
+	assert_int_equal(backup_copy_begin(&c, "vault1", "20261204T172501Z", "node-a", "node-c", true, 300, &again), 0);
 	assert_ptr_equal(again, bc);
 	assert_string_not_equal(again->token, old);
 	assert_int_equal(again->state, COPY_SENDING);
+	assert_string_equal(again->restore, "20261204T172501Z"); /* then restored there */
+	assert_string_equal(bc->restore, again->restore);
 	backup_copies_free(&c);
 }
 
@@ -70,8 +73,8 @@ static void test_failed(void **state)
 	struct backup_copy *a, *b;
 
 	(void)state;
-	assert_int_equal(backup_copy_begin(&c, "vault1", "20261204T172500Z", "node-a", "node-b", 100, &a), 0);
-	assert_int_equal(backup_copy_begin(&c, "git1", "20261204T172500Z", "node-c", "node-d", 100, &b), 0);
+	assert_int_equal(backup_copy_begin(&c, "vault1", "20261204T172500Z", "node-a", "node-b", false, 100, &a), 0);
+	assert_int_equal(backup_copy_begin(&c, "git1", "20261204T172500Z", "node-c", "node-d", false, 100, &b), 0);
 	line(a, false, "{\"state\":\"failed\",\"detail\":\"corrupted in transit\"}");
 	assert_int_equal(a->state, COPY_FAILED);
 	assert_string_equal(a->detail, "node-b: corrupted in transit");

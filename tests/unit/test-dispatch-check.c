@@ -141,7 +141,13 @@ static void test_backup_copy_request(void **state)
 	assert_int_equal(r.op->op, GOP_BACKUP_IN);
 	assert_true(dispatch_transfer(r.op->op) && !dispatch_transfer_out(r.op->op));
 	assert_null(r.backup);
-	/* a bad id, a target instead of an id, an id on the receiving side */
+	assert_null(check("{\"op\":\"backup-in\",\"node\":\"n1\",\"guest\":{\"name\":\"g1\"},"
+			  "\"move\":{" TOK ",\"listen\":\"10.0.0.3:7106\",\"restore\":\"20261204T172500Z\"}}", &r));
+	assert_string_equal(r.backup, "20261204T172500Z"); /* then restored from it */
+	assert_string_equal(check("{\"op\":\"backup-in\",\"node\":\"n1\",\"guest\":{\"name\":\"g1\"},"
+				  "\"move\":{" TOK ",\"listen\":\"10.0.0.3:7106\",\"restore\":\"x\"}}", &r),
+			    "a backup-in restores only a backup's id");
+	/* a bad id, a target instead of an id, a backup id on the receiving side */
 	assert_string_equal(check("{\"op\":\"backup-out\",\"node\":\"n1\",\"guest\":{\"name\":\"g1\"},"
 				  "\"move\":{" TOK ",\"peer\":\"10.0.0.2:7106\",\"backup\":\"../x\"}}", &r),
 			    "a backup-out needs the id of its backup");
@@ -149,6 +155,9 @@ static void test_backup_copy_request(void **state)
 			      "\"move\":{" TOK ",\"peer\":\"10.0.0.2:7106\",\"target\":\"n2\"}}", &r));
 	assert_non_null(check("{\"op\":\"backup-in\",\"node\":\"n1\",\"guest\":{\"name\":\"g1\"},"
 			      "\"move\":{" TOK ",\"listen\":\"10.0.0.3:7106\",\"backup\":\"20261204T172500Z\"}}", &r));
+	assert_non_null(check("{\"op\":\"backup-out\",\"node\":\"n1\",\"guest\":{\"name\":\"g1\"},"
+			      "\"move\":{" TOK ",\"peer\":\"10.0.0.2:7106\",\"backup\":\"20261204T172500Z\","
+			      "\"restore\":\"20261204T172500Z\"}}", &r));
 	assert_false(dispatch_transfer(GOP_START));
 }
 

@@ -62,6 +62,16 @@ static void test_backup_id(void **state)
 	assert_non_null(helper_backup_id_check(buf, HELPER_MOVE_TO_BYTES, id));
 	strcpy(buf, "../20261204T1725");
 	assert_non_null(helper_backup_id_check(buf, HELPER_MOVE_TO_BYTES, id));
+	/* a backup-in's record: an id to restore from, or none at all */
+	memset(buf, 0, sizeof(buf));
+	assert_null(helper_restore_id_check(buf, HELPER_MOVE_TO_BYTES, id));
+	assert_string_equal(id, "");
+	strcpy(buf, "20261204T172500Z");
+	assert_null(helper_restore_id_check(buf, HELPER_MOVE_TO_BYTES, id));
+	assert_string_equal(id, "20261204T172500Z");
+	strcpy(buf, "node-b");
+	assert_non_null(helper_restore_id_check(buf, HELPER_MOVE_TO_BYTES, id));
+	assert_non_null(helper_restore_id_check(buf, HELPER_MOVE_TO_BYTES + 1, id));
 	/* both verbs name a guest and carry no type or size */
 	assert_int_equal(helper_req_build(&r, op("backup-out"), "vault1", NULL, 0, 0), 0);
 	assert_int_equal(helper_req_build(&r, op("backup-in"), "vault1", NULL, 0, 0), 0);
