@@ -54,8 +54,21 @@ int backup_tar_next(struct backup_tar *t, struct backup_copy_entry *e, char *err
 int backup_tar_copy(struct backup_tar *t, int out, char *err, size_t errlen);
 void backup_tar_close(struct backup_tar *t);
 
+/* --- virt-backup-sweep.c --- */
+/* What an interrupted copy or backup left in the guest directory gfd (gdir
+ * names it in the log): each staging directory, and each ID.sig and
+ * ID.DISK.qcow2 with no ID.json (a backup is whole or absent: its manifest
+ * comes last). Only under gfd's backup_lock: a backup being made writes its
+ * volume files first under it. The count of files removed (staging not
+ * counted). */
+size_t backup_copy_sweep(int gfd, const char *gdir);
+/* A staging directory name of parent, with its files (nothing else is
+ * made there). */
+void backup_copy_remove_dir(int parent, const char *name);
+
 /* --- virt-backup-pack.c --- */
-/* The chain ending at id in gdir (listed with trust, every volume file
+/* The chain ending at id in gdir (first swept, backup_copy_sweep, when
+ * its lock is free; listed with trust, every volume file
  * hashed against its manifest as it is opened, what was hashed is what is
  * written) as the tar, into out from its current offset; *bytes: the
  * tar's size. -ENOENT: no such backup; -ENOSPC: out's filesystem lacks the

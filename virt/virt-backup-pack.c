@@ -118,6 +118,19 @@ static int room(struct packing *p, int out)
 	return 0;
 }
 
+/* What an interrupted copy or backup left, while gdir's lock is free to
+ * take (its holder may be making a backup there: left for later). */
+static void sweep(const char *gdir)
+{
+	char why[256];
+	int lock;
+
+	if (backup_lock(gdir, &lock, why, sizeof(why)) < 0)
+		return;
+	backup_copy_sweep(lock, gdir);
+	backup_unlock(lock);
+}
+
 static int header(struct archive *a, const char *name, uint64_t size, int64_t mtime)
 {
 	struct archive_entry *ae = archive_entry_new();
@@ -229,6 +242,7 @@ int backup_copy_pack(const char *gdir, const char *id, backup_trust_fn trust, vo
 	*bytes = 0;
 	if (errlen)
 		err[0] = '\0';
+	sweep(gdir);
 	if ((ret = backup_list(gdir, trust, ctx, &p.e, &p.n, err, errlen)) < 0 ||
 	    (ret = verify(&p, id)) < 0 || (ret = room(&p, out)) < 0 || (ret = write_tar(&p, out)) < 0)
 		goto cleanup;

@@ -5,7 +5,6 @@
  * store holds, and only then moved in link by link, its manifest last (the
  * listing finds a backup by its manifest). Any failure removes what this
  * copy moved in and the staging directory. */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -34,43 +33,6 @@ struct unpacking {
 	char *err;
 	size_t errlen;
 };
-
-/* Removes a staging directory (files only: nothing else is made there). */
-static void remove_dir(int parent, const char *name)
-{
-	int fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	DIR *d = fd < 0 ? NULL : fdopendir(fd);
-	struct dirent *de;
-
-	if (!d) {
-		if (fd >= 0)
-			close(fd);
-		return;
-	}
-	while ((de = readdir(d)))
-		if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
-			unlinkat(fd, de->d_name, 0);
-	closedir(d);
-	unlinkat(parent, name, AT_REMOVEDIR);
-}
-
-/* What an interrupted copy left (the lock is ours: none is under way). */
-static void sweep(struct unpacking *u)
-{
-	int fd = openat(u->gfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	DIR *d = fd < 0 ? NULL : fdopendir(fd);
-	struct dirent *de;
-
-	if (!d) {
-		if (fd >= 0)
-			close(fd);
-		return;
-	}
-	while ((de = readdir(d)))
-		if (!strncmp(de->d_name, BACKUP_COPY_STAGING, strlen(BACKUP_COPY_STAGING)))
-			remove_dir(u->gfd, de->d_name);
-	closedir(d);
-}
 
 int (*backup_copy_free_for_tests)(int dirfd, uint64_t *bytes);
 
@@ -309,7 +271,7 @@ int backup_copy_unpack(const char *dir, const char *guest, int fd, backup_trust_
 	u.size = (uint64_t)st.st_size; /* the only look at it: the sender may still grow it */
 	if ((ret = backup_lock(u.gdir, &lock, err, errlen)) < 0)
 		goto cleanup;
-	sweep(&u);
+	backup_copy_sweep(u.gfd, u.gdir); /* the lock is ours: no copy or backup is under way */
 	if ((ret = room(&u, u.size)) < 0 || (ret = stage(&u, fd)) < 0 || (ret = check(&u, trust, ctx)) < 0 ||
 	    (ret = compare(&u)) < 0 || (ret = commit(&u)) < 0)
 		goto cleanup;
@@ -319,7 +281,7 @@ cleanup:
 	if (u.sfd >= 0)
 		close(u.sfd);
 	if (u.staged)
-		remove_dir(u.gfd, strrchr(u.staging, '/') + 1);
+		backup_copy_remove_dir(u.gfd, strrchr(u.staging, '/') + 1);
 	if (ret < 0 && lock >= 0) /* made for this copy: an empty one goes, while it is ours */
 		rmdir(u.gdir);
 	backup_unlock(lock);

@@ -378,6 +378,57 @@ static void busy(void **state)
 	assert_int_equal(stored(f), 0);
 }
 
+#define O1 "20261130T000000Z"
+
+/* Backup O1 of dir's vault1 without its manifest, as a crash in the middle
+ * of a copy's commit or of a backup leaves it; and a file of nobody's. */
+static void orphans(struct fx *f, const char *dir)
+{
+	char path[600];
+
+	backup(f, dir, "vault1", O1, "", 50);
+	snprintf(path, sizeof(path), "%s/vault1/" O1 ".json", dir);
+	assert_int_equal(unlink(path), 0);
+	snprintf(path, sizeof(path), "%s/vault1/notes.txt", dir);
+	assert_int_equal(atomic_write_file(path, "x", 1, 0600), 0);
+}
+
+/* Whether dir's vault1 still has name. */
+static bool has(const char *dir, const char *name)
+{
+	char path[600];
+
+	snprintf(path, sizeof(path), "%s/vault1/%s", dir, name);
+	return access(path, F_OK) == 0;
+}
+
+/* Each backup is whole or absent: an unpack, then a pack, first removes
+ * the files of a backup with no manifest, under the guest's lock. */
+static void swept(void **state)
+{
+	struct fx *f = *state;
+	int lock;
+
+	orphans(f, f->dst);
+	assert_int_equal(unpack(f, pack(f, "vault1", I1), trust_id), 0);
+	assert_false(has(f->dst, O1 ".sig") || has(f->dst, O1 ".archive.qcow2") ||
+		     has(f->dst, O1 ".media.qcow2"));
+	assert_true(has(f->dst, "notes.txt"));
+	assert_int_equal(stored(f), 2);
+	/* the packing side, while its lock is free; else it packs all the same */
+	orphans(f, f->src);
+	snprintf(f->dgdir, sizeof(f->dgdir), "%s/vault1", f->src);
+	assert_int_equal(backup_lock(f->dgdir, &lock, f->err, sizeof(f->err)), 0);
+	close(pack(f, "vault1", I2));
+	assert_true(has(f->src, O1 ".sig") && has(f->src, O1 ".media.qcow2"));
+	backup_unlock(lock);
+	close(pack(f, "vault1", I2));
+	assert_false(has(f->src, O1 ".sig") || has(f->src, O1 ".archive.qcow2") ||
+		     has(f->src, O1 ".media.qcow2"));
+	assert_true(has(f->src, "notes.txt") && has(f->src, I2 ".media.qcow2"));
+	assert_int_equal(stored(f), 3);
+}
+
 /* A tar of one entry of the given type (and link target) after a
  * well-formed first link. */
 static int crafted(struct fx *f, const char *name, unsigned type, const char *link, bool hard)
@@ -541,6 +592,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(filling, setup, teardown),
 		cmocka_unit_test_setup_teardown(grown, setup, teardown),
 		cmocka_unit_test_setup_teardown(busy, setup, teardown),
+		cmocka_unit_test_setup_teardown(swept, setup, teardown),
 		cmocka_unit_test(names),
 	};
 
