@@ -82,7 +82,9 @@ int backup_copy_pack(const char *gdir, const char *id, backup_trust_fn trust, vo
  * size and SHA-256, each qcow2 header, the manifest's guest, one whole
  * chain ending at its newest link), then each link the store lacks moved in
  * (volumes, signature, manifest last). A link the store holds must have the
- * same manifest, byte for byte, and is left as it is. On failure nothing
- * new stays. summary: what was stored, for the operator. */
+ * same manifest, byte for byte; it is left as it is if intact (signature,
+ * signer, every file's SHA-256), else its other files are replaced from
+ * the copy's. On failure nothing new stays. summary: what was stored, for
+ * the operator. */
 int backup_copy_unpack(const char *dir, const char *guest, int fd, backup_trust_fn trust,
 		       void *ctx, char *summary, size_t slen, char *err, size_t errlen);

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "lib/errbuf.h"
+#include "lib/log.h"
 #include "lib/units.h"
 #include "virt/virt-backup-copy.h"
 
@@ -28,8 +29,13 @@ struct unpacking {
 	unsigned nvol[BACKUP_CHAIN_MAX];               /* their volume files */
 	size_t nlinks, stored;
 	bool fresh[BACKUP_CHAIN_MAX];                  /* the store lacks it */
-	struct backup_entry *e;
-	size_t n;
+	bool repair[BACKUP_CHAIN_MAX];                 /* the store's is damaged */
+	size_t repaired;
+	struct backup_entry *e, *held;                 /* the copy's links, the store's */
+	size_t n, nheld;
+	bool listed;                                   /* held is the store's listing */
+	backup_trust_fn trust;
+	void *ctx;
 	char *err;
 	size_t errlen;
 };
@@ -141,10 +147,10 @@ static int headers(struct unpacking *u, const struct backup_entry *e)
 
 /* As the listing and restore check the store: signed by whom trust
  * accepts, every file its manifest's, each of this guest, one whole chain. */
-static int check(struct unpacking *u, backup_trust_fn trust, void *ctx)
+static int check(struct unpacking *u)
 {
 	size_t chain[BACKUP_CHAIN_MAX], len;
-	int ret = backup_list(u->staging, trust, ctx, &u->e, &u->n, u->err, u->errlen);
+	int ret = backup_list(u->staging, u->trust, u->ctx, &u->e, &u->n, u->err, u->errlen);
 
 	if (ret < 0)
 		return ret;
@@ -175,7 +181,35 @@ static int check(struct unpacking *u, backup_trust_fn trust, void *ctx)
 	return 0;
 }
 
-/* Which links the store lacks; one it holds must be the same, byte for byte. */
+/* Link i, which the store holds with the copy's manifest: intact as the
+ * listing and restore check it (signature, signer, every file's size and
+ * SHA-256), else its files are to be replaced from the copy's, checked
+ * against the same manifest. */
+static int sound(struct unpacking *u, size_t i)
+{
+	char why[256] = "";
+	ssize_t at;
+	int ret;
+
+	if (!u->listed && (ret = backup_list(u->gdir, u->trust, u->ctx, &u->held, &u->nheld, u->err,
+					     u->errlen)) < 0)
+		return ret;
+	u->listed = true;
+	at = backup_find(u->held, u->nheld, u->e[i].m.id);
+	if (at < 0)
+		snprintf(why, sizeof(why), "not listed");
+	else if (!u->held[at].intact)
+		snprintf(why, sizeof(why), "%s", u->held[at].why);
+	else
+		backup_verify_files(u->gdir, &u->held[at], NULL, why, sizeof(why));
+	if ((u->repair[i] = why[0] != '\0'))
+		log_info("backup %s in %s is damaged (%s): its files are replaced from the copy",
+			 u->e[i].m.id, u->gdir, why);
+	return 0;
+}
+
+/* Which links the store lacks; one it holds must be the same, byte for
+ * byte, and is repaired from the copy where it is damaged. */
 static int compare(struct unpacking *u)
 {
 	char name[BACKUP_FILE_MAX], *mine = NULL, *theirs = NULL;
@@ -198,6 +232,8 @@ static int compare(struct unpacking *u)
 		else if (ret == 0 && (mlen != tlen || memcmp(mine, theirs, mlen)))
 			ret = errbuf_fail(-EEXIST, u->err, u->errlen, "the store already holds a different "
 					  "backup %s of %s", u->e[i].m.id, u->guest);
+		else if (ret == 0)
+			ret = sound(u, i);
 		free(mine);
 		free(theirs);
 		mine = theirs = NULL;
@@ -213,8 +249,10 @@ static int move_in(struct unpacking *u, const char *name, unsigned flags)
 	return 0;
 }
 
-/* One link: its volume files, its signature, its manifest (never over one). */
-static int commit_one(struct unpacking *u, const struct backup_manifest *m)
+/* One link: its volume files, its signature, its manifest (never over
+ * one); a damaged one the store holds (manifest false): all but the
+ * manifest, which is the same. */
+static int commit_one(struct unpacking *u, const struct backup_manifest *m, bool manifest)
 {
 	char name[BACKUP_FILE_MAX];
 	int ret = 0;
@@ -227,7 +265,7 @@ static int commit_one(struct unpacking *u, const struct backup_manifest *m)
 		backup_file_name(m->id, "sig", name, sizeof(name));
 		ret = move_in(u, name, 0);
 	}
-	if (!ret) {
+	if (!ret && manifest) {
 		backup_file_name(m->id, "json", name, sizeof(name));
 		ret = move_in(u, name, RENAME_NOREPLACE);
 	}
@@ -239,14 +277,20 @@ static int commit(struct unpacking *u)
 	int ret = 0;
 	size_t i;
 
-	for (i = 0; i < u->n && !ret; i++)
-		if (u->fresh[i] && !(ret = commit_one(u, &u->e[i].m)))
-			u->stored++;
+	for (i = 0; i < u->n && !ret; i++) {
+		if (u->fresh[i] || u->repair[i])
+			ret = commit_one(u, &u->e[i].m, u->fresh[i]);
+		if (!ret) {
+			u->stored += u->fresh[i];
+			u->repaired += u->repair[i];
+		}
+	}
 	if (!ret && fsync(u->gfd) < 0)
 		ret = errbuf_fail(-errno, u->err, u->errlen, "%s: %s", u->gdir, strerror(errno));
 	if (!ret)
 		return 0;
-	/* i went one past the link that failed: it and each one moved in go */
+	/* i went one past the link that failed: it and each one moved in go
+	 * (a repaired one stays: its files are now its manifest's) */
 	while (i-- > 0)
 		if (u->fresh[i])
 			backup_remove(u->gdir, &u->e[i].m);
@@ -257,7 +301,9 @@ static int commit(struct unpacking *u)
 int backup_copy_unpack(const char *dir, const char *guest, int fd, backup_trust_fn trust,
 		       void *ctx, char *summary, size_t slen, char *err, size_t errlen)
 {
-	struct unpacking u = { .guest = guest, .gfd = -1, .sfd = -1, .err = err, .errlen = errlen };
+	struct unpacking u = { .guest = guest, .gfd = -1, .sfd = -1, .trust = trust, .ctx = ctx,
+			       .err = err, .errlen = errlen };
+	char fixed[64] = "";
 	struct stat st;
 	int ret, lock = -1;
 
@@ -272,11 +318,13 @@ int backup_copy_unpack(const char *dir, const char *guest, int fd, backup_trust_
 	if ((ret = backup_lock(u.gdir, &lock, err, errlen)) < 0)
 		goto cleanup;
 	backup_copy_sweep(u.gfd, u.gdir); /* the lock is ours: no copy or backup is under way */
-	if ((ret = room(&u, u.size)) < 0 || (ret = stage(&u, fd)) < 0 || (ret = check(&u, trust, ctx)) < 0 ||
+	if ((ret = room(&u, u.size)) < 0 || (ret = stage(&u, fd)) < 0 || (ret = check(&u)) < 0 ||
 	    (ret = compare(&u)) < 0 || (ret = commit(&u)) < 0)
 		goto cleanup;
-	snprintf(summary, slen, "%zu backup(s) of %s stored in %s, %zu already there (the chain "
-		 "ending at %s)", u.stored, guest, u.gdir, u.n - u.stored, u.e[u.n - 1].m.id);
+	if (u.repaired)
+		snprintf(fixed, sizeof(fixed), ", %zu of them damaged there and repaired", u.repaired);
+	snprintf(summary, slen, "%zu backup(s) of %s stored in %s, %zu already there%s (the chain "
+		 "ending at %s)", u.stored, guest, u.gdir, u.n - u.stored, fixed, u.e[u.n - 1].m.id);
 cleanup:
 	if (u.sfd >= 0)
 		close(u.sfd);
@@ -287,5 +335,6 @@ cleanup:
 	backup_unlock(lock);
 	close(u.gfd);
 	free(u.e);
+	free(u.held);
 	return ret;
 }

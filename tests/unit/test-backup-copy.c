@@ -192,6 +192,39 @@ static void round_trip(void **state)
 	assert_int_equal(stored(f), 3);
 }
 
+/* A link the store holds with the same manifest but damaged files (a
+ * volume altered, another missing, a signature gone) is not counted as
+ * there: its files are taken from the copy, which carries the same ones. */
+static void damaged_there(void **state)
+{
+	struct fx *f = *state;
+	const char *names[] = { F1 ".sig", F1 ".archive.qcow2", I1 ".sig", I1 ".media.qcow2" };
+	char a[700], b[700];
+	int fd;
+
+	assert_int_equal(unpack(f, pack(f, "vault1", I1), trust_id), 0);
+	snprintf(b, sizeof(b), "%s/" F1 ".archive.qcow2", f->dgdir);
+	assert_true((fd = open(b, O_WRONLY)) >= 0);
+	assert_int_equal(pwrite(fd, "X", 1, 100), 1);
+	close(fd);
+	snprintf(b, sizeof(b), "%s/" I1 ".media.qcow2", f->dgdir);
+	assert_int_equal(unlink(b), 0);
+	snprintf(b, sizeof(b), "%s/" I1 ".sig", f->dgdir);
+	assert_int_equal(unlink(b), 0);
+	assert_int_equal(unpack(f, pack(f, "vault1", I2), trust_id), 0);
+	assert_non_null(strstr(f->summary, "1 backup(s) of vault1 stored in "));
+	assert_non_null(strstr(f->summary, "2 already there, 2 of them damaged there and repaired"));
+	assert_int_equal(stored(f), 3);
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		snprintf(a, sizeof(a), "%s/vault1/%s", f->src, names[i]);
+		snprintf(b, sizeof(b), "%s/%s", f->dgdir, names[i]);
+		same_file(a, b);
+	}
+	/* sound now: the next copy finds nothing to repair */
+	assert_int_equal(unpack(f, pack(f, "vault1", I2), trust_id), 0);
+	assert_non_null(strstr(f->summary, "3 already there ("));
+}
+
 static void partly_there(void **state)
 {
 	struct fx *f = *state;
@@ -581,6 +614,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(round_trip, setup, teardown),
 		cmocka_unit_test_setup_teardown(partly_there, setup, teardown),
+		cmocka_unit_test_setup_teardown(damaged_there, setup, teardown),
 		cmocka_unit_test_setup_teardown(tampered, setup, teardown),
 		cmocka_unit_test_setup_teardown(untrusted, setup, teardown),
 		cmocka_unit_test_setup_teardown(foreign_guest, setup, teardown),
