@@ -2,9 +2,10 @@
  * guest directory's lock: the tar is written into a staging directory of
  * root's (<gdir>/.incoming.XXXXXX, never listed: not an ID.json), checked
  * there as the listing and restore check the store, compared with what the
- * store holds, and only then moved in link by link, its manifest last (the
- * listing finds a backup by its manifest). Any failure removes what this
- * copy moved in and the staging directory. */
+ * store holds (a damaged link it holds gets the copy's files), and only
+ * then moved in link by link, its manifest last (the listing finds a backup
+ * by its manifest). Any failure removes what this copy moved in and the
+ * staging directory. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
