@@ -74,10 +74,11 @@ static int follow(const struct cli *cli, const char *guest, const char *id, json
 }
 
 int backup_copy_to(const struct cli *cli, const char *guest, const char *id, const char *from,
-		   const char *to, bool restore)
+		   const char *to, bool restore, unsigned keep)
 {
-	json_t *req = json_pack("{s:s, s:s, s:s, s:s, s:s, s:b}", "op", "vm-backup-copy", "name", guest,
-				"backup", id, "from", from, "to", to, "restore", restore), *r = NULL;
+	json_t *req = json_pack("{s:s, s:s, s:s, s:s, s:s, s:b, s:i}", "op", "vm-backup-copy", "name",
+				guest, "backup", id, "from", from, "to", to, "restore", restore,
+				"keep", (int)keep), *r = NULL;
 	int ret = req ? fleet_request(cli, req, &r) : cmd_fail("out of memory");
 	json_int_t started;
 

@@ -197,7 +197,8 @@ int vm_backup(const struct cli *cli, int argc, char *argv[])
 			printf("; %zu older backup(s) pruned", o.pruned);
 		printf(".\n");
 		fflush(stdout);
-		ret = a.to ? backup_copy_to(cli, m.guest, m.id, a.self.name, a.to, false) : cmd_output(0);
+		ret = a.to ? backup_copy_to(cli, m.guest, m.id, a.self.name, a.to, false,
+						     (unsigned)a.keep) : cmd_output(0);
 	}
 	virt_host_close(&h);
 out:
@@ -271,7 +272,7 @@ static int restore_to(const struct cli *cli, int argc, char *argv[], struct back
 		ret = cmd_fail("%s", err);
 		goto out;
 	}
-	ret = backup_copy_to(cli, argv[optind], a->from, a->self.name, a->to, true);
+	ret = backup_copy_to(cli, argv[optind], a->from, a->self.name, a->to, true, 0);
 	if (ret == 0)
 		printf("Restored %s's data volumes on %s from backup %s; the guest is shut off there: "
 		       "vm start %s.\n", argv[optind], a->to, a->from, argv[optind]);

@@ -17,7 +17,8 @@ int backup_schedule(const char *guest, const char *every, unsigned keep, const c
 		    const char *dir, const char *to);
 /* vm backup NAME --to NODE, vm restore NAME --from ID --to NODE: the fleet
  * has backup id copied from this node (from, its name) to NODE, restore:
- * and the guest restored there, and this follows it to its end
+ * and the guest restored there, keep: and NODE's backups of the guest then
+ * pruned to the newest keep (0: none), and this follows it to its end
  * (backup-copy.c). An exit status. */
 int backup_copy_to(const struct cli *cli, const char *guest, const char *id, const char *from,
-		   const char *to, bool restore);
+		   const char *to, bool restore, unsigned keep);

@@ -58,7 +58,7 @@ json_t *op_vm_backup_copy(struct fleet *f, json_t *req, const char *caller, uint
 	const char *id = json_string_value(json_object_get(req, "backup"));
 	const char *to = json_string_value(json_object_get(req, "to"));
 	const char *from = json_string_value(json_object_get(req, "from"));
-	const json_t *restore = json_object_get(req, "restore");
+	const json_t *restore = json_object_get(req, "restore"), *keep = json_object_get(req, "keep");
 	const struct guest *g = name ? guests_find(&f->guests, name) : NULL;
 	struct backup_copy *bc;
 	char why[256];
@@ -66,9 +66,11 @@ json_t *op_vm_backup_copy(struct fleet *f, json_t *req, const char *caller, uint
 	(void)now;
 	if (!name || !id || !to || !backup_id_valid(id) || !node_name_valid(to) ||
 	    (json_object_get(req, "from") && (!from || !node_name_valid(from))) ||
-	    (restore && !json_is_boolean(restore)))
+	    (restore && !json_is_boolean(restore)) ||
+	    (keep && (!json_is_integer(keep) || json_integer_value(keep) < 0 ||
+		      json_integer_value(keep) > 10000)))
 		return api_fail("\"name\", \"backup\" (an id YYYYMMDDTHHMMSSZ) and \"to\" (a node) are "
-				"required; \"from\" is a node, \"restore\" true or false");
+				"required; \"from\" is a node, \"restore\" true or false, \"keep\" 0 to 10000");
 	if (!g)
 		return api_fail("no guest named '%s'", name);
 	from = from ? from : g->node;
@@ -77,6 +79,7 @@ json_t *op_vm_backup_copy(struct fleet *f, json_t *req, const char *caller, uint
 	if (backup_copy_begin(&f->copies, g->name, id, from, to, json_is_true(restore), clock_wall_s(),
 			      &bc) < 0)
 		return api_fail("cannot record the copy of %s's backup", g->name);
+	bc->keep = (unsigned)json_integer_value(keep);
 	log_info("%s of %s's backup %s from %s to %s asked by %s", bc->restore[0] ? "restore" : "copy",
 		 g->name, id, from, to, caller);
 	if (!f->copy_send || f->copy_send(f, bc) < 0)

@@ -24,6 +24,7 @@ struct backup_copy {
 	char source[NODE_NAME_MAX + 1], target[NODE_NAME_MAX + 1];
 	char token[65];                 /* the transfer's, both agents have it */
 	char restore[BACKUP_ID_LEN + 1]; /* the target then restores the guest from it; "" not */
+	unsigned keep;                  /* the target then keeps the newest keep; 0: all */
 	enum copy_state state;
 	bool sent;                      /* backup-out's end state arrived */
 	uint64_t bytes, total;

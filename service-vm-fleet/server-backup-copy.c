@@ -106,6 +106,8 @@ static json_t *request(const struct backup_copy *bc, bool out, const char *addr)
 
 	if (m && !out && bc->restore[0])
 		json_object_set_new(json_object_get(m, "move"), "restore", json_string(bc->restore));
+	if (m && !out && bc->keep)
+		json_object_set_new(m, "keep", json_integer(bc->keep));
 	if (m) /* the helper checks it too, and refuses a stale one */
 		json_object_set_new(m, "issued", json_integer((json_int_t)clock_wall_s()));
 	return m;

@@ -22,9 +22,10 @@ int approval_pack(const uint8_t nonce[API_NONCE_BYTES], const struct frame_signe
 
 /* The body's verb, node, guest and id are the ones asked of the helper. */
 static const char *same_request(const json_t *req, const char *self, const char *op,
-				const char *guest, const char *backup, int64_t now)
+				const char *guest, const char *backup, int64_t now, unsigned *keep)
 {
 	json_int_t issued = json_integer_value(json_object_get(req, "issued"));
+	const json_t *k = json_object_get(req, "keep");
 	struct dispatch_req r;
 	const char *why = dispatch_check_request(req, self, &r);
 
@@ -37,12 +38,16 @@ static const char *same_request(const json_t *req, const char *self, const char 
 	if (!json_is_integer(json_object_get(req, "issued")) || issued < now - APPROVAL_FRESH_S ||
 	    issued > now + APPROVAL_FRESH_S)
 		return "the fleet's request is stale (or its clock is far off)";
+	if (k && (!json_is_integer(k) || json_integer_value(k) < 1 || json_integer_value(k) > 10000))
+		return "the fleet's keep is not a count of 1 to 10000";
+	if (keep)
+		*keep = k ? (unsigned)json_integer_value(k) : 0;
 	return NULL;
 }
 
 const char *approval_check(const uint8_t *blob, size_t len, const struct trust_set *ts,
 			   const char *self, const char *op, const char *guest, const char *backup,
-			   int64_t now)
+			   int64_t now, unsigned *keep)
 {
 	struct frame_signed s = { .seq = 1 };
 	struct trust_set cached = *ts;
@@ -62,7 +67,7 @@ const char *approval_check(const uint8_t *blob, size_t len, const struct trust_s
 	if (why)
 		return why;
 	req = json_loadb((const char *)s.body, s.body_len, JSON_REJECT_DUPLICATES, NULL);
-	why = req ? same_request(req, self, op, guest, backup, now) : "the fleet's request is not JSON";
+	why = req ? same_request(req, self, op, guest, backup, now, keep) : "the fleet's request is not JSON";
 	json_decref(req);
 	return why;
 }

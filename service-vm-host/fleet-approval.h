@@ -26,7 +26,9 @@ int approval_pack(const uint8_t nonce[API_NONCE_BYTES], const struct frame_signe
  * first fleet-role member of ts, as the agent checks it), for this node
  * (self), of verb op about guest, naming backup (backup-out's id, a
  * backup-in's restore id; NULL: a backup-in that names none), and issued
- * within APPROVAL_FRESH_S of now (unix seconds). NULL if so, else why not. */
+ * within APPROVAL_FRESH_S of now (unix seconds). *keep (if keep): the
+ * body's "keep", how many backups the target keeps of the guest after a
+ * copy (1..10000), 0 without one. NULL if so, else why not. */
 const char *approval_check(const uint8_t *blob, size_t len, const struct trust_set *ts,
 			   const char *self, const char *op, const char *guest, const char *backup,
-			   int64_t now);
+			   int64_t now, unsigned *keep);

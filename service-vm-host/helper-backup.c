@@ -127,8 +127,8 @@ int helper_backup_restore(struct virt_host *h, const struct host_config *c, cons
 }
 
 int helper_backup_approved(const struct host_config *c, const uint8_t *blob, size_t len,
-			   const char *verb, const char *guest, const char *id, char *err,
-			   size_t errlen)
+			   const char *verb, const char *guest, const char *id, unsigned *keep,
+			   char *err, size_t errlen)
 {
 	struct trust_set ts = { 0 };
 	const char *why;
@@ -142,7 +142,26 @@ int helper_backup_approved(const struct host_config *c, const uint8_t *blob, siz
 	if (ret < 0)
 		return errbuf_fail(-EPERM, err, errlen, "cannot read the ledger's members: %s",
 				   strerror(-ret));
-	why = approval_check(blob, len, &ts, c->name, verb, guest, id, clock_wall_s());
+	why = approval_check(blob, len, &ts, c->name, verb, guest, id, clock_wall_s(), keep);
 	trust_free(&ts);
 	return why ? errbuf_fail(-EPERM, err, errlen, "not approved by the fleet: %s", why) : 0;
+}
+
+int helper_backup_prune(const struct host_config *c, const char *guest, unsigned keep,
+			size_t *pruned, char *err, size_t errlen)
+{
+	char dir[PATH_MAX], gdir[PATH_MAX];
+	struct ledger l;
+	int lock = -1, ret = store_of(c, dir, &l, err, errlen);
+
+	*pruned = 0;
+	if (ret < 0)
+		return ret;
+	if ((ret = backup_guest_dir(dir, guest, false, gdir, sizeof(gdir), err, errlen)) == 0 &&
+	    (ret = backup_lock(gdir, &lock, err, errlen)) == 0) {
+		ret = backup_prune_store(gdir, keep, trust_ledger, &l, pruned, err, errlen);
+		backup_unlock(lock);
+	}
+	ledger_free(&l);
+	return ret;
 }

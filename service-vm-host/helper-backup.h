@@ -14,10 +14,15 @@ struct virt_host;
 /* Whether blob (the third record of a backup verb: fleet-approval.h) is the
  * fleet's signed request for this verb, guest and backup id (NULL: a
  * backup-in that restores nothing), the fleet being the one this node's
- * verified ledger names. 0, or -EPERM and why in err. */
+ * verified ledger names; *keep the count its body asks the target to keep
+ * (0: no pruning). 0, or -EPERM and why in err. */
 int helper_backup_approved(const struct host_config *c, const uint8_t *blob, size_t len,
-			   const char *verb, const char *guest, const char *id, char *err,
-			   size_t errlen);
+			   const char *verb, const char *guest, const char *id, unsigned *keep,
+			   char *err, size_t errlen);
+/* After a copy whose approval says keep: the guest's store pruned to the
+ * newest keep (and what they need), under its lock. */
+int helper_backup_prune(const struct host_config *c, const char *guest, unsigned keep,
+			size_t *pruned, char *err, size_t errlen);
 /* The node's backup directory into buf. */
 int helper_backup_dir(const struct host_config *c, char *buf, size_t len);
 /* backup-out: the chain of guest's backup id, checked (every link signed by

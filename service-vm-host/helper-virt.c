@@ -363,14 +363,15 @@ static int move(struct virt_host *h, const struct host_config *c, const struct g
  * the helper does nothing with the node's backups that the fleet did not
  * sign, whatever the agent (osi) asks. NULL or why not. */
 static const char *approved(const struct host_config *c, const char *verb, const char *name,
-			    const char *id, char *err, size_t errlen)
+			    const char *id, unsigned *keep, char *err, size_t errlen)
 {
 	uint8_t blob[APPROVAL_MAX + 1];
 	ssize_t n = recv(peer, blob, sizeof(blob), MSG_TRUNC);
 
 	if (n <= 0 || (size_t)n > APPROVAL_MAX)
 		return "no approval of the fleet arrived";
-	return helper_backup_approved(c, blob, (size_t)n, verb, name, id, err, errlen) < 0 ? err : NULL;
+	return helper_backup_approved(c, blob, (size_t)n, verb, name, id, keep, err, errlen) < 0 ? err
+												      : NULL;
 }
 
 /* backup-out: the backup's id in a second record (as move-out's target);
@@ -384,7 +385,7 @@ static int backup_out(const struct host_config *c, const char *name)
 	int fd, ret;
 
 	if (!why)
-		why = approved(c, "backup-out", name, id, err, sizeof(err));
+		why = approved(c, "backup-out", name, id, NULL, err, sizeof(err));
 	if (why)
 		return fail("refused: %s", why);
 	report("packing", "checking the chain's signatures and hashes, then packing it", NULL);
@@ -418,17 +419,24 @@ static int backup_in(const struct host_config *c, const struct guest_op_def *op,
 	const char *why = n < 0 ? "no restore record arrived" : helper_restore_id_check(buf, (size_t)n, id);
 	struct virt_config vc = { 0 };
 	struct virt_host h;
-	size_t links = 0, len;
+	size_t links = 0, len, pruned = 0;
+	unsigned keep = 0;
 	int ret;
 
 	if (!why)
-		why = approved(c, "backup-in", name, id[0] ? id : NULL, err, sizeof(err));
+		why = approved(c, "backup-in", name, id[0] ? id : NULL, &keep, err, sizeof(err));
 	if (why)
 		return fail("refused: %s", why);
 	report("storing", "checking every signature and hash before keeping anything", NULL);
 	if (helper_backup_in(c, name, passed_fd, summary, sizeof(summary), err, sizeof(err)) < 0)
 		return fail("the backup copy of %s is refused, nothing was stored: %s", name, err);
 	log_info("%s", summary);
+	len = strlen(summary);
+	if (keep && helper_backup_prune(c, name, keep, &pruned, err, sizeof(err)) < 0)
+		snprintf(summary + len, sizeof(summary) - len, "; not pruned: %s", err);
+	else if (keep)
+		snprintf(summary + len, sizeof(summary) - len, "; %zu older backup(s) pruned (keep %u)",
+			 pruned, keep);
 	if (id[0]) {
 		report("restoring", summary, NULL);
 		if (virt_open(&h, &vc, c) < 0)

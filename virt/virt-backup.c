@@ -497,12 +497,13 @@ static void undo(struct taking *t, const struct backup_manifest *m)
 	}
 }
 
-static int prune(struct taking *t, size_t *pruned)
+int backup_prune_store(const char *gdir, unsigned keep, backup_trust_fn trust, void *ctx,
+		       size_t *pruned, char *err, size_t errlen)
 {
 	struct backup_entry *e = NULL;
 	bool *remove;
 	size_t n;
-	int ret = backup_list(t->gdir, t->r->trust, t->r->ctx, &e, &n, t->h->err, sizeof(t->h->err));
+	int ret = backup_list(gdir, trust, ctx, &e, &n, err, errlen);
 
 	*pruned = 0;
 	if (ret)
@@ -511,15 +512,21 @@ static int prune(struct taking *t, size_t *pruned)
 		free(e);
 		return -ENOMEM;
 	}
-	backup_prune(e, n, t->r->keep, remove);
+	backup_prune(e, n, keep, remove);
 	for (size_t i = 0; i < n; i++)
-		if (remove[i] && backup_remove(t->gdir, &e[i].m) == 0) {
-			log_info("backup %s of %s pruned (keep %u)", e[i].m.id, t->g.name, t->r->keep);
+		if (remove[i] && backup_remove(gdir, &e[i].m) == 0) {
+			log_info("backup %s of %s pruned (keep %u)", e[i].m.id, e[i].m.guest, keep);
 			(*pruned)++;
 		}
 	free(remove);
 	free(e);
 	return 0;
+}
+
+static int prune(struct taking *t, size_t *pruned)
+{
+	return backup_prune_store(t->gdir, t->r->keep, t->r->trust, t->r->ctx, pruned, t->h->err,
+				  sizeof(t->h->err));
 }
 
 int virt_backup(struct virt_host *h, const char *guest, const struct backup_request *r,

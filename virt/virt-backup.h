@@ -90,7 +90,12 @@ int backup_store_manifest(const char *gdir, const struct backup_manifest *m,
 /* Removes a backup's files, manifest first. */
 int backup_remove(const char *gdir, const struct backup_manifest *m);
 
+
 /* --- virt-backup.c, virt-backup-restore.c --- */
+/* Removes from gdir what backup_prune() says goes to keep the newest keep
+ * restorable; the caller holds gdir's lock. *pruned: how many went. */
+int backup_prune_store(const char *gdir, unsigned keep, backup_trust_fn trust, void *ctx,
+		       size_t *pruned, char *err, size_t errlen);
 struct backup_request {
 	const char *dir;                 /* the node's backup directory */
 	const char *staging;             /* where libvirt may write (NULL: the pool's dir) */

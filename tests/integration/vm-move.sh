@@ -266,6 +266,11 @@ done
 grep -qa "$MARK" "$T/a/backups/vault1/$BID".*.qcow2 || die "the marker is not in node-a's copy"
 out=$(bk --to node-a 2>&1) || die "a second copy: $out"
 (( $(stored_on_a) == 2 )) || die "node-a holds $(stored_on_a) backups after two copies"
+out=$(bk --to node-a --keep 2 2>&1) || die "a third copy, --keep 2: $out"
+BIDL=$(sed -n 's/^Backup \([0-9T]*Z\) of vault1.*/\1/p' <<< "$out" | tail -n 1)
+[[ $out == *"1 older backup(s) pruned (keep 2)"* ]] || die "the third copy did not prune node-a's oldest: $out"
+(( $(stored_on_a) == 2 )) && [[ ! -e $T/a/backups/vault1/$BID.json && -e $T/a/backups/vault1/$BIDL.json ]] ||
+	die "after --keep 2 node-a holds: $(ls "$T/a/backups/vault1")"
 # what a compromised agent (osi) on node-a could ask its root helper: no
 # backup leaves or enters the store, nor is restored, without the fleet's
 # signed request for exactly that
@@ -282,7 +287,7 @@ pass "node-a's helper refuses a backup-out and a backup-in (with a restore) that
 out=$(bk 2>&1) || die "a backup kept on node-b alone: $out"
 BID2=$(sed -n 's/^Backup \([0-9T]*Z\) of vault1.*/\1/p' <<< "$out" | tail -n 1)
 [[ -n $BID2 && ! -e $T/a/backups/vault1/$BID2.json ]] || die "backup $BID2 on node-b: $out"
-pass "backup $BID of vault1 made on node-b and copied to node-a in $ms ms: listed ok there (signed by node-b, a live member), its files identical, the marker in it; a second copy adds the second backup"
+pass "backup $BID of vault1 made on node-b and copied to node-a in $ms ms: listed ok there (signed by node-b, a live member), its files identical, the marker in it; a second copy adds the second backup, a third with --keep 2 prunes node-a's oldest"
 
 # ---- an encrypted data volume: its key travels sealed to the target ----
 out=$(cli vm create --type totebox --name vault2 --node node-a --memory 192M --vcpus 1 --yes 2>&1) ||
@@ -346,11 +351,11 @@ off a || die "vault1 did not stop on node-a"
 # from the backup node-b made and copied to node-a
 head -c 1048576 /dev/urandom > "$T/junk.raw"
 qemu-img convert -n -f raw -O qcow2 "$T/junk.raw" "$(arch a)" || die "overwriting the archive"
-out=$(on a "$OSI_BIN" --state-dir "$T/a" vm restore vault1 --from "$BID" --uri "${URI_OF[a]}" \
+out=$(on a "$OSI_BIN" --state-dir "$T/a" vm restore vault1 --from "$BIDL" --uri "${URI_OF[a]}" \
 	--pool-dir "${LVDIR[a]}/pool" --dir "$T/a/backups" 2>&1) || die "vm restore on node-a from node-b's copy: $out"
 qemu-img compare -q -U -f raw -F qcow2 "$T/marker.raw" "$(arch a)" ||
 	die "the restored archive on node-a does not hold the marker's data"
-pass "restore drill: vault1's archive overwritten on node-a, restored there from backup $BID that node-b made and copied; its data is back"
+pass "restore drill: vault1's archive overwritten on node-a, restored there from backup $BIDL that node-b made and copied; its data is back"
 # restore --to: the backup only node-b holds, restored into vault1 on node-a
 qemu-img convert -n -f raw -O qcow2 "$T/junk.raw" "$(arch a)" || die "overwriting the archive"
 rs() { on b "$OSI_BIN" --state-dir "$T/b" --socket "$T/fleet.sock" vm restore vault1 --dir "$T/b/backups" "$@"; }

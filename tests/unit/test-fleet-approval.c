@@ -71,7 +71,7 @@ static const char *check(const char *body, const char *name, const uint8_t *sk, 
 	int n = blob_of(body, name, sk, blob);
 
 	assert_true(n > 0);
-	return approval_check(blob, (size_t)n, &ts, "node-a", op, guest, backup, NOW);
+	return approval_check(blob, (size_t)n, &ts, "node-a", op, guest, backup, NOW, NULL);
 }
 
 static char *body(const char *op, const char *node, const char *guest, const char *extra, long issued)
@@ -96,6 +96,28 @@ static void test_approved(void **state)
 			  "backup-in", "vault1", NULL));
 	assert_null(check(body("backup-in", "node-a", "vault1", RESTORE_EXTRA, NOW + 60), "fleet",
 			  fleet_sk, "backup-in", "vault1", "20261204T172500Z"));
+}
+
+/* The count the target keeps after a copy travels in the signed body. */
+static void test_keep(void **state)
+{
+	uint8_t blob[APPROVAL_MAX];
+	unsigned keep = 99;
+	char text[600];
+	int n;
+
+	(void)state;
+	n = blob_of(body("backup-in", "node-a", "vault1", IN_EXTRA, NOW), "fleet", fleet_sk, blob);
+	assert_null(approval_check(blob, (size_t)n, &ts, "node-a", "backup-in", "vault1", NULL, NOW, &keep));
+	assert_int_equal(keep, 0);
+	snprintf(text, sizeof(text), "%s", body("backup-in", "node-a", "vault1", IN_EXTRA, NOW));
+	strcpy(strrchr(text, '}'), ",\"keep\":7}");
+	n = blob_of(text, "fleet", fleet_sk, blob);
+	assert_null(approval_check(blob, (size_t)n, &ts, "node-a", "backup-in", "vault1", NULL, NOW, &keep));
+	assert_int_equal(keep, 7);
+	strcpy(strrchr(text, ','), ",\"keep\":0}");
+	n = blob_of(text, "fleet", fleet_sk, blob);
+	assert_non_null(approval_check(blob, (size_t)n, &ts, "node-a", "backup-in", "vault1", NULL, NOW, &keep));
 }
 
 static void test_refused(void **state)
@@ -133,12 +155,12 @@ static void test_refused(void **state)
 	/* a byte changed after signing; cut short; empty */
 	n = blob_of(body("backup-in", "node-a", "vault1", IN_EXTRA, NOW), "fleet", fleet_sk, blob);
 	blob[n - 3] ^= 1;
-	assert_non_null(approval_check(blob, (size_t)n, &ts, "node-a", "backup-in", "vault1", NULL, NOW));
+	assert_non_null(approval_check(blob, (size_t)n, &ts, "node-a", "backup-in", "vault1", NULL, NOW, NULL));
 	blob[n - 3] ^= 1;
-	assert_null(approval_check(blob, (size_t)n, &ts, "node-a", "backup-in", "vault1", NULL, NOW));
+	assert_null(approval_check(blob, (size_t)n, &ts, "node-a", "backup-in", "vault1", NULL, NOW, NULL));
 	for (size_t cut = 0; cut < 110; cut += 7)
-		assert_non_null(approval_check(blob, cut, &ts, "node-a", "backup-in", "vault1", NULL, NOW));
-	assert_non_null(approval_check(blob, (size_t)n - 1, &ts, "node-a", "backup-in", "vault1", NULL, NOW));
+		assert_non_null(approval_check(blob, cut, &ts, "node-a", "backup-in", "vault1", NULL, NOW, NULL));
+	assert_non_null(approval_check(blob, (size_t)n - 1, &ts, "node-a", "backup-in", "vault1", NULL, NOW, NULL));
 }
 
 int main(void)
@@ -146,6 +168,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_approved, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_keep, setup, teardown),
 	};
 
 	if (sodium_init() < 0)
