@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "lib/guest-types.h"
+#include "lib/room.h"
 
 #define MOVE_TOKEN_BYTES 32
 #define MOVE_CHUNK (1u << 20)
@@ -36,7 +37,7 @@ const char *move_head_parse(const uint8_t head[MOVE_HEAD], uint8_t *type, uint32
 /* Whether an archive of total bytes may be written where avail bytes are
  * free, MOVE_ROOM_MARGIN staying free (the state directory also holds the
  * ledger and fleet.db): NULL, or why not. */
-#define MOVE_ROOM_MARGIN (512ull << 20)
+#define MOVE_ROOM_MARGIN TRANSFER_ROOM_MARGIN
 const char *move_room_check(uint64_t total, uint64_t avail);
 /* Just the head of a frame of type with a body of body_len bytes. */
 void move_head_build(uint8_t head[MOVE_HEAD], uint8_t type, uint32_t body_len);

@@ -11,12 +11,12 @@
 #pragma once
 #include <stdint.h>
 
+#include "lib/room.h"
 #include "virt/virt-backup.h"
 
 #define BACKUP_COPY_STAGING ".incoming." /* <gdir>/.incoming.XXXXXX while unpacking */
-/* Kept free beyond the copy while it is stored: as much as a move's
- * receiver keeps (MOVE_ROOM_MARGIN), the state and log files share the disk. */
-#define BACKUP_COPY_ROOM_MARGIN (512ull << 20)
+/* Kept free beyond the copy while it is stored, as a move's receiver does. */
+#define BACKUP_COPY_ROOM_MARGIN TRANSFER_ROOM_MARGIN
 
 /* Unit tests only (they cannot fill a disk): when set, what the unpack takes
  * for the free bytes of the guest directory's filesystem instead of
