@@ -29,7 +29,7 @@ struct backup_copy {
 	bool sent;                      /* backup-out's end state arrived */
 	uint64_t bytes, total;
 	int64_t started, ended;         /* unix seconds; ended 0 while sending */
-	char detail[256];               /* the last progress, what was stored, or why it failed */
+	char detail[512];               /* the last progress, what was stored, or why it failed */
 	struct backup_copy *next;
 };
 

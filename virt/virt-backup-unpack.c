@@ -15,6 +15,7 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include "lib/bytes.h"
 #include "lib/errbuf.h"
 #include "lib/log.h"
 #include "lib/units.h"
@@ -32,6 +33,7 @@ struct unpacking {
 	bool fresh[BACKUP_CHAIN_MAX];                  /* the store lacks it */
 	bool repair[BACKUP_CHAIN_MAX];                 /* the store's is damaged */
 	size_t repaired;
+	bool encrypted;                                /* a volume file is LUKS qcow2 */
 	struct backup_entry *e, *held;                 /* the copy's links, the store's */
 	size_t n, nheld;
 	bool listed;                                   /* held is the store's listing */
@@ -140,6 +142,8 @@ static int headers(struct unpacking *u, const struct backup_entry *e)
 		if (!ret && why)
 			ret = errbuf_fail(-EBADMSG, u->err, u->errlen, "backup %s, volume %s: %s", e->m.id,
 					  e->m.vol[i].disk, why);
+		if (!why && got >= 36 && get_be32(head + 32) == 2) /* qcow2 crypt_method: LUKS */
+			u->encrypted = true;
 		if (fds[i] >= 0)
 			close(fds[i]);
 	}
@@ -325,7 +329,9 @@ int backup_copy_unpack(const char *dir, const char *guest, int fd, backup_trust_
 	if (u.repaired)
 		snprintf(fixed, sizeof(fixed), ", %zu of them damaged there and repaired", u.repaired);
 	snprintf(summary, slen, "%zu backup(s) of %s stored in %s, %zu already there%s (the chain "
-		 "ending at %s)", u.stored, guest, u.gdir, u.n - u.stored, fixed, u.e[u.n - 1].m.id);
+		 "ending at %s)%s", u.stored, guest, u.gdir, u.n - u.stored, fixed, u.e[u.n - 1].m.id,
+		 u.encrypted ? "; LUKS-encrypted: restorable here only into a volume under the same key"
+			     : "");
 cleanup:
 	if (u.sfd >= 0)
 		close(u.sfd);

@@ -45,10 +45,14 @@ static int trust_id(const struct export_sig *s, void *ctx, char *err, size_t err
 	return 0;
 }
 
+static bool luks_volumes; /* the next volumes' headers say LUKS (crypt_method 2) */
+
 /* A qcow2 v3 header and some bytes of its own. */
 static void volume(const char *gdir, const char *id, const char *disk, struct backup_volume *v)
 {
 	uint8_t buf[200] = { 'Q', 'F', 'I', 0xfb, 0, 0, 0, 3 }, sum[32];
+
+	buf[35] = luks_volumes ? 2 : 0;
 	char path[600];
 	int fd;
 
@@ -169,6 +173,21 @@ static void same_file(const char *a, const char *b)
 	free(y);
 }
 
+/* A chain of LUKS qcow2 volumes is stored as it is, and the receiver says
+ * what restoring it there needs. */
+static void encrypted(void **state)
+{
+	struct fx *f = *state;
+
+	luks_volumes = true;
+	backup(f, f->src, "vault1", "20261205T000000Z", "", 400);
+	luks_volumes = false;
+	assert_int_equal(unpack(f, pack(f, "vault1", "20261205T000000Z"), trust_id), 0);
+	assert_non_null(strstr(f->summary, "1 backup(s) of vault1 stored in "));
+	assert_non_null(strstr(f->summary, "; LUKS-encrypted: restorable here only into a volume "
+				"under the same key"));
+}
+
 static void round_trip(void **state)
 {
 	struct fx *f = *state;
@@ -179,6 +198,7 @@ static void round_trip(void **state)
 	assert_int_equal(unpack(f, pack(f, "vault1", I2), trust_id), 0);
 	assert_non_null(strstr(f->summary, "3 backup(s) of vault1 stored in "));
 	assert_non_null(strstr(f->summary, "0 already there"));
+	assert_null(strstr(f->summary, "LUKS"));
 	assert_int_equal(stored(f), 3);
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		snprintf(a, sizeof(a), "%s/vault1/%s", f->src, names[i]);
@@ -613,6 +633,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(round_trip, setup, teardown),
+		cmocka_unit_test_setup_teardown(encrypted, setup, teardown),
 		cmocka_unit_test_setup_teardown(partly_there, setup, teardown),
 		cmocka_unit_test_setup_teardown(damaged_there, setup, teardown),
 		cmocka_unit_test_setup_teardown(tampered, setup, teardown),
