@@ -34,6 +34,7 @@
 #include "lib/log.h"
 #include "osi-config.h"
 #include "service-vm-host/helper-agent.h"
+#include "lib/fd-pass.h"
 #include "service-vm-host/fleet-approval.h"
 #include "service-vm-host/helper-backup.h"
 #include "service-vm-host/helper-fabric.h"
@@ -304,21 +305,11 @@ static ssize_t recv_request(uint8_t *buf, size_t len)
 /* move-out's and backup-out's answer: the file's descriptor with its line. */
 static int send_fd(int fd, const char *state, uint64_t bytes)
 {
-	union { struct cmsghdr h; char b[CMSG_SPACE(sizeof(int))]; } ctl;
 	char line[96];
 	int n = snprintf(line, sizeof(line), "{\"state\":\"%s\",\"bytes\":%llu}\n", state,
 			 (unsigned long long)bytes);
-	struct iovec iov = { .iov_base = line, .iov_len = (size_t)n };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.b,
-			     .msg_controllen = sizeof(ctl.b) };
-	struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
 
-	memset(&ctl, 0, sizeof(ctl));
-	cm->cmsg_level = SOL_SOCKET;
-	cm->cmsg_type = SCM_RIGHTS;
-	cm->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(cm), &fd, sizeof(int));
-	return sendmsg(peer, &mh, MSG_NOSIGNAL) == n ? 0 : -errno;
+	return fd_pass_send(peer, line, (size_t)n, fd) == n ? 0 : -errno;
 }
 
 static int move(struct virt_host *h, const struct host_config *c, const struct guest_op_def *op,

@@ -41,6 +41,7 @@
 
 #include "lib/backup-manifest.h"
 #include "lib/clock.h"
+#include "lib/fd-pass.h"
 #include "service-vm-host/fleet-approval.h"
 #include "service-vm-host/helper-req.h"
 #include "service-vm-host/move-io.h"
@@ -203,32 +204,20 @@ static int full_read(int fd, void *buf, size_t len)
 static int helper_open(const struct side *s, const char *verb, int pass_fd, const char *to)
 {
 	const char *path = s->helper;
-	union { struct cmsghdr h; char b[CMSG_SPACE(sizeof(int))]; } ctl;
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	struct helper_req req;
-	struct iovec iov = { .iov_base = &req, .iov_len = sizeof(req) };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
 	int fd;
 
 	if (helper_req_build(&req, guest_op_find(verb), s->guest, s->type, s->memory_bytes,
 			     s->vcpus) < 0 ||
 	    strlen(path) >= sizeof(sa.sun_path))
 		return -EINVAL;
-	if (pass_fd >= 0) {
-		memset(&ctl, 0, sizeof(ctl));
-		mh.msg_control = ctl.b;
-		mh.msg_controllen = sizeof(ctl.b);
-		CMSG_FIRSTHDR(&mh)->cmsg_level = SOL_SOCKET;
-		CMSG_FIRSTHDR(&mh)->cmsg_type = SCM_RIGHTS;
-		CMSG_FIRSTHDR(&mh)->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(CMSG_FIRSTHDR(&mh)), &pass_fd, sizeof(int));
-	}
 	strcpy(sa.sun_path, path);
 	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
-	    sendmsg(fd, &mh, MSG_NOSIGNAL) != (ssize_t)sizeof(req) ||
+	    fd_pass_send(fd, &req, sizeof(req), pass_fd) != (ssize_t)sizeof(req) ||
 	    (to && send(fd, to, HELPER_MOVE_TO_BYTES, MSG_NOSIGNAL) != HELPER_MOVE_TO_BYTES) ||
 	    (s->approval_len &&
 	     send(fd, s->approval, s->approval_len, MSG_NOSIGNAL) != (ssize_t)s->approval_len)) {

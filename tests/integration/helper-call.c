@@ -14,6 +14,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "lib/fd-pass.h"
 #include "service-vm-host/helper-req.h"
 
 static int connect_to(const char *path)
@@ -35,23 +36,11 @@ static int connect_to(const char *path)
 static int send_request(int fd, const struct helper_req *r)
 {
 	const char *path = getenv("HELPER_CALL_FD");
-	union { struct cmsghdr h; char b[CMSG_SPACE(sizeof(int))]; } ctl;
-	struct iovec iov = { .iov_base = (void *)r, .iov_len = sizeof(*r) };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
 	int file = path ? open(path, O_RDONLY | O_CLOEXEC) : -1;
 
 	if (path && file < 0)
 		return -1;
-	if (file >= 0) {
-		memset(&ctl, 0, sizeof(ctl));
-		mh.msg_control = ctl.b;
-		mh.msg_controllen = sizeof(ctl.b);
-		CMSG_FIRSTHDR(&mh)->cmsg_level = SOL_SOCKET;
-		CMSG_FIRSTHDR(&mh)->cmsg_type = SCM_RIGHTS;
-		CMSG_FIRSTHDR(&mh)->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(CMSG_FIRSTHDR(&mh)), &file, sizeof(int));
-	}
-	return sendmsg(fd, &mh, 0) == (ssize_t)sizeof(*r) ? 0 : -1;
+	return fd_pass_send(fd, r, sizeof(*r), file) == (ssize_t)sizeof(*r) ? 0 : -1;
 }
 
 /* HELPER_CALL_RECORD and HELPER_CALL_APPROVAL, if set. */
