@@ -81,17 +81,17 @@ rm -f "$ROOT/tmp/bootx64.efi" "$ROOT/tmp/early.cfg"
 core_sectors=$((($(stat -c %s "$OUT/core.img") + 511) / 512))
 ((core_sectors < 2047)) || { echo "core.img too large" >&2; exit 1; }
 
-# The root filesystem from the directory, then the disk around it.
+# The root filesystem from the directory, made in place in the disk (at its
+# partition's offset: no separate file to copy in), then the rest around it.
 used_mib=$(du -sm "$ROOT" | cut -f1)
 root_mib=$((used_mib * 12 / 10 + ROOT_SLACK_MIB))
-rm -f "$OUT/root.img"
-mkfs.ext4 -q -L osi-root -U 0515e0ff-0000-4000-8000-000000000001 -E root_owner=0:0 \
-	-d "$ROOT" "$OUT/root.img" "${root_mib}M"
 esp_start=2048
 root_start=$((esp_start + ESP_MIB * 2048))
 root_sectors=$((root_mib * 2048))
 IMG=$OUT/osi-host.img.tmp
 truncate -s $(((root_start + root_sectors) * 512)) "$IMG"
+mkfs.ext4 -q -L osi-root -U 0515e0ff-0000-4000-8000-000000000001 \
+	-E root_owner=0:0,nodiscard,offset=$((root_start * 512)) -d "$ROOT" "$IMG" "${root_mib}M"
 dd if="$OUT/boot.img" of="$IMG" bs=440 count=1 conv=notrunc status=none
 dd if="$OUT/core.img" of="$IMG" bs=512 seek=1 conv=notrunc status=none
 le32() { printf '\\x%02x\\x%02x\\x%02x\\x%02x' $(($1 & 255)) $(($1 >> 8 & 255)) $(($1 >> 16 & 255)) $(($1 >> 24 & 255)); }
@@ -102,8 +102,7 @@ le32() { printf '\\x%02x\\x%02x\\x%02x\\x%02x' $(($1 & 255)) $(($1 >> 8 & 255)) 
 } | dd of="$IMG" bs=1 seek=446 conv=notrunc status=none
 printf '%b' 'OSI1' | dd of="$IMG" bs=1 seek=440 conv=notrunc status=none # disk signature
 dd if="$OUT/esp.img" of="$IMG" bs=512 seek=$esp_start conv=notrunc,sparse status=none
-dd if="$OUT/root.img" of="$IMG" bs=512 seek=$root_start conv=notrunc,sparse status=none
-rm -f "$OUT/root.img" "$OUT/esp.img" "$OUT/core.img" "$OUT/boot.img"
+rm -f "$OUT/esp.img" "$OUT/core.img" "$OUT/boot.img"
 mv "$IMG" "$OUT/osi-host.img"
 rm -rf "$ROOT"
 echo "$OUT/osi-host.img: $(du -h --apparent-size "$OUT/osi-host.img" | cut -f1) ($(du -h "$OUT/osi-host.img" | cut -f1) on disk)"
