@@ -17,7 +17,11 @@
 #include "service-vm-host/dispatch-check.h"
 
 #define APPROVAL_MAX 4096
-#define APPROVAL_FRESH_S (15 * 60) /* a request signed longer ago (or ahead) is stale */
+/* A request signed longer ago (or ahead) is stale: a transfer's receiving
+ * part reaches the helper only after the whole transfer, which the fleet
+ * lets last an hour (server-backup-copy.c), after a wait for the sender;
+ * a replay within it is refused by approval-spent.h. */
+#define APPROVAL_FRESH_S (2 * 60 * 60)
 
 /* The blob into out (cap bytes): its length, or -ENOSPC. */
 int approval_pack(const uint8_t nonce[API_NONCE_BYTES], const struct frame_signed *s, uint8_t *out,

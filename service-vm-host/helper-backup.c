@@ -12,6 +12,7 @@
 #include "lib/errbuf.h"
 #include "lib/mesh.h"
 #include "osi-config.h"
+#include "service-vm-host/approval-spent.h"
 #include "service-vm-host/fleet-approval.h"
 #include "service-vm-host/move-checks.h"
 #include "virt/virt-backup-copy.h"
@@ -144,7 +145,9 @@ int helper_backup_approved(const struct host_config *c, const uint8_t *blob, siz
 				   strerror(-ret));
 	why = approval_check(blob, len, &ts, c->name, verb, guest, id, clock_wall_s(), keep);
 	trust_free(&ts);
-	return why ? errbuf_fail(-EPERM, err, errlen, "not approved by the fleet: %s", why) : 0;
+	if (why)
+		return errbuf_fail(-EPERM, err, errlen, "not approved by the fleet: %s", why);
+	return approval_spend(c->state_dir, blob + API_NONCE_BYTES, clock_wall_s(), err, errlen);
 }
 
 int helper_backup_prune(const struct host_config *c, const char *guest, unsigned keep,
