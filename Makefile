@@ -53,14 +53,16 @@ $(FUZZ_BUILD)/build.ninja:
 		-Db_sanitize=address,undefined -Db_lundef=false
 
 # Integration tests one at a time (namespaces, libvirtds and VMs of their
-# own, timing they measure); the fuzz targets, CPU-bound and independent,
-# two at once. FUZZ_SECONDS=600 make check fuzzes each for longer.
+# own, timing they measure), with the clang build of the fuzz tree behind
+# them at nice 19, on what CPU they leave idle (tests/behind.sh); then the
+# fuzz targets, CPU-bound and independent, two at once. FUZZ_SECONDS=600
+# make check fuzzes each for longer.
 check: deps deb-deps $(CHECK_BUILD)/build.ninja $(FUZZ_BUILD)/build.ninja
 	ninja -C $(CHECK_BUILD)
 	meson test -C $(CHECK_BUILD) --suite unit --logbase unit --print-errorlogs
-	meson test -C $(CHECK_BUILD) --suite integration --suite slow --suite hostimage --logbase integration --print-errorlogs --num-processes 1
 	meson configure $(FUZZ_BUILD) -Dwerror=true -Dfuzz_seconds=$(FUZZ_SECONDS) >/dev/null
-	ninja -C $(FUZZ_BUILD)
+	tests/behind.sh $(FUZZ_BUILD)/behind.log $(FUZZ_BUILD) -- \
+		meson test -C $(CHECK_BUILD) --suite integration --suite slow --suite hostimage --logbase integration --print-errorlogs --num-processes 1
 	meson test -C $(FUZZ_BUILD) --suite fuzz --logbase fuzz --print-errorlogs --num-processes 2
 	tests/summary.sh $(CHECK_BUILD) $(FUZZ_BUILD)
 
