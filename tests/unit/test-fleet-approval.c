@@ -94,6 +94,10 @@ static void test_approved(void **state)
 			  "backup-out", "vault1", "20261204T172500Z"));
 	assert_null(check(body("backup-in", "node-a", "vault1", IN_EXTRA, NOW - 60), "fleet", fleet_sk,
 			  "backup-in", "vault1", NULL));
+	/* a backup-in reaches the helper after its whole transfer: 90 min on is
+	 * still within the window (the first window, 15 min, refused it) */
+	assert_null(check(body("backup-in", "node-a", "vault1", IN_EXTRA, NOW - 90 * 60), "fleet",
+			  fleet_sk, "backup-in", "vault1", NULL));
 	assert_null(check(body("backup-in", "node-a", "vault1", RESTORE_EXTRA, NOW + 60), "fleet",
 			  fleet_sk, "backup-in", "vault1", "20261204T172500Z"));
 }
