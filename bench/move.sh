@@ -4,9 +4,10 @@
 # over real wireguard-go, against nc copying the same qcow2 file over the
 # same mesh; prints both times, MiB/s and the ratio. The set-up is
 # tests/integration/vm-move.sh's (root, two private libvirtds); the move is
-# timed end to end (a clean shutdown of a guest already off, the export and
-# its SHA-256, the transfer, the target's SHA-256, the import, the define and
-# the start), nc only the copy.
+# timed end to end (a clean shutdown of a guest already off; the export, the
+# transfer and the import, which run at once, each end hashing; the checks
+# of the signed manifest, the define and the start), nc only the copy. The
+# move's lines are printed with their times (ms since the start).
 set -euo pipefail
 BUILD=$(realpath "${1:-build}")
 SRC=$(realpath "$(dirname "$0")/..")

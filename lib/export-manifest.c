@@ -152,6 +152,31 @@ int export_volume_entry(const struct export_volume *v, char *buf, size_t len)
 	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
 }
 
+uint64_t export_archive_bound(const struct export_manifest *m)
+{
+	uint64_t n = 2 * 8192 + EXPORT_MANIFEST_MAX + EXPORT_SIG_MAX + 1024;
+
+	for (unsigned i = 0; i < m->nvol; i++)
+		n += m->vol[i].bytes + 8192; /* a pax header of its own, ustar's, padding */
+	return n;
+}
+
+int export_volume_entry_disk(const char *entry, char *disk, size_t len)
+{
+	static const char pre[] = "volumes/data-", post[] = ".qcow2";
+	size_t n = strlen(entry), k;
+
+	if (n <= strlen(pre) + strlen(post) || strncmp(entry, pre, strlen(pre)) ||
+	    strcmp(entry + n - strlen(post), post))
+		return -EINVAL;
+	k = n - strlen(pre) - strlen(post);
+	if (k >= len || k > EXPORT_DISK_MAX)
+		return -ENAMETOOLONG;
+	memcpy(disk, entry + strlen(pre), k);
+	disk[k] = '\0';
+	return disk_valid(disk) ? 0 : -EINVAL;
+}
+
 static json_t *keys_json(const struct export_volume *v)
 {
 	json_t *a = json_array();

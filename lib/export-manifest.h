@@ -80,6 +80,13 @@ int export_manifest_parse(const char *text, size_t len, struct export_manifest *
 			  char *err, size_t errlen);
 /* The volume's name inside the archive: "volumes/data-DISK.qcow2". */
 int export_volume_entry(const struct export_volume *v, char *buf, size_t len);
+/* The most bytes m's archive can take (virt-export.c writes pax restricted
+ * with an unpadded last block): its volumes, each entry's headers and
+ * padding, the manifest and signature at their largest, the end marker. */
+uint64_t export_archive_bound(const struct export_manifest *m);
+/* The disk of a volume entry's name (its inverse): 0, or -EINVAL when entry
+ * is not "volumes/data-DISK.qcow2" with a valid DISK. */
+int export_volume_entry_disk(const char *entry, char *disk, size_t len);
 
 /* The signature entry's text (*out malloc'd) over the manifest's bytes. */
 int export_sign(const struct identity *id, const char *manifest, size_t len, char **out,

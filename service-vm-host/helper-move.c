@@ -135,72 +135,80 @@ static char *template_of(struct virt_host *h, const struct host_config *c, const
 	return ud;
 }
 
-static int export_to(struct virt_host *h, const struct host_config *c, const char *name,
-		     const char *to, const char *path)
+/* The export's source: signed by this node, keys sealed to the target r. */
+static int source_of(struct virt_host *h, const struct host_config *c, const char *name,
+		     const struct export_recipient *r, struct identity *id, struct export_source *src)
 {
-	struct export_source src = { 0 };
+	int ret = identity_load(c->state_dir, id);
+
+	if (ret < 0)
+		return fail(h, ret, "cannot load this node's identity to sign the move: %s",
+			    strerror(-ret));
+	memset(src, 0, sizeof(*src));
+	src->user_data = template_of(h, c, name, src->mounts);
+	src->signer = id;
+	src->node = id->name;
+	src->recipients = r;
+	src->nrecipients = 1;
+	return 0;
+}
+
+/* Described, then streamed into a pipe whose read end goes to ready first. */
+static int export_to(struct virt_host *h, const struct host_config *c, const char *name,
+		     const char *to, const struct move_out_sink *sink, uint64_t *bytes)
+{
+	struct export_source src;
 	struct export_recipient r;
 	struct export_manifest m;
 	struct identity id;
-	char *ud;
-	int ret = recipient_of(h, c, to, &r);
+	int p[2], ret = recipient_of(h, c, to, &r);
 
-	if (ret < 0)
+	if (ret < 0 || (ret = source_of(h, c, name, &r, &id, &src)) < 0)
 		return ret;
-	ret = identity_load(c->state_dir, &id);
-	if (ret < 0)
-		return fail(h, ret, "cannot load this node's identity to sign the move: %s",
-				 strerror(-ret));
-	ud = template_of(h, c, name, src.mounts);
-	src.signer = &id;
-	src.node = id.name;
-	src.user_data = ud;
-	src.recipients = &r;
-	src.nrecipients = 1;
-	ret = virt_export(h, name, &src, path, &m);
-	if (ret == 0)
-		export_manifest_free(&m);
-	free(ud);
+	ret = virt_export_describe(h, name, &src, &m);
+	if (ret == 0 && pipe2(p, O_CLOEXEC) < 0)
+		ret = fail(h, -errno, "a pipe: %s", strerror(errno));
+	if (ret == 0) {
+		fcntl(p[1], F_SETPIPE_SZ, 1 << 20);
+		ret = sink->ready(p[0], export_archive_bound(&m), sink->ctx);
+		close(p[0]);
+		if (ret < 0)
+			fail(h, ret, "cannot hand the export's stream over: %s", strerror(-ret));
+		else
+			ret = virt_export_stream(h, &src, p[1], &m, bytes);
+		close(p[1]);
+	}
+	export_manifest_free(&m);
+	free((char *)src.user_data);
 	identity_wipe(&id);
 	return ret;
 }
 
 int helper_move_out(struct virt_host *h, const struct host_config *c, const char *name,
-		    const char *to, int *fd, uint64_t *bytes)
+		    const char *to, const struct move_out_sink *sink, uint64_t *bytes)
 {
-	char path[PATH_MAX];
-	struct stat st;
+	char path[PATH_MAX], why[VIRT_ERR_MAX];
 	int ret;
 
-	*fd = -1;
 	if ((ret = marker_path(h, c, "out", name, path)) < 0)
 		return ret;
-	unlink(path); /* an earlier attempt's, cut off */
+	unlink(path); /* an earlier version's staging file, cut off */
 	if ((ret = virt_move_quiesce(h, name, QUIESCE_S)) < 0)
 		return ret;
-	ret = export_to(h, c, name, to, path);
-	if (ret == 0 && ((*fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0 ||
-			 fstat(*fd, &st) < 0))
-		ret = fail(h, -errno, "%s: %s", path, strerror(errno));
-	unlink(path);
+	ret = export_to(h, c, name, to, sink, bytes);
 	if (ret < 0) {
-		char why[VIRT_ERR_MAX];
-
 		snprintf(why, sizeof(why), "%s", h->err);
-		if (*fd >= 0)
-			close(*fd), *fd = -1;
 		virt_move_autostart(h, name, true);
 		snprintf(h->err, sizeof(h->err), "%s", why);
-		return ret;
 	}
-	*bytes = (uint64_t)st.st_size;
-	return 0;
+	return ret;
 }
 
 struct move_in_ctx {
 	const struct host_config *c;
 	const char *name;
 	const struct move_spec *spec; /* what the fleet approved */
+	move_verdict_fn verdict;
 };
 
 /* The signer must be a live member of this node's ledger (or trust file). */
@@ -274,21 +282,28 @@ static int the_guest(struct export_manifest *m, void *ctx, char *err, size_t err
 	return helper_move_fit(m, x->c, err, errlen);
 }
 
+static int verdict_of(void *ctx, char *err, size_t errlen)
+{
+	return ((const struct move_in_ctx *)ctx)->verdict(err, errlen);
+}
+
 int helper_move_in(struct virt_host *h, const struct host_config *c, const char *name,
-		   const struct move_spec *spec, int fd)
+		   const struct move_spec *spec, int fd, uint64_t bound, move_verdict_fn verdict)
 {
 	struct export_manifest m;
 	struct virt_guest g;
 	struct identity id;
-	struct move_in_ctx ctx = { c, name, spec };
-	char path[PATH_MAX], src[32];
-	const char *why = move_fd_check(fd);
+	struct move_in_ctx ctx = { c, name, spec, verdict };
+	struct import_stream o = { .name = name, .bound = bound, .trust = trust_member,
+				   .check = the_guest, .verdict = verdict_of, .ctx = &ctx, .id = &id };
+	char path[PATH_MAX];
+	const char *why = move_pipe_check(fd);
 	int ret, lock;
 
 	if (fd < 0)
-		return fail(h, -EINVAL, "move-in needs the received archive");
+		return fail(h, -EINVAL, "move-in needs the stream of the archive");
 	if (why)
-		return fail(h, -EBADF, "refused: the received archive is %s", why);
+		return fail(h, -EBADF, "refused: the archive's stream is %s", why);
 	ret = virt_guest_get(h, name, &g); /* refused before its marker is touched */
 	if (ret == 0 || ret == -EPERM) /* -EPERM: a domain of that name not ours */
 		return fail(h, -EEXIST, "a guest named %s is already defined here", name);
@@ -299,14 +314,13 @@ int helper_move_in(struct virt_host *h, const struct host_config *c, const char 
 	unlink(path);
 	if ((ret = mark(h, path)) < 0 || (lock = ret = lock_marker(h, path, true)) < 0)
 		return ret;
-	snprintf(src, sizeof(src), "/proc/self/fd/%d", fd);
 	if ((ret = identity_load(c->state_dir, &id)) < 0) {
 		unlink(path);
 		close(lock);
 		return fail(h, ret, "cannot load this node's identity to open the volumes' keys: %s",
 			    strerror(-ret));
 	}
-	ret = virt_import_checked(h, src, trust_member, &ctx, &id, the_guest, &m);
+	ret = virt_import_stream(h, fd, &o, &m);
 	identity_wipe(&id);
 	if (ret < 0) {
 		unlink(path); /* the import removed what it made */

@@ -37,7 +37,12 @@ int helper_req_build(struct helper_req *r, const struct guest_op_def *op, const 
 /* NULL if buf (len bytes as they arrived) is exactly one such record naming
  * a valid node, copied into to; else why not. */
 const char *helper_move_to_check(const void *buf, size_t len, char to[HELPER_MOVE_TO_BYTES]);
-/* A backup-out's second record, the same size: the id of the backup whose
+/* A move-in's second record: the stream's bound, u64 big-endian: at most
+ * that many bytes of volumes follow in the pipe the request carried (the
+ * pool's room is checked for it; more is refused). After the archive's end
+ * the mover sends one byte: 1 when the stream's SHA-256 equals the source's. */
+#define HELPER_MOVE_BOUND_BYTES 8
+/* A backup-out's second record, the same size as a move-out's: the id of the backup whose
  * chain is packed (YYYYMMDDTHHMMSSZ), NUL-padded. NULL if buf is exactly
  * one such record, copied into id; else why not. */
 const char *helper_backup_id_check(const void *buf, size_t len, char id[HELPER_MOVE_TO_BYTES]);

@@ -30,6 +30,7 @@
 #include <jansson.h>
 #include <systemd/sd-daemon.h>
 
+#include "lib/bytes.h"
 #include "lib/conf-path.h"
 #include "lib/log.h"
 #include "osi-config.h"
@@ -46,6 +47,7 @@
 
 #define PROG "service-vm-host-virt"
 #define REQUEST_WAIT_S 5
+#define VERDICT_WAIT_S 150 /* the mover's wait for END, and some */
 #define MAX_SETS 32
 
 static int peer = -1;
@@ -302,7 +304,7 @@ static ssize_t recv_request(uint8_t *buf, size_t len)
 	return n;
 }
 
-/* move-out's and backup-out's answer: the file's descriptor with its line. */
+/* move-out's and backup-out's answer: the file's descriptor (if any) with its line. */
 static int send_fd(int fd, const char *state, uint64_t bytes)
 {
 	char line[96];
@@ -312,6 +314,31 @@ static int send_fd(int fd, const char *state, uint64_t bytes)
 	return fd_pass_send(peer, line, (size_t)n, fd) == n ? 0 : -errno;
 }
 
+/* move-out's stream: its read end, with the archive's bound, before the
+ * export writes into it. */
+static int stream_ready(int fd, uint64_t bound, void *ctx)
+{
+	(void)ctx;
+	return send_fd(fd, "exporting", bound);
+}
+
+static const struct move_out_sink stream_sink = { stream_ready, NULL };
+
+/* The mover's one-byte word after the archive's end: 1 when the SHA-256
+ * of the stream it carried equals the source's. */
+static int stream_verdict(char *err, size_t errlen)
+{
+	struct timeval tv = { .tv_sec = VERDICT_WAIT_S };
+	uint8_t ok = 0;
+
+	setsockopt(peer, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	if (recv(peer, &ok, 1, 0) == 1 && ok == 1)
+		return 0;
+	snprintf(err, errlen, "the agent's mover did not confirm the stream's SHA-256 against the "
+		 "source's");
+	return -EBADMSG;
+}
+
 static int move(struct virt_host *h, const struct host_config *c, const struct guest_op_def *op,
 		const struct helper_req *r)
 {
@@ -319,7 +346,7 @@ static int move(struct virt_host *h, const struct host_config *c, const struct g
 	const struct move_spec spec = { r->type, r->memory_bytes, r->vcpus };
 	char detail[160];
 	uint64_t bytes = 0;
-	int fd = -1, ret;
+	int ret;
 
 	if (op->op == GOP_MOVE_OUT) {
 		char to[HELPER_MOVE_TO_BYTES], buf[HELPER_MOVE_TO_BYTES + 1];
@@ -329,15 +356,18 @@ static int move(struct virt_host *h, const struct host_config *c, const struct g
 		if (why)
 			return fail("refused: %s", why);
 		report("stopping", "a clean shutdown, then the export", NULL);
-		if ((ret = helper_move_out(h, c, name, to, &fd, &bytes)) < 0)
+		if ((ret = helper_move_out(h, c, name, to, &stream_sink, &bytes)) < 0)
 			return fail("%s", h->err);
-		ret = send_fd(fd, "exported", bytes);
-		close(fd);
-		return ret < 0 ? fail("cannot hand the export over: %s", strerror(-ret)) : 0;
+		return send_fd(-1, "exported", bytes) < 0 ? 1 : 0; /* the mover ends its stream */
 	}
 	if (op->op == GOP_MOVE_IN) {
-		report("importing", "verifying the archive, then defining", NULL);
-		ret = helper_move_in(h, c, name, &spec, passed_fd);
+		uint8_t rec[HELPER_MOVE_BOUND_BYTES + 1];
+		ssize_t n = recv(peer, rec, sizeof(rec), MSG_TRUNC);
+
+		if (n != HELPER_MOVE_BOUND_BYTES)
+			return fail("refused: no bound of the stream arrived");
+		report("importing", "writing the volumes as they arrive; defined once all verified", NULL);
+		ret = helper_move_in(h, c, name, &spec, passed_fd, get_be64(rec), stream_verdict);
 		if (ret == 0 && aborted()) { /* nobody follows the move: its copy goes */
 			helper_move_act(h, c, guest_op_find("move-abort"), name, detail, sizeof(detail));
 			return fail("the move was abandoned during the import; its copy is removed");

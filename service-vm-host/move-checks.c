@@ -24,6 +24,20 @@ const char *move_fd_check(int fd)
 	return NULL;
 }
 
+const char *move_pipe_check(int fd)
+{
+	struct stat st;
+	int fl = fd < 0 ? -1 : fcntl(fd, F_GETFL);
+
+	if (fl < 0)
+		return "no open descriptor";
+	if ((fl & O_ACCMODE) != O_RDONLY)
+		return "not a descriptor open only for reading";
+	if (fstat(fd, &st) < 0 || !S_ISFIFO(st.st_mode))
+		return "not a pipe";
+	return NULL;
+}
+
 /* Both sizes in human units, or in bytes when those read the same. */
 static void sizes(uint64_t a, uint64_t b, char *sa, char *sb, size_t len)
 {

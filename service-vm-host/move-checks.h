@@ -8,6 +8,8 @@
 /* The received archive's descriptor, as the agent passed it: a regular file
  * opened for reading (not O_PATH, not a FIFO or device). NULL if fine. */
 const char *move_fd_check(int fd);
+/* A move-in's stream: the read end of a pipe. NULL, or what it is instead. */
+const char *move_pipe_check(int fd);
 
 /* What the fleet approved and placed on this node: the guest's type and size
  * as it recorded them, carried by the signed move-in request. */

@@ -41,7 +41,9 @@
 
 #include "lib/backup-manifest.h"
 #include "lib/clock.h"
+#include "lib/bytes.h"
 #include "lib/fd-pass.h"
+#include "lib/sha256.h"
 #include "service-vm-host/fleet-approval.h"
 #include "service-vm-host/helper-req.h"
 #include "service-vm-host/move-io.h"
@@ -199,9 +201,11 @@ static int full_read(int fd, void *buf, size_t len)
 /* ---- the helper ---- */
 
 /* The request (with pass_fd, if any; a move-in's with the approved spec),
- * then for a move-out the target's record (to, NUL-padded), for a backup
- * mode its id record and the fleet's approval, which the helper checks. */
-static int helper_open(const struct side *s, const char *verb, int pass_fd, const char *to)
+ * then its second record (rec, reclen bytes: a move-out's target, a move-in's
+ * bound, a backup mode's id), and for a backup mode the fleet's approval,
+ * which the helper checks. */
+static int helper_open(const struct side *s, const char *verb, int pass_fd, const void *rec,
+		       size_t reclen)
 {
 	const char *path = s->helper;
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
@@ -218,7 +222,7 @@ static int helper_open(const struct side *s, const char *verb, int pass_fd, cons
 		return -errno;
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
 	    fd_pass_send(fd, &req, sizeof(req), pass_fd) != (ssize_t)sizeof(req) ||
-	    (to && send(fd, to, HELPER_MOVE_TO_BYTES, MSG_NOSIGNAL) != HELPER_MOVE_TO_BYTES) ||
+	    (rec && send(fd, rec, reclen, MSG_NOSIGNAL) != (ssize_t)reclen) ||
 	    (s->approval_len &&
 	     send(fd, s->approval, s->approval_len, MSG_NOSIGNAL) != (ssize_t)s->approval_len)) {
 		int e = errno ? errno : EIO;
@@ -313,28 +317,37 @@ static int connect_target(const struct side *s)
 	return -ETIMEDOUT;
 }
 
-static int send_file(struct side *s, int sock, int file, uint8_t sum[32])
+/* The file (pread from 0: the helper's offset is not ours), or a pipe to
+ * its end, each read framed as DATA and hashed; never past s->total. */
+static int send_file(struct side *s, int sock, int file, bool pipe, uint8_t sum[32])
 {
-	crypto_hash_sha256_state st;
+	struct sha256 *st = sha256_new();
 	uint8_t *buf = malloc(MOVE_HEAD + MOVE_CHUNK);
-	int ret = buf ? 0 : -ENOMEM;
+	int ret = buf && st ? 0 : -ENOMEM;
 
-	crypto_hash_sha256_init(&st);
 	while (!ret && s->done < s->total) {
 		size_t want = s->total - s->done < MOVE_CHUNK ? (size_t)(s->total - s->done) : MOVE_CHUNK;
-		ssize_t n = pread(file, buf + MOVE_HEAD, want, (off_t)s->done);
+		ssize_t n = pipe ? read(file, buf + MOVE_HEAD, want)
+				 : pread(file, buf + MOVE_HEAD, want, (off_t)s->done);
 
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n == 0 && pipe)
+			break;
 		if (n <= 0) {
 			ret = -EIO;
 			break;
 		}
-		crypto_hash_sha256_update(&st, buf + MOVE_HEAD, (size_t)n);
+		sha256_update(st, buf + MOVE_HEAD, (size_t)n);
 		move_head_build(buf, MOVE_DATA, (uint32_t)n);
 		ret = full_write(sock, buf, MOVE_HEAD + (size_t)n);
 		s->done += (uint64_t)n;
 		progress(s, false);
 	}
-	crypto_hash_sha256_final(&st, sum);
+	if (!ret && pipe && s->done == s->total && read(file, buf, 1) != 0)
+		ret = -EFBIG; /* more than its bound */
+	if (st)
+		sha256_final(st, sum);
 	free(buf);
 	return ret;
 }
@@ -353,30 +366,41 @@ static int ack(int sock, char *text, size_t len)
 	return body[0] ? 0 : -EBADMSG;
 }
 
+/* The helper's end line, its "bytes" into *bytes: 0 at want, else 1 (said). */
+static int helper_done(int hfd, const char *want, int *fd, uint64_t *bytes)
+{
+	json_t *end = NULL;
+	int ret = helper_wait(hfd, want, fd, &end);
+
+	if (ret == 1 && end)
+		say("failed", json_string_value(json_object_get(end, "detail")), NULL);
+	if (!ret)
+		*bytes = (uint64_t)json_integer_value(json_object_get(end, "bytes"));
+	json_decref(end);
+	return ret ? 1 : 0;
+}
+
+/* out: the helper hands over the export's pipe with its bound first and
+ * writes as this sends, then says the archive's length; backup-out: the
+ * packed file whole. END goes only after the helper's end. */
 static int move_out(struct side *s)
 {
 	struct move_hello h = { .total = 0 };
 	uint8_t hello[MOVE_HEAD + 128], sum[32];
 	char text[MOVE_ACK_TEXT_MAX + 1], hex[65];
-	json_t *end = NULL;
 	char to[HELPER_MOVE_TO_BYTES] = "";
-	int hfd, file = -1, sock, n, ret;
+	bool pipe = s->mode == &modes[0];
+	uint64_t bytes = 0;
+	int hfd, file = -1, sock, n;
 
 	snprintf(to, sizeof(to), "%s", s->target);
-	hfd = helper_open(s, s->mode->verb, -1, to);
-
+	hfd = helper_open(s, s->mode->verb, -1, to, sizeof(to));
 	if (hfd < 0)
 		return failed("cannot reach the provisioning helper: %s", strerror(-hfd));
-	ret = helper_wait(hfd, s->mode->ready, &file, &end);
-	if (ret) {
-		if (ret == 1)
-			say("failed", json_string_value(json_object_get(end, "detail")), NULL);
-		json_decref(end);
+	if (helper_done(hfd, pipe ? "exporting" : s->mode->ready, &file, &s->total))
 		return 1;
-	}
-	s->total = (uint64_t)json_integer_value(json_object_get(end, "bytes"));
-	json_decref(end);
-	close(hfd);
+	if (!pipe)
+		close(hfd);
 	if (file < 0 || !s->total)
 		return failed("the helper handed over nothing to send");
 	if ((sock = connect_target(s)) < 0)
@@ -386,17 +410,22 @@ static int move_out(struct side *s)
 	h.total = s->total;
 	s->started_ms = clock_mono_ns() / 1000000;
 	n = move_hello_build(&h, hello, sizeof(hello));
-	if (n < 0 || full_write(sock, hello, (size_t)n) < 0 || send_file(s, sock, file, sum) < 0)
+	if (n < 0 || full_write(sock, hello, (size_t)n) < 0 || send_file(s, sock, file, pipe, sum) < 0)
 		return failed("the transfer to %s broke off after %llu bytes", s->addr,
 			      (unsigned long long)s->done);
+	close(file);
+	if (pipe && (helper_done(hfd, s->mode->ready, NULL, &bytes) || bytes != s->done))
+		return bytes != s->done ? failed("the export's %llu bytes are not the %llu sent",
+						 (unsigned long long)bytes, (unsigned long long)s->done) : 1;
 	move_head_build(hello, MOVE_END, 32);
 	memcpy(hello + MOVE_HEAD, sum, 32);
 	if (full_write(sock, hello, MOVE_HEAD + 32) < 0 || ack(sock, text, sizeof(text)) < 0)
 		return failed("the target refused the transfer: %s", text);
+	s->total = s->done;
 	progress(s, true);
 	sodium_bin2hex(hex, sizeof(hex), sum, sizeof(sum));
 	snprintf(text, sizeof(text), "%llu bytes, SHA-256 %s, verified by the target",
-		 (unsigned long long)s->total, hex);
+		 (unsigned long long)s->done, hex);
 	say("sent", text, NULL);
 	return 0;
 }
@@ -482,50 +511,62 @@ static void test_flip(const struct side *s, uint8_t *buf, size_t n)
 		buf[off - s->done] ^= 0x01;
 }
 
-static int receive(struct side *s, int sock, int file, char *why, size_t len)
+static int write_all(int fd, const uint8_t *p, size_t len)
 {
-	crypto_hash_sha256_state st;
+	while (len) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n < 0 ? -errno : -EIO;
+		p += n, len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* DATA frames up to END, each hashed and written to out: a staging file, or
+ * a move-in's pipe to the helper. 0 when END's SHA-256 equals what arrived;
+ * -EPIPE when out refused a write (the helper gave up: its line says why);
+ * else -EBADMSG or -EIO with why. */
+static int receive(struct side *s, int sock, int out, char *why, size_t len)
+{
+	struct sha256 *st = sha256_new();
 	uint8_t head[MOVE_HEAD], sum[32], theirs[32], type, *buf = malloc(MOVE_CHUNK);
 	uint32_t blen;
-	const char *bad;
+	int ret = buf && st ? 0 : -ENOMEM, w;
 
-	crypto_hash_sha256_init(&st);
-	for (int ret = buf ? 0 : -ENOMEM; !ret;) {
+	while (!ret) {
 		uint64_t by = clock_mono_ns() + (uint64_t)IO_WAIT_S * 1000000000ull; /* per frame */
 
-		if ((ret = move_read_by(sock, head, sizeof(head), by)) < 0 ||
-		    (bad = move_head_parse(head, &type, &blen)) || (type != MOVE_DATA && type != MOVE_END)) {
+		if (move_read_by(sock, head, sizeof(head), by) < 0 || move_head_parse(head, &type, &blen) ||
+		    (type != MOVE_DATA && type != MOVE_END) ||
+		    (type == MOVE_END && move_read_by(sock, theirs, 32, by) < 0) ||
+		    (type == MOVE_DATA && (s->done + blen > s->total ||
+					   move_read_by(sock, buf, blen, by) < 0))) {
 			snprintf(why, len, "the source's stream broke off after %llu bytes",
 				 (unsigned long long)s->done);
-			break;
-		}
-		if (type == MOVE_END) {
-			if (move_read_by(sock, theirs, 32, by) < 0 || s->done != s->total)
-				snprintf(why, len, "the stream ended at %llu of %llu bytes",
-					 (unsigned long long)s->done, (unsigned long long)s->total);
-			crypto_hash_sha256_final(&st, sum);
-			free(buf);
-			if (!why[0] && sodium_memcmp(sum, theirs, 32))
+			ret = -EIO;
+		} else if (type == MOVE_END) {
+			sha256_final(st, sum), st = NULL;
+			if (sodium_memcmp(sum, theirs, 32))
 				snprintf(why, len, "the SHA-256 of what was written here differs from what "
 					 "the source read: corrupted in transit");
-			return why[0] ? -EBADMSG : 0;
+			return free(buf), why[0] ? -EBADMSG : 0;
+		} else {
+			test_flip(s, buf, blen);
+			sha256_update(st, buf, blen);
+			if ((w = write_all(out, buf, blen)) < 0) {
+				snprintf(why, len, "writing the received archive here: %s", strerror(-w));
+				ret = w == -EPIPE ? -EPIPE : -EIO;
+			}
+			s->done += blen;
+			progress(s, false);
 		}
-		if (s->done + blen > s->total || (ret = move_read_by(sock, buf, blen, by)) < 0) {
-			snprintf(why, len, "the source's stream broke off after %llu bytes",
-				 (unsigned long long)s->done);
-			break;
-		}
-		test_flip(s, buf, blen);
-		crypto_hash_sha256_update(&st, buf, blen);
-		if (pwrite(file, buf, blen, (off_t)s->done) != (ssize_t)blen) {
-			snprintf(why, len, "writing the received archive here: %s", strerror(errno));
-			break;
-		}
-		s->done += blen;
-		progress(s, false);
 	}
+	sha256_free(st);
 	free(buf);
-	return -EIO;
+	return ret;
 }
 
 /* The greeting's total fits in the state directory's filesystem, a margin
@@ -543,25 +584,74 @@ static int room_for(const struct side *s, int sock)
 	return -ENOSPC;
 }
 
-static int move_in(struct side *s)
+/* The helper's end after a transfer: 0 when it reached the mode's end state
+ * (said here), else its reason in why (or the transfer's, kept). */
+static int helper_end(struct side *s, int hfd, char *why, size_t len)
+{
+	json_t *end = NULL;
+	int ret = helper_wait(hfd, s->mode->ready, NULL, &end);
+	const char *detail = json_string_value(json_object_get(end, "detail"));
+
+	close(hfd);
+	if (!ret)
+		say(s->mode->ready, detail, NULL);
+	else if (!why[0])
+		snprintf(why, len, "%s", detail ? detail : "the helper ended without a result");
+	json_decref(end);
+	return ret ? -EIO : 0;
+}
+
+/* A move-in: the archive flows into a pipe to the helper as it arrives, the
+ * helper making and writing the volumes while they pass; END's verdict goes
+ * to the helper before it defines, and the source hears the helper's end. */
+static int stream_in(struct side *s, int sock)
+{
+	uint8_t bound[HELPER_MOVE_BOUND_BYTES], ok;
+	char why[256] = "";
+	int p[2] = { -1, -1 }, hfd = -1, ret;
+
+	put_be64(bound, s->total);
+	if (pipe2(p, O_CLOEXEC) == 0) {
+		fcntl(p[1], F_SETPIPE_SZ, MOVE_CHUNK); /* fewer wakeups; the default is enough */
+		hfd = helper_open(s, s->mode->verb, p[0], bound, sizeof(bound));
+		close(p[0]);
+	}
+	if (hfd < 0) {
+		if (p[1] >= 0)
+			close(p[1]);
+		send_ack(sock, false, "the target cannot reach its provisioning helper");
+		close(sock);
+		return failed("cannot reach the provisioning helper: %s", strerror(hfd < 0 ? -hfd : errno));
+	}
+	ret = receive(s, sock, p[1], why, sizeof(why));
+	close(p[1]);
+	if (ret == -EPIPE) /* the helper's reason is the one */
+		why[0] = '\0';
+	ok = ret == 0;
+	send(hfd, &ok, 1, MSG_NOSIGNAL);
+	if (ret == 0)
+		progress(s, true);
+	ret = helper_end(s, hfd, why, sizeof(why)) < 0 || ret < 0 ? -EIO : 0;
+	if (ret) /* this side's reason reaches the fleet before the source's, which is cut */
+		failed("%s; %s", why, s->mode->nothing);
+	send_ack(sock, ret == 0, ret == 0 ? "verified and defined" : why);
+	close(sock);
+	return ret ? 1 : 0;
+}
+
+/* A backup-in: the chain into an unnamed file, handed to the helper once
+ * verified whole. */
+static int file_in(struct side *s, int sock)
 {
 	char why[256] = "", rec[HELPER_MOVE_TO_BYTES] = "";
-	json_t *end = NULL;
-	int lfd = listen_on(s->addr), sock, file, hfd, ret;
+	int file, hfd, ret;
 
-	if (lfd < 0)
-		return failed("cannot listen on %s for the source: %s", s->addr, strerror(-lfd));
-	say("waiting", "for the source's transfer", NULL);
-	sock = accept_source(s, lfd);
-	close(lfd);
-	if (sock < 0)
-		return failed("the source did not connect within %d s", ACCEPT_WAIT_S);
-	s->started_ms = clock_mono_ns() / 1000000;
 	if ((ret = room_for(s, sock)) < 0)
 		return failed("refused %llu bytes: %s", (unsigned long long)s->total, strerror(-ret));
 	file = open(s->state_dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
 	if (file < 0) {
 		send_ack(sock, false, "the target cannot make its staging file");
+		close(sock);
 		return failed("cannot make a staging file in %s: %s", s->state_dir, strerror(errno));
 	}
 	ret = receive(s, sock, file, why, sizeof(why));
@@ -573,19 +663,28 @@ static int move_in(struct side *s)
 	}
 	progress(s, true);
 	say("moving", "verified: SHA-256 of what was written equals the source's", s);
-	if (s->target) /* backup-in's second record: the backup to restore from, or none */
+	if (s->target) /* the backup to restore from, or none */
 		snprintf(rec, sizeof(rec), "%s", s->target);
-	hfd = helper_open(s, s->mode->verb, file, s->mode == &modes[3] ? rec : NULL);
+	hfd = helper_open(s, s->mode->verb, file, rec, sizeof(rec));
 	close(file);
 	if (hfd < 0)
 		return failed("cannot reach the provisioning helper: %s", strerror(-hfd));
-	ret = helper_wait(hfd, s->mode->ready, NULL, &end);
-	if (ret >= 0 && end)
-		say(json_string_value(json_object_get(end, "state")),
-		    json_string_value(json_object_get(end, "detail")), NULL);
-	json_decref(end);
-	close(hfd);
-	return ret ? 1 : 0;
+	return helper_end(s, hfd, why, sizeof(why)) < 0 ? failed("%s", why) : 0;
+}
+
+static int move_in(struct side *s)
+{
+	int lfd = listen_on(s->addr), sock;
+
+	if (lfd < 0)
+		return failed("cannot listen on %s for the source: %s", s->addr, strerror(-lfd));
+	say("waiting", "for the source's transfer", NULL);
+	sock = accept_source(s, lfd);
+	close(lfd);
+	if (sock < 0)
+		return failed("the source did not connect within %d s", ACCEPT_WAIT_S);
+	s->started_ms = clock_mono_ns() / 1000000;
+	return s->mode == &modes[1] ? stream_in(s, sock) : file_in(s, sock);
 }
 
 /* in's TYPE MEMORY_BYTES VCPUS: a known type and a valid size, or -EINVAL. */

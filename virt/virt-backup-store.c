@@ -14,7 +14,7 @@
 
 #include "lib/fileio.h"
 #include "virt/virt-backup.h"
-#include "virt/virt-sha256.h"
+#include "lib/sha256.h"
 
 #define READ_BLOCK (1 << 20)
 
@@ -260,7 +260,7 @@ void backup_unlock(int fd)
 
 static int hash_fd(int fd, char out[65])
 {
-	struct virt_sha256 *s = virt_sha256_new();
+	struct sha256 *s = sha256_new();
 	char *buf = malloc(READ_BLOCK);
 	ssize_t got = 0;
 	int ret = 0;
@@ -271,11 +271,11 @@ static int hash_fd(int fd, char out[65])
 		if (got < 0 && errno != EINTR)
 			ret = -errno;
 		else if (got > 0)
-			virt_sha256_update(s, buf, (size_t)got);
+			sha256_update(s, buf, (size_t)got);
 	if (!ret)
-		virt_sha256_hex(s, out);
+		sha256_hex(s, out);
 	else
-		virt_sha256_free(s);
+		sha256_free(s);
 	free(buf);
 	return ret;
 }

@@ -20,7 +20,7 @@
 #include "virt/virt-backup-internal.h"
 #include "virt/virt-export-local.h"
 #include "virt/virt-internal.h"
-#include "virt/virt-sha256.h"
+#include "lib/sha256.h"
 
 #define COPY_BLOCK (1 << 20)
 
@@ -389,7 +389,7 @@ static int push_backup(struct taking *t, const struct backup_manifest *m)
 
 struct copying {
 	int fd;
-	struct virt_sha256 *st;
+	struct sha256 *st;
 	uint64_t total;
 };
 
@@ -398,7 +398,7 @@ static int copy_sink(void *ctx, const void *buf, size_t len)
 	struct copying *c = ctx;
 	const char *p = buf;
 
-	virt_sha256_update(c->st, buf, len);
+	sha256_update(c->st, buf, len);
 	c->total += len;
 	while (len) {
 		ssize_t w = write(c->fd, p, len);
@@ -462,10 +462,10 @@ static int take_volume(struct taking *t, struct backup_manifest *m, unsigned i)
 	backup_volume_file(m->id, m->vol[i].disk, name, sizeof(name));
 	if (snprintf(path, sizeof(path), "%s/%s", t->gdir, name) >= (int)sizeof(path))
 		return virt_fail(t->h, -ENAMETOOLONG, "%s: name too long", t->gdir);
-	if (!(c.st = virt_sha256_new()))
+	if (!(c.st = sha256_new()))
 		return -ENOMEM;
 	if ((c.fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) < 0) {
-		virt_sha256_free(c.st);
+		sha256_free(c.st);
 		return virt_fail(t->h, -errno, "%s: %s", path, strerror(errno));
 	}
 	ret = t->running ? from_staged(t, m, i, &c) : from_volume(t, i, &c);
@@ -473,10 +473,10 @@ static int take_volume(struct taking *t, struct backup_manifest *m, unsigned i)
 		ret = virt_fail(t->h, -errno, "%s: %s", path, strerror(errno));
 	close(c.fd);
 	if (ret) {
-		virt_sha256_free(c.st);
+		sha256_free(c.st);
 		return ret;
 	}
-	virt_sha256_hex(c.st, m->vol[i].sha256);
+	sha256_hex(c.st, m->vol[i].sha256);
 	m->vol[i].bytes = c.total;
 	return c.total ? 0 : virt_fail(t->h, -EIO, "%s: empty", path);
 }

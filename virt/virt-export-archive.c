@@ -1,6 +1,8 @@
-/* Reading an export archive: verification first, then the volumes again for
- * the upload. Order: volumes/data-DISK.qcow2 entries, manifest.json,
- * manifest.sig, end. */
+/* Reading an export archive. Order: volumes/data-DISK.qcow2 entries,
+ * manifest.json, manifest.sig, end. A file is verified whole first, then its
+ * volumes read again for the upload; a stream (a move) is read once, each
+ * volume handed on as it passes and hashed on the way, the manifest's
+ * verdict coming after them. */
 #include <archive.h>
 #include <archive_entry.h>
 #include <errno.h>
@@ -12,6 +14,7 @@
 #include <sys/stat.h>
 
 #include "virt/virt-export.h"
+#include "lib/sha256.h"
 
 #define READ_BLOCK (256 * 1024)
 
@@ -29,6 +32,11 @@ struct verify {
 	size_t manifest_len, sig_len;
 	char *err;
 	size_t errlen;
+	export_take_fn take; /* a stream's volumes: handed on as they pass */
+	void *ctx;
+	struct sha256 *st; /* the volume passing */
+	uint64_t got;
+	bool broken;            /* the archive failed under a read */
 };
 
 static int bad(char *err, size_t errlen, int ret, const char *fmt, ...)
@@ -106,28 +114,60 @@ static int read_small(struct archive *a, struct archive_entry *e, size_t max, ch
 	return 0;
 }
 
+/* A virt_read_fn over the passing volume's data that hashes what it reads. */
+static ssize_t hashing_read(void *ctx, void *buf, size_t len)
+{
+	struct verify *v = ctx;
+	la_ssize_t n = archive_read_data(v->a, buf, len);
+
+	if (n < 0) {
+		v->broken = true;
+		return -EIO;
+	}
+	sha256_update(v->st, buf, (size_t)n);
+	v->got += (uint64_t)n;
+	return (ssize_t)n;
+}
+
+static int skip_rest(void *ctx, const char *entry, uint64_t bytes, virt_read_fn read, void *rctx)
+{
+	unsigned char *buf = malloc(READ_BLOCK);
+	ssize_t n;
+
+	(void)ctx, (void)entry, (void)bytes;
+	if (!buf)
+		return -ENOMEM;
+	while ((n = read(rctx, buf, READ_BLOCK)) > 0)
+		;
+	free(buf);
+	return n < 0 ? -EIO : 0;
+}
+
 static int hash_entry(struct verify *v, struct archive_entry *e)
 {
 	struct seen *s = &v->vol[v->nvol];
-	crypto_hash_sha256_state st;
-	unsigned char *buf = malloc(READ_BLOCK), digest[32];
-	uint64_t total = 0;
-	la_ssize_t n;
+	uint64_t size = (uint64_t)archive_entry_size(e);
+	const char *name = archive_entry_pathname(e);
+	int ret;
 
-	if (!buf)
+	if (!(v->st = sha256_new()))
 		return -ENOMEM;
-	crypto_hash_sha256_init(&st);
-	while ((n = archive_read_data(v->a, buf, READ_BLOCK)) > 0) {
-		crypto_hash_sha256_update(&st, buf, (size_t)n);
-		total += (uint64_t)n;
-	}
-	free(buf);
-	if (n < 0 || total != (uint64_t)archive_entry_size(e))
+	v->got = 0;
+	v->broken = false;
+	ret = v->take ? v->take(v->ctx, name, size, hashing_read, v) : 0;
+	if (!ret) /* what the taker left of the entry is hashed too */
+		ret = skip_rest(NULL, name, size, hashing_read, v);
+	if (v->broken || (!ret && v->got != size)) {
+		sha256_free(v->st);
 		return damaged(v->a, v->err, v->errlen);
-	crypto_hash_sha256_final(&st, digest);
-	sodium_bin2hex(s->sha256, sizeof(s->sha256), digest, sizeof(digest));
-	snprintf(s->name, sizeof(s->name), "%s", archive_entry_pathname(e));
-	s->bytes = total;
+	}
+	if (ret < 0) {
+		sha256_free(v->st);
+		return ret;
+	}
+	sha256_hex(v->st, s->sha256);
+	snprintf(s->name, sizeof(s->name), "%s", name);
+	s->bytes = size;
 	v->nvol++;
 	return 0;
 }
@@ -219,6 +259,29 @@ int export_archive_verify(const char *path, export_trust_fn trust, void *ctx,
 	ret = export_archive_open(path, &v.a, err, errlen);
 	if (!ret)
 		ret = read_all(&v);
+	if (!ret)
+		ret = check(&v, trust, ctx, m);
+	export_archive_close(v.a);
+	free(v.manifest);
+	free(v.sig);
+	return ret;
+}
+
+int export_archive_stream(int fd, export_take_fn take, void *take_ctx, export_trust_fn trust,
+			  void *ctx, struct export_manifest *m, bool *whole, char *err, size_t errlen)
+{
+	struct verify v = { .err = err, .errlen = errlen, .take = take, .ctx = take_ctx };
+	int ret = 0;
+
+	memset(m, 0, sizeof(*m));
+	if (!(v.a = archive_read_new()))
+		return -ENOMEM;
+	archive_read_support_format_tar(v.a);
+	if (archive_read_open_fd(v.a, fd, READ_BLOCK) != ARCHIVE_OK)
+		ret = bad(err, errlen, -EBADMSG, "the stream: %s", archive_error_string(v.a));
+	if (!ret)
+		ret = read_all(&v);
+	*whole = !ret;
 	if (!ret)
 		ret = check(&v, trust, ctx, m);
 	export_archive_close(v.a);

@@ -1,6 +1,6 @@
 /* virt/virt-export-local.h: libvirt's stream moves a volume in 256 KiB
  * messages through its iohelper, the daemon and a socket; on the node itself
- * the file is right there. */
+ * the file is right there, to read for an export or write for an import. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -43,7 +43,8 @@ static int pool_dir(virStorageVolPtr vol, char *out, size_t len)
 	return ret;
 }
 
-static int open_in_pool(virStorageVolPtr vol, uint64_t bytes)
+/* vol's file opened with flags (O_RDONLY: it must be of bytes bytes). */
+static int open_in_pool(virStorageVolPtr vol, int flags, uint64_t bytes)
 {
 	char dir[PATH_MAX], *path = NULL;
 	size_t n;
@@ -56,8 +57,9 @@ static int open_in_pool(virStorageVolPtr vol, uint64_t bytes)
 	n = strlen(dir);
 	if (strncmp(path, dir, n) || path[n] != '/' || strchr(path + n + 1, '/'))
 		goto cleanup;
-	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
-	if (fd >= 0 && (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_size != bytes)) {
+	fd = open(path, flags | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+	if (fd >= 0 && (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
+			(flags == O_RDONLY && (uint64_t)st.st_size != bytes))) {
 		close(fd);
 		fd = -1;
 	}
@@ -69,7 +71,7 @@ cleanup:
 int virt_export_local_read(virStorageVolPtr vol, uint64_t bytes, virt_sink_fn sink, void *sctx,
 			   char *err, size_t errlen)
 {
-	int fd = open_in_pool(vol, bytes), ret = 0;
+	int fd = open_in_pool(vol, O_RDONLY, bytes), ret = 0;
 	char *buf;
 	ssize_t n;
 
@@ -91,6 +93,63 @@ int virt_export_local_read(virStorageVolPtr vol, uint64_t bytes, virt_sink_fn si
 		if ((ret = sink(sctx, buf, (size_t)n)) < 0)
 			break;
 	}
+	free(buf);
+	close(fd);
+	return ret;
+}
+
+static int write_all(int fd, const char *p, size_t len)
+{
+	while (len) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n < 0 ? -errno : -EIO;
+		p += n, len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* Written back as it goes (SYNC_FILE_RANGE_WRITE every WRITEBACK bytes), so
+ * the closing fdatasync waits for little. */
+#define WRITEBACK (32ull << 20)
+
+int virt_import_local_write(virStorageVolPtr vol, uint64_t bytes, virt_read_fn read, void *rctx,
+			    char *err, size_t errlen)
+{
+	int fd = open_in_pool(vol, O_WRONLY, 0), ret = 0;
+	uint64_t done = 0, synced = 0;
+	char *buf;
+	ssize_t n;
+
+	if (fd < 0)
+		return fd;
+	if (!(buf = malloc(LOCAL_CHUNK)) || ftruncate(fd, 0) < 0) {
+		ret = buf ? -errno : -ENOMEM;
+		goto out;
+	}
+	while (done < bytes) {
+		size_t want = bytes - done < LOCAL_CHUNK ? (size_t)(bytes - done) : LOCAL_CHUNK;
+
+		if ((n = read(rctx, buf, want)) <= 0) {
+			ret = n < 0 ? -EIO : -EPIPE;
+			break;
+		}
+		if ((ret = write_all(fd, buf, (size_t)n)) < 0)
+			break;
+		done += (uint64_t)n;
+		if (done - synced >= WRITEBACK) {
+			sync_file_range(fd, (off_t)synced, (off_t)(done - synced), SYNC_FILE_RANGE_WRITE);
+			synced = done;
+		}
+	}
+	if (!ret && fdatasync(fd) < 0)
+		ret = -errno;
+out:
+	if (ret < 0 && ret != -EIO && ret != -EPIPE)
+		snprintf(err, errlen, "%s", strerror(-ret));
 	free(buf);
 	close(fd);
 	return ret;

@@ -14,5 +14,10 @@
  * the stream instead. */
 int virt_export_local_read(virStorageVolPtr vol, uint64_t bytes, virt_sink_fn sink, void *sctx,
 			   char *err, size_t errlen);
+/* Writes bytes from read into vol's file (truncated first, synced at the
+ * end) under the same conditions, except that the file may be of any size:
+ * a volume just made. -ENOTSUP before a byte was written: use the stream. */
+int virt_import_local_write(virStorageVolPtr vol, uint64_t bytes, virt_read_fn read, void *rctx,
+			    char *err, size_t errlen);
 
 #endif

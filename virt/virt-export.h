@@ -24,6 +24,19 @@ typedef int (*export_trust_fn)(const struct export_sig *s, void *ctx, char *err,
 int export_archive_verify(const char *path, export_trust_fn trust, void *ctx,
 			  struct export_manifest *m, char *err, size_t errlen);
 
+/* A stream's volume entry as it passes: take reads its bytes with read(rctx)
+ * (which hashes them for the manifest's check); what it leaves is read
+ * after it. 0, or a negative errno that ends the stream (its reason in the
+ * taker's own error). */
+typedef int (*export_take_fn)(void *ctx, const char *entry, uint64_t bytes, virt_read_fn read,
+			      void *rctx);
+/* Reads an archive from fd once, in order, as export_archive_verify reads a
+ * file, handing each volume to take as it passes: the manifest, its
+ * signature and the volumes' sizes and SHA-256 are checked only after the
+ * last volume, so a taker must keep nothing until this returns 0. *whole:
+ * whether the archive was read to its end (checked or not). */
+int export_archive_stream(int fd, export_take_fn take, void *take_ctx, export_trust_fn trust,
+			  void *ctx, struct export_manifest *m, bool *whole, char *err, size_t errlen);
 struct archive;
 /* The archive opened for reading at its first volume's data. */
 int export_archive_open(const char *path, struct archive **a, char *err, size_t errlen);
@@ -53,6 +66,13 @@ struct export_source {
  * renamed; nothing is left on failure). *m gets the manifest written. */
 int virt_export(struct virt_host *h, const char *name, const struct export_source *src,
 		const char *path, struct export_manifest *m);
+/* A move's export in two steps: the shut-off guest described into *m (its
+ * volumes' sizes: export_archive_bound(m) bounds the archive), then the
+ * archive written into fd, a pipe, as it is read (*bytes: its length). */
+int virt_export_describe(struct virt_host *h, const char *name, const struct export_source *src,
+			 struct export_manifest *m);
+int virt_export_stream(struct virt_host *h, const struct export_source *src, int fd,
+		       struct export_manifest *m, uint64_t *bytes);
 /* Verifies the archive, then makes its data volumes and defines the guest
  * (not started) with the same name, instance-id and MAC, its root disk
  * rebuilt on the same base image (which must be here, same SHA-256). */
@@ -72,6 +92,24 @@ int virt_import_checked(struct virt_host *h, const char *path, export_trust_fn t
 			const struct identity *id, import_check_fn check,
 			struct export_manifest *m);
 
+/* A move's import from a stream (virt-import-stream.c). */
+struct import_stream {
+	const char *name;          /* the guest the stream must be of */
+	uint64_t bound;            /* at most this many volume bytes, room checked first */
+	export_trust_fn trust;
+	import_check_fn check;     /* may be NULL */
+	/* After the archive's end, before the define: whether the transport
+	 * checked what it carried (0), else a reason in err. */
+	int (*verdict)(void *ctx, char *err, size_t errlen);
+	void *ctx;                 /* of trust, check and verdict */
+	const struct identity *id; /* opens encrypted volumes' keys */
+};
+/* Reads an archive from fd once (export_archive_stream): each data volume
+ * is made and written as it passes; the guest is defined only when the
+ * manifest verified, o->check and o->verdict passed. On failure every
+ * volume made is deleted (nothing defined) and h->err says why. */
+int virt_import_stream(struct virt_host *h, int fd, const struct import_stream *o,
+		       struct export_manifest *m);
 /* virt-export-keys.c. The volume's key, if it has one, sealed to each of
  * src's recipients into v (encrypted, keys); 0 for a plain volume. */
 int export_keys_seal(struct virt_host *h, const char *vol, const struct export_source *src,

@@ -28,6 +28,10 @@ void vbuf_free(struct vbuf *b);
 
 /* The names before virt_volume_name's current scheme, for guests made then. */
 int virt_volume_name_legacy(char *buf, size_t len, const char *guest, const char *role);
+/* guest's data volume for disk into buf; with exist, -ENOENT unless it is
+ * here (under the current name or the legacy one, which buf then holds). */
+int virt_data_vol_name(struct virt_host *h, const char *guest, const char *disk, char *buf,
+		       size_t len, bool exist);
 
 /* What a domain's <metadata> says about it. root, seed and datavol name the
  * volumes the domain was built on ("" in domains made before they were

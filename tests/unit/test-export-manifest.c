@@ -276,6 +276,39 @@ static void volume_header(void **state)
 	assert_non_null(export_volume_header_check(b, 0));
 }
 
+/* A stream's entry names back to their disk; anything else refused. */
+static void entry_names(void **state)
+{
+	struct export_volume v = { .disk = "repos" };
+	char name[EXPORT_VOLUME_ENTRY_MAX], disk[EXPORT_DISK_MAX + 1];
+
+	(void)state;
+	assert_int_equal(export_volume_entry(&v, name, sizeof(name)), 0);
+	assert_int_equal(export_volume_entry_disk(name, disk, sizeof(disk)), 0);
+	assert_string_equal(disk, "repos");
+	assert_int_equal(export_volume_entry_disk("volumes/data-.qcow2", disk, sizeof(disk)), -EINVAL);
+	assert_int_equal(export_volume_entry_disk("volumes/data-../x.qcow2", disk, sizeof(disk)), -EINVAL);
+	assert_int_equal(export_volume_entry_disk("volumes/data-Repos.qcow2", disk, sizeof(disk)), -EINVAL);
+	assert_int_equal(export_volume_entry_disk("volumes/disk-repos.qcow2", disk, sizeof(disk)), -EINVAL);
+	assert_int_equal(export_volume_entry_disk("volumes/data-repos.qcow", disk, sizeof(disk)), -EINVAL);
+	assert_int_equal(export_volume_entry_disk("volumes/data-abcdefghijklmnopq.qcow2", disk,
+						  sizeof(disk)), -ENAMETOOLONG);
+}
+
+/* The bound covers the volumes and, beside them, the manifest and signature
+ * at their largest. */
+static void bound(void **state)
+{
+	struct export_manifest m;
+
+	(void)state;
+	sample(&m);
+	assert_true(export_archive_bound(&m) > m.vol[0].bytes + EXPORT_MANIFEST_MAX + EXPORT_SIG_MAX);
+	assert_true(export_archive_bound(&m) < m.vol[0].bytes + EXPORT_MANIFEST_MAX + EXPORT_SIG_MAX +
+						   (64u << 10));
+	export_manifest_free(&m);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -286,6 +319,8 @@ int main(void)
 		cmocka_unit_test(not_json),
 		cmocka_unit_test(signature),
 		cmocka_unit_test(volume_header),
+		cmocka_unit_test(entry_names),
+		cmocka_unit_test(bound),
 	};
 
 	if (sodium_init() < 0)

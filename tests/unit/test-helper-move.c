@@ -27,6 +27,14 @@ static void quiet(void *data, virErrorPtr err)
 {
 }
 
+static int no_verdict(char *err, size_t errlen)
+{
+	snprintf(err, errlen, "no verdict here");
+	return -EBADMSG;
+}
+
+/* A move-in takes the read end of a pipe, nothing else; a guest of that
+ * name here is refused before its marker is touched. */
 static void existing_guest_keeps_its_marker(void **state)
 {
 	struct virt_config cfg = { .uri = "test:///default" };
@@ -34,7 +42,7 @@ static void existing_guest_keeps_its_marker(void **state)
 	struct virt_host h;
 	char dir[PATH_MAX], marker[PATH_MAX + 32], archive[PATH_MAX + 32];
 	const struct move_spec spec = { "totebox", 192ULL << 20, 1 };
-	int fd, mfd;
+	int fd, mfd, p[2];
 
 	(void)state;
 	virSetErrorFunc(NULL, quiet);
@@ -47,19 +55,18 @@ static void existing_guest_keeps_its_marker(void **state)
 	mfd = open(marker, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
 	assert_true(mfd >= 0);
 	close(mfd);
-	snprintf(archive, sizeof(archive), "%s/archive", dir);
-	fd = open(archive, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	assert_true(fd >= 0);
+	assert_int_equal(pipe2(p, O_CLOEXEC), 0);
 	/* "test" is the driver's own domain */
-	assert_int_equal(helper_move_in(&h, &c, "test", &spec, fd), -EEXIST);
+	assert_int_equal(helper_move_in(&h, &c, "test", &spec, p[0], 1 << 20, no_verdict), -EEXIST);
 	assert_int_equal(access(marker, F_OK), 0);
-	close(fd);
-	snprintf(archive, sizeof(archive), "%s/fifo", dir);
-	assert_int_equal(mkfifo(archive, 0600), 0);
-	fd = open(archive, O_RDWR | O_CLOEXEC);
+	assert_int_equal(helper_move_in(&h, &c, "newcomer", &spec, p[1], 1 << 20, no_verdict), -EBADF);
+	close(p[0]);
+	close(p[1]);
+	snprintf(archive, sizeof(archive), "%s/archive", dir);
+	fd = open(archive, O_RDONLY | O_CREAT | O_CLOEXEC, 0600);
 	assert_true(fd >= 0);
-	assert_int_equal(helper_move_in(&h, &c, "newcomer", &spec, fd), -EBADF);
-	assert_non_null(strstr(h.err, "not a regular file"));
+	assert_int_equal(helper_move_in(&h, &c, "newcomer", &spec, fd, 1 << 20, no_verdict), -EBADF);
+	assert_non_null(strstr(h.err, "not a pipe"));
 	close(fd);
 	virt_host_close(&h);
 	fixture_rmtree(dir);
