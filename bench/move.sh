@@ -2,7 +2,9 @@
 # make bench (move): `vm move` of a Totebox whose data volume is 2 GiB, half
 # of it written with random bytes (MOVE_BENCH_MIB=1024), between two members
 # over real wireguard-go, against nc copying the same qcow2 file over the
-# same mesh; prints both times, MiB/s and the ratio. The set-up is
+# same mesh right after each move; MOVE_BENCH_ROUNDS (3) rounds, the guest
+# moving back and forth; prints each round, the medians, MiB/s and the
+# ratio of the medians. The set-up is
 # tests/integration/vm-move.sh's (root, two private libvirtds); the move is
 # timed end to end (a clean shutdown of a guest already off; the export, the
 # transfer and the import, which run at once, each end hashing; the checks

@@ -608,10 +608,11 @@ static int stream_in(struct side *s, int sock)
 {
 	uint8_t bound[HELPER_MOVE_BOUND_BYTES], ok;
 	char why[256] = "";
-	int p[2] = { -1, -1 }, hfd = -1, ret;
+	int p[2] = { -1, -1 }, hfd, ret;
 
 	put_be64(bound, s->total);
-	if (pipe2(p, O_CLOEXEC) == 0) {
+	hfd = pipe2(p, O_CLOEXEC) < 0 ? -errno : 0;
+	if (hfd == 0) {
 		fcntl(p[1], F_SETPIPE_SZ, MOVE_CHUNK); /* fewer wakeups; the default is enough */
 		hfd = helper_open(s, s->mode->verb, p[0], bound, sizeof(bound));
 		close(p[0]);
@@ -621,7 +622,7 @@ static int stream_in(struct side *s, int sock)
 			close(p[1]);
 		send_ack(sock, false, "the target cannot reach its provisioning helper");
 		close(sock);
-		return failed("cannot reach the provisioning helper: %s", strerror(hfd < 0 ? -hfd : errno));
+		return failed("cannot reach the provisioning helper: %s", strerror(-hfd));
 	}
 	ret = receive(s, sock, p[1], why, sizeof(why));
 	close(p[1]);
