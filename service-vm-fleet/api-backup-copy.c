@@ -76,10 +76,9 @@ json_t *op_vm_backup_copy(struct fleet *f, json_t *req, const char *caller, uint
 	from = from ? from : g->node;
 	if (why_not(f, g, from, to, json_is_true(restore), why, sizeof(why)))
 		return api_fail("%s", why);
-	if (backup_copy_begin(&f->copies, g->name, id, from, to, json_is_true(restore), clock_wall_s(),
-			      &bc) < 0)
+	if (backup_copy_begin(&f->copies, g->name, id, from, to, json_is_true(restore),
+			      (unsigned)json_integer_value(keep), clock_wall_s(), &bc) < 0)
 		return api_fail("cannot record the copy of %s's backup", g->name);
-	bc->keep = (unsigned)json_integer_value(keep);
 	log_info("%s of %s's backup %s from %s to %s asked by %s", bc->restore[0] ? "restore" : "copy",
 		 g->name, id, from, to, caller);
 	if (!f->copy_send || f->copy_send(f, bc) < 0)

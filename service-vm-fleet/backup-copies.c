@@ -8,6 +8,27 @@
 
 static const char *const state_names[] = { "sending", "stored", "failed" };
 
+const char *copy_state_name(enum copy_state st)
+{
+	return (unsigned)st < sizeof(state_names) / sizeof(state_names[0]) ? state_names[st] : "failed";
+}
+
+int copy_state_parse(const char *text, enum copy_state *out)
+{
+	for (unsigned i = 0; text && i < sizeof(state_names) / sizeof(state_names[0]); i++)
+		if (!strcmp(text, state_names[i])) {
+			*out = (enum copy_state)i;
+			return 0;
+		}
+	return -EINVAL;
+}
+
+static void changed(const struct backup_copy *bc)
+{
+	if (bc->owner && bc->owner->changed)
+		bc->owner->changed(bc->owner->ctx, bc);
+}
+
 void backup_copies_free(struct backup_copies *c)
 {
 	for (struct backup_copy *bc = c->head, *next; bc; bc = next) {
@@ -35,8 +56,8 @@ bool backup_copy_receiving(const struct backup_copies *c, const char *node)
 }
 
 int backup_copy_begin(struct backup_copies *c, const char *guest, const char *id,
-		      const char *source, const char *target, bool restore, int64_t wall,
-		      struct backup_copy **out)
+		      const char *source, const char *target, bool restore, unsigned keep,
+		      int64_t wall, struct backup_copy **out)
 {
 	struct backup_copy *bc = backup_copy_find(c, guest);
 	uint8_t tok[32];
@@ -52,6 +73,7 @@ int backup_copy_begin(struct backup_copies *c, const char *guest, const char *id
 	struct backup_copy *next = bc->next;
 
 	memset(bc, 0, sizeof(*bc));
+	bc->owner = c;
 	bc->next = next;
 	snprintf(bc->guest, sizeof(bc->guest), "%s", guest);
 	snprintf(bc->id, sizeof(bc->id), "%s", id);
@@ -62,9 +84,28 @@ int backup_copy_begin(struct backup_copies *c, const char *guest, const char *id
 	randombytes_buf(tok, sizeof(tok));
 	sodium_bin2hex(bc->token, sizeof(bc->token), tok, sizeof(tok));
 	sodium_memzero(tok, sizeof(tok));
+	bc->keep = keep;
 	bc->started = wall;
 	snprintf(bc->detail, sizeof(bc->detail), "asked %s to send, %s to receive", source, target);
 	*out = bc;
+	changed(bc);
+	return 0;
+}
+
+int backup_copies_restore(struct backup_copies *c, const struct backup_copy *stored)
+{
+	struct backup_copy *bc;
+
+	if (backup_copy_find(c, stored->guest))
+		return -EEXIST;
+	if (!(bc = malloc(sizeof(*bc))))
+		return -ENOMEM;
+	*bc = *stored;
+	memset(bc->token, 0, sizeof(bc->token));
+	bc->sent = false;
+	bc->owner = c;
+	bc->next = c->head;
+	c->head = bc;
 	return 0;
 }
 
@@ -72,6 +113,18 @@ static void end(struct backup_copy *bc, enum copy_state st, int64_t wall)
 {
 	bc->state = st;
 	bc->ended = wall;
+	changed(bc);
+}
+
+void backup_copies_interrupted(struct backup_copies *c, int64_t wall)
+{
+	for (struct backup_copy *bc = c->head; bc; bc = bc->next)
+		if (bc->state == COPY_SENDING) {
+			snprintf(bc->detail, sizeof(bc->detail), "the fleet restarted while it was "
+				 "sending; %s keeps each backup whole or not at all: run the copy again",
+				 bc->target);
+			end(bc, COPY_FAILED, wall);
+		}
 }
 
 void backup_copy_fail(struct backup_copy *bc, const char *node, const char *why, int64_t wall)
@@ -120,7 +173,7 @@ json_t *backup_copy_json(const struct backup_copy *bc)
 	return json_pack("{s:s, s:s, s:s, s:s, s:b, s:s, s:I, s:I, s:I, s:I, s:s}", "guest", bc->guest,
 			 "backup", bc->id, "source", bc->source, "target", bc->target,
 			 "restore", bc->restore[0] != '\0',
-			 "state", state_names[bc->state], "bytes", (json_int_t)bc->bytes,
+			 "state", copy_state_name(bc->state), "bytes", (json_int_t)bc->bytes,
 			 "total", (json_int_t)bc->total, "started", (json_int_t)bc->started,
 			 "ended", (json_int_t)bc->ended, "detail", bc->detail);
 }

@@ -11,6 +11,7 @@
 #include "lib/log.h"
 #include "lib/mesh.h"
 #include "osi-config.h"
+#include "service-vm-fleet/fleet-backup-copy.h"
 #include "service-vm-fleet/fleet-move.h"
 #include "service-vm-fleet/rebuild.h"
 
@@ -288,6 +289,8 @@ int fleet_open(struct fleet *f, const struct fleet_config *cfg, uint64_t now)
 		ret = store_published_each(f->store, restore_pub, f);
 	if (ret >= 0)
 		ret = fleet_moves_load(f);
+	if (ret >= 0)
+		ret = fleet_copies_load(f);
 	if (ret < 0) {
 		log_err("cannot read nodes from %s: %s", path, store_errmsg(f->store));
 		goto cleanup;
