@@ -3,6 +3,7 @@
  * passes, the guest defined only once the manifest, its signature, every
  * volume's size and SHA-256 and the transport's own check all held. */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -113,6 +114,40 @@ static int finish_volumes(struct stream *s, const struct identity *id, const str
 	return ret;
 }
 
+/* libvirt's answer on KVM takes about 2 s on a TCG host, and the define
+ * needs it: asked beside the stream (libvirt's connections take calls from
+ * several threads), kept in h once the stream ended. */
+struct kvm_probe {
+	struct virt_host *h;
+	pthread_t thread;
+	bool started;
+	int kvm;
+	char err[256];
+};
+
+static void *probe_kvm(void *arg)
+{
+	struct kvm_probe *p = arg;
+
+	p->kvm = p->h->ops.has_kvm(p->h->conn, p->h->ops.opaque, p->err, sizeof(p->err));
+	return NULL;
+}
+
+static void probe_start(struct kvm_probe *p, struct virt_host *h)
+{
+	p->h = h;
+	p->started = !h->kvm_known && pthread_create(&p->thread, NULL, probe_kvm, p) == 0;
+}
+
+static void probe_end(struct kvm_probe *p)
+{
+	if (!p->started)
+		return;
+	pthread_join(p->thread, NULL);
+	if (p->kvm >= 0) /* else the define asks again, and says why */
+		p->h->kvm_known = true, p->h->kvm = p->kvm == 1;
+}
+
 /* Once the archive was read to its end, the transport's word on what it
  * carried comes first: a corruption in transit is named as such, whatever
  * else it broke. */
@@ -128,6 +163,7 @@ int virt_import_stream(struct virt_host *h, int fd, const struct import_stream *
 		       struct export_manifest *m)
 {
 	struct stream s = { .h = h, .name = o->name, .bound = o->bound };
+	struct kvm_probe kvm = { .kvm = -1 };
 	char why[VIRT_ERR_MAX];
 	bool whole = false;
 	int ret;
@@ -135,7 +171,9 @@ int virt_import_stream(struct virt_host *h, int fd, const struct import_stream *
 	memset(m, 0, sizeof(*m));
 	if ((ret = virt_pool_ensure(h)) < 0 || (ret = import_room(h, o->name, o->bound)) < 0)
 		return ret;
+	probe_start(&kvm, h);
 	ret = export_archive_stream(fd, take, &s, o->trust, o->ctx, m, &whole, h->err, sizeof(h->err));
+	probe_end(&kvm);
 	if (whole)
 		ret = transport(h, o, ret);
 	if (!ret && strcmp(m->name, o->name))

@@ -958,7 +958,7 @@ static int prepare(struct virt_host *h, struct virt_spec *s, struct virt_image *
 		return ret;
 	if (!h->skip_verify && (ret = virt_image_verify(h, s->base)) < 0)
 		return ret;
-	*kvm = h->ops.has_kvm(h->conn, h->ops.opaque, err, sizeof(err));
+	*kvm = virt_host_kvm(h, err, sizeof(err));
 	if (*kvm < 0)
 		return virt_fail(h, *kvm, "%s", err[0] ? err : "cannot tell whether KVM is available");
 	if (!s->instance_id[0]) {
@@ -991,6 +991,18 @@ static int build(struct virt_host *h, const struct virt_spec *s, struct virt_met
 	if (virDomainCreate(r->dom) < 0)
 		return virt_fail_lv(h, -EIO, "cannot start %s", s->name);
 	return step(h, VIRT_STEP_RUNNING, s->name);
+}
+
+int virt_host_kvm(struct virt_host *h, char *err, size_t errlen)
+{
+	int kvm;
+
+	if (h->kvm_known)
+		return h->kvm;
+	kvm = h->ops.has_kvm(h->conn, h->ops.opaque, err, errlen);
+	if (kvm >= 0)
+		h->kvm_known = true, h->kvm = kvm == 1;
+	return kvm;
 }
 
 int virt_guest_create(struct virt_host *h, const struct virt_spec *in, struct virt_guest *out)

@@ -168,10 +168,15 @@ struct virt_host {
 	bool skip_verify;
 	char seal_key[PATH_MAX];    /* virt_config.seal_key, "" for none */
 	struct virt_ops ops;        /* defaults set by virt_host_open; replace at will */
+	bool kvm_known;             /* ops.has_kvm's answer, kept for this host's life */
+	bool kvm;
 	char err[VIRT_ERR_MAX];
 };
 
 int virt_host_open(struct virt_host *h, const struct virt_config *cfg);
+/* Whether libvirt builds KVM guests here (1) or TCG ones (0), asked once
+ * (ops.has_kvm, about 2 s on a TCG host) and kept: -errno with err. */
+int virt_host_kvm(struct virt_host *h, char *err, size_t errlen);
 void virt_host_close(struct virt_host *h);
 
 /* The pool: defined, built, started and set to autostart when missing. */
