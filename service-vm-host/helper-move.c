@@ -78,21 +78,48 @@ static int mark(struct virt_host *h, const char *path)
 
 /* The in-marker's lock: held by a move-in for as long as it imports, so an
  * abort that arrives meanwhile (the fleet lost the target, then heard it
- * again) waits for it instead of removing volumes under it. -EBUSY if held
- * (without wait), else the locked descriptor. */
-static int lock_marker(struct virt_host *h, const char *path, bool wait)
+ * again) is tried again later instead of removing volumes under it. -EBUSY
+ * if held, else the locked descriptor. */
+static int lock_marker(struct virt_host *h, const char *path)
 {
 	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 
 	if (fd < 0)
 		return fail(h, -errno, "%s: %s", path, strerror(errno));
-	if (flock(fd, LOCK_EX | (wait ? 0 : LOCK_NB)) == 0)
+	if (flock(fd, LOCK_EX | LOCK_NB) == 0)
 		return fd;
 	close(fd);
 	if (errno == EWOULDBLOCK)
 		return fail(h, -EBUSY, "a move-in is still importing here (%s): the abort is tried "
 			    "again once it ends", path);
 	return fail(h, -errno, "%s: lock: %s", path, strerror(errno));
+}
+
+/* A move-in's marker, made and locked by this helper alone: -EBUSY while
+ * another move-in of the guest holds it. The file is never unlinked before
+ * it is locked, and a lock on an inode that left the path meanwhile (its
+ * holder ended and removed it) is let go and taken again on the new one. */
+static int mark_locked(struct virt_host *h, const char *path)
+{
+	for (int tries = 0; tries < 3; tries++) {
+		int fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+		struct stat held, now;
+
+		if (fd < 0)
+			return fail(h, -errno, "%s: %s", path, strerror(errno));
+		if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+			int e = errno;
+
+			close(fd);
+			return e == EWOULDBLOCK ? fail(h, -EBUSY, "a move-in of this guest is still running "
+						       "here (%s)", path) : fail(h, -e, "%s: lock: %s", path, strerror(e));
+		}
+		if (fstat(fd, &held) == 0 && lstat(path, &now) == 0 && held.st_ino == now.st_ino &&
+		    held.st_dev == now.st_dev)
+			return fsync(fd) == 0 ? fd : (close(fd), fail(h, -EIO, "%s: fsync", path));
+		close(fd);
+	}
+	return fail(h, -EBUSY, "%s: the marker changes under this helper", path);
 }
 
 /* The target, a live member of this node's ledger, to seal volume keys to. */
@@ -282,6 +309,27 @@ static int the_guest(struct export_manifest *m, void *ctx, char *err, size_t err
 	return helper_move_fit(m, x->c, err, errlen);
 }
 
+/* The most a stream of a guest of the approved type can bring: each of its
+ * data volumes at its type's capacity here, qcow2's own tables (under 1/64
+ * of it) and 16 MiB each, and 1 MiB of manifest. A bound past it is
+ * refused before the pool is looked at. */
+static int stream_cap(struct virt_host *h, const struct host_config *c, const char *type,
+		      uint64_t *cap)
+{
+	struct virt_manifest t;
+	enum virt_guest_type gt;
+	char *user_data = NULL, err[256];
+
+	if (virt_type_parse(type, &gt) < 0 ||
+	    virt_manifest_load(c->images_dir, gt, &t, &user_data, err, sizeof(err)) < 0)
+		return fail(h, -EBADMSG, "the approved type %s: %s", type, err);
+	free(user_data);
+	*cap = 1ull << 20;
+	for (unsigned i = 0; i < t.ndata; i++)
+		*cap += t.data[i].bytes + t.data[i].bytes / 64 + (16ull << 20);
+	return 0;
+}
+
 static int verdict_of(void *ctx, char *err, size_t errlen)
 {
 	return ((const struct move_in_ctx *)ctx)->verdict(err, errlen);
@@ -296,8 +344,9 @@ int helper_move_in(struct virt_host *h, const struct host_config *c, const char 
 	struct move_in_ctx ctx = { c, name, spec, verdict };
 	struct import_stream o = { .name = name, .bound = bound, .trust = trust_member,
 				   .check = the_guest, .verdict = verdict_of, .ctx = &ctx, .id = &id };
-	char path[PATH_MAX];
+	char path[PATH_MAX], held[VIRT_NAME_MAX * 2 + 16];
 	const char *why = move_pipe_check(fd);
+	uint64_t cap = 0;
 	int ret, lock;
 
 	if (fd < 0)
@@ -309,10 +358,18 @@ int helper_move_in(struct virt_host *h, const struct host_config *c, const char 
 		return fail(h, -EEXIST, "a guest named %s is already defined here", name);
 	if (ret != -ENOENT)
 		return ret;
-	if ((ret = marker_path(h, c, "in", name, path)) < 0)
+	if ((ret = stream_cap(h, c, spec->type, &cap)) < 0)
 		return ret;
-	unlink(path);
-	if ((ret = mark(h, path)) < 0 || (lock = ret = lock_marker(h, path, true)) < 0)
+	if (bound > cap)
+		return fail(h, -EFBIG, "refused: the source announces %llu bytes, more than a %s's "
+			    "volumes can hold here (%llu)", (unsigned long long)bound, spec->type,
+			    (unsigned long long)cap);
+	/* a move's abort removes all of the guest's volumes under the marker:
+	 * none may be here before it (kept from an earlier guest of that name) */
+	if ((ret = virt_move_volumes_here(h, name, held, sizeof(held))) != 0)
+		return ret < 0 ? ret : fail(h, -EEXIST, "volume %s of an earlier %s is kept here: remove "
+					    "it first (vm data-delete), or move elsewhere", held, name);
+	if ((ret = marker_path(h, c, "in", name, path)) < 0 || (lock = ret = mark_locked(h, path)) < 0)
 		return ret;
 	if ((ret = identity_load(c->state_dir, &id)) < 0) {
 		unlink(path);
@@ -323,7 +380,12 @@ int helper_move_in(struct virt_host *h, const struct host_config *c, const char 
 	ret = virt_import_stream(h, fd, &o, &m);
 	identity_wipe(&id);
 	if (ret < 0) {
-		unlink(path); /* the import removed what it made */
+		char reason[VIRT_ERR_MAX];
+
+		snprintf(reason, sizeof(reason), "%s", h->err);
+		if (virt_move_volumes_here(h, name, NULL, 0) == 0)
+			unlink(path); /* the import removed what it made; else the abort will */
+		snprintf(h->err, sizeof(h->err), "%s", reason);
 		close(lock);
 		return ret;
 	}
@@ -356,7 +418,7 @@ static int abort_move(struct virt_host *h, const struct host_config *c, const ch
 		h->err[0] = '\0';
 		return 0;
 	}
-	if ((lock = lock_marker(h, path, false)) < 0)
+	if ((lock = lock_marker(h, path)) < 0)
 		return lock;
 	virt_guest_stop(h, name, true);
 	if (virt_guest_destroy(h, name, NULL) < 0 && !strstr(h->err, "no guest"))

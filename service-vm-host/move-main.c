@@ -414,9 +414,11 @@ static int move_out(struct side *s)
 		return failed("the transfer to %s broke off after %llu bytes", s->addr,
 			      (unsigned long long)s->done);
 	close(file);
-	if (pipe && (helper_done(hfd, s->mode->ready, NULL, &bytes) || bytes != s->done))
-		return bytes != s->done ? failed("the export's %llu bytes are not the %llu sent",
-						 (unsigned long long)bytes, (unsigned long long)s->done) : 1;
+	if (pipe && helper_done(hfd, s->mode->ready, NULL, &bytes))
+		return 1; /* said */
+	if (pipe && bytes != s->done)
+		return failed("the export's %llu bytes are not the %llu sent", (unsigned long long)bytes,
+			      (unsigned long long)s->done);
 	move_head_build(hello, MOVE_END, 32);
 	memcpy(hello + MOVE_HEAD, sum, 32);
 	if (full_write(sock, hello, MOVE_HEAD + 32) < 0 || ack(sock, text, sizeof(text)) < 0)
@@ -656,6 +658,11 @@ static int file_in(struct side *s, int sock)
 		return failed("cannot make a staging file in %s: %s", s->state_dir, strerror(errno));
 	}
 	ret = receive(s, sock, file, why, sizeof(why));
+	if (ret == 0 && s->done != s->total) { /* a chain's total is exact */
+		snprintf(why, sizeof(why), "the stream ended at %llu of %llu bytes",
+			 (unsigned long long)s->done, (unsigned long long)s->total);
+		ret = -EBADMSG;
+	}
 	send_ack(sock, ret == 0, ret == 0 ? "verified" : why);
 	close(sock);
 	if (ret < 0) {

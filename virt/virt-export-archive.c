@@ -6,12 +6,14 @@
 #include <archive.h>
 #include <archive_entry.h>
 #include <errno.h>
+#include <poll.h>
 #include <sodium.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "virt/virt-export.h"
 #include "lib/sha256.h"
@@ -267,17 +269,51 @@ int export_archive_verify(const char *path, export_trust_fn trust, void *ctx,
 	return ret;
 }
 
+/* A stream's reads: a pipe silent for EXPORT_STREAM_IDLE_S ends the read, so
+ * a writer that holds it open and sends nothing cannot keep the reader (a
+ * root helper holding a move's marker) forever. */
+struct pipe_in {
+	int fd;
+	char buf[READ_BLOCK];
+};
+
+static la_ssize_t pipe_read(struct archive *a, void *ctx, const void **out)
+{
+	struct pipe_in *p = ctx;
+	struct pollfd pf = { .fd = p->fd, .events = POLLIN };
+	ssize_t n;
+	int r;
+
+	while ((r = poll(&pf, 1, EXPORT_STREAM_IDLE_S * 1000)) < 0 && errno == EINTR)
+		;
+	if (r == 0) {
+		archive_set_error(a, ETIMEDOUT, "nothing arrived for %d s", EXPORT_STREAM_IDLE_S);
+		return -1;
+	}
+	while ((n = read(p->fd, p->buf, sizeof(p->buf))) < 0 && errno == EINTR)
+		;
+	if (n < 0)
+		archive_set_error(a, errno, "%s", strerror(errno));
+	*out = p->buf;
+	return n;
+}
+
 int export_archive_stream(int fd, export_take_fn take, void *take_ctx, export_trust_fn trust,
 			  void *ctx, struct export_manifest *m, bool *whole, char *err, size_t errlen)
 {
 	struct verify v = { .err = err, .errlen = errlen, .take = take, .ctx = take_ctx };
+	struct pipe_in *in = malloc(sizeof(*in));
 	int ret = 0;
 
 	memset(m, 0, sizeof(*m));
-	if (!(v.a = archive_read_new()))
+	*whole = false;
+	if (!in || !(v.a = archive_read_new())) {
+		free(in);
 		return -ENOMEM;
+	}
+	in->fd = fd;
 	archive_read_support_format_tar(v.a);
-	if (archive_read_open_fd(v.a, fd, READ_BLOCK) != ARCHIVE_OK)
+	if (archive_read_open(v.a, in, NULL, pipe_read, NULL) != ARCHIVE_OK)
 		ret = bad(err, errlen, -EBADMSG, "the stream: %s", archive_error_string(v.a));
 	if (!ret)
 		ret = read_all(&v);
@@ -285,6 +321,7 @@ int export_archive_stream(int fd, export_take_fn take, void *take_ctx, export_tr
 	if (!ret)
 		ret = check(&v, trust, ctx, m);
 	export_archive_close(v.a);
+	free(in);
 	free(v.manifest);
 	free(v.sig);
 	return ret;

@@ -6,6 +6,7 @@
 #include <archive_entry.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <limits.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -169,7 +170,7 @@ static int write_sink(void *ctx, const void *buf, size_t len)
 		return -EFBIG;
 	sha256_update(x->st, buf, len);
 	x->total += len;
-	return archive_write_data(x->a, buf, len) == (la_ssize_t)len ? 0 : -EIO;
+	return archive_write_data(x->a, buf, len) == (la_ssize_t)len ? 0 : -EPIPE; /* the archive's side */
 }
 
 static int entry_begin(struct archive *a, const char *name, uint64_t size)
@@ -207,6 +208,11 @@ static int write_volume(struct virt_host *h, struct archive *a, const char *gues
 	if (ret == -ENOTSUP)
 		ret = h->ops.download(sv, write_sink, &x, h->ops.opaque, err, sizeof(err));
 	virStorageVolFree(sv);
+	if (ret == -EPIPE) {
+		sha256_free(x.st);
+		return virt_fail(h, -EIO, "writing the archive of %s: %s", vol,
+				 archive_error_string(a) ?: "failed");
+	}
 	if (ret < 0) {
 		sha256_free(x.st);
 		return virt_fail(h, ret, "reading %s: %s", vol, err[0] ? err : strerror(-ret));
@@ -246,6 +252,28 @@ static int write_tail(struct virt_host *h, struct archive *a, const struct expor
 	return ret ? virt_fail(h, ret, "writing the manifest: %s", archive_error_string(a) ?: strerror(-ret)) : 0;
 }
 
+/* Writes to a file or a pipe: a pipe nobody reads for EXPORT_STREAM_IDLE_S
+ * ends the export, so a mover that stops taking it cannot keep the root
+ * helper (and the guest stopped) forever. */
+static la_ssize_t fd_write(struct archive *a, void *ctx, const void *buf, size_t len)
+{
+	struct pollfd pf = { .fd = *(int *)ctx, .events = POLLOUT };
+	ssize_t n;
+	int r;
+
+	while ((r = poll(&pf, 1, EXPORT_STREAM_IDLE_S * 1000)) < 0 && errno == EINTR)
+		;
+	if (r == 0) {
+		archive_set_error(a, ETIMEDOUT, "the reader took nothing for %d s", EXPORT_STREAM_IDLE_S);
+		return -1;
+	}
+	while ((n = write(pf.fd, buf, len)) < 0 && errno == EINTR)
+		;
+	if (n < 0)
+		archive_set_error(a, errno, "%s", errno == EPIPE ? "the reader went away" : strerror(errno));
+	return n;
+}
+
 /* The archive into fd, a file (then synced) or a pipe; *bytes: its length. */
 static int write_archive_fd(struct virt_host *h, const struct export_source *src, int fd,
 			    struct export_manifest *m, uint64_t *bytes)
@@ -259,7 +287,7 @@ static int write_archive_fd(struct virt_host *h, const struct export_source *src
 	if (archive_write_set_format_pax_restricted(a) != ARCHIVE_OK ||
 	    archive_write_set_bytes_per_block(a, EXPORT_WRITE_BLOCK) != ARCHIVE_OK ||
 	    archive_write_set_bytes_in_last_block(a, 1) != ARCHIVE_OK ||
-	    archive_write_open_fd(a, fd) != ARCHIVE_OK)
+	    archive_write_open(a, &fd, NULL, fd_write, NULL) != ARCHIVE_OK)
 		ret = virt_fail(h, -EIO, "the archive: %s", archive_error_string(a));
 	for (unsigned i = 0; i < m->nvol && !ret; i++)
 		ret = write_volume(h, a, m->name, &m->vol[i]);

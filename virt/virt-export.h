@@ -24,6 +24,10 @@ typedef int (*export_trust_fn)(const struct export_sig *s, void *ctx, char *err,
 int export_archive_verify(const char *path, export_trust_fn trust, void *ctx,
 			  struct export_manifest *m, char *err, size_t errlen);
 
+/* How long a move's pipe may stay idle, either way, before the root
+ * helper gives up on it (a healthy transfer never pauses this long: the
+ * movers end one silent for 120 s). */
+#define EXPORT_STREAM_IDLE_S 300
 /* A stream's volume entry as it passes: take reads its bytes with read(rctx)
  * (which hashes them for the manifest's check); what it leaves is read
  * after it. 0, or a negative errno that ends the stream (its reason in the

@@ -97,14 +97,15 @@ static int import_free(struct virt_host *h, const struct export_manifest *m)
 #define IMPORT_SLACK (16ull << 20)
 int import_room(struct virt_host *h, const char *name, uint64_t data_bytes)
 {
-	uint64_t need = IMPORT_SLACK + data_bytes, avail;
+	uint64_t need = data_bytes > UINT64_MAX - IMPORT_SLACK ? UINT64_MAX : IMPORT_SLACK + data_bytes;
+	uint64_t avail;
 	char a[32], b[32], c[32];
 	int ret = virt_pool_room(h, need, &avail);
 
 	if (ret != -ENOSPC)
 		return ret;
 	format_size(avail, a, sizeof(a));
-	format_size(need - IMPORT_SLACK, b, sizeof(b));
+	format_size(data_bytes, b, sizeof(b));
 	format_size(IMPORT_SLACK, c, sizeof(c));
 	return virt_fail(h, -ENOSPC, "storage pool %s has %s free, %s needs %s (data volumes) + %s "
 			 "(root overlay, seed): nothing was defined; free space or choose another node",

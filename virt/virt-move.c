@@ -111,12 +111,24 @@ static bool data_volume_of(const char *guest, const char *vol)
 	return virt_volume_name(want, sizeof(want), guest, role) == 0 && !strcmp(want, vol);
 }
 
-static int remove_named(struct virt_host *h, const char *name, unsigned *removed)
+/* Whether vn is one of name's volumes: a data volume, its root disk or seed. */
+static bool volume_of(const char *name, const char *vn)
+{
+	char vol[VIRT_VOL_NAME_MAX];
+
+	return data_volume_of(name, vn) ||
+	       (virt_volume_name(vol, sizeof(vol), name, "disk") == 0 && !strcmp(vn, vol)) ||
+	       (virt_volume_name(vol, sizeof(vol), name, "seed") == 0 && !strcmp(vn, vol));
+}
+
+/* Each of name's volumes in the pool: removed (remove), or counted, the
+ * first one's name into first. The count, or -errno. */
+static int each_volume(struct virt_host *h, const char *name, bool remove, char *first, size_t len)
 {
 	virStoragePoolPtr pool = virStoragePoolLookupByName(h->conn, h->pool);
 	virStorageVolPtr *vols = NULL;
 	char vol[VIRT_VOL_NAME_MAX];
-	int n, ret = 0;
+	int n, count = 0, ret = 0;
 
 	if (!pool)
 		return virt_fail_lv(h, -EIO, "pool %s", h->pool);
@@ -124,22 +136,31 @@ static int remove_named(struct virt_host *h, const char *name, unsigned *removed
 	n = virStoragePoolListAllVolumes(pool, &vols, 0);
 	for (int i = 0; i < n; i++) {
 		const char *vn = virStorageVolGetName(vols[i]);
-		bool ours = vn && data_volume_of(name, vn);
+		bool ours = vn && volume_of(name, vn);
 
-		ours = ours || (vn && virt_volume_name(vol, sizeof(vol), name, "disk") == 0 && !strcmp(vn, vol));
-		ours = ours || (vn && virt_volume_name(vol, sizeof(vol), name, "seed") == 0 && !strcmp(vn, vol));
 		snprintf(vol, sizeof(vol), "%s", vn ? vn : "");
 		virStorageVolFree(vols[i]);
 		if (!ours)
 			continue;
+		if (!count++ && first)
+			snprintf(first, len, "%s", vol);
+		if (!remove)
+			continue;
 		if (virt_vol_delete(h, vol) < 0 && !ret) /* its secret, if any, goes too */
 			ret = virt_fail(h, -EIO, "cannot delete volume %s", vol);
 		else
-			(*removed)++, log_info("volume %s of moved guest %s removed", vol, name);
+			log_info("volume %s of moved guest %s removed", vol, name);
 	}
 	free(vols);
 	virStoragePoolFree(pool);
-	return n < 0 ? virt_fail_lv(h, -EIO, "listing pool %s", h->pool) : ret;
+	return n < 0 ? virt_fail_lv(h, -EIO, "listing pool %s", h->pool) : ret < 0 ? ret : count;
+}
+
+int virt_move_volumes_here(struct virt_host *h, const char *name, char *first, size_t len)
+{
+	int ret = virt_pool_ensure(h); /* a node's first guest finds no pool yet */
+
+	return ret < 0 ? ret : each_volume(h, name, false, first, len);
 }
 
 int virt_move_remove_volumes(struct virt_host *h, const char *name, unsigned *removed)
@@ -152,7 +173,9 @@ int virt_move_remove_volumes(struct virt_host *h, const char *name, unsigned *re
 		virDomainFree(dom);
 		return virt_fail(h, -EBUSY, "a guest named %s is defined here: its volumes stay", name);
 	}
-	ret = remove_named(h, name, removed);
+	ret = each_volume(h, name, true, NULL, 0);
+	if (ret >= 0)
+		*removed = (unsigned)ret, ret = 0;
 	if (virt_lease_release(h, name) < 0 && !strstr(h->err, "no network") && !ret)
 		log_warn("%s", h->err);
 	if (!ret)

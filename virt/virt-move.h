@@ -21,3 +21,6 @@ int virt_move_undefine(struct virt_host *h, const char *name);
  * fabric lease): refused (-EBUSY) while a domain of that name is defined.
  * *removed says how many volumes went. */
 int virt_move_remove_volumes(struct virt_host *h, const char *name, unsigned *removed);
+/* How many volumes named for guest (as virt_move_remove_volumes would take)
+ * are in the pool, the first one's name into first (if not NULL); -errno. */
+int virt_move_volumes_here(struct virt_host *h, const char *name, char *first, size_t len);

@@ -72,6 +72,59 @@ static void existing_guest_keeps_its_marker(void **state)
 	fixture_rmtree(dir);
 }
 
+/* Before its marker: a bound past what the approved type's volumes can
+ * hold (an overflow of the room check once) and a volume kept here from an
+ * earlier guest of the name (which a move's abort would remove) are
+ * refused; a marker another move-in holds is not taken over. */
+static void refused_before_the_marker(void **state)
+{
+	struct virt_config cfg = { .uri = "test:///default" };
+	static struct host_config c;
+	struct virt_host h;
+	char dir[PATH_MAX], marker[PATH_MAX + 32], pool_dir[PATH_MAX + 8];
+	const struct move_spec spec = { "totebox", 192ULL << 20, 1 };
+	virStoragePoolPtr pool;
+	virStorageVolPtr vol;
+	int p[2], held;
+
+	(void)state;
+	virSetErrorFunc(NULL, quiet);
+	assert_int_equal(fixture_tmpdir(dir, sizeof(dir), "helper-move-cap"), 0);
+	snprintf(c.state_dir, sizeof(c.state_dir), "%s", dir);
+	snprintf(c.images_dir, sizeof(c.images_dir), "%s/images", getenv("OSI_SOURCE"));
+	snprintf(pool_dir, sizeof(pool_dir), "%s/pool", dir);
+	cfg.pool_dir = pool_dir;
+	assert_int_equal(virt_host_open(&h, &cfg), 0);
+	assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+	assert_int_equal(helper_move_in(&h, &c, "newcomer", &spec, p[0], UINT64_MAX, no_verdict), -EFBIG);
+	assert_non_null(strstr(h.err, "more than a totebox's volumes can hold"));
+
+	assert_int_equal(virt_pool_ensure(&h), 0);
+	pool = virStoragePoolLookupByName(h.conn, h.pool);
+	assert_non_null(pool);
+	vol = virStorageVolCreateXML(pool, "<volume><name>kept.data.archive.qcow2</name>"
+				     "<capacity>1048576</capacity></volume>", 0);
+	assert_non_null(vol);
+	assert_int_equal(helper_move_in(&h, &c, "kept", &spec, p[0], 1 << 20, no_verdict), -EEXIST);
+	assert_non_null(strstr(h.err, "kept.data.archive.qcow2 of an earlier kept is kept here"));
+	virStorageVolFree(vol);
+	virStoragePoolFree(pool);
+
+	snprintf(marker, sizeof(marker), "%s/moves", dir);
+	assert_int_equal(mkdir(marker, 0700), 0);
+	snprintf(marker, sizeof(marker), "%s/moves/in.busy", dir);
+	held = open(marker, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	assert_true(held >= 0);
+	assert_int_equal(flock(held, LOCK_EX), 0);
+	assert_int_equal(helper_move_in(&h, &c, "busy", &spec, p[0], 1 << 20, no_verdict), -EBUSY);
+	assert_int_equal(access(marker, F_OK), 0); /* not unlinked under its holder */
+	close(held);
+	close(p[0]);
+	close(p[1]);
+	virt_host_close(&h);
+	fixture_rmtree(dir);
+}
+
 static void archive_of(struct export_manifest *m)
 {
 	memset(m, 0, sizeof(*m));
@@ -166,6 +219,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(existing_guest_keeps_its_marker),
+		cmocka_unit_test(refused_before_the_marker),
 		cmocka_unit_test(move_in_fitted_to_the_node),
 		cmocka_unit_test(abort_waits_for_the_import),
 	};
