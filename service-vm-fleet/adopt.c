@@ -15,6 +15,34 @@
 static char conflicts[CONFLICTS_MAX][GUEST_NAME_MAX + NODE_NAME_MAX + 2];
 static unsigned nconflicts;
 
+/* Guests this fleet destroyed lately, per node: a node's inventory comes
+ * from its last probe, which may predate the destroy, and must not bring
+ * the guest back. A ring: the oldest goes first. */
+#define FORGOTTEN_MAX 64
+static struct {
+	char name[GUEST_NAME_MAX + 1], node[NODE_NAME_MAX + 1];
+	int64_t at;
+} forgotten[FORGOTTEN_MAX];
+static unsigned nforgotten;
+
+void adopt_forget(const char *node, const char *name, int64_t wall)
+{
+	unsigned i = nforgotten++ % FORGOTTEN_MAX;
+
+	snprintf(forgotten[i].name, sizeof(forgotten[i].name), "%s", name);
+	snprintf(forgotten[i].node, sizeof(forgotten[i].node), "%s", node);
+	forgotten[i].at = wall;
+}
+
+static bool forgotten_lately(const char *node, const char *name, int64_t wall)
+{
+	for (unsigned i = 0; i < FORGOTTEN_MAX && i < nforgotten; i++)
+		if (!strcmp(forgotten[i].name, name) && !strcmp(forgotten[i].node, node) &&
+		    wall - forgotten[i].at < ADOPT_FORGOTTEN_S)
+			return true;
+	return false;
+}
+
 static int copy_word(const json_t *entry, const char *key, char *out, size_t len)
 {
 	const char *s = json_string_value(json_object_get(entry, key));
@@ -145,7 +173,10 @@ int fleet_adopt_report(struct fleet *f, const char *node, const json_t *list, in
 		adopt_parse(e, &v);
 		switch (adopt_judge(&f->guests, node, &v)) {
 		case ADOPT_NEW:
-			adopted += adopt(f, node, &v, wall) == 0;
+			if (forgotten_lately(node, v.name, wall))
+				log_debug("guest %s on %s: destroyed lately, not adopted", v.name, node);
+			else
+				adopted += adopt(f, node, &v, wall) == 0;
 			break;
 		case ADOPT_CONFLICT:
 			conflict(f, node, &v, wall);

@@ -35,3 +35,8 @@ enum adopt_verdict adopt_judge(const struct guests *g, const char *node, const s
  * reports conflicts (event "conflict"). -EBADMSG, and nothing done, if the
  * list or any entry is malformed; otherwise how many guests were adopted. */
 int fleet_adopt_report(struct fleet *f, const char *node, const json_t *list, int64_t wall);
+/* The fleet destroyed name on node: a report of it there within
+ * ADOPT_FORGOTTEN_S (an inventory the node sampled before the destroy)
+ * adopts nothing. */
+#define ADOPT_FORGOTTEN_S 120
+void adopt_forget(const char *node, const char *name, int64_t wall);

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "service-vm-fleet/adopt.h"
 #include "service-vm-fleet/api.h"
 #include "service-vm-fleet/api-internal.h"
 #include "lib/clock.h"
@@ -322,6 +323,7 @@ static void forget(struct fleet *f, struct guest *g, const char *text)
 		log_err("store: cannot forget guest %s: %s", g->name, store_errmsg(f->store));
 	}
 	pubs_drop_guest(&f->pubs, g->name); /* the store dropped its rows */
+	adopt_forget(g->node, g->name, clock_wall_s());
 	guests_remove(&f->guests, g->name);
 }
 

@@ -110,6 +110,26 @@ static void unknown_guest_is_adopted(void **state)
 	json_decref(list);
 }
 
+/* The fleet destroyed it there a moment ago: the node's inventory, sampled
+ * before the destroy, does not bring it back (vm-move saw a destroyed guest
+ * adopted again 0.2 s after its destroy); later it would. */
+static void destroyed_lately_is_not_adopted(void **state)
+{
+	struct ctx *c = *state;
+	json_t *list = json_pack("[o]", vm("gone1", "running"));
+
+	adopt_forget("alpha", "gone1", 1000);
+	assert_int_equal(fleet_adopt_report(&c->f, "alpha", list, 1001), 0);
+	assert_null(guests_find(&c->f.guests, "gone1"));
+	assert_int_equal(fleet_adopt_report(&c->f, "beta", list, 1001), 1); /* another node's */
+	assert_non_null(guests_find(&c->f.guests, "gone1"));
+	json_decref(list);
+	list = json_pack("[o]", vm("gone2", "running"));
+	adopt_forget("alpha", "gone2", 1000);
+	assert_int_equal(fleet_adopt_report(&c->f, "alpha", list, 1000 + ADOPT_FORGOTTEN_S), 1);
+	json_decref(list);
+}
+
 static void known_guest_is_kept(void **state)
 {
 	struct ctx *c = *state;
@@ -184,6 +204,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(unknown_guest_is_adopted, setup, teardown),
+		cmocka_unit_test_setup_teardown(destroyed_lately_is_not_adopted, setup, teardown),
 		cmocka_unit_test_setup_teardown(known_guest_is_kept, setup, teardown),
 		cmocka_unit_test_setup_teardown(conflict_is_reported_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(malformed_report_is_refused, setup, teardown),
