@@ -29,7 +29,7 @@ unshare -n "$CLI" --state-dir "$T/state" --genesis --no-invite --no-start --name
 wg=$(sed -n 's/.*wireguard-go pid \([0-9]*\).*/\1/p' "$T/genesis.log")
 [[ -n $wg ]] && kill "$wg" 2>/dev/null || true
 vt() { "$TOOL" --uri "$URI" --pool-dir "$LV/pool" --index "$LV/pool.json" --consoles "$LV/consoles" \
-	--identity "$T/state" "$@"; }
+	--seal-key "$T/seal/seal.key" "$@"; }
 vt create --type totebox --name vault --images "$OSI_SOURCE/images" --base testguest --memory 192M \
 	--vcpus 1 --net none --no-start > /dev/null 2>> "$T/virt-tool.log" || die "create"
 vol=$LV/pool/vault.data.archive.qcow2

@@ -255,9 +255,18 @@ static int write_tail(struct virt_host *h, struct archive *a, const struct expor
 /* Writes to a file or a pipe: a pipe nobody reads for EXPORT_STREAM_IDLE_S
  * ends the export, so a mover that stops taking it cannot keep the root
  * helper (and the guest stopped) forever. */
+struct out {
+	int fd;
+	bool file;                /* a file is written back as it goes */
+	uint64_t written, synced;
+};
+
+#define WRITEBACK (32ull << 20) /* the closing fsync then waits for little */
+
 static la_ssize_t fd_write(struct archive *a, void *ctx, const void *buf, size_t len)
 {
-	struct pollfd pf = { .fd = *(int *)ctx, .events = POLLOUT };
+	struct out *o = ctx;
+	struct pollfd pf = { .fd = o->fd, .events = POLLOUT };
 	ssize_t n;
 	int r;
 
@@ -271,6 +280,11 @@ static la_ssize_t fd_write(struct archive *a, void *ctx, const void *buf, size_t
 		;
 	if (n < 0)
 		archive_set_error(a, errno, "%s", errno == EPIPE ? "the reader went away" : strerror(errno));
+	if (n > 0 && o->file && (o->written += (uint64_t)n) - o->synced >= WRITEBACK) {
+		sync_file_range(o->fd, (off_t)o->synced, (off_t)(o->written - o->synced),
+				SYNC_FILE_RANGE_WRITE);
+		o->synced = o->written;
+	}
 	return n;
 }
 
@@ -280,6 +294,7 @@ static int write_archive_fd(struct virt_host *h, const struct export_source *src
 {
 	struct archive *a = archive_write_new();
 	struct stat st;
+	struct out o = { .fd = fd, .file = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) };
 	int ret = 0;
 
 	if (!a)
@@ -287,7 +302,7 @@ static int write_archive_fd(struct virt_host *h, const struct export_source *src
 	if (archive_write_set_format_pax_restricted(a) != ARCHIVE_OK ||
 	    archive_write_set_bytes_per_block(a, EXPORT_WRITE_BLOCK) != ARCHIVE_OK ||
 	    archive_write_set_bytes_in_last_block(a, 1) != ARCHIVE_OK ||
-	    archive_write_open(a, &fd, NULL, fd_write, NULL) != ARCHIVE_OK)
+	    archive_write_open(a, &o, NULL, fd_write, NULL) != ARCHIVE_OK)
 		ret = virt_fail(h, -EIO, "the archive: %s", archive_error_string(a));
 	for (unsigned i = 0; i < m->nvol && !ret; i++)
 		ret = write_volume(h, a, m->name, &m->vol[i]);
@@ -295,7 +310,7 @@ static int write_archive_fd(struct virt_host *h, const struct export_source *src
 		ret = write_tail(h, a, src, m);
 	if (!ret && archive_write_close(a) != ARCHIVE_OK)
 		ret = virt_fail(h, -EIO, "the archive: %s", archive_error_string(a));
-	if (!ret && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && fsync(fd) < 0)
+	if (!ret && o.file && fsync(fd) < 0)
 		ret = virt_fail(h, -errno, "the archive: %s", strerror(errno));
 	if (!ret)
 		*bytes = (uint64_t)archive_filter_bytes(a, -1);
