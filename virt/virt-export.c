@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <limits.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -162,15 +163,42 @@ static int describe(struct virt_host *h, const char *name, const struct export_s
 	return ret ? ret : m->user_data ? 0 : -ENOMEM;
 }
 
+/* A chunk this large is hashed in a thread beside its write into the
+ * archive (both only read it): the hash and the copy each take one core. */
+#define HASH_BESIDE_MIN (1u << 20)
+
+struct hash_job {
+	struct sha256 *st;
+	const void *buf;
+	size_t len;
+};
+
+static void *hash_job_run(void *arg)
+{
+	struct hash_job *j = arg;
+
+	sha256_update(j->st, j->buf, j->len);
+	return NULL;
+}
+
 static int write_sink(void *ctx, const void *buf, size_t len)
 {
 	struct hashing *x = ctx;
+	struct hash_job j = { x->st, buf, len };
+	pthread_t t;
+	bool beside;
+	la_ssize_t n;
 
 	if (x->total + len > x->limit)
 		return -EFBIG;
-	sha256_update(x->st, buf, len);
+	beside = len >= HASH_BESIDE_MIN && pthread_create(&t, NULL, hash_job_run, &j) == 0;
+	if (!beside)
+		sha256_update(x->st, buf, len);
+	n = archive_write_data(x->a, buf, len);
+	if (beside)
+		pthread_join(t, NULL); /* buf is the reader's again after this */
 	x->total += len;
-	return archive_write_data(x->a, buf, len) == (la_ssize_t)len ? 0 : -EPIPE; /* the archive's side */
+	return n == (la_ssize_t)len ? 0 : -EPIPE; /* the archive's side */
 }
 
 static int entry_begin(struct archive *a, const char *name, uint64_t size)
