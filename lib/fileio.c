@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <libgen.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -167,5 +168,21 @@ int mkdir_p(const char *path, mode_t mode)
 	}
 	if (mkdir(copy, mode) < 0 && errno != EEXIST)
 		return -errno;
+	return 0;
+}
+
+int fd_write_all(int fd, const void *buf, size_t len)
+{
+	const uint8_t *p = buf;
+
+	while (len) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n < 0 ? -errno : -EIO;
+		p += n, len -= (size_t)n;
+	}
 	return 0;
 }

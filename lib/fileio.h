@@ -10,6 +10,9 @@ int atomic_write_file(const char *path, const void *data, size_t len, mode_t mod
 int atomic_create_file(const char *path, const void *data, size_t len, mode_t mode);
 /* Reads at most max bytes; -EFBIG if the file is larger. *out is NUL-terminated
  * (not counted in *len) and must be freed by the caller. */
+/* All of len bytes to fd, a short write continued: 0, or -errno (-EIO when
+ * nothing more is taken). */
+int fd_write_all(int fd, const void *buf, size_t len);
 int read_file(const char *path, size_t max, char **out, size_t *len);
 /* mkdir -p with the given mode for directories it creates. */
 int mkdir_p(const char *path, mode_t mode);

@@ -39,6 +39,7 @@
 
 #include <jansson.h>
 
+#include "lib/fileio.h"
 #include "lib/backup-manifest.h"
 #include "lib/clock.h"
 #include "lib/bytes.h"
@@ -513,20 +514,6 @@ static void test_flip(const struct side *s, uint8_t *buf, size_t n)
 		buf[off - s->done] ^= 0x01;
 }
 
-static int write_all(int fd, const uint8_t *p, size_t len)
-{
-	while (len) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return n < 0 ? -errno : -EIO;
-		p += n, len -= (size_t)n;
-	}
-	return 0;
-}
-
 /* DATA frames up to END, each hashed and written to out: a staging file, or
  * a move-in's pipe to the helper. 0 when END's SHA-256 equals what arrived;
  * -EPIPE when out refused a write (the helper gave up: its line says why);
@@ -558,7 +545,7 @@ static int receive(struct side *s, int sock, int out, char *why, size_t len)
 		} else {
 			test_flip(s, buf, blen);
 			sha256_update(st, buf, blen);
-			if ((w = write_all(out, buf, blen)) < 0) {
+			if ((w = fd_write_all(out, buf, blen)) < 0) {
 				snprintf(why, len, "writing the received archive here: %s", strerror(-w));
 				ret = w == -EPIPE ? -EPIPE : -EIO;
 			}

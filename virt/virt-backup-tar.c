@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "lib/errbuf.h"
+#include "lib/fileio.h"
 #include "lib/sanitize.h"
 #include "virt/virt-backup-copy.h"
 
@@ -235,21 +236,6 @@ int backup_tar_next(struct backup_tar *t, struct backup_copy_entry *e, char *err
 	return 0;
 }
 
-static int write_all(int fd, const uint8_t *p, size_t n)
-{
-	while (n) {
-		ssize_t w = write(fd, p, n);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return w < 0 ? -errno : -EIO;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 int backup_tar_copy(struct backup_tar *t, int out, char *err, size_t errlen)
 {
 	uint64_t got = 0;
@@ -260,7 +246,7 @@ int backup_tar_copy(struct backup_tar *t, int out, char *err, size_t errlen)
 		got += (uint64_t)n;
 		if (got > t->cur)
 			break;
-		if (out >= 0 && (ret = write_all(out, t->out, (size_t)n)) < 0)
+		if (out >= 0 && (ret = fd_write_all(out, t->out, (size_t)n)) < 0)
 			return errbuf_fail(ret, err, errlen, "writing the copy: %s", strerror(-ret));
 	}
 	if (n < 0 || got != t->cur)

@@ -13,6 +13,8 @@
 
 #include "virt/virt-export-local.h"
 
+#include "lib/fileio.h"
+
 #define LOCAL_CHUNK (4 << 20)
 
 static bool uri_local(virConnectPtr conn)
@@ -98,20 +100,6 @@ int virt_export_local_read(virStorageVolPtr vol, uint64_t bytes, virt_sink_fn si
 	return ret;
 }
 
-static int write_all(int fd, const char *p, size_t len)
-{
-	while (len) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return n < 0 ? -errno : -EIO;
-		p += n, len -= (size_t)n;
-	}
-	return 0;
-}
-
 /* Written back as it goes (SYNC_FILE_RANGE_WRITE every WRITEBACK bytes), so
  * the closing fdatasync waits for little. */
 #define WRITEBACK (32ull << 20)
@@ -137,7 +125,7 @@ int virt_import_local_write(virStorageVolPtr vol, uint64_t bytes, virt_read_fn r
 			ret = n < 0 ? -EIO : -EPIPE;
 			break;
 		}
-		if ((ret = write_all(fd, buf, (size_t)n)) < 0)
+		if ((ret = fd_write_all(fd, buf, (size_t)n)) < 0)
 			break;
 		done += (uint64_t)n;
 		if (done - synced >= WRITEBACK) {
