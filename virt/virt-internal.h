@@ -107,7 +107,13 @@ int virt_default_upload(virStorageVolPtr vol, uint64_t len, virt_read_fn read, v
 			void *opaque, char *err, size_t errlen);
 int virt_default_download(virStorageVolPtr vol, virt_sink_fn sink, void *sctx, void *opaque,
 			  char *err, size_t errlen);
+
+/* virt-kvm.c: 1 when libvirt offers KVM and the CPU shows hardware
+ * virtualisation (vmx or svm in /proc/cpuinfo's flags), else 0; -EIO with
+ * err when libvirt cannot tell. */
 int virt_default_has_kvm(virConnectPtr conn, void *opaque, char *err, size_t errlen);
+/* Whether a /proc/cpuinfo text's flags lines name vmx or svm. */
+bool virt_cpuinfo_hw_virt(const char *text);
 
 /* virt-secret.c: the keys of encrypted data volumes. */
 struct identity;

@@ -288,18 +288,3 @@ cleanup:
 	free(chunk);
 	return stream_end(st, ret, err, errlen);
 }
-
-/* libvirt picks KVM by itself when it can; its choice is in <domain>. */
-int virt_default_has_kvm(virConnectPtr conn, void *opaque, char *err, size_t errlen)
-{
-	char *caps = virConnectGetDomainCapabilities(conn, NULL, "x86_64", "q35", NULL, 0);
-	int ret;
-
-	if (!caps) {
-		snprintf(err, errlen, "domain capabilities: %s", virt_lv_error());
-		return -EIO;
-	}
-	ret = strstr(caps, "<domain>kvm</domain>") != NULL;
-	free(caps);
-	return ret;
-}
