@@ -324,8 +324,9 @@ static int stream_ready(int fd, uint64_t bound, void *ctx)
 
 static const struct move_out_sink stream_sink = { stream_ready, NULL };
 
-/* The mover's one-byte word after the archive's end: 1 when the SHA-256
- * of the stream it carried equals the source's. */
+/* The mover's one-byte word after the archive's end: 1 when the stream
+ * reached the source's END (its helper ended the archive whole), so an
+ * archive cut short, however well-formed its part, defines nothing. */
 static int stream_verdict(char *err, size_t errlen)
 {
 	struct timeval tv = { .tv_sec = VERDICT_WAIT_S };
@@ -334,8 +335,7 @@ static int stream_verdict(char *err, size_t errlen)
 	setsockopt(peer, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	if (recv(peer, &ok, 1, 0) == 1 && ok == 1)
 		return 0;
-	snprintf(err, errlen, "the agent's mover did not confirm the stream's SHA-256 against the "
-		 "source's");
+	snprintf(err, errlen, "the agent's mover did not see the source end the stream whole");
 	return -EBADMSG;
 }
 

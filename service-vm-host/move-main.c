@@ -12,11 +12,12 @@
  * out: asks the helper for move-out (a clean shutdown and a signed export,
  * encrypted volumes' keys sealed to TARGET, handed back as a read-only
  * descriptor), connects to the target and sends
- * it (service-vm-host/move-wire.h), hashing what it read. in: listens for
- * the source, takes only the token's greeting, writes what arrives into an
- * unnamed file while hashing it, compares with the source's hash, then hands
- * the file to the helper's move-in with the type and size the fleet approved
- * (TYPE MEMORY_BYTES VCPUS), which the archive's manifest must match.
+ * it (service-vm-host/move-wire.h). in: listens for the source, takes only
+ * the token's greeting, and passes what arrives to the helper's move-in with
+ * the type and size the fleet approved (TYPE MEMORY_BYTES VCPUS), which the
+ * archive's manifest must match. The bytes are spliced, never copied through
+ * the mover: the helpers check each volume's SHA-256 against the signed
+ * manifest, end to end.
  * backup-out and backup-in do the same with a backup's chain: the helper
  * packs it (backup-out, the backup's id in the second record) and stores
  * what arrived after checking every signature and hash (backup-in; then,
@@ -44,7 +45,6 @@
 #include "lib/clock.h"
 #include "lib/bytes.h"
 #include "lib/fd-pass.h"
-#include "lib/sha256.h"
 #include "service-vm-host/fleet-approval.h"
 #include "service-vm-host/helper-req.h"
 #include "service-vm-host/move-io.h"
@@ -318,38 +318,59 @@ static int connect_target(const struct side *s)
 	return -ETIMEDOUT;
 }
 
-/* The file (pread from 0: the helper's offset is not ours), or a pipe to
- * its end, each read framed as DATA and hashed; never past s->total. */
-static int send_file(struct side *s, int sock, int file, bool pipe, uint8_t sum[32])
+/* Up to want bytes from file (the helper's pipe, or the packed file at
+ * *off) into the pipe via, gathered until want or file's end: the count
+ * (0 at the end) or -errno. */
+static ssize_t gather(int file, loff_t *off, int via, size_t want)
 {
-	struct sha256 *st = sha256_new();
-	uint8_t *buf = malloc(MOVE_HEAD + MOVE_CHUNK);
-	int ret = buf && st ? 0 : -ENOMEM;
+	size_t got = 0;
 
-	while (!ret && s->done < s->total) {
-		size_t want = s->total - s->done < MOVE_CHUNK ? (size_t)(s->total - s->done) : MOVE_CHUNK;
-		ssize_t n = pipe ? read(file, buf + MOVE_HEAD, want)
-				 : pread(file, buf + MOVE_HEAD, want, (off_t)s->done);
+	while (got < want) {
+		ssize_t n = splice(file, off, via, NULL, want - got, SPLICE_F_MOVE | SPLICE_F_MORE);
 
 		if (n < 0 && errno == EINTR)
 			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			break;
+		got += (size_t)n;
+	}
+	return (ssize_t)got;
+}
+
+/* The file, or a pipe to its end, framed as DATA of up to a pipe's worth,
+ * each moved file -> pipe -> socket by the kernel; never past s->total. */
+static int send_file(struct side *s, int sock, int file, bool pipe)
+{
+	loff_t off = 0;
+	int via[2], cap, ret = pipe2(via, O_CLOEXEC) < 0 ? -errno : 0;
+	uint8_t head[MOVE_HEAD], one;
+
+	if (ret < 0)
+		return ret;
+	fcntl(via[1], F_SETPIPE_SZ, MOVE_CHUNK);
+	cap = fcntl(via[1], F_GETPIPE_SZ);
+	while (!ret && s->done < s->total) {
+		size_t want = s->total - s->done < MOVE_CHUNK ? (size_t)(s->total - s->done) : MOVE_CHUNK;
+		ssize_t n = gather(file, pipe ? NULL : &off, via[1], cap > 0 && (size_t)cap < want ? (size_t)cap : want);
+
 		if (n == 0 && pipe)
 			break;
 		if (n <= 0) {
 			ret = -EIO;
 			break;
 		}
-		sha256_update(st, buf + MOVE_HEAD, (size_t)n);
-		move_head_build(buf, MOVE_DATA, (uint32_t)n);
-		ret = full_write(sock, buf, MOVE_HEAD + (size_t)n);
+		move_head_build(head, MOVE_DATA, (uint32_t)n);
+		if ((ret = full_write(sock, head, sizeof(head))) == 0)
+			ret = move_drain(via[0], sock, (size_t)n);
 		s->done += (uint64_t)n;
 		progress(s, false);
 	}
-	if (!ret && pipe && s->done == s->total && read(file, buf, 1) != 0)
+	if (!ret && pipe && s->done == s->total && read(file, &one, 1) != 0)
 		ret = -EFBIG; /* more than its bound */
-	if (st)
-		sha256_final(st, sum);
-	free(buf);
+	close(via[0]);
+	close(via[1]);
 	return ret;
 }
 
@@ -387,8 +408,8 @@ static int helper_done(int hfd, const char *want, int *fd, uint64_t *bytes)
 static int move_out(struct side *s)
 {
 	struct move_hello h = { .total = 0 };
-	uint8_t hello[MOVE_HEAD + 128], sum[32];
-	char text[MOVE_ACK_TEXT_MAX + 1], hex[65];
+	uint8_t hello[MOVE_HEAD + 128];
+	char text[MOVE_ACK_TEXT_MAX + 1], line[MOVE_ACK_TEXT_MAX + 64];
 	char to[HELPER_MOVE_TO_BYTES] = "";
 	bool pipe = s->mode == &modes[0];
 	uint64_t bytes = 0;
@@ -411,7 +432,7 @@ static int move_out(struct side *s)
 	h.total = s->total;
 	s->started_ms = clock_mono_ns() / 1000000;
 	n = move_hello_build(&h, hello, sizeof(hello));
-	if (n < 0 || full_write(sock, hello, (size_t)n) < 0 || send_file(s, sock, file, pipe, sum) < 0)
+	if (n < 0 || full_write(sock, hello, (size_t)n) < 0 || send_file(s, sock, file, pipe) < 0)
 		return failed("the transfer to %s broke off after %llu bytes", s->addr,
 			      (unsigned long long)s->done);
 	close(file);
@@ -420,16 +441,13 @@ static int move_out(struct side *s)
 	if (pipe && bytes != s->done)
 		return failed("the export's %llu bytes are not the %llu sent", (unsigned long long)bytes,
 			      (unsigned long long)s->done);
-	move_head_build(hello, MOVE_END, 32);
-	memcpy(hello + MOVE_HEAD, sum, 32);
-	if (full_write(sock, hello, MOVE_HEAD + 32) < 0 || ack(sock, text, sizeof(text)) < 0)
+	move_head_build(hello, MOVE_END, 0);
+	if (full_write(sock, hello, MOVE_HEAD) < 0 || ack(sock, text, sizeof(text)) < 0)
 		return failed("the target refused the transfer: %s", text);
 	s->total = s->done;
 	progress(s, true);
-	sodium_bin2hex(hex, sizeof(hex), sum, sizeof(sum));
-	snprintf(text, sizeof(text), "%llu bytes, SHA-256 %s, verified by the target",
-		 (unsigned long long)s->done, hex);
-	say("sent", text, NULL);
+	snprintf(line, sizeof(line), "%llu bytes; the target: %s", (unsigned long long)s->done, text);
+	say("sent", line, NULL);
 	return 0;
 }
 
@@ -504,58 +522,60 @@ static void send_ack(int sock, bool ok, const char *text)
 	full_write(sock, buf, MOVE_HEAD + 1 + n);
 }
 
-/* A test may corrupt one byte as it arrives (OSI_MOVE_TEST_FLIP=OFFSET). */
-static void test_flip(const struct side *s, uint8_t *buf, size_t n)
+/* A test may corrupt one byte as it arrives (OSI_MOVE_TEST_FLIP=OFFSET):
+ * that frame alone is read into the mover, flipped and written on. */
+static int test_flip(const struct side *s, int sock, int out, size_t n, uint64_t by)
 {
 	const char *at = getenv("OSI_MOVE_TEST_FLIP");
 	uint64_t off = at ? strtoull(at, NULL, 10) : UINT64_MAX;
+	uint8_t *buf;
+	int ret;
 
-	if (off >= s->done && off < s->done + n)
-		buf[off - s->done] ^= 0x01;
+	if (off < s->done || off >= s->done + n)
+		return 1;
+	if (!(buf = malloc(n)))
+		return -ENOMEM;
+	ret = move_read_by(sock, buf, n, by) < 0 ? -ECONNRESET : 0;
+	buf[off - s->done] ^= 0x01;
+	if (!ret)
+		ret = fd_write_all(out, buf, n);
+	free(buf);
+	return ret;
 }
 
-/* DATA frames up to END, each hashed and written to out: a staging file, or
- * a move-in's pipe to the helper. 0 when END's SHA-256 equals what arrived;
- * -EPIPE when out refused a write (the helper gave up: its line says why);
- * else -EBADMSG or -EIO with why. */
-static int receive(struct side *s, int sock, int out, char *why, size_t len)
+/* DATA frames up to END, each spliced into out: a move-in's pipe to the
+ * helper, or (through via) a staging file. 0 at END; -EPIPE when out
+ * refused a write (the helper gave up: its line says why); else -EIO with
+ * why. The bytes are checked where they land: each volume's SHA-256 against
+ * the signed manifest, by the helper. */
+static int receive(struct side *s, int sock, int out, const int via[2], char *why, size_t len)
 {
-	struct sha256 *st = sha256_new();
-	uint8_t head[MOVE_HEAD], sum[32], theirs[32], type, *buf = malloc(MOVE_CHUNK);
-	uint32_t blen;
-	int ret = buf && st ? 0 : -ENOMEM, w;
-
-	while (!ret) {
+	for (;;) {
 		uint64_t by = clock_mono_ns() + (uint64_t)IO_WAIT_S * 1000000000ull; /* per frame */
+		uint8_t head[MOVE_HEAD], type;
+		uint32_t blen;
+		int ret;
 
 		if (move_read_by(sock, head, sizeof(head), by) < 0 || move_head_parse(head, &type, &blen) ||
 		    (type != MOVE_DATA && type != MOVE_END) ||
-		    (type == MOVE_END && move_read_by(sock, theirs, 32, by) < 0) ||
-		    (type == MOVE_DATA && (s->done + blen > s->total ||
-					   move_read_by(sock, buf, blen, by) < 0))) {
+		    (type == MOVE_DATA && s->done + blen > s->total))
+			ret = -ECONNRESET;
+		else if (type == MOVE_END)
+			return 0;
+		else if ((ret = test_flip(s, sock, out, blen, by)) == 1)
+			ret = move_splice_by(sock, out, via, blen, by);
+		if (ret == -ECONNRESET || ret == -ETIMEDOUT) {
 			snprintf(why, len, "the source's stream broke off after %llu bytes",
 				 (unsigned long long)s->done);
-			ret = -EIO;
-		} else if (type == MOVE_END) {
-			sha256_final(st, sum), st = NULL;
-			if (sodium_memcmp(sum, theirs, 32))
-				snprintf(why, len, "the SHA-256 of what was written here differs from what "
-					 "the source read: corrupted in transit");
-			return free(buf), why[0] ? -EBADMSG : 0;
-		} else {
-			test_flip(s, buf, blen);
-			sha256_update(st, buf, blen);
-			if ((w = fd_write_all(out, buf, blen)) < 0) {
-				snprintf(why, len, "writing the received archive here: %s", strerror(-w));
-				ret = w == -EPIPE ? -EPIPE : -EIO;
-			}
-			s->done += blen;
-			progress(s, false);
+			return -EIO;
 		}
+		if (ret < 0) {
+			snprintf(why, len, "writing the received archive here: %s", strerror(-ret));
+			return ret == -EPIPE ? -EPIPE : -EIO;
+		}
+		s->done += blen;
+		progress(s, false);
 	}
-	sha256_free(st);
-	free(buf);
-	return ret;
 }
 
 /* The greeting's total fits in the state directory's filesystem, a margin
@@ -591,8 +611,9 @@ static int helper_end(struct side *s, int hfd, char *why, size_t len)
 }
 
 /* A move-in: the archive flows into a pipe to the helper as it arrives, the
- * helper making and writing the volumes while they pass; END's verdict goes
- * to the helper before it defines, and the source hears the helper's end. */
+ * helper making and writing the volumes while they pass; whether the stream
+ * reached END (the source's helper ended the archive whole) goes to the
+ * helper before it defines, and the source hears the helper's end. */
 static int stream_in(struct side *s, int sock)
 {
 	uint8_t bound[HELPER_MOVE_BOUND_BYTES], ok;
@@ -613,7 +634,7 @@ static int stream_in(struct side *s, int sock)
 		close(sock);
 		return failed("cannot reach the provisioning helper: %s", strerror(-hfd));
 	}
-	ret = receive(s, sock, p[1], why, sizeof(why));
+	ret = receive(s, sock, p[1], NULL, why, sizeof(why));
 	close(p[1]);
 	if (ret == -EPIPE) /* the helper's reason is the one */
 		why[0] = '\0';
@@ -634,30 +655,35 @@ static int stream_in(struct side *s, int sock)
 static int file_in(struct side *s, int sock)
 {
 	char why[256] = "", rec[HELPER_MOVE_TO_BYTES] = "";
-	int file, hfd, ret;
+	int file, hfd, ret, via[2] = { -1, -1 };
 
 	if ((ret = room_for(s, sock)) < 0)
 		return failed("refused %llu bytes: %s", (unsigned long long)s->total, strerror(-ret));
 	file = open(s->state_dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-	if (file < 0) {
+	if (file < 0 || pipe2(via, O_CLOEXEC) < 0) {
+		if (file >= 0)
+			close(file);
 		send_ack(sock, false, "the target cannot make its staging file");
 		close(sock);
 		return failed("cannot make a staging file in %s: %s", s->state_dir, strerror(errno));
 	}
-	ret = receive(s, sock, file, why, sizeof(why));
+	fcntl(via[1], F_SETPIPE_SZ, MOVE_CHUNK);
+	ret = receive(s, sock, file, via, why, sizeof(why));
+	close(via[0]);
+	close(via[1]);
 	if (ret == 0 && s->done != s->total) { /* a chain's total is exact */
 		snprintf(why, sizeof(why), "the stream ended at %llu of %llu bytes",
 			 (unsigned long long)s->done, (unsigned long long)s->total);
 		ret = -EBADMSG;
 	}
-	send_ack(sock, ret == 0, ret == 0 ? "verified" : why);
+	send_ack(sock, ret == 0, ret == 0 ? "received whole; each file is checked before it is kept" : why);
 	close(sock);
 	if (ret < 0) {
 		close(file); /* unnamed: nothing is left */
 		return failed("%s; %s", why, s->mode->nothing);
 	}
 	progress(s, true);
-	say("moving", "verified: SHA-256 of what was written equals the source's", s);
+	say("moving", "received whole: each file's SHA-256 is checked next, against the signed manifests", s);
 	if (s->target) /* the backup to restore from, or none */
 		snprintf(rec, sizeof(rec), "%s", s->target);
 	hfd = helper_open(s, s->mode->verb, file, rec, sizeof(rec));

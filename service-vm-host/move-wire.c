@@ -59,7 +59,7 @@ const char *move_head_parse(const uint8_t head[MOVE_HEAD], uint8_t *type, uint32
 	switch (*type) {
 	case MOVE_HELLO: return *body_len <= HELLO_MAX ? NULL : "an oversized greeting";
 	case MOVE_DATA: return *body_len >= 1 && *body_len <= MOVE_CHUNK ? NULL : "a data frame of a bad size";
-	case MOVE_END: return *body_len == 32 ? NULL : "an end frame of a bad size";
+	case MOVE_END: return *body_len == 0 ? NULL : "an end frame with a body";
 	case MOVE_ACK: return *body_len >= 1 && *body_len <= 1 + MOVE_ACK_TEXT_MAX ? NULL : "an ack of a bad size";
 	default: return "an unknown frame type";
 	}

@@ -1,10 +1,11 @@
 /* The transfer stream of a cold move (docs/protocol.md, "Move transfer"),
  * source agent to target agent over the mesh, TCP FW_PORT_MOVE (7106, lib/firewall.h). Frames
  * as everywhere, length:u32be then type:u8 and the body:
- *   HELLO  "osi-move-v2" token[32] n:u8 guest[n] total:u64be   source -> target
- *          (total: the most DATA bytes that follow; v2 since the move streams)
+ *   HELLO  "osi-move-v3" token[32] n:u8 guest[n] total:u64be   source -> target
+ *          (total: the most DATA bytes that follow; v2 since the move streams,
+ *          v3 since END carries no digest)
  *   DATA   the archive's next 1..MOVE_CHUNK bytes                source -> target
- *   END    sha256[32] of every DATA byte, as the source read it   source -> target
+ *   END    empty: the source's helper ended the archive whole     source -> target
  *   ACK    ok:u8 text (why not, UTF-8, at most 200 bytes)        target -> source */
 #pragma once
 #include <stddef.h>
@@ -15,7 +16,7 @@
 
 #define MOVE_TOKEN_BYTES 32
 #define MOVE_CHUNK (1u << 20)
-#define MOVE_MAGIC "osi-move-v2"
+#define MOVE_MAGIC "osi-move-v3"
 #define MOVE_HEAD 5 /* length:u32be type:u8 */
 #define MOVE_ACK_TEXT_MAX 200
 

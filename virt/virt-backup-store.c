@@ -299,8 +299,8 @@ static int verify_one(const char *gdir, const struct backup_manifest *m, unsigne
 	if ((ret = hash_fd(*fd, sum)) < 0)
 		return snprintf(err, errlen, "%s: %s", path, strerror(-ret)), ret;
 	if (strcmp(sum, m->vol[i].sha256))
-		return snprintf(err, errlen, "%s: SHA-256 %s, its manifest says %s: the file was "
-				"altered", name, sum, m->vol[i].sha256), -EBADMSG;
+		return snprintf(err, errlen, "%s: altered (on its disk, or in transit): SHA-256 "
+				"%s, its manifest says %s", name, sum, m->vol[i].sha256), -EBADMSG;
 	return 0;
 }
 

@@ -224,8 +224,8 @@ static int match(const struct verify *v, const struct export_manifest *m)
 				   name, (unsigned long long)v->vol[i].bytes,
 				   (unsigned long long)m->vol[i].bytes);
 		if (strcmp(m->vol[i].sha256, v->vol[i].sha256))
-			return bad(v->err, v->errlen, -EBADMSG, "%s: SHA-256 %s, the manifest says %s: "
-				   "the volume was altered", name, v->vol[i].sha256, m->vol[i].sha256);
+			return bad(v->err, v->errlen, -EBADMSG, "%s: altered (in the archive, or in "
+				   "transit): SHA-256 %s, the manifest says %s", name, v->vol[i].sha256, m->vol[i].sha256);
 	}
 	return 0;
 }

@@ -68,9 +68,9 @@ static void heads(void **state)
 	assert_non_null(move_head_parse(h, &type, &blen));
 	move_head_build(h, MOVE_DATA, 0);
 	assert_non_null(move_head_parse(h, &type, &blen));
-	move_head_build(h, MOVE_END, 32);
+	move_head_build(h, MOVE_END, 0);
 	assert_null(move_head_parse(h, &type, &blen));
-	move_head_build(h, MOVE_END, 31);
+	move_head_build(h, MOVE_END, 32); /* v2's digest */
 	assert_non_null(move_head_parse(h, &type, &blen));
 	move_head_build(h, MOVE_ACK, 1 + MOVE_ACK_TEXT_MAX + 1);
 	assert_non_null(move_head_parse(h, &type, &blen));
