@@ -16,7 +16,7 @@ BUILD=$(realpath "${1:-build}")
 export OSI_BUILD=$BUILD OSI_SOURCE=$(realpath "$(dirname "$0")/..") OSI_VIRT_TOOL=$BUILD/tests/virt-tool
 source "$OSI_SOURCE/tests/integration/lib.sh"
 source "$OSI_SOURCE/tests/integration/lib-libvirt.sh"
-RUNS=${RUNS:-3}
+RUNS=${RUNS:-5}
 FILL_MIB=${FILL_MIB:-512}
 CLI=$BUILD/os-infrastructure/os-infrastructure
 vt() { "$TOOL" --uri "$URI" --pool-dir "$LV/pool" --index "$LV/pool.json" --consoles "$LV/consoles" "$@"; }
@@ -46,22 +46,32 @@ sync
 
 median() { printf '%s\n' "$@" | sort -n | sed -n "$(( ($# + 1) / 2 ))p"; }
 mib() { echo "scale=1; $1 / 1048576" | bc; }
-# side_by_side LABEL [export args]: RUNS of each, with convert as set in CONVERT.
+# One timed export, and one timed convert (its output synced, as the export
+# fsyncs its archive), each started with nothing left to write back from
+# the other (an untimed sync first).
+run_export() {
+	local t0
+	rm -f "$T/vault.osx"; sync; t0=$(now_ms)
+	"$CLI" --state-dir "$T/state" vm export vault "$T/vault.osx" --config "$T/virt-bench.conf" \
+		--uri "$URI" --pool-dir "$LV/pool" "$@" > /dev/null
+	ours+=($(( $(now_ms) - t0 )))
+}
+run_convert() {
+	local t0 try
+	rm -f "$T/copy.qcow2"; sync; t0=$(now_ms)
+	# a LUKS output times its key derivation in CPU time, which a busy host
+	# can show as none ("Unable to get accurate CPU usage"): a few tries
+	for try in 1 2 3 4; do qemu-img convert "${CONVERT[@]}" "$T/copy.qcow2" && break; done
+	sync -f "$T/copy.qcow2"
+	theirs+=($(( $(now_ms) - t0 )))
+}
+# side_by_side LABEL [export args]: RUNS of each, with convert as set in
+# CONVERT, the order swapped each run so neither always goes first.
 side_by_side() {
-	local label=$1 o c i t0 t1 t2; shift
+	local label=$1 o c i; shift
 	local ours=() theirs=()
 	for i in $(seq 1 "$RUNS"); do
-		rm -f "$T/vault.osx" "$T/copy.qcow2"
-		t0=$(now_ms)
-		"$CLI" --state-dir "$T/state" vm export vault "$T/vault.osx" --config "$T/virt-bench.conf" \
-			--uri "$URI" --pool-dir "$LV/pool" "$@" > /dev/null
-		t1=$(now_ms)
-		# a LUKS output times its key derivation in CPU time, which a busy host
-		# can show as none ("Unable to get accurate CPU usage"): a few tries
-		for try in 1 2 3 4; do qemu-img convert "${CONVERT[@]}" "$T/copy.qcow2" && break; done
-		sync -f "$T/copy.qcow2" # export fsyncs its archive; so does this side
-		t2=$(now_ms)
-		ours+=($(( t1 - t0 ))) theirs+=($(( t2 - t1 )))
+		if (( i % 2 )); then run_export "$@"; run_convert; else run_convert; run_export "$@"; fi
 	done
 	o=$(median "${ours[@]}") c=$(median "${theirs[@]}")
 	echo "  $label volume: $(mib $(stat -c %s "$vol")) MiB qcow2 file, $FILL_MIB MiB of data written"
