@@ -37,6 +37,9 @@ struct guest_op_def {
 				     0 for a dispatched verb the agent answers itself */
 	const char *done_state;   /* what the helper reports when done; NULL for create */
 	const char *refusal;      /* non-NULL: always refused, with this reason */
+	bool bulk;                /* moves a guest's data in bulk: the helper doing it,
+				     and the agent's mover, yield to the node's other
+				     work (lib/bulk-priority.h) */
 };
 
 /* NULL if no such verb. */

@@ -30,6 +30,7 @@
 #include <jansson.h>
 #include <systemd/sd-daemon.h>
 
+#include "lib/bulk-priority.h"
 #include "lib/bytes.h"
 #include "lib/conf-path.h"
 #include "lib/log.h"
@@ -532,6 +533,8 @@ int main(int argc, char **argv)
 	/* agent-addresses comes every 15-20 s while a guest agent is up: debug */
 	log_msg(op->op == GOP_AGENT_ADDRESSES ? LOG_LVL_DEBUG : LOG_LVL_INFO, "%s %s%s%s", op->verb,
 		r.name, r.type[0] ? " as " : "", r.type);
+	if (op->bulk && (ret = bulk_priority()) < 0)
+		log_warn("%s %s: runs at its usual priority: %s", op->verb, r.name, strerror(-ret));
 	if (op->op == GOP_BACKUP_OUT)
 		return backup_out(&cfg, r.name);
 	if (op->op == GOP_BACKUP_IN)

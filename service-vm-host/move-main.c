@@ -44,6 +44,7 @@
 #include "lib/backup-manifest.h"
 #include "lib/clock.h"
 #include "lib/bytes.h"
+#include "lib/bulk-priority.h"
 #include "lib/fd-pass.h"
 #include "service-vm-host/fleet-approval.h"
 #include "service-vm-host/helper-req.h"
@@ -788,6 +789,8 @@ int main(int argc, char **argv)
 			      "backup-out GUEST ADDR:PORT HELPER STATE_DIR BACKUP_ID | "
 			      "backup-in GUEST ADDR:PORT HELPER STATE_DIR RESTORE_ID|- (token in OSI_MOVE_TOKEN)");
 	unsetenv("OSI_MOVE_TOKEN");
+	if ((n = (size_t)-bulk_priority()) != 0) /* every mode moves a guest's data in bulk */
+		fprintf(stderr, "service-vm-host-move: runs at its usual priority: %s\n", strerror((int)n));
 	if (backup_mode(&s) && approval_arg(&s) < 0)
 		return failed("a backup transfer needs the fleet's approval in OSI_FLEET_APPROVAL");
 	s.guest = argv[2];
