@@ -26,7 +26,8 @@ static bool bytes_of(const json_t *v, uint64_t *out)
 
 static void take_guest(struct fleet *f, const char *node, const json_t *e)
 {
-	struct guest *g = guests_find(&f->guests, json_string_value(json_object_get(e, "name")));
+	const char *name = json_string_value(json_object_get(e, "name"));
+	struct guest *g = name ? guests_find(&f->guests, name) : NULL;
 	const json_t *nvol = json_object_get(e, "data_volumes");
 	uint64_t bytes;
 
@@ -47,11 +48,16 @@ void fleet_room_report(struct fleet *f, const char *node, const json_t *m, int64
 
 	if (n) {
 		n->pool_known = bytes_of(json_object_get(m, "pool_free_bytes"), &n->pool_free_bytes);
+		if (!n->pool_known)
+			n->pool_free_bytes = 0;
 		n->pool_wall = n->pool_known ? wall : 0;
 	}
-	for (i = 0; i < f->guests.count; i++)
-		if (!strcmp(f->guests.list[i].node, node))
-			f->guests.list[i].data_known = false;
+	for (i = 0; i < f->guests.count; i++) {
+		struct guest *g = &f->guests.list[i];
+
+		if (!strcmp(g->node, node))
+			g->data_known = false, g->data_volumes = 0, g->data_bytes = 0;
+	}
 	json_array_foreach(list, i, e)
 		take_guest(f, node, e);
 }

@@ -244,6 +244,14 @@ static void reports_forget_and_refuse_junk(void **state)
 	report(&c->f, 7);
 	fleet_room_report(&c->f, "alpha", json_object(), 1004);
 	assert_false(g->data_known);
+	assert_int_equal(g->data_bytes, 0);
+	/* an entry without a name, or not an object (the fuzzer's first find) */
+	report(&c->f, 7);
+	m = json_pack("{s:[{s:I, s:I}, i, n]}", "guests", "data_volumes", (json_int_t)1, "data_bytes",
+		      (json_int_t)5, 3);
+	fleet_room_report(&c->f, "alpha", m, 1005);
+	assert_false(g->data_known);
+	json_decref(m);
 }
 
 int main(void)
