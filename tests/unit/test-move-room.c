@@ -80,7 +80,7 @@ static int teardown(void **state)
 	return 0;
 }
 
-static json_t *call(struct fleet *f, const char *fmt, ...)
+static json_t *__attribute__((format(printf, 2, 3))) call(struct fleet *f, const char *fmt, ...)
 {
 	char text[512], err[200];
 	va_list ap;
