@@ -152,13 +152,21 @@ int export_volume_entry(const struct export_volume *v, char *buf, size_t len)
 	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
 }
 
+uint64_t export_archive_bound_of(unsigned nvol, uint64_t bytes)
+{
+	/* each volume: a pax header of its own, ustar's, padding */
+	uint64_t n = 2 * 8192 + EXPORT_MANIFEST_MAX + EXPORT_SIG_MAX + 1024 + (uint64_t)nvol * 8192;
+
+	return bytes > UINT64_MAX - n ? UINT64_MAX : n + bytes;
+}
+
 uint64_t export_archive_bound(const struct export_manifest *m)
 {
-	uint64_t n = 2 * 8192 + EXPORT_MANIFEST_MAX + EXPORT_SIG_MAX + 1024;
+	uint64_t bytes = 0;
 
 	for (unsigned i = 0; i < m->nvol; i++)
-		n += m->vol[i].bytes + 8192; /* a pax header of its own, ustar's, padding */
-	return n;
+		bytes += m->vol[i].bytes;
+	return export_archive_bound_of(m->nvol, bytes);
 }
 
 int export_volume_entry_disk(const char *entry, char *disk, size_t len)

@@ -84,6 +84,9 @@ int export_volume_entry(const struct export_volume *v, char *buf, size_t len);
  * with an unpadded last block): its volumes, each entry's headers and
  * padding, the manifest and signature at their largest, the end marker. */
 uint64_t export_archive_bound(const struct export_manifest *m);
+/* The same bound for nvol volumes of bytes in all (UINT64_MAX past it): what
+ * the fleet expects of a move before its manifest exists. */
+uint64_t export_archive_bound_of(unsigned nvol, uint64_t bytes);
 /* The disk of a volume entry's name (its inverse): 0, or -EINVAL when entry
  * is not "volumes/data-DISK.qcow2" with a valid DISK. */
 int export_volume_entry_disk(const char *entry, char *disk, size_t len);

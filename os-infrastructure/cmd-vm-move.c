@@ -66,6 +66,27 @@ static bool ask(void)
 	return line[0] == 'y' || line[0] == 'Y';
 }
 
+/* The data volumes' size and the target's room, from a fleet that says
+ * (an older one does not: nothing is printed). */
+static void show_room(const json_t *p)
+{
+	const json_t *bytes = json_object_get(p, "data_bytes");
+	const char *room = json_string_value(json_object_get(p, "room"));
+	char size[32];
+
+	if (!room)
+		return;
+	if (json_is_integer(bytes)) {
+		format_size((uint64_t)json_integer_value(bytes), size, sizeof(size));
+		printf("  Data volumes: %lld, %s in all (as %s last reported them).\n",
+		       (long long)json_integer_value(json_object_get(p, "data_volumes")), size,
+		       json_string_value(json_object_get(p, "source")));
+	} else {
+		printf("  Data volumes: their size is not known.\n");
+	}
+	printf("  Room: %s.\n", room);
+}
+
 static void show_plan(const json_t *p)
 {
 	char size[32];
@@ -81,6 +102,7 @@ static void show_plan(const json_t *p)
 	       json_string_value(json_object_get(p, "source")), json_string_value(json_object_get(p, "target")),
 	       json_string_value(json_object_get(p, "source")), json_string_value(json_object_get(p, "name")),
 	       json_string_value(json_object_get(p, "volumes")));
+	show_room(p);
 	fflush(stdout);
 }
 

@@ -13,6 +13,7 @@
 #include "service-vm-fleet/api.h"
 #include "service-vm-fleet/api-internal.h"
 #include "service-vm-fleet/fleet-move.h"
+#include "service-vm-fleet/move-room.h"
 #include "service-vm-fleet/store-move.h"
 
 bool api_node_live(const struct fleet *f, const char *name)
@@ -52,6 +53,11 @@ static const char *why_not(const struct fleet *f, const struct guest *g, const c
 	return buf;
 }
 
+static json_int_t bytes_json(uint64_t n)
+{
+	return n > INT64_MAX ? INT64_MAX : (json_int_t)n;
+}
+
 /* The target's room, asked like a creation's plan (place --node). */
 static json_t *room(struct fleet *f, const struct guest *g, const char *to, const char *caller)
 {
@@ -82,7 +88,8 @@ json_t *op_vm_move(struct fleet *f, json_t *req, const char *caller, uint64_t no
 	const char *to = json_string_value(json_object_get(req, "to"));
 	const struct guest *g = name ? guests_find(&f->guests, name) : NULL;
 	struct move_plan *p;
-	char why[256];
+	struct move_room mr;
+	char why[400], room_line[400];
 	json_t *r;
 
 	if (!g)
@@ -94,14 +101,23 @@ json_t *op_vm_move(struct fleet *f, json_t *req, const char *caller, uint64_t no
 		return api_fail("%s", why);
 	if ((r = room(f, g, to, caller)))
 		return r;
+	if (move_room_check(f, g, to, &mr, why, sizeof(why)))
+		return api_fail("%s", why);
+	move_room_text(&mr, g, to, room_line, sizeof(room_line));
 	if (moves_plan(&f->moves, g->name, g->node, to, now, f->cfg.plan_ttl_ms * NSEC_PER_MSEC, &p) < 0)
 		return api_fail("out of memory");
-	return json_pack("{s:b, s:{s:s, s:I, s:s, s:s, s:s, s:s, s:I, s:I, s:s}}", "ok", 1, "plan",
+	return json_pack("{s:b, s:{s:s, s:I, s:s, s:s, s:s, s:s, s:I, s:I, s:s, s:o, s:o, s:o, s:o, s:s}}",
+		"ok", 1, "plan",
 		"token", p->token, "expires_in_s", (json_int_t)((p->expires_ns - now) / NSEC_PER_SEC),
 		"name", g->name, "type", g->type, "source", p->source, "target", p->target,
 		"memory_bytes", (json_int_t)g->memory_bytes, "vcpus", (json_int_t)g->vcpus,
 		"volumes", "the data volumes, in one archive the source signs; the root disk is "
-		"rebuilt on the same base image, which the target must hold");
+		"rebuilt on the same base image, which the target must hold",
+		"data_volumes", mr.data_known ? json_integer(mr.data_volumes) : json_null(),
+		"data_bytes", mr.data_known ? json_integer(bytes_json(mr.data_bytes)) : json_null(),
+		"target_pool_free_bytes", mr.pool_known ? json_integer(bytes_json(mr.pool_free)) : json_null(),
+		"room_needed_bytes", mr.data_known ? json_integer(bytes_json(mr.need)) : json_null(),
+		"room", room_line);
 }
 
 json_t *op_vm_move_confirm(struct fleet *f, json_t *req, const char *caller, uint64_t now)
@@ -109,9 +125,10 @@ json_t *op_vm_move_confirm(struct fleet *f, json_t *req, const char *caller, uin
 	const char *token = json_string_value(json_object_get(req, "token"));
 	const char *how = json_string_value(json_object_get(req, "how"));
 	struct move_plan p;
+	struct move_room mr;
 	struct guest *g;
 	struct move *mv;
-	char why[256], text[512];
+	char why[400], text[512];
 	int ret;
 
 	if (!token || !how || (strcmp(how, "cli-yes") && strcmp(how, "cli-interactive") &&
@@ -125,7 +142,8 @@ json_t *op_vm_move_confirm(struct fleet *f, json_t *req, const char *caller, uin
 	g = guests_find(&f->guests, p.guest);
 	if (!g || strcmp(g->node, p.source))
 		return api_fail("'%s' changed since the plan; ask for a new one", p.guest);
-	if (why_not(f, g, p.target, why, sizeof(why)))
+	if (why_not(f, g, p.target, why, sizeof(why)) ||
+	    move_room_check(f, g, p.target, &mr, why, sizeof(why)))
 		return api_fail("%s", why);
 	if (moves_begin(&f->moves, &p, clock_wall_s(), &mv) < 0)
 		return api_fail("cannot record the move of '%s'", p.guest);

@@ -61,7 +61,7 @@ static json_t *node_json(const struct fleet *f, const struct node *n, uint64_t n
 	uint64_t reported = kib_to_bytes(s->mem_available_kib);
 	uint64_t avail = node_available_bytes(n);
 
-	return json_pack("{s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:I, s:o, s:o, s:o, s:I}",
+	return json_pack("{s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:I, s:o, s:o, s:o, s:I, s:o}",
 		"name", n->name,
 		"state", display_state(f, n, now),
 		"last_seen", n->last_seen_wall ? json_integer(n->last_seen_wall) : json_null(),
@@ -76,7 +76,8 @@ static json_t *node_json(const struct fleet *f, const struct node *n, uint64_t n
 		"guests", num_or_null(have, s->guests_running),
 		"guest_mem_bytes", num_or_null(have, (json_int_t)kib_to_bytes(s->guest_mem_kib)),
 		"libvirt", have ? json_boolean(s->flags & HB_FLAG_LIBVIRT) : json_null(),
-		"registered", (json_int_t)n->registered_wall);
+		"registered", (json_int_t)n->registered_wall,
+		"pool_free_bytes", num_or_null(n->pool_known, (json_int_t)n->pool_free_bytes));
 }
 
 static int by_name(const void *a, const void *b)

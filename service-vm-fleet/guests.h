@@ -42,6 +42,11 @@ struct guest {
 	enum guest_op_state op_state;
 	char op_detail[200];
 	uint32_t op_seq;
+	/* Its data volumes' files as its node's last addresses reply said
+	 * (move-room.h); memory only. */
+	bool data_known;
+	uint32_t data_volumes;
+	uint64_t data_bytes;
 };
 
 struct plan {

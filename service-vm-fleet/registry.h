@@ -39,6 +39,11 @@ struct node {
 	uint64_t pending_bytes;   /* placed since the last heartbeat */
 	uint32_t pending_guests;
 	uint32_t pending_vcpus;
+	/* Its storage pool's free bytes as the agent's last addresses reply
+	 * said (move-room.h); not known from an agent that does not say. */
+	bool pool_known;
+	uint64_t pool_free_bytes;
+	int64_t pool_wall;        /* when (unix seconds) */
 };
 
 enum reg_event {

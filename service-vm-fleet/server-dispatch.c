@@ -6,7 +6,8 @@
  * ADDRESSES_PERIOD_MS the fleet also asks every node it has heard (and not
  * revoked) for its guests ("addresses", read-only, the same handshake): one
  * reply frame with their addresses, the guests the node's libvirt holds (for
- * adoption) and the drop counters (docs/protocol.md, section 5). */
+ * adoption, with their data volumes' size), its pool's free space (for a
+ * move's plan) and the drop counters (docs/protocol.md, section 5). */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,7 @@
 #include "service-vm-fleet/fleet.h"
 #include "service-vm-fleet/guest-addr.h"
 #include "service-vm-fleet/guest-agent-report.h"
+#include "service-vm-fleet/move-room.h"
 #include "lib/log.h"
 #include "service-vm-fleet/servers.h"
 #include "lib/wire-frame.h"
@@ -139,6 +141,7 @@ static void addresses(struct conn *c, struct job *j, const uint8_t *body, size_t
 		    fleet_adopt_report(j->f, j->node, json_object_get(m, "guests"), clock_wall_s()) < 0)
 			log_warn("guest inventory from %s refused: malformed", j->node);
 		fleet_guest_addresses(j->f, j->node, a, clock_wall_s());
+		fleet_room_report(j->f, j->node, m, clock_wall_s());
 		if (guests_take_agent(&j->f->guests, j->node, json_object_get(m, "agent")))
 			log_debug("guest agent report from %s: malformed entries dropped", j->node);
 		j->finished = true;

@@ -425,19 +425,31 @@ static void refresh_trust(struct dispatch *d)
 	}
 }
 
-/* [{"name","type","state","vcpus","memory_kib","owner","instance_id"},...]:
- * the project's domains the last probe saw, for a fleet to adopt. */
+static json_int_t json_bytes(uint64_t n)
+{
+	return n > INT64_MAX ? INT64_MAX : (json_int_t)n;
+}
+
+/* [{"name","type","state","vcpus","memory_kib","owner","instance_id",
+ * "data_volumes"?,"data_bytes"?},...]: the project's domains the last probe
+ * saw, for a fleet to adopt, and the size of each one's data volumes when
+ * each was found (what a move would carry). */
 static json_t *probe_inventory(const struct probe_result *r)
 {
-	json_t *list = json_array();
+	json_t *list = json_array(), *e;
 
 	for (unsigned i = 0; list && i < r->nvms; i++) {
 		const struct probe_vm *v = &r->vms[i];
 
-		json_array_append_new(list, json_pack("{s:s, s:s, s:s, s:I, s:I, s:s, s:s}",
+		e = json_pack("{s:s, s:s, s:s, s:I, s:I, s:s, s:s}",
 			"name", v->name, "type", v->type, "state", v->state,
 			"vcpus", (json_int_t)v->vcpus, "memory_kib", (json_int_t)v->memory_kib,
-			"owner", v->owner, "instance_id", v->instance_id));
+			"owner", v->owner, "instance_id", v->instance_id);
+		if (e && v->has_data) {
+			json_object_set_new(e, "data_volumes", json_integer(v->data_volumes));
+			json_object_set_new(e, "data_bytes", json_integer(json_bytes(v->data_bytes)));
+		}
+		json_array_append_new(list, e);
 	}
 	return list;
 }
@@ -466,10 +478,11 @@ static json_t *probe_agents(const struct probe_agent *ga, unsigned n)
 	return m;
 }
 
-/* {"addresses":{GUEST:IPV4,...},"guests":[...],"agent":{...}}: what the last
- * guests probe learnt (no addresses, no "guests" and no "agent" when
- * libvirt did not answer; no "agent" when no guest's agent did), then the
- * connection ends. */
+/* {"addresses":{GUEST:IPV4,...},"guests":[...],"agent":{...},
+ * "pool_free_bytes":N}: what the last guests probe learnt (no addresses, no
+ * "guests", no "agent" and no "pool_free_bytes" when libvirt did not answer;
+ * no "agent" when no guest's agent did; no "pool_free_bytes" when there is
+ * no pool), then the connection ends. */
 static const char *answer_addresses(struct job *j)
 {
 	const struct guests *g = j->d->probe;
@@ -485,6 +498,8 @@ static const char *answer_addresses(struct job *j)
 		json_object_set_new(a, g->last.addrs[i].name, json_string(g->last.addrs[i].ipv4));
 	if (m && known)
 		json_object_set_new(m, "guests", probe_inventory(&g->last));
+	if (m && known && g->last.has_pool)
+		json_object_set_new(m, "pool_free_bytes", json_integer(json_bytes(g->last.pool_free)));
 	if (m && known && (n = agent_ask_merge(&g->ask, &g->last, ga))) /* + the helper's */
 		json_object_set_new(m, "agent", probe_agents(ga, n));
 	if (m && fw_counters(&c[0], &c[1]) == 0) { /* the drop counters ride along */

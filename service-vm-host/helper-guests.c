@@ -4,16 +4,19 @@
  * table), and, given the base image name of each guest type
  * (lib/guest-types.c's order, "-" for none), which of them are in the
  * project's pool; prints one line for the agent:
- *   ok running=N memory_kib=M [bases=MASK] channels=K [ip=GUEST:A.B.C.D]...
- *      [ga=GUEST:IFNAME:ADDRESS]...
- *      [vm=GUEST:TYPE:STATE:VCPUS:MEMORY_KIB:OWNER:INSTANCE_ID]...
+ *   ok running=N memory_kib=M [bases=MASK] channels=K [pool_free=BYTES]
+ *      [ip=GUEST:A.B.C.D]... [ga=GUEST:IFNAME:ADDRESS]...
+ *      [vm=GUEST:TYPE:STATE:VCPUS:MEMORY_KIB:OWNER:INSTANCE_ID [vd=GUEST:VOLUMES:BYTES]]...
  *   or     error <reason>
  * (bit i of MASK: BASE i is there, as the volume virt/ imports it under;
  * a vm= for each domain, running or not, that carries the project's
  * metadata: what a fleet that lost its fleet.db adopts; a ga= for each
  * address a running guest's QEMU guest agent reports, when this process runs
  * as root: libvirt answers the agent's view on a read-write connection only;
- * K: the running guests whose guest agent channel is connected).
+ * K: the running guests whose guest agent channel is connected; BYTES of
+ * pool_free: what the pool has available, as a move's import counts it; a
+ * vd= after a guest's vm=: how many data volumes it has and their files'
+ * sizes in all, what a move's export carries, when each was found).
  * It lives apart from the agent so that libvirt's size and a hung daemon
  * stay out of the process that sends heartbeats. */
 #include <libvirt/libvirt.h>
@@ -90,6 +93,64 @@ static uint32_t bases_present(virConnectPtr conn, char **bases, int n)
 	return mask;
 }
 
+/* " pool_free=N": the bytes libvirt counts available in the pool, counted
+ * afresh first when rw (a read-write connection, as root) can ask for it:
+ * otherwise as libvirt last counted them (every creation, import and move
+ * into the pool recounts). Nothing when there is no pool. */
+static void print_pool(virConnectPtr conn, virConnectPtr rw)
+{
+	virStoragePoolPtr pool = virStoragePoolLookupByName(rw ? rw : conn, VIRT_DEFAULT_POOL);
+	virStoragePoolInfo info;
+
+	if (!pool)
+		return;
+	if (rw)
+		virStoragePoolRefresh(pool, 0); /* refused while a volume is written: the last count */
+	if (virStoragePoolGetInfo(pool, &info) == 0 && info.state == VIR_STORAGE_POOL_RUNNING)
+		printf(" pool_free=%llu", info.available);
+	virStoragePoolFree(pool);
+}
+
+/* The file of guest's data volume for disk, under the name an export looks
+ * it up by (the current scheme, else the legacy one); -ENOENT if neither. */
+static int data_file_bytes(virStoragePoolPtr pool, const char *guest, const char *disk,
+			   uint64_t *bytes)
+{
+	char role[8 + VIRT_DISK_NAME_MAX], vol[VIRT_VOL_NAME_MAX];
+	virStorageVolPtr v = NULL;
+	virStorageVolInfo info;
+	int ok;
+
+	snprintf(role, sizeof(role), "data-%s", disk);
+	if (virt_volume_name(vol, sizeof(vol), guest, role) == 0)
+		v = virStorageVolLookupByName(pool, vol);
+	if (!v && virt_volume_name_legacy(vol, sizeof(vol), guest, role) == 0)
+		v = virStorageVolLookupByName(pool, vol);
+	if (!v)
+		return -ENOENT;
+	ok = virStorageVolGetInfoFlags(v, &info, VIR_STORAGE_VOL_GET_PHYSICAL) == 0;
+	virStorageVolFree(v);
+	*bytes = ok ? info.allocation : 0;
+	return ok ? 0 : -EIO;
+}
+
+/* " vd=NAME:VOLUMES:BYTES" when each of m's data volumes is in the pool. */
+static void print_data(virConnectPtr conn, const char *name, const struct virt_meta *m)
+{
+	virStoragePoolPtr pool = virStoragePoolLookupByName(conn, VIRT_DEFAULT_POOL);
+	uint64_t total = 0, bytes = 0;
+	int ret = pool ? 0 : -ENOENT;
+
+	for (unsigned i = 0; !ret && i < m->ndata; i++) {
+		ret = data_file_bytes(pool, name, m->data[i], &bytes);
+		total = total + bytes < total ? UINT64_MAX : total + bytes;
+	}
+	if (!ret)
+		printf(" vd=%s:%u:%" PRIu64, name, m->ndata, total);
+	if (pool)
+		virStoragePoolFree(pool);
+}
+
 /* The first IPv4 address of the domain's interfaces from source src. */
 static bool first_ipv4(virDomainPtr dom, unsigned src, char out[PROBE_IPV4_MAX + 1])
 {
@@ -133,9 +194,8 @@ static void print_address(virDomainPtr dom, unsigned *count)
  * (user osi) may not write to libvirt, and a refused attempt every probe
  * would fill libvirtd's log; it asks the root helper instead
  * ("agent-addresses", when channels= says an agent is there). */
-static void print_agents(const char *uri, virDomainPtr *doms, int n)
+static void print_agents(virConnectPtr rw, virDomainPtr *doms, int n)
 {
-	virConnectPtr rw = geteuid() == 0 ? virConnectOpen(uri) : NULL;
 	static struct agent_found found;
 	static char line[PROBE_AGENT_MAX * PROBE_GA_MAX + 1];
 	uint64_t start = agent_now_ms();
@@ -150,8 +210,6 @@ static void print_agents(const char *uri, virDomainPtr *doms, int n)
 		agent_query(&d, 1, start, &found);
 		virDomainFree(d);
 	}
-	if (rw)
-		virConnectClose(rw);
 	if (agent_tokens(&found, line, sizeof(line)) == 0)
 		fputs(line, stdout);
 }
@@ -190,6 +248,7 @@ static void print_vm(virDomainPtr dom, unsigned *count)
 	print_word(m.owner);
 	putchar(':');
 	print_word(m.instance_id);
+	print_data(virDomainGetConnect(dom), name, &m);
 	(*count)++;
 }
 
@@ -209,7 +268,7 @@ static void print_vms(virConnectPtr conn)
 int main(int argc, char **argv)
 {
 	virDomainPtr *doms = NULL;
-	virConnectPtr conn;
+	virConnectPtr conn, rw = NULL;
 	uint64_t mem = 0;
 	unsigned running = 0, naddrs = 0, channels = 0;
 	int n, ret;
@@ -242,9 +301,15 @@ int main(int argc, char **argv)
 	if (argc > 2)
 		printf(" bases=%" PRIu32, bases_present(conn, argv + 2, argc - 2));
 	printf(" channels=%u", channels);
+	/* As root, a read-write connection too: the guests' agents answer only
+	 * there, and the pool is counted afresh. */
+	rw = geteuid() == 0 ? virConnectOpen(argv[1]) : NULL;
+	print_pool(conn, rw);
 	for (int i = 0; i < n; i++)
 		print_address(doms[i], &naddrs);
-	print_agents(argv[1], doms, n);
+	print_agents(rw, doms, n);
+	if (rw)
+		virConnectClose(rw);
 	for (int i = 0; i < n; i++)
 		virDomainFree(doms[i]);
 	print_vms(conn);

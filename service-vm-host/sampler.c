@@ -368,6 +368,27 @@ static int parse_probe_vm(const char *p, const char *end, struct probe_result *o
 	return (int)(p - start);
 }
 
+/* " vd=<guest>:<volumes>:<bytes>", right after that guest's vm=. Returns the
+ * bytes taken. */
+static int parse_probe_vd(const char *p, const char *end, struct probe_result *out)
+{
+	struct probe_vm *v = out->nvms ? &out->vms[out->nvms - 1] : NULL;
+	const char *start = p;
+	char name[GUEST_NAME_MAX + 1];
+	uint64_t nvol;
+
+	if (!v || v->has_data || !has_prefix(p, end, " vd="))
+		return -EBADMSG;
+	p += 4;
+	if (scan_word(&p, end, false, GUEST_NAME_MAX, name) < 0 || strcmp(name, v->name) ||
+	    scan_u64_colon(&p, end, PROBE_DATA_VOLUMES_MAX, &nvol) < 0 ||
+	    scan_u64(&p, end, &v->data_bytes) < 0 || (p != end && *p != ' '))
+		return -EBADMSG;
+	v->data_volumes = (uint32_t)nvol;
+	v->has_data = true;
+	return (int)(p - start);
+}
+
 static int parse_probe_ok(const char *p, const char *end, struct probe_result *out)
 {
 	uint64_t running, mem;
@@ -399,8 +420,15 @@ static int parse_probe_ok(const char *p, const char *end, struct probe_result *o
 			return -EBADMSG;
 		out->agent_channels = (uint32_t)ch;
 	}
+	if (has_prefix(p, end, " pool_free=")) {
+		p += 11;
+		if (scan_u64(&p, end, &out->pool_free) < 0)
+			return -EBADMSG;
+		out->has_pool = true;
+	}
 	while (p != end) {
 		int n = has_prefix(p, end, " vm=") ? parse_probe_vm(p, end, out) :
+			has_prefix(p, end, " vd=") ? parse_probe_vd(p, end, out) :
 			has_prefix(p, end, " ga=") ? parse_probe_agent(p, end, out) :
 			parse_probe_addr(p, end, out);
 

@@ -46,9 +46,11 @@ int sampler_read(struct sampler *s, struct sample *out);
 
 /* The one line service-vm-host-guests prints on stdout:
  *   "ok running=<u32> memory_kib=<u64>[ bases=<u32>][ channels=<u32>]
+ *       [ pool_free=<u64>]
  *       [ ip=<guest>:<IPv4>]...
  *       [ ga=<guest>:<ifname>:<address>]...
- *       [ vm=<guest>:<type>:<state>:<vcpus>:<memory_kib>:<owner>:<instance-id>]..."
+ *       [ vm=<guest>:<type>:<state>:<vcpus>:<memory_kib>:<owner>:<instance-id>
+ *         [ vd=<guest>:<volumes>:<bytes>]]..."
  *   or  "error <printable ASCII>"
  * with an optional trailing newline and nothing else. Each ip= names a
  * running guest (a guest name) and its IPv4 address in dotted-quad form; at
@@ -60,7 +62,11 @@ int sampler_read(struct sampler *s, struct sample *out);
  * interface's name, an IPv4 or IPv6 address in inet_ntop's form); at most
  * GUEST_AGENT_ADDRS_MAX per guest and PROBE_AGENT_MAX in all, no pair twice.
  * channels= counts the running guests whose guest agent channel the live
- * XML shows connected (read-only suffices; at most running). */
+ * XML shows connected (read-only suffices; at most running). pool_free= is
+ * the bytes libvirt counts available in the project's pool. A vd= follows
+ * the vm= of the same guest when each of its data volumes was found: how
+ * many (at most PROBE_DATA_VOLUMES_MAX) and their files' sizes in all, what
+ * a move's export would carry. */
 #define PROBE_REASON_MAX 200
 #define PROBE_BASES_MAX 8 /* bits of bases: guest types, in table order */
 #define PROBE_ADDRS_MAX 64
@@ -74,8 +80,14 @@ int sampler_read(struct sampler *s, struct sample *out);
  * with a ':' after each but the last */
 #define PROBE_VM_MAX (4 + GUEST_NAME_MAX + 1 + 15 + 1 + 7 + 1 + 10 + 1 + 20 + 1 + \
 		      PROBE_FIELD_MAX + 1 + PROBE_FIELD_MAX)
-#define PROBE_LINE_MAX (64 + PROBE_ADDRS_MAX * (4 + GUEST_NAME_MAX + 1 + PROBE_IPV4_MAX) + \
-			PROBE_VMS_MAX * PROBE_VM_MAX + PROBE_AGENT_MAX * PROBE_GA_MAX)
+#define PROBE_DATA_VOLUMES_MAX 16
+/* " vd=", name, ':', volumes (u32), ':', bytes (u64) */
+#define PROBE_VD_MAX (4 + GUEST_NAME_MAX + 1 + 10 + 1 + 20)
+/* " pool_free=" and a u64 */
+#define PROBE_POOL_MAX (11 + 20)
+#define PROBE_LINE_MAX (64 + PROBE_POOL_MAX + \
+			PROBE_ADDRS_MAX * (4 + GUEST_NAME_MAX + 1 + PROBE_IPV4_MAX) + \
+			PROBE_VMS_MAX * (PROBE_VM_MAX + PROBE_VD_MAX) + PROBE_AGENT_MAX * PROBE_GA_MAX)
 
 struct probe_addr {
 	char name[GUEST_NAME_MAX + 1];
@@ -97,6 +109,9 @@ struct probe_vm {
 	uint64_t memory_kib;
 	char owner[PROBE_FIELD_MAX + 1];
 	char instance_id[PROBE_FIELD_MAX + 1];
+	bool has_data;          /* a vd= followed: every data volume was found */
+	uint32_t data_volumes;
+	uint64_t data_bytes;    /* the volumes' files, what an export carries */
 };
 
 struct probe_result {
@@ -109,6 +124,8 @@ struct probe_result {
 	unsigned naddrs;   /* running guests whose IPv4 address libvirt knew */
 	struct probe_addr addrs[PROBE_ADDRS_MAX];
 	uint32_t agent_channels; /* running guests with a connected agent channel */
+	bool has_pool;     /* pool_free= was there */
+	uint64_t pool_free; /* bytes available in the project's pool */
 	unsigned nagent;   /* addresses the guests' agents reported */
 	struct probe_agent agent[PROBE_AGENT_MAX];
 	unsigned nvms;     /* the project's domains, running or not */

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "lib/ledger.h"
+#include "lib/room.h"
 #include "lib/log.h"
 #include "lib/units.h"
 #include "virt/virt-export.h"
@@ -93,8 +94,7 @@ static int import_free(struct virt_host *h, const struct export_manifest *m)
 	return import_base_check(h, m);
 }
 
-/* IMPORT_SLACK: the root overlay and seed, beside the data volumes. */
-#define IMPORT_SLACK (16ull << 20)
+#define IMPORT_SLACK IMPORT_ROOM_SLACK
 int import_room(struct virt_host *h, const char *name, uint64_t data_bytes)
 {
 	uint64_t need = data_bytes > UINT64_MAX - IMPORT_SLACK ? UINT64_MAX : IMPORT_SLACK + data_bytes;

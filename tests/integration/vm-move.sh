@@ -27,8 +27,11 @@
 #      the eviction, vault1 still running on node-a; once node-b is back the
 #      move ends (nothing of vault1 there) and vault1 is whole on node-a;
 #   a full disk on the target: node-b's pool on a tmpfs 4 MiB larger than
-#      what it holds; the move is refused before anything is made there,
-#      the message names the pool's free space, vault1 stays on node-a;
+#      what it holds; once node-b's agent has told the fleet, the move's
+#      plan is refused, naming the numbers, while vault1 still runs on
+#      node-a; the same pool filled after a plan was confirmed (the move
+#      waiting in vault1's shutdown) is refused as the transfer begins,
+#      before anything is made there, vault1 whole on node-a;
 #   3. kill -9 of the source agent, the target agent or the fleet at a random
 #      instant of a move, MOVE_ROUNDS rounds (10, the issue's minimum):
 #      afterwards the guest is defined on exactly one node, starts there, and
@@ -400,21 +403,57 @@ POOL_B=${LVDIR[b]}/pool
 # tmpfs goes there, and with it when that libvirtd ends.
 in_lv_b() { nsenter -t "${LVPID[b]}" -m -- "$@"; }
 cp -a "$POOL_B" "$T/pool-b.saved"
-if in_lv_b mount -t tmpfs -o "size=$(( $(du -sk "$POOL_B" | cut -f1) + 4096 ))k,mode=0711" osi-test-full "$POOL_B"; then
+fill_b() { # node-b's pool on a tmpfs 4 MiB larger than what it holds
+	in_lv_b mount -t tmpfs -o "size=$(( $(du -sk "$T/pool-b.saved" | cut -f1) + 4096 ))k,mode=0711" \
+		osi-test-full "$POOL_B" || return 1
 	in_lv_b cp -a "$T/pool-b.saved/." "$POOL_B/" || die "cannot fill node-b's small pool"
 	lvt b refresh > /dev/null || die "pool refresh on node-b"
-	out=$(cli vm move vault1 --to node-b --yes 2>&1) && die "a move into a full pool succeeded: $out"
+}
+unfill_b() { in_lv_b umount "$POOL_B"; lvt b refresh > /dev/null || die "pool refresh on node-b"; }
+# what node-b's agent last told the fleet of its pool (every 15 s or so)
+pool_free_b() { cli status --format json | jq -r '.nodes[] | select(.name == "node-b") | .pool_free_bytes'; }
+pool_below() { local v; v=$(pool_free_b); [[ $v =~ ^[0-9]+$ ]] && (( v < $1 )); }
+pool_above() { local v; v=$(pool_free_b); [[ $v =~ ^[0-9]+$ ]] && (( v > $1 )); }
+nothing_on_b() { ! defined_on b && [[ -z $(in_lv_b find "$POOL_B" -name 'vault1.*' -print -quit) ]]; }
+if fill_b; then
+	# 1. the fleet knows node-b's pool is short: the plan is refused while
+	# vault1 still runs on node-a, before anything shuts down
+	lvt a start vault1 > /dev/null || die "vault1 does not start on node-a"
+	wait_until 20 running_on a || die "vault1 is not running on node-a"
+	wait_until 60 pool_below $(( 16 << 20 )) || die "the fleet did not learn node-b's small pool: $(pool_free_b)"
+	out=$(cli vm move vault1 --to node-b --yes 2>&1) && die "a move into a full pool was planned: $out"
 	log "$out"
-	[[ $out == *"storage pool"*"free"*"nothing was defined"* ]] || die "the move into a full pool said: $out"
-	defined_on b && die "node-b defines vault1 after the refused move"
-	[[ -z $(in_lv_b find "$POOL_B" -name 'vault1.*' -print -quit) ]] || die "the refused move left $(in_lv_b ls "$POOL_B")"
-	in_lv_b umount "$POOL_B"
-	lvt b refresh > /dev/null || die "pool refresh on node-b"
+	[[ $out == *"node-b's storage pool has "*" free; moving vault1 needs "*"nothing was shut down"* ]] ||
+		die "the plan into a full pool said: $out"
+	running_on a || die "vault1 stopped on node-a at a refused plan: $(lvt a show vault1)"
+	[[ $(cli vm move-show vault1 2>&1) == *"no move recorded"* ]] || die "a move was recorded: $(cli vm move-show vault1 2>&1)"
+	nothing_on_b || die "the refused plan left something of vault1 on node-b: $(in_lv_b ls "$POOL_B")"
+	pass "a full pool on node-b, known to the fleet: the plan is refused naming the numbers, vault1 still running on node-a"
+	# 2. the pool fills after the plan was confirmed (while the move waits
+	# in vault1's clean shutdown): the transfer's own check refuses it
+	unfill_b
+	wait_until 60 pool_above $(( 64 << 20 )) || die "the fleet did not learn node-b's pool is roomy again: $(pool_free_b)"
+	cli vm move vault1 --to node-b --yes > "$T/filled.log" 2>&1 &
+	PIDS[filled]=$!
+	wait_until 20 in_transfer || die "the move did not begin: $(cli vm move-show vault1 2>&1)"
+	wait_until 10 still || die "the move is not waiting in the shutdown: $(cli vm move-show vault1 2>&1)"
+	fill_b || die "cannot mount the small pool again"
+	lvt a stop --force vault1 > /dev/null 2>&1 # the test guest ignores ACPI: the plug
+	rc=0
+	wait "${PIDS[filled]}" || rc=$?
+	unset "PIDS[filled]"
+	out=$(cat "$T/filled.log")
+	log "$out"
+	(( rc != 0 )) || die "a move into a pool filled after its plan succeeded: $out"
+	[[ $out == *"storage pool"*"free"*"nothing was defined"* ]] || die "the move into a pool filled after its plan said: $out"
+	nothing_on_b || die "the refused transfer left something of vault1 on node-b: $(in_lv_b ls "$POOL_B")"
+	unfill_b
 	[[ $(fleet_node) == node-a ]] || die "the fleet has vault1 on $(fleet_node)"
+	off a || die "vault1 did not stop on node-a"
 	lvt a start vault1 > /dev/null || die "vault1 does not start on node-a after the refused move"
 	off a || die "vault1 did not stop on node-a"
 	[[ $(sha256sum < "$(arch a)") == "$SUM" ]] || die "the archive changed on node-a"
-	pass "a full pool on node-b: the move is refused before anything is made there, with its free space; vault1 whole and startable on node-a"
+	pass "node-b's pool filled after the plan was confirmed: the transfer is refused before anything is made there, with its free space; vault1 whole and startable on node-a"
 else
 	log "SKIP (this check only): cannot mount a tmpfs in node-b's libvirtd's namespace"
 fi

@@ -306,6 +306,9 @@ static void bound(void **state)
 	assert_true(export_archive_bound(&m) > m.vol[0].bytes + EXPORT_MANIFEST_MAX + EXPORT_SIG_MAX);
 	assert_true(export_archive_bound(&m) < m.vol[0].bytes + EXPORT_MANIFEST_MAX + EXPORT_SIG_MAX +
 						   (64u << 10));
+	/* the fleet's estimate from a count and a total is the same bound */
+	assert_int_equal(export_archive_bound_of(m.nvol, m.vol[0].bytes), export_archive_bound(&m));
+	assert_int_equal(export_archive_bound_of(1, UINT64_MAX - 100), UINT64_MAX);
 	export_manifest_free(&m);
 }
 

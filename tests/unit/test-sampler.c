@@ -382,19 +382,63 @@ static void probe_line_inventory(void **state)
 	assert_string_equal(r.vms[1].state, "stopped");
 	assert_string_equal(r.vms[1].owner, "-");
 	/* The longest line: every address and every domain at its longest. */
-	n = (size_t)snprintf(line, sizeof(line), "ok running=%u memory_kib=18446744073709551615 bases=255",
-			     PROBE_ADDRS_MAX);
+	n = (size_t)snprintf(line, sizeof(line), "ok running=%u memory_kib=18446744073709551615 bases=255"
+			     " pool_free=18446744073709551615", PROBE_ADDRS_MAX);
 	for (unsigned i = 0; i < PROBE_ADDRS_MAX; i++)
 		n += (size_t)snprintf(line + n, sizeof(line) - n, " ip=%063u:255.255.255.%03u", i, 100 + i);
 	for (unsigned i = 0; i < PROBE_VMS_MAX; i++)
 		n += (size_t)snprintf(line + n, sizeof(line) - n,
 				      " vm=%063u:orchestration:running:4294967295:18446744073709551615:"
-				      "%063u:%063u", i, i, i);
+				      "%063u:%063u vd=%063u:%u:18446744073709551615", i, i, i, i,
+				      PROBE_DATA_VOLUMES_MAX);
 	assert_true(n <= PROBE_LINE_MAX);
 	assert_int_equal(parse_probe_line(line, n, &r), 0);
 	assert_int_equal(r.nvms, PROBE_VMS_MAX);
 	n += (size_t)snprintf(line + n, sizeof(line) - n, " vm=x:totebox:running:1:1:o:i");
 	assert_int_equal(parse_probe_line(line, n, &r), -EBADMSG);
+}
+
+/* pool_free= and vd=: the room a move needs and the room a node has. */
+static void probe_line_room(void **state)
+{
+	static const char *const bad[] = {
+		"ok running=0 memory_kib=0 pool_free=",
+		"ok running=0 memory_kib=0 pool_free=-1",
+		"ok running=0 memory_kib=0 pool_free=18446744073709551616",
+		"ok running=0 memory_kib=0 pool_free=1x",
+		"ok running=0 memory_kib=0 pool_free=1 pool_free=2",
+		/* vd= only right after its guest's vm=, once */
+		"ok running=0 memory_kib=0 vd=web1:1:5",
+		"ok running=0 memory_kib=0 vm=web1:totebox:running:1:1024:ops:iid vd=db1:1:5",
+		("ok running=0 memory_kib=0 vm=web1:totebox:running:1:1024:ops:iid vd=web1:1:5 "
+		 "vd=web1:1:5"),
+		"ok running=0 memory_kib=0 vm=web1:totebox:running:1:1024:ops:iid vd=web1:17:5",
+		"ok running=0 memory_kib=0 vm=web1:totebox:running:1:1024:ops:iid vd=web1:1",
+		"ok running=0 memory_kib=0 vm=web1:totebox:running:1:1024:ops:iid vd=web1:1:",
+		"ok running=0 memory_kib=0 vm=web1:totebox:running:1:1024:ops:iid vd=web1:1:5x",
+		"ok running=0 memory_kib=0 vm=web1:totebox:running:1:1024:ops:iid vd=web1:1:-5",
+	};
+	const char *good = "ok running=1 memory_kib=2 channels=0 pool_free=107374182400 "
+			   "ip=web1:10.77.1.5 vm=web1:totebox:running:2:1048576:ops:iid-9 "
+			   "vd=web1:2:1073872896 vm=db1:privategit:stopped:1:524288:-:-";
+	struct probe_result r;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(parse_probe_line(bad[i], strlen(bad[i]), &r), -EBADMSG);
+	assert_int_equal(parse_probe_line(good, strlen(good), &r), 0);
+	assert_true(r.has_pool);
+	assert_int_equal(r.pool_free, 107374182400ull);
+	assert_int_equal(r.nvms, 2);
+	assert_true(r.vms[0].has_data);
+	assert_int_equal(r.vms[0].data_volumes, 2);
+	assert_int_equal(r.vms[0].data_bytes, 1073872896ull);
+	assert_false(r.vms[1].has_data); /* a volume not found: no vd= */
+	/* an older probe's line: nothing known */
+	good = "ok running=0 memory_kib=0 vm=db1:privategit:stopped:1:524288:-:-";
+	assert_int_equal(parse_probe_line(good, strlen(good), &r), 0);
+	assert_false(r.has_pool);
+	assert_false(r.vms[0].has_data);
 }
 
 /* ga= tokens: what the guests' agents reported, checked like the fleet does. */
@@ -508,6 +552,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(probe_line_inventory),
+		cmocka_unit_test(probe_line_room),
 		cmocka_unit_test(probe_line_agent),
 		cmocka_unit_test(probe_line_channels),
 		cmocka_unit_test(agent_tokens_only),
