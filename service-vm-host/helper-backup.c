@@ -65,7 +65,7 @@ static int pack(const struct host_config *c, const char *gdir, const char *id, s
 	if (*tmp < 0)
 		return errbuf_fail(-errno, err, errlen, "%s: an unnamed file to pack into: %s",
 				   c->state_dir, strerror(errno));
-	return backup_copy_pack(gdir, id, trust_ledger, l, *tmp, bytes, err, errlen);
+	return backup_copy_pack(gdir, id, trust_ledger, l, NULL, NULL, *tmp, bytes, err, errlen);
 }
 
 int helper_backup_out(const struct host_config *c, const char *guest, const char *id, int *fd,
@@ -106,7 +106,7 @@ int helper_backup_in(const struct host_config *c, const char *guest, int fd, cha
 		return errbuf_fail(-EBADF, err, errlen, "the received copy is %s", why);
 	if ((ret = store_of(c, dir, &l, err, errlen)) < 0)
 		return ret;
-	ret = backup_copy_unpack(dir, guest, fd, trust_ledger, &l, summary, slen, err, errlen);
+	ret = backup_copy_unpack(dir, guest, fd, trust_ledger, &l, NULL, summary, slen, err, errlen);
 	ledger_free(&l);
 	return ret;
 }
