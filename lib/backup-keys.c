@@ -252,9 +252,9 @@ int backup_keys_match(const struct backup_keys *k, const struct backup_manifest 
 	if (strcmp(k->guest, top->guest) || strcmp(k->instance_id, top->instance_id))
 		return errbuf_fail(-EBADMSG, err, errlen, "the keys are of guest %s (%s), the chain of %s "
 				   "(%s)", k->guest, k->instance_id, top->guest, top->instance_id);
-	if (!k->local && strcmp(k->backup, top->id))
-		return errbuf_fail(-EBADMSG, err, errlen, "the keys are for backup %s, the chain ends at %s",
-				   k->backup, top->id);
+	if (strcmp(k->backup, k->local ? full->id : top->id))
+		return errbuf_fail(-EBADMSG, err, errlen, "the keys are for backup %s, not %s", k->backup,
+				   k->local ? full->id : top->id);
 	for (unsigned i = 0; i < k->nvol; i++) {
 		unsigned j = 0;
 
@@ -270,7 +270,7 @@ int backup_keys_match(const struct backup_keys *k, const struct backup_manifest 
 	return 0;
 }
 
-int backup_keys_reseal(const struct backup_keys *k, const struct identity *self,
+int backup_keys_reseal(const struct backup_keys *k, const char *full_id, const struct identity *self,
 		       const uint8_t seal_pk[32], struct backup_keys *out, char *err, size_t errlen)
 {
 	uint8_t key[KEY_SEAL_KEY_BYTES];
@@ -278,11 +278,14 @@ int backup_keys_reseal(const struct backup_keys *k, const struct identity *self,
 	int ret = 0;
 
 	key_seal_id(self->sign_pk, kid);
+	if (!backup_id_valid(full_id))
+		return errbuf_fail(-EINVAL, err, errlen, "not a backup id");
 	if (k->local || strcmp(k->recipient, self->name) || strcmp(k->key_id, kid))
 		return errbuf_fail(-EPERM, err, errlen, "the keys are sealed to %s (key id %s), this node "
 				   "is %s (key id %s)", k->recipient, k->key_id, self->name, kid);
 	*out = *k;
 	out->local = true;
+	memcpy(out->backup, full_id, sizeof(out->backup));
 	out->node[0] = out->recipient[0] = out->key_id[0] = '\0';
 	for (unsigned i = 0; i < k->nvol && !ret; i++) {
 		if (key_unseal(self, k->vol[i].sealed, KEY_SEAL_BYTES, key) < 0)

@@ -3,8 +3,10 @@
  * holder. Carried in a backup's copy as ID.keys (ID: the chain's newest
  * link), sealed to the target node's ledger key and signed by the sending
  * node, so that a guest made again on the target can be restored from the
- * copy; kept beside the stored chain as ID.keys again, then sealed to that
- * node's own seal key (root's) and not signed (the store is root's alone).
+ * copy; kept beside the stored chain as FULL.keys (FULL: the chain's full,
+ * whose file the key opens, so every link's restore finds it), then sealed
+ * to that node's own seal key (root's) and not signed (the store is root's
+ * alone).
  *
  * Pure: text <-> struct, sign, verify, the checks against the chain's
  * manifests, and the resealing; as strict as the manifests (unknown,
@@ -31,7 +33,7 @@ struct backup_key {
 
 struct backup_keys {
 	bool local;                        /* the kept form: no node, recipient, key_id */
-	char backup[BACKUP_ID_LEN + 1];    /* the chain's newest link (when written) */
+	char backup[BACKUP_ID_LEN + 1];    /* carried: the chain's newest link; kept: its full */
 	char guest[EXPORT_TEXT_MAX];
 	char instance_id[EXPORT_TEXT_MAX];
 	char node[NODE_NAME_MAX + 1];      /* carried: the member that sealed and signed */
@@ -61,13 +63,14 @@ int backup_keys_verify(const char *text, size_t len, struct backup_keys *k, stru
 
 /* Whether k is of the chain whose newest link is top and full its full:
  * the same guest and instance, each volume one of the full's with that
- * file's SHA-256 (and, for the carried form, backup = top's id). */
+ * file's SHA-256, backup top's id (carried) or full's (kept). */
 int backup_keys_match(const struct backup_keys *k, const struct backup_manifest *top,
 		      const struct backup_manifest *full, char *err, size_t errlen);
 /* The carried keys opened with self (their recipient: name and key id
- * must be self's) and sealed again to seal_pk, into *out (the kept form).
- * -EPERM when they are not self's. Keys are zeroed after use. */
-int backup_keys_reseal(const struct backup_keys *k, const struct identity *self,
+ * must be self's) and sealed again to seal_pk, into *out (the kept form,
+ * for the chain whose full is full_id). -EPERM when they are not self's.
+ * Keys are zeroed after use. */
+int backup_keys_reseal(const struct backup_keys *k, const char *full_id, const struct identity *self,
 		       const uint8_t seal_pk[32], struct backup_keys *out, char *err, size_t errlen);
 /* The index of disk in k, or -1. */
 int backup_keys_find(const struct backup_keys *k, const char *disk);

@@ -166,6 +166,12 @@ static void test_match(void **state)
 	carried(&k, &a, &b, key);
 	strcpy(k.vol[0].disk, "repos");
 	assert_int_equal(backup_keys_match(&k, &top, &full, err, sizeof(err)), -EBADMSG);
+	/* the kept form names the full */
+	carried(&k, &a, &b, key);
+	k.local = true;
+	assert_int_equal(backup_keys_match(&k, &top, &full, err, sizeof(err)), -EBADMSG);
+	strcpy(k.backup, full.id);
+	assert_int_equal(backup_keys_match(&k, &top, &full, err, sizeof(err)), 0);
 }
 
 static void test_reseal(void **state)
@@ -183,11 +189,12 @@ static void test_reseal(void **state)
 	crypto_box_keypair(pk, sk);
 	randombytes_buf(key, sizeof(key));
 	carried(&k, &a, &b, key);
-	assert_int_equal(backup_keys_reseal(&k, &c, pk, &kept, err, sizeof(err)), -EPERM);
+	assert_int_equal(backup_keys_reseal(&k, "20261201T000000Z", &c, pk, &kept, err, sizeof(err)), -EPERM);
 	strcpy(c.name, "cloud"); /* the name, not the key */
-	assert_int_equal(backup_keys_reseal(&k, &c, pk, &kept, err, sizeof(err)), -EPERM);
-	assert_int_equal(backup_keys_reseal(&k, &b, pk, &kept, err, sizeof(err)), 0);
+	assert_int_equal(backup_keys_reseal(&k, "20261201T000000Z", &c, pk, &kept, err, sizeof(err)), -EPERM);
+	assert_int_equal(backup_keys_reseal(&k, "20261201T000000Z", &b, pk, &kept, err, sizeof(err)), 0);
 	assert_true(kept.local);
+	assert_string_equal(kept.backup, "20261201T000000Z");
 	assert_int_equal(crypto_box_seal_open(back, kept.vol[0].sealed, KEY_SEAL_BYTES, pk, sk), 0);
 	assert_memory_equal(back, key, sizeof(key));
 	assert_int_equal(backup_keys_encode(&kept, &text, &len, err, sizeof(err)), 0);
