@@ -87,7 +87,7 @@ int backup_owned(const char *path, const struct stat *st, char *err, size_t errl
 /* Writes ID.json and ID.sig (the commit point of a backup). */
 int backup_store_manifest(const char *gdir, const struct backup_manifest *m,
 			  const struct identity *signer, char *err, size_t errlen);
-/* Removes a backup's files, manifest first. */
+/* Removes a backup's files (its kept keys, ID.keys, too). */
 int backup_remove(const char *gdir, const struct backup_manifest *m);
 
 
