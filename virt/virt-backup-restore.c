@@ -254,6 +254,7 @@ static int kept_keys(struct restoring *r, const struct backup_manifest *top, str
 static int chain_keys(struct restoring *r, const struct backup_manifest *top)
 {
 	const char *fid = r->e[r->chain[0]].m.id;
+	char why[VIRT_ERR_MAX];
 	struct backup_keys k;
 	bool have = false, opens;
 	int ret = 0;
@@ -268,7 +269,17 @@ static int chain_keys(struct restoring *r, const struct backup_manifest *top)
 			return ret;
 		have = have || ret == 0;
 		j = have ? backup_keys_find(&k, disk) : -1;
-		if ((ret = virt_secret_key(r->h, r->luks[i], r->id, r->old[i])) < 0)
+		if ((ret = virt_secret_key(r->h, r->luks[i], r->id, r->old[i])) < 0 && j < 0 && r->len == 1) {
+			ret = 0; /* a full goes in as it is, under the volume's secret, as before keys */
+			log_warn("restore of %s: the key of its volume %s cannot be opened here, so backup %s "
+				 "is not checked to open with it", r->guest, disk, fid);
+			continue;
+		}
+		if (ret < 0 && j >= 0)
+			return virt_fail(r->h, ret, "%s's volume %s: its own key cannot be opened here, so it "
+					 "could not be put back if the restore failed: %.120s", r->guest, disk,
+					 strcpy(why, r->h->err));
+		if (ret < 0)
 			return ret;
 		if (j >= 0 && (ret = virt_seal_open(r->h, k.vol[j].sealed, r->key[i])) < 0)
 			return ret == -EPERM ? virt_fail(r->h, ret, "the key kept with backup %s for %s is "
