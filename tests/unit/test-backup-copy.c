@@ -564,6 +564,8 @@ static void orphans(struct fx *f, const char *dir)
 	backup(f, dir, "vault1", O1, "", 50);
 	snprintf(path, sizeof(path), "%s/vault1/" O1 ".json", dir);
 	assert_int_equal(unlink(path), 0);
+	snprintf(path, sizeof(path), "%s/vault1/" O1 ".keys", dir);
+	assert_int_equal(atomic_write_file(path, "{}", 2, 0600), 0);
 	snprintf(path, sizeof(path), "%s/vault1/notes.txt", dir);
 	assert_int_equal(atomic_write_file(path, "x", 1, 0600), 0);
 }
@@ -587,7 +589,7 @@ static void swept(void **state)
 	orphans(f, f->dst);
 	assert_int_equal(unpack(f, pack(f, "vault1", I1), trust_id), 0);
 	assert_false(has(f->dst, O1 ".sig") || has(f->dst, O1 ".archive.qcow2") ||
-		     has(f->dst, O1 ".media.qcow2"));
+		     has(f->dst, O1 ".media.qcow2") || has(f->dst, O1 ".keys"));
 	assert_true(has(f->dst, "notes.txt"));
 	assert_int_equal(stored(f), 2);
 	/* the packing side, while its lock is free; else it packs all the same */
