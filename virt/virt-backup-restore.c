@@ -78,14 +78,17 @@ static char *chain_json(const struct restoring *r, const char *disk, bool luks)
 }
 
 /* qemu-img with the descriptors keep[0..nkeep) inherited (each dup'd onto
- * itself, which clears close-on-exec in the child only); its exit status
- * into *code (-1 if killed). */
+ * itself, which clears close-on-exec in the child only), its stderr
+ * dropped when quiet; its exit status into *code (-1 if killed). */
 static int spawn_qemu_img(struct virt_host *h, char *const argv[], const int *keep, size_t nkeep,
-			  int *code)
+			  bool quiet, int *code)
 {
 	posix_spawn_file_actions_t fa;
 	pid_t pid;
 	int status, ret = posix_spawn_file_actions_init(&fa);
+
+	if (!ret && quiet) /* a refusal of its own says why */
+		ret = posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
 
 	for (size_t k = 0; !ret && k < nkeep; k++)
 		if (keep[k] >= 0)
@@ -104,7 +107,7 @@ static int spawn_qemu_img(struct virt_host *h, char *const argv[], const int *ke
 
 static int run_qemu_img(struct virt_host *h, char *const argv[], const int *keep, size_t nkeep)
 {
-	int code, ret = spawn_qemu_img(h, argv, keep, nkeep, &code);
+	int code, ret = spawn_qemu_img(h, argv, keep, nkeep, false, &code);
 
 	if (!ret && code)
 		return virt_fail(h, -EIO, "qemu-img convert of the chain failed (status %d)", code);
@@ -211,7 +214,7 @@ static int key_opens(struct restoring *r, unsigned i, const char *disk, bool *op
 	keep[0] = fd;
 	keep[1] = key;
 	char *argv[] = { "qemu-img", "check", "-q", "--object", object, spec, NULL };
-	if ((ret = spawn_qemu_img(r->h, argv, keep, 2, &code)) == 0 && code == 2)
+	if ((ret = spawn_qemu_img(r->h, argv, keep, 2, true, &code)) == 0 && code == 2)
 		ret = virt_fail(r->h, -EBADMSG, "qemu-img check finds the full's file of %s corrupt", disk);
 	*opens = code == 0 || code == 3;
 cleanup:
