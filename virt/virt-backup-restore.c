@@ -259,18 +259,21 @@ static int chain_keys(struct restoring *r, const struct backup_manifest *top)
 	const char *fid = r->e[r->chain[0]].m.id;
 	char why[VIRT_ERR_MAX];
 	struct backup_keys k;
-	bool have = false, opens;
+	bool have = false, any = false, opens;
 	int ret = 0;
 
+	for (unsigned i = 0; i < top->nvol; i++)
+		any |= r->luks[i][0] != '\0';
+	if (any && (ret = kept_keys(r, top, &k)) < 0 && ret != -ENOENT)
+		return ret;
+	have = any && ret == 0;
+	ret = 0;
 	for (unsigned i = 0; i < top->nvol && !ret; i++) {
 		const char *disk = top->vol[i].disk;
 		int j;
 
 		if (!r->luks[i][0])
 			continue;
-		if (!have && (ret = kept_keys(r, top, &k)) < 0 && ret != -ENOENT)
-			return ret;
-		have = have || ret == 0;
 		j = have ? backup_keys_find(&k, disk) : -1;
 		if ((ret = virt_secret_key(r->h, r->luks[i], r->id, r->old[i])) < 0 && j < 0 && r->len == 1) {
 			ret = 0; /* a full goes in as it is, under the volume's secret, as before keys */
