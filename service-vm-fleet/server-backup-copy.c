@@ -106,6 +106,8 @@ static json_t *request(const struct backup_copy *bc, bool out, const char *addr)
 
 	if (m && !out && bc->restore[0])
 		json_object_set_new(json_object_get(m, "move"), "restore", json_string(bc->restore));
+	if (m && out) /* whom its helper seals an encrypted chain's keys to */
+		json_object_set_new(m, "target", json_string(bc->target));
 	if (m && !out && bc->keep)
 		json_object_set_new(m, "keep", json_integer(bc->keep));
 	if (m) /* the helper checks it too, and refuses a stale one */

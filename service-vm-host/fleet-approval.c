@@ -1,6 +1,7 @@
 #include "service-vm-host/fleet-approval.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #define HEAD (API_NONCE_BYTES + SIG_BYTES + 1)
@@ -70,4 +71,23 @@ const char *approval_check(const uint8_t *blob, size_t len, const struct trust_s
 	why = req ? same_request(req, self, op, guest, backup, now, keep) : "the fleet's request is not JSON";
 	json_decref(req);
 	return why;
+}
+
+int approval_target(const uint8_t *blob, size_t len, char out[NODE_NAME_MAX + 1])
+{
+	size_t n = len > HEAD ? blob[HEAD - 1] : 0;
+	json_t *req = n && HEAD + n < len ? json_loadb((const char *)blob + HEAD + n, len - HEAD - n,
+						      JSON_REJECT_DUPLICATES, NULL) : NULL;
+	const json_t *t = json_object_get(req, "target");
+	int ret = 0;
+
+	out[0] = '\0';
+	if (!req)
+		ret = -EINVAL;
+	else if (t && (!json_is_string(t) || !node_name_valid(json_string_value(t))))
+		ret = -EINVAL;
+	else if (t)
+		snprintf(out, NODE_NAME_MAX + 1, "%s", json_string_value(t));
+	json_decref(req);
+	return ret;
 }

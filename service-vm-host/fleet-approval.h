@@ -36,3 +36,8 @@ int approval_pack(const uint8_t nonce[API_NONCE_BYTES], const struct frame_signe
 const char *approval_check(const uint8_t *blob, size_t len, const struct trust_set *ts,
 			   const char *self, const char *op, const char *guest, const char *backup,
 			   int64_t now, unsigned *keep);
+/* A backup-out's body's "target", the node the copy goes to (what its
+ * volumes' keys are sealed to), into out; "" when the body has none (a
+ * fleet of an older version). Only of a blob approval_check accepted. 0,
+ * or -EINVAL when it is there but not a member name. */
+int approval_target(const uint8_t *blob, size_t len, char out[NODE_NAME_MAX + 1]);

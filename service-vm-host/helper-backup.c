@@ -4,13 +4,18 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
+#include <sodium.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "lib/backup-trust.h"
 #include "lib/clock.h"
+#include "lib/backup-keys.h"
 #include "lib/errbuf.h"
+#include "lib/identity.h"
+#include "lib/log.h"
 #include "lib/mesh.h"
+#include "lib/seal-key.h"
 #include "osi-config.h"
 #include "service-vm-host/approval-spent.h"
 #include "service-vm-host/fleet-approval.h"
@@ -57,22 +62,118 @@ static int store_of(const struct host_config *c, char dir[PATH_MAX], struct ledg
 	return load_ledger(c, l, err, errlen);
 }
 
+/* What an encrypted chain's keys are made with: the guest's volumes'
+ * secrets here, the target's ledger key, this node's identity. */
+struct keys_out {
+	const struct host_config *c;
+	const char *guest, *target;
+	struct ledger *l;
+};
+
+/* The target, a live member of this node's ledger: its Ed25519 key. */
+static int target_key(struct keys_out *o, uint8_t pk[SIGN_PK_BYTES], char *err, size_t errlen)
+{
+	struct trust_set ts = { 0 };
+	const struct trust_entry *e;
+	int ret = mesh_trust_from_ledger(o->l, &ts);
+
+	if (ret < 0)
+		return errbuf_fail(-EPERM, err, errlen, "cannot read the ledger's members: %s",
+				   strerror(-ret));
+	if ((e = trust_find(&ts, o->target)))
+		memcpy(pk, e->sign_pk, SIGN_PK_BYTES);
+	trust_free(&ts);
+	return e ? 0 : errbuf_fail(-EPERM, err, errlen, "the target %s is not a live member of this "
+				   "node's ledger", o->target);
+}
+
+/* Each encrypted volume's key, from its secret here, sealed to the target:
+ * a volume whose key is not here (the guest gone, or made without a seal
+ * key) is left out, and the copy says so on the other side. */
+static int seal_keys(struct keys_out *o, const struct identity *id, const uint8_t pk[SIGN_PK_BYTES],
+		     const struct backup_manifest *full, const bool *encrypted, struct backup_keys *k,
+		     char *err, size_t errlen)
+{
+	struct virt_config vc = { .uri = o->c->virt_uri, .seal_key = o->c->seal_key };
+	uint8_t key[KEY_SEAL_KEY_BYTES];
+	struct virt_host h;
+	int ret = 0;
+
+	vc.pool_dir = o->c->pool_dir[0] ? o->c->pool_dir : NULL;
+	if (virt_host_open(&h, &vc) < 0)
+		return errbuf_fail(-EIO, err, errlen, "libvirt, for the volumes' keys: %s", h.err);
+	for (unsigned i = 0; i < full->nvol && !ret; i++) {
+		struct backup_key *v = &k->vol[k->nvol];
+
+		if (!encrypted[i])
+			continue;
+		if (virt_backup_volume_key(&h, o->guest, full->vol[i].disk, id, key) < 0) {
+			log_warn("backup copy of %s to %s: the key of volume %s is not carried: %s",
+				 o->guest, o->target, full->vol[i].disk, h.err);
+			continue;
+		}
+		snprintf(v->disk, sizeof(v->disk), "%s", full->vol[i].disk);
+		memcpy(v->sha256, full->vol[i].sha256, sizeof(v->sha256));
+		if (key_seal_ed25519(pk, key, v->sealed) < 0)
+			ret = errbuf_fail(-EINVAL, err, errlen, "the target %s's key cannot be sealed to",
+					  o->target);
+		k->nvol++;
+	}
+	sodium_memzero(key, sizeof(key));
+	virt_host_close(&h);
+	return ret;
+}
+
+static int make_keys(void *ctx, const struct backup_manifest *full, const struct backup_manifest *top,
+		     const bool *encrypted, char **text, size_t *len, char *err, size_t errlen)
+{
+	struct keys_out *o = ctx;
+	struct backup_keys k = { .nvol = 0 };
+	uint8_t pk[SIGN_PK_BYTES];
+	struct identity id;
+	int ret;
+
+	*text = NULL;
+	if (!o->target[0]) {
+		log_warn("backup copy of %s: the fleet named no target (an older fleet), so no key of "
+			 "its encrypted volumes is carried", o->guest);
+		return 0;
+	}
+	if ((ret = target_key(o, pk, err, errlen)) < 0)
+		return ret;
+	if ((ret = identity_load(o->c->state_dir, &id)) < 0)
+		return errbuf_fail(ret, err, errlen, "cannot load this node's identity to sign the keys: "
+				   "%s", strerror(-ret));
+	snprintf(k.backup, sizeof(k.backup), "%s", top->id);
+	snprintf(k.guest, sizeof(k.guest), "%s", top->guest);
+	snprintf(k.instance_id, sizeof(k.instance_id), "%s", top->instance_id);
+	snprintf(k.node, sizeof(k.node), "%s", id.name);
+	snprintf(k.recipient, sizeof(k.recipient), "%s", o->target);
+	key_seal_id(pk, k.key_id);
+	ret = seal_keys(o, &id, pk, full, encrypted, &k, err, errlen);
+	if (!ret && k.nvol)
+		ret = backup_keys_sign(&id, &k, text, len, err, errlen);
+	identity_wipe(&id);
+	return ret;
+}
+
 /* Packed into an unnamed file of the state directory (root's). */
-static int pack(const struct host_config *c, const char *gdir, const char *id, struct ledger *l,
+static int pack(const struct host_config *c, const char *gdir, const char *id, struct keys_out *o,
 		int *tmp, uint64_t *bytes, char *err, size_t errlen)
 {
 	*tmp = open(c->state_dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
 	if (*tmp < 0)
 		return errbuf_fail(-errno, err, errlen, "%s: an unnamed file to pack into: %s",
 				   c->state_dir, strerror(errno));
-	return backup_copy_pack(gdir, id, trust_ledger, l, *tmp, bytes, err, errlen);
+	return backup_copy_pack(gdir, id, trust_ledger, o->l, make_keys, o, *tmp, bytes, err, errlen);
 }
 
-int helper_backup_out(const struct host_config *c, const char *guest, const char *id, int *fd,
-		      uint64_t *bytes, char *err, size_t errlen)
+int helper_backup_out(const struct host_config *c, const char *guest, const char *id,
+		      const char *target, int *fd, uint64_t *bytes, char *err, size_t errlen)
 {
 	char dir[PATH_MAX], gdir[PATH_MAX], self[32];
 	struct ledger l;
+	struct keys_out o = { .c = c, .guest = guest, .target = target, .l = &l };
 	int tmp = -1, ret = store_of(c, dir, &l, err, errlen);
 
 	*fd = -1;
@@ -80,7 +181,7 @@ int helper_backup_out(const struct host_config *c, const char *guest, const char
 		return ret;
 	ret = backup_guest_dir(dir, guest, false, gdir, sizeof(gdir), err, errlen);
 	if (ret == 0)
-		ret = pack(c, gdir, id, &l, &tmp, bytes, err, errlen);
+		ret = pack(c, gdir, id, &o, &tmp, bytes, err, errlen);
 	ledger_free(&l);
 	if (ret == 0) { /* what the caller gets can only read it */
 		snprintf(self, sizeof(self), "/proc/self/fd/%d", tmp);
@@ -98,6 +199,9 @@ int helper_backup_in(const struct host_config *c, const char *guest, int fd, cha
 {
 	char dir[PATH_MAX];
 	const char *why = fd < 0 ? "absent" : move_fd_check(fd);
+	struct seal_key sk = { { 0 }, { 0 } };
+	struct identity id = { .name = "" };
+	struct backup_copy_keys_in kin = { .seal_pk = sk.pk };
 	struct ledger l;
 	int ret;
 
@@ -106,8 +210,18 @@ int helper_backup_in(const struct host_config *c, const char *guest, int fd, cha
 		return errbuf_fail(-EBADF, err, errlen, "the received copy is %s", why);
 	if ((ret = store_of(c, dir, &l, err, errlen)) < 0)
 		return ret;
-	ret = backup_copy_unpack(dir, guest, fd, trust_ledger, &l, summary, slen, err, errlen);
+	if ((ret = identity_load(c->state_dir, &id)) < 0)
+		log_warn("no identity in %s (%s): a copy with keys is refused", c->state_dir,
+			 strerror(-ret));
+	else if ((ret = seal_key_load(c->seal_key, 1, &sk)) < 0)
+		log_warn("seal key %s: %s: a copy with keys is refused", c->seal_key, strerror(-ret));
+	else
+		kin.self = &id;
+	ret = backup_copy_unpack(dir, guest, fd, trust_ledger, &l, kin.self ? &kin : NULL, summary, slen,
+				 err, errlen);
 	ledger_free(&l);
+	identity_wipe(&id);
+	seal_key_wipe(&sk);
 	return ret;
 }
 
@@ -129,7 +243,7 @@ int helper_backup_restore(struct virt_host *h, const struct host_config *c, cons
 
 int helper_backup_approved(const struct host_config *c, const uint8_t *blob, size_t len,
 			   const char *verb, const char *guest, const char *id, unsigned *keep,
-			   char *err, size_t errlen)
+			   char target[NODE_NAME_MAX + 1], char *err, size_t errlen)
 {
 	struct trust_set ts = { 0 };
 	const char *why;
@@ -147,6 +261,9 @@ int helper_backup_approved(const struct host_config *c, const uint8_t *blob, siz
 	trust_free(&ts);
 	if (why)
 		return errbuf_fail(-EPERM, err, errlen, "not approved by the fleet: %s", why);
+	if (target && approval_target(blob, len, target) < 0)
+		return errbuf_fail(-EPERM, err, errlen, "not approved by the fleet: its target is not a "
+				   "member name");
 	return approval_spend(c->state_dir, blob + API_NONCE_BYTES, clock_wall_s(), err, errlen);
 }
 

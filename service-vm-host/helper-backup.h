@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "lib/auth.h"
 #include "service-vm-host/host-config.h"
 
 struct virt_host;
@@ -15,10 +16,12 @@ struct virt_host;
  * fleet's signed request for this verb, guest and backup id (NULL: a
  * backup-in that restores nothing), the fleet being the one this node's
  * verified ledger names; *keep the count its body asks the target to keep
- * (0: no pruning). 0, or -EPERM and why in err. */
+ * (0: no pruning); target (if not NULL) the node a backup-out's body names
+ * as the copy's target ("" when none: fleet-approval.h). 0, or -EPERM and
+ * why in err. */
 int helper_backup_approved(const struct host_config *c, const uint8_t *blob, size_t len,
 			   const char *verb, const char *guest, const char *id, unsigned *keep,
-			   char *err, size_t errlen);
+			   char target[NODE_NAME_MAX + 1], char *err, size_t errlen);
 /* After a copy whose approval says keep: the guest's store pruned to the
  * newest keep (and what they need), under its lock. */
 int helper_backup_prune(const struct host_config *c, const char *guest, unsigned keep,
@@ -27,12 +30,15 @@ int helper_backup_prune(const struct host_config *c, const char *guest, unsigned
 int helper_backup_dir(const struct host_config *c, char *buf, size_t len);
 /* backup-out: the chain of guest's backup id, checked (every link signed by
  * a live member of this node's ledger, every file's SHA-256), packed into
- * a file nobody else can open, handed back read-only (*fd, *bytes). */
-int helper_backup_out(const struct host_config *c, const char *guest, const char *id, int *fd,
-		      uint64_t *bytes, char *err, size_t errlen);
+ * a file nobody else can open, handed back read-only (*fd, *bytes). An
+ * encrypted chain carries the keys of guest's volumes here sealed to
+ * target (a live member of the ledger), signed by this node ("": none). */
+int helper_backup_out(const struct host_config *c, const char *guest, const char *id,
+		      const char *target, int *fd, uint64_t *bytes, char *err, size_t errlen);
 /* backup-in: the copy the agent received (fd) stored into guest's backup
- * directory, every link signed by a live member of this node's ledger;
- * summary says what was stored. Nothing new stays on failure. */
+ * directory, every link signed by a live member of this node's ledger, its
+ * keys (if any) opened with this node's identity and kept sealed to its
+ * seal key; summary says what was stored. Nothing new stays on failure. */
 int helper_backup_in(const struct host_config *c, const char *guest, int fd, char *summary,
 		     size_t slen, char *err, size_t errlen);
 /* A backup-in that names a backup then restores guest's data volumes from

@@ -385,33 +385,35 @@ static int move(struct virt_host *h, const struct host_config *c, const struct g
  * the helper does nothing with the node's backups that the fleet did not
  * sign, whatever the agent (osi) asks. NULL or why not. */
 static const char *approved(const struct host_config *c, const char *verb, const char *name,
-			    const char *id, unsigned *keep, char *err, size_t errlen)
+			    const char *id, unsigned *keep, char *target, char *err, size_t errlen)
 {
 	uint8_t blob[APPROVAL_MAX + 1];
 	ssize_t n = recv(peer, blob, sizeof(blob), MSG_TRUNC);
 
 	if (n <= 0 || (size_t)n > APPROVAL_MAX)
 		return "no approval of the fleet arrived";
-	return helper_backup_approved(c, blob, (size_t)n, verb, name, id, keep, err, errlen) < 0 ? err
-												      : NULL;
+	return helper_backup_approved(c, blob, (size_t)n, verb, name, id, keep, target, err,
+				      errlen) < 0 ? err : NULL;
 }
 
 /* backup-out: the backup's id in a second record (as move-out's target);
- * the packed copy handed back. No libvirt: only the node's backup store. */
+ * the packed copy handed back. Libvirt only for an encrypted chain: its
+ * volumes' keys, sealed to the target the fleet's approval names. */
 static int backup_out(const struct host_config *c, const char *name)
 {
 	char id[HELPER_MOVE_TO_BYTES], buf[HELPER_MOVE_TO_BYTES + 1], err[VIRT_ERR_MAX];
+	char target[NODE_NAME_MAX + 1] = "";
 	ssize_t n = recv(peer, buf, sizeof(buf), MSG_TRUNC);
 	const char *why = n < 0 ? "no backup id arrived" : helper_backup_id_check(buf, (size_t)n, id);
 	uint64_t bytes = 0;
 	int fd, ret;
 
 	if (!why)
-		why = approved(c, "backup-out", name, id, NULL, err, sizeof(err));
+		why = approved(c, "backup-out", name, id, NULL, target, err, sizeof(err));
 	if (why)
 		return fail("refused: %s", why);
 	report("packing", "checking the chain's signatures and hashes, then packing it", NULL);
-	if (helper_backup_out(c, name, id, &fd, &bytes, err, sizeof(err)) < 0)
+	if (helper_backup_out(c, name, id, target, &fd, &bytes, err, sizeof(err)) < 0)
 		return fail("cannot pack backup %s of %s: %s", id, name, err);
 	ret = send_fd(fd, "packed", bytes); /* the mover's; "sent" is its own end state */
 	close(fd);
@@ -446,7 +448,7 @@ static int backup_in(const struct host_config *c, const struct guest_op_def *op,
 	int ret;
 
 	if (!why)
-		why = approved(c, "backup-in", name, id[0] ? id : NULL, &keep, err, sizeof(err));
+		why = approved(c, "backup-in", name, id[0] ? id : NULL, &keep, NULL, err, sizeof(err));
 	if (why)
 		return fail("refused: %s", why);
 	report("storing", "checking every signature and hash before keeping anything", NULL);

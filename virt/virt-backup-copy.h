@@ -1,8 +1,10 @@
 /* A backup's copy to another node (docs/protocol.md, "Backup copy
  * payload"): the chain ending at one backup as a POSIX tar (pax, restricted
  * to ustar where it suffices), each link in turn, full first: ID.json,
- * ID.sig, then each ID.DISK.qcow2 in its manifest's order; regular files
- * with flat names, nothing else.
+ * ID.sig, then each ID.DISK.qcow2 in its manifest's order; for an encrypted
+ * chain whose keys the sender holds, last, ID.keys of the newest link
+ * (lib/backup-keys.h: sealed to the target, signed by the sender); regular
+ * files with flat names, nothing else.
  *
  * virt-backup-tar.c reads such a tar from a peer, strictly, one entry at a
  * time; virt-backup-pack.c writes one from this node's store;
@@ -11,6 +13,7 @@
 #pragma once
 #include <stdint.h>
 
+#include "lib/backup-keys.h"
 #include "lib/room.h"
 #include "virt/virt-backup.h"
 
@@ -23,10 +26,10 @@
  * fstatvfs's. No program sets it. */
 extern int (*backup_copy_free_for_tests)(int dirfd, uint64_t *bytes);
 
-enum backup_copy_kind { BACKUP_COPY_JSON, BACKUP_COPY_SIG, BACKUP_COPY_VOLUME };
+enum backup_copy_kind { BACKUP_COPY_JSON, BACKUP_COPY_SIG, BACKUP_COPY_VOLUME, BACKUP_COPY_KEYS };
 
 struct backup_copy_entry {
-	char name[BACKUP_FILE_MAX];      /* flat: ID.json, ID.sig or ID.DISK.qcow2 */
+	char name[BACKUP_FILE_MAX];      /* flat: ID.json, ID.sig, ID.DISK.qcow2 or ID.keys */
 	char id[BACKUP_ID_LEN + 1];
 	char disk[EXPORT_DISK_MAX + 1];  /* a volume's; else "" */
 	enum backup_copy_kind kind;
@@ -44,9 +47,11 @@ struct backup_tar;
 int backup_tar_open(int fd, uint64_t size, struct backup_tar **t, char *err, size_t errlen);
 /* The next entry, checked: a regular file (no link, no sparse map) in a
  * ustar or pax header, a name backup_copy_name_parse takes, in order (links
- * by ascending id, each ID.json, ID.sig, then its volumes, none twice), at
+ * by ascending id, each ID.json, ID.sig, then its volumes, none twice; at
+ * most one ID.keys, of the last link, after everything else), at
  * most BACKUP_CHAIN_MAX links, a manifest within BACKUP_MANIFEST_MAX, a
- * signature within EXPORT_SIG_MAX, the sizes together within size. 0,
+ * signature within EXPORT_SIG_MAX, keys within BACKUP_KEYS_MAX, the sizes
+ * together within size. 0,
  * 1 at the end (every link had its signature), or -EBADMSG with why. */
 int backup_tar_next(struct backup_tar *t, struct backup_copy_entry *e, char *err, size_t errlen);
 /* The current entry's bytes, exactly its size, written to out (-1: read
@@ -67,16 +72,31 @@ size_t backup_copy_sweep(int gfd, const char *gdir);
 void backup_copy_remove_dir(int parent, const char *name);
 
 /* --- virt-backup-pack.c --- */
+/* Asked by the pack once the chain is verified, when a volume file of its
+ * full is LUKS-encrypted (encrypted[i] for the full's volume i): the
+ * ID.keys entry to carry (*text malloc'd; NULL: none), of the chain whose
+ * full and newest link are given. */
+typedef int (*backup_copy_keys_fn)(void *ctx, const struct backup_manifest *full,
+				   const struct backup_manifest *top, const bool *encrypted,
+				   char **text, size_t *len, char *err, size_t errlen);
 /* The chain ending at id in gdir (first swept, backup_copy_sweep, when
  * its lock is free; listed with trust, every volume file
  * hashed against its manifest as it is opened, what was hashed is what is
- * written) as the tar, into out from its current offset; *bytes: the
- * tar's size. -ENOENT: no such backup; -ENOSPC: out's filesystem lacks the
- * room; -EBADMSG: a link damaged or the chain broken. */
-int backup_copy_pack(const char *gdir, const char *id, backup_trust_fn trust, void *ctx, int out,
-		     uint64_t *bytes, char *err, size_t errlen);
+ * written) as the tar, into out from its current offset, with keys' entry
+ * last when it gives one (keys NULL: none); *bytes: the tar's size.
+ * -ENOENT: no such backup; -ENOSPC: out's filesystem lacks the room;
+ * -EBADMSG: a link damaged or the chain broken. */
+int backup_copy_pack(const char *gdir, const char *id, backup_trust_fn trust, void *ctx,
+		     backup_copy_keys_fn keys, void *kctx, int out, uint64_t *bytes, char *err,
+		     size_t errlen);
 
 /* --- virt-backup-unpack.c --- */
+/* What a receiver opens a copy's keys with: its identity (their recipient)
+ * and the public half of its seal key (what they are kept sealed to). */
+struct backup_copy_keys_in {
+	const struct identity *self;
+	const uint8_t *seal_pk;
+};
 /* The tar in fd (from a peer) into dir/guest: staged in the guest's
  * directory, every link checked (a signature trust accepts, every file's
  * size and SHA-256, each qcow2 header, the manifest's guest, one whole
@@ -84,7 +104,11 @@ int backup_copy_pack(const char *gdir, const char *id, backup_trust_fn trust, vo
  * (volumes, signature, manifest last). A link the store holds must have the
  * same manifest, byte for byte; it is left as it is if intact (signature,
  * signer, every file's SHA-256), else its other files are replaced from
- * the copy's. On failure nothing new stays. summary: what was stored, for
+ * the copy's. A copy with keys (ID.keys) must have them signed by whom
+ * trust accepts, of this chain, sealed to kin's identity: they are kept as
+ * FULL.keys sealed to kin's seal key (kin NULL: a copy with keys is
+ * refused). On failure nothing new stays. summary: what was stored, for
  * the operator. */
 int backup_copy_unpack(const char *dir, const char *guest, int fd, backup_trust_fn trust,
-		       void *ctx, char *summary, size_t slen, char *err, size_t errlen);
+		       void *ctx, const struct backup_copy_keys_in *kin, char *summary, size_t slen,
+		       char *err, size_t errlen);

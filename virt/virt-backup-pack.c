@@ -13,6 +13,7 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include "lib/bytes.h"
 #include "lib/errbuf.h"
 #include "virt/virt-backup-copy.h"
 
@@ -32,6 +33,8 @@ struct packing {
 	size_t n, len, *chain;
 	struct link *l;
 	uint64_t need;          /* the files' bytes in all */
+	char *keys;             /* the ID.keys entry, or NULL */
+	size_t keys_len;
 	char *err;
 	size_t errlen;
 };
@@ -99,6 +102,30 @@ static int verify(struct packing *p, const char *id)
 		for (unsigned i = 0; i < l->e->m.nvol; i++)
 			p->need += l->e->m.vol[i].bytes;
 	}
+	return 0;
+}
+
+/* The keys entry, when the chain's full has an encrypted volume file
+ * (its qcow2 header's crypt_method: LUKS) and the caller makes one. */
+static int keys_of(struct packing *p, backup_copy_keys_fn keys, void *kctx)
+{
+	const struct backup_manifest *full = &p->l[0].e->m, *top = &p->l[p->len - 1].e->m;
+	bool encrypted[EXPORT_VOLUMES_MAX] = { false }, any = false;
+	uint8_t head[36];
+	int ret;
+
+	if (!keys)
+		return 0;
+	for (unsigned i = 0; i < full->nvol; i++) {
+		encrypted[i] = pread(p->l[0].fds[i], head, sizeof(head), 0) == sizeof(head) &&
+			       get_be32(head + 32) == 2;
+		any |= encrypted[i];
+	}
+	if (!any)
+		return 0;
+	if ((ret = keys(kctx, full, top, encrypted, &p->keys, &p->keys_len, p->err, p->errlen)) < 0)
+		return ret;
+	p->need += p->keys ? p->keys_len : 0;
 	return 0;
 }
 
@@ -207,6 +234,9 @@ static int write_tar(struct packing *p, int out)
 		for (unsigned i = 0; !ret && i < m->nvol; i++)
 			ret = put_volume(p, a, m, i, l->fds[i], buf);
 	}
+	if (!ret && p->keys) /* the newest link's id: after it, nothing */
+		ret = put_text(a, p->l[p->len - 1].e->m.id, "keys", p->keys, p->keys_len,
+			       p->l[p->len - 1].e->m.created);
 	if (!ret && archive_write_close(a) != ARCHIVE_OK)
 		ret = -EIO;
 	if (ret == -EIO && a && !p->err[0])
@@ -229,11 +259,13 @@ static void done(struct packing *p)
 	}
 	free(p->l);
 	free(p->chain);
+	free(p->keys);
 	free(p->e);
 }
 
-int backup_copy_pack(const char *gdir, const char *id, backup_trust_fn trust, void *ctx, int out,
-		     uint64_t *bytes, char *err, size_t errlen)
+int backup_copy_pack(const char *gdir, const char *id, backup_trust_fn trust, void *ctx,
+		     backup_copy_keys_fn keys, void *kctx, int out, uint64_t *bytes, char *err,
+		     size_t errlen)
 {
 	struct packing p = { .gdir = gdir, .err = err, .errlen = errlen };
 	off_t start = lseek(out, 0, SEEK_CUR), end;
@@ -244,7 +276,8 @@ int backup_copy_pack(const char *gdir, const char *id, backup_trust_fn trust, vo
 		err[0] = '\0';
 	sweep(gdir);
 	if ((ret = backup_list(gdir, trust, ctx, &p.e, &p.n, err, errlen)) < 0 ||
-	    (ret = verify(&p, id)) < 0 || (ret = room(&p, out)) < 0 || (ret = write_tar(&p, out)) < 0)
+	    (ret = verify(&p, id)) < 0 || (ret = keys_of(&p, keys, kctx)) < 0 ||
+	    (ret = room(&p, out)) < 0 || (ret = write_tar(&p, out)) < 0)
 		goto cleanup;
 	if (start >= 0 && (end = lseek(out, 0, SEEK_CUR)) >= start)
 		*bytes = (uint64_t)(end - start);

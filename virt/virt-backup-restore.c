@@ -20,6 +20,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "lib/backup-keys.h"
 #include "lib/fileio.h"
 #include "lib/key-seal.h"
 #include "lib/log.h"
@@ -36,6 +37,9 @@ struct restoring {
 	struct backup_entry *e;
 	size_t n, *chain, len;
 	char luks[EXPORT_VOLUMES_MAX][40]; /* each target volume's secret, "" if plain */
+	uint8_t key[EXPORT_VOLUMES_MAX][KEY_SEAL_KEY_BYTES]; /* an encrypted chain's, per volume */
+	uint8_t old[EXPORT_VOLUMES_MAX][KEY_SEAL_KEY_BYTES]; /* the volume's own now */
+	bool rekey[EXPORT_VOLUMES_MAX]; /* the volume goes under the chain's key (kept with it) */
 	int *fds;                       /* [link * EXPORT_VOLUMES_MAX + vol]: what was hashed */
 };
 
@@ -74,12 +78,17 @@ static char *chain_json(const struct restoring *r, const char *disk, bool luks)
 }
 
 /* qemu-img with the descriptors keep[0..nkeep) inherited (each dup'd onto
- * itself, which clears close-on-exec in the child only). */
-static int run_qemu_img(struct virt_host *h, char *const argv[], const int *keep, size_t nkeep)
+ * itself, which clears close-on-exec in the child only), its stderr
+ * dropped when quiet; its exit status into *code (-1 if killed). */
+static int spawn_qemu_img(struct virt_host *h, char *const argv[], const int *keep, size_t nkeep,
+			  bool quiet, int *code)
 {
 	posix_spawn_file_actions_t fa;
 	pid_t pid;
 	int status, ret = posix_spawn_file_actions_init(&fa);
+
+	if (!ret && quiet) /* a refusal of its own says why */
+		ret = posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
 
 	for (size_t k = 0; !ret && k < nkeep; k++)
 		if (keep[k] >= 0)
@@ -92,9 +101,17 @@ static int run_qemu_img(struct virt_host *h, char *const argv[], const int *keep
 	while (waitpid(pid, &status, 0) < 0)
 		if (errno != EINTR)
 			return virt_fail(h, -errno, "qemu-img: %s", strerror(errno));
-	if (!WIFEXITED(status) || WEXITSTATUS(status))
-		return virt_fail(h, -EIO, "qemu-img convert of the chain failed (status %d)", status);
+	*code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 	return 0;
+}
+
+static int run_qemu_img(struct virt_host *h, char *const argv[], const int *keep, size_t nkeep)
+{
+	int code, ret = spawn_qemu_img(h, argv, keep, nkeep, false, &code);
+
+	if (!ret && code)
+		return virt_fail(h, -EIO, "qemu-img convert of the chain failed (status %d)", code);
+	return ret;
 }
 
 /* What is uploaded: a full's own file, else the chain rebuilt beside it. */
@@ -108,21 +125,14 @@ static void rebuilt_path(const struct restoring *r, const char *disk, char *buf,
 		buf[0] = '\0';
 }
 
-/* The volume key for qemu-img in a memfd (never on a disk nor its command
+/* The chain's key for qemu-img in a memfd (never on a disk nor its command
  * line): the hex text that is the libvirt secret's value. */
 static int key_fd(struct restoring *r, unsigned i, int *fd)
 {
-	uint8_t key[KEY_SEAL_KEY_BYTES];
 	char hex[2 * KEY_SEAL_KEY_BYTES + 1];
-	int ret;
+	int ret = 0;
 
-	if (!r->id)
-		return virt_fail(r->h, -ENOKEY, "an encrypted chain needs the node identity to open the "
-				 "volume's key (--state-dir)");
-	if ((ret = virt_secret_key(r->h, r->luks[i], r->id, key)) < 0)
-		return ret;
-	sodium_bin2hex(hex, sizeof(hex), key, sizeof(key));
-	sodium_memzero(key, sizeof(key));
+	sodium_bin2hex(hex, sizeof(hex), r->key[i], KEY_SEAL_KEY_BYTES);
 	if ((*fd = memfd_create("osi-restore-key", MFD_CLOEXEC)) < 0)
 		ret = virt_fail(r->h, -errno, "memfd_create: %s", strerror(errno));
 	else if (write(*fd, hex, strlen(hex)) != (ssize_t)strlen(hex))
@@ -186,6 +196,118 @@ cleanup:
 	return ret;
 }
 
+/* Whether key i opens the full's file of disk: qemu-img check opens its
+ * LUKS layer (1: no keyslot unlocks; 3: leaked clusters, still opened). */
+static int key_opens(struct restoring *r, unsigned i, const char *disk, bool *opens)
+{
+	int key = -1, fd = link_fd(r, 0, disk), keep[2], code = -1, ret;
+	char *spec = NULL, *object = NULL;
+
+	if ((ret = key_fd(r, i, &key)) < 0)
+		return ret;
+	if (asprintf(&spec, "json:{\"driver\":\"qcow2\",\"file\":{\"driver\":\"file\",\"filename\":"
+		     "\"/dev/fd/%d\"},\"encrypt\":{\"format\":\"luks\",\"key-secret\":\"k0\"}}", fd) < 0 ||
+	    asprintf(&object, "secret,id=k0,file=/dev/fd/%d", key) < 0) {
+		ret = -ENOMEM;
+		goto cleanup;
+	}
+	keep[0] = fd;
+	keep[1] = key;
+	char *argv[] = { "qemu-img", "check", "-q", "--object", object, spec, NULL };
+	if ((ret = spawn_qemu_img(r->h, argv, keep, 2, true, &code)) == 0 && code == 2)
+		ret = virt_fail(r->h, -EBADMSG, "qemu-img check finds the full's file of %s corrupt", disk);
+	*opens = code == 0 || code == 3;
+cleanup:
+	close(key);
+	free(spec);
+	free(object);
+	return ret;
+}
+
+/* The keys kept with the chain's full (a copy brought them, lib/backup-keys.h),
+ * if any: -ENOENT when none. */
+static int kept_keys(struct restoring *r, const struct backup_manifest *top, struct backup_keys *k)
+{
+	const struct backup_manifest *full = &r->e[r->chain[0]].m;
+	char name[BACKUP_FILE_MAX], *text = NULL, why[200] = "";
+	size_t len;
+	int ret;
+
+	backup_file_name(full->id, "keys", name, sizeof(name));
+	if ((ret = backup_read_small(r->gdir, name, BACKUP_KEYS_MAX, &text, &len, why, sizeof(why))) < 0) {
+		if (ret == -ENOENT)
+			return ret;
+		return virt_fail(r->h, ret, "%s/%s: %s", r->gdir, name, why[0] ? why : strerror(-ret));
+	}
+	ret = backup_keys_parse(text, len, k, why, sizeof(why));
+	free(text);
+	if (!ret && !k->local)
+		ret = virt_fail(r->h, -EBADMSG, "%s/%s: not the kept form", r->gdir, name);
+	if (!ret && (ret = backup_keys_match(k, top, full, why, sizeof(why))) < 0)
+		ret = virt_fail(r->h, -EBADMSG, "%s/%s: %s", r->gdir, name, why);
+	else if (ret == -EINVAL)
+		ret = virt_fail(r->h, -EBADMSG, "%s/%s: %s", r->gdir, name, why);
+	return ret;
+}
+
+/* Each encrypted volume's key for the chain: the one kept with it where
+ * it differs from the volume's own (the volume then goes under it), else
+ * the volume's; either checked to open the full's file before anything is
+ * written. */
+static int chain_keys(struct restoring *r, const struct backup_manifest *top)
+{
+	const char *fid = r->e[r->chain[0]].m.id;
+	char why[VIRT_ERR_MAX];
+	struct backup_keys k;
+	bool have = false, any = false, opens;
+	int ret = 0;
+
+	for (unsigned i = 0; i < top->nvol; i++)
+		any |= r->luks[i][0] != '\0';
+	if (any && (ret = kept_keys(r, top, &k)) < 0 && ret != -ENOENT)
+		return ret;
+	have = any && ret == 0;
+	ret = 0;
+	for (unsigned i = 0; i < top->nvol && !ret; i++) {
+		const char *disk = top->vol[i].disk;
+		int j;
+
+		if (!r->luks[i][0])
+			continue;
+		j = have ? backup_keys_find(&k, disk) : -1;
+		if ((ret = virt_secret_key(r->h, r->luks[i], r->id, r->old[i])) < 0 && j < 0 && r->len == 1) {
+			ret = 0; /* a full goes in as it is, under the volume's secret, as before keys */
+			log_warn("restore of %s: the key of its volume %s cannot be opened here, so backup %s "
+				 "is not checked to open with it", r->guest, disk, fid);
+			continue;
+		}
+		if (ret < 0 && j >= 0)
+			return virt_fail(r->h, ret, "%s's volume %s: its own key cannot be opened here, so it "
+					 "could not be put back if the restore failed: %.120s", r->guest, disk,
+					 strcpy(why, r->h->err));
+		if (ret < 0)
+			return ret;
+		if (j >= 0 && (ret = virt_seal_open(r->h, k.vol[j].sealed, r->key[i])) < 0)
+			return ret == -EPERM ? virt_fail(r->h, ret, "the key kept with backup %s for %s is "
+							 "sealed to another key than this node's seal key %s",
+							 fid, disk, r->h->seal_key) : ret;
+		if (j < 0)
+			memcpy(r->key[i], r->old[i], KEY_SEAL_KEY_BYTES);
+		r->rekey[i] = j >= 0 && sodium_memcmp(r->key[i], r->old[i], KEY_SEAL_KEY_BYTES) != 0;
+		if ((ret = key_opens(r, i, disk, &opens)) < 0)
+			return ret;
+		if (!opens && j >= 0)
+			return virt_fail(r->h, -EKEYREJECTED, "the key kept with backup %s for volume %s (it "
+					 "came with the copy) does not open it", fid, disk);
+		if (!opens)
+			return virt_fail(r->h, -ENOKEY, "backup %s of %s is encrypted under another key than "
+					 "%s's volume %s here, and no key came with it (a copy made by a node "
+					 "of an older version, or the volume made again since the backup)",
+					 fid, disk, r->guest, disk);
+	}
+	return 0;
+}
+
 struct file_read {
 	int fd;
 };
@@ -231,10 +353,80 @@ static int drop_volume(struct restoring *r, const char *vol)
 	return ret;
 }
 
+/* What a volume going under the chain's key needs to be put back as it
+ * was: its file kept under another name (a hard link) until the new one is
+ * in place, and its own key. */
+struct aside {
+	char path[PATH_MAX], kept[PATH_MAX];
+	bool linked, dropped, rekeyed;
+};
+
+static int set_aside(struct restoring *r, const char *vol, struct aside *a)
+{
+	if (!r->h->pool_dir[0] ||
+	    snprintf(a->path, sizeof(a->path), "%s/%s", r->h->pool_dir, vol) >= (int)sizeof(a->path) ||
+	    snprintf(a->kept, sizeof(a->kept), "%s/.osi-restore-%s", r->h->pool_dir, vol) >=
+		    (int)sizeof(a->kept))
+		return virt_fail(r->h, -ENAMETOOLONG, "%s: no pool directory to keep it in", vol);
+	unlink(a->kept); /* a leftover of a restore that was killed */
+	if (link(a->path, a->kept) < 0)
+		return virt_fail(r->h, -errno, "keeping %s until its replacement is in place: %s", a->path,
+				 strerror(errno));
+	a->linked = true;
+	return 0;
+}
+
+/* The restore of volume i failed after its volume was set aside: the new
+ * one goes, the old key and file come back. */
+static void put_back(struct restoring *r, const char *vol, unsigned i, struct aside *a)
+{
+	virStoragePoolPtr pool;
+	char why[VIRT_ERR_MAX];
+
+	memcpy(why, r->h->err, sizeof(why));
+	if (a->dropped) {
+		drop_volume(r, vol);
+		if (a->rekeyed && virt_secret_rekey(r->h, r->luks[i], a->path, r->old[i]) < 0)
+			log_warn("restore of %s: cannot put its old key back in secret %s: %s", vol,
+				 r->luks[i], r->h->err);
+		if (link(a->kept, a->path) < 0)
+			log_warn("restore of %s: cannot put its old file back from %s: %s", vol, a->kept,
+				 strerror(errno));
+		if ((pool = virStoragePoolLookupByName(r->h->conn, r->h->pool))) {
+			virStoragePoolRefresh(pool, 0);
+			virStoragePoolFree(pool);
+		}
+	}
+	memcpy(r->h->err, why, sizeof(why));
+}
+
+/* The old volume deleted (set aside first when it goes under the chain's
+ * key, which its secret then holds), a new one made in its place. */
+static int remake(struct restoring *r, const char *vol, const struct backup_volume *v, unsigned i,
+		  struct aside *a, virStorageVolPtr *sv)
+{
+	char *xml = NULL;
+	int ret;
+
+	if (r->rekey[i] && (ret = set_aside(r, vol, a)) < 0)
+		return ret;
+	if ((ret = drop_volume(r, vol)) < 0)
+		return ret;
+	a->dropped = true;
+	a->rekeyed = r->rekey[i]; /* put back even if only half changed */
+	if (r->rekey[i] && (ret = virt_secret_rekey(r->h, r->luks[i], a->path, r->key[i])) < 0)
+		return ret;
+	if ((ret = volume_xml(vol, v->capacity, r->luks[i], &xml)) == 0)
+		ret = virt_vol_create(r->h, xml, sv);
+	free(xml);
+	return ret;
+}
+
 static int replace(struct restoring *r, const struct backup_volume *v, unsigned i)
 {
-	char path[PATH_MAX], vol[VIRT_VOL_NAME_MAX], *xml = NULL, err[256] = "";
+	char path[PATH_MAX], vol[VIRT_VOL_NAME_MAX], err[256] = "";
 	uint8_t head[EXPORT_QCOW2_HEAD];
+	struct aside a = { .linked = false };
 	struct file_read f;
 	virStorageVolPtr sv = NULL;
 	const char *why;
@@ -259,19 +451,20 @@ static int replace(struct restoring *r, const struct backup_volume *v, unsigned 
 		return virt_fail(r->h, -EBADMSG, "the rebuilt %s: %s", v->disk, why);
 	}
 	if ((ret = backup_data_vol(r->h, r->guest, v->disk, vol, sizeof(vol))) < 0 ||
-	    (ret = drop_volume(r, vol)) < 0 ||
-	    (ret = volume_xml(vol, v->capacity, r->luks[i], &xml)) < 0 ||
-	    (ret = virt_vol_create(r->h, xml, &sv)) < 0) {
-		free(xml);
-		close(f.fd);
-		return ret;
-	}
-	free(xml);
+	    (ret = remake(r, vol, v, i, &a, &sv)) < 0)
+		goto cleanup;
 	ret = r->h->ops.upload(sv, (uint64_t)st.st_size, file_read, &f, r->h->ops.opaque, err, sizeof(err));
 	virStorageVolFree(sv);
+	if (ret < 0)
+		virt_fail(r->h, ret, "writing %s: %s (the backup is intact: restore again)", vol,
+			  err[0] ? err : strerror(-ret));
+cleanup:
+	if (ret < 0 && a.linked)
+		put_back(r, vol, i, &a);
+	if (a.linked) /* in place, or put back */
+		unlink(a.kept);
 	close(f.fd);
-	return ret < 0 ? virt_fail(r->h, ret, "writing %s: %s (the backup is intact: restore again)",
-				   vol, err[0] ? err : strerror(-ret)) : 0;
+	return ret;
 }
 
 static int verify_chain(struct restoring *r, const char *id)
@@ -315,6 +508,20 @@ static int encrypted(struct restoring *r, const char *disk, char *uuid, size_t l
 	if (v)
 		virStorageVolFree(v);
 	return ret;
+}
+
+int virt_backup_volume_key(struct virt_host *h, const char *guest, const char *disk,
+			   const struct identity *id, uint8_t key[32])
+{
+	char vol[VIRT_VOL_NAME_MAX], uuid[VIRT_UUID_LEN];
+	int ret = backup_data_vol(h, guest, disk, vol, sizeof(vol));
+
+	if (ret < 0)
+		return ret;
+	virt_secret_of(h, vol, uuid);
+	if (!uuid[0])
+		return virt_fail(h, -ENOENT, "%s's volume %s is plain here", guest, disk);
+	return virt_secret_key(h, uuid, id, key);
 }
 
 /* 1 when link k's file of disk is a LUKS-encrypted qcow2 (its header's
@@ -395,7 +602,8 @@ int virt_restore(struct virt_host *h, const char *guest, const char *id,
 	    (ret = backup_lock(r.gdir, &lock, h->err, sizeof(h->err))) < 0 ||
 	    (ret = backup_list(r.gdir, req->trust, req->ctx, &r.e, &r.n, h->err, sizeof(h->err))) < 0 ||
 	    (ret = verify_chain(&r, id)) < 0 ||
-	    (ret = same_disks(&r, &g, (top = &r.e[r.chain[r.len - 1]].m))) < 0) {
+	    (ret = same_disks(&r, &g, (top = &r.e[r.chain[r.len - 1]].m))) < 0 ||
+	    (ret = chain_keys(&r, top)) < 0) {
 		if (ret == -ENOENT && lock < 0)
 			virt_fail(h, ret, "there are no backups of %s in %s", guest, req->dir);
 		refused(h, ret);
@@ -413,6 +621,10 @@ int virt_restore(struct virt_host *h, const char *guest, const char *id,
 	}
 	if (!ret) {
 		*links = r.len;
+		for (unsigned i = 0; i < top->nvol; i++)
+			if (r.rekey[i])
+				log_info("guest %s: data volume %s is under the key kept with backup %s now",
+					 guest, top->vol[i].disk, r.e[r.chain[0]].m.id);
 		log_info("guest %s restored from backup %s (%zu link(s))", guest, id, r.len);
 	}
 	for (unsigned i = 0; r.len > 1 && i < top->nvol; i++) {
@@ -420,6 +632,8 @@ int virt_restore(struct virt_host *h, const char *guest, const char *id,
 		unlink(path);
 	}
 cleanup:
+	sodium_memzero(r.key, sizeof(r.key));
+	sodium_memzero(r.old, sizeof(r.old));
 	backup_unlock(lock);
 	for (size_t k = 0; r.fds && k < r.len * EXPORT_VOLUMES_MAX; k++)
 		if (r.fds[k] >= 0)

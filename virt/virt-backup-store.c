@@ -353,10 +353,10 @@ int backup_store_manifest(const char *gdir, const struct backup_manifest *m,
 int backup_remove(const char *gdir, const struct backup_manifest *m)
 {
 	char name[BACKUP_FILE_MAX], path[PATH_MAX];
-	const char *what[] = { "sig", "json" };
+	const char *what[] = { "keys", "sig", "json" };
 	int ret = 0;
 
-	for (unsigned i = 0; i < 2; i++) {
+	for (unsigned i = 0; i < 3; i++) {
 		backup_file_name(m->id, what[i], name, sizeof(name));
 		snprintf(path, sizeof(path), "%s/%s", gdir, name);
 		if (unlink(path) < 0 && errno != ENOENT)

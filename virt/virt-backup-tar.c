@@ -27,6 +27,7 @@ struct backup_tar {
 	char id[BACKUP_ID_LEN + 1];     /* the current link */
 	unsigned links, ndisks;
 	enum step step;
+	bool keys;                      /* ID.keys came: nothing may follow */
 	char disks[EXPORT_VOLUMES_MAX][EXPORT_DISK_MAX + 1];
 };
 
@@ -57,6 +58,8 @@ bool backup_copy_name_parse(const char *name, struct backup_copy_entry *e)
 		return e->kind = BACKUP_COPY_JSON, true;
 	if (!strcmp(rest, "sig"))
 		return e->kind = BACKUP_COPY_SIG, true;
+	if (!strcmp(rest, "keys"))
+		return e->kind = BACKUP_COPY_KEYS, true;
 	n = strlen(rest);
 	if (n <= 6 || strcmp(rest + n - 6, ".qcow2") || !disk_ok(rest, n - 6))
 		return false;
@@ -133,6 +136,8 @@ static int damaged(struct backup_tar *t, char *err, size_t errlen)
  * then its volumes, each once. */
 static int in_order(struct backup_tar *t, const struct backup_copy_entry *e, char *err, size_t errlen)
 {
+	if (t->keys)
+		return errbuf_fail(-EBADMSG, err, errlen, "%s after the keys: they come last", e->name);
 	if (e->kind == BACKUP_COPY_JSON) {
 		if (t->links && t->step == HAD_JSON)
 			return errbuf_fail(-EBADMSG, err, errlen, "backup %s has no signature in the copy", t->id);
@@ -154,6 +159,12 @@ static int in_order(struct backup_tar *t, const struct backup_copy_entry *e, cha
 	if (strcmp(e->id, t->id))
 		return errbuf_fail(-EBADMSG, err, errlen, "%s where a file of backup %s or a manifest was "
 				   "due: each link's files come together, its manifest first", e->name, t->id);
+	if (e->kind == BACKUP_COPY_KEYS) { /* the last link's id; the tar ends after it */
+		if (t->step != HAD_SIG)
+			return errbuf_fail(-EBADMSG, err, errlen, "%s before its backup's signature", e->name);
+		t->keys = true;
+		return 0;
+	}
 	if (e->kind == BACKUP_COPY_SIG) {
 		if (t->step != HAD_JSON)
 			return errbuf_fail(-EBADMSG, err, errlen, "%s twice or after a volume", e->name);
@@ -175,7 +186,8 @@ static int in_order(struct backup_tar *t, const struct backup_copy_entry *e, cha
 static int sized(struct backup_tar *t, const struct backup_copy_entry *e, char *err, size_t errlen)
 {
 	uint64_t max = e->kind == BACKUP_COPY_JSON ? BACKUP_MANIFEST_MAX :
-		       e->kind == BACKUP_COPY_SIG ? EXPORT_SIG_MAX : UINT64_MAX;
+		       e->kind == BACKUP_COPY_SIG ? EXPORT_SIG_MAX :
+		       e->kind == BACKUP_COPY_KEYS ? BACKUP_KEYS_MAX : UINT64_MAX;
 
 	if (e->size > max)
 		return errbuf_fail(-EBADMSG, err, errlen, "%s has %llu bytes, above %llu", e->name,
@@ -227,8 +239,8 @@ int backup_tar_next(struct backup_tar *t, struct backup_copy_entry *e, char *err
 	if ((r = plain(t, ae, shown, err, errlen)) < 0)
 		return r;
 	if (!backup_copy_name_parse(archive_entry_pathname(ae) ?: "", e))
-		return errbuf_fail(-EBADMSG, err, errlen, "unexpected entry %s: only ID.json, ID.sig and "
-				   "ID.DISK.qcow2 of backups", shown);
+		return errbuf_fail(-EBADMSG, err, errlen, "unexpected entry %s: only ID.json, ID.sig, "
+				   "ID.DISK.qcow2 and ID.keys of backups", shown);
 	e->size = (uint64_t)archive_entry_size(ae);
 	if ((r = in_order(t, e, err, errlen)) < 0 || (r = sized(t, e, err, errlen)) < 0)
 		return r;

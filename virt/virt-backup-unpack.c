@@ -15,8 +15,10 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include "lib/backup-keys.h"
 #include "lib/bytes.h"
 #include "lib/errbuf.h"
+#include "lib/fileio.h"
 #include "lib/log.h"
 #include "lib/units.h"
 #include "virt/virt-backup-copy.h"
@@ -34,6 +36,9 @@ struct unpacking {
 	bool repair[BACKUP_CHAIN_MAX];                 /* the store's is damaged */
 	size_t repaired;
 	bool encrypted;                                /* a volume file is LUKS qcow2 */
+	const struct backup_copy_keys_in *kin;
+	char keys_name[BACKUP_FILE_MAX];               /* the copy's ID.keys, "" if none */
+	char kept_name[BACKUP_FILE_MAX];               /* FULL.keys to keep, "" if none */
 	struct backup_entry *e, *held;                 /* the copy's links, the store's */
 	size_t n, nheld;
 	bool listed;                                   /* held is the store's listing */
@@ -91,6 +96,8 @@ static int stage_one(struct unpacking *u, struct backup_tar *t, const struct bac
 				   strerror(errno));
 	if (e->kind == BACKUP_COPY_JSON)
 		memcpy(u->ids[u->nlinks++], e->id, BACKUP_ID_LEN + 1);
+	else if (e->kind == BACKUP_COPY_KEYS)
+		memcpy(u->keys_name, e->name, sizeof(u->keys_name));
 	else if (e->kind == BACKUP_COPY_VOLUME)
 		u->nvol[u->nlinks - 1]++;
 	ret = backup_tar_copy(t, out, u->err, u->errlen);
@@ -184,6 +191,61 @@ static int check(struct unpacking *u)
 		if ((ret = headers(u, &u->e[i])) < 0)
 			return ret;
 	return 0;
+}
+
+static int write_kept(struct unpacking *u, const char *text, size_t len)
+{
+	int fd, ret = 0;
+
+	if (unlinkat(u->sfd, u->keys_name, 0) < 0)
+		return errbuf_fail(-errno, u->err, u->errlen, "%s/%s: %s", u->staging, u->keys_name,
+				   strerror(errno));
+	fd = openat(u->sfd, u->kept_name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0 || fd_write_all(fd, text, len) < 0 || fsync(fd) < 0)
+		ret = errbuf_fail(-errno ? -errno : -EIO, u->err, u->errlen, "%s/%s: %s", u->staging,
+				  u->kept_name, strerror(errno));
+	if (fd >= 0)
+		close(fd);
+	return ret;
+}
+
+/* The copy's keys, if it has any: signed by whom trust accepts, of this
+ * chain, sealed to this node; staged again as FULL.keys, sealed to the
+ * seal key, the form restore reads. */
+static int keys(struct unpacking *u)
+{
+	const struct backup_manifest *full = &u->e[0].m, *top = &u->e[u->n - 1].m;
+	struct backup_keys k, kept;
+	struct export_sig s;
+	char *text = NULL, *local = NULL, why[256];
+	size_t len, llen;
+	int ret;
+
+	if (!u->keys_name[0])
+		return 0;
+	if (!u->kin)
+		return errbuf_fail(-EBADMSG, u->err, u->errlen, "the copy carries keys, which this "
+				   "receiver cannot keep");
+	if ((ret = backup_read_small(u->staging, u->keys_name, BACKUP_KEYS_MAX, &text, &len, u->err,
+				     u->errlen)) < 0)
+		return ret;
+	ret = backup_keys_verify(text, len, &k, &s, u->err, u->errlen);
+	if (!ret && u->trust(&s, u->ctx, why, sizeof(why)) < 0)
+		ret = errbuf_fail(-EBADMSG, u->err, u->errlen, "the copy's keys: %s", why);
+	if (!ret)
+		ret = backup_keys_match(&k, top, full, u->err, u->errlen);
+	if (!ret)
+		ret = backup_keys_reseal(&k, full->id, u->kin->self, u->kin->seal_pk, &kept, u->err,
+					 u->errlen);
+	if (!ret)
+		ret = backup_keys_encode(&kept, &local, &llen, u->err, u->errlen);
+	if (!ret && !(ret = backup_file_name(full->id, "keys", u->kept_name, sizeof(u->kept_name))))
+		ret = write_kept(u, local, llen);
+	if (ret < 0)
+		u->kept_name[0] = '\0';
+	free(text);
+	free(local);
+	return ret;
 }
 
 /* Link i, which the store holds with the copy's manifest: intact as the
@@ -290,6 +352,8 @@ static int commit(struct unpacking *u)
 			u->repaired += u->repair[i];
 		}
 	}
+	if (!ret && u->kept_name[0]) /* over what an earlier copy kept: the same key */
+		ret = move_in(u, u->kept_name, 0);
 	if (!ret && fsync(u->gfd) < 0)
 		ret = errbuf_fail(-errno, u->err, u->errlen, "%s: %s", u->gdir, strerror(errno));
 	if (!ret)
@@ -304,10 +368,11 @@ static int commit(struct unpacking *u)
 }
 
 int backup_copy_unpack(const char *dir, const char *guest, int fd, backup_trust_fn trust,
-		       void *ctx, char *summary, size_t slen, char *err, size_t errlen)
+		       void *ctx, const struct backup_copy_keys_in *kin, char *summary, size_t slen,
+		       char *err, size_t errlen)
 {
 	struct unpacking u = { .guest = guest, .gfd = -1, .sfd = -1, .trust = trust, .ctx = ctx,
-			       .err = err, .errlen = errlen };
+			       .kin = kin, .err = err, .errlen = errlen };
 	char fixed[64] = "";
 	struct stat st;
 	int ret, lock = -1;
@@ -324,14 +389,17 @@ int backup_copy_unpack(const char *dir, const char *guest, int fd, backup_trust_
 		goto cleanup;
 	backup_copy_sweep(u.gfd, u.gdir); /* the lock is ours: no copy or backup is under way */
 	if ((ret = room(&u, u.size)) < 0 || (ret = stage(&u, fd)) < 0 || (ret = check(&u)) < 0 ||
-	    (ret = compare(&u)) < 0 || (ret = commit(&u)) < 0)
+	    (ret = keys(&u)) < 0 || (ret = compare(&u)) < 0 || (ret = commit(&u)) < 0)
 		goto cleanup;
 	if (u.repaired)
 		snprintf(fixed, sizeof(fixed), ", %zu of them damaged there and repaired", u.repaired);
 	snprintf(summary, slen, "%zu backup(s) of %s stored in %s, %zu already there%s (the chain "
 		 "ending at %s)%s", u.stored, guest, u.gdir, u.n - u.stored, fixed, u.e[u.n - 1].m.id,
-		 u.encrypted ? "; LUKS-encrypted: restorable here only into a volume under the same key"
-			     : "");
+		 !u.encrypted ? "" : u.kept_name[0] ?
+		 "; LUKS-encrypted, its volumes' keys kept here sealed to this node's seal key: "
+		 "restorable here into a guest made again too" :
+		 "; LUKS-encrypted, no key came with it (the sender holds none for these volumes, "
+		 "or runs an older build): restorable here only into a volume under the same key");
 cleanup:
 	if (u.sfd >= 0)
 		close(u.sfd);

@@ -87,7 +87,7 @@ int backup_owned(const char *path, const struct stat *st, char *err, size_t errl
 /* Writes ID.json and ID.sig (the commit point of a backup). */
 int backup_store_manifest(const char *gdir, const struct backup_manifest *m,
 			  const struct identity *signer, char *err, size_t errlen);
-/* Removes a backup's files, manifest first. */
+/* Removes a backup's files (its kept keys, ID.keys, too). */
 int backup_remove(const char *gdir, const struct backup_manifest *m);
 
 
@@ -115,7 +115,15 @@ struct backup_outcome {
 /* One backup of guest's data volumes; *m is what was stored. */
 int virt_backup(struct virt_host *h, const char *guest, const struct backup_request *r,
 		struct backup_manifest *m, struct backup_outcome *out);
+/* The key of guest's data volume disk here, opened from its secret's
+ * sealed copy (the seal key; id: a copy sealed to the identity before).
+ * -ENOENT when there is no such volume or it is plain; why in h->err. */
+int virt_backup_volume_key(struct virt_host *h, const char *guest, const char *disk,
+			   const struct identity *id, uint8_t key[32]);
 /* The shut-off guest's data volumes rebuilt from the chain ending at id;
- * nothing is written before every link verified. */
+ * an encrypted volume goes under the key kept with the chain (FULL.keys,
+ * lib/backup-keys.h) where that differs from its own, its secret keeping
+ * its uuid; nothing is written before every link verified and each key
+ * checked to open the chain's full. */
 int virt_restore(struct virt_host *h, const char *guest, const char *id,
 		 const struct backup_request *r, size_t *links);

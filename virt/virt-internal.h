@@ -133,6 +133,14 @@ int virt_secret_make(struct virt_host *h, const char *vol_path, const uint8_t *k
  * seal key (or, for a copy made before there was one, with id if given). */
 int virt_secret_key(struct virt_host *h, const char *uuid, const struct identity *id,
 		    uint8_t key[KEY_SEAL_KEY_BYTES]);
+/* A key sealed to h's seal key, opened: -EPERM when sealed to another key
+ * (or none is configured); other errors are reported in h. */
+int virt_seal_open(struct virt_host *h, const uint8_t sealed[KEY_SEAL_BYTES],
+		   uint8_t key[KEY_SEAL_KEY_BYTES]);
+/* Secret uuid (usage vol_path) made to hold key instead, its sealed copy
+ * too: same uuid, so what names it (the domain) stays as it is. */
+int virt_secret_rekey(struct virt_host *h, const char *uuid, const char *vol_path,
+		      const uint8_t key[KEY_SEAL_KEY_BYTES]);
 void virt_secret_drop(struct virt_host *h, const char *uuid);
 /* The secret of pool volume vol, "" when it is plain. */
 void virt_secret_of(struct virt_host *h, const char *vol, char uuid[VIRT_UUID_LEN]);

@@ -185,8 +185,8 @@ cleanup:
 }
 
 /* -EPERM when sealed to another key; other errors are reported here. */
-static int open_sealed(struct virt_host *h, const uint8_t sealed[KEY_SEAL_BYTES],
-		       uint8_t key[KEY_SEAL_KEY_BYTES])
+int virt_seal_open(struct virt_host *h, const uint8_t sealed[KEY_SEAL_BYTES],
+		   uint8_t key[KEY_SEAL_KEY_BYTES])
 {
 	struct seal_key sk;
 	int ret;
@@ -220,13 +220,44 @@ int virt_secret_key(struct virt_host *h, const char *uuid, const struct identity
 	if (ret < 0)
 		return virt_fail(h, -ENOKEY, "secret %s: its key was kept in libvirt only (made without "
 				 "a seal key), so it cannot be handed on", uuid);
-	ret = open_sealed(h, sealed, key);
+	ret = virt_seal_open(h, sealed, key);
 	/* a copy made while keys were sealed to the node identity */
 	if (ret == -EPERM && id && key_unseal(id, sealed, sizeof(sealed), key) == 0)
 		ret = 0;
 	if (ret == -EPERM)
 		return virt_fail(h, ret, "secret %s: its key is sealed to another key than this node's "
 				 "seal key %s", uuid, h->seal_key);
+	return ret;
+}
+
+/* libvirt keeps one secret per usage (the volume's path), and the domain
+ * names it by uuid: a volume's key is changed in that secret, its
+ * description (the sealed copy) and value together. */
+int virt_secret_rekey(struct virt_host *h, const char *uuid, const char *vol_path,
+		      const uint8_t key[KEY_SEAL_KEY_BYTES])
+{
+	char *xml = NULL, *with = NULL, hex[2 * KEY_SEAL_KEY_BYTES + 1];
+	const char *body;
+	virSecretPtr sec = NULL;
+	int ret;
+
+	if ((ret = virt_secret_xml_sealed(h, vol_path, key, &xml)) < 0)
+		return ret;
+	body = strchr(xml, '>');
+	if (!body || asprintf(&with, "%.*s\n  <uuid>%s</uuid>%s", (int)(body + 1 - xml), xml, uuid,
+			      body + 1) < 0) {
+		free(xml);
+		return virt_fail(h, -ENOMEM, "secret XML: out of memory");
+	}
+	free(xml);
+	sec = virSecretDefineXML(h->conn, with, 0);
+	free(with);
+	sodium_bin2hex(hex, sizeof(hex), key, KEY_SEAL_KEY_BYTES);
+	if (!sec || virSecretSetValue(sec, (unsigned char *)hex, 2 * KEY_SEAL_KEY_BYTES, 0) < 0)
+		ret = virt_fail_lv(h, -EIO, "cannot change the key in secret %s", uuid);
+	sodium_memzero(hex, sizeof(hex));
+	if (sec)
+		virSecretFree(sec);
 	return ret;
 }
 

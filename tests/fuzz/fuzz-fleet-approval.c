@@ -2,7 +2,8 @@
  * verb (service-vm-host/fleet-approval.c): any blob, checked against a set
  * whose fleet key is fixed. The signature decides first, so the harness also
  * feeds the JSON checks: the blob's body is re-signed with the test key (the
- * nonce, signer and body as they came) and checked again. */
+ * nonce, signer and body as they came) and checked again, and a
+ * backup-out's target read from what passes. */
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -35,6 +36,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static uint8_t blob[APPROVAL_MAX];
 	size_t head = API_NONCE_BYTES + SIG_BYTES + 1, n;
+	char target[NODE_NAME_MAX + 1];
 	unsigned keep;
 
 	setup();
@@ -49,7 +51,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size = size - n + 5;
 	api_sign(blob + API_NONCE_BYTES, sk, blob, 1, "fleet", blob + head + 5, size - head - 5);
 	approval_check(blob, size, &ts, "node-a", "backup-in", "vault1", NULL, 1796400000, &keep);
-	approval_check(blob, size, &ts, "node-a", "backup-out", "vault1", "20261204T172500Z",
-		       1796400000, &keep);
+	if (!approval_check(blob, size, &ts, "node-a", "backup-out", "vault1", "20261204T172500Z",
+			    1796400000, &keep) &&
+	    approval_target(blob, size, target) == 0 && target[0] && !node_name_valid(target))
+		__builtin_trap(); /* a target it hands on is a member name */
 	return 0;
 }

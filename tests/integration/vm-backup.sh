@@ -283,3 +283,25 @@ pass "--every 12h --to node-b: the service's drop-in adds the copy's arguments a
 
 boot_again
 pass "the restored guest boots"
+
+# A LUKS volume made again (vault1 destroyed, its archive deleted with its
+# secret, vault1 created anew under a fresh key): its backups open only with
+# the old key, which no copy brought here, so restore refuses before it
+# writes anything (copies from another node bring the key: vm-move.sh).
+if [[ -n $KEYF ]]; then
+	stop
+	vt destroy vault1 > /dev/null 2>> "$T/virt-tool.log" || die "destroy vault1"
+	vt data-delete vault1 archive "test: made again" > /dev/null 2>> "$T/virt-tool.log" ||
+		die "data-delete: $(tail -n 2 "$T/virt-tool.log")"
+	vt create --type totebox --name vault1 --images "$SRC/images" --base testguest \
+		--memory 192M --vcpus 1 --net user --no-start > /dev/null 2>> "$T/virt-tool.log" ||
+		die "create again: $(tail -n 2 "$T/virt-tool.log")"
+	[[ $(qemu-img info --output=json "$arch" | jq -r '.encrypted // false') == true ]] ||
+		die "the archive made again is not encrypted"
+	sum=$(sha256sum < "$arch")
+	out=$(cli vm restore vault1 --from "$off_id" 2>&1) && die "a restore under another key succeeded: $out"
+	[[ $out == *"refused, nothing was written"*"encrypted under another key"*"no key came with it"* ]] ||
+		die "restore into a volume under another key: $out"
+	[[ $(sha256sum < "$arch") == "$sum" ]] || die "the refused restore changed the volume made again"
+	pass "a volume made again under a new key: the restore of a backup under the old one is refused (${out#*: })"
+fi

@@ -19,7 +19,9 @@
 #      agent's environment) fails the move back: the guest stays on node-b,
 #      defined and startable, nothing of it on node-a;
 #   a guest with an encrypted archive (where libvirt keeps secrets) moves,
-#      its key sealed to the target, and boots there;
+#      its key sealed to the target, and boots there; its backup copied back
+#      carries its key, so made again there (a new key) it is restored from
+#      the copy, its marker back, and boots;
 #   the target evicted mid-move: vault1 runs on node-a and the move waits in
 #      its clean shutdown, the movers saying so as they wait; node-b's
 #      underlay goes down; when the fleet evicts
@@ -329,6 +331,65 @@ if enc a; then
 		die "vault2 did not boot on node-b"
 	cli vm release-source vault2 > /dev/null 2>&1 || die "release-source vault2"
 	pass "a guest with an encrypted archive moved: its key sealed to node-b, the volume still encrypted there, the guest boots"
+
+	# ---- its backup copied to node-a carries its key: node-b lost, vault2 made
+	# again on node-a (a new volume under a new key) is restored from the copy ----
+	arch2() { echo "${LVDIR[$1]}/pool/vault2.data.archive.qcow2"; }
+	# key_of NODE OUT: the archive's key, from that libvirtd's secret store
+	key_of() {
+		local lvp=${LVPID[$1]} x
+		x=$(nsenter -t "$lvp" -m -- grep -lF "<volume>$(arch2 "$1")</volume>" -r /etc/libvirt/secrets) ||
+			die "no secret for vault2's archive on node-$1"
+		(umask 077; nsenter -t "$lvp" -m -- cat "${x%.xml}.base64" | base64 -d > "$2")
+		basename "${x%.xml}"
+	}
+	off2() { lvt "$1" stop --force vault2 > /dev/null 2>&1 || true; wait_until 20 shut_off2 "$1"; }
+	shut_off2() { lvt "$1" show vault2 2>/dev/null | grep -q 'state=shut off'; }
+	off2 b || die "vault2 did not stop on node-b"
+	key_of b "$T/key2-b" > /dev/null
+	MARK2="osi-copy-key-marker-$RANDOM$RANDOM"
+	{ printf '%s' "$MARK2"; head -c 65536 /dev/urandom; } > "$T/marker2.raw"
+	truncate -s 1M "$T/marker2.raw"
+	qemu-img convert -n -f raw --object "secret,id=k0,file=$T/key2-b" --target-image-opts "$T/marker2.raw" \
+		"driver=qcow2,file.filename=$(arch2 b),encrypt.key-secret=k0" || die "writing vault2's marker"
+	grep -qaF "$MARK2" "$(arch2 b)" && die "vault2's marker shows in clear in its volume"
+	out=$(on b "$OSI_BIN" --state-dir "$T/b" --socket "$T/fleet.sock" vm backup vault2 --uri "${URI_OF[b]}" \
+		--pool-dir "${LVDIR[b]}/pool" --dir "$T/b/backups" --to node-a 2>&1) || die "vm backup vault2 --to node-a: $out"
+	log "$out"
+	BID3=$(sed -n 's/^Backup \([0-9T]*Z\) of vault2.*/\1/p' <<< "$out" | tail -n 1)
+	[[ -n $BID3 && $out == *"LUKS-encrypted, its volumes' keys kept here"* ]] ||
+		die "the encrypted copy does not say its keys were kept: $out"
+	kf=$T/a/backups/vault2/$BID3.keys
+	[[ -f $kf && $(stat -c %a "$kf") == 600 && $(stat -c %u "$kf") == 0 ]] || die "no root-only $kf: $(ls -la "$T/a/backups/vault2")"
+	grep -q '"format":"osi-backup-keys-local-v1"' "$kf" || die "$kf: $(cat "$kf")"
+	for f in "$kf" "$T"/a/backups/vault2/*.json "$T"/*.log; do
+		grep -aqF "$(cat "$T/key2-b")" "$f" && die "vault2's key in clear in $f"
+	done
+	cli vm destroy vault2 > /dev/null 2>&1 || die "vm destroy vault2 on node-b"
+	out=$(cli vm create --type totebox --name vault2 --node node-a --memory 192M --vcpus 1 --yes 2>&1) ||
+		die "vault2 made again on node-a: $out"
+	enc a || die "vault2's archive made again on node-a is not encrypted"
+	off2 a || die "vault2 did not stop on node-a"
+	uuid_new=$(key_of a "$T/key2-new")
+	cmp -s "$T/key2-new" "$T/key2-b" && die "vault2 made again has its old key already"
+	out=$(on a "$OSI_BIN" --state-dir "$T/a" vm restore vault2 --from "$BID3" --config "$T/virt-a.conf" \
+		--uri "${URI_OF[a]}" --pool-dir "${LVDIR[a]}/pool" --dir "$T/a/backups" 2>&1) ||
+		die "vm restore of vault2 on node-a from node-b's copy: $out"
+	log "$out"
+	uuid_now=$(key_of a "$T/key2-now")
+	[[ $uuid_now == "$uuid_new" ]] || die "the restore changed the secret's uuid ($uuid_new -> $uuid_now)"
+	cmp -s "$T/key2-now" "$T/key2-b" || die "vault2's archive on node-a is not under the backup's key"
+	[[ -z $(ls -A "${LVDIR[a]}/pool" | grep '^\.osi-restore') ]] || die "the old volume kept aside: $(ls -A "${LVDIR[a]}/pool")"
+	qemu-img convert -U -O raw --object "secret,id=k0,file=$T/key2-now" \
+		--image-opts "driver=qcow2,file.filename=$(arch2 a),encrypt.key-secret=k0" "$T/restored2.raw" ||
+		die "reading vault2's restored archive with its key"
+	cmp -s -n 1048576 "$T/marker2.raw" "$T/restored2.raw" || die "vault2's marker is not back on node-a"
+	rm -f "$T/restored2.raw"
+	: > "${LVDIR[a]}/consoles/vault2.log"
+	lvt a start vault2 > /dev/null || die "vault2 does not start on node-a after the restore"
+	wait_until 180 grep -qa "osi-testguest instance-id=.* hostname=vault2" "${LVDIR[a]}/consoles/vault2.log" ||
+		die "vault2 did not boot on node-a after the restore"
+	pass "vault2's backup copied from node-b to node-a carried its key (sealed to node-a, kept root-only, never in clear): vault2 made again on node-a under a new key was restored from it, its volume under the backup's key in the same secret, the marker back, and it boots"
 	cli vm destroy vault2 > /dev/null 2>&1 || die "vm destroy vault2"
 else
 	log "vault2's archive is plain here (this build does not encrypt data volumes): the sealed key is not exercised"

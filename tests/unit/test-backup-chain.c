@@ -266,7 +266,10 @@ static void directory(void **state)
 	assert_int_equal(backup_list(gdir, NULL, NULL, &e, &n, err, sizeof(err)), 0);
 	assert_false(e[0].intact);
 	assert_non_null(strstr(e[0].why, "signature does not verify"));
+	put(gdir, "20261201T000000Z.keys", "{}"); /* keys a copy kept go with their backup */
 	assert_int_equal(backup_remove(gdir, &e[0].m), 0);
+	snprintf(path, sizeof(path), "%s/20261201T000000Z.keys", gdir);
+	assert_int_not_equal(access(path, F_OK), 0);
 	free(e);
 	assert_int_equal(backup_list(gdir, NULL, NULL, &e, &n, err, sizeof(err)), 0);
 	assert_int_equal(n, 0);

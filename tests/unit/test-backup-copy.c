@@ -22,6 +22,7 @@
 #include <cmocka.h>
 #include <sodium.h>
 
+#include "lib/backup-keys.h"
 #include "lib/backup-trust.h"
 #include "lib/fileio.h"
 #include "tests/unit/fixture.h"
@@ -123,7 +124,7 @@ static int pack(struct fx *f, const char *guest, const char *id)
 
 	assert_true(fd >= 0);
 	snprintf(gdir, sizeof(gdir), "%s/%s", f->src, guest);
-	assert_int_equal(backup_copy_pack(gdir, id, trust_id, &f->id, fd, &bytes, f->err,
+	assert_int_equal(backup_copy_pack(gdir, id, trust_id, &f->id, NULL, NULL, fd, &bytes, f->err,
 					  sizeof(f->err)), 0);
 	assert_int_equal(lseek(fd, 0, SEEK_END), (off_t)bytes);
 	return fd;
@@ -134,7 +135,7 @@ static int unpack(struct fx *f, int fd, backup_trust_fn trust)
 	int ret;
 
 	f->err[0] = f->summary[0] = '\0';
-	ret = backup_copy_unpack(f->dst, "vault1", fd, trust, &f->id, f->summary, sizeof(f->summary),
+	ret = backup_copy_unpack(f->dst, "vault1", fd, trust, &f->id, NULL, f->summary, sizeof(f->summary),
 				 f->err, sizeof(f->err));
 	close(fd);
 	return ret;
@@ -184,8 +185,129 @@ static void encrypted(void **state)
 	luks_volumes = false;
 	assert_int_equal(unpack(f, pack(f, "vault1", "20261205T000000Z"), trust_id), 0);
 	assert_non_null(strstr(f->summary, "1 backup(s) of vault1 stored in "));
-	assert_non_null(strstr(f->summary, "; LUKS-encrypted: restorable here only into a volume "
-				"under the same key"));
+	assert_non_null(strstr(f->summary, "; LUKS-encrypted, no key came with it"));
+	assert_non_null(strstr(f->summary, "restorable here only into a volume under the same key"));
+}
+
+/* The sender's keys for an encrypted chain: its volumes' key sealed to to. */
+struct keyctx {
+	const struct identity *signer, *to;
+	uint8_t key[KEY_SEAL_KEY_BYTES];
+	unsigned calls;
+};
+
+static int make_keys(void *ctx, const struct backup_manifest *full, const struct backup_manifest *top,
+		     const bool *enc, char **text, size_t *len, char *err, size_t errlen)
+{
+	struct keyctx *c = ctx;
+	struct backup_keys k = { .nvol = 0 };
+
+	c->calls++;
+	strcpy(k.backup, top->id);
+	strcpy(k.guest, top->guest);
+	strcpy(k.instance_id, top->instance_id);
+	strcpy(k.node, c->signer->name);
+	strcpy(k.recipient, c->to->name);
+	key_seal_id(c->to->sign_pk, k.key_id);
+	for (unsigned i = 0; i < full->nvol; i++) {
+		if (!enc[i])
+			continue;
+		strcpy(k.vol[k.nvol].disk, full->vol[i].disk);
+		strcpy(k.vol[k.nvol].sha256, full->vol[i].sha256);
+		assert_int_equal(key_seal_ed25519(c->to->sign_pk, c->key, k.vol[k.nvol].sealed), 0);
+		k.nvol++;
+	}
+	return backup_keys_sign(c->signer, &k, text, len, err, errlen);
+}
+
+static int pack_keys(struct fx *f, const char *id, struct keyctx *c)
+{
+	char gdir[400];
+	uint64_t bytes;
+	int fd = memfd_create("copy", MFD_CLOEXEC);
+
+	snprintf(gdir, sizeof(gdir), "%s/vault1", f->src);
+	assert_int_equal(backup_copy_pack(gdir, id, trust_id, &f->id, make_keys, c, fd, &bytes, f->err,
+					  sizeof(f->err)), 0);
+	return fd;
+}
+
+static int unpack_keys(struct fx *f, int fd, const struct backup_copy_keys_in *kin)
+{
+	int ret;
+
+	f->err[0] = f->summary[0] = '\0';
+	ret = backup_copy_unpack(f->dst, "vault1", fd, trust_id, &f->id, kin, f->summary,
+				 sizeof(f->summary), f->err, sizeof(f->err));
+	close(fd);
+	return ret;
+}
+
+#define F5 "20261205T000000Z"
+#define I6 "20261206T000000Z"
+
+/* An encrypted chain's keys travel sealed to the receiver, signed by the
+ * sender, and are kept beside the chain (FULL.keys) sealed to the
+ * receiver's seal key; keys that are not the receiver's, or not signed by
+ * whom it trusts, refuse the whole copy. A plain chain carries none. */
+static void encrypted_keys(void **state)
+{
+	struct fx *f = *state;
+	struct identity b, other, forger;
+	uint8_t pk[32], sk[32], back[KEY_SEAL_KEY_BYTES];
+	struct backup_copy_keys_in kin = { .self = &b, .seal_pk = pk }, wrong = { .self = &other, .seal_pk = pk };
+	struct keyctx c = { .signer = &f->id, .to = &b };
+	struct backup_keys kept;
+	char path[600], *text;
+	struct stat st;
+	size_t len;
+
+	strcpy(b.name, "node-b");
+	crypto_sign_keypair(b.sign_pk, b.sign_sk);
+	strcpy(other.name, "node-c");
+	crypto_sign_keypair(other.sign_pk, other.sign_sk);
+	strcpy(forger.name, "node-a"); /* the sender's name, another key */
+	crypto_sign_keypair(forger.sign_pk, forger.sign_sk);
+	crypto_box_keypair(pk, sk);
+	randombytes_buf(c.key, sizeof(c.key));
+	luks_volumes = true;
+	backup(f, f->src, "vault1", F5, "", 400);
+	backup(f, f->src, "vault1", I6, F5, 500);
+	luks_volumes = false;
+
+	assert_int_equal(unpack_keys(f, pack_keys(f, I6, &c), &wrong), -EPERM);
+	assert_non_null(strstr(f->err, "sealed to node-b"));
+	assert_int_equal(unpack_keys(f, pack_keys(f, I6, &c), NULL), -EBADMSG);
+	assert_non_null(strstr(f->err, "carries keys"));
+	c.signer = &forger;
+	assert_int_equal(unpack_keys(f, pack_keys(f, I6, &c), &kin), -EBADMSG);
+	assert_non_null(strstr(f->err, "the copy's keys: not the test key"));
+	c.signer = &f->id;
+	assert_int_equal(stored(f), 0);
+
+	assert_int_equal(unpack_keys(f, pack_keys(f, I6, &c), &kin), 0);
+	assert_non_null(strstr(f->summary, "2 backup(s) of vault1 stored in "));
+	assert_non_null(strstr(f->summary, "keys kept here sealed to this node's seal key"));
+	snprintf(path, sizeof(path), "%s/" F5 ".keys", f->dgdir);
+	assert_int_equal(lstat(path, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+	snprintf(path, sizeof(path), "%s/" I6 ".keys", f->dgdir);
+	assert_int_not_equal(lstat(path, &st), 0); /* only the full's */
+	assert_int_equal(backup_read_small(f->dgdir, F5 ".keys", BACKUP_KEYS_MAX, &text, &len, f->err,
+					   sizeof(f->err)), 0);
+	assert_int_equal(backup_keys_parse(text, len, &kept, f->err, sizeof(f->err)), 0);
+	free(text);
+	assert_true(kept.local);
+	assert_string_equal(kept.backup, F5);
+	assert_int_equal(kept.nvol, 2);
+	assert_int_equal(crypto_box_seal_open(back, kept.vol[0].sealed, KEY_SEAL_BYTES, pk, sk), 0);
+	assert_memory_equal(back, c.key, sizeof(back));
+	assert_int_equal(stored(f), 2);
+
+	/* a plain chain: the maker is not asked */
+	c.calls = 0;
+	close(pack_keys(f, I2, &c));
+	assert_int_equal(c.calls, 0);
 }
 
 static void round_trip(void **state)
@@ -442,6 +564,8 @@ static void orphans(struct fx *f, const char *dir)
 	backup(f, dir, "vault1", O1, "", 50);
 	snprintf(path, sizeof(path), "%s/vault1/" O1 ".json", dir);
 	assert_int_equal(unlink(path), 0);
+	snprintf(path, sizeof(path), "%s/vault1/" O1 ".keys", dir);
+	assert_int_equal(atomic_write_file(path, "{}", 2, 0600), 0);
 	snprintf(path, sizeof(path), "%s/vault1/notes.txt", dir);
 	assert_int_equal(atomic_write_file(path, "x", 1, 0600), 0);
 }
@@ -465,7 +589,7 @@ static void swept(void **state)
 	orphans(f, f->dst);
 	assert_int_equal(unpack(f, pack(f, "vault1", I1), trust_id), 0);
 	assert_false(has(f->dst, O1 ".sig") || has(f->dst, O1 ".archive.qcow2") ||
-		     has(f->dst, O1 ".media.qcow2"));
+		     has(f->dst, O1 ".media.qcow2") || has(f->dst, O1 ".keys"));
 	assert_true(has(f->dst, "notes.txt"));
 	assert_int_equal(stored(f), 2);
 	/* the packing side, while its lock is free; else it packs all the same */
@@ -559,6 +683,12 @@ static void bad_entries(void **state)
 	assert_int_equal(unpack(f, crafted(f, F1 ".extra.qcow2", AE_IFREG, NULL, false), trust_id),
 			 -EBADMSG);
 	assert_non_null(strstr(f->err, "3 volume file(s), its manifest lists 2"));
+	/* keys of another backup than the last link's; keys that are not keys */
+	assert_int_equal(unpack(f, crafted(f, "20261130T000000Z.keys", AE_IFREG, NULL, false), trust_id),
+			 -EBADMSG);
+	assert_non_null(strstr(f->err, "each link's files come together"));
+	assert_int_equal(unpack(f, crafted(f, F1 ".keys", AE_IFREG, NULL, false), trust_id), -EBADMSG);
+	assert_non_null(strstr(f->err, "carries keys"));
 	assert_int_equal(stored(f), 0);
 }
 
@@ -579,7 +709,7 @@ static void not_a_copy(void **state)
 
 		fd = memfd_create("copy", MFD_CLOEXEC);
 		snprintf(gdir, sizeof(gdir), "%s/vault1", f->src);
-		assert_int_equal(backup_copy_pack(gdir, "20261231T000000Z", trust_id, &f->id, fd, &bytes,
+		assert_int_equal(backup_copy_pack(gdir, "20261231T000000Z", trust_id, &f->id, NULL, NULL, fd, &bytes,
 						  f->err, sizeof(f->err)), -ENOENT);
 		close(fd);
 	}
@@ -592,6 +722,7 @@ static void names(void **state)
 	(void)state;
 	assert_true(backup_copy_name_parse(F1 ".json", &e) && e.kind == BACKUP_COPY_JSON);
 	assert_true(backup_copy_name_parse(F1 ".sig", &e) && e.kind == BACKUP_COPY_SIG);
+	assert_true(backup_copy_name_parse(F1 ".keys", &e) && e.kind == BACKUP_COPY_KEYS);
 	assert_true(backup_copy_name_parse(F1 ".data1.qcow2", &e) && e.kind == BACKUP_COPY_VOLUME);
 	assert_string_equal(e.disk, "data1");
 	assert_string_equal(e.id, F1);
@@ -634,6 +765,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(round_trip, setup, teardown),
 		cmocka_unit_test_setup_teardown(encrypted, setup, teardown),
+		cmocka_unit_test_setup_teardown(encrypted_keys, setup, teardown),
 		cmocka_unit_test_setup_teardown(partly_there, setup, teardown),
 		cmocka_unit_test_setup_teardown(damaged_there, setup, teardown),
 		cmocka_unit_test_setup_teardown(tampered, setup, teardown),

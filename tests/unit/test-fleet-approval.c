@@ -5,6 +5,7 @@
  * member's that is not the fleet) refused. */
 #include <stdarg.h>
 #include <stddef.h>
+#include <errno.h>
 #include <setjmp.h>
 #include <stdint.h>
 #include <cmocka.h>
@@ -124,6 +125,30 @@ static void test_keep(void **state)
 	assert_non_null(approval_check(blob, (size_t)n, &ts, "node-a", "backup-in", "vault1", NULL, NOW, &keep));
 }
 
+/* The node a backup-out's keys are sealed to travels in the signed body. */
+static void test_target(void **state)
+{
+	uint8_t blob[APPROVAL_MAX];
+	char text[600], target[NODE_NAME_MAX + 1];
+	int n;
+
+	(void)state;
+	n = blob_of(body("backup-out", "node-a", "vault1", OUT_EXTRA, NOW), "fleet", fleet_sk, blob);
+	assert_int_equal(approval_target(blob, (size_t)n, target), 0);
+	assert_string_equal(target, "");
+	snprintf(text, sizeof(text), "%s", body("backup-out", "node-a", "vault1", OUT_EXTRA, NOW));
+	strcpy(strrchr(text, '}'), ",\"target\":\"cloud\"}");
+	n = blob_of(text, "fleet", fleet_sk, blob);
+	assert_null(approval_check(blob, (size_t)n, &ts, "node-a", "backup-out", "vault1",
+				   "20261204T172500Z", NOW, NULL));
+	assert_int_equal(approval_target(blob, (size_t)n, target), 0);
+	assert_string_equal(target, "cloud");
+	strcpy(strrchr(text, ','), ",\"target\":\"../x\"}");
+	n = blob_of(text, "fleet", fleet_sk, blob);
+	assert_int_equal(approval_target(blob, (size_t)n, target), -EINVAL);
+	assert_string_equal(target, "");
+}
+
 static void test_refused(void **state)
 {
 	uint8_t blob[APPROVAL_MAX];
@@ -173,6 +198,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_approved, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_keep, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_target, setup, teardown),
 	};
 
 	if (sodium_init() < 0)

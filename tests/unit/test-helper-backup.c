@@ -118,7 +118,7 @@ static void copy_between_nodes(void **state)
 	size_t n;
 	int fd;
 
-	assert_int_equal(helper_backup_out(&f->a, "vault1", I1, &fd, &bytes, f->err, sizeof(f->err)), 0);
+	assert_int_equal(helper_backup_out(&f->a, "vault1", I1, "", &fd, &bytes, f->err, sizeof(f->err)), 0);
 	assert_true(bytes > 0);
 	assert_int_equal(fcntl(fd, F_GETFL) & O_ACCMODE, O_RDONLY);
 	assert_int_equal(lseek(fd, 0, SEEK_END), (off_t)bytes);
@@ -135,7 +135,7 @@ static void copy_between_nodes(void **state)
 	free(e);
 	/* host.conf's backup_dir, when set */
 	snprintf(f->b.backup_dir, sizeof(f->b.backup_dir), "%s/elsewhere", f->base);
-	assert_int_equal(helper_backup_out(&f->a, "vault1", F1, &fd, &bytes, f->err, sizeof(f->err)), 0);
+	assert_int_equal(helper_backup_out(&f->a, "vault1", F1, "", &fd, &bytes, f->err, sizeof(f->err)), 0);
 	assert_int_equal(helper_backup_in(&f->b, "vault1", fd, f->summary, sizeof(f->summary), f->err,
 					  sizeof(f->err)), 0);
 	close(fd);
@@ -150,13 +150,13 @@ static void refusals(void **state)
 	int fd;
 
 	/* no such backup; a chain one of whose links is a stranger's */
-	assert_int_equal(helper_backup_out(&f->a, "vault1", "20261209T000000Z", &fd, &bytes, f->err,
+	assert_int_equal(helper_backup_out(&f->a, "vault1", "20261209T000000Z", "", &fd, &bytes, f->err,
 					   sizeof(f->err)), -ENOENT);
 	assert_int_equal(fd, -1);
-	assert_int_equal(helper_backup_out(&f->a, "vault2", F1, &fd, &bytes, f->err, sizeof(f->err)),
+	assert_int_equal(helper_backup_out(&f->a, "vault2", F1, "", &fd, &bytes, f->err, sizeof(f->err)),
 			 -ENOENT);
 	backup(f, &f->stranger, "20261203T000000Z", I1);
-	assert_int_equal(helper_backup_out(&f->a, "vault1", "20261203T000000Z", &fd, &bytes, f->err,
+	assert_int_equal(helper_backup_out(&f->a, "vault1", "20261203T000000Z", "", &fd, &bytes, f->err,
 					   sizeof(f->err)), -EBADMSG);
 	assert_non_null(strstr(f->err, "not a live member of the ledger"));
 	/* the receiver: a file opened for writing only, no ledger */
@@ -166,7 +166,7 @@ static void refusals(void **state)
 					  sizeof(f->err)), -EBADF);
 	assert_non_null(strstr(f->err, "not open for reading"));
 	close(fd);
-	assert_int_equal(helper_backup_out(&f->a, "vault1", I1, &fd, &bytes, f->err, sizeof(f->err)), 0);
+	assert_int_equal(helper_backup_out(&f->a, "vault1", I1, "", &fd, &bytes, f->err, sizeof(f->err)), 0);
 	snprintf(path, sizeof(path), "%s/ledger", f->b.state_dir);
 	assert_int_equal(unlink(path), 0);
 	assert_int_equal(helper_backup_in(&f->b, "vault1", fd, f->summary, sizeof(f->summary), f->err,
