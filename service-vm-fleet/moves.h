@@ -41,7 +41,8 @@ struct move {
 	char token[MOVE_TOKEN_HEX + 1]; /* the transfer's, both agents have it */
 	uint64_t bytes, total;          /* the transfer's progress */
 	int64_t started;                /* unix seconds */
-	char detail[200];               /* the last progress, or why it failed */
+	char detail[512];               /* the last progress, or why it failed (a node's
+					   reason may name two SHA-256 digests, 128 characters) */
 	unsigned want, flying, done;    /* bits by enum move_step */
 	uint64_t retry_ns;              /* a failed step is sent again after this */
 	bool source_running;            /* aborting: the source said its guest runs */

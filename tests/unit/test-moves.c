@@ -77,6 +77,23 @@ static void happy_path(void **state)
 	moves_free(&m);
 }
 
+/* A node's reason naming two SHA-256 digests reaches the operator whole
+ * (a 200-byte detail cut it before the digest it was checked against). */
+static void long_reason_whole(void **state)
+{
+	const char *why = "volumes/data-archive.qcow2: altered (in the archive, or in transit): SHA-256 "
+			  "2e710033f8f43aabf4d5eaa7751916400b29c2fa0211e6171e08502598125f80, the manifest "
+			  "says 344c2e6f7051996c63d0da352ac89eed0c94afb2858d58b30e231efd1aed994d";
+	struct moves m;
+	struct move *mv = begun(&m);
+
+	(void)state;
+	send(mv, 0);
+	assert_int_equal(move_answer(mv, MS_IN, false, why, 0), ME_RECORD);
+	assert_non_null(strstr(mv->detail, why));
+	moves_free(&m);
+}
+
 /* Until "moved", a failure anywhere undoes the move; the target's abort
  * waits for its own move-in to end, the source's for its move-out. */
 static void failure_aborts(void **state)
@@ -280,7 +297,7 @@ static void node_lost(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(happy_path), cmocka_unit_test(failure_aborts),
+		cmocka_unit_test(happy_path), cmocka_unit_test(failure_aborts), cmocka_unit_test(long_reason_whole),
 		cmocka_unit_test(moved_is_final), cmocka_unit_test(resume),
 		cmocka_unit_test(plans), cmocka_unit_test(names),
 		cmocka_unit_test(store_round_trip), cmocka_unit_test(node_lost),
