@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <time.h>
@@ -66,25 +67,51 @@ int move_drain(int from, int out, size_t n)
 	return 0;
 }
 
+/* Waits, without the deadline, until the pipe p takes a byte: the time is
+ * added to *deadline_ns, so only the socket's silences count against the
+ * source, never this node's own helper or disk. -EPIPE: its reader went. */
+static int pipe_room(int p, uint64_t *deadline_ns)
+{
+	struct pollfd pf = { .fd = p, .events = POLLOUT };
+	uint64_t t0 = move_now_ns();
+	int r;
+
+	while ((r = poll(&pf, 1, -1)) < 0 && errno == EINTR)
+		;
+	if (r < 0)
+		return -errno;
+	if (pf.revents & POLLERR)
+		return -EPIPE;
+	*deadline_ns += move_now_ns() - t0;
+	return 0;
+}
+
 /* The kernel moves the bytes (splice): socket to pipe by page reference,
- * so a frame never passes through this process. */
+ * so a frame never passes through this process. The pipe never blocks the
+ * splice (it has room first, SPLICE_F_NONBLOCK); the socket's wait is
+ * bounded by the deadline (SO_RCVTIMEO). */
 int move_splice_by(int sock, int out, const int via[2], size_t len, uint64_t deadline_ns)
 {
+	int to = via ? via[1] : out;
+
 	while (len) {
-		int ret = rcv_deadline(sock, deadline_ns);
+		uint64_t t0;
+		int ret;
 		ssize_t n;
 
-		if (ret < 0)
+		if ((ret = pipe_room(to, &deadline_ns)) < 0 || (ret = rcv_deadline(sock, deadline_ns)) < 0)
 			return ret;
-		n = splice(sock, NULL, via ? via[1] : out, NULL, len, SPLICE_F_MOVE);
+		n = splice(sock, NULL, to, NULL, len, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
 		if (n < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK))
-			continue;
-		if (n < 0 && errno == EPIPE)
-			return -EPIPE; /* out's reader went away */
-		if (n <= 0)
+			continue; /* the deadline is checked above */
+		if (n < 0)
+			return -errno; /* EPIPE: out's reader went away */
+		if (n == 0)
 			return -ECONNRESET;
+		t0 = move_now_ns();
 		if (via && (ret = move_drain(via[0], out, (size_t)n)) < 0)
 			return ret;
+		deadline_ns += move_now_ns() - t0;
 		len -= (size_t)n;
 	}
 	return 0;

@@ -10,9 +10,10 @@
 int move_read_by(int fd, void *buf, size_t len, uint64_t deadline_ns);
 /* len bytes from the socket sock into out by deadline_ns, moved by the
  * kernel: out is a pipe, or, given via (an empty pipe of the caller's), any
- * file, the bytes passing through via. 0, -ETIMEDOUT, -ECONNRESET (the peer
- * closed or broke the connection), -EPIPE (out's reader went away), or
- * another -errno of writing out. */
+ * file, the bytes passing through via. The deadline counts the socket's
+ * waits only: waits for out (a slow helper, a slow disk) push it back.
+ * 0, -ETIMEDOUT, -ECONNRESET (the peer closed the connection), -EPIPE (out's
+ * reader went away), or another -errno (the socket's or out's). */
 int move_splice_by(int sock, int out, const int via[2], size_t len, uint64_t deadline_ns);
 /* n bytes that are in the pipe from, whole into out (a socket, a file or a
  * pipe): 0 or -errno. */

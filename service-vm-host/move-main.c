@@ -111,7 +111,7 @@ static void say(const char *state, const char *detail, const struct side *s)
 static int failed(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static int failed(const char *fmt, ...)
 {
-	char msg[512];
+	char msg[640];
 	va_list ap;
 
 	va_start(ap, fmt);
@@ -320,17 +320,21 @@ static int connect_target(const struct side *s)
 }
 
 /* Up to want bytes from file (the helper's pipe, or the packed file at
- * *off) into the pipe via, gathered until want or file's end: the count
- * (0 at the end) or -errno. */
+ * *off) into the empty pipe via: a wait for the first, then what more is
+ * there now, until want, file's end, or via has no slot left (a writer's
+ * small writes each take one). The count (0 at the end) or -errno. */
 static ssize_t gather(int file, loff_t *off, int via, size_t want)
 {
 	size_t got = 0;
 
 	while (got < want) {
-		ssize_t n = splice(file, off, via, NULL, want - got, SPLICE_F_MOVE | SPLICE_F_MORE);
+		ssize_t n = splice(file, off, via, NULL, want - got,
+				   SPLICE_F_MOVE | SPLICE_F_MORE | (got ? SPLICE_F_NONBLOCK : 0));
 
 		if (n < 0 && errno == EINTR)
 			continue;
+		if (n < 0 && got && errno == EAGAIN)
+			break;
 		if (n < 0)
 			return -errno;
 		if (n == 0)
@@ -544,36 +548,66 @@ static int test_flip(const struct side *s, int sock, int out, size_t n, uint64_t
 	return ret;
 }
 
+/* The next frame's head, a DATA within the total or END: 0, else -EIO
+ * with why. */
+static int next_head(const struct side *s, int sock, uint64_t by, uint8_t *type, uint32_t *blen,
+		     char *why, size_t len)
+{
+	uint8_t head[MOVE_HEAD];
+	const char *bad;
+	int ret = move_read_by(sock, head, sizeof(head), by);
+
+	if (ret < 0) {
+		snprintf(why, len, "the source's stream broke off after %llu bytes (%s)",
+			 (unsigned long long)s->done, ret == -EPIPE ? "closed" : strerror(-ret));
+		return -EIO;
+	}
+	bad = move_head_parse(head, type, blen);
+	if (!bad && *type != MOVE_DATA && *type != MOVE_END)
+		bad = "a frame of another type";
+	if (!bad && *type == MOVE_DATA && s->done + *blen > s->total)
+		bad = "more bytes than its greeting's total";
+	if (bad) {
+		snprintf(why, len, "the source sent %s after %llu bytes", bad, (unsigned long long)s->done);
+		return -EIO;
+	}
+	return 0;
+}
+
+/* A frame's landing failed (ret): whose fault, in why. -EPIPE when out
+ * refused it (the helper gave up: its line says why), else -EIO. */
+static int not_landed(const struct side *s, int ret, char *why, size_t len)
+{
+	if (ret == -EPIPE || ret == -ENOSPC || ret == -EDQUOT || ret == -EIO || ret == -EFBIG ||
+	    ret == -EROFS || ret == -ENOMEM) { /* out's, or this node's */
+		snprintf(why, len, "writing the received archive here: %s", strerror(-ret));
+		return ret == -EPIPE ? -EPIPE : -EIO;
+	}
+	snprintf(why, len, "the source's stream broke off after %llu bytes (%s)",
+		 (unsigned long long)s->done, ret == -ECONNRESET ? "closed" : strerror(-ret));
+	return -EIO;
+}
+
 /* DATA frames up to END, each spliced into out: a move-in's pipe to the
  * helper, or (through via) a staging file. 0 at END; -EPIPE when out
- * refused a write (the helper gave up: its line says why); else -EIO with
- * why. The bytes are checked where they land: each volume's SHA-256 against
- * the signed manifest, by the helper. */
+ * refused a write; else -EIO with why. The bytes are checked where they
+ * land: each volume's SHA-256 against the signed manifest, by the helper. */
 static int receive(struct side *s, int sock, int out, const int via[2], char *why, size_t len)
 {
 	for (;;) {
 		uint64_t by = clock_mono_ns() + (uint64_t)IO_WAIT_S * 1000000000ull; /* per frame */
-		uint8_t head[MOVE_HEAD], type;
+		uint8_t type;
 		uint32_t blen;
 		int ret;
 
-		if (move_read_by(sock, head, sizeof(head), by) < 0 || move_head_parse(head, &type, &blen) ||
-		    (type != MOVE_DATA && type != MOVE_END) ||
-		    (type == MOVE_DATA && s->done + blen > s->total))
-			ret = -ECONNRESET;
-		else if (type == MOVE_END)
-			return 0;
-		else if ((ret = test_flip(s, sock, out, blen, by)) == 1)
-			ret = move_splice_by(sock, out, via, blen, by);
-		if (ret == -ECONNRESET || ret == -ETIMEDOUT) {
-			snprintf(why, len, "the source's stream broke off after %llu bytes",
-				 (unsigned long long)s->done);
+		if (next_head(s, sock, by, &type, &blen, why, len) < 0)
 			return -EIO;
-		}
-		if (ret < 0) {
-			snprintf(why, len, "writing the received archive here: %s", strerror(-ret));
-			return ret == -EPIPE ? -EPIPE : -EIO;
-		}
+		if (type == MOVE_END)
+			return 0;
+		if ((ret = test_flip(s, sock, out, blen, by)) == 1)
+			ret = move_splice_by(sock, out, via, blen, by);
+		if (ret < 0)
+			return not_landed(s, ret, why, len);
 		s->done += blen;
 		progress(s, false);
 	}
@@ -618,7 +652,7 @@ static int helper_end(struct side *s, int hfd, char *why, size_t len)
 static int stream_in(struct side *s, int sock)
 {
 	uint8_t bound[HELPER_MOVE_BOUND_BYTES], ok;
-	char why[256] = "";
+	char why[MOVE_ACK_TEXT_MAX + 1] = "";
 	int p[2] = { -1, -1 }, hfd, ret;
 
 	put_be64(bound, s->total);
@@ -655,7 +689,7 @@ static int stream_in(struct side *s, int sock)
  * verified whole. */
 static int file_in(struct side *s, int sock)
 {
-	char why[256] = "", rec[HELPER_MOVE_TO_BYTES] = "";
+	char why[MOVE_ACK_TEXT_MAX + 1] = "", rec[HELPER_MOVE_TO_BYTES] = "";
 	int file, hfd, ret, via[2] = { -1, -1 };
 
 	if ((ret = room_for(s, sock)) < 0)

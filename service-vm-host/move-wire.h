@@ -6,7 +6,7 @@
  *          v3 since END carries no digest)
  *   DATA   the archive's next 1..MOVE_CHUNK bytes                source -> target
  *   END    empty: the source's helper ended the archive whole     source -> target
- *   ACK    ok:u8 text (why not, UTF-8, at most 200 bytes)        target -> source */
+ *   ACK    ok:u8 text (why not, UTF-8, at most 480 bytes)        target -> source */
 #pragma once
 #include <stddef.h>
 #include <stdint.h>
@@ -18,7 +18,7 @@
 #define MOVE_CHUNK (1u << 20)
 #define MOVE_MAGIC "osi-move-v3"
 #define MOVE_HEAD 5 /* length:u32be type:u8 */
-#define MOVE_ACK_TEXT_MAX 200
+#define MOVE_ACK_TEXT_MAX 480
 
 enum move_frame { MOVE_HELLO = 16, MOVE_DATA = 17, MOVE_END = 18, MOVE_ACK = 19 };
 

@@ -180,6 +180,40 @@ static void splice_ends(void **state)
 	close(p[0]), close(p[1]), close(sv[0]), close(sv[1]);
 }
 
+/* A frame already in the socket, its reader (the helper) slow: the wait for
+ * the pipe does not count against the source's deadline. The old splice
+ * said -ETIMEDOUT here, blaming the source. */
+static void slow_reader_not_counted(void **state)
+{
+	const size_t n = 1u << 20;
+	int sv[2], p[2], status;
+	pid_t writer, reader;
+
+	(void)state;
+	tcp_pair(sv);
+	assert_int_equal(pipe(p), 0);
+	writer = send_pattern(sv[1], n);
+	reader = fork();
+	assert_true(reader >= 0);
+	if (reader == 0) {
+		char buf[65536];
+		size_t got = 0;
+		ssize_t r;
+
+		close(p[1]);
+		usleep(1500000); /* longer than the deadline below */
+		while (got < n && (r = read(p[0], buf, sizeof(buf))) > 0)
+			got += (size_t)r;
+		_exit(got == n ? 0 : 1);
+	}
+	close(p[0]);
+	assert_int_equal(move_splice_by(sv[0], p[1], NULL, n, move_now_ns() + 1000000000ull), 0);
+	assert_int_equal(waitpid(reader, &status, 0), reader);
+	assert_int_equal(status, 0);
+	assert_int_equal(waitpid(writer, &status, 0), writer);
+	close(p[1]), close(sv[0]), close(sv[1]);
+}
+
 /* What a pipe holds reaches a socket whole (the source's DATA). */
 static void drained_to_socket(void **state)
 {
@@ -205,6 +239,7 @@ int main(void)
 		cmocka_unit_test(spliced_into_file),
 		cmocka_unit_test(splice_ends),
 		cmocka_unit_test(drained_to_socket),
+		cmocka_unit_test(slow_reader_not_counted),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
