@@ -7,6 +7,7 @@
 #define BULK_NICE 10        /* setpriority(2): 0 is the default, 19 the lowest */
 #define BULK_IOPRIO_LEVEL 7 /* ioprio_set(2): best-effort class, its lowest level */
 
-/* This process (and what it starts) at BULK_NICE, never raised if already
- * lower, and at the lowest best-effort I/O priority: 0 or -errno. */
+/* This process (and what it starts) at BULK_NICE and the lowest
+ * best-effort I/O priority, neither raised where already lower (a higher
+ * nice, the idle I/O class): 0 or -errno. */
 int bulk_priority(void);
