@@ -101,7 +101,7 @@ json_t *op_vm_move(struct fleet *f, json_t *req, const char *caller, uint64_t no
 		return api_fail("%s", why);
 	if ((r = room(f, g, to, caller)))
 		return r;
-	if (move_room_check(f, g, to, &mr, why, sizeof(why)))
+	if (move_room_check(f, g, to, clock_wall_s(), &mr, why, sizeof(why)))
 		return api_fail("%s", why);
 	move_room_text(&mr, g, to, room_line, sizeof(room_line));
 	if (moves_plan(&f->moves, g->name, g->node, to, now, f->cfg.plan_ttl_ms * NSEC_PER_MSEC, &p) < 0)
@@ -143,7 +143,7 @@ json_t *op_vm_move_confirm(struct fleet *f, json_t *req, const char *caller, uin
 	if (!g || strcmp(g->node, p.source))
 		return api_fail("'%s' changed since the plan; ask for a new one", p.guest);
 	if (why_not(f, g, p.target, why, sizeof(why)) ||
-	    move_room_check(f, g, p.target, &mr, why, sizeof(why)))
+	    move_room_check(f, g, p.target, clock_wall_s(), &mr, why, sizeof(why)))
 		return api_fail("%s", why);
 	if (moves_begin(&f->moves, &p, clock_wall_s(), &mv) < 0)
 		return api_fail("cannot record the move of '%s'", p.guest);

@@ -47,6 +47,7 @@ struct guest {
 	bool data_known;
 	uint32_t data_volumes;
 	uint64_t data_bytes;
+	int64_t data_wall;                /* when (unix seconds) */
 };
 
 struct plan {

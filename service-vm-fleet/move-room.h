@@ -27,17 +27,22 @@ uint64_t move_room_need(uint32_t nvol, uint64_t data_bytes);
  * is forgotten. */
 void fleet_room_report(struct fleet *f, const char *node, const json_t *m, int64_t wall);
 
+/* A figure older than this (four addresses rounds missed) is not known:
+ * a node whose replies stopped may have filled or freed its pool since. */
+#define ROOM_FRESH_S 60
+
 struct move_room {
 	bool pool_known, data_known;
+	int64_t pool_age, data_age;      /* seconds since the report, -1 for none */
 	uint64_t pool_free, data_bytes, need;
 	uint32_t data_volumes;
 };
 
-/* The room for moving g to node to, into *r. Returns NULL when it fits or
- * is not known (r says which), else the refusal, in buf: one line naming
- * the numbers. */
+/* The room for moving g to node to at wall time now, into *r (a figure
+ * older than ROOM_FRESH_S counts as unknown). Returns NULL when it fits or is not known (r says which), else the
+ * refusal, in buf: one line naming the numbers. */
 const char *move_room_check(const struct fleet *f, const struct guest *g, const char *to,
-			    struct move_room *r, char *buf, size_t len);
+			    int64_t now, struct move_room *r, char *buf, size_t len);
 /* One line for the plan: what was checked, or why it was not. */
 void move_room_text(const struct move_room *r, const struct guest *g, const char *to,
 		    char *buf, size_t len);

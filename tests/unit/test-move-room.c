@@ -97,8 +97,9 @@ static json_t *__attribute__((format(printf, 2, 3))) call(struct fleet *f, const
 	return reply;
 }
 
-/* What the agents' addresses replies would say: beta's pool, alpha's guest. */
-static void report(struct fleet *f, uint64_t beta_free)
+/* What the agents' addresses replies would say at wall time when: beta's
+ * pool, alpha's guest. */
+static void report_at(struct fleet *f, uint64_t beta_free, int64_t when)
 {
 	json_t *b = json_pack("{s:{}, s:[], s:I}", "addresses", "guests", "pool_free_bytes",
 			      (json_int_t)beta_free);
@@ -107,10 +108,15 @@ static void report(struct fleet *f, uint64_t beta_free)
 			      "data_volumes", (json_int_t)1, "data_bytes", (json_int_t)DATA,
 			      "pool_free_bytes", (json_int_t)(100ull << 30));
 
-	fleet_room_report(f, "beta", b, 1000);
-	fleet_room_report(f, "alpha", a, 1000);
+	fleet_room_report(f, "beta", b, when);
+	fleet_room_report(f, "alpha", a, when);
 	json_decref(a);
 	json_decref(b);
+}
+
+static void report(struct fleet *f, uint64_t beta_free)
+{
+	report_at(f, beta_free, clock_wall_s());
 }
 
 static uint64_t need(void)
@@ -141,7 +147,7 @@ static void unknown_room_is_left_to_the_transfer(void **state)
 
 	/* the guest's size known, the target's pool not (an older agent there) */
 	report(&c->f, 1);
-	fleet_room_report(&c->f, "beta", json_object(), 1001);
+	fleet_room_report(&c->f, "beta", json_object(), clock_wall_s());
 	r = call(&c->f, "{\"op\":\"vm-move\",\"name\":\"vault1\",\"to\":\"beta\"}");
 	p = json_object_get(r, "plan");
 	assert_true(json_is_true(json_object_get(r, "ok")));
@@ -187,6 +193,31 @@ static void enough_room_plans_with_the_numbers(void **state)
 	json_decref(r);
 }
 
+/* Figures older than ROOM_FRESH_S (the agent's replies stopped) are not
+ * known: the plan says how old, and the transfer's check decides. */
+static void stale_room_is_left_to_the_transfer(void **state)
+{
+	struct ctx *c = *state;
+	json_t *r, *p;
+
+	report_at(&c->f, 1, clock_wall_s() - ROOM_FRESH_S - 30); /* would refuse, were it fresh */
+	r = call(&c->f, "{\"op\":\"vm-move\",\"name\":\"vault1\",\"to\":\"beta\"}");
+	p = json_object_get(r, "plan");
+	assert_true(json_is_true(json_object_get(r, "ok")));
+	assert_true(json_is_null(json_object_get(p, "data_bytes")));
+	assert_non_null(strstr(json_string_value(json_object_get(p, "room")), "last reported the size"));
+	json_decref(r);
+	/* the guest's size fresh, beta's pool stale */
+	report(&c->f, 1);
+	registry_find(&c->f.reg, "beta")->pool_wall = clock_wall_s() - ROOM_FRESH_S - 30;
+	r = call(&c->f, "{\"op\":\"vm-move\",\"name\":\"vault1\",\"to\":\"beta\"}");
+	p = json_object_get(r, "plan");
+	assert_true(json_is_true(json_object_get(r, "ok")));
+	assert_non_null(strstr(json_string_value(json_object_get(p, "room")),
+			       "last reported its pool's free space"));
+	json_decref(r);
+}
+
 /* The pool filled between the plan and its confirmation: refused then. */
 static void confirm_checks_again(void **state)
 {
@@ -222,34 +253,34 @@ static void reports_forget_and_refuse_junk(void **state)
 	report(&c->f, 7);
 	assert_true(beta->pool_known && g->data_known);
 	assert_int_equal(beta->pool_free_bytes, 7);
-	assert_int_equal(registry_find(&c->f.reg, "beta")->pool_wall, 1000);
+	assert_true(registry_find(&c->f.reg, "beta")->pool_wall >= clock_wall_s() - 1);
 	m = json_pack("{s:I, s:[{s:s, s:I, s:I}]}", "pool_free_bytes", (json_int_t)-1, "guests",
 		      "name", "vault1", "data_volumes", (json_int_t)1, "data_bytes", (json_int_t)5);
-	fleet_room_report(&c->f, "beta", m, 1001);
+	fleet_room_report(&c->f, "beta", m, clock_wall_s());
 	assert_false(beta->pool_known);
 	assert_true(g->data_known); /* vault1 is alpha's */
 	assert_int_equal(g->data_bytes, DATA);
 	json_decref(m);
 	m = json_pack("{s:[{s:s, s:I, s:s}]}", "guests", "name", "vault1", "data_volumes",
 		      (json_int_t)1, "data_bytes", "5");
-	fleet_room_report(&c->f, "alpha", m, 1002);
+	fleet_room_report(&c->f, "alpha", m, clock_wall_s());
 	assert_false(g->data_known);
 	json_decref(m);
 	report(&c->f, 7);
 	m = json_pack("{s:[{s:s, s:I, s:I}]}", "guests", "name", "vault1", "data_volumes",
 		      (json_int_t)EXPORT_VOLUMES_MAX + 1, "data_bytes", (json_int_t)5);
-	fleet_room_report(&c->f, "alpha", m, 1003);
+	fleet_room_report(&c->f, "alpha", m, clock_wall_s());
 	assert_false(g->data_known);
 	json_decref(m);
 	report(&c->f, 7);
-	fleet_room_report(&c->f, "alpha", json_object(), 1004);
+	fleet_room_report(&c->f, "alpha", json_object(), clock_wall_s());
 	assert_false(g->data_known);
 	assert_int_equal(g->data_bytes, 0);
 	/* an entry without a name, or not an object (the fuzzer's first find) */
 	report(&c->f, 7);
 	m = json_pack("{s:[{s:I, s:I}, i, n]}", "guests", "data_volumes", (json_int_t)1, "data_bytes",
 		      (json_int_t)5, 3);
-	fleet_room_report(&c->f, "alpha", m, 1005);
+	fleet_room_report(&c->f, "alpha", m, clock_wall_s());
 	assert_false(g->data_known);
 	json_decref(m);
 }
@@ -258,6 +289,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(need_is_the_imports_count),
+		cmocka_unit_test_setup_teardown(stale_room_is_left_to_the_transfer, setup, teardown),
 		cmocka_unit_test_setup_teardown(unknown_room_is_left_to_the_transfer, setup, teardown),
 		cmocka_unit_test_setup_teardown(short_pool_refuses_the_plan, setup, teardown),
 		cmocka_unit_test_setup_teardown(enough_room_plans_with_the_numbers, setup, teardown),
