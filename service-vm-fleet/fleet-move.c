@@ -36,7 +36,7 @@ static void guest_set(struct fleet *f, const char *name, const char *node, enum 
 		      const char *detail, const char *kind)
 {
 	struct guest *g = guests_find(&f->guests, name);
-	char text[GUEST_NAME_MAX + 256];
+	char text[GUEST_NAME_MAX + 32 + sizeof(((struct guest *)0)->detail)];
 
 	if (!g)
 		return;
@@ -121,7 +121,7 @@ static void forget(struct fleet *f, struct move *mv)
 static void settle(struct fleet *f, struct move *mv, enum move_step s, bool ok, const char *detail)
 {
 	enum move_effect e;
-	char text[256];
+	char text[sizeof(mv->detail)];
 
 	sanitize_text(text, sizeof(text), detail ? detail : "");
 	e = move_answer(mv, s, ok, text, clock_mono_ns());

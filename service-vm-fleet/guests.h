@@ -33,7 +33,7 @@ struct guest {
 	uint64_t memory_bytes;
 	uint32_t vcpus;
 	enum guest_state state;
-	char detail[200];
+	char detail[512];                 /* a failed move's reason may name two digests */
 	char accel[8];
 	char address[GUEST_ADDR_MAX + 1]; /* "" when not known */
 	struct guest_agent agent;         /* its guest agent's report (memory only) */

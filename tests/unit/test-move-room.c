@@ -14,6 +14,7 @@
 #include "lib/export-manifest.h"
 #include "lib/room.h"
 #include "service-vm-fleet/api.h"
+#include "service-vm-fleet/fleet-move.h"
 #include "service-vm-fleet/fleet.h"
 #include "service-vm-fleet/move-room.h"
 #include "tests/unit/fixture.h"
@@ -218,6 +219,40 @@ static void stale_room_is_left_to_the_transfer(void **state)
 	json_decref(r);
 }
 
+/* The target's reason for refusing a move (its full-pool sentence, or a
+ * SHA-256 mismatch naming two digests) reaches the guest's detail, which
+ * `vm move` prints once the move is undone, whole. Seen cut at 200 bytes:
+ * "... (root overlay, seed): noth". */
+static void undone_reason_whole(void **state)
+{
+	struct ctx *c = *state;
+	const char *why = "the target refused the transfer: storage pool osi has 4.0M free, vault1 "
+			  "needs 730.0K (data volumes) + 16.0M (root overlay, seed): nothing was defined "
+			  "here; volumes/data-archive.qcow2: altered (in the archive, or in transit)";
+	struct move_plan *p, taken;
+	struct move *mv;
+	char token[MOVE_PLAN_HEX + 1];
+	json_t *line;
+
+	assert_int_equal(moves_plan(&c->f.moves, "vault1", "alpha", "beta", 0, 120000000000ull, &p), 0);
+	snprintf(token, sizeof(token), "%s", p->token);
+	assert_int_equal(moves_take_plan(&c->f.moves, token, 1, &taken), 0);
+	assert_int_equal(moves_begin(&c->f.moves, &taken, 1000, &mv), 0);
+	line = json_pack("{s:s, s:s}", "state", "failed", "detail", why);
+	fleet_move_line(&c->f, "vault1", MS_OUT, line);
+	json_decref(line);
+	line = json_pack("{s:s, s:s}", "state", "failed", "detail", "the source's stream broke off");
+	fleet_move_line(&c->f, "vault1", MS_IN, line);
+	json_decref(line);
+	line = json_pack("{s:s}", "state", "discarded");
+	fleet_move_line(&c->f, "vault1", MS_ABORT_TARGET, line);
+	fleet_move_line(&c->f, "vault1", MS_ABORT_SOURCE, line);
+	json_decref(line);
+	assert_null(moves_find(&c->f.moves, "vault1"));
+	assert_non_null(strstr(guests_find(&c->f.guests, "vault1")->detail, why));
+	assert_non_null(strstr(guests_find(&c->f.guests, "vault1")->detail, "failed and was undone"));
+}
+
 /* The pool filled between the plan and its confirmation: refused then. */
 static void confirm_checks_again(void **state)
 {
@@ -290,6 +325,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(need_is_the_imports_count),
 		cmocka_unit_test_setup_teardown(stale_room_is_left_to_the_transfer, setup, teardown),
+		cmocka_unit_test_setup_teardown(undone_reason_whole, setup, teardown),
 		cmocka_unit_test_setup_teardown(unknown_room_is_left_to_the_transfer, setup, teardown),
 		cmocka_unit_test_setup_teardown(short_pool_refuses_the_plan, setup, teardown),
 		cmocka_unit_test_setup_teardown(enough_room_plans_with_the_numbers, setup, teardown),
