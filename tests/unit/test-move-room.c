@@ -138,7 +138,7 @@ static void unknown_room_is_left_to_the_transfer(void **state)
 {
 	struct ctx *c = *state;
 	json_t *r = call(&c->f, "{\"op\":\"vm-move\",\"name\":\"vault1\",\"to\":\"beta\"}");
-	json_t *p = json_object_get(r, "plan");
+	json_t *p = json_object_get(r, "plan"), *m;
 
 	assert_true(json_is_true(json_object_get(r, "ok")));
 	assert_true(json_is_null(json_object_get(p, "data_bytes")));
@@ -148,7 +148,9 @@ static void unknown_room_is_left_to_the_transfer(void **state)
 
 	/* the guest's size known, the target's pool not (an older agent there) */
 	report(&c->f, 1);
-	fleet_room_report(&c->f, "beta", json_object(), clock_wall_s());
+	m = json_object();
+	fleet_room_report(&c->f, "beta", m, clock_wall_s());
+	json_decref(m);
 	r = call(&c->f, "{\"op\":\"vm-move\",\"name\":\"vault1\",\"to\":\"beta\"}");
 	p = json_object_get(r, "plan");
 	assert_true(json_is_true(json_object_get(r, "ok")));
@@ -308,7 +310,9 @@ static void reports_forget_and_refuse_junk(void **state)
 	assert_false(g->data_known);
 	json_decref(m);
 	report(&c->f, 7);
-	fleet_room_report(&c->f, "alpha", json_object(), clock_wall_s());
+	m = json_object();
+	fleet_room_report(&c->f, "alpha", m, clock_wall_s());
+	json_decref(m);
 	assert_false(g->data_known);
 	assert_int_equal(g->data_bytes, 0);
 	/* an entry without a name, or not an object (the fuzzer's first find) */
