@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
@@ -518,6 +519,7 @@ int main(int argc, char **argv)
 	int ret;
 
 	log_init(PROG);
+	prctl(PR_SET_DUMPABLE, 0); /* volume keys pass through: no core dump, no ptrace by uid */
 	catch_signals();
 	if (sd_listen_fds(1) != 1) {
 		log_err("run by service-vm-host-virt.socket (Accept=yes): one connection as fd %d",

@@ -52,7 +52,9 @@ key() { sed -n "s/^$2=//p" "$UNITS/$1" | tr '\n' ' ' | sed 's/ $//'; }
 	$(key service-vm-host-virt.socket SocketUser) == root && $(key service-vm-host-virt.socket SocketGroup) == osi &&
 	$(key service-vm-host-virt.socket ListenSequentialPacket) == */os-infrastructure/virt.sock ]] ||
 	die "the helper's socket: $(grep -v '^#' "$UNITS/service-vm-host-virt.socket")"
-pass "users, capabilities, Type=notify and the helper's socket (root:osi 0660, Accept=yes, seqpacket)"
+[[ $(key service-vm-host-virt@.service LimitCORE) == 0 && $(key osi-backup@.service LimitCORE) == 0 ]] ||
+	die "the root helper and the backup service hold volume keys: LimitCORE=0"
+pass "users, capabilities, Type=notify, the helper's socket (root:osi 0660, Accept=yes, seqpacket), no core dumps of key holders"
 
 # verify: copies whose program paths point into the staging tree.
 mkdir -p "$T/verify"
