@@ -205,6 +205,7 @@ static void test_reseal(void **state)
 	assert_memory_equal(again.vol[0].sealed, kept.vol[0].sealed, KEY_SEAL_BYTES);
 	assert_int_equal(backup_keys_find(&again, "archive"), 0);
 	assert_int_equal(backup_keys_find(&again, "repos"), -1);
+	free(text);
 	/* the kept form is neither signed nor taken as carried */
 	assert_int_equal(backup_keys_sign(&b, &kept, &text, &len, err, sizeof(err)) < 0, 1);
 	free(text);
