@@ -28,7 +28,7 @@ struct step {
 	char guest[GUEST_NAME_MAX + 1];
 	char node[NODE_NAME_MAX + 1];
 	char token[MOVE_TOKEN_HEX + 1];
-	char addr[64];          /* the target's transfer address */
+	char addr[64 + 8];      /* the target's transfer address, host:port */
 	char target[NODE_NAME_MAX + 1];
 	char type[16];          /* move-in: the guest as the fleet recorded and placed it */
 	uint64_t memory_bytes;
