@@ -24,6 +24,7 @@
 #include "lib/fileio.h"
 #include "lib/key-seal.h"
 #include "lib/log.h"
+#include "lib/seal-key.h"
 #include "virt/virt-backup-internal.h"
 #include "virt/virt-internal.h"
 
@@ -41,6 +42,10 @@ struct restoring {
 	uint8_t old[EXPORT_VOLUMES_MAX][KEY_SEAL_KEY_BYTES]; /* the volume's own now */
 	bool rekey[EXPORT_VOLUMES_MAX]; /* the volume goes under the chain's key (kept with it) */
 	int *fds;                       /* [link * EXPORT_VOLUMES_MAX + vol]: what was hashed */
+	char vol[EXPORT_VOLUMES_MAX][VIRT_VOL_NAME_MAX]; /* each disk's volume here */
+	int src[EXPORT_VOLUMES_MAX];    /* what is uploaded into it */
+	uint64_t size[EXPORT_VOLUMES_MAX];
+	struct backup_aside aside[EXPORT_VOLUMES_MAX];
 };
 
 /* Link k's file of volume disk, opened (and hashed) once; -1 if it has none. */
@@ -353,82 +358,20 @@ static int drop_volume(struct restoring *r, const char *vol)
 	return ret;
 }
 
-/* What a volume going under the chain's key needs to be put back as it
- * was: its file kept under another name (a hard link) until the new one is
- * in place, and its own key. */
-struct aside {
-	char path[PATH_MAX], kept[PATH_MAX];
-	bool linked, dropped, rekeyed;
-};
-
-static int set_aside(struct restoring *r, const char *vol, struct aside *a)
+static void refused(struct virt_host *h, int ret)
 {
-	if (!r->h->pool_dir[0] ||
-	    snprintf(a->path, sizeof(a->path), "%s/%s", r->h->pool_dir, vol) >= (int)sizeof(a->path) ||
-	    snprintf(a->kept, sizeof(a->kept), "%s/.osi-restore-%s", r->h->pool_dir, vol) >=
-		    (int)sizeof(a->kept))
-		return virt_fail(r->h, -ENAMETOOLONG, "%s: no pool directory to keep it in", vol);
-	unlink(a->kept); /* a leftover of a restore that was killed */
-	if (link(a->path, a->kept) < 0)
-		return virt_fail(r->h, -errno, "keeping %s until its replacement is in place: %s", a->path,
-				 strerror(errno));
-	a->linked = true;
-	return 0;
-}
-
-/* The restore of volume i failed after its volume was set aside: the new
- * one goes, the old key and file come back. */
-static void put_back(struct restoring *r, const char *vol, unsigned i, struct aside *a)
-{
-	virStoragePoolPtr pool;
 	char why[VIRT_ERR_MAX];
 
-	memcpy(why, r->h->err, sizeof(why));
-	if (a->dropped) {
-		drop_volume(r, vol);
-		if (a->rekeyed && virt_secret_rekey(r->h, r->luks[i], a->path, r->old[i]) < 0)
-			log_warn("restore of %s: cannot put its old key back in secret %s: %s", vol,
-				 r->luks[i], r->h->err);
-		if (link(a->kept, a->path) < 0)
-			log_warn("restore of %s: cannot put its old file back from %s: %s", vol, a->kept,
-				 strerror(errno));
-		if ((pool = virStoragePoolLookupByName(r->h->conn, r->h->pool))) {
-			virStoragePoolRefresh(pool, 0);
-			virStoragePoolFree(pool);
-		}
-	}
-	memcpy(r->h->err, why, sizeof(why));
+	memcpy(why, h->err, sizeof(why));
+	virt_fail(h, ret, "refused, nothing was written: %.*s", (int)sizeof(why) - 40, why);
 }
 
-/* The old volume deleted (set aside first when it goes under the chain's
- * key, which its secret then holds), a new one made in its place. */
-static int remake(struct restoring *r, const char *vol, const struct backup_volume *v, unsigned i,
-		  struct aside *a, virStorageVolPtr *sv)
+/* Volume i's file to upload, opened and its header checked (no backing
+ * file, no external data file) before any volume is touched. */
+static int source(struct restoring *r, const struct backup_volume *v, unsigned i)
 {
-	char *xml = NULL;
-	int ret;
-
-	if (r->rekey[i] && (ret = set_aside(r, vol, a)) < 0)
-		return ret;
-	if ((ret = drop_volume(r, vol)) < 0)
-		return ret;
-	a->dropped = true;
-	a->rekeyed = r->rekey[i]; /* put back even if only half changed */
-	if (r->rekey[i] && (ret = virt_secret_rekey(r->h, r->luks[i], a->path, r->key[i])) < 0)
-		return ret;
-	if ((ret = volume_xml(vol, v->capacity, r->luks[i], &xml)) == 0)
-		ret = virt_vol_create(r->h, xml, sv);
-	free(xml);
-	return ret;
-}
-
-static int replace(struct restoring *r, const struct backup_volume *v, unsigned i)
-{
-	char path[PATH_MAX], vol[VIRT_VOL_NAME_MAX], err[256] = "";
+	char path[PATH_MAX];
 	uint8_t head[EXPORT_QCOW2_HEAD];
-	struct aside a = { .linked = false };
-	struct file_read f;
-	virStorageVolPtr sv = NULL;
 	const char *why;
 	struct stat st;
 	ssize_t got;
@@ -436,35 +379,179 @@ static int replace(struct restoring *r, const struct backup_volume *v, unsigned 
 
 	rebuilt_path(r, v->disk, path, sizeof(path));
 	if (r->len == 1) /* the full's own file, through the descriptor that was hashed */
-		f.fd = fcntl(link_fd(r, 0, v->disk), F_DUPFD_CLOEXEC, 0);
+		r->src[i] = fcntl(link_fd(r, 0, v->disk), F_DUPFD_CLOEXEC, 0);
 	else
-		f.fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (f.fd < 0 || fstat(f.fd, &st) < 0 || lseek(f.fd, 0, SEEK_SET) < 0) {
+		r->src[i] = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (r->src[i] < 0 || fstat(r->src[i], &st) < 0 || lseek(r->src[i], 0, SEEK_SET) < 0) {
 		ret = -errno;
-		if (f.fd >= 0)
-			close(f.fd);
 		return virt_fail(r->h, ret, "%s: %s", path, strerror(-ret));
 	}
-	got = pread(f.fd, head, sizeof(head), 0);
-	if ((why = export_volume_header_check(head, got > 0 ? (size_t)got : 0))) {
-		close(f.fd);
+	r->size[i] = (uint64_t)st.st_size;
+	got = pread(r->src[i], head, sizeof(head), 0);
+	if ((why = export_volume_header_check(head, got > 0 ? (size_t)got : 0)))
 		return virt_fail(r->h, -EBADMSG, "the rebuilt %s: %s", v->disk, why);
+	return backup_data_vol(r->h, r->guest, v->disk, r->vol[i], sizeof(r->vol[i]));
+}
+
+/* Every volume kept under another name (a hard link in the pool) before
+ * any is deleted, and the old key of each whose key changes sealed to the
+ * seal key beside it: a failure at any volume, or a restore killed, leaves
+ * each one's data and key. A leftover of an earlier restore refuses. */
+static int set_aside(struct restoring *r, unsigned nvol)
+{
+	struct seal_key sk = { { 0 }, { 0 } };
+	bool rekey = false;
+	int ret = 0;
+
+	for (unsigned i = 0; i < nvol; i++)
+		rekey |= r->rekey[i];
+	if (rekey && (ret = seal_key_load(r->h->seal_key, 0, &sk)) < 0)
+		return virt_fail(r->h, ret, "seal key %s: %s", r->h->seal_key, strerror(-ret));
+	for (unsigned i = 0; i < nvol && !ret; i++) {
+		struct backup_aside *a = &r->aside[i];
+
+		if (backup_aside_names(r->h->pool_dir, r->vol[i], a) < 0)
+			ret = virt_fail(r->h, -ENAMETOOLONG, "%s: no pool directory to keep it in", r->vol[i]);
+		else
+			ret = backup_aside_set(a, r->luks[i], sk.pk, r->rekey[i] ? r->old[i] : NULL,
+					       r->h->err, sizeof(r->h->err));
 	}
-	if ((ret = backup_data_vol(r->h, r->guest, v->disk, vol, sizeof(vol))) < 0 ||
-	    (ret = remake(r, vol, v, i, &a, &sv)) < 0)
-		goto cleanup;
-	ret = r->h->ops.upload(sv, (uint64_t)st.st_size, file_read, &f, r->h->ops.opaque, err, sizeof(err));
+	seal_key_wipe(&sk);
+	for (unsigned i = 0; ret < 0 && i < nvol; i++) /* nothing changed yet: links to the volumes */
+		backup_aside_release(&r->aside[i]);
+	return ret;
+}
+
+/* Whether the volume's file is still the one kept aside (the same inode). */
+static bool unchanged(const struct backup_aside *a)
+{
+	struct stat x, y;
+
+	return stat(a->path, &x) == 0 && stat(a->kept, &y) == 0 && x.st_dev == y.st_dev &&
+	       x.st_ino == y.st_ino;
+}
+
+/* Volume i as it was: the new one deleted, the old file renamed back over
+ * whatever is at its path, the old key back in its secret. What could not
+ * be put back stays aside and is named in why. */
+static bool put_back(struct restoring *r, unsigned i, struct vbuf *why)
+{
+	struct backup_aside *a = &r->aside[i];
+	bool key = true;
+	int file;
+
+	if (!a->linked)
+		return true;
+	if (!a->dropped && unchanged(a)) {
+		backup_aside_release(a);
+		return true;
+	}
+	if (a->created)
+		drop_volume(r, r->vol[i]);
+	if ((file = backup_aside_put_back(a)) < 0)
+		vbuf_printf(why, "; %s: its old file is kept at %s (%s)", r->vol[i], a->kept,
+			    strerror(-file));
+	if (a->rekeyed && virt_secret_rekey(r->h, r->luks[i], a->path, r->old[i]) < 0) {
+		key = false;
+		vbuf_printf(why, "; %s: its old key is not back in secret %s: it is kept in %s, sealed "
+			    "to this node's seal key", r->vol[i], r->luks[i], a->keyf);
+	}
+	if (!file && key)
+		backup_aside_release(a);
+	return !file && key;
+}
+
+/* A restore failed at some volume: every one is put back; h->err says
+ * what failed and in what state the guest is. */
+static void put_back_all(struct restoring *r, unsigned nvol)
+{
+	char first[VIRT_ERR_MAX], *left = NULL;
+	struct vbuf why = { 0 };
+	virStoragePoolPtr pool;
+	bool all = true;
+
+	memcpy(first, r->h->err, sizeof(first));
+	for (unsigned i = 0; i < nvol; i++)
+		all &= put_back(r, i, &why);
+	if ((pool = virStoragePoolLookupByName(r->h->conn, r->h->pool))) {
+		virStoragePoolRefresh(pool, 0);
+		virStoragePoolFree(pool);
+	}
+	vbuf_take(&why, &left);
+	if (all)
+		virt_fail(r->h, -EIO, "%s; every data volume was put back as it was, under its old key "
+			  "(the backup is intact: restore again)", first);
+	else
+		virt_fail(r->h, -EIO, "%.200s; NOT all put back, nothing of it removed%.250s (docs/"
+			  "operator.md, \"A restore that failed\")", first, left ? left : "");
+	free(left);
+}
+
+/* The old volume deleted (kept aside), a new one made in its place under
+ * the volume's secret, which holds the chain's key first if it changes. */
+static int remake(struct restoring *r, const struct backup_volume *v, unsigned i,
+		  virStorageVolPtr *sv)
+{
+	struct backup_aside *a = &r->aside[i];
+	char *xml = NULL;
+	int ret;
+
+	if ((ret = drop_volume(r, r->vol[i])) < 0)
+		return ret;
+	a->dropped = true;
+	a->rekeyed = r->rekey[i]; /* put back even if only half changed */
+	if (r->rekey[i] && (ret = virt_secret_rekey(r->h, r->luks[i], a->path, r->key[i])) < 0)
+		return ret;
+	if ((ret = volume_xml(r->vol[i], v->capacity, r->luks[i], &xml)) == 0 &&
+	    (ret = virt_vol_create(r->h, xml, sv)) == 0)
+		a->created = true;
+	free(xml);
+	return ret;
+}
+
+static int replace(struct restoring *r, const struct backup_volume *v, unsigned i)
+{
+	struct file_read f = { .fd = r->src[i] };
+	virStorageVolPtr sv = NULL;
+	char err[256] = "";
+	int ret;
+
+	if ((ret = remake(r, v, i, &sv)) < 0)
+		return ret;
+	ret = r->h->ops.upload(sv, r->size[i], file_read, &f, r->h->ops.opaque, err, sizeof(err));
 	virStorageVolFree(sv);
 	if (ret < 0)
-		virt_fail(r->h, ret, "writing %s: %s (the backup is intact: restore again)", vol,
-			  err[0] ? err : strerror(-ret));
-cleanup:
-	if (ret < 0 && a.linked)
-		put_back(r, vol, i, &a);
-	if (a.linked) /* in place, or put back */
-		unlink(a.kept);
-	close(f.fd);
+		virt_fail(r->h, ret, "writing %s: %s", r->vol[i], err[0] ? err : strerror(-ret));
 	return ret;
+}
+
+/* Each volume replaced, all set aside first and released only when every
+ * one is in place; a failure puts every one back. */
+static int replace_all(struct restoring *r, const struct backup_manifest *top)
+{
+	int ret = 0;
+
+	for (unsigned i = 0; i < top->nvol && !ret; i++)
+		ret = source(r, &top->vol[i], i);
+	if (!ret)
+		ret = set_aside(r, top->nvol);
+	if (ret) {
+		refused(r->h, ret);
+		return ret;
+	}
+	for (unsigned i = 0; i < top->nvol && !ret; i++)
+		ret = replace(r, &top->vol[i], i);
+	if (ret < 0) {
+		put_back_all(r, top->nvol);
+		return ret;
+	}
+	for (unsigned i = 0; i < top->nvol; i++) {
+		backup_aside_release(&r->aside[i]);
+		if (r->aside[i].linked || r->aside[i].keyed)
+			log_warn("restore of %s: %s (or its .key) could not be removed: remove it before the "
+				 "next restore", r->guest, r->aside[i].kept);
+	}
+	return 0;
 }
 
 static int verify_chain(struct restoring *r, const char *id)
@@ -575,18 +662,11 @@ static int same_disks(struct restoring *r, const struct virt_guest *g, const str
 	return 0;
 }
 
-static void refused(struct virt_host *h, int ret)
-{
-	char why[VIRT_ERR_MAX];
-
-	memcpy(why, h->err, sizeof(why));
-	virt_fail(h, ret, "refused, nothing was written: %.*s", (int)sizeof(why) - 40, why);
-}
 
 int virt_restore(struct virt_host *h, const char *guest, const char *id,
 		 const struct backup_request *req, size_t *links)
 {
-	struct restoring r = { .h = h, .guest = guest, .id = req->signer };
+	struct restoring r = { .h = h, .guest = guest, .id = req->signer, .src = { -1, -1, -1, -1 } };
 	const struct backup_manifest *top;
 	char path[PATH_MAX];
 	struct virt_guest g;
@@ -613,8 +693,8 @@ int virt_restore(struct virt_host *h, const char *guest, const char *id,
 		ret = rebuild(&r, top->vol[i].disk, i);
 	if (ret)
 		refused(h, ret);
-	for (unsigned i = 0; i < top->nvol && !ret; i++)
-		ret = replace(&r, &top->vol[i], i);
+	if (!ret)
+		ret = replace_all(&r, top);
 	if (!ret && (dom = virDomainLookupByName(h->conn, guest))) {
 		backup_checkpoints_drop(h, dom, NULL, VIR_DOMAIN_CHECKPOINT_DELETE_METADATA_ONLY);
 		virDomainFree(dom);
@@ -638,6 +718,9 @@ cleanup:
 	for (size_t k = 0; r.fds && k < r.len * EXPORT_VOLUMES_MAX; k++)
 		if (r.fds[k] >= 0)
 			close(r.fds[k]);
+	for (unsigned i = 0; i < EXPORT_VOLUMES_MAX; i++)
+		if (r.src[i] >= 0)
+			close(r.src[i]);
 	free(r.fds);
 	free(r.chain);
 	free(r.e);
