@@ -83,8 +83,17 @@ int backup_aside_set(struct backup_aside *a, const char *secret, const uint8_t *
 
 int backup_aside_put_back(struct backup_aside *a)
 {
-	if (rename(a->kept, a->path) < 0)
+	struct stat x, y;
+
+	/* the same file under both names (its deletion failed): rename would
+	 * leave both */
+	if (stat(a->path, &x) == 0 && stat(a->kept, &y) == 0 && x.st_dev == y.st_dev &&
+	    x.st_ino == y.st_ino) {
+		if (unlink(a->kept) < 0)
+			return -errno;
+	} else if (rename(a->kept, a->path) < 0) {
 		return -errno;
+	}
 	a->linked = false; /* it is the volume's file again */
 	return 0;
 }

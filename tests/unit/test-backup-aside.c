@@ -156,6 +156,18 @@ static void put_back_over_partial(void **state)
 	assert_true(same(f->a.path, "old data"));
 }
 
+/* The volume's deletion failed: the same file under both names; put back
+ * leaves it under the volume's only. */
+static void put_back_same_file(void **state)
+{
+	struct fx *f = *state;
+
+	assert_int_equal(backup_aside_set(&f->a, "", f->pk, NULL, f->err, sizeof(f->err)), 0);
+	assert_int_equal(backup_aside_put_back(&f->a), 0);
+	assert_false(exists(f->a.kept));
+	assert_true(same(f->a.path, "old data"));
+}
+
 /* A plain volume (no key changes): no key file; a put back that cannot
  * rename keeps the kept file, and release after it removes only what is
  * the restore's. */
@@ -181,6 +193,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(kept_then_released, setup, teardown),
 		cmocka_unit_test_setup_teardown(leftover_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(put_back_over_partial, setup, teardown),
+		cmocka_unit_test_setup_teardown(put_back_same_file, setup, teardown),
 		cmocka_unit_test_setup_teardown(plain_and_failed_put_back, setup, teardown),
 	};
 

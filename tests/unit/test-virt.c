@@ -24,6 +24,7 @@
 #include <sodium.h>
 
 #include "lib/fileio.h"
+#include "virt/virt-backup.h"
 #include "virt/virt-internal.h"
 #include "virt/virt-move.h"
 #include "tests/unit/fixture.h"
@@ -970,6 +971,159 @@ static void test_pool_room(void **state)
 	assert_int_equal(virt_pool_room(&f->h, UINT64_MAX, &avail), -ENOSPC);
 }
 
+/* A restore whose second volume fails to upload: the first, already
+ * replaced, is put back as it was (libvirt's delete and the upload make a
+ * new file at the volume's path: here the upload renames one over it), and
+ * nothing is left aside; a leftover of an earlier restore refuses and
+ * stays. */
+struct restore_fx {
+	struct fixture *f;
+	char pool[PATH_MAX];
+	const char *fail;
+};
+
+static int trust_any(const struct export_sig *s, void *ctx, char *err, size_t errlen)
+{
+	return 0;
+}
+
+static int file_upload(virStorageVolPtr vol, uint64_t len, virt_read_fn source, void *rctx,
+		       void *opaque, char *err, size_t errlen)
+{
+	struct restore_fx *r = opaque;
+	char path[PATH_MAX + 128], tmp[PATH_MAX + 140], buf[4096];
+	const char *name = virStorageVolGetName(vol);
+	ssize_t n;
+
+	if (r->fail && strstr(name, r->fail)) {
+		snprintf(err, errlen, "injected upload failure");
+		return -EIO;
+	}
+	snprintf(path, sizeof(path), "%s/%s", r->pool, name);
+	snprintf(tmp, sizeof(tmp), "%s.new", path);
+	FILE *out = fopen(tmp, "w");
+	assert_non_null(out);
+	while ((n = source(rctx, buf, sizeof(buf))) > 0)
+		assert_int_equal(fwrite(buf, 1, (size_t)n, out), (size_t)n);
+	fclose(out);
+	assert_int_equal(rename(tmp, path), 0);
+	return 0;
+}
+
+static void backup_volume(const char *gdir, const char *disk, struct backup_volume *v)
+{
+	uint8_t buf[512] = { 0 }, sum[32];
+	char path[PATH_MAX + 64];
+
+	memcpy(buf, QCOW2_HEAD, 32);
+	snprintf((char *)buf + 100, 64, "backup of %s", disk);
+	snprintf(path, sizeof(path), "%s/20261201T000000Z.%s.qcow2", gdir, disk);
+	assert_int_equal(atomic_write_file(path, buf, sizeof(buf), 0600), 0);
+	crypto_hash_sha256(sum, buf, sizeof(buf));
+	sodium_bin2hex(v->sha256, sizeof(v->sha256), sum, sizeof(sum));
+	snprintf(v->disk, sizeof(v->disk), "%s", disk);
+	v->capacity = 2ULL << 30;
+	v->bytes = sizeof(buf);
+}
+
+static bool file_is(const char *path, const char *text)
+{
+	char buf[64] = "";
+	FILE *in = fopen(path, "r");
+	size_t n = in ? fread(buf, 1, sizeof(buf) - 1, in) : 0;
+
+	if (in)
+		fclose(in);
+	return n == strlen(text) && !memcmp(buf, text, n);
+}
+
+static void test_restore_puts_back_every_volume(void **state)
+{
+	struct fixture *f = *state;
+	struct restore_fx r = { .f = f, .fail = "media" };
+	struct identity id = { .name = "node-a" };
+	struct backup_manifest m = { .created = 100, .nvol = 2 };
+	char dir[PATH_MAX], gdir[PATH_MAX], a[PATH_MAX + 64], b[PATH_MAX + 64], kept[PATH_MAX + 80];
+	struct backup_request req = { .dir = dir, .signer = &id, .trust = trust_any };
+	struct virt_spec s;
+	struct virt_guest g;
+	size_t links = 0;
+
+	import_base(f, "testguest");
+	spec(&s, VIRT_TOTEBOX, "vault-5");
+	s.start = false;
+	s.ndata = 2;
+	strcpy(s.data[1].name, "media");
+	s.data[1].bytes = 2ULL << 30;
+	strcpy(s.data[1].mount, "/srv/media");
+	check(f, virt_guest_create(&f->h, &s, &g));
+
+	snprintf(r.pool, sizeof(r.pool), "%s", f->h.pool_dir);
+	snprintf(a, sizeof(a), "%s/vault-5.data.archive.qcow2", r.pool);
+	snprintf(b, sizeof(b), "%s/vault-5.data.media.qcow2", r.pool);
+	mkdir(r.pool, 0700);
+	assert_int_equal(atomic_write_file(a, "old archive", 11, 0600), 0);
+	assert_int_equal(atomic_write_file(b, "old media", 9, 0600), 0);
+
+	crypto_sign_keypair(id.sign_pk, id.sign_sk);
+	snprintf(dir, sizeof(dir), "%s/backups", f->dir);
+	assert_int_equal(mkdir(dir, 0700), 0);
+	assert_int_equal(backup_guest_dir(dir, "vault-5", true, gdir, sizeof(gdir), f->h.err,
+					  sizeof(f->h.err)), 0);
+	strcpy(m.id, "20261201T000000Z");
+	strcpy(m.guest, "vault-5");
+	strcpy(m.instance_id, g.instance_id);
+	strcpy(m.node, "node-a");
+	backup_volume(gdir, "archive", &m.vol[0]);
+	backup_volume(gdir, "media", &m.vol[1]);
+	assert_int_equal(backup_store_manifest(gdir, &m, &id, f->h.err, sizeof(f->h.err)), 0);
+
+	f->h.ops.upload = file_upload;
+	f->h.ops.opaque = &r;
+	assert_int_equal(virt_restore(&f->h, "vault-5", m.id, &req, &links), -EIO);
+	assert_non_null(strstr(f->h.err, "injected upload failure"));
+	assert_non_null(strstr(f->h.err, "every data volume was put back as it was"));
+	assert_true(file_is(a, "old archive"));
+	assert_true(file_is(b, "old media"));
+	snprintf(kept, sizeof(kept), "%s/.osi-restore-vault-5.data.archive.qcow2", r.pool);
+	assert_int_not_equal(access(kept, F_OK), 0);
+	snprintf(kept, sizeof(kept), "%s/.osi-restore-vault-5.data.media.qcow2", r.pool);
+	assert_int_not_equal(access(kept, F_OK), 0);
+
+	/* the test driver's pool refresh reads no directory: what it lost to
+	 * the put back (the new volume deleted) is defined again */
+	for (int i = 0; i < 2; i++) {
+		char xml[256];
+		virStorageVolPtr v;
+
+		snprintf(xml, sizeof(xml), "<volume><name>vault-5.data.%s.qcow2</name><capacity>2147483648"
+			 "</capacity><target><format type='qcow2'/></target></volume>",
+			 i ? "media" : "archive");
+		if (!vol_exists(f, i ? "vault-5.data.media.qcow2" : "vault-5.data.archive.qcow2")) {
+			check(f, virt_vol_create(&f->h, xml, &v));
+			virStorageVolFree(v);
+		}
+	}
+
+	/* a leftover refuses before anything is written, and stays */
+	assert_int_equal(atomic_write_file(kept, "older media", 11, 0600), 0);
+	r.fail = NULL;
+	assert_int_equal(virt_restore(&f->h, "vault-5", m.id, &req, &links), -EEXIST);
+	assert_non_null(strstr(f->h.err, "refused, nothing was written"));
+	assert_non_null(strstr(f->h.err, "remains from a restore that did not finish"));
+	assert_true(file_is(kept, "older media"));
+	assert_true(file_is(a, "old archive"));
+	assert_true(file_is(b, "old media"));
+
+	assert_int_equal(unlink(kept), 0);
+	assert_int_equal(virt_restore(&f->h, "vault-5", m.id, &req, &links), 0);
+	assert_int_equal(links, 1);
+	assert_false(file_is(a, "old archive"));
+	assert_int_not_equal(access(kept, F_OK), 0);
+	f->h.ops.upload = fake_upload;
+	f->h.ops.opaque = f;
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -995,6 +1149,7 @@ int main(void)
 		T(test_image_remove),
 		T(test_quiesce_called_off),
 		T(test_pool_room),
+		T(test_restore_puts_back_every_volume),
 		cmocka_unit_test(test_open_refuses_bad_config),
 	};
 
