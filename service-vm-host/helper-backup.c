@@ -201,7 +201,7 @@ int helper_backup_in(const struct host_config *c, const char *guest, int fd, cha
 	const char *why = fd < 0 ? "absent" : move_fd_check(fd);
 	struct seal_key sk = { { 0 }, { 0 } };
 	struct identity id = { .name = "" };
-	struct backup_copy_keys_in kin = { .seal_pk = sk.pk };
+	struct backup_copy_keys_in kin = { .seal_pk = sk.pk, .seal_sk = sk.sk };
 	struct ledger l;
 	int ret;
 

@@ -92,10 +92,11 @@ int backup_copy_pack(const char *gdir, const char *id, backup_trust_fn trust, vo
 
 /* --- virt-backup-unpack.c --- */
 /* What a receiver opens a copy's keys with: its identity (their recipient)
- * and the public half of its seal key (what they are kept sealed to). */
+ * and its seal key (what they are kept sealed to; the secret half opens
+ * the keys kept already, to compare). */
 struct backup_copy_keys_in {
 	const struct identity *self;
-	const uint8_t *seal_pk;
+	const uint8_t *seal_pk, *seal_sk;
 };
 /* The tar in fd (from a peer) into dir/guest: staged in the guest's
  * directory, every link checked (a signature trust accepts, every file's
@@ -107,7 +108,8 @@ struct backup_copy_keys_in {
  * the copy's. A copy with keys (ID.keys) must have them signed by whom
  * trust accepts, of this chain, sealed to kin's identity: they are kept as
  * FULL.keys sealed to kin's seal key (kin NULL: a copy with keys is
- * refused). On failure nothing new stays. summary: what was stored, for
+ * refused), merged with a FULL.keys there: a volume's key kept already
+ * stays, a differing one the copy brings is left out and summary says so. On failure nothing new stays. summary: what was stored, for
  * the operator. */
 int backup_copy_unpack(const char *dir, const char *guest, int fd, backup_trust_fn trust,
 		       void *ctx, const struct backup_copy_keys_in *kin, char *summary, size_t slen,

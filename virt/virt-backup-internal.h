@@ -37,3 +37,7 @@ int backup_aside_set(struct backup_aside *a, const char *secret, const uint8_t *
 int backup_aside_put_back(struct backup_aside *a);
 /* What of kept and keyf is still ours is removed. */
 void backup_aside_release(struct backup_aside *a);
+
+/* virt-backup-restore.c: what qemu-img check opens a full's file fd with
+ * (under secret k0), its backing named as none (malloc'd, NULL: no memory). */
+char *backup_key_check_spec(int fd);

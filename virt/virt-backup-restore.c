@@ -138,10 +138,13 @@ static int key_fd(struct restoring *r, unsigned i, int *fd)
 	int ret = 0;
 
 	sodium_bin2hex(hex, sizeof(hex), r->key[i], KEY_SEAL_KEY_BYTES);
-	if ((*fd = memfd_create("osi-restore-key", MFD_CLOEXEC)) < 0)
+	if ((*fd = memfd_create("osi-restore-key", MFD_CLOEXEC)) < 0) {
 		ret = virt_fail(r->h, -errno, "memfd_create: %s", strerror(errno));
-	else if (write(*fd, hex, strlen(hex)) != (ssize_t)strlen(hex))
+	} else if (write(*fd, hex, strlen(hex)) != (ssize_t)strlen(hex)) {
 		ret = virt_fail(r->h, -EIO, "writing the key to a memfd: %s", strerror(errno));
+		close(*fd);
+		*fd = -1;
+	}
 	sodium_memzero(hex, sizeof(hex));
 	return ret;
 }
@@ -201,17 +204,36 @@ cleanup:
 	return ret;
 }
 
+char *backup_key_check_spec(int fd)
+{
+	char *spec;
+
+	if (asprintf(&spec, "json:{\"driver\":\"qcow2\",\"file\":{\"driver\":\"file\",\"filename\":"
+		     "\"/dev/fd/%d\"},\"backing\":null,\"encrypt\":{\"format\":\"luks\","
+		     "\"key-secret\":\"k0\"}}", fd) < 0)
+		return NULL;
+	return spec;
+}
+
 /* Whether key i opens the full's file of disk: qemu-img check opens its
- * LUKS layer (1: no keyslot unlocks; 3: leaked clusters, still opened). */
+ * LUKS layer (1: no keyslot unlocks; 3: leaked clusters, still opened).
+ * Its header is checked as an upload's first (no backing or external data
+ * file) and the spec names no backing file: root's qemu-img opens nothing
+ * the file names. */
 static int key_opens(struct restoring *r, unsigned i, const char *disk, bool *opens)
 {
 	int key = -1, fd = link_fd(r, 0, disk), keep[2], code = -1, ret;
 	char *spec = NULL, *object = NULL;
+	uint8_t head[EXPORT_QCOW2_HEAD];
+	ssize_t got = pread(fd, head, sizeof(head), 0);
+	const char *why = export_volume_header_check(head, got > 0 ? (size_t)got : 0);
 
+	*opens = false;
+	if (why)
+		return virt_fail(r->h, -EBADMSG, "backup %s of %s: %s", r->e[r->chain[0]].m.id, disk, why);
 	if ((ret = key_fd(r, i, &key)) < 0)
 		return ret;
-	if (asprintf(&spec, "json:{\"driver\":\"qcow2\",\"file\":{\"driver\":\"file\",\"filename\":"
-		     "\"/dev/fd/%d\"},\"encrypt\":{\"format\":\"luks\",\"key-secret\":\"k0\"}}", fd) < 0 ||
+	if (!(spec = backup_key_check_spec(fd)) ||
 	    asprintf(&object, "secret,id=k0,file=/dev/fd/%d", key) < 0) {
 		ret = -ENOMEM;
 		goto cleanup;
@@ -255,62 +277,76 @@ static int kept_keys(struct restoring *r, const struct backup_manifest *top, str
 	return ret;
 }
 
-/* Each encrypted volume's key for the chain: the one kept with it where
- * it differs from the volume's own (the volume then goes under it), else
- * the volume's; either checked to open the full's file before anything is
- * written. */
-static int chain_keys(struct restoring *r, const struct backup_manifest *top)
+/* The key kept with the chain for volume i (disk), opened into r->key[i]:
+ * -ENOENT when none is kept. */
+static int kept_key(struct restoring *r, const struct backup_manifest *top, unsigned i,
+		    const char *disk)
 {
 	const char *fid = r->e[r->chain[0]].m.id;
-	char why[VIRT_ERR_MAX];
 	struct backup_keys k;
-	bool have = false, any = false, opens;
-	int ret = 0;
+	int j, ret = kept_keys(r, top, &k);
 
-	for (unsigned i = 0; i < top->nvol; i++)
-		any |= r->luks[i][0] != '\0';
-	if (any && (ret = kept_keys(r, top, &k)) < 0 && ret != -ENOENT)
+	if (ret < 0)
 		return ret;
-	have = any && ret == 0;
-	ret = 0;
-	for (unsigned i = 0; i < top->nvol && !ret; i++) {
-		const char *disk = top->vol[i].disk;
-		int j;
+	if ((j = backup_keys_find(&k, disk)) < 0)
+		return -ENOENT;
+	if ((ret = virt_seal_open(r->h, k.vol[j].sealed, r->key[i])) == -EPERM)
+		return virt_fail(r->h, ret, "the key kept with backup %s for %s is sealed to another key "
+				 "than this node's seal key %s", fid, disk, r->h->seal_key);
+	return ret;
+}
 
-		if (!r->luks[i][0])
-			continue;
-		j = have ? backup_keys_find(&k, disk) : -1;
-		if ((ret = virt_secret_key(r->h, r->luks[i], r->id, r->old[i])) < 0 && j < 0 && r->len == 1) {
-			ret = 0; /* a full goes in as it is, under the volume's secret, as before keys */
+/* Volume i's key for the chain: its own if that opens the full's file
+ * (qemu-img check), else the one kept with the chain (FULL.keys, a copy
+ * brought it), which must open it: the volume then goes under it. Its
+ * own key must open here either way (to put it back). */
+static int chain_key(struct restoring *r, const struct backup_manifest *top, unsigned i)
+{
+	const char *fid = r->e[r->chain[0]].m.id, *disk = top->vol[i].disk;
+	char why[VIRT_ERR_MAX];
+	bool opens = false;
+	int ret;
+
+	if ((ret = virt_secret_key(r->h, r->luks[i], r->id, r->old[i])) < 0) {
+		memcpy(why, r->h->err, sizeof(why));
+		if (r->len == 1 && kept_key(r, top, i, disk) == -ENOENT) {
 			log_warn("restore of %s: the key of its volume %s cannot be opened here, so backup %s "
 				 "is not checked to open with it", r->guest, disk, fid);
-			continue;
+			return 0; /* a full goes in as it is, under the volume's secret, as before keys */
 		}
-		if (ret < 0 && j >= 0)
-			return virt_fail(r->h, ret, "%s's volume %s: its own key cannot be opened here, so it "
-					 "could not be put back if the restore failed: %.120s", r->guest, disk,
-					 strcpy(why, r->h->err));
-		if (ret < 0)
-			return ret;
-		if (j >= 0 && (ret = virt_seal_open(r->h, k.vol[j].sealed, r->key[i])) < 0)
-			return ret == -EPERM ? virt_fail(r->h, ret, "the key kept with backup %s for %s is "
-							 "sealed to another key than this node's seal key %s",
-							 fid, disk, r->h->seal_key) : ret;
-		if (j < 0)
-			memcpy(r->key[i], r->old[i], KEY_SEAL_KEY_BYTES);
-		r->rekey[i] = j >= 0 && sodium_memcmp(r->key[i], r->old[i], KEY_SEAL_KEY_BYTES) != 0;
-		if ((ret = key_opens(r, i, disk, &opens)) < 0)
-			return ret;
-		if (!opens && j >= 0)
-			return virt_fail(r->h, -EKEYREJECTED, "the key kept with backup %s for volume %s (it "
-					 "came with the copy) does not open it", fid, disk);
-		if (!opens)
-			return virt_fail(r->h, -ENOKEY, "backup %s of %s is encrypted under another key than "
-					 "%s's volume %s here, and no key came with it (a copy made by a node "
-					 "of an older version, or the volume made again since the backup)",
-					 fid, disk, r->guest, disk);
+		return virt_fail(r->h, ret, "%s's volume %s: its own key cannot be opened here, so it could "
+				 "not be put back if the restore failed: %.120s", r->guest, disk, why);
 	}
+	memcpy(r->key[i], r->old[i], KEY_SEAL_KEY_BYTES);
+	if ((ret = key_opens(r, i, disk, &opens)) < 0 || opens)
+		return ret;
+	if ((ret = kept_key(r, top, i, disk)) == -ENOENT)
+		return virt_fail(r->h, -ENOKEY, "backup %s of %s is encrypted under another key than %s's "
+				 "volume %s here, and no key came with it (a copy made by a node of an "
+				 "older version, or the volume made again since the backup)", fid, disk,
+				 r->guest, disk);
+	if (ret < 0)
+		return ret;
+	if (sodium_memcmp(r->key[i], r->old[i], KEY_SEAL_KEY_BYTES) &&
+	    (ret = key_opens(r, i, disk, &opens)) < 0)
+		return ret;
+	if (!opens)
+		return virt_fail(r->h, -EKEYREJECTED, "neither %s's volume %s's own key nor the key kept "
+				 "with backup %s for it (it came with a copy) opens it", r->guest, disk, fid);
+	r->rekey[i] = true;
 	return 0;
+}
+
+/* Each encrypted volume's key for the chain, checked to open the full's
+ * file before anything is written. */
+static int chain_keys(struct restoring *r, const struct backup_manifest *top)
+{
+	int ret = 0;
+
+	for (unsigned i = 0; i < top->nvol && !ret; i++)
+		if (r->luks[i][0])
+			ret = chain_key(r, top, i);
+	return ret;
 }
 
 struct file_read {

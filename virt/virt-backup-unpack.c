@@ -8,6 +8,7 @@
  * staging directory. */
 #include <errno.h>
 #include <fcntl.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,6 +40,7 @@ struct unpacking {
 	const struct backup_copy_keys_in *kin;
 	char keys_name[BACKUP_FILE_MAX];               /* the copy's ID.keys, "" if none */
 	char kept_name[BACKUP_FILE_MAX];               /* FULL.keys to keep, "" if none */
+	char ignored[200];                             /* "; " and why a key was left out */
 	struct backup_entry *e, *held;                 /* the copy's links, the store's */
 	size_t n, nheld;
 	bool listed;                                   /* held is the store's listing */
@@ -209,6 +211,61 @@ static int write_kept(struct unpacking *u, const char *text, size_t len)
 	return ret;
 }
 
+/* Whether kept entries a and b hold the same key (false when either does
+ * not open with the seal key). */
+static bool same_key(const struct unpacking *u, const struct backup_key *a, const struct backup_key *b)
+{
+	uint8_t x[KEY_SEAL_KEY_BYTES], y[KEY_SEAL_KEY_BYTES];
+	bool same = u->kin->seal_sk &&
+		    crypto_box_seal_open(x, a->sealed, KEY_SEAL_BYTES, u->kin->seal_pk, u->kin->seal_sk) == 0 &&
+		    crypto_box_seal_open(y, b->sealed, KEY_SEAL_BYTES, u->kin->seal_pk, u->kin->seal_sk) == 0 &&
+		    sodium_memcmp(x, y, sizeof(x)) == 0;
+
+	sodium_memzero(x, sizeof(x));
+	sodium_memzero(y, sizeof(y));
+	return same;
+}
+
+/* The FULL.keys the store holds for this chain, if any, with the copy's
+ * (kept): each volume's key kept there stays as it is (a copy, signed by
+ * any member, never replaces one); a volume's the store has none of is
+ * added; a differing key is left out, and the summary says so. */
+static int merge(struct unpacking *u, const char *name, const struct backup_manifest *top,
+		 const struct backup_manifest *full, struct backup_keys *kept)
+{
+	struct backup_keys old;
+	char *text = NULL, why[256] = "";
+	size_t len, at = 0;
+	int ret = backup_read_small(u->gdir, name, BACKUP_KEYS_MAX, &text, &len, why, sizeof(why));
+
+	if (ret == -ENOENT)
+		return 0;
+	if (!ret && !(ret = backup_keys_parse(text, len, &old, why, sizeof(why))) && !old.local)
+		ret = errbuf_fail(-EBADMSG, why, sizeof(why), "not the kept form");
+	if (!ret)
+		ret = backup_keys_match(&old, top, full, why, sizeof(why));
+	free(text);
+	if (ret < 0)
+		return errbuf_fail(-EBADMSG, u->err, u->errlen, "%s/%s, the keys kept with this chain: %s: "
+				   "the copy is refused, and that file stays as it is", u->gdir, name,
+				   why[0] ? why : strerror(-ret));
+	for (unsigned j = 0; j < kept->nvol; j++) {
+		int i = backup_keys_find(&old, kept->vol[j].disk);
+
+		if (i < 0 && old.nvol < EXPORT_VOLUMES_MAX)
+			old.vol[old.nvol++] = kept->vol[j];
+		else if (i >= 0 && !same_key(u, &old.vol[i], &kept->vol[j]) && at < sizeof(u->ignored))
+			at += (size_t)snprintf(u->ignored + at, sizeof(u->ignored) - at, "%s %s",
+					       at ? "," : "; the key it brought for volume(s)",
+					       kept->vol[j].disk);
+	}
+	if (at && at < sizeof(u->ignored))
+		snprintf(u->ignored + at, sizeof(u->ignored) - at, " differs from the one kept here, "
+			 "which stays (it was left out)");
+	*kept = old;
+	return 0;
+}
+
 /* The copy's keys, if it has any: signed by whom trust accepts, of this
  * chain, sealed to this node; staged again as FULL.keys, sealed to the
  * seal key, the form restore reads. */
@@ -237,9 +294,11 @@ static int keys(struct unpacking *u)
 	if (!ret)
 		ret = backup_keys_reseal(&k, full->id, u->kin->self, u->kin->seal_pk, &kept, u->err,
 					 u->errlen);
+	if (!ret && !(ret = backup_file_name(full->id, "keys", u->kept_name, sizeof(u->kept_name))))
+		ret = merge(u, u->kept_name, top, full, &kept);
 	if (!ret)
 		ret = backup_keys_encode(&kept, &local, &llen, u->err, u->errlen);
-	if (!ret && !(ret = backup_file_name(full->id, "keys", u->kept_name, sizeof(u->kept_name))))
+	if (!ret)
 		ret = write_kept(u, local, llen);
 	if (ret < 0)
 		u->kept_name[0] = '\0';
@@ -352,7 +411,7 @@ static int commit(struct unpacking *u)
 			u->repaired += u->repair[i];
 		}
 	}
-	if (!ret && u->kept_name[0]) /* over what an earlier copy kept: the same key */
+	if (!ret && u->kept_name[0]) /* over what an earlier copy kept: merged with it */
 		ret = move_in(u, u->kept_name, 0);
 	if (!ret && fsync(u->gfd) < 0)
 		ret = errbuf_fail(-errno, u->err, u->errlen, "%s: %s", u->gdir, strerror(errno));
@@ -394,12 +453,13 @@ int backup_copy_unpack(const char *dir, const char *guest, int fd, backup_trust_
 	if (u.repaired)
 		snprintf(fixed, sizeof(fixed), ", %zu of them damaged there and repaired", u.repaired);
 	snprintf(summary, slen, "%zu backup(s) of %s stored in %s, %zu already there%s (the chain "
-		 "ending at %s)%s", u.stored, guest, u.gdir, u.n - u.stored, fixed, u.e[u.n - 1].m.id,
+		 "ending at %s)%s%s", u.stored, guest, u.gdir, u.n - u.stored, fixed, u.e[u.n - 1].m.id,
 		 !u.encrypted ? "" : u.kept_name[0] ?
 		 "; LUKS-encrypted, its volumes' keys kept here sealed to this node's seal key: "
 		 "restorable here into a guest made again too" :
 		 "; LUKS-encrypted, no key came with it (the sender holds none for these volumes, "
-		 "or runs an older build): restorable here only into a volume under the same key");
+		 "or runs an older build): restorable here only into a volume under the same key",
+		 u.ignored);
 cleanup:
 	if (u.sfd >= 0)
 		close(u.sfd);

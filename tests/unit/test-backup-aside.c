@@ -2,7 +2,8 @@
  * earlier restore refuses and is never removed; the old key is written
  * sealed to the seal key (0600) beside the kept file; putting back renames
  * the old file over whatever is at the volume's path; release removes only
- * what is still the restore's. */
+ * what is still the restore's. The spec root's qemu-img check opens a
+ * full with names no backing file. */
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
@@ -187,6 +188,27 @@ static void plain_and_failed_put_back(void **state)
 	assert_true(f->a.linked);
 }
 
+/* The spec qemu-img check opens a full's file with (as root) names its
+ * backing as none: the file's header cannot choose one. */
+static void key_check_spec(void **state)
+{
+	char *spec = backup_key_check_spec(7);
+	json_error_t jerr;
+	json_t *o, *backing;
+
+	assert_non_null(spec);
+	assert_true(!strncmp(spec, "json:", 5));
+	assert_non_null(o = json_loads(spec + 5, 0, &jerr));
+	assert_non_null(backing = json_object_get(o, "backing"));
+	assert_true(json_is_null(backing));
+	assert_string_equal(json_string_value(json_object_get(json_object_get(o, "file"), "filename")),
+			    "/dev/fd/7");
+	assert_string_equal(json_string_value(json_object_get(json_object_get(o, "encrypt"), "key-secret")),
+			    "k0");
+	json_decref(o);
+	free(spec);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -195,6 +217,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(put_back_over_partial, setup, teardown),
 		cmocka_unit_test_setup_teardown(put_back_same_file, setup, teardown),
 		cmocka_unit_test_setup_teardown(plain_and_failed_put_back, setup, teardown),
+		cmocka_unit_test(key_check_spec),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -194,6 +194,9 @@ struct keyctx {
 	const struct identity *signer, *to;
 	uint8_t key[KEY_SEAL_KEY_BYTES];
 	unsigned calls;
+	const char *only;  /* the key of that volume only, if set */
+	char *text;
+	size_t len;
 };
 
 static int make_keys(void *ctx, const struct backup_manifest *full, const struct backup_manifest *top,
@@ -210,7 +213,7 @@ static int make_keys(void *ctx, const struct backup_manifest *full, const struct
 	strcpy(k.recipient, c->to->name);
 	key_seal_id(c->to->sign_pk, k.key_id);
 	for (unsigned i = 0; i < full->nvol; i++) {
-		if (!enc[i])
+		if (!enc[i] || (c->only && strcmp(c->only, full->vol[i].disk)))
 			continue;
 		strcpy(k.vol[k.nvol].disk, full->vol[i].disk);
 		strcpy(k.vol[k.nvol].sha256, full->vol[i].sha256);
@@ -308,6 +311,86 @@ static void encrypted_keys(void **state)
 	c.calls = 0;
 	close(pack_keys(f, I2, &c));
 	assert_int_equal(c.calls, 0);
+}
+
+
+/* The kept keys' volume entries of dir's FULL.keys, opened with the seal key. */
+static void kept_key(struct fx *f, const char *disk, const uint8_t pk[32], const uint8_t sk[32],
+		     uint8_t key[KEY_SEAL_KEY_BYTES], unsigned *nvol)
+{
+	struct backup_keys kept;
+	char *text;
+	size_t len;
+	int i;
+
+	assert_int_equal(backup_read_small(f->dgdir, F5 ".keys", BACKUP_KEYS_MAX, &text, &len, f->err,
+					   sizeof(f->err)), 0);
+	assert_int_equal(backup_keys_parse(text, len, &kept, f->err, sizeof(f->err)), 0);
+	free(text);
+	*nvol = kept.nvol;
+	assert_true((i = backup_keys_find(&kept, disk)) >= 0);
+	assert_int_equal(crypto_box_seal_open(key, kept.vol[i].sealed, KEY_SEAL_BYTES, pk, sk), 0);
+}
+
+/* A second copy of a chain whose keys are kept already never replaces one:
+ * any live member may sign keys, so one with other keys for the same chain
+ * (a compromised one) leaves the kept key as it is, and the summary says
+ * the copy's was left out; the same key says nothing; a volume with no key
+ * kept yet is added. An unreadable FULL.keys refuses the copy and stays. */
+static void keys_merged(void **state)
+{
+	struct fx *f = *state;
+	struct identity b;
+	uint8_t pk[32], sk[32], back[KEY_SEAL_KEY_BYTES], first[KEY_SEAL_KEY_BYTES];
+	struct backup_copy_keys_in kin = { .self = &b, .seal_pk = pk, .seal_sk = sk };
+	struct keyctx c = { .signer = &f->id, .to = &b };
+	char path[600];
+	unsigned nvol;
+
+	strcpy(b.name, "node-b");
+	crypto_sign_keypair(b.sign_pk, b.sign_sk);
+	crypto_box_keypair(pk, sk);
+	randombytes_buf(c.key, sizeof(c.key));
+	memcpy(first, c.key, sizeof(first));
+	luks_volumes = true;
+	backup(f, f->src, "vault1", F5, "", 400);
+	backup(f, f->src, "vault1", I6, F5, 500);
+	luks_volumes = false;
+
+	c.only = "archive";
+	assert_int_equal(unpack_keys(f, pack_keys(f, F5, &c), &kin), 0);
+	kept_key(f, "archive", pk, sk, back, &nvol);
+	assert_int_equal(nvol, 1);
+	assert_memory_equal(back, first, sizeof(back));
+
+	/* other keys, signed by a member, for the same chain */
+	randombytes_buf(c.key, sizeof(c.key));
+	c.only = NULL;
+	assert_int_equal(unpack_keys(f, pack_keys(f, I6, &c), &kin), 0);
+	assert_non_null(strstr(f->summary, "; the key it brought for volume(s) archive differs from the "
+				"one kept here, which stays"));
+	kept_key(f, "archive", pk, sk, back, &nvol);
+	assert_memory_equal(back, first, sizeof(back));
+	assert_int_equal(nvol, 2); /* media's was not kept yet: added */
+	kept_key(f, "media", pk, sk, back, &nvol);
+	assert_memory_equal(back, c.key, sizeof(back));
+
+	/* the same key again: nothing to say */
+	memcpy(c.key, first, sizeof(c.key));
+	c.only = "archive";
+	assert_int_equal(unpack_keys(f, pack_keys(f, I6, &c), &kin), 0);
+	assert_null(strstr(f->summary, "differs"));
+	kept_key(f, "archive", pk, sk, back, &nvol);
+	assert_int_equal(nvol, 2);
+
+	snprintf(path, sizeof(path), "%s/" F5 ".keys", f->dgdir);
+	assert_int_equal(atomic_write_file(path, "{}", 2, 0600), 0);
+	assert_int_equal(unpack_keys(f, pack_keys(f, I6, &c), &kin), -EBADMSG);
+	assert_non_null(strstr(f->err, "the copy is refused, and that file stays as it is"));
+	assert_int_equal(backup_read_small(f->dgdir, F5 ".keys", BACKUP_KEYS_MAX, (char **)&c.text,
+					   &c.len, f->err, sizeof(f->err)), 0);
+	assert_int_equal(c.len, 2);
+	free(c.text);
 }
 
 static void round_trip(void **state)
@@ -766,6 +849,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(round_trip, setup, teardown),
 		cmocka_unit_test_setup_teardown(encrypted, setup, teardown),
 		cmocka_unit_test_setup_teardown(encrypted_keys, setup, teardown),
+		cmocka_unit_test_setup_teardown(keys_merged, setup, teardown),
 		cmocka_unit_test_setup_teardown(partly_there, setup, teardown),
 		cmocka_unit_test_setup_teardown(damaged_there, setup, teardown),
 		cmocka_unit_test_setup_teardown(tampered, setup, teardown),
