@@ -298,3 +298,20 @@ int backup_keys_reseal(const struct backup_keys *k, const char *full_id, const s
 	sodium_memzero(key, sizeof(key));
 	return ret;
 }
+
+int backup_keys_kept_open(const struct backup_keys *k, const char *disk, const uint8_t seal_pk[32],
+			  const uint8_t seal_sk[32], uint8_t key[KEY_SEAL_KEY_BYTES])
+{
+	int i = backup_keys_find(k, disk);
+
+	sodium_memzero(key, KEY_SEAL_KEY_BYTES);
+	if (!k->local)
+		return -EINVAL;
+	if (i < 0)
+		return -ENOENT;
+	if (crypto_box_seal_open(key, k->vol[i].sealed, KEY_SEAL_BYTES, seal_pk, seal_sk) < 0) {
+		sodium_memzero(key, KEY_SEAL_KEY_BYTES);
+		return -EPERM;
+	}
+	return 0;
+}

@@ -72,5 +72,10 @@ int backup_keys_match(const struct backup_keys *k, const struct backup_manifest 
  * Keys are zeroed after use. */
 int backup_keys_reseal(const struct backup_keys *k, const char *full_id, const struct identity *self,
 		       const uint8_t seal_pk[32], struct backup_keys *out, char *err, size_t errlen);
+/* The key of disk kept in k (the kept form), opened with the seal key:
+ * -EINVAL for the carried form, -ENOENT when k has none for disk, -EPERM
+ * when it is sealed to another key. key is zeroed on failure. */
+int backup_keys_kept_open(const struct backup_keys *k, const char *disk, const uint8_t seal_pk[32],
+			  const uint8_t seal_sk[32], uint8_t key[KEY_SEAL_KEY_BYTES]);
 /* The index of disk in k, or -1. */
 int backup_keys_find(const struct backup_keys *k, const char *disk);

@@ -66,7 +66,7 @@ static int store_of(const struct host_config *c, char dir[PATH_MAX], struct ledg
  * secrets here, the target's ledger key, this node's identity. */
 struct keys_out {
 	const struct host_config *c;
-	const char *guest, *target;
+	const char *guest, *target, *gdir;
 	struct ledger *l;
 };
 
@@ -87,32 +87,80 @@ static int target_key(struct keys_out *o, uint8_t pk[SIGN_PK_BYTES], char *err, 
 				   "node's ledger", o->target);
 }
 
-/* Each encrypted volume's key, from its secret here, sealed to the target:
- * a volume whose key is not here (the guest gone, or made without a seal
- * key) is left out, and the copy says so on the other side. */
+/* The keys kept here with the chain (FULL.keys: it came here as a copy),
+ * opened with the seal key into *kept and sk; false when there are none. */
+static bool kept_here(struct keys_out *o, const struct backup_manifest *full,
+		      const struct backup_manifest *top, struct backup_keys *kept, struct seal_key *sk)
+{
+	char name[BACKUP_FILE_MAX], *text = NULL, why[256] = "";
+	size_t len;
+	int ret;
+
+	backup_file_name(full->id, "keys", name, sizeof(name));
+	if ((ret = backup_read_small(o->gdir, name, BACKUP_KEYS_MAX, &text, &len, why, sizeof(why))) == 0 &&
+	    (ret = backup_keys_parse(text, len, kept, why, sizeof(why))) == 0 &&
+	    (ret = kept->local ? 0 : -EBADMSG) == 0 &&
+	    (ret = backup_keys_match(kept, top, full, why, sizeof(why))) == 0 &&
+	    (ret = seal_key_load(o->c->seal_key, 0, sk)) < 0)
+		snprintf(why, sizeof(why), "seal key %.150s: %s", o->c->seal_key, strerror(-ret));
+	free(text);
+	if (ret < 0 && ret != -ENOENT)
+		log_warn("backup copy of %s: %s/%s is not used: %s", o->guest, o->gdir, name,
+			 why[0] ? why : strerror(-ret));
+	return ret == 0;
+}
+
+/* The guest here is the chain's (its instance-id): its volumes' keys are
+ * the chain's. One made again is another instance: none of them is. */
+static bool chain_guest(struct keys_out *o, struct virt_host *h, const struct backup_manifest *top)
+{
+	struct virt_guest g;
+
+	if (virt_guest_get(h, o->guest, &g) < 0)
+		return false;
+	if (!strcmp(g.instance_id, top->instance_id))
+		return true;
+	log_warn("backup copy of %s to %s: the guest here is instance %s, the chain's is %s: its "
+		 "volumes' keys are not carried", o->guest, o->target, g.instance_id, top->instance_id);
+	return false;
+}
+
+/* Each encrypted volume's key sealed to the target: from its secret here
+ * when the guest here is the chain's, else the one kept here with the
+ * chain (forwarding a copy); a volume with neither (the guest gone or made
+ * again, or made without a seal key) is left out, and the copy says so on
+ * the other side. */
 static int seal_keys(struct keys_out *o, const struct identity *id, const uint8_t pk[SIGN_PK_BYTES],
-		     const struct backup_manifest *full, const bool *encrypted, struct backup_keys *k,
-		     char *err, size_t errlen)
+		     const struct backup_manifest *full, const struct backup_manifest *top,
+		     const bool *encrypted, struct backup_keys *k, char *err, size_t errlen)
 {
 	struct virt_config vc = { .uri = o->c->virt_uri, .seal_key = o->c->seal_key };
+	struct seal_key sk = { { 0 }, { 0 } };
 	uint8_t key[KEY_SEAL_KEY_BYTES];
+	struct backup_keys kept;
 	struct virt_host h;
+	bool own, have;
 	int ret = 0;
 
 	vc.pool_dir = o->c->pool_dir[0] ? o->c->pool_dir : NULL;
 	if (virt_host_open(&h, &vc) < 0)
 		return errbuf_fail(-EIO, err, errlen, "libvirt, for the volumes' keys: %s", h.err);
+	own = chain_guest(o, &h, top);
+	have = kept_here(o, full, top, &kept, &sk);
 	for (unsigned i = 0; i < full->nvol && !ret; i++) {
 		struct backup_key *v = &k->vol[k->nvol];
+		const char *disk = full->vol[i].disk;
 
 		if (!encrypted[i])
 			continue;
-		if (virt_backup_volume_key(&h, o->guest, full->vol[i].disk, id, key) < 0) {
-			log_warn("backup copy of %s to %s: the key of volume %s is not carried: %s",
-				 o->guest, o->target, full->vol[i].disk, h.err);
+		if (!(own && virt_backup_volume_key(&h, o->guest, disk, id, key) == 0) &&
+		    !(have && backup_keys_kept_open(&kept, disk, sk.pk, sk.sk, key) == 0)) {
+			log_warn("backup copy of %s to %s: the key of volume %s is not carried: %s", o->guest,
+				 o->target, disk, own ? h.err : "the guest here is not the chain's, and "
+				 "no key of it is kept with the chain");
 			continue;
 		}
-		snprintf(v->disk, sizeof(v->disk), "%s", full->vol[i].disk);
+		snprintf(v->disk, sizeof(v->disk), "%s", disk);
 		memcpy(v->sha256, full->vol[i].sha256, sizeof(v->sha256));
 		if (key_seal_ed25519(pk, key, v->sealed) < 0)
 			ret = errbuf_fail(-EINVAL, err, errlen, "the target %s's key cannot be sealed to",
@@ -120,6 +168,7 @@ static int seal_keys(struct keys_out *o, const struct identity *id, const uint8_
 		k->nvol++;
 	}
 	sodium_memzero(key, sizeof(key));
+	seal_key_wipe(&sk);
 	virt_host_close(&h);
 	return ret;
 }
@@ -150,7 +199,7 @@ static int make_keys(void *ctx, const struct backup_manifest *full, const struct
 	snprintf(k.node, sizeof(k.node), "%s", id.name);
 	snprintf(k.recipient, sizeof(k.recipient), "%s", o->target);
 	key_seal_id(pk, k.key_id);
-	ret = seal_keys(o, &id, pk, full, encrypted, &k, err, errlen);
+	ret = seal_keys(o, &id, pk, full, top, encrypted, &k, err, errlen);
 	if (!ret && k.nvol)
 		ret = backup_keys_sign(&id, &k, text, len, err, errlen);
 	identity_wipe(&id);
@@ -173,7 +222,7 @@ int helper_backup_out(const struct host_config *c, const char *guest, const char
 {
 	char dir[PATH_MAX], gdir[PATH_MAX], self[32];
 	struct ledger l;
-	struct keys_out o = { .c = c, .guest = guest, .target = target, .l = &l };
+	struct keys_out o = { .c = c, .guest = guest, .target = target, .gdir = gdir, .l = &l };
 	int tmp = -1, ret = store_of(c, dir, &l, err, errlen);
 
 	*fd = -1;

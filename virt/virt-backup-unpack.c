@@ -37,10 +37,11 @@ struct unpacking {
 	bool repair[BACKUP_CHAIN_MAX];                 /* the store's is damaged */
 	size_t repaired;
 	bool encrypted;                                /* a volume file is LUKS qcow2 */
+	bool full_luks[EXPORT_VOLUMES_MAX];            /* the full's volume i is */
 	const struct backup_copy_keys_in *kin;
 	char keys_name[BACKUP_FILE_MAX];               /* the copy's ID.keys, "" if none */
 	char kept_name[BACKUP_FILE_MAX];               /* FULL.keys to keep, "" if none */
-	char ignored[200];                             /* "; " and why a key was left out */
+	char ignored[320];                             /* "; " and which keys were left out */
 	struct backup_entry *e, *held;                 /* the copy's links, the store's */
 	size_t n, nheld;
 	bool listed;                                   /* held is the store's listing */
@@ -151,8 +152,10 @@ static int headers(struct unpacking *u, const struct backup_entry *e)
 		if (!ret && why)
 			ret = errbuf_fail(-EBADMSG, u->err, u->errlen, "backup %s, volume %s: %s", e->m.id,
 					  e->m.vol[i].disk, why);
-		if (!why && got >= 36 && get_be32(head + 32) == 2) /* qcow2 crypt_method: LUKS */
+		if (!why && got >= 36 && get_be32(head + 32) == 2) { /* qcow2 crypt_method: LUKS */
 			u->encrypted = true;
+			u->full_luks[i] |= e == &u->e[0];
+		}
 		if (fds[i] >= 0)
 			close(fds[i]);
 	}
@@ -266,6 +269,22 @@ static int merge(struct unpacking *u, const char *name, const struct backup_mani
 	return 0;
 }
 
+/* The full's encrypted volumes the copy's keys k leave out (the sender
+ * had none of them: its guest gone or made again), for the summary. */
+static void missing(struct unpacking *u, const struct backup_keys *k)
+{
+	const struct backup_manifest *full = &u->e[0].m;
+	size_t at = strlen(u->ignored), n = 0;
+
+	for (unsigned i = 0; i < full->nvol; i++)
+		if (u->full_luks[i] && backup_keys_find(k, full->vol[i].disk) < 0 && at < sizeof(u->ignored))
+			at += (size_t)snprintf(u->ignored + at, sizeof(u->ignored) - at, "%s %s",
+					       n++ ? "," : "; no key came for volume(s)", full->vol[i].disk);
+	if (n && at < sizeof(u->ignored))
+		snprintf(u->ignored + at, sizeof(u->ignored) - at, " (restorable here only into a volume "
+			 "under the same key)");
+}
+
 /* The copy's keys, if it has any: signed by whom trust accepts, of this
  * chain, sealed to this node; staged again as FULL.keys, sealed to the
  * seal key, the form restore reads. */
@@ -294,6 +313,8 @@ static int keys(struct unpacking *u)
 	if (!ret)
 		ret = backup_keys_reseal(&k, full->id, u->kin->self, u->kin->seal_pk, &kept, u->err,
 					 u->errlen);
+	if (!ret)
+		missing(u, &k);
 	if (!ret && !(ret = backup_file_name(full->id, "keys", u->kept_name, sizeof(u->kept_name))))
 		ret = merge(u, u->kept_name, top, full, &kept);
 	if (!ret)
@@ -457,8 +478,9 @@ int backup_copy_unpack(const char *dir, const char *guest, int fd, backup_trust_
 		 !u.encrypted ? "" : u.kept_name[0] ?
 		 "; LUKS-encrypted, its volumes' keys kept here sealed to this node's seal key: "
 		 "restorable here into a guest made again too" :
-		 "; LUKS-encrypted, no key came with it (the sender holds none for these volumes, "
-		 "or runs an older build): restorable here only into a volume under the same key",
+		 "; LUKS-encrypted, no key came with it (the sender holds none for these volumes: the "
+		 "guest gone or made again there, or it runs an older build): restorable here only "
+		 "into a volume under the same key",
 		 u.ignored);
 cleanup:
 	if (u.sfd >= 0)

@@ -359,6 +359,9 @@ static void keys_merged(void **state)
 
 	c.only = "archive";
 	assert_int_equal(unpack_keys(f, pack_keys(f, F5, &c), &kin), 0);
+	assert_non_null(strstr(f->summary, "keys kept here sealed to this node's seal key"));
+	assert_non_null(strstr(f->summary, "; no key came for volume(s) media (restorable here only "
+				"into a volume under the same key)"));
 	kept_key(f, "archive", pk, sk, back, &nvol);
 	assert_int_equal(nvol, 1);
 	assert_memory_equal(back, first, sizeof(back));

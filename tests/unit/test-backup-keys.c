@@ -206,6 +206,13 @@ static void test_reseal(void **state)
 	assert_int_equal(backup_keys_find(&again, "archive"), 0);
 	assert_int_equal(backup_keys_find(&again, "repos"), -1);
 	free(text);
+	/* a kept key opens with the seal key only, for its volume only */
+	assert_int_equal(backup_keys_kept_open(&again, "archive", pk, sk, back), 0);
+	assert_memory_equal(back, key, sizeof(key));
+	assert_int_equal(backup_keys_kept_open(&again, "repos", pk, sk, back), -ENOENT);
+	assert_int_equal(backup_keys_kept_open(&k, "archive", pk, sk, back), -EINVAL);
+	crypto_box_keypair(pk, sk);
+	assert_int_equal(backup_keys_kept_open(&again, "archive", pk, sk, back), -EPERM);
 	/* the kept form is neither signed nor taken as carried */
 	assert_int_equal(backup_keys_sign(&b, &kept, &text, &len, err, sizeof(err)) < 0, 1);
 	free(text);

@@ -19,7 +19,11 @@
 #include <cmocka.h>
 #include <sodium.h>
 
+#include "lib/backup-keys.h"
+#include "lib/fileio.h"
+#include "lib/identity.h"
 #include "lib/mesh.h"
+#include "lib/seal-key.h"
 #include "service-vm-host/helper-backup.h"
 #include "tests/unit/fixture.h"
 #include "virt/virt-backup-copy.h"
@@ -41,6 +45,8 @@ static void make_id(struct identity *id, const char *name)
 	crypto_box_keypair(id->wg_pk, id->wg_sk);
 }
 
+static bool luks; /* the next backups' volumes say LUKS (qcow2 crypt_method 2) */
+
 /* A backup of vault1 in node a's store, one volume, signed by signer. */
 static void backup(struct fx *f, const struct identity *signer, const char *id, const char *parent)
 {
@@ -51,6 +57,7 @@ static void backup(struct fx *f, const struct identity *signer, const char *id, 
 
 	assert_int_equal(helper_backup_dir(&f->a, dir, sizeof(dir)), 0);
 	assert_int_equal(backup_guest_dir(dir, "vault1", true, gdir, sizeof(gdir), f->err, sizeof(f->err)), 0);
+	buf[35] = luks ? 2 : 0;
 	snprintf((char *)buf + 80, sizeof(buf) - 80, "%s", id);
 	snprintf(path, sizeof(path), "%s/%s.data.qcow2", gdir, id);
 	assert_true((fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600)) >= 0);
@@ -142,6 +149,98 @@ static void copy_between_nodes(void **state)
 	assert_non_null(strstr(f->summary, "/elsewhere/vault1"));
 }
 
+static int trust_self(const struct export_sig *s, void *ctx, char *err, size_t errlen)
+{
+	const struct identity *id = ctx;
+
+	return sodium_memcmp(s->key, id->sign_pk, SIGN_PK_BYTES) ? -EPERM : 0;
+}
+
+/* A node that holds an encrypted chain as a copy (its key kept with it in
+ * FULL.keys, no such guest here) forwards it with that key, resealed to
+ * the target; kept keys of another guest instance than the chain's are
+ * not used. */
+static void forwards_kept_key(void **state)
+{
+	struct fx *f = *state;
+	struct host_config c = { .name = "" };
+	struct identity k;
+	struct ledger l;
+	struct seal_key sk, there;
+	struct backup_keys kept = { .local = true, .nvol = 1 }, got;
+	struct backup_copy_keys_in kin = { .self = &k, .seal_pk = there.pk, .seal_sk = there.sk };
+	uint8_t key[KEY_SEAL_KEY_BYTES], back[KEY_SEAL_KEY_BYTES];
+	char dir[PATH_MAX], gdir[PATH_MAX], dst[PATH_MAX + 64], *text;
+	struct backup_entry *e;
+	uint64_t bytes;
+	size_t n, len;
+	int fd;
+
+	node(f, &c, "k", NULL);
+	assert_int_equal(identity_create(c.state_dir, "node-k", &k), 0);
+	ledger_init(&l);
+	assert_int_equal(ledger_genesis(&l, &k, NULL, 0x0a4e0000, 16, k.wg_pk, "", LEDGER_FOUNDER_ROLES,
+					f->err, sizeof(f->err)), 0);
+	assert_int_equal(mesh_ledger_save(c.state_dir, &l), 0);
+	ledger_free(&l);
+	strcpy(c.virt_uri, "test:///default"); /* no guest vault1 there */
+	snprintf(c.seal_key, sizeof(c.seal_key), "%.200s/seal/seal.key", c.state_dir);
+	assert_int_equal(seal_key_load(c.seal_key, 1, &sk), 0);
+	f->a = c;
+	luks = true;
+	backup(f, &k, F1, NULL);
+	luks = false;
+
+	/* the chain's key kept here, sealed to this node's seal key */
+	assert_int_equal(helper_backup_dir(&c, dir, sizeof(dir)), 0);
+	assert_int_equal(backup_guest_dir(dir, "vault1", false, gdir, sizeof(gdir), f->err, sizeof(f->err)), 0);
+	assert_int_equal(backup_list(gdir, NULL, NULL, &e, &n, f->err, sizeof(f->err)), 0);
+	strcpy(kept.backup, F1);
+	strcpy(kept.guest, "vault1");
+	strcpy(kept.instance_id, "i-2"); /* another instance first: not used */
+	strcpy(kept.vol[0].disk, "data");
+	strcpy(kept.vol[0].sha256, e[0].m.vol[0].sha256);
+	free(e);
+	randombytes_buf(key, sizeof(key));
+	assert_int_equal(key_seal_x25519(sk.pk, key, kept.vol[0].sealed), 0);
+	assert_int_equal(backup_keys_encode(&kept, &text, &len, f->err, sizeof(f->err)), 0);
+	snprintf(dst, sizeof(dst), "%s/" F1 ".keys", gdir);
+	assert_int_equal(atomic_write_file(dst, text, len, 0600), 0);
+	free(text);
+	assert_int_equal(helper_backup_out(&c, "vault1", F1, "node-k", &fd, &bytes, f->err,
+					   sizeof(f->err)), 0);
+	snprintf(dst, sizeof(dst), "%s/dst", f->base);
+	assert_int_equal(mkdir(dst, 0700), 0);
+	crypto_box_keypair(there.pk, there.sk);
+	assert_int_equal(backup_copy_unpack(dst, "vault1", fd, trust_self, &k, &kin, f->summary,
+					    sizeof(f->summary), f->err, sizeof(f->err)), 0);
+	close(fd);
+	assert_non_null(strstr(f->summary, "no key came with it"));
+
+	strcpy(kept.instance_id, "i-1");
+	assert_int_equal(backup_keys_encode(&kept, &text, &len, f->err, sizeof(f->err)), 0);
+	snprintf(dst, sizeof(dst), "%s/" F1 ".keys", gdir);
+	assert_int_equal(atomic_write_file(dst, text, len, 0600), 0);
+	free(text);
+	assert_int_equal(helper_backup_out(&c, "vault1", F1, "node-k", &fd, &bytes, f->err,
+					   sizeof(f->err)), 0);
+	snprintf(dst, sizeof(dst), "%s/dst2", f->base);
+	assert_int_equal(mkdir(dst, 0700), 0);
+	assert_int_equal(backup_copy_unpack(dst, "vault1", fd, trust_self, &k, &kin, f->summary,
+					    sizeof(f->summary), f->err, sizeof(f->err)), 0);
+	close(fd);
+	assert_non_null(strstr(f->summary, "keys kept here sealed to this node's seal key"));
+	snprintf(dst, sizeof(dst), "%s/dst2/vault1", f->base);
+	assert_int_equal(backup_read_small(dst, F1 ".keys", BACKUP_KEYS_MAX, &text, &len, f->err,
+					   sizeof(f->err)), 0);
+	assert_int_equal(backup_keys_parse(text, len, &got, f->err, sizeof(f->err)), 0);
+	free(text);
+	assert_int_equal(backup_keys_kept_open(&got, "data", there.pk, there.sk, back), 0);
+	assert_memory_equal(back, key, sizeof(key));
+	identity_wipe(&k);
+	seal_key_wipe(&sk);
+}
+
 static void refusals(void **state)
 {
 	struct fx *f = *state;
@@ -180,6 +279,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(copy_between_nodes, setup, teardown),
 		cmocka_unit_test_setup_teardown(refusals, setup, teardown),
+		cmocka_unit_test_setup_teardown(forwards_kept_key, setup, teardown),
 	};
 
 	if (sodium_init() < 0)
