@@ -4,9 +4,10 @@
  * each incremental over the one before, named explicitly so that no backing
  * file a header names is ever opened) into one new qcow2 per volume in the
  * backup directory; only then is each volume replaced through libvirt: the
- * old one deleted, a new one of the same name and capacity created and the
- * rebuilt file uploaded. The guest's checkpoints go (their bitmaps are not
- * in the new volumes), so the next backup is a full. */
+ * old one deleted (every one kept aside first, put back if any fails), a
+ * new one of the same name and capacity created and the rebuilt file
+ * uploaded. The guest's checkpoints go (their bitmaps are not in the new
+ * volumes), so the next backup is a full. */
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>

@@ -121,9 +121,11 @@ int virt_backup(struct virt_host *h, const char *guest, const struct backup_requ
 int virt_backup_volume_key(struct virt_host *h, const char *guest, const char *disk,
 			   const struct identity *id, uint8_t key[32]);
 /* The shut-off guest's data volumes rebuilt from the chain ending at id;
- * an encrypted volume goes under the key kept with the chain (FULL.keys,
- * lib/backup-keys.h) where that differs from its own, its secret keeping
- * its uuid; nothing is written before every link verified and each key
- * checked to open the chain's full. */
+ * an encrypted volume whose own key does not open the chain's full goes
+ * under the key kept with the chain (FULL.keys, lib/backup-keys.h), its
+ * secret keeping its uuid; nothing is written before every link verified
+ * and each key checked to open the chain's full. Every volume is kept
+ * aside (virt-backup-internal.h) before any is replaced, and put back if
+ * any fails. */
 int virt_restore(struct virt_host *h, const char *guest, const char *id,
 		 const struct backup_request *r, size_t *links);
