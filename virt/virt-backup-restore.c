@@ -519,7 +519,7 @@ static void put_back_all(struct restoring *r, unsigned nvol)
 		virt_fail(r->h, -EIO, "%s; every data volume was put back as it was, under its old key "
 			  "(the backup is intact: restore again)", first);
 	else
-		virt_fail(r->h, -EIO, "%.200s; NOT all put back, nothing of it removed%.250s (docs/"
+		virt_fail(r->h, -EIO, "%.160s; NOT all put back, nothing of it removed%.250s (docs/"
 			  "operator.md, \"A restore that failed\")", first, left ? left : "");
 	free(left);
 }
