@@ -516,11 +516,11 @@ static void put_back_all(struct restoring *r, unsigned nvol)
 	}
 	vbuf_take(&why, &left);
 	if (all)
-		virt_fail(r->h, -EIO, "%s; every data volume was put back as it was, under its old key "
-			  "(the backup is intact: restore again)", first);
+		virt_fail(r->h, -EIO, "failed, every data volume was put back as it was, under its old "
+			  "key (the backup is intact: restore again): %.300s", first);
 	else
-		virt_fail(r->h, -EIO, "%.160s; NOT all put back, nothing of it removed%.250s (docs/"
-			  "operator.md, \"A restore that failed\")", first, left ? left : "");
+		virt_fail(r->h, -EIO, "failed, NOT all put back, nothing of it removed (docs/operator.md, "
+			  "\"A restore that failed\")%.200s: %.150s", left ? left : "", first);
 	free(left);
 }
 
