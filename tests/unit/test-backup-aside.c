@@ -175,7 +175,7 @@ static void put_back_same_file(void **state)
 static void plain_and_failed_put_back(void **state)
 {
 	struct fx *f = *state;
-	char sub[600];
+	char sub[PATH_MAX + 8];
 
 	assert_int_equal(backup_aside_set(&f->a, "", f->pk, NULL, f->err, sizeof(f->err)), 0);
 	assert_false(exists(f->a.keyf));
