@@ -515,12 +515,15 @@ static void put_back_all(struct restoring *r, unsigned nvol)
 		virStoragePoolFree(pool);
 	}
 	vbuf_take(&why, &left);
+	if (!all) /* whole here: the error below is cut to fit */
+		log_err("restore of %s: not every volume was put back%s", r->guest, left ? left : "");
 	if (all)
 		virt_fail(r->h, -EIO, "failed, every data volume was put back as it was, under its old "
 			  "key (the backup is intact: restore again): %.300s", first);
 	else
 		virt_fail(r->h, -EIO, "failed, NOT all put back, nothing of it removed (docs/operator.md, "
-			  "\"A restore that failed\")%.200s: %.150s", left ? left : "", first);
+			  "\"A restore that failed\"; each volume's kept file and key are named in the "
+			  "log)%.200s: %.150s", left ? left : "", first);
 	free(left);
 }
 
