@@ -108,12 +108,7 @@ int backup_keys_encode(const struct backup_keys *k, char **out, size_t *len, cha
 		json_decref(o);
 		o = NULL;
 	}
-	*out = o ? json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
-	json_decref(o);
-	if (!*out)
-		return -ENOMEM;
-	*len = strlen(*out);
-	return 0;
+	return json_dump_canonical(o, out, len);
 }
 
 static int parse_volume(const json_t *o, struct backup_key *v, char *err, size_t errlen)

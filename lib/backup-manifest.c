@@ -138,12 +138,7 @@ int backup_manifest_encode(const struct backup_manifest *m, char **out, size_t *
 		      "kind", m->incremental ? "incremental" : "full", "parent", m->parent,
 		      "checkpoint", m->checkpoint, "created", (json_int_t)m->created,
 		      "volumes", volumes_json(m));
-	*out = o ? json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
-	json_decref(o);
-	if (!*out)
-		return -ENOMEM;
-	*len = strlen(*out);
-	return 0;
+	return json_dump_canonical(o, out, len);
 }
 
 static int parse_volume(const json_t *o, struct backup_volume *v, char *err, size_t errlen)

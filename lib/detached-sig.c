@@ -45,12 +45,7 @@ int detached_sig_sign(const struct detached_sig_kind *k, const struct identity *
 	sodium_bin2hex(sig_hex, sizeof(sig_hex), sig, SIG_BYTES);
 	o = json_pack("{s:s, s:s, s:s, s:s}", "format", k->format, "signer", id->name,
 		      "key", key_hex, "sig", sig_hex);
-	*out = o ? json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
-	json_decref(o);
-	if (!*out)
-		return -ENOMEM;
-	*outlen = strlen(*out);
-	return 0;
+	return json_dump_canonical(o, out, outlen);
 }
 
 static int get_hex(const json_t *o, const char *key, uint8_t *bin, size_t n, char *err, size_t errlen)

@@ -235,12 +235,7 @@ int export_manifest_encode(const struct export_manifest *m, char **out, size_t *
 		      "net", m->net, "net_source", m->net_source, "node", m->node,
 		      "created", (json_int_t)m->created, "user_data", m->user_data,
 		      "volumes", volumes_json(m));
-	*out = o ? json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
-	json_decref(o);
-	if (!*out)
-		return -ENOMEM;
-	*len = strlen(*out);
-	return 0;
+	return json_dump_canonical(o, out, len);
 }
 
 static int parse_key(const json_t *o, struct export_sealed_key *k, char *err, size_t errlen)

@@ -56,3 +56,13 @@ int json_fields_exact(const json_t *o, const char *const *keys, const char *wher
 			return errbuf_fail(-EINVAL, err, errlen, "%s%s: missing", where, keys[n]);
 	return json_fields_only(o, keys, where, err, errlen);
 }
+
+int json_dump_canonical(json_t *o, char **out, size_t *len)
+{
+	*out = o ? json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+	json_decref(o);
+	if (!*out)
+		return -ENOMEM;
+	*len = strlen(*out);
+	return 0;
+}

@@ -10,6 +10,10 @@
 #include <stdint.h>
 
 /* A string member without NUL bytes that fits buf (len - 1 characters). */
+/* o, taken (decref'd here; NULL for a failed pack), dumped compact with
+ * its keys sorted, the one form a signature covers: *out (malloc'd) and
+ * *len, 0; or -ENOMEM. */
+int json_dump_canonical(json_t *o, char **out, size_t *len);
 int json_field_text(const json_t *o, const char *where, const char *key, char *buf, size_t len,
 		    char *err, size_t errlen);
 /* An integer member from 0 up (jansson's integers stop at INT64_MAX). */
