@@ -20,6 +20,17 @@ void export_manifest_free(struct export_manifest *m)
 	m->user_data = NULL;
 }
 
+enum sha256_tree_kind export_manifest_hash(const struct export_manifest *m)
+{
+	return m->version == 1 ? SHA256_TREE_PLAIN : SHA256_TREE_PIECES;
+}
+
+/* A volume's digest's key: its kind's name. */
+static const char *hash_key(const struct export_manifest *m)
+{
+	return m->version == 1 ? "sha256" : "sha256_tree";
+}
+
 static bool hex_valid(const char *s, size_t n)
 {
 	if (strlen(s) != n)
@@ -113,7 +124,8 @@ static int check_volumes(const struct export_manifest *m, char *err, size_t errl
 		if (!v->capacity || !v->bytes)
 			return errbuf_fail(-EINVAL, err, errlen, "volumes[%u]: capacity and bytes must be above 0", i);
 		if (!hex_valid(v->sha256, 64))
-			return errbuf_fail(-EINVAL, err, errlen, "volumes[%u].sha256: not 64 lowercase hex digits", i);
+			return errbuf_fail(-EINVAL, err, errlen, "volumes[%u].%s: not 64 lowercase hex digits", i,
+					   hash_key(m));
 		if ((ret = check_keys(v, i, err, errlen)))
 			return ret;
 	}
@@ -155,7 +167,8 @@ int export_volume_entry(const struct export_volume *v, char *buf, size_t len)
 uint64_t export_archive_bound_of(unsigned nvol, uint64_t bytes)
 {
 	/* each volume: a pax header of its own, ustar's, padding */
-	uint64_t n = 2 * 8192 + EXPORT_MANIFEST_MAX + EXPORT_SIG_MAX + 1024 + (uint64_t)nvol * 8192;
+	uint64_t n = 2 * 8192 + EXPORT_MANIFEST_MAX + EXPORT_SIG_MAX + 1024 + (uint64_t)nvol * 8192 +
+		     1024; /* the format entry */
 
 	return bytes > UINT64_MAX - n ? UINT64_MAX : n + bytes;
 }
@@ -210,7 +223,7 @@ static json_t *volumes_json(const struct export_manifest *m)
 
 		if (json_array_append_new(a, json_pack("{s:s, s:s, s:I, s:I, s:s, s:b, s:o}", "disk", v->disk,
 						       "mount", v->mount, "capacity", (json_int_t)v->capacity,
-						       "bytes", (json_int_t)v->bytes, "sha256", v->sha256,
+						       "bytes", (json_int_t)v->bytes, hash_key(m), v->sha256,
 						       "encrypted", v->encrypted, "keys", keys_json(v))) < 0) {
 			json_decref(a);
 			return NULL;
@@ -228,7 +241,7 @@ int export_manifest_encode(const struct export_manifest *m, char **out, size_t *
 	if (ret)
 		return ret;
 	o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:s, s:s, s:s, s:I, s:s, s:o}",
-		      "format", EXPORT_FORMAT, "type", m->type, "name", m->name, "owner", m->owner,
+		      "format", m->version == 1 ? EXPORT_FORMAT_V1 : EXPORT_FORMAT, "type", m->type, "name", m->name, "owner", m->owner,
 		      "instance_id", m->instance_id, "mac", m->mac, "base", m->base,
 		      "base_sha256", m->base_sha256, "vcpus", (json_int_t)m->vcpus,
 		      "memory_bytes", (json_int_t)m->memory_bytes, "disk_bytes", (json_int_t)m->disk_bytes,
@@ -277,10 +290,11 @@ static int parse_encryption(const json_t *o, struct export_volume *v, char *err,
 	return 0;
 }
 
-static int parse_volume(const json_t *o, struct export_volume *v, char *err, size_t errlen)
+static int parse_volume(const json_t *o, const struct export_manifest *m, struct export_volume *v,
+			char *err, size_t errlen)
 {
-	static const char *const keys[] = { "disk", "mount", "capacity", "bytes", "sha256",
-					     "encrypted", "keys", NULL };
+	const char *const keys[] = { "disk", "mount", "capacity", "bytes", hash_key(m), "encrypted", "keys",
+				     NULL };
 	int ret;
 
 	if (!json_is_object(o))
@@ -290,7 +304,7 @@ static int parse_volume(const json_t *o, struct export_volume *v, char *err, siz
 	    (ret = json_field_text(o, "", "mount", v->mount, sizeof(v->mount), err, errlen)) ||
 	    (ret = json_field_u64(o, "", "capacity", &v->capacity, err, errlen)) ||
 	    (ret = json_field_u64(o, "", "bytes", &v->bytes, err, errlen)) ||
-	    (ret = json_field_text(o, "", "sha256", v->sha256, sizeof(v->sha256), err, errlen)))
+	    (ret = json_field_text(o, "", hash_key(m), v->sha256, sizeof(v->sha256), err, errlen)))
 		return ret;
 	return parse_encryption(o, v, err, errlen);
 }
@@ -303,8 +317,13 @@ static int parse_fields(const json_t *o, struct export_manifest *m, char *err, s
 
 	if ((ret = json_field_text(o, "", "format", format, sizeof(format), err, errlen)))
 		return ret;
-	if (strcmp(format, EXPORT_FORMAT))
-		return errbuf_fail(-EINVAL, err, errlen, "format: '%s', this version reads %s", format, EXPORT_FORMAT);
+	if (!strcmp(format, EXPORT_FORMAT_V1))
+		m->version = 1;
+	else if (!strcmp(format, EXPORT_FORMAT))
+		m->version = 2;
+	else
+		return errbuf_fail(-EINVAL, err, errlen, "format: '%s', this version reads %s and %s", format,
+				   EXPORT_FORMAT, EXPORT_FORMAT_V1);
 	if ((ret = json_field_text(o, "", "type", m->type, sizeof(m->type), err, errlen)) ||
 	    (ret = json_field_text(o, "", "name", m->name, sizeof(m->name), err, errlen)) ||
 	    (ret = json_field_text(o, "", "owner", m->owner, sizeof(m->owner), err, errlen)) ||
@@ -347,7 +366,7 @@ static int parse_object(const json_t *o, struct export_manifest *m, char *err, s
 	if (!json_is_array(vols) || json_array_size(vols) > EXPORT_VOLUMES_MAX)
 		return errbuf_fail(-EINVAL, err, errlen, "volumes: not an array of at most %d", EXPORT_VOLUMES_MAX);
 	json_array_foreach(vols, i, v)
-		if ((ret = parse_volume(v, &m->vol[i], err, errlen)))
+		if ((ret = parse_volume(v, m, &m->vol[i], err, errlen)))
 			return ret;
 	m->nvol = (unsigned)json_array_size(vols);
 	m->user_data = strdup(json_string_value(ud));

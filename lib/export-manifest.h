@@ -16,8 +16,11 @@
 #include "lib/detached-sig.h"
 #include "lib/identity.h"
 #include "lib/key-seal.h"
+#include "lib/sha256-tree.h"
 
-#define EXPORT_FORMAT "osi-export-v1"
+#define EXPORT_FORMAT "osi-export-v2"    /* volumes' sha256_tree (lib/sha256-tree.h) */
+#define EXPORT_FORMAT_V1 "osi-export-v1" /* volumes' plain sha256: still read */
+#define EXPORT_FORMAT_ENTRY "format"     /* a v2 archive's first entry: EXPORT_FORMAT "\n" */
 #define EXPORT_SIG_FORMAT "osi-export-sig-v1"
 #define EXPORT_SIG_DOMAIN "osi-export-v1" /* signed: these 13 bytes, then the manifest */
 #define EXPORT_MANIFEST_ENTRY "manifest.json"
@@ -43,7 +46,7 @@ struct export_volume {
 	char mount[EXPORT_TEXT_MAX];     /* informative */
 	uint64_t capacity;               /* the guest's view of the disk */
 	uint64_t bytes;                  /* the archive entry's size (qcow2 file) */
-	char sha256[65];                 /* of those bytes, lowercase hex */
+	char sha256[65];                 /* of those bytes, lowercase hex, of the manifest's kind */
 	bool encrypted;                  /* LUKS qcow2: the bytes are ciphertext */
 	struct export_sealed_key keys[EXPORT_RECIPIENTS_MAX]; /* 1.. when encrypted, else none */
 	unsigned nkeys;
@@ -67,7 +70,11 @@ struct export_manifest {
 	char *user_data;                 /* malloc'd cloud-config text */
 	struct export_volume vol[EXPORT_VOLUMES_MAX];
 	unsigned nvol;
+	unsigned version;                /* 2 (0 writes 2), or 1 as read from an older archive */
 };
+
+/* How m's volumes are hashed: plain SHA-256 (version 1) or the list hash. */
+enum sha256_tree_kind export_manifest_hash(const struct export_manifest *m);
 
 void export_manifest_free(struct export_manifest *m);
 /* Checks every field as the parser would; err gets "field: reason". */

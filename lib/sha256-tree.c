@@ -15,6 +15,7 @@
 
 struct piece {
 	uint8_t *buf;
+	const uint8_t *lent;    /* the caller's bytes, hashed in place of buf's */
 	size_t len;
 	uint8_t digest[32];
 	pthread_t thread;
@@ -36,7 +37,7 @@ static void piece_hash(struct piece *p)
 
 	p->failed = !s;
 	if (s) {
-		sha256_update(s, p->buf, p->len);
+		sha256_update(s, p->lent ? p->lent : p->buf, p->len);
 		sha256_final(s, p->digest);
 	}
 }
@@ -46,6 +47,7 @@ static void take_in(struct sha256_tree *t, struct piece *p)
 	t->failed |= p->failed;
 	sha256_update(t->outer, p->digest, sizeof(p->digest));
 	p->len = 0;
+	p->lent = NULL;
 }
 
 static void *piece_run(void *arg)
@@ -92,6 +94,10 @@ void *sha256_tree_next(struct sha256_tree *t, size_t *room)
 	p = &t->ring[t->fill];
 	while (p->busy)
 		join_oldest(t);
+	if (p->lent) { /* a short lent piece, then more bytes: it becomes a copy */
+		memcpy(p->buf, p->lent, p->len);
+		p->lent = NULL;
+	}
 	*room = SHA256_TREE_PIECE - p->len;
 	return p->buf + p->len;
 }
@@ -105,6 +111,26 @@ void sha256_tree_commit(struct sha256_tree *t, size_t len)
 		return;
 	}
 	if ((p->len += len) == SHA256_TREE_PIECE)
+		dispatch(t);
+}
+
+void sha256_tree_piece(struct sha256_tree *t, const void *buf, size_t len)
+{
+	struct piece *p;
+
+	if (t->kind == SHA256_TREE_PLAIN || len > SHA256_TREE_PIECE) {
+		sha256_tree_update(t, buf, len);
+		return;
+	}
+	sha256_tree_next(t, &(size_t){ 0 });
+	p = &t->ring[t->fill];
+	if (p->len) { /* a piece begun by update or commit: finished with a copy */
+		sha256_tree_update(t, buf, len);
+		return;
+	}
+	p->lent = buf;
+	p->len = len;
+	if (len == SHA256_TREE_PIECE)
 		dispatch(t);
 }
 

@@ -24,6 +24,9 @@ void sha256_tree_update(struct sha256_tree *t, const void *buf, size_t len);
  * filled and then committed; the caller may read them until its next call. */
 void *sha256_tree_next(struct sha256_tree *t, size_t *room);
 void sha256_tree_commit(struct sha256_tree *t, size_t len);
+/* Without a copy either: a whole piece (the last may be shorter) hashed
+ * where it is, which the caller leaves unchanged until sha256_tree_hex. */
+void sha256_tree_piece(struct sha256_tree *t, const void *buf, size_t len);
 /* Writes 64 lowercase hex digits and a NUL into out, and frees t; -ENOMEM
  * when a piece could not be hashed (out is then no digest of the bytes). */
 int sha256_tree_hex(struct sha256_tree *t, char out[65]);

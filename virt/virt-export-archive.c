@@ -1,5 +1,5 @@
-/* Reading an export archive. Order: volumes/data-DISK.qcow2 entries,
- * manifest.json, manifest.sig, end. A file is verified whole first, then its
+/* Reading an export archive. Order: format (from version 2 on),
+ * volumes/data-DISK.qcow2 entries, manifest.json, manifest.sig, end. A file is verified whole first, then its
  * volumes read again for the upload; a stream (a move) is read once, each
  * volume handed on as it passes and hashed on the way, the manifest's
  * verdict coming after them. */
@@ -16,7 +16,7 @@
 #include <unistd.h>
 
 #include "virt/virt-export.h"
-#include "lib/sha256.h"
+#include "lib/sha256-tree.h"
 
 #define READ_BLOCK (256 * 1024)
 
@@ -36,7 +36,9 @@ struct verify {
 	size_t errlen;
 	export_take_fn take; /* a stream's volumes: handed on as they pass */
 	void *ctx;
-	struct sha256 *st; /* the volume passing */
+	enum sha256_tree_kind hash; /* the pieces' list when a format entry came first */
+	bool format;
+	struct sha256_tree *t; /* the volume passing */
 	uint64_t got;
 	bool broken;            /* the archive failed under a read */
 };
@@ -126,7 +128,7 @@ static ssize_t hashing_read(void *ctx, void *buf, size_t len)
 		v->broken = true;
 		return -EIO;
 	}
-	sha256_update(v->st, buf, (size_t)n);
+	sha256_tree_update(v->t, buf, (size_t)n);
 	v->got += (uint64_t)n;
 	return (ssize_t)n;
 }
@@ -152,7 +154,7 @@ static int hash_entry(struct verify *v, struct archive_entry *e)
 	const char *name = archive_entry_pathname(e);
 	int ret;
 
-	if (!(v->st = sha256_new()))
+	if (!(v->t = sha256_tree_new(v->hash)))
 		return -ENOMEM;
 	v->got = 0;
 	v->broken = false;
@@ -160,30 +162,52 @@ static int hash_entry(struct verify *v, struct archive_entry *e)
 	if (!ret) /* what the taker left of the entry is hashed too */
 		ret = skip_rest(NULL, name, size, hashing_read, v);
 	if (v->broken || (!ret && v->got != size)) {
-		sha256_free(v->st);
+		sha256_tree_free(v->t);
 		return damaged(v->a, v->err, v->errlen);
 	}
 	if (ret < 0) {
-		sha256_free(v->st);
+		sha256_tree_free(v->t);
 		return ret;
 	}
-	sha256_hex(v->st, s->sha256);
+	if (sha256_tree_hex(v->t, s->sha256) < 0)
+		return -ENOMEM;
 	snprintf(s->name, sizeof(s->name), "%s", name);
 	s->bytes = size;
 	v->nvol++;
 	return 0;
 }
 
+/* The first entry when it is the format's: its volumes are hashed as its
+ * manifest will say (which check() holds it to). */
+static int read_format(struct verify *v, struct archive_entry *e)
+{
+	char *text = NULL;
+	size_t len;
+	int ret = read_small(v->a, e, 64, &text, &len, v->err, v->errlen);
+
+	if (!ret && (len != strlen(EXPORT_FORMAT) + 1 || strcmp(text, EXPORT_FORMAT "\n")))
+		ret = bad(v->err, v->errlen, -EBADMSG, "the archive's format entry is not %s: this version "
+			  "reads %s and %s", EXPORT_FORMAT, EXPORT_FORMAT, EXPORT_FORMAT_V1);
+	free(text);
+	v->format = true;
+	v->hash = SHA256_TREE_PIECES;
+	return ret;
+}
+
 /* Every entry, in order; volumes hashed as they pass. */
 static int read_all(struct verify *v)
 {
 	struct archive_entry *e;
+	bool first = true;
 	int ret;
 
+	v->hash = SHA256_TREE_PLAIN; /* until a format entry says otherwise */
 	while ((ret = next_file(v->a, &e, v->err, v->errlen)) == 0) {
 		const char *p = archive_entry_pathname(e) ?: "";
 
-		if (!strncmp(p, "volumes/", 8) && !v->manifest) {
+		if (first && !strcmp(p, EXPORT_FORMAT_ENTRY)) {
+			ret = read_format(v, e);
+		} else if (!strncmp(p, "volumes/", 8) && !v->manifest) {
 			if (v->nvol == EXPORT_VOLUMES_MAX || strlen(p) >= EXPORT_VOLUME_ENTRY_MAX)
 				return bad(v->err, v->errlen, -EBADMSG, "unexpected archive entry %s", p);
 			ret = hash_entry(v, e);
@@ -198,6 +222,7 @@ static int read_all(struct verify *v)
 		}
 		if (ret)
 			return ret;
+		first = false;
 	}
 	if (ret < 0)
 		return ret;
@@ -246,7 +271,11 @@ static int check(struct verify *v, export_trust_fn trust, void *ctx, struct expo
 			   s.signer, why);
 	if ((ret = export_manifest_parse(v->manifest, v->manifest_len, m, why, sizeof(why))))
 		return bad(v->err, v->errlen, -EBADMSG, "%s: %s", EXPORT_MANIFEST_ENTRY, why);
-	if ((ret = match(v, m)))
+	if ((m->version != 1) != v->format) /* an entry added or taken away */
+		ret = bad(v->err, v->errlen, -EBADMSG, "the manifest's format is %s, the archive %s a "
+			  "format entry", m->version == 1 ? EXPORT_FORMAT_V1 : EXPORT_FORMAT,
+			  v->format ? "begins with" : "has no");
+	if (ret || (ret = match(v, m)))
 		export_manifest_free(m);
 	return ret;
 }
@@ -332,6 +361,9 @@ int export_archive_next(struct archive *a, const struct export_volume *v, char *
 	struct archive_entry *e;
 	char name[EXPORT_VOLUME_ENTRY_MAX];
 	int ret = next_file(a, &e, err, errlen);
+
+	if (!ret && !strcmp(archive_entry_pathname(e) ?: "", EXPORT_FORMAT_ENTRY)) /* checked before */
+		ret = next_file(a, &e, err, errlen);
 
 	if (ret > 0)
 		return bad(err, errlen, -EBADMSG, "the archive changed while it was imported");

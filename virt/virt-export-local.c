@@ -70,10 +70,19 @@ cleanup:
 	return fd < 0 ? -ENOTSUP : fd;
 }
 
+int virt_export_local_open(virStorageVolPtr vol, uint64_t bytes)
+{
+	int fd = open_in_pool(vol, O_RDONLY, bytes);
+
+	if (fd >= 0)
+		posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+	return fd;
+}
+
 int virt_export_local_read(virStorageVolPtr vol, uint64_t bytes, virt_sink_fn sink, void *sctx,
 			   char *err, size_t errlen)
 {
-	int fd = open_in_pool(vol, O_RDONLY, bytes), ret = 0;
+	int fd = virt_export_local_open(vol, bytes), ret = 0;
 	char *buf;
 	ssize_t n;
 
@@ -83,7 +92,6 @@ int virt_export_local_read(virStorageVolPtr vol, uint64_t bytes, virt_sink_fn si
 		close(fd);
 		return -ENOMEM;
 	}
-	posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
 	while ((n = read(fd, buf, LOCAL_CHUNK)) != 0) {
 		if (n < 0 && errno == EINTR)
 			continue;

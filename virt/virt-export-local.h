@@ -12,6 +12,8 @@
  * directory and is a regular file of bytes bytes, and we may open it.
  * -ENOTSUP when any of that fails before a byte was pushed: the caller uses
  * the stream instead. */
+/* The file itself, read-only, under the same conditions: an fd, or -ENOTSUP. */
+int virt_export_local_open(virStorageVolPtr vol, uint64_t bytes);
 int virt_export_local_read(virStorageVolPtr vol, uint64_t bytes, virt_sink_fn sink, void *sctx,
 			   char *err, size_t errlen);
 /* Writes bytes from read into vol's file (truncated first, synced at the

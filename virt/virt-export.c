@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <time.h>
@@ -24,22 +25,131 @@
 #include "virt/virt-export.h"
 #include "virt/virt-export-local.h"
 #include "virt/virt-internal.h"
-#include "lib/sha256.h"
+#include "lib/sha256-tree.h"
 
-/* libarchive's default writes 10 KiB at a time; the last block stays unpadded. */
+/* Into a pipe, 1 MiB at a time (libarchive's default is 10 KiB), the last
+ * block unpadded; into a file, each write as it comes (from the volume's
+ * mapping: not copied into a block). */
 #define EXPORT_WRITE_BLOCK (1 << 20)
 
-struct hashing {
-	struct sha256 *st;
-	uint64_t total, limit;
-	struct archive *a;
+/* Writes to a file or a pipe: a pipe nobody reads for EXPORT_STREAM_IDLE_S
+ * ends the export, so a mover that stops taking it cannot keep the root
+ * helper (and the guest stopped) forever. Into a file, a write from the
+ * volume's mapping (which stays put until every write is done) runs on a
+ * thread of its own, two at a time, as qemu-img writes on several. */
+struct out_job {
+	pthread_t thread;
+	bool busy;
+	int fd, err;
+	const void *buf;
+	size_t len;
+	off_t off;
 };
 
-static void hex_digest(struct hashing *x, char out[65])
+struct out {
+	int fd;
+	bool file;                   /* written at offsets, and back as it goes */
+	uint64_t written;
+	const uint8_t *lent, *lent_end; /* the mapping being written */
+	struct out_job job[2];
+	unsigned next;
+	int err;                     /* the first a job met */
+};
+
+static int pwrite_all(int fd, const uint8_t *p, size_t len, off_t off)
 {
-	sha256_hex(x->st, out);
-	x->st = NULL;
+	while (len) {
+		ssize_t n = pwrite(fd, p, len, off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n < 0 ? -errno : -EIO;
+		p += n;
+		off += n;
+		len -= (size_t)n;
+	}
+	return 0;
 }
+
+static void *job_run(void *arg)
+{
+	struct out_job *j = arg;
+
+	j->err = pwrite_all(j->fd, j->buf, j->len, j->off);
+	if (!j->err) /* the closing fsync then waits for little */
+		sync_file_range(j->fd, j->off, (off_t)j->len, SYNC_FILE_RANGE_WRITE);
+	return NULL;
+}
+
+static void job_join(struct out *o, struct out_job *j)
+{
+	if (!j->busy)
+		return;
+	pthread_join(j->thread, NULL);
+	j->busy = false;
+	if (j->err && !o->err)
+		o->err = j->err;
+}
+
+/* Every write done: 0, or the first error. */
+static int out_wait(struct out *o)
+{
+	job_join(o, &o->job[0]);
+	job_join(o, &o->job[1]);
+	return o->err;
+}
+
+static int file_write(struct out *o, const void *buf, size_t len)
+{
+	struct out_job *j = &o->job[o->next];
+	off_t off = (off_t)o->written;
+
+	o->written += len;
+	if ((const uint8_t *)buf < o->lent || (const uint8_t *)buf + len > o->lent_end)
+		return pwrite_all(o->fd, buf, len, off);
+	job_join(o, j);
+	*j = (struct out_job){ .fd = o->fd, .buf = buf, .len = len, .off = off };
+	o->next ^= 1;
+	if (pthread_create(&j->thread, NULL, job_run, j) == 0)
+		j->busy = true;
+	else
+		job_run(j);
+	return o->err ? o->err : j->err;
+}
+
+static la_ssize_t fd_write(struct archive *a, void *ctx, const void *buf, size_t len)
+{
+	struct out *o = ctx;
+	struct pollfd pf = { .fd = o->fd, .events = POLLOUT };
+	ssize_t n;
+	int r;
+
+	if (o->file) {
+		if ((r = file_write(o, buf, len)) < 0)
+			archive_set_error(a, -r, "%s", strerror(-r));
+		return r < 0 ? -1 : (la_ssize_t)len;
+	}
+	while ((r = poll(&pf, 1, EXPORT_STREAM_IDLE_S * 1000)) < 0 && errno == EINTR)
+		;
+	if (r == 0) {
+		archive_set_error(a, ETIMEDOUT, "the reader took nothing for %d s", EXPORT_STREAM_IDLE_S);
+		return -1;
+	}
+	while ((n = write(pf.fd, buf, len)) < 0 && errno == EINTR)
+		;
+	if (n < 0)
+		archive_set_error(a, errno, "%s", errno == EPIPE ? "the reader went away" : strerror(errno));
+	return n;
+}
+
+struct hashing {
+	struct sha256_tree *t;
+	uint64_t total, limit;
+	struct archive *a;
+	struct out *o;
+	const uint8_t *map;     /* the volume's file, hashed and written from there */
+};
 
 int virt_data_vol_name(struct virt_host *h, const char *guest, const char *disk, char *buf,
 		       size_t len, bool exist)
@@ -163,42 +273,45 @@ static int describe(struct virt_host *h, const char *name, const struct export_s
 	return ret ? ret : m->user_data ? 0 : -ENOMEM;
 }
 
-/* A chunk this large is hashed in a thread beside its write into the
- * archive (both only read it): the hash and the copy each take one core. */
-#define HASH_BESIDE_MIN (1u << 20)
-
-struct hash_job {
-	struct sha256 *st;
-	const void *buf;
-	size_t len;
-};
-
-static void *hash_job_run(void *arg)
-{
-	struct hash_job *j = arg;
-
-	sha256_update(j->st, j->buf, j->len);
-	return NULL;
-}
-
+/* Bytes from libvirt's stream: a copy is hashed. */
 static int write_sink(void *ctx, const void *buf, size_t len)
 {
 	struct hashing *x = ctx;
-	struct hash_job j = { x->st, buf, len };
-	pthread_t t;
-	bool beside;
-	la_ssize_t n;
 
 	if (x->total + len > x->limit)
 		return -EFBIG;
-	beside = len >= HASH_BESIDE_MIN && pthread_create(&t, NULL, hash_job_run, &j) == 0;
-	if (!beside)
-		sha256_update(x->st, buf, len);
-	n = archive_write_data(x->a, buf, len);
-	if (beside)
-		pthread_join(t, NULL); /* buf is the reader's again after this */
+	sha256_tree_update(x->t, buf, len);
 	x->total += len;
-	return n == (la_ssize_t)len ? 0 : -EPIPE; /* the archive's side */
+	return archive_write_data(x->a, buf, len) == (la_ssize_t)len ? 0 : -EPIPE; /* the archive's side */
+}
+
+/* The volume's file, mapped: each piece written into the archive from the
+ * mapping while the pieces before it are hashed there on the other cores. */
+static int write_local(struct hashing *x, int fd, char *err, size_t errlen)
+{
+	const uint8_t *map = x->limit ? mmap(NULL, x->limit, PROT_READ, MAP_SHARED, fd, 0) : NULL;
+	uint64_t off;
+	int ret = 0;
+
+	close(fd);
+	if (map == MAP_FAILED) {
+		snprintf(err, errlen, "%s", strerror(errno));
+		return -errno;
+	}
+	if (map)
+		madvise((void *)map, x->limit, MADV_SEQUENTIAL);
+	x->map = map;
+	x->o->lent = map;
+	x->o->lent_end = map ? map + x->limit : NULL;
+	for (off = 0; off < x->limit && !ret; off += SHA256_TREE_PIECE) {
+		size_t n = x->limit - off < SHA256_TREE_PIECE ? (size_t)(x->limit - off) : SHA256_TREE_PIECE;
+
+		sha256_tree_piece(x->t, map + off, n);
+		if (archive_write_data(x->a, map + off, n) != (la_ssize_t)n)
+			ret = -EPIPE;
+		x->total += n;
+	}
+	return ret;
 }
 
 static int entry_begin(struct archive *a, const char *name, uint64_t size)
@@ -218,10 +331,22 @@ static int entry_begin(struct archive *a, const char *name, uint64_t size)
 	return r == ARCHIVE_OK ? 0 : -EIO;
 }
 
-static int write_volume(struct virt_host *h, struct archive *a, const char *guest,
-			struct export_volume *v)
+/* Once the hash and every write are done with it; -errno when a write failed. */
+static int unmap(struct hashing *x)
 {
-	struct hashing x = { .a = a, .limit = v->bytes };
+	int ret = out_wait(x->o);
+
+	if (x->map)
+		munmap((void *)x->map, x->limit);
+	x->map = NULL;
+	x->o->lent = x->o->lent_end = NULL;
+	return ret;
+}
+
+static int write_volume(struct virt_host *h, struct archive *a, struct out *o, const char *guest,
+			enum sha256_tree_kind hash, struct export_volume *v)
+{
+	struct hashing x = { .a = a, .o = o, .limit = v->bytes };
 	char vol[VIRT_VOL_NAME_MAX], entry[EXPORT_VOLUME_ENTRY_MAX], err[256] = "";
 	virStorageVolPtr sv;
 	int ret;
@@ -229,26 +354,32 @@ static int write_volume(struct virt_host *h, struct archive *a, const char *gues
 	if (virt_data_vol_name(h, guest, v->disk, vol, sizeof(vol), true) < 0 || !(sv = virt_vol_lookup(h, vol)))
 		return virt_fail(h, -ENOENT, "%s: data volume %s vanished", guest, v->disk);
 	export_volume_entry(v, entry, sizeof(entry));
-	ret = (x.st = sha256_new()) ? entry_begin(a, entry, v->bytes) : -ENOMEM;
+	ret = (x.t = sha256_tree_new(hash)) ? entry_begin(a, entry, v->bytes) : -ENOMEM;
 	if (!ret) /* the file itself when it is here, else libvirt's stream */
-		ret = h->ops.download == virt_default_download
-		      ? virt_export_local_read(sv, v->bytes, write_sink, &x, err, sizeof(err)) : -ENOTSUP;
+		ret = h->ops.download == virt_default_download ? virt_export_local_open(sv, v->bytes) : -ENOTSUP;
+	if (ret >= 0 && x.t)
+		ret = write_local(&x, ret, err, sizeof(err));
 	if (ret == -ENOTSUP)
 		ret = h->ops.download(sv, write_sink, &x, h->ops.opaque, err, sizeof(err));
 	virStorageVolFree(sv);
 	if (ret == -EPIPE) {
-		sha256_free(x.st);
+		sha256_tree_free(x.t);
+		unmap(&x);
 		return virt_fail(h, -EIO, "writing the archive of %s: %s", vol,
 				 archive_error_string(a) ?: "failed");
 	}
 	if (ret < 0) {
-		sha256_free(x.st);
+		sha256_tree_free(x.t);
+		unmap(&x);
 		return virt_fail(h, ret, "reading %s: %s", vol, err[0] ? err : strerror(-ret));
 	}
 	if (x.total != v->bytes)
 		ret = virt_fail(h, -EIO, "reading %s: %llu bytes where libvirt said %llu", vol,
 				(unsigned long long)x.total, (unsigned long long)v->bytes);
-	hex_digest(&x, v->sha256);
+	if (sha256_tree_hex(x.t, v->sha256) < 0 && !ret)
+		ret = virt_fail(h, -ENOMEM, "hashing %s: out of memory", vol);
+	if (unmap(&x) < 0 && !ret)
+		ret = virt_fail(h, o->err, "writing the archive of %s: %s", vol, strerror(-o->err));
 	return ret;
 }
 
@@ -280,42 +411,6 @@ static int write_tail(struct virt_host *h, struct archive *a, const struct expor
 	return ret ? virt_fail(h, ret, "writing the manifest: %s", archive_error_string(a) ?: strerror(-ret)) : 0;
 }
 
-/* Writes to a file or a pipe: a pipe nobody reads for EXPORT_STREAM_IDLE_S
- * ends the export, so a mover that stops taking it cannot keep the root
- * helper (and the guest stopped) forever. */
-struct out {
-	int fd;
-	bool file;                /* a file is written back as it goes */
-	uint64_t written, synced;
-};
-
-#define WRITEBACK (32ull << 20) /* the closing fsync then waits for little */
-
-static la_ssize_t fd_write(struct archive *a, void *ctx, const void *buf, size_t len)
-{
-	struct out *o = ctx;
-	struct pollfd pf = { .fd = o->fd, .events = POLLOUT };
-	ssize_t n;
-	int r;
-
-	while ((r = poll(&pf, 1, EXPORT_STREAM_IDLE_S * 1000)) < 0 && errno == EINTR)
-		;
-	if (r == 0) {
-		archive_set_error(a, ETIMEDOUT, "the reader took nothing for %d s", EXPORT_STREAM_IDLE_S);
-		return -1;
-	}
-	while ((n = write(pf.fd, buf, len)) < 0 && errno == EINTR)
-		;
-	if (n < 0)
-		archive_set_error(a, errno, "%s", errno == EPIPE ? "the reader went away" : strerror(errno));
-	if (n > 0 && o->file && (o->written += (uint64_t)n) - o->synced >= WRITEBACK) {
-		sync_file_range(o->fd, (off_t)o->synced, (off_t)(o->written - o->synced),
-				SYNC_FILE_RANGE_WRITE);
-		o->synced = o->written;
-	}
-	return n;
-}
-
 /* The archive into fd, a file (then synced) or a pipe; *bytes: its length. */
 static int write_archive_fd(struct virt_host *h, const struct export_source *src, int fd,
 			    struct export_manifest *m, uint64_t *bytes)
@@ -328,16 +423,21 @@ static int write_archive_fd(struct virt_host *h, const struct export_source *src
 	if (!a)
 		return virt_fail(h, -ENOMEM, "out of memory");
 	if (archive_write_set_format_pax_restricted(a) != ARCHIVE_OK ||
-	    archive_write_set_bytes_per_block(a, EXPORT_WRITE_BLOCK) != ARCHIVE_OK ||
+	    archive_write_set_bytes_per_block(a, o.file ? 0 : EXPORT_WRITE_BLOCK) != ARCHIVE_OK ||
 	    archive_write_set_bytes_in_last_block(a, 1) != ARCHIVE_OK ||
 	    archive_write_open(a, &o, NULL, fd_write, NULL) != ARCHIVE_OK)
 		ret = virt_fail(h, -EIO, "the archive: %s", archive_error_string(a));
+	if (!ret && m->version != 1 && write_small(a, EXPORT_FORMAT_ENTRY, EXPORT_FORMAT "\n",
+						   strlen(EXPORT_FORMAT) + 1))
+		ret = virt_fail(h, -EIO, "the archive: %s", archive_error_string(a) ?: "failed");
 	for (unsigned i = 0; i < m->nvol && !ret; i++)
-		ret = write_volume(h, a, m->name, &m->vol[i]);
+		ret = write_volume(h, a, &o, m->name, export_manifest_hash(m), &m->vol[i]);
 	if (!ret)
 		ret = write_tail(h, a, src, m);
 	if (!ret && archive_write_close(a) != ARCHIVE_OK)
 		ret = virt_fail(h, -EIO, "the archive: %s", archive_error_string(a));
+	if (out_wait(&o) && !ret)
+		ret = virt_fail(h, o.err, "the archive: %s", strerror(-o.err));
 	if (!ret && o.file && fsync(fd) < 0)
 		ret = virt_fail(h, -errno, "the archive: %s", strerror(errno));
 	if (!ret)

@@ -7,14 +7,14 @@
 #include "virt/virt-export.h"
 #include "virt/virt-internal.h"
 
-struct sha256;
+struct sha256_tree;
 
 /* One volume's upload: read(rctx) gives its bytes; its qcow2 header is
- * checked as it passes, and it is hashed into st when st is set. */
+ * checked as it passes, and it is hashed into t when t is set. */
 struct import_upload {
 	virt_read_fn read;
 	void *rctx;
-	struct sha256 *st;
+	struct sha256_tree *t;
 	uint64_t total;
 	uint8_t head[EXPORT_QCOW2_HEAD];
 	size_t nhead;

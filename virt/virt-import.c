@@ -19,7 +19,7 @@
 #include "virt/virt-export-local.h"
 #include "virt/virt-import-parts.h"
 #include "virt/virt-internal.h"
-#include "lib/sha256.h"
+#include "lib/sha256-tree.h"
 
 ssize_t import_upload_read(void *ctx, void *buf, size_t len)
 {
@@ -35,8 +35,8 @@ ssize_t import_upload_read(void *ctx, void *buf, size_t len)
 		    (x->refused = export_volume_header_check(x->head, x->nhead)))
 			return -1;
 	}
-	if (n > 0 && x->st)
-		sha256_update(x->st, buf, (size_t)n);
+	if (n > 0 && x->t)
+		sha256_tree_update(x->t, buf, (size_t)n);
 	if (n > 0)
 		x->total += (uint64_t)n;
 	return n;
@@ -154,13 +154,15 @@ static int import_volume(struct virt_host *h, struct archive *a, const struct ex
 	}
 	free(xml);
 	*made = true;
-	ret = (x.st = sha256_new()) ? import_upload(h, sv, vol, v->bytes, &x) : -ENOMEM;
+	ret = (x.t = sha256_tree_new(export_manifest_hash(m))) ? import_upload(h, sv, vol, v->bytes, &x)
+								: -ENOMEM;
 	virStorageVolFree(sv);
 	if (ret < 0) {
-		sha256_free(x.st);
+		sha256_tree_free(x.t);
 		return ret;
 	}
-	sha256_hex(x.st, sum);
+	if (sha256_tree_hex(x.t, sum) < 0)
+		return virt_fail(h, -ENOMEM, "hashing %s: out of memory", vol);
 	if (strcmp(sum, v->sha256))
 		return virt_fail(h, -EBADMSG, "%s: what was written is not what was verified (the "
 				 "archive changed during the import)", vol);

@@ -105,7 +105,7 @@ t0=$(now_ms)
 out=$(cli vm export vault1 "$T/vault1.osx" --recipient node-a 2>&1) || die "export: $out"
 ms=$(( $(now_ms) - t0 ))
 log "$out ($ms ms, $(stat -c %s "$T/vault1.osx") bytes; archive volume $(stat -c %s "$arch") bytes)"
-tar -tf "$T/vault1.osx" | tr '\n' ' ' | grep -qx "volumes/data-archive.qcow2 manifest.json manifest.sig " ||
+tar -tf "$T/vault1.osx" | tr '\n' ' ' | grep -qx "format volumes/data-archive.qcow2 manifest.json manifest.sig " ||
 	die "archive entries: $(tar -tf "$T/vault1.osx" | tr '\n' ' ')"
 manifest() { tar -xOf "$1" manifest.json; }
 field() { manifest "$1" | grep -o "\"$2\":\"[^\"]*\"" | head -n 1; }
@@ -117,6 +117,11 @@ manifest "$T/vault1.osx" | jq -e '.volumes[0] | .encrypted and (.keys | length) 
 	die "the manifest's keys: $(manifest "$T/vault1.osx" | jq -c '.volumes')"
 tar -xOf "$T/vault1.osx" volumes/data-archive.qcow2 | sha256sum | grep -q "^${sum%% *}" ||
 	die "the archive's volume is not the encrypted file as it is"
+# The manifest's digest, checked by hand as operator.md shows.
+tree=$(tar -xOf "$T/vault1.osx" volumes/data-archive.qcow2 |
+	split -b 4194304 --filter='openssl dgst -sha256 -binary' | sha256sum | cut -c1-64)
+[[ $(field "$T/vault1.osx" sha256_tree) == "\"sha256_tree\":\"$tree\"" ]] ||
+	die "the manifest's sha256_tree is not split+openssl's $tree: $(manifest "$T/vault1.osx" | jq -c '.volumes')"
 rc=0; grep -qaF "$MARK" "$T/vault1.osx" || rc=$?
 [[ $rc == 1 ]] || die "the marker shows in the archive (grep rc $rc)"
 rc=0; grep -qaF "$(cat "$T/key")" "$T/vault1.osx" || rc=$?

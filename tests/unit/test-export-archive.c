@@ -1,6 +1,8 @@
-/* The export archive's reader: a good archive verifies; a flipped byte
- * anywhere that matters, a cut at any length, an untrusted signer, an entry
- * out of order, extra or of the wrong kind are refused. */
+/* The export archive's reader: a good archive verifies (format 2, and
+ * format 1 as older versions wrote it); a flipped byte anywhere that
+ * matters, a cut at any length, an untrusted signer, an entry out of order,
+ * extra or of the wrong kind, a format entry added or taken away are
+ * refused. */
 #include <archive.h>
 #include <archive_entry.h>
 #include <errno.h>
@@ -20,6 +22,7 @@
 #include <sodium.h>
 
 #include "tests/unit/fixture.h"
+#include "lib/sha256-tree.h"
 #include "virt/virt-export.h"
 
 #define VOL_BYTES 20000
@@ -30,7 +33,12 @@ struct fx {
 	char volume[VOL_BYTES];
 };
 
-enum shape { GOOD, SIG_FIRST, EXTRA_ENTRY, NO_SIG, SYMLINK, WRONG_NAME, SHORT_SIZE };
+enum shape { GOOD, SIG_FIRST, EXTRA_ENTRY, NO_SIG, SYMLINK, WRONG_NAME, SHORT_SIZE,
+	     V1,             /* as versions before 2 wrote it: no format entry, plain SHA-256 */
+	     FORMAT_DROPPED, /* a format 2 manifest, its format entry taken away */
+	     FORMAT_ADDED,   /* a format 1 manifest behind a format entry */
+	     FORMAT_OTHER,   /* a format entry of another version */
+	     FORMAT_LATE };  /* the format entry after a volume */
 
 static void entry(struct archive *a, const char *name, const void *data, size_t len, bool link)
 {
@@ -48,9 +56,9 @@ static void entry(struct archive *a, const char *name, const void *data, size_t 
 	archive_entry_free(e);
 }
 
-static void manifest_of(struct fx *f, struct export_manifest *m, size_t vol_bytes)
+static void manifest_of(struct fx *f, struct export_manifest *m, size_t vol_bytes, unsigned version)
 {
-	unsigned char d[32];
+	struct sha256_tree *t = sha256_tree_new(version == 1 ? SHA256_TREE_PLAIN : SHA256_TREE_PIECES);
 
 	memset(m, 0, sizeof(*m));
 	strcpy(m->type, "privategit");
@@ -68,8 +76,10 @@ static void manifest_of(struct fx *f, struct export_manifest *m, size_t vol_byte
 	strcpy(m->vol[0].disk, "repos");
 	m->vol[0].capacity = 1 << 30;
 	m->vol[0].bytes = vol_bytes;
-	crypto_hash_sha256(d, (unsigned char *)f->volume, VOL_BYTES);
-	sodium_bin2hex(m->vol[0].sha256, 65, d, 32);
+	m->version = version;
+	assert_non_null(t);
+	sha256_tree_update(t, f->volume, VOL_BYTES);
+	assert_int_equal(sha256_tree_hex(t, m->vol[0].sha256), 0);
 }
 
 static void build(struct fx *f, enum shape shape)
@@ -80,14 +90,23 @@ static void build(struct fx *f, enum shape shape)
 	size_t len, slen;
 	const char *vname = shape == WRONG_NAME ? "volumes/data-other.qcow2" : "volumes/data-repos.qcow2";
 
-	manifest_of(f, &m, shape == SHORT_SIZE ? VOL_BYTES - 1 : VOL_BYTES);
+	bool v1 = shape == V1 || shape == FORMAT_ADDED;
+	bool format = !v1 || shape == FORMAT_ADDED;
+
+	manifest_of(f, &m, shape == SHORT_SIZE ? VOL_BYTES - 1 : VOL_BYTES, v1 ? 1 : 2);
 	assert_int_equal(export_manifest_encode(&m, &text, &len, err, sizeof(err)), 0);
 	assert_int_equal(export_sign(&f->id, text, len, &sig, &slen), 0);
 	archive_write_set_format_pax_restricted(a);
 	assert_int_equal(archive_write_open_filename(a, f->path), ARCHIVE_OK);
+	if (shape == FORMAT_OTHER)
+		entry(a, EXPORT_FORMAT_ENTRY, "osi-export-v3\n", 14, false);
+	else if (format && shape != FORMAT_DROPPED && shape != FORMAT_LATE)
+		entry(a, EXPORT_FORMAT_ENTRY, EXPORT_FORMAT "\n", strlen(EXPORT_FORMAT) + 1, false);
 	if (shape == SIG_FIRST)
 		entry(a, EXPORT_SIG_ENTRY, sig, slen, false);
 	entry(a, vname, f->volume, VOL_BYTES, shape == SYMLINK);
+	if (shape == FORMAT_LATE)
+		entry(a, EXPORT_FORMAT_ENTRY, EXPORT_FORMAT "\n", strlen(EXPORT_FORMAT) + 1, false);
 	entry(a, EXPORT_MANIFEST_ENTRY, text, len, false);
 	if (shape != NO_SIG && shape != SIG_FIRST)
 		entry(a, EXPORT_SIG_ENTRY, sig, slen, false);
@@ -150,23 +169,28 @@ static int teardown(void **state)
 static void good_and_read_back(void **state)
 {
 	struct fx *f = *state;
-	struct export_manifest m;
-	struct archive *a;
-	char err[256] = "", buf[VOL_BYTES + 10];
-	size_t got = 0;
-	ssize_t n;
+	static const enum shape shapes[] = { GOOD, V1 };
 
-	build(f, GOOD);
-	assert_int_equal(export_archive_verify(f->path, trust_id, &f->id, &m, err, sizeof(err)), 0);
-	assert_string_equal(m.name, "git-1");
-	assert_int_equal(export_archive_open(f->path, &a, err, sizeof(err)), 0);
-	assert_int_equal(export_archive_next(a, &m.vol[0], err, sizeof(err)), 0);
-	while ((n = export_archive_read(a, buf + got, sizeof(buf) - got)) > 0)
-		got += (size_t)n;
-	assert_int_equal(got, VOL_BYTES);
-	assert_memory_equal(buf, f->volume, VOL_BYTES);
-	export_archive_close(a);
-	export_manifest_free(&m);
+	for (unsigned i = 0; i < 2; i++) {
+		struct export_manifest m;
+		struct archive *a;
+		char err[256] = "", buf[VOL_BYTES + 10];
+		size_t got = 0;
+		ssize_t n;
+
+		build(f, shapes[i]);
+		assert_int_equal(export_archive_verify(f->path, trust_id, &f->id, &m, err, sizeof(err)), 0);
+		assert_string_equal(m.name, "git-1");
+		assert_int_equal(m.version, i ? 1 : 2);
+		assert_int_equal(export_archive_open(f->path, &a, err, sizeof(err)), 0);
+		assert_int_equal(export_archive_next(a, &m.vol[0], err, sizeof(err)), 0);
+		while ((n = export_archive_read(a, buf + got, sizeof(buf) - got)) > 0)
+			got += (size_t)n;
+		assert_int_equal(got, VOL_BYTES);
+		assert_memory_equal(buf, f->volume, VOL_BYTES);
+		export_archive_close(a);
+		export_manifest_free(&m);
+	}
 }
 
 static void flip_at(const char *path, long off)
@@ -252,12 +276,15 @@ static void untrusted(void **state)
 static void bad_shapes(void **state)
 {
 	struct fx *f = *state;
-	static const enum shape shapes[] = { SIG_FIRST, EXTRA_ENTRY, NO_SIG, SYMLINK, WRONG_NAME, SHORT_SIZE };
+	static const enum shape shapes[] = { SIG_FIRST, EXTRA_ENTRY, NO_SIG, SYMLINK, WRONG_NAME, SHORT_SIZE,
+					     FORMAT_DROPPED, FORMAT_ADDED, FORMAT_OTHER, FORMAT_LATE };
 	char err[256];
 
 	for (size_t i = 0; i < sizeof(shapes) / sizeof(shapes[0]); i++) {
 		build(f, shapes[i]);
 		assert_int_equal(verify(f, err), -EBADMSG);
+		if (shapes[i] == FORMAT_DROPPED || shapes[i] == FORMAT_ADDED)
+			assert_non_null(strstr(err, "format entry"));
 	}
 	assert_int_equal(export_archive_verify("/nonexistent/x", trust_id, &f->id,
 					       &(struct export_manifest){ 0 }, err, sizeof(err)), -EBADMSG);

@@ -57,6 +57,33 @@ static void round_trip(void **state)
 	assert_true(back.vol[0].capacity == 8ull << 30);
 	assert_int_equal(back.vol[0].bytes, 196616);
 	assert_int_equal(back.created, 1700000000);
+	assert_int_equal(back.version, 2);
+	assert_int_equal(export_manifest_hash(&back), SHA256_TREE_PIECES);
+	assert_non_null(strstr(text, "\"format\":\"osi-export-v2\""));
+	assert_non_null(strstr(text, "\"sha256_tree\":\"000"));
+	free(text);
+	export_manifest_free(&back);
+	export_manifest_free(&m);
+}
+
+/* Archives of format 1 (a volume's plain SHA-256) are still read. */
+static void format_1(void **state)
+{
+	struct export_manifest m, back;
+	char *text, err[256];
+	size_t len;
+
+	(void)state;
+	sample(&m);
+	m.version = 1;
+	assert_int_equal(export_manifest_encode(&m, &text, &len, err, sizeof(err)), 0);
+	assert_non_null(strstr(text, "\"format\":\"osi-export-v1\""));
+	assert_non_null(strstr(text, "\"sha256\":\"000"));
+	assert_null(strstr(text, "sha256_tree"));
+	assert_int_equal(export_manifest_parse(text, len, &back, err, sizeof(err)), 0);
+	assert_int_equal(back.version, 1);
+	assert_int_equal(export_manifest_hash(&back), SHA256_TREE_PLAIN);
+	assert_string_equal(back.vol[0].sha256, m.vol[0].sha256);
 	free(text);
 	export_manifest_free(&back);
 	export_manifest_free(&m);
@@ -174,18 +201,20 @@ static void strict(void **state)
 	refuse_edit("\"type\":\"totebox\"", "\"type\":\"toaster\"", "type");
 	refuse_edit("\"name\":\"vault-1\"", "\"name\":\"Vault/1\"", "name");
 	refuse_edit("\"name\":\"vault-1\"", "\"name\":\"vault-1\",\"name\":\"x\"", "JSON");
-	refuse_edit("\"format\":\"osi-export-v1\"", "\"format\":\"osi-export-v2\"", "format");
+	refuse_edit("\"format\":\"osi-export-v2\"", "\"format\":\"osi-export-v3\"", "format");
+	/* a format 1 manifest names its volumes' plain sha256, a format 2 one their sha256_tree */
+	refuse_edit("\"format\":\"osi-export-v2\"", "\"format\":\"osi-export-v1\"", "sha256_tree: unknown key");
 	refuse_edit("\"disk\":\"archive\"", "\"disk\":\"../etc\"", "disk");
 	refuse_edit("\"vcpus\":2", "\"vcpus\":0", "vcpus");
 	refuse_edit("\"vcpus\":2", "\"vcpus\":-2", "vcpus");
 	refuse_edit("\"net\":\"fabric\"", "\"net\":\"wifi\"", "net");
 	refuse_edit("\"node\":\"node-a\"", "\"node\":\"\"", "node");
 	refuse_edit("\"owner\":\"ops\"", "\"owner\":\"ops\",\"extra\":1", "extra: unknown key");
-	refuse_edit("\"sha256\":\"000", "\"sha256\":\"X00", "sha256");
+	refuse_edit("\"sha256_tree\":\"000", "\"sha256_tree\":\"X00", "sha256_tree");
 	refuse_edit("\"mac\":\"52:54", "\"mac\":\"52-54", "mac");
 	refuse_edit("\"bytes\":196616", "\"bytes\":\"196616\"", "bytes");
 	refuse_edit("\"volumes\":[", "\"volumes\":[{\"disk\":\"archive\",\"mount\":\"\",\"capacity\":1,"
-		    "\"bytes\":1,\"sha256\":\"" "0000000000000000000000000000000000000000000000000000000000000000\"},",
+		    "\"bytes\":1,\"sha256_tree\":\"" "0000000000000000000000000000000000000000000000000000000000000000\"},",
 		    "twice");
 	refuse_edit("\"owner\":\"ops\"", "\"owner\":\"o\\u0000ps\"", "not allowed");
 	refuse_edit("\"owner\":\"ops\"", "\"owner\":\"o\\u0007ps\"", "owner");
@@ -316,6 +345,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(round_trip),
+		cmocka_unit_test(format_1),
 		cmocka_unit_test(strict),
 		cmocka_unit_test(encrypted),
 		cmocka_unit_test(encrypted_strict),

@@ -94,6 +94,49 @@ static void sizes_and_feeds(void **state)
 	}
 }
 
+/* Pieces hashed where they are, alone or after and before copied bytes. */
+static void lent_pieces(void **state)
+{
+	size_t n = 5 * P + 777;
+	uint8_t *b = pattern(n);
+	char want[65], got[65];
+	struct sha256_tree *t;
+
+	(void)state;
+	expected(b, n, want);
+	t = sha256_tree_new(SHA256_TREE_PIECES);
+	for (size_t off = 0; off < n; off += P)
+		sha256_tree_piece(t, b + off, n - off < P ? n - off : P);
+	assert_int_equal(sha256_tree_hex(t, got), 0);
+	assert_string_equal(got, want);
+	/* 100 bytes copied first: a lent piece no longer starts a piece */
+	t = sha256_tree_new(SHA256_TREE_PIECES);
+	sha256_tree_update(t, b, 100);
+	sha256_tree_piece(t, b + 100, P);
+	sha256_tree_update(t, b + 100 + P, n - 100 - P);
+	assert_int_equal(sha256_tree_hex(t, got), 0);
+	assert_string_equal(got, want);
+	/* a short lent piece, then more bytes: they join it */
+	t = sha256_tree_new(SHA256_TREE_PIECES);
+	sha256_tree_piece(t, b, 1000);
+	sha256_tree_update(t, b + 1000, n - 1000);
+	assert_int_equal(sha256_tree_hex(t, got), 0);
+	assert_string_equal(got, want);
+	/* the plain kind takes a piece as bytes */
+	t = sha256_tree_new(SHA256_TREE_PLAIN);
+	sha256_tree_piece(t, b, P);
+	sha256_tree_piece(t, b + P, 5);
+	assert_int_equal(sha256_tree_hex(t, got), 0);
+	{
+		struct sha256 *s = sha256_new();
+
+		sha256_update(s, b, P + 5);
+		sha256_hex(s, want);
+	}
+	assert_string_equal(got, want);
+	free(b);
+}
+
 /* No bytes, no pieces: the SHA-256 of nothing. One piece differs from the
  * plain SHA-256 of the same bytes (it is the hash of their hash). */
 static void known_values(void **state)
@@ -178,6 +221,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(sizes_and_feeds),
 		cmocka_unit_test(known_values),
+		cmocka_unit_test(lent_pieces),
 		cmocka_unit_test(plain_by_commit),
 		cmocka_unit_test(same_as_split_and_openssl),
 	};
