@@ -305,6 +305,8 @@ static int out_logged(struct fx *f, const struct host_config *c, int *fd)
 	assert_int_equal(dup2(saved, 2), 2);
 	close(saved);
 	close(log);
+	if (ret < 0)
+		fail_msg("backup-out: %s", f->summary);
 	assert_int_equal(read_file(path, 1 << 20, &text, &len), 0);
 	snprintf(f->err, sizeof(f->err), "%s", text);
 	free(text);
