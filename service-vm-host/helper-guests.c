@@ -70,9 +70,8 @@ static const char *last_error(void)
 }
 
 /* Bit i set when argv base i is a volume of the pool. No pool: none are. */
-static uint32_t bases_present(virConnectPtr conn, char **bases, int n)
+static uint32_t bases_present(virStoragePoolPtr pool, char **bases, int n)
 {
-	virStoragePoolPtr pool = virStoragePoolLookupByName(conn, VIRT_DEFAULT_POOL);
 	uint32_t mask = 0;
 
 	for (int i = 0; pool && i < n && i < PROBE_BASES_MAX; i++) {
@@ -88,18 +87,16 @@ static uint32_t bases_present(virConnectPtr conn, char **bases, int n)
 			virStorageVolFree(v);
 		}
 	}
-	if (pool)
-		virStoragePoolFree(pool);
 	return mask;
 }
 
 /* " pool_free=N": the bytes libvirt counts available in the pool, counted
- * afresh first when rw (a read-write connection, as root) can ask for it:
- * otherwise as libvirt last counted them (every creation, import and move
- * into the pool recounts). Nothing when there is no pool. */
-static void print_pool(virConnectPtr conn, virConnectPtr rw)
+ * afresh first when the pool was looked up on a read-write connection (as
+ * root), which alone may ask for it: otherwise as libvirt last counted them
+ * (every creation, import and move into the pool recounts). Nothing when
+ * there is no pool. */
+static void print_pool(virStoragePoolPtr pool, bool rw)
 {
-	virStoragePoolPtr pool = virStoragePoolLookupByName(rw ? rw : conn, VIRT_DEFAULT_POOL);
 	virStoragePoolInfo info;
 
 	if (!pool)
@@ -108,7 +105,6 @@ static void print_pool(virConnectPtr conn, virConnectPtr rw)
 		virStoragePoolRefresh(pool, 0); /* refused while a volume is written: the last count */
 	if (virStoragePoolGetInfo(pool, &info) == 0 && info.state == VIR_STORAGE_POOL_RUNNING)
 		printf(" pool_free=%llu", info.available);
-	virStoragePoolFree(pool);
 }
 
 /* The file of guest's data volume for disk, under the name an export looks
@@ -135,9 +131,8 @@ static int data_file_bytes(virStoragePoolPtr pool, const char *guest, const char
 }
 
 /* " vd=NAME:VOLUMES:BYTES" when each of m's data volumes is in the pool. */
-static void print_data(virConnectPtr conn, const char *name, const struct virt_meta *m)
+static void print_data(virStoragePoolPtr pool, const char *name, const struct virt_meta *m)
 {
-	virStoragePoolPtr pool = virStoragePoolLookupByName(conn, VIRT_DEFAULT_POOL);
 	uint64_t total = 0, bytes = 0;
 	int ret = pool ? 0 : -ENOENT;
 
@@ -147,8 +142,6 @@ static void print_data(virConnectPtr conn, const char *name, const struct virt_m
 	}
 	if (!ret)
 		printf(" vd=%s:%u:%" PRIu64, name, m->ndata, total);
-	if (pool)
-		virStoragePoolFree(pool);
 }
 
 /* The first IPv4 address of the domain's interfaces from source src. */
@@ -227,7 +220,7 @@ static void print_word(const char *text)
 }
 
 /* " vm=..." for a domain of the project's (its metadata names its type). */
-static void print_vm(virDomainPtr dom, unsigned *count)
+static void print_vm(virDomainPtr dom, virStoragePoolPtr pool, unsigned *count)
 {
 	const char *name = virDomainGetName(dom);
 	struct virt_meta m;
@@ -248,18 +241,18 @@ static void print_vm(virDomainPtr dom, unsigned *count)
 	print_word(m.owner);
 	putchar(':');
 	print_word(m.instance_id);
-	print_data(virDomainGetConnect(dom), name, &m);
+	print_data(pool, name, &m);
 	(*count)++;
 }
 
-static void print_vms(virConnectPtr conn)
+static void print_vms(virConnectPtr conn, virStoragePoolPtr pool)
 {
 	virDomainPtr *all = NULL;
 	unsigned count = 0;
 	int n = virConnectListAllDomains(conn, &all, 0);
 
 	for (int i = 0; i < n; i++) {
-		print_vm(all[i], &count);
+		print_vm(all[i], pool, &count);
 		virDomainFree(all[i]);
 	}
 	free(all);
@@ -269,6 +262,7 @@ int main(int argc, char **argv)
 {
 	virDomainPtr *doms = NULL;
 	virConnectPtr conn, rw = NULL;
+	virStoragePoolPtr pool;
 	uint64_t mem = 0;
 	unsigned running = 0, naddrs = 0, channels = 0;
 	int n, ret;
@@ -297,23 +291,27 @@ int main(int argc, char **argv)
 			mem = mem + info.memory < mem ? UINT64_MAX : mem + info.memory;
 		}
 	}
+	/* As root, a read-write connection too: the guests' agents answer only
+	 * there, and the pool is counted afresh. The pool is looked up once,
+	 * there if it is open. */
+	rw = geteuid() == 0 ? virConnectOpen(argv[1]) : NULL;
+	pool = virStoragePoolLookupByName(rw ? rw : conn, VIRT_DEFAULT_POOL);
 	printf("ok running=%u memory_kib=%" PRIu64, running, mem);
 	if (argc > 2)
-		printf(" bases=%" PRIu32, bases_present(conn, argv + 2, argc - 2));
+		printf(" bases=%" PRIu32, bases_present(pool, argv + 2, argc - 2));
 	printf(" channels=%u", channels);
-	/* As root, a read-write connection too: the guests' agents answer only
-	 * there, and the pool is counted afresh. */
-	rw = geteuid() == 0 ? virConnectOpen(argv[1]) : NULL;
-	print_pool(conn, rw);
+	print_pool(pool, rw != NULL);
 	for (int i = 0; i < n; i++)
 		print_address(doms[i], &naddrs);
 	print_agents(rw, doms, n);
-	if (rw)
-		virConnectClose(rw);
 	for (int i = 0; i < n; i++)
 		virDomainFree(doms[i]);
-	print_vms(conn);
+	print_vms(conn, pool);
 	putchar('\n');
+	if (pool)
+		virStoragePoolFree(pool);
+	if (rw)
+		virConnectClose(rw);
 	ret = 0;
 cleanup:
 	free(doms);

@@ -17,6 +17,8 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <libvirt/libvirt.h>
+#include <libvirt/virterror.h>
 #include <sodium.h>
 
 #include "lib/backup-keys.h"
@@ -27,6 +29,8 @@
 #include "service-vm-host/helper-backup.h"
 #include "tests/unit/fixture.h"
 #include "virt/virt-backup-copy.h"
+#include "virt/virt-backup.h"
+#include "virt/virt-internal.h"
 
 #define F1 "20261201T000000Z"
 #define I1 "20261202T000000Z"
@@ -241,6 +245,146 @@ static void forwards_kept_key(void **state)
 	seal_key_wipe(&sk);
 }
 
+/* libvirt's test driver keeps no secrets: the guest's volume key, as its
+ * secret here would give it, stands in (linked with --wrap, meson.build). */
+static uint8_t guest_key[KEY_SEAL_KEY_BYTES];
+static unsigned key_asks;
+
+int __wrap_virt_backup_volume_key(struct virt_host *h, const char *guest, const char *disk,
+				  const struct identity *id, uint8_t key[32]);
+int __wrap_virt_backup_volume_key(struct virt_host *h, const char *guest, const char *disk,
+				  const struct identity *id, uint8_t key[32])
+{
+	key_asks++;
+	if (strcmp(guest, "vault1") || strcmp(disk, "data"))
+		return virt_fail(h, -ENOENT, "no secret of %s's %s", guest, disk);
+	memcpy(key, guest_key, KEY_SEAL_KEY_BYTES);
+	return 0;
+}
+
+static void quiet(void *data, virErrorPtr err)
+{
+}
+
+/* Guest vault1 of instance as the helper's libvirt (test:///default, one
+ * state while a connection holds it) sees it: the connection to close. */
+static virConnectPtr guest_here(const char *instance)
+{
+	struct virt_meta m = { .type = VIRT_TOTEBOX };
+	virConnectPtr conn = virConnectOpen("test:///default");
+	virDomainPtr dom;
+	char *meta, xml[2048];
+
+	assert_non_null(conn);
+	strcpy(m.owner, "operator");
+	strcpy(m.instance_id, instance);
+	strcpy(m.base, "testguest");
+	memset(m.spec, 'a', 64);
+	assert_int_equal(virt_xml_meta(&m, &meta), 0);
+	snprintf(xml, sizeof(xml), "<domain type='test'><name>vault1</name><memory>131072</memory>"
+		 "<os><type>hvm</type></os><metadata>%s</metadata></domain>", meta);
+	free(meta);
+	dom = virDomainDefineXML(conn, xml);
+	assert_non_null(dom);
+	virDomainFree(dom);
+	return conn;
+}
+
+/* helper_backup_out of F1 to node-k with what it logs in f->err. */
+static int out_logged(struct fx *f, const struct host_config *c, int *fd)
+{
+	char path[PATH_MAX + 8], *text = NULL;
+	uint64_t bytes;
+	size_t len;
+	int saved = dup(2), log = -1, ret;
+
+	snprintf(path, sizeof(path), "%s/log", f->base);
+	assert_true((log = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) >= 0);
+	assert_true(saved >= 0 && dup2(log, 2) == 2);
+	ret = helper_backup_out(c, "vault1", F1, "node-k", fd, &bytes, f->summary, sizeof(f->summary));
+	assert_int_equal(dup2(saved, 2), 2);
+	close(saved);
+	close(log);
+	if (ret < 0)
+		fail_msg("backup-out: %s", f->summary);
+	assert_int_equal(read_file(path, 1 << 20, &text, &len), 0);
+	snprintf(f->err, sizeof(f->err), "%s", text);
+	free(text);
+	return ret;
+}
+
+/* A copy carries the keys of the guest here only when it is the chain's
+ * instance (same instance-id): a guest made again under the name is
+ * another one, and its keys would not open the chain. Seen: with the
+ * instance check removed, the copy of instance i-1's chain carried the
+ * key of instance i-2. */
+static void carries_keys_of_its_instance_only(void **state)
+{
+	struct fx *f = *state;
+	struct host_config c = { .name = "" };
+	struct identity k;
+	struct ledger l;
+	struct seal_key there;
+	struct backup_keys got;
+	struct backup_copy_keys_in kin = { .self = &k, .seal_pk = there.pk, .seal_sk = there.sk };
+	uint8_t back[KEY_SEAL_KEY_BYTES];
+	char dst[PATH_MAX + 64], *text;
+	virConnectPtr conn;
+	size_t len;
+	int fd;
+
+	virSetErrorFunc(NULL, quiet);
+	node(f, &c, "k", NULL);
+	assert_int_equal(identity_create(c.state_dir, "node-k", &k), 0);
+	ledger_init(&l);
+	assert_int_equal(ledger_genesis(&l, &k, NULL, 0x0a4e0000, 16, k.wg_pk, "", LEDGER_FOUNDER_ROLES,
+					f->err, sizeof(f->err)), 0);
+	assert_int_equal(mesh_ledger_save(c.state_dir, &l), 0);
+	ledger_free(&l);
+	strcpy(c.virt_uri, "test:///default");
+	f->a = c;
+	luks = true;
+	backup(f, &k, F1, NULL); /* of instance i-1, no key kept with it */
+	luks = false;
+	randombytes_buf(guest_key, sizeof(guest_key));
+	crypto_box_keypair(there.pk, there.sk);
+
+	conn = guest_here("i-2");
+	key_asks = 0;
+	assert_int_equal(out_logged(f, &c, &fd), 0);
+	assert_int_equal(key_asks, 0);
+	assert_non_null(strstr(f->err, "the guest here is instance i-2, the chain's is i-1: its "
+			       "volumes' keys are not carried"));
+	snprintf(dst, sizeof(dst), "%s/other", f->base);
+	assert_int_equal(mkdir(dst, 0700), 0);
+	assert_int_equal(backup_copy_unpack(dst, "vault1", fd, trust_self, &k, &kin, f->summary,
+					    sizeof(f->summary), f->err, sizeof(f->err)), 0);
+	close(fd);
+	assert_non_null(strstr(f->summary, "no key came with it"));
+	virConnectClose(conn);
+
+	conn = guest_here("i-1");
+	assert_int_equal(out_logged(f, &c, &fd), 0);
+	assert_int_equal(key_asks, 1);
+	assert_null(strstr(f->err, "not carried"));
+	snprintf(dst, sizeof(dst), "%s/same", f->base);
+	assert_int_equal(mkdir(dst, 0700), 0);
+	assert_int_equal(backup_copy_unpack(dst, "vault1", fd, trust_self, &k, &kin, f->summary,
+					    sizeof(f->summary), f->err, sizeof(f->err)), 0);
+	close(fd);
+	assert_non_null(strstr(f->summary, "keys kept here sealed to this node's seal key"));
+	snprintf(dst, sizeof(dst), "%s/same/vault1", f->base);
+	assert_int_equal(backup_read_small(dst, F1 ".keys", BACKUP_KEYS_MAX, &text, &len, f->err,
+					   sizeof(f->err)), 0);
+	assert_int_equal(backup_keys_parse(text, len, &got, f->err, sizeof(f->err)), 0);
+	free(text);
+	assert_string_equal(got.instance_id, "i-1");
+	assert_int_equal(backup_keys_kept_open(&got, "data", there.pk, there.sk, back), 0);
+	assert_memory_equal(back, guest_key, sizeof(back));
+	virConnectClose(conn);
+	identity_wipe(&k);
+}
+
 static void refusals(void **state)
 {
 	struct fx *f = *state;
@@ -280,6 +424,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(copy_between_nodes, setup, teardown),
 		cmocka_unit_test_setup_teardown(refusals, setup, teardown),
 		cmocka_unit_test_setup_teardown(forwards_kept_key, setup, teardown),
+		cmocka_unit_test_setup_teardown(carries_keys_of_its_instance_only, setup, teardown),
 	};
 
 	if (sodium_init() < 0)
