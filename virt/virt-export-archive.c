@@ -272,9 +272,9 @@ static int check(struct verify *v, export_trust_fn trust, void *ctx, struct expo
 	if ((ret = export_manifest_parse(v->manifest, v->manifest_len, m, why, sizeof(why))))
 		return bad(v->err, v->errlen, -EBADMSG, "%s: %s", EXPORT_MANIFEST_ENTRY, why);
 	if ((m->version != 1) != v->format) /* an entry added or taken away */
-		ret = bad(v->err, v->errlen, -EBADMSG, "the manifest's format is %s, the archive %s a "
-			  "format entry", m->version == 1 ? EXPORT_FORMAT_V1 : EXPORT_FORMAT,
-			  v->format ? "begins with" : "has no");
+		ret = bad(v->err, v->errlen, -EBADMSG, "the manifest's format is %s, the archive %s",
+			  m->version == 1 ? EXPORT_FORMAT_V1 : EXPORT_FORMAT,
+			  v->format ? "begins with a format entry" : "has no format entry");
 	if (ret || (ret = match(v, m)))
 		export_manifest_free(m);
 	return ret;

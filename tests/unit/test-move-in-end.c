@@ -30,6 +30,7 @@
 #include "lib/trust.h"
 #include "service-vm-host/helper-move.h"
 #include "tests/unit/fixture.h"
+#include "lib/sha256-tree.h"
 #include "virt/virt-move.h"
 
 #define VOL_BYTES 8192
@@ -117,7 +118,7 @@ static void archive_of(struct fx *f, const char *base_sha256)
 	struct archive *a = archive_write_new();
 	struct export_manifest m = { .vcpus = 1, .memory_bytes = 192ull << 20, .disk_bytes = 1ull << 30,
 				     .nvol = 1 };
-	unsigned char d[32];
+	struct sha256_tree *t = sha256_tree_new(SHA256_TREE_PIECES);
 	char *text, *sig, err[256];
 	size_t len, slen, used = 0;
 
@@ -134,14 +135,16 @@ static void archive_of(struct fx *f, const char *base_sha256)
 	strcpy(m.vol[0].mount, "/srv/archive");
 	m.vol[0].capacity = CAPACITY;
 	m.vol[0].bytes = VOL_BYTES;
-	crypto_hash_sha256(d, f->volume, VOL_BYTES);
-	sodium_bin2hex(m.vol[0].sha256, sizeof(m.vol[0].sha256), d, sizeof(d));
+	assert_non_null(t);
+	sha256_tree_update(t, f->volume, VOL_BYTES);
+	assert_int_equal(sha256_tree_hex(t, m.vol[0].sha256), 0);
 	assert_int_equal(export_manifest_encode(&m, &text, &len, err, sizeof(err)), 0);
 	assert_int_equal(export_sign(&f->id, text, len, &sig, &slen), 0);
 	f->archive = malloc(ARCHIVE_MAX);
 	assert_non_null(f->archive);
 	archive_write_set_format_pax_restricted(a);
 	assert_int_equal(archive_write_open_memory(a, f->archive, ARCHIVE_MAX, &used), ARCHIVE_OK);
+	entry(a, EXPORT_FORMAT_ENTRY, EXPORT_FORMAT "\n", strlen(EXPORT_FORMAT) + 1);
 	entry(a, "volumes/data-archive.qcow2", f->volume, VOL_BYTES);
 	entry(a, EXPORT_MANIFEST_ENTRY, text, len);
 	entry(a, EXPORT_SIG_ENTRY, sig, slen);
