@@ -582,6 +582,26 @@ static int replace(struct restoring *r, const struct backup_volume *v, unsigned 
 	return ret;
 }
 
+/* The own key of each volume whose key changes, kept with this node's
+ * other chains encrypted under it (their FULL.keys) before it is replaced:
+ * the guest's local backups still open after the restore. */
+static int keep_old_keys(struct restoring *r, const struct backup_manifest *top)
+{
+	unsigned kept;
+	int ret = 0;
+
+	for (unsigned i = 0; i < top->nvol && !ret; i++) {
+		if (!r->rekey[i])
+			continue;
+		ret = backup_keep_key(r->h, r->gdir, r->e, r->n, r->e[r->chain[0]].m.id, top->vol[i].disk,
+				      r->old[i], &kept);
+		if (!ret && kept)
+			log_info("restore of %s: the key its volume %s has now is kept with %u other "
+				 "backup chain(s) here, which it opens", r->guest, top->vol[i].disk, kept);
+	}
+	return ret;
+}
+
 /* Each volume replaced, all set aside first and released only when every
  * one is in place; a failure puts every one back. */
 static int replace_all(struct restoring *r, const struct backup_manifest *top)
@@ -749,6 +769,8 @@ int virt_restore(struct virt_host *h, const char *guest, const char *id,
 	}
 	for (unsigned i = 0; i < top->nvol && !ret; i++)
 		ret = rebuild(&r, top->vol[i].disk, i);
+	if (!ret)
+		ret = keep_old_keys(&r, top);
 	if (ret)
 		refused(h, ret);
 	if (!ret)

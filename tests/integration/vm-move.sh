@@ -22,7 +22,8 @@
 #      its key sealed to the target, and boots there; its backup copied back
 #      carries its key, so made again there (a new key) it is restored from
 #      the copy, its marker back, and boots (that restore killed midway first:
-#      vm restore --put-back puts the old volume and key back);
+#      vm restore --put-back puts the old volume and key back; a local backup
+#      under the key it had before restores after it: the key was kept);
 #   the target evicted mid-move: vault1 runs on node-a and the move waits in
 #      its clean shutdown, the movers saying so as they wait; node-b's
 #      underlay goes down; when the fleet evicts
@@ -375,6 +376,10 @@ if enc a; then
 	cmp -s "$T/key2-new" "$T/key2-b" && die "vault2 made again has its old key already"
 	ra() { on a "$OSI_BIN" --state-dir "$T/a" vm "$@" --config "$T/virt-a.conf" --uri "${URI_OF[a]}" \
 		--pool-dir "${LVDIR[a]}/pool" --dir "$T/a/backups"; }
+	# a local backup of vault2 made again, under its new key
+	out=$(ra backup vault2 2>&1) || die "a local backup of vault2 made again: $out"
+	BIDL2=$(sed -n 's/^Backup \([0-9T]*Z\) of vault2.*/\1/p' <<< "$out")
+	[[ -n $BIDL2 ]] || die "a local backup of vault2 made again: $out"
 	# the restore under the copy's key killed once it has kept the old volume
 	# and its key aside: --put-back puts both back
 	sum2=$(sha256sum < "$(arch2 a)")
@@ -414,6 +419,13 @@ if enc a; then
 	wait_until 180 grep -qa "osi-testguest instance-id=.* hostname=vault2" "${LVDIR[a]}/consoles/vault2.log" ||
 		die "vault2 did not boot on node-a after the restore"
 	pass "vault2's backup copied from node-b to node-a carried its key (sealed to node-a, kept root-only, never in clear): vault2 made again on node-a under a new key was restored from it, its volume under the backup's key in the same secret, the marker back, and it boots"
+	# its local backup, under the key it had before, still restores: that
+	# key was kept with it (BIDL2.keys)
+	off2 a || die "vault2 did not stop on node-a"
+	out=$(ra restore vault2 --from "$BIDL2" 2>&1) || die "restore of vault2's local backup after the copy's: $out"
+	key_of a "$T/key2-local" > /dev/null
+	cmp -s "$T/key2-local" "$T/key2-new" || die "vault2 is not under its local backup's key again"
+	pass "vault2's local backup $BIDL2 (under the key it had before the copy's restore) restored after it, its key kept with it"
 	cli vm destroy vault2 > /dev/null 2>&1 || die "vm destroy vault2"
 else
 	log "vault2's archive is plain here (this build does not encrypt data volumes): the sealed key is not exercised"
