@@ -241,6 +241,16 @@ int backup_keys_find(const struct backup_keys *k, const char *disk)
 	return -1;
 }
 
+int backup_keys_add(struct backup_keys *k, const struct backup_key *v)
+{
+	if (backup_keys_find(k, v->disk) >= 0)
+		return -EEXIST;
+	if (k->nvol >= EXPORT_VOLUMES_MAX)
+		return -ENOSPC;
+	k->vol[k->nvol++] = *v;
+	return 0;
+}
+
 int backup_keys_match(const struct backup_keys *k, const struct backup_manifest *top,
 		      const struct backup_manifest *full, char *err, size_t errlen)
 {

@@ -1,4 +1,5 @@
-/* vm backup NAME, vm backups NAME, vm restore NAME --from ID: on the
+/* vm backup NAME, vm backups NAME, vm restore NAME --from ID (or
+ * --put-back, what a restore that did not finish left): on the
  * guest's node, against its libvirt, like vm export. Backups are signed
  * with this member's identity; listing and restore trust this member's own
  * key, a live member of the verified ledger, or the key named with
@@ -24,7 +25,7 @@
 struct backup_args {
 	const char *config, *dir, *to, *every, *from, *trust_key, *unit_dir;
 	uint64_t keep;
-	bool full;
+	bool full, put_back;
 	struct virt_config vc;
 	struct host_config hc;
 	char dir_buf[PATH_MAX];
@@ -43,12 +44,13 @@ static int parse(int argc, char *argv[], struct backup_args *a)
 		{ "keep", required_argument, NULL, 'k' }, { "full", no_argument, NULL, 'F' },
 		{ "to", required_argument, NULL, 't' }, { "every", required_argument, NULL, 'e' },
 		{ "from", required_argument, NULL, 'f' }, { "trust-key", required_argument, NULL, 'K' },
-		{ "unit-dir", required_argument, NULL, 'U' }, { "help", no_argument, NULL, 'h' }, { 0 },
+		{ "unit-dir", required_argument, NULL, 'U' }, { "put-back", no_argument, NULL, 'P' },
+		{ "help", no_argument, NULL, 'h' }, { 0 },
 	};
 	int c;
 
 	optind = 0;
-	while ((c = getopt_long(argc, argv, ":u:p:C:d:k:Ft:e:f:K:U:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":u:p:C:d:k:Ft:e:f:K:U:Ph", opts, NULL)) != -1) {
 		switch (c) {
 		case 'u': a->vc.uri = optarg; break;
 		case 'p': a->vc.pool_dir = optarg; break;
@@ -64,6 +66,7 @@ static int parse(int argc, char *argv[], struct backup_args *a)
 		case 'f': a->from = optarg; break;
 		case 'K': a->trust_key = optarg; break;
 		case 'U': a->unit_dir = optarg; break;
+		case 'P': a->put_back = true; break;
 		case 'h': return cmd_help(&cmd_vm);
 		default: return cmd_bad_option(&cmd_vm, c, argv);
 		}
@@ -281,6 +284,34 @@ out:
 	return ret;
 }
 
+/* --put-back: what a restore that did not finish left, put back (no
+ * backup is read, so no trust is set up). */
+static int put_back(int argc, char *argv[], struct backup_args *a)
+{
+	struct virt_host h;
+	unsigned put = 0;
+	int ret;
+
+	if (argc - optind != 1 || a->from || a->to)
+		return cmd_usage_error(&cmd_vm, "vm restore NAME --put-back [--dir D]   (on the guest's "
+				       "node; no --from, no --to)");
+	if ((ret = settings(a)))
+		return ret;
+	if (virt_host_open(&h, &a->vc) < 0)
+		return cmd_fail("%s", h.err);
+	if (virt_restore_put_back(&h, argv[optind], a->dir, &put) < 0)
+		ret = cmd_fail("put back of %s: %s", argv[optind], h.err);
+	else if (!put)
+		printf("Nothing of a restore of %s is left in %s: nothing to put back.\n", argv[optind],
+		       h.pool_dir), ret = cmd_output(0);
+	else
+		printf("Put back %u data volume(s) of %s as they were before the restore that did not "
+		       "finish (each under its old key where one was kept); the guest is shut off: vm "
+		       "start %s.\n", put, argv[optind], argv[optind]), ret = cmd_output(0);
+	virt_host_close(&h);
+	return ret;
+}
+
 int vm_restore(const struct cli *cli, int argc, char *argv[])
 {
 	static struct backup_args a;
@@ -291,8 +322,11 @@ int vm_restore(const struct cli *cli, int argc, char *argv[])
 
 	if (ret)
 		return ret;
+	if (a.put_back)
+		return put_back(argc, argv, &a);
 	if (!a.from)
-		return cmd_usage_error(&cmd_vm, "vm restore NAME --from BACKUP (an id from vm backups NAME)");
+		return cmd_usage_error(&cmd_vm, "vm restore NAME --from BACKUP (an id from vm backups NAME), "
+				       "or vm restore NAME --put-back");
 	if (a.to)
 		return restore_to(cli, argc, argv, &a);
 	ret = open_host(cli, argc, argv, &a, &h, "vm restore NAME --from BACKUP [--dir D] "

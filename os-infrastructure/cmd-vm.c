@@ -517,7 +517,9 @@ const struct cmd cmd_vm = {
 		 "       " PROG_NAME " vm backups NAME [--dir D] [--trust-key HEX]\n"
 		 "       " PROG_NAME " vm restore NAME --from BACKUP [--dir D] [--trust-key HEX]\n"
 		 "                 [--to NODE]   (from this node's backups into the guest on NODE)\n"
-		 "                 (all three on the guest's node; see operator.md, Backups)",
+		 "       " PROG_NAME " vm restore NAME --put-back [--dir D]   (what a restore that did not\n"
+		 "                 finish left: the old volumes and keys)\n"
+		 "                 (all on the guest's node; see operator.md, Backups)",
 	.description = "Create guests (plan, then confirm), list them, start, stop, destroy; "
 		       "move them offline to another node; export, import, back up and restore their data",
 	.help = "  --type T       totebox, mediakit, orchestration or privategit\n"
@@ -541,7 +543,8 @@ const struct cmd cmd_vm = {
 		"  --full         backup: a full one, not an incremental\n"
 		"  --every D      backup: schedule it with the systemd timer osi-backup@NAME\n"
 		"  --unit-dir D   backup --every: where the timer's drop-ins go\n"
-		"  --from ID      restore: the backup to restore (vm backups lists them)\n"
+		"  --from ID      restore: the backup to restore (vm backups lists them)\n"		"  --put-back     restore: put back the volumes (and keys) a restore that did\n"
+		"                 not finish kept aside, the guest shut off\n"
 		"  --on P         publish: the host port on the guest's node (default: PORT;\n"
 		"                 not 7101-7105, tcp 22, udp 51820, not one\n"
 		"                 already published there)\n"

@@ -6,8 +6,10 @@
  * old one is back under its name with its key; one left over is never
  * removed here (it may hold the only copy of the volume's data or key). */
 #include <errno.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +18,7 @@
 
 #include "lib/errbuf.h"
 #include "lib/fileio.h"
+#include "lib/json-fields.h"
 #include "lib/key-seal.h"
 #include "virt/virt-backup-internal.h"
 
@@ -53,18 +56,27 @@ static int key_file(struct backup_aside *a, const char *secret, const uint8_t se
 	return ret;
 }
 
-int backup_aside_set(struct backup_aside *a, const char *secret, const uint8_t *seal_pk,
-		     const uint8_t *key, char *err, size_t errlen)
+int backup_aside_refuse(const struct backup_aside *a, const char *guest, char *err, size_t errlen)
 {
 	struct stat st;
+	bool key = lstat(a->keyf, &st) == 0;
+
+	if (!key && lstat(a->kept, &st) < 0)
+		return 0;
+	return errbuf_fail(-EEXIST, err, errlen, "%s%s remains from a restore that did not finish (it "
+			   "holds the volume's data%s from before it): nothing is removed; put it back "
+			   "with os-infrastructure vm restore %s --put-back (docs/operator.md, \"A "
+			   "restore that failed\"), then restore again", a->kept, key ? " and .key" : "",
+			   key ? " and key" : "", guest);
+}
+
+int backup_aside_set(struct backup_aside *a, const char *guest, const char *secret,
+		     const uint8_t *seal_pk, const uint8_t *key, char *err, size_t errlen)
+{
 	int ret;
 
-	if (lstat(a->kept, &st) == 0 || lstat(a->keyf, &st) == 0)
-		return errbuf_fail(-EEXIST, err, errlen, "%s%s remains from a restore that did not finish "
-				   "(it holds the volume's data%s from before it): nothing is removed; put "
-				   "it back or remove it (docs/operator.md, \"A restore that failed\") and "
-				   "restore again", a->kept, lstat(a->keyf, &st) == 0 ? " and .key" : "",
-				   lstat(a->keyf, &st) == 0 ? " and key" : "");
+	if ((ret = backup_aside_refuse(a, guest, err, errlen)) < 0)
+		return ret;
 	if (link(a->path, a->kept) < 0)
 		return errbuf_fail(-errno, err, errlen, "keeping %s until its replacement is in place: %s",
 				   a->path, strerror(errno));
@@ -104,4 +116,162 @@ void backup_aside_release(struct backup_aside *a)
 		a->keyed = false;
 	if (a->linked && unlink(a->kept) == 0)
 		a->linked = false;
+}
+
+/* The temporaries of a->keyf in its directory: NAME.key.tmp.DIGITS. */
+static int temporaries(const struct backup_aside *a, struct backup_aside_left *l, char *err,
+		       size_t errlen)
+{
+	const char *base = strrchr(a->keyf, '/') + 1;
+	size_t dlen = (size_t)(base - a->keyf), blen = strlen(base);
+	char dir[PATH_MAX];
+	struct dirent *d;
+	DIR *dp;
+	int ret = 0;
+
+	snprintf(dir, sizeof(dir), "%.*s", (int)dlen, a->keyf);
+	if (!(dp = opendir(dir)))
+		return errbuf_fail(-errno, err, errlen, "%s: %s", dir, strerror(errno));
+	while (!ret && (d = readdir(dp))) {
+		const char *pid;
+
+		if (strncmp(d->d_name, base, blen) || strncmp(d->d_name + blen, ".tmp.", 5))
+			continue;
+		pid = d->d_name + blen + 5;
+		if (!*pid || strspn(pid, "0123456789") != strlen(pid))
+			continue;
+		if (l->ntmp == BACKUP_ASIDE_TMP_MAX)
+			ret = errbuf_fail(-EINVAL, err, errlen, "more than %d temporaries of %s: not what "
+					  "restores leave", BACKUP_ASIDE_TMP_MAX, a->keyf);
+		else if (snprintf(l->tmp[l->ntmp++], PATH_MAX, "%s%s", dir, d->d_name) >= PATH_MAX)
+			ret = errbuf_fail(-ENAMETOOLONG, err, errlen, "%s%s: name too long", dir, d->d_name);
+	}
+	closedir(dp);
+	return ret;
+}
+
+int backup_aside_left(const struct backup_aside *a, struct backup_aside_left *l, char *err,
+		      size_t errlen)
+{
+	struct stat st;
+
+	memset(l, 0, sizeof(*l));
+	if (lstat(a->kept, &st) == 0) {
+		if (!S_ISREG(st.st_mode))
+			return errbuf_fail(-EINVAL, err, errlen, "%s is not a regular file: not what a "
+					   "restore leaves", a->kept);
+		l->kept = true;
+	}
+	l->keyf = lstat(a->keyf, &st) == 0;
+	return temporaries(a, l, err, errlen);
+}
+
+int backup_aside_key_parse(const char *text, size_t len, struct backup_aside_key *k, char *err,
+			   size_t errlen)
+{
+	static const char *const keys[] = { "file", "format", "secret", "sealed", NULL };
+	char format[32], b64[KEY_SEAL_B64_MAX];
+	json_error_t jerr;
+	json_t *o;
+	int ret;
+
+	memset(k, 0, sizeof(*k));
+	if (!(o = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr)))
+		return errbuf_fail(-EBADMSG, err, errlen, "not JSON: %s", jerr.text);
+	if (!json_is_object(o))
+		ret = errbuf_fail(-EBADMSG, err, errlen, "not a JSON object");
+	else if (!(ret = json_fields_exact(o, keys, "", err, errlen)) &&
+		 !(ret = json_field_text(o, "", "format", format, sizeof(format), err, errlen)) &&
+		 strcmp(format, BACKUP_ASIDE_KEY_FORMAT))
+		ret = errbuf_fail(-EBADMSG, err, errlen, "format: '%s', this version reads %s", format,
+				  BACKUP_ASIDE_KEY_FORMAT);
+	if (!ret && !(ret = json_field_text(o, "", "file", k->file, sizeof(k->file), err, errlen)) &&
+	    !(ret = json_field_text(o, "", "secret", k->secret, sizeof(k->secret), err, errlen)) &&
+	    !(ret = json_field_text(o, "", "sealed", b64, sizeof(b64), err, errlen)) &&
+	    key_seal_unb64(b64, k->sealed) < 0)
+		ret = errbuf_fail(-EBADMSG, err, errlen, "sealed: not the base64 of %d bytes",
+				  KEY_SEAL_BYTES);
+	json_decref(o);
+	return ret ? -EBADMSG : 0;
+}
+
+static int small_read(int fd, size_t size, char **text, size_t *len)
+{
+	ssize_t n;
+
+	if (!(*text = malloc(size + 1)))
+		return -ENOMEM;
+	while ((n = pread(fd, *text, size, 0)) < 0 && errno == EINTR)
+		;
+	if (n < 0)
+		return -errno;
+	*len = (size_t)n;
+	return 0;
+}
+
+/* One key file: root's, not a symlink, of a's kept file and secret,
+ * opened with the seal key. */
+static int open_one(const struct backup_aside *a, const char *path, const char *secret,
+		    const uint8_t pk[32], const uint8_t sk[32], uint8_t key[KEY_SEAL_KEY_BYTES],
+		    char *err, size_t errlen)
+{
+	struct backup_aside_key k;
+	char *text = NULL, why[256] = "";
+	size_t len = 0;
+	struct stat st;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW), ret = 0;
+
+	if (fd < 0 || fstat(fd, &st) < 0)
+		ret = errbuf_fail(-errno, why, sizeof(why), "%s", strerror(errno));
+	else if (!S_ISREG(st.st_mode) || st.st_size > 4096)
+		ret = errbuf_fail(-EBADMSG, why, sizeof(why), "not a small regular file");
+	else if (!(ret = backup_owned("it", &st, why, sizeof(why))) &&
+		 !(ret = small_read(fd, (size_t)st.st_size, &text, &len)))
+		ret = backup_aside_key_parse(text, len, &k, why, sizeof(why));
+	if (fd >= 0)
+		close(fd);
+	free(text);
+	if (!ret && strcmp(k.file, a->kept))
+		ret = errbuf_fail(-EBADMSG, why, sizeof(why), "it is the key of %s, not of %s", k.file,
+				  a->kept);
+	else if (!ret && strcmp(k.secret, secret))
+		ret = errbuf_fail(-EBADMSG, why, sizeof(why), "it names secret %s, the volume's is %s",
+				  k.secret, secret[0] ? secret : "none (a plain volume)");
+	else if (!ret && crypto_box_seal_open(key, k.sealed, KEY_SEAL_BYTES, pk, sk) < 0)
+		ret = errbuf_fail(-EPERM, why, sizeof(why), "it is sealed to another key than this "
+				  "node's seal key");
+	return ret ? errbuf_fail(ret, err, errlen, "%s: %s", path, why) : 0;
+}
+
+int backup_aside_key_open(const struct backup_aside *a, const struct backup_aside_left *l,
+			  const char *secret, const uint8_t seal_pk[32], const uint8_t seal_sk[32],
+			  uint8_t key[KEY_SEAL_KEY_BYTES], char *err, size_t errlen)
+{
+	uint8_t other[KEY_SEAL_KEY_BYTES];
+	bool have = false;
+	int ret = 0;
+
+	if (l->keyf && !(ret = open_one(a, a->keyf, secret, seal_pk, seal_sk, key, err, errlen)))
+		have = true;
+	for (unsigned i = 0; !ret && i < l->ntmp; i++) {
+		if ((ret = open_one(a, l->tmp[i], secret, seal_pk, seal_sk, have ? other : key, err,
+				    errlen)) == 0 && have && sodium_memcmp(other, key, sizeof(other)))
+			ret = errbuf_fail(-EBADMSG, err, errlen, "%s holds another key than %s", l->tmp[i],
+					  l->keyf ? a->keyf : l->tmp[0]);
+		have = true;
+	}
+	sodium_memzero(other, sizeof(other));
+	if (ret)
+		sodium_memzero(key, KEY_SEAL_KEY_BYTES);
+	return ret ? ret : have ? 0 : -ENOENT;
+}
+
+int backup_aside_key_drop(const struct backup_aside *a, const struct backup_aside_left *l)
+{
+	for (unsigned i = 0; i < l->ntmp; i++)
+		if (unlink(l->tmp[i]) < 0 && errno != ENOENT)
+			return -errno;
+	if (l->keyf && unlink(a->keyf) < 0 && errno != ENOENT)
+		return -errno;
+	return 0;
 }

@@ -131,23 +131,28 @@ static void rebuilt_path(const struct restoring *r, const char *disk, char *buf,
 		buf[0] = '\0';
 }
 
-/* The chain's key for qemu-img in a memfd (never on a disk nor its command
- * line): the hex text that is the libvirt secret's value. */
-static int key_fd(struct restoring *r, unsigned i, int *fd)
+/* A key for qemu-img in a memfd (never on a disk nor its command line):
+ * the hex text that is the libvirt secret's value. */
+static int key_memfd(struct virt_host *h, const uint8_t key[KEY_SEAL_KEY_BYTES], int *fd)
 {
 	char hex[2 * KEY_SEAL_KEY_BYTES + 1];
 	int ret = 0;
 
-	sodium_bin2hex(hex, sizeof(hex), r->key[i], KEY_SEAL_KEY_BYTES);
+	sodium_bin2hex(hex, sizeof(hex), key, KEY_SEAL_KEY_BYTES);
 	if ((*fd = memfd_create("osi-restore-key", MFD_CLOEXEC)) < 0) {
-		ret = virt_fail(r->h, -errno, "memfd_create: %s", strerror(errno));
+		ret = virt_fail(h, -errno, "memfd_create: %s", strerror(errno));
 	} else if (write(*fd, hex, strlen(hex)) != (ssize_t)strlen(hex)) {
-		ret = virt_fail(r->h, -EIO, "writing the key to a memfd: %s", strerror(errno));
+		ret = virt_fail(h, -EIO, "writing the key to a memfd: %s", strerror(errno));
 		close(*fd);
 		*fd = -1;
 	}
 	sodium_memzero(hex, sizeof(hex));
 	return ret;
+}
+
+static int key_fd(struct restoring *r, unsigned i, int *fd)
+{
+	return key_memfd(r->h, r->key[i], fd);
 }
 
 /* Every descriptor qemu-img reads for disk: each link's file and the key. */
@@ -216,39 +221,50 @@ char *backup_key_check_spec(int fd)
 	return spec;
 }
 
-/* Whether key i opens the full's file of disk: qemu-img check opens its
- * LUKS layer (1: no keyslot unlocks; 3: leaked clusters, still opened).
- * Its header is checked as an upload's first (no backing or external data
- * file) and the spec names no backing file: root's qemu-img opens nothing
- * the file names. */
-static int key_opens(struct restoring *r, unsigned i, const char *disk, bool *opens)
+int backup_key_check(struct virt_host *h, int fd, const uint8_t key[KEY_SEAL_KEY_BYTES], int *code)
 {
-	int key = -1, fd = link_fd(r, 0, disk), keep[2], code = -1, ret;
-	char *spec = NULL, *object = NULL;
 	uint8_t head[EXPORT_QCOW2_HEAD];
 	ssize_t got = pread(fd, head, sizeof(head), 0);
 	const char *why = export_volume_header_check(head, got > 0 ? (size_t)got : 0);
+	char *spec = NULL, *object = NULL;
+	int k = -1, keep[2], ret;
 
-	*opens = false;
+	*code = -1;
 	if (why)
-		return virt_fail(r->h, -EBADMSG, "backup %s of %s: %s", r->e[r->chain[0]].m.id, disk, why);
-	if ((ret = key_fd(r, i, &key)) < 0)
+		return virt_fail(h, -EBADMSG, "%s", why);
+	if ((ret = key_memfd(h, key, &k)) < 0)
 		return ret;
 	if (!(spec = backup_key_check_spec(fd)) ||
-	    asprintf(&object, "secret,id=k0,file=/dev/fd/%d", key) < 0) {
-		ret = -ENOMEM;
+	    asprintf(&object, "secret,id=k0,file=/dev/fd/%d", k) < 0) {
+		object = NULL;
+		ret = virt_fail(h, -ENOMEM, "out of memory");
 		goto cleanup;
 	}
 	keep[0] = fd;
-	keep[1] = key;
+	keep[1] = k;
 	char *argv[] = { "qemu-img", "check", "-q", "--object", object, spec, NULL };
-	if ((ret = spawn_qemu_img(r->h, argv, keep, 2, true, &code)) == 0 && code == 2)
-		ret = virt_fail(r->h, -EBADMSG, "qemu-img check finds the full's file of %s corrupt", disk);
-	*opens = code == 0 || code == 3;
+	ret = spawn_qemu_img(h, argv, keep, 2, true, code);
 cleanup:
-	close(key);
+	close(k);
 	free(spec);
 	free(object);
+	return ret;
+}
+
+/* Whether key i opens the full's file of disk (backup_key_check). */
+static int key_opens(struct restoring *r, unsigned i, const char *disk, bool *opens)
+{
+	char why[VIRT_ERR_MAX];
+	int code, ret = backup_key_check(r->h, link_fd(r, 0, disk), r->key[i], &code);
+
+	*opens = false;
+	if (ret == -EBADMSG) {
+		memcpy(why, r->h->err, sizeof(why));
+		return virt_fail(r->h, ret, "backup %s of %s: %.200s", r->e[r->chain[0]].m.id, disk, why);
+	}
+	if (ret == 0 && code == 2)
+		ret = virt_fail(r->h, -EBADMSG, "qemu-img check finds the full's file of %s corrupt", disk);
+	*opens = code == 0 || code == 3;
 	return ret;
 }
 
@@ -450,8 +466,8 @@ static int set_aside(struct restoring *r, unsigned nvol)
 		if (backup_aside_names(r->h->pool_dir, r->vol[i], a) < 0)
 			ret = virt_fail(r->h, -ENAMETOOLONG, "%s: no pool directory to keep it in", r->vol[i]);
 		else
-			ret = backup_aside_set(a, r->luks[i], sk.pk, r->rekey[i] ? r->old[i] : NULL,
-					       r->h->err, sizeof(r->h->err));
+			ret = backup_aside_set(a, r->guest, r->luks[i], sk.pk,
+					       r->rekey[i] ? r->old[i] : NULL, r->h->err, sizeof(r->h->err));
 	}
 	seal_key_wipe(&sk);
 	for (unsigned i = 0; ret < 0 && i < nvol; i++) /* nothing changed yet: links to the volumes */
@@ -521,9 +537,10 @@ static void put_back_all(struct restoring *r, unsigned nvol)
 		virt_fail(r->h, -EIO, "failed, every data volume was put back as it was, under its old "
 			  "key (the backup is intact: restore again): %.300s", first);
 	else
-		virt_fail(r->h, -EIO, "failed, NOT all put back, nothing of it removed (docs/operator.md, "
-			  "\"A restore that failed\"; each volume's kept file and key are named in the "
-			  "log)%.200s: %.150s", left ? left : "", first);
+		virt_fail(r->h, -EIO, "failed, NOT all put back, nothing of it removed (vm restore %s "
+			  "--put-back puts back what is left, docs/operator.md, \"A restore that failed\"; "
+			  "each volume's kept file and key are named in the log)%.200s: %.100s", r->guest,
+			  left ? left : "", first);
 	free(left);
 }
 
@@ -562,6 +579,26 @@ static int replace(struct restoring *r, const struct backup_volume *v, unsigned 
 	virStorageVolFree(sv);
 	if (ret < 0)
 		virt_fail(r->h, ret, "writing %s: %s", r->vol[i], err[0] ? err : strerror(-ret));
+	return ret;
+}
+
+/* The own key of each volume whose key changes, kept with this node's
+ * other chains encrypted under it (their FULL.keys) before it is replaced:
+ * the guest's local backups still open after the restore. */
+static int keep_old_keys(struct restoring *r, const struct backup_manifest *top)
+{
+	unsigned kept;
+	int ret = 0;
+
+	for (unsigned i = 0; i < top->nvol && !ret; i++) {
+		if (!r->rekey[i])
+			continue;
+		ret = backup_keep_key(r->h, r->gdir, r->e, r->n, r->e[r->chain[0]].m.id, top->vol[i].disk,
+				      r->old[i], &kept);
+		if (!ret && kept)
+			log_info("restore of %s: the key its volume %s has now is kept with %u other "
+				 "backup chain(s) here, which it opens", r->guest, top->vol[i].disk, kept);
+	}
 	return ret;
 }
 
@@ -720,6 +757,7 @@ int virt_restore(struct virt_host *h, const char *guest, const char *id,
 				 "data volumes", guest, virt_state_name(g.state), guest);
 	if ((ret = backup_guest_dir(req->dir, guest, false, r.gdir, sizeof(r.gdir), h->err, sizeof(h->err))) < 0 ||
 	    (ret = backup_lock(r.gdir, &lock, h->err, sizeof(h->err))) < 0 ||
+	    (ret = backup_leftovers(h, guest, &g)) < 0 ||
 	    (ret = backup_list(r.gdir, req->trust, req->ctx, &r.e, &r.n, h->err, sizeof(h->err))) < 0 ||
 	    (ret = verify_chain(&r, id)) < 0 ||
 	    (ret = same_disks(&r, &g, (top = &r.e[r.chain[r.len - 1]].m))) < 0 ||
@@ -731,6 +769,8 @@ int virt_restore(struct virt_host *h, const char *guest, const char *id,
 	}
 	for (unsigned i = 0; i < top->nvol && !ret; i++)
 		ret = rebuild(&r, top->vol[i].disk, i);
+	if (!ret)
+		ret = keep_old_keys(&r, top);
 	if (ret)
 		refused(h, ret);
 	if (!ret)

@@ -255,9 +255,8 @@ static int merge(struct unpacking *u, const char *name, const struct backup_mani
 	for (unsigned j = 0; j < kept->nvol; j++) {
 		int i = backup_keys_find(&old, kept->vol[j].disk);
 
-		if (i < 0 && old.nvol < EXPORT_VOLUMES_MAX)
-			old.vol[old.nvol++] = kept->vol[j];
-		else if (i >= 0 && !same_key(u, &old.vol[i], &kept->vol[j]) && at < sizeof(u->ignored))
+		if (backup_keys_add(&old, &kept->vol[j]) == -EEXIST &&
+		    !same_key(u, &old.vol[i], &kept->vol[j]) && at < sizeof(u->ignored))
 			at += (size_t)snprintf(u->ignored + at, sizeof(u->ignored) - at, "%s %s",
 					       at ? "," : "; the key it brought for volume(s)",
 					       kept->vol[j].disk);

@@ -129,3 +129,13 @@ int virt_backup_volume_key(struct virt_host *h, const char *guest, const char *d
  * any fails. */
 int virt_restore(struct virt_host *h, const char *guest, const char *id,
 		 const struct backup_request *r, size_t *links);
+/* What a restore of the shut-off guest that did not finish left in the
+ * pool (kept files .osi-restore-VOL, key files .osi-restore-VOL.key and
+ * their temporaries) put back: every one checked first (a key file must
+ * name its kept file and the volume's secret, open with the seal key and
+ * open the file it is put back with), or nothing changes; then each old
+ * file renamed back under its volume's name, its old key set back in its
+ * secret, the key files removed, the pool refreshed. dir: the backup
+ * directory, whose guest lock it takes. *put: how many volumes (0: none
+ * had anything left). */
+int virt_restore_put_back(struct virt_host *h, const char *guest, const char *dir, unsigned *put);

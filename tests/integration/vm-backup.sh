@@ -13,6 +13,7 @@
 #   guest's backup is a full read from the volume; --keep 1 prunes the old
 #   chain; --to with a bad node refused; --every writes the timer's drop-ins
 #   (with --to, the copy's arguments and the network);
+#   a restore killed midway is put back with --put-back;
 #   the restored guest boots. A LUKS data volume (as virt-tool makes them
 #   where libvirt keeps secrets) goes through the same drill, its markers
 #   written and read through its key, its backups checked to be ciphertext.
@@ -194,6 +195,53 @@ grep -q restore-key "$T/during.ls" && die "a key file beside the backups during 
 [[ -z $(ls -A "$BK/vault1" | grep '^\.restore') ]] || die "restore files left: $(ls -A "$BK/vault1")"
 has 0 "$BASE" && has 1048576 "$MARK" || die "after restoring the chain: BASE or MARK missing"
 pass "the chain restored: BASE and MARK back"
+
+# A restore killed midway (while libvirt makes the new volume: its qemu-img
+# waits, the restore is killed) leaves the old volume kept aside; the next
+# restore refuses and names --put-back, which puts it back as it was.
+sum=$(sha256sum < "$arch")
+cat > "$LV/bin/qemu-img" <<WRAPPER
+#!/bin/bash
+if [[ \$1 == create ]]; then
+	: > "$LV/bin/creating"
+	for _ in \$(seq 600); do [[ -e "$LV/bin/go" ]] && break; sleep 0.1; done
+	rm -f "$LV/bin/creating"
+	exit 1
+fi
+exec "$QIMG" "\$@"
+WRAPPER
+chmod 755 "$LV/bin/qemu-img"
+chown nobody:nogroup "$LV/bin/qemu-img"
+"$CLI" --state-dir "$T/state" vm restore vault1 --from "$full" --config "$T/virt-node-a.conf" \
+	--uri "$URI" --pool-dir "$LV/pool" --dir "$BK" > "$T/killed.out" 2>&1 &
+rpid=$!
+wait_until 60 test -e "$LV/bin/creating" || die "the restore did not reach the volume's creation: $(cat "$T/killed.out")"
+kill -9 "$rpid"
+wait "$rpid" 2>/dev/null || true
+: > "$LV/bin/go"
+kept=$LV/pool/.osi-restore-vault1.data.archive.qcow2
+[[ -f $kept ]] || die "the killed restore left no kept file: $(ls -A "$LV/pool")"
+wait_until 60 test ! -e "$LV/bin/creating" || die "libvirt's volume creation did not end"
+rm -f "$LV/bin/qemu-img" "$LV/bin/go"
+out=$(cli vm restore vault1 --from "$full" 2>&1) && die "a restore over a leftover succeeded: $out"
+[[ $out == *"remains from a restore that did not finish"*"vm restore vault1 --put-back"* ]] ||
+	die "the restore over a leftover: $out"
+ln -s /etc/passwd "$LV/pool/.osi-restore-vault1.data.ghost.qcow2" # not one of vault1's volumes: untouched
+mv "$kept" "$T/kept" && ln -s "$T/kept" "$kept"
+out=$(cli vm restore vault1 --put-back 2>&1) && die "put back of a symlink succeeded: $out"
+[[ $out == *"refused, nothing was changed or removed"*"not a regular file"* ]] || die "put back of a symlink: $out"
+[[ -L $kept ]] || die "the refused put back removed $kept"
+rm "$kept" && mv "$T/kept" "$kept"
+out=$(cli vm restore vault1 --put-back 2>&1) || die "put back: $out"
+[[ $out == *"Put back 1 data volume(s) of vault1"* ]] || die "put back: $out"
+[[ $(sha256sum < "$arch") == "$sum" ]] || die "the volume put back is not the one kept"
+[[ ! -e $kept && -L $LV/pool/.osi-restore-vault1.data.ghost.qcow2 ]] || die "after put back: $(ls -A "$LV/pool")"
+vt volumes | grep -q "vault1.data.archive" || die "libvirt does not list the volume put back: $(vt volumes)"
+rm "$LV/pool/.osi-restore-vault1.data.ghost.qcow2"
+has 0 "$BASE" && has 1048576 "$MARK" || die "after put back: BASE or MARK missing"
+out=$(cli vm restore vault1 --put-back 2>&1) || die "put back with nothing left: $out"
+[[ $out == *"nothing to put back"* ]] || die "put back with nothing left: $out"
+pass "a restore killed midway: the next one refused naming --put-back, which put the old volume back (a symlink refused first, untouched)"
 
 # refusals: nothing written, the volume as it was
 sum=$(sha256sum < "$arch")

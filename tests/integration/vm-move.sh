@@ -21,7 +21,9 @@
 #   a guest with an encrypted archive (where libvirt keeps secrets) moves,
 #      its key sealed to the target, and boots there; its backup copied back
 #      carries its key, so made again there (a new key) it is restored from
-#      the copy, its marker back, and boots;
+#      the copy, its marker back, and boots (that restore killed midway first:
+#      vm restore --put-back puts the old volume and key back; a local backup
+#      under the key it had before restores after it: the key was kept);
 #   the target evicted mid-move: vault1 runs on node-a and the move waits in
 #      its clean shutdown, the movers saying so as they wait; node-b's
 #      underlay goes down; when the fleet evicts
@@ -372,9 +374,36 @@ if enc a; then
 	off2 a || die "vault2 did not stop on node-a"
 	uuid_new=$(key_of a "$T/key2-new")
 	cmp -s "$T/key2-new" "$T/key2-b" && die "vault2 made again has its old key already"
-	out=$(on a "$OSI_BIN" --state-dir "$T/a" vm restore vault2 --from "$BID3" --config "$T/virt-a.conf" \
-		--uri "${URI_OF[a]}" --pool-dir "${LVDIR[a]}/pool" --dir "$T/a/backups" 2>&1) ||
-		die "vm restore of vault2 on node-a from node-b's copy: $out"
+	ra() { on a "$OSI_BIN" --state-dir "$T/a" vm "$@" --config "$T/virt-a.conf" --uri "${URI_OF[a]}" \
+		--pool-dir "${LVDIR[a]}/pool" --dir "$T/a/backups"; }
+	# a local backup of vault2 made again, under its new key
+	out=$(ra backup vault2 2>&1) || die "a local backup of vault2 made again: $out"
+	BIDL2=$(sed -n 's/^Backup \([0-9T]*Z\) of vault2.*/\1/p' <<< "$out")
+	[[ -n $BIDL2 ]] || die "a local backup of vault2 made again: $out"
+	# the restore under the copy's key killed once it has kept the old volume
+	# and its key aside: --put-back puts both back
+	sum2=$(sha256sum < "$(arch2 a)")
+	left2=${LVDIR[a]}/pool/.osi-restore-vault2.data.archive.qcow2
+	ip netns exec "${NS[a]}" "$OSI_BIN" --state-dir "$T/a" vm restore vault2 --from "$BID3" \
+		--config "$T/virt-a.conf" --uri "${URI_OF[a]}" --pool-dir "${LVDIR[a]}/pool" \
+		--dir "$T/a/backups" > "$T/killed2.out" 2>&1 &
+	rpid=$!
+	wait_until 60 test -e "$left2.key" || die "the restore kept no key aside: $(cat "$T/killed2.out")"
+	kill -9 "$rpid"
+	wait "$rpid" 2>/dev/null || true
+	sleep 3 # libvirt ends what the killed restore asked of it
+	[[ -f $left2 && -f $left2.key ]] || die "the killed restore left: $(ls -A "${LVDIR[a]}/pool")"
+	out=$(ra restore vault2 --from "$BID3" 2>&1) && die "a restore over a leftover succeeded: $out"
+	[[ $out == *"and .key remains from a restore that did not finish"*"--put-back"* ]] ||
+		die "a restore over a leftover: $out"
+	out=$(ra restore vault2 --put-back 2>&1) || die "put back of vault2: $out"
+	[[ $out == *"Put back 1 data volume(s) of vault2"* ]] || die "put back of vault2: $out"
+	[[ -z $(ls -A "${LVDIR[a]}/pool" | grep '^\.osi-restore') ]] || die "left after put back: $(ls -A "${LVDIR[a]}/pool")"
+	[[ $(key_of a "$T/key2-back") == "$uuid_new" ]] || die "the put back changed the secret's uuid"
+	cmp -s "$T/key2-back" "$T/key2-new" || die "vault2's old key is not back in its secret"
+	[[ $(sha256sum < "$(arch2 a)") == "$sum2" ]] || die "vault2's old volume is not back"
+	pass "a restore of vault2 under the copy's key killed midway: vm restore --put-back put its old volume and its old key back"
+	out=$(ra restore vault2 --from "$BID3" 2>&1) || die "vm restore of vault2 on node-a from node-b's copy: $out"
 	log "$out"
 	uuid_now=$(key_of a "$T/key2-now")
 	[[ $uuid_now == "$uuid_new" ]] || die "the restore changed the secret's uuid ($uuid_new -> $uuid_now)"
@@ -390,6 +419,13 @@ if enc a; then
 	wait_until 180 grep -qa "osi-testguest instance-id=.* hostname=vault2" "${LVDIR[a]}/consoles/vault2.log" ||
 		die "vault2 did not boot on node-a after the restore"
 	pass "vault2's backup copied from node-b to node-a carried its key (sealed to node-a, kept root-only, never in clear): vault2 made again on node-a under a new key was restored from it, its volume under the backup's key in the same secret, the marker back, and it boots"
+	# its local backup, under the key it had before, still restores: that
+	# key was kept with it (BIDL2.keys)
+	off2 a || die "vault2 did not stop on node-a"
+	out=$(ra restore vault2 --from "$BIDL2" 2>&1) || die "restore of vault2's local backup after the copy's: $out"
+	key_of a "$T/key2-local" > /dev/null
+	cmp -s "$T/key2-local" "$T/key2-new" || die "vault2 is not under its local backup's key again"
+	pass "vault2's local backup $BIDL2 (under the key it had before the copy's restore) restored after it, its key kept with it"
 	cli vm destroy vault2 > /dev/null 2>&1 || die "vm destroy vault2"
 else
 	log "vault2's archive is plain here (this build does not encrypt data volumes): the sealed key is not exercised"

@@ -24,6 +24,7 @@
 #include "lib/key-seal.h"
 #include "tests/unit/fixture.h"
 #include "virt/virt-backup-internal.h"
+#include "virt/virt-internal.h"
 
 struct fx {
 	char dir[64], err[512];
@@ -104,7 +105,7 @@ static void kept_then_released(void **state)
 	struct fx *f = *state;
 
 	assert_string_equal(strrchr(f->a.kept, '/') + 1, ".osi-restore-vault1-data-archive.qcow2");
-	assert_int_equal(backup_aside_set(&f->a, "uuid-1", f->pk, f->key, f->err, sizeof(f->err)), 0);
+	assert_int_equal(backup_aside_set(&f->a, "vault1", "uuid-1", f->pk, f->key, f->err, sizeof(f->err)), 0);
 	assert_true(same(f->a.kept, "old data"));
 	key_file(f);
 	assert_int_equal(unlink(f->a.path), 0); /* libvirt deletes it, a new one is made */
@@ -122,8 +123,9 @@ static void leftover_refused(void **state)
 	struct backup_aside b;
 
 	put(f->a.kept, "older data");
-	assert_int_equal(backup_aside_set(&f->a, "uuid-1", f->pk, f->key, f->err, sizeof(f->err)), -EEXIST);
+	assert_int_equal(backup_aside_set(&f->a, "vault1", "uuid-1", f->pk, f->key, f->err, sizeof(f->err)), -EEXIST);
 	assert_non_null(strstr(f->err, "remains from a restore that did not finish"));
+	assert_non_null(strstr(f->err, "os-infrastructure vm restore vault1 --put-back"));
 	assert_true(same(f->a.kept, "older data"));
 	assert_false(exists(f->a.keyf));
 	backup_aside_release(&f->a); /* not ours: stays */
@@ -132,7 +134,7 @@ static void leftover_refused(void **state)
 	assert_int_equal(unlink(f->a.kept), 0);
 	put(f->a.keyf, "older key");
 	b = f->a;
-	assert_int_equal(backup_aside_set(&b, "uuid-1", f->pk, f->key, f->err, sizeof(f->err)), -EEXIST);
+	assert_int_equal(backup_aside_set(&b, "vault1", "uuid-1", f->pk, f->key, f->err, sizeof(f->err)), -EEXIST);
 	assert_non_null(strstr(f->err, "data and key"));
 	assert_true(same(f->a.keyf, "older key"));
 	assert_false(exists(f->a.kept));
@@ -145,7 +147,7 @@ static void put_back_over_partial(void **state)
 {
 	struct fx *f = *state;
 
-	assert_int_equal(backup_aside_set(&f->a, "uuid-1", f->pk, f->key, f->err, sizeof(f->err)), 0);
+	assert_int_equal(backup_aside_set(&f->a, "vault1", "uuid-1", f->pk, f->key, f->err, sizeof(f->err)), 0);
 	assert_int_equal(unlink(f->a.path), 0);
 	put(f->a.path, "partial new");
 	assert_int_equal(backup_aside_put_back(&f->a), 0);
@@ -163,7 +165,7 @@ static void put_back_same_file(void **state)
 {
 	struct fx *f = *state;
 
-	assert_int_equal(backup_aside_set(&f->a, "", f->pk, NULL, f->err, sizeof(f->err)), 0);
+	assert_int_equal(backup_aside_set(&f->a, "vault1", "", f->pk, NULL, f->err, sizeof(f->err)), 0);
 	assert_int_equal(backup_aside_put_back(&f->a), 0);
 	assert_false(exists(f->a.kept));
 	assert_true(same(f->a.path, "old data"));
@@ -177,7 +179,7 @@ static void plain_and_failed_put_back(void **state)
 	struct fx *f = *state;
 	char sub[PATH_MAX + 8];
 
-	assert_int_equal(backup_aside_set(&f->a, "", f->pk, NULL, f->err, sizeof(f->err)), 0);
+	assert_int_equal(backup_aside_set(&f->a, "vault1", "", f->pk, NULL, f->err, sizeof(f->err)), 0);
 	assert_false(exists(f->a.keyf));
 	assert_int_equal(unlink(f->a.path), 0);
 	assert_int_equal(mkdir(f->a.path, 0700), 0); /* something rename cannot replace */
@@ -186,6 +188,154 @@ static void plain_and_failed_put_back(void **state)
 	assert_true(backup_aside_put_back(&f->a) < 0);
 	assert_true(same(f->a.kept, "old data"));
 	assert_true(f->a.linked);
+}
+
+static void copy(const char *from, const char *to)
+{
+	char buf[4096];
+	int fd = open(from, O_RDONLY);
+	ssize_t n = read(fd, buf, sizeof(buf));
+
+	close(fd);
+	assert_true(n > 0);
+	assert_int_equal(atomic_write_file(to, buf, (size_t)n, 0600), 0);
+}
+
+/* What a restore killed after keeping the volume and its key leaves: the
+ * kept file, the key file and its temporary (the same sealed key); the key
+ * opens with the seal key, and dropping the key files removes only them. */
+static void left_and_opened(void **state)
+{
+	struct fx *f = *state;
+	struct backup_aside_left l;
+	uint8_t back[KEY_SEAL_KEY_BYTES];
+	char tmp[PATH_MAX + 16], other[PATH_MAX + 16];
+
+	assert_int_equal(backup_aside_set(&f->a, "vault1", "uuid-1", f->pk, f->key, f->err,
+					  sizeof(f->err)), 0);
+	snprintf(tmp, sizeof(tmp), "%s.tmp.4242", f->a.keyf);
+	copy(f->a.keyf, tmp);
+	snprintf(other, sizeof(other), "%s.tmp.x", f->a.keyf); /* not a temporary's name */
+	put(other, "x");
+	assert_int_equal(backup_aside_left(&f->a, &l, f->err, sizeof(f->err)), 0);
+	assert_true(l.kept && l.keyf);
+	assert_int_equal(l.ntmp, 1);
+	assert_string_equal(l.tmp[0], tmp);
+	assert_int_equal(backup_aside_key_open(&f->a, &l, "uuid-1", f->pk, f->sk, back, f->err,
+					       sizeof(f->err)), 0);
+	assert_memory_equal(back, f->key, sizeof(back));
+	/* the temporary alone (killed before it was linked) opens the same */
+	assert_int_equal(unlink(f->a.keyf), 0);
+	assert_int_equal(backup_aside_left(&f->a, &l, f->err, sizeof(f->err)), 0);
+	assert_false(l.keyf);
+	assert_int_equal(backup_aside_key_open(&f->a, &l, "uuid-1", f->pk, f->sk, back, f->err,
+					       sizeof(f->err)), 0);
+	assert_memory_equal(back, f->key, sizeof(back));
+	assert_int_equal(backup_aside_key_drop(&f->a, &l), 0);
+	assert_false(exists(tmp));
+	assert_true(exists(other));
+	assert_true(same(f->a.kept, "old data"));
+	/* nothing left of the key: none to open */
+	assert_int_equal(backup_aside_left(&f->a, &l, f->err, sizeof(f->err)), 0);
+	assert_int_equal(backup_aside_key_open(&f->a, &l, "uuid-1", f->pk, f->sk, back, f->err,
+					       sizeof(f->err)), -ENOENT);
+}
+
+/* A key file that does not check out is refused with why, the key zeroed. */
+static void key_refused(void **state)
+{
+	struct fx *f = *state;
+	struct backup_aside_left l;
+	struct backup_aside b;
+	uint8_t back[KEY_SEAL_KEY_BYTES], pk2[32], sk2[32], zero[KEY_SEAL_KEY_BYTES] = { 0 };
+	char tmp[PATH_MAX + 16];
+
+	assert_int_equal(backup_aside_set(&f->a, "vault1", "uuid-1", f->pk, f->key, f->err,
+					  sizeof(f->err)), 0);
+	assert_int_equal(backup_aside_left(&f->a, &l, f->err, sizeof(f->err)), 0);
+	/* another secret than the volume's */
+	assert_int_equal(backup_aside_key_open(&f->a, &l, "uuid-2", f->pk, f->sk, back, f->err,
+					       sizeof(f->err)), -EBADMSG);
+	assert_non_null(strstr(f->err, "names secret uuid-1, the volume's is uuid-2"));
+	assert_memory_equal(back, zero, sizeof(back));
+	assert_int_equal(backup_aside_key_open(&f->a, &l, "", f->pk, f->sk, back, f->err,
+					       sizeof(f->err)), -EBADMSG);
+	/* sealed to another seal key */
+	crypto_box_keypair(pk2, sk2);
+	assert_int_equal(backup_aside_key_open(&f->a, &l, "uuid-1", pk2, sk2, back, f->err,
+					       sizeof(f->err)), -EPERM);
+	assert_non_null(strstr(f->err, "sealed to another key"));
+	/* the key file of another volume under this one's name */
+	assert_int_equal(backup_aside_names(f->dir, "vault2-data-archive.qcow2", &b), 0);
+	put(b.path, "vault2's");
+	assert_int_equal(backup_aside_set(&b, "vault2", "uuid-1", f->pk, f->key, f->err,
+					  sizeof(f->err)), 0);
+	copy(b.keyf, f->a.keyf);
+	assert_int_equal(backup_aside_key_open(&f->a, &l, "uuid-1", f->pk, f->sk, back, f->err,
+					       sizeof(f->err)), -EBADMSG);
+	assert_non_null(strstr(f->err, "is the key of"));
+	/* writable by others: not root's alone */
+	backup_aside_release(&f->a);
+	assert_int_equal(backup_aside_set(&f->a, "vault1", "uuid-1", f->pk, f->key, f->err,
+					  sizeof(f->err)), 0);
+	assert_int_equal(chmod(f->a.keyf, 0622), 0);
+	assert_true(backup_aside_key_open(&f->a, &l, "uuid-1", f->pk, f->sk, back, f->err,
+					  sizeof(f->err)) < 0);
+	assert_non_null(strstr(f->err, "writable by its group or others"));
+	assert_int_equal(chmod(f->a.keyf, 0600), 0);
+	/* a temporary with another key, or cut short */
+	snprintf(tmp, sizeof(tmp), "%s.tmp.77", f->a.keyf);
+	copy(b.keyf, tmp);
+	assert_int_equal(backup_aside_left(&f->a, &l, f->err, sizeof(f->err)), 0);
+	assert_true(backup_aside_key_open(&f->a, &l, "uuid-1", f->pk, f->sk, back, f->err,
+					  sizeof(f->err)) < 0);
+	put(tmp, "{\"file\":");
+	assert_int_equal(backup_aside_key_open(&f->a, &l, "uuid-1", f->pk, f->sk, back, f->err,
+					       sizeof(f->err)), -EBADMSG);
+	assert_non_null(strstr(f->err, tmp));
+	assert_memory_equal(back, zero, sizeof(back));
+	/* nothing was removed */
+	assert_true(exists(f->a.keyf) && exists(tmp) && exists(f->a.kept));
+}
+
+/* A kept name that is no regular file is not what a restore leaves. */
+static void left_not_a_file(void **state)
+{
+	struct fx *f = *state;
+	struct backup_aside_left l;
+
+	assert_int_equal(symlink(f->a.path, f->a.kept), 0);
+	assert_int_equal(backup_aside_left(&f->a, &l, f->err, sizeof(f->err)), -EINVAL);
+	assert_non_null(strstr(f->err, "not a regular file"));
+}
+
+/* The key file's form, strictly. */
+static void key_parse(void **state)
+{
+	struct backup_aside_key k;
+	char err[256], sealed[KEY_SEAL_B64_MAX], text[512];
+	uint8_t raw[KEY_SEAL_BYTES];
+
+	randombytes_buf(raw, sizeof(raw));
+	key_seal_b64(raw, sealed);
+	snprintf(text, sizeof(text), "{\"file\":\"/p/.osi-restore-v\",\"format\":\"%s\","
+		 "\"secret\":\"u\",\"sealed\":\"%s\"}", BACKUP_ASIDE_KEY_FORMAT, sealed);
+	assert_int_equal(backup_aside_key_parse(text, strlen(text), &k, err, sizeof(err)), 0);
+	assert_string_equal(k.file, "/p/.osi-restore-v");
+	assert_string_equal(k.secret, "u");
+	assert_memory_equal(k.sealed, raw, sizeof(raw));
+	snprintf(text, sizeof(text), "{\"file\":\"f\",\"format\":\"osi-restore-key-v2\","
+		 "\"secret\":\"u\",\"sealed\":\"%s\"}", sealed);
+	assert_int_equal(backup_aside_key_parse(text, strlen(text), &k, err, sizeof(err)), -EBADMSG);
+	assert_non_null(strstr(err, "this version reads"));
+	snprintf(text, sizeof(text), "{\"file\":\"f\",\"format\":\"%s\",\"secret\":\"u\","
+		 "\"sealed\":\"%s\",\"more\":1}", BACKUP_ASIDE_KEY_FORMAT, sealed);
+	assert_int_equal(backup_aside_key_parse(text, strlen(text), &k, err, sizeof(err)), -EBADMSG);
+	snprintf(text, sizeof(text), "{\"file\":\"f\",\"format\":\"%s\",\"secret\":\"u\","
+		 "\"sealed\":\"QUJD\"}", BACKUP_ASIDE_KEY_FORMAT);
+	assert_int_equal(backup_aside_key_parse(text, strlen(text), &k, err, sizeof(err)), -EBADMSG);
+	assert_non_null(strstr(err, "sealed"));
+	assert_int_equal(backup_aside_key_parse("[1]", 3, &k, err, sizeof(err)), -EBADMSG);
 }
 
 /* The spec qemu-img check opens a full's file with (as root) names its
@@ -209,6 +359,55 @@ static void key_check_spec(void **state)
 	free(spec);
 }
 
+/* A LUKS qcow2 of 1 MiB under key at path (qemu-img; the secret's value is
+ * the key's hex, as in libvirt's secret). */
+static bool luks_file(const char *path, const uint8_t key[KEY_SEAL_KEY_BYTES], const char *opts)
+{
+	char hex[2 * KEY_SEAL_KEY_BYTES + 1], cmd[PATH_MAX + 512];
+
+	sodium_bin2hex(hex, sizeof(hex), key, KEY_SEAL_KEY_BYTES);
+	snprintf(cmd, sizeof(cmd), "qemu-img create -q -f qcow2 --object secret,id=k0,data=%s -o "
+		 "encrypt.format=luks,encrypt.key-secret=k0,encrypt.iter-time=10%s %s 1M", hex, opts, path);
+	/* qemu-img times the key derivation in CPU time, which a busy host may
+	 * show as none ("Unable to get accurate CPU usage"): a few tries */
+	for (int t = 0; t < 5; t++)
+		if (system(cmd) == 0)
+			return true;
+	return false;
+}
+
+/* qemu-img check tells whether a key opens a volume's file: the right key
+ * does (0), another does not (1); a header naming a backing file is
+ * refused before qemu-img runs. */
+static void key_check_qemu_img(void **state)
+{
+	struct fx *f = *state;
+	struct virt_host h;
+	uint8_t other[KEY_SEAL_KEY_BYTES];
+	char path[PATH_MAX + 8];
+	int fd, code;
+
+	if (system("command -v qemu-img > /dev/null") != 0)
+		skip();
+	memset(&h, 0, sizeof(h));
+	snprintf(path, sizeof(path), "%s/luks.qcow2", f->dir);
+	assert_true(luks_file(path, f->key, ""));
+	randombytes_buf(other, sizeof(other));
+	assert_true((fd = open(path, O_RDONLY | O_CLOEXEC)) >= 0);
+	assert_int_equal(backup_key_check(&h, fd, f->key, &code), 0);
+	assert_int_equal(code, 0);
+	assert_int_equal(backup_key_check(&h, fd, other, &code), 0);
+	assert_int_equal(code, 1);
+	close(fd);
+	snprintf(path, sizeof(path), "%s/over.qcow2", f->dir);
+	assert_true(luks_file(path, f->key, ",backing_file=/etc/passwd,backing_fmt=raw"));
+	assert_true((fd = open(path, O_RDONLY | O_CLOEXEC)) >= 0);
+	assert_int_equal(backup_key_check(&h, fd, f->key, &code), -EBADMSG);
+	assert_non_null(strstr(h.err, "backing file"));
+	assert_int_equal(code, -1);
+	close(fd);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -217,7 +416,12 @@ int main(void)
 		cmocka_unit_test_setup_teardown(put_back_over_partial, setup, teardown),
 		cmocka_unit_test_setup_teardown(put_back_same_file, setup, teardown),
 		cmocka_unit_test_setup_teardown(plain_and_failed_put_back, setup, teardown),
+		cmocka_unit_test_setup_teardown(left_and_opened, setup, teardown),
+		cmocka_unit_test_setup_teardown(key_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(left_not_a_file, setup, teardown),
+		cmocka_unit_test(key_parse),
 		cmocka_unit_test(key_check_spec),
+		cmocka_unit_test_setup_teardown(key_check_qemu_img, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -218,6 +218,30 @@ static void test_reseal(void **state)
 	free(text);
 }
 
+/* A key is added for a disk with none kept; one kept is never replaced. */
+static void test_add(void **state)
+{
+	struct backup_keys k;
+	struct backup_key v;
+
+	memset(&k, 0, sizeof(k));
+	memset(&v, 0, sizeof(v));
+	strcpy(v.disk, "archive");
+	v.sealed[0] = 1;
+	assert_int_equal(backup_keys_add(&k, &v), 0);
+	v.sealed[0] = 2;
+	assert_int_equal(backup_keys_add(&k, &v), -EEXIST);
+	assert_int_equal(k.nvol, 1);
+	assert_int_equal(k.vol[0].sealed[0], 1);
+	for (unsigned i = 1; i < EXPORT_VOLUMES_MAX; i++) {
+		snprintf(v.disk, sizeof(v.disk), "d%u", i);
+		assert_int_equal(backup_keys_add(&k, &v), 0);
+	}
+	strcpy(v.disk, "more");
+	assert_int_equal(backup_keys_add(&k, &v), -ENOSPC);
+	assert_int_equal(k.nvol, EXPORT_VOLUMES_MAX);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -226,6 +250,7 @@ int main(void)
 		cmocka_unit_test(test_strict),
 		cmocka_unit_test(test_match),
 		cmocka_unit_test(test_reseal),
+		cmocka_unit_test(test_add),
 	};
 
 	if (sodium_init() < 0)
