@@ -166,11 +166,39 @@ static size_t inherited(const struct restoring *r, const char *disk, int key, in
 	return n;
 }
 
+/* An encrypted chain is rebuilt into a copy of its full's file, written
+ * over in place (-n): a LUKS header already under the volume's key, so
+ * qemu-img never makes one. Making one times its key derivation in thread
+ * CPU time, which a host whose ticks go to steal time shows as none
+ * ("Unable to get accurate CPU usage"), failing try after try when busy. */
+static int copy_full(struct restoring *r, const char *disk, const char *out, int *outfd)
+{
+	int in = link_fd(r, 0, disk), fd = open(out, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	struct stat st;
+	off_t from = 0;
+	ssize_t n = 0;
+	int ret = 0;
+
+	if (fd < 0 || fstat(in, &st) < 0)
+		ret = -errno;
+	while (!ret && from < st.st_size &&
+	       (n = copy_file_range(in, &from, fd, NULL, (size_t)(st.st_size - from), 0)) > 0)
+		;
+	if (!ret && n < 0)
+		ret = -errno;
+	else if (!ret && from < st.st_size)
+		ret = -EIO;
+	if (ret && fd >= 0)
+		close(fd);
+	*outfd = ret ? -1 : fd; /* qemu-img writes it as /dev/fd/N: no name to parse */
+	return ret ? virt_fail(r->h, ret, "copying the full of %s to %s: %s", disk, out, strerror(-ret)) : 0;
+}
+
 static int rebuild(struct restoring *r, const char *disk, unsigned i)
 {
-	char out[PATH_MAX], *spec = NULL, *input = NULL, *object = NULL;
+	char out[PATH_MAX], *spec = NULL, *input = NULL, *object = NULL, *target = NULL;
 	bool luks = r->luks[i][0];
-	int ret, key = -1, *keep = NULL;
+	int ret, key = -1, outfd = -1, *keep = NULL;
 	size_t nkeep;
 
 	if (r->len == 1) /* a full is uploaded as it is: plain or encrypted */
@@ -178,35 +206,33 @@ static int rebuild(struct restoring *r, const char *disk, unsigned i)
 	if (luks && (ret = key_fd(r, i, &key)) < 0)
 		goto cleanup;
 	spec = chain_json(r, disk, luks);
+	rebuilt_path(r, disk, out, sizeof(out));
+	unlink(out);
+	if (luks && (ret = copy_full(r, disk, out, &outfd)) < 0)
+		goto cleanup;
 	if (!spec || asprintf(&input, "json:%s", spec) < 0 ||
 	    asprintf(&object, "secret,id=k0,file=/dev/fd/%d", key) < 0 ||
-	    !(keep = calloc(r->len + 1, sizeof(*keep)))) {
+	    asprintf(&target, "driver=qcow2,file.filename=/dev/fd/%d,encrypt.key-secret=k0", outfd) < 0 ||
+	    !(keep = calloc(r->len + 2, sizeof(*keep)))) {
 		ret = -ENOMEM;
 		goto cleanup;
 	}
 	nkeep = inherited(r, disk, key, keep);
-	rebuilt_path(r, disk, out, sizeof(out));
-	unlink(out);
+	keep[nkeep++] = outfd;
 	char *plain[] = { "qemu-img", "convert", "-q", "-O", "qcow2", "-o", "compat=1.1", input, out, NULL };
-	char *enc[] = { "qemu-img", "convert", "-q", "--object", object, "-O", "qcow2", "-o",
-			"compat=1.1,encrypt.format=luks,encrypt.key-secret=k0", input, out, NULL };
+	char *enc[] = { "qemu-img", "convert", "-q", "-n", "--object", object, "--target-image-opts",
+			input, target, NULL };
 	ret = run_qemu_img(r->h, luks ? enc : plain, keep, nkeep);
-	/* an encrypted output times its key derivation in CPU time, which a busy
-	 * host may show as none ("Unable to get accurate CPU usage"), as a new
-	 * volume's creation does (virt.c): a few tries */
-	for (int t = 0; luks && ret == -EIO && t < 3; t++) {
-		log_warn("restore of %s: qemu-img convert failed, trying again", disk);
-		unlink(out);
-		usleep(200 * 1000);
-		ret = run_qemu_img(r->h, enc, keep, nkeep);
-	}
 cleanup:
+	if (outfd >= 0)
+		close(outfd);
 	if (key >= 0)
 		close(key);
 	free(keep);
 	free(spec);
 	free(input);
 	free(object);
+	free(target);
 	return ret;
 }
 

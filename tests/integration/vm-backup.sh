@@ -174,14 +174,12 @@ pass "the full restored: BASE there, MARK gone ($out)"
 # LUKS volume) from a memfd: no file of it ever beside the backups.
 QEMU_IMG=$(command -v qemu-img)
 mkdir -p "$T/bin"
-# Its first encrypted convert fails as qemu-img does on a busy host ("Unable
-# to get accurate CPU usage" timing the key derivation): restore tries again.
+# An encrypted chain's convert makes no LUKS header: qemu-img times a new
+# header's key derivation in CPU time, which a busy VM shows as none ("Unable
+# to get accurate CPU usage", failing four tries in a row in a make check run
+# under load); it writes over a copy of the full's file instead.
 printf '#!/bin/bash\nls -A "%s" > "%s"; printf "%%s\\n" "$*" > "%s"\n' \
 	"$BK/vault1" "$T/during.ls" "$T/during.args" > "$T/bin/qemu-img"
-printf 'if [[ "$*" == *encrypt.format=luks* && ! -e "%s" ]]; then : > "%s"\n' \
-	"$T/failed-once" "$T/failed-once" >> "$T/bin/qemu-img"
-printf '\techo "qemu-img: error while converting qcow2: Unable to get accurate CPU usage" >&2; exit 1; fi\n' \
-	>> "$T/bin/qemu-img"
 printf 'exec "%s" "$@"\n' "$QEMU_IMG" >> "$T/bin/qemu-img"
 chmod 755 "$T/bin/qemu-img"
 out=$(PATH=$T/bin:$PATH cli vm restore vault1 --from "$inc" 2>&1) || die "restore of the chain: $out"
@@ -191,7 +189,9 @@ grep -q '"filename":"/dev/fd/[0-9]*"' "$T/during.args" && ! grep -q "$full\\|$in
 	die "qemu-img opened backup files by name: $(cat "$T/during.args")"
 grep -q restore-key "$T/during.ls" && die "a key file beside the backups during the convert: $(cat "$T/during.ls")"
 [[ -n $KEYF ]] && { grep -q 'file=/dev/fd/' "$T/during.args" || die "the key not from a descriptor: $(cat "$T/during.args")"; }
-[[ -z $KEYF || -e $T/failed-once ]] || die "the encrypted convert's first failure was not simulated"
+if [[ -n $KEYF ]] && grep -q "encrypt.format" "$T/during.args"; then
+	die "the restore's convert made a LUKS header: $(cat "$T/during.args")"
+fi
 [[ -z $(ls -A "$BK/vault1" | grep '^\.restore') ]] || die "restore files left: $(ls -A "$BK/vault1")"
 has 0 "$BASE" && has 1048576 "$MARK" || die "after restoring the chain: BASE or MARK missing"
 pass "the chain restored: BASE and MARK back"
