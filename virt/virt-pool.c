@@ -102,8 +102,11 @@ virStorageVolPtr virt_vol_lookup(struct virt_host *h, const char *name)
 
 /* libvirt's qemu-img times an encrypted volume's key derivation in thread
  * CPU time and gives up when the host's tick accounting shows none ("Unable
- * to get accurate CPU usage"; 4 in 40 tries on this 2-core VM, idle): a
- * few tries. The error is read before the pool is freed, which clears it. */
+ * to get accurate CPU usage"; 4 in 40 tries on this 2-core VM, idle, and
+ * several in a row when busy, the ticks going to steal time): up to 8 tries,
+ * further apart each time (7 s in all). The error is read before the pool is
+ * freed, which clears it. */
+#define VOL_CREATE_TRIES 8
 int virt_vol_create(struct virt_host *h, const char *xml, virStorageVolPtr *out)
 {
 	virStoragePoolPtr p = pool_get(h);
@@ -116,10 +119,10 @@ int virt_vol_create(struct virt_host *h, const char *xml, virStorageVolPtr *out)
 		bool timing = strstr(virt_lv_error(), "accurate CPU usage") != NULL;
 
 		ret = virt_fail_lv(h, -EIO, "cannot create volume");
-		if (i == 3 || !timing)
+		if (i == VOL_CREATE_TRIES - 1 || !timing)
 			break;
 		log_warn("%s; trying again", h->err);
-		usleep(200 * 1000);
+		usleep((useconds_t)(i + 1) * 250 * 1000); /* a busy spell may pass */
 	}
 	virStoragePoolFree(p);
 	return *out ? 0 : ret;
