@@ -1094,7 +1094,10 @@ static int stalled_client(const char *where, const char *src)
 	sa.sin_port = htons((uint16_t)atoi(strchr(where, ':') + 1));
 	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
 	randombytes_buf(hello.nonce, sizeof(hello.nonce));
-	assert_true(raw_send(fd, msg, (size_t)cmsg_encode_hello(&hello, msg, sizeof(msg))));
+	/* Not asserted: a connection over the per-source limit may be closed
+	 * before its HELLO is out (a reset fails the send, more often under
+	 * load); the callers count which were served and which were cut. */
+	(void)raw_send(fd, msg, (size_t)cmsg_encode_hello(&hello, msg, sizeof(msg)));
 	return fd;
 }
 
