@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "lib/backup-keys.h"
+#include "lib/bytes.h"
 #include "lib/fileio.h"
 #include "lib/key-seal.h"
 #include "lib/log.h"
@@ -171,15 +172,26 @@ static size_t inherited(const struct restoring *r, const char *disk, int key, in
  * qemu-img never makes one. Making one times its key derivation in thread
  * CPU time, which a host whose ticks go to steal time shows as none
  * ("Unable to get accurate CPU usage"), failing try after try when busy. */
-static int copy_full(struct restoring *r, const char *disk, const char *out, int *outfd)
+static int copy_full(struct restoring *r, const char *disk, uint64_t capacity, const char *out,
+		     int *outfd)
 {
-	int in = link_fd(r, 0, disk), fd = open(out, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	int in = link_fd(r, 0, disk), fd;
+	uint8_t head[64];
 	struct stat st;
 	off_t from = 0;
 	ssize_t n = 0;
 	int ret = 0;
 
-	if (fd < 0 || fstat(in, &st) < 0)
+	/* What the copy keeps of the full's header: its size must be the
+	 * chain's (-n leaves a larger one, and what lies past the chain's
+	 * end), and no internal snapshot rides along (qcow2.txt: size at 24,
+	 * nb_snapshots at 60). */
+	if (pread(in, head, sizeof(head), 0) != (ssize_t)sizeof(head) || get_be64(head + 24) != capacity ||
+	    get_be32(head + 60) != 0)
+		return virt_fail(r->h, -EBADMSG, "the full of %s: its qcow2 header is not of a %llu-byte "
+				 "disk without snapshots, as the chain's manifests say", disk,
+				 (unsigned long long)capacity);
+	if ((fd = open(out, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) < 0 || fstat(in, &st) < 0)
 		ret = -errno;
 	while (!ret && from < st.st_size &&
 	       (n = copy_file_range(in, &from, fd, NULL, (size_t)(st.st_size - from), 0)) > 0)
@@ -208,7 +220,8 @@ static int rebuild(struct restoring *r, const char *disk, unsigned i)
 	spec = chain_json(r, disk, luks);
 	rebuilt_path(r, disk, out, sizeof(out));
 	unlink(out);
-	if (luks && (ret = copy_full(r, disk, out, &outfd)) < 0)
+	if (luks && (ret = copy_full(r, disk, r->e[r->chain[r->len - 1]].m.vol[i].capacity, out,
+				     &outfd)) < 0)
 		goto cleanup;
 	if (!spec || asprintf(&input, "json:%s", spec) < 0 ||
 	    asprintf(&object, "secret,id=k0,file=/dev/fd/%d", key) < 0 ||

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
 #include <pthread.h>
 #include <limits.h>
 #include <sodium.h>
@@ -115,7 +116,7 @@ static int file_write(struct out *o, const void *buf, size_t len)
 		j->busy = true;
 	else
 		job_run(j);
-	return o->err ? o->err : j->err;
+	return o->err ? o->err : j->busy ? 0 : j->err; /* a job still running reports at its join */
 }
 
 static la_ssize_t fd_write(struct archive *a, void *ctx, const void *buf, size_t len)
@@ -285,24 +286,56 @@ static int write_sink(void *ctx, const void *buf, size_t len)
 	return archive_write_data(x->a, buf, len) == (la_ssize_t)len ? 0 : -EPIPE; /* the archive's side */
 }
 
-/* The volume's file, mapped: each piece written into the archive from the
- * mapping while the pieces before it are hashed there on the other cores. */
-static int write_local(struct hashing *x, int fd, char *err, size_t errlen)
+/* The volume's file read into the hash's own pieces, each written while
+ * the ones before it are hashed on the other cores: into a pipe (a move's
+ * root helper must not die of a file that shrinks under a mapping), or a
+ * file that cannot be mapped whole. */
+static int write_read(struct hashing *x, int fd, char *err, size_t errlen)
 {
-	const uint8_t *map = x->limit ? mmap(NULL, x->limit, PROT_READ, MAP_SHARED, fd, 0) : NULL;
+	size_t room;
+	ssize_t n;
+	int ret = 0;
+
+	for (;;) {
+		void *buf = sha256_tree_next(x->t, &room);
+
+		if ((n = read(fd, buf, room)) < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		if (x->total + (uint64_t)n > x->limit) {
+			ret = -EFBIG;
+			break;
+		}
+		if (archive_write_data(x->a, buf, (size_t)n) != n) {
+			ret = -EPIPE;
+			break;
+		}
+		sha256_tree_commit(x->t, (size_t)n);
+		x->total += (uint64_t)n;
+	}
+	if (n < 0) {
+		ret = -errno;
+		snprintf(err, errlen, "%s", strerror(-ret));
+	}
+	return ret;
+}
+
+/* Into a file, the volume's file mapped: each piece hashed there and written
+ * from there on two threads (struct out), no copy in this process. */
+static int write_mapped(struct hashing *x, int fd)
+{
+	const uint8_t *map;
 	uint64_t off;
 	int ret = 0;
 
-	close(fd);
-	if (map == MAP_FAILED) {
-		snprintf(err, errlen, "%s", strerror(errno));
-		return -errno;
-	}
-	if (map)
-		madvise((void *)map, x->limit, MADV_SEQUENTIAL);
+	if (!x->limit || x->limit > SIZE_MAX ||
+	    (map = mmap(NULL, (size_t)x->limit, PROT_READ, MAP_SHARED, fd, 0)) == MAP_FAILED)
+		return -ENOTSUP;
+	madvise((void *)map, (size_t)x->limit, MADV_SEQUENTIAL);
 	x->map = map;
 	x->o->lent = map;
-	x->o->lent_end = map ? map + x->limit : NULL;
+	x->o->lent_end = map + x->limit;
 	for (off = 0; off < x->limit && !ret; off += SHA256_TREE_PIECE) {
 		size_t n = x->limit - off < SHA256_TREE_PIECE ? (size_t)(x->limit - off) : SHA256_TREE_PIECE;
 
@@ -311,6 +344,16 @@ static int write_local(struct hashing *x, int fd, char *err, size_t errlen)
 			ret = -EPIPE;
 		x->total += n;
 	}
+	return ret;
+}
+
+static int write_local(struct hashing *x, int fd, char *err, size_t errlen)
+{
+	int ret = x->o->file ? write_mapped(x, fd) : -ENOTSUP;
+
+	if (ret == -ENOTSUP)
+		ret = write_read(x, fd, err, errlen);
+	close(fd);
 	return ret;
 }
 
@@ -337,7 +380,7 @@ static int unmap(struct hashing *x)
 	int ret = out_wait(x->o);
 
 	if (x->map)
-		munmap((void *)x->map, x->limit);
+		munmap((void *)x->map, (size_t)x->limit);
 	x->map = NULL;
 	x->o->lent = x->o->lent_end = NULL;
 	return ret;
@@ -514,6 +557,36 @@ int virt_export_stream(struct virt_host *h, const struct export_source *src, int
 	return ret;
 }
 
+/* A volume's file cut short while it is mapped faults (SIGBUS) where a read
+ * would come short: the export ends there, its .part removed, saying so. */
+static char bus_part[PATH_MAX];
+
+static void on_bus(int sig)
+{
+	static const char msg[] = "os-infrastructure: export: a volume's file shrank while it was read "
+				  "(SIGBUS); nothing was written\n";
+
+	(void)sig;
+	unlink(bus_part);
+	if (write(2, msg, sizeof(msg) - 1) < 0)
+		_exit(1);
+	_exit(1);
+}
+
+static int write_archive_guarded(struct virt_host *h, const struct export_source *src, const char *tmp,
+				 struct export_manifest *m)
+{
+	struct sigaction sa = { .sa_handler = on_bus }, old;
+	int ret;
+
+	snprintf(bus_part, sizeof(bus_part), "%s", tmp);
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGBUS, &sa, &old);
+	ret = write_archive(h, src, tmp, m);
+	sigaction(SIGBUS, &old, NULL);
+	return ret;
+}
+
 int virt_export(struct virt_host *h, const char *name, const struct export_source *src,
 		const char *path, struct export_manifest *m)
 {
@@ -527,7 +600,7 @@ int virt_export(struct virt_host *h, const char *name, const struct export_sourc
 	if (!ret)
 		ret = export_room(h, tmp, m);
 	if (!ret) {
-		ret = write_archive(h, src, tmp, m);
+		ret = write_archive_guarded(h, src, tmp, m);
 		if (!ret && rename(tmp, path) < 0)
 			ret = virt_fail(h, -errno, "%s: %s", path, strerror(errno));
 		if (ret && ret != -EEXIST) /* the .part of another export is not ours */
