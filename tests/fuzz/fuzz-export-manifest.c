@@ -22,7 +22,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		assert(m.nvol <= EXPORT_VOLUMES_MAX);
 		assert(export_manifest_encode(&m, &text, &len, err, sizeof(err)) == 0);
 		assert(export_manifest_parse(text, len, &back, err, sizeof(err)) == 0);
-		assert(!strcmp(back.name, m.name) && back.nvol == m.nvol);
+		assert(!strcmp(back.name, m.name) && back.nvol == m.nvol && back.version == m.version);
 		assert(!strcmp(back.user_data, m.user_data));
 		for (unsigned i = 0; i < m.nvol; i++) {
 			assert(!strcmp(back.vol[i].sha256, m.vol[i].sha256) &&
