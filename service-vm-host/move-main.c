@@ -493,6 +493,7 @@ static int offered(struct side *s, int hfd)
 	for (unsigned k = 0; k < o.n; k++)
 		s->held += held[k];
 	s->held_bytes = move_offer_bytes(&o, held);
+	say("packing", "the files the target lacks: each hashed, then packed", NULL);
 	return sock;
 }
 
@@ -854,6 +855,18 @@ static int offer_in(struct side *s, int sock, const char *rec)
 	return hfd;
 }
 
+/* After HELD the source's helper hashes and packs the files this node
+ * lacks before the first DATA comes: waited for as long as a source's
+ * connect, said every KEEPALIVE_S; later frames have IO_WAIT_S each. */
+static void await_data(int sock)
+{
+	uint64_t since = clock_mono_ns(), until = since + (uint64_t)ACCEPT_WAIT_S * 1000000000ull;
+	struct pollfd p = { .fd = sock, .events = POLLIN };
+
+	while (poll(&p, 1, keepalive_ms()) == 0 && clock_mono_ns() < until)
+		still("moving", "for the source to pack the files this node lacks", since);
+}
+
 /* A backup-in: the offer answered (offer_in), then the files this node
  * lacks into an unnamed file, handed to the helper once received whole. */
 static int file_in(struct side *s, int sock)
@@ -879,6 +892,7 @@ static int file_in(struct side *s, int sock)
 		return failed("cannot make a staging file in %s: %s", s->state_dir, strerror(errno));
 	}
 	fcntl(via[1], F_SETPIPE_SZ, MOVE_CHUNK);
+	await_data(sock);
 	ret = receive(s, sock, file, via, why, sizeof(why));
 	close(via[0]);
 	close(via[1]);
