@@ -20,7 +20,8 @@
 
 #define DEFAULT_CONSOLE_DIR "/var/log/os-infrastructure/guests"
 #define VOL_NAME_MAX VIRT_VOL_NAME_MAX
-#define UNDEFINE_FLAGS (VIR_DOMAIN_UNDEFINE_MANAGED_SAVE | VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA)
+#define UNDEFINE_FLAGS (VIR_DOMAIN_UNDEFINE_MANAGED_SAVE | VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA | \
+			VIR_DOMAIN_UNDEFINE_CHECKPOINTS_METADATA) /* a running guest's backups make checkpoints */
 
 static const char *const step_names[] = {
 	[VIRT_STEP_VOLUMES] = "volumes",
