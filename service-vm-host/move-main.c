@@ -450,7 +450,8 @@ static int held_of(int sock, const struct move_offer *o, bool *held, char *why, 
 	    move_read_by(sock, body, blen, by) < 0)
 		return snprintf(why, len, "the target did not answer the offer of the chain's files"), -EIO;
 	if (type == MOVE_ACK)
-		return snprintf(why, len, "%.*s", (int)(blen - 1), (const char *)body + 1), -EPERM;
+		return snprintf(why, len, "the target refused the transfer: %.*s", (int)(blen - 1),
+				(const char *)body + 1), -EPERM;
 	if ((bad = move_held_parse(body, blen, o->n, held)))
 		return snprintf(why, len, "the target's answer to the offer: %s", bad), -EBADMSG;
 	return 0;
@@ -487,7 +488,7 @@ static int offered(struct side *s, int hfd)
 	if (why[0]) {
 		if (sock >= 0)
 			close(sock);
-		failed("the target refused the transfer: %s", why);
+		failed("%s", why);
 		return -1;
 	}
 	for (unsigned k = 0; k < o.n; k++)
@@ -903,6 +904,7 @@ static int file_in(struct side *s, int sock)
 		close(hfd);  /* the helper, waiting for it, stores nothing */
 		return failed("%s; %s", why, s->mode->nothing);
 	}
+	s->total = s->done; /* the bound's figure no longer: what came */
 	progress(s, true);
 	say("moving", "received whole: each file's SHA-256 is checked next, against the signed manifests", s);
 	ret = fd_pass_send(hfd, "c", 1, file) == 1 ? 0 : -errno;
