@@ -91,8 +91,8 @@ int virt_move_undefine(struct virt_host *h, const char *name)
 		return ret;
 	if (!shut_off(dom))
 		ret = virt_fail(h, -EBUSY, "%s is running here: it is not undefined", name);
-	else if (virDomainUndefineFlags(dom, VIR_DOMAIN_UNDEFINE_CHECKPOINTS_METADATA) < 0)
-		ret = virt_fail_lv(h, -EIO, "cannot undefine %s", name); /* backups' checkpoints: not here */
+	else if (virDomainUndefineFlags(dom, virt_undefine_flags(dom, 0)) < 0)
+		ret = virt_fail_lv(h, -EIO, "cannot undefine %s", name);
 	virDomainFree(dom);
 	return ret;
 }
