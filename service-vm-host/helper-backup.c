@@ -206,23 +206,71 @@ static int make_keys(void *ctx, const struct backup_manifest *full, const struct
 	return ret;
 }
 
+_Static_assert(MOVE_OFFER_MAX == BACKUP_COPY_FILES_MAX, "an offer holds a whole chain's files");
+
+/* The chain's files as the wire carries them, and back. */
+static int to_offer(const struct backup_copy_file *f, size_t n, struct move_offer *o)
+{
+	o->n = (unsigned)n;
+	for (size_t k = 0; k < n; k++) {
+		memcpy(o->f[k].id, f[k].id, sizeof(o->f[k].id));
+		memcpy(o->f[k].disk, f[k].disk, sizeof(o->f[k].disk));
+		o->f[k].bytes = f[k].bytes;
+		if (sodium_hex2bin(o->f[k].sha256, sizeof(o->f[k].sha256), f[k].sha256, 64, NULL, NULL,
+				   NULL) < 0)
+			return -EINVAL;
+	}
+	return n <= MOVE_OFFER_MAX ? 0 : -EINVAL;
+}
+
+static void from_offer(const struct move_offer *o, struct backup_copy_file *f)
+{
+	for (unsigned k = 0; k < o->n; k++) {
+		memcpy(f[k].id, o->f[k].id, sizeof(f[k].id));
+		memcpy(f[k].disk, o->f[k].disk, sizeof(f[k].disk));
+		f[k].bytes = o->f[k].bytes;
+		sodium_bin2hex(f[k].sha256, sizeof(f[k].sha256), o->f[k].sha256, sizeof(o->f[k].sha256));
+	}
+}
+
+struct offering {
+	helper_offer_fn fn;
+	void *ctx;
+};
+
+static int offer_files(void *ctx, const struct backup_copy_file *f, size_t n, uint64_t bound,
+		       bool *skip, char *err, size_t errlen)
+{
+	struct offering *of = ctx;
+	struct move_offer o;
+
+	if (to_offer(f, n, &o) < 0)
+		return errbuf_fail(-EINVAL, err, errlen, "the chain's files do not fit an offer");
+	return of->fn(of->ctx, &o, bound, skip, err, errlen);
+}
+
 /* Packed into an unnamed file of the state directory (root's). */
 static int pack(const struct host_config *c, const char *gdir, const char *id, struct keys_out *o,
-		int *tmp, uint64_t *bytes, char *err, size_t errlen)
+		struct offering *of, int *tmp, uint64_t *bytes, char *err, size_t errlen)
 {
+	struct backup_copy_hooks hooks = { .keys = make_keys, .kctx = o,
+					   .offer = of->fn ? offer_files : NULL, .octx = of };
+
 	*tmp = open(c->state_dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
 	if (*tmp < 0)
 		return errbuf_fail(-errno, err, errlen, "%s: an unnamed file to pack into: %s",
 				   c->state_dir, strerror(errno));
-	return backup_copy_pack(gdir, id, trust_ledger, o->l, make_keys, o, *tmp, bytes, err, errlen);
+	return backup_copy_pack(gdir, id, trust_ledger, o->l, &hooks, *tmp, bytes, err, errlen);
 }
 
 int helper_backup_out(const struct host_config *c, const char *guest, const char *id,
-		      const char *target, int *fd, uint64_t *bytes, char *err, size_t errlen)
+		      const char *target, helper_offer_fn offer, void *octx, int *fd,
+		      uint64_t *bytes, char *err, size_t errlen)
 {
 	char dir[PATH_MAX], gdir[PATH_MAX], self[32];
 	struct ledger l;
 	struct keys_out o = { .c = c, .guest = guest, .target = target, .gdir = gdir, .l = &l };
+	struct offering of = { offer, octx };
 	int tmp = -1, ret = store_of(c, dir, &l, err, errlen);
 
 	*fd = -1;
@@ -230,7 +278,7 @@ int helper_backup_out(const struct host_config *c, const char *guest, const char
 		return ret;
 	ret = backup_guest_dir(dir, guest, false, gdir, sizeof(gdir), err, errlen);
 	if (ret == 0)
-		ret = pack(c, gdir, id, &o, &tmp, bytes, err, errlen);
+		ret = pack(c, gdir, id, &o, &of, &tmp, bytes, err, errlen);
 	ledger_free(&l);
 	if (ret == 0) { /* what the caller gets can only read it */
 		snprintf(self, sizeof(self), "/proc/self/fd/%d", tmp);
@@ -240,6 +288,23 @@ int helper_backup_out(const struct host_config *c, const char *guest, const char
 	}
 	if (tmp >= 0)
 		close(tmp);
+	return ret;
+}
+
+int helper_backup_held(const struct host_config *c, const char *guest, const struct move_offer *o,
+		       bool *held, uint64_t *bytes, char *err, size_t errlen)
+{
+	struct backup_copy_file f[MOVE_OFFER_MAX];
+	char dir[PATH_MAX];
+	struct ledger l;
+	int ret = store_of(c, dir, &l, err, errlen);
+
+	*bytes = 0;
+	if (ret < 0)
+		return ret;
+	from_offer(o, f);
+	ret = backup_copy_held(dir, guest, trust_ledger, &l, f, o->n, held, bytes, err, errlen);
+	ledger_free(&l);
 	return ret;
 }
 

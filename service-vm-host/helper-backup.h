@@ -9,6 +9,7 @@
 
 #include "lib/auth.h"
 #include "service-vm-host/host-config.h"
+#include "service-vm-host/move-offer.h"
 
 struct virt_host;
 
@@ -28,14 +29,28 @@ int helper_backup_prune(const struct host_config *c, const char *guest, unsigned
 			size_t *pruned, char *err, size_t errlen);
 /* The node's backup directory into buf. */
 int helper_backup_dir(const struct host_config *c, char *buf, size_t len);
+/* Where a backup-out's offer goes (the chain's volume files, and bound, the
+ * most the copy can be) and the target's answer comes from: held[i] for
+ * each file it holds (its mover asks the target). 0, or -errno and why. */
+typedef int (*helper_offer_fn)(void *ctx, const struct move_offer *o, uint64_t bound, bool *held,
+			       char *err, size_t errlen);
 /* backup-out: the chain of guest's backup id, checked (every link signed by
- * a live member of this node's ledger, every file's SHA-256), packed into
- * a file nobody else can open, handed back read-only (*fd, *bytes). An
- * encrypted chain carries the keys of guest's volumes here sealed to
- * target (a live member of the ledger), signed by this node ("": none). */
+ * a live member of this node's ledger), offered (offer; NULL: nothing is
+ * held there), then each file the target does not hold checked (its
+ * SHA-256) and packed into a file nobody else can open, handed back
+ * read-only (*fd, *bytes). An encrypted chain carries the keys of guest's
+ * volumes here sealed to target (a live member of the ledger), signed by
+ * this node ("": none). */
 int helper_backup_out(const struct host_config *c, const char *guest, const char *id,
-		      const char *target, int *fd, uint64_t *bytes, char *err, size_t errlen);
-/* backup-in: the copy the agent received (fd) stored into guest's backup
+		      const char *target, helper_offer_fn offer, void *octx, int *fd,
+		      uint64_t *bytes, char *err, size_t errlen);
+/* backup-in's first step: which of the offered files guest's store here
+ * holds with that size and SHA-256, each hashed now (backup_copy_held);
+ * *bytes theirs. */
+int helper_backup_held(const struct host_config *c, const char *guest, const struct move_offer *o,
+		       bool *held, uint64_t *bytes, char *err, size_t errlen);
+/* backup-in: the copy the agent received (fd; the files held here left
+ * out of it) stored into guest's backup
  * directory, every link signed by a live member of this node's ledger, its
  * keys (if any) opened with this node's identity and kept sealed to its
  * seal key; summary says what was stored. Nothing new stays on failure. */

@@ -44,16 +44,18 @@
 #include "service-vm-host/helper-net.h"
 #include "service-vm-host/helper-move.h"
 #include "service-vm-host/helper-req.h"
+#include "service-vm-host/move-offer.h"
 #include "service-vm-host/host-config.h"
 #include "virt/virt.h"
 
 #define PROG "service-vm-host-virt"
 #define REQUEST_WAIT_S 5
 #define VERDICT_WAIT_S 150 /* the mover's wait for END, and some */
+#define HELD_WAIT_S 3900   /* backup-out: the mover's wait for the target's answer (1 h), and some */
 #define MAX_SETS 32
 
 static int peer = -1;
-static int passed_fd = -1; /* move-in, backup-in: the received file, with the request */
+static int passed_fd = -1; /* the received file: a move-in's with the request, a backup-in's later */
 static volatile sig_atomic_t stop_signal;
 static bool peer_gone;
 
@@ -397,8 +399,36 @@ static const char *approved(const struct host_config *c, const char *verb, const
 				      errlen) < 0 ? err : NULL;
 }
 
+/* backup-out's offer to its mover: the line, then the offer's body as its
+ * own record; the answer, which files the target holds, comes back as the
+ * HELD body. */
+static int offer_to_mover(void *ctx, const struct move_offer *o, uint64_t bound, bool *held,
+			  char *err, size_t errlen)
+{
+	uint8_t body[MOVE_OFFER_BODY_MAX], answer[MOVE_HELD_BODY_MAX + 1];
+	struct timeval tv = { .tv_sec = HELD_WAIT_S };
+	char line[80];
+	int n = move_offer_build(o, body, sizeof(body)), m;
+	const char *why = n < 0 ? "the chain's files do not fit an offer" : NULL;
+	ssize_t got;
+
+	(void)ctx;
+	m = snprintf(line, sizeof(line), "{\"state\":\"offer\",\"bytes\":%llu}\n",
+		     (unsigned long long)bound);
+	if (!why && (send(peer, line, (size_t)m, MSG_NOSIGNAL) != m ||
+		     send(peer, body, (size_t)n, MSG_NOSIGNAL) != n))
+		why = "the mover went away";
+	if (!why) {
+		setsockopt(peer, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+		got = recv(peer, answer, sizeof(answer), MSG_TRUNC);
+		why = got <= 0 ? "no answer from the target came" :
+		      move_held_parse(answer, (size_t)got, o->n, held);
+	}
+	return why ? (snprintf(err, errlen, "%s", why), -EPROTO) : 0;
+}
+
 /* backup-out: the backup's id in a second record (as move-out's target);
- * the packed copy handed back. Libvirt only for an encrypted chain: its
+ * the offer and its answer (offer_to_mover); the packed copy handed back. Libvirt only for an encrypted chain: its
  * volumes' keys, sealed to the target the fleet's approval names. */
 static int backup_out(const struct host_config *c, const char *name)
 {
@@ -414,7 +444,8 @@ static int backup_out(const struct host_config *c, const char *name)
 	if (why)
 		return fail("refused: %s", why);
 	report("packing", "checking the chain's signatures and hashes, then packing it", NULL);
-	if (helper_backup_out(c, name, id, target, &fd, &bytes, err, sizeof(err)) < 0)
+	if (helper_backup_out(c, name, id, target, offer_to_mover, NULL, &fd, &bytes, err,
+			      sizeof(err)) < 0)
 		return fail("cannot pack backup %s of %s: %s", id, name, err);
 	ret = send_fd(fd, "packed", bytes); /* the mover's; "sent" is its own end state */
 	close(fd);
@@ -432,6 +463,45 @@ static int virt_open(struct virt_host *h, struct virt_config *vc, const struct h
 	h->ops.progress = on_step;
 	h->ops.cancelled = on_wait; /* a move's shutdown ends when its mover is gone */
 	return 0;
+}
+
+/* backup-in's first step, once approved: the source's offer (the wire's
+ * OFFER body, from the mover) answered with what the store holds of it,
+ * each such file hashed now: the line, then the HELD body. Then the wait,
+ * as long as the transfer lasts, for the received copy's descriptor. */
+static const char *held_then_copy(const struct host_config *c, const char *name, char *err,
+				  size_t errlen)
+{
+	uint8_t body[MOVE_OFFER_BODY_MAX + 1], answer[MOVE_HELD_BODY_MAX], one[2];
+	bool held[MOVE_OFFER_MAX] = { false };
+	struct move_offer o;
+	uint64_t bytes = 0;
+	char line[80];
+	ssize_t n = recv(peer, body, sizeof(body), MSG_TRUNC);
+	const char *why = n <= 0 ? "no offer arrived" : move_offer_parse(body, (size_t)n, &o);
+	int m;
+
+	if (why)
+		return why;
+	report("moving", "checking which of the chain's files this node holds already (each hashed)",
+	       NULL);
+	if (helper_backup_held(c, name, &o, held, &bytes, err, errlen) < 0)
+		return err;
+	m = snprintf(line, sizeof(line), "{\"state\":\"held\",\"bytes\":%llu}\n",
+		     (unsigned long long)bytes);
+	n = move_held_build(held, o.n, answer, sizeof(answer));
+	if (send(peer, line, (size_t)m, MSG_NOSIGNAL) != m || n < 0 ||
+	    send(peer, answer, (size_t)n, MSG_NOSIGNAL) != n)
+		return "the mover went away";
+	for (;;) { /* the transfer's own limits bound it; the mover gone ends it */
+		struct pollfd p = { .fd = peer, .events = POLLIN };
+
+		if (stop_signal)
+			return "stopped while the copy was received";
+		if (poll(&p, 1, 1000) > 0)
+			return recv_request(one, sizeof(one)) == 1 && passed_fd >= 0 ? NULL :
+			       "the transfer failed: no copy came";
+	}
 }
 
 /* backup-in: the received copy stored, or nothing; then, if the second
@@ -452,6 +522,8 @@ static int backup_in(const struct host_config *c, const struct guest_op_def *op,
 		why = approved(c, "backup-in", name, id[0] ? id : NULL, &keep, NULL, err, sizeof(err));
 	if (why)
 		return fail("refused: %s", why);
+	if ((why = held_then_copy(c, name, err, sizeof(err))))
+		return fail("the backup copy of %s: %s; nothing was stored", name, why);
 	report("storing", "checking every signature and hash before keeping anything", NULL);
 	if (helper_backup_in(c, name, passed_fd, summary, sizeof(summary), err, sizeof(err)) < 0)
 		return fail("the backup copy of %s is refused, nothing was stored: %s", name, err);
@@ -528,8 +600,8 @@ int main(int argc, char **argv)
 	}
 	peer = SD_LISTEN_FDS_START;
 	why = take_request(&r, &op);
-	if (!why && passed_fd >= 0 && op->op != GOP_MOVE_IN && op->op != GOP_BACKUP_IN)
-		why = "only a move-in or a backup-in brings a file";
+	if (!why && passed_fd >= 0 && op->op != GOP_MOVE_IN) /* a backup-in's comes later */
+		why = "only a move-in brings a file with its request";
 	if (why)
 		return fail("refused: %s", why);
 	if (load_config(argc, argv, &cfg) < 0)

@@ -46,9 +46,11 @@
 #include "lib/bytes.h"
 #include "lib/bulk-priority.h"
 #include "lib/fd-pass.h"
+#include "lib/units.h"
 #include "service-vm-host/fleet-approval.h"
 #include "service-vm-host/helper-req.h"
 #include "service-vm-host/move-io.h"
+#include "service-vm-host/move-offer.h"
 #include "service-vm-host/move-wire.h"
 
 /* The target waits for the source as long as the fleet's step may last
@@ -61,6 +63,7 @@
 #define IO_WAIT_S 120
 #define HELLO_WAIT_S 10 /* a connection's greeting, whole, within the wait */
 #define KEEPALIVE_S 60
+#define HELD_WAIT_S 3600 /* a backup copy's target hashes what it holds of the chain */
 
 /* What a transfer carries: a move's signed export, or a backup's chain. */
 struct mode {
@@ -89,6 +92,8 @@ struct side {
 	uint8_t approval[APPROVAL_MAX];  /* backup modes: the fleet's signed request */
 	size_t approval_len;
 	uint64_t total, done, started_ms, shown_ms;
+	unsigned held;                   /* backup modes: files the target holds, not sent */
+	uint64_t held_bytes;
 };
 
 static void say(const char *state, const char *detail, const struct side *s)
@@ -407,37 +412,134 @@ static int helper_done(int hfd, const char *want, int *fd, uint64_t *bytes)
 	return ret ? 1 : 0;
 }
 
+static int greet(const struct side *s, int sock, uint64_t total)
+{
+	struct move_hello h = { .total = total };
+	uint8_t buf[MOVE_HEAD + 128];
+	int n;
+
+	memcpy(h.token, s->token, sizeof(h.token));
+	snprintf(h.guest, sizeof(h.guest), "%s", s->guest);
+	n = move_hello_build(&h, buf, sizeof(buf));
+	return n < 0 ? n : full_write(sock, buf, (size_t)n);
+}
+
+static int send_frame(int sock, uint8_t type, const uint8_t *body, size_t len)
+{
+	uint8_t head[MOVE_HEAD];
+
+	move_head_build(head, type, (uint32_t)len);
+	return full_write(sock, head, sizeof(head)) < 0 ? -EIO : full_write(sock, body, len);
+}
+
+/* The target's answer to the offer: HELD, or an ACK that refuses (its
+ * reason into why). While it hashes what it holds, the wait is said. */
+static int held_of(int sock, const struct move_offer *o, bool *held, char *why, size_t len)
+{
+	uint64_t since = clock_mono_ns(), by = since + (uint64_t)HELD_WAIT_S * 1000000000ull;
+	uint8_t head[MOVE_HEAD], body[1 + MOVE_ACK_TEXT_MAX], type;
+	struct pollfd p = { .fd = sock, .events = POLLIN };
+	const char *bad = NULL;
+	uint32_t blen = 0;
+
+	while (poll(&p, 1, keepalive_ms()) == 0 && clock_mono_ns() < by)
+		still("moving", "the target checks which of the chain's files it holds already", since);
+	by = clock_mono_ns() + (uint64_t)IO_WAIT_S * 1000000000ull;
+	if (move_read_by(sock, head, sizeof(head), by) < 0 || move_head_parse(head, &type, &blen) ||
+	    (type != MOVE_HELD && type != MOVE_ACK) || blen > sizeof(body) ||
+	    move_read_by(sock, body, blen, by) < 0)
+		return snprintf(why, len, "the target did not answer the offer of the chain's files"), -EIO;
+	if (type == MOVE_ACK)
+		return snprintf(why, len, "the target refused the transfer: %.*s", (int)(blen - 1),
+				(const char *)body + 1), -EPERM;
+	if ((bad = move_held_parse(body, blen, o->n, held)))
+		return snprintf(why, len, "the target's answer to the offer: %s", bad), -EBADMSG;
+	return 0;
+}
+
+/* backup-out, before the chain is packed: the helper's offer (the chain's
+ * volume files, and the bound of the copy) goes to the target after HELLO,
+ * its answer (which of them it holds) back to the helper, which packs only
+ * the rest. The connection, or -1 (said). */
+static int offered(struct side *s, int hfd)
+{
+	uint8_t body[MOVE_OFFER_BODY_MAX + 1], answer[MOVE_HELD_BODY_MAX];
+	bool held[MOVE_OFFER_MAX] = { false };
+	char why[MOVE_ACK_TEXT_MAX + 1] = "";
+	struct move_offer o;
+	uint64_t bound = 0;
+	ssize_t n;
+	int sock = -1, m;
+
+	if (helper_done(hfd, "offer", NULL, &bound))
+		return -1; /* said */
+	n = recv(hfd, body, sizeof(body), 0);
+	if (n <= 0 || move_offer_parse(body, (size_t)n, &o))
+		snprintf(why, sizeof(why), "the helper's offer of the chain's files is malformed");
+	else if ((sock = connect_target(s)) < 0)
+		snprintf(why, sizeof(why), "cannot reach the target's mover at %s", s->addr);
+	else if (greet(s, sock, bound) < 0 || send_frame(sock, MOVE_OFFER, body, (size_t)n) < 0)
+		snprintf(why, sizeof(why), "the transfer to %s broke off before its data", s->addr);
+	else if (held_of(sock, &o, held, why, sizeof(why)) < 0)
+		;
+	else if ((m = move_held_build(held, o.n, answer, sizeof(answer))) < 0 ||
+		 send(hfd, answer, (size_t)m, MSG_NOSIGNAL) != m)
+		snprintf(why, sizeof(why), "the helper went away before it packed the chain");
+	if (why[0]) {
+		if (sock >= 0)
+			close(sock);
+		failed("%s", why);
+		return -1;
+	}
+	for (unsigned k = 0; k < o.n; k++)
+		s->held += held[k];
+	s->held_bytes = move_offer_bytes(&o, held);
+	say("packing", "the files the target lacks: each hashed, then packed", NULL);
+	return sock;
+}
+
+/* What the sender's line adds when the target held files of the chain. */
+static void held_text(const struct side *s, char *buf, size_t len)
+{
+	char size[32];
+
+	format_size(s->held_bytes, size, sizeof(size));
+	if (s->held)
+		snprintf(buf, len, " (%u volume file(s), %s, the target holds already: not sent)", s->held,
+			 size);
+	else
+		buf[0] = '\0';
+}
+
 /* out: the helper hands over the export's pipe with its bound first and
  * writes as this sends, then says the archive's length; backup-out: the
- * packed file whole. END goes only after the helper's end. */
+ * files the target lacks, packed whole, after the offer. END goes only
+ * after the helper's end. */
 static int move_out(struct side *s)
 {
-	struct move_hello h = { .total = 0 };
-	uint8_t hello[MOVE_HEAD + 128];
-	char text[MOVE_ACK_TEXT_MAX + 1], line[MOVE_ACK_TEXT_MAX + 64];
+	uint8_t hello[MOVE_HEAD];
+	char text[MOVE_ACK_TEXT_MAX + 1], line[MOVE_ACK_TEXT_MAX + 192], held[128];
 	char to[HELPER_MOVE_TO_BYTES] = "";
 	bool pipe = s->mode == &modes[0];
 	uint64_t bytes = 0;
-	int hfd, file = -1, sock, n;
+	int hfd, file = -1, sock = -1;
 
 	snprintf(to, sizeof(to), "%s", s->target);
 	hfd = helper_open(s, s->mode->verb, -1, to, sizeof(to));
 	if (hfd < 0)
 		return failed("cannot reach the provisioning helper: %s", strerror(-hfd));
+	if (!pipe && (sock = offered(s, hfd)) < 0)
+		return 1; /* said */
 	if (helper_done(hfd, pipe ? "exporting" : s->mode->ready, &file, &s->total))
 		return 1;
 	if (!pipe)
 		close(hfd);
 	if (file < 0 || !s->total)
 		return failed("the helper handed over nothing to send");
-	if ((sock = connect_target(s)) < 0)
+	if (pipe && (sock = connect_target(s)) < 0)
 		return failed("cannot reach the target's mover at %s", s->addr);
-	memcpy(h.token, s->token, sizeof(h.token));
-	snprintf(h.guest, sizeof(h.guest), "%s", s->guest);
-	h.total = s->total;
 	s->started_ms = clock_mono_ns() / 1000000;
-	n = move_hello_build(&h, hello, sizeof(hello));
-	if (n < 0 || full_write(sock, hello, (size_t)n) < 0 || send_file(s, sock, file, pipe) < 0)
+	if ((pipe && greet(s, sock, s->total) < 0) || send_file(s, sock, file, pipe) < 0)
 		return failed("the transfer to %s broke off after %llu bytes", s->addr,
 			      (unsigned long long)s->done);
 	close(file);
@@ -451,7 +553,9 @@ static int move_out(struct side *s)
 		return failed("the target refused the transfer: %s", text);
 	s->total = s->done;
 	progress(s, true);
-	snprintf(line, sizeof(line), "%llu bytes; the target: %s", (unsigned long long)s->done, text);
+	held_text(s, held, sizeof(held));
+	snprintf(line, sizeof(line), "%llu bytes%s; the target: %s", (unsigned long long)s->done, held,
+		 text);
 	say("sent", line, NULL);
 	return 0;
 }
@@ -685,46 +789,130 @@ static int stream_in(struct side *s, int sock)
 	return ret ? 1 : 0;
 }
 
-/* A backup-in: the chain into an unnamed file, handed to the helper once
- * verified whole. */
+/* The helper's answer to the offer (its "held" line, then the HELD body)
+ * into answer: its length, or -1 with why (the helper's reason). */
+static ssize_t helper_held(int hfd, uint8_t *answer, size_t cap, char *why, size_t len)
+{
+	json_t *end = NULL;
+	int ret = helper_wait(hfd, "held", NULL, &end);
+	const char *detail = json_string_value(json_object_get(end, "detail"));
+	ssize_t n = ret ? -1 : recv(hfd, answer, cap, 0);
+
+	if (ret)
+		snprintf(why, len, "%s", detail ? detail : "the helper ended without a result");
+	else if (n <= 0)
+		snprintf(why, len, "the helper did not say which files this node holds");
+	json_decref(end);
+	return n > 0 ? n : -1;
+}
+
+/* A backup-in's offer, right after HELLO: handed to the helper (after the
+ * request, its restore record rec and the fleet's approval), which says
+ * which of the files this node holds, hashed now; that answer goes to the
+ * source, and the most DATA is then the greeting's total less their bytes.
+ * The helper's connection, or -1 (said, the source told why). */
+static int offer_in(struct side *s, int sock, const char *rec)
+{
+	uint8_t head[MOVE_HEAD], body[MOVE_OFFER_BODY_MAX], answer[MOVE_HELD_BODY_MAX + 1], type;
+	uint64_t by = clock_mono_ns() + (uint64_t)IO_WAIT_S * 1000000000ull;
+	bool held[MOVE_OFFER_MAX] = { false };
+	char why[MOVE_ACK_TEXT_MAX + 1] = "", line[160], size[32];
+	struct move_offer o;
+	uint32_t blen = 0;
+	ssize_t n = -1;
+	int hfd = -1;
+
+	if (move_read_by(sock, head, sizeof(head), by) < 0 || move_head_parse(head, &type, &blen) ||
+	    type != MOVE_OFFER || move_read_by(sock, body, blen, by) < 0 ||
+	    move_offer_parse(body, blen, &o))
+		snprintf(why, sizeof(why), "the source sent no valid offer of the chain's files");
+	else if (move_offer_bytes(&o, NULL) > s->total)
+		snprintf(why, sizeof(why), "the source offered more bytes than its greeting's total");
+	else if ((hfd = helper_open(s, s->mode->verb, -1, rec, HELPER_MOVE_TO_BYTES)) < 0)
+		snprintf(why, sizeof(why), "the target cannot reach its provisioning helper");
+	else if (send(hfd, body, blen, MSG_NOSIGNAL) != (ssize_t)blen)
+		snprintf(why, sizeof(why), "the target's provisioning helper went away");
+	else if ((n = helper_held(hfd, answer, sizeof(answer), why, sizeof(why))) < 0)
+		;
+	else if (move_held_parse(answer, (size_t)n, o.n, held) ||
+		 send_frame(sock, MOVE_HELD, answer, (size_t)n) < 0)
+		snprintf(why, sizeof(why), "the answer to the source's offer did not go");
+	if (why[0]) {
+		if (hfd >= 0)
+			close(hfd);
+		send_ack(sock, false, why);
+		close(sock);
+		failed("%s; %s", why, s->mode->nothing);
+		return -1;
+	}
+	for (unsigned k = 0; k < o.n; k++)
+		s->held += held[k];
+	s->held_bytes = move_offer_bytes(&o, held);
+	s->total -= s->held_bytes;
+	format_size(s->held_bytes, size, sizeof(size));
+	snprintf(line, sizeof(line), "%u of the chain's %u volume file(s) (%s) held here already, "
+		 "checked: not sent again", s->held, o.n, size);
+	say("moving", line, NULL);
+	return hfd;
+}
+
+/* After HELD the source's helper hashes and packs the files this node
+ * lacks before the first DATA comes: waited for as long as a source's
+ * connect, said every KEEPALIVE_S; later frames have IO_WAIT_S each. */
+static void await_data(int sock)
+{
+	uint64_t since = clock_mono_ns(), until = since + (uint64_t)ACCEPT_WAIT_S * 1000000000ull;
+	struct pollfd p = { .fd = sock, .events = POLLIN };
+
+	while (poll(&p, 1, keepalive_ms()) == 0 && clock_mono_ns() < until)
+		still("moving", "for the source to pack the files this node lacks", since);
+}
+
+/* A backup-in: the offer answered (offer_in), then the files this node
+ * lacks into an unnamed file, handed to the helper once received whole. */
 static int file_in(struct side *s, int sock)
 {
 	char why[MOVE_ACK_TEXT_MAX + 1] = "", rec[HELPER_MOVE_TO_BYTES] = "";
 	int file, hfd, ret, via[2] = { -1, -1 };
 
-	if ((ret = room_for(s, sock)) < 0)
+	if (s->target) /* the backup to restore from, or none */
+		snprintf(rec, sizeof(rec), "%s", s->target);
+	if ((hfd = offer_in(s, sock, rec)) < 0)
+		return 1; /* said */
+	if ((ret = room_for(s, sock)) < 0) {
+		close(hfd);
 		return failed("refused %llu bytes: %s", (unsigned long long)s->total, strerror(-ret));
+	}
 	file = open(s->state_dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
 	if (file < 0 || pipe2(via, O_CLOEXEC) < 0) {
 		if (file >= 0)
 			close(file);
+		close(hfd);
 		send_ack(sock, false, "the target cannot make its staging file");
 		close(sock);
 		return failed("cannot make a staging file in %s: %s", s->state_dir, strerror(errno));
 	}
 	fcntl(via[1], F_SETPIPE_SZ, MOVE_CHUNK);
+	await_data(sock);
 	ret = receive(s, sock, file, via, why, sizeof(why));
 	close(via[0]);
 	close(via[1]);
-	if (ret == 0 && s->done != s->total) { /* a chain's total is exact */
-		snprintf(why, sizeof(why), "the stream ended at %llu of %llu bytes",
-			 (unsigned long long)s->done, (unsigned long long)s->total);
-		ret = -EBADMSG;
-	}
 	send_ack(sock, ret == 0, ret == 0 ? "received whole; each file is checked before it is kept" : why);
 	close(sock);
 	if (ret < 0) {
 		close(file); /* unnamed: nothing is left */
+		close(hfd);  /* the helper, waiting for it, stores nothing */
 		return failed("%s; %s", why, s->mode->nothing);
 	}
+	s->total = s->done; /* the bound's figure no longer: what came */
 	progress(s, true);
 	say("moving", "received whole: each file's SHA-256 is checked next, against the signed manifests", s);
-	if (s->target) /* the backup to restore from, or none */
-		snprintf(rec, sizeof(rec), "%s", s->target);
-	hfd = helper_open(s, s->mode->verb, file, rec, sizeof(rec));
+	ret = fd_pass_send(hfd, "c", 1, file) == 1 ? 0 : -errno;
 	close(file);
-	if (hfd < 0)
-		return failed("cannot reach the provisioning helper: %s", strerror(-hfd));
+	if (ret < 0) {
+		close(hfd);
+		return failed("cannot hand the copy to the provisioning helper: %s", strerror(-ret));
+	}
 	return helper_end(s, hfd, why, sizeof(why)) < 0 ? failed("%s", why) : 0;
 }
 

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "lib/bytes.h"
+#include "service-vm-host/move-offer.h"
 
 #define HELLO_MIN (sizeof(MOVE_MAGIC) - 1 + MOVE_TOKEN_BYTES + 1 + 1 + 8)
 #define HELLO_MAX (HELLO_MIN - 1 + GUEST_NAME_MAX)
@@ -61,6 +62,8 @@ const char *move_head_parse(const uint8_t head[MOVE_HEAD], uint8_t *type, uint32
 	case MOVE_DATA: return *body_len >= 1 && *body_len <= MOVE_CHUNK ? NULL : "a data frame of a bad size";
 	case MOVE_END: return *body_len == 0 ? NULL : "an end frame with a body";
 	case MOVE_ACK: return *body_len >= 1 && *body_len <= 1 + MOVE_ACK_TEXT_MAX ? NULL : "an ack of a bad size";
+	case MOVE_OFFER: return *body_len >= 1 && *body_len <= MOVE_OFFER_BODY_MAX ? NULL : "an offer of a bad size";
+	case MOVE_HELD: return *body_len >= 1 && *body_len <= MOVE_HELD_BODY_MAX ? NULL : "an answer of a bad size";
 	default: return "an unknown frame type";
 	}
 }

@@ -1,9 +1,11 @@
 /* The transfer stream of a cold move (docs/protocol.md, "Move transfer"),
  * source agent to target agent over the mesh, TCP FW_PORT_MOVE (7106, lib/firewall.h). Frames
  * as everywhere, length:u32be then type:u8 and the body:
- *   HELLO  "osi-move-v3" token[32] n:u8 guest[n] total:u64be   source -> target
+ *   HELLO  "osi-move-v4" token[32] n:u8 guest[n] total:u64be   source -> target
  *          (total: the most DATA bytes that follow; v2 since the move streams,
- *          v3 since END carries no digest)
+ *          v3 since END carries no digest, v4 since a backup copy's OFFER
+ *          and HELD come next)
+ *   OFFER, HELD  a backup copy's only, before DATA: move-offer.h
  *   DATA   the archive's next 1..MOVE_CHUNK bytes                source -> target
  *   END    empty: the source's helper ended the archive whole     source -> target
  *   ACK    ok:u8 text (why not, UTF-8, at most 480 bytes)        target -> source */
@@ -16,11 +18,13 @@
 
 #define MOVE_TOKEN_BYTES 32
 #define MOVE_CHUNK (1u << 20)
-#define MOVE_MAGIC "osi-move-v3"
+#define MOVE_MAGIC "osi-move-v4"
 #define MOVE_HEAD 5 /* length:u32be type:u8 */
 #define MOVE_ACK_TEXT_MAX 480
 
-enum move_frame { MOVE_HELLO = 16, MOVE_DATA = 17, MOVE_END = 18, MOVE_ACK = 19 };
+enum move_frame {
+	MOVE_HELLO = 16, MOVE_DATA = 17, MOVE_END = 18, MOVE_ACK = 19, MOVE_OFFER = 20, MOVE_HELD = 21
+};
 
 struct move_hello {
 	uint8_t token[MOVE_TOKEN_BYTES];

@@ -11,6 +11,7 @@
  * virt-backup-unpack.c stores one into this node's store, verified as the
  * listing and restore verify, or leaves the store as it was. */
 #pragma once
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "lib/backup-keys.h"
@@ -72,6 +73,21 @@ size_t backup_copy_sweep(int gfd, const char *gdir);
 void backup_copy_remove_dir(int parent, const char *name);
 
 /* --- virt-backup-pack.c --- */
+/* One volume file of a chain, as its signed manifest names it. */
+struct backup_copy_file {
+	char id[BACKUP_ID_LEN + 1];
+	char disk[EXPORT_DISK_MAX + 1];
+	uint64_t bytes;
+	char sha256[65];
+};
+#define BACKUP_COPY_FILES_MAX (BACKUP_CHAIN_MAX * EXPORT_VOLUMES_MAX)
+/* Asked by the pack once the chain's links are listed (signatures checked,
+ * no file hashed yet): its n volume files, oldest link first, each in its
+ * manifest's order, and bound, the most the tar can be with all of them;
+ * sets skip[i] for each file the copy is to leave out (the receiver holds
+ * it: backup_copy_held). 0, or -errno with why. */
+typedef int (*backup_copy_offer_fn)(void *ctx, const struct backup_copy_file *f, size_t n,
+				    uint64_t bound, bool *skip, char *err, size_t errlen);
 /* Asked by the pack once the chain is verified, when a volume file of its
  * full is LUKS-encrypted (encrypted[i] for the full's volume i): the
  * ID.keys entry to carry (*text malloc'd; NULL: none), of the chain whose
@@ -79,16 +95,34 @@ void backup_copy_remove_dir(int parent, const char *name);
 typedef int (*backup_copy_keys_fn)(void *ctx, const struct backup_manifest *full,
 				   const struct backup_manifest *top, const bool *encrypted,
 				   char **text, size_t *len, char *err, size_t errlen);
+struct backup_copy_hooks {
+	backup_copy_keys_fn keys;    /* NULL: no keys entry */
+	void *kctx;
+	backup_copy_offer_fn offer;  /* NULL: every file goes */
+	void *octx;
+};
 /* The chain ending at id in gdir (first swept, backup_copy_sweep, when
- * its lock is free; listed with trust, every volume file
- * hashed against its manifest as it is opened, what was hashed is what is
- * written) as the tar, into out from its current offset, with keys' entry
- * last when it gives one (keys NULL: none); *bytes: the tar's size.
+ * its lock is free; listed with trust; each volume file that goes hashed
+ * against its manifest as it is opened, what was hashed is what is
+ * written; one the offer hook skips is left out, unread but for the full's
+ * qcow2 header) as the tar, into out from its current offset, with the keys
+ * hook's entry last when it gives one; *bytes: the tar's size, at most the
+ * bound offered less the skipped files' bytes.
  * -ENOENT: no such backup; -ENOSPC: out's filesystem lacks the room;
  * -EBADMSG: a link damaged or the chain broken. */
 int backup_copy_pack(const char *gdir, const char *id, backup_trust_fn trust, void *ctx,
-		     backup_copy_keys_fn keys, void *kctx, int out, uint64_t *bytes, char *err,
+		     const struct backup_copy_hooks *hooks, int out, uint64_t *bytes, char *err,
 		     size_t errlen);
+
+/* --- virt-backup-held.c --- */
+/* Which of the n offered files the store dir/guest holds with that content:
+ * held[i] when a backup there, its signature by whom trust accepts, has
+ * the file's id, its manifest names the disk with that size and SHA-256,
+ * and the file hashes to it now (what the store is trusted for is what it
+ * hashes, never a name). Under the guest's lock. *bytes: the held files'. */
+int backup_copy_held(const char *dir, const char *guest, backup_trust_fn trust, void *ctx,
+		     const struct backup_copy_file *f, size_t n, bool *held, uint64_t *bytes,
+		     char *err, size_t errlen);
 
 /* --- virt-backup-unpack.c --- */
 /* What a receiver opens a copy's keys with: its identity (their recipient)
@@ -102,7 +136,9 @@ struct backup_copy_keys_in {
  * directory, every link checked (a signature trust accepts, every file's
  * size and SHA-256, each qcow2 header, the manifest's guest, one whole
  * chain ending at its newest link), then each link the store lacks moved in
- * (volumes, signature, manifest last). A link the store holds must have the
+ * (volumes, signature, manifest last). A volume file the copy leaves out
+ * (the sender was told the store holds it) is taken from the store's link
+ * of the same manifest, byte for byte, and checked as if it had come. A link the store holds must have the
  * same manifest, byte for byte; it is left as it is if intact (signature,
  * signer, every file's SHA-256), else its other files are replaced from
  * the copy's. A copy with keys (ID.keys) must have them signed by whom

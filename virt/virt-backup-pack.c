@@ -1,11 +1,13 @@
 /* Packing the chain ending at one backup of this node's store into a backup
- * copy's tar (virt/virt-backup-copy.h). Every link is listed and its
- * volume files hashed before a byte is written; the bytes written are
- * read from the descriptors that were hashed. */
+ * copy's tar (virt/virt-backup-copy.h). Every link is listed, the files the
+ * receiver holds are left out (the offer hook), and the others hashed before
+ * a byte is written; the bytes written are read from the descriptors that
+ * were hashed. */
 #include <archive.h>
 #include <archive_entry.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +27,7 @@ struct link {
 	char *json, *sig;
 	size_t json_len, sig_len;
 	int fds[EXPORT_VOLUMES_MAX];
+	bool skip[EXPORT_VOLUMES_MAX];  /* left out: the receiver holds it */
 };
 
 struct packing {
@@ -32,7 +35,8 @@ struct packing {
 	struct backup_entry *e;
 	size_t n, len, *chain;
 	struct link *l;
-	uint64_t need;          /* the files' bytes in all */
+	uint64_t need;          /* the bytes of the files that go */
+	uint64_t bound;         /* what the tar may be: as offered, less what is skipped */
 	char *keys;             /* the ID.keys entry, or NULL */
 	size_t keys_len;
 	char *err;
@@ -96,13 +100,76 @@ static int verify(struct packing *p, const char *id)
 		l->e = &p->e[p->chain[k]];
 		for (unsigned i = 0; i < EXPORT_VOLUMES_MAX; i++)
 			l->fds[i] = -1;
-		if ((ret = backup_verify_files(p->gdir, l->e, l->fds, p->err, p->errlen)) < 0 ||
-		    (ret = texts(p, l)) < 0)
+		if ((ret = texts(p, l)) < 0)
 			return ret;
-		for (unsigned i = 0; i < l->e->m.nvol; i++)
-			p->need += l->e->m.vol[i].bytes;
 	}
 	return 0;
+}
+
+/* The chain's volume files to the offer hook, which says which to leave
+ * out; the bound counts every file and the keys at their largest. */
+static int offer(struct packing *p, const struct backup_copy_hooks *h)
+{
+	struct backup_copy_file f[BACKUP_COPY_FILES_MAX];
+	bool skip[BACKUP_COPY_FILES_MAX] = { false };
+	size_t n = 0, at = 0;
+	int ret = 0;
+
+	p->bound = p->need + BACKUP_KEYS_MAX + TAR_OVERHEAD;
+	for (size_t k = 0; k < p->len; k++)
+		for (unsigned i = 0; i < p->l[k].e->m.nvol && n < BACKUP_COPY_FILES_MAX; i++, n++) {
+			const struct backup_manifest *m = &p->l[k].e->m;
+
+			memcpy(f[n].id, m->id, sizeof(f[n].id));
+			memcpy(f[n].disk, m->vol[i].disk, sizeof(f[n].disk));
+			memcpy(f[n].sha256, m->vol[i].sha256, sizeof(f[n].sha256));
+			f[n].bytes = m->vol[i].bytes;
+			p->bound += f[n].bytes;
+		}
+	if (h && h->offer)
+		ret = h->offer(h->octx, f, n, p->bound, skip, p->err, p->errlen);
+	for (size_t k = 0; !ret && k < p->len; k++)
+		for (unsigned i = 0; i < p->l[k].e->m.nvol; i++, at++)
+			if ((p->l[k].skip[i] = skip[at]))
+				p->bound -= f[at].bytes;
+	return ret;
+}
+
+/* Each file that goes, hashed against its manifest: its descriptor kept. */
+static int hash(struct packing *p)
+{
+	int ret = 0;
+
+	for (size_t k = 0; k < p->len && !ret; k++) {
+		struct link *l = &p->l[k];
+
+		for (unsigned i = 0; i < l->e->m.nvol && !ret; i++)
+			if (!l->skip[i] && !(ret = backup_verify_file(p->gdir, &l->e->m, i, &l->fds[i],
+								      p->err, p->errlen)))
+				p->need += l->e->m.vol[i].bytes;
+	}
+	return ret;
+}
+
+/* The first bytes of the full's volume file i: from the descriptor hashed,
+ * or, for one left out, from the file (whether it is LUKS decides only
+ * whether keys go; the receiver checks them against the full's hash). */
+static bool full_head(struct packing *p, unsigned i, uint8_t head[36])
+{
+	const struct backup_manifest *m = &p->l[0].e->m;
+	char name[BACKUP_FILE_MAX], path[PATH_MAX];
+	int fd = p->l[0].fds[i];
+	bool ok;
+
+	if (fd < 0) {
+		backup_volume_file(m->id, m->vol[i].disk, name, sizeof(name));
+		snprintf(path, sizeof(path), "%s/%s", p->gdir, name);
+		fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	}
+	ok = fd >= 0 && pread(fd, head, 36, 0) == 36;
+	if (fd >= 0 && fd != p->l[0].fds[i])
+		close(fd);
+	return ok;
 }
 
 /* The keys entry, when the chain's full has an encrypted volume file
@@ -117,8 +184,7 @@ static int keys_of(struct packing *p, backup_copy_keys_fn keys, void *kctx)
 	if (!keys)
 		return 0;
 	for (unsigned i = 0; i < full->nvol; i++) {
-		encrypted[i] = pread(p->l[0].fds[i], head, sizeof(head), 0) == sizeof(head) &&
-			       get_be32(head + 32) == 2;
+		encrypted[i] = full_head(p, i, head) && get_be32(head + 32) == 2;
 		any |= encrypted[i];
 	}
 	if (!any)
@@ -232,7 +298,8 @@ static int write_tar(struct packing *p, int out)
 		if (!ret)
 			ret = put_text(a, m->id, "sig", l->sig, l->sig_len, m->created);
 		for (unsigned i = 0; !ret && i < m->nvol; i++)
-			ret = put_volume(p, a, m, i, l->fds[i], buf);
+			if (!l->skip[i])
+				ret = put_volume(p, a, m, i, l->fds[i], buf);
 	}
 	if (!ret && p->keys) /* the newest link's id: after it, nothing */
 		ret = put_text(a, p->l[p->len - 1].e->m.id, "keys", p->keys, p->keys_len,
@@ -264,7 +331,7 @@ static void done(struct packing *p)
 }
 
 int backup_copy_pack(const char *gdir, const char *id, backup_trust_fn trust, void *ctx,
-		     backup_copy_keys_fn keys, void *kctx, int out, uint64_t *bytes, char *err,
+		     const struct backup_copy_hooks *hooks, int out, uint64_t *bytes, char *err,
 		     size_t errlen)
 {
 	struct packing p = { .gdir = gdir, .err = err, .errlen = errlen };
@@ -276,11 +343,15 @@ int backup_copy_pack(const char *gdir, const char *id, backup_trust_fn trust, vo
 		err[0] = '\0';
 	sweep(gdir);
 	if ((ret = backup_list(gdir, trust, ctx, &p.e, &p.n, err, errlen)) < 0 ||
-	    (ret = verify(&p, id)) < 0 || (ret = keys_of(&p, keys, kctx)) < 0 ||
+	    (ret = verify(&p, id)) < 0 || (ret = offer(&p, hooks)) < 0 || (ret = hash(&p)) < 0 ||
+	    (ret = keys_of(&p, hooks ? hooks->keys : NULL, hooks ? hooks->kctx : NULL)) < 0 ||
 	    (ret = room(&p, out)) < 0 || (ret = write_tar(&p, out)) < 0)
 		goto cleanup;
 	if (start >= 0 && (end = lseek(out, 0, SEEK_CUR)) >= start)
 		*bytes = (uint64_t)(end - start);
+	if (*bytes > p.bound) /* the offer's bound is what the receiver takes */
+		ret = errbuf_fail(-EFBIG, err, errlen, "the packed copy's %llu bytes exceed its bound "
+				  "of %llu", (unsigned long long)*bytes, (unsigned long long)p.bound);
 cleanup:
 	done(&p);
 	if (ret == -ENOMEM && errlen && !err[0])

@@ -304,6 +304,18 @@ static int verify_one(const char *gdir, const struct backup_manifest *m, unsigne
 	return 0;
 }
 
+int backup_verify_file(const char *gdir, const struct backup_manifest *m, unsigned i, int *fd,
+		       char *err, size_t errlen)
+{
+	int ret = verify_one(gdir, m, i, fd, err, errlen);
+
+	if (ret < 0 && *fd >= 0) {
+		close(*fd);
+		*fd = -1;
+	}
+	return ret;
+}
+
 int backup_verify_files(const char *gdir, const struct backup_entry *e, int *fds, char *err,
 			size_t errlen)
 {

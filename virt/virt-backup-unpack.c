@@ -1,7 +1,9 @@
 /* Storing a backup copy from a peer (virt/virt-backup-copy.h). Under the
  * guest directory's lock: the tar is written into a staging directory of
  * root's (<gdir>/.incoming.XXXXXX, never listed: not an ID.json), checked
- * there as the listing and restore check the store, compared with what the
+ * there as the listing and restore check the store (a volume file the copy
+ * leaves out, since the store holds it, linked in from the store first and
+ * checked with the rest), compared with what the
  * store holds (a damaged link it holds gets the copy's files), and only
  * then moved in link by link, its manifest last (the listing finds a backup
  * by its manifest). Any failure removes what this copy moved in and the
@@ -35,6 +37,9 @@ struct unpacking {
 	size_t nlinks, stored;
 	bool fresh[BACKUP_CHAIN_MAX];                  /* the store lacks it */
 	bool repair[BACKUP_CHAIN_MAX];                 /* the store's is damaged */
+	unsigned linked[BACKUP_CHAIN_MAX];             /* volume files taken from the store */
+	size_t taken;                                  /* all of them, */
+	uint64_t taken_bytes;                          /* and their bytes */
 	size_t repaired;
 	bool encrypted;                                /* a volume file is LUKS qcow2 */
 	bool full_luks[EXPORT_VOLUMES_MAX];            /* the full's volume i is */
@@ -158,6 +163,64 @@ static int headers(struct unpacking *u, const struct backup_entry *e)
 		}
 		if (fds[i] >= 0)
 			close(fds[i]);
+	}
+	return ret;
+}
+
+/* Link k's volume file name, left out of the copy: a hard link to the
+ * store's, which must hold link k under the same manifest, byte for byte
+ * (text, the staged one). */
+static int take_held(struct unpacking *u, size_t k, const char *text, size_t len, const char *name)
+{
+	char json[BACKUP_FILE_MAX], *mine = NULL;
+	size_t mlen;
+	int ret;
+
+	backup_file_name(u->ids[k], "json", json, sizeof(json));
+	ret = backup_read_small(u->gdir, json, BACKUP_MANIFEST_MAX, &mine, &mlen, u->err, u->errlen);
+	if (ret == 0 && (mlen != len || memcmp(mine, text, len)))
+		ret = -EEXIST;
+	free(mine);
+	if (ret == 0 && linkat(u->gfd, name, u->sfd, name, 0) < 0)
+		ret = -errno;
+	if (ret < 0)
+		return errbuf_fail(-EBADMSG, u->err, u->errlen, "the copy leaves out %s, which the store "
+				   "here does not hold with backup %s's manifest (%s)", name, u->ids[k],
+				   ret == -EEXIST ? "it holds another" : strerror(-ret));
+	return 0;
+}
+
+/* The volume files the copy leaves out (its sender was told the store
+ * holds them: move-offer.h), each taken from the store into the staging
+ * directory; check() then hashes them against the copy's signed manifests
+ * as if they had come. A manifest that does not parse is left to check(). */
+static int fill(struct unpacking *u)
+{
+	char name[BACKUP_FILE_MAX], *text = NULL;
+	struct backup_manifest m;
+	size_t len;
+	int ret = 0;
+
+	for (size_t k = 0; k < u->nlinks && !ret; k++) {
+		backup_file_name(u->ids[k], "json", name, sizeof(name));
+		if ((ret = backup_read_small(u->staging, name, BACKUP_MANIFEST_MAX, &text, &len, u->err,
+					     u->errlen)) < 0)
+			break;
+		if (backup_manifest_parse(text, len, &m, name, sizeof(name)) < 0 || m.nvol == u->nvol[k])
+			m.nvol = 0;
+		for (unsigned i = 0; i < m.nvol && !ret; i++) {
+			backup_volume_file(m.id, m.vol[i].disk, name, sizeof(name));
+			if (faccessat(u->sfd, name, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
+				continue;
+			if ((ret = take_held(u, k, text, len, name)) == 0) {
+				u->nvol[k]++;
+				u->linked[k]++;
+				u->taken++;
+				u->taken_bytes += m.vol[i].bytes;
+			}
+		}
+		free(text);
+		text = NULL;
 	}
 	return ret;
 }
@@ -346,7 +409,7 @@ static int sound(struct unpacking *u, size_t i)
 		snprintf(why, sizeof(why), "not listed");
 	else if (!u->held[at].intact)
 		snprintf(why, sizeof(why), "%s", u->held[at].why);
-	else
+	else if (u->linked[i] < u->e[i].m.nvol) /* all linked: check() hashed these very files */
 		backup_verify_files(u->gdir, &u->held[at], NULL, why, sizeof(why));
 	if ((u->repair[i] = why[0] != '\0'))
 		log_info("backup %s in %s is damaged (%s): its files are replaced from the copy",
@@ -452,7 +515,7 @@ int backup_copy_unpack(const char *dir, const char *guest, int fd, backup_trust_
 {
 	struct unpacking u = { .guest = guest, .gfd = -1, .sfd = -1, .trust = trust, .ctx = ctx,
 			       .kin = kin, .err = err, .errlen = errlen };
-	char fixed[64] = "";
+	char fixed[64] = "", kept[128] = "", size[32];
 	struct stat st;
 	int ret, lock = -1;
 
@@ -467,13 +530,18 @@ int backup_copy_unpack(const char *dir, const char *guest, int fd, backup_trust_
 	if ((ret = backup_lock(u.gdir, &lock, err, errlen)) < 0)
 		goto cleanup;
 	backup_copy_sweep(u.gfd, u.gdir); /* the lock is ours: no copy or backup is under way */
-	if ((ret = room(&u, u.size)) < 0 || (ret = stage(&u, fd)) < 0 || (ret = check(&u)) < 0 ||
+	if ((ret = room(&u, u.size)) < 0 || (ret = stage(&u, fd)) < 0 || (ret = fill(&u)) < 0 ||
+	    (ret = check(&u)) < 0 ||
 	    (ret = keys(&u)) < 0 || (ret = compare(&u)) < 0 || (ret = commit(&u)) < 0)
 		goto cleanup;
 	if (u.repaired)
 		snprintf(fixed, sizeof(fixed), ", %zu of them damaged there and repaired", u.repaired);
+	format_size(u.taken_bytes, size, sizeof(size));
+	if (u.taken)
+		snprintf(kept, sizeof(kept), "; %zu volume file(s) (%s) held here already, checked, "
+			 "not sent again", u.taken, size);
 	snprintf(summary, slen, "%zu backup(s) of %s stored in %s, %zu already there%s (the chain "
-		 "ending at %s)%s%s", u.stored, guest, u.gdir, u.n - u.stored, fixed, u.e[u.n - 1].m.id,
+		 "ending at %s)%s%s%s", u.stored, guest, u.gdir, u.n - u.stored, fixed, u.e[u.n - 1].m.id, kept,
 		 !u.encrypted ? "" : u.kept_name[0] ?
 		 "; LUKS-encrypted, its volumes' keys kept here sealed to this node's seal key: "
 		 "restorable here into a guest made again too" :

@@ -77,6 +77,10 @@ int backup_read_small(const char *gdir, const char *name, size_t max, char **tex
  * and close: what was hashed is what is used. */
 int backup_verify_files(const char *gdir, const struct backup_entry *e, int *fds, char *err,
 			size_t errlen);
+/* Volume file i of m alone, as backup_verify_files checks each: its open
+ * descriptor into *fd (-1 on failure). */
+int backup_verify_file(const char *gdir, const struct backup_manifest *m, unsigned i, int *fd,
+		       char *err, size_t errlen);
 /* What a chain link's first EXPORT_QCOW2_HEAD bytes may be: qcow2 v2 or v3
  * without an external data file (a backing file named there is never
  * opened: restore names each link's backing itself). NULL if fine. */

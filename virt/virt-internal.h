@@ -97,6 +97,10 @@ int virt_fail(struct virt_host *h, int ret, const char *fmt, ...) __attribute__(
 /* The same, followed by ": " and libvirt's last error message. */
 int virt_fail_lv(struct virt_host *h, int ret, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 const char *virt_lv_error(void);
+/* flags, and for a domain with checkpoints (a running guest's backups made
+ * them) VIR_DOMAIN_UNDEFINE_CHECKPOINTS_METADATA, which libvirt otherwise
+ * requires to undefine it (not every driver takes the flag: only then). */
+unsigned virt_undefine_flags(virDomainPtr dom, unsigned flags);
 
 /* virt-pool.c */
 int virt_vol_create(struct virt_host *h, const char *xml, virStorageVolPtr *out);

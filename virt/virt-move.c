@@ -91,7 +91,7 @@ int virt_move_undefine(struct virt_host *h, const char *name)
 		return ret;
 	if (!shut_off(dom))
 		ret = virt_fail(h, -EBUSY, "%s is running here: it is not undefined", name);
-	else if (virDomainUndefine(dom) < 0)
+	else if (virDomainUndefineFlags(dom, virt_undefine_flags(dom, 0)) < 0)
 		ret = virt_fail_lv(h, -EIO, "cannot undefine %s", name);
 	virDomainFree(dom);
 	return ret;

@@ -49,6 +49,12 @@ const char *virt_state_name(enum virt_state state)
 	return (unsigned)state <= VIRT_STATE_CRASHED ? state_names[state] : "unknown";
 }
 
+unsigned virt_undefine_flags(virDomainPtr dom, unsigned flags)
+{
+	return virDomainListAllCheckpoints(dom, NULL, 0) > 0 ?
+	       flags | VIR_DOMAIN_UNDEFINE_CHECKPOINTS_METADATA : flags;
+}
+
 const char *virt_lv_error(void)
 {
 	const char *msg = virGetLastErrorMessage();
@@ -574,7 +580,7 @@ int virt_guest_destroy(struct virt_host *h, const char *name, unsigned *kept)
 		ret = virt_fail_lv(h, -EIO, "cannot stop %s", name);
 		goto cleanup;
 	}
-	if (virDomainUndefineFlags(dom, UNDEFINE_FLAGS) < 0) {
+	if (virDomainUndefineFlags(dom, virt_undefine_flags(dom, UNDEFINE_FLAGS)) < 0) {
 		ret = virt_fail_lv(h, -EIO, "cannot undefine %s", name);
 		goto cleanup;
 	}
@@ -664,7 +670,7 @@ static void rollback(struct virt_host *h, struct rollback *r, const char *name)
 	if (r->dom) {
 		if (virDomainIsActive(r->dom) == 1 && virDomainDestroy(r->dom) < 0)
 			log_warn("rollback %s: cannot stop: %s", name, virt_lv_error());
-		if (virDomainUndefineFlags(r->dom, UNDEFINE_FLAGS) < 0)
+		if (virDomainUndefineFlags(r->dom, virt_undefine_flags(r->dom, UNDEFINE_FLAGS)) < 0)
 			log_warn("rollback %s: cannot undefine: %s", name, virt_lv_error());
 		else
 			undone++;

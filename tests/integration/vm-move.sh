@@ -18,6 +18,9 @@
 #   2. a byte flipped as it arrives on node-a (OSI_MOVE_TEST_FLIP in its
 #      agent's environment) fails the move back: the guest stays on node-b,
 #      defined and startable, nothing of it on node-a;
+#   backups of vault1 copied from node-b to node-a (vm backup --to): a
+#      second copy of a chain grown by one incremental sends that incremental
+#      alone; a full altered on node-a is sent again and replaced;
 #   a guest with an encrypted archive (where libvirt keeps secrets) moves,
 #      its key sealed to the target, and boots there; its backup copied back
 #      carries its key, so made again there (a new key) it is restored from
@@ -309,15 +312,67 @@ out=$(HELPER_CALL_RECORD=$BID "$HC" "$T/virt-a.sock" backup-out vault1 2>&1) &&
 	die "the helper packed a backup without the fleet's approval: $out"
 [[ $out == *"no approval of the fleet arrived"* ]] || die "backup-out without approval: $out"
 n_a=$(stored_on_a)
-out=$(HELPER_CALL_FD="$T/marker.raw" HELPER_CALL_RECORD=$BID HELPER_CALL_APPROVAL=00112233445566778899 \
+out=$(HELPER_CALL_RECORD=$BID HELPER_CALL_APPROVAL=00112233445566778899 \
 	"$HC" "$T/virt-a.sock" backup-in vault1 2>&1) && die "the helper took a backup-in without the fleet's approval: $out"
 [[ $out == *"not approved by the fleet"* ]] || die "backup-in without approval: $out"
+out=$(HELPER_CALL_FD="$T/marker.raw" "$HC" "$T/virt-a.sock" backup-in vault1 2>&1) &&
+	die "the helper took a backup-in's file with its request: $out"
+[[ $out == *"only a move-in brings a file with its request"* ]] || die "backup-in with a file: $out"
 (( $(stored_on_a) == n_a )) || die "a refused backup-in changed node-a's store"
 pass "node-a's helper refuses a backup-out and a backup-in (with a restore) that the fleet did not sign"
 out=$(bk 2>&1) || die "a backup kept on node-b alone: $out"
 BID2=$(sed -n 's/^Backup \([0-9T]*Z\) of vault1.*/\1/p' <<< "$out" | tail -n 1)
 [[ -n $BID2 && ! -e $T/a/backups/vault1/$BID2.json ]] || die "backup $BID2 on node-b: $out"
 pass "backup $BID of vault1 made on node-b and copied to node-a in $ms ms: listed ok there (signed by node-b, a live member), its files identical, the marker in it; a second copy adds the second backup, a third with --keep 2 prunes node-a's oldest"
+
+# ---- a chain's next copies carry only what node-a lacks ----
+# vault1 running on node-b: a full with a checkpoint, then incrementals on it.
+# Each copy offers the chain's files; node-a's helper hashes those it holds
+# and only the rest travel (the bytes sent: the copy line's first figure).
+sent_bytes() { numfmt --from=iec "$(sed -n 's/.*copy: \([0-9.]*[KMGT]\?\)B\? of .*/\1/p' <<< "$1" | tail -n 1)"; }
+qemu-img info -U "$(arch b)" | grep -q 'compat: 0.10' && qemu-img amend -f qcow2 -o compat=1.1 "$(arch b)"
+lvt b start vault1 >/dev/null || die "vault1 does not start on node-b for the chain's copies"
+out=$(bk --to node-a 2>&1) || die "a full of the running vault1, copied: $out"
+CF=$(sed -n 's/^Backup \([0-9T]*Z\) of vault1.*/\1/p' <<< "$out" | tail -n 1)
+[[ -n $CF && $out == *": full, "* && $out != *"no checkpoint"* ]] || die "a full with a checkpoint: $out"
+[[ $out != *"held here already"* ]] || die "the chain's first copy held something: $out"
+out=$(bk --to node-a 2>&1) || die "an incremental of vault1, copied: $out"
+log "$out"
+CI=$(sed -n 's/^Backup \([0-9T]*Z\) of vault1.*/\1/p' <<< "$out" | tail -n 1)
+[[ $out == *"incremental on $CF"* ]] || die "not an incremental on $CF: $out"
+[[ $out == *"1 backup(s) of vault1 stored in "*", 1 already there ("*"; 1 volume file(s) ("*") held here already, checked, not sent again"* ]] ||
+	die "the incremental's copy did not leave out the full node-a holds: $out"
+full_size=$(stat -c %s "$T/b/backups/vault1/$CF.archive.qcow2")
+inc_size=$(stat -c %s "$T/b/backups/vault1/$CI.archive.qcow2")
+sent=$(sent_bytes "$out")
+(( sent < full_size && sent < inc_size + 1048576 )) ||
+	die "the incremental's copy sent $sent bytes (the full's file $full_size, the incremental's $inc_size)"
+for f in "$T/b/backups/vault1/$CI".*; do
+	cmp -s "$f" "$T/a/backups/vault1/${f##*/}" || die "node-a's ${f##*/} differs from node-b's"
+done
+pass "a second copy of the chain ($CF, then $CI) sent $sent bytes: the incremental ($inc_size bytes), not the full ($full_size bytes) node-a held"
+# the full's file on node-a altered (its size kept): not held, sent again, replaced
+printf '\x5a\xa5' | dd of="$T/a/backups/vault1/$CF.archive.qcow2" bs=1 seek=1000 conv=notrunc status=none
+cmp -s "$T/a/backups/vault1/$CF.archive.qcow2" "$T/b/backups/vault1/$CF.archive.qcow2" && die "the tampering changed nothing"
+out=$(bk --to node-a 2>&1) || die "a copy over an altered full: $out"
+log "$out"
+[[ $out == *"incremental on $CI"* ]] || die "not an incremental on $CI: $out"
+[[ $out == *", 2 already there, 1 of them damaged there and repaired ("*"; 1 volume file(s) ("*") held here already, checked, not sent again"* ]] ||
+	die "the copy did not send the altered full again: $out"
+sent=$(sent_bytes "$out")
+(( sent >= full_size )) || die "the copy over an altered full sent $sent bytes, less than the full's $full_size"
+cmp -s "$T/a/backups/vault1/$CF.archive.qcow2" "$T/b/backups/vault1/$CF.archive.qcow2" ||
+	die "node-a's altered full was not replaced"
+out=$(backups_on_a 2>&1) || die "vm backups on node-a: $out"
+grep -q "^$CF .* ok\$" <<< "$out" || die "node-a does not list $CF as ok: $out"
+off b || die "vault1 did not stop on node-b"
+# the checkpoints' bitmaps out of the archive again: QEMU marks them in the
+# file while the guest runs, which the byte-for-byte checks below would see
+for bm in $(qemu-img info -U --output=json "$(arch b)" | jq -r '."format-specific".data.bitmaps[]?.name'); do
+	qemu-img bitmap --remove "$(arch b)" "$bm" || die "removing bitmap $bm from vault1's archive"
+done
+SUM=$(sha256sum < "$(arch b)")
+pass "the full's file altered on node-a: the next copy sent it again ($sent bytes) with the new incremental, and node-a's is whole again"
 
 # ---- an encrypted data volume: its key travels sealed to the target ----
 out=$(cli vm create --type totebox --name vault2 --node node-a --memory 192M --vcpus 1 --yes 2>&1) ||

@@ -124,7 +124,7 @@ static int pack(struct fx *f, const char *guest, const char *id)
 
 	assert_true(fd >= 0);
 	snprintf(gdir, sizeof(gdir), "%s/%s", f->src, guest);
-	assert_int_equal(backup_copy_pack(gdir, id, trust_id, &f->id, NULL, NULL, fd, &bytes, f->err,
+	assert_int_equal(backup_copy_pack(gdir, id, trust_id, &f->id, NULL, fd, &bytes, f->err,
 					  sizeof(f->err)), 0);
 	assert_int_equal(lseek(fd, 0, SEEK_END), (off_t)bytes);
 	return fd;
@@ -230,7 +230,8 @@ static int pack_keys(struct fx *f, const char *id, struct keyctx *c)
 	int fd = memfd_create("copy", MFD_CLOEXEC);
 
 	snprintf(gdir, sizeof(gdir), "%s/vault1", f->src);
-	assert_int_equal(backup_copy_pack(gdir, id, trust_id, &f->id, make_keys, c, fd, &bytes, f->err,
+	assert_int_equal(backup_copy_pack(gdir, id, trust_id, &f->id,
+					  &(struct backup_copy_hooks){ .keys = make_keys, .kctx = c }, fd, &bytes, f->err,
 					  sizeof(f->err)), 0);
 	return fd;
 }
@@ -795,7 +796,7 @@ static void not_a_copy(void **state)
 
 		fd = memfd_create("copy", MFD_CLOEXEC);
 		snprintf(gdir, sizeof(gdir), "%s/vault1", f->src);
-		assert_int_equal(backup_copy_pack(gdir, "20261231T000000Z", trust_id, &f->id, NULL, NULL, fd, &bytes,
+		assert_int_equal(backup_copy_pack(gdir, "20261231T000000Z", trust_id, &f->id, NULL, fd, &bytes,
 						  f->err, sizeof(f->err)), -ENOENT);
 		close(fd);
 	}

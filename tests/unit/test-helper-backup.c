@@ -129,7 +129,8 @@ static void copy_between_nodes(void **state)
 	size_t n;
 	int fd;
 
-	assert_int_equal(helper_backup_out(&f->a, "vault1", I1, "", &fd, &bytes, f->err, sizeof(f->err)), 0);
+	assert_int_equal(helper_backup_out(&f->a, "vault1", I1, "", NULL, NULL, &fd, &bytes, f->err,
+					   sizeof(f->err)), 0);
 	assert_true(bytes > 0);
 	assert_int_equal(fcntl(fd, F_GETFL) & O_ACCMODE, O_RDONLY);
 	assert_int_equal(lseek(fd, 0, SEEK_END), (off_t)bytes);
@@ -146,11 +147,161 @@ static void copy_between_nodes(void **state)
 	free(e);
 	/* host.conf's backup_dir, when set */
 	snprintf(f->b.backup_dir, sizeof(f->b.backup_dir), "%s/elsewhere", f->base);
-	assert_int_equal(helper_backup_out(&f->a, "vault1", F1, "", &fd, &bytes, f->err, sizeof(f->err)), 0);
+	assert_int_equal(helper_backup_out(&f->a, "vault1", F1, "", NULL, NULL, &fd, &bytes, f->err,
+					   sizeof(f->err)), 0);
 	assert_int_equal(helper_backup_in(&f->b, "vault1", fd, f->summary, sizeof(f->summary), f->err,
 					  sizeof(f->err)), 0);
 	close(fd);
 	assert_non_null(strstr(f->summary, "/elsewhere/vault1"));
+}
+
+/* The target's side of the offer, as the movers carry it: node b's helper
+ * says what it holds (or, to play a lying source, every file is said held). */
+struct asked {
+	struct fx *f;
+	bool all;
+	unsigned n;
+	bool held[MOVE_OFFER_MAX];
+	uint64_t bound, held_bytes;
+};
+
+static int ask_b(void *ctx, const struct move_offer *o, uint64_t bound, bool *held, char *err,
+		 size_t errlen)
+{
+	struct asked *a = ctx;
+	int ret = 0;
+
+	a->n = o->n;
+	a->bound = bound;
+	if (a->all)
+		for (unsigned k = 0; k < o->n; k++)
+			held[k] = true;
+	else
+		ret = helper_backup_held(&a->f->b, "vault1", o, held, &a->held_bytes, err, errlen);
+	memcpy(a->held, held, o->n * sizeof(*held));
+	return ret;
+}
+
+static int copy_asked(struct fx *f, const char *id, struct asked *a, uint64_t *bytes)
+{
+	int fd, ret;
+
+	assert_int_equal(helper_backup_out(&f->a, "vault1", id, "", ask_b, a, &fd, bytes, f->err,
+					   sizeof(f->err)), 0);
+	assert_true(*bytes <= a->bound - a->held_bytes);
+	f->summary[0] = '\0';
+	ret = helper_backup_in(&f->b, "vault1", fd, f->summary, sizeof(f->summary), f->err,
+			       sizeof(f->err));
+	close(fd);
+	return ret;
+}
+
+static void b_file(struct fx *f, const char *id, char *path, size_t len)
+{
+	snprintf(path, len, "%s/backups/vault1/%s.data.qcow2", f->b.state_dir, id);
+}
+
+/* A second copy of a chain that grew by one incremental sends only that
+ * incremental's file: what the target holds, hashed there against the
+ * offer, stays out of the copy and is taken from its store. A held file
+ * altered there is sent again and replaced. */
+static void sends_only_what_is_missing(void **state)
+{
+	struct fx *f = *state;
+	struct asked a = { .f = f };
+	char path[PATH_MAX + 64], apath[PATH_MAX + 64];
+	uint64_t first, second, third, whole;
+	struct backup_entry *e;
+	size_t n;
+	int fd;
+
+	assert_int_equal(copy_asked(f, I1, &a, &first), 0);
+	assert_int_equal(a.n, 2);
+	assert_false(a.held[0] || a.held[1]);
+	assert_non_null(strstr(f->summary, "2 backup(s) of vault1 stored in "));
+	assert_null(strstr(f->summary, "held here already"));
+
+	backup(f, &f->id, "20261203T000000Z", I1);
+	memset(&a, 0, sizeof(a));
+	a.f = f;
+	assert_int_equal(copy_asked(f, "20261203T000000Z", &a, &second), 0);
+	assert_int_equal(a.n, 3);
+	assert_true(a.held[0] && a.held[1] && !a.held[2]);
+	assert_int_equal(a.held_bytes, 240);
+	/* each file left out is its tar header and its block, 1024 bytes */
+	assert_int_equal(helper_backup_out(&f->a, "vault1", "20261203T000000Z", "", NULL, NULL, &fd,
+					   &whole, f->err, sizeof(f->err)), 0);
+	close(fd);
+	assert_true(whole > first && second + 2 * 1024 == whole);
+	assert_non_null(strstr(f->summary, "1 backup(s) of vault1 stored in "));
+	assert_non_null(strstr(f->summary, "2 already there ("));
+	assert_non_null(strstr(f->summary, "; 2 volume file(s) (240B) held here already, checked, not "
+			       "sent again"));
+	snprintf(path, sizeof(path), "%s/backups/vault1", f->b.state_dir);
+	assert_int_equal(backup_list(path, NULL, NULL, &e, &n, f->err, sizeof(f->err)), 0);
+	assert_int_equal(n, 3);
+	assert_true(e[0].intact && e[1].intact && e[2].intact);
+	free(e);
+
+	/* the full's file altered on b (same size): sent again, and replaced */
+	b_file(f, F1, path, sizeof(path));
+	assert_true((fd = open(path, O_WRONLY)) >= 0);
+	assert_int_equal(pwrite(fd, "x", 1, 100), 1);
+	close(fd);
+	memset(&a, 0, sizeof(a));
+	a.f = f;
+	assert_int_equal(copy_asked(f, "20261203T000000Z", &a, &third), 0);
+	assert_true(!a.held[0] && a.held[1] && a.held[2]);
+	assert_non_null(strstr(f->summary, "0 backup(s) of vault1 stored in "));
+	assert_non_null(strstr(f->summary, "3 already there, 1 of them damaged there and repaired"));
+	assert_non_null(strstr(f->summary, "; 2 volume file(s) (240B) held here already"));
+	snprintf(apath, sizeof(apath), "%s/backups/vault1/%s.data.qcow2", f->a.state_dir, F1);
+	{
+		char x[120], y[120];
+		int fa = open(apath, O_RDONLY), fb = open(path, O_RDONLY);
+
+		assert_int_equal(read(fa, x, sizeof(x)), 120);
+		assert_int_equal(read(fb, y, sizeof(y)), 120);
+		assert_memory_equal(x, y, 120);
+		close(fa);
+		close(fb);
+	}
+}
+
+/* Nothing is taken on the word of a name: a file offered with another
+ * SHA-256 than the one the store's signed manifest names is not held, and
+ * a copy that leaves out a file the store does not hold is refused whole. */
+static void held_only_by_content(void **state)
+{
+	struct fx *f = *state;
+	struct asked a = { .f = f };
+	struct move_offer o = { .n = 1 };
+	char path[PATH_MAX + 64];
+	bool held[1] = { true };
+	uint64_t bytes, hb = 7;
+
+	strcpy(o.f[0].id, F1);
+	strcpy(o.f[0].disk, "data");
+	o.f[0].bytes = 120;
+	/* nothing of vault1 on b yet */
+	assert_int_equal(helper_backup_held(&f->b, "vault1", &o, held, &hb, f->err, sizeof(f->err)), 0);
+	assert_false(held[0]);
+	assert_int_equal(hb, 0);
+	assert_int_equal(copy_asked(f, I1, &a, &bytes), 0);
+	/* the file is there, its manifest names another hash than offered */
+	memset(o.f[0].sha256, 0x5a, 32);
+	assert_int_equal(helper_backup_held(&f->b, "vault1", &o, held, &hb, f->err, sizeof(f->err)), 0);
+	assert_false(held[0]);
+	/* a lying source (every file said held) to a store that lacks them */
+	snprintf(f->b.backup_dir, sizeof(f->b.backup_dir), "%s/elsewhere", f->base);
+	memset(&a, 0, sizeof(a));
+	a.f = f;
+	a.all = true;
+	assert_int_equal(copy_asked(f, I1, &a, &bytes), -EBADMSG);
+	assert_non_null(strstr(f->err, "the copy leaves out " F1 ".data.qcow2, which the store here "
+			       "does not hold"));
+	snprintf(path, sizeof(path), "%s/elsewhere/vault1/%s.json", f->base, F1);
+	assert_int_equal(access(path, F_OK), -1);
 }
 
 static int trust_self(const struct export_sig *s, void *ctx, char *err, size_t errlen)
@@ -211,7 +362,7 @@ static void forwards_kept_key(void **state)
 	snprintf(dst, sizeof(dst), "%s/" F1 ".keys", gdir);
 	assert_int_equal(atomic_write_file(dst, text, len, 0600), 0);
 	free(text);
-	assert_int_equal(helper_backup_out(&c, "vault1", F1, "node-k", &fd, &bytes, f->err,
+	assert_int_equal(helper_backup_out(&c, "vault1", F1, "node-k", NULL, NULL, &fd, &bytes, f->err,
 					   sizeof(f->err)), 0);
 	snprintf(dst, sizeof(dst), "%s/dst", f->base);
 	assert_int_equal(mkdir(dst, 0700), 0);
@@ -226,7 +377,7 @@ static void forwards_kept_key(void **state)
 	snprintf(dst, sizeof(dst), "%s/" F1 ".keys", gdir);
 	assert_int_equal(atomic_write_file(dst, text, len, 0600), 0);
 	free(text);
-	assert_int_equal(helper_backup_out(&c, "vault1", F1, "node-k", &fd, &bytes, f->err,
+	assert_int_equal(helper_backup_out(&c, "vault1", F1, "node-k", NULL, NULL, &fd, &bytes, f->err,
 					   sizeof(f->err)), 0);
 	snprintf(dst, sizeof(dst), "%s/dst2", f->base);
 	assert_int_equal(mkdir(dst, 0700), 0);
@@ -301,7 +452,8 @@ static int out_logged(struct fx *f, const struct host_config *c, int *fd)
 	snprintf(path, sizeof(path), "%s/log", f->base);
 	assert_true((log = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) >= 0);
 	assert_true(saved >= 0 && dup2(log, 2) == 2);
-	ret = helper_backup_out(c, "vault1", F1, "node-k", fd, &bytes, f->summary, sizeof(f->summary));
+	ret = helper_backup_out(c, "vault1", F1, "node-k", NULL, NULL, fd, &bytes, f->summary,
+				sizeof(f->summary));
 	assert_int_equal(dup2(saved, 2), 2);
 	close(saved);
 	close(log);
@@ -393,13 +545,14 @@ static void refusals(void **state)
 	int fd;
 
 	/* no such backup; a chain one of whose links is a stranger's */
-	assert_int_equal(helper_backup_out(&f->a, "vault1", "20261209T000000Z", "", &fd, &bytes, f->err,
+	assert_int_equal(helper_backup_out(&f->a, "vault1", "20261209T000000Z", "", NULL, NULL, &fd, &bytes, f->err,
 					   sizeof(f->err)), -ENOENT);
 	assert_int_equal(fd, -1);
-	assert_int_equal(helper_backup_out(&f->a, "vault2", F1, "", &fd, &bytes, f->err, sizeof(f->err)),
+	assert_int_equal(helper_backup_out(&f->a, "vault2", F1, "", NULL, NULL, &fd, &bytes, f->err,
+					   sizeof(f->err)),
 			 -ENOENT);
 	backup(f, &f->stranger, "20261203T000000Z", I1);
-	assert_int_equal(helper_backup_out(&f->a, "vault1", "20261203T000000Z", "", &fd, &bytes, f->err,
+	assert_int_equal(helper_backup_out(&f->a, "vault1", "20261203T000000Z", "", NULL, NULL, &fd, &bytes, f->err,
 					   sizeof(f->err)), -EBADMSG);
 	assert_non_null(strstr(f->err, "not a live member of the ledger"));
 	/* the receiver: a file opened for writing only, no ledger */
@@ -409,7 +562,8 @@ static void refusals(void **state)
 					  sizeof(f->err)), -EBADF);
 	assert_non_null(strstr(f->err, "not open for reading"));
 	close(fd);
-	assert_int_equal(helper_backup_out(&f->a, "vault1", I1, "", &fd, &bytes, f->err, sizeof(f->err)), 0);
+	assert_int_equal(helper_backup_out(&f->a, "vault1", I1, "", NULL, NULL, &fd, &bytes, f->err,
+					   sizeof(f->err)), 0);
 	snprintf(path, sizeof(path), "%s/ledger", f->b.state_dir);
 	assert_int_equal(unlink(path), 0);
 	assert_int_equal(helper_backup_in(&f->b, "vault1", fd, f->summary, sizeof(f->summary), f->err,
@@ -425,6 +579,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(refusals, setup, teardown),
 		cmocka_unit_test_setup_teardown(forwards_kept_key, setup, teardown),
 		cmocka_unit_test_setup_teardown(carries_keys_of_its_instance_only, setup, teardown),
+		cmocka_unit_test_setup_teardown(sends_only_what_is_missing, setup, teardown),
+		cmocka_unit_test_setup_teardown(held_only_by_content, setup, teardown),
 	};
 
 	if (sodium_init() < 0)
