@@ -359,10 +359,9 @@ static int push_backup(struct taking *t, const struct backup_manifest *m)
 	unstage(t, m);
 	if ((ret = backup_xml(t, m, &bxml, &cxml)) < 0)
 		return ret;
-	/* An encrypted target's key derivation is timed in CPU time, which a
-	 * busy host may show as none ("Unable to get accurate CPU usage"): a
+	/* An encrypted target's new LUKS header (virt_luks_timing_retry): a
 	 * failed begin made nothing, so a few tries. */
-	for (int i = 0; i < 4; i++) {
+	for (unsigned i = 0; i < VIRT_LUKS_TRIES; i++) {
 		bool frozen = freeze(t);
 
 		ret = virDomainBackupBegin(t->dom, bxml, *m->checkpoint ? cxml : NULL, 0);
@@ -376,11 +375,10 @@ static int push_backup(struct taking *t, const struct backup_manifest *m)
 			break;
 		}
 		ret = -EIO;
-		if (!strstr(t->h->err, "accurate CPU usage"))
+		unstage(t, m);
+		if (!virt_luks_timing_retry(i, virt_luks_timing(t->h->err)))
 			break;
 		log_warn("backup of %s: %s; trying again", t->g.name, t->h->err);
-		unstage(t, m);
-		usleep(200 * 1000);
 	}
 	free(bxml);
 	free(cxml);

@@ -102,6 +102,16 @@ const char *virt_lv_error(void);
  * requires to undefine it (not every driver takes the flag: only then). */
 unsigned virt_undefine_flags(virDomainPtr dom, unsigned flags);
 
+/* QEMU times a new LUKS header's key derivation in thread CPU time and gives
+ * up when the host's tick accounting shows none ("Unable to get accurate CPU
+ * usage"; 4 in 40 tries on a 2-core VM when idle, several in a row when
+ * busy, the ticks going to steal time). virt_luks_timing: whether err is
+ * that. virt_luks_timing_retry: whether to try again after failed attempt
+ * (0-based); then it has slept, longer each time (7 s over all the tries). */
+#define VIRT_LUKS_TRIES 8
+bool virt_luks_timing(const char *err);
+bool virt_luks_timing_retry(unsigned attempt, bool timing);
+
 /* virt-pool.c */
 int virt_vol_create(struct virt_host *h, const char *xml, virStorageVolPtr *out);
 int virt_vol_delete(struct virt_host *h, const char *name);

@@ -100,13 +100,20 @@ virStorageVolPtr virt_vol_lookup(struct virt_host *h, const char *name)
 	return v;
 }
 
-/* libvirt's qemu-img times an encrypted volume's key derivation in thread
- * CPU time and gives up when the host's tick accounting shows none ("Unable
- * to get accurate CPU usage"; 4 in 40 tries on this 2-core VM, idle, and
- * several in a row when busy, the ticks going to steal time): up to 8 tries,
- * further apart each time (7 s in all). The error is read before the pool is
- * freed, which clears it. */
-#define VOL_CREATE_TRIES 8
+bool virt_luks_timing(const char *err)
+{
+	return strstr(err, "accurate CPU usage") != NULL;
+}
+
+bool virt_luks_timing_retry(unsigned attempt, bool timing)
+{
+	if (attempt + 1 >= VIRT_LUKS_TRIES || !timing)
+		return false;
+	usleep((useconds_t)(attempt + 1) * 250 * 1000); /* a busy spell may pass */
+	return true;
+}
+
+/* The error is read before the pool is freed, which clears it. */
 int virt_vol_create(struct virt_host *h, const char *xml, virStorageVolPtr *out)
 {
 	virStoragePoolPtr p = pool_get(h);
@@ -114,15 +121,14 @@ int virt_vol_create(struct virt_host *h, const char *xml, virStorageVolPtr *out)
 
 	if (!p)
 		return -ENOENT;
-	for (int i = 0; !(*out = virStorageVolCreateXML(p, xml, 0)); i++) {
+	for (unsigned i = 0; !(*out = virStorageVolCreateXML(p, xml, 0)); i++) {
 		/* libvirt's message holds qemu-img's command line: read whole, not cut to h->err */
-		bool timing = strstr(virt_lv_error(), "accurate CPU usage") != NULL;
+		bool timing = virt_luks_timing(virt_lv_error());
 
 		ret = virt_fail_lv(h, -EIO, "cannot create volume");
-		if (i == VOL_CREATE_TRIES - 1 || !timing)
+		if (!virt_luks_timing_retry(i, timing))
 			break;
 		log_warn("%s; trying again", h->err);
-		usleep((useconds_t)(i + 1) * 250 * 1000); /* a busy spell may pass */
 	}
 	virStoragePoolFree(p);
 	return *out ? 0 : ret;
