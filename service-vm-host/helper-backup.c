@@ -87,8 +87,10 @@ static int target_key(struct keys_out *o, uint8_t pk[SIGN_PK_BYTES], char *err, 
 				   "node's ledger", o->target);
 }
 
-/* The keys kept here with the chain (FULL.keys: it came here as a copy),
- * opened with the seal key into *kept and sk; false when there are none. */
+/* The keys kept here with the chain (FULL.keys: it came here as a copy,
+ * or a restore that put a volume under another key since added the one
+ * it had), opened with the seal key into *kept and sk; false when there
+ * are none. */
 static bool kept_here(struct keys_out *o, const struct backup_manifest *full,
 		      const struct backup_manifest *top, struct backup_keys *kept, struct seal_key *sk)
 {
@@ -125,41 +127,64 @@ static bool chain_guest(struct keys_out *o, struct virt_host *h, const struct ba
 	return false;
 }
 
-/* Each encrypted volume's key sealed to the target: from its secret here
- * when the guest here is the chain's, else the one kept here with the
- * chain (forwarding a copy); a volume with neither (the guest gone or made
- * again, or made without a seal key) is left out, and the copy says so on
+/* What this node has of an encrypted chain's keys. */
+struct chain_keys {
+	struct virt_host h;
+	struct backup_keys kept;
+	struct seal_key sk;
+	bool have;	/* kept: the chain's FULL.keys, opened */
+	int own;	/* the guest here is the chain's; -1 until asked */
+};
+
+/* Volume disk's key for the chain: the one kept with it when there is one
+ * (FULL.keys holds only keys that open the chain; the volume's key now may
+ * not: a restore put it under another), else the volume's own when the
+ * guest here is the chain's; -ENOENT (logged) when neither. */
+static int volume_key(struct keys_out *o, struct chain_keys *ck, const struct identity *id,
+		      const struct backup_manifest *top, const char *disk,
+		      uint8_t key[KEY_SEAL_KEY_BYTES])
+{
+	int ret = ck->have ? backup_keys_kept_open(&ck->kept, disk, ck->sk.pk, ck->sk.sk, key) : -ENOENT;
+
+	if (ret == 0)
+		return 0;
+	if (ret != -ENOENT)
+		log_warn("backup copy of %s to %s: the key kept with the chain for volume %s is sealed "
+			 "to another key than this node's seal key %s", o->guest, o->target, disk,
+			 o->c->seal_key);
+	if (ck->own < 0)
+		ck->own = chain_guest(o, &ck->h, top);
+	if (ck->own && virt_backup_volume_key(&ck->h, o->guest, disk, id, key) == 0)
+		return 0;
+	log_warn("backup copy of %s to %s: the key of volume %s is not carried: %s", o->guest,
+		 o->target, disk, ck->own ? ck->h.err : "the guest here is not the chain's, and no "
+		 "key of it kept with the chain opens here");
+	return -ENOENT;
+}
+
+/* Each encrypted volume's key sealed to the target (volume_key); a volume
+ * with none (the guest gone or made again, or made without a seal key,
+ * and no key kept with the chain) is left out, and the copy says so on
  * the other side. */
 static int seal_keys(struct keys_out *o, const struct identity *id, const uint8_t pk[SIGN_PK_BYTES],
 		     const struct backup_manifest *full, const struct backup_manifest *top,
 		     const bool *encrypted, struct backup_keys *k, char *err, size_t errlen)
 {
 	struct virt_config vc = { .uri = o->c->virt_uri, .seal_key = o->c->seal_key };
-	struct seal_key sk = { { 0 }, { 0 } };
+	struct chain_keys ck = { .sk = { { 0 }, { 0 } }, .own = -1 };
 	uint8_t key[KEY_SEAL_KEY_BYTES];
-	struct backup_keys kept;
-	struct virt_host h;
-	bool own, have;
 	int ret = 0;
 
 	vc.pool_dir = o->c->pool_dir[0] ? o->c->pool_dir : NULL;
-	if (virt_host_open(&h, &vc) < 0)
-		return errbuf_fail(-EIO, err, errlen, "libvirt, for the volumes' keys: %s", h.err);
-	own = chain_guest(o, &h, top);
-	have = kept_here(o, full, top, &kept, &sk);
+	if (virt_host_open(&ck.h, &vc) < 0)
+		return errbuf_fail(-EIO, err, errlen, "libvirt, for the volumes' keys: %s", ck.h.err);
+	ck.have = kept_here(o, full, top, &ck.kept, &ck.sk);
 	for (unsigned i = 0; i < full->nvol && !ret; i++) {
 		struct backup_key *v = &k->vol[k->nvol];
 		const char *disk = full->vol[i].disk;
 
-		if (!encrypted[i])
+		if (!encrypted[i] || volume_key(o, &ck, id, top, disk, key) < 0)
 			continue;
-		if (!(own && virt_backup_volume_key(&h, o->guest, disk, id, key) == 0) &&
-		    !(have && backup_keys_kept_open(&kept, disk, sk.pk, sk.sk, key) == 0)) {
-			log_warn("backup copy of %s to %s: the key of volume %s is not carried: %s", o->guest,
-				 o->target, disk, own ? h.err : "the guest here is not the chain's, and "
-				 "no key of it is kept with the chain");
-			continue;
-		}
 		snprintf(v->disk, sizeof(v->disk), "%s", disk);
 		memcpy(v->sha256, full->vol[i].sha256, sizeof(v->sha256));
 		if (key_seal_ed25519(pk, key, v->sealed) < 0)
@@ -168,8 +193,8 @@ static int seal_keys(struct keys_out *o, const struct identity *id, const uint8_
 		k->nvol++;
 	}
 	sodium_memzero(key, sizeof(key));
-	seal_key_wipe(&sk);
-	virt_host_close(&h);
+	seal_key_wipe(&ck.sk);
+	virt_host_close(&ck.h);
 	return ret;
 }
 

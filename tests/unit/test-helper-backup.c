@@ -311,6 +311,72 @@ static int trust_self(const struct export_sig *s, void *ctx, char *err, size_t e
 	return sodium_memcmp(s->key, id->sign_pk, SIGN_PK_BYTES) ? -EPERM : 0;
 }
 
+/* Node k: its identity, a ledger of it alone, libvirt's test driver. */
+static void node_k(struct fx *f, struct host_config *c, struct identity *k)
+{
+	struct ledger l;
+
+	node(f, c, "k", NULL);
+	assert_int_equal(identity_create(c->state_dir, "node-k", k), 0);
+	ledger_init(&l);
+	assert_int_equal(ledger_genesis(&l, k, NULL, 0x0a4e0000, 16, k->wg_pk, "", LEDGER_FOUNDER_ROLES,
+					f->err, sizeof(f->err)), 0);
+	assert_int_equal(mesh_ledger_save(c->state_dir, &l), 0);
+	ledger_free(&l);
+	strcpy(c->virt_uri, "test:///default");
+}
+
+/* key kept with chain F1 of vault1 on node c (F1.keys, the kept form, of
+ * instance), sealed to seal_pk. */
+static void keep_key(struct fx *f, const struct host_config *c, const char *instance,
+		     const uint8_t key[KEY_SEAL_KEY_BYTES], const uint8_t seal_pk[32])
+{
+	struct backup_keys kept = { .local = true, .nvol = 1 };
+	char dir[PATH_MAX], gdir[PATH_MAX], dst[PATH_MAX + 64], *text;
+	struct backup_entry *e;
+	size_t n, len;
+
+	assert_int_equal(helper_backup_dir(c, dir, sizeof(dir)), 0);
+	assert_int_equal(backup_guest_dir(dir, "vault1", false, gdir, sizeof(gdir), f->err, sizeof(f->err)), 0);
+	assert_int_equal(backup_list(gdir, NULL, NULL, &e, &n, f->err, sizeof(f->err)), 0);
+	strcpy(kept.backup, F1);
+	strcpy(kept.guest, "vault1");
+	snprintf(kept.instance_id, sizeof(kept.instance_id), "%s", instance);
+	strcpy(kept.vol[0].disk, "data");
+	strcpy(kept.vol[0].sha256, e[0].m.vol[0].sha256);
+	free(e);
+	assert_int_equal(key_seal_x25519(seal_pk, key, kept.vol[0].sealed), 0);
+	assert_int_equal(backup_keys_encode(&kept, &text, &len, f->err, sizeof(f->err)), 0);
+	snprintf(dst, sizeof(dst), "%s/" F1 ".keys", gdir);
+	assert_int_equal(atomic_write_file(dst, text, len, 0600), 0);
+	free(text);
+}
+
+/* The copy in fd stored in BASE/name by node k (kin), the key it kept for
+ * volume data opened with kin's seal key into key. */
+static void received_key(struct fx *f, int fd, struct identity *k,
+			 const struct backup_copy_keys_in *kin, const char *name,
+			 uint8_t key[KEY_SEAL_KEY_BYTES])
+{
+	char dst[PATH_MAX + 64], *text;
+	struct backup_keys got;
+	size_t len;
+
+	snprintf(dst, sizeof(dst), "%s/%s", f->base, name);
+	assert_int_equal(mkdir(dst, 0700), 0);
+	assert_int_equal(backup_copy_unpack(dst, "vault1", fd, trust_self, k, kin, f->summary,
+					    sizeof(f->summary), f->err, sizeof(f->err)), 0);
+	close(fd);
+	assert_non_null(strstr(f->summary, "keys kept here sealed to this node's seal key"));
+	snprintf(dst, sizeof(dst), "%s/%s/vault1", f->base, name);
+	assert_int_equal(backup_read_small(dst, F1 ".keys", BACKUP_KEYS_MAX, &text, &len, f->err,
+					   sizeof(f->err)), 0);
+	assert_int_equal(backup_keys_parse(text, len, &got, f->err, sizeof(f->err)), 0);
+	free(text);
+	assert_string_equal(got.instance_id, "i-1");
+	assert_int_equal(backup_keys_kept_open(&got, "data", kin->seal_pk, kin->seal_sk, key), 0);
+}
+
 /* A node that holds an encrypted chain as a copy (its key kept with it in
  * FULL.keys, no such guest here) forwards it with that key, resealed to
  * the target; kept keys of another guest instance than the chain's are
@@ -320,25 +386,14 @@ static void forwards_kept_key(void **state)
 	struct fx *f = *state;
 	struct host_config c = { .name = "" };
 	struct identity k;
-	struct ledger l;
 	struct seal_key sk, there;
-	struct backup_keys kept = { .local = true, .nvol = 1 }, got;
 	struct backup_copy_keys_in kin = { .self = &k, .seal_pk = there.pk, .seal_sk = there.sk };
 	uint8_t key[KEY_SEAL_KEY_BYTES], back[KEY_SEAL_KEY_BYTES];
-	char dir[PATH_MAX], gdir[PATH_MAX], dst[PATH_MAX + 64], *text;
-	struct backup_entry *e;
+	char dst[PATH_MAX + 64];
 	uint64_t bytes;
-	size_t n, len;
 	int fd;
 
-	node(f, &c, "k", NULL);
-	assert_int_equal(identity_create(c.state_dir, "node-k", &k), 0);
-	ledger_init(&l);
-	assert_int_equal(ledger_genesis(&l, &k, NULL, 0x0a4e0000, 16, k.wg_pk, "", LEDGER_FOUNDER_ROLES,
-					f->err, sizeof(f->err)), 0);
-	assert_int_equal(mesh_ledger_save(c.state_dir, &l), 0);
-	ledger_free(&l);
-	strcpy(c.virt_uri, "test:///default"); /* no guest vault1 there */
+	node_k(f, &c, &k); /* no guest vault1 there */
 	snprintf(c.seal_key, sizeof(c.seal_key), "%.200s/seal/seal.key", c.state_dir);
 	assert_int_equal(seal_key_load(c.seal_key, 1, &sk), 0);
 	f->a = c;
@@ -347,21 +402,8 @@ static void forwards_kept_key(void **state)
 	luks = false;
 
 	/* the chain's key kept here, sealed to this node's seal key */
-	assert_int_equal(helper_backup_dir(&c, dir, sizeof(dir)), 0);
-	assert_int_equal(backup_guest_dir(dir, "vault1", false, gdir, sizeof(gdir), f->err, sizeof(f->err)), 0);
-	assert_int_equal(backup_list(gdir, NULL, NULL, &e, &n, f->err, sizeof(f->err)), 0);
-	strcpy(kept.backup, F1);
-	strcpy(kept.guest, "vault1");
-	strcpy(kept.instance_id, "i-2"); /* another instance first: not used */
-	strcpy(kept.vol[0].disk, "data");
-	strcpy(kept.vol[0].sha256, e[0].m.vol[0].sha256);
-	free(e);
 	randombytes_buf(key, sizeof(key));
-	assert_int_equal(key_seal_x25519(sk.pk, key, kept.vol[0].sealed), 0);
-	assert_int_equal(backup_keys_encode(&kept, &text, &len, f->err, sizeof(f->err)), 0);
-	snprintf(dst, sizeof(dst), "%s/" F1 ".keys", gdir);
-	assert_int_equal(atomic_write_file(dst, text, len, 0600), 0);
-	free(text);
+	keep_key(f, &c, "i-2", key, sk.pk); /* another instance first: not used */
 	assert_int_equal(helper_backup_out(&c, "vault1", F1, "node-k", NULL, NULL, &fd, &bytes, f->err,
 					   sizeof(f->err)), 0);
 	snprintf(dst, sizeof(dst), "%s/dst", f->base);
@@ -372,25 +414,10 @@ static void forwards_kept_key(void **state)
 	close(fd);
 	assert_non_null(strstr(f->summary, "no key came with it"));
 
-	strcpy(kept.instance_id, "i-1");
-	assert_int_equal(backup_keys_encode(&kept, &text, &len, f->err, sizeof(f->err)), 0);
-	snprintf(dst, sizeof(dst), "%s/" F1 ".keys", gdir);
-	assert_int_equal(atomic_write_file(dst, text, len, 0600), 0);
-	free(text);
+	keep_key(f, &c, "i-1", key, sk.pk);
 	assert_int_equal(helper_backup_out(&c, "vault1", F1, "node-k", NULL, NULL, &fd, &bytes, f->err,
 					   sizeof(f->err)), 0);
-	snprintf(dst, sizeof(dst), "%s/dst2", f->base);
-	assert_int_equal(mkdir(dst, 0700), 0);
-	assert_int_equal(backup_copy_unpack(dst, "vault1", fd, trust_self, &k, &kin, f->summary,
-					    sizeof(f->summary), f->err, sizeof(f->err)), 0);
-	close(fd);
-	assert_non_null(strstr(f->summary, "keys kept here sealed to this node's seal key"));
-	snprintf(dst, sizeof(dst), "%s/dst2/vault1", f->base);
-	assert_int_equal(backup_read_small(dst, F1 ".keys", BACKUP_KEYS_MAX, &text, &len, f->err,
-					   sizeof(f->err)), 0);
-	assert_int_equal(backup_keys_parse(text, len, &got, f->err, sizeof(f->err)), 0);
-	free(text);
-	assert_int_equal(backup_keys_kept_open(&got, "data", there.pk, there.sk, back), 0);
+	received_key(f, fd, &k, &kin, "dst2", back);
 	assert_memory_equal(back, key, sizeof(key));
 	identity_wipe(&k);
 	seal_key_wipe(&sk);
@@ -475,25 +502,15 @@ static void carries_keys_of_its_instance_only(void **state)
 	struct fx *f = *state;
 	struct host_config c = { .name = "" };
 	struct identity k;
-	struct ledger l;
 	struct seal_key there;
-	struct backup_keys got;
 	struct backup_copy_keys_in kin = { .self = &k, .seal_pk = there.pk, .seal_sk = there.sk };
 	uint8_t back[KEY_SEAL_KEY_BYTES];
-	char dst[PATH_MAX + 64], *text;
+	char dst[PATH_MAX + 64];
 	virConnectPtr conn;
-	size_t len;
 	int fd;
 
 	virSetErrorFunc(NULL, quiet);
-	node(f, &c, "k", NULL);
-	assert_int_equal(identity_create(c.state_dir, "node-k", &k), 0);
-	ledger_init(&l);
-	assert_int_equal(ledger_genesis(&l, &k, NULL, 0x0a4e0000, 16, k.wg_pk, "", LEDGER_FOUNDER_ROLES,
-					f->err, sizeof(f->err)), 0);
-	assert_int_equal(mesh_ledger_save(c.state_dir, &l), 0);
-	ledger_free(&l);
-	strcpy(c.virt_uri, "test:///default");
+	node_k(f, &c, &k);
 	f->a = c;
 	luks = true;
 	backup(f, &k, F1, NULL); /* of instance i-1, no key kept with it */
@@ -519,22 +536,63 @@ static void carries_keys_of_its_instance_only(void **state)
 	assert_int_equal(out_logged(f, &c, &fd), 0);
 	assert_int_equal(key_asks, 1);
 	assert_null(strstr(f->err, "not carried"));
-	snprintf(dst, sizeof(dst), "%s/same", f->base);
-	assert_int_equal(mkdir(dst, 0700), 0);
-	assert_int_equal(backup_copy_unpack(dst, "vault1", fd, trust_self, &k, &kin, f->summary,
-					    sizeof(f->summary), f->err, sizeof(f->err)), 0);
-	close(fd);
-	assert_non_null(strstr(f->summary, "keys kept here sealed to this node's seal key"));
-	snprintf(dst, sizeof(dst), "%s/same/vault1", f->base);
-	assert_int_equal(backup_read_small(dst, F1 ".keys", BACKUP_KEYS_MAX, &text, &len, f->err,
-					   sizeof(f->err)), 0);
-	assert_int_equal(backup_keys_parse(text, len, &got, f->err, sizeof(f->err)), 0);
-	free(text);
-	assert_string_equal(got.instance_id, "i-1");
-	assert_int_equal(backup_keys_kept_open(&got, "data", there.pk, there.sk, back), 0);
+	received_key(f, fd, &k, &kin, "same", back);
 	assert_memory_equal(back, guest_key, sizeof(back));
 	virConnectClose(conn);
 	identity_wipe(&k);
+}
+
+/* A chain with a key kept with it (F1.keys: a restore put the volume
+ * under another key since, keeping the one that opens the chain) is
+ * copied with that key, also when the guest here is the chain's instance:
+ * the volume's key now does not open the chain. Seen failing before the
+ * fix: the copy carried the volume's key now. */
+static void carries_kept_key_before_its_own(void **state)
+{
+	struct fx *f = *state;
+	struct host_config c = { .name = "" };
+	struct identity k;
+	struct seal_key sk, there;
+	struct backup_copy_keys_in kin = { .self = &k, .seal_pk = there.pk, .seal_sk = there.sk };
+	uint8_t key[KEY_SEAL_KEY_BYTES], back[KEY_SEAL_KEY_BYTES];
+	virConnectPtr conn;
+	int fd;
+
+	virSetErrorFunc(NULL, quiet);
+	node_k(f, &c, &k);
+	snprintf(c.seal_key, sizeof(c.seal_key), "%.200s/seal/seal.key", c.state_dir);
+	assert_int_equal(seal_key_load(c.seal_key, 1, &sk), 0);
+	f->a = c;
+	luks = true;
+	backup(f, &k, F1, NULL);
+	luks = false;
+	randombytes_buf(guest_key, sizeof(guest_key));
+	randombytes_buf(key, sizeof(key));
+	assert_memory_not_equal(key, guest_key, sizeof(key));
+	keep_key(f, &c, "i-1", key, sk.pk);
+	crypto_box_keypair(there.pk, there.sk);
+
+	conn = guest_here("i-1");
+	key_asks = 0;
+	assert_int_equal(out_logged(f, &c, &fd), 0);
+	assert_null(strstr(f->err, "not carried"));
+	received_key(f, fd, &k, &kin, "kept", back);
+	assert_memory_equal(back, key, sizeof(key));
+	assert_int_equal(key_asks, 0);
+	virConnectClose(conn);
+
+	/* none kept for the volume (a FULL.keys sealed elsewhere does not
+	 * count): the volume's own key, the guest here being the chain's */
+	keep_key(f, &c, "i-1", key, there.pk);
+	conn = guest_here("i-1");
+	assert_int_equal(out_logged(f, &c, &fd), 0);
+	assert_non_null(strstr(f->err, "sealed to another key than this node's seal key"));
+	received_key(f, fd, &k, &kin, "own", back);
+	assert_memory_equal(back, guest_key, sizeof(back));
+	assert_int_equal(key_asks, 1);
+	virConnectClose(conn);
+	identity_wipe(&k);
+	seal_key_wipe(&sk);
 }
 
 static void refusals(void **state)
@@ -579,6 +637,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(refusals, setup, teardown),
 		cmocka_unit_test_setup_teardown(forwards_kept_key, setup, teardown),
 		cmocka_unit_test_setup_teardown(carries_keys_of_its_instance_only, setup, teardown),
+		cmocka_unit_test_setup_teardown(carries_kept_key_before_its_own, setup, teardown),
 		cmocka_unit_test_setup_teardown(sends_only_what_is_missing, setup, teardown),
 		cmocka_unit_test_setup_teardown(held_only_by_content, setup, teardown),
 	};
