@@ -369,10 +369,13 @@ static bool luks_file(const char *path, const uint8_t key[KEY_SEAL_KEY_BYTES], c
 	snprintf(cmd, sizeof(cmd), "qemu-img create -q -f qcow2 --object secret,id=k0,data=%s -o "
 		 "encrypt.format=luks,encrypt.key-secret=k0,encrypt.iter-time=10%s %s 1M", hex, opts, path);
 	/* qemu-img times the key derivation in CPU time, which a busy host may
-	 * show as none ("Unable to get accurate CPU usage"): a few tries */
-	for (int t = 0; t < 5; t++)
+	 * show as none ("Unable to get accurate CPU usage", several times in a
+	 * row when the unit tests run two at a time): tries, further apart */
+	for (unsigned t = 0; t < 20; t++) {
 		if (system(cmd) == 0)
 			return true;
+		usleep(100000 * (t + 1));
+	}
 	return false;
 }
 
