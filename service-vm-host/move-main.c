@@ -847,8 +847,8 @@ static int offer_in(struct side *s, int sock, const char *rec)
 	}
 	for (unsigned k = 0; k < o.n; k++)
 		s->held += held[k];
-	s->held_bytes = move_offer_bytes(&o, held);
-	s->total -= s->held_bytes;
+	s->held_bytes = move_offer_bytes(&o, held); /* a part of the offer's, checked above */
+	s->total -= s->held_bytes < s->total ? s->held_bytes : s->total;
 	format_size(s->held_bytes, size, sizeof(size));
 	snprintf(line, sizeof(line), "%u of the chain's %u volume file(s) (%s) held here already, "
 		 "checked: not sent again", s->held, o.n, size);

@@ -5,7 +5,10 @@
 
 #include "lib/bytes.h"
 
-#define FILE_BYTES_MAX (1ull << 62) /* far above any volume; keeps sums from wrapping */
+/* Far above any volume, and small enough that MOVE_OFFER_MAX of them sum
+ * below 2^63: no sum of an offer wraps. */
+#define FILE_BYTES_MAX (1ull << 58)
+_Static_assert(MOVE_OFFER_MAX <= 32, "FILE_BYTES_MAX");
 
 static bool disk_valid(const char *d)
 {

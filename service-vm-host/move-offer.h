@@ -41,6 +41,6 @@ int move_held_build(const bool *held, unsigned n, uint8_t *buf, size_t cap);
 /* The answer to an offer of n files: NULL and held[0..n), or why not. */
 const char *move_held_parse(const uint8_t *b, size_t len, unsigned n, bool *held);
 /* The bytes of the offered files held (not sent); of all of them when
- * held is NULL. Each file's size is at most 2^62 (parse), so no sum of 28
+ * held is NULL. Each file's size is at most 2^58 (parse), so no sum of 28
  * wraps. */
 uint64_t move_offer_bytes(const struct move_offer *o, const bool *held);

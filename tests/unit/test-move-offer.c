@@ -1,5 +1,6 @@
 /* A backup copy's OFFER and HELD bodies (service-vm-host/move-offer.c): they
  * round-trip, and every malformed one is refused. */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -90,12 +91,49 @@ static void offer_refusals(void **state)
 	buf[3] = '\0';                                         /* a NUL in the id */
 	assert_non_null(move_offer_parse(buf, (size_t)n, &back));
 	memcpy(buf, good, (size_t)n);
-	buf[1 + 24] = 0x80;                                    /* a size past 2^62 */
+	buf[1 + 24] = 0x80;                                    /* a size past 2^58 */
 	assert_non_null(move_offer_parse(buf, (size_t)n, &back));
 	memcpy(buf, good, (size_t)n);                          /* the second file as the first */
 	memcpy(buf + 1 + 64, buf + 1, 64);
 	assert_non_null(move_offer_parse(buf, (size_t)n, &back));
 	assert_non_null(move_offer_parse(buf, 0, &back));
+}
+
+/* File k of an offer: day k + 1 of December's backups of "archive". */
+static void file_k(struct move_offer *o, unsigned k, uint64_t bytes)
+{
+	memcpy(o->f[k].id, "20261200T172500Z", sizeof(o->f[k].id));
+	o->f[k].id[6] = (char)('0' + (k + 1) / 10);
+	o->f[k].id[7] = (char)('0' + (k + 1) % 10);
+	strcpy(o->f[k].disk, "archive");
+	o->f[k].bytes = bytes;
+}
+
+/* Four files of 2^62 bytes summed to 0 (2^64 wrapped), so an offer of
+ * them passed the target's "no more than the greeting's total" (review,
+ * session 10): no file may be so large now that 28 of them could wrap. */
+static void sizes_cannot_wrap(void **state)
+{
+	struct move_offer o, back;
+	uint8_t buf[MOVE_OFFER_BODY_MAX];
+	int n;
+
+	(void)state;
+	memset(&o, 0, sizeof(o));
+	o.n = 4;
+	for (unsigned k = 0; k < o.n; k++)
+		file_k(&o, k, 1ull << 62);
+	assert_int_equal(move_offer_build(&o, buf, sizeof(buf)), -EINVAL);
+	for (unsigned k = 0; k < o.n; k++)
+		o.f[k].bytes = 1ull << 58;
+	n = move_offer_build(&o, buf, sizeof(buf));
+	assert_true(n > 0);
+	buf[1 + 24] = 0x08; /* the first file's size now 2^59 */
+	assert_non_null(move_offer_parse(buf, (size_t)n, &back));
+	o.n = MOVE_OFFER_MAX;
+	for (unsigned k = 4; k < o.n; k++)
+		file_k(&o, k, 1ull << 58);
+	assert_true(move_offer_bytes(&o, NULL) == (uint64_t)MOVE_OFFER_MAX << 58);
 }
 
 static void held_answers(void **state)
@@ -142,6 +180,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(offer_round_trip),
 		cmocka_unit_test(offer_refusals),
+		cmocka_unit_test(sizes_cannot_wrap),
 		cmocka_unit_test(held_answers),
 		cmocka_unit_test(heads),
 	};
