@@ -2,10 +2,10 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <time.h>
+#include <unistd.h>
 
 uint64_t move_now_ns(void)
 {
@@ -67,52 +67,41 @@ int move_drain(int from, int out, size_t n)
 	return 0;
 }
 
-/* Waits, without the deadline, until the pipe p takes a byte: the time is
- * added to *deadline_ns, so only the socket's silences count against the
- * source, never this node's own helper or disk. -EPIPE: its reader went. */
-static int pipe_room(int p, uint64_t *deadline_ns)
+/* What the socket carried, whole into out: the wait for a slow reader (this
+ * node's helper, or its disk) is not the source's. */
+static int put_all(int out, const uint8_t *p, size_t n, uint64_t *deadline_ns)
 {
-	struct pollfd pf = { .fd = p, .events = POLLOUT };
 	uint64_t t0 = move_now_ns();
-	int r;
 
-	while ((r = poll(&pf, 1, -1)) < 0 && errno == EINTR)
-		;
-	if (r < 0)
-		return -errno;
-	if (pf.revents & POLLERR)
-		return -EPIPE;
+	while (n) {
+		ssize_t w = write(out, p, n);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return w < 0 ? -errno : -EIO; /* EPIPE: out's reader went away */
+		p += w, n -= (size_t)w;
+	}
 	*deadline_ns += move_now_ns() - t0;
 	return 0;
 }
 
-/* The kernel moves the bytes (splice): socket to pipe by page reference,
- * so a frame never passes through this process. The pipe never blocks the
- * splice (it has room first, SPLICE_F_NONBLOCK); the socket's wait is
- * bounded by the deadline (SO_RCVTIMEO). */
-int move_splice_by(int sock, int out, const int via[2], size_t len, uint64_t deadline_ns)
+/* Read into buf (MSG_WAITALL, a run of the mesh's segments in one call) and
+ * written on in full pages. Not splice: the segments wireguard-go's TUN
+ * device delivers are small and linear, and a socket-to-pipe splice copied
+ * each into a pipe buffer of its own, which cost the target's mover more
+ * system time than this copy, and its helper more reads. */
+int move_pass_by(int sock, int out, uint8_t *buf, size_t cap, size_t len, uint64_t deadline_ns)
 {
-	int to = via ? via[1] : out;
-
 	while (len) {
-		uint64_t t0;
-		int ret;
-		ssize_t n;
+		size_t n = len < cap ? len : cap;
+		int ret = move_read_by(sock, buf, n, deadline_ns);
 
-		if ((ret = pipe_room(to, &deadline_ns)) < 0 || (ret = rcv_deadline(sock, deadline_ns)) < 0)
+		if (ret < 0)
+			return ret == -EPIPE ? -ECONNRESET : ret;
+		if ((ret = put_all(out, buf, n, &deadline_ns)) < 0)
 			return ret;
-		n = splice(sock, NULL, to, NULL, len, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
-		if (n < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK))
-			continue; /* the deadline is checked above */
-		if (n < 0)
-			return -errno; /* EPIPE: out's reader went away */
-		if (n == 0)
-			return -ECONNRESET;
-		t0 = move_now_ns();
-		if (via && (ret = move_drain(via[0], out, (size_t)n)) < 0)
-			return ret;
-		deadline_ns += move_now_ns() - t0;
-		len -= (size_t)n;
+		len -= n;
 	}
 	return 0;
 }

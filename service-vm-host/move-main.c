@@ -64,6 +64,7 @@
 #define HELLO_WAIT_S 10 /* a connection's greeting, whole, within the wait */
 #define KEEPALIVE_S 60
 #define HELD_WAIT_S 3600 /* a backup copy's target hashes what it holds of the chain */
+#define PASS_BUF (256u << 10) /* a DATA frame's bytes pass the target's mover in runs of this */
 
 /* What a transfer carries: a move's signed export, or a backup's chain. */
 struct mode {
@@ -692,29 +693,39 @@ static int not_landed(const struct side *s, int ret, char *why, size_t len)
 	return -EIO;
 }
 
-/* DATA frames up to END, each spliced into out: a move-in's pipe to the
- * helper, or (through via) a staging file. 0 at END; -EPIPE when out
- * refused a write; else -EIO with why. The bytes are checked where they
- * land: each volume's SHA-256 against the signed manifest, by the helper. */
-static int receive(struct side *s, int sock, int out, const int via[2], char *why, size_t len)
+/* DATA frames up to END, each passed into out: a move-in's pipe to the
+ * helper, or a staging file. 0 at END; -EPIPE when out refused a write;
+ * else -EIO with why. The bytes are checked where they land: each volume's
+ * SHA-256 against the signed manifest, by the helper. */
+static int receive(struct side *s, int sock, int out, char *why, size_t len)
 {
-	for (;;) {
+	uint8_t *buf = malloc(PASS_BUF);
+	int ret = buf ? 0 : -ENOMEM;
+
+	while (!ret) {
 		uint64_t by = clock_mono_ns() + (uint64_t)IO_WAIT_S * 1000000000ull; /* per frame */
 		uint8_t type;
 		uint32_t blen;
-		int ret;
 
-		if (next_head(s, sock, by, &type, &blen, why, len) < 0)
-			return -EIO;
+		if (next_head(s, sock, by, &type, &blen, why, len) < 0) {
+			ret = -EIO;
+			break;
+		}
 		if (type == MOVE_END)
-			return 0;
+			break;
 		if ((ret = test_flip(s, sock, out, blen, by)) == 1)
-			ret = move_splice_by(sock, out, via, blen, by);
-		if (ret < 0)
-			return not_landed(s, ret, why, len);
+			ret = move_pass_by(sock, out, buf, PASS_BUF, blen, by);
+		if (ret < 0) {
+			ret = not_landed(s, ret, why, len);
+			break;
+		}
 		s->done += blen;
 		progress(s, false);
 	}
+	if (ret == -ENOMEM)
+		snprintf(why, len, "the target is out of memory");
+	free(buf);
+	return ret == -ENOMEM ? -EIO : ret;
 }
 
 /* The greeting's total fits in the state directory's filesystem, a margin
@@ -773,7 +784,7 @@ static int stream_in(struct side *s, int sock)
 		close(sock);
 		return failed("cannot reach the provisioning helper: %s", strerror(-hfd));
 	}
-	ret = receive(s, sock, p[1], NULL, why, sizeof(why));
+	ret = receive(s, sock, p[1], why, sizeof(why));
 	close(p[1]);
 	if (ret == -EPIPE) /* the helper's reason is the one */
 		why[0] = '\0';
@@ -873,7 +884,7 @@ static void await_data(int sock)
 static int file_in(struct side *s, int sock)
 {
 	char why[MOVE_ACK_TEXT_MAX + 1] = "", rec[HELPER_MOVE_TO_BYTES] = "";
-	int file, hfd, ret, via[2] = { -1, -1 };
+	int file, hfd, ret;
 
 	if (s->target) /* the backup to restore from, or none */
 		snprintf(rec, sizeof(rec), "%s", s->target);
@@ -884,19 +895,14 @@ static int file_in(struct side *s, int sock)
 		return failed("refused %llu bytes: %s", (unsigned long long)s->total, strerror(-ret));
 	}
 	file = open(s->state_dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-	if (file < 0 || pipe2(via, O_CLOEXEC) < 0) {
-		if (file >= 0)
-			close(file);
+	if (file < 0) {
 		close(hfd);
 		send_ack(sock, false, "the target cannot make its staging file");
 		close(sock);
 		return failed("cannot make a staging file in %s: %s", s->state_dir, strerror(errno));
 	}
-	fcntl(via[1], F_SETPIPE_SZ, MOVE_CHUNK);
 	await_data(sock);
-	ret = receive(s, sock, file, via, why, sizeof(why));
-	close(via[0]);
-	close(via[1]);
+	ret = receive(s, sock, file, why, sizeof(why));
 	send_ack(sock, ret == 0, ret == 0 ? "received whole; each file is checked before it is kept" : why);
 	close(sock);
 	if (ret < 0) {

@@ -1,7 +1,7 @@
-/* The mover's bounded reads and splices (service-vm-host/move-io.c): a peer
- * trickling bytes is cut off at the deadline, not after a timeout per byte;
- * a splice lands every byte, in order, and tells the peer's end from the
- * reader's. */
+/* The mover's bounded reads, passes and splices (service-vm-host/move-io.c):
+ * a peer trickling bytes is cut off at the deadline, not after a timeout per
+ * byte; a pass lands every byte, in order, and tells the peer's end from the
+ * reader's; a drain empties a pipe into a socket. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -112,7 +112,9 @@ static pid_t send_pattern(int fd, size_t n)
 	return pid;
 }
 
-static void spliced_into_pipe(void **state)
+static uint8_t run[4096]; /* the mover's buffer, small: frames pass in several runs */
+
+static void passed_into_pipe(void **state)
 {
 	int sv[2], p[2];
 	char buf[16];
@@ -122,26 +124,25 @@ static void spliced_into_pipe(void **state)
 	assert_int_equal(pipe(p), 0);
 	assert_int_equal(write(sv[1], "hello, ", 7), 7);
 	assert_int_equal(write(sv[1], "world", 5), 5);
-	assert_int_equal(move_splice_by(sv[0], p[1], NULL, 12, move_now_ns() + 1000000000ull), 0);
+	assert_int_equal(move_pass_by(sv[0], p[1], run, sizeof(run), 12, move_now_ns() + 1000000000ull), 0);
 	assert_int_equal(read(p[0], buf, sizeof(buf)), 12);
 	assert_memory_equal(buf, "hello, world", 12);
 	close(p[0]), close(p[1]), close(sv[0]), close(sv[1]);
 }
 
-/* 3 MiB into a file through a pipe: every byte where it belongs. */
-static void spliced_into_file(void **state)
+/* 3 MiB into a file, in runs: every byte where it belongs. */
+static void passed_into_file(void **state)
 {
 	const size_t n = 3u << 20;
-	int sv[2], via[2], file = open("/tmp", O_TMPFILE | O_RDWR, 0600), status;
+	int sv[2], file = open("/tmp", O_TMPFILE | O_RDWR, 0600), status;
 	uint8_t *got = malloc(n);
 	pid_t pid;
 
 	(void)state;
 	assert_true(file >= 0 && got);
 	tcp_pair(sv);
-	assert_int_equal(pipe(via), 0);
 	pid = send_pattern(sv[1], n);
-	assert_int_equal(move_splice_by(sv[0], file, via, n, move_now_ns() + 10000000000ull), 0);
+	assert_int_equal(move_pass_by(sv[0], file, run, sizeof(run), n, move_now_ns() + 10000000000ull), 0);
 	assert_int_equal(waitpid(pid, &status, 0), pid);
 	assert_int_equal(status, 0);
 	assert_int_equal(pread(file, got, n, 0), (ssize_t)n);
@@ -149,12 +150,12 @@ static void spliced_into_file(void **state)
 		if (got[i] != pattern(i))
 			fail_msg("byte %zu is %u, not %u", i, got[i], pattern(i));
 	free(got);
-	close(file), close(via[0]), close(via[1]), close(sv[0]), close(sv[1]);
+	close(file), close(sv[0]), close(sv[1]);
 }
 
 /* The peer's end and the reader's end are told apart: the mover blames
  * the source for one and its helper for the other. */
-static void splice_ends(void **state)
+static void pass_ends(void **state)
 {
 	int sv[2], p[2];
 	uint64_t t0;
@@ -165,23 +166,23 @@ static void splice_ends(void **state)
 	assert_int_equal(pipe(p), 0);
 	assert_int_equal(write(sv[1], "abc", 3), 3);
 	close(sv[1]);
-	assert_int_equal(move_splice_by(sv[0], p[1], NULL, 10, move_now_ns() + 1000000000ull),
+	assert_int_equal(move_pass_by(sv[0], p[1], run, sizeof(run), 10, move_now_ns() + 1000000000ull),
 			 -ECONNRESET);
 	close(sv[0]);
 	close(p[0]);
 	tcp_pair(sv);
 	assert_int_equal(write(sv[1], "abc", 3), 3);
-	assert_int_equal(move_splice_by(sv[0], p[1], NULL, 3, move_now_ns() + 1000000000ull), -EPIPE);
+	assert_int_equal(move_pass_by(sv[0], p[1], run, sizeof(run), 3, move_now_ns() + 1000000000ull), -EPIPE);
 	close(p[1]);
 	assert_int_equal(pipe(p), 0);
 	t0 = move_now_ns();
-	assert_int_equal(move_splice_by(sv[0], p[1], NULL, 4, t0 + 300000000ull), -ETIMEDOUT);
+	assert_int_equal(move_pass_by(sv[0], p[1], run, sizeof(run), 4, t0 + 300000000ull), -ETIMEDOUT);
 	assert_true(move_now_ns() - t0 < 1000000000ull);
 	close(p[0]), close(p[1]), close(sv[0]), close(sv[1]);
 }
 
 /* A frame already in the socket, its reader (the helper) slow: the wait for
- * the pipe does not count against the source's deadline. The old splice
+ * the pipe does not count against the source's deadline. The first splice
  * said -ETIMEDOUT here, blaming the source. */
 static void slow_reader_not_counted(void **state)
 {
@@ -207,7 +208,7 @@ static void slow_reader_not_counted(void **state)
 		_exit(got == n ? 0 : 1);
 	}
 	close(p[0]);
-	assert_int_equal(move_splice_by(sv[0], p[1], NULL, n, move_now_ns() + 1000000000ull), 0);
+	assert_int_equal(move_pass_by(sv[0], p[1], run, sizeof(run), n, move_now_ns() + 1000000000ull), 0);
 	assert_int_equal(waitpid(reader, &status, 0), reader);
 	assert_int_equal(status, 0);
 	assert_int_equal(waitpid(writer, &status, 0), writer);
@@ -235,9 +236,9 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(whole_read),
 		cmocka_unit_test(trickle_cut_off),
-		cmocka_unit_test(spliced_into_pipe),
-		cmocka_unit_test(spliced_into_file),
-		cmocka_unit_test(splice_ends),
+		cmocka_unit_test(passed_into_pipe),
+		cmocka_unit_test(passed_into_file),
+		cmocka_unit_test(pass_ends),
 		cmocka_unit_test(drained_to_socket),
 		cmocka_unit_test(slow_reader_not_counted),
 	};
