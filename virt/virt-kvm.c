@@ -52,17 +52,22 @@ static bool host_hw_virt(void)
 	return yes;
 }
 
+/* Without hardware virtualisation the answer is TCG, and libvirt is not
+ * asked: a libvirtd's first domain capabilities probe QEMU for seconds,
+ * and a move's import asks beside its stream. */
 int virt_default_has_kvm(virConnectPtr conn, void *opaque, char *err, size_t errlen)
 {
-	char *caps = virConnectGetDomainCapabilities(conn, NULL, "x86_64", "q35", NULL, 0);
+	char *caps;
 	int ret;
 
 	(void)opaque;
-	if (!caps) {
+	if (!host_hw_virt())
+		return 0;
+	if (!(caps = virConnectGetDomainCapabilities(conn, NULL, "x86_64", "q35", NULL, 0))) {
 		snprintf(err, errlen, "domain capabilities: %s", virt_lv_error());
 		return -EIO;
 	}
-	ret = strstr(caps, "<domain>kvm</domain>") != NULL && host_hw_virt();
+	ret = strstr(caps, "<domain>kvm</domain>") != NULL;
 	free(caps);
 	return ret;
 }
