@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "lib/units.h"
+#include "os-infrastructure/cmd.h"
 #include "os-infrastructure/format.h"
 #include "os-infrastructure/client.h"
 #include "os-infrastructure/cmd-vm-backup.h"
@@ -38,7 +39,6 @@ static void show(const json_t *c, char *last, size_t len)
 /* The copy we asked for (its backup and start): another may follow it. */
 static int follow(const struct cli *cli, const char *guest, const char *id, json_int_t started)
 {
-	struct timespec tick = { 0, 500000000 };
 	char last[400] = "";
 
 	for (;;) {
@@ -69,7 +69,7 @@ static int follow(const struct cli *cli, const char *guest, const char *id, json
 			return ret;
 		}
 		json_decref(r);
-		nanosleep(&tick, NULL);
+		cmd_follow_tick();
 	}
 }
 

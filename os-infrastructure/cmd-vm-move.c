@@ -11,6 +11,7 @@
 
 #include <jansson.h>
 
+#include "os-infrastructure/cmd.h"
 #include "os-infrastructure/client.h"
 #include "os-infrastructure/cmd-vm-move.h"
 #include "lib/units.h"
@@ -133,7 +134,6 @@ static void show_progress(const json_t *mv, char *last, size_t len)
  * says why). */
 static int follow(const struct cli *cli, const char *name, const char *target, bool release)
 {
-	struct timespec tick = { 0, 500000000 };
 	char last[400] = "";
 
 	for (;;) {
@@ -177,7 +177,7 @@ static int follow(const struct cli *cli, const char *name, const char *target, b
 			}
 		}
 		json_decref(r);
-		nanosleep(&tick, NULL);
+		cmd_follow_tick();
 	}
 }
 

@@ -93,7 +93,6 @@ static int call(const struct cli *cli, json_t *req, json_t **reply)
 static int follow(const struct cli *cli, const char *name)
 {
 	char last[32] = "";
-	struct timespec tick = { 0, 500000000 };
 
 	for (;;) {
 		json_t *r;
@@ -116,7 +115,7 @@ static int follow(const struct cli *cli, const char *name)
 		json_decref(r);
 		if (ret >= 0)
 			return ret;
-		nanosleep(&tick, NULL);
+		cmd_follow_tick();
 	}
 }
 
@@ -287,7 +286,6 @@ static int op_outcome(const struct cli *cli, const json_t *g, const char *name, 
 /* Waits for the node's answer to start, stop or destroy. */
 static int follow_op(const struct cli *cli, const char *name, const char *verb, json_int_t seq)
 {
-	struct timespec tick = { 0, 250000000 };
 
 	for (;;) {
 		json_t *r;
@@ -299,7 +297,7 @@ static int follow_op(const struct cli *cli, const char *name, const char *verb, 
 		json_decref(r);
 		if (ret != -EINPROGRESS)
 			return ret;
-		nanosleep(&tick, NULL);
+		cmd_follow_tick();
 	}
 }
 

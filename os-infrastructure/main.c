@@ -3,6 +3,7 @@
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -94,6 +95,15 @@ int parse_u64(const char *text, uint64_t min, uint64_t max, uint64_t *out)
 		return -EINVAL;
 	*out = v;
 	return 0;
+}
+
+/* A look is one local request, so it is made often: the command returns soon
+ * after the fleet's state does (a move's end was seen up to 0.5 s late). */
+void cmd_follow_tick(void)
+{
+	struct timespec tick = { 0, 100000000 };
+
+	nanosleep(&tick, NULL);
 }
 
 int cmd_output(int render_ret)
