@@ -8,8 +8,10 @@
 # tests/integration/vm-move.sh's (root, two private libvirtds); the move is
 # timed end to end (a clean shutdown of a guest already off; the export, the
 # transfer and the import, which run at once, each end hashing; the checks
-# of the signed manifest, the define and the start), nc only the copy. The
-# move's lines are printed with their times (ms since the start).
+# of the signed manifest, the define and the start), and up to its
+# "transferred and verified" line (the guest defined on the target, not yet
+# started); nc only the copy, and the copy with its sync. The move's lines
+# are printed with their times (ms since the start).
 set -euo pipefail
 BUILD=$(realpath "${1:-build}")
 SRC=$(realpath "$(dirname "$0")/..")
