@@ -1,6 +1,6 @@
 #!/bin/bash
-# make bench (export): `vm export` of a shut-off guest's data volume (half
-# full of random bytes) beside `qemu-img convert -O qcow2` of the same volume
+# make bench (export): `vm export` of a shut-off guest's data volume (2 GiB,
+# half full of random bytes: FILL_MIB=1024, the move bench's volume) beside `qemu-img convert -O qcow2` of the same volume
 # on the same disk, in one run; prints times, sizes and the ratio (target
 # >= 0.9: export at least 90% of convert's throughput, hashing and signing
 # included). A private libvirtd, as in tests/integration/lib-libvirt.sh.
@@ -17,7 +17,7 @@ export OSI_BUILD=$BUILD OSI_SOURCE=$(realpath "$(dirname "$0")/..") OSI_VIRT_TOO
 source "$OSI_SOURCE/tests/integration/lib.sh"
 source "$OSI_SOURCE/tests/integration/lib-libvirt.sh"
 RUNS=${RUNS:-5}
-FILL_MIB=${FILL_MIB:-512}
+FILL_MIB=${FILL_MIB:-1024}
 CLI=$BUILD/os-infrastructure/os-infrastructure
 vt() { "$TOOL" --uri "$URI" --pool-dir "$LV/pool" --index "$LV/pool.json" --consoles "$LV/consoles" "$@"; }
 virt_helper_conf bench
