@@ -63,6 +63,12 @@ int backup_copy_held(const char *dir, const char *guest, backup_trust_fn trust, 
 	if (ret < 0 || (ret = backup_lock(gdir, &lock, err, errlen)) < 0 ||
 	    (ret = backup_list(gdir, trust, ctx, &e, &ne, err, errlen)) < 0)
 		goto out;
+	/* The hashing, as long as the chain is large, holds up no backup or
+	 * restore of the guest: what is held is checked again under the lock
+	 * when the copy is stored (a held file swept meanwhile refuses that
+	 * copy whole, and the next one sends it). */
+	backup_unlock(lock);
+	lock = -1;
 	which(gdir, e, ne, f, n, held, bytes);
 out:
 	backup_unlock(lock);

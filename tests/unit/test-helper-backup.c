@@ -304,6 +304,65 @@ static void held_only_by_content(void **state)
 	assert_int_equal(access(path, F_OK), -1);
 }
 
+/* Whether the guest's store here could be locked while its held files were
+ * hashed (linked with --wrap, meson.build): counted while probing. */
+static bool probing;
+static unsigned hashed_unlocked, hashed_locked;
+
+int __real_backup_verify_file(const char *gdir, const struct backup_manifest *m, unsigned i, int *fd,
+			      char *err, size_t errlen);
+int __wrap_backup_verify_file(const char *gdir, const struct backup_manifest *m, unsigned i, int *fd,
+			      char *err, size_t errlen);
+int __wrap_backup_verify_file(const char *gdir, const struct backup_manifest *m, unsigned i, int *fd,
+			      char *err, size_t errlen)
+{
+	char why[256];
+	int lock;
+
+	if (probing && backup_lock(gdir, &lock, why, sizeof(why)) == 0) {
+		hashed_unlocked++;
+		backup_unlock(lock);
+	} else if (probing) {
+		hashed_locked++;
+	}
+	return __real_backup_verify_file(gdir, m, i, fd, err, errlen);
+}
+
+/* The files a node holds are hashed with the guest's store unlocked: a
+ * long chain's hashing held up that guest's backups and restores there for
+ * as long (review); what is held is checked again under the lock when the
+ * copy is stored. */
+static void held_hashed_unlocked(void **state)
+{
+	struct fx *f = *state;
+	struct asked a = { .f = f };
+	struct move_offer o = { 0 };
+	char dir[PATH_MAX + 64];
+	bool held[MOVE_OFFER_MAX];
+	struct backup_entry *e;
+	uint64_t bytes;
+	size_t n;
+
+	assert_int_equal(copy_asked(f, I1, &a, &bytes), 0);
+	snprintf(dir, sizeof(dir), "%s/backups/vault1", f->b.state_dir);
+	assert_int_equal(backup_list(dir, NULL, NULL, &e, &n, f->err, sizeof(f->err)), 0);
+	for (size_t k = 0; k < n; k++) {
+		struct move_offer_file *x = &o.f[o.n++];
+
+		snprintf(x->id, sizeof(x->id), "%s", e[k].m.id);
+		snprintf(x->disk, sizeof(x->disk), "%s", e[k].m.vol[0].disk);
+		x->bytes = e[k].m.vol[0].bytes;
+		assert_int_equal(sodium_hex2bin(x->sha256, 32, e[k].m.vol[0].sha256, 64, NULL, NULL, NULL), 0);
+	}
+	free(e);
+	probing = true;
+	assert_int_equal(helper_backup_held(&f->b, "vault1", &o, held, &bytes, f->err, sizeof(f->err)), 0);
+	probing = false;
+	assert_true(o.n == 2 && held[0] && held[1]);
+	assert_int_equal(hashed_unlocked, 2);
+	assert_int_equal(hashed_locked, 0);
+}
+
 static int trust_self(const struct export_sig *s, void *ctx, char *err, size_t errlen)
 {
 	const struct identity *id = ctx;
@@ -640,6 +699,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(carries_kept_key_before_its_own, setup, teardown),
 		cmocka_unit_test_setup_teardown(sends_only_what_is_missing, setup, teardown),
 		cmocka_unit_test_setup_teardown(held_only_by_content, setup, teardown),
+		cmocka_unit_test_setup_teardown(held_hashed_unlocked, setup, teardown),
 	};
 
 	if (sodium_init() < 0)
