@@ -65,7 +65,10 @@ int backup_aside_key_parse(const char *text, size_t len, struct backup_aside_key
 			   size_t errlen);
 /* The old key that every key file left for a's volume holds: each root's,
  * naming a's kept file and secret, opened with the seal key, all the same
- * key. -ENOENT when there is none; -EBADMSG/-EPERM with why. */
+ * key. With no key file, a temporary that does not parse is passed over
+ * (a restore killed while writing the key file, before any change: the key
+ * file is whole before anything changes; an older build's, which wrote it
+ * under a name). -ENOENT when there is none; -EBADMSG/-EPERM with why. */
 int backup_aside_key_open(const struct backup_aside *a, const struct backup_aside_left *l,
 			  const char *secret, const uint8_t seal_pk[32], const uint8_t seal_sk[32],
 			  uint8_t key[KEY_SEAL_KEY_BYTES], char *err, size_t errlen);
