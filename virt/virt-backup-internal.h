@@ -83,9 +83,10 @@ int backup_leftovers(struct virt_host *h, const char *guest, const struct virt_g
 
 /* virt-backup-keep.c: key (a volume's own, which a restore replaces) added
  * to the kept keys (FULL.keys) of each intact full in e but skip's whose
- * file of disk it opens (backup_key_check), sealed to h's seal key; a full
- * that keeps a key for disk already, or whose FULL.keys is not the kept
- * form of its chain, is left as it is. *kept: how many. */
+ * file of disk it opens (backup_key_check), sealed to h's seal key, in
+ * place of a differing key kept there for disk (it does not open the
+ * full); a full that keeps this key for disk already, or whose FULL.keys
+ * is not the kept form of its chain, is left as it is. *kept: how many. */
 int backup_keep_key(struct virt_host *h, const char *gdir, const struct backup_entry *e, size_t n,
 		    const char *skip, const char *disk, const uint8_t key[KEY_SEAL_KEY_BYTES],
 		    unsigned *kept);
