@@ -80,5 +80,5 @@ int backup_keys_kept_open(const struct backup_keys *k, const char *disk, const u
 /* The index of disk in k, or -1. */
 int backup_keys_find(const struct backup_keys *k, const char *disk);
 /* v added to k unless k keeps a key for its disk already: 0, -EEXIST (the
- * kept one stays: a kept key is never replaced), -ENOSPC (k is full). */
+ * kept one stays), -ENOSPC (k is full). */
 int backup_keys_add(struct backup_keys *k, const struct backup_key *v);

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <libgen.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -85,12 +86,48 @@ int atomic_write_file(const char *path, const void *data, size_t len, mode_t mod
 	return fsync_parent(path);
 }
 
+/* path made at once whole: an unnamed file of its directory (O_TMPFILE)
+ * written, synced and linked in, so no name ever holds it half-written.
+ * *unnamed false when the kernel or filesystem makes no such file, or
+ * /proc is not there to link it by. */
+static int create_unnamed(const char *path, const void *data, size_t len, mode_t mode,
+			  bool *unnamed)
+{
+	char dir[PATH_MAX], self[32];
+	int fd, ret;
+
+	*unnamed = true;
+	if (strlen(path) >= sizeof(dir))
+		return -ENAMETOOLONG;
+	strcpy(dir, path);
+	fd = open(dirname(dir), O_TMPFILE | O_WRONLY | O_CLOEXEC, mode);
+	if (fd < 0) {
+		*unnamed = errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL;
+		return -errno;
+	}
+	ret = fchmod(fd, mode) < 0 ? -errno : 0;
+	if (ret == 0)
+		ret = write_all(fd, data, len);
+	if (ret == 0 && fsync(fd) < 0)
+		ret = -errno;
+	snprintf(self, sizeof(self), "/proc/self/fd/%d", fd);
+	if (ret == 0 && linkat(AT_FDCWD, self, AT_FDCWD, path, AT_SYMLINK_FOLLOW) < 0) {
+		ret = -errno;
+		*unnamed = errno != ENOENT || access(self, F_OK) == 0;
+	}
+	close(fd);
+	return ret;
+}
+
 int atomic_create_file(const char *path, const void *data, size_t len, mode_t mode)
 {
 	char tmp[PATH_MAX];
-	int ret = write_temp(path, data, len, mode, tmp, sizeof(tmp));
+	bool unnamed;
+	int ret = create_unnamed(path, data, len, mode, &unnamed);
 
-	if (ret < 0)
+	if (unnamed)
+		return ret < 0 ? ret : fsync_parent(path);
+	if ((ret = write_temp(path, data, len, mode, tmp, sizeof(tmp))) < 0)
 		return ret;
 	/* link() fails with EEXIST instead of replacing: of two racing
 	 * creators exactly one wins, and the file is never half-written. */

@@ -6,7 +6,10 @@
 #include <sys/types.h>
 
 int atomic_write_file(const char *path, const void *data, size_t len, mode_t mode);
-/* The same, but never replaces: -EEXIST if path exists (checked atomically). */
+/* The same, but never replaces: -EEXIST if path exists (checked atomically).
+ * Written as an unnamed file of path's directory (O_TMPFILE) and linked in,
+ * so no temporary name is left by a writer killed midway; on a filesystem
+ * without those, through path.tmp.PID as atomic_write_file. */
 int atomic_create_file(const char *path, const void *data, size_t len, mode_t mode);
 /* Reads at most max bytes; -EFBIG if the file is larger. *out is NUL-terminated
  * (not counted in *len) and must be freed by the caller. */

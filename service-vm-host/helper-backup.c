@@ -112,53 +112,104 @@ static bool kept_here(struct keys_out *o, const struct backup_manifest *full,
 	return ret == 0;
 }
 
-/* The guest here is the chain's (its instance-id): its volumes' keys are
- * the chain's. One made again is another instance: none of them is. */
-static bool chain_guest(struct keys_out *o, struct virt_host *h, const struct backup_manifest *top)
-{
-	struct virt_guest g;
-
-	if (virt_guest_get(h, o->guest, &g) < 0)
-		return false;
-	if (!strcmp(g.instance_id, top->instance_id))
-		return true;
-	log_warn("backup copy of %s to %s: the guest here is instance %s, the chain's is %s: its "
-		 "volumes' keys are not carried", o->guest, o->target, g.instance_id, top->instance_id);
-	return false;
-}
-
 /* What this node has of an encrypted chain's keys. */
 struct chain_keys {
 	struct virt_host h;
 	struct backup_keys kept;
 	struct seal_key sk;
-	bool have;	/* kept: the chain's FULL.keys, opened */
-	int own;	/* the guest here is the chain's; -1 until asked */
+	bool have;	  /* kept: the chain's FULL.keys, opened */
+	int own;	  /* the guest here is the chain's; -1 until asked */
+	char other[256];  /* why not, or why its key is not had */
 };
 
-/* Volume disk's key for the chain: the one kept with it when there is one
- * (FULL.keys holds only keys that open the chain; the volume's key now may
- * not: a restore put it under another), else the volume's own when the
- * guest here is the chain's; -ENOENT (logged) when neither. */
-static int volume_key(struct keys_out *o, struct chain_keys *ck, const struct identity *id,
-		      const struct backup_manifest *top, const char *disk,
-		      uint8_t key[KEY_SEAL_KEY_BYTES])
+/* The guest here is the chain's (its instance-id): its volumes' keys are
+ * the chain's. One made again is another instance: none of them is. */
+static bool chain_guest(struct keys_out *o, struct chain_keys *ck, const struct backup_manifest *top)
 {
-	int ret = ck->have ? backup_keys_kept_open(&ck->kept, disk, ck->sk.pk, ck->sk.sk, key) : -ENOENT;
+	struct virt_guest g;
 
-	if (ret == 0)
-		return 0;
-	if (ret != -ENOENT)
+	if (virt_guest_get(&ck->h, o->guest, &g) < 0) {
+		snprintf(ck->other, sizeof(ck->other), "%.200s", ck->h.err);
+		return false;
+	}
+	if (!strcmp(g.instance_id, top->instance_id))
+		return true;
+	snprintf(ck->other, sizeof(ck->other), "the guest here is instance %.64s, the chain's is %.64s",
+		 g.instance_id, top->instance_id);
+	return false;
+}
+
+/* Whether key opens the full's file of disk here (-1: cannot be told,
+ * logged). */
+static int opens_full(struct keys_out *o, struct chain_keys *ck, const struct backup_manifest *full,
+		      const char *disk, const uint8_t key[KEY_SEAL_KEY_BYTES])
+{
+	char name[BACKUP_FILE_MAX], path[PATH_MAX];
+	bool yes;
+
+	backup_volume_file(full->id, disk, name, sizeof(name));
+	if (snprintf(path, sizeof(path), "%s/%s", o->gdir, name) >= (int)sizeof(path) ||
+	    virt_backup_key_opens(&ck->h, path, key, &yes) < 0) {
+		log_warn("backup copy of %s to %s: a key of volume %s cannot be checked against %s: %s",
+			 o->guest, o->target, disk, name, ck->h.err);
+		return -1;
+	}
+	return yes;
+}
+
+/* Volume disk's key for the chain, of the key kept with it (FULL.keys)
+ * and, when the guest here is the chain's instance, the volume's own:
+ * when there is one of them (or both are the same), that one, as it is
+ * (the receiver checks that it opens the full's file, and leaves it out if
+ * not); when both are there and differ (a restore put the volume under
+ * another key since, or the kept one is wrong: kept by an older build, or
+ * brought by a member's copy before keys were checked), the one that opens
+ * the full's file here, the kept one tried first. -ENOENT (logged) when
+ * none. */
+static int volume_key(struct keys_out *o, struct chain_keys *ck, const struct identity *id,
+		      const struct backup_manifest *full, const struct backup_manifest *top,
+		      const char *disk, uint8_t key[KEY_SEAL_KEY_BYTES])
+{
+	uint8_t own[KEY_SEAL_KEY_BYTES];
+	int kept = ck->have ? backup_keys_kept_open(&ck->kept, disk, ck->sk.pk, ck->sk.sk, key) : -ENOENT;
+	bool have_own;
+	int which;     /* 0: the kept key, 1: the volume's own, -1: none */
+
+	if (kept != 0 && kept != -ENOENT)
 		log_warn("backup copy of %s to %s: the key kept with the chain for volume %s is sealed "
 			 "to another key than this node's seal key %s", o->guest, o->target, disk,
 			 o->c->seal_key);
 	if (ck->own < 0)
-		ck->own = chain_guest(o, &ck->h, top);
-	if (ck->own && virt_backup_volume_key(&ck->h, o->guest, disk, id, key) == 0)
+		ck->own = chain_guest(o, ck, top);
+	have_own = ck->own && virt_backup_volume_key(&ck->h, o->guest, disk, id, own) == 0;
+	if (ck->own && !have_own)
+		snprintf(ck->other, sizeof(ck->other), "%.200s", ck->h.err);
+	if (kept == 0 && (!have_own || !sodium_memcmp(own, key, sizeof(own))))
+		which = 0;
+	else if (kept != 0)
+		which = have_own ? 1 : -1;
+	else if (opens_full(o, ck, full, disk, key) == 1)
+		which = 0;
+	else
+		which = opens_full(o, ck, full, disk, own) == 1 ? 1 : -1;
+	if (which == 1 && kept == 0)
+		log_warn("backup copy of %s to %s: the key kept with the chain for volume %s does not "
+			 "open its full's file: the volume's own, which does, is carried", o->guest,
+			 o->target, disk);
+	if (which == 1)
+		memcpy(key, own, sizeof(own));
+	sodium_memzero(own, sizeof(own));
+	if (which >= 0)
 		return 0;
-	log_warn("backup copy of %s to %s: the key of volume %s is not carried: %s", o->guest,
-		 o->target, disk, ck->own ? ck->h.err : "the guest here is not the chain's, and no "
-		 "key of it kept with the chain opens here");
+	sodium_memzero(key, KEY_SEAL_KEY_BYTES);
+	if (kept == 0)
+		log_warn("backup copy of %s to %s: the key of volume %s is not carried: neither the key "
+			 "kept with the chain nor the volume's own opens its full's file here", o->guest,
+			 o->target, disk);
+	else
+		log_warn("backup copy of %s to %s: the key of volume %s is not carried: %s%s", o->guest,
+			 o->target, disk, ck->other, ck->own ? "" : ": its volumes' keys are not "
+			 "carried, and none is kept with the chain");
 	return -ENOENT;
 }
 
@@ -183,7 +234,7 @@ static int seal_keys(struct keys_out *o, const struct identity *id, const uint8_
 		struct backup_key *v = &k->vol[k->nvol];
 		const char *disk = full->vol[i].disk;
 
-		if (!encrypted[i] || volume_key(o, &ck, id, top, disk, key) < 0)
+		if (!encrypted[i] || volume_key(o, &ck, id, full, top, disk, key) < 0)
 			continue;
 		snprintf(v->disk, sizeof(v->disk), "%s", disk);
 		memcpy(v->sha256, full->vol[i].sha256, sizeof(v->sha256));

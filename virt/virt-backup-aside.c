@@ -210,10 +210,11 @@ static int small_read(int fd, size_t size, char **text, size_t *len)
 }
 
 /* One key file: root's, not a symlink, of a's kept file and secret,
- * opened with the seal key. */
+ * opened with the seal key; *cut when it is all that but does not parse
+ * (a temporary cut short by a writer killed before it synced it). */
 static int open_one(const struct backup_aside *a, const char *path, const char *secret,
 		    const uint8_t pk[32], const uint8_t sk[32], uint8_t key[KEY_SEAL_KEY_BYTES],
-		    char *err, size_t errlen)
+		    bool *cut, char *err, size_t errlen)
 {
 	struct backup_aside_key k;
 	char *text = NULL, why[256] = "";
@@ -227,7 +228,7 @@ static int open_one(const struct backup_aside *a, const char *path, const char *
 		ret = errbuf_fail(-EBADMSG, why, sizeof(why), "not a small regular file");
 	else if (!(ret = backup_owned("it", &st, why, sizeof(why))) &&
 		 !(ret = small_read(fd, (size_t)st.st_size, &text, &len)))
-		ret = backup_aside_key_parse(text, len, &k, why, sizeof(why));
+		*cut = (ret = backup_aside_key_parse(text, len, &k, why, sizeof(why))) < 0;
 	if (fd >= 0)
 		close(fd);
 	free(text);
@@ -248,16 +249,24 @@ int backup_aside_key_open(const struct backup_aside *a, const struct backup_asid
 			  uint8_t key[KEY_SEAL_KEY_BYTES], char *err, size_t errlen)
 {
 	uint8_t other[KEY_SEAL_KEY_BYTES];
-	bool have = false;
+	const char *first = a->keyf;
+	bool have = false, cut = false;
 	int ret = 0;
 
-	if (l->keyf && !(ret = open_one(a, a->keyf, secret, seal_pk, seal_sk, key, err, errlen)))
+	if (l->keyf && !(ret = open_one(a, a->keyf, secret, seal_pk, seal_sk, key, &cut, err, errlen)))
 		have = true;
 	for (unsigned i = 0; !ret && i < l->ntmp; i++) {
-		if ((ret = open_one(a, l->tmp[i], secret, seal_pk, seal_sk, have ? other : key, err,
-				    errlen)) == 0 && have && sodium_memcmp(other, key, sizeof(other)))
+		ret = open_one(a, l->tmp[i], secret, seal_pk, seal_sk, have ? other : key, &cut, err,
+			       errlen);
+		if (ret && cut && !l->keyf) { /* the key file was never whole: nothing changed since */
+			ret = 0;
+			continue;
+		}
+		if (!ret && have && sodium_memcmp(other, key, sizeof(other)))
 			ret = errbuf_fail(-EBADMSG, err, errlen, "%s holds another key than %s", l->tmp[i],
-					  l->keyf ? a->keyf : l->tmp[0]);
+					  first);
+		if (!have)
+			first = l->tmp[i];
 		have = true;
 	}
 	sodium_memzero(other, sizeof(other));

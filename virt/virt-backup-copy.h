@@ -142,11 +142,14 @@ struct backup_copy_keys_in {
  * same manifest, byte for byte; it is left as it is if intact (signature,
  * signer, every file's SHA-256), else its other files are replaced from
  * the copy's. A copy with keys (ID.keys) must have them signed by whom
- * trust accepts, of this chain, sealed to kin's identity: they are kept as
- * FULL.keys sealed to kin's seal key (kin NULL: a copy with keys is
- * refused), merged with a FULL.keys there: a volume's key kept already
- * stays, a differing one the copy brings is left out and summary says so. On failure nothing new stays. summary: what was stored, for
- * the operator. */
+ * trust accepts, of this chain, sealed to kin's identity (kin NULL: a copy
+ * with keys is refused); each is tried on the staged full's file of its
+ * volume (backup_key_check), and one that does not open it is left out;
+ * those left are kept as FULL.keys sealed to kin's seal key, merged with a
+ * FULL.keys there: a volume's key kept already stays unless the copy
+ * brings a differing one (which opens the full: the kept one cannot), which
+ * replaces it; summary says what was left out or replaced. On failure
+ * nothing new stays. summary: what was stored, for the operator. */
 int backup_copy_unpack(const char *dir, const char *guest, int fd, backup_trust_fn trust,
 		       void *ctx, const struct backup_copy_keys_in *kin, char *summary, size_t slen,
 		       char *err, size_t errlen);

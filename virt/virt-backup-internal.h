@@ -65,7 +65,10 @@ int backup_aside_key_parse(const char *text, size_t len, struct backup_aside_key
 			   size_t errlen);
 /* The old key that every key file left for a's volume holds: each root's,
  * naming a's kept file and secret, opened with the seal key, all the same
- * key. -ENOENT when there is none; -EBADMSG/-EPERM with why. */
+ * key. With no key file, a temporary that does not parse is passed over
+ * (a restore killed while writing the key file, before any change: the key
+ * file is whole before anything changes; an older build's, which wrote it
+ * under a name). -ENOENT when there is none; -EBADMSG/-EPERM with why. */
 int backup_aside_key_open(const struct backup_aside *a, const struct backup_aside_left *l,
 			  const char *secret, const uint8_t seal_pk[32], const uint8_t seal_sk[32],
 			  uint8_t key[KEY_SEAL_KEY_BYTES], char *err, size_t errlen);
@@ -80,9 +83,10 @@ int backup_leftovers(struct virt_host *h, const char *guest, const struct virt_g
 
 /* virt-backup-keep.c: key (a volume's own, which a restore replaces) added
  * to the kept keys (FULL.keys) of each intact full in e but skip's whose
- * file of disk it opens (backup_key_check), sealed to h's seal key; a full
- * that keeps a key for disk already, or whose FULL.keys is not the kept
- * form of its chain, is left as it is. *kept: how many. */
+ * file of disk it opens (backup_key_check), sealed to h's seal key, in
+ * place of a differing key kept there for disk (it does not open the
+ * full); a full that keeps this key for disk already, or whose FULL.keys
+ * is not the kept form of its chain, is left as it is. *kept: how many. */
 int backup_keep_key(struct virt_host *h, const char *gdir, const struct backup_entry *e, size_t n,
 		    const char *skip, const char *disk, const uint8_t key[KEY_SEAL_KEY_BYTES],
 		    unsigned *kept);

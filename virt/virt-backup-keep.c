@@ -1,9 +1,11 @@
 /* A volume's key that a restore is about to replace, kept with this node's
  * chains encrypted under it (virt/virt-backup-internal.h): added to each
  * such full's FULL.keys, the kept form restore reads (lib/backup-keys.h),
- * merged, never replacing a key kept there. Without it, the local backups
- * of a guest made again would no longer open once a restore of a copied
- * chain puts its volume under the copy's key. */
+ * merged; it replaces a differing key kept there for the volume (which
+ * does not open the full: a LUKS header made here has one key slot; kept
+ * by an older build, or brought by a member's wrong copy). Without it,
+ * the local backups of a guest made again would no longer open once a
+ * restore of a copied chain puts its volume under the copy's key. */
 #include <errno.h>
 #include <fcntl.h>
 #include <sodium.h>
@@ -23,7 +25,7 @@ struct keeping {
 	struct virt_host *h;
 	const char *gdir, *disk;
 	const uint8_t *key;
-	uint8_t seal_pk[32];
+	struct seal_key sk;
 };
 
 /* The keys kept with full m (a fresh kept form when it has none): -EBADMSG
@@ -75,7 +77,19 @@ static int opens(struct keeping *k, const struct backup_manifest *m, bool *yes)
 	return ret;
 }
 
-/* The key added to full m's kept keys if it opens m's file of the disk. */
+/* Whether keys keeps k's key for the disk (opened with the seal key). */
+static bool keeps_it(struct keeping *k, const struct backup_keys *keys)
+{
+	uint8_t old[KEY_SEAL_KEY_BYTES];
+	bool same = backup_keys_kept_open(keys, k->disk, k->sk.pk, k->sk.sk, old) == 0 &&
+		    sodium_memcmp(old, k->key, sizeof(old)) == 0;
+
+	sodium_memzero(old, sizeof(old));
+	return same;
+}
+
+/* The key added to full m's kept keys if it opens m's file of the disk,
+ * in place of a differing one kept there. */
 static int keep_with(struct keeping *k, const struct backup_manifest *m, unsigned *kept)
 {
 	struct backup_keys keys;
@@ -83,18 +97,25 @@ static int keep_with(struct keeping *k, const struct backup_manifest *m, unsigne
 	char name[BACKUP_FILE_MAX], path[PATH_MAX], *text = NULL, why[200];
 	size_t len;
 	bool yes;
-	int i, ret;
+	int i, j, ret;
 
 	for (i = 0; i < (int)m->nvol && strcmp(m->vol[i].disk, k->disk); i++)
 		;
-	if (i == (int)m->nvol || kept_of(k, m, &keys) < 0 || backup_keys_find(&keys, k->disk) >= 0)
+	if (i == (int)m->nvol || kept_of(k, m, &keys) < 0 || keeps_it(k, &keys))
 		return 0;
 	if ((ret = opens(k, m, &yes)) < 0 || !yes)
 		return ret;
 	memset(&v, 0, sizeof(v));
 	snprintf(v.disk, sizeof(v.disk), "%s", k->disk);
 	memcpy(v.sha256, m->vol[i].sha256, sizeof(v.sha256));
-	if (key_seal_x25519(k->seal_pk, k->key, v.sealed) < 0 || backup_keys_add(&keys, &v) < 0)
+	if ((j = backup_keys_find(&keys, k->disk)) >= 0)
+		log_warn("%s: the key kept with backup %s for %s does not open its file: replaced by the "
+			 "volume's, which does", k->gdir, m->id, k->disk);
+	if (key_seal_x25519(k->sk.pk, k->key, v.sealed) < 0)
+		return virt_fail(k->h, -EINVAL, "cannot seal the key of %s here", k->disk);
+	if (j >= 0)
+		keys.vol[j] = v;
+	else if (backup_keys_add(&keys, &v) < 0)
 		return virt_fail(k->h, -EINVAL, "cannot keep the key of %s with backup %s", k->disk, m->id);
 	if ((ret = backup_keys_encode(&keys, &text, &len, why, sizeof(why))) < 0)
 		return virt_fail(k->h, ret, "the keys kept with backup %s: %s", m->id, why);
@@ -113,16 +134,14 @@ int backup_keep_key(struct virt_host *h, const char *gdir, const struct backup_e
 		    unsigned *kept)
 {
 	struct keeping k = { .h = h, .gdir = gdir, .disk = disk, .key = key };
-	struct seal_key sk;
 	int ret = 0;
 
 	*kept = 0;
-	if ((ret = seal_key_load(h->seal_key, 0, &sk)) < 0)
+	if ((ret = seal_key_load(h->seal_key, 0, &k.sk)) < 0)
 		return virt_fail(h, ret, "seal key %s: %s", h->seal_key, strerror(-ret));
-	memcpy(k.seal_pk, sk.pk, sizeof(k.seal_pk));
-	seal_key_wipe(&sk);
 	for (size_t i = 0; i < n && !ret; i++)
 		if (e[i].intact && !e[i].m.incremental && strcmp(e[i].m.id, skip))
 			ret = keep_with(&k, &e[i].m, kept);
+	seal_key_wipe(&k.sk);
 	return ret;
 }

@@ -79,8 +79,8 @@ int backup_leftovers(struct virt_host *h, const char *guest, const struct virt_g
 }
 
 /* Whether key opens the file that will be the volume's (the kept one if
- * left, else the one under its name). */
-static int key_fits(struct putting *p, struct volume_left *v)
+ * left, else the one under its name); from names where the key is. */
+static int key_fits(struct putting *p, struct volume_left *v, const char *from)
 {
 	const char *path = v->l.kept ? v->a.kept : v->a.path;
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW), code = -1, ret;
@@ -95,14 +95,15 @@ static int key_fits(struct putting *p, struct volume_left *v)
 		return virt_fail(p->h, ret, "%s: %.300s", path, why);
 	}
 	if (code != 0 && code != 2 && code != 3)
-		return virt_fail(p->h, -EKEYREJECTED, "the key kept in %s does not open %s (qemu-img "
-				 "check: status %d)", v->l.keyf ? v->a.keyf : v->l.tmp[0], path, code);
+		return virt_fail(p->h, -EKEYREJECTED, "the key %s does not open %s (qemu-img check: "
+				 "status %d)", from, path, code);
 	return 0;
 }
 
 /* The old key left for volume v, opened and checked to open its file. */
 static int old_key(struct putting *p, struct volume_left *v)
 {
+	char from[PATH_MAX + 16];
 	int ret;
 
 	virt_secret_of(p->h, v->vol, v->secret);
@@ -112,10 +113,53 @@ static int old_key(struct putting *p, struct volume_left *v)
 	p->sk_loaded = true;
 	ret = backup_aside_key_open(&v->a, &v->l, v->secret, p->sk.pk, p->sk.sk, v->key, p->h->err,
 				    sizeof(p->h->err));
+	if (ret == -ENOENT) /* only temporaries cut short: removed once it is back */
+		return 0;
 	if (ret < 0)
 		return ret;
 	v->keyed = true;
-	return key_fits(p, v);
+	snprintf(from, sizeof(from), "kept in %s", v->l.keyf ? v->a.keyf : v->l.tmp[0]);
+	return key_fits(p, v, from);
+}
+
+/* A kept file with no old key left to set back goes back under the key
+ * the volume's secret holds now: when it is LUKS-encrypted, that key must
+ * open it (a restore that changed the key and lost its key file would
+ * otherwise leave a volume nothing opens). */
+static int secret_fits(struct putting *p, struct volume_left *v)
+{
+	uint8_t head[36];
+	char from[64 + VIRT_UUID_LEN];
+	int fd = open(v->a.kept, O_RDONLY | O_CLOEXEC | O_NOFOLLOW), ret;
+	ssize_t got = fd < 0 ? -1 : pread(fd, head, sizeof(head), 0);
+
+	if (fd >= 0)
+		close(fd);
+	if (got < (ssize_t)sizeof(head) || memcmp(head, "QFI\xfb", 4) ||
+	    !(head[32] | head[33] | head[34] | head[35]))
+		return 0; /* plain, or not a qcow2 the volume's key could open: as it was */
+	virt_secret_of(p->h, v->vol, v->secret);
+	if (!v->secret[0])
+		return virt_fail(p->h, -EKEYREJECTED, "%s is LUKS-encrypted, volume %s has no secret "
+				 "here to open it with, and no key of the restore is left", v->a.kept,
+				 v->vol);
+	ret = virt_secret_key(p->h, v->secret, NULL, v->key);
+	if (ret == -ENOKEY) { /* kept in libvirt only: no restore could change it (it needs the seal key) */
+		log_warn("put back of %s: %s", v->vol, p->h->err);
+		return 0;
+	}
+	if (ret < 0) {
+		char why[VIRT_ERR_MAX];
+
+		memcpy(why, p->h->err, sizeof(why));
+		return virt_fail(p->h, ret, "no key of the restore is left for %s, and the key of "
+				 "secret %s cannot be read to check that it opens it: %.300s", v->a.kept,
+				 v->secret, why);
+	}
+	snprintf(from, sizeof(from), "in secret %s (no key of the restore is left)", v->secret);
+	ret = key_fits(p, v, from);
+	sodium_memzero(v->key, sizeof(v->key));
+	return ret;
 }
 
 /* Each data disk's leftovers found and checked; p->n of them have some. */
@@ -138,6 +182,8 @@ static int survey(struct putting *p, const struct virt_guest *g)
 			continue;
 		if ((v->l.keyf || v->l.ntmp) && (ret = old_key(p, v)) < 0)
 			return ret;
+		if (v->l.kept && !v->keyed && (ret = secret_fits(p, v)) < 0)
+			return ret;
 		p->n++;
 	}
 	return 0;
@@ -152,8 +198,12 @@ static int put_one(struct putting *p, struct volume_left *v)
 	if (v->l.kept && (ret = backup_aside_put_back(&v->a)) < 0)
 		return virt_fail(p->h, ret, "%s: renaming %s back over %s: %s (it stays)", v->vol,
 				 v->a.kept, v->a.path, strerror(-ret));
-	if (!v->keyed)
+	if (!v->keyed) { /* any temporary left was cut short: nothing to set back */
+		if ((ret = backup_aside_key_drop(&v->a, &v->l)) < 0)
+			log_warn("put back of %s: a temporary of %s cut short could not be removed: %s",
+				 v->vol, v->a.keyf, strerror(-ret));
 		return 0;
+	}
 	if ((ret = virt_secret_rekey(p->h, v->secret, v->a.path, v->key)) < 0)
 		return ret;
 	if ((ret = backup_aside_key_drop(&v->a, &v->l)) < 0)

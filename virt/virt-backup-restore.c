@@ -290,6 +290,19 @@ cleanup:
 	return ret;
 }
 
+int virt_backup_key_opens(struct virt_host *h, const char *path, const uint8_t key[32], bool *opens)
+{
+	int code = -1, ret, fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+
+	*opens = false;
+	if (fd < 0)
+		return virt_fail(h, -errno, "%s: %s", path, strerror(errno));
+	ret = backup_key_check(h, fd, key, &code);
+	close(fd);
+	*opens = !ret && (code == 0 || code == 3);
+	return ret;
+}
+
 /* Whether key i opens the full's file of disk (backup_key_check). */
 static int key_opens(struct restoring *r, unsigned i, const char *disk, bool *opens)
 {

@@ -25,6 +25,7 @@
 #include "lib/log.h"
 #include "lib/units.h"
 #include "virt/virt-backup-copy.h"
+#include "virt/virt-backup-internal.h"
 
 struct unpacking {
 	const char *guest;
@@ -46,7 +47,7 @@ struct unpacking {
 	const struct backup_copy_keys_in *kin;
 	char keys_name[BACKUP_FILE_MAX];               /* the copy's ID.keys, "" if none */
 	char kept_name[BACKUP_FILE_MAX];               /* FULL.keys to keep, "" if none */
-	char ignored[320];                             /* "; " and which keys were left out */
+	char ignored[480];                             /* "; " and which keys were left out */
 	struct backup_entry *e, *held;                 /* the copy's links, the store's */
 	size_t n, nheld;
 	bool listed;                                   /* held is the store's listing */
@@ -292,16 +293,36 @@ static bool same_key(const struct unpacking *u, const struct backup_key *a, cons
 	return same;
 }
 
+/* What the summary says of the volumes in list (disk names): "; " head,
+ * each name, tail. */
+static void say(struct unpacking *u, const char *head, const char *list, const char *tail)
+{
+	size_t at = strlen(u->ignored);
+
+	if (list[0] && at < sizeof(u->ignored))
+		snprintf(u->ignored + at, sizeof(u->ignored) - at, "; %s %s %s", head, list, tail);
+}
+
+static void add_name(char *list, size_t len, const char *disk)
+{
+	size_t at = strlen(list);
+
+	if (at < len)
+		snprintf(list + at, len - at, "%s%s", at ? "," : "", disk);
+}
+
 /* The FULL.keys the store holds for this chain, if any, with the copy's
- * (kept): each volume's key kept there stays as it is (a copy, signed by
- * any member, never replaces one); a volume's the store has none of is
- * added; a differing key is left out, and the summary says so. */
+ * (kept, each checked to open the full's file: opening()): a volume's the
+ * store has none of is added; one kept there that differs is replaced (a
+ * LUKS header made here has one key slot: the kept one does not open the
+ * chain, it came from an older build or a member's copy that was wrong),
+ * and the summary says so. */
 static int merge(struct unpacking *u, const char *name, const struct backup_manifest *top,
 		 const struct backup_manifest *full, struct backup_keys *kept)
 {
 	struct backup_keys old;
-	char *text = NULL, why[256] = "";
-	size_t len, at = 0;
+	char *text = NULL, why[256] = "", replaced[160] = "";
+	size_t len;
 	int ret = backup_read_small(u->gdir, name, BACKUP_KEYS_MAX, &text, &len, why, sizeof(why));
 
 	if (ret == -ENOENT)
@@ -318,17 +339,77 @@ static int merge(struct unpacking *u, const char *name, const struct backup_mani
 	for (unsigned j = 0; j < kept->nvol; j++) {
 		int i = backup_keys_find(&old, kept->vol[j].disk);
 
-		if (backup_keys_add(&old, &kept->vol[j]) == -EEXIST &&
-		    !same_key(u, &old.vol[i], &kept->vol[j]) && at < sizeof(u->ignored))
-			at += (size_t)snprintf(u->ignored + at, sizeof(u->ignored) - at, "%s %s",
-					       at ? "," : "; the key it brought for volume(s)",
-					       kept->vol[j].disk);
+		if (i < 0) {
+			backup_keys_add(&old, &kept->vol[j]);
+		} else if (!same_key(u, &old.vol[i], &kept->vol[j])) {
+			old.vol[i] = kept->vol[j];
+			add_name(replaced, sizeof(replaced), kept->vol[j].disk);
+		}
 	}
-	if (at && at < sizeof(u->ignored))
-		snprintf(u->ignored + at, sizeof(u->ignored) - at, " differs from the one kept here, "
-			 "which stays (it was left out)");
+	say(u, "the key it brought for volume(s)", replaced, "opens the full's file and replaces the "
+	    "differing one kept here");
 	*kept = old;
 	return 0;
+}
+
+/* Whether key opens the staged full's file of disk (backup_key_check, a
+ * qemu-img check: about 2 s of key derivation). */
+static int key_opens(struct unpacking *u, struct virt_host *h, const char *disk,
+		     const uint8_t key[KEY_SEAL_KEY_BYTES], bool *opens)
+{
+	const struct backup_manifest *full = &u->e[0].m;
+	char name[BACKUP_FILE_MAX];
+	unsigned i;
+	int fd, code = -1, ret;
+
+	*opens = false;
+	for (i = 0; i < full->nvol && strcmp(full->vol[i].disk, disk); i++)
+		;
+	if (i == full->nvol || !u->full_luks[i])
+		return 0; /* no encrypted file of that disk: nothing it opens */
+	backup_volume_file(full->id, disk, name, sizeof(name));
+	if ((fd = openat(u->sfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0)
+		return errbuf_fail(-errno, u->err, u->errlen, "%s/%s: %s", u->staging, name,
+				   strerror(errno));
+	ret = backup_key_check(h, fd, key, &code);
+	close(fd);
+	if (ret == -EBADMSG)
+		return 0; /* a header restore refuses anyway: the key opens nothing here */
+	if (ret < 0)
+		return errbuf_fail(ret, u->err, u->errlen, "the key the copy brought for volume %s cannot "
+				   "be checked against the full's file: %s", disk, h->err);
+	*opens = code == 0 || code == 3;
+	return 0;
+}
+
+/* The copy's keys (k, carried; kept, the same resealed) that do not open
+ * the full's file of their volume left out of kept, and the summary says
+ * so: they would make a restore here fail, and every copy onward carry
+ * them. */
+static int opening(struct unpacking *u, const struct backup_keys *k, struct backup_keys *kept)
+{
+	struct virt_host *h = calloc(1, sizeof(*h));
+	uint8_t key[KEY_SEAL_KEY_BYTES];
+	char wrong[160] = "";
+	unsigned n = 0;
+	bool opens;
+	int ret = h ? 0 : errbuf_fail(-ENOMEM, u->err, u->errlen, "out of memory");
+
+	for (unsigned j = 0; j < k->nvol && !ret; j++) {
+		if (key_unseal(u->kin->self, k->vol[j].sealed, KEY_SEAL_BYTES, key) < 0)
+			ret = errbuf_fail(-EPERM, u->err, u->errlen, "the key of volume %s does not open "
+					  "with this node's identity", k->vol[j].disk);
+		else if ((ret = key_opens(u, h, k->vol[j].disk, key, &opens)) == 0 && opens)
+			kept->vol[n++] = kept->vol[j];
+		else if (!ret)
+			add_name(wrong, sizeof(wrong), k->vol[j].disk);
+	}
+	sodium_memzero(key, sizeof(key));
+	free(h);
+	kept->nvol = n;
+	say(u, "the key it brought for volume(s)", wrong, "does not open the full's file (it was left "
+	    "out)");
+	return ret;
 }
 
 /* The full's encrypted volumes the copy's keys k leave out (the sender
@@ -348,8 +429,9 @@ static void missing(struct unpacking *u, const struct backup_keys *k)
 }
 
 /* The copy's keys, if it has any: signed by whom trust accepts, of this
- * chain, sealed to this node; staged again as FULL.keys, sealed to the
- * seal key, the form restore reads. */
+ * chain, sealed to this node, each opening the full's file (else left
+ * out); staged again as FULL.keys, sealed to the seal key, the form
+ * restore reads. */
 static int keys(struct unpacking *u)
 {
 	const struct backup_manifest *full = &u->e[0].m, *top = &u->e[u->n - 1].m;
@@ -377,13 +459,15 @@ static int keys(struct unpacking *u)
 					 u->errlen);
 	if (!ret)
 		missing(u, &k);
+	if (!ret)
+		ret = opening(u, &k, &kept);
 	if (!ret && !(ret = backup_file_name(full->id, "keys", u->kept_name, sizeof(u->kept_name))))
 		ret = merge(u, u->kept_name, top, full, &kept);
-	if (!ret)
+	if (!ret && kept.nvol) /* none opens, none kept before: no FULL.keys */
 		ret = backup_keys_encode(&kept, &local, &llen, u->err, u->errlen);
-	if (!ret)
+	if (!ret && kept.nvol)
 		ret = write_kept(u, local, llen);
-	if (ret < 0)
+	if (ret < 0 || !kept.nvol)
 		u->kept_name[0] = '\0';
 	free(text);
 	free(local);
@@ -545,6 +629,8 @@ int backup_copy_unpack(const char *dir, const char *guest, int fd, backup_trust_
 		 !u.encrypted ? "" : u.kept_name[0] ?
 		 "; LUKS-encrypted, its volumes' keys kept here sealed to this node's seal key: "
 		 "restorable here into a guest made again too" :
+		 u.keys_name[0] ? "; LUKS-encrypted, no key it brought opens it: restorable here only "
+		 "into a volume under the same key" :
 		 "; LUKS-encrypted, no key came with it (the sender holds none for these volumes: the "
 		 "guest gone or made again there, or it runs an older build): restorable here only "
 		 "into a volume under the same key",

@@ -124,6 +124,11 @@ int virt_backup(struct virt_host *h, const char *guest, const struct backup_requ
  * -ENOENT when there is no such volume or it is plain; why in h->err. */
 int virt_backup_volume_key(struct virt_host *h, const char *guest, const char *disk,
 			   const struct identity *id, uint8_t key[32]);
+/* Whether key opens the LUKS layer of the qcow2 at path (a full's file,
+ * no backing: backup_key_check, about 2 s of key derivation in qemu-img).
+ * -EBADMSG when its header is not one restore takes, another -errno when
+ * it cannot be checked; why in h->err. */
+int virt_backup_key_opens(struct virt_host *h, const char *path, const uint8_t key[32], bool *opens);
 /* The shut-off guest's data volumes rebuilt from the chain ending at id;
  * an encrypted volume whose own key does not open the chain's full goes
  * under the key kept with the chain (FULL.keys, lib/backup-keys.h), its

@@ -24,7 +24,9 @@
 #   a guest with an encrypted archive (where libvirt keeps secrets) moves,
 #      its key sealed to the target, and boots there; its backup copied back
 #      carries its key, so made again there (a new key) it is restored from
-#      the copy, its marker back, and boots (that restore killed midway first:
+#      the copy, its marker back, and boots (--put-back passes over a key
+#      file's temporary cut short and refuses a kept file the volume's key
+#      does not open; that restore killed midway first:
 #      vm restore --put-back puts the old volume and key back; a local backup
 #      under the key it had before restores after it: the key was kept);
 #   the target evicted mid-move: vault1 runs on node-a and the move waits in
@@ -447,10 +449,30 @@ if enc a; then
 	out=$(ra backup vault2 2>&1) || die "a local backup of vault2 made again: $out"
 	BIDL2=$(sed -n 's/^Backup \([0-9T]*Z\) of vault2.*/\1/p' <<< "$out")
 	[[ -n $BIDL2 ]] || die "a local backup of vault2 made again: $out"
-	# the restore under the copy's key killed once it has kept the old volume
-	# and its key aside: --put-back puts both back
+	# what --put-back checks with no key of the restore left: a temporary of
+	# the key file cut short (a restore killed while writing it, which had
+	# changed nothing) is passed over and removed; a kept file that the
+	# volume's key now does not open is refused, nothing renamed (it would
+	# leave a volume nothing opens)
 	sum2=$(sha256sum < "$(arch2 a)")
 	left2=${LVDIR[a]}/pool/.osi-restore-vault2.data.archive.qcow2
+	ln "$(arch2 a)" "$left2" && : > "$left2.key.tmp.4242" || die "making the leftovers"
+	out=$(ra restore vault2 --put-back 2>&1) || die "put back beside a temporary cut short: $out"
+	[[ $out == *"Put back 1 data volume(s) of vault2"* ]] || die "put back beside a temporary cut short: $out"
+	[[ -z $(ls -A "${LVDIR[a]}/pool" | grep '^\.osi-restore') ]] || die "left after that put back: $(ls -A "${LVDIR[a]}/pool")"
+	[[ $(sha256sum < "$(arch2 a)") == "$sum2" ]] || die "vault2's volume changed by that put back"
+	qemu-img create -q -f qcow2 --object "secret,id=k0,data=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')" \
+		-o encrypt.format=luks,encrypt.key-secret=k0,encrypt.iter-time=10 "$left2" 1M > /dev/null ||
+		die "a LUKS file under another key"
+	out=$(ra restore vault2 --put-back 2>&1) && die "put back of a file under another key succeeded: $out"
+	[[ $out == *"refused, nothing was changed or removed"*"(no key of the restore is left) does not open"* ]] ||
+		die "put back of a file under another key: $out"
+	[[ -f $left2 && $(sha256sum < "$(arch2 a)") == "$sum2" ]] || die "the refused put back changed something"
+	rm -f "$left2"
+	pass "vm restore --put-back passed over a key file's temporary cut short, and refused a kept file the volume's key does not open"
+
+	# the restore under the copy's key killed once it has kept the old volume
+	# and its key aside: --put-back puts both back
 	ip netns exec "${NS[a]}" "$OSI_BIN" --state-dir "$T/a" vm restore vault2 --from "$BID3" \
 		--config "$T/virt-a.conf" --uri "${URI_OF[a]}" --pool-dir "${LVDIR[a]}/pool" \
 		--dir "$T/a/backups" > "$T/killed2.out" 2>&1 &

@@ -47,26 +47,61 @@ static int trust_id(const struct export_sig *s, void *ctx, char *err, size_t err
 }
 
 static bool luks_volumes; /* the next volumes' headers say LUKS (crypt_method 2) */
+static const uint8_t *luks_key; /* set: the next volumes are real LUKS qcow2s under it */
+static char luks_dir[64];       /* where the LUKS images are made, one per key */
 
-/* A qcow2 v3 header and some bytes of its own. */
+static bool have_qemu_img(void)
+{
+	return system("command -v qemu-img > /dev/null") == 0;
+}
+
+/* A LUKS qcow2 of 1 MiB under luks_key at path: made once per key and
+ * copied (qemu-img times a new header's key derivation in CPU time, which
+ * a busy host may show as none: tried again). */
+static void luks_image(const char *path)
+{
+	char hex[2 * KEY_SEAL_KEY_BYTES + 1], cmd[1024];
+
+	sodium_bin2hex(hex, sizeof(hex), luks_key, KEY_SEAL_KEY_BYTES);
+	snprintf(cmd, sizeof(cmd), "test -e %s/key-%.16s.qcow2 || qemu-img create -q -f qcow2 --object "
+		 "secret,id=k0,data=%s -o encrypt.format=luks,encrypt.key-secret=k0,encrypt.iter-time=10 "
+		 "%s/key-%.16s.qcow2 1M", luks_dir, hex, hex, luks_dir, hex);
+	for (unsigned t = 0; system(cmd) != 0; t++) {
+		assert_true(t < 20);
+		usleep(100000 * (t + 1));
+	}
+	snprintf(cmd, sizeof(cmd), "cp %s/key-%.16s.qcow2 %s", luks_dir, hex, path);
+	assert_int_equal(system(cmd), 0);
+}
+
+/* A qcow2 v3 header and some bytes of its own (or a LUKS image: luks_key). */
 static void volume(const char *gdir, const char *id, const char *disk, struct backup_volume *v)
 {
 	uint8_t buf[200] = { 'Q', 'F', 'I', 0xfb, 0, 0, 0, 3 }, sum[32];
 
 	buf[35] = luks_volumes ? 2 : 0;
-	char path[600];
+	char path[600], *text;
+	size_t len;
 	int fd;
 
 	snprintf((char *)buf + 80, sizeof(buf) - 80, "payload of %s %s", id, disk);
 	snprintf(path, sizeof(path), "%s/%s.%s.qcow2", gdir, id, disk);
-	assert_true((fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600)) >= 0);
-	assert_int_equal(write(fd, buf, sizeof(buf)), sizeof(buf));
-	close(fd);
-	crypto_hash_sha256(sum, buf, sizeof(buf));
+	if (luks_key) {
+		luks_image(path);
+		assert_int_equal(read_file(path, 8 << 20, &text, &len), 0);
+		crypto_hash_sha256(sum, (uint8_t *)text, len);
+		free(text);
+	} else {
+		assert_true((fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600)) >= 0);
+		assert_int_equal(write(fd, buf, sizeof(buf)), sizeof(buf));
+		close(fd);
+		crypto_hash_sha256(sum, buf, sizeof(buf));
+		len = sizeof(buf);
+	}
 	sodium_bin2hex(v->sha256, sizeof(v->sha256), sum, sizeof(sum));
 	snprintf(v->disk, sizeof(v->disk), "%s", disk);
 	v->capacity = 1 << 30;
-	v->bytes = sizeof(buf);
+	v->bytes = len;
 }
 
 /* One backup of guest into dir/guest, signed; parent "" for a full. */
@@ -97,6 +132,7 @@ static int setup(void **state)
 	snprintf(f->src, sizeof(f->src), "%s/src", f->base);
 	snprintf(f->dst, sizeof(f->dst), "%s/dst", f->base);
 	snprintf(f->dgdir, sizeof(f->dgdir), "%s/vault1", f->dst);
+	snprintf(luks_dir, sizeof(luks_dir), "%s", f->base);
 	strcpy(f->id.name, "node-a");
 	crypto_sign_keypair(f->id.sign_pk, f->id.sign_sk);
 	backup(f, f->src, "vault1", F1, "", 100);
@@ -111,6 +147,7 @@ static int teardown(void **state)
 	struct fx *f = *state;
 
 	backup_copy_free_for_tests = NULL;
+	luks_key = NULL;
 	fixture_rmtree(f->base);
 	free(f);
 	return 0;
@@ -274,10 +311,12 @@ static void encrypted_keys(void **state)
 	crypto_sign_keypair(forger.sign_pk, forger.sign_sk);
 	crypto_box_keypair(pk, sk);
 	randombytes_buf(c.key, sizeof(c.key));
-	luks_volumes = true;
+	if (!have_qemu_img())
+		skip();
+	luks_key = c.key;
 	backup(f, f->src, "vault1", F5, "", 400);
 	backup(f, f->src, "vault1", I6, F5, 500);
-	luks_volumes = false;
+	luks_key = NULL;
 
 	assert_int_equal(unpack_keys(f, pack_keys(f, I6, &c), &wrong), -EPERM);
 	assert_non_null(strstr(f->err, "sealed to node-b"));
@@ -333,11 +372,13 @@ static void kept_key(struct fx *f, const char *disk, const uint8_t pk[32], const
 	assert_int_equal(crypto_box_seal_open(key, kept.vol[i].sealed, KEY_SEAL_BYTES, pk, sk), 0);
 }
 
-/* A second copy of a chain whose keys are kept already never replaces one:
- * any live member may sign keys, so one with other keys for the same chain
- * (a compromised one) leaves the kept key as it is, and the summary says
- * the copy's was left out; the same key says nothing; a volume with no key
- * kept yet is added. An unreadable FULL.keys refuses the copy and stays. */
+/* A second copy of a chain whose keys are kept already: any live member
+ * may sign keys, so one with other keys for the same chain (a compromised
+ * one) has them checked against the full's file, and those that do not
+ * open it are left out, the kept key as it is, and the summary says so;
+ * the same key says nothing; a volume with no key kept yet is added when
+ * its key opens. An unreadable FULL.keys refuses the copy and stays.
+ * Needs qemu-img (skipped without). */
 static void keys_merged(void **state)
 {
 	struct fx *f = *state;
@@ -353,10 +394,12 @@ static void keys_merged(void **state)
 	crypto_box_keypair(pk, sk);
 	randombytes_buf(c.key, sizeof(c.key));
 	memcpy(first, c.key, sizeof(first));
-	luks_volumes = true;
+	if (!have_qemu_img())
+		skip();
+	luks_key = first;
 	backup(f, f->src, "vault1", F5, "", 400);
 	backup(f, f->src, "vault1", I6, F5, 500);
-	luks_volumes = false;
+	luks_key = NULL;
 
 	c.only = "archive";
 	assert_int_equal(unpack_keys(f, pack_keys(f, F5, &c), &kin), 0);
@@ -367,25 +410,24 @@ static void keys_merged(void **state)
 	assert_int_equal(nvol, 1);
 	assert_memory_equal(back, first, sizeof(back));
 
-	/* other keys, signed by a member, for the same chain */
+	/* other keys, signed by a member, for the same chain: they open nothing */
 	randombytes_buf(c.key, sizeof(c.key));
 	c.only = NULL;
 	assert_int_equal(unpack_keys(f, pack_keys(f, I6, &c), &kin), 0);
-	assert_non_null(strstr(f->summary, "; the key it brought for volume(s) archive differs from the "
-				"one kept here, which stays"));
+	assert_non_null(strstr(f->summary, "; the key it brought for volume(s) archive,media does not "
+				"open the full's file (it was left out)"));
+	assert_non_null(strstr(f->summary, "keys kept here sealed to this node's seal key"));
 	kept_key(f, "archive", pk, sk, back, &nvol);
 	assert_memory_equal(back, first, sizeof(back));
-	assert_int_equal(nvol, 2); /* media's was not kept yet: added */
-	kept_key(f, "media", pk, sk, back, &nvol);
-	assert_memory_equal(back, c.key, sizeof(back));
+	assert_int_equal(nvol, 1); /* media's does not open: not added */
 
-	/* the same key again: nothing to say */
+	/* the same key again: nothing to say; media's, which opens, added */
 	memcpy(c.key, first, sizeof(c.key));
-	c.only = "archive";
 	assert_int_equal(unpack_keys(f, pack_keys(f, I6, &c), &kin), 0);
-	assert_null(strstr(f->summary, "differs"));
-	kept_key(f, "archive", pk, sk, back, &nvol);
+	assert_null(strstr(f->summary, "the key it brought"));
+	kept_key(f, "media", pk, sk, back, &nvol);
 	assert_int_equal(nvol, 2);
+	assert_memory_equal(back, first, sizeof(back));
 
 	snprintf(path, sizeof(path), "%s/" F5 ".keys", f->dgdir);
 	assert_int_equal(atomic_write_file(path, "{}", 2, 0600), 0);
@@ -395,6 +437,75 @@ static void keys_merged(void **state)
 					   &c.len, f->err, sizeof(f->err)), 0);
 	assert_int_equal(c.len, 2);
 	free(c.text);
+}
+
+/* A key kept here that does not open the chain (kept by an older build,
+ * or brought by a member's copy before keys were checked) is replaced by
+ * a copy's key that does; a copy's key that opens nothing is never kept,
+ * and no FULL.keys is made of it. Seen failing before the fix: the wrong
+ * key was kept (and stayed), the right one left out. Needs qemu-img. */
+static void keys_checked_to_open(void **state)
+{
+	struct fx *f = *state;
+	struct identity b;
+	uint8_t pk[32], sk[32], back[KEY_SEAL_KEY_BYTES], right[KEY_SEAL_KEY_BYTES];
+	struct backup_copy_keys_in kin = { .self = &b, .seal_pk = pk, .seal_sk = sk };
+	struct keyctx c = { .signer = &f->id, .to = &b, .only = "archive" };
+	struct backup_keys wrong = { .local = true, .nvol = 1 };
+	struct backup_entry *e;
+	char path[600], *text;
+	struct stat st;
+	size_t n, len;
+	unsigned nvol;
+
+	strcpy(b.name, "node-b");
+	crypto_sign_keypair(b.sign_pk, b.sign_sk);
+	crypto_box_keypair(pk, sk);
+	randombytes_buf(right, sizeof(right));
+	if (!have_qemu_img())
+		skip();
+	luks_key = right;
+	backup(f, f->src, "vault1", F5, "", 400);
+	luks_key = NULL;
+
+	/* a wrong key only: the chain is stored, no key kept */
+	randombytes_buf(c.key, sizeof(c.key));
+	assert_int_equal(unpack_keys(f, pack_keys(f, F5, &c), &kin), 0);
+	assert_non_null(strstr(f->summary, "1 backup(s) of vault1 stored in "));
+	assert_non_null(strstr(f->summary, "; LUKS-encrypted, no key it brought opens it"));
+	assert_non_null(strstr(f->summary, "; the key it brought for volume(s) archive does not open "
+				"the full's file (it was left out)"));
+	snprintf(path, sizeof(path), "%s/" F5 ".keys", f->dgdir);
+	assert_int_not_equal(lstat(path, &st), 0);
+
+	/* a wrong key kept here, as an older build kept one */
+	assert_int_equal(backup_list(f->dgdir, trust_id, &f->id, &e, &n, f->err, sizeof(f->err)), 0);
+	strcpy(wrong.backup, F5);
+	strcpy(wrong.guest, "vault1");
+	strcpy(wrong.instance_id, "i-1");
+	strcpy(wrong.vol[0].disk, "archive");
+	strcpy(wrong.vol[0].sha256, e[0].m.vol[0].sha256);
+	free(e);
+	assert_int_equal(key_seal_x25519(pk, c.key, wrong.vol[0].sealed), 0);
+	assert_int_equal(backup_keys_encode(&wrong, &text, &len, f->err, sizeof(f->err)), 0);
+	assert_int_equal(atomic_write_file(path, text, len, 0600), 0);
+	free(text);
+
+	/* the right key comes: it replaces the kept one */
+	memcpy(c.key, right, sizeof(c.key));
+	assert_int_equal(unpack_keys(f, pack_keys(f, F5, &c), &kin), 0);
+	assert_non_null(strstr(f->summary, "; the key it brought for volume(s) archive opens the full's "
+				"file and replaces the differing one kept here"));
+	kept_key(f, "archive", pk, sk, back, &nvol);
+	assert_int_equal(nvol, 1);
+	assert_memory_equal(back, right, sizeof(back));
+
+	/* a wrong one again: the right key stays */
+	randombytes_buf(c.key, sizeof(c.key));
+	assert_int_equal(unpack_keys(f, pack_keys(f, F5, &c), &kin), 0);
+	assert_non_null(strstr(f->summary, "does not open the full's file (it was left out)"));
+	kept_key(f, "archive", pk, sk, back, &nvol);
+	assert_memory_equal(back, right, sizeof(back));
 }
 
 static void round_trip(void **state)
@@ -854,6 +965,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(encrypted, setup, teardown),
 		cmocka_unit_test_setup_teardown(encrypted_keys, setup, teardown),
 		cmocka_unit_test_setup_teardown(keys_merged, setup, teardown),
+		cmocka_unit_test_setup_teardown(keys_checked_to_open, setup, teardown),
 		cmocka_unit_test_setup_teardown(partly_there, setup, teardown),
 		cmocka_unit_test_setup_teardown(damaged_there, setup, teardown),
 		cmocka_unit_test_setup_teardown(tampered, setup, teardown),

@@ -141,6 +141,26 @@ static void test_create_never_replaces(void **state)
 	assert_int_equal(count_entries(f->dir), 1); /* no temporary file left */
 }
 
+/* Written unnamed and linked in: no name of the form path.tmp.PID is used
+ * (one there is left alone), so a writer killed midway leaves none that
+ * holds part of the file. Seen failing before: -EISDIR from the named
+ * temporary. */
+static void test_create_unnamed(void **state)
+{
+	struct fixture *f = *state;
+	char tmp[PATH_MAX + 32], *buf;
+	size_t len;
+
+	snprintf(tmp, sizeof(tmp), "%s.tmp.%d", f->path, (int)getpid());
+	assert_int_equal(mkdir(tmp, 0700), 0);
+	assert_int_equal(atomic_create_file(f->path, "whole", 5, 0600), 0);
+	assert_int_equal(read_file(f->path, 100, &buf, &len), 0);
+	assert_string_equal(buf, "whole");
+	free(buf);
+	assert_int_equal(rmdir(tmp), 0);
+	assert_int_equal(count_entries(f->dir), 1);
+}
+
 static void test_failed_write_keeps_old(void **state)
 {
 	struct fixture *f = *state;
@@ -281,6 +301,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_mode_ignores_umask, setup_dir, teardown_dir),
 		cmocka_unit_test_setup_teardown(test_replaces_existing, setup_dir, teardown_dir),
 		cmocka_unit_test_setup_teardown(test_create_never_replaces, setup_dir, teardown_dir),
+		cmocka_unit_test_setup_teardown(test_create_unnamed, setup_dir, teardown_dir),
 		cmocka_unit_test_setup_teardown(test_failed_write_keeps_old, setup_dir, teardown_dir),
 		cmocka_unit_test_setup_teardown(test_write_missing_dir, setup_dir, teardown_dir),
 		cmocka_unit_test_setup_teardown(test_write_empty, setup_dir, teardown_dir),
