@@ -69,7 +69,7 @@ static int follow(const struct cli *cli, const char *guest, const char *id, json
 			return ret;
 		}
 		json_decref(r);
-		cmd_follow_tick();
+		cmd_follow_tick(cli);
 	}
 }
 

@@ -177,7 +177,7 @@ static int follow(const struct cli *cli, const char *name, const char *target, b
 			}
 		}
 		json_decref(r);
-		cmd_follow_tick();
+		cmd_follow_tick(cli);
 	}
 }
 

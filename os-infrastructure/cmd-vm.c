@@ -115,7 +115,7 @@ static int follow(const struct cli *cli, const char *name)
 		json_decref(r);
 		if (ret >= 0)
 			return ret;
-		cmd_follow_tick();
+		cmd_follow_tick(cli);
 	}
 }
 
@@ -297,7 +297,7 @@ static int follow_op(const struct cli *cli, const char *name, const char *verb, 
 		json_decref(r);
 		if (ret != -EINPROGRESS)
 			return ret;
-		cmd_follow_tick();
+		cmd_follow_tick(cli);
 	}
 }
 

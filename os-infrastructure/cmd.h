@@ -43,7 +43,8 @@ int cmd_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int cmd_parse_format(const struct cmd *c, const char *text, enum format *fmt);
 /* A decimal integer in [min, max]; -EINVAL otherwise. */
 int parse_u64(const char *text, uint64_t min, uint64_t max, uint64_t *out);
-/* The wait between two looks at something the fleet follows (100 ms). */
-void cmd_follow_tick(void);
+/* The wait between two looks at something the fleet follows: 100 ms over
+ * the local socket, 500 ms over the mesh. */
+void cmd_follow_tick(const struct cli *cli);
 /* Flushes stdout and turns a render result into an exit status. */
 int cmd_output(int render_ret);
