@@ -93,6 +93,8 @@ static int put_all(int out, const uint8_t *p, size_t n, uint64_t *deadline_ns)
  * system time than this copy, and its helper more reads. */
 int move_pass_by(int sock, int out, uint8_t *buf, size_t cap, size_t len, uint64_t deadline_ns)
 {
+	if (!cap && len)
+		return -EINVAL;
 	while (len) {
 		size_t n = len < cap ? len : cap;
 		int ret = move_read_by(sock, buf, n, deadline_ns);

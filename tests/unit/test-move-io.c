@@ -164,6 +164,7 @@ static void pass_ends(void **state)
 	signal(SIGPIPE, SIG_IGN);
 	tcp_pair(sv);
 	assert_int_equal(pipe(p), 0);
+	assert_int_equal(move_pass_by(sv[0], p[1], run, 0, 4, move_now_ns() + 1000000000ull), -EINVAL);
 	assert_int_equal(write(sv[1], "abc", 3), 3);
 	close(sv[1]);
 	assert_int_equal(move_pass_by(sv[0], p[1], run, sizeof(run), 10, move_now_ns() + 1000000000ull),
