@@ -222,6 +222,7 @@ static int open_one(const struct backup_aside *a, const char *path, const char *
 	struct stat st;
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW), ret = 0;
 
+	*cut = false;
 	if (fd < 0 || fstat(fd, &st) < 0)
 		ret = errbuf_fail(-errno, why, sizeof(why), "%s", strerror(errno));
 	else if (!S_ISREG(st.st_mode) || st.st_size > 4096)
