@@ -98,5 +98,8 @@ char *backup_key_check_spec(int fd);
  * checked as an upload's (-EBADMSG: no backing or external data file), then
  * qemu-img check with that spec; *code its exit status (0, or 3: leaked
  * clusters, opened; 2: opened, corrupt; 1: not opened, the key among the
- * reasons). */
+ * reasons). A check past backup_key_check_limit_s (60 s; a key made here
+ * takes about 2 s) is stopped: -ETIMEDOUT, as a LUKS header from a peer may
+ * ask for key derivation by the hour. */
 int backup_key_check(struct virt_host *h, int fd, const uint8_t key[KEY_SEAL_KEY_BYTES], int *code);
+extern unsigned backup_key_check_limit_s;

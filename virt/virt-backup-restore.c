@@ -10,6 +10,7 @@
  * volumes), so the next backup is a full. */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <jansson.h>
 #include <sodium.h>
 #include <spawn.h>
@@ -19,10 +20,12 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "lib/backup-keys.h"
 #include "lib/bytes.h"
+#include "lib/clock.h"
 #include "lib/fileio.h"
 #include "lib/key-seal.h"
 #include "lib/log.h"
@@ -84,12 +87,37 @@ static char *chain_json(const struct restoring *r, const char *disk, bool luks)
 	return text;
 }
 
+unsigned backup_key_check_limit_s = 60;
+
+/* Waits for pid; past limit_s seconds (0: none) it is killed (*killed). */
+static int reap(pid_t pid, unsigned limit_s, int *status, bool *killed)
+{
+	uint64_t until = clock_mono_ns() + (uint64_t)limit_s * 1000000000ull;
+	struct timespec tick = { 0, 20000000 };
+	pid_t r;
+
+	*killed = false;
+	while ((r = waitpid(pid, status, limit_s && !*killed ? WNOHANG : 0)) != pid) {
+		if (r < 0 && errno != EINTR)
+			return -errno;
+		if (r == 0 && clock_mono_ns() >= until) {
+			kill(pid, SIGKILL);
+			*killed = true;
+		} else if (r == 0) {
+			nanosleep(&tick, NULL);
+		}
+	}
+	return 0;
+}
+
 /* qemu-img with the descriptors keep[0..nkeep) inherited (each dup'd onto
  * itself, which clears close-on-exec in the child only), its stderr
- * dropped when quiet; its exit status into *code (-1 if killed). */
+ * dropped when quiet, killed after limit_s seconds (0: none, -ETIMEDOUT);
+ * its exit status into *code (-1 if killed). */
 static int spawn_qemu_img(struct virt_host *h, char *const argv[], const int *keep, size_t nkeep,
-			  bool quiet, int *code)
+			  bool quiet, unsigned limit_s, int *code)
 {
+	bool killed;
 	posix_spawn_file_actions_t fa;
 	pid_t pid;
 	int status, ret = posix_spawn_file_actions_init(&fa);
@@ -105,16 +133,15 @@ static int spawn_qemu_img(struct virt_host *h, char *const argv[], const int *ke
 	posix_spawn_file_actions_destroy(&fa);
 	if (ret)
 		return virt_fail(h, -ret, "qemu-img: %s", strerror(ret));
-	while (waitpid(pid, &status, 0) < 0)
-		if (errno != EINTR)
-			return virt_fail(h, -errno, "qemu-img: %s", strerror(errno));
+	if ((ret = reap(pid, limit_s, &status, &killed)) < 0)
+		return virt_fail(h, ret, "qemu-img: %s", strerror(-ret));
 	*code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-	return 0;
+	return killed ? virt_fail(h, -ETIMEDOUT, "qemu-img took more than %u s and was stopped", limit_s) : 0;
 }
 
 static int run_qemu_img(struct virt_host *h, char *const argv[], const int *keep, size_t nkeep)
 {
-	int code, ret = spawn_qemu_img(h, argv, keep, nkeep, false, &code);
+	int code, ret = spawn_qemu_img(h, argv, keep, nkeep, false, 0, &code);
 
 	if (!ret && code)
 		return virt_fail(h, -EIO, "qemu-img convert of the chain failed (status %d)", code);
@@ -282,7 +309,7 @@ int backup_key_check(struct virt_host *h, int fd, const uint8_t key[KEY_SEAL_KEY
 	keep[0] = fd;
 	keep[1] = k;
 	char *argv[] = { "qemu-img", "check", "-q", "--object", object, spec, NULL };
-	ret = spawn_qemu_img(h, argv, keep, 2, true, code);
+	ret = spawn_qemu_img(h, argv, keep, 2, true, backup_key_check_limit_s, code);
 cleanup:
 	close(k);
 	free(spec);

@@ -20,6 +20,7 @@
 #include <cmocka.h>
 #include <sodium.h>
 
+#include "lib/clock.h"
 #include "lib/fileio.h"
 #include "lib/key-seal.h"
 #include "tests/unit/fixture.h"
@@ -472,6 +473,42 @@ static void key_check_qemu_img(void **state)
 	close(fd);
 }
 
+/* A check that runs on (a peer's LUKS header may ask for key derivation by
+ * the hour, review) is stopped at its limit: here a qemu-img that sleeps,
+ * first in PATH, and a limit of 1 s. */
+static void key_check_stopped(void **state)
+{
+	struct fx *f = *state;
+	char path[PATH_MAX + 16], bin[PATH_MAX + 8], fake[PATH_MAX + 32], *old = NULL;
+	struct virt_host h;
+	uint64_t t0;
+	int fd, code;
+
+	if (system("command -v qemu-img > /dev/null") != 0)
+		skip();
+	memset(&h, 0, sizeof(h));
+	snprintf(path, sizeof(path), "%s/luks.qcow2", f->dir);
+	assert_true(luks_file(path, f->key, ""));
+	snprintf(bin, sizeof(bin), "%s/bin", f->dir);
+	snprintf(fake, sizeof(fake), "%s/qemu-img", bin);
+	assert_int_equal(mkdir(bin, 0700), 0);
+	put(fake, "#!/bin/sh\nexec /bin/sleep 30\n");
+	assert_int_equal(chmod(fake, 0700), 0);
+	assert_non_null(old = strdup(getenv("PATH") ?: "/usr/bin:/bin"));
+	assert_int_equal(setenv("PATH", bin, 1), 0);
+	backup_key_check_limit_s = 1;
+	assert_true((fd = open(path, O_RDONLY | O_CLOEXEC)) >= 0);
+	t0 = clock_mono_ns();
+	assert_int_equal(backup_key_check(&h, fd, f->key, &code), -ETIMEDOUT);
+	assert_true(clock_mono_ns() - t0 < 5000000000ull);
+	assert_int_equal(code, -1);
+	assert_non_null(strstr(h.err, "stopped"));
+	close(fd);
+	backup_key_check_limit_s = 60;
+	setenv("PATH", old, 1);
+	free(old);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -487,6 +524,7 @@ int main(void)
 		cmocka_unit_test(key_parse),
 		cmocka_unit_test(key_check_spec),
 		cmocka_unit_test_setup_teardown(key_check_qemu_img, setup, teardown),
+		cmocka_unit_test_setup_teardown(key_check_stopped, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
