@@ -14,6 +14,7 @@
  *   service-vm-host-virt [--config FILE] [--set KEY=VALUE]...
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <poll.h>
@@ -599,6 +600,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	peer = SD_LISTEN_FDS_START;
+	fcntl(peer, F_SETFD, FD_CLOEXEC); /* no qemu-img it runs on a peer's file gets the agent's line */
 	why = take_request(&r, &op);
 	if (!why && passed_fd >= 0 && op->op != GOP_MOVE_IN) /* a backup-in's comes later */
 		why = "only a move-in brings a file with its request";
