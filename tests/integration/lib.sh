@@ -174,3 +174,20 @@ setup_members() { # setup_members NODE...
 	make_member cli admin
 	for n in "$@"; do make_member "$n" node; done
 }
+
+# luks_image FILE SIZE: a throwaway LUKS qcow2 under a random key of its own.
+# qemu-img times the key derivation in thread CPU time, which a loaded host
+# can show as none ("Unable to get accurate CPU usage", seen in make check):
+# tried up to 6 times, further apart each time.
+luks_image() {
+	local key try
+	key=$(mktemp "$T/luks-key.XXXXXX")
+	head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$key" # LUKS takes UTF-8 text
+	for try in 1 2 3 4 5 6; do
+		qemu-img create -q -f qcow2 --object "secret,id=k0,file=$key" \
+			-o encrypt.format=luks,encrypt.key-secret=k0,encrypt.iter-time=10 "$1" "$2" > /dev/null && break
+		(( try < 6 )) || { rm -f "$key"; return 1; }
+		sleep "$try"
+	done
+	rm -f "$key"
+}

@@ -465,9 +465,7 @@ if enc a; then
 	[[ $out == *"Put back 1 data volume(s) of vault2"* ]] || die "put back beside a temporary cut short: $out"
 	[[ -z $(ls -A "${LVDIR[a]}/pool" | grep '^\.osi-restore') ]] || die "left after that put back: $(ls -A "${LVDIR[a]}/pool")"
 	[[ $(sha256sum < "$(arch2 a)") == "$sum2" ]] || die "vault2's volume changed by that put back"
-	qemu-img create -q -f qcow2 --object "secret,id=k0,data=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')" \
-		-o encrypt.format=luks,encrypt.key-secret=k0,encrypt.iter-time=10 "$left2" 1M > /dev/null ||
-		die "a LUKS file under another key"
+	luks_image "$left2" 1M || die "a LUKS file under another key"
 	out=$(ra restore vault2 --put-back 2>&1) && die "put back of a file under another key succeeded: $out"
 	[[ $out == *"refused, nothing was changed or removed"*"(no key of the restore is left) does not open"* ]] ||
 		die "put back of a file under another key: $out"
