@@ -46,6 +46,19 @@ static int fsync_parent(const char *path)
 	return ret;
 }
 
+/* A new file's mode set (the umask must not widen or narrow what the
+ * caller asked for), data written whole and synced. */
+static int fill_synced(int fd, mode_t mode, const void *data, size_t len)
+{
+	int ret = fchmod(fd, mode) < 0 ? -errno : 0;
+
+	if (ret == 0)
+		ret = write_all(fd, data, len);
+	if (ret == 0 && fsync(fd) < 0)
+		ret = -errno;
+	return ret;
+}
+
 /* Writes a complete temporary file next to path and fsyncs it; the caller
  * then publishes it with rename (replace) or link (create only). */
 static int write_temp(const char *path, const void *data, size_t len, mode_t mode,
@@ -58,12 +71,7 @@ static int write_temp(const char *path, const void *data, size_t len, mode_t mod
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
 	if (fd < 0)
 		return -errno;
-	/* The umask must not widen or narrow what the caller asked for. */
-	ret = fchmod(fd, mode) < 0 ? -errno : 0;
-	if (ret == 0)
-		ret = write_all(fd, data, len);
-	if (ret == 0 && fsync(fd) < 0)
-		ret = -errno;
+	ret = fill_synced(fd, mode, data, len);
 	if (close(fd) < 0 && ret == 0)
 		ret = -errno;
 	if (ret < 0)
@@ -105,11 +113,7 @@ static int create_unnamed(const char *path, const void *data, size_t len, mode_t
 		*unnamed = errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL;
 		return -errno;
 	}
-	ret = fchmod(fd, mode) < 0 ? -errno : 0;
-	if (ret == 0)
-		ret = write_all(fd, data, len);
-	if (ret == 0 && fsync(fd) < 0)
-		ret = -errno;
+	ret = fill_synced(fd, mode, data, len);
 	snprintf(self, sizeof(self), "/proc/self/fd/%d", fd);
 	if (ret == 0 && linkat(AT_FDCWD, self, AT_FDCWD, path, AT_SYMLINK_FOLLOW) < 0) {
 		ret = -errno;
