@@ -441,6 +441,16 @@ static bool luks_file(const char *path, const uint8_t key[KEY_SEAL_KEY_BYTES], c
 	return false;
 }
 
+/* A LUKS qcow2 under f's key at path (skipped without qemu-img), h blank. */
+static void luks_here(struct fx *f, struct virt_host *h, char *path, size_t len)
+{
+	if (system("command -v qemu-img > /dev/null") != 0)
+		skip();
+	memset(h, 0, sizeof(*h));
+	snprintf(path, len, "%s/luks.qcow2", f->dir);
+	assert_true(luks_file(path, f->key, ""));
+}
+
 /* qemu-img check tells whether a key opens a volume's file: the right key
  * does (0), another does not (1); a header naming a backing file is
  * refused before qemu-img runs. */
@@ -452,11 +462,7 @@ static void key_check_qemu_img(void **state)
 	char path[PATH_MAX + 8];
 	int fd, code;
 
-	if (system("command -v qemu-img > /dev/null") != 0)
-		skip();
-	memset(&h, 0, sizeof(h));
-	snprintf(path, sizeof(path), "%s/luks.qcow2", f->dir);
-	assert_true(luks_file(path, f->key, ""));
+	luks_here(f, &h, path, sizeof(path));
 	randombytes_buf(other, sizeof(other));
 	assert_true((fd = open(path, O_RDONLY | O_CLOEXEC)) >= 0);
 	assert_int_equal(backup_key_check(&h, fd, f->key, &code), 0);
@@ -484,11 +490,7 @@ static void key_check_stopped(void **state)
 	uint64_t t0;
 	int fd, code;
 
-	if (system("command -v qemu-img > /dev/null") != 0)
-		skip();
-	memset(&h, 0, sizeof(h));
-	snprintf(path, sizeof(path), "%s/luks.qcow2", f->dir);
-	assert_true(luks_file(path, f->key, ""));
+	luks_here(f, &h, path, sizeof(path));
 	snprintf(bin, sizeof(bin), "%s/bin", f->dir);
 	snprintf(fake, sizeof(fake), "%s/qemu-img", bin);
 	assert_int_equal(mkdir(bin, 0700), 0);

@@ -26,6 +26,7 @@
 #include "lib/backup-trust.h"
 #include "lib/fileio.h"
 #include "tests/unit/fixture.h"
+#include "tests/unit/luks-image.h"
 #include "virt/virt-backup-copy.h"
 
 #define F1 "20261201T000000Z"
@@ -55,49 +56,18 @@ static bool have_qemu_img(void)
 	return system("command -v qemu-img > /dev/null") == 0;
 }
 
-/* A LUKS qcow2 of 1 MiB under luks_key at path: made once per key and
- * copied (qemu-img times a new header's key derivation in CPU time, which
- * a busy host may show as none: tried again). */
-static void luks_image(const char *path)
-{
-	char hex[2 * KEY_SEAL_KEY_BYTES + 1], cmd[1024];
-
-	sodium_bin2hex(hex, sizeof(hex), luks_key, KEY_SEAL_KEY_BYTES);
-	snprintf(cmd, sizeof(cmd), "test -e %s/key-%.16s.qcow2 || qemu-img create -q -f qcow2 --object "
-		 "secret,id=k0,data=%s -o encrypt.format=luks,encrypt.key-secret=k0,encrypt.iter-time=10 "
-		 "%s/key-%.16s.qcow2 1M", luks_dir, hex, hex, luks_dir, hex);
-	for (unsigned t = 0; system(cmd) != 0; t++) {
-		assert_true(t < 20);
-		usleep(100000 * (t + 1));
-	}
-	snprintf(cmd, sizeof(cmd), "cp %s/key-%.16s.qcow2 %s", luks_dir, hex, path);
-	assert_int_equal(system(cmd), 0);
-}
-
 /* A qcow2 v3 header and some bytes of its own (or a LUKS image: luks_key). */
 static void volume(const char *gdir, const char *id, const char *disk, struct backup_volume *v)
 {
 	uint8_t buf[200] = { 'Q', 'F', 'I', 0xfb, 0, 0, 0, 3 }, sum[32];
 
 	buf[35] = luks_volumes ? 2 : 0;
-	char path[600], *text;
-	size_t len;
-	int fd;
+	char path[600];
+	size_t len = 0;
 
 	snprintf((char *)buf + 80, sizeof(buf) - 80, "payload of %s %s", id, disk);
 	snprintf(path, sizeof(path), "%s/%s.%s.qcow2", gdir, id, disk);
-	if (luks_key) {
-		luks_image(path);
-		assert_int_equal(read_file(path, 8 << 20, &text, &len), 0);
-		crypto_hash_sha256(sum, (uint8_t *)text, len);
-		free(text);
-	} else {
-		assert_true((fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600)) >= 0);
-		assert_int_equal(write(fd, buf, sizeof(buf)), sizeof(buf));
-		close(fd);
-		crypto_hash_sha256(sum, buf, sizeof(buf));
-		len = sizeof(buf);
-	}
+	assert_int_equal(luks_or_plain_at(luks_dir, luks_key, path, buf, sizeof(buf), sum, &len), 0);
 	sodium_bin2hex(v->sha256, sizeof(v->sha256), sum, sizeof(sum));
 	snprintf(v->disk, sizeof(v->disk), "%s", disk);
 	v->capacity = 1 << 30;

@@ -26,6 +26,7 @@
 #include "lib/fileio.h"
 #include "lib/seal-key.h"
 #include "tests/unit/fixture.h"
+#include "tests/unit/luks-image.h"
 #include "virt/virt-backup-internal.h"
 #include "virt/virt-internal.h"
 
@@ -44,7 +45,7 @@ struct fx {
 static void full(struct fx *f, unsigned i, const char *iid, const uint8_t *key)
 {
 	struct backup_manifest *m = &f->e[i].m;
-	char hex[2 * KEY_SEAL_KEY_BYTES + 1], name[BACKUP_FILE_MAX], cmd[1024];
+	char name[BACKUP_FILE_MAX], path[PATH_MAX];
 
 	memset(&f->e[i], 0, sizeof(f->e[i]));
 	f->e[i].intact = true;
@@ -55,19 +56,8 @@ static void full(struct fx *f, unsigned i, const char *iid, const uint8_t *key)
 	strcpy(m->vol[0].disk, "archive");
 	memset(m->vol[0].sha256, 'a' + (char)i, 64);
 	backup_volume_file(m->id, "archive", name, sizeof(name));
-	sodium_bin2hex(hex, sizeof(hex), key, KEY_SEAL_KEY_BYTES);
-	/* One LUKS image per key, copied: qemu-img times a new header's key
-	 * derivation in CPU time, which a busy host (the unit tests run two at
-	 * a time) may show as none ("Unable to get accurate CPU usage"). */
-	snprintf(cmd, sizeof(cmd), "test -e %s/key-%.16s.qcow2 || qemu-img create -q -f qcow2 --object "
-		 "secret,id=k0,data=%s -o encrypt.format=luks,encrypt.key-secret=k0,encrypt.iter-time=10 "
-		 "%s/key-%.16s.qcow2 1M", f->dir, hex, hex, f->dir, hex);
-	for (unsigned t = 0; system(cmd) != 0; t++) {
-		assert_true(t < 20);
-		usleep(100000 * (t + 1));
-	}
-	snprintf(cmd, sizeof(cmd), "cp %s/key-%.16s.qcow2 %s/vault1/%s", f->dir, hex, f->dir, name);
-	assert_int_equal(system(cmd), 0);
+	snprintf(path, sizeof(path), "%s/vault1/%s", f->dir, name);
+	assert_int_equal(luks_image_at(f->dir, key, path), 0);
 }
 
 static int setup(void **state)

@@ -28,6 +28,7 @@
 #include "lib/seal-key.h"
 #include "service-vm-host/helper-backup.h"
 #include "tests/unit/fixture.h"
+#include "tests/unit/luks-image.h"
 #include "virt/virt-backup-copy.h"
 #include "virt/virt-backup.h"
 #include "virt/virt-internal.h"
@@ -57,49 +58,19 @@ static bool have_qemu_img(void)
 	return system("command -v qemu-img > /dev/null") == 0;
 }
 
-/* A LUKS qcow2 of 1 MiB under luks_key at path: made once per key and
- * copied (qemu-img times a new header's key derivation in CPU time, which
- * a busy host may show as none: tried again). */
-static void luks_image(const char *path)
-{
-	char hex[2 * KEY_SEAL_KEY_BYTES + 1], cmd[PATH_MAX + 512];
-
-	sodium_bin2hex(hex, sizeof(hex), luks_key, KEY_SEAL_KEY_BYTES);
-	snprintf(cmd, sizeof(cmd), "test -e %s/key-%.16s.qcow2 || qemu-img create -q -f qcow2 --object "
-		 "secret,id=k0,data=%s -o encrypt.format=luks,encrypt.key-secret=k0,encrypt.iter-time=10 "
-		 "%s/key-%.16s.qcow2 1M", luks_dir, hex, hex, luks_dir, hex);
-	for (unsigned t = 0; system(cmd) != 0; t++) {
-		assert_true(t < 20);
-		usleep(100000 * (t + 1));
-	}
-	snprintf(cmd, sizeof(cmd), "cp %s/key-%.16s.qcow2 %s", luks_dir, hex, path);
-	assert_int_equal(system(cmd), 0);
-}
-
 /* A backup of vault1 in node a's store, one volume, signed by signer. */
 static void backup(struct fx *f, const struct identity *signer, const char *id, const char *parent)
 {
 	uint8_t buf[120] = { 'Q', 'F', 'I', 0xfb, 0, 0, 0, 3 }, sum[32];
-	char dir[PATH_MAX], gdir[PATH_MAX], path[PATH_MAX + 64], *text;
+	char dir[PATH_MAX], gdir[PATH_MAX], path[PATH_MAX + 64];
 	struct backup_manifest m = { .created = 1, .nvol = 1 };
-	size_t len = sizeof(buf);
-	int fd;
+	size_t len = 0;
 
 	assert_int_equal(helper_backup_dir(&f->a, dir, sizeof(dir)), 0);
 	assert_int_equal(backup_guest_dir(dir, "vault1", true, gdir, sizeof(gdir), f->err, sizeof(f->err)), 0);
 	snprintf((char *)buf + 80, sizeof(buf) - 80, "%s", id);
 	snprintf(path, sizeof(path), "%s/%s.data.qcow2", gdir, id);
-	if (luks_key) {
-		luks_image(path);
-		assert_int_equal(read_file(path, 8 << 20, &text, &len), 0);
-		crypto_hash_sha256(sum, (uint8_t *)text, len);
-		free(text);
-	} else {
-		assert_true((fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600)) >= 0);
-		assert_int_equal(write(fd, buf, sizeof(buf)), sizeof(buf));
-		close(fd);
-		crypto_hash_sha256(sum, buf, sizeof(buf));
-	}
+	assert_int_equal(luks_or_plain_at(luks_dir, luks_key, path, buf, sizeof(buf), sum, &len), 0);
 	sodium_bin2hex(m.vol[0].sha256, sizeof(m.vol[0].sha256), sum, sizeof(sum));
 	strcpy(m.vol[0].disk, "data");
 	m.vol[0].capacity = 1 << 20;
