@@ -15,9 +15,10 @@
  * it (service-vm-host/move-wire.h). in: listens for the source, takes only
  * the token's greeting, and passes what arrives to the helper's move-in with
  * the type and size the fleet approved (TYPE MEMORY_BYTES VCPUS), which the
- * archive's manifest must match. The bytes are spliced, never copied through
- * the mover: the helpers check each volume's SHA-256 against the signed
- * manifest, end to end.
+ * archive's manifest must match. The mover never parses the bytes (the
+ * source splices them, the target passes them on in runs, move-io.c): the
+ * helpers check each volume's SHA-256 against the signed manifest, end to
+ * end.
  * backup-out and backup-in do the same with a backup's chain: the helper
  * packs it (backup-out, the backup's id in the second record) and stores
  * what arrived after checking every signature and hash (backup-in; then,
