@@ -42,9 +42,11 @@
 #      waiting in vault1's shutdown) is refused as the transfer begins,
 #      before anything is made there, vault1 whole on node-a;
 #   3. kill -9 of the source agent, the target agent or the fleet at a random
-#      instant of a move, MOVE_ROUNDS rounds (10, the issue's minimum):
-#      afterwards the guest is defined on exactly one node, starts there, and
-#      its archive's SHA-256 is unchanged.
+#      instant of a move of a 96 MiB archive, MOVE_ROUNDS rounds (10, the
+#      issue's minimum), each victim in each phase (plan and shutdown,
+#      mid-transfer, checks and define), a kill that came after the move's
+#      end not counted: afterwards the guest is defined on exactly one node,
+#      starts there, and its archive's SHA-256 is unchanged.
 # Skipped (77) as fabric-guests.sh is.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -222,8 +224,8 @@ fi
 
 # ---- vault1 on node-a, a marker in its archive ----
 # A plain archive made beforehand, which the creation takes back (a data
-# volume made by a creation is encrypted where libvirt keeps secrets, and an
-# encrypted volume does not move yet).
+# volume made by a creation is encrypted where libvirt keeps secrets: vault2
+# below moves an encrypted one).
 arch() { echo "${LVDIR[$1]}/pool/vault1.data.archive.qcow2"; }
 qemu-img create -q -f qcow2 "$(arch a)" 64M || die "a plain archive volume"
 lvt a refresh || die "pool refresh"
@@ -647,6 +649,24 @@ else
 fi
 
 # ---- 3. kill -9 at random instants of moves ----
+# vault1's archive grown to KILL_MIB written (a transfer of some seconds
+# here), so that a kill can land inside each of a move's phases. Attempt k
+# kills victim k % 3 (source agent, target agent, fleet) in phase k / 3 % 3,
+# found by the CLI's own lines, a random delay into it:
+#   0 after "Confirmed": the plan, the clean shutdown, the export's start;
+#   1 after the transfer's first progress line: mid-stream;
+#   2 after its last ("... defined once all verified") or "starting": the
+#     checks, the define and the start on the target.
+# An attempt counts only when the move was still under way just before the
+# kill (vm move-show names a phase other than kept); one that came too late
+# is run again, at most ROUNDS times more.
+KILL_MIB=${MOVE_KILL_MIB:-96}
+qemu-img resize -q "$(arch a)" $(( KILL_MIB + 32 ))M || die "growing the archive"
+{ printf '%s' "$MARK"; head -c $(( KILL_MIB << 20 )) /dev/urandom; } > "$T/kill.raw"
+qemu-img convert -n -f raw -O qcow2 "$T/kill.raw" "$(arch a)" || die "filling the archive"
+rm -f "$T/kill.raw"
+lvt a refresh || die "pool refresh"
+SUM=$(sha256sum < "$(arch a)")
 whole() { # exactly one node defines vault1; it starts there; its archive is unchanged
 	local n k=0 at=
 	for n in a b; do defined_on $n && { k=$((k + 1)); at=$n; }; done
@@ -658,16 +678,27 @@ whole() { # exactly one node defines vault1; it starts there; its archive is unc
 }
 move_line() { cli vm move-show vault1 2>&1; }
 settled() { [[ $(move_line) == *"no move recorded"* || $(move_line) == *": kept"* ]]; }
+phases=("Confirmed" " MiB/s, " "defined once all verified|^starting — ")
+phase_names=("plan, shutdown, export" "mid-transfer" "checks, define, start")
+phase_ms=(400 2500 500)
+# the CLI's line for phase p seen in the round's log (as printed, flushed each line)
+at_phase() { grep -Eq "${phases[$1]}" "$2"; }
 WHERE=a
-rounds=0 moved=0 undone=0
+declare -A COUNTED=() UNDONE=()
+attempts=0 rounds=0 moved=0 undone=0 late=0
 while (( rounds < ROUNDS )); do
+	(( attempts < 2 * ROUNDS )) || die "$late of $attempts kills came after the move ended"
 	src=$WHERE dst=${OTHER[$WHERE]}
 	victims=("agent-$src" "agent-$dst" fleet)
-	victim=${victims[$((RANDOM % 3))]}
-	delay=$(( 200 + RANDOM % 5000 ))
-	cli vm move vault1 --to "node-$dst" --yes > "$T/round-$rounds.log" 2>&1 &
+	vk=$(( attempts % 3 )) ph=$(( attempts / 3 % 3 ))
+	victim=${victims[$vk]} delay=$(( RANDOM % ${phase_ms[$ph]} ))
+	attempts=$((attempts + 1))
+	cli vm move vault1 --to "node-$dst" --yes > "$T/round-$attempts.log" 2>&1 &
 	mover=$!
-	sleep "$(printf '0.%03d' $((delay % 1000)))"; sleep $(( delay / 1000 ))
+	wait_until 60 at_phase "$ph" "$T/round-$attempts.log" ||
+		die "attempt $attempts: the move did not reach '${phase_names[$ph]}': $(cat "$T/round-$attempts.log")"
+	sleep "$(printf '%d.%03d' $((delay / 1000)) $((delay % 1000)))"
+	before=$(move_line)
 	kill -KILL "${PIDS[$victim]}" 2>/dev/null || true
 	wait "${PIDS[$victim]}" 2>/dev/null || true
 	unset "PIDS[$victim]"
@@ -676,17 +707,26 @@ while (( rounds < ROUNDS )); do
 	agent-*) start_agent_on "${victim#agent-}" ;;
 	esac
 	wait "$mover" 2>/dev/null || true
-	wait_until 30 live || die "round $rounds: the nodes did not come back live"
-	wait_until 120 settled || die "round $rounds: the move did not settle: $(move_line)"
+	wait_until 30 live || die "attempt $attempts: the nodes did not come back live"
+	wait_until 180 settled || die "attempt $attempts: the move did not settle: $(move_line)"
+	outcome=undone
 	if [[ $(move_line) == *": kept"* ]]; then
-		cli vm release-source vault1 > /dev/null 2>&1 || die "round $rounds: release-source failed"
-		moved=$((moved + 1))
-	else
-		undone=$((undone + 1))
+		cli vm release-source vault1 > /dev/null 2>&1 || die "attempt $attempts: release-source failed"
+		outcome=moved
 	fi
-	whole || die "round $rounds (kill -9 $victim after ${delay} ms): the guest is not whole: $(cat "$T/round-$rounds.log")"
-	log "round $rounds: kill -9 $victim after $delay ms of a move $src -> $dst: vault1 whole on node-$WHERE"
+	whole || die "attempt $attempts (kill -9 $victim ${delay} ms into '${phase_names[$ph]}', the move then: $before): the guest is not whole: $(cat "$T/round-$attempts.log")"
+	if [[ $before == *": kept"* || $before == *"no move recorded"* ]]; then
+		late=$((late + 1))
+		log "attempt $attempts: kill -9 $victim ${delay} ms into '${phase_names[$ph]}' came after the move's end ($before); not counted"
+		continue
+	fi
 	rounds=$((rounds + 1))
+	COUNTED[$victim:$ph]=$(( ${COUNTED[$victim:$ph]:-0} + 1 ))
+	[[ $outcome == moved ]] && moved=$((moved + 1)) || { undone=$((undone + 1)); UNDONE[${victim%-*}]=1; }
+	log "round $rounds: kill -9 $victim ${delay} ms into '${phase_names[$ph]}' of a move $src -> $dst (then: ${before#*: }): $outcome, vault1 whole on node-$WHERE"
 done
-pass "$rounds rounds of kill -9 (source agent, target agent, fleet) mid-move: each left vault1 whole and startable on exactly one node, archive SHA-256 unchanged ($moved moved, $undone undone)"
+for v in agent fleet; do
+	[[ -n ${UNDONE[$v]:-} ]] || log "note: no kill of a $v undid a move"
+done
+pass "$rounds rounds of kill -9 (source agent, target agent, fleet) mid-move, in each of its phases ($late late kills not counted): each left vault1 whole and startable on exactly one node, its ${KILL_MIB} MiB archive's SHA-256 unchanged ($moved moved, $undone undone)"
 log "runtime $(( $(now_ms) - t_start )) ms after the test guest image"
