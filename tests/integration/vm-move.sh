@@ -41,12 +41,17 @@
 #      node-a; the same pool filled after a plan was confirmed (the move
 #      waiting in vault1's shutdown) is refused as the transfer begins,
 #      before anything is made there, vault1 whole on node-a;
+#   the target fails to start the guest (a directory where QEMU opens its
+#      console log on node-b): the move is undone, vault1 whole on node-a;
 #   3. kill -9 of the source agent, the target agent or the fleet at a random
 #      instant of a move of a 96 MiB archive, MOVE_ROUNDS rounds (10, the
 #      issue's minimum), each victim in each phase (plan and shutdown,
 #      mid-transfer, checks and define), a kill that came after the move's
 #      end not counted: afterwards the guest is defined on exactly one node,
-#      starts there, and its archive's SHA-256 is unchanged.
+#      starts there, and its archive's SHA-256 is unchanged;
+#   the target evicted mid-stream (its underlay down once the transfer's
+#      first progress shows): the move undone with its reason, no volume of
+#      vault1 left on the target once back, vault1 whole on the source.
 # Skipped (77) as fabric-guests.sh is.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -648,6 +653,26 @@ else
 	log "SKIP (this check only): cannot mount a tmpfs in node-b's libvirtd's namespace"
 fi
 
+move_line() { cli vm move-show vault1 2>&1; }
+settled() { [[ $(move_line) == *"no move recorded"* || $(move_line) == *": kept"* ]]; }
+# ---- the target fails to start the guest ----
+# A directory where node-b's QEMU opens vault1's console log: the define
+# there succeeds, its start fails; the move is undone, vault1 whole on node-a.
+rm -f "${LVDIR[b]}/consoles/vault1.log"
+mkdir "${LVDIR[b]}/consoles/vault1.log"
+out=$(cli vm move vault1 --to node-b --yes 2>&1) && die "a move whose start fails on node-b succeeded: $out"
+log "$out"
+[[ $out == *"start failed"* ]] || die "vm move did not say the start failed: $out"
+wait_until 60 settled || die "the failed start was not undone: $(move_line)"
+defined_on b && die "node-b defines vault1 after its start failed"
+[[ $(fleet_node) == node-a ]] || die "the fleet has vault1 on $(fleet_node) after the failed start"
+off a || die "vault1 did not stop on node-a"
+[[ $(sha256sum < "$(arch a)") == "$SUM" ]] || die "the archive changed on node-a"
+lvt a start vault1 > /dev/null || die "vault1 does not start on node-a after the undone move"
+off a || die "vault1 did not stop on node-a"
+rmdir "${LVDIR[b]}/consoles/vault1.log"
+pass "node-b defined vault1 but failed to start it: the move was undone, vault1 whole and startable on node-a, nothing of it on node-b"
+
 # ---- 3. kill -9 at random instants of moves ----
 # vault1's archive grown to KILL_MIB written (a transfer of some seconds
 # here), so that a kill can land inside each of a move's phases. Attempt k
@@ -676,8 +701,6 @@ whole() { # exactly one node defines vault1; it starts there; its archive is unc
 	off $at
 	WHERE=$at
 }
-move_line() { cli vm move-show vault1 2>&1; }
-settled() { [[ $(move_line) == *"no move recorded"* || $(move_line) == *": kept"* ]]; }
 phases=("Confirmed" " MiB/s, " "defined once all verified|^starting — ")
 phase_names=("plan, shutdown, export" "mid-transfer" "checks, define, start")
 phase_ms=(400 2500 500)
@@ -729,4 +752,34 @@ for v in agent fleet; do
 	[[ -n ${UNDONE[$v]:-} ]] || log "note: no kill of a $v undid a move"
 done
 pass "$rounds rounds of kill -9 (source agent, target agent, fleet) mid-move, in each of its phases ($late late kills not counted): each left vault1 whole and startable on exactly one node, its ${KILL_MIB} MiB archive's SHA-256 unchanged ($moved moved, $undone undone)"
+
+# ---- the target evicted mid-stream ----
+# The same eviction as above, now with the archive's bytes under way: the
+# target's half-written volume goes with the undo once it is back.
+src=$WHERE dst=${OTHER[$WHERE]}
+t0=$(now_ms)
+cli vm move vault1 --to "node-$dst" --yes > "$T/evicted2.log" 2>&1 &
+PIDS[evicted]=$!
+wait_until 60 at_phase 1 "$T/evicted2.log" || die "the move did not begin its transfer: $(cat "$T/evicted2.log")"
+on "$dst" ip link set eth0 down
+before=$(move_line)
+[[ $before == *": transfer"* ]] || die "the move was not in its transfer when node-$dst went away: $before"
+evicted_dst() { [[ $(node_state "$dst") == evicted ]]; }
+wait_until 40 evicted_dst || die "node-$dst was not evicted: $(cli status 2>&1 | tail -n 3)"
+aborting_dst() { [[ $(move_line) == *"aborting"*"node-$dst was evicted"* ]]; }
+wait_until 10 aborting_dst || die "the eviction did not undo the move: $(move_line)"
+on "$dst" ip link set eth0 up
+wait_until 60 live || die "node-$dst did not come back live"
+wait_until 120 settled || die "the move cut mid-stream was not undone: $(move_line)"
+rc=0
+wait "${PIDS[evicted]}" || rc=$?
+unset "PIDS[evicted]"
+ms=$(( $(now_ms) - t0 ))
+(( rc != 0 )) || die "the move to an evicted node-$dst succeeded: $(cat "$T/evicted2.log")"
+grep -q "node-$dst was evicted" "$T/evicted2.log" || die "vm move did not say why: $(cat "$T/evicted2.log")"
+defined_on "$dst" && die "node-$dst defines vault1 after the undone move"
+lvt "$dst" volumes | grep -q '^vault1\.' && die "node-$dst keeps a volume of vault1: $(lvt "$dst" volumes)"
+whole || die "vault1 is not whole after an eviction mid-stream"
+[[ $WHERE == "$src" ]] || die "vault1 is on node-$WHERE, not node-$src"
+pass "node-$dst evicted mid-stream ($before): the move undone in ${ms} ms with its reason, no volume of vault1 left on node-$dst once back, vault1 whole and startable on node-$src"
 log "runtime $(( $(now_ms) - t_start )) ms after the test guest image"
