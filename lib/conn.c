@@ -235,6 +235,12 @@ void conn_set_frame_max(struct conn *c, size_t frame_max)
 	frame_reader_init(&c->rd, frame_max);
 }
 
+void conn_renew(struct conn *c)
+{
+	c->start_ms = uv_now(c->timer.loop);
+	arm_timer(c);
+}
+
 void conn_read_stop(struct conn *c)
 {
 	c->want_read = false;

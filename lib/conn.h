@@ -104,6 +104,9 @@ void conn_ignore_input(struct conn *c);
 /* The peer proved who it is: this connection stops counting against its
  * address's cap (it still counts against the listener's). */
 void conn_uncap(struct conn *c);
+/* The lifetime counted again from now: a long transfer that still makes
+ * progress is not cut at lifetime_ms, one that stalls is. */
+void conn_renew(struct conn *c);
 void conn_close(struct conn *c);
 bool conn_closing(const struct conn *c);
 

@@ -19,7 +19,7 @@
 #include "service-vm-fleet/fleet.h"
 #include "service-vm-fleet/servers.h"
 
-#define PART_LIFETIME_MS (60 * 60 * 1000) /* a large chain */
+#define PART_LIFETIME_MS (60 * 60 * 1000) /* since the chain's bytes last grew */
 #define PART_IDLE_MS (5 * 60 * 1000)      /* the movers report at least every minute */
 #define PUMP_MS 2000
 #define REPLY_MAX 8192
@@ -30,6 +30,7 @@ struct part {
 	char token[65];         /* which copy of the guest this part belongs to */
 	char node[NODE_NAME_MAX + 1];
 	bool out, sent, finished;
+	uint64_t bytes;         /* the most a reply reported */
 	char *text;             /* the request */
 	struct conn *c;
 	struct part *next;
@@ -66,6 +67,7 @@ static void on_frame(struct conn *c, const uint8_t *p, size_t len)
 	state = json_string_value(json_object_get(m, "state"));
 	if (state) {
 		pt->finished = !strcmp(state, pt->out ? "sent" : "stored") || !strcmp(state, "failed");
+		server_renew_on_progress(c, m, &pt->bytes);
 		if (bc)
 			backup_copy_line(bc, pt->out, m, clock_wall_s());
 	}

@@ -18,7 +18,7 @@
 #include "service-vm-fleet/fleet-move.h"
 #include "service-vm-fleet/servers.h"
 
-#define MOVE_STEP_MS (60 * 60 * 1000) /* a transfer of a large volume */
+#define MOVE_STEP_MS (60 * 60 * 1000) /* since the transfer's bytes last grew */
 #define MOVE_IDLE_MS (5 * 60 * 1000)  /* a clean shutdown and an export say nothing meanwhile */
 #define MOVE_PUMP_MS 2000
 #define REPLY_MAX 8192
@@ -35,6 +35,7 @@ struct step {
 	uint32_t vcpus;
 	enum move_step s;
 	bool sent, finished;
+	uint64_t bytes;         /* the most a reply reported */
 	struct conn *c;
 	struct step *next;
 };
@@ -95,6 +96,7 @@ static void on_frame(struct conn *c, const uint8_t *p, size_t len)
 				   guest_op_find(move_step_verb(st->s))->done_state;
 
 		st->finished = !strcmp(state, done) || !strcmp(state, "failed");
+		server_renew_on_progress(c, m, &st->bytes);
 		fleet_move_line(st->f, st->guest, st->s, m);
 	}
 	json_decref(m);

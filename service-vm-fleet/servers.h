@@ -1,7 +1,9 @@
 /* The fleet's listeners on one libuv loop. Each start function logs its own
  * failure and returns -errno; close functions are safe on unstarted servers. */
 #pragma once
+#include <jansson.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <uv.h>
 
 struct conn;
@@ -11,6 +13,10 @@ struct fleet;
  * the agent's nonce (server-sign.c). 0 or -errno. */
 int server_send_signed(const struct fleet *f, struct conn *c, const uint8_t nonce[32],
 		       const char *text);
+
+/* A transfer's reply that reports more bytes than *bytes_seen renews the
+ * conversation's lifetime (server-progress.c). */
+void server_renew_on_progress(struct conn *c, const json_t *reply, uint64_t *bytes_seen);
 
 /* "host:port" with a numeric IPv4 or IPv6 host into a sockaddr. */
 int server_resolve(const char *hostport, struct sockaddr_storage *ss);

@@ -28,6 +28,7 @@ struct fixture {
 	int why;
 	uint64_t closed_at, started_at;
 	size_t reply_bytes;
+	unsigned renew_frames; /* the first this many frames renew the lifetime */
 	bool stop_on_close;
 	char path[108];
 };
@@ -50,6 +51,8 @@ static void on_frame(struct conn *c, const uint8_t *p, size_t len)
 	uint8_t *reply;
 
 	F->frames++;
+	if (F->frames <= F->renew_frames)
+		conn_renew(c);
 	if (!F->reply_bytes)
 		return;
 	reply = calloc(1, F->reply_bytes);
@@ -210,6 +213,36 @@ static void test_idle_after_first_frame(void **state)
 	assert_int_equal(f->closed, 1);
 	assert_int_equal(f->why, -ETIMEDOUT);
 	assert_true(f->closed_at - f->started_at < 1000);
+}
+
+static void on_tick_frame(uv_timer_t *t)
+{
+	if (F->closed)
+		uv_timer_stop(t);
+	else
+		send_frames(F->peer, 1);
+}
+
+/* A connection renewed by each of its first 6 frames (one every 100 ms)
+ * outlives its 300 ms lifetime, and ends 300 ms after the last renewal. */
+static void test_renew_extends_lifetime(void **state)
+{
+	struct fixture *f = *state;
+	struct conn_listener_opts o = opts();
+
+	o.limits.lifetime_ms = 300;
+	o.limits.idle_ms = 10000;
+	f->renew_frames = 6;
+	f->stop_on_close = true;
+	listen_tcp(f, &o);
+	f->peer = dial_tcp(f, "127.0.0.1");
+	uv_timer_start(&f->tick, on_tick_frame, 0, 100);
+	run_for(f, 3000);
+	assert_int_equal(f->closed, 1);
+	assert_int_equal(f->why, -ETIMEDOUT);
+	assert_true(f->frames >= 7);
+	assert_true(f->closed_at - f->started_at >= 750);
+	assert_true(f->closed_at - f->started_at < 1500);
 }
 
 static void on_drain(uv_timer_t *t)
@@ -391,6 +424,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_deadline_while_trickling, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_idle_after_first_frame, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_renew_extends_lifetime, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_write_queue_stops_reading, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_per_source_cap, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_evict_silent, setup, teardown),
