@@ -1,8 +1,9 @@
 /* A backup schedule is systemd's: osi-backup@NAME.timer starts
- * osi-backup@NAME.service, which runs `vm backup NAME --keep N`. Here only
- * the two drop-ins that set the period and N are written, and with --to
- * NODE the copy's arguments and the network the service then needs to ask
- * the fleet (it has none otherwise). */
+ * osi-backup@NAME.service. Here only the two drop-ins are written: the
+ * timer's period, and the service's command line (backup-unit.c: `vm
+ * backup NAME --keep N` with every option given with --every), the backup
+ * directory it may write and, with --to NODE, the network it then needs to
+ * ask the fleet (it has none otherwise). */
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -11,6 +12,7 @@
 #include "lib/fileio.h"
 #include "lib/guest-types.h"
 #include "lib/units.h"
+#include "os-infrastructure/backup-unit.h"
 #include "os-infrastructure/cmd-vm-backup.h"
 #include "virt/virt-backup.h"
 
@@ -27,62 +29,71 @@ static int drop_in(const char *unit_dir, const char *unit, const char *text)
 	return 0;
 }
 
+/* The unit's sandbox (PrivateTmp=, ProtectHome=) hides these from the
+ * scheduled run: said, not refused, as a test set-up may live there. */
+static void hidden(const char *what, const char *path)
+{
+	static const char *const under[] = { "/tmp", "/var/tmp", "/home", "/root", "/run/user" };
+
+	for (size_t i = 0; path && i < sizeof(under) / sizeof(under[0]); i++) {
+		size_t n = strlen(under[i]);
+
+		if (!strncmp(path, under[i], n) && (path[n] == '/' || !path[n]))
+			fprintf(stderr, "warning: %s %s is under %s, which osi-backup@.service does not "
+				"see (PrivateTmp=, ProtectHome=)\n", what, path, under[i]);
+	}
+}
+
+static void warn_hidden(const struct backup_unit *u)
+{
+	hidden("the backup directory", u->rw_dir);
+	hidden("--config", u->config);
+	hidden("--pool-dir", u->pool_dir);
+	hidden("--state-dir", u->state_dir);
+	hidden("--socket", u->socket);
+	hidden("--trust-file", u->trust_file);
+}
+
 /* The service may write only what ReadWritePaths= names: the backup
  * directory, made now (root's, 0700) since systemd needs it to exist. */
-static int writable(const char *dir, const char *guest, char *line, size_t len)
+static int make_dir(const struct backup_unit *u)
 {
 	char gdir[PATH_MAX], err[512];
 
-	if (dir[0] != '/' || strpbrk(dir, " \t\n\\\"'%;"))
-		return cmd_fail("%s: the backup directory must be an absolute path without blanks, "
-				"quotes, '%%' or ';' to be named in a unit", dir);
-	if (backup_guest_dir(dir, guest, true, gdir, sizeof(gdir), err, sizeof(err)) < 0)
+	if (backup_guest_dir(u->rw_dir, u->guest, true, gdir, sizeof(gdir), err, sizeof(err)) < 0)
 		return cmd_fail("%s", err);
-	if (snprintf(line, len, "ReadWritePaths=%s\n", dir) >= (int)len)
-		return cmd_fail("%s: name too long", dir);
 	return 0;
 }
 
-/* --to NODE's lines of the service's drop-in, or none. */
-static void copy_lines(const char *to, char *out, size_t len)
+int backup_schedule(const struct backup_unit *u, const char *every, const char *unit_dir)
 {
-	if (!to)
-		out[0] = '\0';
-	else
-		snprintf(out, len, "Environment=\"OSI_BACKUP_COPY=--to %s\"\nPrivateNetwork=no\n"
-			 "RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6\n", to);
-}
-
-int backup_schedule(const char *guest, const char *every, unsigned keep, const char *unit_dir,
-		    const char *dir, const char *to)
-{
-	char unit[128], text[768 + PATH_MAX], rw[PATH_MAX + 32], copy[192];
+	char unit[128], timer[512], service[16384], err[512];
 	uint64_t ms;
 	int ret;
 
-	if (!guest_name_valid(guest))
-		return cmd_usage_error(&cmd_vm, "'%s' is not a guest name", guest);
+	if (!guest_name_valid(u->guest))
+		return cmd_usage_error(&cmd_vm, "'%s' is not a guest name", u->guest);
 	if (parse_duration_ms(every, &ms) < 0 || ms < 60000 || ms > 366ULL * 86400000)
 		return cmd_usage_error(&cmd_vm, "--every takes a duration from 1m to 366d, e.g. 24h");
-	if ((ret = writable(dir, guest, rw, sizeof(rw))))
+	if (backup_unit_text(u, service, sizeof(service), err, sizeof(err)) < 0)
+		return cmd_fail("%s", err);
+	if ((ret = make_dir(u)))
 		return ret;
+	warn_hidden(u);
 	unit_dir = unit_dir ?: BACKUP_UNIT_DIR;
-	keep = keep ?: BACKUP_KEEP_DEFAULT;
-	snprintf(unit, sizeof(unit), "osi-backup@%s.timer", guest);
-	snprintf(text, sizeof(text), "# os-infrastructure vm backup %s --every %s\n[Timer]\n"
-		 "OnCalendar=\nOnBootSec=15min\nOnUnitActiveSec=%llus\n", guest, every,
-		 (unsigned long long)(ms / 1000));
-	if ((ret = drop_in(unit_dir, unit, text)))
+	if (snprintf(timer, sizeof(timer), "# os-infrastructure vm backup %s --every %s\n[Timer]\n"
+		     "OnCalendar=\nOnBootSec=15min\nOnUnitActiveSec=%llus\n", u->guest, every,
+		     (unsigned long long)(ms / 1000)) >= (int)sizeof(timer))
+		return cmd_usage_error(&cmd_vm, "--every %s: too long", every);
+	snprintf(unit, sizeof(unit), "osi-backup@%s.service", u->guest);
+	if ((ret = drop_in(unit_dir, unit, service)))
 		return ret;
-	snprintf(unit, sizeof(unit), "osi-backup@%s.service", guest);
-	copy_lines(to, copy, sizeof(copy));
-	snprintf(text, sizeof(text), "# os-infrastructure vm backup %s --keep %u%s%s\n[Service]\n"
-		 "Environment=OSI_BACKUP_KEEP=%u\n%s%s", guest, keep, to ? " --to " : "", to ? to : "",
-		 keep, rw, copy);
-	if ((ret = drop_in(unit_dir, unit, text)))
+	snprintf(unit, sizeof(unit), "osi-backup@%s.timer", u->guest);
+	if ((ret = drop_in(unit_dir, unit, timer)))
 		return ret;
 	printf("Scheduled: a backup of %s every %s, the newest %u kept%s%s (drop-ins in %s/osi-backup@%s.*.d).\n"
 	       "Enable it:  systemctl daemon-reload && systemctl enable --now osi-backup@%s.timer\n",
-	       guest, every, keep, to ? ", each copied to " : "", to ? to : "", unit_dir, guest, guest);
+	       u->guest, every, u->keep, u->to ? ", each copied to " : "", u->to ? u->to : "", unit_dir,
+	       u->guest, u->guest);
 	return cmd_output(0);
 }

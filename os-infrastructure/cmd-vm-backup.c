@@ -4,7 +4,8 @@
  * with this member's identity; listing and restore trust this member's own
  * key, a live member of the verified ledger, or the key named with
  * --trust-key. A schedule is a systemd timer (osi-backup@NAME.timer), not
- * a loop of ours: --every writes its settings (backup-schedule.c). */
+ * a loop of ours: --every writes its settings (backup-schedule.c), the
+ * scheduled run's command line with the options given (backup-unit.c). */
 #include <errno.h>
 #include <getopt.h>
 #include <sodium.h>
@@ -18,6 +19,7 @@
 #include "lib/identity.h"
 #include "lib/ledger.h"
 #include "lib/mesh.h"
+#include "os-infrastructure/backup-unit.h"
 #include "os-infrastructure/cmd-vm-backup.h"
 #include "osi-config.h"
 #include "virt/virt-backup.h"
@@ -112,6 +114,14 @@ static int trust(const struct export_sig *s, void *ctx, char *err, size_t errlen
 	return backup_trust_ledger(&a->l, s, err, errlen);
 }
 
+static int key_of(const char *hex, uint8_t key[SIGN_PK_BYTES])
+{
+	size_t n = strlen(hex);
+
+	return n == SIGN_PK_BYTES * 2 && !sodium_hex2bin(key, SIGN_PK_BYTES, hex, n, NULL, NULL, NULL)
+	       ? 0 : -EINVAL;
+}
+
 static int trust_setup(const struct cli *cli, struct backup_args *a, bool need_self)
 {
 	char err[256];
@@ -124,9 +134,7 @@ static int trust_setup(const struct cli *cli, struct backup_args *a, bool need_s
 		return cmd_fail("cannot load the identity in %s to sign the backup: %s", cli->state_dir,
 				strerror(-ret));
 	if (a->trust_key) {
-		if (strlen(a->trust_key) != SIGN_PK_BYTES * 2 ||
-		    sodium_hex2bin(a->key, sizeof(a->key), a->trust_key, strlen(a->trust_key), NULL, NULL,
-				   NULL) != 0)
+		if (key_of(a->trust_key, a->key) < 0)
 			return cmd_usage_error(&cmd_vm, "--trust-key: 64 hex digits (an Ed25519 public key)");
 		a->have_key = true;
 	}
@@ -161,6 +169,36 @@ static int open_host(const struct cli *cli, int argc, char *argv[], struct backu
 	return 0;
 }
 
+/* vm backup NAME --every D: the scheduled run is this command with the
+ * options given now (those left out are looked up again at each run). */
+static int schedule(const struct cli *cli, struct backup_args *a, const char *guest)
+{
+	struct backup_unit u = {
+		.bin = OSI_BIN_DIR "/" PROG_NAME, .guest = guest, .full = a->full, .dir = a->dir,
+		.config = a->config, .uri = a->vc.uri, .pool_dir = a->vc.pool_dir,
+		.trust_key = a->trust_key, .to = a->to, .fleet = cli->fleet,
+	};
+	char trust_dflt[PATH_MAX];
+	int ret;
+
+	if (a->from || a->put_back)
+		return cmd_usage_error(&cmd_vm, "--from and --put-back are vm restore's, not vm backup's");
+	if (a->trust_key && key_of(a->trust_key, a->key) < 0)
+		return cmd_usage_error(&cmd_vm, "--trust-key: 64 hex digits (an Ed25519 public key)");
+	if (strcmp(cli->state_dir, OSI_STATE_DIR))
+		u.state_dir = cli->state_dir;
+	if (strcmp(cli->socket, OSI_RUN_DIR "/fleet.sock"))
+		u.socket = cli->socket;
+	snprintf(trust_dflt, sizeof(trust_dflt), "%s/trust", cli->state_dir);
+	if (cli->trust_file && strcmp(cli->trust_file, trust_dflt))
+		u.trust_file = cli->trust_file;
+	if ((ret = settings(a)))
+		return ret;
+	u.keep = a->keep ? (unsigned)a->keep : BACKUP_KEEP_DEFAULT;
+	u.rw_dir = a->dir;
+	return backup_schedule(&u, a->every, a->unit_dir);
+}
+
 static struct backup_request request(struct backup_args *a)
 {
 	return (struct backup_request){ .dir = a->dir, .signer = a->have_self ? &a->self : NULL, .full = a->full,
@@ -181,8 +219,7 @@ int vm_backup(const struct cli *cli, int argc, char *argv[])
 	if (a.to && !node_name_valid(a.to))
 		return cmd_usage_error(&cmd_vm, "--to takes a node's name");
 	if (a.every && argc - optind == 1)
-		return settings(&a) ?: backup_schedule(argv[optind], a.every, (unsigned)a.keep,
-							a.unit_dir, a.dir, a.to);
+		return schedule(cli, &a, argv[optind]);
 	ret = open_host(cli, argc, argv, &a, &h, "vm backup NAME [--dir D] [--keep N] [--full] "
 			"[--every DURATION]   (on the guest's node)", true);
 	if (ret)

@@ -8,13 +8,14 @@ int vm_restore(const struct cli *cli, int argc, char *argv[]);
 
 #define BACKUP_UNIT_DIR "/etc/systemd/system"
 #define BACKUP_KEEP_DEFAULT 7
-/* vm backup NAME --every D [--keep N]: drop-ins for osi-backup@NAME.timer
- * (every D) and .service (--keep N, and the backup directory dir made and
- * writable under its ProtectSystem=strict; with to, each backup copied to
- * that node, the service given the network to ask the fleet) in unit_dir (NULL:
- * BACKUP_UNIT_DIR), and how to enable the timer (backup-schedule.c). */
-int backup_schedule(const char *guest, const char *every, unsigned keep, const char *unit_dir,
-		    const char *dir, const char *to);
+/* vm backup NAME --every D: drop-ins for osi-backup@NAME.timer (every D)
+ * and .service (the scheduled run's command line, u's options carried
+ * (backup-unit.h), and u->rw_dir made and writable under its
+ * ProtectSystem=strict; with u->to, the network to ask the fleet) in
+ * unit_dir (NULL: BACKUP_UNIT_DIR), and how to enable the timer
+ * (backup-schedule.c). */
+struct backup_unit;
+int backup_schedule(const struct backup_unit *u, const char *every, const char *unit_dir);
 /* vm backup NAME --to NODE, vm restore NAME --from ID --to NODE: the fleet
  * has backup id copied from this node (from, its name) to NODE, restore:
  * and the guest restored there, keep: and NODE's backups of the guest then

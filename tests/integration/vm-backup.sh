@@ -12,7 +12,9 @@
 #   and a missing full each refused with the volume untouched; a shut-off
 #   guest's backup is a full read from the volume; --keep 1 prunes the old
 #   chain; --to with a bad node refused; --every writes the timer's drop-ins
-#   (with --to, the copy's arguments and the network);
+#   (with --to, the copy's arguments and the network), and the command
+#   line the service would run (read from the unit and its drop-in) backs
+#   up with the options given, into --every's --dir;
 #   a restore killed midway is put back with --put-back;
 #   the restored guest boots. A LUKS data volume (as virt-tool makes them
 #   where libvirt keeps secrets) goes through the same drill, its markers
@@ -312,22 +314,109 @@ off_id=$(id_of "$out")
 cmp -s "$arch" "$BK/vault1/$off_id.archive.qcow2" || die "the shut-off backup is not the volume's file"
 pass "a shut-off guest's backup is its volume's file; --keep 1 pruned the old chain"
 
+# service_argv UNIT DROP-IN INSTANCE: into argv, the command osi-backup@INSTANCE
+# runs, read as systemd reads the template's [Service] and then the drop-in:
+# Environment= and ExecStart= (empty: reset) in order; words split at blanks
+# outside quotes, \ escaping the next character, %% a '%', %i the instance,
+# $$ a '$', ${V} V's value within a word, $V as a word V's value split.
+service_argv() {
+	local line val cmds=() s c w have quote i n
+	local -A env=()
+	while IFS= read -r line; do
+		case $line in
+		Environment=*) val=${line#Environment=}; [[ $val == \"*\" ]] && val=${val:1:-1}
+			env[${val%%=*}]=${val#*=} ;;
+		ExecStart=) cmds=() ;;
+		ExecStart=*) cmds+=("${line#ExecStart=}") ;;
+		esac
+	done < <(cat "$1" "$2")
+	(( ${#cmds[@]} == 1 )) || die "$3: ${#cmds[@]} ExecStart= lines: ${cmds[*]}"
+	s=${cmds[0]} n=${#s} i=0 w= have=0 quote= argv=()
+	while (( i < n )); do
+		c=${s:i:1}
+		if [[ -z $quote && $c == ' ' ]]; then
+			(( have )) && argv+=("$w"); w= have=0 i=$((i + 1)); continue
+		fi
+		if [[ -z $quote && -z $w && $have == 0 && ${s:i} =~ ^\$([A-Za-z_][A-Za-z0-9_]*)( |$) ]]; then
+			argv+=(${env[${BASH_REMATCH[1]}]}); i=$((i + ${#BASH_REMATCH[1]} + 1)); continue
+		fi
+		have=1 i=$((i + 1))
+		case $quote$c in
+		\" | \') quote=$c ;;
+		\"\" | \'\') quote= ;;
+		*\\) w+=${s:i:1} i=$((i + 1)) ;;
+		*%) case ${s:i:1} in %) w+=% ;; i) w+=$3 ;; *) die "specifier %${s:i:1} in: $s" ;; esac
+			i=$((i + 1)) ;;
+		*\$) if [[ ${s:i:1} == \$ ]]; then w+=\$ i=$((i + 1))
+			elif [[ ${s:i} =~ ^\{([A-Za-z_][A-Za-z0-9_]*)\} ]]; then
+				w+=${env[${BASH_REMATCH[1]}]} i=$((i + ${#BASH_REMATCH[0]}))
+			else die "a bare \$ in: $s"; fi ;;
+		*) w+=$c ;;
+		esac
+	done
+	[[ -z $quote ]] || die "an open quote in: $s"
+	(( have )) && argv+=("$w")
+	return 0
+}
+
 out=$(cli vm backup vault1 --every 24h --keep 7 --unit-dir "$T/units" 2>&1) || die "--every: $out"
+svc="$T/units/osi-backup@vault1.service.d/os-infrastructure.conf"
 grep -qx "OnUnitActiveSec=86400s" "$T/units/osi-backup@vault1.timer.d/os-infrastructure.conf" &&
-	grep -qx "Environment=OSI_BACKUP_KEEP=7" "$T/units/osi-backup@vault1.service.d/os-infrastructure.conf" &&
-	grep -qx "ReadWritePaths=$BK" "$T/units/osi-backup@vault1.service.d/os-infrastructure.conf" ||
-	die "the schedule's drop-ins: $(cat "$T"/units/*/*)"
+	grep -q '^ExecStart=".*" "vm" "backup" "vault1" "--keep" "7" ' "$svc" &&
+	grep -qx "ReadWritePaths=$BK" "$svc" || die "the schedule's drop-ins: $(cat "$T"/units/*/*)"
 [[ $out == *"systemctl enable --now osi-backup@vault1.timer"* ]] || die "--every: $out"
 pass "--every 24h --keep 7: the timer's drop-ins written"
 out=$(cli vm backup vault1 --every 12h --to node-b --unit-dir "$T/units-to" 2>&1) || die "--every --to: $out"
 svc="$T/units-to/osi-backup@vault1.service.d/os-infrastructure.conf"
-grep -qx 'Environment="OSI_BACKUP_COPY=--to node-b"' "$svc" && grep -qx "PrivateNetwork=no" "$svc" &&
+grep -q '^ExecStart=.* "--to" "node-b"$' "$svc" && grep -qx "PrivateNetwork=no" "$svc" &&
 	grep -qx "RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6" "$svc" ||
 	die "the copying schedule's drop-in: $(cat "$svc")"
-grep -q 'OSI_BACKUP_COPY' "$T/units/osi-backup@vault1.service.d/os-infrastructure.conf" &&
+grep -q -- '"--to"' "$T/units/osi-backup@vault1.service.d/os-infrastructure.conf" &&
 	die "a schedule without --to asks for a copy"
 [[ $out == *"each copied to node-b"* ]] || die "--every --to: $out"
 pass "--every 12h --to node-b: the service's drop-in adds the copy's arguments and the network to ask the fleet"
+
+# The scheduled run is the one-off backup with the options given with
+# --every: the command the service would run (the template's ExecStart=
+# with the drop-in applied; the installed program swapped for the build's)
+# backs up into --dir, with the state and config given, at paths with a
+# blank, '%', '$', quotes and '\' in them.
+AW="$T/aw k%i\$HOME'q\"\\z;y"
+mkdir -p "$AW" && cp -a "$T/state" "$AW/state" && cp "$T/virt-node-a.conf" "$AW/host.conf" || die "awkward dirs"
+SD=$T/scheduled n_bk=$(ls "$BK/vault1" | wc -l)
+out=$("$CLI" --state-dir "$AW/state" vm backup vault1 --every 6h --keep 2 --full --dir "$SD" \
+	--config "$AW/host.conf" --uri "$URI" --pool-dir "$LV/pool" --unit-dir "$T/units-sd" 2>&1) ||
+	die "--every with every option: $out"
+svc="$T/units-sd/osi-backup@vault1.service.d/os-infrastructure.conf"
+grep -qx "ReadWritePaths=$SD" "$svc" || die "not writable: $SD: $(cat "$svc")"
+service_argv "$BUILD/dist/osi-backup@.service" "$svc" vault1
+[[ ${argv[0]} == */bin/os-infrastructure ]] || die "the service runs ${argv[0]}"
+want=("--state-dir" "$AW/state" vm backup vault1 --keep 2 --full --dir "$SD" --config "$AW/host.conf"
+	--uri "$URI" --pool-dir "$LV/pool")
+[[ "${argv[*]:1}" == "${want[*]}" && ${#argv[@]} == $(( ${#want[@]} + 1 )) ]] ||
+	die "the scheduled command: $(printf '<%s> ' "${argv[@]}")"
+if command -v systemd-analyze > /dev/null; then
+	mkdir -p "$T/verify" && cp "$BUILD/dist/osi-backup@.service" "$BUILD/dist/osi-backup@.timer" "$T/verify/" &&
+		cp -r "$T/units-sd/." "$T/verify/" || die "copying the units"
+	sed -i "s|=\"\{0,1\}${argv[0]}\"\{0,1\} |=$CLI |" "$T/verify/osi-backup@.service" "$T/verify"/*.d/*.conf
+	out=$(cd "$T/verify" && systemd-analyze verify ./osi-backup@vault1.service 2>&1) || die "verify: $out"
+	[[ -z $out ]] || die "systemd-analyze verify: $out"
+fi
+out=$("$CLI" "${argv[@]:1}" 2>&1) || die "the scheduled run: $out"
+id=$(id_of "$out")
+[[ -n $id && -f $SD/vault1/$id.json && -f $SD/vault1/$id.sig && $out == *": full, "*" in $SD/vault1"* ]] ||
+	die "the scheduled run did not back up into $SD: $out"
+(( $(ls "$BK/vault1" | wc -l) == n_bk )) || die "the scheduled run wrote into $BK"
+pass "the scheduled run (the unit's command line) backs up into --every's --dir with its --state-dir, --config, --uri, --pool-dir, --full"
+
+out=$("$CLI" --state-dir "$T/state" vm backup vault1 --every 24h --config "$T/virt-node-a.conf" --dir "$BK" \
+	--uri qemu+ssh://root@h/system --unit-dir "$T/units-no" 2>&1) && die "--every with a remote URI: $out"
+[[ $out == *"with --every, only a local libvirt URI"* ]] || die "--every with a remote URI: $out"
+out=$(cli vm backup vault1 --every 24h --from "$off_id" --unit-dir "$T/units-no" 2>&1) &&
+	die "--every with --from: $out"
+[[ $out == *"vm restore's, not vm backup's"* ]] || die "--every with --from: $out"
+[[ ! -e $T/units-no ]] || die "a refused schedule wrote drop-ins"
+pass "--every refuses what a scheduled run cannot do: a remote libvirt URI, restore's options"
 
 boot_again
 pass "the restored guest boots"
