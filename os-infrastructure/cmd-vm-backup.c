@@ -221,7 +221,7 @@ int vm_backup(const struct cli *cli, int argc, char *argv[])
 	if (a.every && argc - optind == 1)
 		return schedule(cli, &a, argv[optind]);
 	ret = open_host(cli, argc, argv, &a, &h, "vm backup NAME [--dir D] [--keep N] [--full] "
-			"[--every DURATION]   (on the guest's node)", true);
+			"[--to NODE] [--every DURATION]   (on the guest's node)", true);
 	if (ret)
 		goto out;
 	r = request(&a);
