@@ -192,10 +192,12 @@ static int describe_net(struct virt_host *h, const char *name, struct export_man
 	char *xml = dom ? virDomainGetXMLDesc(dom, VIR_DOMAIN_XML_INACTIVE) : NULL;
 	const char *ifc;
 
+	if (!xml)
+		virt_fail_lv(h, -EIO, "the definition of %s", name); /* before the free clears it */
 	if (dom)
 		virDomainFree(dom);
 	if (!xml)
-		return virt_fail_lv(h, -EIO, "the definition of %s", name);
+		return -EIO;
 	ifc = strstr(xml, "<interface type=");
 	strcpy(m->net, "none");
 	if (ifc) {
@@ -222,10 +224,12 @@ static int vol_info(struct virt_host *h, const char *vol, uint64_t *capacity, ui
 
 	if (!v)
 		return virt_fail(h, -ENOENT, "no volume %s", vol);
-	ok = virStorageVolGetInfoFlags(v, &info, VIR_STORAGE_VOL_GET_PHYSICAL) == 0;
+	/* libvirt's error is read before the free, which clears it */
+	ok = virStorageVolGetInfoFlags(v, &info, VIR_STORAGE_VOL_GET_PHYSICAL) == 0 ||
+	     virt_fail_lv(h, -EIO, "volume %s", vol) == 0;
 	virStorageVolFree(v);
 	if (!ok)
-		return virt_fail_lv(h, -EIO, "volume %s", vol);
+		return -EIO;
 	*capacity = info.capacity;
 	*physical = info.allocation;
 	return 0;

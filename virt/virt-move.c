@@ -133,7 +133,11 @@ static int each_volume(struct virt_host *h, const char *name, bool remove, char 
 	if (!pool)
 		return virt_fail_lv(h, -EIO, "pool %s", h->pool);
 	virStoragePoolRefresh(pool, 0);
-	n = virStoragePoolListAllVolumes(pool, &vols, 0);
+	if ((n = virStoragePoolListAllVolumes(pool, &vols, 0)) < 0) {
+		virt_fail_lv(h, -EIO, "listing pool %s", h->pool); /* before the free clears it */
+		virStoragePoolFree(pool);
+		return -EIO;
+	}
 	for (int i = 0; i < n; i++) {
 		const char *vn = virStorageVolGetName(vols[i]);
 		bool ours = vn && volume_of(name, vn);
@@ -153,7 +157,7 @@ static int each_volume(struct virt_host *h, const char *name, bool remove, char 
 	}
 	free(vols);
 	virStoragePoolFree(pool);
-	return n < 0 ? virt_fail_lv(h, -EIO, "listing pool %s", h->pool) : ret < 0 ? ret : count;
+	return ret < 0 ? ret : count;
 }
 
 int virt_move_volumes_here(struct virt_host *h, const char *name, char *first, size_t len)

@@ -92,10 +92,11 @@ static int stale_secret(struct virt_host *h, const char *vol_path, const uint8_t
 
 	if (!sec)
 		return 0;
-	ok = virSecretGetUUIDString(sec, uuid) == 0;
+	ok = virSecretGetUUIDString(sec, uuid) == 0 ||
+	     virt_fail_lv(h, -EIO, "the secret of %s", vol_path) == 0; /* before the free clears it */
 	virSecretFree(sec);
 	if (!ok)
-		return virt_fail_lv(h, -EIO, "the secret of %s", vol_path);
+		return -EIO;
 	if (key_in)
 		return virt_fail(h, -EEXIST, "libvirt secret %s for %s remains from an earlier volume "
 				 "(backups made under it need it): if none does, remove it (virsh "
@@ -211,10 +212,12 @@ int virt_secret_key(struct virt_host *h, const char *uuid, const struct identity
 	uint8_t sealed[KEY_SEAL_BYTES];
 	int ret;
 
+	if (!xml)
+		virt_fail_lv(h, -ENOENT, "the secret %s", uuid); /* before the free clears it */
 	if (sec)
 		virSecretFree(sec);
 	if (!xml)
-		return virt_fail_lv(h, -ENOENT, "the secret %s", uuid);
+		return -ENOENT;
 	ret = virt_xml_secret_sealed(xml, sealed);
 	free(xml);
 	if (ret < 0)

@@ -285,11 +285,13 @@ static int lookup_ours(struct virt_host *h, const char *name, virDomainPtr *dom,
 	ret = read_meta(*dom, m);
 	if (ret == 0)
 		return 0;
+	if (ret == -ENOMSG)
+		ret = virt_fail(h, -EPERM, "%s was not created by os-infrastructure; leaving it alone", name);
+	else
+		virt_fail_lv(h, ret, "metadata of %s", name); /* before the free clears it */
 	virDomainFree(*dom);
 	*dom = NULL;
-	if (ret == -ENOMSG)
-		return virt_fail(h, -EPERM, "%s was not created by os-infrastructure; leaving it alone", name);
-	return virt_fail_lv(h, ret, "metadata of %s", name);
+	return ret;
 }
 
 int virt_guest_get(struct virt_host *h, const char *name, struct virt_guest *out)
@@ -739,10 +741,11 @@ static int make_overlay(struct virt_host *h, const struct virt_spec *s, const st
 
 	if (!bv)
 		return virt_fail_lv(h, -ENOENT, "base image %s: volume %s", base->name, base->volume);
-	path = virStorageVolGetPath(bv);
+	if (!(path = virStorageVolGetPath(bv)))
+		virt_fail_lv(h, -EIO, "base image %s: path", base->name); /* before the free clears it */
 	virStorageVolFree(bv);
 	if (!path)
-		return virt_fail_lv(h, -EIO, "base image %s: path", base->name);
+		return -EIO;
 	ret = virt_volume_name(vol, sizeof(vol), s->name, "disk");
 	if (!ret)
 		ret = virt_xml_volume(vol, size, "qcow2", path, base->format, &xml);
