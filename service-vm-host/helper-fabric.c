@@ -104,7 +104,7 @@ int helper_fabric_lease(struct virt_host *h, const struct host_config *c, struct
 	int ret = helper_fabric(h, c);
 
 	*fresh = false;
-	if (ret < 0 || (ret = virt_lease_get(h, s->name, &l, fresh)) < 0)
+	if (ret < 0 || (ret = virt_lease_get(h, s->name, NULL, &l, fresh)) < 0)
 		return ret;
 	snprintf(s->mac, sizeof(s->mac), "%s", l.mac);
 	ledger_addr_format(l.addr, s->address);

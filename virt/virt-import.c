@@ -218,7 +218,8 @@ static int keep_mac(struct virt_host *h, const char *name, const char *mac)
 	return ret;
 }
 
-/* On the fabric the guest takes this node's lease for its name. */
+/* On the fabric the guest takes this node's lease for its name, with the
+ * MAC it had where it was exported when that MAC is free here. */
 int import_define(struct virt_host *h, const struct export_manifest *m)
 {
 	struct virt_spec s;
@@ -229,7 +230,7 @@ int import_define(struct virt_host *h, const struct export_manifest *m)
 
 	spec_from(&s, m);
 	if (s.net == VIRT_NET_FABRIC) {
-		if ((ret = virt_lease_get(h, s.name, &l, NULL)) < 0)
+		if ((ret = virt_lease_get(h, s.name, m->mac, &l, NULL)) < 0)
 			return ret;
 		snprintf(s.mac, sizeof(s.mac), "%s", l.mac);
 		ledger_addr_format(l.addr, s.address);

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <libvirt/virterror.h>
 #include <sodium.h>
@@ -149,15 +150,46 @@ static const struct virt_lease *find(const struct virt_lease *l, size_t n, const
 	return NULL;
 }
 
-int virt_lease_get(struct virt_host *h, const char *guest, struct virt_lease *out, bool *fresh)
+static void fresh_mac(const struct virt_lease *l, size_t n, char mac[18])
+{
+	uint8_t rnd[3];
+
+	randombytes_buf(rnd, sizeof(rnd));
+	virt_lease_mac(rnd, l, n, mac);
+}
+
+/* want when a lease may take it, else NULL (why, when there was a want). */
+static const char *kept_mac(const char *guest, const char *want, const struct virt_lease *l,
+			    size_t n)
+{
+	const char *why = want && *want ? virt_lease_mac_refusal(want, l, n) : "";
+
+	if (why && *why)
+		log_warn("guest %s: its MAC %s not kept (%s)", guest, want, why);
+	return why ? NULL : want;
+}
+
+static int lease_update(struct virt_host *h, virNetworkPtr net, unsigned cmd,
+			const struct virt_lease *e)
+{
+	char *xml = NULL;
+	int ret = virt_lease_xml(e, &xml);
+
+	if (!ret)
+		ret = update(h, net, cmd, VIR_NETWORK_SECTION_IP_DHCP_HOST, xml);
+	free(xml);
+	return ret;
+}
+
+int virt_lease_get(struct virt_host *h, const char *guest, const char *want,
+		   struct virt_lease *out, bool *fresh)
 {
 	struct guest_net_range r;
 	struct virt_lease *l = NULL;
 	const struct virt_lease *had;
+	const char *keep;
 	virNetworkPtr net;
-	uint8_t rnd[3];
 	size_t n = 0;
-	char *xml = NULL;
 	int ret;
 
 	if (fresh)
@@ -165,24 +197,30 @@ int virt_lease_get(struct virt_host *h, const char *guest, struct virt_lease *ou
 	memset(out, 0, sizeof(*out));
 	if ((ret = leases_of(h, &net, &r, &l, &n)) < 0)
 		goto out;
-	if ((had = find(l, n, guest))) {
+	had = find(l, n, guest);
+	keep = had && (!want || !strcasecmp(had->mac, want)) ? NULL : kept_mac(guest, want, l, n);
+	if (had && !keep) {
 		*out = *had;
 		goto out;
 	}
-	if ((ret = virt_lease_pick(&r, l, n, &out->addr)) < 0) {
+	if (had) { /* no domain of the name is defined to use it: its address kept */
+		out->addr = had->addr;
+		if ((ret = lease_update(h, net, VIR_NETWORK_UPDATE_COMMAND_DELETE, had)) < 0)
+			goto out;
+		log_info("guest %s: lease %s replaced, to keep its MAC %s", guest, had->mac, keep);
+	} else if ((ret = virt_lease_pick(&r, l, n, &out->addr)) < 0) {
 		ret = virt_fail(h, ret, "%s: no free address left in its range", VIRT_FABRIC_NETWORK);
 		goto out;
 	}
-	randombytes_buf(rnd, sizeof(rnd));
-	virt_lease_mac(rnd, l, n, out->mac);
+	if (keep)
+		snprintf(out->mac, sizeof(out->mac), "%s", keep);
+	else
+		fresh_mac(l, n, out->mac);
 	snprintf(out->name, sizeof(out->name), "%s", guest);
-	if ((ret = virt_lease_xml(out, &xml)) == 0)
-		ret = update(h, net, VIR_NETWORK_UPDATE_COMMAND_ADD_LAST,
-			     VIR_NETWORK_SECTION_IP_DHCP_HOST, xml);
+	ret = lease_update(h, net, VIR_NETWORK_UPDATE_COMMAND_ADD_LAST, out);
 	if (!ret && fresh)
 		*fresh = true;
 out:
-	free(xml);
 	free(l);
 	if (net)
 		virNetworkFree(net);
@@ -196,18 +234,14 @@ int virt_lease_release(struct virt_host *h, const char *guest)
 	const struct virt_lease *had;
 	virNetworkPtr net;
 	size_t n = 0;
-	char *xml = NULL;
 	int ret = leases_of(h, &net, &r, &l, &n);
 
 	if (ret < 0 || !(had = find(l, n, guest)))
 		goto out;
-	if ((ret = virt_lease_xml(had, &xml)) == 0)
-		ret = update(h, net, VIR_NETWORK_UPDATE_COMMAND_DELETE,
-			     VIR_NETWORK_SECTION_IP_DHCP_HOST, xml);
+	ret = lease_update(h, net, VIR_NETWORK_UPDATE_COMMAND_DELETE, had);
 	if (!ret)
 		log_info("guest %s: lease %s released", guest, had->mac);
 out:
-	free(xml);
 	free(l);
 	if (net)
 		virNetworkFree(net);

@@ -211,6 +211,19 @@ void virt_lease_mac(const uint8_t rnd[3], const struct virt_lease *used, size_t 
 	}
 }
 
+const char *virt_lease_mac_refusal(const char *mac, const struct virt_lease *used, size_t n)
+{
+	if (strlen(mac) != 17 || strncmp(mac, "52:54:00:", 9))
+		return "not a 52:54:00 address of the fabric's";
+	for (int i = 9; i < 17; i++)
+		if (i % 3 == 2 ? mac[i] != ':' : !strchr("0123456789abcdef", mac[i]))
+			return "not a 52:54:00 address of the fabric's";
+	for (size_t i = 0; i < n; i++)
+		if (!strcasecmp(used[i].mac, mac))
+			return "another lease of this node's network holds it";
+	return NULL;
+}
+
 int virt_dns_host_xml(uint32_t a, const struct names_entry *entries, size_t n, char **out)
 {
 	struct vbuf b = { 0 };

@@ -307,6 +307,10 @@ int virt_lease_pick(const struct guest_net_range *r, const struct virt_lease *us
 		    uint32_t *addr);
 /* 52:54:00 and the three bytes of rnd; bumped until no lease holds it. */
 void virt_lease_mac(const uint8_t rnd[3], const struct virt_lease *used, size_t n, char mac[18]);
+/* NULL when mac may be a new lease's: 52:54:00:xx:xx:xx, lowercase (locally
+ * administered, unicast: the range virt_lease_mac gives) and held by no
+ * lease of used[0..n); else why not. */
+const char *virt_lease_mac_refusal(const char *mac, const struct virt_lease *used, size_t n);
 /* One <host ip><hostname>...</host> of the DNS section: the names of
  * entries[0..n) that carry addr. */
 int virt_dns_host_xml(uint32_t addr, const struct names_entry *entries, size_t n, char **out);
@@ -319,8 +323,13 @@ int virt_fabric_xml_dns(const char *xml, struct names_entry **out, size_t *n);
 int virt_fabric_ensure(struct virt_host *h, const struct virt_fabric *f);
 /* The guest's static lease: the one it has, else a new one (lowest free
  * address, fresh MAC) added live and persistently. *fresh (may be NULL)
- * says which. -ENOENT: no fabric network. */
-int virt_lease_get(struct virt_host *h, const char *guest, struct virt_lease *out, bool *fresh);
+ * says which. mac (NULL or "": any) is the MAC the guest had elsewhere (an
+ * import, a move): the new lease takes it, and a lease the name already has
+ * with another MAC is replaced by one with it at the same address, unless
+ * virt_lease_mac_refusal refuses it (logged; then as without). -ENOENT: no
+ * fabric network. */
+int virt_lease_get(struct virt_host *h, const char *guest, const char *mac, struct virt_lease *out,
+		   bool *fresh);
 /* Removes the guest's static lease; 0 when it had none. */
 int virt_lease_release(struct virt_host *h, const char *guest);
 /* The DNS host entries become exactly entries[0..n) (live and persistent). */

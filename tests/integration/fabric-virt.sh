@@ -15,7 +15,8 @@
 # the test guest takes that address by DHCP and serves HTTP on it (curl); its name
 # and the names file's names resolve through the network's dnsmasq; a bad
 # names file is refused whole and changes nothing; the guest keeps its
-# address across a power cycle; destroy frees the lease for the next guest.
+# address across a power cycle; an export and import keep its MAC in a
+# lease of this node's; destroy frees the lease for the next guest.
 # The test guest runs Debian's qemu-ga on the domain's guest agent channel:
 # the guests probe (service-vm-host-guests, read-write here as root) reports
 # its eth0 address from virDomainInterfaceAddresses' agent source (ga=), and
@@ -231,6 +232,22 @@ grep -q " ga=" "$T/probe.out" && ! grep -qa "agent started" "$LV/consoles/web1.l
 	die "agent addresses while web1's agent is not up: $(cat "$T/probe.out")"
 wait_until 240 console_ip web1 10.78.1.2 || die "after a power cycle web1 has: $(grep -a 'net ip=' "$LV/consoles/web1.log")"
 pass "web1 kept 10.78.1.2 across a power cycle (no agent addresses before its agent was up)"
+
+# ---- an export, then an import on the fabric: the guest keeps its MAC (a
+# move's import is this one), and takes this node's lease ----
+osi_a() { "$OSI_BIN" --state-dir "$T/a" "$@" --config "$T/virt-a.conf" --uri "$URI" --pool-dir "$LV/pool"; }
+vt stop --force web1 >/dev/null || die "stop web1 for its export"
+out=$(osi_a vm export web1 "$T/web1.osx" 2>&1) || die "export web1: $out"
+out=$(hc destroy web1) || die "destroy web1 before its import: $out"
+grep -q "name='web1'" "$NETS/osi-fabric.xml" && die "web1's lease outlived it"
+out=$(osi_a vm import "$T/web1.osx" --node node-a 2>&1) || die "import web1: $out"
+[[ $(grep -c "<host mac='$mac' name='web1' ip='10.78.1.2'/>" "$NETS/osi-fabric.xml") == 1 ]] ||
+	die "the imported web1's lease is not $mac at 10.78.1.2: $(grep "name='web1'" "$NETS/osi-fabric.xml")"
+dom=$(cat "/proc/$LVPID/root/etc/libvirt/qemu/web1.xml")
+[[ $dom == *"<mac address='$mac'/>"*"<parameter name='MAC' value='$mac'/>"* ]] ||
+	die "the imported web1's interface: $(grep -A6 '<interface' <<<"$dom")"
+[[ $(vt show web1) == *"address=10.78.1.2"* ]] || die "the imported web1: $(vt show web1)"
+pass "web1 exported and imported on the fabric: its MAC $mac kept, in a lease of this node's range (10.78.1.2)"
 
 # ---- destroy frees the lease: the next guest gets the lowest address ----
 out=$(hc destroy web1) || die "destroy web1: $out"

@@ -84,6 +84,19 @@ static void picking(void **state)
 	assert_string_equal(mac, "52:54:00:ab:cd:ef");
 	virt_lease_mac(rnd2, used, 3, mac);
 	assert_string_equal(mac, "52:54:00:ab:cd:f0");
+
+	/* a MAC brought by an import or a move: ours and free, or refused */
+	assert_null(virt_lease_mac_refusal("52:54:00:ab:cd:f0", used, 3));
+	assert_null(virt_lease_mac_refusal("52:54:00:ab:cd:ef", used, 2));
+	assert_non_null(virt_lease_mac_refusal("52:54:00:ab:cd:ef", used, 3));  /* c holds it */
+	assert_non_null(virt_lease_mac_refusal("52:54:00:AB:CD:F0", used, 3));
+	assert_non_null(virt_lease_mac_refusal("01:54:00:ab:cd:f0", used, 3));  /* multicast */
+	assert_non_null(virt_lease_mac_refusal("00:16:3e:ab:cd:f0", used, 3));  /* a vendor's */
+	assert_non_null(virt_lease_mac_refusal("52:54:00:ab:cd:f", used, 3));
+	assert_non_null(virt_lease_mac_refusal("52:54:00:ab:cd:f00", used, 3));
+	assert_non_null(virt_lease_mac_refusal("52:54:00:ab-cd:f0", used, 3));
+	assert_non_null(virt_lease_mac_refusal("52:54:00:ab:cd:g0", used, 3));
+	assert_non_null(virt_lease_mac_refusal("", used, 0));
 }
 
 static void dns_xml(void **state)
@@ -119,6 +132,65 @@ static void quiet(void *data, virErrorPtr err)
 	(void)err;
 }
 
+/* Whether the network's definition has this lease. */
+static bool has_lease(struct virt_host *h, const struct virt_lease *l)
+{
+	virNetworkPtr net = virNetworkLookupByName(h->conn, VIRT_FABRIC_NETWORK);
+	char *xml = net ? virNetworkGetXMLDesc(net, 0) : NULL, *host = NULL;
+	bool found = xml && virt_lease_xml(l, &host) == 0 && strstr(xml, host);
+
+	free(host);
+	free(xml);
+	if (net)
+		virNetworkFree(net);
+	return found;
+}
+
+/* An import or a move brings the guest's MAC: its new lease takes it when
+ * it is ours and free here; else a fresh one. web3 holds a lease (*web3). */
+static void kept_macs(struct virt_host *h, const struct virt_lease *web3)
+{
+	struct virt_lease a, b;
+	bool fresh;
+
+	assert_int_equal(virt_lease_get(h, "mv1", "52:54:00:12:34:56", &a, &fresh), 0);
+	assert_true(fresh);
+	assert_string_equal(a.mac, "52:54:00:12:34:56");
+	assert_int_equal(a.addr, 0x0a4e0504);              /* this node's range, lowest free */
+	assert_true(has_lease(h, &a));
+	assert_int_equal(virt_lease_get(h, "mv1", "52:54:00:12:34:56", &b, &fresh), 0);
+	assert_false(fresh);
+	assert_string_equal(b.mac, a.mac);
+
+	/* held by another guest's lease here: a fresh one */
+	assert_int_equal(virt_lease_get(h, "mv2", web3->mac, &b, &fresh), 0);
+	assert_true(fresh);
+	assert_string_not_equal(b.mac, web3->mac);
+	assert_memory_equal(b.mac, "52:54:00:", 9);
+	assert_int_equal(virt_lease_release(h, "mv2"), 0);
+	/* not one of ours (multicast, a vendor's): a fresh one */
+	assert_int_equal(virt_lease_get(h, "mv2", "01:00:5e:00:00:01", &b, &fresh), 0);
+	assert_memory_equal(b.mac, "52:54:00:", 9);
+	assert_int_equal(virt_lease_release(h, "mv2"), 0);
+	assert_int_equal(virt_lease_get(h, "mv2", "00:16:3e:00:00:01", &b, &fresh), 0);
+	assert_memory_equal(b.mac, "52:54:00:", 9);
+
+	/* the name's lease here with another MAC (no domain uses it): replaced
+	 * by one with the guest's MAC at the same address */
+	assert_int_equal(virt_lease_get(h, "mv2", "52:54:00:65:43:21", &a, &fresh), 0);
+	assert_true(fresh);
+	assert_string_equal(a.mac, "52:54:00:65:43:21");
+	assert_int_equal(a.addr, b.addr);
+	assert_true(has_lease(h, &a));
+	assert_false(has_lease(h, &b));
+	/* a create (no MAC wanted) keeps whatever lease the name has */
+	assert_int_equal(virt_lease_get(h, "mv2", NULL, &b, &fresh), 0);
+	assert_false(fresh);
+	assert_string_equal(b.mac, a.mac);
+	assert_int_equal(virt_lease_release(h, "mv1"), 0);
+	assert_int_equal(virt_lease_release(h, "mv2"), 0);
+}
+
 /* test:///default: define, leases, names, redefinition. */
 static void against_the_test_driver(void **state)
 {
@@ -137,7 +209,7 @@ static void against_the_test_driver(void **state)
 	(void)state;
 	virSetErrorFunc(NULL, quiet);
 	assert_int_equal(virt_host_open(&h, &cfg), 0);
-	assert_int_equal(virt_lease_get(&h, "web1", &a, &fresh), -ENOENT);
+	assert_int_equal(virt_lease_get(&h, "web1", NULL, &a, &fresh), -ENOENT);
 	fabric(&f, "osi.internal");
 	assert_int_equal(virt_fabric_ensure(&h, &f), 0);
 	assert_int_equal(virt_fabric_ensure(&h, &f), 0);  /* left as it is */
@@ -145,20 +217,22 @@ static void against_the_test_driver(void **state)
 	assert_non_null(net);
 	assert_int_equal(virNetworkIsActive(net), 1);
 
-	assert_int_equal(virt_lease_get(&h, "web1", &a, &fresh), 0);
+	assert_int_equal(virt_lease_get(&h, "web1", NULL, &a, &fresh), 0);
 	assert_true(fresh);
 	assert_int_equal(a.addr, 0x0a4e0502);
-	assert_int_equal(virt_lease_get(&h, "web2", &b, &fresh), 0);
+	assert_int_equal(virt_lease_get(&h, "web2", NULL, &b, &fresh), 0);
 	assert_int_equal(b.addr, 0x0a4e0503);
 	assert_string_not_equal(a.mac, b.mac);
-	assert_int_equal(virt_lease_get(&h, "web1", &again, &fresh), 0);
+	assert_int_equal(virt_lease_get(&h, "web1", NULL, &again, &fresh), 0);
 	assert_false(fresh);
 	assert_int_equal(again.addr, a.addr);
 	assert_string_equal(again.mac, a.mac);
 	assert_int_equal(virt_lease_release(&h, "web1"), 0);
 	assert_int_equal(virt_lease_release(&h, "web1"), 0);
-	assert_int_equal(virt_lease_get(&h, "web3", &again, &fresh), 0);
+	assert_int_equal(virt_lease_get(&h, "web3", NULL, &again, &fresh), 0);
 	assert_int_equal(again.addr, 0x0a4e0502);        /* the lowest free again */
+
+	kept_macs(&h, &again);
 
 	assert_int_equal(virt_fabric_names(&h, e, 2), 0);
 	assert_int_equal(virt_fabric_names(&h, e, 2), 0);
