@@ -23,11 +23,13 @@
 
 extern char **environ;
 
-enum step { STEP_FDS, STEP_STDERR, STEP_NNP, STEP_NET, STEP_BOUNDING, STEP_AMBIENT, STEP_CAPS, STEP_EXEC };
+enum step { STEP_FDS, STEP_STDERR, STEP_NNP, STEP_NET, STEP_BOUNDING, STEP_OWNER, STEP_AMBIENT, STEP_CAPS,
+	    STEP_EXEC };
 
 static const char *const step_names[] = {
 	[STEP_FDS] = "descriptors", [STEP_STDERR] = "stderr", [STEP_NNP] = "no new privileges",
 	[STEP_NET] = "network namespace", [STEP_BOUNDING] = "capability bounding set",
+	[STEP_OWNER] = "the files' owner",
 	[STEP_AMBIENT] = "ambient capabilities", [STEP_CAPS] = "capabilities",
 };
 
@@ -43,6 +45,9 @@ struct child {
 	size_t nkeep;
 	bool quiet;
 	int report;              /* close-on-exec: EOF at a successful exec */
+	bool as_owner;           /* becomes uid:gid, the owner of the files kept */
+	uid_t uid;
+	gid_t gid;
 };
 
 /* The smallest descriptor at or above from that the child keeps, -1 if none. */
@@ -88,18 +93,22 @@ static int stderr_to_null(void)
 	return fd == STDERR_FILENO ? 0 : close(fd);
 }
 
-/* A network namespace of its own: only a loopback, down. Without
- * CAP_SYS_ADMIN (the helper's unit leaves it none) it comes inside a new
- * user namespace, with no uid map: mapping uid 0 needs CAP_SETFCAP
- * (user_namespaces(7)), and none is needed, as files are still checked
- * against the process's own uid and gid. Where neither namespace may be
- * made the program does not run. */
+/* A network namespace of its own (only a loopback, down): 1 made, 0 not
+ * allowed here (no CAP_SYS_ADMIN), else -errno. */
 static int own_network(void)
 {
 	if (unshare(CLONE_NEWNET) == 0)
-		return 0;
-	if (errno != EPERM)
-		return -errno;
+		return 1;
+	return errno == EPERM ? 0 : -errno;
+}
+
+/* The same without CAP_SYS_ADMIN (the helper's unit leaves it none): inside
+ * a new user namespace, with no uid map, as mapping uid 0 needs
+ * CAP_SETFCAP (user_namespaces(7)) and files are still checked against the
+ * process's own uid and gid. Where that is not allowed either the program
+ * does not run. */
+static int own_network_in_user_ns(void)
+{
 	return unshare(CLONE_NEWUSER | CLONE_NEWNET) < 0 ? -errno : 0;
 }
 
@@ -132,17 +141,35 @@ static int no_capabilities(void)
 	return syscall(SYS_capset, &head, data) < 0 ? -errno : 0;
 }
 
+/* The owner of the files kept, so that it may open them again as
+ * /dev/fd/N (a reopen checks the file's mode against the process, as
+ * open(2) does): raw syscalls, for this thread only (setresuid(2)). Going
+ * from uid 0 to another empties the capability sets (capabilities(7)). */
+static int become_owner(const struct child *c)
+{
+	if (syscall(SYS_setgroups, 0, NULL) < 0 || syscall(SYS_setresgid, c->gid, c->gid, c->gid) < 0 ||
+	    syscall(SYS_setresuid, c->uid, c->uid, c->uid) < 0)
+		return -errno;
+	return 0;
+}
+
 static int confine(const struct child *c, enum step *step)
 {
-	int ret;
+	int ret, net;
 
 	if ((*step = STEP_FDS, ret = only_kept_fds(c)) < 0 ||
 	    (c->quiet && (*step = STEP_STDERR, ret = stderr_to_null()) < 0))
 		return ret;
 	if ((*step = STEP_NNP, prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)) < 0)
 		return -errno;
-	if ((*step = STEP_NET, ret = own_network()) < 0 ||
-	    (*step = STEP_BOUNDING, ret = empty_bounding_set()) < 0)
+	if ((*step = STEP_NET, net = own_network()) < 0)
+		return net;
+	/* the bounding set goes while CAP_SETPCAP may still be there, the
+	 * user namespace comes once CAP_SETUID is no longer needed */
+	if ((net && (*step = STEP_BOUNDING, ret = empty_bounding_set()) < 0) ||
+	    (c->as_owner && (*step = STEP_OWNER, ret = become_owner(c)) < 0) ||
+	    (!net && (*step = STEP_NET, ret = own_network_in_user_ns()) < 0) ||
+	    (!net && (*step = STEP_BOUNDING, ret = empty_bounding_set()) < 0))
 		return ret;
 	if ((*step = STEP_AMBIENT, prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0)) < 0)
 		return -errno;
@@ -187,6 +214,30 @@ static int find_program(const char *prog, char *buf, size_t len)
 	return -ENOENT;
 }
 
+/* The one owner of the files kept that not everyone may read and write
+ * (a memfd may be), when it is not this process: then the child becomes it. */
+static int files_owner(struct child *c)
+{
+	bool one = false;
+	struct stat st;
+
+	for (size_t k = 0; k < c->nkeep; k++) {
+		if (c->keep[k] < 0)
+			continue;
+		if (fstat(c->keep[k], &st) < 0)
+			return -errno;
+		if ((st.st_mode & (S_IROTH | S_IWOTH)) == (S_IROTH | S_IWOTH))
+			continue;
+		if (one && (st.st_uid != c->uid || st.st_gid != c->gid))
+			return 0; /* several: it stays as it is, and opens what it may */
+		one = true;
+		c->uid = st.st_uid;
+		c->gid = st.st_gid;
+	}
+	c->as_owner = one && c->uid != geteuid();
+	return 0;
+}
+
 /* The report a child wrote before it _exit'ed, else none (its exec closed
  * the pipe): 0, or -errno and *step. */
 static int child_report(int fd, pid_t pid, const char **step)
@@ -211,7 +262,7 @@ int spawn_confined(const char *prog, char *const argv[], const int *keep, size_t
 	int pipefd[2], ret;
 
 	*step = NULL;
-	if ((ret = find_program(prog, c.path, sizeof(c.path))) < 0)
+	if ((ret = find_program(prog, c.path, sizeof(c.path))) < 0 || (ret = files_owner(&c)) < 0)
 		return ret;
 	if (pipe2(pipefd, O_CLOEXEC) < 0)
 		return -errno;

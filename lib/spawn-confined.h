@@ -1,8 +1,10 @@
 /* A program that root runs on input it must not trust (qemu-img on a
  * backup file a peer sent), started reduced: no new privileges, a network
  * namespace of its own (nothing to reach), no capability in any set, and
- * no descriptor but 0-2 and the ones it is given. It stays uid 0: it opens
- * what it is given through /dev/fd/N by the files' owner bits. */
+ * no descriptor but 0-2 and the ones it is given. It opens those again
+ * through /dev/fd/N, which checks their mode as open(2) does: so it runs as
+ * their owner (uid 0 for root's files, which it opens by their owner bits),
+ * unless they have several. */
 #pragma once
 #include <stdbool.h>
 #include <stddef.h>

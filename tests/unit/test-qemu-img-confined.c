@@ -2,7 +2,7 @@
  * restore's convert), runs confined (lib/spawn-confined.h): no capability
  * in its effective or bounding set, no new privileges, a network
  * namespace not the caller's, no descriptor it was not given; what it was
- * given (the file, the key's memfd) it still reads. A fake qemu-img first
+ * given (the file, the key's memfd) it still reads, as the file's owner. A fake qemu-img first
  * in PATH writes what it sees. Root only (as root is whom it confines);
  * 77 elsewhere, or without qemu-img to make the LUKS file checked first. */
 #include <errno.h>
@@ -68,16 +68,21 @@ static void fake_qemu_img(struct fx *f, int leak, int file)
 
 	snprintf(bin, sizeof(bin), "%s/bin", f->dir);
 	snprintf(fake, sizeof(fake), "%s/qemu-img", bin);
-	assert_int_equal(mkdir(bin, 0700), 0);
+	/* reached, run and written by whichever uid it runs as */
+	assert_int_equal(chmod(f->dir, 0711), 0);
+	assert_int_equal(mkdir(bin, 0755), 0);
+	assert_int_equal(atomic_write_file(f->out, "", 0, 0666), 0);
+	assert_int_equal(chmod(f->out, 0666), 0);
 	snprintf(text, sizeof(text),
 		 "#!/bin/sh\nout=%s\n"
 		 "grep -E '^(CapEff|CapBnd|CapPrm|CapAmb|NoNewPrivs):' /proc/$$/status > $out\n"
 		 "echo \"net $(readlink /proc/$$/ns/net)\" >> $out\n"
+		 "echo \"uid $(id -u) $(id -g)\" >> $out\n"
 		 "if [ -e /proc/$$/fd/%d ]; then echo leaked >> $out; fi\n"
 		 "echo \"file $(head -c 3 /dev/fd/%d)\" >> $out\n"
 		 "echo \"key $(cat \"${4##*file=}\")\" >> $out\n", f->out, leak, file);
-	assert_int_equal(atomic_write_file(fake, text, strlen(text), 0700), 0);
-	assert_int_equal(chmod(fake, 0700), 0);
+	assert_int_equal(atomic_write_file(fake, text, strlen(text), 0755), 0);
+	assert_int_equal(chmod(fake, 0755), 0);
 	snprintf(path, sizeof(path), "%s:/usr/bin:/bin", bin);
 	assert_int_equal(setenv("PATH", path, 1), 0);
 }
@@ -88,11 +93,11 @@ static void expect_line(const char *seen, const char *line)
 		fail_msg("the fake qemu-img saw:\n%s\nwithout \"%s\"", seen, line);
 }
 
-/* backup_key_check's qemu-img has no capability and a network of its own. */
-static void key_check_confined(void **state)
+/* What the fake qemu-img saw in backup_key_check of f's LUKS file, owned
+ * by uid:gid (mode 0600), into seen. */
+static void key_check_seen(struct fx *f, uid_t uid, gid_t gid, char *seen, size_t len)
 {
-	struct fx *f = *state;
-	char path[PATH_MAX], net[64], line[128], hex[2 * KEY_SEAL_KEY_BYTES + 1], seen[1024];
+	char path[PATH_MAX];
 	struct virt_host h;
 	ssize_t n;
 	int fd, leak, code = -1;
@@ -100,8 +105,8 @@ static void key_check_confined(void **state)
 	memset(&h, 0, sizeof(h));
 	snprintf(path, sizeof(path), "%s/luks.qcow2", f->dir);
 	assert_int_equal(luks_image_at(f->dir, f->key, path), 0);
-	assert_true((n = readlink("/proc/self/ns/net", net, sizeof(net) - 1)) > 0);
-	net[n] = '\0';
+	assert_int_equal(chown(path, uid, gid), 0);
+	assert_int_equal(chmod(path, 0600), 0);
 	assert_true((fd = open(path, O_RDONLY | O_CLOEXEC)) >= 0);
 	assert_true((leak = open("/dev/null", O_RDONLY)) >= 0); /* no close-on-exec */
 	fake_qemu_img(f, leak, fd);
@@ -112,10 +117,33 @@ static void key_check_confined(void **state)
 	close(leak);
 	close(fd);
 	assert_true((fd = open(f->out, O_RDONLY | O_CLOEXEC)) >= 0);
-	assert_true((n = read(fd, seen, sizeof(seen) - 1)) > 0);
+	assert_true((n = read(fd, seen, len - 1)) > 0);
 	seen[n] = '\0';
 	close(fd);
+}
 
+/* It read the file and the key it was given, and nothing else was open. */
+static void read_what_given(struct fx *f, const char *seen)
+{
+	char line[128], hex[2 * KEY_SEAL_KEY_BYTES + 1];
+
+	assert_null(strstr(seen, "leaked"));
+	expect_line(seen, "file QFI\n");
+	sodium_bin2hex(hex, sizeof(hex), f->key, sizeof(f->key));
+	snprintf(line, sizeof(line), "key %s\n", hex);
+	expect_line(seen, line);
+}
+
+/* backup_key_check's qemu-img has no capability and a network of its own. */
+static void key_check_confined(void **state)
+{
+	struct fx *f = *state;
+	char net[64], line[128], seen[1024];
+	ssize_t n;
+
+	assert_true((n = readlink("/proc/self/ns/net", net, sizeof(net) - 1)) > 0);
+	net[n] = '\0';
+	key_check_seen(f, geteuid(), getegid(), seen, sizeof(seen));
 	expect_line(seen, "CapEff:\t0000000000000000\n");
 	expect_line(seen, "CapPrm:\t0000000000000000\n");
 	expect_line(seen, "CapBnd:\t0000000000000000\n");
@@ -125,17 +153,29 @@ static void key_check_confined(void **state)
 	snprintf(line, sizeof(line), "net %s\n", net);
 	if (strstr(seen, line))
 		fail_msg("the fake qemu-img ran in the test's network namespace (%s)", net);
-	assert_null(strstr(seen, "leaked"));
-	expect_line(seen, "file QFI\n");
-	sodium_bin2hex(hex, sizeof(hex), f->key, sizeof(f->key));
-	snprintf(line, sizeof(line), "key %s\n", hex);
-	expect_line(seen, line);
+	read_what_given(f, seen);
+}
+
+/* A file root may open only by CAP_DAC_OVERRIDE (a pool volume libvirt
+ * gave its guests' user) is still opened again as /dev/fd/N: qemu-img runs
+ * as its owner. */
+static void key_check_as_owner(void **state)
+{
+	struct fx *f = *state;
+	char seen[1024];
+
+	key_check_seen(f, 65534, 65534, seen, sizeof(seen));
+	expect_line(seen, "uid 65534 65534\n");
+	expect_line(seen, "CapEff:\t0000000000000000\n");
+	expect_line(seen, "CapBnd:\t0000000000000000\n");
+	read_what_given(f, seen);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(key_check_confined, setup, teardown),
+		cmocka_unit_test_setup_teardown(key_check_as_owner, setup, teardown),
 	};
 
 	if (geteuid() != 0) {
