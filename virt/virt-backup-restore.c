@@ -13,7 +13,6 @@
 #include <signal.h>
 #include <jansson.h>
 #include <sodium.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,10 +29,9 @@
 #include "lib/key-seal.h"
 #include "lib/log.h"
 #include "lib/seal-key.h"
+#include "lib/spawn-confined.h"
 #include "virt/virt-backup-internal.h"
 #include "virt/virt-internal.h"
-
-extern char **environ;
 
 struct restoring {
 	struct virt_host *h;
@@ -110,29 +108,23 @@ static int reap(pid_t pid, unsigned limit_s, int *status, bool *killed)
 	return 0;
 }
 
-/* qemu-img with the descriptors keep[0..nkeep) inherited (each dup'd onto
- * itself, which clears close-on-exec in the child only), its stderr
- * dropped when quiet, killed after limit_s seconds (0: none, -ETIMEDOUT);
- * its exit status into *code (-1 if killed). */
+/* qemu-img, confined (lib/spawn-confined.h: it may parse a peer's file),
+ * with the descriptors keep[0..nkeep) inherited, its stderr dropped when
+ * quiet, killed after limit_s seconds (0: none, -ETIMEDOUT); its exit
+ * status into *code (-1 if killed). */
 static int spawn_qemu_img(struct virt_host *h, char *const argv[], const int *keep, size_t nkeep,
 			  bool quiet, unsigned limit_s, int *code)
 {
+	const char *step;
 	bool killed;
-	posix_spawn_file_actions_t fa;
 	pid_t pid;
-	int status, ret = posix_spawn_file_actions_init(&fa);
+	int status, ret = spawn_confined("qemu-img", argv, keep, nkeep, quiet, &pid, &step);
 
-	if (!ret && quiet) /* a refusal of its own says why */
-		ret = posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
-
-	for (size_t k = 0; !ret && k < nkeep; k++)
-		if (keep[k] >= 0)
-			ret = posix_spawn_file_actions_adddup2(&fa, keep[k], keep[k]);
-	if (!ret)
-		ret = posix_spawnp(&pid, "qemu-img", &fa, NULL, argv, environ);
-	posix_spawn_file_actions_destroy(&fa);
-	if (ret)
-		return virt_fail(h, -ret, "qemu-img: %s", strerror(ret));
+	if (ret < 0 && step)
+		return virt_fail(h, ret, "qemu-img not run: its confinement failed (%s: %s)", step,
+				 strerror(-ret));
+	if (ret < 0)
+		return virt_fail(h, ret, "qemu-img: %s", strerror(-ret));
 	if ((ret = reap(pid, limit_s, &status, &killed)) < 0)
 		return virt_fail(h, ret, "qemu-img: %s", strerror(-ret));
 	*code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
