@@ -256,6 +256,14 @@ enum move_effect move_answer(struct move *mv, enum move_step s, bool ok, const c
 	}
 }
 
+bool move_transfer_renews(uint64_t *renewed_at, uint64_t bytes)
+{
+	if (bytes < *renewed_at || bytes - *renewed_at < MOVE_RENEW_BYTES)
+		return false;
+	*renewed_at = bytes;
+	return true;
+}
+
 void move_progress(struct move *mv, uint64_t bytes, uint64_t total, const char *detail)
 {
 	if (mv->phase != MP_TRANSFER)

@@ -93,6 +93,13 @@ enum move_effect {
 enum move_effect move_answer(struct move *mv, enum move_step s, bool ok, const char *detail,
 			     uint64_t now);
 void move_progress(struct move *mv, uint64_t bytes, uint64_t total, const char *detail);
+/* A transfer's conversation (a move's step, a backup copy's part) reported
+ * bytes: true when they grew by MOVE_RENEW_BYTES or more since *renewed_at,
+ * which then moves to bytes; its lifetime is then counted again. So a
+ * transfer ends an hour after it last moved 64 MiB, however large it is, and
+ * an agent that reports a trickle cannot hold it forever. */
+#define MOVE_RENEW_BYTES (64ull << 20)
+bool move_transfer_renews(uint64_t *renewed_at, uint64_t bytes);
 /* The fleet evicted node: a transfer between it and another node turns to
  * aborting at once with why as its detail (true), rather than when the
  * surviving side's step times out. Later phases are left to their steps:

@@ -30,7 +30,7 @@ struct part {
 	char token[65];         /* which copy of the guest this part belongs to */
 	char node[NODE_NAME_MAX + 1];
 	bool out, sent, finished;
-	uint64_t bytes;         /* the most a reply reported */
+	uint64_t renewed_at;    /* the bytes a reply reported when the lifetime last renewed */
 	char *text;             /* the request */
 	struct conn *c;
 	struct part *next;
@@ -67,7 +67,7 @@ static void on_frame(struct conn *c, const uint8_t *p, size_t len)
 	state = json_string_value(json_object_get(m, "state"));
 	if (state) {
 		pt->finished = !strcmp(state, pt->out ? "sent" : "stored") || !strcmp(state, "failed");
-		server_renew_on_progress(c, m, &pt->bytes);
+		server_renew_on_progress(c, m, &pt->renewed_at);
 		if (bc)
 			backup_copy_line(bc, pt->out, m, clock_wall_s());
 	}

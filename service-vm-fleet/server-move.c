@@ -35,7 +35,7 @@ struct step {
 	uint32_t vcpus;
 	enum move_step s;
 	bool sent, finished;
-	uint64_t bytes;         /* the most a reply reported */
+	uint64_t renewed_at;    /* the bytes a reply reported when the lifetime last renewed */
 	struct conn *c;
 	struct step *next;
 };
@@ -96,7 +96,7 @@ static void on_frame(struct conn *c, const uint8_t *p, size_t len)
 				   guest_op_find(move_step_verb(st->s))->done_state;
 
 		st->finished = !strcmp(state, done) || !strcmp(state, "failed");
-		server_renew_on_progress(c, m, &st->bytes);
+		server_renew_on_progress(c, m, &st->renewed_at);
 		fleet_move_line(st->f, st->guest, st->s, m);
 	}
 	json_decref(m);

@@ -14,9 +14,9 @@ struct fleet;
 int server_send_signed(const struct fleet *f, struct conn *c, const uint8_t nonce[32],
 		       const char *text);
 
-/* A transfer's reply that reports more bytes than *bytes_seen renews the
- * conversation's lifetime (server-progress.c). */
-void server_renew_on_progress(struct conn *c, const json_t *reply, uint64_t *bytes_seen);
+/* A transfer's reply that reports 64 MiB more than *renewed_at renews the
+ * conversation's lifetime (server-progress.c, move_transfer_renews). */
+void server_renew_on_progress(struct conn *c, const json_t *reply, uint64_t *renewed_at);
 
 /* "host:port" with a numeric IPv4 or IPv6 host into a sockaddr. */
 int server_resolve(const char *hostport, struct sockaddr_storage *ss);

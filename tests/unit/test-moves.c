@@ -294,6 +294,24 @@ static void node_lost(void **state)
 	moves_free(&m);
 }
 
+/* A step's lifetime renews for each 64 MiB its replies report, not for a
+ * trickle, and not for bytes that go back. */
+static void transfer_renewals(void **state)
+{
+	uint64_t at = 0;
+
+	(void)state;
+	assert_false(move_transfer_renews(&at, 1));
+	assert_false(move_transfer_renews(&at, MOVE_RENEW_BYTES - 1));
+	assert_true(move_transfer_renews(&at, MOVE_RENEW_BYTES));
+	assert_int_equal(at, MOVE_RENEW_BYTES);
+	for (uint64_t b = MOVE_RENEW_BYTES + 1; b < 2 * MOVE_RENEW_BYTES; b += 1 << 20)
+		assert_false(move_transfer_renews(&at, b)); /* a trickle of 1 MiB steps renews once per 64 */
+	assert_true(move_transfer_renews(&at, 2 * MOVE_RENEW_BYTES + 5));
+	assert_false(move_transfer_renews(&at, 5)); /* fewer than before: not a renewal */
+	assert_int_equal(at, 2 * MOVE_RENEW_BYTES + 5);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -301,6 +319,7 @@ int main(void)
 		cmocka_unit_test(moved_is_final), cmocka_unit_test(resume),
 		cmocka_unit_test(plans), cmocka_unit_test(names),
 		cmocka_unit_test(store_round_trip), cmocka_unit_test(node_lost),
+		cmocka_unit_test(transfer_renewals),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
