@@ -181,6 +181,19 @@ static int lease_update(struct virt_host *h, virNetworkPtr net, unsigned cmd,
 	return ret;
 }
 
+/* The lease of a guest name is replaced only while no domain of that name
+ * is defined here to use it (a create could have come since the caller's
+ * check). */
+static int no_domain_named(struct virt_host *h, const char *guest)
+{
+	virDomainPtr d = virDomainLookupByName(h->conn, guest);
+
+	if (!d)
+		return 0;
+	virDomainFree(d);
+	return virt_fail(h, -EEXIST, "a guest named %s is defined on this node: its lease stays", guest);
+}
+
 int virt_lease_get(struct virt_host *h, const char *guest, const char *want,
 		   struct virt_lease *out, bool *fresh)
 {
@@ -205,7 +218,8 @@ int virt_lease_get(struct virt_host *h, const char *guest, const char *want,
 	}
 	if (had) { /* no domain of the name is defined to use it: its address kept */
 		out->addr = had->addr;
-		if ((ret = lease_update(h, net, VIR_NETWORK_UPDATE_COMMAND_DELETE, had)) < 0)
+		if ((ret = no_domain_named(h, guest)) < 0 ||
+		    (ret = lease_update(h, net, VIR_NETWORK_UPDATE_COMMAND_DELETE, had)) < 0)
 			goto out;
 		log_info("guest %s: lease %s replaced, to keep its MAC %s", guest, had->mac, keep);
 	} else if ((ret = virt_lease_pick(&r, l, n, &out->addr)) < 0) {

@@ -189,6 +189,13 @@ static void kept_macs(struct virt_host *h, const struct virt_lease *web3)
 	assert_string_equal(b.mac, a.mac);
 	assert_int_equal(virt_lease_release(h, "mv1"), 0);
 	assert_int_equal(virt_lease_release(h, "mv2"), 0);
+
+	/* a domain of the name is defined here (test:///default's "test"):
+	 * its lease is not replaced */
+	assert_int_equal(virt_lease_get(h, "test", NULL, &a, &fresh), 0);
+	assert_int_equal(virt_lease_get(h, "test", "52:54:00:65:43:22", &b, &fresh), -EEXIST);
+	assert_true(has_lease(h, &a));
+	assert_int_equal(virt_lease_release(h, "test"), 0);
 }
 
 /* test:///default: define, leases, names, redefinition. */
