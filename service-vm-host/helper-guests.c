@@ -101,8 +101,8 @@ static void print_pool(virStoragePoolPtr pool, bool rw)
 
 	if (!pool)
 		return;
-	if (rw)
-		virStoragePoolRefresh(pool, 0); /* refused while a volume is written: the last count */
+	if (rw && virStoragePoolRefresh(pool, 0) < 0) /* refused while a volume is written: the last count */
+		virt_pool_restart(pool); /* or stopped by libvirt, as a refresh that fails stops it */
 	if (virStoragePoolGetInfo(pool, &info) == 0 && info.state == VIR_STORAGE_POOL_RUNNING)
 		printf(" pool_free=%llu", info.available);
 }

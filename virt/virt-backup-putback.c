@@ -218,9 +218,10 @@ static void refresh(struct virt_host *h)
 {
 	virStoragePoolPtr pool = virStoragePoolLookupByName(h->conn, h->pool);
 
-	if (!pool || virStoragePoolRefresh(pool, 0) < 0)
-		log_warn("put back: pool %s not refreshed (%s): virsh pool-refresh %s", h->pool,
-			 virt_lv_error(), h->pool);
+	if (!pool)
+		log_warn("put back: pool %s: %s", h->pool, virt_lv_error());
+	else if (virt_pool_refresh(h, pool) < 0)
+		log_warn("put back: %s: virsh pool-refresh %s", h->err, h->pool);
 	if (pool)
 		virStoragePoolFree(pool);
 }

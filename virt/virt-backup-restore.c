@@ -598,7 +598,7 @@ static void put_back_all(struct restoring *r, unsigned nvol)
 	for (unsigned i = 0; i < nvol; i++)
 		all &= put_back(r, i, &why);
 	if ((pool = virStoragePoolLookupByName(r->h->conn, r->h->pool))) {
-		virStoragePoolRefresh(pool, 0);
+		virt_pool_refresh(r->h, pool); /* a refusal: the volumes are back all the same */
 		virStoragePoolFree(pool);
 	}
 	vbuf_take(&why, &left);

@@ -132,7 +132,7 @@ static int each_volume(struct virt_host *h, const char *name, bool remove, char 
 
 	if (!pool)
 		return virt_fail_lv(h, -EIO, "pool %s", h->pool);
-	virStoragePoolRefresh(pool, 0);
+	virt_pool_refresh(h, pool); /* refused while a volume is made: the list as it stands */
 	if ((n = virStoragePoolListAllVolumes(pool, &vols, 0)) < 0) {
 		virt_fail_lv(h, -EIO, "listing pool %s", h->pool); /* before the free clears it */
 		virStoragePoolFree(pool);

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "lib/log.h"
@@ -64,11 +65,38 @@ int virt_pool_ensure(struct virt_host *h)
 			log_warn("storage pool %s: autostart: %s", h->pool, virt_lv_error());
 	}
 	/* Volumes created behind libvirt's back (by a crashed import) show up. */
-	if (active && virStoragePoolRefresh(p, 0) < 0)
-		log_warn("storage pool %s: refresh: %s", h->pool, virt_lv_error());
+	if (active && virt_pool_refresh(h, p) < 0)
+		log_warn("%s", h->err);
 cleanup:
 	virStoragePoolFree(p);
 	return ret;
+}
+
+bool virt_pool_restart(virStoragePoolPtr p)
+{
+	struct timespec pause = { 0, 100 * 1000 * 1000 };
+
+	/* its start refreshes too: tried again while a removal settles */
+	for (int i = 0; i < 5 && virStoragePoolIsActive(p) == 0; i++) {
+		if (virStoragePoolCreate(p, 0) == 0)
+			return true;
+		nanosleep(&pause, NULL);
+	}
+	return false;
+}
+
+int virt_pool_refresh(struct virt_host *h, virStoragePoolPtr p)
+{
+	int ret;
+
+	if (virStoragePoolRefresh(p, 0) == 0)
+		return 0;
+	ret = virt_fail_lv(h, -EIO, "storage pool %s: refresh", h->pool); /* before the next call clears it */
+	if (!virt_pool_restart(p))
+		return ret;
+	log_warn("%s: libvirt stopped the pool; started again", h->err);
+	h->err[0] = '\0';
+	return 0;
 }
 
 int virt_pool_room(struct virt_host *h, uint64_t need, uint64_t *avail)
@@ -80,9 +108,9 @@ int virt_pool_room(struct virt_host *h, uint64_t need, uint64_t *avail)
 	*avail = 0;
 	if (!p)
 		return -ENOENT;
-	if (virStoragePoolRefresh(p, 0) < 0 || virStoragePoolGetInfo(p, &info) < 0)
+	if ((ret = virt_pool_refresh(h, p)) == 0 && virStoragePoolGetInfo(p, &info) < 0)
 		ret = virt_fail_lv(h, -EIO, "storage pool %s: cannot read its free space", h->pool);
-	else if ((*avail = info.available) < need)
+	if (!ret && (*avail = info.available) < need)
 		ret = -ENOSPC;
 	virStoragePoolFree(p);
 	return ret;

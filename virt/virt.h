@@ -185,6 +185,16 @@ int virt_pool_ensure(struct virt_host *h);
  * 0 when need fits, -ENOSPC when not (h->err left for the caller to say
  * what needed it), -EIO when libvirt cannot tell. */
 int virt_pool_room(struct virt_host *h, uint64_t need, uint64_t *avail);
+/* virStoragePoolRefresh of the pool p. A refresh that fails inside libvirt's
+ * backend (a volume's file removed between its listing and its open, as a
+ * rolled-back import's is) makes libvirt stop the pool, and every later call
+ * on it fails "not active" until someone starts it: it is started again
+ * here. 0, or -EIO with h->err (a refresh refused while a volume is made
+ * leaves the pool running). */
+int virt_pool_refresh(struct virt_host *h, virStoragePoolPtr p);
+/* The same restart, for a caller without a virt_host: true when p was
+ * stopped and is running again. */
+bool virt_pool_restart(virStoragePoolPtr p);
 
 struct virt_image {
 	char name[VIRT_NAME_MAX];

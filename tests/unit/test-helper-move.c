@@ -21,6 +21,7 @@
 
 #include "lib/export-manifest.h"
 #include "service-vm-host/helper-move.h"
+#include "virt/virt-move.h"
 #include "tests/unit/fixture.h"
 
 static void quiet(void *data, virErrorPtr err)
@@ -125,6 +126,41 @@ static void refused_before_the_marker(void **state)
 	fixture_rmtree(dir);
 }
 
+/* A move's abort on a pool libvirt stopped (as it stops one whose refresh
+ * failed, when a rolled-back import's file went away mid-refresh) starts
+ * it again and removes the guest's volumes, where it failed "not active". */
+static void abort_restarts_a_stopped_pool(void **state)
+{
+	struct virt_config cfg = { .uri = "test:///default" };
+	struct virt_host h;
+	char dir[PATH_MAX], pool_dir[PATH_MAX + 8];
+	virStoragePoolPtr pool;
+	virStorageVolPtr vol;
+	unsigned removed = 0;
+
+	(void)state;
+	virSetErrorFunc(NULL, quiet);
+	assert_int_equal(fixture_tmpdir(dir, sizeof(dir), "helper-move-pool"), 0);
+	snprintf(pool_dir, sizeof(pool_dir), "%s/pool", dir);
+	cfg.pool_dir = pool_dir;
+	assert_int_equal(virt_host_open(&h, &cfg), 0);
+	assert_int_equal(virt_pool_ensure(&h), 0);
+	pool = virStoragePoolLookupByName(h.conn, h.pool);
+	assert_non_null(pool);
+	vol = virStorageVolCreateXML(pool, "<volume><name>gone.data.archive.qcow2</name>"
+				     "<capacity>1048576</capacity></volume>", 0);
+	assert_non_null(vol);
+	virStorageVolFree(vol);
+	assert_int_equal(virStoragePoolDestroy(pool), 0);
+	assert_int_equal(virStoragePoolIsActive(pool), 0);
+	assert_int_equal(virt_move_remove_volumes(&h, "gone", &removed), 0);
+	assert_int_equal(virStoragePoolIsActive(pool), 1);
+	assert_null(virStorageVolLookupByName(pool, "gone.data.archive.qcow2"));
+	virStoragePoolFree(pool);
+	virt_host_close(&h);
+	fixture_rmtree(dir);
+}
+
 static void archive_of(struct export_manifest *m)
 {
 	memset(m, 0, sizeof(*m));
@@ -220,6 +256,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(existing_guest_keeps_its_marker),
 		cmocka_unit_test(refused_before_the_marker),
+		cmocka_unit_test(abort_restarts_a_stopped_pool),
 		cmocka_unit_test(move_in_fitted_to_the_node),
 		cmocka_unit_test(abort_waits_for_the_import),
 	};
