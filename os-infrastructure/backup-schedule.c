@@ -70,12 +70,14 @@ static int make_dir(const struct backup_unit *u)
  * root may change it (path_safe), else whoever could would choose what the
  * run trusts (the state directory, the trust file) or runs (host.conf's
  * virt_uri); carried as it resolved now. conf: the host.conf the run reads
- * without --config, judged, not carried. */
+ * without --config, judged, not carried. Not --pool-dir: the pool is
+ * libvirt's (its daemon's user, nobody for a session libvirtd, writes the
+ * staged backups there), so its owner is already trusted as libvirt is. */
 static int safe_paths(struct backup_unit *u, const char *conf, char bufs[][PATH_MAX])
 {
 	struct { const char *what, **path; } p[] = {
 		{ "--config", &u->config }, { "--state-dir", &u->state_dir },
-		{ "--trust-file", &u->trust_file }, { "--pool-dir", &u->pool_dir }, { "--dir", &u->dir },
+		{ "--trust-file", &u->trust_file }, { "--dir", &u->dir },
 		{ "the backup directory", &u->rw_dir }, { "host.conf", &conf },
 	};
 	char err[768];
@@ -96,7 +98,7 @@ static int safe_paths(struct backup_unit *u, const char *conf, char bufs[][PATH_
 int backup_schedule(const struct backup_unit *given, const char *conf, const char *every,
 		    const char *unit_dir)
 {
-	static char bufs[7][PATH_MAX];
+	static char bufs[6][PATH_MAX];
 	struct backup_unit unit_safe = *given, *u = &unit_safe;
 	char unit[128], timer[512], service[16384], err[512];
 	uint64_t ms;
