@@ -419,7 +419,8 @@ out=$(cli vm backup vault1 --every 24h --from "$off_id" --unit-dir "$T/units-no"
 # host.conf's virt_uri local like --uri: else someone else could choose
 # what it trusts or runs.
 mkdir -m 0775 "$T/gw" && cp "$T/virt-node-a.conf" "$T/gw/host.conf" || die "gw"
-out=$(cli vm backup vault1 --every 24h --config "$T/gw/host.conf" --unit-dir "$T/units-no" 2>&1) &&
+out=$("$CLI" --state-dir "$T/state" vm backup vault1 --every 24h --config "$T/gw/host.conf" --uri "$URI" \
+	--pool-dir "$LV/pool" --dir "$BK" --unit-dir "$T/units-no" 2>&1) &&
 	die "--every with a host.conf in a group-writable directory: $out"
 [[ $out == *"$T/gw is writable by its group"* ]] || die "--every, group-writable: $out"
 out=$(OSI_SCHEDULED=1 "$CLI" --state-dir "$T/state" vm backup vault1 --config "$T/gw/host.conf" \
