@@ -11,6 +11,7 @@
 
 #include "lib/fileio.h"
 #include "lib/guest-types.h"
+#include "lib/safe-path.h"
 #include "lib/units.h"
 #include "os-infrastructure/backup-unit.h"
 #include "os-infrastructure/cmd-vm-backup.h"
@@ -65,8 +66,40 @@ static int make_dir(const struct backup_unit *u)
 	return 0;
 }
 
-int backup_schedule(const struct backup_unit *u, const char *every, const char *unit_dir)
+/* Each path the scheduled run reads or writes as root, at every run: only
+ * root may change it (path_safe), else whoever could would choose what the
+ * run trusts (the state directory, the trust file) or runs (host.conf's
+ * virt_uri); carried as it resolved now. conf: the host.conf the run reads
+ * without --config, judged, not carried. Not --pool-dir: the pool is
+ * libvirt's (its daemon's user, nobody for a session libvirtd, writes the
+ * staged backups there), so its owner is already trusted as libvirt is. */
+static int safe_paths(struct backup_unit *u, const char *conf, char bufs[][PATH_MAX])
 {
+	struct { const char *what, **path; } p[] = {
+		{ "--config", &u->config }, { "--state-dir", &u->state_dir },
+		{ "--trust-file", &u->trust_file }, { "--dir", &u->dir },
+		{ "the backup directory", &u->rw_dir }, { "host.conf", &conf },
+	};
+	char err[768];
+
+	for (size_t i = 0; i < sizeof(p) / sizeof(p[0]); i++) {
+		if (!*p[i].path)
+			continue;
+		if (path_safe(*p[i].path, bufs[i], err, sizeof(err)) < 0)
+			return cmd_fail("%s %s: %s: the scheduled run uses it as root at every run, so it "
+					"and every directory above it must be root's and writable by no group "
+					"or other (a sticky directory such as /tmp is accepted above it); "
+					"nothing was written", p[i].what, *p[i].path, err);
+		*p[i].path = bufs[i];
+	}
+	return 0;
+}
+
+int backup_schedule(const struct backup_unit *given, const char *conf, const char *every,
+		    const char *unit_dir)
+{
+	static char bufs[6][PATH_MAX];
+	struct backup_unit unit_safe = *given, *u = &unit_safe;
 	char unit[128], timer[512], service[16384], err[512];
 	uint64_t ms;
 	int ret;
@@ -75,6 +108,10 @@ int backup_schedule(const struct backup_unit *u, const char *every, const char *
 		return cmd_usage_error(&cmd_vm, "'%s' is not a guest name", u->guest);
 	if (parse_duration_ms(every, &ms) < 0 || ms < 60000 || ms > 366ULL * 86400000)
 		return cmd_usage_error(&cmd_vm, "--every takes a duration from 1m to 366d, e.g. 24h");
+	if (backup_unit_text(u, service, sizeof(service), err, sizeof(err)) < 0)
+		return cmd_fail("%s", err);
+	if ((ret = safe_paths(u, given->config ? NULL : conf, bufs)))
+		return ret;
 	if (backup_unit_text(u, service, sizeof(service), err, sizeof(err)) < 0)
 		return cmd_fail("%s", err);
 	if ((ret = make_dir(u)))

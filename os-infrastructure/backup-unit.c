@@ -72,15 +72,19 @@ static int option(struct textbuf *tb, const char *name, const char *value, bool 
 	return 0;
 }
 
-/* A libvirt URI without a host: the service has no network to reach one. */
-static int local_uri(const char *uri, char *err, size_t errlen)
+/* A libvirt URI without a host and with no transport but unix: the service
+ * has no network to reach another host, and a transport such as ext
+ * (qemu+ext:///system?command=PROGRAM) or ssh runs a program, as root. */
+int backup_uri_local(const char *uri, const char *what, char *err, size_t errlen)
 {
 	const char *c = uri ? strchr(uri, ':') : NULL;
+	const char *plus = c ? memchr(uri, '+', (size_t)(c - uri)) : NULL;
 
-	if (uri && (!c || strncmp(c, ":///", 4)))
-		return refuse(err, errlen, "--uri %s: with --every, only a local libvirt URI "
-			      "(DRIVER:///PATH, e.g. qemu:///system): the scheduled run has no network "
-			      "to reach another host's", printable(uri) ? uri : "(unprintable)");
+	if (uri && (!c || strncmp(c, ":///", 4) || (plus && (c - plus != 5 || strncmp(plus, "+unix", 5)))))
+		return refuse(err, errlen, "%s %s: with --every, only a local libvirt URI "
+			      "(DRIVER[+unix]:///PATH, e.g. qemu:///system): the scheduled run has no network "
+			      "to reach another host's, and runs no transport's program as root", what,
+			      printable(uri) ? uri : "(unprintable)");
 	return 0;
 }
 
@@ -131,7 +135,8 @@ int backup_unit_text(const struct backup_unit *u, char *out, size_t len, char *e
 	struct textbuf tb = { .p = out, .cap = len };
 	int ret;
 
-	if ((ret = rw_dir(u->rw_dir, err, errlen)) || (ret = local_uri(u->uri, err, errlen)))
+	if ((ret = rw_dir(u->rw_dir, err, errlen)) || (ret = backup_uri_local(u->uri, "--uri", err, errlen)) ||
+	    (!u->uri && (ret = backup_uri_local(u->conf_uri, "host.conf's virt_uri", err, errlen))))
 		return ret;
 	textbuf_add(&tb, "# os-infrastructure vm backup %s --every: the scheduled run's command "
 		    "line, with the options given then\n[Service]\nReadWritePaths=%s\n", u->guest,

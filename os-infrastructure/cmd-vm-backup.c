@@ -10,6 +10,7 @@
 #include <getopt.h>
 #include <sodium.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -19,6 +20,7 @@
 #include "lib/identity.h"
 #include "lib/ledger.h"
 #include "lib/mesh.h"
+#include "lib/safe-path.h"
 #include "os-infrastructure/backup-unit.h"
 #include "os-infrastructure/cmd-vm-backup.h"
 #include "osi-config.h"
@@ -31,6 +33,7 @@ struct backup_args {
 	struct virt_config vc;
 	struct host_config hc;
 	char dir_buf[PATH_MAX];
+	char conf_path[PATH_MAX];  /* the host.conf read, "" for none */
 	/* whom to trust */
 	struct ledger l;
 	bool have_ledger, have_key, have_self;
@@ -79,9 +82,10 @@ static int parse(int argc, char *argv[], struct backup_args *a)
 /* host.conf's libvirt URI and pool; the backup directory. */
 static int settings(struct backup_args *a)
 {
-	char path[PATH_MAX], err[512];
+	char err[512];
 
-	if (host_conf_lookup(&a->hc, a->config, CONF_ETC_DIR, OSI_STATE_DIR, path, err, sizeof(err)) < 0)
+	if (host_conf_lookup(&a->hc, a->config, CONF_ETC_DIR, OSI_STATE_DIR, a->conf_path, err,
+			     sizeof(err)) < 0)
 		return cmd_fail("%s", err);
 	if (!a->vc.uri)
 		a->vc.uri = a->hc.virt_uri;
@@ -153,6 +157,35 @@ static void done(struct backup_args *a)
 	identity_wipe(&a->self);
 }
 
+/* Started by osi-backup@.service (whose unit sets OSI_SCHEDULED): what
+ * this run, as root, reads to choose whom to trust and what to run is
+ * judged again, as when it was scheduled, before it is read (the files
+ * may have changed since). paths: before settings, else the URI after. */
+static int scheduled_check(const struct cli *cli, struct backup_args *a, bool paths)
+{
+	char found[PATH_MAX], res[PATH_MAX], trust_dflt[PATH_MAX], err[768];
+	const char *p[][2] = {
+		{ "--config", a->config ?: conf_default_path(CONF_ETC_DIR, OSI_STATE_DIR,
+							       HOST_CONFIG_FILE, found) },
+		{ "--state-dir", strcmp(cli->state_dir, OSI_STATE_DIR) ? cli->state_dir : NULL },
+		{ "--trust-file", cli->trust_file },
+	};
+
+	if (!getenv("OSI_SCHEDULED"))
+		return 0;
+	if (!paths)
+		return backup_uri_local(a->vc.uri, a->vc.uri == a->hc.virt_uri ? "host.conf's virt_uri" :
+					"--uri", err, sizeof(err)) < 0 ? cmd_fail("refused: %s", err) : 0;
+	snprintf(trust_dflt, sizeof(trust_dflt), "%s/trust", cli->state_dir);
+	if (p[2][1] && !strcmp(p[2][1], trust_dflt))
+		p[2][1] = NULL;
+	for (size_t i = 0; i < sizeof(p) / sizeof(p[0]); i++)
+		if (p[i][1] && path_safe(p[i][1], res, err, sizeof(err)) < 0)
+			return cmd_fail("refused: %s %s: %s: a scheduled backup runs as root and uses only "
+					"what root alone may change", p[i][0], p[i][1], err);
+	return 0;
+}
+
 static int open_host(const struct cli *cli, int argc, char *argv[], struct backup_args *a,
 		     struct virt_host *h, const char *usage, bool need_self)
 {
@@ -162,7 +195,8 @@ static int open_host(const struct cli *cli, int argc, char *argv[], struct backu
 		return ret;
 	if (argc - optind != 1)
 		return cmd_usage_error(&cmd_vm, "%s", usage);
-	if ((ret = settings(a)) || (ret = trust_setup(cli, a, need_self)))
+	if ((ret = scheduled_check(cli, a, true)) || (ret = settings(a)) ||
+	    (ret = scheduled_check(cli, a, false)) || (ret = trust_setup(cli, a, need_self)))
 		return ret;
 	if (virt_host_open(h, &a->vc) < 0)
 		return cmd_fail("%s", h->err);
@@ -177,6 +211,7 @@ static int schedule(const struct cli *cli, struct backup_args *a, const char *gu
 		.bin = OSI_BIN_DIR "/" PROG_NAME, .guest = guest, .full = a->full, .dir = a->dir,
 		.config = a->config, .uri = a->vc.uri, .pool_dir = a->vc.pool_dir,
 		.trust_key = a->trust_key, .to = a->to, .fleet = cli->fleet,
+		.conf_uri = a->hc.virt_uri,
 	};
 	char trust_dflt[PATH_MAX];
 	int ret;
@@ -196,7 +231,7 @@ static int schedule(const struct cli *cli, struct backup_args *a, const char *gu
 		return ret;
 	u.keep = a->keep ? (unsigned)a->keep : BACKUP_KEEP_DEFAULT;
 	u.rw_dir = a->dir;
-	return backup_schedule(&u, a->every, a->unit_dir);
+	return backup_schedule(&u, a->conf_path[0] ? a->conf_path : NULL, a->every, a->unit_dir);
 }
 
 static struct backup_request request(struct backup_args *a)

@@ -13,9 +13,12 @@ int vm_restore(const struct cli *cli, int argc, char *argv[]);
  * (backup-unit.h), and u->rw_dir made and writable under its
  * ProtectSystem=strict; with u->to, the network to ask the fleet) in
  * unit_dir (NULL: BACKUP_UNIT_DIR), and how to enable the timer
- * (backup-schedule.c). */
+ * (backup-schedule.c). Refused, nothing written, where a path the run
+ * would use (u's, and conf: the host.conf it reads without --config, NULL
+ * for none) is one others than root may change (lib/safe-path.h). */
 struct backup_unit;
-int backup_schedule(const struct backup_unit *u, const char *every, const char *unit_dir);
+int backup_schedule(const struct backup_unit *u, const char *conf, const char *every,
+		    const char *unit_dir);
 /* vm backup NAME --to NODE, vm restore NAME --from ID --to NODE: the fleet
  * has backup id copied from this node (from, its name) to NODE, restore:
  * and the guest restored there, keep: and NODE's backups of the guest then

@@ -402,7 +402,7 @@ if command -v systemd-analyze > /dev/null; then
 	out=$(cd "$T/verify" && systemd-analyze verify ./osi-backup@vault1.service 2>&1) || die "verify: $out"
 	[[ -z $out ]] || die "systemd-analyze verify: $out"
 fi
-out=$("$CLI" "${argv[@]:1}" 2>&1) || die "the scheduled run: $out"
+out=$(OSI_SCHEDULED=1 "$CLI" "${argv[@]:1}" 2>&1) || die "the scheduled run: $out"
 id=$(id_of "$out")
 [[ -n $id && -f $SD/vault1/$id.json && -f $SD/vault1/$id.sig && $out == *": full, "*" in $SD/vault1"* ]] ||
 	die "the scheduled run did not back up into $SD: $out"
@@ -415,8 +415,26 @@ out=$("$CLI" --state-dir "$T/state" vm backup vault1 --every 24h --config "$T/vi
 out=$(cli vm backup vault1 --every 24h --from "$off_id" --unit-dir "$T/units-no" 2>&1) &&
 	die "--every with --from: $out"
 [[ $out == *"vm restore's, not vm backup's"* ]] || die "--every with --from: $out"
+# What the run (root) reads at every run must be root's alone to change, and
+# host.conf's virt_uri local like --uri: else someone else could choose
+# what it trusts or runs.
+mkdir -m 0775 "$T/gw" && cp "$T/virt-node-a.conf" "$T/gw/host.conf" || die "gw"
+out=$("$CLI" --state-dir "$T/state" vm backup vault1 --every 24h --config "$T/gw/host.conf" --uri "$URI" \
+	--pool-dir "$LV/pool" --dir "$BK" --unit-dir "$T/units-no" 2>&1) &&
+	die "--every with a host.conf in a group-writable directory: $out"
+[[ $out == *"$T/gw is writable by its group"* ]] || die "--every, group-writable: $out"
+out=$(OSI_SCHEDULED=1 "$CLI" --state-dir "$T/state" vm backup vault1 --config "$T/gw/host.conf" \
+	--uri "$URI" --pool-dir "$LV/pool" --dir "$BK" 2>&1) && die "a scheduled run read an unsafe host.conf: $out"
+[[ $out == *"refused: --config $T/gw/host.conf: $T/gw is writable by its group"* ]] ||
+	die "scheduled run, group-writable: $out"
+sed 's|^virt_uri.*|virt_uri = qemu+ext:///system?command=/bin/true|' "$T/virt-node-a.conf" > "$T/ext.conf" &&
+	grep -q "qemu+ext" "$T/ext.conf" || die "ext.conf: $(cat "$T/ext.conf")"
+out=$("$CLI" --state-dir "$T/state" vm backup vault1 --every 24h --config "$T/ext.conf" --dir "$BK" \
+	--pool-dir "$LV/pool" --unit-dir "$T/units-no" 2>&1) && die "--every with host.conf's qemu+ext: $out"
+[[ $out == *"host.conf's virt_uri qemu+ext:///system?command=/bin/true: with --every, only a local"* ]] ||
+	die "--every with host.conf's qemu+ext: $out"
 [[ ! -e $T/units-no ]] || die "a refused schedule wrote drop-ins"
-pass "--every refuses what a scheduled run cannot do: a remote libvirt URI, restore's options"
+pass "--every refuses what a scheduled run cannot do: a remote libvirt URI (given, or host.conf's), restore's options, a host.conf others may change (and so does the scheduled run)"
 
 boot_again
 pass "the restored guest boots"

@@ -134,6 +134,24 @@ static void what_a_unit_cannot_carry_is_refused(void **state)
 	assert_int_equal(refused(u, "only a local libvirt URI"), -EINVAL);
 	u = ok, u.uri = "qemu:///system";
 	assert_int_equal(refused(u, ""), 0);
+	/* a transport runs a program, as root: not a local URI, even without a host */
+	u = ok, u.uri = "qemu+ext:///system?command=/home/u/x";
+	assert_int_equal(refused(u, "--uri qemu+ext:///system?command=/home/u/x: with --every, only a local"), -EINVAL);
+	u = ok, u.uri = "qemu+ssh:///system";
+	assert_int_equal(refused(u, "only a local libvirt URI"), -EINVAL);
+	u = ok, u.uri = "qemu+unixx:///system";
+	assert_int_equal(refused(u, "only a local libvirt URI"), -EINVAL);
+	u = ok, u.uri = "qemu+unix:///system?socket=/run/libvirt/libvirt-sock";
+	assert_int_equal(refused(u, ""), 0);
+	/* host.conf's virt_uri, which each run reads again unless --uri is given */
+	u = ok, u.conf_uri = "qemu+ext:///system?command=/home/u/x";
+	assert_int_equal(refused(u, "host.conf's virt_uri qemu+ext:///system?command=/home/u/x: "), -EINVAL);
+	u = ok, u.conf_uri = "qemu+tcp://h/system";
+	assert_int_equal(refused(u, "only a local libvirt URI"), -EINVAL);
+	u = ok, u.conf_uri = "qemu+ext:///system?command=/home/u/x", u.uri = "qemu:///system";
+	assert_int_equal(refused(u, ""), 0);
+	u = ok, u.conf_uri = "qemu:///system";
+	assert_int_equal(refused(u, ""), 0);
 	const char *bad_rw[] = { "/srv/a b", "/srv/a%i", "/srv/a\"b", "/srv/a'b", "/srv/a\\b", "/srv/a;b",
 				 "/srv/../etc", "/srv/./b", "/srv/..", "srv", "/srv/\tb" };
 	for (size_t i = 0; i < sizeof(bad_rw) / sizeof(bad_rw[0]); i++) {
