@@ -213,7 +213,6 @@ static int become_owner(const struct child *c)
  * shows none of them but io_uring_setup, which it does without (it polls). */
 #if defined(__x86_64__)
 #define FILTER_ARCH AUDIT_ARCH_X86_64
-#endif
 #define FILTER_MAX 256
 #define ARG_LO(i) ((unsigned)offsetof(struct seccomp_data, args[i]) + \
 		   (__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ ? 0 : 4))
@@ -284,12 +283,9 @@ static const unsigned short denied[] = {
 
 /* The filter for the process pid, into f: the architecture first (an
  * x86_64 process can also make i386 calls, int 0x80, and x32 ones, with
- * bit 30 set, whose numbers the list does not name: killed). 0, or
- * -ENOSYS where no filter is written for this architecture: there the
- * program does not run (fail closed). */
+ * bit 30 set, whose numbers the list does not name: killed). */
 static int build_filter(struct filter *f, pid_t pid)
 {
-#ifdef FILTER_ARCH
 	f->n = 0;
 	emit(f, BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch), 0, 0);
 	emit(f, BPF_JMP | BPF_JEQ | BPF_K, FILTER_ARCH, 1, 0);
@@ -314,11 +310,6 @@ static int build_filter(struct filter *f, pid_t pid)
 	only_self(f, __NR_move_pages, 0, pid, true);
 	emit(f, BPF_RET | BPF_K, SECCOMP_RET_ALLOW, 0, 0);
 	return f->n <= FILTER_MAX ? 0 : -E2BIG;
-#else
-	(void)f;
-	(void)pid;
-	return -ENOSYS;
-#endif
 }
 
 /* Installed last: it refuses unshare, which the namespaces above need. */
@@ -334,6 +325,14 @@ static int system_call_filter(void)
 	prog.filter = f.ins;
 	return prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog, 0, 0) < 0 ? -errno : 0;
 }
+#else
+/* No filter is written for this architecture: the program does not run
+ * (fail closed) rather than run unfiltered. */
+static int system_call_filter(void)
+{
+	return -ENOSYS;
+}
+#endif
 
 static int confine(const struct child *c, enum step *step)
 {
