@@ -178,11 +178,25 @@ static void key_check_as_owner(void **state)
 	read_what_given(f, seen);
 }
 
+/* A restore's convert may write its volume's capacity and the metadata
+ * over it, no more, and takes at most max(600 s, 1 s per 20 MiB). */
+static void convert_limits(void **state)
+{
+	(void)state;
+	assert_int_equal(backup_convert_limit_s(1ull << 30), 600);
+	assert_int_equal(backup_convert_limit_s(100ull << 30), 5120);
+	assert_true(backup_convert_max_bytes(1ull << 30, 0) >= (1ull << 30) + (2ull << 20));
+	assert_true(backup_convert_max_bytes(1ull << 30, 0) < (2ull << 30));
+	assert_int_equal(backup_convert_max_bytes(1ull << 30, 5000) - backup_convert_max_bytes(1ull << 30, 0),
+			 5000);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(key_check_confined, setup, teardown),
 		cmocka_unit_test_setup_teardown(key_check_as_owner, setup, teardown),
+		cmocka_unit_test(convert_limits),
 	};
 
 	if (geteuid() != 0) {
