@@ -103,3 +103,11 @@ char *backup_key_check_spec(int fd);
  * ask for key derivation by the hour. */
 int backup_key_check(struct virt_host *h, int fd, const uint8_t key[KEY_SEAL_KEY_BYTES], int *code);
 extern unsigned backup_key_check_limit_s;
+
+/* A restore's qemu-img convert of a chain into a volume of capacity bytes
+ * (over a copy of its full, base bytes, or 0 for a new file): how large
+ * its output may grow (RLIMIT_FSIZE) and how long it may take, at least
+ * backup_convert_floor_s (600 s), else 1 s per 20 MiB of capacity. */
+uint64_t backup_convert_max_bytes(uint64_t capacity, uint64_t base);
+unsigned backup_convert_limit_s(uint64_t capacity);
+extern unsigned backup_convert_floor_s;

@@ -86,6 +86,7 @@ static char *chain_json(const struct restoring *r, const char *disk, bool luks)
 }
 
 unsigned backup_key_check_limit_s = 60;
+unsigned backup_convert_floor_s = 600;
 
 /* Waits for pid; past limit_s seconds (0: none) it is killed (*killed). */
 static int reap(pid_t pid, unsigned limit_s, int *status, bool *killed)
@@ -109,16 +110,16 @@ static int reap(pid_t pid, unsigned limit_s, int *status, bool *killed)
 }
 
 /* qemu-img, confined (lib/spawn-confined.h: it may parse a peer's file),
- * with the descriptors keep[0..nkeep) inherited, its stderr dropped when
- * quiet, killed after limit_s seconds (0: none, -ETIMEDOUT); its exit
- * status into *code (-1 if killed). */
+ * with the descriptors keep[0..nkeep) inherited, under o (its stderr,
+ * what it may write), killed after limit_s seconds (0: none, -ETIMEDOUT);
+ * its exit status into *code (-1 if killed). */
 static int spawn_qemu_img(struct virt_host *h, char *const argv[], const int *keep, size_t nkeep,
-			  bool quiet, unsigned limit_s, int *code)
+			  const struct spawn_confined_opts *o, unsigned limit_s, int *code)
 {
 	const char *step;
 	bool killed;
 	pid_t pid;
-	int status, ret = spawn_confined("qemu-img", argv, keep, nkeep, quiet, &pid, &step);
+	int status, ret = spawn_confined("qemu-img", argv, keep, nkeep, o, &pid, &step);
 
 	if (ret < 0 && step)
 		return virt_fail(h, ret, "qemu-img not run: its confinement failed (%s: %s)", step,
@@ -128,12 +129,39 @@ static int spawn_qemu_img(struct virt_host *h, char *const argv[], const int *ke
 	if ((ret = reap(pid, limit_s, &status, &killed)) < 0)
 		return virt_fail(h, ret, "qemu-img: %s", strerror(-ret));
 	*code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-	return killed ? virt_fail(h, -ETIMEDOUT, "qemu-img took more than %u s and was stopped", limit_s) : 0;
+	if (killed)
+		return virt_fail(h, -ETIMEDOUT, "qemu-img took more than %u s and was stopped", limit_s);
+	if (WIFSIGNALED(status) && WTERMSIG(status) == SIGXFSZ)
+		return virt_fail(h, -EFBIG, "qemu-img wrote past its %llu-byte limit and was stopped",
+				 (unsigned long long)o->max_file_bytes);
+	return 0;
 }
 
-static int run_qemu_img(struct virt_host *h, char *const argv[], const int *keep, size_t nkeep)
+/* A convert's output: its volume's capacity, and qcow2's metadata over it
+ * (8-byte L2 and 2-byte refcount entries per 64 KiB cluster: 1/6554 of
+ * it; 1/64 leaves room for other cluster sizes), a LUKS header (about 2
+ * MiB) and the headers and tables; written over a copy of the full (-n),
+ * what that copy already holds on top (clusters it frees stay in the
+ * file). */
+uint64_t backup_convert_max_bytes(uint64_t capacity, uint64_t base)
 {
-	int code, ret = spawn_qemu_img(h, argv, keep, nkeep, false, 0, &code);
+	return base + capacity + capacity / 64 + (64ull << 20);
+}
+
+/* How long a convert may take: 20 MiB/s of capacity (a slow disk's, and
+ * LUKS decrypted and encrypted again) or, for small volumes, 10 minutes. */
+unsigned backup_convert_limit_s(uint64_t capacity)
+{
+	uint64_t s = capacity / (20ull << 20);
+
+	return s > backup_convert_floor_s ? (s > UINT_MAX ? UINT_MAX : (unsigned)s) : backup_convert_floor_s;
+}
+
+static int run_qemu_img(struct virt_host *h, char *const argv[], const int *keep, size_t nkeep,
+			uint64_t capacity, uint64_t base)
+{
+	struct spawn_confined_opts o = { .max_file_bytes = backup_convert_max_bytes(capacity, base) };
+	int code, ret = spawn_qemu_img(h, argv, keep, nkeep, &o, backup_convert_limit_s(capacity), &code);
 
 	if (!ret && code)
 		return virt_fail(h, -EIO, "qemu-img convert of the chain failed (status %d)", code);
@@ -228,8 +256,10 @@ static int copy_full(struct restoring *r, const char *disk, uint64_t capacity, c
 static int rebuild(struct restoring *r, const char *disk, unsigned i)
 {
 	char out[PATH_MAX], *spec = NULL, *input = NULL, *object = NULL, *target = NULL;
+	uint64_t capacity = r->e[r->chain[r->len - 1]].m.vol[i].capacity;
 	bool luks = r->luks[i][0];
 	int ret, key = -1, outfd = -1, *keep = NULL;
+	struct stat base = { 0 };
 	size_t nkeep;
 
 	if (r->len == 1) /* a full is uploaded as it is: plain or encrypted */
@@ -239,9 +269,12 @@ static int rebuild(struct restoring *r, const char *disk, unsigned i)
 	spec = chain_json(r, disk, luks);
 	rebuilt_path(r, disk, out, sizeof(out));
 	unlink(out);
-	if (luks && (ret = copy_full(r, disk, r->e[r->chain[r->len - 1]].m.vol[i].capacity, out,
-				     &outfd)) < 0)
+	if (luks && (ret = copy_full(r, disk, capacity, out, &outfd)) < 0)
 		goto cleanup;
+	if (outfd >= 0 && fstat(outfd, &base) < 0) {
+		ret = virt_fail(r->h, -errno, "%s: %s", out, strerror(errno));
+		goto cleanup;
+	}
 	if (!spec || asprintf(&input, "json:%s", spec) < 0 ||
 	    asprintf(&object, "secret,id=k0,file=/dev/fd/%d", key) < 0 ||
 	    asprintf(&target, "driver=qcow2,file.filename=/dev/fd/%d,encrypt.key-secret=k0", outfd) < 0 ||
@@ -254,7 +287,7 @@ static int rebuild(struct restoring *r, const char *disk, unsigned i)
 	char *plain[] = { "qemu-img", "convert", "-q", "-O", "qcow2", "-o", "compat=1.1", input, out, NULL };
 	char *enc[] = { "qemu-img", "convert", "-q", "-n", "--object", object, "--target-image-opts",
 			input, target, NULL };
-	ret = run_qemu_img(r->h, luks ? enc : plain, keep, nkeep);
+	ret = run_qemu_img(r->h, luks ? enc : plain, keep, nkeep, capacity, outfd >= 0 ? base.st_size : 0);
 cleanup:
 	if (outfd >= 0)
 		close(outfd);
@@ -285,6 +318,7 @@ int backup_key_check(struct virt_host *h, int fd, const uint8_t key[KEY_SEAL_KEY
 	ssize_t got = pread(fd, head, sizeof(head), 0);
 	const char *why = export_volume_header_check(head, got > 0 ? (size_t)got : 0);
 	char *spec = NULL, *object = NULL;
+	struct spawn_confined_opts o = { .quiet = true, .max_file_bytes = 0 };
 	int k = -1, keep[2], ret;
 
 	*code = -1;
@@ -301,7 +335,7 @@ int backup_key_check(struct virt_host *h, int fd, const uint8_t key[KEY_SEAL_KEY
 	keep[0] = fd;
 	keep[1] = k;
 	char *argv[] = { "qemu-img", "check", "-q", "--object", object, spec, NULL };
-	ret = spawn_qemu_img(h, argv, keep, 2, true, backup_key_check_limit_s, code);
+	ret = spawn_qemu_img(h, argv, keep, 2, &o, backup_key_check_limit_s, code); /* writes nothing */
 cleanup:
 	close(k);
 	free(spec);

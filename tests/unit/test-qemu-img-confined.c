@@ -1,7 +1,8 @@
 /* qemu-img, which root runs on a peer's backup file (backup_key_check, a
  * restore's convert), runs confined (lib/spawn-confined.h): no capability
  * in its effective or bounding set, no new privileges, a network
- * namespace not the caller's, no descriptor it was not given; what it was
+ * namespace not the caller's, no descriptor it was not given, a system
+ * call filter, no file it may write; what it was
  * given (the file, the key's memfd) it still reads, as the file's owner. A fake qemu-img first
  * in PATH writes what it sees. Root only (as root is whom it confines);
  * 77 elsewhere, or without qemu-img to make the LUKS file checked first. */
@@ -30,6 +31,7 @@
 
 struct fx {
 	char dir[64], out[PATH_MAX], *path;
+	int seen; /* the reading end of out, a FIFO */
 	uint8_t key[KEY_SEAL_KEY_BYTES];
 };
 
@@ -71,16 +73,20 @@ static void fake_qemu_img(struct fx *f, int leak, int file)
 	/* reached, run and written by whichever uid it runs as */
 	assert_int_equal(chmod(f->dir, 0711), 0);
 	assert_int_equal(mkdir(bin, 0755), 0);
-	assert_int_equal(atomic_write_file(f->out, "", 0, 0666), 0);
+	/* a pipe: a file it wrote would pass its RLIMIT_FSIZE of 0 */
+	assert_int_equal(mkfifo(f->out, 0666), 0);
 	assert_int_equal(chmod(f->out, 0666), 0);
+	assert_true((f->seen = open(f->out, O_RDWR | O_NONBLOCK | O_CLOEXEC)) >= 0);
 	snprintf(text, sizeof(text),
 		 "#!/bin/sh\nout=%s\n"
-		 "grep -E '^(CapEff|CapBnd|CapPrm|CapAmb|NoNewPrivs):' /proc/$$/status > $out\n"
-		 "echo \"net $(readlink /proc/$$/ns/net)\" >> $out\n"
-		 "echo \"uid $(id -u) $(id -g)\" >> $out\n"
-		 "if [ -e /proc/$$/fd/%d ]; then echo leaked >> $out; fi\n"
-		 "echo \"file $(head -c 3 /dev/fd/%d)\" >> $out\n"
-		 "echo \"key $(cat \"${4##*file=}\")\" >> $out\n", f->out, leak, file);
+		 "exec > $out\n"
+		 "grep -E '^(CapEff|CapBnd|CapPrm|CapAmb|NoNewPrivs|Seccomp):' /proc/$$/status\n"
+		 "echo \"fsize $(ulimit -f)\"\n"
+		 "echo \"net $(readlink /proc/$$/ns/net)\"\n"
+		 "echo \"uid $(id -u) $(id -g)\"\n"
+		 "if [ -e /proc/$$/fd/%d ]; then echo leaked; fi\n"
+		 "echo \"file $(head -c 3 /dev/fd/%d)\"\n"
+		 "echo \"key $(cat \"${4##*file=}\")\"\n", f->out, leak, file);
 	assert_int_equal(atomic_write_file(fake, text, strlen(text), 0755), 0);
 	assert_int_equal(chmod(fake, 0755), 0);
 	snprintf(path, sizeof(path), "%s:/usr/bin:/bin", bin);
@@ -116,10 +122,9 @@ static void key_check_seen(struct fx *f, uid_t uid, gid_t gid, char *seen, size_
 	assert_int_equal(code, 0);
 	close(leak);
 	close(fd);
-	assert_true((fd = open(f->out, O_RDONLY | O_CLOEXEC)) >= 0);
-	assert_true((n = read(fd, seen, len - 1)) > 0);
+	assert_true((n = read(f->seen, seen, len - 1)) > 0);
 	seen[n] = '\0';
-	close(fd);
+	close(f->seen);
 }
 
 /* It read the file and the key it was given, and nothing else was open. */
@@ -149,6 +154,8 @@ static void key_check_confined(void **state)
 	expect_line(seen, "CapBnd:\t0000000000000000\n");
 	expect_line(seen, "CapAmb:\t0000000000000000\n");
 	expect_line(seen, "NoNewPrivs:\t1\n");
+	expect_line(seen, "Seccomp:\t2\n"); /* a filter */
+	expect_line(seen, "fsize 0\n");      /* it writes nothing */
 	expect_line(seen, "\nnet net:[");
 	snprintf(line, sizeof(line), "net %s\n", net);
 	if (strstr(seen, line))
@@ -171,11 +178,25 @@ static void key_check_as_owner(void **state)
 	read_what_given(f, seen);
 }
 
+/* A restore's convert may write its volume's capacity and the metadata
+ * over it, no more, and takes at most max(600 s, 1 s per 20 MiB). */
+static void convert_limits(void **state)
+{
+	(void)state;
+	assert_int_equal(backup_convert_limit_s(1ull << 30), 600);
+	assert_int_equal(backup_convert_limit_s(100ull << 30), 5120);
+	assert_true(backup_convert_max_bytes(1ull << 30, 0) >= (1ull << 30) + (2ull << 20));
+	assert_true(backup_convert_max_bytes(1ull << 30, 0) < (2ull << 30));
+	assert_int_equal(backup_convert_max_bytes(1ull << 30, 5000) - backup_convert_max_bytes(1ull << 30, 0),
+			 5000);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(key_check_confined, setup, teardown),
 		cmocka_unit_test_setup_teardown(key_check_as_owner, setup, teardown),
+		cmocka_unit_test(convert_limits),
 	};
 
 	if (geteuid() != 0) {
