@@ -73,29 +73,37 @@ static void existing_guest_keeps_its_marker(void **state)
 	fixture_rmtree(dir);
 }
 
+/* test:///default, its pool in a new directory dir (PATH_MAX) named after tag. */
+static void host_in_tmp(struct virt_host *h, char *dir, const char *tag)
+{
+	struct virt_config cfg = { .uri = "test:///default" };
+	char pool_dir[PATH_MAX + 8];
+
+	virSetErrorFunc(NULL, quiet);
+	assert_int_equal(fixture_tmpdir(dir, PATH_MAX, tag), 0);
+	snprintf(pool_dir, sizeof(pool_dir), "%s/pool", dir);
+	cfg.pool_dir = pool_dir;
+	assert_int_equal(virt_host_open(h, &cfg), 0);
+}
+
 /* Before its marker: a bound past what the approved type's volumes can
  * hold (an overflow of the room check once) and a volume kept here from an
  * earlier guest of the name (which a move's abort would remove) are
  * refused; a marker another move-in holds is not taken over. */
 static void refused_before_the_marker(void **state)
 {
-	struct virt_config cfg = { .uri = "test:///default" };
 	static struct host_config c;
 	struct virt_host h;
-	char dir[PATH_MAX], marker[PATH_MAX + 32], pool_dir[PATH_MAX + 8];
+	char dir[PATH_MAX], marker[PATH_MAX + 32];
 	const struct move_spec spec = { "totebox", 192ULL << 20, 1 };
 	virStoragePoolPtr pool;
 	virStorageVolPtr vol;
 	int p[2], held;
 
 	(void)state;
-	virSetErrorFunc(NULL, quiet);
-	assert_int_equal(fixture_tmpdir(dir, sizeof(dir), "helper-move-cap"), 0);
+	host_in_tmp(&h, dir, "helper-move-cap");
 	snprintf(c.state_dir, sizeof(c.state_dir), "%s", dir);
 	snprintf(c.images_dir, sizeof(c.images_dir), "%s/images", getenv("OSI_SOURCE"));
-	snprintf(pool_dir, sizeof(pool_dir), "%s/pool", dir);
-	cfg.pool_dir = pool_dir;
-	assert_int_equal(virt_host_open(&h, &cfg), 0);
 	assert_int_equal(pipe2(p, O_CLOEXEC), 0);
 	assert_int_equal(helper_move_in(&h, &c, "newcomer", &spec, p[0], UINT64_MAX, no_verdict), -EFBIG);
 	assert_non_null(strstr(h.err, "more than a totebox's volumes can hold"));
@@ -131,19 +139,14 @@ static void refused_before_the_marker(void **state)
  * it again and removes the guest's volumes, where it failed "not active". */
 static void abort_restarts_a_stopped_pool(void **state)
 {
-	struct virt_config cfg = { .uri = "test:///default" };
 	struct virt_host h;
-	char dir[PATH_MAX], pool_dir[PATH_MAX + 8];
+	char dir[PATH_MAX];
 	virStoragePoolPtr pool;
 	virStorageVolPtr vol;
 	unsigned removed = 0;
 
 	(void)state;
-	virSetErrorFunc(NULL, quiet);
-	assert_int_equal(fixture_tmpdir(dir, sizeof(dir), "helper-move-pool"), 0);
-	snprintf(pool_dir, sizeof(pool_dir), "%s/pool", dir);
-	cfg.pool_dir = pool_dir;
-	assert_int_equal(virt_host_open(&h, &cfg), 0);
+	host_in_tmp(&h, dir, "helper-move-pool");
 	assert_int_equal(virt_pool_ensure(&h), 0);
 	pool = virStoragePoolLookupByName(h.conn, h.pool);
 	assert_non_null(pool);
