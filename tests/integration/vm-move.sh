@@ -675,16 +675,17 @@ pass "node-b defined vault1 but failed to start it: the move was undone, vault1 
 
 # ---- 3. kill -9 at random instants of moves ----
 # vault1's archive grown to KILL_MIB written (a transfer of some seconds
-# here), so that a kill can land inside each of a move's phases. Attempt k
-# kills victim k % 3 (source agent, target agent, fleet) in phase k / 3 % 3,
-# found by the CLI's own lines, a random delay into it:
+# here), so that a kill can land inside each of a move's phases. Counted
+# round r kills victim r % 3 (source agent, target agent, fleet) in phase
+# r / 3 % 3, found by the CLI's own lines, a random delay into it:
 #   0 after "Confirmed": the plan, the clean shutdown, the export's start;
 #   1 after the transfer's first progress line: mid-stream;
-#   2 after its last ("... defined once all verified") or "starting": the
-#     checks, the define and the start on the target.
-# An attempt counts only when the move was still under way just before the
-# kill (vm move-show names a phase other than kept); one that came too late
-# is run again, at most ROUNDS times more.
+#   2 after the target's define ("volumes and NoCloud seed") or "starting":
+#     the define and the start on the target.
+# A kill counts only when the move was still under way just before it and,
+# for an agent, just after it (vm move-show names a phase other than kept);
+# a late one is tried again in the same victim and phase, at most ROUNDS
+# times in all. The first 9 rounds so cover each victim in each phase.
 KILL_MIB=${MOVE_KILL_MIB:-96}
 qemu-img resize -q "$(arch a)" $(( KILL_MIB + 32 ))M || die "growing the archive"
 { printf '%s' "$MARK"; head -c $(( KILL_MIB << 20 )) /dev/urandom; } > "$T/kill.raw"
@@ -701,9 +702,9 @@ whole() { # exactly one node defines vault1; it starts there; its archive is unc
 	off $at
 	WHERE=$at
 }
-phases=("Confirmed" " MiB/s, " "defined once all verified|^starting — ")
+phases=("Confirmed" " MiB/s, " "volumes and NoCloud seed|^starting — ")
 phase_names=("plan, shutdown, export" "mid-transfer" "checks, define, start")
-phase_ms=(400 2500 500)
+phase_ms=(400 2500 250)
 # the CLI's line for phase p seen in the round's log (as printed, flushed each line)
 at_phase() { grep -Eq "${phases[$1]}" "$2"; }
 WHERE=a
@@ -713,7 +714,7 @@ while (( rounds < ROUNDS )); do
 	(( attempts < 2 * ROUNDS )) || die "$late of $attempts kills came after the move ended"
 	src=$WHERE dst=${OTHER[$WHERE]}
 	victims=("agent-$src" "agent-$dst" fleet)
-	vk=$(( attempts % 3 )) ph=$(( attempts / 3 % 3 ))
+	vk=$(( rounds % 3 )) ph=$(( rounds / 3 % 3 ))
 	victim=${victims[$vk]} delay=$(( RANDOM % ${phase_ms[$ph]} ))
 	attempts=$((attempts + 1))
 	cli vm move vault1 --to "node-$dst" --yes > "$T/round-$attempts.log" 2>&1 &
@@ -723,6 +724,8 @@ while (( rounds < ROUNDS )); do
 	sleep "$(printf '%d.%03d' $((delay / 1000)) $((delay % 1000)))"
 	before=$(move_line)
 	kill -KILL "${PIDS[$victim]}" 2>/dev/null || true
+	after=
+	[[ $victim == fleet ]] || after=$(move_line)
 	wait "${PIDS[$victim]}" 2>/dev/null || true
 	unset "PIDS[$victim]"
 	case $victim in
@@ -738,15 +741,21 @@ while (( rounds < ROUNDS )); do
 		outcome=moved
 	fi
 	whole || die "attempt $attempts (kill -9 $victim ${delay} ms into '${phase_names[$ph]}', the move then: $before): the guest is not whole: $(cat "$T/round-$attempts.log")"
-	if [[ $before == *": kept"* || $before == *"no move recorded"* ]]; then
+	if [[ $before$after == *": kept"* || $before$after == *"no move recorded"* ]]; then
 		late=$((late + 1))
 		log "attempt $attempts: kill -9 $victim ${delay} ms into '${phase_names[$ph]}' came after the move's end ($before); not counted"
 		continue
 	fi
 	rounds=$((rounds + 1))
-	COUNTED[$victim:$ph]=$(( ${COUNTED[$victim:$ph]:-0} + 1 ))
+	role=(agent-source agent-target fleet)
+	COUNTED[${role[$vk]}:$ph]=$(( ${COUNTED[${role[$vk]}:$ph]:-0} + 1 ))
 	[[ $outcome == moved ]] && moved=$((moved + 1)) || { undone=$((undone + 1)); UNDONE[${victim%-*}]=1; }
 	log "round $rounds: kill -9 $victim ${delay} ms into '${phase_names[$ph]}' of a move $src -> $dst (then: ${before#*: }): $outcome, vault1 whole on node-$WHERE"
+done
+for v in agent-source agent-target fleet; do
+	for ph in 0 1 2; do
+		(( ROUNDS < 9 || ${COUNTED[$v:$ph]:-0} >= 1 )) || die "no counted kill of the $v in '${phase_names[$ph]}'"
+	done
 done
 for v in agent fleet; do
 	[[ -n ${UNDONE[$v]:-} ]] || log "note: no kill of a $v undid a move"
@@ -755,8 +764,15 @@ pass "$rounds rounds of kill -9 (source agent, target agent, fleet) mid-move, in
 
 # ---- the target evicted mid-stream ----
 # The same eviction as above, now with the archive's bytes under way: the
-# target's half-written volume goes with the undo once it is back.
-src=$WHERE dst=${OTHER[$WHERE]}
+# target's half-written volume goes with the undo once it is back. The
+# target is node-b (node-a, where the fleet runs, is never evicted).
+if [[ $WHERE == b ]]; then
+	out=$(cli vm move vault1 --to node-a --yes 2>&1) || die "vm move back to node-a: $out"
+	cli vm release-source vault1 > /dev/null 2>&1 || die "release-source after the move back"
+	off a || die "vault1 did not stop on node-a"
+	WHERE=a
+fi
+src=a dst=b
 t0=$(now_ms)
 cli vm move vault1 --to "node-$dst" --yes > "$T/evicted2.log" 2>&1 &
 PIDS[evicted]=$!
