@@ -1,10 +1,13 @@
 #include "virt/virt-move.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "lib/log.h"
 #include "virt/virt-internal.h"
@@ -121,6 +124,36 @@ static bool volume_of(const char *name, const char *vn)
 	       (virt_volume_name(vol, sizeof(vol), name, "seed") == 0 && !strcmp(vn, vol));
 }
 
+/* A pool libvirt cannot start again (its refresh fails on a file, most
+ * likely a volume of name's an import left cut short): name's volume files
+ * removed from the pool's directory itself, each with its secret, then the
+ * pool started. The count removed, or -errno. */
+static int remove_files_of(struct virt_host *h, const char *name, virStoragePoolPtr pool)
+{
+	DIR *d = opendir(h->pool_dir);
+	char uuid[VIRT_UUID_LEN];
+	struct dirent *e;
+	int count = 0;
+
+	if (!d)
+		return virt_fail(h, -errno, "%s: %s", h->pool_dir, strerror(errno));
+	while ((e = readdir(d)))
+		if (e->d_type == DT_REG && volume_of(name, e->d_name)) {
+			virt_secret_of(h, e->d_name, uuid);
+			if (unlinkat(dirfd(d), e->d_name, 0) == 0) {
+				log_warn("volume %s of %s removed from %s itself: libvirt could not start "
+					 "pool %s", e->d_name, name, h->pool_dir, h->pool);
+				count++;
+				if (uuid[0])
+					virt_secret_drop(h, uuid);
+			}
+		}
+	closedir(d);
+	if (!virt_pool_restart(pool))
+		return virt_fail_lv(h, -EIO, "pool %s does not start again", h->pool);
+	return count;
+}
+
 /* Each of name's volumes in the pool: removed (remove), or counted, the
  * first one's name into first. The count, or -errno. */
 static int each_volume(struct virt_host *h, const char *name, bool remove, char *first, size_t len)
@@ -134,9 +167,13 @@ static int each_volume(struct virt_host *h, const char *name, bool remove, char 
 		return virt_fail_lv(h, -EIO, "pool %s", h->pool);
 	virt_pool_refresh(h, pool); /* refused while a volume is made: the list as it stands */
 	if ((n = virStoragePoolListAllVolumes(pool, &vols, 0)) < 0) {
-		virt_fail_lv(h, -EIO, "listing pool %s", h->pool); /* before the free clears it */
+		ret = virt_fail_lv(h, -EIO, "listing pool %s", h->pool); /* before the free clears it */
+		if (remove && virStoragePoolIsActive(pool) == 0) {
+			log_warn("%s", h->err);
+			ret = remove_files_of(h, name, pool);
+		}
 		virStoragePoolFree(pool);
-		return -EIO;
+		return ret;
 	}
 	for (int i = 0; i < n; i++) {
 		const char *vn = virStorageVolGetName(vols[i]);

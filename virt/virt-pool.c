@@ -77,9 +77,14 @@ bool virt_pool_restart(virStoragePoolPtr p)
 	struct timespec pause = { 0, 100 * 1000 * 1000 };
 
 	/* its start refreshes too: tried again while a removal settles */
+	char why[256];
+
 	for (int i = 0; i < 5 && virStoragePoolIsActive(p) == 0; i++) {
 		if (virStoragePoolCreate(p, 0) == 0)
 			return true;
+		snprintf(why, sizeof(why), "%s", virt_lv_error()); /* before the next call clears it */
+		if (i == 4)
+			log_warn("storage pool %s does not start again: %s", virStoragePoolGetName(p), why);
 		nanosleep(&pause, NULL);
 	}
 	return false;
