@@ -266,6 +266,12 @@ static void only_self(struct filter *f, unsigned nr, unsigned arg, pid_t pid, bo
 	emit(f, BPF_RET | BPF_K, SECCOMP_RET_ALLOW, 0, 0);
 }
 
+/* Allowed on itself alone: pid 0 or its own in the first argument. */
+static const unsigned short self_or_zero[] = {
+	__NR_prlimit64, __NR_sched_setaffinity, __NR_sched_setscheduler, __NR_sched_setparam,
+	__NR_sched_setattr, __NR_migrate_pages, __NR_move_pages,
+};
+
 static const unsigned short denied[] = {
 	__NR_socket, __NR_socketpair, __NR_connect, __NR_bind, __NR_listen, __NR_accept, __NR_accept4,
 	__NR_sendto, __NR_sendmsg, __NR_sendmmsg, __NR_recvfrom, __NR_recvmsg, __NR_recvmmsg,
@@ -301,13 +307,8 @@ static int build_filter(struct filter *f, pid_t pid)
 	deny_when(f, __NR_ioctl, 1, BPF_JEQ, TIOCLINUX);
 	only_self(f, __NR_kill, 0, pid, false);
 	only_self(f, __NR_tgkill, 0, pid, false);
-	only_self(f, __NR_prlimit64, 0, pid, true);
-	only_self(f, __NR_sched_setaffinity, 0, pid, true);
-	only_self(f, __NR_sched_setscheduler, 0, pid, true);
-	only_self(f, __NR_sched_setparam, 0, pid, true);
-	only_self(f, __NR_sched_setattr, 0, pid, true);
-	only_self(f, __NR_migrate_pages, 0, pid, true);
-	only_self(f, __NR_move_pages, 0, pid, true);
+	for (size_t i = 0; i < sizeof(self_or_zero) / sizeof(self_or_zero[0]); i++)
+		only_self(f, self_or_zero[i], 0, pid, true);
 	emit(f, BPF_RET | BPF_K, SECCOMP_RET_ALLOW, 0, 0);
 	return f->n <= FILTER_MAX ? 0 : -E2BIG;
 }

@@ -86,6 +86,21 @@ static void host_in_tmp(struct virt_host *h, char *dir, const char *tag)
 	assert_int_equal(virt_host_open(h, &cfg), 0);
 }
 
+/* h's pool, made where missing, with a new 1 MiB volume named name (*vol). */
+static virStoragePoolPtr pool_with_volume(struct virt_host *h, const char *name, virStorageVolPtr *vol)
+{
+	virStoragePoolPtr pool;
+	char xml[256];
+
+	assert_int_equal(virt_pool_ensure(h), 0);
+	pool = virStoragePoolLookupByName(h->conn, h->pool);
+	assert_non_null(pool);
+	snprintf(xml, sizeof(xml), "<volume><name>%s</name><capacity>1048576</capacity></volume>", name);
+	*vol = virStorageVolCreateXML(pool, xml, 0);
+	assert_non_null(*vol);
+	return pool;
+}
+
 /* Before its marker: a bound past what the approved type's volumes can
  * hold (an overflow of the room check once) and a volume kept here from an
  * earlier guest of the name (which a move's abort would remove) are
@@ -108,12 +123,7 @@ static void refused_before_the_marker(void **state)
 	assert_int_equal(helper_move_in(&h, &c, "newcomer", &spec, p[0], UINT64_MAX, no_verdict), -EFBIG);
 	assert_non_null(strstr(h.err, "more than a totebox's volumes can hold"));
 
-	assert_int_equal(virt_pool_ensure(&h), 0);
-	pool = virStoragePoolLookupByName(h.conn, h.pool);
-	assert_non_null(pool);
-	vol = virStorageVolCreateXML(pool, "<volume><name>kept.data.archive.qcow2</name>"
-				     "<capacity>1048576</capacity></volume>", 0);
-	assert_non_null(vol);
+	pool = pool_with_volume(&h, "kept.data.archive.qcow2", &vol);
 	assert_int_equal(helper_move_in(&h, &c, "kept", &spec, p[0], 1 << 20, no_verdict), -EEXIST);
 	assert_non_null(strstr(h.err, "kept.data.archive.qcow2 of an earlier kept is kept here"));
 	virStorageVolFree(vol);
@@ -147,12 +157,7 @@ static void abort_restarts_a_stopped_pool(void **state)
 
 	(void)state;
 	host_in_tmp(&h, dir, "helper-move-pool");
-	assert_int_equal(virt_pool_ensure(&h), 0);
-	pool = virStoragePoolLookupByName(h.conn, h.pool);
-	assert_non_null(pool);
-	vol = virStorageVolCreateXML(pool, "<volume><name>gone.data.archive.qcow2</name>"
-				     "<capacity>1048576</capacity></volume>", 0);
-	assert_non_null(vol);
+	pool = pool_with_volume(&h, "gone.data.archive.qcow2", &vol);
 	virStorageVolFree(vol);
 	assert_int_equal(virStoragePoolDestroy(pool), 0);
 	assert_int_equal(virStoragePoolIsActive(pool), 0);
